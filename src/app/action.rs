@@ -1,0 +1,26 @@
+//! Everything that can happen: user input and worker results.
+
+use crossterm::event::KeyEvent;
+use jiff::Timestamp;
+
+use crate::ci::RunEvent;
+use crate::domain::{RunId, RunRecord};
+use crate::logstore::RawLine;
+use crate::ui::theme::Theme;
+
+#[derive(Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    Paste(String),
+    Resize(u16, u16),
+    Tick(Timestamp),
+    /// SIGTERM / SIGHUP: leave now, cleaning up.
+    Terminate,
+    // Worker results. Those that answer a request carry its id so stale answers can be dropped.
+    RunsLoaded { request: u64, result: Result<Vec<RunRecord>, String> },
+    LogLoaded { request: u64, run: RunId, job: String, result: Result<Vec<RawLine>, String> },
+    Triggered { pipeline: String, result: Result<RunId, String> },
+    OpDone { op: String, result: Result<String, String> },
+    ThemeLoaded(Result<Theme, String>),
+    Run(RunEvent),
+}

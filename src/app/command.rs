@@ -1,0 +1,113 @@
+//! The `:` command line: parsing and completion.
+
+use super::state::State;
+use crate::domain::RunId;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineCommand {
+    Run(Option<String>),
+    Open(RunId),
+    Cancel,
+    Retry,
+    Approve,
+    Reject,
+    Filter(String),
+    Theme(String),
+    Wrap,
+    Timestamps,
+    Follow,
+    Help,
+    Quit,
+}
+
+/// Command names with a one-line description (shown as suggestions).
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("run", "run PIPELINE — start a new run"),
+    ("open", "open RUN — select run number RUN"),
+    ("cancel", "cancel the selected run"),
+    ("retry", "retry the failed jobs of the selected run"),
+    ("approve", "pass the waiting gate of the selected run"),
+    ("reject", "reject the waiting gate of the selected run"),
+    ("filter", "filter TEXT — show matching runs (!TEXT hides them)"),
+    ("theme", "theme NAME — switch colour theme"),
+    ("wrap", "toggle log line wrapping"),
+    ("timestamps", "toggle log timestamps"),
+    ("follow", "toggle following the log"),
+    ("help", "show the key map"),
+    ("quit", "quit flightdeck"),
+];
+
+pub fn parse(line: &str) -> Result<LineCommand, String> {
+    let line = line.trim();
+    let (word, arg) = match line.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim()),
+        None => (line, ""),
+    };
+    let arg_opt = if arg.is_empty() { None } else { Some(arg.to_string()) };
+    Ok(match word {
+        "run" | "trigger" => LineCommand::Run(arg_opt),
+        "open" => LineCommand::Open(arg.trim_start_matches('#').parse().map_err(|_| format!("`{arg}` is not a run number (e.g. :open 12)"))?),
+        "cancel" => LineCommand::Cancel,
+        "retry" => LineCommand::Retry,
+        "approve" => LineCommand::Approve,
+        "reject" => LineCommand::Reject,
+        "filter" => LineCommand::Filter(arg.to_string()),
+        "theme" if !arg.is_empty() => LineCommand::Theme(arg.to_string()),
+        "theme" => return Err("which theme? e.g. :theme light".into()),
+        "wrap" => LineCommand::Wrap,
+        "timestamps" | "ts" => LineCommand::Timestamps,
+        "follow" => LineCommand::Follow,
+        "help" | "h" => LineCommand::Help,
+        "quit" | "q" | "q!" => LineCommand::Quit,
+        "" => return Err("empty command".into()),
+        other => return Err(format!("unknown command `{other}` (Tab lists the commands)")),
+    })
+}
+
+/// Full-line completions for what has been typed so far.
+pub fn complete(line: &str, state: &State) -> Vec<String> {
+    match line.split_once(' ') {
+        None => COMMANDS.iter().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
+        Some((cmd, arg)) => {
+            let options: Vec<String> = match cmd {
+                "run" | "trigger" => state.pipelines.clone(),
+                "theme" => state.theme_names.clone(),
+                "open" => state.runs.iter().take(50).map(|r| r.record.id.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            options.into_iter().filter(|o| o.starts_with(arg.trim_start())).map(|o| format!("{cmd} {o}")).collect()
+        }
+    }
+}
+
+/// The longest prefix shared by all candidates.
+pub fn common_prefix(candidates: &[String]) -> String {
+    let Some(first) = candidates.first() else { return String::new() };
+    let mut len = first.len();
+    for c in &candidates[1..] {
+        len = len.min(first.bytes().zip(c.bytes()).take_while(|(a, b)| a == b).count());
+    }
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    first[..len].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands() {
+        assert_eq!(parse("run release").unwrap(), LineCommand::Run(Some("release".into())));
+        assert_eq!(parse("open #12").unwrap(), LineCommand::Open(12));
+        assert!(parse("launch").unwrap_err().contains("unknown command"));
+        assert!(parse("open x").is_err());
+    }
+
+    #[test]
+    fn common_prefix_works() {
+        assert_eq!(common_prefix(&["retry".into(), "reject".into()]), "re");
+        assert_eq!(common_prefix(&["run a".into()]), "run a");
+    }
+}

@@ -1,0 +1,355 @@
+//! Key bindings as data: every command has a name, a context, default keys and a description. The
+//! help screen and the footer hints are generated from here, and the config can rebind or unbind
+//! any of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    Global,
+    Runs,
+    Jobs,
+    Log,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Everywhere",
+            Context::Runs => "Runs list",
+            Context::Jobs => "Stages and jobs",
+            Context::Log => "Log view",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Quit,
+    Help,
+    CommandLine,
+    Filter,
+    Back,
+    FocusNext,
+    FocusPrev,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Left,
+    Right,
+    Open,
+    Trigger,
+    Cancel,
+    Retry,
+    Approve,
+    Reject,
+    LogFollow,
+    LogWrap,
+    LogTimestamps,
+    LogNextMatch,
+    LogPrevMatch,
+    LogFirstError,
+}
+
+pub struct CommandDef {
+    pub command: Command,
+    /// Name used in the `[keys]` table of the config.
+    pub name: &'static str,
+    pub context: Context,
+    pub defaults: &'static [&'static str],
+    /// Short label for the footer.
+    pub hint: &'static str,
+    /// Full description for the help screen.
+    pub desc: &'static str,
+    /// Changes something outside flightdeck (disabled in read-only mode).
+    pub mutating: bool,
+}
+
+const fn def(command: Command, name: &'static str, context: Context, defaults: &'static [&'static str], hint: &'static str, desc: &'static str, mutating: bool) -> CommandDef {
+    CommandDef { command, name, context, defaults, hint, desc, mutating }
+}
+
+use Command as C;
+use Context::{Global, Log};
+
+/// Every command, in help-screen order.
+pub const COMMANDS: &[CommandDef] = &[
+    def(C::Help, "help", Global, &["?"], "help", "show this help (generated from the key map)", false),
+    def(C::CommandLine, "command", Global, &[":"], "command", "open the command line (:run, :open, :cancel, :theme …; Tab completes)", false),
+    def(C::Filter, "filter", Global, &["/"], "filter/search", "filter the runs list, or search in the log view", false),
+    def(C::Back, "back", Global, &["esc"], "back", "close a dialog, dismiss an error, or go back one pane", false),
+    def(C::FocusNext, "focus_next", Global, &["tab"], "next pane", "move focus to the next pane", false),
+    def(C::FocusPrev, "focus_prev", Global, &["shift-tab"], "prev pane", "move focus to the previous pane", false),
+    def(C::Up, "up", Global, &["up", "k"], "up", "move up / scroll up", false),
+    def(C::Down, "down", Global, &["down", "j"], "down", "move down / scroll down", false),
+    def(C::PageUp, "page_up", Global, &["pgup", "ctrl-b"], "page up", "one page up", false),
+    def(C::PageDown, "page_down", Global, &["pgdn", "ctrl-f"], "page down", "one page down", false),
+    def(C::Top, "top", Global, &["home", "g"], "top", "go to the first item / first log line", false),
+    def(C::Bottom, "bottom", Global, &["end", "G"], "bottom", "go to the last item; in the log, follow new lines again", false),
+    def(C::Left, "left", Global, &["left", "h"], "left", "previous stage / scroll the log left", false),
+    def(C::Right, "right", Global, &["right", "l"], "right", "next stage / scroll the log right", false),
+    def(C::Open, "open", Global, &["enter"], "open", "open the selected run, job or log", false),
+    def(C::Trigger, "trigger", Global, &["r"], "run", "start a new run of the selected run's pipeline", true),
+    def(C::Cancel, "cancel", Global, &["c"], "cancel", "cancel the selected run (asks first)", true),
+    def(C::Retry, "retry", Global, &["R"], "retry", "retry the failed, cancelled or skipped jobs of the selected run", true),
+    def(C::Approve, "approve", Global, &["a"], "approve", "pass the waiting gate of the selected run (asks first)", true),
+    def(C::Reject, "reject", Global, &["x"], "reject", "reject the waiting gate of the selected run (asks first)", true),
+    def(C::Quit, "quit", Global, &["q", "ctrl-c"], "quit", "quit flightdeck", false),
+    def(C::LogFollow, "log.follow", Log, &["f"], "follow", "toggle following new lines", false),
+    def(C::LogWrap, "log.wrap", Log, &["w"], "wrap", "toggle line wrapping", false),
+    def(C::LogTimestamps, "log.timestamps", Log, &["t"], "timestamps", "toggle timestamps", false),
+    def(C::LogNextMatch, "log.next_match", Log, &["n"], "next match", "jump to the next search match", false),
+    def(C::LogPrevMatch, "log.prev_match", Log, &["N"], "prev match", "jump to the previous search match", false),
+    def(C::LogFirstError, "log.first_error", Log, &["e"], "first error", "jump to the first line that looks like an error", false),
+];
+
+pub fn def_of(command: Command) -> &'static CommandDef {
+    COMMANDS.iter().find(|d| d.command == command).unwrap_or(&COMMANDS[0])
+}
+
+/// A key with its modifiers, normalised so that `G` and `shift-g` are the same chord.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Chord {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl Chord {
+    pub fn from_event(ev: &KeyEvent) -> Chord {
+        let code = match ev.code {
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+            c => c,
+        };
+        Chord { code, ctrl: ev.modifiers.contains(KeyModifiers::CONTROL), alt: ev.modifiers.contains(KeyModifiers::ALT) }
+    }
+
+    pub fn parse(text: &str) -> Result<Chord, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut shift = false;
+        let mut rest = text;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(r) = lower.strip_prefix("ctrl-") {
+                ctrl = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("alt-") {
+                alt = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("shift-") {
+                shift = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else {
+                break;
+            }
+        }
+        let code = match rest.to_ascii_lowercase().as_str() {
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" if shift => KeyCode::BackTab,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" | "pageup" => KeyCode::PageUp,
+            "pgdn" | "pagedown" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "insert" => KeyCode::Insert,
+            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().map_err(|_| format!("`{text}`: bad function key"))?)
+            }
+            _ => {
+                let mut chars = rest.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => {
+                        let c = if shift { c.to_ascii_uppercase() } else { c };
+                        // Terminals report ctrl-letters in lower case.
+                        KeyCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
+                    }
+                    _ => return Err(format!("`{text}` is not a key (examples: q, G, ctrl-c, enter, esc, tab, shift-tab, pgdn, f1)")),
+                }
+            }
+        };
+        Ok(Chord { code, ctrl, alt })
+    }
+}
+
+impl fmt::Display for Chord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("pgup"),
+            KeyCode::PageDown => f.write_str("pgdn"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("del"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyProblem {
+    pub command: String,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    bindings: BTreeMap<Command, Vec<Chord>>,
+    lookup: HashMap<(Context, Chord), Command>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::with_overrides(&BTreeMap::new()).unwrap_or_else(|_| Keymap { bindings: BTreeMap::new(), lookup: HashMap::new() })
+    }
+}
+
+impl Keymap {
+    /// Builds the key map from the defaults and the config's `[keys]` overrides, reporting unknown
+    /// commands, unparsable keys and conflicts.
+    pub fn with_overrides(overrides: &BTreeMap<String, (Range<usize>, Vec<String>)>) -> Result<Keymap, Vec<KeyProblem>> {
+        let mut problems = Vec::new();
+        let mut bindings: BTreeMap<Command, Vec<Chord>> = BTreeMap::new();
+        for d in COMMANDS {
+            let chords = d.defaults.iter().filter_map(|k| Chord::parse(k).ok()).collect();
+            bindings.insert(d.command, chords);
+        }
+        for (name, (span, keys)) in overrides {
+            let Some(d) = COMMANDS.iter().find(|d| d.name == name) else {
+                let known: Vec<&str> = COMMANDS.iter().map(|d| d.name).collect();
+                problems.push(KeyProblem { command: name.clone(), span: Some(span.clone()), message: format!("unknown command (known: {})", known.join(", ")) });
+                continue;
+            };
+            let mut chords = Vec::new();
+            for k in keys {
+                match Chord::parse(k) {
+                    Ok(c) => chords.push(c),
+                    Err(e) => problems.push(KeyProblem { command: name.clone(), span: Some(span.clone()), message: e }),
+                }
+            }
+            bindings.insert(d.command, chords);
+        }
+
+        let mut lookup: HashMap<(Context, Chord), Command> = HashMap::new();
+        for d in COMMANDS {
+            for chord in &bindings[&d.command] {
+                let clash = lookup.get(&(d.context, *chord)).copied().or_else(|| {
+                    // A key of a pane context must not hide a global key, and vice versa.
+                    if d.context == Context::Global {
+                        lookup.iter().find(|((_, c), _)| c == chord).map(|(_, cmd)| *cmd)
+                    } else {
+                        lookup.get(&(Context::Global, *chord)).copied()
+                    }
+                });
+                if let Some(other) = clash {
+                    let span = overrides.get(d.name).or_else(|| overrides.get(def_of(other).name)).map(|(s, _)| s.clone());
+                    problems.push(KeyProblem {
+                        command: d.name.to_string(),
+                        span,
+                        message: format!("key `{chord}` is bound to both `{}` and `{}`", def_of(other).name, d.name),
+                    });
+                    continue;
+                }
+                lookup.insert((d.context, *chord), d.command);
+            }
+        }
+        if problems.is_empty() { Ok(Keymap { bindings, lookup }) } else { Err(problems) }
+    }
+
+    /// The command for a key press in a pane (its own keys first, then the global ones).
+    pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Command> {
+        let chord = Chord::from_event(ev);
+        self.lookup.get(&(context, chord)).or_else(|| self.lookup.get(&(Context::Global, chord))).copied()
+    }
+
+    pub fn keys_of(&self, command: Command) -> &[Chord] {
+        self.bindings.get(&command).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `q/ctrl-c`, or None when the command is unbound.
+    pub fn label(&self, command: Command) -> Option<String> {
+        let keys = self.keys_of(command);
+        if keys.is_empty() { None } else { Some(keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ov(pairs: &[(&str, &[&str])]) -> BTreeMap<String, (Range<usize>, Vec<String>)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), (0..1, v.iter().map(|s| s.to_string()).collect()))).collect()
+    }
+
+    #[test]
+    fn defaults_have_no_conflicts() {
+        let k = Keymap::with_overrides(&BTreeMap::new()).expect("defaults are consistent");
+        let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(k.resolve(Context::Log, &ev), Some(Command::Bottom));
+        let ev = KeyEvent::new(KeyCode::Char('w'), KeyModifiers::NONE);
+        assert_eq!(k.resolve(Context::Log, &ev), Some(Command::LogWrap));
+        assert_eq!(k.resolve(Context::Runs, &ev), None);
+    }
+
+    #[test]
+    fn rebind_and_unbind() {
+        let k = Keymap::with_overrides(&ov(&[("trigger", &["ctrl-r"]), ("cancel", &[])])).unwrap();
+        assert_eq!(k.resolve(Context::Runs, &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)), Some(Command::Trigger));
+        assert_eq!(k.resolve(Context::Runs, &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)), None);
+        assert_eq!(k.label(Command::Cancel), None);
+    }
+
+    #[test]
+    fn conflicts_and_unknowns_are_reported() {
+        let err = Keymap::with_overrides(&ov(&[("trigger", &["q"])])).unwrap_err();
+        assert!(err[0].message.contains("bound to both"), "{:?}", err);
+        let err = Keymap::with_overrides(&ov(&[("log.wrap", &["a"])])).unwrap_err();
+        assert!(err[0].message.contains("`approve`"), "{:?}", err);
+        let err = Keymap::with_overrides(&ov(&[("launch", &["z"])])).unwrap_err();
+        assert!(err[0].message.contains("unknown command"));
+        let err = Keymap::with_overrides(&ov(&[("quit", &["hyper-q"])])).unwrap_err();
+        assert!(err[0].message.contains("not a key"));
+    }
+
+    #[test]
+    fn chord_parsing() {
+        assert_eq!(Chord::parse("shift-tab").unwrap().code, KeyCode::BackTab);
+        assert_eq!(Chord::parse("G").unwrap().code, KeyCode::Char('G'));
+        assert_eq!(Chord::parse("shift-g").unwrap().code, KeyCode::Char('G'));
+        assert!(Chord::parse("ctrl-c").unwrap().ctrl);
+    }
+}

@@ -1,0 +1,148 @@
+//! The runtime: one task owns `State`, turns terminal events, worker results and signals into
+//! `Action`s, reduces them, hands `Effect`s to the runner, and draws only when something changed.
+
+pub mod action;
+pub mod command;
+pub mod effect;
+pub mod keymap;
+pub mod state;
+pub mod terminal;
+pub mod update;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::unbounded_channel;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::ci::local::LocalRunner;
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::ui::theme::{ColorChoice, Theme};
+use action::Action;
+use effect::{Effect, EffectRunner};
+use state::State;
+
+/// At most this many frames per second, however much is happening.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+#[derive(Clone, Debug, Default)]
+pub struct TuiOptions {
+    pub read_only: bool,
+    pub color: ColorChoice,
+    pub config_dir: Option<PathBuf>,
+    /// Start a run of this pipeline right away (the demo does).
+    pub start_pipeline: Option<String>,
+}
+
+/// Builds the initial state from the configuration.
+pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_only: bool) -> State {
+    let mut state = State::new(identity, config.keymap.clone(), theme, config.pipelines.keys().cloned().collect(), config.fallback_pipeline().map(str::to_string), config.logs);
+    state.read_only = read_only;
+    state.log.wrap = config.ui.wrap;
+    state.log.timestamps = config.ui.timestamps;
+    state
+}
+
+pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
+    let (action_tx, mut action_rx) = unbounded_channel::<Action>();
+    let (run_tx, mut run_rx) = unbounded_channel();
+    let runner = LocalRunner::new(config.clone(), &data_dir, run_tx)?;
+    let identity = Identity::resolve(config.actor.as_deref());
+    let depth = opts.color.depth();
+    let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
+    let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx.clone(), config_dir: opts.config_dir.clone(), depth };
+
+    let request = state.request_id();
+    state.pending_runs = Some(request);
+    effects.run(Effect::LoadRuns { request });
+    let known: HashSet<u64> = runner.store().ids().unwrap_or_default().into_iter().collect();
+    let stop_watch = CancellationToken::new();
+    runner.watch_foreign(known, stop_watch.clone());
+    if let Some(p) = &opts.start_pipeline {
+        effects.run(Effect::Trigger { pipeline: p.clone(), trigger: crate::domain::Trigger { actor: identity.actor.clone(), via: "demo".into() } });
+    }
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+
+    let mut guard = terminal::enter()?;
+    let size = guard.terminal.size()?;
+    state.size = (size.width, size.height);
+    guard.draw(|f| crate::ui::render(f, &state))?;
+    state.dirty = false;
+    let mut last_draw = Instant::now();
+
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let dispatch = |state: &mut State, action: Action| {
+        for effect in update::update(state, action) {
+            if effect != Effect::Quit {
+                effects.run(effect);
+            }
+        }
+    };
+
+    loop {
+        let wants_clock = state.needs_clock();
+        let draw_at = last_draw + FRAME_INTERVAL;
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => if let Some(a) = translate(ev) { dispatch(&mut state, a) },
+                Some(Err(e)) => { tracing::error!("terminal input failed: {e}"); break; }
+                None => break,
+            },
+            Some(a) = action_rx.recv() => dispatch(&mut state, a),
+            Some(ev) = run_rx.recv() => dispatch(&mut state, Action::Run(ev)),
+            _ = clock.tick(), if wants_clock => dispatch(&mut state, Action::Tick(jiff::Timestamp::now())),
+            _ = sigterm.recv() => dispatch(&mut state, Action::Terminate),
+            _ = sighup.recv() => dispatch(&mut state, Action::Terminate),
+            _ = sigint.recv() => dispatch(&mut state, Action::Terminate),
+            _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
+        }
+        // Drain whatever else is already waiting, then draw once.
+        while let Ok(a) = action_rx.try_recv() {
+            dispatch(&mut state, a);
+        }
+        while let Ok(ev) = run_rx.try_recv() {
+            dispatch(&mut state, Action::Run(ev));
+        }
+        if state.quit {
+            break;
+        }
+        if state.dirty && last_draw.elapsed() >= FRAME_INTERVAL {
+            guard.draw(|f| crate::ui::render(f, &state))?;
+            state.dirty = false;
+            last_draw = Instant::now();
+        }
+    }
+
+    stop_watch.cancel();
+    drop(guard);
+    let cancelled = runner.cancel_all();
+    if cancelled > 0 {
+        eprintln!("flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
+        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
+            crate::ci::local::process::end_all_jobs();
+        }
+    }
+    Ok(())
+}
+
+fn translate(ev: Event) -> Option<Action> {
+    match ev {
+        Event::Key(k) => Some(Action::Key(k)),
+        Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::Paste(p) => Some(Action::Paste(p)),
+        _ => None,
+    }
+}

@@ -1,0 +1,282 @@
+//! The single owner of everything the cockpit shows. Only `update` mutates it; render reads it.
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::Timestamp;
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Context, Keymap};
+use crate::config::LogSettings;
+use crate::domain::{JobRecord, JobStatus, RunId, RunRecord};
+use crate::identity::Identity;
+use crate::logstore::LogStore;
+use crate::ui::theme::Theme;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Runs,
+    Jobs,
+    Log,
+}
+
+impl Pane {
+    pub fn context(self) -> Context {
+        match self {
+            Pane::Runs => Context::Runs,
+            Pane::Jobs => Context::Jobs,
+            Pane::Log => Context::Log,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct JobLog {
+    pub store: LogStore,
+    /// Loaded from the log file of a finished job (live lines are not expected).
+    pub from_disk: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunView {
+    pub record: RunRecord,
+    pub logs: HashMap<String, JobLog>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    pub query: String,
+    pub matches: Vec<u64>,
+    /// Index into `matches` of the current one.
+    pub current: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogView {
+    pub follow: bool,
+    /// Sequence number of the top line when not following.
+    pub top: u64,
+    pub hscroll: usize,
+    pub wrap: bool,
+    pub timestamps: bool,
+    /// Lines that arrived while not following.
+    pub new_lines: u64,
+    pub search: Option<Search>,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToastLevel {
+    Info,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Toast {
+    pub level: ToastLevel,
+    pub text: String,
+    pub at: Timestamp,
+}
+
+/// How long an info toast stays; errors stay until dismissed.
+pub const TOAST_SECS: i64 = 5;
+
+/// A mutation waiting for the user's confirmation. It carries what the user saw, so that it can be
+/// refused if the target changed meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingOp {
+    Trigger { pipeline: String },
+    Cancel { run: RunId, seen: crate::domain::RunStatus },
+    Retry { run: RunId, seen: crate::domain::RunStatus },
+    Gate { run: RunId, job: String, approve: bool },
+    QuitCancelling { runs: usize },
+}
+
+impl PendingOp {
+    /// Identity of the operation, used to refuse a second execution while the first is in flight.
+    pub fn key(&self) -> String {
+        match self {
+            PendingOp::Trigger { pipeline } => format!("trigger {pipeline}"),
+            PendingOp::Cancel { run, .. } => format!("cancel #{run}"),
+            PendingOp::Retry { run, .. } => format!("retry #{run}"),
+            PendingOp::Gate { run, job, .. } => format!("gate #{run}/{job}"),
+            PendingOp::QuitCancelling { .. } => "quit".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub op: PendingOp,
+    /// `No` is focused unless the user moved focus.
+    pub yes_focused: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    Command,
+    Filter,
+    Search,
+}
+
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: TextArea<'static>,
+    /// Completions for the word under the cursor (command line only).
+    pub suggestions: Vec<String>,
+}
+
+impl Input {
+    pub fn value(&self) -> String {
+        self.text.lines().join("")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Overlay {
+    Help { scroll: u16 },
+    Confirm(Confirm),
+    Input(Input),
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub identity: Identity,
+    pub read_only: bool,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub theme_names: Vec<String>,
+    pub pipelines: Vec<String>,
+    pub fallback_pipeline: Option<String>,
+    pub log_caps: LogSettings,
+    /// Newest first.
+    pub runs: Vec<RunView>,
+    pub runs_loaded: bool,
+    pub filter: String,
+    pub focus: Pane,
+    pub selected_run: Option<RunId>,
+    pub selected_job: Option<String>,
+    pub log: LogView,
+    pub overlay: Option<Overlay>,
+    pub toasts: Vec<Toast>,
+    pub now: Timestamp,
+    pub size: (u16, u16),
+    pub next_request: u64,
+    /// The log load whose result we still want (older ones are dropped when they arrive).
+    pub pending_log: Option<u64>,
+    pub pending_runs: Option<u64>,
+    pub in_flight: HashSet<String>,
+    /// Runs executing inside this process (quitting cancels them).
+    pub local_runs: HashSet<RunId>,
+    pub quit: bool,
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(identity: Identity, keymap: Keymap, theme: Theme, pipelines: Vec<String>, fallback: Option<String>, log_caps: LogSettings) -> State {
+        State {
+            identity,
+            read_only: false,
+            keymap,
+            theme,
+            theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
+            pipelines,
+            fallback_pipeline: fallback,
+            log_caps,
+            runs: Vec::new(),
+            runs_loaded: false,
+            filter: String::new(),
+            focus: Pane::Runs,
+            selected_run: None,
+            selected_job: None,
+            log: LogView::default(),
+            overlay: None,
+            toasts: Vec::new(),
+            now: Timestamp::now(),
+            size: (80, 24),
+            next_request: 1,
+            pending_log: None,
+            pending_runs: None,
+            in_flight: HashSet::new(),
+            local_runs: HashSet::new(),
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// Runs matching the filter, newest first.
+    pub fn visible_runs(&self) -> Vec<&RunView> {
+        let f = self.filter.trim();
+        let (negate, needle) = match f.strip_prefix('!') {
+            Some(rest) => (true, rest.to_lowercase()),
+            None => (false, f.to_lowercase()),
+        };
+        self.runs
+            .iter()
+            .filter(|r| {
+                if needle.is_empty() {
+                    return true;
+                }
+                let rec = &r.record;
+                let hay = format!("#{} {} {} {} {}", rec.id, rec.pipeline, rec.status.label(), rec.trigger.actor, rec.trigger.via).to_lowercase();
+                hay.contains(&needle) != negate
+            })
+            .collect()
+    }
+
+    pub fn run(&self, id: RunId) -> Option<&RunView> {
+        self.runs.iter().find(|r| r.record.id == id)
+    }
+
+    pub fn run_mut(&mut self, id: RunId) -> Option<&mut RunView> {
+        self.runs.iter_mut().find(|r| r.record.id == id)
+    }
+
+    pub fn current_run(&self) -> Option<&RunView> {
+        self.selected_run.and_then(|id| self.run(id))
+    }
+
+    pub fn current_job(&self) -> Option<&JobRecord> {
+        let run = self.current_run()?;
+        run.record.job(self.selected_job.as_deref()?)
+    }
+
+    pub fn current_log(&self) -> Option<&JobLog> {
+        let run = self.current_run()?;
+        run.logs.get(self.selected_job.as_deref()?)
+    }
+
+    /// Whether the clock must tick: something on screen shows elapsed time or a countdown.
+    pub fn needs_clock(&self) -> bool {
+        self.toasts.iter().any(|t| t.level == ToastLevel::Info)
+            || self.runs.iter().any(|r| !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting)))
+    }
+
+    pub fn toast_info(&mut self, text: impl Into<String>) {
+        self.toasts.push(Toast { level: ToastLevel::Info, text: text.into(), at: self.now });
+        self.dirty = true;
+    }
+
+    pub fn toast_error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::warn!(%text, "error shown to the user");
+        // The same error repeated (e.g. a failing disk) is shown once.
+        if !self.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text == text) {
+            self.toasts.push(Toast { level: ToastLevel::Error, text, at: self.now });
+        }
+        self.dirty = true;
+    }
+
+    pub fn request_id(&mut self) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+}

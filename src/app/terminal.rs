@@ -1,0 +1,69 @@
+//! Terminal setup and, above all, restoration: on quit, on panic, on SIGTERM/SIGHUP/SIGINT.
+
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::Once;
+
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute, queue};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub type Tui = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Owns the terminal while the cockpit runs; dropping it puts the terminal back.
+pub struct TerminalGuard {
+    pub terminal: Tui,
+}
+
+static PANIC_HOOK: Once = Once::new();
+
+pub fn enter() -> io::Result<TerminalGuard> {
+    PANIC_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            crate::ci::local::process::end_all_jobs();
+            restore();
+            previous(info);
+        }));
+    });
+    crossterm::terminal::enable_raw_mode()?;
+    let mut out = io::stdout();
+    if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+        restore();
+        return Err(e);
+    }
+    let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout())))?;
+    Ok(TerminalGuard { terminal })
+}
+
+/// Puts the terminal back in the state the shell expects. Safe to call more than once.
+pub fn restore() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let mut out = io::stdout();
+    let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = out.flush();
+}
+
+impl TerminalGuard {
+    /// Draws one frame inside a synchronized update so the terminal shows it all at once.
+    pub fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        self.terminal.draw(render)?;
+        queue!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        self.terminal.backend_mut().flush()
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Restores the terminal if an error escapes while it is in raw mode.
+pub fn restore_if_raw() {
+    if crossterm::terminal::is_raw_mode_enabled().unwrap_or(false) {
+        restore();
+    }
+}

@@ -1,0 +1,874 @@
+//! The reducer: the only place state changes, and the single point where a mutation is allowed
+//! (read-only mode, confirmation, "is it still what the user saw?").
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use jiff::Timestamp;
+use ratatui_textarea::TextArea;
+
+use super::action::Action;
+use super::command::{self, LineCommand};
+use super::effect::Effect;
+use super::keymap::Command;
+use super::state::{Confirm, Input, InputKind, JobLog, Overlay, Pane, PendingOp, RunView, Search, State, TOAST_SECS, ToastLevel};
+use crate::ci::RunEvent;
+use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, Trigger};
+use crate::logstore::LogStore;
+use crate::ui::layout;
+use crate::util::{age, format_duration};
+
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Key(ev) => on_key(state, ev),
+        Action::Paste(text) => {
+            if let Some(Overlay::Input(input)) = &mut state.overlay {
+                input.text.insert_str(text.replace(['\n', '\r'], " "));
+                after_input_edit(state);
+            }
+            Vec::new()
+        }
+        Action::Resize(w, h) => {
+            state.size = (w, h);
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::Tick(now) => {
+            state.now = now;
+            let before = state.toasts.len();
+            state.toasts.retain(|t| t.level == ToastLevel::Error || now.as_second() - t.at.as_second() < TOAST_SECS);
+            if before != state.toasts.len() || state.needs_clock() {
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        Action::Terminate => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::RunsLoaded { request, result } => {
+            if state.pending_runs != Some(request) {
+                return Vec::new(); // superseded by a newer request
+            }
+            state.pending_runs = None;
+            state.runs_loaded = true;
+            state.dirty = true;
+            match result {
+                Ok(runs) => {
+                    for rec in runs {
+                        upsert_run(state, rec);
+                    }
+                    if state.selected_run.is_none()
+                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id)
+                    {
+                        return select_run(state, id);
+                    }
+                }
+                Err(e) => state.toast_error(format!("cannot read the run history: {e}")),
+            }
+            Vec::new()
+        }
+        Action::LogLoaded { request, run, job, result } => {
+            if state.pending_log != Some(request) {
+                return Vec::new(); // the user has moved on; drop the stale answer
+            }
+            state.pending_log = None;
+            let caps = state.log_caps;
+            match result {
+                Ok(lines) => {
+                    if let Some(view) = state.run_mut(run)
+                        && !view.logs.contains_key(&job)
+                    {
+                        let mut store = LogStore::new(caps.max_lines, caps.max_bytes);
+                        for l in &lines {
+                            store.push_raw(l.ts_ms, l.stream, &l.bytes);
+                        }
+                        view.logs.insert(job, JobLog { store, from_disk: true });
+                    }
+                }
+                Err(e) => state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}")),
+            }
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::Triggered { pipeline, result } => {
+            state.in_flight.remove(&format!("trigger {pipeline}"));
+            match result {
+                Ok(id) => {
+                    state.local_runs.insert(id);
+                    state.toast_info(format!("started run #{id} of `{pipeline}`"));
+                    state.filter.clear();
+                    return select_run(state, id);
+                }
+                Err(e) => state.toast_error(format!("could not start `{pipeline}`: {e}")),
+            }
+            Vec::new()
+        }
+        Action::OpDone { op, result } => {
+            state.in_flight.remove(&op);
+            match result {
+                Ok(msg) => state.toast_info(msg),
+                Err(e) => state.toast_error(format!("{op} failed: {e}")),
+            }
+            Vec::new()
+        }
+        Action::ThemeLoaded(result) => {
+            match result {
+                Ok(theme) => {
+                    let name = theme.name.clone();
+                    state.theme = theme;
+                    state.toast_info(format!("theme: {name}"));
+                }
+                Err(e) => state.toast_error(e),
+            }
+            Vec::new()
+        }
+        Action::Run(ev) => on_run_event(state, ev),
+    }
+}
+
+fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
+    match ev {
+        RunEvent::Updated(rec) => {
+            let rec = *rec;
+            let id = rec.id;
+            if rec.owner_pid == std::process::id() && !rec.status.is_terminal() {
+                state.local_runs.insert(id);
+            } else if rec.status.is_terminal() {
+                state.local_runs.remove(&id);
+            }
+            upsert_run(state, rec);
+            state.dirty = true;
+            if state.selected_run.is_none() {
+                return select_run(state, id);
+            }
+            if state.selected_run == Some(id) {
+                if state.selected_job.is_none() {
+                    state.selected_job = default_job(state.run(id).map(|r| &r.record));
+                }
+                return ensure_log(state).into_iter().collect();
+            }
+            Vec::new()
+        }
+        RunEvent::Log { run, job, lines } => {
+            let caps = state.log_caps;
+            let selected = state.selected_run == Some(run) && state.selected_job.as_deref() == Some(job.as_str());
+            let query = state.log.search.as_ref().map(|s| s.query.clone()).filter(|q| !q.is_empty());
+            let Some(view) = state.run_mut(run) else { return Vec::new() };
+            let entry = view.logs.entry(job).or_insert_with(|| JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false });
+            if entry.from_disk {
+                return Vec::new(); // a finished job's log already read whole from disk
+            }
+            let before = entry.store.end_seq();
+            for l in &lines {
+                entry.store.push_raw(l.ts_ms, l.stream, &l.bytes);
+            }
+            if selected {
+                let added = entry.store.end_seq() - before;
+                let first = entry.store.first_seq();
+                let new_matches: Vec<u64> = match &query {
+                    Some(q) => {
+                        let m = crate::logstore::store_matcher(q);
+                        (before..before + added).filter(|seq| entry.store.get(*seq).is_some_and(|l| m.is_match(&l.text))).collect()
+                    }
+                    None => Vec::new(),
+                };
+                if let Some(s) = state.log.search.as_mut() {
+                    s.matches.retain(|m| *m >= first);
+                    s.matches.extend(new_matches);
+                }
+                if !state.log.follow {
+                    state.log.new_lines += added;
+                }
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        RunEvent::Problem { run, message } => {
+            match run {
+                Some(r) => state.toast_error(format!("run #{r}: {message}")),
+                None => state.toast_error(message),
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Inserts or replaces a run record, keeping the newest-first order and the logs already held.
+fn upsert_run(state: &mut State, rec: RunRecord) {
+    if let Some(view) = state.run_mut(rec.id) {
+        // Jobs sent back to pending by a retry start a fresh log on screen.
+        let reset: Vec<String> = rec
+            .jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Pending && view.record.job(&j.key).is_some_and(|old| old.status.is_terminal()))
+            .map(|j| j.key.clone())
+            .collect();
+        for k in reset {
+            view.logs.remove(&k);
+        }
+        view.record = rec;
+    } else {
+        let pos = state.runs.iter().position(|r| r.record.id < rec.id).unwrap_or(state.runs.len());
+        state.runs.insert(pos, RunView { record: rec, logs: Default::default() });
+    }
+}
+
+/// The job to show first: one that is running, waiting or failed, else the first.
+fn default_job(rec: Option<&RunRecord>) -> Option<String> {
+    let rec = rec?;
+    let pick = |s: &[JobStatus]| rec.jobs.iter().find(|j| s.contains(&j.status)).map(|j| j.key.clone());
+    pick(&[JobStatus::Running, JobStatus::Waiting])
+        .or_else(|| pick(&[JobStatus::Failed, JobStatus::TimedOut]))
+        .or_else(|| rec.jobs.iter().rev().find(|j| j.status != JobStatus::Pending && j.status != JobStatus::Skipped).map(|j| j.key.clone()))
+        .or_else(|| rec.jobs.first().map(|j| j.key.clone()))
+}
+
+fn select_run(state: &mut State, id: RunId) -> Vec<Effect> {
+    if state.selected_run != Some(id) {
+        state.selected_run = Some(id);
+        state.selected_job = default_job(state.run(id).map(|r| &r.record));
+        reset_log_view(state);
+    }
+    state.dirty = true;
+    ensure_log(state).into_iter().collect()
+}
+
+fn select_job(state: &mut State, key: String) -> Vec<Effect> {
+    if state.selected_job.as_deref() != Some(&key) {
+        state.selected_job = Some(key);
+        reset_log_view(state);
+    }
+    state.dirty = true;
+    ensure_log(state).into_iter().collect()
+}
+
+fn reset_log_view(state: &mut State) {
+    let (wrap, timestamps) = (state.log.wrap, state.log.timestamps);
+    state.log = Default::default();
+    state.log.wrap = wrap;
+    state.log.timestamps = timestamps;
+    state.pending_log = None;
+}
+
+/// Asks for the selected job's log from disk when it finished before we were watching.
+fn ensure_log(state: &mut State) -> Option<Effect> {
+    let run = state.current_run()?;
+    let job = state.current_job()?;
+    if run.logs.contains_key(&job.key) || !job.status.is_terminal() || state.pending_log.is_some() {
+        return None;
+    }
+    let (run_id, key) = (run.record.id, job.key.clone());
+    let request = state.request_id();
+    state.pending_log = Some(request);
+    Some(Effect::LoadLog { request, run: run_id, job: key })
+}
+
+fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
+    if ev.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    state.dirty = true;
+    match state.overlay.take() {
+        Some(Overlay::Help { scroll }) => {
+            match state.keymap.resolve(state.focus.context(), &ev) {
+                Some(Command::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Command::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Command::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
+                Some(Command::PageUp) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
+                _ => {} // any other key closes help
+            }
+            Vec::new()
+        }
+        Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
+        Some(Overlay::Input(input)) => on_input_key(state, input, ev),
+        None => match state.keymap.resolve(state.focus.context(), &ev) {
+            Some(cmd) => run_command(state, cmd),
+            None => {
+                state.dirty = false;
+                Vec::new()
+            }
+        },
+    }
+}
+
+fn on_confirm_key(state: &mut State, mut c: Confirm, ev: KeyEvent) -> Vec<Effect> {
+    match ev.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, c.op),
+        KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Vec::new(),
+        KeyCode::Char('c') if ev.modifiers.contains(KeyModifiers::CONTROL) => Vec::new(),
+        KeyCode::Enter if c.yes_focused => confirmed(state, c.op),
+        KeyCode::Enter => Vec::new(),
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char('h') | KeyCode::Char('l') => {
+            c.yes_focused = !c.yes_focused;
+            state.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
+        _ => {
+            // Anything else keeps the question open: a stray key must not decide it.
+            state.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
+    }
+}
+
+fn on_input_key(state: &mut State, mut input: Input, ev: KeyEvent) -> Vec<Effect> {
+    match ev.code {
+        KeyCode::Esc => {
+            if input.kind == InputKind::Filter {
+                // Esc abandons the edit; the filter that was there before stays.
+                state.filter = input.suggestions.first().cloned().unwrap_or_default();
+            }
+            Vec::new()
+        }
+        KeyCode::Enter => submit_input(state, input),
+        KeyCode::Tab if input.kind == InputKind::Command => {
+            let line = input.value();
+            let candidates = command::complete(&line, state);
+            let completed = match candidates.len() {
+                0 => line.clone(),
+                1 => format!("{} ", candidates[0]),
+                _ => command::common_prefix(&candidates),
+            };
+            if completed.len() >= line.len() {
+                input.text = single_line(&completed);
+            }
+            input.suggestions = candidates;
+            state.overlay = Some(Overlay::Input(input));
+            Vec::new()
+        }
+        KeyCode::Char('m') | KeyCode::Char('j') if ev.modifiers.contains(KeyModifiers::CONTROL) => submit_input(state, input),
+        _ => {
+            input.text.input(ev);
+            state.overlay = Some(Overlay::Input(input));
+            after_input_edit(state);
+            Vec::new()
+        }
+    }
+}
+
+/// Live effects of typing: the runs filter applies as you type, the command line suggests.
+fn after_input_edit(state: &mut State) {
+    let Some(Overlay::Input(input)) = &state.overlay else { return };
+    let value = input.value();
+    match input.kind {
+        InputKind::Filter => {
+            state.filter = value;
+            keep_selection_visible(state);
+        }
+        InputKind::Command => {
+            let s = command::complete(&value, state);
+            if let Some(Overlay::Input(input)) = &mut state.overlay {
+                input.suggestions = s;
+            }
+        }
+        InputKind::Search => {}
+    }
+}
+
+fn keep_selection_visible(state: &mut State) {
+    let visible: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();
+    if let Some(sel) = state.selected_run
+        && !visible.contains(&sel)
+        && let Some(first) = visible.first()
+    {
+        let _ = select_run(state, *first);
+    }
+}
+
+fn submit_input(state: &mut State, input: Input) -> Vec<Effect> {
+    let value = input.value();
+    match input.kind {
+        InputKind::Filter => {
+            state.filter = value.trim().to_string();
+            keep_selection_visible(state);
+            Vec::new()
+        }
+        InputKind::Search => {
+            search(state, value.trim());
+            Vec::new()
+        }
+        InputKind::Command => match command::parse(&value) {
+            Ok(cmd) => line_command(state, cmd),
+            Err(e) => {
+                state.toast_error(e);
+                Vec::new()
+            }
+        },
+    }
+}
+
+fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
+    match cmd {
+        LineCommand::Run(None) => run_command(state, Command::Trigger),
+        LineCommand::Run(Some(p)) => request_trigger(state, Some(p)),
+        LineCommand::Open(id) => {
+            if state.run(id).is_none() {
+                state.toast_error(format!("there is no run #{id}"));
+                return Vec::new();
+            }
+            state.filter.clear();
+            state.focus = Pane::Jobs;
+            select_run(state, id)
+        }
+        LineCommand::Cancel => run_command(state, Command::Cancel),
+        LineCommand::Retry => run_command(state, Command::Retry),
+        LineCommand::Approve => run_command(state, Command::Approve),
+        LineCommand::Reject => run_command(state, Command::Reject),
+        LineCommand::Filter(f) => {
+            state.filter = f;
+            keep_selection_visible(state);
+            Vec::new()
+        }
+        LineCommand::Theme(name) => vec![Effect::LoadTheme { name }],
+        LineCommand::Wrap => run_command(state, Command::LogWrap),
+        LineCommand::Timestamps => run_command(state, Command::LogTimestamps),
+        LineCommand::Follow => run_command(state, Command::LogFollow),
+        LineCommand::Help => run_command(state, Command::Help),
+        LineCommand::Quit => run_command(state, Command::Quit),
+    }
+}
+
+fn single_line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+fn open_input(state: &mut State, kind: InputKind, initial: &str) {
+    let mut input = Input { kind, text: single_line(initial), suggestions: Vec::new() };
+    if kind == InputKind::Filter {
+        // Remember the filter in force so Esc can restore it.
+        input.suggestions = vec![state.filter.clone()];
+    }
+    state.overlay = Some(Overlay::Input(input));
+    if kind == InputKind::Command {
+        after_input_edit(state);
+    }
+}
+
+fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
+    if super::keymap::def_of(cmd).mutating && state.read_only {
+        state.toast_error(format!("read-only mode: `{}` is disabled (flightdeck was started with --read-only)", super::keymap::def_of(cmd).name));
+        return Vec::new();
+    }
+    match cmd {
+        Command::Quit => {
+            let active = state.local_runs.iter().filter(|id| state.run(**id).is_some_and(|r| !r.record.status.is_terminal())).count();
+            if active > 0 {
+                state.overlay = Some(Overlay::Confirm(Confirm {
+                    title: "Quit flightdeck?".into(),
+                    lines: vec![
+                        format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
+                        "Quitting cancels them and ends their processes.".into(),
+                    ],
+                    op: PendingOp::QuitCancelling { runs: active },
+                    yes_focused: false,
+                }));
+                return Vec::new();
+            }
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Command::Help => {
+            state.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Command::CommandLine => {
+            open_input(state, InputKind::Command, "");
+            Vec::new()
+        }
+        Command::Filter => {
+            if state.focus == Pane::Log {
+                let q = state.log.search.as_ref().map(|s| s.query.clone()).unwrap_or_default();
+                open_input(state, InputKind::Search, &q);
+            } else {
+                let f = state.filter.clone();
+                open_input(state, InputKind::Filter, &f);
+            }
+            Vec::new()
+        }
+        Command::Back => {
+            if let Some(pos) = state.toasts.iter().rposition(|t| t.level == ToastLevel::Error) {
+                state.toasts.remove(pos);
+            } else if state.focus == Pane::Log && state.log.search.is_some() {
+                state.log.search = None;
+            } else {
+                match state.focus {
+                    Pane::Log => state.focus = Pane::Jobs,
+                    Pane::Jobs => state.focus = Pane::Runs,
+                    Pane::Runs if !state.filter.is_empty() => state.filter.clear(),
+                    Pane::Runs => state.dirty = false,
+                }
+            }
+            Vec::new()
+        }
+        Command::FocusNext => {
+            state.focus = match state.focus {
+                Pane::Runs => Pane::Jobs,
+                Pane::Jobs => Pane::Log,
+                Pane::Log => Pane::Runs,
+            };
+            Vec::new()
+        }
+        Command::FocusPrev => {
+            state.focus = match state.focus {
+                Pane::Runs => Pane::Log,
+                Pane::Jobs => Pane::Runs,
+                Pane::Log => Pane::Jobs,
+            };
+            Vec::new()
+        }
+        Command::Open => {
+            match state.focus {
+                Pane::Runs if state.selected_run.is_some() => state.focus = Pane::Jobs,
+                Pane::Jobs if state.selected_job.is_some() => state.focus = Pane::Log,
+                _ => {}
+            }
+            Vec::new()
+        }
+        Command::Up | Command::Down | Command::PageUp | Command::PageDown | Command::Top | Command::Bottom | Command::Left | Command::Right => {
+            navigate(state, cmd)
+        }
+        Command::Trigger => {
+            let pipeline = state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone());
+            request_trigger(state, pipeline)
+        }
+        Command::Cancel => {
+            let Some(run) = state.current_run() else {
+                state.toast_error("no run selected");
+                return Vec::new();
+            };
+            let rec = &run.record;
+            if rec.status.is_terminal() {
+                let msg = format!("run #{} is {}; there is nothing to cancel", rec.id, rec.status.label());
+                state.toast_error(msg);
+                return Vec::new();
+            }
+            let running: Vec<String> = rec.jobs.iter().filter(|j| j.status == JobStatus::Running).map(|j| j.key.clone()).collect();
+            let lines = vec![
+                format!("Run #{} of `{}` ({}), started by {}.", rec.id, rec.pipeline, rec.status.label(), rec.trigger.actor),
+                if running.is_empty() { "No job is running; pending jobs and gates will not start.".into() } else { format!("Ends the process groups of: {}.", running.join(", ")) },
+            ];
+            let op = PendingOp::Cancel { run: rec.id, seen: rec.status };
+            confirm(state, format!("Cancel run #{}?", rec.id), lines, op)
+        }
+        Command::Retry => {
+            let Some(run) = state.current_run() else {
+                state.toast_error("no run selected");
+                return Vec::new();
+            };
+            let rec = &run.record;
+            if !rec.status.is_terminal() {
+                let msg = format!("run #{} is still {}; retry it when it has finished", rec.id, rec.status.label());
+                state.toast_error(msg);
+                return Vec::new();
+            }
+            let again: Vec<String> = rec.jobs.iter().filter(|j| j.status.is_retryable()).map(|j| j.key.clone()).collect();
+            if again.is_empty() {
+                let msg = format!("run #{} has no failed, cancelled or skipped job to retry", rec.id);
+                state.toast_error(msg);
+                return Vec::new();
+            }
+            let lines = vec![format!("Run #{} of `{}` ({}).", rec.id, rec.pipeline, rec.status.label()), format!("Runs again: {}.", again.join(", "))];
+            let op = PendingOp::Retry { run: rec.id, seen: rec.status };
+            confirm(state, format!("Retry run #{}?", rec.id), lines, op)
+        }
+        Command::Approve | Command::Reject => {
+            let approve = cmd == Command::Approve;
+            let Some(run) = state.current_run() else {
+                state.toast_error("no run selected");
+                return Vec::new();
+            };
+            let rec = &run.record;
+            let selected_gate = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
+            let Some(job) = selected_gate.or_else(|| rec.waiting_gates().next().map(|j| j.key.clone())) else {
+                let msg = format!("run #{} has no gate waiting for a decision", rec.id);
+                state.toast_error(msg);
+                return Vec::new();
+            };
+            let j = rec.job(&job);
+            let waited = j.and_then(|j| j.started_at).map(|t| age(t, state.now)).unwrap_or_default();
+            let env = j.and_then(|j| j.gate.as_ref()).and_then(|g| g.environment.clone()).unwrap_or_else(|| "-".into());
+            let next: Vec<String> = rec.stages.iter().filter(|s| s.needs.contains(&j.map(|j| j.stage.clone()).unwrap_or_default())).map(|s| s.name.clone()).collect();
+            let lines = vec![
+                format!("Gate `{job}` of run #{} (`{}`), environment {env}, waiting since {waited}.", rec.id, rec.pipeline),
+                format!("Run started by {}; you are {}.", rec.trigger.actor, state.identity.actor),
+                if approve {
+                    if next.is_empty() { "Approving completes the gate.".into() } else { format!("Approving lets {} start.", next.join(", ")) }
+                } else {
+                    "Rejecting fails the gate; what needs it is skipped.".into()
+                },
+            ];
+            let op = PendingOp::Gate { run: rec.id, job: job.clone(), approve };
+            let verb = if approve { "Approve" } else { "Reject" };
+            confirm(state, format!("{verb} gate `{job}`?"), lines, op)
+        }
+        Command::LogFollow => {
+            state.log.follow = !state.log.follow;
+            if state.log.follow {
+                state.log.new_lines = 0;
+            } else {
+                state.log.top = current_top(state);
+            }
+            Vec::new()
+        }
+        Command::LogWrap => {
+            state.log.wrap = !state.log.wrap;
+            state.log.hscroll = 0;
+            Vec::new()
+        }
+        Command::LogTimestamps => {
+            state.log.timestamps = !state.log.timestamps;
+            Vec::new()
+        }
+        Command::LogNextMatch | Command::LogPrevMatch => {
+            step_match(state, cmd == Command::LogNextMatch);
+            Vec::new()
+        }
+        Command::LogFirstError => {
+            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq()));
+            match found {
+                Some(seq) => jump_to(state, seq),
+                None => state.toast_info("no line that looks like an error in this log"),
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
+    if state.read_only {
+        state.toast_error("read-only mode: starting a run is disabled (flightdeck was started with --read-only)");
+        return Vec::new();
+    }
+    let Some(pipeline) = pipeline else {
+        if state.pipelines.is_empty() {
+            state.toast_error("no pipeline is configured; see config.example.toml");
+        } else {
+            open_input(state, InputKind::Command, "run ");
+        }
+        return Vec::new();
+    };
+    if !state.pipelines.contains(&pipeline) {
+        state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
+        return Vec::new();
+    }
+    let lines = vec![format!("Starts a new run of `{pipeline}` as {} ({}).", state.identity.actor, state.identity.origin)];
+    confirm(state, format!("Run pipeline `{pipeline}`?"), lines, PendingOp::Trigger { pipeline })
+}
+
+fn confirm(state: &mut State, title: String, lines: Vec<String>, op: PendingOp) -> Vec<Effect> {
+    if state.in_flight.contains(&op.key()) {
+        state.toast_info(format!("{} is already in progress", op.key()));
+        return Vec::new();
+    }
+    state.overlay = Some(Overlay::Confirm(Confirm { title, lines, op, yes_focused: false }));
+    Vec::new()
+}
+
+/// The user said yes. Check the target is still what they saw, then act once.
+fn confirmed(state: &mut State, op: PendingOp) -> Vec<Effect> {
+    let key = op.key();
+    if state.in_flight.contains(&key) {
+        state.toast_info(format!("{key} is already in progress"));
+        return Vec::new();
+    }
+    let trigger = Trigger { actor: state.identity.actor.clone(), via: "tui".into() };
+    let effect = match op {
+        PendingOp::QuitCancelling { .. } => {
+            state.quit = true;
+            return vec![Effect::Quit];
+        }
+        PendingOp::Trigger { pipeline } => Effect::Trigger { pipeline, trigger },
+        PendingOp::Cancel { run, .. } => {
+            match state.run(run).map(|r| r.record.status) {
+                Some(now) if !now.is_terminal() => {}
+                now => {
+                    state.toast_error(format!("not cancelled: run #{run} has already finished ({}) since you asked", now.map(|s| s.label()).unwrap_or("gone")));
+                    return Vec::new();
+                }
+            }
+            Effect::Cancel { run }
+        }
+        PendingOp::Retry { run, seen } => {
+            let now = state.run(run).map(|r| r.record.status);
+            if now != Some(seen) {
+                state.toast_error(format!("not retried: run #{run} changed since you asked (was {}, now {})", seen.label(), now.map(|s| s.label()).unwrap_or("gone")));
+                return Vec::new();
+            }
+            Effect::Retry { run, trigger }
+        }
+        PendingOp::Gate { run, job, approve } => {
+            let now = state.run(run).and_then(|r| r.record.job(&job)).map(|j| j.status);
+            if now != Some(JobStatus::Waiting) {
+                let verb = if approve { "approved" } else { "rejected" };
+                state.toast_error(format!("not {verb}: gate `{job}` of run #{run} is no longer waiting (now {})", now.map(|s| s.label()).unwrap_or("gone")));
+                return Vec::new();
+            }
+            let decision = GateDecision { approved: approve, by: state.identity.actor.clone(), at: Timestamp::now(), comment: String::new() };
+            Effect::DecideGate { run, job, decision }
+        }
+    };
+    state.in_flight.insert(key);
+    vec![effect]
+}
+
+fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
+    match state.focus {
+        Pane::Runs => {
+            let ids: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();
+            if ids.is_empty() {
+                return Vec::new();
+            }
+            let cur = state.selected_run.and_then(|s| ids.iter().position(|i| *i == s)).unwrap_or(0);
+            let page = 10;
+            let next = match cmd {
+                Command::Up => cur.saturating_sub(1),
+                Command::Down => (cur + 1).min(ids.len() - 1),
+                Command::PageUp => cur.saturating_sub(page),
+                Command::PageDown => (cur + page).min(ids.len() - 1),
+                Command::Top => 0,
+                Command::Bottom => ids.len() - 1,
+                Command::Right => {
+                    state.focus = Pane::Jobs;
+                    return Vec::new();
+                }
+                _ => cur,
+            };
+            select_run(state, ids[next])
+        }
+        Pane::Jobs => {
+            let Some(run) = state.current_run() else { return Vec::new() };
+            let rec = &run.record;
+            let columns: Vec<Vec<String>> = rec.stages.iter().map(|s| rec.jobs_of(&s.name).map(|j| j.key.clone()).collect()).filter(|c: &Vec<String>| !c.is_empty()).collect();
+            if columns.is_empty() {
+                return Vec::new();
+            }
+            let (mut col, mut row) = state
+                .selected_job
+                .as_ref()
+                .and_then(|k| columns.iter().enumerate().find_map(|(c, jobs)| jobs.iter().position(|j| j == k).map(|r| (c, r))))
+                .unwrap_or((0, 0));
+            match cmd {
+                Command::Left => col = col.saturating_sub(1),
+                Command::Right => col = (col + 1).min(columns.len() - 1),
+                Command::Up => row = row.saturating_sub(1),
+                Command::Down => row += 1,
+                Command::Top | Command::PageUp => (col, row) = (0, 0),
+                Command::Bottom | Command::PageDown => (col, row) = (columns.len() - 1, usize::MAX),
+                _ => {}
+            }
+            let row = row.min(columns[col].len() - 1);
+            let key = columns[col][row].clone();
+            select_job(state, key)
+        }
+        Pane::Log => {
+            let rows = layout::log_rows(state) as u64;
+            match cmd {
+                Command::Up => scroll_up(state, 1),
+                Command::Down => scroll_down(state, 1),
+                Command::PageUp => scroll_up(state, rows.saturating_sub(1).max(1)),
+                Command::PageDown => scroll_down(state, rows.saturating_sub(1).max(1)),
+                Command::Top => {
+                    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+                    state.log.follow = false;
+                    state.log.top = first;
+                }
+                Command::Bottom => {
+                    state.log.follow = true;
+                    state.log.new_lines = 0;
+                }
+                Command::Left if !state.log.wrap => state.log.hscroll = state.log.hscroll.saturating_sub(8),
+                Command::Right if !state.log.wrap => state.log.hscroll += 8,
+                _ => {}
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The sequence number of the top visible log line.
+pub fn current_top(state: &State) -> u64 {
+    let Some(log) = state.current_log() else { return 0 };
+    let rows = layout::log_rows(state) as u64;
+    let (first, end) = (log.store.first_seq(), log.store.end_seq());
+    let bottom_top = end.saturating_sub(rows).max(first);
+    if state.log.follow { bottom_top } else { state.log.top.clamp(first, bottom_top) }
+}
+
+fn scroll_up(state: &mut State, n: u64) {
+    let top = current_top(state);
+    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+    state.log.top = top.saturating_sub(n).max(first);
+    state.log.follow = false;
+}
+
+fn scroll_down(state: &mut State, n: u64) {
+    if state.log.follow {
+        return;
+    }
+    let Some(log) = state.current_log() else { return };
+    let rows = layout::log_rows(state) as u64;
+    let bottom_top = log.store.end_seq().saturating_sub(rows).max(log.store.first_seq());
+    let top = current_top(state) + n;
+    if top >= bottom_top {
+        state.log.follow = true;
+        state.log.new_lines = 0;
+    } else {
+        state.log.top = top;
+    }
+}
+
+fn jump_to(state: &mut State, seq: u64) {
+    let rows = layout::log_rows(state) as u64;
+    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+    state.log.follow = false;
+    state.log.top = seq.saturating_sub(rows / 3).max(first);
+}
+
+fn search(state: &mut State, query: &str) {
+    if query.is_empty() {
+        state.log.search = None;
+        return;
+    }
+    let top = current_top(state);
+    let Some(log) = state.current_log() else {
+        state.toast_error("no log to search; select a job first");
+        return;
+    };
+    let matches = log.store.find_all(query);
+    let current = matches.iter().position(|m| *m >= top).or(if matches.is_empty() { None } else { Some(0) });
+    let target = current.map(|i| matches[i]);
+    if matches.is_empty() {
+        state.toast_info(format!("no line matches `{query}`"));
+    }
+    state.log.search = Some(Search { query: query.to_string(), matches, current });
+    if let Some(seq) = target {
+        jump_to(state, seq);
+    }
+}
+
+fn step_match(state: &mut State, forward: bool) {
+    let Some(s) = state.log.search.as_mut() else {
+        state.toast_info("no search yet: press / in the log to search");
+        return;
+    };
+    if s.matches.is_empty() {
+        let q = s.query.clone();
+        state.toast_info(format!("no line matches `{q}`"));
+        return;
+    }
+    let n = s.matches.len();
+    let next = match (s.current, forward) {
+        (None, _) => 0,
+        (Some(i), true) => (i + 1) % n,
+        (Some(i), false) => (i + n - 1) % n,
+    };
+    s.current = Some(next);
+    let seq = s.matches[next];
+    jump_to(state, seq);
+}
+
+/// Elapsed or total duration of a job for display.
+pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<String> {
+    crate::util::elapsed(job.started_at, job.finished_at, now).map(format_duration)
+}

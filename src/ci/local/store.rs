@@ -1,0 +1,192 @@
+//! Run history on disk: `runs/<id>/run.json` (metadata, replaced atomically), `runs/<id>/logs/*.log`
+//! (every captured line with its timestamp, byte for byte), `runs/<id>/owner.lock` (held by the
+//! process executing the run) and `runs/<id>/control/` (requests from other processes).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::ci::CiError;
+use crate::domain::{RunId, RunRecord};
+use crate::logstore::{RawLine, Stream};
+
+#[derive(Clone, Debug)]
+pub struct RunStore {
+    root: PathBuf,
+}
+
+/// Held while a process executes a run; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct OwnerLock {
+    _file: File,
+}
+
+impl RunStore {
+    pub fn open(data_dir: &Path) -> Result<RunStore, CiError> {
+        let root = data_dir.join("runs");
+        fs::create_dir_all(&root).map_err(|e| CiError::storage(format!("cannot create the run history directory {}", root.display()), e))?;
+        Ok(RunStore { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn run_dir(&self, id: RunId) -> PathBuf {
+        self.root.join(id.to_string())
+    }
+
+    pub fn control_dir(&self, id: RunId) -> PathBuf {
+        self.run_dir(id).join("control")
+    }
+
+    /// Reserves the next run number; `create_dir` makes the reservation atomic across processes.
+    pub fn allocate(&self) -> Result<RunId, CiError> {
+        let mut next = self.ids()?.into_iter().max().unwrap_or(0) + 1;
+        loop {
+            let dir = self.run_dir(next);
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    fs::create_dir_all(dir.join("logs")).map_err(|e| CiError::storage(format!("cannot create {}", dir.display()), e))?;
+                    return Ok(next);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
+                Err(e) => return Err(CiError::storage(format!("cannot create {}", dir.display()), e)),
+            }
+        }
+    }
+
+    pub fn ids(&self) -> Result<Vec<RunId>, CiError> {
+        let entries = fs::read_dir(&self.root).map_err(|e| CiError::storage(format!("cannot list {}", self.root.display()), e))?;
+        Ok(entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+    }
+
+    /// Writes `run.json` via a temporary file and rename, so readers never see half a record.
+    pub fn save(&self, rec: &RunRecord) -> Result<(), CiError> {
+        let dir = self.run_dir(rec.id);
+        let tmp = dir.join(format!("run.json.tmp-{}", std::process::id()));
+        let target = dir.join("run.json");
+        let body = serde_json::to_vec_pretty(rec).map_err(|e| CiError::Other(format!("cannot encode run #{}: {e}", rec.id)))?;
+        let write = || -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_data()?;
+            fs::rename(&tmp, &target)
+        };
+        write().map_err(|e| CiError::storage(format!("cannot save run #{} to {}", rec.id, target.display()), e))
+    }
+
+    pub fn load(&self, id: RunId) -> Result<RunRecord, CiError> {
+        let path = self.run_dir(id).join("run.json");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(CiError::NoSuchRun(id)),
+            Err(e) => return Err(CiError::storage(format!("cannot read {}", path.display()), e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| CiError::Other(format!("{} is damaged: {e}", path.display())))
+    }
+
+    /// Every readable run, newest first, plus a message for each one that could not be read.
+    pub fn list(&self) -> Result<(Vec<RunRecord>, Vec<String>), CiError> {
+        let mut runs = Vec::new();
+        let mut problems = Vec::new();
+        for id in self.ids()? {
+            match self.load(id) {
+                Ok(r) => runs.push(r),
+                Err(CiError::NoSuchRun(_)) => {} // being created right now
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        runs.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok((runs, problems))
+    }
+
+    /// Log file of the `index`-th job (index keeps names unique whatever the job key contains).
+    pub fn log_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
+        let idx = rec.jobs.iter().position(|j| j.key == job)?;
+        let safe: String = job.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+        Some(self.run_dir(rec.id).join("logs").join(format!("{idx:02}-{safe}.log")))
+    }
+
+    pub fn read_log(&self, rec: &RunRecord, job: &str) -> Result<Vec<RawLine>, CiError> {
+        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(parse_log(&bytes).0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(CiError::storage(format!("cannot read {}", path.display()), e)),
+        }
+    }
+
+    /// Tries to become the run's executor. `None` when another live process holds it.
+    pub fn try_lock(&self, id: RunId) -> Result<Option<OwnerLock>, CiError> {
+        let path = self.run_dir(id).join("owner.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CiError::storage(format!("cannot open {}", path.display()), e))?;
+        // SAFETY: flock on a file descriptor we own; no memory is shared with the kernel.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            Ok(Some(OwnerLock { _file: file }))
+        } else {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                Ok(None)
+            } else {
+                Err(CiError::storage(format!("cannot lock {}", path.display()), err))
+            }
+        }
+    }
+}
+
+/// Appends one captured line in the on-disk format `<ms> <o|e|m> <bytes>\n`.
+pub fn encode_line(out: &mut Vec<u8>, line: &RawLine) {
+    out.extend_from_slice(line.ts_ms.to_string().as_bytes());
+    out.push(b' ');
+    out.push(line.stream.code());
+    out.push(b' ');
+    out.extend_from_slice(&line.bytes);
+    out.push(b'\n');
+}
+
+/// Parses complete lines; returns them and how many bytes were consumed (a partial last line is
+/// left for the next read when following a file that is still being written).
+pub fn parse_log(bytes: &[u8]) -> (Vec<RawLine>, usize) {
+    let mut lines = Vec::new();
+    let mut consumed = 0;
+    for chunk in bytes.split_inclusive(|&b| b == b'\n') {
+        let Some(body) = chunk.strip_suffix(b"\n") else { break };
+        consumed += chunk.len();
+        let mut parts = body.splitn(3, |&b| b == b' ');
+        let ts = parts.next().and_then(|t| std::str::from_utf8(t).ok()).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let stream = parts.next().and_then(|s| s.first().copied()).map(Stream::from_code).unwrap_or(Stream::Out);
+        let bytes = parts.next().unwrap_or(&[]).to_vec();
+        lines.push(RawLine { ts_ms: ts, stream, bytes });
+    }
+    (lines, consumed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_round_trips_arbitrary_bytes() {
+        let lines = vec![
+            RawLine { ts_ms: 1, stream: Stream::Out, bytes: b"hello world".to_vec() },
+            RawLine { ts_ms: 2, stream: Stream::Err, bytes: b"\xff\xfe bad utf8 \x1b]0;x\x07".to_vec() },
+            RawLine { ts_ms: 3, stream: Stream::Meta, bytes: Vec::new() },
+        ];
+        let mut buf = Vec::new();
+        for l in &lines {
+            encode_line(&mut buf, l);
+        }
+        buf.extend_from_slice(b"4 o partial");
+        let (parsed, used) = parse_log(&buf);
+        assert_eq!(parsed, lines);
+        assert_eq!(used, buf.len() - b"4 o partial".len());
+    }
+}

@@ -1,0 +1,496 @@
+//! The command line: the cockpit by default, and a headless subcommand for everything it can do.
+//! Subcommands go through the same runner code paths as the TUI.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{CommandFactory, Parser, Subcommand};
+use tokio::sync::mpsc::unbounded_channel;
+
+use crate::app::TuiOptions;
+use crate::ci::local::{LocalRunner, Tailer};
+use crate::ci::{CiProvider, RunEvent};
+use crate::config::{Config, Locations};
+use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, RunStatus, Trigger};
+use crate::identity::Identity;
+use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
+use crate::logstore::{RawLine, Stream};
+use crate::ui::theme::{ColorChoice, ColorDepth};
+use crate::util::{elapsed, format_duration};
+
+#[derive(Parser, Debug)]
+#[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: $FLIGHTDECK_CONFIG, then the user config directory)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where run history and logs are kept (default: $FLIGHTDECK_DATA_DIR, then the user data directory)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Disable every action that changes something
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Colour output (NO_COLOR is honoured with auto)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Open the cockpit on the bundled demo project (its own data directory; yours is untouched)
+    Demo {
+        /// Do not start a run automatically
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Start a run of a pipeline
+    Run {
+        pipeline: String,
+        /// Stream the jobs' logs and exit 0 only if the run succeeds
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// List runs
+    Runs {
+        pipeline: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many runs
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print a run's logs (all jobs, or one)
+    Logs {
+        run: RunId,
+        /// Job key (e.g. `test[20]`), or a unique part of it
+        job: Option<String>,
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Cancel a run (its job processes are ended)
+    Cancel { run: RunId },
+    /// Run the failed, cancelled or skipped jobs of a finished run again
+    Retry {
+        run: RunId,
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Pass a waiting gate
+    Approve {
+        run: RunId,
+        /// The gate's name when several are waiting
+        #[arg(long)]
+        gate: Option<String>,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a waiting gate
+    Reject {
+        run: RunId,
+        #[arg(long)]
+        gate: Option<String>,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Configuration tools
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
+    /// Print shell completions
+    Completions { shell: clap_complete::Shell },
+    /// Executes a run detached from the terminal (started by `run` without --follow)
+    #[command(hide = true)]
+    RunWorker {
+        run: RunId,
+        #[arg(long)]
+        retry: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Validate a configuration file; exits non-zero on any problem
+    Check { file: Option<PathBuf> },
+    /// Print a complete, commented example configuration
+    Example,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            crate::app::terminal::restore_if_raw();
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Some(Cmd::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "flightdeck", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Cmd::Config { command: ConfigCmd::Example }) => {
+            print!("{}", crate::config::EXAMPLE_CONFIG);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return config_check(file.as_deref().or(cli.config.as_deref())),
+        Some(Cmd::Demo { no_start }) => return crate::demo::run(&cli, !no_start),
+        _ => {}
+    }
+    let loc = Locations::discover(cli.config.as_deref());
+    let config = Arc::new(Config::load(&loc)?);
+    let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
+    let _log_guard = init_logging(&data_dir);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    rt.block_on(dispatch(cli, config, data_dir, loc))
+}
+
+/// Logs go to a file in the data directory, never onto the terminal.
+pub fn init_logging(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let appender = tracing_appender::rolling::never(data_dir, "flightdeck.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLIGHTDECK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}
+
+async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
+    let identity = Identity::resolve(config.actor.as_deref());
+    let trigger = Trigger { actor: identity.actor.clone(), via: "cli".into() };
+    let mutating = matches!(cli.command, Some(Cmd::Run { .. } | Cmd::Cancel { .. } | Cmd::Retry { .. } | Cmd::Approve { .. } | Cmd::Reject { .. }));
+    if cli.read_only && mutating {
+        bail!("read-only mode (--read-only): this command would change something, so it was not run");
+    }
+    let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
+    match cli.command {
+        None => {
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                bail!("the cockpit needs a terminal; for scripts use a subcommand (see flightdeck --help)");
+            }
+            let opts = TuiOptions { read_only: cli.read_only, color: cli.color, config_dir: loc.config_dir.clone(), start_pipeline: None };
+            crate::app::run_tui(config, data_dir, opts).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Run { pipeline, follow }) => {
+            let (tx, rx) = unbounded_channel();
+            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            let rec = runner.create_run(&pipeline, trigger)?;
+            let id = rec.id;
+            if follow {
+                eprintln!("run #{id} of `{pipeline}` started");
+                runner.start(rec)?;
+                follow_local(&runner, id, rx, colour).await
+            } else {
+                spawn_worker(&cli.config, &data_dir, id, false)?;
+                println!("{id}");
+                eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Some(Cmd::Retry { run, follow }) => {
+            let (tx, rx) = unbounded_channel();
+            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            if follow {
+                runner.retry(run, trigger).await?;
+                eprintln!("retrying run #{run}");
+                follow_local(&runner, run, rx, colour).await
+            } else {
+                let rec = runner.store().load(run)?;
+                if !rec.status.is_terminal() {
+                    bail!("run #{run} is still {}; retry it when it has finished", rec.status.label());
+                }
+                if !rec.jobs.iter().any(|j| j.status.is_retryable()) {
+                    bail!("run #{run} has no failed, cancelled or skipped job to retry");
+                }
+                spawn_worker(&cli.config, &data_dir, run, true)?;
+                eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Some(Cmd::RunWorker { run, retry }) => {
+            let (tx, rx) = unbounded_channel();
+            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            if retry {
+                let trigger = runner.store().load(run).map(|r| r.trigger).unwrap_or(trigger);
+                runner.retry(run, trigger).await?;
+            } else {
+                let rec = runner.store().load(run)?;
+                runner.start(rec)?;
+            }
+            wait_quietly(&runner, run, rx).await
+        }
+        Some(Cmd::Runs { pipeline, json, limit }) => {
+            let (tx, _rx) = unbounded_channel();
+            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            let (runs, problems) = runner.store().list()?;
+            for p in problems {
+                eprintln!("warning: {p}");
+            }
+            let runs: Vec<RunRecord> = runs.into_iter().filter(|r| pipeline.as_ref().is_none_or(|p| &r.pipeline == p)).take(limit).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                print_runs(&runs);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Logs { run, job, follow }) => logs(&config, &data_dir, run, job.as_deref(), follow, colour).await,
+        Some(Cmd::Cancel { run }) => {
+            let (tx, _rx) = unbounded_channel();
+            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            runner.cancel(run).await?;
+            let limit = config.runner.kill_grace + Duration::from_secs(10);
+            let start = std::time::Instant::now();
+            loop {
+                let rec = runner.store().load(run)?;
+                if rec.status.is_terminal() {
+                    eprintln!("run #{run} is {}", rec.status.label());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if start.elapsed() > limit {
+                    bail!("asked run #{run} to cancel, but it is still {} after {}s", rec.status.label(), limit.as_secs());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Some(Cmd::Approve { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, true, &identity).await,
+        Some(Cmd::Reject { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, false, &identity).await,
+        Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let loc = Locations::discover(file);
+    let Some(path) = &loc.config_file else {
+        eprintln!("no configuration file found (looked at --config, $FLIGHTDECK_CONFIG and {}); the built-in defaults apply", loc.config_dir.map(|d| d.join("config.toml").display().to_string()).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match Config::parse(&text, Some(path), loc.config_dir.as_deref()) {
+        Ok(c) => {
+            let stages: usize = c.pipelines.values().map(|p| p.stages.len()).sum();
+            println!("{}: ok — {} pipeline(s), {stages} stage(s), {} environment(s), theme {}", path.display(), c.pipelines.len(), c.environments.len(), c.ui.theme);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("{} problem(s) found", e.diagnostics.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Starts a detached process that executes the run, so the shell gets its prompt back.
+fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunId, retry: bool) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
+    }
+    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.to_string());
+    if retry {
+        cmd.arg("--retry");
+    }
+    let log = std::fs::File::create(data_dir.join("runs").join(run.to_string()).join("worker.log")).context("cannot create the worker's log")?;
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
+    // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().context("cannot start the background run")?;
+    Ok(())
+}
+
+/// Streams a run executed by this process; exit 0 only on success.
+async fn follow_local(runner: &LocalRunner, id: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>, colour: bool) -> anyhow::Result<ExitCode> {
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut printer = Printer::new(colour);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { bail!("the run stopped reporting") };
+                if let Some(rec) = printer.event(id, ev) {
+                    return Ok(finish(&rec));
+                }
+            }
+            _ = sigint.recv() => { eprintln!("cancelling run #{id}…"); let _ = runner.cancel(id).await; }
+            _ = sigterm.recv() => { let _ = runner.cancel(id).await; }
+        }
+    }
+}
+
+async fn wait_quietly(runner: &LocalRunner, id: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) -> anyhow::Result<ExitCode> {
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(RunEvent::Updated(rec)) if rec.id == id && rec.status.is_terminal() => return Ok(finish(&rec)),
+                Some(RunEvent::Problem { message, .. }) => eprintln!("{message}"),
+                Some(_) => {}
+                None => bail!("the run stopped reporting"),
+            },
+            _ = sigterm.recv() => { let _ = runner.cancel(id).await; }
+        }
+    }
+}
+
+fn finish(rec: &RunRecord) -> ExitCode {
+    let dur = elapsed(rec.started_at, rec.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
+    eprintln!("run #{} {} in {dur}", rec.id, rec.status.label());
+    if rec.status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Prints log lines prefixed by job, and job transitions, from run events.
+struct Printer {
+    colour: bool,
+    seen: std::collections::HashMap<String, JobStatus>,
+    announced_gates: std::collections::HashSet<String>,
+}
+
+impl Printer {
+    fn new(colour: bool) -> Printer {
+        Printer { colour, seen: Default::default(), announced_gates: Default::default() }
+    }
+
+    /// Returns the record once the run has finished.
+    fn event(&mut self, id: RunId, ev: RunEvent) -> Option<RunRecord> {
+        let mut out = std::io::stdout().lock();
+        match ev {
+            RunEvent::Log { run, job, lines } if run == id => {
+                for l in lines {
+                    let _ = writeln!(out, "{}", self.format(&job, &l));
+                }
+            }
+            RunEvent::Updated(rec) if rec.id == id => {
+                for j in &rec.jobs {
+                    if self.seen.get(&j.key) != Some(&j.status) {
+                        self.seen.insert(j.key.clone(), j.status);
+                        if j.status == JobStatus::Waiting && self.announced_gates.insert(j.key.clone()) {
+                            eprintln!("⏸ gate `{}` is waiting: flightdeck approve {} --gate {}", j.key, rec.id, j.key);
+                        } else if j.status.is_terminal() {
+                            let d = elapsed(j.started_at, j.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
+                            let why = j.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                            eprintln!("{} {} {} {d}{why}", crate::ui::widgets::status::job(j.status).0, j.key, j.status.label());
+                        }
+                    }
+                }
+                if rec.status.is_terminal() {
+                    return Some(*rec);
+                }
+            }
+            RunEvent::Problem { message, .. } => eprintln!("warning: {message}"),
+            _ => {}
+        }
+        None
+    }
+
+    fn format(&self, job: &str, l: &RawLine) -> String {
+        let text = sanitize_line_full(&l.bytes);
+        let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
+        match l.stream {
+            Stream::Meta => format!("[{job}] ▸ {text}"),
+            _ => format!("[{job}] {text}"),
+        }
+    }
+}
+
+fn print_runs(runs: &[RunRecord]) {
+    let now = jiff::Timestamp::now();
+    println!("{:<6} {:<16} {:<12} {:<20} {:>9}  TRIGGER", "RUN", "PIPELINE", "STATUS", "STARTED (UTC)", "DURATION");
+    for r in runs {
+        let started = r.started_at.unwrap_or(r.created_at).strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let dur = elapsed(r.started_at, r.finished_at, now).map(format_duration).unwrap_or_else(|| "-".into());
+        println!("{:<6} {:<16} {:<12} {:<20} {:>9}  {} via {}", r.id, r.pipeline, r.status.label(), started, dur, r.trigger.actor, r.trigger.via);
+    }
+}
+
+/// Resolves a job name typed by a person: exact key, else a unique substring.
+fn resolve_job(rec: &RunRecord, wanted: &str) -> anyhow::Result<String> {
+    if rec.job(wanted).is_some() {
+        return Ok(wanted.to_string());
+    }
+    let hits: Vec<&str> = rec.jobs.iter().filter(|j| j.key.contains(wanted)).map(|j| j.key.as_str()).collect();
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("run #{} has no job `{wanted}` (jobs: {})", rec.id, rec.jobs.iter().map(|j| j.key.as_str()).collect::<Vec<_>>().join(", ")),
+        many => bail!("`{wanted}` matches several jobs of run #{}: {}", rec.id, many.join(", ")),
+    }
+}
+
+async fn logs(config: &Arc<Config>, data_dir: &Path, run: RunId, job: Option<&str>, follow: bool, colour: bool) -> anyhow::Result<ExitCode> {
+    let (tx, mut rx) = unbounded_channel();
+    let runner = LocalRunner::new(config.clone(), data_dir, tx.clone())?;
+    let rec = runner.store().load(run)?;
+    let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
+    let printer = Printer::new(colour);
+    let mut out = std::io::stdout().lock();
+    if !follow || rec.status.is_terminal() {
+        for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
+            for l in runner.store().read_log(&rec, &j.key)? {
+                let line = printer.format(&j.key, &l);
+                if writeln!(out, "{line}").is_err() {
+                    return Ok(ExitCode::SUCCESS); // e.g. piped into head
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    drop(out);
+    let mut tailer = Tailer::new(run);
+    let mut printer = printer;
+    loop {
+        let done = tailer.poll(runner.store(), &tx)?;
+        while let Ok(ev) = rx.try_recv() {
+            let ev = match (ev, &job) {
+                (RunEvent::Log { job: j, .. }, Some(k)) if &j != k => continue,
+                (ev, _) => ev,
+            };
+            if let Some(rec) = printer.event(run, ev) {
+                return Ok(finish(&rec));
+            }
+        }
+        if done {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn decide(config: &Arc<Config>, data_dir: &Path, run: RunId, gate: Option<String>, comment: String, approve: bool, who: &Identity) -> anyhow::Result<ExitCode> {
+    let (tx, _rx) = unbounded_channel();
+    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
+    let rec = runner.store().load(run)?;
+    let job = match gate {
+        Some(g) => resolve_job(&rec, &g)?,
+        None => {
+            let waiting: Vec<&str> = rec.waiting_gates().map(|j| j.key.as_str()).collect();
+            match waiting.as_slice() {
+                [one] => one.to_string(),
+                [] => bail!("run #{run} has no gate waiting for a decision (it is {})", rec.status.label()),
+                many => bail!("several gates of run #{run} are waiting ({}); choose one with --gate", many.join(", ")),
+            }
+        }
+    };
+    let decision = GateDecision { approved: approve, by: who.actor.clone(), at: jiff::Timestamp::now(), comment };
+    runner.decide_gate(run, job.clone(), decision).await?;
+    eprintln!("{} gate `{job}` of run #{run}", if approve { "approved" } else { "rejected" });
+    Ok(ExitCode::SUCCESS)
+}

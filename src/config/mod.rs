@@ -1,0 +1,480 @@
+//! Loading and validating the configuration. Every problem is reported with file, line and key;
+//! nothing is silently ignored.
+
+mod diagnostics;
+mod schema;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diagnostics::{ConfigError, Diagnostic, line_col as line_col_of};
+use diagnostics::Reporter;
+use schema::{ByteSize, RawConfig, RawGate, RawPipeline};
+
+use crate::app::keymap::Keymap;
+use crate::ui::theme::ThemeSpec;
+use crate::util::{parse_bytes, parse_duration};
+
+pub const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it came from (None: built-in defaults).
+    pub path: Option<PathBuf>,
+    /// Directory relative paths are resolved against (the file's directory).
+    pub base_dir: PathBuf,
+    pub actor: Option<String>,
+    pub default_pipeline: Option<String>,
+    pub runner: RunnerSettings,
+    pub logs: LogSettings,
+    pub ui: UiSettings,
+    pub theme: ThemeSpec,
+    pub keymap: Keymap,
+    pub environments: BTreeMap<String, Environment>,
+    pub pipelines: BTreeMap<String, Pipeline>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunnerSettings {
+    pub max_parallel_jobs: usize,
+    pub kill_grace: Duration,
+    pub default_timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LogSettings {
+    pub max_lines: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { max_lines: 200_000, max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UiSettings {
+    pub theme: String,
+    pub wrap: bool,
+    pub timestamps: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    pub description: String,
+    pub production: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: String,
+    /// Stages in a valid execution order (dependencies first).
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub name: String,
+    pub run: Option<String>,
+    pub needs: Vec<String>,
+    pub matrix: BTreeMap<String, Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub allow_failure: bool,
+    pub reports: Vec<String>,
+    pub environment: Option<String>,
+    pub gate: Option<Gate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub timeout: Option<Duration>,
+    pub message: String,
+}
+
+/// Where configuration and themes are looked up.
+#[derive(Clone, Debug)]
+pub struct Locations {
+    pub config_file: Option<PathBuf>,
+    /// User config directory (themes/ overrides live here).
+    pub config_dir: Option<PathBuf>,
+}
+
+impl Locations {
+    /// `--config FILE`, then `$FLIGHTDECK_CONFIG`, then the user config dir's `config.toml` if it exists.
+    pub fn discover(explicit: Option<&Path>) -> Locations {
+        let config_dir = directories::ProjectDirs::from("dev", "flightdeck", "flightdeck").map(|d| d.config_dir().to_path_buf());
+        let config_file = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("FLIGHTDECK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| config_dir.as_ref().map(|d| d.join("config.toml")).filter(|p| p.exists()));
+        Locations { config_file, config_dir }
+    }
+}
+
+impl Config {
+    /// Loads the configuration from the discovered location, or the built-in defaults when there is none.
+    pub fn load(loc: &Locations) -> anyhow::Result<Config> {
+        match &loc.config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display()))?;
+                Ok(Config::parse(&text, Some(path), loc.config_dir.as_deref())?)
+            }
+            None => Ok(Config::parse("", None, loc.config_dir.as_deref())?),
+        }
+    }
+
+    /// Parses and validates configuration text. `path` names the file in diagnostics and anchors
+    /// relative paths.
+    pub fn parse(text: &str, path: Option<&Path>, config_dir: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into());
+        let mut rep = Reporter::new(&file, text);
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                rep.toml_error(&e);
+                return Err(rep.finish().unwrap_err());
+            }
+        };
+        let base_dir = path
+            .and_then(Path::parent)
+            .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
+
+        let mut environments = BTreeMap::new();
+        for (name, env) in &raw.environments {
+            environments.insert(
+                name.clone(),
+                Environment { name: name.clone(), description: env.description.clone(), production: env.production },
+            );
+        }
+
+        let mut pipelines = BTreeMap::new();
+        for (name, p) in &raw.pipelines {
+            if let Some(pipeline) = validate_pipeline(&mut rep, name, p, &base_dir, &environments) {
+                pipelines.insert(name.clone(), pipeline);
+            }
+        }
+
+        let default_pipeline = raw.general.default_pipeline.as_ref().map(|d| {
+            if !pipelines.contains_key(d.get_ref()) && !raw.pipelines.contains_key(d.get_ref()) {
+                rep.error(Some(d.span()), "general.default_pipeline", format!("no pipeline named `{}` is declared", d.get_ref()));
+            }
+            d.get_ref().clone()
+        });
+
+        let runner = RunnerSettings {
+            max_parallel_jobs: match &raw.runner.max_parallel_jobs {
+                Some(n) if *n.get_ref() == 0 => {
+                    rep.error(Some(n.span()), "runner.max_parallel_jobs", "must be at least 1");
+                    1
+                }
+                Some(n) => *n.get_ref(),
+                None => std::thread::available_parallelism().map(|n| n.get().max(2)).unwrap_or(4),
+            },
+            kill_grace: duration_field(&mut rep, raw.runner.kill_grace.as_ref(), "runner.kill_grace").unwrap_or(Duration::from_secs(5)),
+            default_timeout: duration_field(&mut rep, raw.runner.default_timeout.as_ref(), "runner.default_timeout"),
+        };
+
+        let mut logs = LogSettings::default();
+        if let Some(n) = &raw.logs.max_lines {
+            if *n.get_ref() < 100 {
+                rep.error(Some(n.span()), "logs.max_lines", "must be at least 100");
+            } else {
+                logs.max_lines = *n.get_ref();
+            }
+        }
+        if let Some(b) = &raw.logs.max_bytes {
+            let parsed = match b.get_ref() {
+                ByteSize::Number(n) => Ok(*n),
+                ByteSize::Text(t) => parse_bytes(t),
+            };
+            match parsed {
+                Ok(n) if n >= 64 * 1024 => logs.max_bytes = n as usize,
+                Ok(_) => rep.error(Some(b.span()), "logs.max_bytes", "must be at least 64KiB"),
+                Err(e) => rep.error(Some(b.span()), "logs.max_bytes", e),
+            }
+        }
+
+        let theme_name = raw.ui.theme.as_ref().map(|t| t.get_ref().clone()).unwrap_or_else(|| "dark".into());
+        let theme = match ThemeSpec::load(&theme_name, config_dir) {
+            Ok(t) => t,
+            Err(e) => {
+                rep.error(raw.ui.theme.as_ref().map(|t| t.span()), "ui.theme", e);
+                ThemeSpec::builtin("dark").unwrap_or_default()
+            }
+        };
+
+        let overrides: BTreeMap<String, (std::ops::Range<usize>, Vec<String>)> =
+            raw.keys.iter().map(|(k, v)| (k.clone(), (v.span(), v.get_ref().keys()))).collect();
+        let keymap = match Keymap::with_overrides(&overrides) {
+            Ok(k) => k,
+            Err(problems) => {
+                for p in problems {
+                    rep.error(p.span, format!("keys.{}", p.command), p.message);
+                }
+                Keymap::default()
+            }
+        };
+
+        rep.finish()?;
+        Ok(Config {
+            path: path.map(Path::to_path_buf),
+            base_dir,
+            actor: raw.general.actor.clone(),
+            default_pipeline,
+            runner,
+            logs,
+            ui: UiSettings { theme: theme_name, wrap: raw.ui.wrap, timestamps: raw.ui.timestamps },
+            theme,
+            keymap,
+            environments,
+            pipelines,
+        })
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
+        self.pipelines.get(name)
+    }
+
+    /// The pipeline `r` triggers when nothing else decides: the configured default, else the only one.
+    pub fn fallback_pipeline(&self) -> Option<&str> {
+        self.default_pipeline.as_deref().or_else(|| if self.pipelines.len() == 1 { self.pipelines.keys().next().map(String::as_str) } else { None })
+    }
+}
+
+fn duration_field(rep: &mut Reporter<'_>, value: Option<&toml::Spanned<String>>, key: &str) -> Option<Duration> {
+    let v = value?;
+    match parse_duration(v.get_ref()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            rep.error(Some(v.span()), key, e);
+            None
+        }
+    }
+}
+
+fn validate_pipeline(
+    rep: &mut Reporter<'_>,
+    name: &str,
+    raw: &toml::Spanned<RawPipeline>,
+    base_dir: &Path,
+    environments: &BTreeMap<String, Environment>,
+) -> Option<Pipeline> {
+    let errors_before = rep.diagnostics.len();
+    let p = raw.get_ref();
+    let key = format!("pipelines.{name}");
+    if p.stages.is_empty() {
+        rep.error(Some(raw.span()), &key, "a pipeline needs at least one stage");
+        return None;
+    }
+    let pipeline_cwd = p.cwd.as_ref().map(|c| base_dir.join(c)).unwrap_or_else(|| base_dir.to_path_buf());
+
+    let mut seen = BTreeSet::new();
+    for (i, s) in p.stages.iter().enumerate() {
+        if !seen.insert(s.name.get_ref().as_str()) {
+            rep.error(Some(s.name.span()), format!("{key}.stages[{i}].name"), format!("duplicate stage name `{}`", s.name.get_ref()));
+        }
+        if s.name.get_ref().trim().is_empty() {
+            rep.error(Some(s.name.span()), format!("{key}.stages[{i}].name"), "stage name is empty");
+        }
+    }
+
+    let mut stages = Vec::new();
+    for (i, s) in p.stages.iter().enumerate() {
+        let skey = format!("{key}.stages[{i}]");
+        for n in &s.needs {
+            if !seen.contains(n.get_ref().as_str()) {
+                rep.error(Some(n.span()), format!("{skey}.needs"), format!("stage `{}` needs `{}`, which is not a stage of this pipeline", s.name.get_ref(), n.get_ref()));
+            } else if n.get_ref() == s.name.get_ref() {
+                rep.error(Some(n.span()), format!("{skey}.needs"), format!("stage `{}` needs itself", s.name.get_ref()));
+            }
+        }
+        let gate = s.gate.as_ref().and_then(|g| match g.get_ref() {
+            RawGate::Flag(false) => None,
+            RawGate::Flag(true) => Some(Gate { timeout: None, message: String::new() }),
+            RawGate::Table(t) => {
+                let timeout = match t.timeout.as_deref().map(parse_duration) {
+                    Some(Ok(d)) => Some(d),
+                    Some(Err(e)) => {
+                        rep.error(Some(g.span()), format!("{skey}.gate.timeout"), e);
+                        None
+                    }
+                    None => None,
+                };
+                Some(Gate { timeout, message: t.message.clone() })
+            }
+        });
+        match (&s.run, &gate) {
+            (None, None) => rep.error(Some(s.name.span()), &skey, format!("stage `{}` has neither `run` nor `gate`", s.name.get_ref())),
+            (Some(r), Some(_)) => rep.error(Some(r.span()), &skey, format!("stage `{}` has both `run` and `gate`; a gate runs no command", s.name.get_ref())),
+            (Some(r), None) if r.get_ref().trim().is_empty() => rep.error(Some(r.span()), format!("{skey}.run"), "empty command"),
+            _ => {}
+        }
+        let matrix = s.matrix.as_ref().map(|m| m.get_ref().clone()).unwrap_or_default();
+        if let Some(m) = &s.matrix {
+            for (axis, values) in m.get_ref() {
+                if values.is_empty() {
+                    rep.error(Some(m.span()), format!("{skey}.matrix.{axis}"), "a matrix axis needs at least one value");
+                }
+            }
+            if gate.is_some() && !matrix.is_empty() {
+                rep.error(Some(m.span()), format!("{skey}.matrix"), "a gate cannot have a matrix");
+            }
+        }
+        if s.retries > 10 {
+            rep.error(Some(s.name.span()), format!("{skey}.retries"), "at most 10 retries");
+        }
+        if let Some(e) = &s.environment
+            && !environments.contains_key(e.get_ref())
+        {
+            let known: Vec<&str> = environments.keys().map(String::as_str).collect();
+            rep.error(
+                Some(e.span()),
+                format!("{skey}.environment"),
+                format!("environment `{}` is not declared under [environments] (declared: {})", e.get_ref(), if known.is_empty() { "none".into() } else { known.join(", ") }),
+            );
+        }
+        stages.push(Stage {
+            name: s.name.get_ref().clone(),
+            run: s.run.as_ref().map(|r| r.get_ref().clone()),
+            needs: s.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            matrix,
+            env: p.env.iter().chain(s.env.iter()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cwd: s.cwd.as_ref().map(|c| pipeline_cwd.join(c)).unwrap_or_else(|| pipeline_cwd.clone()),
+            timeout: duration_field(rep, s.timeout.as_ref(), &format!("{skey}.timeout")),
+            retries: s.retries,
+            allow_failure: s.allow_failure,
+            reports: s.reports.clone(),
+            environment: s.environment.as_ref().map(|e| e.get_ref().clone()),
+            gate,
+        });
+    }
+
+    if rep.diagnostics.len() > errors_before {
+        return None;
+    }
+    match topo_order(&stages) {
+        Ok(order) => Some(Pipeline { name: name.to_string(), description: p.description.clone(), stages: order }),
+        Err(cycle) => {
+            let at = p.stages.iter().find(|s| s.name.get_ref() == &cycle[0]).map(|s| s.name.span());
+            rep.error(at, format!("{key}.stages"), format!("the stages' needs form a cycle: {}", cycle.join(" → ")));
+            None
+        }
+    }
+}
+
+/// Orders stages so that every stage comes after what it needs, keeping the file order otherwise.
+/// On a cycle, returns the stages on it.
+fn topo_order(stages: &[Stage]) -> Result<Vec<Stage>, Vec<String>> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::with_capacity(stages.len());
+    while order.len() < stages.len() {
+        let next = stages.iter().find(|s| !done.contains(s.name.as_str()) && s.needs.iter().all(|n| done.contains(n.as_str())));
+        match next {
+            Some(s) => {
+                done.insert(&s.name);
+                order.push(s.clone());
+            }
+            None => return Err(find_cycle(stages, &done)),
+        }
+    }
+    Ok(order)
+}
+
+fn find_cycle(stages: &[Stage], done: &BTreeSet<&str>) -> Vec<String> {
+    let by_name: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
+    let Some(start) = stages.iter().find(|s| !done.contains(s.name.as_str())) else { return Vec::new() };
+    let mut path: Vec<String> = vec![start.name.clone()];
+    let mut cur = start;
+    loop {
+        let Some(next) = cur.needs.iter().find(|n| !done.contains(n.as_str())).and_then(|n| by_name.get(n.as_str())) else {
+            return path;
+        };
+        if let Some(pos) = path.iter().position(|p| p == &next.name) {
+            let mut cycle = path[pos..].to_vec();
+            cycle.push(next.name.clone());
+            return cycle;
+        }
+        path.push(next.name.clone());
+        cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Some(Path::new("test.toml")), None)
+    }
+
+    fn first(text: &str) -> Diagnostic {
+        parse(text).expect_err("should fail").diagnostics.remove(0)
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let d = first("[runner]\nmax_parallel_jobs = 2\nbogus = 1\n");
+        assert_eq!(d.file, "test.toml");
+        assert_eq!(d.line, 3);
+        assert!(d.message.contains("unknown field `bogus`"), "{d}");
+        assert!(d.key.starts_with("runner"), "{d}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_key() {
+        let d = first("[runner]\nmax_parallel_jobs = \"lots\"\n");
+        assert_eq!(d.line, 2);
+        assert_eq!(d.key, "runner.max_parallel_jobs");
+    }
+
+    #[test]
+    fn unknown_needs_and_cycles_and_duplicates() {
+        let d = first("[pipelines.p]\nstages = [ { name = \"a\", run = \"true\", needs = [\"zz\"] } ]\n");
+        assert!(d.message.contains("`zz`"), "{d}");
+        assert_eq!(d.line, 2);
+
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nneeds = [\"b\"]\n[[pipelines.p.stages]]\nname = \"b\"\nrun = \"true\"\nneeds = [\"a\"]\n";
+        let d = first(text);
+        assert!(d.message.contains("cycle"), "{d}");
+        assert!(d.message.contains("a → b → a") || d.message.contains("b → a → b"), "{d}");
+
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n";
+        let d = first(text);
+        assert!(d.message.contains("duplicate stage name"), "{d}");
+        assert_eq!(d.line, 5);
+    }
+
+    #[test]
+    fn undeclared_environment_and_bad_timeout() {
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nenvironment = \"prod\"\ntimeout = \"5 minutes\"\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 2, "{err}");
+        assert!(err.to_string().contains("environment `prod` is not declared"));
+        assert!(err.to_string().contains("test.toml:5:"));
+    }
+
+    #[test]
+    fn stages_are_ordered_by_needs() {
+        let text = "[[pipelines.p.stages]]\nname = \"late\"\nrun = \"true\"\nneeds = [\"early\"]\n[[pipelines.p.stages]]\nname = \"early\"\nrun = \"true\"\n";
+        let c = parse(text).unwrap();
+        let names: Vec<_> = c.pipelines["p"].stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["early", "late"]);
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse("").unwrap();
+        assert!(c.pipelines.is_empty());
+    }
+}

@@ -1,0 +1,146 @@
+//! The configuration file as written, before validation. Unknown keys are errors everywhere.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub general: RawGeneral,
+    #[serde(default)]
+    pub runner: RawRunner,
+    #[serde(default)]
+    pub logs: RawLogs,
+    #[serde(default)]
+    pub ui: RawUi,
+    /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Spanned<KeySpec>>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, RawEnvironment>,
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum KeySpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeySpec {
+    pub fn keys(&self) -> Vec<String> {
+        match self {
+            KeySpec::One(k) => vec![k.clone()],
+            KeySpec::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeneral {
+    /// Name recorded as the actor of actions; default `$USER@host`.
+    pub actor: Option<String>,
+    /// Pipeline that `r` triggers when no run is selected.
+    pub default_pipeline: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunner {
+    pub max_parallel_jobs: Option<Spanned<usize>>,
+    /// Time between SIGTERM and SIGKILL when a job is cancelled or times out.
+    pub kill_grace: Option<Spanned<String>>,
+    /// Default timeout of a job when its stage sets none.
+    pub default_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    pub max_lines: Option<Spanned<usize>>,
+    pub max_bytes: Option<Spanned<ByteSize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ByteSize {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    pub theme: Option<Spanned<String>>,
+    #[serde(default)]
+    pub wrap: bool,
+    #[serde(default)]
+    pub timestamps: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    #[serde(default)]
+    pub description: String,
+    /// Production environments get the strongest confirmations and the `env-prod` colour.
+    #[serde(default)]
+    pub production: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    #[serde(default)]
+    pub description: String,
+    /// Working directory of every stage, relative to the configuration file.
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub stages: Vec<RawStage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub name: Spanned<String>,
+    pub run: Option<Spanned<String>>,
+    #[serde(default)]
+    pub needs: Vec<Spanned<String>>,
+    pub matrix: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub allow_failure: bool,
+    #[serde(default)]
+    pub reports: Vec<String>,
+    pub environment: Option<Spanned<String>>,
+    pub gate: Option<Spanned<RawGate>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawGate {
+    Flag(bool),
+    Table(RawGateTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateTable {
+    /// How long the gate waits before failing the run, e.g. `24h`.
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub message: String,
+}

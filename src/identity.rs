@@ -1,0 +1,34 @@
+//! Who is acting, resolved once at start: the configured name, else `$USER@host`, plus where an SSH
+//! session comes from.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub actor: String,
+    /// `ssh from 10.0.0.5` or `local`.
+    pub origin: String,
+}
+
+impl Identity {
+    pub fn resolve(configured: Option<&str>) -> Identity {
+        let actor = configured.map(str::to_string).filter(|a| !a.trim().is_empty()).unwrap_or_else(|| {
+            let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+            format!("{user}@{}", hostname())
+        });
+        let origin = std::env::var("SSH_CONNECTION")
+            .ok()
+            .and_then(|c| c.split_whitespace().next().map(|ip| format!("ssh from {ip}")))
+            .unwrap_or_else(|| "local".into());
+        Identity { actor, origin }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,17 @@
+//! flightdeck: a keyboard-driven terminal release cockpit.
+//!
+//! The picture: terminal events and worker results become `app::Action`s; `app::update` is the
+//! only place state changes and returns `app::Effect`s; the effect runner executes them on tokio
+//! tasks and sends results back as actions; `ui` renders from `&State` only.
+
+pub mod app;
+pub mod ci;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod identity;
+pub mod logstore;
+pub mod paths;
+pub mod ui;
+pub mod util;

@@ -1,0 +1,26 @@
+//! Rendering: pure functions from `&State` to a frame. No I/O, no mutation.
+
+pub mod layout;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+use ratatui::Frame;
+
+use crate::app::state::{Overlay, State};
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    if layout::too_small(area) {
+        views::too_small::render(frame, area, state);
+        return;
+    }
+    views::pipelines::render(frame, state);
+    widgets::toast::render(frame, area, state);
+    match &state.overlay {
+        Some(Overlay::Help { scroll }) => views::help::render(frame, area, state, *scroll),
+        Some(Overlay::Confirm(c)) => widgets::confirm::render(frame, area, state, c),
+        Some(Overlay::Input(i)) => widgets::input::render(frame, area, state, i),
+        None => {}
+    }
+}

@@ -1,0 +1,3 @@
+pub mod help;
+pub mod pipelines;
+pub mod too_small;

@@ -1,0 +1,245 @@
+//! The log view. Only the visible window is turned into spans, so a frame costs the same whether
+//! the store holds a hundred lines or a million.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use unicode_width::UnicodeWidthChar;
+
+use crate::app::keymap::Command;
+use crate::app::state::{Pane, State};
+use crate::app::update::current_top;
+use crate::domain::JobStatus;
+use crate::logstore::sanitize::strip_sgr;
+use crate::logstore::{LogStore, Stream, StoredLine, ansi};
+use crate::ui::theme::{Role, Theme};
+use crate::ui::widgets::text::width;
+use crate::util::{clock_ms, format_bytes};
+
+const TS_WIDTH: usize = 13;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let t = &state.theme;
+    let focused = state.focus == Pane::Log && state.overlay.is_none();
+    let job = state.current_job();
+    let log = state.current_log();
+    let mut title = vec![Span::styled(" Log ", t.fg(Role::Accent).add_modifier(Modifier::BOLD))];
+    if let Some(j) = job {
+        title.push(Span::styled(format!("{} ", j.display_name()), t.fg(Role::Text)));
+        if let Some(code) = j.exit_code {
+            title.push(Span::styled(format!("exit {code} "), t.fg(if code == 0 { Role::Success } else { Role::Failure })));
+        }
+    }
+    if let Some(l) = log {
+        title.push(Span::styled(format!("· {} lines ", l.store.len()), t.fg(Role::Muted)));
+        if l.store.evicted() > 0 {
+            title.push(Span::styled(format!("(+{} older dropped, cap {}) ", l.store.evicted(), format_bytes(l.store.bytes() as u64)), t.fg(Role::Warning)));
+        }
+        if state.log.follow {
+            title.push(Span::styled("· following ", t.fg(Role::Running)));
+        } else {
+            let g = state.keymap.label(Command::Bottom).unwrap_or_default();
+            let more = if state.log.new_lines > 0 { format!("{} new ↓ ", state.log.new_lines) } else { String::new() };
+            title.push(Span::styled(format!("· paused {more}({g} follows) "), t.status(Role::Paused)));
+        }
+    }
+    if let Some(s) = &state.log.search {
+        let pos = s.current.map(|c| format!("{}/{}", c + 1, s.matches.len())).unwrap_or_else(|| format!("0/{}", s.matches.len()));
+        title.push(Span::styled(format!("· /{} {pos} ", s.query), t.fg(Role::Warning)));
+    }
+    if state.log.wrap {
+        title.push(Span::styled("· wrap ", t.fg(Role::Muted)));
+    }
+    let block = Block::bordered().border_style(t.border(focused)).title(Line::from(title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+
+    let Some(job) = job else {
+        frame.render_widget(Paragraph::new(Line::styled("select a run and a job to see its log", t.fg(Role::Muted))), inner);
+        return;
+    };
+    let Some(log) = log.filter(|l| !l.store.is_empty()) else {
+        let msg = match job.status {
+            JobStatus::Pending => "not started yet",
+            JobStatus::Running => "running — waiting for output…",
+            JobStatus::Skipped => "skipped: nothing ran",
+            _ if state.pending_log.is_some() => "loading the log…",
+            _ => "no output",
+        };
+        let msg = job.error.as_ref().filter(|_| job.status != JobStatus::Running).map(|e| format!("{msg} — {e}")).unwrap_or_else(|| msg.to_string());
+        frame.render_widget(Paragraph::new(Line::styled(msg, t.fg(Role::Muted))), inner);
+        return;
+    };
+
+    let rows = inner.height as usize;
+    let cols = inner.width as usize;
+    let prefix = if state.log.timestamps { TS_WIDTH } else { 0 };
+    let avail = cols.saturating_sub(prefix).max(1);
+    let store = &log.store;
+    let mut lines: Vec<Line> = Vec::with_capacity(rows);
+    let current_match = state.log.search.as_ref().and_then(|s| s.current.map(|c| s.matches.get(c).copied())).flatten();
+
+    if !state.log.wrap {
+        let top = current_top(state);
+        for seq in top..(top + rows as u64).min(store.end_seq()) {
+            if let Some(l) = store.get(seq) {
+                let spans = line_spans(l, state, t, current_match == Some(seq));
+                let mut body = slice(&spans, state.log.hscroll, avail);
+                if prefix > 0 {
+                    body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
+                }
+                lines.push(Line::from(body));
+            }
+        }
+    } else {
+        let start = wrapped_start(store, state, rows, avail);
+        let mut skip_rows = start.1;
+        for seq in start.0..store.end_seq() {
+            let Some(l) = store.get(seq) else { continue };
+            let spans = line_spans(l, state, t, current_match == Some(seq));
+            let total = width(&strip_sgr(&l.text)).max(1);
+            let n_rows = total.div_ceil(avail);
+            for r in 0..n_rows {
+                if skip_rows > 0 {
+                    skip_rows -= 1;
+                    continue;
+                }
+                let mut body = slice(&spans, r * avail, avail);
+                if prefix > 0 {
+                    let ts = if r == 0 { format!("{} ", clock_ms(l.ts_ms)) } else { " ".repeat(TS_WIDTH) };
+                    body.insert(0, Span::styled(ts, t.fg(Role::Muted)));
+                }
+                lines.push(Line::from(body));
+                if lines.len() == rows {
+                    break;
+                }
+            }
+            if lines.len() == rows {
+                break;
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Where a wrapped view starts: the line and how many of its rows scroll off the top.
+fn wrapped_start(store: &LogStore, state: &State, rows: usize, avail: usize) -> (u64, usize) {
+    if !state.log.follow {
+        return (current_top(state), 0);
+    }
+    let mut need = rows;
+    let mut seq = store.end_seq();
+    while seq > store.first_seq() {
+        seq -= 1;
+        let Some(l) = store.get(seq) else { break };
+        let n = width(&strip_sgr(&l.text)).max(1).div_ceil(avail);
+        if n >= need {
+            return (seq, n - need);
+        }
+        need -= n;
+    }
+    (store.first_seq(), 0)
+}
+
+fn line_spans<'a>(l: &'a StoredLine, state: &State, t: &Theme, is_current: bool) -> Vec<Span<'a>> {
+    let base = match l.stream {
+        Stream::Meta => t.fg(Role::Accent).add_modifier(Modifier::ITALIC),
+        Stream::Err => t.fg(Role::Text),
+        Stream::Out => t.fg(Role::Text),
+    };
+    let mut spans = match &state.log.search {
+        Some(s) if !s.query.is_empty() && crate::logstore::store_matcher(&s.query).is_match(&l.text) => highlight(&l.text, &s.query, base, t),
+        _ => ansi::spans(&l.text, base, t.colours()),
+    };
+    if l.stream == Stream::Meta {
+        spans.insert(0, Span::styled("▸ ", base));
+    }
+    if is_current {
+        for s in spans.iter_mut() {
+            s.style = s.style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+        }
+    }
+    spans
+}
+
+/// Plain text with every occurrence of the query highlighted (colour codes are dropped on
+/// matching lines so the highlight is exact).
+fn highlight<'a>(text: &'a str, query: &str, base: Style, t: &Theme) -> Vec<Span<'a>> {
+    let plain = strip_sgr(text).into_owned();
+    let insensitive = !query.chars().any(char::is_uppercase);
+    let (hay, needle) = if insensitive { (plain.to_lowercase(), query.to_lowercase()) } else { (plain.clone(), query.to_string()) };
+    if hay.len() != plain.len() || needle.is_empty() {
+        return vec![Span::styled(plain, t.highlight())];
+    }
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(i) = hay[pos..].find(&needle) {
+        let s = pos + i;
+        let e = s + needle.len();
+        if s > pos {
+            out.push(Span::styled(plain[pos..s].to_string(), base));
+        }
+        out.push(Span::styled(plain[s..e].to_string(), t.highlight()));
+        pos = e;
+    }
+    if pos < plain.len() {
+        out.push(Span::styled(plain[pos..].to_string(), base));
+    }
+    out
+}
+
+/// The columns `[skip, skip+take)` of a line of spans.
+fn slice<'a>(spans: &[Span<'a>], skip: usize, take: usize) -> Vec<Span<'a>> {
+    let mut out = Vec::new();
+    let mut col = 0;
+    let end = skip + take;
+    for s in spans {
+        let w = width(&s.content);
+        if col + w <= skip {
+            col += w;
+            continue;
+        }
+        if col >= end {
+            break;
+        }
+        if col >= skip && col + w <= end {
+            out.push(s.clone());
+            col += w;
+            continue;
+        }
+        let mut piece = String::new();
+        for c in s.content.chars() {
+            let cw = c.width().unwrap_or(0);
+            if col >= skip && col + cw <= end {
+                piece.push(c);
+            }
+            col += cw;
+            if col >= end {
+                break;
+            }
+        }
+        if !piece.is_empty() {
+            out.push(Span::styled(piece, s.style));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slicing_respects_columns_across_spans() {
+        let spans = vec![Span::raw("hello "), Span::raw("wide 世界 end")];
+        let text = |v: Vec<Span>| v.iter().map(|s| s.content.to_string()).collect::<String>();
+        assert_eq!(text(slice(&spans, 0, 5)), "hello");
+        assert_eq!(text(slice(&spans, 4, 6)), "o wide");
+        assert_eq!(text(slice(&spans, 11, 4)), "世界");
+    }
+}

@@ -1,0 +1,7 @@
+pub mod confirm;
+pub mod footer;
+pub mod input;
+pub mod log_view;
+pub mod status;
+pub mod text;
+pub mod toast;

@@ -1,0 +1,44 @@
+//! Toasts in the top-right corner: info fades after a few seconds, errors stay until dismissed.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::keymap::Command;
+use crate::app::state::{State, ToastLevel};
+use crate::ui::theme::Role;
+use crate::ui::widgets::text::width;
+
+const MAX_SHOWN: usize = 3;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let t = &state.theme;
+    let w = (area.width / 2).clamp(30, 70).min(area.width);
+    let mut y = area.y + 1;
+    let dismiss = state.keymap.label(Command::Back).unwrap_or_else(|| "esc".into());
+    let hidden = state.toasts.len().saturating_sub(MAX_SHOWN);
+    for toast in state.toasts.iter().rev().take(MAX_SHOWN) {
+        let (glyph, role, tail) = match toast.level {
+            ToastLevel::Info => ("✓ ", Role::Info, String::new()),
+            ToastLevel::Error => ("✗ ", Role::Failure, format!("  [{dismiss} dismisses]")),
+        };
+        let text = format!("{glyph}{}{tail}", toast.text);
+        let inner_w = w.saturating_sub(2).max(1) as usize;
+        let h = (width(&text).div_ceil(inner_w) as u16 + 2).min(6);
+        if y + h > area.bottom().saturating_sub(1) {
+            break;
+        }
+        let rect = Rect { x: area.right() - w, y, width: w, height: h };
+        frame.render_widget(Clear, rect);
+        let block = Block::bordered().border_style(t.status(role));
+        let line = Line::from(vec![Span::styled(glyph, t.status(role)), Span::styled(toast.text.clone(), t.fg(Role::Text)), Span::styled(tail, t.fg(Role::Muted))]);
+        frame.render_widget(Paragraph::new(line).block(block).wrap(Wrap { trim: false }), rect);
+        y += h;
+    }
+    if hidden > 0 && y < area.bottom().saturating_sub(1) {
+        let msg = format!(" +{hidden} more ");
+        let rect = Rect { x: area.right().saturating_sub(width(&msg) as u16), y, width: width(&msg) as u16, height: 1 };
+        frame.render_widget(Paragraph::new(Span::styled(msg, t.fg(Role::Muted))), rect);
+    }
+}

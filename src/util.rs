@@ -1,0 +1,142 @@
+//! Small helpers shared by the CLI, the runner and the views.
+
+use std::time::Duration;
+
+/// Parses durations written the way people write them in config files: `90s`, `5m`, `1h30m`, `24h`,
+/// `250ms`. A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration (expected e.g. 30s, 5m, 1h30m)"));
+        }
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(value),
+            "s" | "sec" => Duration::from_secs(value),
+            "m" | "min" => Duration::from_secs(value * 60),
+            "h" => Duration::from_secs(value * 3600),
+            "d" => Duration::from_secs(value * 86_400),
+            "" => return Err(format!("`{text}`: missing unit after {value} (use ms, s, m, h or d)")),
+            other => return Err(format!("`{text}`: unknown unit `{other}` (use ms, s, m, h or d)")),
+        };
+        total += part;
+    }
+    Ok(total)
+}
+
+/// Compact human duration: `850ms`, `42s`, `3m05s`, `2h14m`, `3d04h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// Milliseconds since the Unix epoch, the timestamp unit of log lines.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// `HH:MM:SS.mmm` in UTC for log timestamps (short enough for narrow terminals).
+pub fn clock_ms(ts_ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ts_ms) {
+        Ok(ts) => ts.strftime("%H:%M:%S%.3f").to_string(),
+        Err(_) => "??:??:??.???".into(),
+    }
+}
+
+/// Elapsed time between two optional instants, for durations in tables.
+pub fn elapsed(start: Option<jiff::Timestamp>, end: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<Duration> {
+    let start = start?;
+    let end = end.unwrap_or(now);
+    let ms = end.as_millisecond() - start.as_millisecond();
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
+/// Relative age such as `5s ago` / `3h ago` for lists.
+pub fn age(ts: jiff::Timestamp, now: jiff::Timestamp) -> String {
+    let ms = (now.as_millisecond() - ts.as_millisecond()).max(0) as u64;
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86_400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+/// Parses a byte size: `64MiB`, `512KiB`, `1GiB`, `1000000`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a size (e.g. 64MiB)"))?;
+    let mul = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1024,
+        "MiB" | "M" | "MB" => 1024 * 1024,
+        "GiB" | "G" | "GB" => 1024 * 1024 * 1024,
+        other => return Err(format!("`{text}`: unknown size unit `{other}` (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mul).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{n}B") } else { format!("{v:.1}{}", UNITS[i]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_format() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("15").unwrap(), Duration::from_secs(15));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m5").is_err());
+        assert!(parse_duration("5").is_ok());
+        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_duration(Duration::from_millis(420)), "420ms");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_bytes("64MiB").unwrap(), 64 * 1024 * 1024);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert_eq!(format_bytes(1536), "1.5KiB");
+    }
+}
