@@ -17,10 +17,24 @@ pub enum Action {
     /// SIGTERM / SIGHUP: leave now, cleaning up.
     Terminate,
     // Worker results. Those that answer a request carry its id so stale answers can be dropped.
-    RunsLoaded { request: u64, result: Result<Vec<RunRecord>, String> },
-    LogLoaded { request: u64, run: RunId, job: String, result: Result<Vec<RawLine>, String> },
-    Triggered { pipeline: String, result: Result<RunId, String> },
-    OpDone { op: String, result: Result<String, String> },
+    RunsLoaded {
+        request: u64,
+        result: Result<Vec<RunRecord>, String>,
+    },
+    LogLoaded {
+        request: u64,
+        run: RunId,
+        job: String,
+        result: Result<Vec<RawLine>, String>,
+    },
+    Triggered {
+        pipeline: String,
+        result: Result<RunId, String>,
+    },
+    OpDone {
+        op: String,
+        result: Result<String, String>,
+    },
     ThemeLoaded(Result<Theme, String>),
     Run(RunEvent),
 }

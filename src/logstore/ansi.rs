@@ -61,7 +61,11 @@ fn apply_sgr(mut style: Style, base: Style, params: &str, colours: bool) -> Styl
                 let (colour, used) = extended(&codes[i + 1..]);
                 i += used;
                 if colours && let Some(col) = colour {
-                    style = if c == 38 { style.fg(col) } else { style.bg(col) };
+                    style = if c == 38 {
+                        style.fg(col)
+                    } else {
+                        style.bg(col)
+                    };
                 }
             }
             _ => {}
@@ -96,7 +100,14 @@ fn basic(code: u16) -> Color {
 fn extended(rest: &[u16]) -> (Option<Color>, usize) {
     match rest {
         [5, n, ..] => (Some(Color::Indexed((*n).min(255) as u8)), 2),
-        [2, r, g, b, ..] => (Some(Color::Rgb((*r).min(255) as u8, (*g).min(255) as u8, (*b).min(255) as u8)), 4),
+        [2, r, g, b, ..] => (
+            Some(Color::Rgb(
+                (*r).min(255) as u8,
+                (*g).min(255) as u8,
+                (*b).min(255) as u8,
+            )),
+            4,
+        ),
         [5] | [2, ..] => (None, rest.len()),
         _ => (None, 0),
     }

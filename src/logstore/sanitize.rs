@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn progress_bars_show_the_last_segment() {
-        assert_eq!(sanitize_line(b"10%\r50%\r100%\r\n".strip_suffix(b"\n").unwrap()), "100%");
+        assert_eq!(
+            sanitize_line(b"10%\r50%\r100%\r\n".strip_suffix(b"\n").unwrap()),
+            "100%"
+        );
         assert_eq!(sanitize_line(b"plain\r"), "plain");
     }
 

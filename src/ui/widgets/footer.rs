@@ -12,12 +12,25 @@ use crate::ui::theme::Role;
 use crate::ui::widgets::text::width;
 
 /// Global commands worth a hint (navigation keys are in the help screen).
-const GLOBAL_HINTS: &[Command] = &[Command::Trigger, Command::Cancel, Command::Retry, Command::Approve, Command::Filter, Command::CommandLine, Command::Help, Command::Quit];
+const GLOBAL_HINTS: &[Command] = &[
+    Command::Trigger,
+    Command::Cancel,
+    Command::Retry,
+    Command::Approve,
+    Command::Filter,
+    Command::CommandLine,
+    Command::Help,
+    Command::Quit,
+];
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let ctx = state.focus.context();
-    let mut items: Vec<Command> = COMMANDS.iter().filter(|d| d.context == ctx && ctx != Context::Global).map(|d| d.command).collect();
+    let mut items: Vec<Command> = COMMANDS
+        .iter()
+        .filter(|d| d.context == ctx && ctx != Context::Global)
+        .map(|d| d.command)
+        .collect();
     items.extend_from_slice(GLOBAL_HINTS);
     let mut spans = Vec::new();
     let mut used = 0usize;
@@ -26,14 +39,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let reserve = if state.read_only { width(reason) } else { 0 };
     for cmd in items {
         let d = crate::app::keymap::def_of(cmd);
-        let Some(key) = state.keymap.label(cmd) else { continue };
+        let Some(key) = state.keymap.label(cmd) else {
+            continue;
+        };
         let disabled = d.mutating && state.read_only;
         let piece_w = width(&key) + 1 + width(d.hint) + 2;
         if used + piece_w + reserve > max {
             break;
         }
         used += piece_w;
-        let (ks, hs) = if disabled { (t.disabled(), t.disabled()) } else { (t.status(Role::Accent), t.fg(Role::Muted)) };
+        let (ks, hs) = if disabled {
+            (t.disabled(), t.disabled())
+        } else {
+            (t.status(Role::Accent), t.fg(Role::Muted))
+        };
         spans.push(Span::styled(key, ks));
         spans.push(Span::styled(format!(" {}  ", d.hint), hs));
     }
