@@ -1,0 +1,385 @@
+//! Reducer tests: action sequences in, state and effects out. No terminal, no I/O.
+
+mod support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flightdeck::app::action::Action;
+use flightdeck::app::effect::Effect;
+use flightdeck::app::state::{Overlay, Pane, State, ToastLevel};
+use flightdeck::app::update::{current_top, update};
+use flightdeck::ci::RunEvent;
+use flightdeck::domain::JobStatus;
+use flightdeck::logstore::{RawLine, Stream};
+use support::fixtures::{runs, state};
+
+fn key(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+fn code(c: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+fn keys(st: &mut State, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| update(st, key(c))).collect()
+}
+fn lines(n: usize) -> Vec<RawLine> {
+    (0..n)
+        .map(|i| RawLine {
+            ts_ms: i as i64,
+            stream: Stream::Out,
+            bytes: format!("new {i}").into_bytes(),
+        })
+        .collect()
+}
+
+#[test]
+fn selecting_finished_jobs_loads_their_logs_and_stale_answers_are_dropped() {
+    let mut st = state(200, 50);
+    st.focus = Pane::Runs;
+    // Move to the finished nightly run: its log is requested from disk.
+    let fx = update(&mut st, code(KeyCode::Down));
+    assert!(
+        fx.is_empty(),
+        "the waiting run's default job is a live gate: nothing to load: {fx:?}"
+    );
+    let fx = update(&mut st, code(KeyCode::Down));
+    let Some(Effect::LoadLog {
+        request: first,
+        job,
+        ..
+    }) = fx.first().cloned()
+    else {
+        panic!("expected a log load, got {fx:?}")
+    };
+    assert_eq!(job, "fuzz");
+    // The user moves on before the answer arrives.
+    st.focus = Pane::Jobs;
+    let fx = update(&mut st, code(KeyCode::Right));
+    let Some(Effect::LoadLog {
+        request: second,
+        job,
+        ..
+    }) = fx.first().cloned()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(job, "report");
+    assert!(second > first);
+    // The stale answer for `fuzz` is dropped; the current one is kept.
+    update(
+        &mut st,
+        Action::LogLoaded {
+            request: first,
+            run: 1,
+            job: "fuzz".into(),
+            result: Ok(lines(3)),
+        },
+    );
+    assert!(!st.run(1).unwrap().logs.contains_key("fuzz"));
+    update(
+        &mut st,
+        Action::LogLoaded {
+            request: second,
+            run: 1,
+            job: "report".into(),
+            result: Ok(lines(2)),
+        },
+    );
+    assert_eq!(st.run(1).unwrap().logs["report"].store.len(), 2);
+}
+
+#[test]
+fn a_stale_run_list_is_dropped() {
+    let mut st = state(80, 24);
+    st.pending_runs = Some(7);
+    update(
+        &mut st,
+        Action::RunsLoaded {
+            request: 6,
+            result: Ok(Vec::new()),
+        },
+    );
+    assert_eq!(st.pending_runs, Some(7));
+    update(
+        &mut st,
+        Action::RunsLoaded {
+            request: 7,
+            result: Err("disk on fire".into()),
+        },
+    );
+    assert!(
+        st.toasts
+            .iter()
+            .any(|t| t.level == ToastLevel::Error && t.text.contains("disk on fire"))
+    );
+}
+
+#[test]
+fn follow_mode_turns_off_on_scroll_counts_new_lines_and_g_resumes() {
+    let mut st = state(80, 24);
+    st.focus = Pane::Log;
+    assert!(st.log.follow);
+    let end = st.current_log().unwrap().store.end_seq();
+    update(&mut st, code(KeyCode::Up));
+    assert!(!st.log.follow, "scrolling up stops following");
+    let top = current_top(&st);
+    update(
+        &mut st,
+        Action::Run(RunEvent::Log {
+            run: 3,
+            job: "unit-test[18]".into(),
+            lines: lines(5),
+        }),
+    );
+    assert_eq!(st.log.new_lines, 5);
+    assert_eq!(current_top(&st), top, "the view does not move while paused");
+    assert_eq!(st.current_log().unwrap().store.end_seq(), end + 5);
+    update(&mut st, key('G'));
+    assert!(st.log.follow);
+    assert_eq!(st.log.new_lines, 0);
+    // Scrolling back down to the end resumes following too.
+    update(&mut st, code(KeyCode::PageUp));
+    assert!(!st.log.follow);
+    for _ in 0..5 {
+        update(&mut st, code(KeyCode::PageDown));
+    }
+    assert!(st.log.follow);
+}
+
+#[test]
+fn lines_of_other_jobs_do_not_redraw() {
+    let mut st = state(80, 24);
+    st.dirty = false;
+    update(
+        &mut st,
+        Action::Run(RunEvent::Log {
+            run: 3,
+            job: "lint".into(),
+            lines: lines(3),
+        }),
+    );
+    assert!(!st.dirty);
+    assert_eq!(st.run(3).unwrap().logs["lint"].store.len(), 3);
+}
+
+#[test]
+fn search_finds_counts_and_cycles_matches() {
+    let mut st = state(80, 24);
+    st.focus = Pane::Log;
+    keys(&mut st, "/ERROR");
+    update(&mut st, code(KeyCode::Enter));
+    let s = st.log.search.clone().unwrap();
+    assert_eq!(s.matches.len(), 3, "lines 7, 57 and 107 carry ERROR");
+    assert_eq!(s.current, Some(0));
+    keys(&mut st, "n");
+    assert_eq!(st.log.search.as_ref().unwrap().current, Some(1));
+    keys(&mut st, "NN");
+    assert_eq!(
+        st.log.search.as_ref().unwrap().current,
+        Some(2),
+        "N wraps around"
+    );
+    // New matching lines extend the match list.
+    update(
+        &mut st,
+        Action::Run(RunEvent::Log {
+            run: 3,
+            job: "unit-test[18]".into(),
+            lines: vec![RawLine {
+                ts_ms: 0,
+                stream: Stream::Err,
+                bytes: b"ERROR again".to_vec(),
+            }],
+        }),
+    );
+    assert_eq!(st.log.search.as_ref().unwrap().matches.len(), 4);
+    update(&mut st, code(KeyCode::Esc));
+    assert!(st.log.search.is_none(), "Esc clears the search");
+}
+
+#[test]
+fn mutations_need_confirmation_and_run_once() {
+    let mut st = state(80, 24);
+    assert!(keys(&mut st, "c").is_empty());
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
+    // Enter chooses the focused button, which is No.
+    assert!(update(&mut st, code(KeyCode::Enter)).is_empty());
+    assert!(st.overlay.is_none());
+    keys(&mut st, "c");
+    let fx = keys(&mut st, "y");
+    assert_eq!(fx, vec![Effect::Cancel { run: 3 }]);
+    // Pressed again before the first cancel finished: nothing is sent twice.
+    let fx = keys(&mut st, "cy");
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(
+        st.toasts
+            .iter()
+            .any(|t| t.text.contains("already in progress"))
+    );
+    update(
+        &mut st,
+        Action::OpDone {
+            op: "cancel #3".into(),
+            result: Ok("cancelling run #3".into()),
+        },
+    );
+    assert!(st.in_flight.is_empty());
+}
+
+#[test]
+fn a_stale_confirmation_is_refused() {
+    let mut st = state(80, 24);
+    st.selected_run = Some(2);
+    st.selected_job = Some("approve-prod".into());
+    keys(&mut st, "a");
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
+    // Meanwhile someone else approved it.
+    let mut rec = runs().remove(1);
+    rec.job_mut("approve-prod").unwrap().status = JobStatus::Success;
+    update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
+    let fx = keys(&mut st, "y");
+    assert!(fx.is_empty(), "{fx:?}");
+    let err = st
+        .toasts
+        .iter()
+        .find(|t| t.level == ToastLevel::Error)
+        .unwrap();
+    assert!(
+        err.text.contains("no longer waiting (now success)"),
+        "{}",
+        err.text
+    );
+}
+
+#[test]
+fn read_only_refuses_mutations_with_the_reason() {
+    let mut st = state(80, 24);
+    st.read_only = true;
+    for c in ['r', 'c', 'R', 'a', 'x'] {
+        assert!(keys(&mut st, &c.to_string()).is_empty());
+        assert!(st.overlay.is_none());
+    }
+    assert!(st.toasts.iter().all(|t| t.text.contains("read-only")));
+}
+
+#[test]
+fn trigger_asks_then_starts_the_selected_pipeline() {
+    let mut st = state(80, 24);
+    keys(&mut st, "r");
+    let fx = keys(&mut st, "y");
+    assert!(
+        matches!(&fx[..], [Effect::Trigger { pipeline, trigger }] if pipeline == "release" && trigger.actor == "alice@ops" && trigger.via == "tui")
+    );
+    update(
+        &mut st,
+        Action::Triggered {
+            pipeline: "release".into(),
+            result: Ok(4),
+        },
+    );
+    assert_eq!(st.selected_run, Some(4), "the new run is selected");
+    assert!(st.local_runs.contains(&4));
+}
+
+#[test]
+fn quitting_with_local_runs_asks_first() {
+    let mut st = state(80, 24);
+    assert_eq!(keys(&mut st, "q"), vec![Effect::Quit]);
+    let mut st = state(80, 24);
+    st.local_runs.insert(3);
+    assert!(keys(&mut st, "q").is_empty());
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
+    assert_eq!(keys(&mut st, "y"), vec![Effect::Quit]);
+}
+
+#[test]
+fn the_filter_applies_as_you_type_and_esc_restores_it() {
+    let mut st = state(80, 24);
+    keys(&mut st, "/night");
+    assert_eq!(st.visible_runs().len(), 1);
+    assert_eq!(st.selected_run, Some(1), "the selection follows the filter");
+    update(&mut st, code(KeyCode::Esc));
+    assert_eq!(st.filter, "");
+    keys(&mut st, "/!night");
+    update(&mut st, code(KeyCode::Enter));
+    assert_eq!(st.visible_runs().len(), 2);
+}
+
+#[test]
+fn the_command_line_completes_and_runs_commands() {
+    let mut st = state(80, 24);
+    keys(&mut st, ":ru");
+    update(&mut st, code(KeyCode::Tab));
+    let Some(Overlay::Input(i)) = &st.overlay else {
+        panic!()
+    };
+    assert_eq!(i.value(), "run ");
+    keys(&mut st, "r");
+    update(&mut st, code(KeyCode::Tab));
+    let Some(Overlay::Input(i)) = &st.overlay else {
+        panic!()
+    };
+    assert_eq!(i.value(), "run release ");
+    update(&mut st, code(KeyCode::Enter));
+    assert!(
+        matches!(st.overlay, Some(Overlay::Confirm(_))),
+        "running a pipeline still asks"
+    );
+
+    let mut st = state(80, 24);
+    keys(&mut st, ":open 1");
+    update(&mut st, code(KeyCode::Enter));
+    assert_eq!(st.selected_run, Some(1));
+    keys(&mut st, ":bogus");
+    update(&mut st, code(KeyCode::Enter));
+    assert!(
+        st.toasts
+            .iter()
+            .any(|t| t.text.contains("unknown command `bogus`"))
+    );
+}
+
+#[test]
+fn rebound_keys_drive_the_reducer() {
+    let mut st = state(80, 24);
+    let overrides = [
+        ("trigger".to_string(), (0..1, vec!["T".to_string()])),
+        ("cancel".to_string(), (0..1, vec![])),
+    ]
+    .into_iter()
+    .collect();
+    st.keymap = flightdeck::app::keymap::Keymap::with_overrides(&overrides).unwrap();
+    keys(&mut st, "r");
+    assert!(st.overlay.is_none(), "r is no longer bound");
+    keys(&mut st, "c");
+    assert!(st.overlay.is_none(), "cancel is unbound");
+    keys(&mut st, "T");
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
+}
+
+#[test]
+fn errors_stay_until_dismissed_and_info_fades() {
+    let mut st = state(80, 24);
+    st.toast_error("boom");
+    st.toast_info("hello");
+    let later = jiff::Timestamp::from_second(st.now.as_second() + 60).unwrap();
+    update(&mut st, Action::Tick(later));
+    assert_eq!(st.toasts.len(), 1);
+    assert_eq!(st.toasts[0].text, "boom");
+    update(&mut st, code(KeyCode::Esc));
+    assert!(st.toasts.is_empty());
+}
+
+#[test]
+fn a_retried_job_starts_a_fresh_log_on_screen() {
+    let mut st = state(80, 24);
+    let mut rec = runs().remove(0);
+    rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Failed;
+    update(
+        &mut st,
+        Action::Run(RunEvent::Updated(Box::new(rec.clone()))),
+    );
+    assert!(st.run(3).unwrap().logs.contains_key("unit-test[18]"));
+    rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Pending;
+    update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
+    assert!(!st.run(3).unwrap().logs.contains_key("unit-test[18]"));
+}

@@ -1,0 +1,104 @@
+//! Render snapshots of every screen at 80×24 and 200×50, plus "too small".
+
+mod support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flightdeck::app::action::Action;
+use flightdeck::app::state::Pane;
+use flightdeck::app::update::update;
+use support::fixtures::{screen, state};
+
+fn key(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn both_sizes(name: &str, prepare: impl Fn(&mut flightdeck::app::state::State)) {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut st = state(w, h);
+        prepare(&mut st);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(&st));
+    }
+}
+
+#[test]
+fn pipelines_screen() {
+    both_sizes("pipelines", |_| {});
+}
+
+#[test]
+fn log_focused_paused_with_search() {
+    both_sizes("log_search", |st| {
+        st.focus = Pane::Log;
+        update(st, key('/'));
+        for c in "error".chars() {
+            update(st, key(c));
+        }
+        update(
+            st,
+            Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        update(st, key('t'));
+    });
+}
+
+#[test]
+fn log_wrapped_long_lines() {
+    both_sizes("log_wrap", |st| {
+        let long = "word ".repeat(80);
+        let store = &mut st.runs[0].logs.get_mut("unit-test[18]").unwrap().store;
+        store.push_raw(0, flightdeck::logstore::Stream::Out, long.as_bytes());
+        st.focus = Pane::Log;
+        update(st, key('w'));
+    });
+}
+
+#[test]
+fn help_screen() {
+    both_sizes("help", |st| {
+        update(st, key('?'));
+    });
+}
+
+#[test]
+fn command_line_with_completion() {
+    both_sizes("command_line", |st| {
+        update(st, key(':'));
+        update(st, key('r'));
+    });
+}
+
+#[test]
+fn confirm_dialog_for_a_gate() {
+    both_sizes("confirm_gate", |st| {
+        st.selected_run = Some(2);
+        st.selected_job = Some("approve-prod".into());
+        update(st, key('a'));
+    });
+}
+
+#[test]
+fn read_only_and_error_toast() {
+    both_sizes("read_only", |st| {
+        st.read_only = true;
+        update(st, key('r'));
+    });
+}
+
+#[test]
+fn finished_run_and_empty_history() {
+    both_sizes("finished_run", |st| {
+        st.selected_run = Some(1);
+        st.selected_job = Some("fuzz".into());
+    });
+    both_sizes("empty", |st| {
+        st.runs.clear();
+        st.selected_run = None;
+        st.selected_job = None;
+    });
+}
+
+#[test]
+fn too_small() {
+    let st = state(50, 12);
+    insta::assert_snapshot!("too_small_50x12", screen(&st));
+}

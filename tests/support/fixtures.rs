@@ -1,0 +1,299 @@
+//! Hand-built states for reducer and render tests: deterministic times, mono theme.
+
+use std::collections::BTreeMap;
+
+use flightdeck::app::keymap::Keymap;
+use flightdeck::app::state::{JobLog, RunView, State};
+use flightdeck::config::LogSettings;
+use flightdeck::domain::{
+    GateInfo, JobRecord, JobStatus, RunRecord, RunStatus, StageRecord, Trigger,
+};
+use flightdeck::identity::Identity;
+use flightdeck::logstore::{LogStore, Stream};
+use flightdeck::ui::theme::Theme;
+use jiff::Timestamp;
+
+pub fn t0() -> Timestamp {
+    "2026-11-22T10:00:00Z".parse().unwrap()
+}
+
+pub fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(t0().as_second() + secs).unwrap()
+}
+
+fn stage(name: &str, needs: &[&str], gate: bool, env: Option<&str>) -> StageRecord {
+    StageRecord {
+        name: name.into(),
+        needs: needs.iter().map(|s| s.to_string()).collect(),
+        gate,
+        environment: env.map(str::to_string),
+    }
+}
+
+pub fn job(
+    stage: &str,
+    matrix: Option<(&str, &str)>,
+    status: JobStatus,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> JobRecord {
+    let mut m = BTreeMap::new();
+    if let Some((k, v)) = matrix {
+        m.insert(k.to_string(), v.to_string());
+    }
+    let key = match matrix {
+        Some((_, v)) => format!("{stage}[{v}]"),
+        None => stage.to_string(),
+    };
+    JobRecord {
+        key,
+        stage: stage.into(),
+        matrix: m,
+        status,
+        exit_code: match status {
+            JobStatus::Success => Some(0),
+            JobStatus::Failed => Some(1),
+            _ => None,
+        },
+        started_at: start.map(at),
+        finished_at: end.map(at),
+        attempts: u32::from(start.is_some()),
+        error: (status == JobStatus::Failed).then(|| "exited with code 1".to_string()),
+        reports: Vec::new(),
+        gate: None,
+    }
+}
+
+pub fn release_stages() -> Vec<StageRecord> {
+    vec![
+        stage("lint", &[], false, None),
+        stage("unit-test", &["lint"], false, None),
+        stage("security-scan", &["lint"], false, None),
+        stage("build", &["unit-test", "security-scan"], false, None),
+        stage("deploy-staging", &["build"], false, Some("staging")),
+        stage("approve-prod", &["deploy-staging"], true, Some("prod")),
+        stage("deploy-prod", &["approve-prod"], false, Some("prod")),
+    ]
+}
+
+fn gate_job(status: JobStatus, start: Option<i64>) -> JobRecord {
+    let mut j = job("approve-prod", None, status, start, None);
+    j.gate = Some(GateInfo {
+        environment: Some("prod".into()),
+        deadline: None,
+        decision: None,
+    });
+    j
+}
+
+/// #3 running (a test failing), #2 waiting at the production gate, #1 nightly failed.
+pub fn runs() -> Vec<RunRecord> {
+    let running = RunRecord {
+        id: 3,
+        pipeline: "release".into(),
+        status: RunStatus::Running,
+        trigger: Trigger {
+            actor: "bob@ci".into(),
+            via: "tui".into(),
+        },
+        created_at: at(-70),
+        started_at: Some(at(-70)),
+        finished_at: None,
+        stages: release_stages(),
+        jobs: vec![
+            job("lint", None, JobStatus::Success, Some(-70), Some(-64)),
+            job(
+                "unit-test",
+                Some(("node", "18")),
+                JobStatus::Running,
+                Some(-64),
+                None,
+            ),
+            job(
+                "unit-test",
+                Some(("node", "20")),
+                JobStatus::Success,
+                Some(-64),
+                Some(-30),
+            ),
+            job(
+                "unit-test",
+                Some(("node", "22")),
+                JobStatus::Failed,
+                Some(-64),
+                Some(-20),
+            ),
+            job(
+                "security-scan",
+                None,
+                JobStatus::Success,
+                Some(-64),
+                Some(-50),
+            ),
+            job("build", None, JobStatus::Pending, None, None),
+            job("deploy-staging", None, JobStatus::Pending, None, None),
+            gate_job(JobStatus::Pending, None),
+            job("deploy-prod", None, JobStatus::Pending, None, None),
+        ],
+        owner_pid: 1,
+        note: None,
+    };
+    let waiting = RunRecord {
+        id: 2,
+        status: RunStatus::Waiting,
+        created_at: at(-3600),
+        started_at: Some(at(-3600)),
+        trigger: Trigger {
+            actor: "alice@ops".into(),
+            via: "cli".into(),
+        },
+        jobs: vec![
+            job("lint", None, JobStatus::Success, Some(-3600), Some(-3590)),
+            job(
+                "unit-test",
+                Some(("node", "18")),
+                JobStatus::Success,
+                Some(-3590),
+                Some(-3500),
+            ),
+            job(
+                "unit-test",
+                Some(("node", "20")),
+                JobStatus::Success,
+                Some(-3590),
+                Some(-3510),
+            ),
+            job(
+                "unit-test",
+                Some(("node", "22")),
+                JobStatus::Success,
+                Some(-3590),
+                Some(-3520),
+            ),
+            job(
+                "security-scan",
+                None,
+                JobStatus::Success,
+                Some(-3590),
+                Some(-3560),
+            ),
+            job("build", None, JobStatus::Success, Some(-3500), Some(-3400)),
+            job(
+                "deploy-staging",
+                None,
+                JobStatus::Success,
+                Some(-3400),
+                Some(-3300),
+            ),
+            gate_job(JobStatus::Waiting, Some(-3300)),
+            job("deploy-prod", None, JobStatus::Pending, None, None),
+        ],
+        ..running.clone()
+    };
+    let nightly = RunRecord {
+        id: 1,
+        pipeline: "nightly".into(),
+        status: RunStatus::Failed,
+        created_at: at(-86_400),
+        started_at: Some(at(-86_400)),
+        finished_at: Some(at(-86_000)),
+        trigger: Trigger {
+            actor: "cron@build".into(),
+            via: "cli".into(),
+        },
+        stages: vec![
+            stage("fuzz", &[], false, None),
+            stage("report", &["fuzz"], false, None),
+        ],
+        jobs: vec![
+            job(
+                "fuzz",
+                None,
+                JobStatus::Failed,
+                Some(-86_400),
+                Some(-86_010),
+            ),
+            job("report", None, JobStatus::Skipped, None, Some(-86_010)),
+        ],
+        ..running.clone()
+    };
+    vec![running, waiting, nightly]
+}
+
+/// A log with colours, stderr, meta lines and a few errors.
+pub fn sample_log(lines: usize) -> LogStore {
+    let mut s = LogStore::new(1_000_000, 1 << 30);
+    s.push_raw(
+        t0().as_millisecond(),
+        Stream::Meta,
+        b"$ sh scripts/test.sh 18",
+    );
+    for i in 0..lines {
+        let ts = t0().as_millisecond() + i as i64 * 10;
+        match i % 50 {
+            7 => s.push_raw(
+                ts,
+                Stream::Err,
+                format!("\x1b[31mERROR\x1b[0m request {i} failed: connection reset").as_bytes(),
+            ),
+            13 => s.push_raw(
+                ts,
+                Stream::Out,
+                format!("  \x1b[32mPASS\x1b[0m test/suite_{i}.test.js").as_bytes(),
+            ),
+            _ => s.push_raw(
+                ts,
+                Stream::Out,
+                format!(
+                    "line {i}: processing batch {} of the settlement ledger",
+                    i / 10
+                )
+                .as_bytes(),
+            ),
+        }
+    }
+    s
+}
+
+pub fn state(w: u16, h: u16) -> State {
+    let identity = Identity {
+        actor: "alice@ops".into(),
+        origin: "local".into(),
+    };
+    let mut st = State::new(
+        identity,
+        Keymap::default(),
+        Theme::mono(),
+        vec!["nightly".into(), "release".into()],
+        Some("release".into()),
+        LogSettings::default(),
+    );
+    st.size = (w, h);
+    st.now = t0();
+    st.runs_loaded = true;
+    for rec in runs() {
+        st.runs.push(RunView {
+            record: rec,
+            logs: Default::default(),
+        });
+    }
+    st.runs[0].logs.insert(
+        "unit-test[18]".into(),
+        JobLog {
+            store: sample_log(120),
+            from_disk: false,
+        },
+    );
+    st.selected_run = Some(3);
+    st.selected_job = Some("unit-test[18]".into());
+    st.dirty = false;
+    st
+}
+
+/// Renders the state into a test terminal and returns its text.
+pub fn screen(st: &State) -> String {
+    let backend = ratatui::backend::TestBackend::new(st.size.0, st.size.1);
+    let mut term = ratatui::Terminal::new(backend).unwrap();
+    term.draw(|f| flightdeck::ui::render(f, st)).unwrap();
+    term.backend().to_string()
+}
