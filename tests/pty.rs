@@ -1,0 +1,184 @@
+//! The real binary in a pseudo-terminal: first frame, a run triggered from the keyboard, log lines
+//! on screen, a clean quit that restores the terminal, and silence when nothing happens. The output
+//! is fed through a terminal emulator (vt100) so assertions are about what a user would see.
+
+use std::io::ErrorKind;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+struct Term {
+    session: OsSession,
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+}
+
+impl Term {
+    fn spawn(args: &[&str]) -> Term {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR");
+        let mut session = OsSession::spawn(cmd).expect("spawn flightdeck in a pty");
+        session
+            .get_process_mut()
+            .set_window_size(120, 40)
+            .expect("window size");
+        Term {
+            session,
+            parser: vt100::Parser::new(
+                std::num::NonZero::new(40).unwrap(),
+                std::num::NonZero::new(120).unwrap(),
+                0,
+            ),
+            raw: Vec::new(),
+        }
+    }
+
+    /// Reads what is available; returns the number of bytes.
+    fn pump(&mut self) -> usize {
+        let mut buf = [0u8; 16384];
+        match self.session.try_read(&mut buf) {
+            Ok(n) => {
+                self.parser.process(&buf[..n]);
+                self.raw.extend_from_slice(&buf[..n]);
+                n
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+            Err(_) => 0, // the other side closed
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    fn wait_for(&mut self, text: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.screen().contains(text) {
+            if Instant::now() > deadline {
+                panic!(
+                    "{what}: `{text}` never appeared; screen:\n{}",
+                    self.screen()
+                );
+            }
+            if self.pump() == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn wait_raw(&mut self, needle: &[u8], what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.raw.windows(needle.len()).any(|w| w == needle) {
+            assert!(Instant::now() < deadline, "{what}: not written");
+            if self.pump() == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Bytes written during `window`.
+    fn bytes_during(&mut self, window: Duration) -> usize {
+        let deadline = Instant::now() + window;
+        let mut total = 0;
+        while Instant::now() < deadline {
+            let n = self.pump();
+            total += n;
+            if n == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        total
+    }
+
+    fn send(&mut self, keys: &str) {
+        use std::io::Write;
+        self.session.write_all(keys.as_bytes()).unwrap();
+        self.session.flush().unwrap();
+    }
+}
+
+#[test]
+fn demo_first_frame_trigger_logs_and_clean_quit() {
+    let data = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut t = Term::spawn(&[
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "demo",
+        "--no-start",
+    ]);
+    t.wait_for("flightdeck", "first frame");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    t.wait_for("no runs yet", "empty history hint");
+    t.send("r");
+    t.wait_for("Run pipeline `release`?", "confirmation dialog");
+    t.send("y");
+    t.wait_for("checking src/api.rs", "live log lines of the lint job");
+    t.send("q");
+    t.wait_for("Quit flightdeck?", "quitting with a live run asks first");
+    t.send("y");
+    t.wait_raw(b"\x1b[?1049l", "leaving the alternate screen");
+    t.wait_raw(b"\x1b[?25h", "showing the cursor");
+    let status = t.session.get_process().wait().expect("wait");
+    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    // The run was cancelled on the way out and recorded as such.
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "runs",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "cancelled");
+}
+
+#[test]
+fn nothing_happening_means_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("quick.toml");
+    std::fs::write(&cfg, "[[pipelines.quick.stages]]\nname = \"hello\"\nrun = \"echo hello from the quick pipeline\"\n").unwrap();
+    let data = dir.path().join("data");
+    let mut t = Term::spawn(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    t.wait_for("no runs yet", "first frame");
+    t.send("r");
+    t.wait_for("Run pipeline `quick`?", "confirmation");
+    t.send("y");
+    t.wait_for("hello from the quick pipeline", "log line");
+    t.wait_for("success", "run finished");
+    // Let the info toast expire (that takes one last redraw), then listen.
+    t.bytes_during(Duration::from_secs(7));
+    assert!(!t.screen().contains("started run"), "the toast has gone");
+    let idle = t.bytes_during(Duration::from_secs(2));
+    assert_eq!(idle, 0, "an idle cockpit must write nothing");
+    t.send("q");
+    t.wait_raw(b"\x1b[?1049l", "terminal restored");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn(&["--data-dir", dir.path().to_str().unwrap()]);
+    t.wait_for("flightdeck", "first frame");
+    let pid = t.session.get_process().pid();
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(pid.as_raw(), libc::SIGTERM);
+    }
+    t.wait_raw(b"\x1b[?1049l", "terminal restored on SIGTERM");
+    let status = t.session.get_process().wait().unwrap();
+    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+}

@@ -1,0 +1,122 @@
+//! Drives the real reducer and effect runner against the real local runner, without a terminal:
+//! keys in, effects executed, results fed back until the state says what the test waits for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flightdeck::app::action::Action;
+use flightdeck::app::effect::{Effect, EffectRunner};
+use flightdeck::app::state::State;
+use flightdeck::app::update::update;
+use flightdeck::ci::RunEvent;
+use flightdeck::ci::local::LocalRunner;
+use flightdeck::identity::Identity;
+use flightdeck::ui::theme::{ColorDepth, Theme};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+pub struct Cockpit {
+    pub state: State,
+    pub runner: LocalRunner,
+    effects: EffectRunner,
+    actions: UnboundedReceiver<Action>,
+    runs: UnboundedReceiver<RunEvent>,
+    pub dir: tempfile::TempDir,
+    pub quit_requested: bool,
+}
+
+impl Cockpit {
+    pub fn new(config: &str, w: u16, h: u16) -> Cockpit {
+        let dir = tempfile::tempdir().unwrap();
+        let config = super::config_in(dir.path(), config);
+        let (run_tx, runs) = unbounded_channel();
+        let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx).unwrap();
+        let (action_tx, actions) = unbounded_channel();
+        let effects = EffectRunner {
+            ci: Arc::new(runner.clone()),
+            actions: action_tx,
+            config_dir: None,
+            depth: ColorDepth::None,
+        };
+        let identity = Identity {
+            actor: "alice@ops".into(),
+            origin: "local".into(),
+        };
+        let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
+        state.size = (w, h);
+        let mut c = Cockpit {
+            state,
+            runner,
+            effects,
+            actions,
+            runs,
+            dir,
+            quit_requested: false,
+        };
+        let request = c.state.request_id();
+        c.state.pending_runs = Some(request);
+        c.run_effects(vec![Effect::LoadRuns { request }]);
+        c
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            if e == Effect::Quit {
+                self.quit_requested = true;
+            } else {
+                self.effects.run(e);
+            }
+        }
+    }
+
+    pub fn dispatch(&mut self, action: Action) {
+        let fx = update(&mut self.state, action);
+        self.run_effects(fx);
+    }
+
+    /// Presses keys: plain characters, or `<enter>`, `<esc>`, `<tab>`, `<up>`, `<down>`, `<left>`,
+    /// `<right>`, `<pgup>`, `<pgdn>`.
+    pub fn press(&mut self, keys: &str) {
+        let mut rest = keys;
+        while !rest.is_empty() {
+            let (code, used) = if rest.starts_with('<')
+                && let Some(end) = rest.find('>')
+            {
+                let code = match &rest[1..end] {
+                    "enter" => KeyCode::Enter,
+                    "esc" => KeyCode::Esc,
+                    "tab" => KeyCode::Tab,
+                    "up" => KeyCode::Up,
+                    "down" => KeyCode::Down,
+                    "left" => KeyCode::Left,
+                    "right" => KeyCode::Right,
+                    "pgup" => KeyCode::PageUp,
+                    "pgdn" => KeyCode::PageDown,
+                    other => panic!("unknown key <{other}>"),
+                };
+                (code, end + 1)
+            } else {
+                let c = rest.chars().next().unwrap();
+                (KeyCode::Char(c), c.len_utf8())
+            };
+            self.dispatch(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+            rest = &rest[used..];
+        }
+    }
+
+    /// Feeds worker results into the reducer until `done` holds.
+    pub async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&State) -> bool) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done(&self.state) {
+            tokio::select! {
+                Some(a) = self.actions.recv() => self.dispatch(a),
+                Some(ev) = self.runs.recv() => self.dispatch(Action::Run(ev)),
+                _ = tokio::time::sleep_until(deadline) => panic!("timed out waiting for: {what}\n{}", self.screen()),
+            }
+        }
+    }
+
+    pub fn screen(&self) -> String {
+        super::fixtures::screen(&self.state)
+    }
+}
