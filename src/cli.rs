@@ -137,23 +137,14 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Some(Cmd::Completions { shell }) => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "flightdeck",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(*shell, &mut Cli::command(), "flightdeck", &mut std::io::stdout());
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Cmd::Config {
-            command: ConfigCmd::Example,
-        }) => {
+        Some(Cmd::Config { command: ConfigCmd::Example }) => {
             print!("{}", crate::config::EXAMPLE_CONFIG);
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Cmd::Config {
-            command: ConfigCmd::Check { file },
-        }) => return config_check(file.as_deref().or(cli.config.as_deref())),
+        Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return config_check(file.as_deref().or(cli.config.as_deref())),
         Some(Cmd::Demo { no_start }) => return crate::demo::run(&cli, !no_start),
         _ => {}
     }
@@ -161,10 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Arc::new(Config::load(&loc)?);
     let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
     let _log_guard = init_logging(&data_dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(dispatch(cli, config, data_dir, loc))
 }
 
@@ -172,57 +160,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn init_logging(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let appender = tracing_appender::rolling::never(data_dir, "flightdeck.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLIGHTDECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init()
-        .ok()?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("FLIGHTDECK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)
 }
 
-async fn dispatch(
-    cli: Cli,
-    config: Arc<Config>,
-    data_dir: PathBuf,
-    loc: Locations,
-) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
     let identity = Identity::resolve(config.actor.as_deref());
-    let trigger = Trigger {
-        actor: identity.actor.clone(),
-        via: "cli".into(),
-    };
-    let mutating = matches!(
-        cli.command,
-        Some(
-            Cmd::Run { .. }
-                | Cmd::Cancel { .. }
-                | Cmd::Retry { .. }
-                | Cmd::Approve { .. }
-                | Cmd::Reject { .. }
-        )
-    );
+    let trigger = Trigger { actor: identity.actor.clone(), via: "cli".into() };
+    let mutating =
+        matches!(cli.command, Some(Cmd::Run { .. } | Cmd::Cancel { .. } | Cmd::Retry { .. } | Cmd::Approve { .. } | Cmd::Reject { .. }));
     if cli.read_only && mutating {
-        bail!(
-            "read-only mode (--read-only): this command would change something, so it was not run"
-        );
+        bail!("read-only mode (--read-only): this command would change something, so it was not run");
     }
     let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
     match cli.command {
         None => {
             if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-                bail!(
-                    "the cockpit needs a terminal; for scripts use a subcommand (see flightdeck --help)"
-                );
+                bail!("the cockpit needs a terminal; for scripts use a subcommand (see flightdeck --help)");
             }
-            let opts = TuiOptions {
-                read_only: cli.read_only,
-                color: cli.color,
-                config_dir: loc.config_dir.clone(),
-                start_pipeline: None,
-            };
+            let opts = TuiOptions { read_only: cli.read_only, color: cli.color, config_dir: loc.config_dir.clone(), start_pipeline: None };
             crate::app::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -238,9 +196,7 @@ async fn dispatch(
             } else {
                 spawn_worker(&cli.config, &data_dir, id, false)?;
                 println!("{id}");
-                eprintln!(
-                    "run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`"
-                );
+                eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`");
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -254,18 +210,13 @@ async fn dispatch(
             } else {
                 let rec = runner.store().load(run)?;
                 if !rec.status.is_terminal() {
-                    bail!(
-                        "run #{run} is still {}; retry it when it has finished",
-                        rec.status.label()
-                    );
+                    bail!("run #{run} is still {}; retry it when it has finished", rec.status.label());
                 }
                 if !rec.jobs.iter().any(|j| j.status.is_retryable()) {
                     bail!("run #{run} has no failed, cancelled or skipped job to retry");
                 }
                 spawn_worker(&cli.config, &data_dir, run, true)?;
-                eprintln!(
-                    "retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`"
-                );
+                eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`");
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -273,11 +224,7 @@ async fn dispatch(
             let (tx, rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
             if retry {
-                let trigger = runner
-                    .store()
-                    .load(run)
-                    .map(|r| r.trigger)
-                    .unwrap_or(trigger);
+                let trigger = runner.store().load(run).map(|r| r.trigger).unwrap_or(trigger);
                 runner.retry(run, trigger).await?;
             } else {
                 let rec = runner.store().load(run)?;
@@ -285,22 +232,15 @@ async fn dispatch(
             }
             wait_quietly(&runner, run, rx).await
         }
-        Some(Cmd::Runs {
-            pipeline,
-            json,
-            limit,
-        }) => {
+        Some(Cmd::Runs { pipeline, json, limit }) => {
             let (tx, _rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
             let (runs, problems) = runner.store().list()?;
             for p in problems {
                 eprintln!("warning: {p}");
             }
-            let runs: Vec<RunRecord> = runs
-                .into_iter()
-                .filter(|r| pipeline.as_ref().is_none_or(|p| &r.pipeline == p))
-                .take(limit)
-                .collect();
+            let runs: Vec<RunRecord> =
+                runs.into_iter().filter(|r| pipeline.as_ref().is_none_or(|p| &r.pipeline == p)).take(limit).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
             } else {
@@ -308,9 +248,7 @@ async fn dispatch(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Logs { run, job, follow }) => {
-            logs(&config, &data_dir, run, job.as_deref(), follow, colour).await
-        }
+        Some(Cmd::Logs { run, job, follow }) => logs(&config, &data_dir, run, job.as_deref(), follow, colour).await,
         Some(Cmd::Cancel { run }) => {
             let (tx, _rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
@@ -324,24 +262,14 @@ async fn dispatch(
                     return Ok(ExitCode::SUCCESS);
                 }
                 if start.elapsed() > limit {
-                    bail!(
-                        "asked run #{run} to cancel, but it is still {} after {}s",
-                        rec.status.label(),
-                        limit.as_secs()
-                    );
+                    bail!("asked run #{run} to cancel, but it is still {} after {}s", rec.status.label(), limit.as_secs());
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        Some(Cmd::Approve { run, gate, comment }) => {
-            decide(&config, &data_dir, run, gate, comment, true, &identity).await
-        }
-        Some(Cmd::Reject { run, gate, comment }) => {
-            decide(&config, &data_dir, run, gate, comment, false, &identity).await
-        }
-        Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Cmd::Approve { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, true, &identity).await,
+        Some(Cmd::Reject { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, false, &identity).await,
+        Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -350,14 +278,11 @@ fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let Some(path) = &loc.config_file else {
         eprintln!(
             "no configuration file found (looked at --config, $FLIGHTDECK_CONFIG and {}); the built-in defaults apply",
-            loc.config_dir
-                .map(|d| d.join("config.toml").display().to_string())
-                .unwrap_or_default()
+            loc.config_dir.map(|d| d.join("config.toml").display().to_string()).unwrap_or_default()
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     match Config::parse(&text, Some(path), loc.config_dir.as_deref()) {
         Ok(c) => {
             let stages: usize = c.pipelines.values().map(|p| p.stages.len()).sum();
@@ -381,37 +306,20 @@ fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 /// Starts a detached process that executes the run, so the shell gets its prompt back.
-fn spawn_worker(
-    config: &Option<PathBuf>,
-    data_dir: &Path,
-    run: RunId,
-    retry: bool,
-) -> anyhow::Result<()> {
+fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunId, retry: bool) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe()
-        .context("cannot find the flightdeck executable to start the run")?;
+    let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
     let mut cmd = std::process::Command::new(exe);
     if let Some(c) = config {
-        cmd.arg("--config")
-            .arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
+        cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
     }
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        .arg("run-worker")
-        .arg(run.to_string());
+    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.to_string());
     if retry {
         cmd.arg("--retry");
     }
-    let log = std::fs::File::create(
-        data_dir
-            .join("runs")
-            .join(run.to_string())
-            .join("worker.log"),
-    )
-    .context("cannot create the worker's log")?;
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
+    let log =
+        std::fs::File::create(data_dir.join("runs").join(run.to_string()).join("worker.log")).context("cannot create the worker's log")?;
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
     // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
     unsafe {
         cmd.pre_exec(|| {
@@ -447,11 +355,7 @@ async fn follow_local(
     }
 }
 
-async fn wait_quietly(
-    runner: &LocalRunner,
-    id: RunId,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-) -> anyhow::Result<ExitCode> {
+async fn wait_quietly(runner: &LocalRunner, id: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) -> anyhow::Result<ExitCode> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -467,15 +371,9 @@ async fn wait_quietly(
 }
 
 fn finish(rec: &RunRecord) -> ExitCode {
-    let dur = elapsed(rec.started_at, rec.finished_at, jiff::Timestamp::now())
-        .map(format_duration)
-        .unwrap_or_default();
+    let dur = elapsed(rec.started_at, rec.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
     eprintln!("run #{} {} in {dur}", rec.id, rec.status.label());
-    if rec.status == RunStatus::Success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if rec.status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// Prints log lines prefixed by job, and job transitions, from run events.
@@ -487,11 +385,7 @@ struct Printer {
 
 impl Printer {
     fn new(colour: bool) -> Printer {
-        Printer {
-            colour,
-            seen: Default::default(),
-            announced_gates: Default::default(),
-        }
+        Printer { colour, seen: Default::default(), announced_gates: Default::default() }
     }
 
     /// Returns the record once the run has finished.
@@ -507,28 +401,12 @@ impl Printer {
                 for j in &rec.jobs {
                     if self.seen.get(&j.key) != Some(&j.status) {
                         self.seen.insert(j.key.clone(), j.status);
-                        if j.status == JobStatus::Waiting
-                            && self.announced_gates.insert(j.key.clone())
-                        {
-                            eprintln!(
-                                "⏸ gate `{}` is waiting: flightdeck approve {} --gate {}",
-                                j.key, rec.id, j.key
-                            );
+                        if j.status == JobStatus::Waiting && self.announced_gates.insert(j.key.clone()) {
+                            eprintln!("⏸ gate `{}` is waiting: flightdeck approve {} --gate {}", j.key, rec.id, j.key);
                         } else if j.status.is_terminal() {
-                            let d = elapsed(j.started_at, j.finished_at, jiff::Timestamp::now())
-                                .map(format_duration)
-                                .unwrap_or_default();
-                            let why = j
-                                .error
-                                .as_deref()
-                                .map(|e| format!(": {e}"))
-                                .unwrap_or_default();
-                            eprintln!(
-                                "{} {} {} {d}{why}",
-                                crate::ui::widgets::status::job(j.status).0,
-                                j.key,
-                                j.status.label()
-                            );
+                            let d = elapsed(j.started_at, j.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
+                            let why = j.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                            eprintln!("{} {} {} {d}{why}", crate::ui::widgets::status::job(j.status).0, j.key, j.status.label());
                         }
                     }
                 }
@@ -544,11 +422,7 @@ impl Printer {
 
     fn format(&self, job: &str, l: &RawLine) -> String {
         let text = sanitize_line_full(&l.bytes);
-        let text = if self.colour {
-            text
-        } else {
-            strip_sgr(&text).into_owned()
-        };
+        let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
         match l.stream {
             Stream::Meta => format!("[{job}] ▸ {text}"),
             _ => format!("[{job}] {text}"),
@@ -558,19 +432,10 @@ impl Printer {
 
 fn print_runs(runs: &[RunRecord]) {
     let now = jiff::Timestamp::now();
-    println!(
-        "{:<6} {:<16} {:<12} {:<20} {:>9}  TRIGGER",
-        "RUN", "PIPELINE", "STATUS", "STARTED (UTC)", "DURATION"
-    );
+    println!("{:<6} {:<16} {:<12} {:<20} {:>9}  TRIGGER", "RUN", "PIPELINE", "STATUS", "STARTED (UTC)", "DURATION");
     for r in runs {
-        let started = r
-            .started_at
-            .unwrap_or(r.created_at)
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string();
-        let dur = elapsed(r.started_at, r.finished_at, now)
-            .map(format_duration)
-            .unwrap_or_else(|| "-".into());
+        let started = r.started_at.unwrap_or(r.created_at).strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let dur = elapsed(r.started_at, r.finished_at, now).map(format_duration).unwrap_or_else(|| "-".into());
         println!(
             "{:<6} {:<16} {:<12} {:<20} {:>9}  {} via {}",
             r.id,
@@ -589,28 +454,15 @@ fn resolve_job(rec: &RunRecord, wanted: &str) -> anyhow::Result<String> {
     if rec.job(wanted).is_some() {
         return Ok(wanted.to_string());
     }
-    let hits: Vec<&str> = rec
-        .jobs
-        .iter()
-        .filter(|j| j.key.contains(wanted))
-        .map(|j| j.key.as_str())
-        .collect();
+    let hits: Vec<&str> = rec.jobs.iter().filter(|j| j.key.contains(wanted)).map(|j| j.key.as_str()).collect();
     match hits.as_slice() {
         [one] => Ok(one.to_string()),
         [] => bail!(
             "run #{} has no job `{wanted}` (jobs: {})",
             rec.id,
-            rec.jobs
-                .iter()
-                .map(|j| j.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            rec.jobs.iter().map(|j| j.key.as_str()).collect::<Vec<_>>().join(", ")
         ),
-        many => bail!(
-            "`{wanted}` matches several jobs of run #{}: {}",
-            rec.id,
-            many.join(", ")
-        ),
+        many => bail!("`{wanted}` matches several jobs of run #{}: {}", rec.id, many.join(", ")),
     }
 }
 
@@ -629,11 +481,7 @@ async fn logs(
     let printer = Printer::new(colour);
     let mut out = std::io::stdout().lock();
     if !follow || rec.status.is_terminal() {
-        for j in rec
-            .jobs
-            .iter()
-            .filter(|j| job.as_ref().is_none_or(|k| &j.key == k))
-        {
+        for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
             for l in runner.store().read_log(&rec, &j.key)? {
                 let line = printer.format(&j.key, &l);
                 if writeln!(out, "{line}").is_err() {
@@ -682,27 +530,13 @@ async fn decide(
             let waiting: Vec<&str> = rec.waiting_gates().map(|j| j.key.as_str()).collect();
             match waiting.as_slice() {
                 [one] => one.to_string(),
-                [] => bail!(
-                    "run #{run} has no gate waiting for a decision (it is {})",
-                    rec.status.label()
-                ),
-                many => bail!(
-                    "several gates of run #{run} are waiting ({}); choose one with --gate",
-                    many.join(", ")
-                ),
+                [] => bail!("run #{run} has no gate waiting for a decision (it is {})", rec.status.label()),
+                many => bail!("several gates of run #{run} are waiting ({}); choose one with --gate", many.join(", ")),
             }
         }
     };
-    let decision = GateDecision {
-        approved: approve,
-        by: who.actor.clone(),
-        at: jiff::Timestamp::now(),
-        comment,
-    };
+    let decision = GateDecision { approved: approve, by: who.actor.clone(), at: jiff::Timestamp::now(), comment };
     runner.decide_gate(run, job.clone(), decision).await?;
-    eprintln!(
-        "{} gate `{job}` of run #{run}",
-        if approve { "approved" } else { "rejected" }
-    );
+    eprintln!("{} gate `{job}` of run #{run}", if approve { "approved" } else { "rejected" });
     Ok(ExitCode::SUCCESS)
 }

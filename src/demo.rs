@@ -13,51 +13,15 @@ use crate::config::{Config, Locations};
 
 /// The demo project, built into the binary so `demo` works wherever the binary is.
 const FILES: &[(&str, &str, bool)] = &[
-    (
-        "flightdeck.toml",
-        include_str!("../assets/demo/flightdeck.toml"),
-        false,
-    ),
-    (
-        "scripts/lint.sh",
-        include_str!("../assets/demo/scripts/lint.sh"),
-        true,
-    ),
-    (
-        "scripts/test.sh",
-        include_str!("../assets/demo/scripts/test.sh"),
-        true,
-    ),
-    (
-        "scripts/scan.sh",
-        include_str!("../assets/demo/scripts/scan.sh"),
-        true,
-    ),
-    (
-        "scripts/build.sh",
-        include_str!("../assets/demo/scripts/build.sh"),
-        true,
-    ),
-    (
-        "scripts/deploy.sh",
-        include_str!("../assets/demo/scripts/deploy.sh"),
-        true,
-    ),
-    (
-        "scripts/fuzz.sh",
-        include_str!("../assets/demo/scripts/fuzz.sh"),
-        true,
-    ),
-    (
-        "reports-src/semgrep.sarif",
-        include_str!("../assets/demo/reports-src/semgrep.sarif"),
-        false,
-    ),
-    (
-        "reports-src/trivy.json",
-        include_str!("../assets/demo/reports-src/trivy.json"),
-        false,
-    ),
+    ("flightdeck.toml", include_str!("../assets/demo/flightdeck.toml"), false),
+    ("scripts/lint.sh", include_str!("../assets/demo/scripts/lint.sh"), true),
+    ("scripts/test.sh", include_str!("../assets/demo/scripts/test.sh"), true),
+    ("scripts/scan.sh", include_str!("../assets/demo/scripts/scan.sh"), true),
+    ("scripts/build.sh", include_str!("../assets/demo/scripts/build.sh"), true),
+    ("scripts/deploy.sh", include_str!("../assets/demo/scripts/deploy.sh"), true),
+    ("scripts/fuzz.sh", include_str!("../assets/demo/scripts/fuzz.sh"), true),
+    ("reports-src/semgrep.sarif", include_str!("../assets/demo/reports-src/semgrep.sarif"), false),
+    ("reports-src/trivy.json", include_str!("../assets/demo/reports-src/trivy.json"), false),
 ];
 
 /// Scratch directory of the demo for this user.
@@ -73,8 +37,7 @@ pub fn install(root: &Path) -> anyhow::Result<PathBuf> {
     for (name, body, executable) in FILES {
         let path = project.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
         if *executable {
@@ -94,10 +57,7 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
     let root = default_root();
     let config_file = install(&root)?;
     let user = Locations::discover(None);
-    let loc = Locations {
-        config_file: Some(config_file),
-        config_dir: user.config_dir,
-    };
+    let loc = Locations { config_file: Some(config_file), config_dir: user.config_dir };
     let config = Arc::new(Config::load(&loc)?);
     let data_dir = match &cli.data_dir {
         Some(d) => d.clone(),
@@ -105,25 +65,14 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
     };
     let data_dir = crate::paths::data_dir(Some(&data_dir))?;
     let _log = crate::cli::init_logging(&data_dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let opts = TuiOptions {
         read_only: cli.read_only,
         color: cli.color,
         config_dir: loc.config_dir.clone(),
-        start_pipeline: if start && !cli.read_only {
-            config.default_pipeline.clone()
-        } else {
-            None
-        },
+        start_pipeline: if start && !cli.read_only { config.default_pipeline.clone() } else { None },
     };
     rt.block_on(crate::app::run_tui(config, data_dir.clone(), opts))?;
-    eprintln!(
-        "demo project: {}  ·  demo history and logs: {}",
-        root.join("project").display(),
-        data_dir.display()
-    );
+    eprintln!("demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -12,25 +12,18 @@ pub struct Identity {
 
 impl Identity {
     pub fn resolve(configured: Option<&str>) -> Identity {
-        let actor = configured
-            .map(str::to_string)
-            .filter(|a| !a.trim().is_empty())
-            .unwrap_or_else(|| {
-                let user = std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .ok()
-                    .filter(|u| !u.is_empty())
-                    .or_else(login_name)
-                    .unwrap_or_else(|| "unknown".into());
-                format!("{user}@{}", hostname())
-            });
+        let actor = configured.map(str::to_string).filter(|a| !a.trim().is_empty()).unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .ok()
+                .filter(|u| !u.is_empty())
+                .or_else(login_name)
+                .unwrap_or_else(|| "unknown".into());
+            format!("{user}@{}", hostname())
+        });
         let origin = std::env::var("SSH_CONNECTION")
             .ok()
-            .and_then(|c| {
-                c.split_whitespace()
-                    .next()
-                    .map(|ip| format!("ssh from {ip}"))
-            })
+            .and_then(|c| c.split_whitespace().next().map(|ip| format!("ssh from {ip}")))
             .unwrap_or_else(|| "local".into());
         Identity { actor, origin }
     }
@@ -45,10 +38,7 @@ fn login_name() -> Option<String> {
         if pw.is_null() || (*pw).pw_name.is_null() {
             return None;
         }
-        std::ffi::CStr::from_ptr((*pw).pw_name)
-            .to_str()
-            .ok()
-            .map(str::to_string)
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_str().ok().map(str::to_string)
     }
 }
 

@@ -12,12 +12,9 @@ pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
             Some(d) => PathBuf::from(d),
             None => directories::ProjectDirs::from("dev", "flightdeck", "flightdeck")
                 .map(|d| d.data_dir().to_path_buf())
-                .context(
-                    "cannot determine a data directory (no home directory?); pass --data-dir",
-                )?,
+                .context("cannot determine a data directory (no home directory?); pass --data-dir")?,
         },
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     Ok(dir)
 }

@@ -15,21 +15,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!(
-                "`{text}` is not a duration (expected e.g. 30s, 5m, 1h30m)"
-            ));
+            return Err(format!("`{text}` is not a duration (expected e.g. 30s, 5m, 1h30m)"));
         }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}`: number too large"))?;
+        let value: u64 = rest[..digits].parse().map_err(|_| format!("`{text}`: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let part = match unit {
@@ -39,14 +31,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => Duration::from_secs(value * 3600),
             "d" => Duration::from_secs(value * 86_400),
             "" => {
-                return Err(format!(
-                    "`{text}`: missing unit after {value} (use ms, s, m, h or d)"
-                ));
+                return Err(format!("`{text}`: missing unit after {value} (use ms, s, m, h or d)"));
             }
             other => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{other}` (use ms, s, m, h or d)"
-                ));
+                return Err(format!("`{text}`: unknown unit `{other}` (use ms, s, m, h or d)"));
             }
         };
         total += part;
@@ -83,11 +71,7 @@ pub fn clock_ms(ts_ms: i64) -> String {
 }
 
 /// Elapsed time between two optional instants, for durations in tables.
-pub fn elapsed(
-    start: Option<jiff::Timestamp>,
-    end: Option<jiff::Timestamp>,
-    now: jiff::Timestamp,
-) -> Option<Duration> {
+pub fn elapsed(start: Option<jiff::Timestamp>, end: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<Duration> {
     let start = start?;
     let end = end.unwrap_or(now);
     let ms = end.as_millisecond() - start.as_millisecond();
@@ -111,22 +95,17 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (e.g. 64MiB)"))?;
+    let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a size (e.g. 64MiB)"))?;
     let mul = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" | "KB" => 1024,
         "MiB" | "M" | "MB" => 1024 * 1024,
         "GiB" | "G" | "GB" => 1024 * 1024 * 1024,
         other => {
-            return Err(format!(
-                "`{text}`: unknown size unit `{other}` (use KiB, MiB, GiB)"
-            ));
+            return Err(format!("`{text}`: unknown size unit `{other}` (use KiB, MiB, GiB)"));
         }
     };
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(mul).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 pub fn format_bytes(n: u64) -> String {
@@ -137,11 +116,7 @@ pub fn format_bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.1}{}", UNITS[i])
-    }
+    if i == 0 { format!("{n}B") } else { format!("{v:.1}{}", UNITS[i]) }
 }
 
 #[cfg(test)]

@@ -20,21 +20,12 @@ struct Term {
 impl Term {
     fn spawn(args: &[&str]) -> Term {
         let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env("TERM", "xterm-256color")
-            .env_remove("NO_COLOR");
+        cmd.args(args).env("TERM", "xterm-256color").env_remove("NO_COLOR");
         let mut session = OsSession::spawn(cmd).expect("spawn flightdeck in a pty");
-        session
-            .get_process_mut()
-            .set_window_size(120, 40)
-            .expect("window size");
+        session.get_process_mut().set_window_size(120, 40).expect("window size");
         Term {
             session,
-            parser: vt100::Parser::new(
-                std::num::NonZero::new(40).unwrap(),
-                std::num::NonZero::new(120).unwrap(),
-                0,
-            ),
+            parser: vt100::Parser::new(std::num::NonZero::new(40).unwrap(), std::num::NonZero::new(120).unwrap(), 0),
             raw: Vec::new(),
         }
     }
@@ -61,10 +52,7 @@ impl Term {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.screen().contains(text) {
             if Instant::now() > deadline {
-                panic!(
-                    "{what}: `{text}` never appeared; screen:\n{}",
-                    self.screen()
-                );
+                panic!("{what}: `{text}` never appeared; screen:\n{}", self.screen());
             }
             if self.pump() == 0 {
                 std::thread::sleep(Duration::from_millis(20));
@@ -107,12 +95,7 @@ impl Term {
 fn demo_first_frame_trigger_logs_and_clean_quit() {
     let data = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut t = Term::spawn(&[
-        "--data-dir",
-        data.path().to_str().unwrap(),
-        "demo",
-        "--no-start",
-    ]);
+    let mut t = Term::spawn(&["--data-dir", data.path().to_str().unwrap(), "demo", "--no-start"]);
     t.wait_for("flightdeck", "first frame");
     assert!(started.elapsed() < Duration::from_secs(10));
     t.wait_for("no runs yet", "empty history hint");
@@ -128,15 +111,7 @@ fn demo_first_frame_trigger_logs_and_clean_quit() {
     let status = t.session.get_process().wait().expect("wait");
     assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
     // The run was cancelled on the way out and recorded as such.
-    let out = Command::new(BIN)
-        .args([
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "runs",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["--data-dir", data.path().to_str().unwrap(), "runs", "--json"]).output().unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs[0]["status"], "cancelled");
 }
@@ -147,12 +122,7 @@ fn nothing_happening_means_nothing_written() {
     let cfg = dir.path().join("quick.toml");
     std::fs::write(&cfg, "[[pipelines.quick.stages]]\nname = \"hello\"\nrun = \"echo hello from the quick pipeline\"\n").unwrap();
     let data = dir.path().join("data");
-    let mut t = Term::spawn(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let mut t = Term::spawn(&["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     t.wait_for("no runs yet", "first frame");
     t.send("r");
     t.wait_for("Run pipeline `quick`?", "confirmation");

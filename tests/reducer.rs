@@ -22,13 +22,7 @@ fn keys(st: &mut State, text: &str) -> Vec<Effect> {
     text.chars().flat_map(|c| update(st, key(c))).collect()
 }
 fn lines(n: usize) -> Vec<RawLine> {
-    (0..n)
-        .map(|i| RawLine {
-            ts_ms: i as i64,
-            stream: Stream::Out,
-            bytes: format!("new {i}").into_bytes(),
-        })
-        .collect()
+    (0..n).map(|i| RawLine { ts_ms: i as i64, stream: Stream::Out, bytes: format!("new {i}").into_bytes() }).collect()
 }
 
 #[test]
@@ -37,53 +31,20 @@ fn selecting_finished_jobs_loads_their_logs_and_stale_answers_are_dropped() {
     st.focus = Pane::Runs;
     // Move to the finished nightly run: its log is requested from disk.
     let fx = update(&mut st, code(KeyCode::Down));
-    assert!(
-        fx.is_empty(),
-        "the waiting run's default job is a live gate: nothing to load: {fx:?}"
-    );
+    assert!(fx.is_empty(), "the waiting run's default job is a live gate: nothing to load: {fx:?}");
     let fx = update(&mut st, code(KeyCode::Down));
-    let Some(Effect::LoadLog {
-        request: first,
-        job,
-        ..
-    }) = fx.first().cloned()
-    else {
-        panic!("expected a log load, got {fx:?}")
-    };
+    let Some(Effect::LoadLog { request: first, job, .. }) = fx.first().cloned() else { panic!("expected a log load, got {fx:?}") };
     assert_eq!(job, "fuzz");
     // The user moves on before the answer arrives.
     st.focus = Pane::Jobs;
     let fx = update(&mut st, code(KeyCode::Right));
-    let Some(Effect::LoadLog {
-        request: second,
-        job,
-        ..
-    }) = fx.first().cloned()
-    else {
-        panic!("{fx:?}")
-    };
+    let Some(Effect::LoadLog { request: second, job, .. }) = fx.first().cloned() else { panic!("{fx:?}") };
     assert_eq!(job, "report");
     assert!(second > first);
     // The stale answer for `fuzz` is dropped; the current one is kept.
-    update(
-        &mut st,
-        Action::LogLoaded {
-            request: first,
-            run: 1,
-            job: "fuzz".into(),
-            result: Ok(lines(3)),
-        },
-    );
+    update(&mut st, Action::LogLoaded { request: first, run: 1, job: "fuzz".into(), result: Ok(lines(3)) });
     assert!(!st.run(1).unwrap().logs.contains_key("fuzz"));
-    update(
-        &mut st,
-        Action::LogLoaded {
-            request: second,
-            run: 1,
-            job: "report".into(),
-            result: Ok(lines(2)),
-        },
-    );
+    update(&mut st, Action::LogLoaded { request: second, run: 1, job: "report".into(), result: Ok(lines(2)) });
     assert_eq!(st.run(1).unwrap().logs["report"].store.len(), 2);
 }
 
@@ -91,26 +52,10 @@ fn selecting_finished_jobs_loads_their_logs_and_stale_answers_are_dropped() {
 fn a_stale_run_list_is_dropped() {
     let mut st = state(80, 24);
     st.pending_runs = Some(7);
-    update(
-        &mut st,
-        Action::RunsLoaded {
-            request: 6,
-            result: Ok(Vec::new()),
-        },
-    );
+    update(&mut st, Action::RunsLoaded { request: 6, result: Ok(Vec::new()) });
     assert_eq!(st.pending_runs, Some(7));
-    update(
-        &mut st,
-        Action::RunsLoaded {
-            request: 7,
-            result: Err("disk on fire".into()),
-        },
-    );
-    assert!(
-        st.toasts
-            .iter()
-            .any(|t| t.level == ToastLevel::Error && t.text.contains("disk on fire"))
-    );
+    update(&mut st, Action::RunsLoaded { request: 7, result: Err("disk on fire".into()) });
+    assert!(st.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text.contains("disk on fire")));
 }
 
 #[test]
@@ -122,14 +67,7 @@ fn follow_mode_turns_off_on_scroll_counts_new_lines_and_g_resumes() {
     update(&mut st, code(KeyCode::Up));
     assert!(!st.log.follow, "scrolling up stops following");
     let top = current_top(&st);
-    update(
-        &mut st,
-        Action::Run(RunEvent::Log {
-            run: 3,
-            job: "unit-test[18]".into(),
-            lines: lines(5),
-        }),
-    );
+    update(&mut st, Action::Run(RunEvent::Log { run: 3, job: "unit-test[18]".into(), lines: lines(5) }));
     assert_eq!(st.log.new_lines, 5);
     assert_eq!(current_top(&st), top, "the view does not move while paused");
     assert_eq!(st.current_log().unwrap().store.end_seq(), end + 5);
@@ -149,14 +87,7 @@ fn follow_mode_turns_off_on_scroll_counts_new_lines_and_g_resumes() {
 fn lines_of_other_jobs_do_not_redraw() {
     let mut st = state(80, 24);
     st.dirty = false;
-    update(
-        &mut st,
-        Action::Run(RunEvent::Log {
-            run: 3,
-            job: "lint".into(),
-            lines: lines(3),
-        }),
-    );
+    update(&mut st, Action::Run(RunEvent::Log { run: 3, job: "lint".into(), lines: lines(3) }));
     assert!(!st.dirty);
     assert_eq!(st.run(3).unwrap().logs["lint"].store.len(), 3);
 }
@@ -173,22 +104,14 @@ fn search_finds_counts_and_cycles_matches() {
     keys(&mut st, "n");
     assert_eq!(st.log.search.as_ref().unwrap().current, Some(1));
     keys(&mut st, "NN");
-    assert_eq!(
-        st.log.search.as_ref().unwrap().current,
-        Some(2),
-        "N wraps around"
-    );
+    assert_eq!(st.log.search.as_ref().unwrap().current, Some(2), "N wraps around");
     // New matching lines extend the match list.
     update(
         &mut st,
         Action::Run(RunEvent::Log {
             run: 3,
             job: "unit-test[18]".into(),
-            lines: vec![RawLine {
-                ts_ms: 0,
-                stream: Stream::Err,
-                bytes: b"ERROR again".to_vec(),
-            }],
+            lines: vec![RawLine { ts_ms: 0, stream: Stream::Err, bytes: b"ERROR again".to_vec() }],
         }),
     );
     assert_eq!(st.log.search.as_ref().unwrap().matches.len(), 4);
@@ -210,18 +133,8 @@ fn mutations_need_confirmation_and_run_once() {
     // Pressed again before the first cancel finished: nothing is sent twice.
     let fx = keys(&mut st, "cy");
     assert!(fx.is_empty(), "{fx:?}");
-    assert!(
-        st.toasts
-            .iter()
-            .any(|t| t.text.contains("already in progress"))
-    );
-    update(
-        &mut st,
-        Action::OpDone {
-            op: "cancel #3".into(),
-            result: Ok("cancelling run #3".into()),
-        },
-    );
+    assert!(st.toasts.iter().any(|t| t.text.contains("already in progress")));
+    update(&mut st, Action::OpDone { op: "cancel #3".into(), result: Ok("cancelling run #3".into()) });
     assert!(st.in_flight.is_empty());
 }
 
@@ -238,16 +151,8 @@ fn a_stale_confirmation_is_refused() {
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
     let fx = keys(&mut st, "y");
     assert!(fx.is_empty(), "{fx:?}");
-    let err = st
-        .toasts
-        .iter()
-        .find(|t| t.level == ToastLevel::Error)
-        .unwrap();
-    assert!(
-        err.text.contains("no longer waiting (now success)"),
-        "{}",
-        err.text
-    );
+    let err = st.toasts.iter().find(|t| t.level == ToastLevel::Error).unwrap();
+    assert!(err.text.contains("no longer waiting (now success)"), "{}", err.text);
 }
 
 #[test]
@@ -269,13 +174,7 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
     assert!(
         matches!(&fx[..], [Effect::Trigger { pipeline, trigger }] if pipeline == "release" && trigger.actor == "alice@ops" && trigger.via == "tui")
     );
-    update(
-        &mut st,
-        Action::Triggered {
-            pipeline: "release".into(),
-            result: Ok(4),
-        },
-    );
+    update(&mut st, Action::Triggered { pipeline: "release".into(), result: Ok(4) });
     assert_eq!(st.selected_run, Some(4), "the new run is selected");
     assert!(st.local_runs.contains(&4));
 }
@@ -309,21 +208,14 @@ fn the_command_line_completes_and_runs_commands() {
     let mut st = state(80, 24);
     keys(&mut st, ":ru");
     update(&mut st, code(KeyCode::Tab));
-    let Some(Overlay::Input(i)) = &st.overlay else {
-        panic!()
-    };
+    let Some(Overlay::Input(i)) = &st.overlay else { panic!() };
     assert_eq!(i.value(), "run ");
     keys(&mut st, "r");
     update(&mut st, code(KeyCode::Tab));
-    let Some(Overlay::Input(i)) = &st.overlay else {
-        panic!()
-    };
+    let Some(Overlay::Input(i)) = &st.overlay else { panic!() };
     assert_eq!(i.value(), "run release ");
     update(&mut st, code(KeyCode::Enter));
-    assert!(
-        matches!(st.overlay, Some(Overlay::Confirm(_))),
-        "running a pipeline still asks"
-    );
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))), "running a pipeline still asks");
 
     let mut st = state(80, 24);
     keys(&mut st, ":open 1");
@@ -331,22 +223,13 @@ fn the_command_line_completes_and_runs_commands() {
     assert_eq!(st.selected_run, Some(1));
     keys(&mut st, ":bogus");
     update(&mut st, code(KeyCode::Enter));
-    assert!(
-        st.toasts
-            .iter()
-            .any(|t| t.text.contains("unknown command `bogus`"))
-    );
+    assert!(st.toasts.iter().any(|t| t.text.contains("unknown command `bogus`")));
 }
 
 #[test]
 fn rebound_keys_drive_the_reducer() {
     let mut st = state(80, 24);
-    let overrides = [
-        ("trigger".to_string(), (0..1, vec!["T".to_string()])),
-        ("cancel".to_string(), (0..1, vec![])),
-    ]
-    .into_iter()
-    .collect();
+    let overrides = [("trigger".to_string(), (0..1, vec!["T".to_string()])), ("cancel".to_string(), (0..1, vec![]))].into_iter().collect();
     st.keymap = flightdeck::app::keymap::Keymap::with_overrides(&overrides).unwrap();
     keys(&mut st, "r");
     assert!(st.overlay.is_none(), "r is no longer bound");
@@ -374,10 +257,7 @@ fn a_retried_job_starts_a_fresh_log_on_screen() {
     let mut st = state(80, 24);
     let mut rec = runs().remove(0);
     rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Failed;
-    update(
-        &mut st,
-        Action::Run(RunEvent::Updated(Box::new(rec.clone()))),
-    );
+    update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec.clone()))));
     assert!(st.run(3).unwrap().logs.contains_key("unit-test[18]"));
     rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Pending;
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));

@@ -33,10 +33,7 @@ fn log_focused_paused_with_search() {
         for c in "error".chars() {
             update(st, key(c));
         }
-        update(
-            st,
-            Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-        );
+        update(st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
         update(st, key('t'));
     });
 }

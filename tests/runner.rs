@@ -34,32 +34,17 @@ needs = ["b", "c"]
 run = "true"
 "#,
     );
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Success);
     let t = |k: &str, end: bool| {
         let j = rec.job(k).unwrap();
-        (if end { j.finished_at } else { j.started_at })
-            .unwrap()
-            .as_millisecond()
+        (if end { j.finished_at } else { j.started_at }).unwrap().as_millisecond()
     };
-    assert!(
-        t("b", false) >= t("a", true),
-        "b must start after a finished"
-    );
+    assert!(t("b", false) >= t("a", true), "b must start after a finished");
     assert!(t("c", false) >= t("a", true));
-    assert!(
-        t("c", false) < t("b", true) && t("b", false) < t("c", true),
-        "b and c must overlap"
-    );
-    assert!(
-        t("d", false) >= t("b", true).max(t("c", true)),
-        "d waits for both"
-    );
+    assert!(t("c", false) < t("b", true) && t("b", false) < t("c", true), "b and c must overlap");
+    assert!(t("d", false) >= t("b", true).max(t("c", true)), "d waits for both");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,28 +59,13 @@ matrix = { n = ["1", "2", "3"] }
 run = "sleep 0.2"
 "#,
     );
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
-    let mut spans: Vec<(i64, i64)> = rec
-        .jobs
-        .iter()
-        .map(|j| {
-            (
-                j.started_at.unwrap().as_millisecond(),
-                j.finished_at.unwrap().as_millisecond(),
-            )
-        })
-        .collect();
+    let mut spans: Vec<(i64, i64)> =
+        rec.jobs.iter().map(|j| (j.started_at.unwrap().as_millisecond(), j.finished_at.unwrap().as_millisecond())).collect();
     spans.sort();
     for w in spans.windows(2) {
-        assert!(
-            w[1].0 >= w[0].1,
-            "with one slot, jobs must not overlap: {spans:?}"
-        );
+        assert!(w[1].0 >= w[0].1, "with one slot, jobs must not overlap: {spans:?}");
     }
 }
 
@@ -109,20 +79,13 @@ matrix = { node = ["18", "20", "22"], os = ["linux"] }
 run = "echo node=${{ matrix.node }} env=$MATRIX_NODE os=$MATRIX_OS run=$FLIGHTDECK_RUN_ID"
 "#,
     );
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, events) = h.wait_done(id, LIMIT).await;
     let keys: Vec<&str> = rec.jobs.iter().map(|j| j.key.as_str()).collect();
     assert_eq!(keys, ["test[18,linux]", "test[20,linux]", "test[22,linux]"]);
     for node in ["18", "20", "22"] {
         let text = log_text(&events, &format!("test[{node},linux]"));
-        assert!(
-            text.contains(&format!("node={node} env={node} os=linux run={id}")),
-            "{text:?}"
-        );
+        assert!(text.contains(&format!("node={node} env={node} os=linux run={id}")), "{text:?}");
     }
 }
 
@@ -139,24 +102,13 @@ run = "sh -c 'sleep {marker}' & sleep {marker}"
 timeout = "1s"
 "#
     ));
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, events) = h.wait_done(id, LIMIT).await;
     let job = rec.job("hang").unwrap();
     assert_eq!(job.status, JobStatus::TimedOut);
     assert_eq!(rec.status, RunStatus::Failed);
-    assert!(
-        log_text(&events, "hang")
-            .iter()
-            .any(|l| l.contains("timed out after 1s"))
-    );
-    assert!(
-        !process_alive(&format!("sleep {marker}")),
-        "the grandchild must be gone"
-    );
+    assert!(log_text(&events, "hang").iter().any(|l| l.contains("timed out after 1s")));
+    assert!(!process_alive(&format!("sleep {marker}")), "the grandchild must be gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,11 +127,7 @@ needs = ["long"]
 run = "echo never"
 "#
     ));
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     h.wait_job(id, "long", JobStatus::Running, LIMIT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(process_alive(&format!("sleep {marker}")));
@@ -188,10 +136,7 @@ run = "echo never"
     assert_eq!(rec.status, RunStatus::Cancelled);
     assert_eq!(rec.job("long").unwrap().status, JobStatus::Cancelled);
     assert_eq!(rec.job("after").unwrap().status, JobStatus::Cancelled);
-    assert!(
-        !process_alive(&format!("sleep {marker}")),
-        "even a TERM-ignoring grandchild is gone"
-    );
+    assert!(!process_alive(&format!("sleep {marker}")), "even a TERM-ignoring grandchild is gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,11 +149,7 @@ name = "leaky"
 run = "sleep {marker} > /dev/null 2>&1 & echo started"
 "#
     ));
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Success);
     assert!(!process_alive(&format!("sleep {marker}")));
@@ -236,31 +177,16 @@ run = "echo ran"
 "#,
         f = flag.display()
     ));
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, events) = h.wait_done(id, LIMIT).await;
     let flaky = rec.job("flaky").unwrap();
     assert_eq!((flaky.status, flaky.attempts), (JobStatus::Success, 2));
     let broken = rec.job("broken").unwrap();
-    assert_eq!(
-        (broken.status, broken.attempts, broken.exit_code),
-        (JobStatus::FailedAllowed, 2, Some(7))
-    );
-    assert_eq!(
-        rec.job("next").unwrap().status,
-        JobStatus::Success,
-        "allow_failure lets dependents run"
-    );
+    assert_eq!((broken.status, broken.attempts, broken.exit_code), (JobStatus::FailedAllowed, 2, Some(7)));
+    assert_eq!(rec.job("next").unwrap().status, JobStatus::Success, "allow_failure lets dependents run");
     assert_eq!(rec.status, RunStatus::Success);
     let text = log_text(&events, "flaky");
-    assert!(
-        text.iter().any(|l| l.contains("attempt 1 of 3"))
-            && text.iter().any(|l| l.contains("attempt 2 of 3")),
-        "{text:?}"
-    );
+    assert!(text.iter().any(|l| l.contains("attempt 1 of 3")) && text.iter().any(|l| l.contains("attempt 2 of 3")), "{text:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,22 +205,14 @@ name = "docs"
 run = "echo docs"
 "#,
     );
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.job("build").unwrap().exit_code, Some(2));
     let deploy = rec.job("deploy").unwrap();
     assert_eq!(deploy.status, JobStatus::Skipped);
     assert!(deploy.error.as_deref().unwrap().contains("`build` failed"));
-    assert_eq!(
-        rec.job("docs").unwrap().status,
-        JobStatus::Success,
-        "independent stages still run"
-    );
+    assert_eq!(rec.job("docs").unwrap().status, JobStatus::Success, "independent stages still run");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,11 +224,7 @@ name = "talk"
 run = "echo one; sleep 0.05; echo two >&2; sleep 0.05; printf 'three\nno newline at end'"
 "#,
     );
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (_, events) = h.wait_done(id, LIMIT).await;
     let lines: Vec<_> = events
         .iter()
@@ -321,10 +235,7 @@ run = "echo one; sleep 0.05; echo two >&2; sleep 0.05; printf 'three\nno newline
         .flatten()
         .filter(|l| l.stream != flightdeck::logstore::Stream::Meta)
         .collect();
-    let text: Vec<String> = lines
-        .iter()
-        .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
-        .collect();
+    let text: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect();
     assert_eq!(text, ["one", "two", "three", "no newline at end"]);
     assert_eq!(lines[1].stream, flightdeck::logstore::Stream::Err);
     assert!(lines.windows(2).all(|w| w[0].ts_ms <= w[1].ts_ms));
@@ -352,67 +263,27 @@ name = "slow-gate"
 gate = { timeout = "300ms" }
 "#;
     let mut h = Harness::new(cfg);
-    let decision = |approved| GateDecision {
-        approved,
-        by: "reviewer".into(),
-        at: jiff::Timestamp::now(),
-        comment: "looks fine".into(),
-    };
+    let decision = |approved| GateDecision { approved, by: "reviewer".into(), at: jiff::Timestamp::now(), comment: "looks fine".into() };
 
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let rec = h.wait_job(id, "approve", JobStatus::Waiting, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Waiting);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Pending);
-    h.runner
-        .decide_gate(id, "approve".into(), decision(true))
-        .await
-        .unwrap();
-    let err = h
-        .runner
-        .decide_gate(id, "approve".into(), decision(true))
-        .await;
-    assert!(
-        err.is_err(),
-        "a second decision on the same gate is refused"
-    );
+    h.runner.decide_gate(id, "approve".into(), decision(true)).await.unwrap();
+    let err = h.runner.decide_gate(id, "approve".into(), decision(true)).await;
+    assert!(err.is_err(), "a second decision on the same gate is refused");
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Success);
-    assert_eq!(
-        rec.job("approve")
-            .unwrap()
-            .gate
-            .as_ref()
-            .unwrap()
-            .decision
-            .as_ref()
-            .unwrap()
-            .by,
-        "reviewer"
-    );
+    assert_eq!(rec.job("approve").unwrap().gate.as_ref().unwrap().decision.as_ref().unwrap().by, "reviewer");
 
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     h.wait_job(id, "approve", JobStatus::Waiting, LIMIT).await;
-    h.runner
-        .decide_gate(id, "approve".into(), decision(false))
-        .await
-        .unwrap();
+    h.runner.decide_gate(id, "approve".into(), decision(false)).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Skipped);
 
-    let id = h
-        .runner
-        .trigger("q".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("q".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.job("slow-gate").unwrap().status, JobStatus::TimedOut);
 }
@@ -437,11 +308,7 @@ run = "echo after"
         f = flag.display()
     );
     let mut h = Harness::new(&cfg);
-    let id = h
-        .runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap();
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
 
@@ -457,28 +324,16 @@ run = "echo after"
     std::fs::write(&flag, "").unwrap();
     again.retry(id, Harness::trigger()).await.unwrap();
     let rec = loop {
-        match tokio::time::timeout(LIMIT, events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match tokio::time::timeout(LIMIT, events.recv()).await.unwrap().unwrap() {
             flightdeck::ci::RunEvent::Updated(r) if r.status.is_terminal() => break *r,
             _ => {}
         }
     };
     assert_eq!(rec.status, RunStatus::Success);
-    assert_eq!(
-        rec.job("ok").unwrap().attempts,
-        1,
-        "successful jobs are not run again"
-    );
+    assert_eq!(rec.job("ok").unwrap().attempts, 1, "successful jobs are not run again");
     assert_eq!(rec.job("fragile").unwrap().attempts, 2);
     let log = again.read_log(id, "fragile".into()).await.unwrap();
-    assert_eq!(
-        log.iter().filter(|l| l.bytes == b"attempt").count(),
-        2,
-        "the log keeps both attempts"
-    );
+    assert_eq!(log.iter().filter(|l| l.bytes == b"attempt").count(), 2, "the log keeps both attempts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,10 +361,7 @@ async fn a_run_whose_executor_died_is_marked_interrupted() {
     let _held = next.store().try_lock(live.id).unwrap().expect("lock");
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let third = LocalRunner::new(h.config.clone(), &h.data, tx).unwrap();
-    assert_eq!(
-        third.store().load(live.id).unwrap().status,
-        RunStatus::Running
-    );
+    assert_eq!(third.store().load(live.id).unwrap().status, RunStatus::Running);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,32 +369,19 @@ async fn unwritable_history_is_reported_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("runs")).unwrap();
-    let config = support::config_in(
-        dir.path(),
-        "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n",
-    );
+    let config = support::config_in(dir.path(), "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n");
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = LocalRunner::new(config, &data, tx).unwrap();
     // Make the history read-only (root ignores permissions, so replace the directory with a file).
     std::fs::remove_dir_all(data.join("runs")).unwrap();
     std::fs::write(data.join("runs"), "not a directory").unwrap();
-    let err = runner
-        .trigger("p".into(), Harness::trigger())
-        .await
-        .unwrap_err();
+    let err = runner.trigger("p".into(), Harness::trigger()).await.unwrap_err();
     assert!(err.to_string().contains("cannot"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pipeline_names_the_configured_ones() {
     let h = Harness::new("[[pipelines.release.stages]]\nname = \"a\"\nrun = \"true\"\n");
-    let err = h
-        .runner
-        .trigger("relase".into(), Harness::trigger())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no pipeline named `relase` (configured: release)"
-    );
+    let err = h.runner.trigger("relase".into(), Harness::trigger()).await.unwrap_err();
+    assert_eq!(err.to_string(), "no pipeline named `relase` (configured: release)");
 }

@@ -28,10 +28,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("retry", "retry the failed jobs of the selected run"),
     ("approve", "pass the waiting gate of the selected run"),
     ("reject", "reject the waiting gate of the selected run"),
-    (
-        "filter",
-        "filter TEXT — show matching runs (!TEXT hides them)",
-    ),
+    ("filter", "filter TEXT — show matching runs (!TEXT hides them)"),
     ("theme", "theme NAME — switch colour theme"),
     ("wrap", "toggle log line wrapping"),
     ("timestamps", "toggle log timestamps"),
@@ -46,18 +43,12 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         Some((w, a)) => (w, a.trim()),
         None => (line, ""),
     };
-    let arg_opt = if arg.is_empty() {
-        None
-    } else {
-        Some(arg.to_string())
-    };
+    let arg_opt = if arg.is_empty() { None } else { Some(arg.to_string()) };
     Ok(match word {
         "run" | "trigger" => LineCommand::Run(arg_opt),
-        "open" => LineCommand::Open(
-            arg.trim_start_matches('#')
-                .parse()
-                .map_err(|_| format!("`{arg}` is not a run number (e.g. :open 12)"))?,
-        ),
+        "open" => {
+            LineCommand::Open(arg.trim_start_matches('#').parse().map_err(|_| format!("`{arg}` is not a run number (e.g. :open 12)"))?)
+        }
         "cancel" => LineCommand::Cancel,
         "retry" => LineCommand::Retry,
         "approve" => LineCommand::Approve,
@@ -72,9 +63,7 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
         other => {
-            return Err(format!(
-                "unknown command `{other}` (Tab lists the commands)"
-            ));
+            return Err(format!("unknown command `{other}` (Tab lists the commands)"));
         }
     })
 }
@@ -82,28 +71,15 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
 /// Full-line completions for what has been typed so far.
 pub fn complete(line: &str, state: &State) -> Vec<String> {
     match line.split_once(' ') {
-        None => COMMANDS
-            .iter()
-            .filter(|(c, _)| c.starts_with(line))
-            .map(|(c, _)| c.to_string())
-            .collect(),
+        None => COMMANDS.iter().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
         Some((cmd, arg)) => {
             let options: Vec<String> = match cmd {
                 "run" | "trigger" => state.pipelines.clone(),
                 "theme" => state.theme_names.clone(),
-                "open" => state
-                    .runs
-                    .iter()
-                    .take(50)
-                    .map(|r| r.record.id.to_string())
-                    .collect(),
+                "open" => state.runs.iter().take(50).map(|r| r.record.id.to_string()).collect(),
                 _ => Vec::new(),
             };
-            options
-                .into_iter()
-                .filter(|o| o.starts_with(arg.trim_start()))
-                .map(|o| format!("{cmd} {o}"))
-                .collect()
+            options.into_iter().filter(|o| o.starts_with(arg.trim_start())).map(|o| format!("{cmd} {o}")).collect()
         }
     }
 }
@@ -115,13 +91,7 @@ pub fn common_prefix(candidates: &[String]) -> String {
     };
     let mut len = first.len();
     for c in &candidates[1..] {
-        len = len.min(
-            first
-                .bytes()
-                .zip(c.bytes())
-                .take_while(|(a, b)| a == b)
-                .count(),
-        );
+        len = len.min(first.bytes().zip(c.bytes()).take_while(|(a, b)| a == b).count());
     }
     while !first.is_char_boundary(len) {
         len -= 1;
@@ -135,10 +105,7 @@ mod tests {
 
     #[test]
     fn parses_commands() {
-        assert_eq!(
-            parse("run release").unwrap(),
-            LineCommand::Run(Some("release".into()))
-        );
+        assert_eq!(parse("run release").unwrap(), LineCommand::Run(Some("release".into())));
         assert_eq!(parse("open #12").unwrap(), LineCommand::Open(12));
         assert!(parse("launch").unwrap_err().contains("unknown command"));
         assert!(parse("open x").is_err());

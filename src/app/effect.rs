@@ -64,18 +64,10 @@ impl EffectRunner {
         let depth = self.depth;
         tokio::spawn(async move {
             let action = match effect {
-                Effect::LoadRuns { request } => Action::RunsLoaded {
-                    request,
-                    result: timed(ci.list_runs()).await,
-                },
+                Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
                 Effect::LoadLog { request, run, job } => {
                     let result = timed(ci.read_log(run, job.clone())).await;
-                    Action::LogLoaded {
-                        request,
-                        run,
-                        job,
-                        result,
-                    }
+                    Action::LogLoaded { request, run, job, result }
                 }
                 Effect::Trigger { pipeline, trigger } => {
                     let result = timed(ci.trigger(pipeline.clone(), trigger)).await;
@@ -83,36 +75,26 @@ impl EffectRunner {
                 }
                 Effect::Cancel { run } => {
                     let op = format!("cancel #{run}");
-                    let result = timed(ci.cancel(run))
-                        .await
-                        .map(|_| format!("cancelling run #{run}"));
+                    let result = timed(ci.cancel(run)).await.map(|_| format!("cancelling run #{run}"));
                     Action::OpDone { op, result }
                 }
                 Effect::Retry { run, trigger } => {
                     let op = format!("retry #{run}");
-                    let result = timed(ci.retry(run, trigger))
-                        .await
-                        .map(|_| format!("retrying the failed jobs of run #{run}"));
+                    let result = timed(ci.retry(run, trigger)).await.map(|_| format!("retrying the failed jobs of run #{run}"));
                     Action::OpDone { op, result }
                 }
                 Effect::DecideGate { run, job, decision } => {
                     let op = format!("gate #{run}/{job}");
-                    let verb = if decision.approved {
-                        "approved"
-                    } else {
-                        "rejected"
-                    };
-                    let result = timed(ci.decide_gate(run, job.clone(), decision))
-                        .await
-                        .map(|_| format!("{verb} gate `{job}` of run #{run}"));
+                    let verb = if decision.approved { "approved" } else { "rejected" };
+                    let result =
+                        timed(ci.decide_gate(run, job.clone(), decision)).await.map(|_| format!("{verb} gate `{job}` of run #{run}"));
                     Action::OpDone { op, result }
                 }
                 Effect::LoadTheme { name } => {
-                    let result = tokio::task::spawn_blocking(move || {
-                        ThemeSpec::load(&name, config_dir.as_deref()).map(|s| Theme::new(&s, depth))
-                    })
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+                    let result =
+                        tokio::task::spawn_blocking(move || ThemeSpec::load(&name, config_dir.as_deref()).map(|s| Theme::new(&s, depth)))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()));
                     Action::ThemeLoaded(result)
                 }
                 Effect::Quit => return,
@@ -122,9 +104,7 @@ impl EffectRunner {
     }
 }
 
-async fn timed<T, E: std::fmt::Display>(
-    fut: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
+async fn timed<T, E: std::fmt::Display>(fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, String> {
     match tokio::time::timeout(EFFECT_TIMEOUT, fut).await {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no answer within {}s", EFFECT_TIMEOUT.as_secs())),

@@ -81,15 +81,7 @@ const fn def(
     desc: &'static str,
     mutating: bool,
 ) -> CommandDef {
-    CommandDef {
-        command,
-        name,
-        context,
-        defaults,
-        hint,
-        desc,
-        mutating,
-    }
+    CommandDef { command, name, context, defaults, hint, desc, mutating }
 }
 
 use Command as C;
@@ -97,15 +89,7 @@ use Context::{Global, Log};
 
 /// Every command, in help-screen order.
 pub const COMMANDS: &[CommandDef] = &[
-    def(
-        C::Help,
-        "help",
-        Global,
-        &["?"],
-        "help",
-        "show this help (generated from the key map)",
-        false,
-    ),
+    def(C::Help, "help", Global, &["?"], "help", "show this help (generated from the key map)", false),
     def(
         C::CommandLine,
         "command",
@@ -115,238 +99,35 @@ pub const COMMANDS: &[CommandDef] = &[
         "open the command line (:run, :open, :cancel, :theme …; Tab completes)",
         false,
     ),
-    def(
-        C::Filter,
-        "filter",
-        Global,
-        &["/"],
-        "filter/search",
-        "filter the runs list, or search in the log view",
-        false,
-    ),
-    def(
-        C::Back,
-        "back",
-        Global,
-        &["esc"],
-        "back",
-        "close a dialog, dismiss an error, or go back one pane",
-        false,
-    ),
-    def(
-        C::FocusNext,
-        "focus_next",
-        Global,
-        &["tab"],
-        "next pane",
-        "move focus to the next pane",
-        false,
-    ),
-    def(
-        C::FocusPrev,
-        "focus_prev",
-        Global,
-        &["shift-tab"],
-        "prev pane",
-        "move focus to the previous pane",
-        false,
-    ),
-    def(
-        C::Up,
-        "up",
-        Global,
-        &["up", "k"],
-        "up",
-        "move up / scroll up",
-        false,
-    ),
-    def(
-        C::Down,
-        "down",
-        Global,
-        &["down", "j"],
-        "down",
-        "move down / scroll down",
-        false,
-    ),
-    def(
-        C::PageUp,
-        "page_up",
-        Global,
-        &["pgup", "ctrl-b"],
-        "page up",
-        "one page up",
-        false,
-    ),
-    def(
-        C::PageDown,
-        "page_down",
-        Global,
-        &["pgdn", "ctrl-f"],
-        "page down",
-        "one page down",
-        false,
-    ),
-    def(
-        C::Top,
-        "top",
-        Global,
-        &["home", "g"],
-        "top",
-        "go to the first item / first log line",
-        false,
-    ),
-    def(
-        C::Bottom,
-        "bottom",
-        Global,
-        &["end", "G"],
-        "bottom",
-        "go to the last item; in the log, follow new lines again",
-        false,
-    ),
-    def(
-        C::Left,
-        "left",
-        Global,
-        &["left", "h"],
-        "left",
-        "previous stage / scroll the log left",
-        false,
-    ),
-    def(
-        C::Right,
-        "right",
-        Global,
-        &["right", "l"],
-        "right",
-        "next stage / scroll the log right",
-        false,
-    ),
-    def(
-        C::Open,
-        "open",
-        Global,
-        &["enter"],
-        "open",
-        "open the selected run, job or log",
-        false,
-    ),
-    def(
-        C::Trigger,
-        "trigger",
-        Global,
-        &["r"],
-        "run",
-        "start a new run of the selected run's pipeline",
-        true,
-    ),
-    def(
-        C::Cancel,
-        "cancel",
-        Global,
-        &["c"],
-        "cancel",
-        "cancel the selected run (asks first)",
-        true,
-    ),
-    def(
-        C::Retry,
-        "retry",
-        Global,
-        &["R"],
-        "retry",
-        "retry the failed, cancelled or skipped jobs of the selected run",
-        true,
-    ),
-    def(
-        C::Approve,
-        "approve",
-        Global,
-        &["a"],
-        "approve",
-        "pass the waiting gate of the selected run (asks first)",
-        true,
-    ),
-    def(
-        C::Reject,
-        "reject",
-        Global,
-        &["x"],
-        "reject",
-        "reject the waiting gate of the selected run (asks first)",
-        true,
-    ),
-    def(
-        C::Quit,
-        "quit",
-        Global,
-        &["q", "ctrl-c"],
-        "quit",
-        "quit flightdeck",
-        false,
-    ),
-    def(
-        C::LogFollow,
-        "log.follow",
-        Log,
-        &["f"],
-        "follow",
-        "toggle following new lines",
-        false,
-    ),
-    def(
-        C::LogWrap,
-        "log.wrap",
-        Log,
-        &["w"],
-        "wrap",
-        "toggle line wrapping",
-        false,
-    ),
-    def(
-        C::LogTimestamps,
-        "log.timestamps",
-        Log,
-        &["t"],
-        "timestamps",
-        "toggle timestamps",
-        false,
-    ),
-    def(
-        C::LogNextMatch,
-        "log.next_match",
-        Log,
-        &["n"],
-        "next match",
-        "jump to the next search match",
-        false,
-    ),
-    def(
-        C::LogPrevMatch,
-        "log.prev_match",
-        Log,
-        &["N"],
-        "prev match",
-        "jump to the previous search match",
-        false,
-    ),
-    def(
-        C::LogFirstError,
-        "log.first_error",
-        Log,
-        &["e"],
-        "first error",
-        "jump to the first line that looks like an error",
-        false,
-    ),
+    def(C::Filter, "filter", Global, &["/"], "filter/search", "filter the runs list, or search in the log view", false),
+    def(C::Back, "back", Global, &["esc"], "back", "close a dialog, dismiss an error, or go back one pane", false),
+    def(C::FocusNext, "focus_next", Global, &["tab"], "next pane", "move focus to the next pane", false),
+    def(C::FocusPrev, "focus_prev", Global, &["shift-tab"], "prev pane", "move focus to the previous pane", false),
+    def(C::Up, "up", Global, &["up", "k"], "up", "move up / scroll up", false),
+    def(C::Down, "down", Global, &["down", "j"], "down", "move down / scroll down", false),
+    def(C::PageUp, "page_up", Global, &["pgup", "ctrl-b"], "page up", "one page up", false),
+    def(C::PageDown, "page_down", Global, &["pgdn", "ctrl-f"], "page down", "one page down", false),
+    def(C::Top, "top", Global, &["home", "g"], "top", "go to the first item / first log line", false),
+    def(C::Bottom, "bottom", Global, &["end", "G"], "bottom", "go to the last item; in the log, follow new lines again", false),
+    def(C::Left, "left", Global, &["left", "h"], "left", "previous stage / scroll the log left", false),
+    def(C::Right, "right", Global, &["right", "l"], "right", "next stage / scroll the log right", false),
+    def(C::Open, "open", Global, &["enter"], "open", "open the selected run, job or log", false),
+    def(C::Trigger, "trigger", Global, &["r"], "run", "start a new run of the selected run's pipeline", true),
+    def(C::Cancel, "cancel", Global, &["c"], "cancel", "cancel the selected run (asks first)", true),
+    def(C::Retry, "retry", Global, &["R"], "retry", "retry the failed, cancelled or skipped jobs of the selected run", true),
+    def(C::Approve, "approve", Global, &["a"], "approve", "pass the waiting gate of the selected run (asks first)", true),
+    def(C::Reject, "reject", Global, &["x"], "reject", "reject the waiting gate of the selected run (asks first)", true),
+    def(C::Quit, "quit", Global, &["q", "ctrl-c"], "quit", "quit flightdeck", false),
+    def(C::LogFollow, "log.follow", Log, &["f"], "follow", "toggle following new lines", false),
+    def(C::LogWrap, "log.wrap", Log, &["w"], "wrap", "toggle line wrapping", false),
+    def(C::LogTimestamps, "log.timestamps", Log, &["t"], "timestamps", "toggle timestamps", false),
+    def(C::LogNextMatch, "log.next_match", Log, &["n"], "next match", "jump to the next search match", false),
+    def(C::LogPrevMatch, "log.prev_match", Log, &["N"], "prev match", "jump to the previous search match", false),
+    def(C::LogFirstError, "log.first_error", Log, &["e"], "first error", "jump to the first line that looks like an error", false),
 ];
 
 pub fn def_of(command: Command) -> &'static CommandDef {
-    COMMANDS
-        .iter()
-        .find(|d| d.command == command)
-        .unwrap_or(&COMMANDS[0])
+    COMMANDS.iter().find(|d| d.command == command).unwrap_or(&COMMANDS[0])
 }
 
 /// A key with its modifiers, normalised so that `G` and `shift-g` are the same chord.
@@ -363,11 +144,7 @@ impl Chord {
             KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
             c => c,
         };
-        Chord {
-            code,
-            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
-            alt: ev.modifiers.contains(KeyModifiers::ALT),
-        }
+        Chord { code, ctrl: ev.modifiers.contains(KeyModifiers::CONTROL), alt: ev.modifiers.contains(KeyModifiers::ALT) }
     }
 
     pub fn parse(text: &str) -> Result<Chord, String> {
@@ -408,11 +185,9 @@ impl Chord {
             "backspace" => KeyCode::Backspace,
             "delete" | "del" => KeyCode::Delete,
             "insert" => KeyCode::Insert,
-            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => KeyCode::F(
-                f[1..]
-                    .parse()
-                    .map_err(|_| format!("`{text}`: bad function key"))?,
-            ),
+            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().map_err(|_| format!("`{text}`: bad function key"))?)
+            }
             _ => {
                 let mut chars = rest.chars();
                 match (chars.next(), chars.next()) {
@@ -422,9 +197,7 @@ impl Chord {
                         KeyCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
                     }
                     _ => {
-                        return Err(format!(
-                            "`{text}` is not a key (examples: q, G, ctrl-c, enter, esc, tab, shift-tab, pgdn, f1)"
-                        ));
+                        return Err(format!("`{text}` is not a key (examples: q, G, ctrl-c, enter, esc, tab, shift-tab, pgdn, f1)"));
                     }
                 }
             }
@@ -479,27 +252,18 @@ pub struct Keymap {
 
 impl Default for Keymap {
     fn default() -> Self {
-        Keymap::with_overrides(&BTreeMap::new()).unwrap_or_else(|_| Keymap {
-            bindings: BTreeMap::new(),
-            lookup: HashMap::new(),
-        })
+        Keymap::with_overrides(&BTreeMap::new()).unwrap_or_else(|_| Keymap { bindings: BTreeMap::new(), lookup: HashMap::new() })
     }
 }
 
 impl Keymap {
     /// Builds the key map from the defaults and the config's `[keys]` overrides, reporting unknown
     /// commands, unparsable keys and conflicts.
-    pub fn with_overrides(
-        overrides: &BTreeMap<String, (Range<usize>, Vec<String>)>,
-    ) -> Result<Keymap, Vec<KeyProblem>> {
+    pub fn with_overrides(overrides: &BTreeMap<String, (Range<usize>, Vec<String>)>) -> Result<Keymap, Vec<KeyProblem>> {
         let mut problems = Vec::new();
         let mut bindings: BTreeMap<Command, Vec<Chord>> = BTreeMap::new();
         for d in COMMANDS {
-            let chords = d
-                .defaults
-                .iter()
-                .filter_map(|k| Chord::parse(k).ok())
-                .collect();
+            let chords = d.defaults.iter().filter_map(|k| Chord::parse(k).ok()).collect();
             bindings.insert(d.command, chords);
         }
         for (name, (span, keys)) in overrides {
@@ -516,11 +280,7 @@ impl Keymap {
             for k in keys {
                 match Chord::parse(k) {
                     Ok(c) => chords.push(c),
-                    Err(e) => problems.push(KeyProblem {
-                        command: name.clone(),
-                        span: Some(span.clone()),
-                        message: e,
-                    }),
+                    Err(e) => problems.push(KeyProblem { command: name.clone(), span: Some(span.clone()), message: e }),
                 }
             }
             bindings.insert(d.command, chords);
@@ -532,69 +292,40 @@ impl Keymap {
                 let clash = lookup.get(&(d.context, *chord)).copied().or_else(|| {
                     // A key of a pane context must not hide a global key, and vice versa.
                     if d.context == Context::Global {
-                        lookup
-                            .iter()
-                            .find(|((_, c), _)| c == chord)
-                            .map(|(_, cmd)| *cmd)
+                        lookup.iter().find(|((_, c), _)| c == chord).map(|(_, cmd)| *cmd)
                     } else {
                         lookup.get(&(Context::Global, *chord)).copied()
                     }
                 });
                 if let Some(other) = clash {
-                    let span = overrides
-                        .get(d.name)
-                        .or_else(|| overrides.get(def_of(other).name))
-                        .map(|(s, _)| s.clone());
+                    let span = overrides.get(d.name).or_else(|| overrides.get(def_of(other).name)).map(|(s, _)| s.clone());
                     problems.push(KeyProblem {
                         command: d.name.to_string(),
                         span,
-                        message: format!(
-                            "key `{chord}` is bound to both `{}` and `{}`",
-                            def_of(other).name,
-                            d.name
-                        ),
+                        message: format!("key `{chord}` is bound to both `{}` and `{}`", def_of(other).name, d.name),
                     });
                     continue;
                 }
                 lookup.insert((d.context, *chord), d.command);
             }
         }
-        if problems.is_empty() {
-            Ok(Keymap { bindings, lookup })
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(Keymap { bindings, lookup }) } else { Err(problems) }
     }
 
     /// The command for a key press in a pane (its own keys first, then the global ones).
     pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Command> {
         let chord = Chord::from_event(ev);
-        self.lookup
-            .get(&(context, chord))
-            .or_else(|| self.lookup.get(&(Context::Global, chord)))
-            .copied()
+        self.lookup.get(&(context, chord)).or_else(|| self.lookup.get(&(Context::Global, chord))).copied()
     }
 
     pub fn keys_of(&self, command: Command) -> &[Chord] {
-        self.bindings
-            .get(&command)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.bindings.get(&command).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// `q/ctrl-c`, or None when the command is unbound.
     pub fn label(&self, command: Command) -> Option<String> {
         let keys = self.keys_of(command);
-        if keys.is_empty() {
-            None
-        } else {
-            Some(
-                keys.iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            )
-        }
+        if keys.is_empty() { None } else { Some(keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/")) }
     }
 }
 
@@ -603,15 +334,7 @@ mod tests {
     use super::*;
 
     fn ov(pairs: &[(&str, &[&str])]) -> BTreeMap<String, (Range<usize>, Vec<String>)> {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    (0..1, v.iter().map(|s| s.to_string()).collect()),
-                )
-            })
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), (0..1, v.iter().map(|s| s.to_string()).collect()))).collect()
     }
 
     #[test]
@@ -627,20 +350,8 @@ mod tests {
     #[test]
     fn rebind_and_unbind() {
         let k = Keymap::with_overrides(&ov(&[("trigger", &["ctrl-r"]), ("cancel", &[])])).unwrap();
-        assert_eq!(
-            k.resolve(
-                Context::Runs,
-                &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)
-            ),
-            Some(Command::Trigger)
-        );
-        assert_eq!(
-            k.resolve(
-                Context::Runs,
-                &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)
-            ),
-            None
-        );
+        assert_eq!(k.resolve(Context::Runs, &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)), Some(Command::Trigger));
+        assert_eq!(k.resolve(Context::Runs, &KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)), None);
         assert_eq!(k.label(Command::Cancel), None);
     }
 

@@ -57,47 +57,25 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state
 }
 
-pub async fn run_tui(
-    config: Arc<Config>,
-    data_dir: PathBuf,
-    opts: TuiOptions,
-) -> anyhow::Result<()> {
+pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
     let (action_tx, mut action_rx) = unbounded_channel::<Action>();
     let (run_tx, mut run_rx) = unbounded_channel();
     let runner = LocalRunner::new(config.clone(), &data_dir, run_tx)?;
     let identity = Identity::resolve(config.actor.as_deref());
     let depth = opts.color.depth();
-    let mut state = initial_state(
-        &config,
-        identity.clone(),
-        Theme::new(&config.theme, depth),
-        opts.read_only,
-    );
-    let effects = EffectRunner {
-        ci: Arc::new(runner.clone()),
-        actions: action_tx.clone(),
-        config_dir: opts.config_dir.clone(),
-        depth,
-    };
+    let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
+    let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx.clone(), config_dir: opts.config_dir.clone(), depth };
 
     let request = state.request_id();
     state.pending_runs = Some(request);
     effects.run(Effect::LoadRuns { request });
-    let known: HashSet<u64> = runner
-        .store()
-        .ids()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let known: HashSet<u64> = runner.store().ids().unwrap_or_default().into_iter().collect();
     let stop_watch = CancellationToken::new();
     runner.watch_foreign(known, stop_watch.clone());
     if let Some(p) = &opts.start_pipeline {
         effects.run(Effect::Trigger {
             pipeline: p.clone(),
-            trigger: crate::domain::Trigger {
-                actor: identity.actor.clone(),
-                via: "demo".into(),
-            },
+            trigger: crate::domain::Trigger { actor: identity.actor.clone(), via: "demo".into() },
         });
     }
 
@@ -163,10 +141,7 @@ pub async fn run_tui(
     let cancelled = runner.cancel_all();
     if cancelled > 0 {
         eprintln!("flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
-        if !runner
-            .wait_idle(config.runner.kill_grace + Duration::from_secs(5))
-            .await
-        {
+        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
             crate::ci::local::process::end_all_jobs();
         }
     }

@@ -65,15 +65,7 @@ pub struct LogView {
 
 impl Default for LogView {
     fn default() -> Self {
-        LogView {
-            follow: true,
-            top: 0,
-            hscroll: 0,
-            wrap: false,
-            timestamps: false,
-            new_lines: 0,
-            search: None,
-        }
+        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None }
     }
 }
 
@@ -97,25 +89,11 @@ pub const TOAST_SECS: i64 = 5;
 /// refused if the target changed meanwhile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingOp {
-    Trigger {
-        pipeline: String,
-    },
-    Cancel {
-        run: RunId,
-        seen: crate::domain::RunStatus,
-    },
-    Retry {
-        run: RunId,
-        seen: crate::domain::RunStatus,
-    },
-    Gate {
-        run: RunId,
-        job: String,
-        approve: bool,
-    },
-    QuitCancelling {
-        runs: usize,
-    },
+    Trigger { pipeline: String },
+    Cancel { run: RunId, seen: crate::domain::RunStatus },
+    Retry { run: RunId, seen: crate::domain::RunStatus },
+    Gate { run: RunId, job: String, approve: bool },
+    QuitCancelling { runs: usize },
 }
 
 impl PendingOp {
@@ -215,10 +193,7 @@ impl State {
             read_only: false,
             keymap,
             theme,
-            theme_names: crate::ui::theme::BUILTIN
-                .iter()
-                .map(|(n, _)| n.to_string())
-                .collect(),
+            theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
             pipelines,
             fallback_pipeline: fallback,
             log_caps,
@@ -257,15 +232,8 @@ impl State {
                     return true;
                 }
                 let rec = &r.record;
-                let hay = format!(
-                    "#{} {} {} {} {}",
-                    rec.id,
-                    rec.pipeline,
-                    rec.status.label(),
-                    rec.trigger.actor,
-                    rec.trigger.via
-                )
-                .to_lowercase();
+                let hay =
+                    format!("#{} {} {} {} {}", rec.id, rec.pipeline, rec.status.label(), rec.trigger.actor, rec.trigger.via).to_lowercase();
                 hay.contains(&needle) != negate
             })
             .collect()
@@ -297,20 +265,12 @@ impl State {
     pub fn needs_clock(&self) -> bool {
         self.toasts.iter().any(|t| t.level == ToastLevel::Info)
             || self.runs.iter().any(|r| {
-                !r.record.status.is_terminal()
-                    && r.record
-                        .jobs
-                        .iter()
-                        .any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
+                !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
             })
     }
 
     pub fn toast_info(&mut self, text: impl Into<String>) {
-        self.toasts.push(Toast {
-            level: ToastLevel::Info,
-            text: text.into(),
-            at: self.now,
-        });
+        self.toasts.push(Toast { level: ToastLevel::Info, text: text.into(), at: self.now });
         self.dirty = true;
     }
 
@@ -318,16 +278,8 @@ impl State {
         let text = text.into();
         tracing::warn!(%text, "error shown to the user");
         // The same error repeated (e.g. a failing disk) is shown once.
-        if !self
-            .toasts
-            .iter()
-            .any(|t| t.level == ToastLevel::Error && t.text == text)
-        {
-            self.toasts.push(Toast {
-                level: ToastLevel::Error,
-                text,
-                at: self.now,
-            });
+        if !self.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text == text) {
+            self.toasts.push(Toast { level: ToastLevel::Error, text, at: self.now });
         }
         self.dirty = true;
     }

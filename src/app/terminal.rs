@@ -4,9 +4,7 @@ use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::Once;
 
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
-use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute, queue};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -31,19 +29,11 @@ pub fn enter() -> io::Result<TerminalGuard> {
     });
     crossterm::terminal::enable_raw_mode()?;
     let mut out = io::stdout();
-    if let Err(e) = execute!(
-        out,
-        EnterAlternateScreen,
-        EnableBracketedPaste,
-        cursor::Hide
-    ) {
+    if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
         restore();
         return Err(e);
     }
-    let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
-        64 * 1024,
-        io::stdout(),
-    )))?;
+    let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout())))?;
     Ok(TerminalGuard { terminal })
 }
 
@@ -51,12 +41,7 @@ pub fn enter() -> io::Result<TerminalGuard> {
 pub fn restore() {
     let _ = crossterm::terminal::disable_raw_mode();
     let mut out = io::stdout();
-    let _ = execute!(
-        out,
-        DisableBracketedPaste,
-        LeaveAlternateScreen,
-        cursor::Show
-    );
+    let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
     let _ = out.flush();
 }
 

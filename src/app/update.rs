@@ -9,10 +9,7 @@ use super::action::Action;
 use super::command::{self, LineCommand};
 use super::effect::Effect;
 use super::keymap::Command;
-use super::state::{
-    Confirm, Input, InputKind, JobLog, Overlay, Pane, PendingOp, RunView, Search, State,
-    TOAST_SECS, ToastLevel,
-};
+use super::state::{Confirm, Input, InputKind, JobLog, Overlay, Pane, PendingOp, RunView, Search, State, TOAST_SECS, ToastLevel};
 use crate::ci::RunEvent;
 use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, Trigger};
 use crate::logstore::LogStore;
@@ -37,9 +34,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Tick(now) => {
             state.now = now;
             let before = state.toasts.len();
-            state.toasts.retain(|t| {
-                t.level == ToastLevel::Error || now.as_second() - t.at.as_second() < TOAST_SECS
-            });
+            state.toasts.retain(|t| t.level == ToastLevel::Error || now.as_second() - t.at.as_second() < TOAST_SECS);
             if before != state.toasts.len() || state.needs_clock() {
                 state.dirty = true;
             }
@@ -71,12 +66,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::LogLoaded {
-            request,
-            run,
-            job,
-            result,
-        } => {
+        Action::LogLoaded { request, run, job, result } => {
             if state.pending_log != Some(request) {
                 return Vec::new(); // the user has moved on; drop the stale answer
             }
@@ -91,18 +81,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                         for l in &lines {
                             store.push_raw(l.ts_ms, l.stream, &l.bytes);
                         }
-                        view.logs.insert(
-                            job,
-                            JobLog {
-                                store,
-                                from_disk: true,
-                            },
-                        );
+                        view.logs.insert(job, JobLog { store, from_disk: true });
                     }
                 }
-                Err(e) => {
-                    state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}"))
-                }
+                Err(e) => state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}")),
             }
             state.dirty = true;
             Vec::new()
@@ -168,21 +150,13 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
         }
         RunEvent::Log { run, job, lines } => {
             let caps = state.log_caps;
-            let selected = state.selected_run == Some(run)
-                && state.selected_job.as_deref() == Some(job.as_str());
-            let query = state
-                .log
-                .search
-                .as_ref()
-                .map(|s| s.query.clone())
-                .filter(|q| !q.is_empty());
+            let selected = state.selected_run == Some(run) && state.selected_job.as_deref() == Some(job.as_str());
+            let query = state.log.search.as_ref().map(|s| s.query.clone()).filter(|q| !q.is_empty());
             let Some(view) = state.run_mut(run) else {
                 return Vec::new();
             };
-            let entry = view.logs.entry(job).or_insert_with(|| JobLog {
-                store: LogStore::new(caps.max_lines, caps.max_bytes),
-                from_disk: false,
-            });
+            let entry =
+                view.logs.entry(job).or_insert_with(|| JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false });
             if entry.from_disk {
                 return Vec::new(); // a finished job's log already read whole from disk
             }
@@ -196,11 +170,7 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
                 let new_matches: Vec<u64> = match &query {
                     Some(q) => {
                         let m = crate::logstore::store_matcher(q);
-                        (before..before + added)
-                            .filter(|seq| {
-                                entry.store.get(*seq).is_some_and(|l| m.is_match(&l.text))
-                            })
-                            .collect()
+                        (before..before + added).filter(|seq| entry.store.get(*seq).is_some_and(|l| m.is_match(&l.text))).collect()
                     }
                     None => Vec::new(),
                 };
@@ -232,13 +202,7 @@ fn upsert_run(state: &mut State, rec: RunRecord) {
         let reset: Vec<String> = rec
             .jobs
             .iter()
-            .filter(|j| {
-                j.status == JobStatus::Pending
-                    && view
-                        .record
-                        .job(&j.key)
-                        .is_some_and(|old| old.status.is_terminal())
-            })
+            .filter(|j| j.status == JobStatus::Pending && view.record.job(&j.key).is_some_and(|old| old.status.is_terminal()))
             .map(|j| j.key.clone())
             .collect();
         for k in reset {
@@ -246,39 +210,18 @@ fn upsert_run(state: &mut State, rec: RunRecord) {
         }
         view.record = rec;
     } else {
-        let pos = state
-            .runs
-            .iter()
-            .position(|r| r.record.id < rec.id)
-            .unwrap_or(state.runs.len());
-        state.runs.insert(
-            pos,
-            RunView {
-                record: rec,
-                logs: Default::default(),
-            },
-        );
+        let pos = state.runs.iter().position(|r| r.record.id < rec.id).unwrap_or(state.runs.len());
+        state.runs.insert(pos, RunView { record: rec, logs: Default::default() });
     }
 }
 
 /// The job to show first: one that is running, waiting or failed, else the first.
 fn default_job(rec: Option<&RunRecord>) -> Option<String> {
     let rec = rec?;
-    let pick = |s: &[JobStatus]| {
-        rec.jobs
-            .iter()
-            .find(|j| s.contains(&j.status))
-            .map(|j| j.key.clone())
-    };
+    let pick = |s: &[JobStatus]| rec.jobs.iter().find(|j| s.contains(&j.status)).map(|j| j.key.clone());
     pick(&[JobStatus::Running, JobStatus::Waiting])
         .or_else(|| pick(&[JobStatus::Failed, JobStatus::TimedOut]))
-        .or_else(|| {
-            rec.jobs
-                .iter()
-                .rev()
-                .find(|j| j.status != JobStatus::Pending && j.status != JobStatus::Skipped)
-                .map(|j| j.key.clone())
-        })
+        .or_else(|| rec.jobs.iter().rev().find(|j| j.status != JobStatus::Pending && j.status != JobStatus::Skipped).map(|j| j.key.clone()))
         .or_else(|| rec.jobs.first().map(|j| j.key.clone()))
 }
 
@@ -319,11 +262,7 @@ fn ensure_log(state: &mut State) -> Option<Effect> {
     let (run_id, key) = (run.record.id, job.key.clone());
     let request = state.request_id();
     state.pending_log = Some(request);
-    Some(Effect::LoadLog {
-        request,
-        run: run_id,
-        job: key,
-    })
+    Some(Effect::LoadLog { request, run: run_id, job: key })
 }
 
 fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
@@ -334,26 +273,10 @@ fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
     match state.overlay.take() {
         Some(Overlay::Help { scroll }) => {
             match state.keymap.resolve(state.focus.context(), &ev) {
-                Some(Command::Down) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(1),
-                    })
-                }
-                Some(Command::Up) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(1),
-                    })
-                }
-                Some(Command::PageDown) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(10),
-                    })
-                }
-                Some(Command::PageUp) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(10),
-                    })
-                }
+                Some(Command::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Command::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Command::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
+                Some(Command::PageUp) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
                 _ => {} // any other key closes help
             }
             Vec::new()
@@ -377,12 +300,7 @@ fn on_confirm_key(state: &mut State, mut c: Confirm, ev: KeyEvent) -> Vec<Effect
         KeyCode::Char('c') if ev.modifiers.contains(KeyModifiers::CONTROL) => Vec::new(),
         KeyCode::Enter if c.yes_focused => confirmed(state, c.op),
         KeyCode::Enter => Vec::new(),
-        KeyCode::Tab
-        | KeyCode::BackTab
-        | KeyCode::Left
-        | KeyCode::Right
-        | KeyCode::Char('h')
-        | KeyCode::Char('l') => {
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char('h') | KeyCode::Char('l') => {
             c.yes_focused = !c.yes_focused;
             state.overlay = Some(Overlay::Confirm(c));
             Vec::new()
@@ -420,9 +338,7 @@ fn on_input_key(state: &mut State, mut input: Input, ev: KeyEvent) -> Vec<Effect
             state.overlay = Some(Overlay::Input(input));
             Vec::new()
         }
-        KeyCode::Char('m') | KeyCode::Char('j') if ev.modifiers.contains(KeyModifiers::CONTROL) => {
-            submit_input(state, input)
-        }
+        KeyCode::Char('m') | KeyCode::Char('j') if ev.modifiers.contains(KeyModifiers::CONTROL) => submit_input(state, input),
         _ => {
             input.text.input(ev);
             state.overlay = Some(Overlay::Input(input));
@@ -523,11 +439,7 @@ fn single_line(text: &str) -> TextArea<'static> {
 }
 
 fn open_input(state: &mut State, kind: InputKind, initial: &str) {
-    let mut input = Input {
-        kind,
-        text: single_line(initial),
-        suggestions: Vec::new(),
-    };
+    let mut input = Input { kind, text: single_line(initial), suggestions: Vec::new() };
     if kind == InputKind::Filter {
         // Remember the filter in force so Esc can restore it.
         input.suggestions = vec![state.filter.clone()];
@@ -548,23 +460,12 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
     }
     match cmd {
         Command::Quit => {
-            let active = state
-                .local_runs
-                .iter()
-                .filter(|id| {
-                    state
-                        .run(**id)
-                        .is_some_and(|r| !r.record.status.is_terminal())
-                })
-                .count();
+            let active = state.local_runs.iter().filter(|id| state.run(**id).is_some_and(|r| !r.record.status.is_terminal())).count();
             if active > 0 {
                 state.overlay = Some(Overlay::Confirm(Confirm {
                     title: "Quit flightdeck?".into(),
                     lines: vec![
-                        format!(
-                            "{active} run{} executing in this cockpit.",
-                            if active == 1 { " is" } else { "s are" }
-                        ),
+                        format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
                         "Quitting cancels them and ends their processes.".into(),
                     ],
                     op: PendingOp::QuitCancelling { runs: active },
@@ -585,12 +486,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::Filter => {
             if state.focus == Pane::Log {
-                let q = state
-                    .log
-                    .search
-                    .as_ref()
-                    .map(|s| s.query.clone())
-                    .unwrap_or_default();
+                let q = state.log.search.as_ref().map(|s| s.query.clone()).unwrap_or_default();
                 open_input(state, InputKind::Search, &q);
             } else {
                 let f = state.filter.clone();
@@ -599,11 +495,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::Back => {
-            if let Some(pos) = state
-                .toasts
-                .iter()
-                .rposition(|t| t.level == ToastLevel::Error)
-            {
+            if let Some(pos) = state.toasts.iter().rposition(|t| t.level == ToastLevel::Error) {
                 state.toasts.remove(pos);
             } else if state.focus == Pane::Log && state.log.search.is_some() {
                 state.log.search = None;
@@ -650,10 +542,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         | Command::Left
         | Command::Right => navigate(state, cmd),
         Command::Trigger => {
-            let pipeline = state
-                .current_run()
-                .map(|r| r.record.pipeline.clone())
-                .or_else(|| state.fallback_pipeline.clone());
+            let pipeline = state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone());
             request_trigger(state, pipeline)
         }
         Command::Cancel => {
@@ -663,38 +552,20 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             };
             let rec = &run.record;
             if rec.status.is_terminal() {
-                let msg = format!(
-                    "run #{} is {}; there is nothing to cancel",
-                    rec.id,
-                    rec.status.label()
-                );
+                let msg = format!("run #{} is {}; there is nothing to cancel", rec.id, rec.status.label());
                 state.toast_error(msg);
                 return Vec::new();
             }
-            let running: Vec<String> = rec
-                .jobs
-                .iter()
-                .filter(|j| j.status == JobStatus::Running)
-                .map(|j| j.key.clone())
-                .collect();
+            let running: Vec<String> = rec.jobs.iter().filter(|j| j.status == JobStatus::Running).map(|j| j.key.clone()).collect();
             let lines = vec![
-                format!(
-                    "Run #{} of `{}` ({}), started by {}.",
-                    rec.id,
-                    rec.pipeline,
-                    rec.status.label(),
-                    rec.trigger.actor
-                ),
+                format!("Run #{} of `{}` ({}), started by {}.", rec.id, rec.pipeline, rec.status.label(), rec.trigger.actor),
                 if running.is_empty() {
                     "No job is running; pending jobs and gates will not start.".into()
                 } else {
                     format!("Ends the process groups of: {}.", running.join(", "))
                 },
             ];
-            let op = PendingOp::Cancel {
-                run: rec.id,
-                seen: rec.status,
-            };
+            let op = PendingOp::Cancel { run: rec.id, seen: rec.status };
             confirm(state, format!("Cancel run #{}?", rec.id), lines, op)
         }
         Command::Retry => {
@@ -704,41 +575,21 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             };
             let rec = &run.record;
             if !rec.status.is_terminal() {
-                let msg = format!(
-                    "run #{} is still {}; retry it when it has finished",
-                    rec.id,
-                    rec.status.label()
-                );
+                let msg = format!("run #{} is still {}; retry it when it has finished", rec.id, rec.status.label());
                 state.toast_error(msg);
                 return Vec::new();
             }
-            let again: Vec<String> = rec
-                .jobs
-                .iter()
-                .filter(|j| j.status.is_retryable())
-                .map(|j| j.key.clone())
-                .collect();
+            let again: Vec<String> = rec.jobs.iter().filter(|j| j.status.is_retryable()).map(|j| j.key.clone()).collect();
             if again.is_empty() {
-                let msg = format!(
-                    "run #{} has no failed, cancelled or skipped job to retry",
-                    rec.id
-                );
+                let msg = format!("run #{} has no failed, cancelled or skipped job to retry", rec.id);
                 state.toast_error(msg);
                 return Vec::new();
             }
             let lines = vec![
-                format!(
-                    "Run #{} of `{}` ({}).",
-                    rec.id,
-                    rec.pipeline,
-                    rec.status.label()
-                ),
+                format!("Run #{} of `{}` ({}).", rec.id, rec.pipeline, rec.status.label()),
                 format!("Runs again: {}.", again.join(", ")),
             ];
-            let op = PendingOp::Retry {
-                run: rec.id,
-                seen: rec.status,
-            };
+            let op = PendingOp::Retry { run: rec.id, seen: rec.status };
             confirm(state, format!("Retry run #{}?", rec.id), lines, op)
         }
         Command::Approve | Command::Reject => {
@@ -748,44 +599,24 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 return Vec::new();
             };
             let rec = &run.record;
-            let selected_gate = state
-                .current_job()
-                .filter(|j| j.status == JobStatus::Waiting)
-                .map(|j| j.key.clone());
-            let Some(job) =
-                selected_gate.or_else(|| rec.waiting_gates().next().map(|j| j.key.clone()))
-            else {
+            let selected_gate = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
+            let Some(job) = selected_gate.or_else(|| rec.waiting_gates().next().map(|j| j.key.clone())) else {
                 let msg = format!("run #{} has no gate waiting for a decision", rec.id);
                 state.toast_error(msg);
                 return Vec::new();
             };
             let j = rec.job(&job);
-            let waited = j
-                .and_then(|j| crate::util::elapsed(j.started_at, None, state.now))
-                .map(format_duration)
-                .unwrap_or_default();
-            let env = j
-                .and_then(|j| j.gate.as_ref())
-                .and_then(|g| g.environment.clone())
-                .unwrap_or_else(|| "-".into());
+            let waited = j.and_then(|j| crate::util::elapsed(j.started_at, None, state.now)).map(format_duration).unwrap_or_default();
+            let env = j.and_then(|j| j.gate.as_ref()).and_then(|g| g.environment.clone()).unwrap_or_else(|| "-".into());
             let next: Vec<String> = rec
                 .stages
                 .iter()
-                .filter(|s| {
-                    s.needs
-                        .contains(&j.map(|j| j.stage.clone()).unwrap_or_default())
-                })
+                .filter(|s| s.needs.contains(&j.map(|j| j.stage.clone()).unwrap_or_default()))
                 .map(|s| s.name.clone())
                 .collect();
             let lines = vec![
-                format!(
-                    "Gate `{job}` of run #{} (`{}`), environment {env}, waiting {waited}.",
-                    rec.id, rec.pipeline
-                ),
-                format!(
-                    "Run started by {}; you are {}.",
-                    rec.trigger.actor, state.identity.actor
-                ),
+                format!("Gate `{job}` of run #{} (`{}`), environment {env}, waiting {waited}.", rec.id, rec.pipeline),
+                format!("Run started by {}; you are {}.", rec.trigger.actor, state.identity.actor),
                 if approve {
                     if next.is_empty() {
                         "Approving completes the gate.".into()
@@ -796,11 +627,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     "Rejecting fails the gate; what needs it is skipped.".into()
                 },
             ];
-            let op = PendingOp::Gate {
-                run: rec.id,
-                job: job.clone(),
-                approve,
-            };
+            let op = PendingOp::Gate { run: rec.id, job: job.clone(), approve };
             let verb = if approve { "Approve" } else { "Reject" };
             confirm(state, format!("{verb} gate `{job}`?"), lines, op)
         }
@@ -827,9 +654,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::LogFirstError => {
-            let found = state
-                .current_log()
-                .and_then(|l| l.store.first_error(l.store.first_seq()));
+            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq()));
             match found {
                 Some(seq) => jump_to(state, seq),
                 None => state.toast_info("no line that looks like an error in this log"),
@@ -841,9 +666,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
 
 fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
     if state.read_only {
-        state.toast_error(
-            "read-only mode: starting a run is disabled (flightdeck was started with --read-only)",
-        );
+        state.toast_error("read-only mode: starting a run is disabled (flightdeck was started with --read-only)");
         return Vec::new();
     }
     let Some(pipeline) = pipeline else {
@@ -855,22 +678,11 @@ fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
         return Vec::new();
     };
     if !state.pipelines.contains(&pipeline) {
-        state.toast_error(format!(
-            "no pipeline named `{pipeline}` (configured: {})",
-            state.pipelines.join(", ")
-        ));
+        state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
         return Vec::new();
     }
-    let lines = vec![format!(
-        "Starts a new run of `{pipeline}` as {} ({}).",
-        state.identity.actor, state.identity.origin
-    )];
-    confirm(
-        state,
-        format!("Run pipeline `{pipeline}`?"),
-        lines,
-        PendingOp::Trigger { pipeline },
-    )
+    let lines = vec![format!("Starts a new run of `{pipeline}` as {} ({}).", state.identity.actor, state.identity.origin)];
+    confirm(state, format!("Run pipeline `{pipeline}`?"), lines, PendingOp::Trigger { pipeline })
 }
 
 fn confirm(state: &mut State, title: String, lines: Vec<String>, op: PendingOp) -> Vec<Effect> {
@@ -878,12 +690,7 @@ fn confirm(state: &mut State, title: String, lines: Vec<String>, op: PendingOp) 
         state.toast_info(format!("{} is already in progress", op.key()));
         return Vec::new();
     }
-    state.overlay = Some(Overlay::Confirm(Confirm {
-        title,
-        lines,
-        op,
-        yes_focused: false,
-    }));
+    state.overlay = Some(Overlay::Confirm(Confirm { title, lines, op, yes_focused: false }));
     Vec::new()
 }
 
@@ -894,10 +701,7 @@ fn confirmed(state: &mut State, op: PendingOp) -> Vec<Effect> {
         state.toast_info(format!("{key} is already in progress"));
         return Vec::new();
     }
-    let trigger = Trigger {
-        actor: state.identity.actor.clone(),
-        via: "tui".into(),
-    };
+    let trigger = Trigger { actor: state.identity.actor.clone(), via: "tui".into() };
     let effect = match op {
         PendingOp::QuitCancelling { .. } => {
             state.quit = true;
@@ -930,10 +734,7 @@ fn confirmed(state: &mut State, op: PendingOp) -> Vec<Effect> {
             Effect::Retry { run, trigger }
         }
         PendingOp::Gate { run, job, approve } => {
-            let now = state
-                .run(run)
-                .and_then(|r| r.record.job(&job))
-                .map(|j| j.status);
+            let now = state.run(run).and_then(|r| r.record.job(&job)).map(|j| j.status);
             if now != Some(JobStatus::Waiting) {
                 let verb = if approve { "approved" } else { "rejected" };
                 state.toast_error(format!(
@@ -942,12 +743,8 @@ fn confirmed(state: &mut State, op: PendingOp) -> Vec<Effect> {
                 ));
                 return Vec::new();
             }
-            let decision = GateDecision {
-                approved: approve,
-                by: state.identity.actor.clone(),
-                at: Timestamp::now(),
-                comment: String::new(),
-            };
+            let decision =
+                GateDecision { approved: approve, by: state.identity.actor.clone(), at: Timestamp::now(), comment: String::new() };
             Effect::DecideGate { run, job, decision }
         }
     };
@@ -962,10 +759,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             if ids.is_empty() {
                 return Vec::new();
             }
-            let cur = state
-                .selected_run
-                .and_then(|s| ids.iter().position(|i| *i == s))
-                .unwrap_or(0);
+            let cur = state.selected_run.and_then(|s| ids.iter().position(|i| *i == s)).unwrap_or(0);
             let page = 10;
             let next = match cmd {
                 Command::Up => cur.saturating_sub(1),
@@ -999,12 +793,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             let (mut col, mut row) = state
                 .selected_job
                 .as_ref()
-                .and_then(|k| {
-                    columns
-                        .iter()
-                        .enumerate()
-                        .find_map(|(c, jobs)| jobs.iter().position(|j| j == k).map(|r| (c, r)))
-                })
+                .and_then(|k| columns.iter().enumerate().find_map(|(c, jobs)| jobs.iter().position(|j| j == k).map(|r| (c, r))))
                 .unwrap_or((0, 0));
             match cmd {
                 Command::Left => col = col.saturating_sub(1),
@@ -1027,10 +816,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
                 Command::PageUp => scroll_up(state, rows.saturating_sub(1).max(1)),
                 Command::PageDown => scroll_down(state, rows.saturating_sub(1).max(1)),
                 Command::Top => {
-                    let first = state
-                        .current_log()
-                        .map(|l| l.store.first_seq())
-                        .unwrap_or(0);
+                    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
                     state.log.follow = false;
                     state.log.top = first;
                 }
@@ -1038,9 +824,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
                     state.log.follow = true;
                     state.log.new_lines = 0;
                 }
-                Command::Left if !state.log.wrap => {
-                    state.log.hscroll = state.log.hscroll.saturating_sub(8)
-                }
+                Command::Left if !state.log.wrap => state.log.hscroll = state.log.hscroll.saturating_sub(8),
                 Command::Right if !state.log.wrap => state.log.hscroll += 8,
                 _ => {}
             }
@@ -1057,19 +841,12 @@ pub fn current_top(state: &State) -> u64 {
     let rows = layout::log_rows(state) as u64;
     let (first, end) = (log.store.first_seq(), log.store.end_seq());
     let bottom_top = end.saturating_sub(rows).max(first);
-    if state.log.follow {
-        bottom_top
-    } else {
-        state.log.top.clamp(first, bottom_top)
-    }
+    if state.log.follow { bottom_top } else { state.log.top.clamp(first, bottom_top) }
 }
 
 fn scroll_up(state: &mut State, n: u64) {
     let top = current_top(state);
-    let first = state
-        .current_log()
-        .map(|l| l.store.first_seq())
-        .unwrap_or(0);
+    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
     state.log.top = top.saturating_sub(n).max(first);
     state.log.follow = false;
 }
@@ -1082,11 +859,7 @@ fn scroll_down(state: &mut State, n: u64) {
         return;
     };
     let rows = layout::log_rows(state) as u64;
-    let bottom_top = log
-        .store
-        .end_seq()
-        .saturating_sub(rows)
-        .max(log.store.first_seq());
+    let bottom_top = log.store.end_seq().saturating_sub(rows).max(log.store.first_seq());
     let top = current_top(state) + n;
     if top >= bottom_top {
         state.log.follow = true;
@@ -1098,10 +871,7 @@ fn scroll_down(state: &mut State, n: u64) {
 
 fn jump_to(state: &mut State, seq: u64) {
     let rows = layout::log_rows(state) as u64;
-    let first = state
-        .current_log()
-        .map(|l| l.store.first_seq())
-        .unwrap_or(0);
+    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
     state.log.follow = false;
     state.log.top = seq.saturating_sub(rows / 3).max(first);
 }
@@ -1117,19 +887,12 @@ fn search(state: &mut State, query: &str) {
         return;
     };
     let matches = log.store.find_all(query);
-    let current = matches
-        .iter()
-        .position(|m| *m >= top)
-        .or(if matches.is_empty() { None } else { Some(0) });
+    let current = matches.iter().position(|m| *m >= top).or(if matches.is_empty() { None } else { Some(0) });
     let target = current.map(|i| matches[i]);
     if matches.is_empty() {
         state.toast_info(format!("no line matches `{query}`"));
     }
-    state.log.search = Some(Search {
-        query: query.to_string(),
-        matches,
-        current,
-    });
+    state.log.search = Some(Search { query: query.to_string(), matches, current });
     if let Some(seq) = target {
         jump_to(state, seq);
     }

@@ -14,11 +14,7 @@ pub enum RunEvent {
     /// A run was created or changed (status, a job's status …).
     Updated(Box<RunRecord>),
     /// New log lines of one job.
-    Log {
-        run: RunId,
-        job: String,
-        lines: Vec<RawLine>,
-    },
+    Log { run: RunId, job: String, lines: Vec<RawLine> },
     /// Something went wrong that the user must hear about (e.g. a log could not be written).
     Problem { run: Option<RunId>, message: String },
 }
@@ -32,28 +28,18 @@ pub enum CiError {
     #[error("run #{run} has no job `{job}`")]
     NoSuchJob { run: RunId, job: String },
     #[error("run #{run} is {status}; {what}")]
-    WrongState {
-        run: RunId,
-        status: String,
-        what: String,
-    },
+    WrongState { run: RunId, status: String, what: String },
     #[error("run #{run} is being executed by another flightdeck process (pid {pid})")]
     OwnedElsewhere { run: RunId, pid: u32 },
     #[error("{context}: {source}")]
-    Storage {
-        context: String,
-        source: std::io::Error,
-    },
+    Storage { context: String, source: std::io::Error },
     #[error("{0}")]
     Other(String),
 }
 
 impl CiError {
     pub fn storage(context: impl Into<String>, source: std::io::Error) -> CiError {
-        CiError::Storage {
-            context: context.into(),
-            source,
-        }
+        CiError::Storage { context: context.into(), source }
     }
 }
 
@@ -65,11 +51,6 @@ pub trait CiProvider: Send + Sync {
     fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunId, CiError>>;
     fn cancel(&self, run: RunId) -> BoxFuture<'_, Result<(), CiError>>;
     fn retry(&self, run: RunId, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
-    fn decide_gate(
-        &self,
-        run: RunId,
-        job: String,
-        decision: GateDecision,
-    ) -> BoxFuture<'_, Result<(), CiError>>;
+    fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
     fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
 }

@@ -16,17 +16,9 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.key.is_empty() {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}: {}",
-                self.file, self.line, self.column, self.key, self.message
-            )
+            write!(f, "{}:{}:{}: {}: {}", self.file, self.line, self.column, self.key, self.message)
         }
     }
 }
@@ -40,11 +32,7 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.diagnostics.len();
-        writeln!(
-            f,
-            "the configuration has {n} problem{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "the configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
         for d in &self.diagnostics {
             writeln!(f, "  {d}")?;
         }
@@ -61,50 +49,24 @@ pub struct Reporter<'a> {
 
 impl<'a> Reporter<'a> {
     pub fn new(file: &'a str, source: &'a str) -> Self {
-        Reporter {
-            file,
-            source,
-            diagnostics: Vec::new(),
-        }
+        Reporter { file, source, diagnostics: Vec::new() }
     }
 
-    pub fn error(
-        &mut self,
-        span: Option<Range<usize>>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (line, column) = span
-            .map(|s| line_col(self.source, s.start))
-            .unwrap_or((1, 1));
-        self.diagnostics.push(Diagnostic {
-            file: self.file.to_string(),
-            line,
-            column,
-            key: key.into(),
-            message: message.into(),
-        });
+    pub fn error(&mut self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) {
+        let (line, column) = span.map(|s| line_col(self.source, s.start)).unwrap_or((1, 1));
+        self.diagnostics.push(Diagnostic { file: self.file.to_string(), line, column, key: key.into(), message: message.into() });
     }
 
     /// Converts a TOML/serde error, recovering the key from the table header and the line it points at.
     pub fn toml_error(&mut self, err: &toml::de::Error) {
         let span = err.span();
-        let key = span
-            .as_ref()
-            .map(|s| key_at(self.source, s.start))
-            .unwrap_or_default();
+        let key = span.as_ref().map(|s| key_at(self.source, s.start)).unwrap_or_default();
         let message = err.message().trim().replace('\n', " ");
         self.error(span, key, message);
     }
 
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.diagnostics.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError {
-                diagnostics: self.diagnostics,
-            })
-        }
+        if self.diagnostics.is_empty() { Ok(()) } else { Err(ConfigError { diagnostics: self.diagnostics }) }
     }
 }
 
@@ -113,12 +75,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = &source[..floor_char_boundary(source, offset)];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
     (line, column)
 }
 
@@ -133,35 +90,21 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 fn key_at(source: &str, offset: usize) -> String {
     let offset = floor_char_boundary(source, offset.min(source.len()));
     let line_start = source[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = source[offset..]
-        .find('\n')
-        .map(|i| offset + i)
-        .unwrap_or(source.len());
+    let line_end = source[offset..].find('\n').map(|i| offset + i).unwrap_or(source.len());
     let line = &source[line_start..line_end];
     let mut table = String::new();
     for l in source[..line_start].lines().rev() {
         let t = l.trim();
         if t.starts_with('[') {
-            table = t
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .trim()
-                .to_string();
+            table = t.trim_start_matches('[').trim_end_matches(']').trim().to_string();
             break;
         }
     }
     let trimmed = line.trim();
     if trimmed.starts_with('[') {
-        return trimmed
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .trim()
-            .to_string();
+        return trimmed.trim_start_matches('[').trim_end_matches(']').trim().to_string();
     }
-    let key = line
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .unwrap_or_default();
+    let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).unwrap_or_default();
     match (table.is_empty(), key.is_empty()) {
         (true, _) => key,
         (false, true) => table,

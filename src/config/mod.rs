@@ -51,10 +51,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings {
-            max_lines: 200_000,
-            max_bytes: 64 * 1024 * 1024,
-        }
+        LogSettings { max_lines: 200_000, max_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -113,25 +110,12 @@ pub struct Locations {
 impl Locations {
     /// `--config FILE`, then `$FLIGHTDECK_CONFIG`, then the user config dir's `config.toml` if it exists.
     pub fn discover(explicit: Option<&Path>) -> Locations {
-        let config_dir = directories::ProjectDirs::from("dev", "flightdeck", "flightdeck")
-            .map(|d| d.config_dir().to_path_buf());
+        let config_dir = directories::ProjectDirs::from("dev", "flightdeck", "flightdeck").map(|d| d.config_dir().to_path_buf());
         let config_file = explicit
             .map(Path::to_path_buf)
-            .or_else(|| {
-                std::env::var_os("FLIGHTDECK_CONFIG")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .or_else(|| {
-                config_dir
-                    .as_ref()
-                    .map(|d| d.join("config.toml"))
-                    .filter(|p| p.exists())
-            });
-        Locations {
-            config_file,
-            config_dir,
-        }
+            .or_else(|| std::env::var_os("FLIGHTDECK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| config_dir.as_ref().map(|d| d.join("config.toml")).filter(|p| p.exists()));
+        Locations { config_file, config_dir }
     }
 }
 
@@ -140,9 +124,8 @@ impl Config {
     pub fn load(loc: &Locations) -> anyhow::Result<Config> {
         match &loc.config_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display()))?;
                 Ok(Config::parse(&text, Some(path), loc.config_dir.as_deref())?)
             }
             None => Ok(Config::parse("", None, loc.config_dir.as_deref())?),
@@ -151,14 +134,8 @@ impl Config {
 
     /// Parses and validates configuration text. `path` names the file in diagnostics and anchors
     /// relative paths.
-    pub fn parse(
-        text: &str,
-        path: Option<&Path>,
-        config_dir: Option<&Path>,
-    ) -> Result<Config, ConfigError> {
-        let file = path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "<defaults>".into());
+    pub fn parse(text: &str, path: Option<&Path>, config_dir: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into());
         let mut rep = Reporter::new(&file, text);
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
@@ -169,26 +146,14 @@ impl Config {
         };
         let base_dir = path
             .and_then(Path::parent)
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    p.to_path_buf()
-                }
-            })
+            .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
             .unwrap_or_else(|| PathBuf::from("."));
         let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
 
         let mut environments = BTreeMap::new();
         for (name, env) in &raw.environments {
-            environments.insert(
-                name.clone(),
-                Environment {
-                    name: name.clone(),
-                    description: env.description.clone(),
-                    production: env.production,
-                },
-            );
+            environments
+                .insert(name.clone(), Environment { name: name.clone(), description: env.description.clone(), production: env.production });
         }
 
         let mut pipelines = BTreeMap::new();
@@ -200,11 +165,7 @@ impl Config {
 
         let default_pipeline = raw.general.default_pipeline.as_ref().map(|d| {
             if !pipelines.contains_key(d.get_ref()) && !raw.pipelines.contains_key(d.get_ref()) {
-                rep.error(
-                    Some(d.span()),
-                    "general.default_pipeline",
-                    format!("no pipeline named `{}` is declared", d.get_ref()),
-                );
+                rep.error(Some(d.span()), "general.default_pipeline", format!("no pipeline named `{}` is declared", d.get_ref()));
             }
             d.get_ref().clone()
         });
@@ -212,29 +173,14 @@ impl Config {
         let runner = RunnerSettings {
             max_parallel_jobs: match &raw.runner.max_parallel_jobs {
                 Some(n) if *n.get_ref() == 0 => {
-                    rep.error(
-                        Some(n.span()),
-                        "runner.max_parallel_jobs",
-                        "must be at least 1",
-                    );
+                    rep.error(Some(n.span()), "runner.max_parallel_jobs", "must be at least 1");
                     1
                 }
                 Some(n) => *n.get_ref(),
-                None => std::thread::available_parallelism()
-                    .map(|n| n.get().max(2))
-                    .unwrap_or(4),
+                None => std::thread::available_parallelism().map(|n| n.get().max(2)).unwrap_or(4),
             },
-            kill_grace: duration_field(
-                &mut rep,
-                raw.runner.kill_grace.as_ref(),
-                "runner.kill_grace",
-            )
-            .unwrap_or(Duration::from_secs(5)),
-            default_timeout: duration_field(
-                &mut rep,
-                raw.runner.default_timeout.as_ref(),
-                "runner.default_timeout",
-            ),
+            kill_grace: duration_field(&mut rep, raw.runner.kill_grace.as_ref(), "runner.kill_grace").unwrap_or(Duration::from_secs(5)),
+            default_timeout: duration_field(&mut rep, raw.runner.default_timeout.as_ref(), "runner.default_timeout"),
         };
 
         let mut logs = LogSettings::default();
@@ -257,12 +203,7 @@ impl Config {
             }
         }
 
-        let theme_name = raw
-            .ui
-            .theme
-            .as_ref()
-            .map(|t| t.get_ref().clone())
-            .unwrap_or_else(|| "dark".into());
+        let theme_name = raw.ui.theme.as_ref().map(|t| t.get_ref().clone()).unwrap_or_else(|| "dark".into());
         let theme = match ThemeSpec::load(&theme_name, config_dir) {
             Ok(t) => t,
             Err(e) => {
@@ -271,11 +212,8 @@ impl Config {
             }
         };
 
-        let overrides: BTreeMap<String, (std::ops::Range<usize>, Vec<String>)> = raw
-            .keys
-            .iter()
-            .map(|(k, v)| (k.clone(), (v.span(), v.get_ref().keys())))
-            .collect();
+        let overrides: BTreeMap<String, (std::ops::Range<usize>, Vec<String>)> =
+            raw.keys.iter().map(|(k, v)| (k.clone(), (v.span(), v.get_ref().keys()))).collect();
         let keymap = match Keymap::with_overrides(&overrides) {
             Ok(k) => k,
             Err(problems) => {
@@ -294,11 +232,7 @@ impl Config {
             default_pipeline,
             runner,
             logs,
-            ui: UiSettings {
-                theme: theme_name,
-                wrap: raw.ui.wrap,
-                timestamps: raw.ui.timestamps,
-            },
+            ui: UiSettings { theme: theme_name, wrap: raw.ui.wrap, timestamps: raw.ui.timestamps },
             theme,
             keymap,
             environments,
@@ -312,21 +246,13 @@ impl Config {
 
     /// The pipeline `r` triggers when nothing else decides: the configured default, else the only one.
     pub fn fallback_pipeline(&self) -> Option<&str> {
-        self.default_pipeline.as_deref().or_else(|| {
-            if self.pipelines.len() == 1 {
-                self.pipelines.keys().next().map(String::as_str)
-            } else {
-                None
-            }
-        })
+        self.default_pipeline
+            .as_deref()
+            .or_else(|| if self.pipelines.len() == 1 { self.pipelines.keys().next().map(String::as_str) } else { None })
     }
 }
 
-fn duration_field(
-    rep: &mut Reporter<'_>,
-    value: Option<&toml::Spanned<String>>,
-    key: &str,
-) -> Option<Duration> {
+fn duration_field(rep: &mut Reporter<'_>, value: Option<&toml::Spanned<String>>, key: &str) -> Option<Duration> {
     let v = value?;
     match parse_duration(v.get_ref()) {
         Ok(d) => Some(d),
@@ -348,34 +274,18 @@ fn validate_pipeline(
     let p = raw.get_ref();
     let key = format!("pipelines.{name}");
     if p.stages.is_empty() {
-        rep.error(
-            Some(raw.span()),
-            &key,
-            "a pipeline needs at least one stage",
-        );
+        rep.error(Some(raw.span()), &key, "a pipeline needs at least one stage");
         return None;
     }
-    let pipeline_cwd = p
-        .cwd
-        .as_ref()
-        .map(|c| base_dir.join(c))
-        .unwrap_or_else(|| base_dir.to_path_buf());
+    let pipeline_cwd = p.cwd.as_ref().map(|c| base_dir.join(c)).unwrap_or_else(|| base_dir.to_path_buf());
 
     let mut seen = BTreeSet::new();
     for (i, s) in p.stages.iter().enumerate() {
         if !seen.insert(s.name.get_ref().as_str()) {
-            rep.error(
-                Some(s.name.span()),
-                format!("{key}.stages[{i}].name"),
-                format!("duplicate stage name `{}`", s.name.get_ref()),
-            );
+            rep.error(Some(s.name.span()), format!("{key}.stages[{i}].name"), format!("duplicate stage name `{}`", s.name.get_ref()));
         }
         if s.name.get_ref().trim().is_empty() {
-            rep.error(
-                Some(s.name.span()),
-                format!("{key}.stages[{i}].name"),
-                "stage name is empty",
-            );
+            rep.error(Some(s.name.span()), format!("{key}.stages[{i}].name"), "stage name is empty");
         }
     }
 
@@ -387,26 +297,15 @@ fn validate_pipeline(
                 rep.error(
                     Some(n.span()),
                     format!("{skey}.needs"),
-                    format!(
-                        "stage `{}` needs `{}`, which is not a stage of this pipeline",
-                        s.name.get_ref(),
-                        n.get_ref()
-                    ),
+                    format!("stage `{}` needs `{}`, which is not a stage of this pipeline", s.name.get_ref(), n.get_ref()),
                 );
             } else if n.get_ref() == s.name.get_ref() {
-                rep.error(
-                    Some(n.span()),
-                    format!("{skey}.needs"),
-                    format!("stage `{}` needs itself", s.name.get_ref()),
-                );
+                rep.error(Some(n.span()), format!("{skey}.needs"), format!("stage `{}` needs itself", s.name.get_ref()));
             }
         }
         let gate = s.gate.as_ref().and_then(|g| match g.get_ref() {
             RawGate::Flag(false) => None,
-            RawGate::Flag(true) => Some(Gate {
-                timeout: None,
-                message: String::new(),
-            }),
+            RawGate::Flag(true) => Some(Gate { timeout: None, message: String::new() }),
             RawGate::Table(t) => {
                 let timeout = match t.timeout.as_deref().map(parse_duration) {
                     Some(Ok(d)) => Some(d),
@@ -416,60 +315,30 @@ fn validate_pipeline(
                     }
                     None => None,
                 };
-                Some(Gate {
-                    timeout,
-                    message: t.message.clone(),
-                })
+                Some(Gate { timeout, message: t.message.clone() })
             }
         });
         match (&s.run, &gate) {
-            (None, None) => rep.error(
-                Some(s.name.span()),
-                &skey,
-                format!("stage `{}` has neither `run` nor `gate`", s.name.get_ref()),
-            ),
-            (Some(r), Some(_)) => rep.error(
-                Some(r.span()),
-                &skey,
-                format!(
-                    "stage `{}` has both `run` and `gate`; a gate runs no command",
-                    s.name.get_ref()
-                ),
-            ),
-            (Some(r), None) if r.get_ref().trim().is_empty() => {
-                rep.error(Some(r.span()), format!("{skey}.run"), "empty command")
+            (None, None) => rep.error(Some(s.name.span()), &skey, format!("stage `{}` has neither `run` nor `gate`", s.name.get_ref())),
+            (Some(r), Some(_)) => {
+                rep.error(Some(r.span()), &skey, format!("stage `{}` has both `run` and `gate`; a gate runs no command", s.name.get_ref()))
             }
+            (Some(r), None) if r.get_ref().trim().is_empty() => rep.error(Some(r.span()), format!("{skey}.run"), "empty command"),
             _ => {}
         }
-        let matrix = s
-            .matrix
-            .as_ref()
-            .map(|m| m.get_ref().clone())
-            .unwrap_or_default();
+        let matrix = s.matrix.as_ref().map(|m| m.get_ref().clone()).unwrap_or_default();
         if let Some(m) = &s.matrix {
             for (axis, values) in m.get_ref() {
                 if values.is_empty() {
-                    rep.error(
-                        Some(m.span()),
-                        format!("{skey}.matrix.{axis}"),
-                        "a matrix axis needs at least one value",
-                    );
+                    rep.error(Some(m.span()), format!("{skey}.matrix.{axis}"), "a matrix axis needs at least one value");
                 }
             }
             if gate.is_some() && !matrix.is_empty() {
-                rep.error(
-                    Some(m.span()),
-                    format!("{skey}.matrix"),
-                    "a gate cannot have a matrix",
-                );
+                rep.error(Some(m.span()), format!("{skey}.matrix"), "a gate cannot have a matrix");
             }
         }
         if s.retries > 10 {
-            rep.error(
-                Some(s.name.span()),
-                format!("{skey}.retries"),
-                "at most 10 retries",
-            );
+            rep.error(Some(s.name.span()), format!("{skey}.retries"), "at most 10 retries");
         }
         if let Some(e) = &s.environment
             && !environments.contains_key(e.get_ref())
@@ -481,11 +350,7 @@ fn validate_pipeline(
                 format!(
                     "environment `{}` is not declared under [environments] (declared: {})",
                     e.get_ref(),
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
                 ),
             );
         }
@@ -494,17 +359,8 @@ fn validate_pipeline(
             run: s.run.as_ref().map(|r| r.get_ref().clone()),
             needs: s.needs.iter().map(|n| n.get_ref().clone()).collect(),
             matrix,
-            env: p
-                .env
-                .iter()
-                .chain(s.env.iter())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            cwd: s
-                .cwd
-                .as_ref()
-                .map(|c| pipeline_cwd.join(c))
-                .unwrap_or_else(|| pipeline_cwd.clone()),
+            env: p.env.iter().chain(s.env.iter()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cwd: s.cwd.as_ref().map(|c| pipeline_cwd.join(c)).unwrap_or_else(|| pipeline_cwd.clone()),
             timeout: duration_field(rep, s.timeout.as_ref(), &format!("{skey}.timeout")),
             retries: s.retries,
             allow_failure: s.allow_failure,
@@ -518,22 +374,10 @@ fn validate_pipeline(
         return None;
     }
     match topo_order(&stages) {
-        Ok(order) => Some(Pipeline {
-            name: name.to_string(),
-            description: p.description.clone(),
-            stages: order,
-        }),
+        Ok(order) => Some(Pipeline { name: name.to_string(), description: p.description.clone(), stages: order }),
         Err(cycle) => {
-            let at = p
-                .stages
-                .iter()
-                .find(|s| s.name.get_ref() == &cycle[0])
-                .map(|s| s.name.span());
-            rep.error(
-                at,
-                format!("{key}.stages"),
-                format!("the stages' needs form a cycle: {}", cycle.join(" → ")),
-            );
+            let at = p.stages.iter().find(|s| s.name.get_ref() == &cycle[0]).map(|s| s.name.span());
+            rep.error(at, format!("{key}.stages"), format!("the stages' needs form a cycle: {}", cycle.join(" → ")));
             None
         }
     }
@@ -545,9 +389,7 @@ fn topo_order(stages: &[Stage]) -> Result<Vec<Stage>, Vec<String>> {
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut order = Vec::with_capacity(stages.len());
     while order.len() < stages.len() {
-        let next = stages.iter().find(|s| {
-            !done.contains(s.name.as_str()) && s.needs.iter().all(|n| done.contains(n.as_str()))
-        });
+        let next = stages.iter().find(|s| !done.contains(s.name.as_str()) && s.needs.iter().all(|n| done.contains(n.as_str())));
         match next {
             Some(s) => {
                 done.insert(&s.name);
@@ -567,12 +409,7 @@ fn find_cycle(stages: &[Stage], done: &BTreeSet<&str>) -> Vec<String> {
     let mut path: Vec<String> = vec![start.name.clone()];
     let mut cur = start;
     loop {
-        let Some(next) = cur
-            .needs
-            .iter()
-            .find(|n| !done.contains(n.as_str()))
-            .and_then(|n| by_name.get(n.as_str()))
-        else {
+        let Some(next) = cur.needs.iter().find(|n| !done.contains(n.as_str())).and_then(|n| by_name.get(n.as_str())) else {
             return path;
         };
         if let Some(pos) = path.iter().position(|p| p == &next.name) {
@@ -615,19 +452,14 @@ mod tests {
 
     #[test]
     fn unknown_needs_and_cycles_and_duplicates() {
-        let d = first(
-            "[pipelines.p]\nstages = [ { name = \"a\", run = \"true\", needs = [\"zz\"] } ]\n",
-        );
+        let d = first("[pipelines.p]\nstages = [ { name = \"a\", run = \"true\", needs = [\"zz\"] } ]\n");
         assert!(d.message.contains("`zz`"), "{d}");
         assert_eq!(d.line, 2);
 
         let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nneeds = [\"b\"]\n[[pipelines.p.stages]]\nname = \"b\"\nrun = \"true\"\nneeds = [\"a\"]\n";
         let d = first(text);
         assert!(d.message.contains("cycle"), "{d}");
-        assert!(
-            d.message.contains("a → b → a") || d.message.contains("b → a → b"),
-            "{d}"
-        );
+        assert!(d.message.contains("a → b → a") || d.message.contains("b → a → b"), "{d}");
 
         let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n";
         let d = first(text);
@@ -640,10 +472,7 @@ mod tests {
         let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nenvironment = \"prod\"\ntimeout = \"5 minutes\"\n";
         let err = parse(text).unwrap_err();
         assert_eq!(err.diagnostics.len(), 2, "{err}");
-        assert!(
-            err.to_string()
-                .contains("environment `prod` is not declared")
-        );
+        assert!(err.to_string().contains("environment `prod` is not declared"));
         assert!(err.to_string().contains("test.toml:5:"));
     }
 
@@ -651,11 +480,7 @@ mod tests {
     fn stages_are_ordered_by_needs() {
         let text = "[[pipelines.p.stages]]\nname = \"late\"\nrun = \"true\"\nneeds = [\"early\"]\n[[pipelines.p.stages]]\nname = \"early\"\nrun = \"true\"\n";
         let c = parse(text).unwrap();
-        let names: Vec<_> = c.pipelines["p"]
-            .stages
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let names: Vec<_> = c.pipelines["p"].stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["early", "late"]);
     }
 

@@ -2,6 +2,4 @@
 
 mod run;
 
-pub use run::{
-    GateDecision, GateInfo, JobRecord, JobStatus, RunId, RunRecord, RunStatus, StageRecord, Trigger,
-};
+pub use run::{GateDecision, GateInfo, JobRecord, JobStatus, RunId, RunRecord, RunStatus, StageRecord, Trigger};

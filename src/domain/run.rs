@@ -21,10 +21,7 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Interrupted
-        )
+        matches!(self, RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Interrupted)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -59,10 +56,7 @@ pub enum JobStatus {
 
 impl JobStatus {
     pub fn is_terminal(self) -> bool {
-        !matches!(
-            self,
-            JobStatus::Pending | JobStatus::Running | JobStatus::Waiting
-        )
+        !matches!(self, JobStatus::Pending | JobStatus::Running | JobStatus::Waiting)
     }
     /// Whether jobs that need this one may start.
     pub fn satisfies_needs(self) -> bool {
@@ -70,14 +64,7 @@ impl JobStatus {
     }
     /// Whether a retry should run this job again.
     pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Failed
-                | JobStatus::TimedOut
-                | JobStatus::Cancelled
-                | JobStatus::Skipped
-                | JobStatus::Interrupted
-        )
+        matches!(self, JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled | JobStatus::Skipped | JobStatus::Interrupted)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -216,11 +203,7 @@ impl RunRecord {
             return RunStatus::Waiting;
         }
         if any(JobStatus::Pending) {
-            return if self.started_at.is_some() {
-                RunStatus::Running
-            } else {
-                RunStatus::Queued
-            };
+            return if self.started_at.is_some() { RunStatus::Running } else { RunStatus::Queued };
         }
         if any(JobStatus::Interrupted) {
             RunStatus::Interrupted

@@ -32,11 +32,7 @@ pub fn spans(text: &str, base: Style, colours: bool) -> Vec<Span<'_>> {
 }
 
 fn apply_sgr(mut style: Style, base: Style, params: &str, colours: bool) -> Style {
-    let codes: Vec<u16> = if params.is_empty() {
-        vec![0]
-    } else {
-        params.split(';').map(|p| p.parse().unwrap_or(0)).collect()
-    };
+    let codes: Vec<u16> = if params.is_empty() { vec![0] } else { params.split(';').map(|p| p.parse().unwrap_or(0)).collect() };
     let mut i = 0;
     while i < codes.len() {
         let c = codes[i];
@@ -61,11 +57,7 @@ fn apply_sgr(mut style: Style, base: Style, params: &str, colours: bool) -> Styl
                 let (colour, used) = extended(&codes[i + 1..]);
                 i += used;
                 if colours && let Some(col) = colour {
-                    style = if c == 38 {
-                        style.fg(col)
-                    } else {
-                        style.bg(col)
-                    };
+                    style = if c == 38 { style.fg(col) } else { style.bg(col) };
                 }
             }
             _ => {}
@@ -100,14 +92,7 @@ fn basic(code: u16) -> Color {
 fn extended(rest: &[u16]) -> (Option<Color>, usize) {
     match rest {
         [5, n, ..] => (Some(Color::Indexed((*n).min(255) as u8)), 2),
-        [2, r, g, b, ..] => (
-            Some(Color::Rgb(
-                (*r).min(255) as u8,
-                (*g).min(255) as u8,
-                (*b).min(255) as u8,
-            )),
-            4,
-        ),
+        [2, r, g, b, ..] => (Some(Color::Rgb((*r).min(255) as u8, (*g).min(255) as u8, (*b).min(255) as u8)), 4),
         [5] | [2, ..] => (None, rest.len()),
         _ => (None, 0),
     }

@@ -43,9 +43,7 @@ fn sanitize_bytes(raw: &[u8], limit: usize) -> String {
         sanitize_str(&String::from_utf8_lossy(raw))
     };
     if truncated > 0 {
-        out.push_str(&format!(
-            "\u{1b}[0m … [{truncated} more bytes not shown; the full line is in the job's log file]"
-        ));
+        out.push_str(&format!("\u{1b}[0m … [{truncated} more bytes not shown; the full line is in the job's log file]"));
     }
     out
 }
@@ -175,10 +173,7 @@ mod tests {
 
     #[test]
     fn progress_bars_show_the_last_segment() {
-        assert_eq!(
-            sanitize_line(b"10%\r50%\r100%\r\n".strip_suffix(b"\n").unwrap()),
-            "100%"
-        );
+        assert_eq!(sanitize_line(b"10%\r50%\r100%\r\n".strip_suffix(b"\n").unwrap()), "100%");
         assert_eq!(sanitize_line(b"plain\r"), "plain");
     }
 

@@ -27,30 +27,18 @@ pub struct LogStore {
 
 impl LogStore {
     pub fn new(max_lines: usize, max_bytes: usize) -> Self {
-        LogStore {
-            lines: VecDeque::new(),
-            first_seq: 0,
-            bytes: 0,
-            max_lines: max_lines.max(1),
-            max_bytes: max_bytes.max(1),
-        }
+        LogStore { lines: VecDeque::new(), first_seq: 0, bytes: 0, max_lines: max_lines.max(1), max_bytes: max_bytes.max(1) }
     }
 
     pub fn push_raw(&mut self, ts_ms: i64, stream: Stream, raw: &[u8]) {
         let text = sanitize_line(raw).into_boxed_str();
-        self.push(StoredLine {
-            ts_ms,
-            stream,
-            text,
-        });
+        self.push(StoredLine { ts_ms, stream, text });
     }
 
     pub fn push(&mut self, line: StoredLine) {
         self.bytes += line.text.len() + LINE_OVERHEAD;
         self.lines.push_back(line);
-        while self.lines.len() > self.max_lines
-            || (self.bytes > self.max_bytes && self.lines.len() > 1)
-        {
+        while self.lines.len() > self.max_lines || (self.bytes > self.max_bytes && self.lines.len() > 1) {
             if let Some(old) = self.lines.pop_front() {
                 self.bytes -= old.text.len() + LINE_OVERHEAD;
                 self.first_seq += 1;
@@ -80,6 +68,16 @@ impl LogStore {
         self.bytes
     }
 
+    /// The held lines, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &StoredLine> {
+        self.lines.iter()
+    }
+
+    /// The held lines' text, oldest first.
+    pub fn iter_text(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|l| &*l.text)
+    }
+
     pub fn get(&self, seq: u64) -> Option<&StoredLine> {
         let idx = seq.checked_sub(self.first_seq)?;
         self.lines.get(usize::try_from(idx).ok()?)
@@ -87,10 +85,7 @@ impl LogStore {
 
     /// Clamps a sequence number into the held range.
     pub fn clamp(&self, seq: u64) -> u64 {
-        seq.clamp(
-            self.first_seq,
-            self.end_seq().saturating_sub(1).max(self.first_seq),
-        )
+        seq.clamp(self.first_seq, self.end_seq().saturating_sub(1).max(self.first_seq))
     }
 
     /// Sequence numbers of lines containing `needle` (smart case: case-insensitive unless the
@@ -100,23 +95,13 @@ impl LogStore {
             return Vec::new();
         }
         let matcher = Matcher::new(needle);
-        self.lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| matcher.is_match(&l.text))
-            .map(|(i, _)| self.first_seq + i as u64)
-            .collect()
+        self.lines.iter().enumerate().filter(|(_, l)| matcher.is_match(&l.text)).map(|(i, _)| self.first_seq + i as u64).collect()
     }
 
     /// The first line that looks like an error, from `from` onwards.
     pub fn first_error(&self, from: u64) -> Option<u64> {
         let start = from.saturating_sub(self.first_seq) as usize;
-        self.lines
-            .iter()
-            .enumerate()
-            .skip(start)
-            .find(|(_, l)| looks_like_error(&l.text))
-            .map(|(i, _)| self.first_seq + i as u64)
+        self.lines.iter().enumerate().skip(start).find(|(_, l)| looks_like_error(&l.text)).map(|(i, _)| self.first_seq + i as u64)
     }
 }
 
@@ -129,14 +114,7 @@ pub struct Matcher {
 impl Matcher {
     pub fn new(needle: &str) -> Self {
         let insensitive = !needle.chars().any(char::is_uppercase);
-        Matcher {
-            needle: if insensitive {
-                needle.to_lowercase()
-            } else {
-                needle.to_string()
-            },
-            insensitive,
-        }
+        Matcher { needle: if insensitive { needle.to_lowercase() } else { needle.to_string() }, insensitive }
     }
     pub fn is_match(&self, text: &str) -> bool {
         let plain = strip_sgr(text);
@@ -155,28 +133,14 @@ fn contains_ascii_nocase(hay: &[u8], needle: &[u8]) -> bool {
     if needle.len() > hay.len() {
         return false;
     }
-    hay.windows(needle.len()).any(|w| {
-        w.iter()
-            .zip(needle)
-            .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
+    hay.windows(needle.len()).any(|w| w.iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 /// Heuristic used by "jump to first error": common error words as whole words, any case.
 pub fn looks_like_error(text: &str) -> bool {
     let plain = strip_sgr(text);
     plain.split(|c: char| !c.is_alphanumeric()).any(|w| {
-        matches!(
-            w.to_ascii_lowercase().as_str(),
-            "error"
-                | "errors"
-                | "fatal"
-                | "failed"
-                | "failure"
-                | "panic"
-                | "panicked"
-                | "exception"
-        )
+        matches!(w.to_ascii_lowercase().as_str(), "error" | "errors" | "fatal" | "failed" | "failure" | "panic" | "panicked" | "exception")
     })
 }
 

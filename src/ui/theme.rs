@@ -9,10 +9,7 @@ use serde::Deserialize;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    (
-        "high-contrast",
-        include_str!("../../themes/high-contrast.toml"),
-    ),
+    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
     ("colorblind", include_str!("../../themes/colorblind.toml")),
     ("mono", include_str!("../../themes/mono.toml")),
 ];
@@ -64,17 +61,12 @@ impl ThemeSpec {
         if let Some(dir) = config_dir {
             let path = dir.join("themes").join(format!("{name}.toml"));
             if path.exists() {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read theme {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read theme {}: {e}", path.display()))?;
                 let spec: ThemeSpec = toml::from_str(&text).map_err(|e| {
-                    let (line, col) = e
-                        .span()
-                        .map(|s| super::super::config::line_col_of(&text, s.start))
-                        .unwrap_or((1, 1));
+                    let (line, col) = e.span().map(|s| super::super::config::line_col_of(&text, s.start)).unwrap_or((1, 1));
                     format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
                 })?;
-                spec.validate()
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                spec.validate().map_err(|e| format!("{}: {e}", path.display()))?;
                 return Ok(spec);
             }
         }
@@ -141,19 +133,12 @@ pub fn parse_color(text: &str) -> Result<Option<Color>, String> {
         "lightcyan" => Color::LightCyan,
         "white" => Color::White,
         hex if hex.starts_with('#') && hex.len() == 7 => {
-            let v = u32::from_str_radix(&hex[1..], 16)
-                .map_err(|_| format!("`{text}` is not a #rrggbb colour"))?;
+            let v = u32::from_str_radix(&hex[1..], 16).map_err(|_| format!("`{text}` is not a #rrggbb colour"))?;
             Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
         }
-        idx if idx.starts_with("color") => Color::Indexed(
-            idx[5..]
-                .parse()
-                .map_err(|_| format!("`{text}`: expected color0..color255"))?,
-        ),
+        idx if idx.starts_with("color") => Color::Indexed(idx[5..].parse().map_err(|_| format!("`{text}`: expected color0..color255"))?),
         _ => {
-            return Err(format!(
-                "`{text}` is not a colour (use a name like green, #rrggbb, color123 or none)"
-            ));
+            return Err(format!("`{text}` is not a colour (use a name like green, #rrggbb, color123 or none)"));
         }
     };
     Ok(Some(c))
@@ -233,11 +218,7 @@ impl Theme {
         let (r, f) = (&spec.colors, &fallback.colors);
         // Mono and other themes that say `none` must not inherit colours from dark.
         let pick_role = |own: &Option<String>, base: &Option<String>| {
-            if spec.name == "mono" {
-                pick(own, &None)
-            } else {
-                pick(own, base)
-            }
+            if spec.name == "mono" { pick(own, &None) } else { pick(own, base) }
         };
         Theme {
             name: spec.name.clone(),
@@ -267,10 +248,7 @@ impl Theme {
 
     /// A colourless theme (tests, `--color never`).
     pub fn mono() -> Theme {
-        Theme::new(
-            &ThemeSpec::builtin("mono").unwrap_or_default(),
-            ColorDepth::None,
-        )
+        Theme::new(&ThemeSpec::builtin("mono").unwrap_or_default(), ColorDepth::None)
     }
 
     pub fn colours(&self) -> bool {
@@ -307,22 +285,16 @@ impl Theme {
     pub fn highlight(&self) -> Style {
         match self.colors[Role::Highlight as usize] {
             Some(c) => Style::default().bg(c).fg(Color::Black),
-            None => Style::default()
-                .add_modifier(Modifier::UNDERLINED | Modifier::BOLD | Modifier::REVERSED),
+            None => Style::default().add_modifier(Modifier::UNDERLINED | Modifier::BOLD | Modifier::REVERSED),
         }
     }
 
     pub fn border(&self, focused: bool) -> Style {
-        if focused {
-            self.fg(Role::Accent).add_modifier(Modifier::BOLD)
-        } else {
-            self.fg(Role::Border)
-        }
+        if focused { self.fg(Role::Accent).add_modifier(Modifier::BOLD) } else { self.fg(Role::Border) }
     }
 
     pub fn disabled(&self) -> Style {
-        self.fg(Role::Muted)
-            .add_modifier(Modifier::DIM | Modifier::CROSSED_OUT)
+        self.fg(Role::Muted).add_modifier(Modifier::DIM | Modifier::CROSSED_OUT)
     }
 }
 
@@ -347,22 +319,12 @@ pub fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
     };
     let (cr, cg, cb) = (to_cube(r), to_cube(g), to_cube(b));
     let level = |i: u8| if i == 0 { 0 } else { 55 + 40 * i as i32 };
-    let cube_err = (level(cr) - r as i32).pow(2)
-        + (level(cg) - g as i32).pow(2)
-        + (level(cb) - b as i32).pow(2);
+    let cube_err = (level(cr) - r as i32).pow(2) + (level(cg) - g as i32).pow(2) + (level(cb) - b as i32).pow(2);
     let avg = (r as i32 + g as i32 + b as i32) / 3;
-    let grey_idx = if avg > 238 {
-        23
-    } else {
-        ((avg - 3).max(0) / 10) as u8
-    };
+    let grey_idx = if avg > 238 { 23 } else { ((avg - 3).max(0) / 10) as u8 };
     let grey = 8 + 10 * grey_idx as i32;
     let grey_err = (grey - r as i32).pow(2) + (grey - g as i32).pow(2) + (grey - b as i32).pow(2);
-    if grey_err < cube_err {
-        232 + grey_idx
-    } else {
-        16 + 36 * cr + 6 * cg + cb
-    }
+    if grey_err < cube_err { 232 + grey_idx } else { 16 + 36 * cr + 6 * cg + cb }
 }
 
 #[cfg(test)]
@@ -372,10 +334,8 @@ mod tests {
     #[test]
     fn every_builtin_theme_parses_and_validates() {
         for (name, text) in BUILTIN {
-            let spec: ThemeSpec =
-                toml::from_str(text).unwrap_or_else(|e| panic!("theme {name}: {e}"));
-            spec.validate()
-                .unwrap_or_else(|e| panic!("theme {name}: {e}"));
+            let spec: ThemeSpec = toml::from_str(text).unwrap_or_else(|e| panic!("theme {name}: {e}"));
+            spec.validate().unwrap_or_else(|e| panic!("theme {name}: {e}"));
             assert_eq!(&spec.name, name);
         }
     }
@@ -384,11 +344,7 @@ mod tests {
     fn no_colour_keeps_emphasis() {
         let t = Theme::new(&ThemeSpec::builtin("dark").unwrap(), ColorDepth::None);
         assert_eq!(t.fg(Role::Success).fg, None);
-        assert!(
-            t.status(Role::Failure)
-                .add_modifier
-                .contains(Modifier::BOLD)
-        );
+        assert!(t.status(Role::Failure).add_modifier.contains(Modifier::BOLD));
         assert!(t.selection().add_modifier.contains(Modifier::REVERSED));
     }
 

@@ -32,27 +32,11 @@ impl Cockpit {
         let (run_tx, runs) = unbounded_channel();
         let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx).unwrap();
         let (action_tx, actions) = unbounded_channel();
-        let effects = EffectRunner {
-            ci: Arc::new(runner.clone()),
-            actions: action_tx,
-            config_dir: None,
-            depth: ColorDepth::None,
-        };
-        let identity = Identity {
-            actor: "alice@ops".into(),
-            origin: "local".into(),
-        };
+        let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx, config_dir: None, depth: ColorDepth::None };
+        let identity = Identity { actor: "alice@ops".into(), origin: "local".into() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
         state.size = (w, h);
-        let mut c = Cockpit {
-            state,
-            runner,
-            effects,
-            actions,
-            runs,
-            dir,
-            quit_requested: false,
-        };
+        let mut c = Cockpit { state, runner, effects, actions, runs, dir, quit_requested: false };
         let request = c.state.request_id();
         c.state.pending_runs = Some(request);
         c.run_effects(vec![Effect::LoadRuns { request }]);

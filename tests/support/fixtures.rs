@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use flightdeck::app::keymap::Keymap;
 use flightdeck::app::state::{JobLog, RunView, State};
 use flightdeck::config::LogSettings;
-use flightdeck::domain::{
-    GateInfo, JobRecord, JobStatus, RunRecord, RunStatus, StageRecord, Trigger,
-};
+use flightdeck::domain::{GateInfo, JobRecord, JobStatus, RunRecord, RunStatus, StageRecord, Trigger};
 use flightdeck::identity::Identity;
 use flightdeck::logstore::{LogStore, Stream};
 use flightdeck::ui::theme::Theme;
@@ -22,21 +20,10 @@ pub fn at(secs: i64) -> Timestamp {
 }
 
 fn stage(name: &str, needs: &[&str], gate: bool, env: Option<&str>) -> StageRecord {
-    StageRecord {
-        name: name.into(),
-        needs: needs.iter().map(|s| s.to_string()).collect(),
-        gate,
-        environment: env.map(str::to_string),
-    }
+    StageRecord { name: name.into(), needs: needs.iter().map(|s| s.to_string()).collect(), gate, environment: env.map(str::to_string) }
 }
 
-pub fn job(
-    stage: &str,
-    matrix: Option<(&str, &str)>,
-    status: JobStatus,
-    start: Option<i64>,
-    end: Option<i64>,
-) -> JobRecord {
+pub fn job(stage: &str, matrix: Option<(&str, &str)>, status: JobStatus, start: Option<i64>, end: Option<i64>) -> JobRecord {
     let mut m = BTreeMap::new();
     if let Some((k, v)) = matrix {
         m.insert(k.to_string(), v.to_string());
@@ -78,11 +65,7 @@ pub fn release_stages() -> Vec<StageRecord> {
 
 fn gate_job(status: JobStatus, start: Option<i64>) -> JobRecord {
     let mut j = job("approve-prod", None, status, start, None);
-    j.gate = Some(GateInfo {
-        environment: Some("prod".into()),
-        deadline: None,
-        decision: None,
-    });
+    j.gate = Some(GateInfo { environment: Some("prod".into()), deadline: None, decision: None });
     j
 }
 
@@ -92,44 +75,17 @@ pub fn runs() -> Vec<RunRecord> {
         id: 3,
         pipeline: "release".into(),
         status: RunStatus::Running,
-        trigger: Trigger {
-            actor: "bob@ci".into(),
-            via: "tui".into(),
-        },
+        trigger: Trigger { actor: "bob@ci".into(), via: "tui".into() },
         created_at: at(-70),
         started_at: Some(at(-70)),
         finished_at: None,
         stages: release_stages(),
         jobs: vec![
             job("lint", None, JobStatus::Success, Some(-70), Some(-64)),
-            job(
-                "unit-test",
-                Some(("node", "18")),
-                JobStatus::Running,
-                Some(-64),
-                None,
-            ),
-            job(
-                "unit-test",
-                Some(("node", "20")),
-                JobStatus::Success,
-                Some(-64),
-                Some(-30),
-            ),
-            job(
-                "unit-test",
-                Some(("node", "22")),
-                JobStatus::Failed,
-                Some(-64),
-                Some(-20),
-            ),
-            job(
-                "security-scan",
-                None,
-                JobStatus::Success,
-                Some(-64),
-                Some(-50),
-            ),
+            job("unit-test", Some(("node", "18")), JobStatus::Running, Some(-64), None),
+            job("unit-test", Some(("node", "20")), JobStatus::Success, Some(-64), Some(-30)),
+            job("unit-test", Some(("node", "22")), JobStatus::Failed, Some(-64), Some(-20)),
+            job("security-scan", None, JobStatus::Success, Some(-64), Some(-50)),
             job("build", None, JobStatus::Pending, None, None),
             job("deploy-staging", None, JobStatus::Pending, None, None),
             gate_job(JobStatus::Pending, None),
@@ -143,48 +99,15 @@ pub fn runs() -> Vec<RunRecord> {
         status: RunStatus::Waiting,
         created_at: at(-3600),
         started_at: Some(at(-3600)),
-        trigger: Trigger {
-            actor: "alice@ops".into(),
-            via: "cli".into(),
-        },
+        trigger: Trigger { actor: "alice@ops".into(), via: "cli".into() },
         jobs: vec![
             job("lint", None, JobStatus::Success, Some(-3600), Some(-3590)),
-            job(
-                "unit-test",
-                Some(("node", "18")),
-                JobStatus::Success,
-                Some(-3590),
-                Some(-3500),
-            ),
-            job(
-                "unit-test",
-                Some(("node", "20")),
-                JobStatus::Success,
-                Some(-3590),
-                Some(-3510),
-            ),
-            job(
-                "unit-test",
-                Some(("node", "22")),
-                JobStatus::Success,
-                Some(-3590),
-                Some(-3520),
-            ),
-            job(
-                "security-scan",
-                None,
-                JobStatus::Success,
-                Some(-3590),
-                Some(-3560),
-            ),
+            job("unit-test", Some(("node", "18")), JobStatus::Success, Some(-3590), Some(-3500)),
+            job("unit-test", Some(("node", "20")), JobStatus::Success, Some(-3590), Some(-3510)),
+            job("unit-test", Some(("node", "22")), JobStatus::Success, Some(-3590), Some(-3520)),
+            job("security-scan", None, JobStatus::Success, Some(-3590), Some(-3560)),
             job("build", None, JobStatus::Success, Some(-3500), Some(-3400)),
-            job(
-                "deploy-staging",
-                None,
-                JobStatus::Success,
-                Some(-3400),
-                Some(-3300),
-            ),
+            job("deploy-staging", None, JobStatus::Success, Some(-3400), Some(-3300)),
             gate_job(JobStatus::Waiting, Some(-3300)),
             job("deploy-prod", None, JobStatus::Pending, None, None),
         ],
@@ -197,22 +120,10 @@ pub fn runs() -> Vec<RunRecord> {
         created_at: at(-86_400),
         started_at: Some(at(-86_400)),
         finished_at: Some(at(-86_000)),
-        trigger: Trigger {
-            actor: "cron@build".into(),
-            via: "cli".into(),
-        },
-        stages: vec![
-            stage("fuzz", &[], false, None),
-            stage("report", &["fuzz"], false, None),
-        ],
+        trigger: Trigger { actor: "cron@build".into(), via: "cli".into() },
+        stages: vec![stage("fuzz", &[], false, None), stage("report", &["fuzz"], false, None)],
         jobs: vec![
-            job(
-                "fuzz",
-                None,
-                JobStatus::Failed,
-                Some(-86_400),
-                Some(-86_010),
-            ),
+            job("fuzz", None, JobStatus::Failed, Some(-86_400), Some(-86_010)),
             job("report", None, JobStatus::Skipped, None, Some(-86_010)),
         ],
         ..running.clone()
@@ -223,43 +134,20 @@ pub fn runs() -> Vec<RunRecord> {
 /// A log with colours, stderr, meta lines and a few errors.
 pub fn sample_log(lines: usize) -> LogStore {
     let mut s = LogStore::new(1_000_000, 1 << 30);
-    s.push_raw(
-        t0().as_millisecond(),
-        Stream::Meta,
-        b"$ sh scripts/test.sh 18",
-    );
+    s.push_raw(t0().as_millisecond(), Stream::Meta, b"$ sh scripts/test.sh 18");
     for i in 0..lines {
         let ts = t0().as_millisecond() + i as i64 * 10;
         match i % 50 {
-            7 => s.push_raw(
-                ts,
-                Stream::Err,
-                format!("\x1b[31mERROR\x1b[0m request {i} failed: connection reset").as_bytes(),
-            ),
-            13 => s.push_raw(
-                ts,
-                Stream::Out,
-                format!("  \x1b[32mPASS\x1b[0m test/suite_{i}.test.js").as_bytes(),
-            ),
-            _ => s.push_raw(
-                ts,
-                Stream::Out,
-                format!(
-                    "line {i}: processing batch {} of the settlement ledger",
-                    i / 10
-                )
-                .as_bytes(),
-            ),
+            7 => s.push_raw(ts, Stream::Err, format!("\x1b[31mERROR\x1b[0m request {i} failed: connection reset").as_bytes()),
+            13 => s.push_raw(ts, Stream::Out, format!("  \x1b[32mPASS\x1b[0m test/suite_{i}.test.js").as_bytes()),
+            _ => s.push_raw(ts, Stream::Out, format!("line {i}: processing batch {} of the settlement ledger", i / 10).as_bytes()),
         }
     }
     s
 }
 
 pub fn state(w: u16, h: u16) -> State {
-    let identity = Identity {
-        actor: "alice@ops".into(),
-        origin: "local".into(),
-    };
+    let identity = Identity { actor: "alice@ops".into(), origin: "local".into() };
     let mut st = State::new(
         identity,
         Keymap::default(),
@@ -272,18 +160,9 @@ pub fn state(w: u16, h: u16) -> State {
     st.now = t0();
     st.runs_loaded = true;
     for rec in runs() {
-        st.runs.push(RunView {
-            record: rec,
-            logs: Default::default(),
-        });
+        st.runs.push(RunView { record: rec, logs: Default::default() });
     }
-    st.runs[0].logs.insert(
-        "unit-test[18]".into(),
-        JobLog {
-            store: sample_log(120),
-            from_disk: false,
-        },
-    );
+    st.runs[0].logs.insert("unit-test[18]".into(), JobLog { store: sample_log(120), from_disk: false });
     st.selected_run = Some(3);
     st.selected_job = Some("unit-test[18]".into());
     st.dirty = false;

@@ -18,10 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 pub fn config_in(dir: &Path, config: &str) -> Arc<Config> {
     let path = dir.join("flightdeck.toml");
     std::fs::write(&path, config).expect("write config");
-    Arc::new(
-        Config::parse(config, Some(&path), None)
-            .unwrap_or_else(|e| panic!("config should load: {e}")),
-    )
+    Arc::new(Config::parse(config, Some(&path), None).unwrap_or_else(|e| panic!("config should load: {e}")))
 }
 
 pub struct Harness {
@@ -39,20 +36,11 @@ impl Harness {
         let config = config_in(dir.path(), config);
         let (tx, events) = unbounded_channel();
         let runner = LocalRunner::new(config.clone(), &data, tx).expect("runner");
-        Harness {
-            dir,
-            data,
-            runner,
-            events,
-            config,
-        }
+        Harness { dir, data, runner, events, config }
     }
 
     pub fn trigger() -> Trigger {
-        Trigger {
-            actor: "tester".into(),
-            via: "test".into(),
-        }
+        Trigger { actor: "tester".into(), via: "test".into() }
     }
 
     /// Waits for the run to reach a terminal status, collecting every event on the way.
@@ -65,11 +53,7 @@ impl Harness {
                 .expect("run did not finish in time")
                 .expect("event channel closed");
             let done = matches!(&ev, RunEvent::Updated(r) if r.id == id && r.status.is_terminal());
-            let rec = if let RunEvent::Updated(r) = &ev {
-                Some((**r).clone())
-            } else {
-                None
-            };
+            let rec = if let RunEvent::Updated(r) = &ev { Some((**r).clone()) } else { None };
             seen.push(ev);
             if done {
                 return (rec.expect("record"), seen);
@@ -78,13 +62,7 @@ impl Harness {
     }
 
     /// Waits until a job of the run reaches `status`.
-    pub async fn wait_job(
-        &mut self,
-        id: RunId,
-        job: &str,
-        status: flightdeck::domain::JobStatus,
-        limit: Duration,
-    ) -> RunRecord {
+    pub async fn wait_job(&mut self, id: RunId, job: &str, status: flightdeck::domain::JobStatus, limit: Duration) -> RunRecord {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let ev = tokio::time::timeout_at(deadline, self.events.recv())
@@ -106,12 +84,9 @@ pub fn log_text(events: &[RunEvent], job: &str) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            RunEvent::Log { job: j, lines, .. } if j == job => Some(
-                lines
-                    .iter()
-                    .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
-                    .collect::<Vec<_>>(),
-            ),
+            RunEvent::Log { job: j, lines, .. } if j == job => {
+                Some(lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect::<Vec<_>>())
+            }
             _ => None,
         })
         .flatten()

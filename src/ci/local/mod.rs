@@ -74,22 +74,10 @@ struct JobResult {
 
 impl LocalRunner {
     /// Opens the run history under `data_dir` and marks runs whose executor died as interrupted.
-    pub fn new(
-        config: Arc<Config>,
-        data_dir: &Path,
-        events: UnboundedSender<RunEvent>,
-    ) -> Result<LocalRunner, CiError> {
+    pub fn new(config: Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>) -> Result<LocalRunner, CiError> {
         let store = RunStore::open(data_dir)?;
         let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
-        let runner = LocalRunner {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                events,
-                active: Mutex::new(HashMap::new()),
-                permits,
-            }),
-        };
+        let runner = LocalRunner { inner: Arc::new(Inner { config, store, events, active: Mutex::new(HashMap::new()), permits }) };
         runner.recover_interrupted()?;
         Ok(runner)
     }
@@ -117,16 +105,12 @@ impl LocalRunner {
             for j in rec.jobs.iter_mut().filter(|j| !j.status.is_terminal()) {
                 j.status = JobStatus::Interrupted;
                 j.finished_at = Some(now);
-                j.error = Some(
-                    "the flightdeck process executing this job stopped before it finished".into(),
-                );
+                j.error = Some("the flightdeck process executing this job stopped before it finished".into());
             }
             rec.status = RunStatus::Interrupted;
             rec.finished_at = Some(now);
-            rec.note = Some(format!(
-                "interrupted: the flightdeck process executing it (pid {}) stopped before the run finished",
-                rec.owner_pid
-            ));
+            rec.note =
+                Some(format!("interrupted: the flightdeck process executing it (pid {}) stopped before the run finished", rec.owner_pid));
             self.inner.store.save(&rec)?;
             marked.push(rec.id);
         }
@@ -134,26 +118,16 @@ impl LocalRunner {
     }
 
     fn is_active_here(&self, id: RunId) -> bool {
-        self.inner
-            .active
-            .lock()
-            .map(|a| a.contains_key(&id))
-            .unwrap_or(false)
+        self.inner.active.lock().map(|a| a.contains_key(&id)).unwrap_or(false)
     }
 
     /// Creates a queued run of `pipeline` without starting it.
     pub fn create_run(&self, pipeline: &str, trigger: Trigger) -> Result<RunRecord, CiError> {
         let cfg = &self.inner.config;
-        let p = cfg
-            .pipeline(pipeline)
-            .ok_or_else(|| CiError::UnknownPipeline {
-                name: pipeline.to_string(),
-                known: if cfg.pipelines.is_empty() {
-                    "none".into()
-                } else {
-                    cfg.pipelines.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
-            })?;
+        let p = cfg.pipeline(pipeline).ok_or_else(|| CiError::UnknownPipeline {
+            name: pipeline.to_string(),
+            known: if cfg.pipelines.is_empty() { "none".into() } else { cfg.pipelines.keys().cloned().collect::<Vec<_>>().join(", ") },
+        })?;
         let (stages, jobs) = plan::plan(p);
         let id = self.inner.store.allocate()?;
         let rec = RunRecord {
@@ -175,27 +149,14 @@ impl LocalRunner {
 
     /// Executes a run in this process (it must not be executing anywhere else).
     pub fn start(&self, rec: RunRecord) -> Result<(), CiError> {
-        let lock = self
-            .inner
-            .store
-            .try_lock(rec.id)?
-            .ok_or(CiError::OwnedElsewhere {
-                run: rec.id,
-                pid: rec.owner_pid,
-            })?;
+        let lock = self.inner.store.try_lock(rec.id)?.ok_or(CiError::OwnedElsewhere { run: rec.id, pid: rec.owner_pid })?;
         let cancel = CancellationToken::new();
         let (gates_tx, gates_rx) = unbounded_channel();
         self.inner
             .active
             .lock()
             .map_err(|_| CiError::Other("internal state poisoned".into()))?
-            .insert(
-                rec.id,
-                ActiveRun {
-                    cancel: cancel.clone(),
-                    gates: gates_tx,
-                },
-            );
+            .insert(rec.id, ActiveRun { cancel: cancel.clone(), gates: gates_tx });
         let inner = self.inner.clone();
         tokio::spawn(drive(inner, rec, lock, cancel, gates_rx));
         Ok(())
@@ -203,12 +164,7 @@ impl LocalRunner {
 
     /// Cancels every run this process executes (used when the cockpit quits).
     pub fn cancel_all(&self) -> usize {
-        let active = self
-            .inner
-            .active
-            .lock()
-            .map(|a| a.values().map(|r| r.cancel.clone()).collect::<Vec<_>>())
-            .unwrap_or_default();
+        let active = self.inner.active.lock().map(|a| a.values().map(|r| r.cancel.clone()).collect::<Vec<_>>()).unwrap_or_default();
         for c in &active {
             c.cancel();
         }
@@ -232,12 +188,7 @@ impl LocalRunner {
     }
 
     fn local(&self, id: RunId) -> Option<(CancellationToken, UnboundedSender<GateMsg>)> {
-        self.inner
-            .active
-            .lock()
-            .ok()?
-            .get(&id)
-            .map(|a| (a.cancel.clone(), a.gates.clone()))
+        self.inner.active.lock().ok()?.get(&id).map(|a| (a.cancel.clone(), a.gates.clone()))
     }
 
     fn cancel_blocking(&self, id: RunId) -> Result<(), CiError> {
@@ -247,11 +198,7 @@ impl LocalRunner {
         }
         let rec = self.inner.store.load(id)?;
         if rec.status.is_terminal() {
-            return Err(CiError::WrongState {
-                run: id,
-                status: rec.status.label().into(),
-                what: "there is nothing to cancel".into(),
-            });
+            return Err(CiError::WrongState { run: id, status: rec.status.label().into(), what: "there is nothing to cancel".into() });
         }
         match self.inner.store.try_lock(id)? {
             None => write_control(&self.inner.store, id, "cancel", b"cancel\n"),
@@ -269,27 +216,13 @@ impl LocalRunner {
 
     fn retry_blocking(&self, id: RunId, trigger: Trigger) -> Result<(), CiError> {
         if self.is_active_here(id) {
-            return Err(CiError::WrongState {
-                run: id,
-                status: "running".into(),
-                what: "retry it when it has finished".into(),
-            });
+            return Err(CiError::WrongState { run: id, status: "running".into(), what: "retry it when it has finished".into() });
         }
         let mut rec = self.inner.store.load(id)?;
         if !rec.status.is_terminal() {
-            return Err(CiError::WrongState {
-                run: id,
-                status: rec.status.label().into(),
-                what: "retry it when it has finished".into(),
-            });
+            return Err(CiError::WrongState { run: id, status: rec.status.label().into(), what: "retry it when it has finished".into() });
         }
-        let retryable: Vec<usize> = rec
-            .jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.status.is_retryable())
-            .map(|(i, _)| i)
-            .collect();
+        let retryable: Vec<usize> = rec.jobs.iter().enumerate().filter(|(_, j)| j.status.is_retryable()).map(|(i, _)| i).collect();
         if retryable.is_empty() {
             return Err(CiError::WrongState {
                 run: id,
@@ -319,22 +252,12 @@ impl LocalRunner {
     async fn decide(&self, id: RunId, job: String, decision: GateDecision) -> Result<(), CiError> {
         if let Some((_, gates)) = self.local(id) {
             let (tx, rx) = oneshot::channel();
-            gates
-                .send(GateMsg {
-                    job,
-                    decision,
-                    reply: Some(tx),
-                })
-                .map_err(|_| CiError::WrongState {
-                    run: id,
-                    status: "finished".into(),
-                    what: "the gate is no longer waiting".into(),
-                })?;
-            return rx.await.unwrap_or_else(|_| {
-                Err(CiError::Other(
-                    "the run ended before the decision was applied".into(),
-                ))
-            });
+            gates.send(GateMsg { job, decision, reply: Some(tx) }).map_err(|_| CiError::WrongState {
+                run: id,
+                status: "finished".into(),
+                what: "the gate is no longer waiting".into(),
+            })?;
+            return rx.await.unwrap_or_else(|_| Err(CiError::Other("the run ended before the decision was applied".into())));
         }
         let store = self.inner.store.clone();
         let rec = store.load(id)?;
@@ -347,17 +270,9 @@ impl LocalRunner {
                 what: "its executor is gone; retry the run to wait at the gate again".into(),
             });
         }
-        let body = serde_json::to_vec(&GateRequest {
-            job: job.clone(),
-            decision: decision.clone(),
-        })
-        .map_err(|e| CiError::Other(e.to_string()))?;
-        write_control(
-            &store,
-            id,
-            &format!("gate-{}-{}", std::process::id(), now_ms()),
-            &body,
-        )?;
+        let body =
+            serde_json::to_vec(&GateRequest { job: job.clone(), decision: decision.clone() }).map_err(|e| CiError::Other(e.to_string()))?;
+        write_control(&store, id, &format!("gate-{}-{}", std::process::id(), now_ms()), &body)?;
         // The executor applies it within a poll interval; wait until the record says so.
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -368,9 +283,7 @@ impl LocalRunner {
                 None => return Err(CiError::NoSuchJob { run: id, job }),
             }
         }
-        Err(CiError::Other(format!(
-            "run #{id}'s executor did not apply the decision within 10s; it is still waiting"
-        )))
+        Err(CiError::Other(format!("run #{id}'s executor did not apply the decision within 10s; it is still waiting")))
     }
 
     /// Follows runs executed by other processes (and runs created by them) until `stop`.
@@ -413,10 +326,7 @@ impl LocalRunner {
                         Ok(true) => finished.push(*id),
                         Ok(false) => {}
                         Err(e) => {
-                            let _ = runner.inner.events.send(RunEvent::Problem {
-                                run: Some(*id),
-                                message: e.to_string(),
-                            });
+                            let _ = runner.inner.events.send(RunEvent::Problem { run: Some(*id), message: e.to_string() });
                             finished.push(*id);
                         }
                     }
@@ -430,15 +340,9 @@ impl LocalRunner {
 }
 
 fn check_gate_waiting(rec: &RunRecord, job: &str) -> Result<(), CiError> {
-    let j = rec.job(job).ok_or_else(|| CiError::NoSuchJob {
-        run: rec.id,
-        job: job.to_string(),
-    })?;
+    let j = rec.job(job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
     if j.gate.is_none() {
-        return Err(CiError::Other(format!(
-            "`{job}` in run #{} is not a gate",
-            rec.id
-        )));
+        return Err(CiError::Other(format!("`{job}` in run #{} is not a gate", rec.id)));
     }
     if j.status != JobStatus::Waiting {
         return Err(CiError::WrongState {
@@ -452,8 +356,7 @@ fn check_gate_waiting(rec: &RunRecord, job: &str) -> Result<(), CiError> {
 
 fn write_control(store: &RunStore, id: RunId, name: &str, body: &[u8]) -> Result<(), CiError> {
     let dir = store.control_dir(id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CiError::storage(format!("cannot create {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| CiError::storage(format!("cannot create {}", dir.display()), e))?;
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, body)
         .and_then(|_| std::fs::rename(&tmp, dir.join(name)))
@@ -473,14 +376,9 @@ impl CiProvider for LocalRunner {
         let store = self.inner.store.clone();
         let events = self.inner.events.clone();
         async move {
-            let (runs, problems) = tokio::task::spawn_blocking(move || store.list())
-                .await
-                .map_err(|e| CiError::Other(e.to_string()))??;
+            let (runs, problems) = tokio::task::spawn_blocking(move || store.list()).await.map_err(|e| CiError::Other(e.to_string()))??;
             for p in problems {
-                let _ = events.send(RunEvent::Problem {
-                    run: None,
-                    message: p,
-                });
+                let _ = events.send(RunEvent::Problem { run: None, message: p });
             }
             Ok(runs)
         }
@@ -505,12 +403,7 @@ impl CiProvider for LocalRunner {
         async move { self.retry_blocking(run, trigger) }.boxed()
     }
 
-    fn decide_gate(
-        &self,
-        run: RunId,
-        job: String,
-        decision: GateDecision,
-    ) -> BoxFuture<'_, Result<(), CiError>> {
+    fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
         self.decide(run, job, decision).boxed()
     }
 
@@ -534,60 +427,38 @@ fn persist(inner: &Inner, rec: &mut RunRecord) {
     // status is set when the run ends.
     if rec.finished_at.is_none() {
         let derived = rec.derive_status();
-        rec.status = if derived.is_terminal() {
-            RunStatus::Running
-        } else {
-            derived
-        };
+        rec.status = if derived.is_terminal() { RunStatus::Running } else { derived };
         if rec.status == RunStatus::Queued {
             rec.status = RunStatus::Running;
         }
     }
     if let Err(e) = inner.store.save(rec) {
-        let _ = inner.events.send(RunEvent::Problem {
-            run: Some(rec.id),
-            message: e.to_string(),
-        });
+        let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id), message: e.to_string() });
     }
     let _ = inner.events.send(RunEvent::Updated(Box::new(rec.clone())));
 }
 
 /// Writes a flightdeck-authored line into a job's log and shows it.
 fn meta_line(inner: &Inner, rec: &RunRecord, job: &str, text: String) {
-    let line = RawLine {
-        ts_ms: now_ms(),
-        stream: Stream::Meta,
-        bytes: text.into_bytes(),
-    };
+    let lines: Vec<RawLine> =
+        text.lines().map(|l| RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: l.as_bytes().to_vec() }).collect();
     if let Some(path) = inner.store.log_path(rec, job) {
         let mut buf = Vec::new();
-        encode_line(&mut buf, &line);
-        let res = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, &buf));
+        for line in &lines {
+            encode_line(&mut buf, line);
+        }
+        let res =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, &buf));
         if let Err(e) = res {
-            let _ = inner.events.send(RunEvent::Problem {
-                run: Some(rec.id),
-                message: format!("cannot write the log {}: {e}", path.display()),
-            });
+            let _ = inner
+                .events
+                .send(RunEvent::Problem { run: Some(rec.id), message: format!("cannot write the log {}: {e}", path.display()) });
         }
     }
-    let _ = inner.events.send(RunEvent::Log {
-        run: rec.id,
-        job: job.to_string(),
-        lines: vec![line],
-    });
+    let _ = inner.events.send(RunEvent::Log { run: rec.id, job: job.to_string(), lines });
 }
 
-async fn drive(
-    inner: Arc<Inner>,
-    mut rec: RunRecord,
-    lock: OwnerLock,
-    cancel: CancellationToken,
-    mut gates: UnboundedReceiver<GateMsg>,
-) {
+async fn drive(inner: Arc<Inner>, mut rec: RunRecord, lock: OwnerLock, cancel: CancellationToken, mut gates: UnboundedReceiver<GateMsg>) {
     let id = rec.id;
     rec.status = RunStatus::Running;
     rec.started_at.get_or_insert_with(Timestamp::now);
@@ -604,30 +475,15 @@ async fn drive(
     control.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
-        if !cancelling
-            && schedule(
-                &inner,
-                &mut rec,
-                &mut set,
-                &mut task_keys,
-                &mut launched,
-                &started_tx,
-                &cancel,
-            )
-        {
+        if !cancelling && schedule(&inner, &mut rec, &mut set, &mut task_keys, &mut launched, &started_tx, &cancel) {
             persist(&inner, &mut rec);
         }
         let waiting = rec.jobs.iter().any(|j| j.status == JobStatus::Waiting);
         if set.is_empty() && !waiting {
             break;
         }
-        let deadline = rec
-            .jobs
-            .iter()
-            .filter(|j| j.status == JobStatus::Waiting)
-            .filter_map(|j| j.gate.as_ref()?.deadline)
-            .min()
-            .map(|d| {
+        let deadline =
+            rec.jobs.iter().filter(|j| j.status == JobStatus::Waiting).filter_map(|j| j.gate.as_ref()?.deadline).min().map(|d| {
                 let ms = (d.as_millisecond() - Timestamp::now().as_millisecond()).max(0) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(ms)
             });
@@ -698,16 +554,8 @@ async fn drive(
         }
     }
     // Jobs that can never start because something they need did not run.
-    for j in rec
-        .jobs
-        .iter_mut()
-        .filter(|j| j.status == JobStatus::Pending)
-    {
-        j.status = if cancelling {
-            JobStatus::Cancelled
-        } else {
-            JobStatus::Skipped
-        };
+    for j in rec.jobs.iter_mut().filter(|j| j.status == JobStatus::Pending) {
+        j.status = if cancelling { JobStatus::Cancelled } else { JobStatus::Skipped };
     }
     rec.finished_at = Some(Timestamp::now());
     rec.status = rec.derive_status();
@@ -737,21 +585,9 @@ fn schedule(
             if job.status != JobStatus::Pending || launched.contains(&job.key) {
                 continue;
             }
-            let needs = rec
-                .stages
-                .iter()
-                .find(|s| s.name == job.stage)
-                .map(|s| s.needs.clone())
-                .unwrap_or_default();
-            let needed: Vec<&JobRecord> = rec
-                .jobs
-                .iter()
-                .filter(|j| needs.contains(&j.stage))
-                .collect();
-            if let Some(blocker) = needed
-                .iter()
-                .find(|j| j.status.is_terminal() && !j.status.satisfies_needs())
-            {
+            let needs = rec.stages.iter().find(|s| s.name == job.stage).map(|s| s.needs.clone()).unwrap_or_default();
+            let needed: Vec<&JobRecord> = rec.jobs.iter().filter(|j| needs.contains(&j.stage)).collect();
+            if let Some(blocker) = needed.iter().find(|j| j.status.is_terminal() && !j.status.satisfies_needs()) {
                 let msg = format!("skipped: `{}` {}", blocker.key, blocker.status.label());
                 let j = &mut rec.jobs[idx];
                 j.status = JobStatus::Skipped;
@@ -764,18 +600,12 @@ fn schedule(
                 continue;
             }
             let key = rec.jobs[idx].key.clone();
-            let stage_cfg = inner
-                .config
-                .pipeline(&rec.pipeline)
-                .and_then(|p| p.stages.iter().find(|s| s.name == rec.jobs[idx].stage))
-                .cloned();
+            let stage_cfg =
+                inner.config.pipeline(&rec.pipeline).and_then(|p| p.stages.iter().find(|s| s.name == rec.jobs[idx].stage)).cloned();
             let Some(stage) = stage_cfg else {
                 let j = &mut rec.jobs[idx];
                 j.status = JobStatus::Failed;
-                j.error = Some(format!(
-                    "stage `{}` is no longer in pipeline `{}` of the configuration",
-                    j.stage, rec.pipeline
-                ));
+                j.error = Some(format!("stage `{}` is no longer in pipeline `{}` of the configuration", j.stage, rec.pipeline));
                 j.finished_at = Some(Timestamp::now());
                 progressed = true;
                 continue;
@@ -785,35 +615,21 @@ fn schedule(
                 let j = &mut rec.jobs[idx];
                 j.status = JobStatus::Waiting;
                 j.started_at = Some(now);
-                let deadline = gate.timeout.and_then(|t| {
-                    now.checked_add(jiff::SignedDuration::try_from(t).ok()?)
-                        .ok()
-                });
+                let deadline = gate.timeout.and_then(|t| now.checked_add(jiff::SignedDuration::try_from(t).ok()?).ok());
                 if let Some(g) = j.gate.as_mut() {
                     g.deadline = deadline;
                 }
                 let text = match gate.timeout {
-                    Some(t) => format!(
-                        "waiting for approval (times out after {})",
-                        format_duration(t)
-                    ),
+                    Some(t) => format!("waiting for approval (times out after {})", format_duration(t)),
                     None => "waiting for approval".to_string(),
                 };
-                let text = if gate.message.is_empty() {
-                    text
-                } else {
-                    format!("{text}: {}", gate.message)
-                };
+                let text = if gate.message.is_empty() { text } else { format!("{text}: {}", gate.message) };
                 meta_line(inner, rec, &key, text);
                 progressed = true;
                 continue;
             }
             let combo = rec.jobs[idx].matrix.clone();
-            let mut env: Vec<(String, String)> = stage
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let mut env: Vec<(String, String)> = stage.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (axis, v) in &combo {
                 env.push((format!("MATRIX_{}", axis.to_ascii_uppercase()), v.clone()));
             }
@@ -865,12 +681,7 @@ fn finish_job(inner: &Inner, rec: &mut RunRecord, key: &str, result: JobResult) 
     }
 }
 
-fn apply_gate(
-    inner: &Inner,
-    rec: &mut RunRecord,
-    job: &str,
-    decision: GateDecision,
-) -> Result<(), CiError> {
+fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecision) -> Result<(), CiError> {
     check_gate_waiting(rec, job)?;
     let approved = decision.approved;
     let text = match (approved, decision.comment.is_empty()) {
@@ -880,11 +691,7 @@ fn apply_gate(
         (false, false) => format!("rejected by {}: {}", decision.by, decision.comment),
     };
     if let Some(j) = rec.job_mut(job) {
-        j.status = if approved {
-            JobStatus::Success
-        } else {
-            JobStatus::Failed
-        };
+        j.status = if approved { JobStatus::Success } else { JobStatus::Failed };
         j.finished_at = Some(Timestamp::now());
         j.error = if approved { None } else { Some(text.clone()) };
         if let Some(g) = j.gate.as_mut() {
@@ -900,13 +707,7 @@ fn expire_gates(inner: &Inner, rec: &mut RunRecord) {
     let expired: Vec<String> = rec
         .jobs
         .iter()
-        .filter(|j| {
-            j.status == JobStatus::Waiting
-                && j.gate
-                    .as_ref()
-                    .and_then(|g| g.deadline)
-                    .is_some_and(|d| d <= now)
-        })
+        .filter(|j| j.status == JobStatus::Waiting && j.gate.as_ref().and_then(|g| g.deadline).is_some_and(|d| d <= now))
         .map(|j| j.key.clone())
         .collect();
     for key in expired {
@@ -915,12 +716,7 @@ fn expire_gates(inner: &Inner, rec: &mut RunRecord) {
             j.finished_at = Some(now);
             j.error = Some("no decision before the gate's timeout".into());
         }
-        meta_line(
-            inner,
-            rec,
-            &key,
-            "the gate timed out without a decision".into(),
-        );
+        meta_line(inner, rec, &key, "the gate timed out without a decision".into());
     }
 }
 
@@ -935,10 +731,7 @@ fn take_control(store: &RunStore, id: RunId) -> Vec<Control> {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
+    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| !n.starts_with('.')).collect();
     names.sort();
     let mut out = Vec::new();
     for name in names {
@@ -973,100 +766,51 @@ async fn job_task(
         _ = cancel.cancelled() => None,
     };
     if permit.is_none() {
-        return (
-            key,
-            JobResult {
-                status: JobStatus::Cancelled,
-                exit_code: None,
-                attempts: 0,
-                error: None,
-            },
-        );
+        return (key, JobResult { status: JobStatus::Cancelled, exit_code: None, attempts: 0, error: None });
     }
     let _ = started.send(key.clone());
     let (tx, rx) = unbounded_channel();
-    let sink = tokio::spawn(log_sink(
-        inner.events.clone(),
-        run,
-        key.clone(),
-        log_path,
-        rx,
-    ));
+    let sink = tokio::spawn(log_sink(inner.events.clone(), run, key.clone(), log_path, rx));
+    // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
     let meta = |text: String| {
-        let _ = tx.send(RawLine {
-            ts_ms: now_ms(),
-            stream: Stream::Meta,
-            bytes: text.into_bytes(),
-        });
+        for line in text.lines() {
+            let _ = tx.send(RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: line.as_bytes().to_vec() });
+        }
     };
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
-        let of = if retries > 0 {
-            format!(" (attempt {attempt} of {})", retries + 1)
-        } else {
-            String::new()
-        };
+        let of = if retries > 0 { format!(" (attempt {attempt} of {})", retries + 1) } else { String::new() };
         meta(format!("$ {}{of}", spec.command));
         let t0 = std::time::Instant::now();
         let outcome = process::run(&spec, tx.clone(), cancel.clone()).await;
         let took = format_duration(t0.elapsed());
         let (status, code, error) = match outcome {
             Outcome::Exited(0) => (JobStatus::Success, Some(0), None),
-            Outcome::Exited(c) => (
-                JobStatus::Failed,
-                Some(c),
-                Some(format!("exited with code {c}")),
-            ),
-            Outcome::Signalled(s) => (
-                JobStatus::Failed,
-                None,
-                Some(format!("killed by signal {s}")),
-            ),
+            Outcome::Exited(c) => (JobStatus::Failed, Some(c), Some(format!("exited with code {c}"))),
+            Outcome::Signalled(s) => (JobStatus::Failed, None, Some(format!("killed by signal {s}"))),
             Outcome::TimedOut => (
                 JobStatus::TimedOut,
                 None,
-                Some(format!(
-                    "timed out after {}; its process group was ended",
-                    spec.timeout.map(format_duration).unwrap_or_default()
-                )),
+                Some(format!("timed out after {}; its process group was ended", spec.timeout.map(format_duration).unwrap_or_default())),
             ),
-            Outcome::Cancelled => (
-                JobStatus::Cancelled,
-                None,
-                Some("cancelled; its process group was ended".into()),
-            ),
+            Outcome::Cancelled => (JobStatus::Cancelled, None, Some("cancelled; its process group was ended".into())),
             Outcome::SpawnFailed(e) => (JobStatus::Failed, None, Some(e)),
         };
         meta(match &error {
             None => format!("✓ succeeded in {took}"),
             Some(e) => format!("✗ {e} after {took}"),
         });
-        let retry = matches!(status, JobStatus::Failed | JobStatus::TimedOut)
-            && attempt <= retries
-            && !cancel.is_cancelled();
+        let retry = matches!(status, JobStatus::Failed | JobStatus::TimedOut) && attempt <= retries && !cancel.is_cancelled();
         if retry {
-            meta(format!(
-                "retrying ({} of {} retries left)",
-                retries + 1 - attempt,
-                retries
-            ));
+            meta(format!("retrying ({} of {} retries left)", retries + 1 - attempt, retries));
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                 _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
             }
         }
-        let status = if status == JobStatus::Failed && allow_failure {
-            JobStatus::FailedAllowed
-        } else {
-            status
-        };
-        break JobResult {
-            status,
-            exit_code: code,
-            attempts: attempt,
-            error,
-        };
+        let status = if status == JobStatus::Failed && allow_failure { JobStatus::FailedAllowed } else { status };
+        break JobResult { status, exit_code: code, attempts: attempt, error };
     };
     drop(tx);
     let _ = sink.await;
@@ -1084,12 +828,7 @@ async fn log_sink(
 ) {
     use tokio::io::AsyncWriteExt;
     let mut file = match &path {
-        Some(p) => match tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .await
-        {
+        Some(p) => match tokio::fs::OpenOptions::new().create(true).append(true).open(p).await {
             Ok(f) => Some(f),
             Err(e) => {
                 let _ = events.send(RunEvent::Problem {
@@ -1110,19 +849,15 @@ async fn log_sink(
                 encode_line(&mut buf, l);
             }
             if let Err(e) = f.write_all(&buf).await {
-                let shown = path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                let _ = events.send(RunEvent::Problem { run: Some(run), message: format!("cannot write the log of `{job}` to {shown}: {e}; the rest of it is only on screen") });
+                let shown = path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                let _ = events.send(RunEvent::Problem {
+                    run: Some(run),
+                    message: format!("cannot write the log of `{job}` to {shown}: {e}; the rest of it is only on screen"),
+                });
                 file = None;
             }
         }
-        let _ = events.send(RunEvent::Log {
-            run,
-            job: job.clone(),
-            lines: std::mem::take(&mut batch),
-        });
+        let _ = events.send(RunEvent::Log { run, job: job.clone(), lines: std::mem::take(&mut batch) });
     }
     if let Some(mut f) = file {
         let _ = f.flush().await;

@@ -10,12 +10,7 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
     let stages = pipeline
         .stages
         .iter()
-        .map(|s| StageRecord {
-            name: s.name.clone(),
-            needs: s.needs.clone(),
-            gate: s.gate.is_some(),
-            environment: s.environment.clone(),
-        })
+        .map(|s| StageRecord { name: s.name.clone(), needs: s.needs.clone(), gate: s.gate.is_some(), environment: s.environment.clone() })
         .collect();
     let mut jobs = Vec::new();
     for stage in &pipeline.stages {
@@ -31,11 +26,7 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
                 attempts: 0,
                 error: None,
                 reports: stage.reports.clone(),
-                gate: stage.gate.as_ref().map(|_| GateInfo {
-                    environment: stage.environment.clone(),
-                    deadline: None,
-                    decision: None,
-                }),
+                gate: stage.gate.as_ref().map(|_| GateInfo { environment: stage.environment.clone(), deadline: None, decision: None }),
             });
         }
     }
@@ -73,10 +64,7 @@ pub fn combinations(matrix: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<Stri
 pub fn expand_command(stage: &Stage, combo: &BTreeMap<String, String>) -> String {
     let mut cmd = stage.run.clone().unwrap_or_default();
     for (axis, value) in combo {
-        for pattern in [
-            format!("${{{{ matrix.{axis} }}}}"),
-            format!("${{{{matrix.{axis}}}}}"),
-        ] {
+        for pattern in [format!("${{{{ matrix.{axis} }}}}"), format!("${{{{matrix.{axis}}}}}")] {
             cmd = cmd.replace(&pattern, value);
         }
     }
@@ -90,14 +78,8 @@ mod tests {
     #[test]
     fn matrix_expands_to_the_product() {
         let mut m = BTreeMap::new();
-        m.insert(
-            "node".to_string(),
-            vec!["18".to_string(), "20".to_string(), "22".to_string()],
-        );
-        m.insert(
-            "os".to_string(),
-            vec!["linux".to_string(), "mac".to_string()],
-        );
+        m.insert("node".to_string(), vec!["18".to_string(), "20".to_string(), "22".to_string()]);
+        m.insert("os".to_string(), vec!["linux".to_string(), "mac".to_string()]);
         let c = combinations(&m);
         assert_eq!(c.len(), 6);
         assert_eq!(job_key("test", &c[0]), "test[18,linux]");

@@ -35,11 +35,7 @@ pub enum Outcome {
     SpawnFailed(String),
 }
 
-pub async fn run(
-    spec: &JobSpec,
-    lines: UnboundedSender<RawLine>,
-    cancel: CancellationToken,
-) -> Outcome {
+pub async fn run(spec: &JobSpec, lines: UnboundedSender<RawLine>, cancel: CancellationToken) -> Outcome {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(&spec.command)
@@ -52,16 +48,11 @@ pub async fn run(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            return Outcome::SpawnFailed(format!(
-                "cannot start `/bin/sh` in {}: {e}",
-                spec.cwd.display()
-            ));
+            return Outcome::SpawnFailed(format!("cannot start `/bin/sh` in {}: {e}", spec.cwd.display()));
         }
     };
     let Some(pgid) = child.id().map(|p| p as i32) else {
-        return Outcome::SpawnFailed(
-            "the job's process vanished before it could be tracked".into(),
-        );
+        return Outcome::SpawnFailed("the job's process vanished before it could be tracked".into());
     };
     let _registered = Registered::new(pgid);
     let mut readers = tokio::task::JoinSet::new();
@@ -99,16 +90,10 @@ pub async fn run(
 
     // Background processes the command left behind still hold the pipes; end them so the job
     // really ends (and no orphans survive it).
-    let drained = tokio::time::timeout(Duration::from_millis(200), wait_all(&mut readers))
-        .await
-        .is_ok();
+    let drained = tokio::time::timeout(Duration::from_millis(200), wait_all(&mut readers)).await.is_ok();
     if !drained || group_alive(pgid) {
         signal_group(pgid, libc::SIGTERM);
-        if tokio::time::timeout(spec.kill_grace, wait_all(&mut readers))
-            .await
-            .is_err()
-            || group_alive(pgid)
-        {
+        if tokio::time::timeout(spec.kill_grace, wait_all(&mut readers)).await.is_err() || group_alive(pgid) {
             signal_group(pgid, libc::SIGKILL);
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), wait_all(&mut readers)).await;
@@ -209,23 +194,12 @@ async fn read_lines<R: AsyncRead + Unpin>(reader: R, stream: Stream, tx: Unbound
         reader.consume(used);
         if complete {
             let bytes = std::mem::take(&mut line);
-            if tx
-                .send(RawLine {
-                    ts_ms: now_ms(),
-                    stream,
-                    bytes,
-                })
-                .is_err()
-            {
+            if tx.send(RawLine { ts_ms: now_ms(), stream, bytes }).is_err() {
                 return;
             }
         }
     }
     if !line.is_empty() {
-        let _ = tx.send(RawLine {
-            ts_ms: now_ms(),
-            stream,
-            bytes: line,
-        });
+        let _ = tx.send(RawLine { ts_ms: now_ms(), stream, bytes: line });
     }
 }

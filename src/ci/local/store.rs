@@ -25,12 +25,8 @@ pub struct OwnerLock {
 impl RunStore {
     pub fn open(data_dir: &Path) -> Result<RunStore, CiError> {
         let root = data_dir.join("runs");
-        fs::create_dir_all(&root).map_err(|e| {
-            CiError::storage(
-                format!("cannot create the run history directory {}", root.display()),
-                e,
-            )
-        })?;
+        fs::create_dir_all(&root)
+            .map_err(|e| CiError::storage(format!("cannot create the run history directory {}", root.display()), e))?;
         Ok(RunStore { root })
     }
 
@@ -53,28 +49,20 @@ impl RunStore {
             let dir = self.run_dir(next);
             match fs::create_dir(&dir) {
                 Ok(()) => {
-                    fs::create_dir_all(dir.join("logs")).map_err(|e| {
-                        CiError::storage(format!("cannot create {}", dir.display()), e)
-                    })?;
+                    fs::create_dir_all(dir.join("logs")).map_err(|e| CiError::storage(format!("cannot create {}", dir.display()), e))?;
                     return Ok(next);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
                 Err(e) => {
-                    return Err(CiError::storage(
-                        format!("cannot create {}", dir.display()),
-                        e,
-                    ));
+                    return Err(CiError::storage(format!("cannot create {}", dir.display()), e));
                 }
             }
         }
     }
 
     pub fn ids(&self) -> Result<Vec<RunId>, CiError> {
-        let entries = fs::read_dir(&self.root)
-            .map_err(|e| CiError::storage(format!("cannot list {}", self.root.display()), e))?;
-        Ok(entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect())
+        let entries = fs::read_dir(&self.root).map_err(|e| CiError::storage(format!("cannot list {}", self.root.display()), e))?;
+        Ok(entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
     }
 
     /// Writes `run.json` via a temporary file and rename, so readers never see half a record.
@@ -82,20 +70,14 @@ impl RunStore {
         let dir = self.run_dir(rec.id);
         let tmp = dir.join(format!("run.json.tmp-{}", std::process::id()));
         let target = dir.join("run.json");
-        let body = serde_json::to_vec_pretty(rec)
-            .map_err(|e| CiError::Other(format!("cannot encode run #{}: {e}", rec.id)))?;
+        let body = serde_json::to_vec_pretty(rec).map_err(|e| CiError::Other(format!("cannot encode run #{}: {e}", rec.id)))?;
         let write = || -> io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&body)?;
             f.sync_data()?;
             fs::rename(&tmp, &target)
         };
-        write().map_err(|e| {
-            CiError::storage(
-                format!("cannot save run #{} to {}", rec.id, target.display()),
-                e,
-            )
-        })
+        write().map_err(|e| CiError::storage(format!("cannot save run #{} to {}", rec.id, target.display()), e))
     }
 
     pub fn load(&self, id: RunId) -> Result<RunRecord, CiError> {
@@ -104,14 +86,10 @@ impl RunStore {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(CiError::NoSuchRun(id)),
             Err(e) => {
-                return Err(CiError::storage(
-                    format!("cannot read {}", path.display()),
-                    e,
-                ));
+                return Err(CiError::storage(format!("cannot read {}", path.display()), e));
             }
         };
-        serde_json::from_slice(&bytes)
-            .map_err(|e| CiError::Other(format!("{} is damaged: {e}", path.display())))
+        serde_json::from_slice(&bytes).map_err(|e| CiError::Other(format!("{} is damaged: {e}", path.display())))
     }
 
     /// Every readable run, newest first, plus a message for each one that could not be read.
@@ -132,35 +110,16 @@ impl RunStore {
     /// Log file of the `index`-th job (index keeps names unique whatever the job key contains).
     pub fn log_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
         let idx = rec.jobs.iter().position(|j| j.key == job)?;
-        let safe: String = job
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        Some(
-            self.run_dir(rec.id)
-                .join("logs")
-                .join(format!("{idx:02}-{safe}.log")),
-        )
+        let safe: String = job.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+        Some(self.run_dir(rec.id).join("logs").join(format!("{idx:02}-{safe}.log")))
     }
 
     pub fn read_log(&self, rec: &RunRecord, job: &str) -> Result<Vec<RawLine>, CiError> {
-        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob {
-            run: rec.id,
-            job: job.to_string(),
-        })?;
+        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
         match fs::read(&path) {
             Ok(bytes) => Ok(parse_log(&bytes).0),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(CiError::storage(
-                format!("cannot read {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(CiError::storage(format!("cannot read {}", path.display()), e)),
         }
     }
 
@@ -182,10 +141,7 @@ impl RunStore {
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 Ok(None)
             } else {
-                Err(CiError::storage(
-                    format!("cannot lock {}", path.display()),
-                    err,
-                ))
+                Err(CiError::storage(format!("cannot lock {}", path.display()), err))
             }
         }
     }
@@ -197,7 +153,8 @@ pub fn encode_line(out: &mut Vec<u8>, line: &RawLine) {
     out.push(b' ');
     out.push(line.stream.code());
     out.push(b' ');
-    out.extend_from_slice(&line.bytes);
+    // Captured lines never contain a newline; anything else that does is kept on one line.
+    out.extend(line.bytes.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
     out.push(b'\n');
 }
 
@@ -212,22 +169,10 @@ pub fn parse_log(bytes: &[u8]) -> (Vec<RawLine>, usize) {
         };
         consumed += chunk.len();
         let mut parts = body.splitn(3, |&b| b == b' ');
-        let ts = parts
-            .next()
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        let stream = parts
-            .next()
-            .and_then(|s| s.first().copied())
-            .map(Stream::from_code)
-            .unwrap_or(Stream::Out);
+        let ts = parts.next().and_then(|t| std::str::from_utf8(t).ok()).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let stream = parts.next().and_then(|s| s.first().copied()).map(Stream::from_code).unwrap_or(Stream::Out);
         let bytes = parts.next().unwrap_or(&[]).to_vec();
-        lines.push(RawLine {
-            ts_ms: ts,
-            stream,
-            bytes,
-        });
+        lines.push(RawLine { ts_ms: ts, stream, bytes });
     }
     (lines, consumed)
 }
@@ -239,21 +184,9 @@ mod tests {
     #[test]
     fn log_format_round_trips_arbitrary_bytes() {
         let lines = vec![
-            RawLine {
-                ts_ms: 1,
-                stream: Stream::Out,
-                bytes: b"hello world".to_vec(),
-            },
-            RawLine {
-                ts_ms: 2,
-                stream: Stream::Err,
-                bytes: b"\xff\xfe bad utf8 \x1b]0;x\x07".to_vec(),
-            },
-            RawLine {
-                ts_ms: 3,
-                stream: Stream::Meta,
-                bytes: Vec::new(),
-            },
+            RawLine { ts_ms: 1, stream: Stream::Out, bytes: b"hello world".to_vec() },
+            RawLine { ts_ms: 2, stream: Stream::Err, bytes: b"\xff\xfe bad utf8 \x1b]0;x\x07".to_vec() },
+            RawLine { ts_ms: 3, stream: Stream::Meta, bytes: Vec::new() },
         ];
         let mut buf = Vec::new();
         for l in &lines {

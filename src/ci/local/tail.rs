@@ -19,24 +19,14 @@ pub struct Tailer {
 
 impl Tailer {
     pub fn new(run: RunId) -> Tailer {
-        Tailer {
-            run,
-            record_sig: None,
-            offsets: HashMap::new(),
-        }
+        Tailer { run, record_sig: None, offsets: HashMap::new() }
     }
 
     /// Emits what changed since the last poll. Returns true once the run has finished and its logs
     /// were read to the end.
-    pub fn poll(
-        &mut self,
-        store: &RunStore,
-        events: &UnboundedSender<RunEvent>,
-    ) -> Result<bool, CiError> {
+    pub fn poll(&mut self, store: &RunStore, events: &UnboundedSender<RunEvent>) -> Result<bool, CiError> {
         let meta_path = store.run_dir(self.run).join("run.json");
-        let sig = std::fs::metadata(&meta_path)
-            .ok()
-            .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+        let sig = std::fs::metadata(&meta_path).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
         let rec = store.load(self.run)?;
         if sig != self.record_sig {
             self.record_sig = sig;
@@ -61,11 +51,7 @@ impl Tailer {
             let (lines, used) = parse_log(&buf);
             *offset += used as u64;
             if !lines.is_empty() {
-                let _ = events.send(RunEvent::Log {
-                    run: self.run,
-                    job: job.key.clone(),
-                    lines,
-                });
+                let _ = events.send(RunEvent::Log { run: self.run, job: job.key.clone(), lines });
             }
         }
         Ok(rec.status.is_terminal())

@@ -13,18 +13,11 @@ use crate::ui::widgets::text::{centered, pad, truncate};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let t = &state.theme;
-    let rect = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    );
+    let rect = centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_style(t.border(true))
-        .title(Line::from(Span::styled(
-            " Help — keys (any other key closes) ",
-            t.status(Role::Accent),
-        )));
+        .title(Line::from(Span::styled(" Help — keys (any other key closes) ", t.status(Role::Accent))));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let key_w = 18usize;
@@ -34,30 +27,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         if defs.is_empty() {
             continue;
         }
-        lines.push(Line::styled(
-            ctx.title(),
-            t.fg(Role::Accent)
-                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-        ));
+        lines.push(Line::styled(ctx.title(), t.fg(Role::Accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED)));
         for d in defs {
-            let keys = state
-                .keymap
-                .label(d.command)
-                .unwrap_or_else(|| "(unbound)".into());
+            let keys = state.keymap.label(d.command).unwrap_or_else(|| "(unbound)".into());
             let mut desc = d.desc.to_string();
             if d.mutating && state.read_only {
                 desc.push_str(" — disabled: read-only mode");
             }
-            let style = if d.mutating && state.read_only {
-                t.disabled()
-            } else {
-                t.fg(Role::Text)
-            };
+            let style = if d.mutating && state.read_only { t.disabled() } else { t.fg(Role::Text) };
             let desc = truncate(&desc, (inner.width as usize).saturating_sub(key_w + 2));
-            lines.push(Line::from(vec![
-                Span::styled(pad(&format!("  {keys}"), key_w), t.status(Role::Accent)),
-                Span::styled(desc, style),
-            ]));
+            lines.push(Line::from(vec![Span::styled(pad(&format!("  {keys}"), key_w), t.status(Role::Accent)), Span::styled(desc, style)]));
         }
         lines.push(Line::raw(""));
     }
@@ -66,8 +45,5 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         t.fg(Role::Muted),
     ));
     let max_scroll = (lines.len() as u16).saturating_sub(inner.height);
-    frame.render_widget(
-        Paragraph::new(lines).scroll((scroll.min(max_scroll), 0)),
-        inner,
-    );
+    frame.render_widget(Paragraph::new(lines).scroll((scroll.min(max_scroll), 0)), inner);
 }

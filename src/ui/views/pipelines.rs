@@ -42,56 +42,28 @@ fn header(frame: &mut Frame, area: Rect, state: &State) {
         if i > 0 {
             left.push(Span::styled(" › ", t.fg(Role::Muted)));
         }
-        let style = if i == crumbs.len() - 1 {
-            t.fg(Role::Accent).add_modifier(Modifier::BOLD)
-        } else {
-            t.fg(Role::Text)
-        };
+        let style = if i == crumbs.len() - 1 { t.fg(Role::Accent).add_modifier(Modifier::BOLD) } else { t.fg(Role::Text) };
         left.push(Span::styled(c.clone(), style));
     }
-    let active = state
-        .runs
-        .iter()
-        .filter(|r| !r.record.status.is_terminal())
-        .count();
-    let waiting = state
-        .runs
-        .iter()
-        .filter(|r| r.record.status == RunStatus::Waiting)
-        .count();
+    let active = state.runs.iter().filter(|r| !r.record.status.is_terminal()).count();
+    let waiting = state.runs.iter().filter(|r| r.record.status == RunStatus::Waiting).count();
     let mut right: Vec<Span> = Vec::new();
     if active > 0 {
-        right.push(Span::styled(
-            format!("● {active} active "),
-            t.fg(Role::Running),
-        ));
+        right.push(Span::styled(format!("● {active} active "), t.fg(Role::Running)));
     }
     if waiting > 0 {
-        right.push(Span::styled(
-            format!("⏸ {waiting} waiting "),
-            t.status(Role::Paused),
-        ));
+        right.push(Span::styled(format!("⏸ {waiting} waiting "), t.status(Role::Paused)));
     }
-    right.push(Span::styled(
-        format!(" {} ", state.identity.actor),
-        t.fg(Role::Muted),
-    ));
+    right.push(Span::styled(format!(" {} ", state.identity.actor), t.fg(Role::Muted)));
     if state.read_only {
-        right.push(Span::styled(
-            " READ-ONLY ",
-            t.status(Role::Warning).add_modifier(Modifier::REVERSED),
-        ));
+        right.push(Span::styled(" READ-ONLY ", t.status(Role::Warning).add_modifier(Modifier::REVERSED)));
     }
     let right_w: usize = right.iter().map(|s| width(&s.content)).sum();
     let left_w = (area.width as usize).saturating_sub(right_w + 1);
     let left_line = truncate_spans(left, left_w);
     frame.render_widget(Paragraph::new(Line::from(left_line)), area);
     if right_w < area.width as usize {
-        let r = Rect {
-            x: area.right() - right_w as u16,
-            width: right_w as u16,
-            ..area
-        };
+        let r = Rect { x: area.right() - right_w as u16, width: right_w as u16, ..area };
         frame.render_widget(Paragraph::new(Line::from(right)), r);
     }
 }
@@ -114,62 +86,39 @@ fn truncate_spans(spans: Vec<Span<'static>>, max: usize) -> Vec<Span<'static>> {
 
 fn pane_block(state: &State, pane: Pane, title: Line<'static>) -> Block<'static> {
     let focused = state.focus == pane && state.overlay.is_none();
-    Block::bordered()
-        .border_style(state.theme.border(focused))
-        .title(title)
+    Block::bordered().border_style(state.theme.border(focused)).title(title)
 }
 
 fn runs(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let visible = state.visible_runs();
-    let mut title = vec![Span::styled(
-        format!(" Runs ({}) ", visible.len()),
-        t.fg(Role::Accent).add_modifier(Modifier::BOLD),
-    )];
+    let mut title = vec![Span::styled(format!(" Runs ({}) ", visible.len()), t.fg(Role::Accent).add_modifier(Modifier::BOLD))];
     if !state.filter.is_empty() {
-        title.push(Span::styled(
-            format!("filter: {} ", state.filter),
-            t.fg(Role::Warning),
-        ));
+        title.push(Span::styled(format!("filter: {} ", state.filter), t.fg(Role::Warning)));
     }
     let block = pane_block(state, Pane::Runs, Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = inner.height as usize;
     if !state.runs_loaded && state.runs.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled("loading run history…", t.fg(Role::Muted))),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(Line::styled("loading run history…", t.fg(Role::Muted))), inner);
         return;
     }
     if visible.is_empty() {
         let msg = if !state.filter.is_empty() {
             "no run matches the filter (Esc clears it)".to_string()
         } else if let Some(p) = &state.fallback_pipeline {
-            let key = state
-                .keymap
-                .label(Command::Trigger)
-                .unwrap_or_else(|| ":run".into());
+            let key = state.keymap.label(Command::Trigger).unwrap_or_else(|| ":run".into());
             format!("no runs yet — press {key} to run `{p}`")
         } else if state.pipelines.is_empty() {
             "no pipeline configured — see config.example.toml".to_string()
         } else {
             "no runs yet — :run PIPELINE starts one".to_string()
         };
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                truncate(&msg, inner.width as usize),
-                t.fg(Role::Muted),
-            )),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(Line::styled(truncate(&msg, inner.width as usize), t.fg(Role::Muted))), inner);
         return;
     }
-    let selected = state
-        .selected_run
-        .and_then(|id| visible.iter().position(|r| r.record.id == id))
-        .unwrap_or(0);
+    let selected = state.selected_run.and_then(|id| visible.iter().position(|r| r.record.id == id)).unwrap_or(0);
     let offset = selected.saturating_sub(rows.saturating_sub(1));
     let w = inner.width as usize;
     let name_w = w.saturating_sub(2 + 6 + 12 + 8).clamp(6, 24);
@@ -177,9 +126,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
     for (i, r) in visible.iter().enumerate().skip(offset).take(rows) {
         let rec = &r.record;
         let (glyph, role) = status::run(rec.status);
-        let dur = elapsed(rec.started_at, rec.finished_at, state.now)
-            .map(format_duration)
-            .unwrap_or_else(|| "-".into());
+        let dur = elapsed(rec.started_at, rec.finished_at, state.now).map(format_duration).unwrap_or_else(|| "-".into());
         let when = age(rec.created_at, state.now);
         let mut spans = vec![
             Span::styled(format!("{glyph} "), t.status(role)),
@@ -190,10 +137,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
         ];
         let used: usize = spans.iter().map(|s| width(&s.content)).sum();
         if w > used + 4 {
-            spans.push(Span::styled(
-                pad(&format!("{when} · {}", rec.trigger.actor), w - used),
-                t.fg(Role::Muted),
-            ));
+            spans.push(Span::styled(pad(&format!("{when} · {}", rec.trigger.actor), w - used), t.fg(Role::Muted)));
         }
         let mut line = Line::from(spans);
         if i == selected {
@@ -206,11 +150,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
 
 /// The selection is bold-reverse in the focused pane and underlined elsewhere.
 fn selection_style(state: &State, pane: Pane) -> Style {
-    if state.focus == pane {
-        state.theme.selection()
-    } else {
-        Style::default().add_modifier(Modifier::UNDERLINED)
-    }
+    if state.focus == pane { state.theme.selection() } else { Style::default().add_modifier(Modifier::UNDERLINED) }
 }
 
 fn jobs(frame: &mut Frame, area: Rect, state: &State) {
@@ -222,20 +162,12 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
     };
     let rec = &run.record;
     let (glyph, role) = status::run(rec.status);
-    let dur = elapsed(rec.started_at, rec.finished_at, state.now)
-        .map(format_duration)
-        .unwrap_or_else(|| "-".into());
+    let dur = elapsed(rec.started_at, rec.finished_at, state.now).map(format_duration).unwrap_or_else(|| "-".into());
     let mut title = vec![
-        Span::styled(
-            format!(" Run #{} ", rec.id),
-            t.fg(Role::Accent).add_modifier(Modifier::BOLD),
-        ),
+        Span::styled(format!(" Run #{} ", rec.id), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
         Span::styled(format!("{} ", rec.pipeline), t.fg(Role::Text)),
         Span::styled(format!("{glyph} {} ", rec.status.label()), t.status(role)),
-        Span::styled(
-            format!("{dur} · by {} via {} ", rec.trigger.actor, rec.trigger.via),
-            t.fg(Role::Muted),
-        ),
+        Span::styled(format!("{dur} · by {} via {} ", rec.trigger.actor, rec.trigger.via), t.fg(Role::Muted)),
     ];
     if let Some(note) = &rec.note
         && rec.status == RunStatus::Interrupted
@@ -246,61 +178,31 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let stages: Vec<_> = rec
-        .stages
-        .iter()
-        .filter(|s| rec.jobs_of(&s.name).next().is_some())
-        .collect();
+    let stages: Vec<_> = rec.stages.iter().filter(|s| rec.jobs_of(&s.name).next().is_some()).collect();
     if stages.is_empty() || inner.width < 4 {
         return;
     }
     let min_col = 16usize;
     let fit = (inner.width as usize / min_col).max(1);
-    let sel_col = state
-        .selected_job
-        .as_ref()
-        .and_then(|k| {
-            stages
-                .iter()
-                .position(|s| rec.jobs_of(&s.name).any(|j| &j.key == k))
-        })
-        .unwrap_or(0);
-    let first = if stages.len() <= fit {
-        0
-    } else {
-        sel_col.saturating_sub(fit - 1).min(stages.len() - fit)
-    };
+    let sel_col =
+        state.selected_job.as_ref().and_then(|k| stages.iter().position(|s| rec.jobs_of(&s.name).any(|j| &j.key == k))).unwrap_or(0);
+    let first = if stages.len() <= fit { 0 } else { sel_col.saturating_sub(fit - 1).min(stages.len() - fit) };
     let shown = &stages[first..(first + fit).min(stages.len())];
     let col_w = inner.width as usize / shown.len();
     for (ci, stage) in shown.iter().enumerate() {
         let x = inner.x + (ci * col_w) as u16;
-        let w = if ci == shown.len() - 1 {
-            inner.width as usize - ci * col_w
-        } else {
-            col_w
-        };
-        let rect = Rect {
-            x,
-            width: w as u16,
-            ..inner
-        };
+        let w = if ci == shown.len() - 1 { inner.width as usize - ci * col_w } else { col_w };
+        let rect = Rect { x, width: w as u16, ..inner };
         let arrow = if first + ci > 0 { "→ " } else { "" };
         let gate = if stage.gate { " ⏸gate" } else { "" };
         let mut lines = vec![Line::styled(
             pad(&format!("{arrow}{}{gate}", stage.name), w.saturating_sub(1)),
             t.fg(Role::Accent).add_modifier(Modifier::BOLD),
         )];
-        for job in rec
-            .jobs_of(&stage.name)
-            .take(inner.height.saturating_sub(1) as usize)
-        {
+        for job in rec.jobs_of(&stage.name).take(inner.height.saturating_sub(1) as usize) {
             let (g, role) = status::job(job.status);
             let d = job_duration(job, state.now).unwrap_or_default();
-            let label = if job.matrix.is_empty() {
-                job.stage.clone()
-            } else {
-                job.matrix.values().cloned().collect::<Vec<_>>().join(",")
-            };
+            let label = if job.matrix.is_empty() { job.stage.clone() } else { job.matrix.values().cloned().collect::<Vec<_>>().join(",") };
             let name_w = w.saturating_sub(3 + width(&d) + 2);
             let mut line = Line::from(vec![
                 Span::styled(format!("{g} "), t.status(role)),
@@ -316,12 +218,7 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
     }
     if first + shown.len() < stages.len() {
         let more = format!("+{}→", stages.len() - first - shown.len());
-        let r = Rect {
-            x: inner.right().saturating_sub(width(&more) as u16),
-            y: inner.y,
-            width: width(&more) as u16,
-            height: 1,
-        };
+        let r = Rect { x: inner.right().saturating_sub(width(&more) as u16), y: inner.y, width: width(&more) as u16, height: 1 };
         frame.render_widget(Paragraph::new(Span::styled(more, t.fg(Role::Muted))), r);
     }
 }

@@ -26,11 +26,7 @@ const GLOBAL_HINTS: &[Command] = &[
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let ctx = state.focus.context();
-    let mut items: Vec<Command> = COMMANDS
-        .iter()
-        .filter(|d| d.context == ctx && ctx != Context::Global)
-        .map(|d| d.command)
-        .collect();
+    let mut items: Vec<Command> = COMMANDS.iter().filter(|d| d.context == ctx && ctx != Context::Global).map(|d| d.command).collect();
     items.extend_from_slice(GLOBAL_HINTS);
     let mut spans = Vec::new();
     let mut used = 0usize;
@@ -48,11 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             break;
         }
         used += piece_w;
-        let (ks, hs) = if disabled {
-            (t.disabled(), t.disabled())
-        } else {
-            (t.status(Role::Accent), t.fg(Role::Muted))
-        };
+        let (ks, hs) = if disabled { (t.disabled(), t.disabled()) } else { (t.status(Role::Accent), t.fg(Role::Muted)) };
         spans.push(Span::styled(key, ks));
         spans.push(Span::styled(format!(" {}  ", d.hint), hs));
     }

@@ -25,38 +25,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let focused = state.focus == Pane::Log && state.overlay.is_none();
     let job = state.current_job();
     let log = state.current_log();
-    let mut title = vec![Span::styled(
-        " Log ",
-        t.fg(Role::Accent).add_modifier(Modifier::BOLD),
-    )];
+    let mut title = vec![Span::styled(" Log ", t.fg(Role::Accent).add_modifier(Modifier::BOLD))];
     if let Some(j) = job {
-        title.push(Span::styled(
-            format!("{} ", j.display_name()),
-            t.fg(Role::Text),
-        ));
+        title.push(Span::styled(format!("{} ", j.display_name()), t.fg(Role::Text)));
         if let Some(code) = j.exit_code {
-            title.push(Span::styled(
-                format!("exit {code} "),
-                t.fg(if code == 0 {
-                    Role::Success
-                } else {
-                    Role::Failure
-                }),
-            ));
+            title.push(Span::styled(format!("exit {code} "), t.fg(if code == 0 { Role::Success } else { Role::Failure })));
         }
     }
     if let Some(l) = log {
-        title.push(Span::styled(
-            format!("· {} lines ", l.store.len()),
-            t.fg(Role::Muted),
-        ));
+        title.push(Span::styled(format!("· {} lines ", l.store.len()), t.fg(Role::Muted)));
         if l.store.evicted() > 0 {
             title.push(Span::styled(
-                format!(
-                    "(+{} older dropped, cap {}) ",
-                    l.store.evicted(),
-                    format_bytes(l.store.bytes() as u64)
-                ),
+                format!("(+{} older dropped, cap {}) ", l.store.evicted(), format_bytes(l.store.bytes() as u64)),
                 t.fg(Role::Warning),
             ));
         }
@@ -64,33 +44,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             title.push(Span::styled("· following ", t.fg(Role::Running)));
         } else {
             let g = state.keymap.label(Command::Bottom).unwrap_or_default();
-            let more = if state.log.new_lines > 0 {
-                format!("{} new ↓ ", state.log.new_lines)
-            } else {
-                String::new()
-            };
-            title.push(Span::styled(
-                format!("· paused {more}({g} follows) "),
-                t.status(Role::Paused),
-            ));
+            let more = if state.log.new_lines > 0 { format!("{} new ↓ ", state.log.new_lines) } else { String::new() };
+            title.push(Span::styled(format!("· paused {more}({g} follows) "), t.status(Role::Paused)));
         }
     }
     if let Some(s) = &state.log.search {
-        let pos = s
-            .current
-            .map(|c| format!("{}/{}", c + 1, s.matches.len()))
-            .unwrap_or_else(|| format!("0/{}", s.matches.len()));
-        title.push(Span::styled(
-            format!("· /{} {pos} ", s.query),
-            t.fg(Role::Warning),
-        ));
+        let pos = s.current.map(|c| format!("{}/{}", c + 1, s.matches.len())).unwrap_or_else(|| format!("0/{}", s.matches.len()));
+        title.push(Span::styled(format!("· /{} {pos} ", s.query), t.fg(Role::Warning)));
     }
     if state.log.wrap {
         title.push(Span::styled("· wrap ", t.fg(Role::Muted)));
     }
-    let block = Block::bordered()
-        .border_style(t.border(focused))
-        .title(Line::from(title));
+    let block = Block::bordered().border_style(t.border(focused)).title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 || inner.width == 0 {
@@ -98,13 +63,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
 
     let Some(job) = job else {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "select a run and a job to see its log",
-                t.fg(Role::Muted),
-            )),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(Line::styled("select a run and a job to see its log", t.fg(Role::Muted))), inner);
         return;
     };
     let Some(log) = log.filter(|l| !l.store.is_empty()) else {
@@ -131,12 +90,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let avail = cols.saturating_sub(prefix).max(1);
     let store = &log.store;
     let mut lines: Vec<Line> = Vec::with_capacity(rows);
-    let current_match = state
-        .log
-        .search
-        .as_ref()
-        .and_then(|s| s.current.map(|c| s.matches.get(c).copied()))
-        .flatten();
+    let current_match = state.log.search.as_ref().and_then(|s| s.current.map(|c| s.matches.get(c).copied())).flatten();
 
     if !state.log.wrap {
         let top = current_top(state);
@@ -145,10 +99,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 let spans = line_spans(l, state, t, current_match == Some(seq));
                 let mut body = slice(&spans, state.log.hscroll, avail);
                 if prefix > 0 {
-                    body.insert(
-                        0,
-                        Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)),
-                    );
+                    body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
                 }
                 lines.push(Line::from(body));
             }
@@ -168,11 +119,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 }
                 let mut body = slice(&spans, r * avail, avail);
                 if prefix > 0 {
-                    let ts = if r == 0 {
-                        format!("{} ", clock_ms(l.ts_ms))
-                    } else {
-                        " ".repeat(TS_WIDTH)
-                    };
+                    let ts = if r == 0 { format!("{} ", clock_ms(l.ts_ms)) } else { " ".repeat(TS_WIDTH) };
                     body.insert(0, Span::styled(ts, t.fg(Role::Muted)));
                 }
                 lines.push(Line::from(body));
@@ -214,10 +161,7 @@ fn line_spans<'a>(l: &'a StoredLine, state: &State, t: &Theme, is_current: bool)
         Stream::Out => t.fg(Role::Text),
     };
     let mut spans = match &state.log.search {
-        Some(s)
-            if !s.query.is_empty()
-                && crate::logstore::store_matcher(&s.query).is_match(&l.text) =>
-        {
+        Some(s) if !s.query.is_empty() && crate::logstore::store_matcher(&s.query).is_match(&l.text) => {
             highlight(&l.text, &s.query, base, t)
         }
         _ => ansi::spans(&l.text, base, t.colours()),
@@ -238,11 +182,7 @@ fn line_spans<'a>(l: &'a StoredLine, state: &State, t: &Theme, is_current: bool)
 fn highlight<'a>(text: &'a str, query: &str, base: Style, t: &Theme) -> Vec<Span<'a>> {
     let plain = strip_sgr(text).into_owned();
     let insensitive = !query.chars().any(char::is_uppercase);
-    let (hay, needle) = if insensitive {
-        (plain.to_lowercase(), query.to_lowercase())
-    } else {
-        (plain.clone(), query.to_string())
-    };
+    let (hay, needle) = if insensitive { (plain.to_lowercase(), query.to_lowercase()) } else { (plain.clone(), query.to_string()) };
     if hay.len() != plain.len() || needle.is_empty() {
         return vec![Span::styled(plain, t.highlight())];
     }

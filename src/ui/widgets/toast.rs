@@ -17,10 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let w = (area.width / 2).clamp(30, 70).min(area.width);
     // Stacked upwards from just above the footer, newest at the bottom, clear of the header.
     let mut bottom = area.bottom().saturating_sub(1);
-    let dismiss = state
-        .keymap
-        .label(Command::Back)
-        .unwrap_or_else(|| "esc".into());
+    let dismiss = state.keymap.label(Command::Back).unwrap_or_else(|| "esc".into());
     let hidden = state.toasts.len().saturating_sub(MAX_SHOWN);
     for toast in state.toasts.iter().rev().take(MAX_SHOWN) {
         let (glyph, role, tail) = match toast.level {
@@ -34,12 +31,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             break;
         }
         let y = bottom - h;
-        let rect = Rect {
-            x: area.right() - w,
-            y,
-            width: w,
-            height: h,
-        };
+        let rect = Rect { x: area.right() - w, y, width: w, height: h };
         frame.render_widget(Clear, rect);
         let block = Block::bordered().border_style(t.status(role));
         let line = Line::from(vec![
@@ -47,20 +39,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Span::styled(toast.text.clone(), t.fg(Role::Text)),
             Span::styled(tail, t.fg(Role::Muted)),
         ]);
-        frame.render_widget(
-            Paragraph::new(line).block(block).wrap(Wrap { trim: false }),
-            rect,
-        );
+        frame.render_widget(Paragraph::new(line).block(block).wrap(Wrap { trim: false }), rect);
         bottom = y;
     }
     if hidden > 0 && bottom > area.y + 1 {
         let msg = format!(" +{hidden} more ");
-        let rect = Rect {
-            x: area.right().saturating_sub(width(&msg) as u16),
-            y: bottom - 1,
-            width: width(&msg) as u16,
-            height: 1,
-        };
+        let rect = Rect { x: area.right().saturating_sub(width(&msg) as u16), y: bottom - 1, width: width(&msg) as u16, height: 1 };
         frame.render_widget(Paragraph::new(Span::styled(msg, t.fg(Role::Muted))), rect);
     }
 }
