@@ -143,7 +143,7 @@ impl Input {
 pub enum Overlay {
     Help { scroll: u16 },
     Confirm(Confirm),
-    Input(Input),
+    Input(Box<Input>),
 }
 
 #[derive(Clone, Debug)]

@@ -313,7 +313,7 @@ fn on_confirm_key(state: &mut State, mut c: Confirm, ev: KeyEvent) -> Vec<Effect
     }
 }
 
-fn on_input_key(state: &mut State, mut input: Input, ev: KeyEvent) -> Vec<Effect> {
+fn on_input_key(state: &mut State, mut input: Box<Input>, ev: KeyEvent) -> Vec<Effect> {
     match ev.code {
         KeyCode::Esc => {
             if input.kind == InputKind::Filter {
@@ -379,7 +379,7 @@ fn keep_selection_visible(state: &mut State) {
     }
 }
 
-fn submit_input(state: &mut State, input: Input) -> Vec<Effect> {
+fn submit_input(state: &mut State, input: Box<Input>) -> Vec<Effect> {
     let value = input.value();
     match input.kind {
         InputKind::Filter => {
@@ -444,7 +444,7 @@ fn open_input(state: &mut State, kind: InputKind, initial: &str) {
         // Remember the filter in force so Esc can restore it.
         input.suggestions = vec![state.filter.clone()];
     }
-    state.overlay = Some(Overlay::Input(input));
+    state.overlay = Some(Overlay::Input(Box::new(input)));
     if kind == InputKind::Command {
         after_input_edit(state);
     }

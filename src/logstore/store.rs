@@ -168,7 +168,7 @@ mod tests {
             s.push_raw(i, Stream::Out, b"0123456789012345678901234567890123456789");
         }
         assert!(s.bytes() <= 200);
-        assert!(s.len() >= 1);
+        assert!(!s.is_empty());
     }
 
     #[test]

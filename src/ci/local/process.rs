@@ -171,11 +171,7 @@ pub fn group_alive(pgid: i32) -> bool {
 async fn read_lines<R: AsyncRead + Unpin>(reader: R, stream: Stream, tx: UnboundedSender<RawLine>) {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line: Vec<u8> = Vec::new();
-    loop {
-        let buf = match reader.fill_buf().await {
-            Ok(b) => b,
-            Err(_) => break,
-        };
+    while let Ok(buf) = reader.fill_buf().await {
         if buf.is_empty() {
             break;
         }

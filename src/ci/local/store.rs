@@ -103,7 +103,7 @@ impl RunStore {
                 Err(e) => problems.push(e.to_string()),
             }
         }
-        runs.sort_by(|a, b| b.id.cmp(&a.id));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id));
         Ok((runs, problems))
     }
 

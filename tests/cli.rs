@@ -1,0 +1,250 @@
+//! The headless CLI, run as a real binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(config: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flightdeck.toml"), config).unwrap();
+        Env { dir }
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("flightdeck.toml")
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(self.config()).arg("--data-dir").arg(self.dir.path().join("data")).args(args).env("NO_COLOR", "1");
+        c
+    }
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+    fn runs_json(&self) -> serde_json::Value {
+        let (code, out, err) = self.run(&["runs", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    }
+    fn wait_status(&self, run: usize, want: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = self.runs_json();
+            let r = runs.as_array().unwrap().iter().find(|r| r["id"] == run).cloned().unwrap_or_default();
+            if r["status"] == want {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "run {run} never became {want}: {r}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+const PIPELINES: &str = r#"
+[environments.prod]
+production = true
+[[pipelines.ok.stages]]
+name = "hello"
+run = "echo hello; echo warn >&2"
+[[pipelines.ok.stages]]
+name = "test"
+needs = ["hello"]
+matrix = { v = ["a", "b"] }
+run = "echo testing ${{ matrix.v }}"
+[[pipelines.bad.stages]]
+name = "boom"
+run = "echo about to fail; exit 4"
+[[pipelines.gated.stages]]
+name = "build"
+run = "echo built"
+[[pipelines.gated.stages]]
+name = "approve-prod"
+needs = ["build"]
+environment = "prod"
+gate = true
+[[pipelines.gated.stages]]
+name = "ship"
+needs = ["approve-prod"]
+run = "echo shipped"
+[[pipelines.slow.stages]]
+name = "wait"
+run = "echo waiting; sleep 521.5"
+"#;
+
+#[test]
+fn run_follow_streams_prefixed_logs_and_exits_by_result() {
+    let e = Env::new(PIPELINES);
+    let (code, out, err) = e.run(&["run", "ok", "--follow"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[hello] hello") && out.contains("[hello] warn"), "{out}");
+    assert!(out.contains("[test[a]] testing a") && out.contains("[test[b]] testing b"), "{out}");
+    assert!(err.contains("run #1 success"), "{err}");
+    let (code, out, err) = e.run(&["run", "bad", "--follow"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("[boom] about to fail"));
+    assert!(err.contains("exited with code 4") && err.contains("run #2 failed"), "{err}");
+}
+
+#[test]
+fn runs_and_logs_read_the_history() {
+    let e = Env::new(PIPELINES);
+    assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
+    let runs = e.runs_json();
+    assert_eq!(runs[0]["pipeline"], "ok");
+    assert_eq!(runs[0]["jobs"].as_array().unwrap().len(), 3);
+    let (_, table, _) = e.run(&["runs"]);
+    assert!(table.lines().next().unwrap().starts_with("RUN"));
+    assert!(table.contains("success"));
+    let (code, out, _) = e.run(&["logs", "1", "b"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("testing b") && !out.contains("testing a"), "{out}");
+    let (code, _, err) = e.run(&["logs", "1", "test"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("matches several jobs"), "{err}");
+    let (code, _, err) = e.run(&["logs", "9"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("run #9 does not exist"), "{err}");
+}
+
+#[test]
+fn background_run_gate_approved_from_another_process() {
+    let e = Env::new(PIPELINES);
+    let (code, out, err) = e.run(&["run", "gated"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1");
+    e.wait_status(1, "waiting");
+    let (code, _, err) = e.run(&["reject", "1", "--gate", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no job `nope`"), "{err}");
+    let (code, _, err) = e.run(&["approve", "1", "--comment", "ship it"]);
+    assert_eq!(code, 0, "{err}");
+    let r = e.wait_status(1, "success");
+    let gate = r["jobs"].as_array().unwrap().iter().find(|j| j["key"] == "approve-prod").unwrap().clone();
+    assert_eq!(gate["gate"]["decision"]["comment"], "ship it");
+    let (code, _, err) = e.run(&["approve", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no gate waiting"), "{err}");
+    // `logs --follow` on a finished run prints everything and ends.
+    let (code, out, _) = e.run(&["logs", "1", "ship", "--follow"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("shipped"));
+}
+
+#[test]
+fn cancel_from_another_process_ends_the_jobs() {
+    let e = Env::new(PIPELINES);
+    assert_eq!(e.run(&["run", "slow"]).0, 0);
+    e.wait_status(1, "running");
+    // Follow it from a third process while it runs.
+    let follower = e.cmd(&["logs", "1", "--follow"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(process_alive("sleep 521.5"));
+    let (code, _, err) = e.run(&["cancel", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("run #1 is cancelled"), "{err}");
+    assert!(!process_alive("sleep 521.5"));
+    let out = follower.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[wait] waiting"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "following a cancelled run exits non-zero");
+    let (code, _, err) = e.run(&["cancel", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing to cancel"), "{err}");
+}
+
+#[test]
+fn a_killed_executor_leaves_an_interrupted_run() {
+    let e = Env::new(PIPELINES);
+    let mut child = e.cmd(&["run", "slow", "--follow"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    e.wait_status(1, "running");
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let r = e.wait_status(1, "interrupted");
+    assert!(r["note"].as_str().unwrap().contains("stopped before the run finished"));
+    assert_eq!(r["jobs"][0]["status"], "interrupted");
+    // The orphaned job is still ours to clean up in this test.
+    let _ = Command::new("pkill").args(["-f", "sleep 521.5"]).status();
+}
+
+#[test]
+fn retry_reruns_only_what_failed() {
+    let e = Env::new(PIPELINES);
+    let flag = e.dir.path().join("fixed");
+    let cfg = format!(
+        "[[pipelines.p.stages]]\nname = \"one\"\nrun = \"echo one\"\n[[pipelines.p.stages]]\nname = \"two\"\nneeds = [\"one\"]\nrun = \"test -e {}\"\n",
+        flag.display()
+    );
+    std::fs::write(e.config(), cfg).unwrap();
+    assert_eq!(e.run(&["run", "p", "--follow"]).0, 1);
+    std::fs::write(&flag, "").unwrap();
+    let (code, _, err) = e.run(&["retry", "1", "--follow"]);
+    assert_eq!(code, 0, "{err}");
+    let r = e.runs_json();
+    assert_eq!(r[0]["jobs"][0]["attempts"], 1);
+    assert_eq!(r[0]["jobs"][1]["attempts"], 2);
+}
+
+#[test]
+fn read_only_refuses_changes() {
+    let e = Env::new(PIPELINES);
+    let (code, _, err) = e.run(&["--read-only", "run", "ok"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(e.run(&["--read-only", "runs"]).0, 0);
+}
+
+#[test]
+fn config_check_reports_file_line_and_key() {
+    let e = Env::new("[runner]\nmax_parallel_jobs = 2\n\n[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nneeds = [\"ghost\"]\n");
+    let out = Command::new(BIN).args(["config", "check"]).arg(e.config()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let path = e.config().display().to_string();
+    assert!(err.contains(&format!("{path}:7:")), "{err}");
+    assert!(err.contains("needs `ghost`, which is not a stage"), "{err}");
+
+    std::fs::write(e.config(), "[ui]\ntheme = \"neon\"\ncolour = true\n").unwrap();
+    let out = Command::new(BIN).args(["config", "check"]).arg(e.config()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":3:1: ui.colour: unknown field `colour`"), "{err}");
+
+    let good = Command::new(BIN).args(["config", "check", "config.example.toml"]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("ok"));
+}
+
+#[test]
+fn completions_and_errors_go_where_they_belong() {
+    let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("flightdeck"));
+    let e = Env::new(PIPELINES);
+    let (code, out, err) = e.run(&["run", "nope"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.starts_with("error: no pipeline named `nope`"), "{err}");
+    // The cockpit refuses to start without a terminal.
+    let (code, _, err) = e.run(&[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs a terminal"), "{err}");
+}
+
+fn process_alive(needle: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|e| {
+        let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        cmd.contains(needle) && !stat.contains(") Z ") && !cmd.contains("pkill")
+    })
+}

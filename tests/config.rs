@@ -1,0 +1,66 @@
+//! The shipped configuration files load, and config errors are precise.
+
+use std::path::Path;
+
+use flightdeck::config::Config;
+
+#[test]
+fn the_example_configuration_loads_completely() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = Config::parse(&text, Some(&path), None).unwrap_or_else(|e| panic!("{e}"));
+    let release = c.pipeline("release").expect("release pipeline");
+    assert_eq!(release.stages.len(), 7);
+    let test = release.stages.iter().find(|s| s.name == "unit-test").unwrap();
+    assert_eq!(test.matrix["node"].len(), 3);
+    assert_eq!(test.retries, 1);
+    assert!(release.stages.iter().any(|s| s.gate.as_ref().is_some_and(|g| g.timeout == Some(std::time::Duration::from_secs(86_400)))));
+    assert_eq!(c.logs.max_bytes, 64 * 1024 * 1024);
+    assert!(c.environments["prod"].production);
+    assert_eq!(c.default_pipeline.as_deref(), Some("release"));
+    assert_eq!(c.ui.theme, "dark");
+}
+
+#[test]
+fn the_demo_project_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = flightdeck::demo::install(dir.path()).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let c = Config::parse(&text, Some(&cfg), None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.pipeline("release").is_some() && c.pipeline("nightly").is_some());
+    assert!(dir.path().join("project/scripts/test.sh").exists());
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+[ui]
+theme = "neon"
+
+[keys]
+quit = "r"
+
+[[pipelines.p.stages]]
+name = "gate-and-run"
+run = "true"
+gate = true
+"#;
+    let err = Config::parse(text, Some(Path::new("x.toml")), None).unwrap_err();
+    let all = err.to_string();
+    assert!(all.contains("x.toml:3:9: ui.theme: unknown theme `neon`"), "{all}");
+    assert!(all.contains("keys.") && all.contains("bound to both"), "{all}");
+    assert!(all.contains("has both `run` and `gate`"), "{all}");
+    assert_eq!(err.diagnostics.len(), 3, "{all}");
+}
+
+#[test]
+fn a_user_theme_overrides_a_builtin_and_bad_ones_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("themes")).unwrap();
+    std::fs::write(dir.path().join("themes/dark.toml"), "name = \"dark\"\n[colors]\nsuccess = \"#00ff00\"\n").unwrap();
+    std::fs::write(dir.path().join("themes/broken.toml"), "name = \"broken\"\n[colors]\nsucess = \"red\"\n").unwrap();
+    let spec = flightdeck::ui::theme::ThemeSpec::load("dark", Some(dir.path())).unwrap();
+    assert_eq!(spec.colors.success.as_deref(), Some("#00ff00"));
+    let err = flightdeck::ui::theme::ThemeSpec::load("broken", Some(dir.path())).unwrap_err();
+    assert!(err.contains("broken.toml:3:1") && err.contains("unknown field `sucess`"), "{err}");
+}
