@@ -67,6 +67,9 @@ struct GateRequest {
 
 struct JobResult {
     status: JobStatus,
+    /// When the job's command really started and ended (not when the driver heard of it).
+    started: Option<Timestamp>,
+    finished: Timestamp,
     exit_code: Option<i32>,
     attempts: u32,
     error: Option<String>,
@@ -466,7 +469,7 @@ async fn drive(inner: Arc<Inner>, mut rec: RunRecord, lock: OwnerLock, cancel: C
     rec.owner_pid = std::process::id();
     persist(&inner, &mut rec);
 
-    let (started_tx, mut started_rx) = unbounded_channel::<String>();
+    let (started_tx, mut started_rx) = unbounded_channel::<(String, Timestamp)>();
     let mut set: JoinSet<(String, JobResult)> = JoinSet::new();
     let mut task_keys: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut launched: HashSet<String> = HashSet::new();
@@ -489,23 +492,23 @@ async fn drive(inner: Arc<Inner>, mut rec: RunRecord, lock: OwnerLock, cancel: C
             });
         tokio::select! {
             biased;
-            Some(key) = started_rx.recv() => {
+            Some((key, at)) = started_rx.recv() => {
                 // The job may already have finished (both messages can be ready at once).
                 if let Some(j) = rec.job_mut(&key).filter(|j| j.status == JobStatus::Pending) {
                     j.status = JobStatus::Running;
-                    j.started_at = Some(Timestamp::now());
+                    j.started_at = Some(at);
                 }
                 persist(&inner, &mut rec);
             }
             Some(joined) = set.join_next_with_id() => {
                 match joined {
-                    Ok((_, (key, result))) => finish_job(&inner, &mut rec, &key, result),
+                    Ok((_, (key, result))) => finish_job(&mut rec, &key, result),
                     Err(e) => {
                         // A job task that died must still end the job, or the run would wait forever.
                         let key = task_keys.get(&e.id()).cloned().unwrap_or_default();
                         let _ = inner.events.send(RunEvent::Problem { run: Some(id), message: format!("job `{key}` of run #{id} failed internally: {e}") });
-                        let result = JobResult { status: JobStatus::Failed, exit_code: None, attempts: 0, error: Some(format!("internal error: {e}")) };
-                        finish_job(&inner, &mut rec, &key, result);
+                        let result = JobResult { status: JobStatus::Failed, started: None, finished: Timestamp::now(), exit_code: None, attempts: 0, error: Some(format!("internal error: {e}")) };
+                        finish_job(&mut rec, &key, result);
                     }
                 }
                 persist(&inner, &mut rec);
@@ -574,7 +577,7 @@ fn schedule(
     set: &mut JoinSet<(String, JobResult)>,
     task_keys: &mut HashMap<tokio::task::Id, String>,
     launched: &mut HashSet<String>,
-    started: &UnboundedSender<String>,
+    started: &UnboundedSender<(String, Timestamp)>,
     cancel: &CancellationToken,
 ) -> bool {
     let mut changed = false;
@@ -667,17 +670,14 @@ fn schedule(
     changed
 }
 
-fn finish_job(inner: &Inner, rec: &mut RunRecord, key: &str, result: JobResult) {
-    let _ = inner;
+fn finish_job(rec: &mut RunRecord, key: &str, result: JobResult) {
     if let Some(j) = rec.job_mut(key) {
         j.status = result.status;
         j.exit_code = result.exit_code;
         j.attempts += result.attempts;
         j.error = result.error;
-        j.finished_at = Some(Timestamp::now());
-        if j.started_at.is_none() {
-            j.started_at = j.finished_at;
-        }
+        j.finished_at = Some(result.finished);
+        j.started_at = result.started.or(j.started_at).or(j.finished_at);
     }
 }
 
@@ -758,7 +758,7 @@ async fn job_task(
     retries: u32,
     allow_failure: bool,
     cancel: CancellationToken,
-    started: UnboundedSender<String>,
+    started: UnboundedSender<(String, Timestamp)>,
     log_path: Option<std::path::PathBuf>,
 ) -> (String, JobResult) {
     let permit = tokio::select! {
@@ -766,9 +766,20 @@ async fn job_task(
         _ = cancel.cancelled() => None,
     };
     if permit.is_none() {
-        return (key, JobResult { status: JobStatus::Cancelled, exit_code: None, attempts: 0, error: None });
+        return (
+            key,
+            JobResult {
+                status: JobStatus::Cancelled,
+                started: None,
+                finished: Timestamp::now(),
+                exit_code: None,
+                attempts: 0,
+                error: None,
+            },
+        );
     }
-    let _ = started.send(key.clone());
+    let started_at = Timestamp::now();
+    let _ = started.send((key.clone(), started_at));
     let (tx, rx) = unbounded_channel();
     let sink = tokio::spawn(log_sink(inner.events.clone(), run, key.clone(), log_path, rx));
     // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
@@ -806,11 +817,11 @@ async fn job_task(
             meta(format!("retrying ({} of {} retries left)", retries + 1 - attempt, retries));
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
+                _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
             }
         }
         let status = if status == JobStatus::Failed && allow_failure { JobStatus::FailedAllowed } else { status };
-        break JobResult { status, exit_code: code, attempts: attempt, error };
+        break JobResult { status, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error };
     };
     drop(tx);
     let _ = sink.await;
