@@ -60,7 +60,7 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
 pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
     let (action_tx, mut action_rx) = unbounded_channel::<Action>();
     let (run_tx, mut run_rx) = unbounded_channel();
-    let runner = LocalRunner::new(config.clone(), &data_dir, run_tx)?;
+    let runner = LocalRunner::open(config.clone(), &data_dir, run_tx)?;
     let identity = Identity::resolve(config.actor.as_deref());
     let depth = opts.color.depth();
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);

@@ -78,11 +78,17 @@ struct JobResult {
 impl LocalRunner {
     /// Opens the run history under `data_dir` and marks runs whose executor died as interrupted.
     pub fn new(config: Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>) -> Result<LocalRunner, CiError> {
-        let store = RunStore::open(data_dir)?;
-        let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
-        let runner = LocalRunner { inner: Arc::new(Inner { config, store, events, active: Mutex::new(HashMap::new()), permits }) };
+        let runner = LocalRunner::open(config, data_dir, events)?;
         runner.recover_interrupted()?;
         Ok(runner)
+    }
+
+    /// Opens the run history without reading it; `list_runs` recovers interrupted runs later, off
+    /// the caller's path (the cockpit draws its first frame before touching the history).
+    pub fn open(config: Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>) -> Result<LocalRunner, CiError> {
+        let store = RunStore::open(data_dir)?;
+        let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
+        Ok(LocalRunner { inner: Arc::new(Inner { config, store, events, active: Mutex::new(HashMap::new()), permits }) })
     }
 
     pub fn store(&self) -> &RunStore {
@@ -376,10 +382,15 @@ impl CiProvider for LocalRunner {
     }
 
     fn list_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, CiError>> {
-        let store = self.inner.store.clone();
+        let runner = self.clone();
         let events = self.inner.events.clone();
         async move {
-            let (runs, problems) = tokio::task::spawn_blocking(move || store.list()).await.map_err(|e| CiError::Other(e.to_string()))??;
+            let (runs, problems) = tokio::task::spawn_blocking(move || {
+                runner.recover_interrupted()?;
+                runner.inner.store.list()
+            })
+            .await
+            .map_err(|e| CiError::Other(e.to_string()))??;
             for p in problems {
                 let _ = events.send(RunEvent::Problem { run: None, message: p });
             }
