@@ -805,7 +805,9 @@ async fn job_task(
         let of = if retries > 0 { format!(" (attempt {attempt} of {})", retries + 1) } else { String::new() };
         meta(format!("$ {}{of}", spec.command));
         let t0 = std::time::Instant::now();
-        let outcome = process::run(&spec, tx.clone(), cancel.clone()).await;
+        let mut this_attempt = spec.clone();
+        this_attempt.env.push(("FLIGHTDECK_ATTEMPT".into(), attempt.to_string()));
+        let outcome = process::run(&this_attempt, tx.clone(), cancel.clone()).await;
         let took = format_duration(t0.elapsed());
         let (status, code, error) = match outcome {
             Outcome::Exited(0) => (JobStatus::Success, Some(0), None),
@@ -825,7 +827,7 @@ async fn job_task(
         });
         let retry = matches!(status, JobStatus::Failed | JobStatus::TimedOut) && attempt <= retries && !cancel.is_cancelled();
         if retry {
-            meta(format!("retrying ({} of {} retries left)", retries + 1 - attempt, retries));
+            meta(format!("retrying in 1s: attempt {} of {}", attempt + 1, retries + 1));
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                 _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },

@@ -202,6 +202,7 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
         for job in rec.jobs_of(&stage.name).take(inner.height.saturating_sub(1) as usize) {
             let (g, role) = status::job(job.status);
             let d = job_duration(job, state.now).unwrap_or_default();
+            let d = if job.attempts > 1 { format!("↻{} {d}", job.attempts) } else { d };
             let label = if job.matrix.is_empty() { job.stage.clone() } else { job.matrix.values().cloned().collect::<Vec<_>>().join(",") };
             let name_w = w.saturating_sub(3 + width(&d) + 2);
             let mut line = Line::from(vec![
