@@ -1,6 +1,7 @@
 //! `flightdeck demo`: the bundled demo project, copied to a scratch directory with its own data
 //! directory, so trying flightdeck never touches the user's configuration or history.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,8 +25,11 @@ const FILES: &[(&str, &str, bool)] = &[
     ("reports-src/trivy.json", include_str!("../assets/demo/reports-src/trivy.json"), false),
 ];
 
-/// Scratch directory of the demo for this user.
+/// Scratch directory of the demo: `$FLIGHTDECK_DEMO_DIR`, else one per user under the temp dir.
 pub fn default_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FLIGHTDECK_DEMO_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     std::env::temp_dir().join(format!("flightdeck-demo-{uid}"))
@@ -73,6 +77,8 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
         start_pipeline: if start && !cli.read_only { config.default_pipeline.clone() } else { None },
     };
     rt.block_on(crate::app::run_tui(config, data_dir.clone(), opts))?;
-    eprintln!("demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
+    // Best effort: after a hangup there is no terminal to print to.
+    let _ =
+        writeln!(std::io::stderr(), "demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -19,8 +19,15 @@ struct Term {
 
 impl Term {
     fn spawn(args: &[&str]) -> Term {
+        Term::spawn_in(args, None)
+    }
+
+    fn spawn_in(args: &[&str], demo_dir: Option<&std::path::Path>) -> Term {
         let mut cmd = Command::new(BIN);
         cmd.args(args).env("TERM", "xterm-256color").env_remove("NO_COLOR");
+        if let Some(d) = demo_dir {
+            cmd.env("FLIGHTDECK_DEMO_DIR", d);
+        }
         let mut session = OsSession::spawn(cmd).expect("spawn flightdeck in a pty");
         session.get_process_mut().set_window_size(120, 40).expect("window size");
         Term {
@@ -95,7 +102,8 @@ impl Term {
 fn demo_first_frame_trigger_logs_and_clean_quit() {
     let data = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut t = Term::spawn(&["--data-dir", data.path().to_str().unwrap(), "demo", "--no-start"]);
+    let demo = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_in(&["--data-dir", data.path().to_str().unwrap(), "demo", "--no-start"], Some(demo.path()));
     t.wait_for("flightdeck", "first frame");
     assert!(started.elapsed() < Duration::from_secs(10));
     t.wait_for("no runs yet", "empty history hint");
@@ -151,4 +159,31 @@ fn sigterm_restores_the_terminal() {
     t.wait_raw(b"\x1b[?1049l", "terminal restored on SIGTERM");
     let status = t.session.get_process().wait().unwrap();
     assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+}
+
+#[test]
+fn a_hangup_cancels_the_runs_and_leaves_no_process_behind() {
+    let data = tempfile::tempdir().unwrap();
+    let demo = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_in(&["--data-dir", data.path().to_str().unwrap(), "demo"], Some(demo.path()));
+    t.wait_for("checking src/", "the demo run started by itself");
+    let pid = t.session.get_process().pid();
+    // What a dropped SSH connection does: the terminal hangs up.
+    unsafe {
+        libc::kill(pid.as_raw(), libc::SIGHUP);
+    }
+    let status = t.session.get_process().wait().unwrap();
+    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    let out = Command::new(BIN).args(["--data-dir", data.path().to_str().unwrap(), "runs", "--json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "cancelled");
+    let project = demo.path().join("project").display().to_string();
+    let leftovers: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path().join("cwd")).ok().map(|cwd| (e, cwd)))
+        .filter(|(_, cwd)| cwd.display().to_string().starts_with(&project))
+        .map(|(e, _)| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(leftovers.is_empty(), "processes still running in the demo project: {leftovers:?}");
 }

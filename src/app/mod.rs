@@ -10,6 +10,7 @@ pub mod terminal;
 pub mod update;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +80,28 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         });
     }
 
+    // Whatever ends the loop (quit, signal, a terminal that went away), the runs started here are
+    // cancelled and recorded before the process exits.
+    let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
+
+    stop_watch.cancel();
+    let cancelled = runner.cancel_all();
+    if cancelled > 0 {
+        // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
+        let _ = writeln!(std::io::stderr(), "flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
+        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
+            crate::ci::local::process::end_all_jobs();
+        }
+    }
+    outcome
+}
+
+async fn event_loop(
+    state: &mut State,
+    effects: &EffectRunner,
+    action_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Action>,
+    run_rx: &mut tokio::sync::mpsc::UnboundedReceiver<crate::ci::RunEvent>,
+) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -86,7 +109,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let mut guard = terminal::enter()?;
     let size = guard.terminal.size()?;
     state.size = (size.width, size.height);
-    guard.draw(|f| crate::ui::render(f, &state))?;
+    guard.draw(|f| crate::ui::render(f, state))?;
     state.dirty = false;
     let mut last_draw = Instant::now();
 
@@ -107,42 +130,32 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         let draw_at = last_draw + FRAME_INTERVAL;
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(ev)) => if let Some(a) = translate(ev) { dispatch(&mut state, a) },
+                Some(Ok(ev)) => if let Some(a) = translate(ev) { dispatch(state, a) },
                 Some(Err(e)) => { tracing::error!("terminal input failed: {e}"); break; }
                 None => break,
             },
-            Some(a) = action_rx.recv() => dispatch(&mut state, a),
-            Some(ev) = run_rx.recv() => dispatch(&mut state, Action::Run(ev)),
-            _ = clock.tick(), if wants_clock => dispatch(&mut state, Action::Tick(jiff::Timestamp::now())),
-            _ = sigterm.recv() => dispatch(&mut state, Action::Terminate),
-            _ = sighup.recv() => dispatch(&mut state, Action::Terminate),
-            _ = sigint.recv() => dispatch(&mut state, Action::Terminate),
+            Some(a) = action_rx.recv() => dispatch(state, a),
+            Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
+            _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
+            _ = sigterm.recv() => dispatch(state, Action::Terminate),
+            _ = sighup.recv() => dispatch(state, Action::Terminate),
+            _ = sigint.recv() => dispatch(state, Action::Terminate),
             _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
         }
         // Drain whatever else is already waiting, then draw once.
         while let Ok(a) = action_rx.try_recv() {
-            dispatch(&mut state, a);
+            dispatch(state, a);
         }
         while let Ok(ev) = run_rx.try_recv() {
-            dispatch(&mut state, Action::Run(ev));
+            dispatch(state, Action::Run(ev));
         }
         if state.quit {
             break;
         }
         if state.dirty && last_draw.elapsed() >= FRAME_INTERVAL {
-            guard.draw(|f| crate::ui::render(f, &state))?;
+            guard.draw(|f| crate::ui::render(f, state))?;
             state.dirty = false;
             last_draw = Instant::now();
-        }
-    }
-
-    stop_watch.cancel();
-    drop(guard);
-    let cancelled = runner.cancel_all();
-    if cancelled > 0 {
-        eprintln!("flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
-        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
-            crate::ci::local::process::end_all_jobs();
         }
     }
     Ok(())

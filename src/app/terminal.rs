@@ -13,7 +13,9 @@ pub type Tui = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
 /// Owns the terminal while the cockpit runs; dropping it puts the terminal back.
 pub struct TerminalGuard {
-    pub terminal: Tui,
+    /// Never dropped: ratatui's Drop prints with eprintln! when showing the cursor fails, which
+    /// panics once the terminal has gone away (SIGHUP) and would skip the cleanup after us.
+    pub terminal: std::mem::ManuallyDrop<Tui>,
 }
 
 static PANIC_HOOK: Once = Once::new();
@@ -34,7 +36,7 @@ pub fn enter() -> io::Result<TerminalGuard> {
         return Err(e);
     }
     let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout())))?;
-    Ok(TerminalGuard { terminal })
+    Ok(TerminalGuard { terminal: std::mem::ManuallyDrop::new(terminal) })
 }
 
 /// Puts the terminal back in the state the shell expects. Safe to call more than once.
@@ -57,6 +59,7 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        let _ = std::io::Write::flush(self.terminal.backend_mut());
         restore();
     }
 }
