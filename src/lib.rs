@@ -14,5 +14,6 @@ pub mod domain;
 pub mod identity;
 pub mod logstore;
 pub mod paths;
+pub mod policy;
 pub mod ui;
 pub mod util;

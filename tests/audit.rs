@@ -214,14 +214,33 @@ fn export_joins_intents_with_outcomes_and_links_runs() {
             ..Draft::default()
         })
         .unwrap();
-    j.append(Draft { actor: "alice".into(), action: "gate.approve".into(), target: "approve-prod".into(), phase: Some(Phase::Outcome), result: "success".into(), intent: Some(intent.seq), ..Draft::default() })
-        .unwrap();
-    j.append(Draft { actor: "bob".into(), action: "gate.approve".into(), target: "approve-prod".into(), phase: Some(Phase::Refused), result: "refused".into(), error: Some("four-eyes".into()), ..Draft::default() })
-        .unwrap();
+    j.append(Draft {
+        actor: "alice".into(),
+        action: "gate.approve".into(),
+        target: "approve-prod".into(),
+        phase: Some(Phase::Outcome),
+        result: "success".into(),
+        intent: Some(intent.seq),
+        ..Draft::default()
+    })
+    .unwrap();
+    j.append(Draft {
+        actor: "bob".into(),
+        action: "gate.approve".into(),
+        target: "approve-prod".into(),
+        phase: Some(Phase::Refused),
+        result: "refused".into(),
+        error: Some("four-eyes".into()),
+        ..Draft::default()
+    })
+    .unwrap();
     let (records, _) = j.read().unwrap();
     let rows = flightdeck::audit::export_rows(&records, None, None);
     assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0].run, rows[0].gate.as_str(), rows[0].result.as_str(), rows[0].outcome_seq), (Some(12), "approve-prod", "success", Some(2)));
+    assert_eq!(
+        (rows[0].run, rows[0].gate.as_str(), rows[0].result.as_str(), rows[0].outcome_seq),
+        (Some(12), "approve-prod", "success", Some(2))
+    );
     assert_eq!(rows[1].result, "refused");
     let csv = flightdeck::audit::export_csv(&rows);
     assert!(csv.lines().nth(1).unwrap().contains("\"CAB-123, green canary\""), "{csv}");

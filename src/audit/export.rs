@@ -74,7 +74,9 @@ pub fn export_rows(records: &[AuditRecord], since: Option<jiff::Timestamp>, unti
 }
 
 pub fn export_csv(rows: &[ExportRow]) -> String {
-    let mut out = String::from("time,actor,origin,environment,action,target,run,pipeline,gate,reason,result,error,break_glass,finished,intent_seq,outcome_seq\n");
+    let mut out = String::from(
+        "time,actor,origin,environment,action,target,run,pipeline,gate,reason,result,error,break_glass,finished,intent_seq,outcome_seq\n",
+    );
     for r in rows {
         let fields = [
             r.time.clone(),

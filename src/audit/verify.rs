@@ -68,7 +68,11 @@ pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
             Ok(r) => r,
             Err(e) => {
                 report.problem = if is_last && !ends_clean {
-                    fail(ProblemKind::Torn, None, "the last record was cut short by a crash mid-write; the next write will remove it and record the repair".into())
+                    fail(
+                        ProblemKind::Torn,
+                        None,
+                        "the last record was cut short by a crash mid-write; the next write will remove it and record the repair".into(),
+                    )
                 } else {
                     fail(ProblemKind::Corrupt, None, format!("not a journal record: {e}"))
                 };
@@ -76,7 +80,11 @@ pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
             }
         };
         if rec.compute_hash() != rec.hash {
-            report.problem = fail(ProblemKind::Edited, Some(rec.seq), format!("record {} was changed after it was written (its hash does not match its content)", rec.seq));
+            report.problem = fail(
+                ProblemKind::Edited,
+                Some(rec.seq),
+                format!("record {} was changed after it was written (its hash does not match its content)", rec.seq),
+            );
             return report;
         }
         let (expected_seq, expected_prev) = match &prev {
@@ -96,7 +104,10 @@ pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
             } else {
                 (
                     ProblemKind::Edited,
-                    format!("record {} does not follow record {prev_seq}: a record was edited and re-hashed, or inserted in its place", rec.seq),
+                    format!(
+                        "record {} does not follow record {prev_seq}: a record was edited and re-hashed, or inserted in its place",
+                        rec.seq
+                    ),
                 )
             };
             report.problem = fail(kind, Some(rec.seq), message);

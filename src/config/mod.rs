@@ -13,6 +13,7 @@ pub use diagnostics::{ConfigError, Diagnostic, line_col as line_col_of};
 use schema::{ByteSize, RawConfig, RawGate, RawPipeline};
 
 use crate::app::keymap::Keymap;
+use crate::policy::{ActionKind, EnvPolicy, Freeze, FreezeWindow, Policy, Tier};
 use crate::ui::theme::ThemeSpec;
 use crate::util::{parse_bytes, parse_duration};
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub keymap: Keymap,
     pub environments: BTreeMap<String, Environment>,
     pub pipelines: BTreeMap<String, Pipeline>,
+    /// Rules per environment (read-only from the command line is applied by the caller).
+    pub policy: Policy,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +76,8 @@ pub struct Environment {
 pub struct Pipeline {
     pub name: String,
     pub description: String,
+    /// Environments a run touches, for policy: the explicit one, else every stage's.
+    pub environments: Vec<String>,
     /// Stages in a valid execution order (dependencies first).
     pub stages: Vec<Stage>,
 }
@@ -224,6 +229,8 @@ impl Config {
             }
         };
 
+        let policy = build_policy(&mut rep, &raw);
+
         rep.finish()?;
         Ok(Config {
             path: path.map(Path::to_path_buf),
@@ -237,6 +244,7 @@ impl Config {
             keymap,
             environments,
             pipelines,
+            policy,
         })
     }
 
@@ -276,6 +284,15 @@ fn validate_pipeline(
     if p.stages.is_empty() {
         rep.error(Some(raw.span()), &key, "a pipeline needs at least one stage");
         return None;
+    }
+    if let Some(e) = &p.environment
+        && !environments.contains_key(e.get_ref())
+    {
+        rep.error(
+            Some(e.span()),
+            format!("{key}.environment"),
+            format!("environment `{}` is not declared under [environments]", e.get_ref()),
+        );
     }
     let pipeline_cwd = p.cwd.as_ref().map(|c| base_dir.join(c)).unwrap_or_else(|| base_dir.to_path_buf());
 
@@ -374,7 +391,18 @@ fn validate_pipeline(
         return None;
     }
     match topo_order(&stages) {
-        Ok(order) => Some(Pipeline { name: name.to_string(), description: p.description.clone(), stages: order }),
+        Ok(order) => {
+            let environments = match &p.environment {
+                Some(e) => vec![e.get_ref().clone()],
+                None => {
+                    let mut envs: Vec<String> = order.iter().filter_map(|s| s.environment.clone()).collect();
+                    envs.sort();
+                    envs.dedup();
+                    envs
+                }
+            };
+            Some(Pipeline { name: name.to_string(), description: p.description.clone(), environments, stages: order })
+        }
         Err(cycle) => {
             let at = p.stages.iter().find(|s| s.name.get_ref() == &cycle[0]).map(|s| s.name.span());
             rep.error(at, format!("{key}.stages"), format!("the stages' needs form a cycle: {}", cycle.join(" → ")));
@@ -489,4 +517,87 @@ mod tests {
         let c = parse("").unwrap();
         assert!(c.pipelines.is_empty());
     }
+}
+
+/// Turns `[environments.*]` and `[groups]` into the policy, reporting every bad value.
+fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
+    let mut policy = Policy { groups: raw.groups.clone(), ..Policy::default() };
+    for (name, env) in &raw.environments {
+        let key = format!("environments.{name}");
+        let mut tiers = BTreeMap::new();
+        for (kind, tier) in &env.confirm {
+            let Some(k) = ActionKind::from_name(kind) else {
+                let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+                rep.error(Some(tier.span()), format!("{key}.confirm.{kind}"), format!("unknown action (known: {})", known.join(", ")));
+                continue;
+            };
+            match Tier::parse(tier.get_ref()) {
+                Some(t) => {
+                    tiers.insert(k, t);
+                }
+                None => rep.error(
+                    Some(tier.span()),
+                    format!("{key}.confirm.{kind}"),
+                    format!("`{}` is not a tier (none, yes-no, dialog, typed)", tier.get_ref()),
+                ),
+            }
+        }
+        for a in &env.approvers {
+            if let Some(g) = a.get_ref().strip_prefix("group:")
+                && !raw.groups.contains_key(g)
+            {
+                rep.error(Some(a.span()), format!("{key}.approvers"), format!("group `{g}` is not declared under [groups]"));
+            }
+        }
+        let mut freezes = Vec::new();
+        for (i, f) in env.freeze.iter().enumerate() {
+            let fkey = format!("{key}.freeze[{i}]");
+            match build_freeze(f.get_ref()) {
+                Ok(fr) => freezes.push(fr),
+                Err(e) => rep.error(Some(f.span()), fkey, e),
+            }
+        }
+        policy.environments.insert(
+            name.clone(),
+            EnvPolicy {
+                name: name.clone(),
+                production: env.production,
+                read_only: env.read_only,
+                four_eyes: env.four_eyes.unwrap_or(env.production),
+                approvers: env.approvers.iter().map(|a| a.get_ref().clone()).collect(),
+                break_glass: env.break_glass.unwrap_or(true),
+                tiers,
+                freezes,
+            },
+        );
+    }
+    policy
+}
+
+fn build_freeze(f: &schema::RawFreeze) -> Result<Freeze, String> {
+    use crate::policy::FreezeWindowParse as P;
+    let tz_name = f.timezone.clone().unwrap_or_else(|| "UTC".into());
+    let tz =
+        jiff::tz::TimeZone::get(&tz_name).map_err(|_| format!("unknown time zone `{tz_name}` (use an IANA name such as Europe/Berlin)"))?;
+    let window = match (&f.start, &f.end, f.days.is_empty()) {
+        (Some(s), Some(e), true) => {
+            let (start, end) = (P::bound(s, false)?, P::bound(e, true)?);
+            if end < start {
+                return Err(format!("`end` ({e}) is before `start` ({s})"));
+            }
+            FreezeWindow::Period { start, end }
+        }
+        (None, None, false) => {
+            let days = f
+                .days
+                .iter()
+                .map(|d| P::weekday(d).ok_or_else(|| format!("`{d}` is not a weekday (mon … sun)")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let from = P::time(f.from.as_deref().unwrap_or("00:00"))?;
+            let to = P::time(f.to.as_deref().unwrap_or("24:00"))?;
+            FreezeWindow::Weekly { days, from, to }
+        }
+        _ => return Err("a freeze needs either `days` (with optional `from`/`to`) or both `start` and `end`".into()),
+    };
+    Ok(Freeze { reason: f.reason.clone(), tz_name, tz, window })
 }

@@ -21,6 +21,9 @@ pub struct RawConfig {
     pub keys: BTreeMap<String, Spanned<KeySpec>>,
     #[serde(default)]
     pub environments: BTreeMap<String, RawEnvironment>,
+    /// Named groups of users, used as `group:NAME` in approvers.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
 }
@@ -92,6 +95,39 @@ pub struct RawEnvironment {
     /// Production environments get the strongest confirmations and the `env-prod` colour.
     #[serde(default)]
     pub production: bool,
+    /// Refuse every change that touches this environment.
+    #[serde(default)]
+    pub read_only: bool,
+    /// The actor who triggered a run may not approve its gates (default: on for production).
+    pub four_eyes: Option<bool>,
+    /// Who may approve gates here: user names, or `group:NAME` from [groups]. Empty: anyone.
+    #[serde(default)]
+    pub approvers: Vec<Spanned<String>>,
+    /// Whether a change freeze can be overridden by break-glass (default: yes).
+    pub break_glass: Option<bool>,
+    /// Confirmation tier per action kind: none, yes-no, dialog, typed.
+    #[serde(default)]
+    pub confirm: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub freeze: Vec<Spanned<RawFreeze>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeze {
+    #[serde(default)]
+    pub reason: String,
+    /// IANA time zone of the times below (default UTC).
+    pub timezone: Option<String>,
+    /// Weekly window: days (mon … sun) with `from`/`to` local times (HH:MM); `to` before `from`
+    /// runs past midnight.
+    #[serde(default)]
+    pub days: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Explicit window: `start`/`end` as dates (whole days) or local date-times.
+    pub start: Option<String>,
+    pub end: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +135,9 @@ pub struct RawEnvironment {
 pub struct RawPipeline {
     #[serde(default)]
     pub description: String,
+    /// The environment a run of this pipeline belongs to for policy (default: every environment
+    /// its stages target).
+    pub environment: Option<Spanned<String>>,
     /// Working directory of every stage, relative to the configuration file.
     pub cwd: Option<String>,
     #[serde(default)]
