@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod identity;
 pub mod logstore;
+pub mod ops;
 pub mod paths;
 pub mod policy;
 pub mod ui;

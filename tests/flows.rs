@@ -16,15 +16,14 @@ fn config(marker: &str) -> String {
         r#"
 [runner]
 kill_grace = "500ms"
-[environments.prod]
-production = true
+[environments.staging]
 [[pipelines.ship.stages]]
 name = "build"
 run = "for i in 1 2 3 4 5; do echo building part $i; done; echo 'error: warning treated as error' >&2; echo done"
 [[pipelines.ship.stages]]
 name = "approve"
 needs = ["build"]
-environment = "prod"
+environment = "staging"
 gate = true
 [[pipelines.ship.stages]]
 name = "deploy"
@@ -73,7 +72,7 @@ async fn trigger_open_follow_search_and_approve() {
     // Approve the gate: the deploy runs and the run succeeds.
     c.press("a");
     let Some(Overlay::Confirm(dialog)) = &c.state.overlay else { panic!("approve asks first") };
-    assert!(dialog.lines.iter().any(|l| l.contains("environment prod")));
+    assert!(dialog.lines.iter().any(|l| l.contains("environment staging")), "{:?}", dialog.lines);
     c.press("y");
     c.until("run #1 succeeds", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.until("approval reported", LIMIT, |s| s.in_flight.is_empty()).await;

@@ -10,6 +10,8 @@ use flightdeck::app::update::{current_top, update};
 use flightdeck::ci::RunEvent;
 use flightdeck::domain::JobStatus;
 use flightdeck::logstore::{RawLine, Stream};
+use flightdeck::ops::{Operation, Report};
+use flightdeck::policy::Tier;
 use support::fixtures::{runs, state};
 
 fn key(c: char) -> Action {
@@ -129,12 +131,15 @@ fn mutations_need_confirmation_and_run_once() {
     assert!(st.overlay.is_none());
     keys(&mut st, "c");
     let fx = keys(&mut st, "y");
-    assert_eq!(fx, vec![Effect::Cancel { run: 3 }]);
+    assert!(matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Cancel { run: 3 } && a.tier == Tier::YesNo), "{fx:?}");
     // Pressed again before the first cancel finished: nothing is sent twice.
     let fx = keys(&mut st, "cy");
     assert!(fx.is_empty(), "{fx:?}");
     assert!(st.toasts.iter().any(|t| t.text.contains("already in progress")));
-    update(&mut st, Action::OpDone { op: "cancel #3".into(), result: Ok("cancelling run #3".into()) });
+    update(
+        &mut st,
+        Action::OpDone { op: "cancel #3".into(), result: Ok(Report { message: "cancelling run #3".into(), new_run: None, warning: None }) },
+    );
     assert!(st.in_flight.is_empty());
 }
 
@@ -150,9 +155,10 @@ fn a_stale_confirmation_is_refused() {
     rec.job_mut("approve-prod").unwrap().status = JobStatus::Success;
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
     let fx = keys(&mut st, "y");
-    assert!(fx.is_empty(), "{fx:?}");
+    assert!(fx.iter().all(|e| matches!(e, Effect::Journal(_))), "nothing is executed: {fx:?}");
     let err = st.toasts.iter().find(|t| t.level == ToastLevel::Error).unwrap();
-    assert!(err.text.contains("no longer waiting (now success)"), "{}", err.text);
+    assert!(err.text.contains("stale") && err.text.contains("is not waiting (it is success)"), "{}", err.text);
+    assert!(matches!(&fx[..], [] | [Effect::Journal(_)]), "the refusal is journaled: {fx:?}");
 }
 
 #[test]
@@ -172,9 +178,13 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
     keys(&mut st, "r");
     let fx = keys(&mut st, "y");
     assert!(
-        matches!(&fx[..], [Effect::Trigger { pipeline, trigger }] if pipeline == "release" && trigger.actor == "alice@ops" && trigger.via == "tui")
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Trigger { pipeline: "release".into() } && a.identity.actor == "alice@ops" && a.via == "tui"),
+        "{fx:?}"
     );
-    update(&mut st, Action::Triggered { pipeline: "release".into(), result: Ok(4) });
+    update(
+        &mut st,
+        Action::OpDone { op: "run release".into(), result: Ok(Report { message: "started".into(), new_run: Some(4), warning: None }) },
+    );
     assert_eq!(st.selected_run, Some(4), "the new run is selected");
     assert!(st.local_runs.contains(&4));
 }

@@ -27,13 +27,16 @@ pub enum Action {
         job: String,
         result: Result<Vec<RawLine>, String>,
     },
-    Triggered {
-        pipeline: String,
-        result: Result<RunId, String>,
-    },
+    /// An operation finished (or could not start); `op` is its in-flight key.
     OpDone {
         op: String,
-        result: Result<String, String>,
+        result: Result<crate::ops::Report, String>,
+    },
+    /// A refusal was written to the journal (or could not be).
+    Journaled(Result<(), String>),
+    AuditLoaded {
+        request: u64,
+        result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,
     },
     ThemeLoaded(Result<Theme, String>),
     Run(RunEvent),

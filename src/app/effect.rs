@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::action::Action;
+use crate::audit::{Draft, Journal};
 use crate::ci::CiProvider;
-use crate::domain::{GateDecision, RunId, Trigger};
+use crate::domain::RunId;
+use crate::ops::Approved;
 use crate::ui::theme::{ColorDepth, Theme, ThemeSpec};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,21 +24,12 @@ pub enum Effect {
         run: RunId,
         job: String,
     },
-    Trigger {
-        pipeline: String,
-        trigger: Trigger,
-    },
-    Cancel {
-        run: RunId,
-    },
-    Retry {
-        run: RunId,
-        trigger: Trigger,
-    },
-    DecideGate {
-        run: RunId,
-        job: String,
-        decision: GateDecision,
+    /// An authorised, confirmed change: journal intent, act, journal outcome.
+    Execute(Box<Approved>),
+    /// Record a refused attempt in the journal.
+    Journal(Box<Draft>),
+    LoadAudit {
+        request: u64,
     },
     LoadTheme {
         name: String,
@@ -54,6 +47,7 @@ pub struct EffectRunner {
     pub actions: UnboundedSender<Action>,
     pub config_dir: Option<PathBuf>,
     pub depth: ColorDepth,
+    pub journal: Journal,
 }
 
 impl EffectRunner {
@@ -62,6 +56,7 @@ impl EffectRunner {
         let tx = self.actions.clone();
         let config_dir = self.config_dir.clone();
         let depth = self.depth;
+        let journal = self.journal.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -69,26 +64,27 @@ impl EffectRunner {
                     let result = timed(ci.read_log(run, job.clone())).await;
                     Action::LogLoaded { request, run, job, result }
                 }
-                Effect::Trigger { pipeline, trigger } => {
-                    let result = timed(ci.trigger(pipeline.clone(), trigger)).await;
-                    Action::Triggered { pipeline, result }
-                }
-                Effect::Cancel { run } => {
-                    let op = format!("cancel #{run}");
-                    let result = timed(ci.cancel(run)).await.map(|_| format!("cancelling run #{run}"));
+                Effect::Execute(approved) => {
+                    let op = approved.op.key();
+                    let result = match tokio::time::timeout(EFFECT_TIMEOUT, crate::ops::execute(ci.as_ref(), &journal, *approved)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(format!("no answer within {}s; check the run and the audit journal", EFFECT_TIMEOUT.as_secs())),
+                    };
                     Action::OpDone { op, result }
                 }
-                Effect::Retry { run, trigger } => {
-                    let op = format!("retry #{run}");
-                    let result = timed(ci.retry(run, trigger)).await.map(|_| format!("retrying the failed jobs of run #{run}"));
-                    Action::OpDone { op, result }
+                Effect::Journal(draft) => {
+                    let j = journal.clone();
+                    let result = tokio::task::spawn_blocking(move || j.append(*draft).map(|_| ()).map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::Journaled(result)
                 }
-                Effect::DecideGate { run, job, decision } => {
-                    let op = format!("gate #{run}/{job}");
-                    let verb = if decision.approved { "approved" } else { "rejected" };
-                    let result =
-                        timed(ci.decide_gate(run, job.clone(), decision)).await.map(|_| format!("{verb} gate `{job}` of run #{run}"));
-                    Action::OpDone { op, result }
+                Effect::LoadAudit { request } => {
+                    let j = journal.clone();
+                    let result = tokio::task::spawn_blocking(move || j.read().map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::AuditLoaded { request, result }
                 }
                 Effect::LoadTheme { name } => {
                     let result =

@@ -14,6 +14,8 @@ pub enum Context {
     Runs,
     Jobs,
     Log,
+    Approvals,
+    Audit,
 }
 
 impl Context {
@@ -23,6 +25,8 @@ impl Context {
             Context::Runs => "Runs list",
             Context::Jobs => "Stages and jobs",
             Context::Log => "Log view",
+            Context::Approvals => "Approvals inbox",
+            Context::Audit => "Audit journal",
         }
     }
 }
@@ -56,6 +60,10 @@ pub enum Command {
     LogNextMatch,
     LogPrevMatch,
     LogFirstError,
+    ScreenPipelines,
+    ScreenApprovals,
+    ScreenAudit,
+    BreakGlass,
 }
 
 pub struct CommandDef {
@@ -117,6 +125,26 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::Retry, "retry", Global, &["R"], "retry", "retry the failed, cancelled or skipped jobs of the selected run", true),
     def(C::Approve, "approve", Global, &["a"], "approve", "pass the waiting gate of the selected run (asks first)", true),
     def(C::Reject, "reject", Global, &["x"], "reject", "reject the waiting gate of the selected run (asks first)", true),
+    def(C::ScreenPipelines, "screen.pipelines", Global, &["1"], "pipelines", "show the pipelines screen", false),
+    def(
+        C::ScreenApprovals,
+        "screen.approvals",
+        Global,
+        &["2"],
+        "approvals",
+        "show the approvals inbox: gates waiting for a decision",
+        false,
+    ),
+    def(C::ScreenAudit, "screen.audit", Global, &["3"], "audit", "show the audit journal and its verification", false),
+    def(
+        C::BreakGlass,
+        "break_glass",
+        Global,
+        &["B"],
+        "break-glass",
+        "in a change-freeze dialog: override the freeze (reason required, journaled)",
+        true,
+    ),
     def(C::Quit, "quit", Global, &["q", "ctrl-c"], "quit", "quit flightdeck", false),
     def(C::LogFollow, "log.follow", Log, &["f"], "follow", "toggle following new lines", false),
     def(C::LogWrap, "log.wrap", Log, &["w"], "wrap", "toggle line wrapping", false),

@@ -53,6 +53,9 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
         config.logs,
     );
     state.read_only = read_only;
+    state.policy = config.policy.clone();
+    state.policy.read_only = read_only;
+    state.pipeline_envs = config.pipelines.iter().map(|(n, p)| (n.clone(), p.environments.clone())).collect();
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
     state
@@ -65,7 +68,9 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let identity = Identity::resolve(config.actor.as_deref());
     let depth = opts.color.depth();
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
-    let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx.clone(), config_dir: opts.config_dir.clone(), depth };
+    let journal = crate::audit::Journal::in_data_dir(&data_dir);
+    let effects =
+        EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx.clone(), config_dir: opts.config_dir.clone(), depth, journal };
 
     let request = state.request_id();
     state.pending_runs = Some(request);
@@ -74,10 +79,10 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let stop_watch = CancellationToken::new();
     runner.watch_foreign(known, stop_watch.clone());
     if let Some(p) = &opts.start_pipeline {
-        effects.run(Effect::Trigger {
-            pipeline: p.clone(),
-            trigger: crate::domain::Trigger { actor: identity.actor.clone(), via: "demo".into() },
-        });
+        // The demo starts its pipeline as if the user had pressed `r` and confirmed.
+        for effect in update::start_without_dialog(&mut state, p) {
+            effects.run(effect);
+        }
     }
 
     // Whatever ends the loop (quit, signal, a terminal that went away), the runs started here are

@@ -6,11 +6,68 @@ use jiff::Timestamp;
 use ratatui_textarea::TextArea;
 
 use super::keymap::{Context, Keymap};
+use crate::audit::{AuditRecord, VerifyReport};
 use crate::config::LogSettings;
 use crate::domain::{JobRecord, JobStatus, RunId, RunRecord};
 use crate::identity::Identity;
 use crate::logstore::LogStore;
+use crate::ops::{Operation, Target};
+use crate::policy::{Policy, Tier};
 use crate::ui::theme::Theme;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Pipelines,
+    Approvals,
+    Audit,
+}
+
+impl Screen {
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Pipelines => "Pipelines",
+            Screen::Approvals => "Approvals",
+            Screen::Audit => "Audit",
+        }
+    }
+}
+
+/// The audit screen's data: loaded from the journal on demand, verified as it is read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditView {
+    pub records: Vec<AuditRecord>,
+    pub report: Option<VerifyReport>,
+    pub error: Option<String>,
+    pub loading: bool,
+    pub cursor: usize,
+    pub filter: String,
+}
+
+impl AuditView {
+    /// Records matching the filter, newest first.
+    pub fn visible(&self) -> Vec<&AuditRecord> {
+        let f = self.filter.to_lowercase();
+        self.records
+            .iter()
+            .rev()
+            .filter(|r| {
+                f.is_empty()
+                    || format!(
+                        "{} {} {} {} {} {} {}",
+                        r.actor,
+                        r.action,
+                        r.target,
+                        r.result,
+                        r.reason,
+                        r.environment.as_deref().unwrap_or(""),
+                        r.error.as_deref().unwrap_or("")
+                    )
+                    .to_lowercase()
+                    .contains(&f)
+            })
+            .collect()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
@@ -85,37 +142,88 @@ pub struct Toast {
 /// How long an info toast stays; errors stay until dismissed.
 pub const TOAST_SECS: i64 = 5;
 
-/// A mutation waiting for the user's confirmation. It carries what the user saw, so that it can be
-/// refused if the target changed meanwhile.
+/// What a confirmation dialog will do when accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PendingOp {
-    Trigger { pipeline: String },
-    Cancel { run: RunId, seen: crate::domain::RunStatus },
-    Retry { run: RunId, seen: crate::domain::RunStatus },
-    Gate { run: RunId, job: String, approve: bool },
-    QuitCancelling { runs: usize },
+pub enum ConfirmOp {
+    Op(Operation),
+    Quit { runs: usize },
 }
 
-impl PendingOp {
-    /// Identity of the operation, used to refuse a second execution while the first is in flight.
-    pub fn key(&self) -> String {
-        match self {
-            PendingOp::Trigger { pipeline } => format!("trigger {pipeline}"),
-            PendingOp::Cancel { run, .. } => format!("cancel #{run}"),
-            PendingOp::Retry { run, .. } => format!("retry #{run}"),
-            PendingOp::Gate { run, job, .. } => format!("gate #{run}/{job}"),
-            PendingOp::QuitCancelling { .. } => "quit".into(),
-        }
-    }
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmField {
+    Name,
+    Reason,
+    Buttons,
 }
 
+/// A change waiting for the user's confirmation, at the tier the policy asked for. It carries the
+/// target as the user saw it; on submit the target is checked again and the change refused if it
+/// moved on.
 #[derive(Clone, Debug)]
 pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
-    pub op: PendingOp,
-    /// `No` is focused unless the user moved focus.
+    pub op: ConfirmOp,
+    pub tier: Tier,
+    pub target: Option<Target>,
+    /// What the policy requires (shown in the dialog).
+    pub notes: Vec<String>,
+    /// `Yes`/`Submit` focused (No/Cancel is the default).
     pub yes_focused: bool,
+    pub name: TextArea<'static>,
+    pub reason: TextArea<'static>,
+    pub field: ConfirmField,
+    /// Set when a change freeze refused the action and break-glass may override it.
+    pub frozen: Option<String>,
+    pub break_glass: bool,
+}
+
+impl Confirm {
+    pub fn new(title: String, lines: Vec<String>, op: ConfirmOp, tier: Tier, target: Option<Target>, notes: Vec<String>) -> Confirm {
+        let mut c = Confirm {
+            title,
+            lines,
+            op,
+            tier,
+            target,
+            notes,
+            yes_focused: false,
+            name: TextArea::default(),
+            reason: TextArea::default(),
+            field: ConfirmField::Buttons,
+            frozen: None,
+            break_glass: false,
+        };
+        if tier == Tier::Typed {
+            c.field = ConfirmField::Name;
+        }
+        c
+    }
+
+    pub fn typed_name(&self) -> String {
+        self.name.lines().join("")
+    }
+    pub fn reason_text(&self) -> String {
+        self.reason.lines().join("\n").trim().to_string()
+    }
+
+    /// Why submit is disabled, if it is.
+    pub fn blocked(&self) -> Option<String> {
+        if self.frozen.is_some() {
+            return Some("a change freeze is in force".into());
+        }
+        if self.tier != Tier::Typed {
+            return None;
+        }
+        let want = self.target.as_ref().map(|t| t.name.as_str()).unwrap_or("");
+        if self.typed_name() != want {
+            return Some(format!("type `{want}` exactly"));
+        }
+        if self.reason_text().is_empty() {
+            return Some("a reason is required".into());
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +231,7 @@ pub enum InputKind {
     Command,
     Filter,
     Search,
+    AuditFilter,
 }
 
 #[derive(Clone, Debug)]
@@ -142,7 +251,7 @@ impl Input {
 #[derive(Clone, Debug)]
 pub enum Overlay {
     Help { scroll: u16 },
-    Confirm(Confirm),
+    Confirm(Box<Confirm>),
     Input(Box<Input>),
 }
 
@@ -150,6 +259,13 @@ pub enum Overlay {
 pub struct State {
     pub identity: Identity,
     pub read_only: bool,
+    pub policy: Policy,
+    /// Environments each pipeline deploys to (policy for triggers).
+    pub pipeline_envs: std::collections::BTreeMap<String, Vec<String>>,
+    pub screen: Screen,
+    pub approvals_cursor: usize,
+    pub audit: AuditView,
+    pub pending_audit: Option<u64>,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -191,6 +307,12 @@ impl State {
         State {
             identity,
             read_only: false,
+            policy: Policy::default(),
+            pipeline_envs: Default::default(),
+            screen: Screen::Pipelines,
+            approvals_cursor: 0,
+            audit: AuditView::default(),
+            pending_audit: None,
             keymap,
             theme,
             theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
@@ -254,6 +376,23 @@ impl State {
     pub fn current_job(&self) -> Option<&JobRecord> {
         let run = self.current_run()?;
         run.record.job(self.selected_job.as_deref()?)
+    }
+
+    /// The key context for the current screen (and pane).
+    pub fn context(&self) -> Context {
+        match self.screen {
+            Screen::Pipelines => self.focus.context(),
+            Screen::Approvals => Context::Approvals,
+            Screen::Audit => Context::Audit,
+        }
+    }
+
+    /// Every gate waiting for a decision: (run, gate job), longest-waiting first.
+    pub fn waiting_gates(&self) -> Vec<(&RunRecord, &JobRecord)> {
+        let mut gates: Vec<(&RunRecord, &JobRecord)> =
+            self.runs.iter().flat_map(|r| r.record.waiting_gates().map(move |j| (&r.record, j))).collect();
+        gates.sort_by_key(|(_, j)| j.started_at);
+        gates
     }
 
     pub fn current_log(&self) -> Option<&JobLog> {

@@ -9,10 +9,14 @@ use super::action::Action;
 use super::command::{self, LineCommand};
 use super::effect::Effect;
 use super::keymap::Command;
-use super::state::{Confirm, Input, InputKind, JobLog, Overlay, Pane, PendingOp, RunView, Search, State, TOAST_SECS, ToastLevel};
+use super::state::{
+    Confirm, ConfirmField, ConfirmOp, Input, InputKind, JobLog, Overlay, Pane, RunView, Screen, Search, State, TOAST_SECS, ToastLevel,
+};
 use crate::ci::RunEvent;
-use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, Trigger};
+use crate::domain::{JobStatus, RunId, RunRecord};
 use crate::logstore::LogStore;
+use crate::ops::{self, Approved, Operation};
+use crate::policy::{Request, Tier, Verdict};
 use crate::ui::layout;
 use crate::util::format_duration;
 
@@ -89,25 +93,47 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
-        Action::Triggered { pipeline, result } => {
-            state.in_flight.remove(&format!("trigger {pipeline}"));
-            match result {
-                Ok(id) => {
-                    state.local_runs.insert(id);
-                    state.toast_info(format!("started run #{id} of `{pipeline}`"));
-                    state.filter.clear();
-                    return select_run(state, id);
-                }
-                Err(e) => state.toast_error(format!("could not start `{pipeline}`: {e}")),
-            }
-            Vec::new()
-        }
         Action::OpDone { op, result } => {
             state.in_flight.remove(&op);
             match result {
-                Ok(msg) => state.toast_info(msg),
+                Ok(report) => {
+                    state.toast_info(report.message);
+                    if let Some(w) = report.warning {
+                        state.toast_error(w);
+                    }
+                    if let Some(id) = report.new_run {
+                        state.local_runs.insert(id);
+                        state.filter.clear();
+                        return refresh_audit(state).into_iter().chain(select_run(state, id)).collect();
+                    }
+                }
                 Err(e) => state.toast_error(format!("{op} failed: {e}")),
             }
+            refresh_audit(state).into_iter().collect()
+        }
+        Action::Journaled(result) => {
+            if let Err(e) = result {
+                state.toast_error(format!("the refusal could not be journaled: {e}"));
+            }
+            refresh_audit(state).into_iter().collect()
+        }
+        Action::AuditLoaded { request, result } => {
+            if state.pending_audit != Some(request) {
+                return Vec::new();
+            }
+            state.pending_audit = None;
+            state.audit.loading = false;
+            match result {
+                Ok((records, report)) => {
+                    state.audit.records = records;
+                    state.audit.report = Some(report);
+                    state.audit.error = None;
+                }
+                Err(e) => state.audit.error = Some(e),
+            }
+            let n = state.audit.visible().len();
+            state.audit.cursor = state.audit.cursor.min(n.saturating_sub(1));
+            state.dirty = true;
             Vec::new()
         }
         Action::ThemeLoaded(result) => {
@@ -272,7 +298,7 @@ fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
     state.dirty = true;
     match state.overlay.take() {
         Some(Overlay::Help { scroll }) => {
-            match state.keymap.resolve(state.focus.context(), &ev) {
+            match state.keymap.resolve(state.context(), &ev) {
                 Some(Command::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
                 Some(Command::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
                 Some(Command::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
@@ -283,7 +309,7 @@ fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
         Some(Overlay::Input(input)) => on_input_key(state, input, ev),
-        None => match state.keymap.resolve(state.focus.context(), &ev) {
+        None => match state.keymap.resolve(state.context(), &ev) {
             Some(cmd) => run_command(state, cmd),
             None => {
                 state.dirty = false;
@@ -293,12 +319,65 @@ fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
     }
 }
 
-fn on_confirm_key(state: &mut State, mut c: Confirm, ev: KeyEvent) -> Vec<Effect> {
+fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEvent) -> Vec<Effect> {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    if ev.code == KeyCode::Esc || (ctrl && ev.code == KeyCode::Char('c')) {
+        return Vec::new(); // Esc always cancels
+    }
+    if c.frozen.is_some() {
+        if state.keymap.resolve(state.context(), &ev) == Some(Command::BreakGlass) {
+            // Break-glass: the strongest confirmation, a reason, and a loud journal record.
+            c.frozen = None;
+            c.break_glass = true;
+            c.tier = Tier::Typed;
+            c.field = ConfirmField::Name;
+            c.title = format!("BREAK-GLASS: {}", c.title);
+        } else if matches!(ev.code, KeyCode::Char('n') | KeyCode::Char('q')) {
+            return Vec::new();
+        }
+        state.overlay = Some(Overlay::Confirm(c));
+        return Vec::new();
+    }
+    if c.tier == Tier::Typed {
+        match ev.code {
+            KeyCode::Tab | KeyCode::BackTab => {
+                let forward = ev.code == KeyCode::Tab;
+                c.field = match (c.field, forward) {
+                    (ConfirmField::Name, true) | (ConfirmField::Buttons, false) => ConfirmField::Reason,
+                    (ConfirmField::Reason, true) | (ConfirmField::Name, false) => ConfirmField::Buttons,
+                    (ConfirmField::Buttons, true) | (ConfirmField::Reason, false) => ConfirmField::Name,
+                };
+            }
+            KeyCode::Enter if c.field == ConfirmField::Name => c.field = ConfirmField::Reason,
+            KeyCode::Enter if c.field == ConfirmField::Buttons && !c.yes_focused => return Vec::new(),
+            KeyCode::Enter => {
+                if c.blocked().is_none() {
+                    return confirmed(state, *c);
+                }
+                c.field = if c.typed_name() != c.target.as_ref().map(|t| t.name.clone()).unwrap_or_default() {
+                    ConfirmField::Name
+                } else {
+                    ConfirmField::Reason
+                };
+            }
+            KeyCode::Left | KeyCode::Right if c.field == ConfirmField::Buttons => c.yes_focused = !c.yes_focused,
+            _ => match c.field {
+                ConfirmField::Name => {
+                    c.name.input(ev);
+                }
+                ConfirmField::Reason => {
+                    c.reason.input(ev);
+                }
+                ConfirmField::Buttons => {}
+            },
+        }
+        state.overlay = Some(Overlay::Confirm(c));
+        return Vec::new();
+    }
     match ev.code {
-        KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, c.op),
-        KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Vec::new(),
-        KeyCode::Char('c') if ev.modifiers.contains(KeyModifiers::CONTROL) => Vec::new(),
-        KeyCode::Enter if c.yes_focused => confirmed(state, c.op),
+        KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, *c),
+        KeyCode::Char('n') | KeyCode::Char('N') => Vec::new(),
+        KeyCode::Enter if c.yes_focused => confirmed(state, *c),
         KeyCode::Enter => Vec::new(),
         KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char('h') | KeyCode::Char('l') => {
             c.yes_focused = !c.yes_focused;
@@ -366,6 +445,10 @@ fn after_input_edit(state: &mut State) {
             }
         }
         InputKind::Search => {}
+        InputKind::AuditFilter => {
+            state.audit.filter = value;
+            state.audit.cursor = 0;
+        }
     }
 }
 
@@ -389,6 +472,11 @@ fn submit_input(state: &mut State, input: Box<Input>) -> Vec<Effect> {
         }
         InputKind::Search => {
             search(state, value.trim());
+            Vec::new()
+        }
+        InputKind::AuditFilter => {
+            state.audit.filter = value.trim().to_string();
+            state.audit.cursor = 0;
             Vec::new()
         }
         InputKind::Command => match command::parse(&value) {
@@ -462,15 +550,12 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::Quit => {
             let active = state.local_runs.iter().filter(|id| state.run(**id).is_some_and(|r| !r.record.status.is_terminal())).count();
             if active > 0 {
-                state.overlay = Some(Overlay::Confirm(Confirm {
-                    title: "Quit flightdeck?".into(),
-                    lines: vec![
-                        format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
-                        "Quitting cancels them and ends their processes.".into(),
-                    ],
-                    op: PendingOp::QuitCancelling { runs: active },
-                    yes_focused: false,
-                }));
+                let lines = vec![
+                    format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
+                    "Quitting cancels them and ends their processes.".into(),
+                ];
+                let c = Confirm::new("Quit flightdeck?".into(), lines, ConfirmOp::Quit { runs: active }, Tier::YesNo, None, Vec::new());
+                state.overlay = Some(Overlay::Confirm(Box::new(c)));
                 return Vec::new();
             }
             state.quit = true;
@@ -485,7 +570,10 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::Filter => {
-            if state.focus == Pane::Log {
+            if state.screen == Screen::Audit {
+                let f = state.audit.filter.clone();
+                open_input(state, InputKind::AuditFilter, &f);
+            } else if state.focus == Pane::Log && state.screen == Screen::Pipelines {
                 let q = state.log.search.as_ref().map(|s| s.query.clone()).unwrap_or_default();
                 open_input(state, InputKind::Search, &q);
             } else {
@@ -497,6 +585,10 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::Back => {
             if let Some(pos) = state.toasts.iter().rposition(|t| t.level == ToastLevel::Error) {
                 state.toasts.remove(pos);
+            } else if state.screen == Screen::Audit && !state.audit.filter.is_empty() {
+                state.audit.filter.clear();
+            } else if state.screen != Screen::Pipelines {
+                state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
                 state.log.search = None;
             } else {
@@ -525,6 +617,17 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             };
             Vec::new()
         }
+        Command::Open if state.screen == Screen::Approvals => {
+            let Some((run, job)) = state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())) else {
+                return Vec::new();
+            };
+            state.screen = Screen::Pipelines;
+            state.focus = Pane::Log;
+            state.filter.clear();
+            let mut fx = select_run(state, run);
+            fx.extend(select_job(state, job));
+            fx
+        }
         Command::Open => {
             match state.focus {
                 Pane::Runs if state.selected_run.is_some() => state.focus = Pane::Jobs,
@@ -545,91 +648,43 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             let pipeline = state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone());
             request_trigger(state, pipeline)
         }
-        Command::Cancel => {
-            let Some(run) = state.current_run() else {
+        Command::Cancel | Command::Retry => {
+            let Some(run) = state.selected_run else {
                 state.toast_error("no run selected");
                 return Vec::new();
             };
-            let rec = &run.record;
-            if rec.status.is_terminal() {
-                let msg = format!("run #{} is {}; there is nothing to cancel", rec.id, rec.status.label());
-                state.toast_error(msg);
-                return Vec::new();
-            }
-            let running: Vec<String> = rec.jobs.iter().filter(|j| j.status == JobStatus::Running).map(|j| j.key.clone()).collect();
-            let lines = vec![
-                format!("Run #{} of `{}` ({}), started by {}.", rec.id, rec.pipeline, rec.status.label(), rec.trigger.actor),
-                if running.is_empty() {
-                    "No job is running; pending jobs and gates will not start.".into()
-                } else {
-                    format!("Ends the process groups of: {}.", running.join(", "))
-                },
-            ];
-            let op = PendingOp::Cancel { run: rec.id, seen: rec.status };
-            confirm(state, format!("Cancel run #{}?", rec.id), lines, op)
-        }
-        Command::Retry => {
-            let Some(run) = state.current_run() else {
-                state.toast_error("no run selected");
-                return Vec::new();
-            };
-            let rec = &run.record;
-            if !rec.status.is_terminal() {
-                let msg = format!("run #{} is still {}; retry it when it has finished", rec.id, rec.status.label());
-                state.toast_error(msg);
-                return Vec::new();
-            }
-            let again: Vec<String> = rec.jobs.iter().filter(|j| j.status.is_retryable()).map(|j| j.key.clone()).collect();
-            if again.is_empty() {
-                let msg = format!("run #{} has no failed, cancelled or skipped job to retry", rec.id);
-                state.toast_error(msg);
-                return Vec::new();
-            }
-            let lines = vec![
-                format!("Run #{} of `{}` ({}).", rec.id, rec.pipeline, rec.status.label()),
-                format!("Runs again: {}.", again.join(", ")),
-            ];
-            let op = PendingOp::Retry { run: rec.id, seen: rec.status };
-            confirm(state, format!("Retry run #{}?", rec.id), lines, op)
+            let op = if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } };
+            request(state, op)
         }
         Command::Approve | Command::Reject => {
             let approve = cmd == Command::Approve;
-            let Some(run) = state.current_run() else {
-                state.toast_error("no run selected");
+            let gate = match state.screen {
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
+                _ => state.current_run().and_then(|run| {
+                    let selected = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
+                    selected.or_else(|| run.record.waiting_gates().next().map(|j| j.key.clone())).map(|k| (run.record.id, k))
+                }),
+            };
+            let Some((run, job)) = gate else {
+                state.toast_error(match state.selected_run {
+                    Some(id) if state.screen == Screen::Pipelines => format!("run #{id} has no gate waiting for a decision"),
+                    _ => "no gate is waiting for a decision".to_string(),
+                });
                 return Vec::new();
             };
-            let rec = &run.record;
-            let selected_gate = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
-            let Some(job) = selected_gate.or_else(|| rec.waiting_gates().next().map(|j| j.key.clone())) else {
-                let msg = format!("run #{} has no gate waiting for a decision", rec.id);
-                state.toast_error(msg);
-                return Vec::new();
+            request(state, Operation::Gate { run, job, approve })
+        }
+        Command::ScreenPipelines | Command::ScreenApprovals | Command::ScreenAudit => {
+            state.screen = match cmd {
+                Command::ScreenApprovals => Screen::Approvals,
+                Command::ScreenAudit => Screen::Audit,
+                _ => Screen::Pipelines,
             };
-            let j = rec.job(&job);
-            let waited = j.and_then(|j| crate::util::elapsed(j.started_at, None, state.now)).map(format_duration).unwrap_or_default();
-            let env = j.and_then(|j| j.gate.as_ref()).and_then(|g| g.environment.clone()).unwrap_or_else(|| "-".into());
-            let next: Vec<String> = rec
-                .stages
-                .iter()
-                .filter(|s| s.needs.contains(&j.map(|j| j.stage.clone()).unwrap_or_default()))
-                .map(|s| s.name.clone())
-                .collect();
-            let lines = vec![
-                format!("Gate `{job}` of run #{} (`{}`), environment {env}, waiting {waited}.", rec.id, rec.pipeline),
-                format!("Run started by {}; you are {}.", rec.trigger.actor, state.identity.actor),
-                if approve {
-                    if next.is_empty() {
-                        "Approving completes the gate.".into()
-                    } else {
-                        format!("Approving lets {} start.", next.join(", "))
-                    }
-                } else {
-                    "Rejecting fails the gate; what needs it is skipped.".into()
-                },
-            ];
-            let op = PendingOp::Gate { run: rec.id, job: job.clone(), approve };
-            let verb = if approve { "Approve" } else { "Reject" };
-            confirm(state, format!("{verb} gate `{job}`?"), lines, op)
+            if state.screen == Screen::Audit { load_audit(state).into_iter().collect() } else { Vec::new() }
+        }
+        Command::BreakGlass => {
+            state.dirty = false;
+            Vec::new()
         }
         Command::LogFollow => {
             state.log.follow = !state.log.follow;
@@ -665,10 +720,6 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
 }
 
 fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
-    if state.read_only {
-        state.toast_error("read-only mode: starting a run is disabled (flightdeck was started with --read-only)");
-        return Vec::new();
-    }
     let Some(pipeline) = pipeline else {
         if state.pipelines.is_empty() {
             state.toast_error("no pipeline is configured; see config.example.toml");
@@ -681,78 +732,191 @@ fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
         state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
         return Vec::new();
     }
-    let lines = vec![format!("Starts a new run of `{pipeline}` as {} ({}).", state.identity.actor, state.identity.origin)];
-    confirm(state, format!("Run pipeline `{pipeline}`?"), lines, PendingOp::Trigger { pipeline })
+    request(state, Operation::Trigger { pipeline })
 }
 
-fn confirm(state: &mut State, title: String, lines: Vec<String>, op: PendingOp) -> Vec<Effect> {
+/// Describes the target as the user sees it now.
+fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
+    let (run, envs) = match op {
+        Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
+        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } => {
+            (state.run(*run).map(|r| &r.record), Vec::new())
+        }
+    };
+    ops::describe(op, run, &envs)
+}
+
+fn verdict(state: &State, op: &Operation, target: &ops::Target, break_glass: bool) -> Verdict {
+    state.policy.evaluate(&Request {
+        kind: op.kind(),
+        environments: target.environments.clone(),
+        actor: &state.identity.actor,
+        run_triggered_by: target.triggered_by.as_deref(),
+        now: state.now,
+        break_glass,
+    })
+}
+
+/// The single entry point for a change: policy first, then the confirmation it asks for.
+fn request(state: &mut State, op: Operation) -> Vec<Effect> {
     if state.in_flight.contains(&op.key()) {
         state.toast_info(format!("{} is already in progress", op.key()));
         return Vec::new();
     }
-    state.overlay = Some(Overlay::Confirm(Confirm { title, lines, op, yes_focused: false }));
-    Vec::new()
+    let target = match describe(state, &op) {
+        Ok(t) => t,
+        Err(e) => {
+            state.toast_error(e);
+            return Vec::new();
+        }
+    };
+    state.now = jiff::Timestamp::now().max(state.now);
+    let title = confirm_title(&op, &target);
+    match verdict(state, &op, &target, false) {
+        Verdict::Refused { rule, message, break_glass_possible: true } => {
+            let lines = target.effect.clone();
+            let mut c = Confirm::new(title, lines, ConfirmOp::Op(op), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
+            c.frozen = Some(message);
+            state.overlay = Some(Overlay::Confirm(Box::new(c)));
+            Vec::new()
+        }
+        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+        Verdict::Allowed { tier: Tier::None, .. } => execute(state, op, target, Tier::None, String::new(), false),
+        Verdict::Allowed { tier, notes, .. } => {
+            let c = Confirm::new(title, target.effect.clone(), ConfirmOp::Op(op), tier, Some(target), notes);
+            state.overlay = Some(Overlay::Confirm(Box::new(c)));
+            Vec::new()
+        }
+    }
 }
 
-/// The user said yes. Check the target is still what they saw, then act once.
-fn confirmed(state: &mut State, op: PendingOp) -> Vec<Effect> {
-    let key = op.key();
-    if state.in_flight.contains(&key) {
-        state.toast_info(format!("{key} is already in progress"));
-        return Vec::new();
+/// Starts a pipeline on the user's behalf without a dialog (the demo's opening move); the policy
+/// still decides and the journal still records it.
+pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
+    let op = Operation::Trigger { pipeline: pipeline.to_string() };
+    let Ok(target) = describe(state, &op) else { return Vec::new() };
+    match verdict(state, &op, &target, false) {
+        Verdict::Allowed { tier, .. } if tier < Tier::Typed => execute(state, op, target, tier, "demo start".into(), false),
+        _ => request(state, op),
     }
-    let trigger = Trigger { actor: state.identity.actor.clone(), via: "tui".into() };
-    let effect = match op {
-        PendingOp::QuitCancelling { .. } => {
+}
+
+fn confirm_title(op: &Operation, target: &ops::Target) -> String {
+    match op {
+        Operation::Trigger { pipeline } => format!("Run pipeline `{pipeline}`?"),
+        Operation::Cancel { run } => format!("Cancel run #{run}?"),
+        Operation::Retry { run } => format!("Retry run #{run}?"),
+        Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
+        Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
+    }
+}
+
+fn refuse(state: &mut State, op: &Operation, target: &ops::Target, why: &str) -> Vec<Effect> {
+    state.toast_error(format!("refused: {why}"));
+    let draft = ops::refusal(op, &state.identity, &target.name, &target.environments, target.parameters.clone(), why);
+    vec![Effect::Journal(Box::new(draft))]
+}
+
+fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, reason: String, break_glass: bool) -> Vec<Effect> {
+    state.in_flight.insert(op.key());
+    let approved = Approved { op, identity: state.identity.clone(), via: "tui".into(), target, reason, break_glass, tier };
+    vec![Effect::Execute(Box::new(approved))]
+}
+
+/// The user confirmed. Check the target is still what they saw and the policy still agrees, then
+/// act once.
+fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
+    let reason = c.reason_text();
+    let typed = c.typed_name();
+    let op = match c.op {
+        ConfirmOp::Quit { .. } => {
             state.quit = true;
             return vec![Effect::Quit];
         }
-        PendingOp::Trigger { pipeline } => Effect::Trigger { pipeline, trigger },
-        PendingOp::Cancel { run, .. } => {
-            match state.run(run).map(|r| r.record.status) {
-                Some(now) if !now.is_terminal() => {}
-                now => {
-                    state.toast_error(format!(
-                        "not cancelled: run #{run} has already finished ({}) since you asked",
-                        now.map(|s| s.label()).unwrap_or("gone")
-                    ));
-                    return Vec::new();
-                }
-            }
-            Effect::Cancel { run }
-        }
-        PendingOp::Retry { run, seen } => {
-            let now = state.run(run).map(|r| r.record.status);
-            if now != Some(seen) {
-                state.toast_error(format!(
-                    "not retried: run #{run} changed since you asked (was {}, now {})",
-                    seen.label(),
-                    now.map(|s| s.label()).unwrap_or("gone")
-                ));
-                return Vec::new();
-            }
-            Effect::Retry { run, trigger }
-        }
-        PendingOp::Gate { run, job, approve } => {
-            let now = state.run(run).and_then(|r| r.record.job(&job)).map(|j| j.status);
-            if now != Some(JobStatus::Waiting) {
-                let verb = if approve { "approved" } else { "rejected" };
-                state.toast_error(format!(
-                    "not {verb}: gate `{job}` of run #{run} is no longer waiting (now {})",
-                    now.map(|s| s.label()).unwrap_or("gone")
-                ));
-                return Vec::new();
-            }
-            let decision =
-                GateDecision { approved: approve, by: state.identity.actor.clone(), at: Timestamp::now(), comment: String::new() };
-            Effect::DecideGate { run, job, decision }
+        ConfirmOp::Op(op) => op,
+    };
+    if state.in_flight.contains(&op.key()) {
+        state.toast_info(format!("{} is already in progress", op.key()));
+        return Vec::new();
+    }
+    let seen = c.target.clone();
+    let target = match describe(state, &op) {
+        Ok(t) => t,
+        Err(e) => {
+            let t = seen.unwrap_or_else(|| ops::Target {
+                name: op.key(),
+                environments: vec![],
+                triggered_by: None,
+                parameters: serde_json::json!({}),
+                effect: vec![],
+            });
+            return refuse(state, &op, &t, &format!("stale: {e}; nothing was done"));
         }
     };
-    state.in_flight.insert(key);
-    vec![effect]
+    state.now = jiff::Timestamp::now().max(state.now);
+    match verdict(state, &op, &target, c.break_glass) {
+        Verdict::Allowed { tier, break_glass_used, .. } => {
+            if tier == Tier::Typed && (reason.is_empty() || typed != target.name) {
+                // The policy tightened while the dialog was open: ask again at the new tier.
+                let title = confirm_title(&op, &target);
+                let mut again = Confirm::new(
+                    title,
+                    target.effect.clone(),
+                    ConfirmOp::Op(op),
+                    tier,
+                    Some(target),
+                    vec!["the policy now requires a typed confirmation".into()],
+                );
+                again.break_glass = c.break_glass;
+                state.overlay = Some(Overlay::Confirm(Box::new(again)));
+                return Vec::new();
+            }
+            execute(state, op, target, tier, reason, break_glass_used)
+        }
+        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+    }
+}
+
+fn load_audit(state: &mut State) -> Option<Effect> {
+    let request = state.request_id();
+    state.pending_audit = Some(request);
+    state.audit.loading = true;
+    Some(Effect::LoadAudit { request })
+}
+
+/// Reloads the journal when the audit screen shows it (after something was written).
+fn refresh_audit(state: &mut State) -> Option<Effect> {
+    if state.screen == Screen::Audit { load_audit(state) } else { None }
+}
+
+/// Moves a list cursor of `len` items.
+fn step(cursor: usize, len: usize, cmd: Command) -> usize {
+    let last = len.saturating_sub(1);
+    match cmd {
+        Command::Up => cursor.saturating_sub(1),
+        Command::Down => (cursor + 1).min(last),
+        Command::PageUp => cursor.saturating_sub(10),
+        Command::PageDown => (cursor + 10).min(last),
+        Command::Top => 0,
+        Command::Bottom => last,
+        _ => cursor.min(last),
+    }
 }
 
 fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
+    match state.screen {
+        Screen::Approvals => {
+            let n = state.waiting_gates().len();
+            state.approvals_cursor = step(state.approvals_cursor, n, cmd);
+            return Vec::new();
+        }
+        Screen::Audit => {
+            let n = state.audit.visible().len();
+            state.audit.cursor = step(state.audit.cursor, n, cmd);
+            return Vec::new();
+        }
+        Screen::Pipelines => {}
+    }
     match state.focus {
         Pane::Runs => {
             let ids: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();

@@ -7,7 +7,7 @@ pub mod widgets;
 
 use ratatui::Frame;
 
-use crate::app::state::{Overlay, State};
+use crate::app::state::{Overlay, Screen, State};
 
 pub fn render(frame: &mut Frame, state: &State) {
     let area = frame.area();
@@ -15,7 +15,11 @@ pub fn render(frame: &mut Frame, state: &State) {
         views::too_small::render(frame, area, state);
         return;
     }
-    views::pipelines::render(frame, state);
+    match state.screen {
+        Screen::Pipelines => views::pipelines::render(frame, state),
+        Screen::Approvals => views::approvals::render(frame, state),
+        Screen::Audit => views::audit::render(frame, state),
+    }
     widgets::toast::render(frame, area, state);
     match &state.overlay {
         Some(Overlay::Help { scroll }) => views::help::render(frame, area, state, *scroll),

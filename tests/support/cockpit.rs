@@ -32,7 +32,8 @@ impl Cockpit {
         let (run_tx, runs) = unbounded_channel();
         let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx).unwrap();
         let (action_tx, actions) = unbounded_channel();
-        let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx, config_dir: None, depth: ColorDepth::None };
+        let journal = flightdeck::audit::Journal::in_data_dir(&dir.path().join("data"));
+        let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx, config_dir: None, depth: ColorDepth::None, journal };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
         state.size = (w, h);
@@ -96,6 +97,18 @@ impl Cockpit {
                 Some(a) = self.actions.recv() => self.dispatch(a),
                 Some(ev) = self.runs.recv() => self.dispatch(Action::Run(ev)),
                 _ = tokio::time::sleep_until(deadline) => panic!("timed out waiting for: {what}\n{}", self.screen()),
+            }
+        }
+    }
+
+    /// Feeds results for a while (for effects the state does not track, e.g. journal writes).
+    pub async fn pump(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            tokio::select! {
+                Some(a) = self.actions.recv() => self.dispatch(a),
+                Some(ev) = self.runs.recv() => self.dispatch(Action::Run(ev)),
+                _ = tokio::time::sleep_until(deadline) => return,
             }
         }
     }

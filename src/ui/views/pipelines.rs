@@ -13,75 +13,16 @@ use crate::domain::RunStatus;
 use crate::ui::layout;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{pad, truncate, width};
-use crate::ui::widgets::{footer, log_view, status};
+use crate::ui::widgets::{footer, header, log_view, status};
 use crate::util::{age, elapsed, format_duration};
 
 pub fn render(frame: &mut Frame, state: &State) {
     let areas = layout::pipelines(frame.area(), state);
-    header(frame, areas.header, state);
+    header::render(frame, areas.header, state);
     runs(frame, areas.runs, state);
     jobs(frame, areas.jobs, state);
     log_view::render(frame, areas.log, state);
     footer::render(frame, areas.footer, state);
-}
-
-fn header(frame: &mut Frame, area: Rect, state: &State) {
-    let t = &state.theme;
-    let mut crumbs = vec!["Pipelines".to_string()];
-    if let Some(run) = state.current_run() {
-        crumbs.push(run.record.pipeline.clone());
-        crumbs.push(format!("#{}", run.record.id));
-        if let Some(job) = &state.selected_job
-            && state.focus != Pane::Runs
-        {
-            crumbs.push(job.clone());
-        }
-    }
-    let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
-    for (i, c) in crumbs.iter().enumerate() {
-        if i > 0 {
-            left.push(Span::styled(" › ", t.fg(Role::Muted)));
-        }
-        let style = if i == crumbs.len() - 1 { t.fg(Role::Accent).add_modifier(Modifier::BOLD) } else { t.fg(Role::Text) };
-        left.push(Span::styled(c.clone(), style));
-    }
-    let active = state.runs.iter().filter(|r| !r.record.status.is_terminal()).count();
-    let waiting = state.runs.iter().filter(|r| r.record.status == RunStatus::Waiting).count();
-    let mut right: Vec<Span> = Vec::new();
-    if active > 0 {
-        right.push(Span::styled(format!("● {active} active "), t.fg(Role::Running)));
-    }
-    if waiting > 0 {
-        right.push(Span::styled(format!("⏸ {waiting} waiting "), t.status(Role::Paused)));
-    }
-    right.push(Span::styled(format!(" {} ", state.identity.actor), t.fg(Role::Muted)));
-    if state.read_only {
-        right.push(Span::styled(" READ-ONLY ", t.status(Role::Warning).add_modifier(Modifier::REVERSED)));
-    }
-    let right_w: usize = right.iter().map(|s| width(&s.content)).sum();
-    let left_w = (area.width as usize).saturating_sub(right_w + 1);
-    let left_line = truncate_spans(left, left_w);
-    frame.render_widget(Paragraph::new(Line::from(left_line)), area);
-    if right_w < area.width as usize {
-        let r = Rect { x: area.right() - right_w as u16, width: right_w as u16, ..area };
-        frame.render_widget(Paragraph::new(Line::from(right)), r);
-    }
-}
-
-fn truncate_spans(spans: Vec<Span<'static>>, max: usize) -> Vec<Span<'static>> {
-    let mut out = Vec::new();
-    let mut used = 0;
-    for s in spans {
-        let w = width(&s.content);
-        if used + w <= max {
-            used += w;
-            out.push(s);
-        } else {
-            out.push(Span::styled(truncate(&s.content, max - used), s.style));
-            break;
-        }
-    }
-    out
 }
 
 fn pane_block(state: &State, pane: Pane, title: Line<'static>) -> Block<'static> {

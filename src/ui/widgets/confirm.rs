@@ -1,38 +1,121 @@
-//! The confirmation dialog: what will happen, to what, and No focused by default.
+//! The confirmation dialog at the tier the policy asked for: y/N with No focused; a dialog that
+//! states the exact effect; or the target's name typed exactly plus a mandatory reason, with submit
+//! disabled until both are valid. A change freeze shows why and offers break-glass.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::app::state::{Confirm, State};
+use crate::app::keymap::Command;
+use crate::app::state::{Confirm, ConfirmField, State};
+use crate::policy::Tier;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{centered, width};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     let t = &state.theme;
-    let w = (area.width.saturating_sub(4)).clamp(30, 76);
+    let w = area.width.saturating_sub(4).clamp(30, 84);
     let inner_w = w.saturating_sub(4) as usize;
-    let body_rows: usize = c.lines.iter().map(|l| width(l).max(1).div_ceil(inner_w)).sum();
-    let h = (body_rows as u16 + 6).min(area.height);
+    let rows = |lines: &[String]| -> u16 { lines.iter().map(|l| width(l).max(1).div_ceil(inner_w) as u16).sum() };
+    let mut body: Vec<String> = c.lines.clone();
+    body.extend(c.notes.iter().map(|n| format!("policy: {n}")));
+    let typed = c.tier == Tier::Typed && c.frozen.is_none();
+    let extra = if c.frozen.is_some() {
+        4
+    } else if typed {
+        8
+    } else {
+        3
+    };
+    let h = (rows(&body) + extra + 3).min(area.height);
     let rect = centered(area, w, h);
     frame.render_widget(Clear, rect);
-    let block = Block::bordered()
-        .border_style(t.status(Role::Warning))
-        .title(Line::from(Span::styled(format!(" {} ", c.title), t.status(Role::Warning))));
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::styled(l.clone(), t.fg(Role::Text))).collect();
-    lines.push(Line::raw(""));
-    let (no, yes) = if c.yes_focused { (t.fg(Role::Text), t.selection()) } else { (t.selection(), t.fg(Role::Text)) };
-    let marker = |focused: bool| if focused { "▶" } else { " " };
-    lines.push(Line::from(vec![
-        Span::styled(format!("{}[ No ]", marker(!c.yes_focused)), no.add_modifier(Modifier::BOLD)),
-        Span::raw("   "),
-        Span::styled(format!("{}[ Yes ]", marker(c.yes_focused)), yes.add_modifier(Modifier::BOLD)),
-    ]));
-    lines.push(Line::styled("y yes · n/esc no · tab switch · enter chooses the focused one", t.fg(Role::Muted)));
-    let inner = Rect { x: rect.x + 1, width: rect.width.saturating_sub(2), ..rect };
+    let danger = c.break_glass || c.frozen.is_some() || c.tier == Tier::Typed;
+    let role = if danger { Role::Failure } else { Role::Warning };
+    let block = Block::bordered().border_style(t.status(role)).title(Line::from(Span::styled(format!(" {} ", c.title), t.status(role))));
+    let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let text_area = Rect { x: inner.x + 1, y: inner.y + 1, width: inner.width.saturating_sub(2), height: inner.height.saturating_sub(2) };
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    let inner = Rect { x: inner.x + 1, width: inner.width.saturating_sub(2), ..inner };
+
+    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::styled(l.clone(), t.fg(Role::Text))).collect();
+    for n in &c.notes {
+        let style = if n.starts_with("BREAK-GLASS") { t.status(Role::Failure) } else { t.fg(Role::Muted) };
+        lines.push(Line::styled(format!("policy: {n}"), style));
+    }
+    let body_h = (lines.len() as u16).max(rows(&body));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), Rect { height: body_h.min(inner.height), ..inner });
+    let mut y = inner.y + body_h + 1;
+
+    if let Some(freeze) = &c.frozen {
+        let bg = state.keymap.label(Command::BreakGlass).unwrap_or_else(|| "(unbound)".into());
+        let lines = vec![
+            Line::styled(format!("✗ refused: {freeze}"), t.status(Role::Failure)),
+            Line::from(vec![
+                Span::styled(bg, t.status(Role::Accent)),
+                Span::styled(" break-glass: override the freeze with a typed confirmation and a reason (journaled)", t.fg(Role::Text)),
+            ]),
+            Line::styled("esc cancels", t.fg(Role::Muted)),
+        ];
+        frame
+            .render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), Rect { y, height: inner.bottom().saturating_sub(y), ..inner });
+        return;
+    }
+
+    if typed {
+        let want = c.target.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        let mut field = |label: String, focused: bool, y: u16, area: &ratatui_textarea::TextArea<'static>| {
+            let label_style = if focused { t.status(Role::Accent) } else { t.fg(Role::Muted) };
+            frame.render_widget(Paragraph::new(Line::styled(label, label_style)), Rect { y, height: 1, ..inner });
+            let mut ta = area.clone();
+            let style = if focused { Style::default().add_modifier(Modifier::UNDERLINED) } else { Style::default() };
+            ta.set_style(t.fg(Role::Text).patch(style));
+            ta.set_cursor_line_style(Style::default());
+            if !focused {
+                ta.set_cursor_style(Style::default());
+            }
+            frame.render_widget(&ta, Rect { x: inner.x + 2, y: y + 1, width: inner.width.saturating_sub(2), height: 1 });
+        };
+        field(format!("Type `{want}` to confirm:"), c.field == ConfirmField::Name, y, &c.name);
+        y += 2;
+        field("Reason (required, journaled):".into(), c.field == ConfirmField::Reason, y, &c.reason);
+        y += 3;
+    } else {
+        y = y.saturating_sub(1);
+    }
+
+    let blocked = c.blocked();
+    let (no_label, yes_label) = if typed {
+        ("[ Cancel ]", "[ Submit ]")
+    } else if c.tier == Tier::Dialog {
+        ("[ Cancel ]", "[ Confirm ]")
+    } else {
+        ("[ No ]", "[ Yes ]")
+    };
+    let focus_buttons = !typed || c.field == ConfirmField::Buttons;
+    let no_style = if !c.yes_focused && focus_buttons { t.selection() } else { t.fg(Role::Text) };
+    let yes_style = match (&blocked, c.yes_focused && focus_buttons) {
+        (Some(_), _) => t.disabled(),
+        (None, true) => t.selection(),
+        (None, false) => t.fg(Role::Text),
+    };
+    let marker = |f: bool| if f { "▶" } else { " " };
+    let mut buttons = vec![
+        Span::styled(format!("{}{no_label}", marker(!c.yes_focused && focus_buttons)), no_style.add_modifier(Modifier::BOLD)),
+        Span::raw("   "),
+        Span::styled(format!("{}{yes_label}", marker(c.yes_focused && focus_buttons)), yes_style.add_modifier(Modifier::BOLD)),
+    ];
+    if let Some(why) = &blocked {
+        buttons.push(Span::styled(format!("  submit disabled: {why}"), t.fg(Role::Warning)));
+    }
+    let hint = if typed {
+        "tab next field · enter submits when valid · esc cancels"
+    } else {
+        "y yes · n/esc no · tab switch · enter chooses the focused one"
+    };
+    let lines = vec![Line::from(buttons), Line::styled(hint, t.fg(Role::Muted))];
+    if y < inner.bottom() {
+        frame.render_widget(Paragraph::new(lines), Rect { y, height: inner.bottom() - y, ..inner });
+    }
 }

@@ -11,6 +11,11 @@ use crate::app::state::State;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::width;
 
+/// On the inbox the decisions come first.
+const APPROVAL_HINTS: &[Command] =
+    &[Command::Approve, Command::Reject, Command::Open, Command::ScreenPipelines, Command::Help, Command::Quit];
+const AUDIT_HINTS: &[Command] = &[Command::Filter, Command::ScreenPipelines, Command::ScreenApprovals, Command::Help, Command::Quit];
+
 /// Global commands worth a hint (navigation keys are in the help screen).
 const GLOBAL_HINTS: &[Command] = &[
     Command::Trigger,
@@ -25,9 +30,13 @@ const GLOBAL_HINTS: &[Command] = &[
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
-    let ctx = state.focus.context();
+    let ctx = state.context();
     let mut items: Vec<Command> = COMMANDS.iter().filter(|d| d.context == ctx && ctx != Context::Global).map(|d| d.command).collect();
-    items.extend_from_slice(GLOBAL_HINTS);
+    items.extend_from_slice(match ctx {
+        Context::Approvals => APPROVAL_HINTS,
+        Context::Audit => AUDIT_HINTS,
+        _ => GLOBAL_HINTS,
+    });
     let mut spans = Vec::new();
     let mut used = 0usize;
     let max = area.width as usize;

@@ -1,5 +1,6 @@
 pub mod confirm;
 pub mod footer;
+pub mod header;
 pub mod input;
 pub mod log_view;
 pub mod status;

@@ -1,0 +1,284 @@
+//! Changes to the outside world, shared by the cockpit and the CLI: what an operation is, what it
+//! touches (for policy and the confirmation dialog), and how it is executed — audit intent first
+//! (fsync'd), then the action, then the outcome.
+
+use serde_json::json;
+
+use crate::audit::{Draft, Journal, Phase};
+use crate::ci::CiProvider;
+use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, Trigger};
+use crate::identity::Identity;
+use crate::policy::{ActionKind, Tier};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Trigger { pipeline: String },
+    Cancel { run: RunId },
+    Retry { run: RunId },
+    Gate { run: RunId, job: String, approve: bool },
+}
+
+impl Operation {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Operation::Trigger { .. } => ActionKind::Trigger,
+            Operation::Cancel { .. } => ActionKind::Cancel,
+            Operation::Retry { .. } => ActionKind::Retry,
+            Operation::Gate { approve: true, .. } => ActionKind::Approve,
+            Operation::Gate { approve: false, .. } => ActionKind::Reject,
+        }
+    }
+
+    /// The journal's name for it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Operation::Trigger { .. } => "run.trigger",
+            Operation::Cancel { .. } => "run.cancel",
+            Operation::Retry { .. } => "run.retry",
+            Operation::Gate { approve: true, .. } => "gate.approve",
+            Operation::Gate { approve: false, .. } => "gate.reject",
+        }
+    }
+
+    /// Identity of the operation: a second one with the same key is refused while one is in flight.
+    pub fn key(&self) -> String {
+        match self {
+            Operation::Trigger { pipeline } => format!("run {pipeline}"),
+            Operation::Cancel { run } => format!("cancel #{run}"),
+            Operation::Retry { run } => format!("retry #{run}"),
+            Operation::Gate { run, job, approve } => format!("{} gate {job} of #{run}", if *approve { "approve" } else { "reject" }),
+        }
+    }
+}
+
+/// What an operation touches, as the user sees it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// What a typed confirmation must match exactly.
+    pub name: String,
+    pub environments: Vec<String>,
+    pub triggered_by: Option<String>,
+    pub parameters: serde_json::Value,
+    /// The exact effect, one sentence per line.
+    pub effect: Vec<String>,
+}
+
+/// Describes an operation against the run it concerns (None for a trigger), or says why it makes
+/// no sense in the run's current state.
+pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String]) -> Result<Target, String> {
+    match op {
+        Operation::Trigger { pipeline } => Ok(Target {
+            name: pipeline.clone(),
+            environments: pipeline_envs.to_vec(),
+            triggered_by: None,
+            parameters: json!({ "pipeline": pipeline }),
+            effect: vec![format!(
+                "Starts a new run of `{pipeline}`{}.",
+                if pipeline_envs.is_empty() { String::new() } else { format!(", which deploys to {}", pipeline_envs.join(", ")) }
+            )],
+        }),
+        Operation::Cancel { run: id } | Operation::Retry { run: id } => {
+            let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
+            let envs = run_environments(rec);
+            let base = json!({ "run": id, "pipeline": rec.pipeline });
+            let name = format!("{}#{id}", rec.pipeline);
+            if let Operation::Cancel { .. } = op {
+                if rec.status.is_terminal() {
+                    return Err(format!("run #{id} is {}; there is nothing to cancel", rec.status.label()));
+                }
+                let running: Vec<&str> = rec.jobs.iter().filter(|j| j.status == JobStatus::Running).map(|j| j.key.as_str()).collect();
+                Ok(Target {
+                    name,
+                    environments: envs,
+                    triggered_by: Some(rec.trigger.actor.clone()),
+                    parameters: base,
+                    effect: vec![
+                        format!("Cancels run #{id} of `{}` ({}), started by {}.", rec.pipeline, rec.status.label(), rec.trigger.actor),
+                        if running.is_empty() {
+                            "No job is running; pending jobs and gates will not start.".into()
+                        } else {
+                            format!("Ends the process groups of: {}.", running.join(", "))
+                        },
+                    ],
+                })
+            } else {
+                if !rec.status.is_terminal() {
+                    return Err(format!("run #{id} is still {}; retry it when it has finished", rec.status.label()));
+                }
+                let again: Vec<&str> = rec.jobs.iter().filter(|j| j.status.is_retryable()).map(|j| j.key.as_str()).collect();
+                if again.is_empty() {
+                    return Err(format!("run #{id} has no failed, cancelled or skipped job to retry"));
+                }
+                Ok(Target {
+                    name,
+                    environments: envs,
+                    triggered_by: Some(rec.trigger.actor.clone()),
+                    parameters: base,
+                    effect: vec![format!("Runs again in run #{id} of `{}`: {}.", rec.pipeline, again.join(", "))],
+                })
+            }
+        }
+        Operation::Gate { run: id, job, approve } => {
+            let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
+            let j = rec.job(job).ok_or_else(|| format!("run #{id} has no gate `{job}`"))?;
+            if j.status != JobStatus::Waiting {
+                return Err(format!("gate `{job}` of run #{id} is not waiting (it is {})", j.status.label()));
+            }
+            let env = j.gate.as_ref().and_then(|g| g.environment.clone());
+            let next: Vec<&str> = rec.stages.iter().filter(|s| s.needs.contains(&j.stage)).map(|s| s.name.as_str()).collect();
+            let evidence: Vec<String> = rec
+                .jobs
+                .iter()
+                .filter(|o| o.status.is_terminal())
+                .map(|o| format!("{} {}", crate::ui::widgets::status::job(o.status).0, o.key))
+                .collect();
+            Ok(Target {
+                name: job.clone(),
+                environments: env.clone().into_iter().collect(),
+                triggered_by: Some(rec.trigger.actor.clone()),
+                parameters: json!({ "run": id, "pipeline": rec.pipeline, "gate": job }),
+                effect: vec![
+                    format!(
+                        "Gate `{job}` of run #{id} (`{}`), environment {}, started by {}.",
+                        rec.pipeline,
+                        env.as_deref().unwrap_or("-"),
+                        rec.trigger.actor
+                    ),
+                    format!("Evidence: {}.", if evidence.is_empty() { "no job has finished".into() } else { evidence.join("  ") }),
+                    if *approve {
+                        if next.is_empty() {
+                            "Approving completes the gate.".into()
+                        } else {
+                            format!("Approving lets {} start.", next.join(", "))
+                        }
+                    } else {
+                        "Rejecting fails the gate; everything after it is skipped.".into()
+                    },
+                ],
+            })
+        }
+    }
+}
+
+/// Every environment a run's stages target.
+pub fn run_environments(rec: &RunRecord) -> Vec<String> {
+    let mut envs: Vec<String> = rec.stages.iter().filter_map(|s| s.environment.clone()).collect();
+    envs.sort();
+    envs.dedup();
+    envs
+}
+
+/// An operation the policy allowed and the user confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approved {
+    pub op: Operation,
+    pub identity: Identity,
+    /// Where the change came from (`tui`, `cli`).
+    pub via: String,
+    pub target: Target,
+    pub reason: String,
+    pub break_glass: bool,
+    pub tier: Tier,
+}
+
+impl Approved {
+    fn draft(&self, phase: Phase, result: &str) -> Draft {
+        Draft {
+            actor: self.identity.actor.clone(),
+            origin: self.identity.origin.clone(),
+            environment: (!self.target.environments.is_empty()).then(|| self.target.environments.join(",")),
+            target: self.target.name.clone(),
+            action: self.op.action().into(),
+            parameters: {
+                let mut p = self.target.parameters.clone();
+                if let serde_json::Value::Object(m) = &mut p {
+                    m.insert("confirmation".into(), json!(self.tier.name()));
+                    m.insert("via".into(), json!(self.via));
+                }
+                p
+            },
+            reason: self.reason.clone(),
+            phase: Some(phase),
+            result: result.into(),
+            error: None,
+            intent: None,
+            break_glass: self.break_glass,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub message: String,
+    /// The run a trigger created.
+    pub new_run: Option<RunId>,
+    /// The action happened but something about it needs attention (e.g. the outcome record).
+    pub warning: Option<String>,
+}
+
+async fn append(journal: &Journal, draft: Draft) -> Result<crate::audit::AuditRecord, String> {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || j.append(draft)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+}
+
+/// Journals the intent (and stops if that fails), acts, journals the outcome.
+pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Result<Report, String> {
+    let intent = append(journal, a.draft(Phase::Intent, "pending")).await.map_err(|e| format!("not done: {e}"))?;
+    let trigger = Trigger { actor: a.identity.actor.clone(), via: a.via.clone() };
+    let result: Result<(String, Option<RunId>), String> = match &a.op {
+        Operation::Trigger { pipeline } => {
+            ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
+        }
+        Operation::Cancel { run } => ci.cancel(*run).await.map(|_| (format!("cancelling run #{run}"), None)),
+        Operation::Retry { run } => ci.retry(*run, trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None)),
+        Operation::Gate { run, job, approve } => {
+            let decision =
+                GateDecision { approved: *approve, by: a.identity.actor.clone(), at: jiff::Timestamp::now(), comment: a.reason.clone() };
+            ci.decide_gate(*run, job.clone(), decision)
+                .await
+                .map(|_| (format!("{} gate `{job}` of run #{run}", if *approve { "approved" } else { "rejected" }), None))
+        }
+    }
+    .map_err(|e| e.to_string());
+    let mut outcome = a.draft(Phase::Outcome, if result.is_ok() { "success" } else { "failure" });
+    outcome.intent = Some(intent.seq);
+    outcome.error = result.as_ref().err().cloned();
+    if let (Ok((_, Some(id))), serde_json::Value::Object(m)) = (&result, &mut outcome.parameters) {
+        m.insert("run".into(), json!(id));
+    }
+    let journaled = append(journal, outcome).await;
+    match result {
+        Ok((message, new_run)) => {
+            Ok(Report { message, new_run, warning: journaled.err().map(|e| format!("the outcome could not be journaled: {e}")) })
+        }
+        Err(e) => Err(match journaled {
+            Ok(_) => e,
+            Err(j) => format!("{e} (and the outcome could not be journaled: {j})"),
+        }),
+    }
+}
+
+/// Records a refusal (policy or stale state) so attempted actions are evidence too.
+pub fn refusal(
+    op: &Operation,
+    identity: &Identity,
+    target_name: &str,
+    environments: &[String],
+    parameters: serde_json::Value,
+    why: &str,
+) -> Draft {
+    Draft {
+        actor: identity.actor.clone(),
+        origin: identity.origin.clone(),
+        environment: (!environments.is_empty()).then(|| environments.join(",")),
+        target: target_name.to_string(),
+        action: op.action().into(),
+        parameters,
+        reason: String::new(),
+        phase: Some(Phase::Refused),
+        result: "refused".into(),
+        error: Some(why.to_string()),
+        intent: None,
+        break_glass: false,
+    }
+}

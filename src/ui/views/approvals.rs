@@ -1,0 +1,125 @@
+//! The approvals inbox: every gate waiting for a decision, with the evidence, and whether you may
+//! decide it (and if not, the rule that says so).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::state::State;
+use crate::domain::{JobRecord, RunRecord};
+use crate::policy::{ActionKind, Request, Verdict};
+use crate::ui::theme::Role;
+use crate::ui::widgets::text::pad;
+use crate::ui::widgets::{footer, header, status};
+use crate::util::{elapsed, format_duration};
+
+/// Whether the current user may approve this gate, and if not why.
+pub fn may_approve(state: &State, run: &RunRecord, gate: &JobRecord) -> Result<(), String> {
+    let env: Vec<String> = gate.gate.as_ref().and_then(|g| g.environment.clone()).into_iter().collect();
+    match state.policy.evaluate(&Request {
+        kind: ActionKind::Approve,
+        environments: env,
+        actor: &state.identity.actor,
+        run_triggered_by: Some(&run.trigger.actor),
+        now: state.now,
+        break_glass: false,
+    }) {
+        Verdict::Allowed { .. } => Ok(()),
+        Verdict::Refused { message, .. } => Err(message),
+    }
+}
+
+pub fn evidence(run: &RunRecord) -> String {
+    let done: Vec<&JobRecord> = run.jobs.iter().filter(|j| j.status.is_terminal()).collect();
+    let ok = done.iter().filter(|j| j.status.satisfies_needs()).count();
+    let bad: Vec<String> =
+        done.iter().filter(|j| !j.status.satisfies_needs()).map(|j| format!("{} {}", status::job(j.status).0, j.key)).collect();
+    if bad.is_empty() { format!("{ok}/{} jobs passed", run.jobs.len() - 1) } else { format!("{ok} passed; {}", bad.join(", ")) }
+}
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    let t = &state.theme;
+    header::render(frame, Rect { height: 1, ..area }, state);
+    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
+    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let gates = state.waiting_gates();
+    let block = Block::bordered()
+        .border_style(t.border(state.overlay.is_none()))
+        .title(Line::from(Span::styled(format!(" Approvals · {} waiting ", gates.len()), t.fg(Role::Accent).add_modifier(Modifier::BOLD))));
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    if gates.is_empty() {
+        frame.render_widget(Paragraph::new(Line::styled("nothing is waiting for a decision", t.fg(Role::Muted))), inner);
+        return;
+    }
+    let w = inner.width as usize;
+    let mut lines = vec![Line::styled(
+        pad(
+            &format!(
+                "{:<10} {:<6} {:<16} {:<8} {:<14} {:>8} {:>9}  EVIDENCE",
+                "PIPELINE", "RUN", "GATE", "ENV", "TRIGGERED BY", "WAITING", "TIMEOUT"
+            ),
+            w,
+        ),
+        t.fg(Role::Muted).add_modifier(Modifier::BOLD),
+    )];
+    let cursor = state.approvals_cursor.min(gates.len() - 1);
+    for (i, (run, gate)) in gates.iter().enumerate() {
+        let env = gate.gate.as_ref().and_then(|g| g.environment.clone()).unwrap_or_else(|| "-".into());
+        let waited = elapsed(gate.started_at, None, state.now).map(format_duration).unwrap_or_default();
+        let timeout = gate
+            .gate
+            .as_ref()
+            .and_then(|g| g.deadline)
+            .map(|d| {
+                if d > state.now {
+                    format_duration(std::time::Duration::from_millis((d.as_millisecond() - state.now.as_millisecond()) as u64))
+                } else {
+                    "due".into()
+                }
+            })
+            .unwrap_or_else(|| "none".into());
+        let row = format!(
+            "{:<10} #{:<5} {:<16} {:<8} {:<14} {:>8} {:>9}  {}",
+            run.pipeline,
+            run.id,
+            gate.key,
+            env,
+            run.trigger.actor,
+            waited,
+            timeout,
+            evidence(run)
+        );
+        let allowed = may_approve(state, run, gate);
+        let mut line = Line::styled(pad(&row, w), if allowed.is_ok() { t.fg(Role::Text) } else { t.fg(Role::Muted) });
+        if i == cursor {
+            line = line.style(t.selection());
+        }
+        lines.push(line);
+        if let Err(why) = allowed {
+            lines.push(Line::styled(
+                pad(&format!("    you cannot approve this: {why}"), w),
+                t.disabled().remove_modifier(Modifier::CROSSED_OUT),
+            ));
+        }
+    }
+    let (run, gate) = gates[cursor];
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("Run #{} of `{}` started by {} via {}", run.id, run.pipeline, run.trigger.actor, run.trigger.via),
+        t.fg(Role::Accent),
+    ));
+    for j in &run.jobs {
+        let (g, role) = status::job(j.status);
+        let d = elapsed(j.started_at, j.finished_at, state.now).map(format_duration).unwrap_or_default();
+        let marker = if j.key == gate.key { "  ◀ this gate" } else { "" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {g} "), t.status(role)),
+            Span::styled(format!("{:<24} {:<16} {d}{marker}", j.key, j.status.label()), t.fg(Role::Text)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
