@@ -143,7 +143,10 @@ fn line_of(r: &AuditRecord) -> Vec<u8> {
 }
 
 /// The last complete line, and the bytes after it when the file does not end with a newline.
-fn tail(file: &mut File) -> io::Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+/// (last complete line, torn fragment after it)
+type Tail = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn tail(file: &mut File) -> io::Result<Tail> {
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok((None, None));

@@ -450,75 +450,6 @@ fn find_cycle(stages: &[Stage], done: &BTreeSet<&str>) -> Vec<String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Some(Path::new("test.toml")), None)
-    }
-
-    fn first(text: &str) -> Diagnostic {
-        parse(text).expect_err("should fail").diagnostics.remove(0)
-    }
-
-    #[test]
-    fn unknown_key_names_file_line_and_key() {
-        let d = first("[runner]\nmax_parallel_jobs = 2\nbogus = 1\n");
-        assert_eq!(d.file, "test.toml");
-        assert_eq!(d.line, 3);
-        assert!(d.message.contains("unknown field `bogus`"), "{d}");
-        assert!(d.key.starts_with("runner"), "{d}");
-    }
-
-    #[test]
-    fn wrong_type_is_reported_with_key() {
-        let d = first("[runner]\nmax_parallel_jobs = \"lots\"\n");
-        assert_eq!(d.line, 2);
-        assert_eq!(d.key, "runner.max_parallel_jobs");
-    }
-
-    #[test]
-    fn unknown_needs_and_cycles_and_duplicates() {
-        let d = first("[pipelines.p]\nstages = [ { name = \"a\", run = \"true\", needs = [\"zz\"] } ]\n");
-        assert!(d.message.contains("`zz`"), "{d}");
-        assert_eq!(d.line, 2);
-
-        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nneeds = [\"b\"]\n[[pipelines.p.stages]]\nname = \"b\"\nrun = \"true\"\nneeds = [\"a\"]\n";
-        let d = first(text);
-        assert!(d.message.contains("cycle"), "{d}");
-        assert!(d.message.contains("a → b → a") || d.message.contains("b → a → b"), "{d}");
-
-        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n";
-        let d = first(text);
-        assert!(d.message.contains("duplicate stage name"), "{d}");
-        assert_eq!(d.line, 5);
-    }
-
-    #[test]
-    fn undeclared_environment_and_bad_timeout() {
-        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nenvironment = \"prod\"\ntimeout = \"5 minutes\"\n";
-        let err = parse(text).unwrap_err();
-        assert_eq!(err.diagnostics.len(), 2, "{err}");
-        assert!(err.to_string().contains("environment `prod` is not declared"));
-        assert!(err.to_string().contains("test.toml:5:"));
-    }
-
-    #[test]
-    fn stages_are_ordered_by_needs() {
-        let text = "[[pipelines.p.stages]]\nname = \"late\"\nrun = \"true\"\nneeds = [\"early\"]\n[[pipelines.p.stages]]\nname = \"early\"\nrun = \"true\"\n";
-        let c = parse(text).unwrap();
-        let names: Vec<_> = c.pipelines["p"].stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["early", "late"]);
-    }
-
-    #[test]
-    fn empty_config_is_valid() {
-        let c = parse("").unwrap();
-        assert!(c.pipelines.is_empty());
-    }
-}
-
 /// Turns `[environments.*]` and `[groups]` into the policy, reporting every bad value.
 fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
     let mut policy = Policy { groups: raw.groups.clone(), ..Policy::default() };
@@ -600,4 +531,73 @@ fn build_freeze(f: &schema::RawFreeze) -> Result<Freeze, String> {
         _ => return Err("a freeze needs either `days` (with optional `from`/`to`) or both `start` and `end`".into()),
     };
     Ok(Freeze { reason: f.reason.clone(), tz_name, tz, window })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Some(Path::new("test.toml")), None)
+    }
+
+    fn first(text: &str) -> Diagnostic {
+        parse(text).expect_err("should fail").diagnostics.remove(0)
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let d = first("[runner]\nmax_parallel_jobs = 2\nbogus = 1\n");
+        assert_eq!(d.file, "test.toml");
+        assert_eq!(d.line, 3);
+        assert!(d.message.contains("unknown field `bogus`"), "{d}");
+        assert!(d.key.starts_with("runner"), "{d}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_key() {
+        let d = first("[runner]\nmax_parallel_jobs = \"lots\"\n");
+        assert_eq!(d.line, 2);
+        assert_eq!(d.key, "runner.max_parallel_jobs");
+    }
+
+    #[test]
+    fn unknown_needs_and_cycles_and_duplicates() {
+        let d = first("[pipelines.p]\nstages = [ { name = \"a\", run = \"true\", needs = [\"zz\"] } ]\n");
+        assert!(d.message.contains("`zz`"), "{d}");
+        assert_eq!(d.line, 2);
+
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nneeds = [\"b\"]\n[[pipelines.p.stages]]\nname = \"b\"\nrun = \"true\"\nneeds = [\"a\"]\n";
+        let d = first(text);
+        assert!(d.message.contains("cycle"), "{d}");
+        assert!(d.message.contains("a → b → a") || d.message.contains("b → a → b"), "{d}");
+
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\n";
+        let d = first(text);
+        assert!(d.message.contains("duplicate stage name"), "{d}");
+        assert_eq!(d.line, 5);
+    }
+
+    #[test]
+    fn undeclared_environment_and_bad_timeout() {
+        let text = "[[pipelines.p.stages]]\nname = \"a\"\nrun = \"true\"\nenvironment = \"prod\"\ntimeout = \"5 minutes\"\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 2, "{err}");
+        assert!(err.to_string().contains("environment `prod` is not declared"));
+        assert!(err.to_string().contains("test.toml:5:"));
+    }
+
+    #[test]
+    fn stages_are_ordered_by_needs() {
+        let text = "[[pipelines.p.stages]]\nname = \"late\"\nrun = \"true\"\nneeds = [\"early\"]\n[[pipelines.p.stages]]\nname = \"early\"\nrun = \"true\"\n";
+        let c = parse(text).unwrap();
+        let names: Vec<_> = c.pipelines["p"].stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["early", "late"]);
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse("").unwrap();
+        assert!(c.pipelines.is_empty());
+    }
 }
