@@ -25,7 +25,10 @@ impl Env {
         c
     }
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().unwrap();
+        self.run_as("tester", args)
+    }
+    fn run_as(&self, user: &str, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).env("USER", user).output().unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -120,25 +123,82 @@ fn runs_and_logs_read_the_history() {
 #[test]
 fn background_run_gate_approved_from_another_process() {
     let e = Env::new(PIPELINES);
-    let (code, out, err) = e.run(&["run", "gated"]);
+    let (code, out, err) = e.run_as("bob", &["run", "gated"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "1");
     e.wait_status(1, "waiting");
-    let (code, _, err) = e.run(&["reject", "1", "--gate", "nope"]);
+    let (code, _, err) = e.run_as("carol", &["reject", "1", "--gate", "nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("no job `nope`"), "{err}");
-    let (code, _, err) = e.run(&["approve", "1", "--comment", "ship it"]);
+
+    // The inbox shows it, and who may approve.
+    let (code, out, _) = e.run_as("bob", &["approvals"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("approve-prod") && out.contains("cannot: four-eyes"), "{out}");
+    let (_, out, _) = e.run_as("carol", &["approvals", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["you_may_approve"], true);
+    assert_eq!(rows[0]["triggered_by"].as_str().unwrap().split('@').next(), Some("bob"));
+
+    // Production: the typed name and a reason are required, and four-eyes applies.
+    let (code, _, err) = e.run_as("carol", &["approve", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--confirm approve-prod"), "{err}");
+    let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs a reason"), "{err}");
+    let (code, _, err) = e.run_as("bob", &["approve", "1", "--confirm", "approve-prod", "--reason", "my own"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("four-eyes") && err.contains("environments.prod.four_eyes"), "{err}");
+    let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod", "--comment", "ship it"]);
     assert_eq!(code, 0, "{err}");
     let r = e.wait_status(1, "success");
     let gate = r["jobs"].as_array().unwrap().iter().find(|j| j["key"] == "approve-prod").unwrap().clone();
     assert_eq!(gate["gate"]["decision"]["comment"], "ship it");
-    let (code, _, err) = e.run(&["approve", "1"]);
+    let (code, _, err) = e.run_as("carol", &["approve", "1"]);
     assert_eq!(code, 1);
     assert!(err.contains("no gate waiting"), "{err}");
     // `logs --follow` on a finished run prints everything and ends.
     let (code, out, _) = e.run(&["logs", "1", "ship", "--follow"]);
     assert_eq!(code, 0);
     assert!(out.contains("shipped"));
+
+    // The journal has the whole story and verifies.
+    let (code, out, err) = e.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("chain intact"), "{out}");
+    let (_, out, _) = e.run(&["audit", "export"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<(&str, &str)> =
+        rows.as_array().unwrap().iter().map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap())).collect();
+    assert_eq!(actions, [("run.trigger", "success"), ("gate.approve", "refused"), ("gate.approve", "success")], "{out}");
+    let approval = &rows[2];
+    assert_eq!(
+        (approval["run"].as_u64(), approval["gate"].as_str(), approval["reason"].as_str()),
+        (Some(1), Some("approve-prod"), Some("ship it"))
+    );
+    let (_, csv, _) = e.run(&["audit", "export", "--format", "csv", "--since", "2020-01-01"]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.lines().next().unwrap().starts_with("time,actor,origin,environment,action,target,run,pipeline,gate,reason"));
+    let (_, none, _) = e.run(&["audit", "export", "--since", "2999-01-01"]);
+    assert_eq!(none.trim(), "[]");
+}
+
+#[test]
+fn audit_verify_reports_tampering_with_a_non_zero_exit() {
+    let e = Env::new(PIPELINES);
+    assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
+    assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
+    let journal = e.dir.path().join("data/audit.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, text.replacen("tester", "mallory", 1)).unwrap();
+    let (code, _, err) = e.run(&["audit", "verify"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("NOT INTACT") && err.contains("line 1") && err.contains("Edited"), "{err}");
+    let copy = e.dir.path().join("copy.jsonl");
+    std::fs::write(&copy, &text).unwrap();
+    let (code, out, _) = e.run(&["audit", "verify", "--journal", copy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]
@@ -200,7 +260,9 @@ fn read_only_refuses_changes() {
     let e = Env::new(PIPELINES);
     let (code, _, err) = e.run(&["--read-only", "run", "ok"]);
     assert_eq!(code, 1);
-    assert!(err.contains("read-only"), "{err}");
+    assert!(err.contains("read-only") && err.contains("--read-only"), "{err}");
+    let (_, out, _) = e.run(&["audit", "export"]);
+    assert!(out.contains("\"refused\""), "the refusal is evidence too: {out}");
     assert_eq!(e.run(&["--read-only", "runs"]).0, 0);
 }
 

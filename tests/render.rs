@@ -5,8 +5,9 @@ mod support;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::app::action::Action;
 use flightdeck::app::state::Pane;
+use flightdeck::app::state::Screen;
 use flightdeck::app::update::update;
-use support::fixtures::{screen, state};
+use support::fixtures::{audit_records, screen, state, with_prod_policy};
 
 fn key(c: char) -> Action {
     Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
@@ -98,4 +99,61 @@ fn finished_run_and_empty_history() {
 fn too_small() {
     let st = state(50, 12);
     insta::assert_snapshot!("too_small_50x12", screen(&st));
+}
+
+#[test]
+fn approvals_inbox() {
+    both_sizes("approvals", |st| {
+        with_prod_policy(st, false);
+        update(st, key('2'));
+    });
+}
+
+#[test]
+fn audit_screen_verified_and_tampered() {
+    both_sizes("audit", |st| {
+        let (records, report) = audit_records();
+        st.audit.records = records;
+        st.audit.report = Some(report);
+        st.screen = Screen::Audit;
+    });
+    let mut st = state(120, 30);
+    let (records, _) = audit_records();
+    st.audit.records = records;
+    st.audit.report = Some(flightdeck::audit::VerifyReport {
+        good: 2,
+        problem: Some(flightdeck::audit::Problem {
+            line: 3,
+            seq: Some(3),
+            kind: flightdeck::audit::ProblemKind::Edited,
+            message: "record 3 was changed after it was written".into(),
+        }),
+    });
+    st.screen = Screen::Audit;
+    insta::assert_snapshot!("audit_tampered_120x30", screen(&st));
+}
+
+#[test]
+fn typed_confirmation_for_a_production_approval() {
+    both_sizes("typed_confirm", |st| {
+        with_prod_policy(st, false);
+        st.runs[1].record.trigger.actor = "bob@laptop".into();
+        st.selected_run = Some(2);
+        st.selected_job = Some("approve-prod".into());
+        update(st, key('a'));
+        for c in "approve-pr".chars() {
+            update(st, key(c));
+        }
+    });
+}
+
+#[test]
+fn change_freeze_offers_break_glass() {
+    both_sizes("freeze", |st| {
+        with_prod_policy(st, true);
+        st.runs[1].record.trigger.actor = "bob@laptop".into();
+        st.selected_run = Some(2);
+        st.selected_job = Some("approve-prod".into());
+        update(st, key('a'));
+    });
 }

@@ -176,3 +176,49 @@ pub fn screen(st: &State) -> String {
     term.draw(|f| flightdeck::ui::render(f, st)).unwrap();
     term.backend().to_string()
 }
+
+/// A policy like a real team's: prod is production (typed, four-eyes), optionally frozen.
+pub fn with_prod_policy(st: &mut State, frozen: bool) {
+    let freeze = if frozen {
+        "[[environments.prod.freeze]]\nreason = \"year-end freeze\"\ntimezone = \"Europe/Berlin\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n"
+    } else {
+        ""
+    };
+    let text = format!("[environments.staging]\n[environments.prod]\nproduction = true\n{freeze}");
+    st.policy = flightdeck::config::Config::parse(&text, None, None).unwrap().policy;
+}
+
+/// An audit journal with a few real records, read back with its verification.
+pub fn audit_records() -> (Vec<flightdeck::audit::AuditRecord>, flightdeck::audit::VerifyReport) {
+    use flightdeck::audit::{Draft, Journal, Phase};
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::in_data_dir(dir.path());
+    let base = |action: &str, phase, result: &str| Draft {
+        actor: "alice@ops".into(),
+        origin: "ssh from 10.0.0.5".into(),
+        environment: Some("prod".into()),
+        target: "approve-prod".into(),
+        action: action.into(),
+        parameters: serde_json::json!({"run": 2, "pipeline": "release", "gate": "approve-prod"}),
+        reason: "CAB-1234 approved, canary green".into(),
+        phase: Some(phase),
+        result: result.into(),
+        ..Draft::default()
+    };
+    let i = j.append(base("gate.approve", Phase::Intent, "pending")).unwrap();
+    j.append(Draft { intent: Some(i.seq), ..base("gate.approve", Phase::Outcome, "success") }).unwrap();
+    j.append(Draft {
+        actor: "bob@laptop".into(),
+        error: Some("four-eyes: you started this run".into()),
+        reason: String::new(),
+        ..base("gate.approve", Phase::Refused, "refused")
+    })
+    .unwrap();
+    j.append(Draft { break_glass: true, ..base("run.trigger", Phase::Intent, "pending") }).unwrap();
+    let (mut records, report) = j.read().unwrap();
+    // Fixed times so snapshots are stable.
+    for (n, r) in records.iter_mut().enumerate() {
+        r.time = format!("2026-11-22T09:5{n}:00.000Z");
+    }
+    (records, report)
+}

@@ -43,6 +43,8 @@ pub struct LocalRunner {
 struct Inner {
     config: Arc<Config>,
     store: RunStore,
+    /// Where gate timeouts are recorded (decisions are journaled by whoever makes them).
+    journal: crate::audit::Journal,
     events: UnboundedSender<RunEvent>,
     active: Mutex<HashMap<RunId, ActiveRun>>,
     permits: Arc<Semaphore>,
@@ -88,7 +90,8 @@ impl LocalRunner {
     pub fn open(config: Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>) -> Result<LocalRunner, CiError> {
         let store = RunStore::open(data_dir)?;
         let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
-        Ok(LocalRunner { inner: Arc::new(Inner { config, store, events, active: Mutex::new(HashMap::new()), permits }) })
+        let journal = crate::audit::Journal::in_data_dir(data_dir);
+        Ok(LocalRunner { inner: Arc::new(Inner { config, store, journal, events, active: Mutex::new(HashMap::new()), permits }) })
     }
 
     pub fn store(&self) -> &RunStore {
@@ -728,6 +731,24 @@ fn expire_gates(inner: &Inner, rec: &mut RunRecord) {
             j.error = Some("no decision before the gate's timeout".into());
         }
         meta_line(inner, rec, &key, "the gate timed out without a decision".into());
+        let env = rec.job(&key).and_then(|j| j.gate.as_ref()?.environment.clone());
+        let draft = crate::audit::Draft {
+            actor: "flightdeck".into(),
+            origin: "local".into(),
+            environment: env,
+            target: key.clone(),
+            action: "gate.timeout".into(),
+            parameters: serde_json::json!({ "run": rec.id, "pipeline": rec.pipeline, "gate": key }),
+            reason: "no decision before the gate's timeout".into(),
+            phase: Some(crate::audit::Phase::Event),
+            result: "recorded".into(),
+            ..Default::default()
+        };
+        if let Err(e) = inner.journal.append(draft) {
+            let _ = inner
+                .events
+                .send(RunEvent::Problem { run: Some(rec.id), message: format!("the gate timeout could not be journaled: {e}") });
+        }
     }
 }
 

@@ -11,14 +11,20 @@ use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 use tokio::sync::mpsc::unbounded_channel;
 
+mod audit;
+mod changes;
+
+use changes::{Confirmation, Detached, change};
+
 use crate::app::TuiOptions;
 use crate::ci::local::{LocalRunner, Tailer};
 use crate::ci::{CiProvider, RunEvent};
 use crate::config::{Config, Locations};
-use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, RunStatus, Trigger};
+use crate::domain::{JobStatus, RunId, RunRecord, RunStatus, Trigger};
 use crate::identity::Identity;
 use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
 use crate::logstore::{RawLine, Stream};
+use crate::ops::Operation;
 use crate::ui::theme::{ColorChoice, ColorDepth};
 use crate::util::{elapsed, format_duration};
 
@@ -55,6 +61,8 @@ pub enum Cmd {
         /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
         follow: bool,
+        #[command(flatten)]
+        confirm: Confirmation,
     },
     /// List runs
     Runs {
@@ -74,12 +82,23 @@ pub enum Cmd {
         follow: bool,
     },
     /// Cancel a run (its job processes are ended)
-    Cancel { run: RunId },
+    Cancel {
+        run: RunId,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
     /// Run the failed, cancelled or skipped jobs of a finished run again
     Retry {
         run: RunId,
         #[arg(long, short)]
         follow: bool,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Gates waiting for a decision, and whether you may decide them
+    Approvals {
+        #[arg(long)]
+        json: bool,
     },
     /// Pass a waiting gate
     Approve {
@@ -87,16 +106,21 @@ pub enum Cmd {
         /// The gate's name when several are waiting
         #[arg(long)]
         gate: Option<String>,
-        #[arg(long, default_value = "")]
-        comment: String,
+        #[command(flatten)]
+        confirm: Confirmation,
     },
     /// Reject a waiting gate
     Reject {
         run: RunId,
         #[arg(long)]
         gate: Option<String>,
-        #[arg(long, default_value = "")]
-        comment: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// The audit journal: verify its chain, export the evidence
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
     },
     /// Configuration tools
     Config {
@@ -112,6 +136,36 @@ pub enum Cmd {
         #[arg(long)]
         retry: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check the whole chain; report the first record that was edited, deleted, reordered,
+    /// inserted or torn. Exits 1 when the journal is not intact.
+    Verify {
+        /// Journal file (default: audit.jsonl in the data directory)
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+    },
+    /// Write the evidence for auditors: one row per action, approvals linked to their runs
+    Export {
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+        /// Only actions at or after this time (2026-11-01 or an RFC 3339 instant)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only actions before this time
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,11 +223,6 @@ pub fn init_logging(data_dir: &Path) -> Option<tracing_appender::non_blocking::W
 async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
     let identity = Identity::resolve(config.actor.as_deref());
     let trigger = Trigger { actor: identity.actor.clone(), via: "cli".into() };
-    let mutating =
-        matches!(cli.command, Some(Cmd::Run { .. } | Cmd::Cancel { .. } | Cmd::Retry { .. } | Cmd::Approve { .. } | Cmd::Reject { .. }));
-    if cli.read_only && mutating {
-        bail!("read-only mode (--read-only): this command would change something, so it was not run");
-    }
     let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
     match cli.command {
         None => {
@@ -184,38 +233,36 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             crate::app::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Run { pipeline, follow }) => {
+        Some(Cmd::Run { pipeline, follow, confirm }) => {
             let (tx, rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            let rec = runner.create_run(&pipeline, trigger)?;
-            let id = rec.id;
+            let op = Operation::Trigger { pipeline: pipeline.clone() };
             if follow {
+                let report = change(&runner, &config, &data_dir, &identity, cli.read_only, op, None, &confirm).await?;
+                let id = report.new_run.context("the run was not created")?;
                 eprintln!("run #{id} of `{pipeline}` started");
-                runner.start(rec)?;
                 follow_local(&runner, id, rx, colour).await
             } else {
-                spawn_worker(&cli.config, &data_dir, id, false)?;
+                let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
+                let report = change(&detached, &config, &data_dir, &identity, cli.read_only, op, None, &confirm).await?;
+                let id = report.new_run.context("the run was not created")?;
                 println!("{id}");
                 eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`");
                 Ok(ExitCode::SUCCESS)
             }
         }
-        Some(Cmd::Retry { run, follow }) => {
+        Some(Cmd::Retry { run, follow, confirm }) => {
             let (tx, rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
+            let rec = runner.store().load(run)?;
+            let op = Operation::Retry { run };
             if follow {
-                runner.retry(run, trigger).await?;
+                change(&runner, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), &confirm).await?;
                 eprintln!("retrying run #{run}");
                 follow_local(&runner, run, rx, colour).await
             } else {
-                let rec = runner.store().load(run)?;
-                if !rec.status.is_terminal() {
-                    bail!("run #{run} is still {}; retry it when it has finished", rec.status.label());
-                }
-                if !rec.jobs.iter().any(|j| j.status.is_retryable()) {
-                    bail!("run #{run} has no failed, cancelled or skipped job to retry");
-                }
-                spawn_worker(&cli.config, &data_dir, run, true)?;
+                let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
+                change(&detached, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), &confirm).await?;
                 eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`");
                 Ok(ExitCode::SUCCESS)
             }
@@ -249,10 +296,11 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Logs { run, job, follow }) => logs(&config, &data_dir, run, job.as_deref(), follow, colour).await,
-        Some(Cmd::Cancel { run }) => {
+        Some(Cmd::Cancel { run, confirm }) => {
             let (tx, _rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            runner.cancel(run).await?;
+            let rec = runner.store().load(run)?;
+            change(&runner, &config, &data_dir, &identity, cli.read_only, Operation::Cancel { run }, Some(&rec), &confirm).await?;
             let limit = config.runner.kill_grace + Duration::from_secs(10);
             let start = std::time::Instant::now();
             loop {
@@ -267,8 +315,10 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        Some(Cmd::Approve { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, true, &identity).await,
-        Some(Cmd::Reject { run, gate, comment }) => decide(&config, &data_dir, run, gate, comment, false, &identity).await,
+        Some(Cmd::Approve { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, true, &confirm).await,
+        Some(Cmd::Reject { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, false, &confirm).await,
+        Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
+        Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
         Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
     }
 }
@@ -303,32 +353,6 @@ fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// Starts a detached process that executes the run, so the shell gets its prompt back.
-fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunId, retry: bool) -> anyhow::Result<()> {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
-    let mut cmd = std::process::Command::new(exe);
-    if let Some(c) = config {
-        cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
-    }
-    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.to_string());
-    if retry {
-        cmd.arg("--retry");
-    }
-    let log =
-        std::fs::File::create(data_dir.join("runs").join(run.to_string()).join("worker.log")).context("cannot create the worker's log")?;
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
-    // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    cmd.spawn().context("cannot start the background run")?;
-    Ok(())
 }
 
 /// Streams a run executed by this process; exit 0 only on success.
@@ -512,14 +536,16 @@ async fn logs(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn decide(
     config: &Arc<Config>,
     data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
     run: RunId,
     gate: Option<String>,
-    comment: String,
     approve: bool,
-    who: &Identity,
+    confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
     let (tx, _rx) = unbounded_channel();
     let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
@@ -535,8 +561,76 @@ async fn decide(
             }
         }
     };
-    let decision = GateDecision { approved: approve, by: who.actor.clone(), at: jiff::Timestamp::now(), comment };
-    runner.decide_gate(run, job.clone(), decision).await?;
-    eprintln!("{} gate `{job}` of run #{run}", if approve { "approved" } else { "rejected" });
+    let report = change(&runner, config, data_dir, identity, read_only, Operation::Gate { run, job, approve }, Some(&rec), confirm).await?;
+    eprintln!("{}", report.message);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every waiting gate, and whether the current user may approve it.
+fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_only: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let (tx, _rx) = unbounded_channel();
+    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
+    let (runs, _) = runner.store().list()?;
+    let now = jiff::Timestamp::now();
+    let mut policy = config.policy.clone();
+    policy.read_only = read_only;
+    let mut rows = Vec::new();
+    for rec in &runs {
+        for gate in rec.waiting_gates() {
+            let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
+            let verdict = policy.evaluate(&crate::policy::Request {
+                kind: crate::policy::ActionKind::Approve,
+                environments: env.clone().into_iter().collect(),
+                actor: &identity.actor,
+                run_triggered_by: Some(&rec.trigger.actor),
+                now,
+                break_glass: false,
+            });
+            let blocked = match verdict {
+                crate::policy::Verdict::Allowed { .. } => None,
+                crate::policy::Verdict::Refused { message, .. } => Some(message),
+            };
+            let evidence: Vec<serde_json::Value> =
+                rec.jobs.iter().filter(|j| j.status.is_terminal()).map(|j| serde_json::json!({"job": j.key, "status": j.status})).collect();
+            rows.push(serde_json::json!({
+                "run": rec.id,
+                "pipeline": rec.pipeline,
+                "gate": gate.key,
+                "environment": env,
+                "triggered_by": rec.trigger.actor,
+                "waiting_since": gate.started_at,
+                "deadline": gate.gate.as_ref().and_then(|g| g.deadline),
+                "you_may_approve": blocked.is_none(),
+                "why_not": blocked,
+                "evidence": evidence,
+            }));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("nothing is waiting for a decision");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  YOU", "RUN", "PIPELINE", "GATE", "ENV", "TRIGGERED BY", "WAITING");
+    for r in &rows {
+        let since = r["waiting_since"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok());
+        let waited = elapsed(since, None, now).map(format_duration).unwrap_or_default();
+        let you = match r["why_not"].as_str() {
+            None => "may approve".to_string(),
+            Some(why) => format!("cannot: {why}"),
+        };
+        println!(
+            "{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  {you}",
+            r["run"],
+            r["pipeline"].as_str().unwrap_or(""),
+            r["gate"].as_str().unwrap_or(""),
+            r["environment"].as_str().unwrap_or("-"),
+            r["triggered_by"].as_str().unwrap_or(""),
+            waited
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,44 @@
+//! `flightdeck audit verify|export`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::{AuditCmd, ExportFormat};
+use crate::audit::{Journal, export_csv, export_rows, parse_time_bound};
+
+pub fn run(cmd: AuditCmd, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let journal_of = |j: Option<std::path::PathBuf>| j.map(Journal::new).unwrap_or_else(|| Journal::in_data_dir(data_dir));
+    match cmd {
+        AuditCmd::Verify { journal } => {
+            let j = journal_of(journal);
+            if !j.path().exists() {
+                anyhow::bail!("there is no audit journal at {}", j.path().display());
+            }
+            let (_, report) = j.read()?;
+            if report.ok() {
+                println!("{}: {report}", j.path().display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{}: NOT INTACT — {report}", j.path().display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        AuditCmd::Export { journal, since, until, format } => {
+            let j = journal_of(journal);
+            let since = since.map(|s| parse_time_bound(&s)).transpose().map_err(anyhow::Error::msg).context("--since")?;
+            let until = until.map(|s| parse_time_bound(&s)).transpose().map_err(anyhow::Error::msg).context("--until")?;
+            let (records, report) = j.read()?;
+            if !report.ok() {
+                eprintln!("warning: the journal is not intact ({report}); exporting what can be read");
+            }
+            let rows = export_rows(&records, since, until);
+            match format {
+                ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+                ExportFormat::Csv => print!("{}", export_csv(&rows)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Changes from the command line go through exactly what the cockpit uses: `ops::describe`, the
+//! policy, the journal and `ops::execute`. The confirmation tiers become flags.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::audit::Journal;
+use crate::ci::local::LocalRunner;
+use crate::ci::{CiError, CiProvider};
+use crate::config::Config;
+use crate::domain::{GateDecision, RunId, RunRecord, Trigger};
+use crate::identity::Identity;
+use crate::logstore::RawLine;
+use crate::ops::{self, Approved, Operation, Report};
+use crate::policy::{Request, Tier, Verdict};
+
+/// How the user confirms a change on the command line.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Confirmation {
+    /// Why you are doing this (journaled; required where the policy asks for a typed confirmation)
+    #[arg(long, alias = "comment", value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The target's name, typed out, where the policy requires it (e.g. the gate's name)
+    #[arg(long, value_name = "TARGET")]
+    pub confirm: Option<String>,
+    /// Override a change freeze (needs --reason and --confirm; journaled as break-glass)
+    #[arg(long)]
+    pub break_glass: bool,
+    /// Do not ask on the terminal for y/N and dialog confirmations
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Checks policy and confirmation for `op` and executes it, journaled.
+#[allow(clippy::too_many_arguments)]
+pub async fn change(
+    ci: &dyn CiProvider,
+    config: &Config,
+    data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
+    op: Operation,
+    run: Option<&RunRecord>,
+    flags: &Confirmation,
+) -> anyhow::Result<Report> {
+    let journal = Journal::in_data_dir(data_dir);
+    let envs = match &op {
+        Operation::Trigger { pipeline } => config.pipeline(pipeline).map(|p| p.environments.clone()).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let target = ops::describe(&op, run, &envs).map_err(anyhow::Error::msg)?;
+    let mut policy = config.policy.clone();
+    policy.read_only = read_only;
+    let verdict = policy.evaluate(&Request {
+        kind: op.kind(),
+        environments: target.environments.clone(),
+        actor: &identity.actor,
+        run_triggered_by: target.triggered_by.as_deref(),
+        now: jiff::Timestamp::now(),
+        break_glass: flags.break_glass,
+    });
+    let (tier, break_glass_used) = match verdict {
+        Verdict::Allowed { tier, break_glass_used, .. } => (tier, break_glass_used),
+        Verdict::Refused { rule, message, break_glass_possible } => {
+            let why = format!("{message} [{rule}]");
+            let draft = ops::refusal(&op, identity, &target.name, &target.environments, target.parameters.clone(), &why);
+            let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
+            let hint = if break_glass_possible {
+                format!("\nto override the freeze: --break-glass --confirm {} --reason TEXT", target.name)
+            } else {
+                String::new()
+            };
+            bail!("refused: {why}{journaled}{hint}");
+        }
+    };
+    let reason = flags.reason.clone().unwrap_or_default().trim().to_string();
+    match tier {
+        Tier::Typed => {
+            if flags.confirm.as_deref() != Some(target.name.as_str()) {
+                bail!(
+                    "refused: {} needs a typed confirmation here; add --confirm {} (exactly) and --reason TEXT",
+                    op.action(),
+                    target.name
+                );
+            }
+            if reason.is_empty() {
+                bail!("refused: {} needs a reason here; add --reason TEXT (it is journaled)", op.action());
+            }
+        }
+        Tier::YesNo | Tier::Dialog if !flags.yes && std::io::stdin().is_terminal() => {
+            let mut err = std::io::stderr().lock();
+            for line in &target.effect {
+                let _ = writeln!(err, "{line}");
+            }
+            let _ = write!(err, "Proceed? [y/N] ");
+            let _ = err.flush();
+            let mut answer = String::new();
+            std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer")?;
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                bail!("not confirmed; nothing was done");
+            }
+        }
+        _ => {}
+    }
+    let approved = Approved { op, identity: identity.clone(), via: "cli".into(), target, reason, break_glass: break_glass_used, tier };
+    let report = ops::execute(ci, &journal, approved).await.map_err(anyhow::Error::msg)?;
+    if let Some(w) = &report.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(report)
+}
+
+/// The local runner, but runs are executed by a detached background process so the shell gets its
+/// prompt back (`run` and `retry` without --follow).
+pub struct Detached<'a> {
+    pub runner: &'a LocalRunner,
+    pub config_file: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+impl CiProvider for Detached<'_> {
+    fn name(&self) -> &str {
+        "local (background)"
+    }
+    fn pipelines(&self) -> Vec<String> {
+        self.runner.pipelines()
+    }
+    fn list_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, CiError>> {
+        self.runner.list_runs()
+    }
+    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunId, CiError>> {
+        async move {
+            let rec = self.runner.create_run(&pipeline, trigger)?;
+            spawn_worker(&self.config_file, &self.data_dir, rec.id, false).map_err(|e| CiError::Other(format!("{e:#}")))?;
+            Ok(rec.id)
+        }
+        .boxed()
+    }
+    fn cancel(&self, run: RunId) -> BoxFuture<'_, Result<(), CiError>> {
+        self.runner.cancel(run)
+    }
+    fn retry(&self, run: RunId, _trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>> {
+        async move { spawn_worker(&self.config_file, &self.data_dir, run, true).map_err(|e| CiError::Other(format!("{e:#}"))) }.boxed()
+    }
+    fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
+        self.runner.decide_gate(run, job, decision)
+    }
+    fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
+        self.runner.read_log(run, job)
+    }
+}
+
+/// Starts a detached process that executes the run.
+pub fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunId, retry: bool) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
+    }
+    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.to_string());
+    if retry {
+        cmd.arg("--retry");
+    }
+    let log =
+        std::fs::File::create(data_dir.join("runs").join(run.to_string()).join("worker.log")).context("cannot create the worker's log")?;
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
+    // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().context("cannot start the background run")?;
+    Ok(())
+}
