@@ -61,7 +61,8 @@ pub fn export_rows(records: &[AuditRecord], since: Option<jiff::Timestamp>, unti
             result,
             error,
             break_glass: r.break_glass,
-            run: p.get("run").and_then(|v| v.as_u64()),
+            // A trigger learns its run number only at the outcome.
+            run: p.get("run").or_else(|| outcome.and_then(|o| o.parameters.get("run"))).and_then(|v| v.as_u64()),
             pipeline: p.get("pipeline").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
             gate: p.get("gate").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
             finished,

@@ -219,6 +219,8 @@ pub fn audit_records() -> (Vec<flightdeck::audit::AuditRecord>, flightdeck::audi
     // Fixed times so snapshots are stable.
     for (n, r) in records.iter_mut().enumerate() {
         r.time = format!("2026-11-22T09:5{n}:00.000Z");
+        r.prev_hash = format!("{:064x}", n);
+        r.hash = format!("{:064x}", n + 1);
     }
     (records, report)
 }
