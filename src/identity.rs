@@ -8,6 +8,10 @@ pub struct Identity {
     pub actor: String,
     /// `ssh from 10.0.0.5` or `local`.
     pub origin: String,
+    /// How backends that authenticate the user know them (e.g. `kubernetes` → the kubeconfig
+    /// user, `github` → the login), added as those backends connect; recorded with actions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub backends: std::collections::BTreeMap<String, String>,
 }
 
 impl Identity {
@@ -25,7 +29,7 @@ impl Identity {
             .ok()
             .and_then(|c| c.split_whitespace().next().map(|ip| format!("ssh from {ip}")))
             .unwrap_or_else(|| "local".into());
-        Identity { actor, origin }
+        Identity { actor, origin, backends: Default::default() }
     }
 }
 

@@ -801,6 +801,35 @@ pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
     }
 }
 
+/// What pressing a change key would do now, without doing it: `Err(reason)` when the policy (or
+/// the state of the selection) would refuse. Render uses it to grey keys with the reason.
+pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
+    let op = match cmd {
+        Command::Trigger => match state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone()) {
+            Some(pipeline) => Operation::Trigger { pipeline },
+            None => return Ok(()),
+        },
+        Command::Cancel | Command::Retry => {
+            let Some(run) = state.selected_run else { return Ok(()) };
+            if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } }
+        }
+        Command::Approve | Command::Reject => {
+            let gate = match state.screen {
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
+                _ => state.current_run().and_then(|r| r.record.waiting_gates().next().map(|j| (r.record.id, j.key.clone()))),
+            };
+            let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
+            Operation::Gate { run, job, approve: cmd == Command::Approve }
+        }
+        _ => return Ok(()),
+    };
+    let target = describe(state, &op)?;
+    match verdict(state, &op, &target, false) {
+        Verdict::Refused { message, break_glass_possible: false, .. } => Err(message),
+        _ => Ok(()),
+    }
+}
+
 fn confirm_title(op: &Operation, target: &ops::Target) -> String {
     match op {
         Operation::Trigger { pipeline } => format!("Run pipeline `{pipeline}`?"),

@@ -34,7 +34,7 @@ impl Cockpit {
         let (action_tx, actions) = unbounded_channel();
         let journal = flightdeck::audit::Journal::in_data_dir(&dir.path().join("data"));
         let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx, config_dir: None, depth: ColorDepth::None, journal };
-        let identity = Identity { actor: "alice@ops".into(), origin: "local".into() };
+        let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
         state.size = (w, h);
         let mut c = Cockpit { state, runner, effects, actions, runs, dir, quit_requested: false };

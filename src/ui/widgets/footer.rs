@@ -42,12 +42,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let max = area.width as usize;
     let reason = " read-only: changes disabled";
     let reserve = if state.read_only { width(reason) } else { 0 };
+    let mut first_reason: Option<String> = None;
     for cmd in items {
         let d = crate::app::keymap::def_of(cmd);
         let Some(key) = state.keymap.label(cmd) else {
             continue;
         };
-        let disabled = d.mutating && state.read_only;
+        // Greyed when it would be refused right now; the first reason is spelled out.
+        let refused = if d.mutating { crate::app::update::preview(state, cmd).err() } else { None };
+        let disabled = d.mutating && (state.read_only || refused.is_some());
+        if let Some(why) = refused.filter(|_| !state.read_only && first_reason.is_none()) {
+            first_reason = Some(format!(" {}: {why}", d.hint));
+        }
         let piece_w = width(&key) + 1 + width(d.hint) + 2;
         if used + piece_w + reserve > max {
             break;
@@ -59,6 +65,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
     if state.read_only {
         spans.push(Span::styled(reason, t.fg(Role::Warning)));
+    } else if let Some(why) = first_reason {
+        let room = max.saturating_sub(used);
+        if room > 12 {
+            spans.push(Span::styled(crate::ui::widgets::text::truncate(&why, room), t.fg(Role::Warning)));
+        }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
