@@ -1,0 +1,89 @@
+//! Risk acceptances (`risk-acceptances.toml`, kept with the config in the repo): a finding id
+//! (optionally narrowed to a package or target), why, who, and until when. Expired acceptances stop
+//! counting and are flagged.
+
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::Finding;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acceptance {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub reason: String,
+    pub by: String,
+    pub expires: Date,
+}
+
+impl Acceptance {
+    pub fn covers(&self, f: &Finding) -> bool {
+        self.id.eq_ignore_ascii_case(&f.id)
+            && self.package.as_ref().is_none_or(|p| f.package.as_deref() == Some(p.as_str()))
+            && self.target.as_ref().is_none_or(|t| f.target.as_deref() == Some(t.as_str()) || f.location.contains(t.as_str()))
+    }
+    pub fn expired(&self, today: Date) -> bool {
+        today > self.expires
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct FileShape {
+    #[serde(default)]
+    accept: Vec<Acceptance>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Acceptances {
+    pub path: Option<PathBuf>,
+    pub entries: Vec<Acceptance>,
+}
+
+impl Acceptances {
+    /// A missing file means no acceptances; a malformed one is an error naming the file.
+    pub fn load(path: &Path) -> Result<Acceptances, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Acceptances { path: Some(path.to_path_buf()), entries: Vec::new() });
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let shape: FileShape = toml::from_str(&text).map_err(|e| {
+            let (line, col) = e.span().map(|s| crate::config::line_col_of(&text, s.start)).unwrap_or((1, 1));
+            format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
+        })?;
+        Ok(Acceptances { path: Some(path.to_path_buf()), entries: shape.accept })
+    }
+
+    /// The acceptance covering a finding, valid or expired.
+    pub fn find(&self, f: &Finding) -> Option<&Acceptance> {
+        self.entries.iter().filter(|a| a.covers(f)).max_by_key(|a| a.expires)
+    }
+
+    /// Appends an entry to the file (created if missing), keeping what is there.
+    pub fn append(path: &Path, entry: &Acceptance) -> Result<(), String> {
+        let mut text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "# Accepted security risks: the security gate does not count these findings until they expire.\n".to_string()
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let block = toml::to_string(&FileShape { accept: vec![entry.clone()] }).map_err(|e| e.to_string())?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&block);
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}

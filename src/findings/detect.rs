@@ -1,0 +1,51 @@
+//! Which format a report is, from its content (file names lie; keys do not).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Sarif,
+    Trivy,
+    Grype,
+    Bandit,
+    CycloneDx,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Sarif => "SARIF",
+            Format::Trivy => "Trivy JSON",
+            Format::Grype => "Grype JSON",
+            Format::Bandit => "Bandit JSON",
+            Format::CycloneDx => "CycloneDX SBOM",
+        }
+    }
+}
+
+fn has(bytes: &[u8], key: &str) -> bool {
+    let needle = format!("\"{key}\"");
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    if bytes[start] != b'{' {
+        return None;
+    }
+    // Distinctive keys, most specific first.
+    if has(bytes, "bomFormat") {
+        Some(Format::CycloneDx)
+    } else if has(bytes, "SchemaVersion") && (has(bytes, "Results") || has(bytes, "ArtifactName")) {
+        Some(Format::Trivy)
+    } else if has(bytes, "runs") && (has(bytes, "tool") || has(bytes, "$schema")) {
+        Some(Format::Sarif)
+    } else if has(bytes, "matches") && (has(bytes, "descriptor") || has(bytes, "artifact")) {
+        Some(Format::Grype)
+    } else if has(bytes, "results") && (has(bytes, "issue_severity") || has(bytes, "generated_at")) {
+        Some(Format::Bandit)
+    } else {
+        None
+    }
+}

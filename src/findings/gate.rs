@@ -1,0 +1,78 @@
+//! The security gate: no unaccepted finding above the environment's maximum severity (optionally
+//! only those with a fix), and no unreadable report — a gate that cannot see fails closed.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::{Acceptance, Acceptances, Counts, Finding, ReportError, Severity};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GatePolicy {
+    /// The most severe finding allowed through; `None`: no gate in this environment.
+    pub max_allowed: Option<Severity>,
+    /// Only findings that have a fix block.
+    pub fixable_only: bool,
+    /// Whether break-glass may override a failed gate.
+    pub break_glass: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GateVerdict {
+    pub pass: bool,
+    pub blocking: Vec<Finding>,
+    pub unreadable: Vec<ReportError>,
+    /// Findings over the limit that a valid acceptance lets through.
+    pub accepted: Vec<(String, Acceptance)>,
+    /// Acceptances that would have applied but have expired (flagged; they do not count).
+    pub expired: Vec<Acceptance>,
+    pub summary: String,
+}
+
+pub fn evaluate(
+    findings: &[Finding],
+    unreadable: &[ReportError],
+    policy: &GatePolicy,
+    acceptances: &Acceptances,
+    today: Date,
+) -> GateVerdict {
+    let Some(max) = policy.max_allowed else {
+        return GateVerdict { pass: true, summary: "no security gate here".into(), ..GateVerdict::default() };
+    };
+    let mut v = GateVerdict { unreadable: unreadable.to_vec(), ..GateVerdict::default() };
+    for f in findings {
+        if f.suppressed.is_some() || f.severity <= max || (policy.fixable_only && !f.fixable()) {
+            continue;
+        }
+        match acceptances.find(f) {
+            Some(a) if !a.expired(today) => v.accepted.push((f.id.clone(), a.clone())),
+            Some(a) => {
+                if !v.expired.contains(a) {
+                    v.expired.push(a.clone());
+                }
+                v.blocking.push(f.clone());
+            }
+            None => v.blocking.push(f.clone()),
+        }
+    }
+    v.pass = v.blocking.is_empty() && v.unreadable.is_empty();
+    let limit = format!("nothing above {}{}", max.label(), if policy.fixable_only { " with a fix" } else { "" });
+    v.summary = if v.pass {
+        let acc = if v.accepted.is_empty() { String::new() } else { format!(", {} accepted", v.accepted.len()) };
+        format!("pass ({limit}{acc})")
+    } else {
+        let mut parts = Vec::new();
+        if !v.blocking.is_empty() {
+            let ids: Vec<&str> = v.blocking.iter().take(3).map(|f| f.id.as_str()).collect();
+            let more = if v.blocking.len() > 3 { format!(" +{}", v.blocking.len() - 3) } else { String::new() };
+            parts.push(format!("{} blocking ({}): {}{more}", v.blocking.len(), Counts::of(&v.blocking).badge(), ids.join(", ")));
+        }
+        if !v.unreadable.is_empty() {
+            parts.push(format!("{} unreadable report(s): {}", v.unreadable.len(), v.unreadable[0]));
+        }
+        if !v.expired.is_empty() {
+            parts.push(format!("{} acceptance(s) expired", v.expired.len()));
+        }
+        format!("FAIL ({limit}): {}", parts.join("; "))
+    };
+    v
+}

@@ -1,0 +1,194 @@
+//! Security findings: scan reports (SARIF, Trivy, Grype, Bandit; CycloneDX summarised) turned into
+//! one normalised table, grouped across tools, and judged by the security gate. Parsers are
+//! tolerant of what they do not need and never silent: a report that cannot be read is a
+//! diagnostic naming the file and the problem, and a gate with such a report fails closed.
+
+mod acceptances;
+mod bandit;
+mod cyclonedx;
+mod detect;
+mod gate;
+mod group;
+mod grype;
+mod sarif;
+pub mod severity;
+mod trivy;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use acceptances::{Acceptance, Acceptances};
+pub use detect::{Format, detect};
+pub use gate::{GatePolicy, GateVerdict, evaluate};
+pub use group::group;
+pub use severity::Severity;
+
+/// Reports larger than this are refused (and a gate depending on them fails closed).
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 128 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Vulnerability,
+    Code,
+    Misconfiguration,
+    Secret,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule or vulnerability id (CVE-…, GHSA-…, B301, a SARIF rule id).
+    pub id: String,
+    /// Every tool that reported it (more than one after grouping).
+    pub tools: Vec<String>,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    /// The severity as the tool wrote it.
+    pub raw_severity: String,
+    /// Why it got its normalised severity (score, label or level).
+    pub severity_reason: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// `file:line`, or `package@version` in a target.
+    pub location: String,
+    #[serde(default)]
+    pub package: Option<String>,
+    #[serde(default)]
+    pub installed: Option<String>,
+    /// Version that fixes it, when one exists.
+    #[serde(default)]
+    pub fixed: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Why the tool itself marks it as not counting (suppression, baseline, status).
+    #[serde(default)]
+    pub suppressed: Option<String>,
+    /// Report files it came from.
+    pub reports: Vec<String>,
+}
+
+impl Finding {
+    pub fn fixable(&self) -> bool {
+        self.fixed.as_deref().is_some_and(|f| !f.trim().is_empty())
+    }
+    pub fn tool(&self) -> &str {
+        self.tools.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// An SBOM is summarised rather than turned into findings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SbomSummary {
+    pub subject: String,
+    pub components: usize,
+    pub by_type: std::collections::BTreeMap<String, usize>,
+    /// Licences worth a look (copyleft), with how many components carry each.
+    pub licences_of_note: std::collections::BTreeMap<String, usize>,
+    pub without_licence: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParsedReport {
+    pub path: String,
+    pub format: Format,
+    pub tool: String,
+    pub findings: Vec<Finding>,
+    #[serde(default)]
+    pub sbom: Option<SbomSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{path}: {problem}")]
+pub struct ReportError {
+    pub path: String,
+    pub problem: String,
+}
+
+/// Reads and parses one report file.
+pub fn read_report(path: &Path, shown_as: &str, max_bytes: u64) -> Result<ParsedReport, ReportError> {
+    let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read the report: {e}")))?;
+    if meta.len() > max_bytes {
+        return Err(err(format!(
+            "the report is {} MB, over the {} MB limit (findings.max_report_size); it was not read",
+            meta.len() / (1024 * 1024),
+            max_bytes / (1024 * 1024)
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read the report: {e}")))?;
+    parse_report(&bytes, shown_as)
+}
+
+/// Parses report bytes of any supported format (detected from the content).
+pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, ReportError> {
+    let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(err("the report is empty".into()));
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
+    }
+    let format = detect(bytes)
+        .ok_or_else(|| err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX)".into()))?;
+    let parsed = match format {
+        Format::Sarif => sarif::parse(bytes, shown_as),
+        Format::Trivy => trivy::parse(bytes, shown_as),
+        Format::Grype => grype::parse(bytes, shown_as),
+        Format::Bandit => bandit::parse(bytes, shown_as),
+        Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
+    };
+    parsed.map_err(err)
+}
+
+/// A serde_json error in words an engineer can act on.
+pub(crate) fn json_problem(e: &serde_json::Error, what: &str) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => format!("the {what} is truncated (it ends in the middle, at line {} column {})", e.line(), e.column()),
+        Category::Syntax if e.to_string().contains("recursion limit") => {
+            format!("the {what} is nested too deeply to be a real report (line {})", e.line())
+        }
+        Category::Syntax => format!("the {what} is not valid JSON: {e}"),
+        Category::Data => format!("the {what} does not have the expected structure: {e}"),
+        Category::Io => format!("cannot read the {what}: {e}"),
+    }
+}
+
+/// Counts by severity for badges: `C2 H5 M10 L3`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+}
+
+impl Counts {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            match f.severity {
+                Severity::Critical => c.critical += 1,
+                Severity::High => c.high += 1,
+                Severity::Medium => c.medium += 1,
+                Severity::Low => c.low += 1,
+                Severity::Info => c.info += 1,
+            }
+        }
+        c
+    }
+
+    pub fn badge(&self) -> String {
+        let parts: Vec<String> = [("C", self.critical), ("H", self.high), ("M", self.medium), ("L", self.low)]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| format!("{l}{n}"))
+            .collect();
+        if parts.is_empty() { "clean".into() } else { parts.join(" ") }
+    }
+}

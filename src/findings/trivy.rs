@@ -1,0 +1,195 @@
+//! Trivy native JSON (SchemaVersion 2): vulnerabilities, failed misconfigurations and secrets, per
+//! target. A secret's matched text is never copied out of the report.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::severity::{from_label, from_score};
+use super::{Finding, FindingKind, ParsedReport, json_problem};
+use crate::findings::detect::Format;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Report {
+    schema_version: Option<u64>,
+    artifact_name: Option<String>,
+    results: Option<Vec<TResult>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TResult {
+    #[serde(default)]
+    target: String,
+    vulnerabilities: Option<Vec<Vuln>>,
+    misconfigurations: Option<Vec<Misconf>>,
+    secrets: Option<Vec<Secret>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Vuln {
+    #[serde(rename = "VulnerabilityID", default)]
+    vulnerability_id: String,
+    #[serde(default)]
+    pkg_name: String,
+    #[serde(default)]
+    installed_version: String,
+    fixed_version: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    severity: String,
+    severity_source: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "PrimaryURL")]
+    primary_url: Option<String>,
+    #[serde(rename = "CVSS")]
+    cvss: Option<BTreeMap<String, Cvss>>,
+}
+
+#[derive(Deserialize)]
+struct Cvss {
+    #[serde(rename = "V3Score")]
+    v3: Option<f64>,
+    #[serde(rename = "V40Score")]
+    v40: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Misconf {
+    #[serde(rename = "ID", default)]
+    id: String,
+    #[serde(rename = "AVDID")]
+    avd_id: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    message: Option<String>,
+    resolution: Option<String>,
+    #[serde(default)]
+    severity: String,
+    #[serde(rename = "PrimaryURL")]
+    primary_url: Option<String>,
+    status: Option<String>,
+    cause_metadata: Option<Cause>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Cause {
+    start_line: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Secret {
+    #[serde(rename = "RuleID", default)]
+    rule_id: String,
+    category: Option<String>,
+    #[serde(default)]
+    severity: String,
+    title: Option<String>,
+    start_line: Option<u64>,
+}
+
+pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
+    let report: Report = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "Trivy report"))?;
+    match report.schema_version {
+        Some(2) => {}
+        Some(v) => return Err(format!("Trivy SchemaVersion {v} is not supported (flightdeck reads 2)")),
+        None => return Err("the Trivy report has no SchemaVersion".into()),
+    }
+    let results = report.results.unwrap_or_default();
+    let mut findings = Vec::new();
+    let tool = "trivy".to_string();
+    for r in &results {
+        for v in r.vulnerabilities.iter().flatten() {
+            let score = v.cvss.as_ref().and_then(|c| {
+                let pick = |k: &str| c.get(k).and_then(|s| s.v40.or(s.v3));
+                v.severity_source.as_deref().and_then(pick).or_else(|| pick("nvd")).or_else(|| c.values().find_map(|s| s.v40.or(s.v3)))
+            });
+            let (severity, reason) = match score.and_then(|s| from_score(s).map(|sev| (s, sev))) {
+                Some((s, sev)) => (sev, format!("CVSS {s:.1} ({})", v.severity_source.as_deref().unwrap_or("nvd"))),
+                None => from_label("Trivy", &v.severity),
+            };
+            let suppressed = match v.status.as_deref() {
+                Some(s @ ("not_affected" | "fixed")) => Some(format!("Trivy status {s}")),
+                _ => None,
+            };
+            let fixed = v.fixed_version.clone().filter(|f| !f.trim().is_empty());
+            findings.push(Finding {
+                id: v.vulnerability_id.clone(),
+                tools: vec![tool.clone()],
+                kind: FindingKind::Vulnerability,
+                severity,
+                raw_severity: v.severity.clone(),
+                severity_reason: reason,
+                title: v.title.clone().unwrap_or_else(|| v.vulnerability_id.clone()),
+                description: v.description.clone().unwrap_or_default(),
+                location: format!("{}@{} in {}", v.pkg_name, v.installed_version, r.target),
+                package: Some(v.pkg_name.clone()),
+                installed: Some(v.installed_version.clone()),
+                fixed,
+                target: Some(r.target.clone()),
+                url: v.primary_url.clone(),
+                suppressed,
+                reports: vec![shown_as.to_string()],
+            });
+        }
+        for m in r.misconfigurations.iter().flatten().filter(|m| m.status.as_deref().is_none_or(|s| s == "FAIL")) {
+            let (severity, reason) = from_label("Trivy", &m.severity);
+            let line = m.cause_metadata.as_ref().and_then(|c| c.start_line).map(|l| format!(":{l}")).unwrap_or_default();
+            let mut description = m.message.clone().or_else(|| m.description.clone()).unwrap_or_default();
+            if let Some(res) = &m.resolution {
+                description.push_str(&format!("\n\nresolution: {res}"));
+            }
+            findings.push(Finding {
+                id: m.avd_id.clone().unwrap_or_else(|| m.id.clone()),
+                tools: vec![tool.clone()],
+                kind: FindingKind::Misconfiguration,
+                severity,
+                raw_severity: m.severity.clone(),
+                severity_reason: reason,
+                title: m.title.clone().unwrap_or_else(|| m.id.clone()),
+                description,
+                location: format!("{}{line}", r.target),
+                package: None,
+                installed: None,
+                fixed: None,
+                target: Some(r.target.clone()),
+                url: m.primary_url.clone(),
+                suppressed: None,
+                reports: vec![shown_as.to_string()],
+            });
+        }
+        for s in r.secrets.iter().flatten() {
+            let (severity, reason) = from_label("Trivy", &s.severity);
+            let line = s.start_line.map(|l| format!(":{l}")).unwrap_or_default();
+            findings.push(Finding {
+                id: s.rule_id.clone(),
+                tools: vec![tool.clone()],
+                kind: FindingKind::Secret,
+                severity,
+                raw_severity: s.severity.clone(),
+                severity_reason: reason,
+                title: s.title.clone().unwrap_or_else(|| format!("{} secret", s.category.as_deref().unwrap_or("a"))),
+                description: "A secret was found; its value is not shown. Rotate it and remove it from the source.".into(),
+                location: format!("{}{line}", r.target),
+                package: None,
+                installed: None,
+                fixed: None,
+                target: Some(r.target.clone()),
+                url: None,
+                suppressed: None,
+                reports: vec![shown_as.to_string()],
+            });
+        }
+    }
+    let tool = match &report.artifact_name {
+        Some(a) => format!("trivy ({a})"),
+        None => "trivy".into(),
+    };
+    Ok(ParsedReport { path: shown_as.into(), format: Format::Trivy, tool, findings, sbom: None })
+}
