@@ -78,6 +78,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
         error: None,
         reports: vec![],
         gate: None,
+        findings: None,
     };
     let rec = RunRecord {
         id: 1,
@@ -99,7 +100,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
     for l in raw_lines(lines) {
         store.push_raw(l.ts_ms, l.stream, &l.bytes);
     }
-    let mut view = RunView { record: rec, logs: Default::default() };
+    let mut view = RunView::new(rec);
     view.logs.insert("test".into(), JobLog { store, from_disk: false });
     st.runs.push(view);
     st.selected_run = Some(1);

@@ -90,6 +90,7 @@ fn history(runs: u64) -> tempfile::TempDir {
                 error: None,
                 reports: vec![],
                 gate: None,
+                findings: None,
             })
             .collect();
         let stages = (0..8).map(|i| StageRecord { name: format!("stage-{i}"), needs: vec![], gate: false, environment: None }).collect();

@@ -50,7 +50,35 @@ pub fn install(root: &Path) -> anyhow::Result<PathBuf> {
                 .with_context(|| format!("cannot make {} executable", path.display()))?;
         }
     }
+    write_acceptances(&project.join("risk-acceptances.toml"))?;
     Ok(project.join("flightdeck.toml"))
+}
+
+/// The demo's accepted risks, dated from today so they are in force (and one already expired, to
+/// show how that looks).
+fn write_acceptances(path: &Path) -> anyhow::Result<()> {
+    use crate::findings::{Acceptance, Acceptances};
+    let _ = std::fs::remove_file(path);
+    let today = jiff::Zoned::now().date();
+    let in_days = |n: i64| today.checked_add(jiff::Span::new().days(n)).unwrap_or(today);
+    let entries = [
+        ("CVE-2024-45490", Some("libexpat1"), "XML parsing is not reachable from the API; base image update scheduled", 30),
+        ("CVE-2024-2511", Some("openssl"), "TLS 1.3 session tickets disabled at the load balancer", 30),
+        ("CVE-2024-29041", Some("express"), "redirects are not built from user input; upgrade in the next release", 14),
+        ("javascript.express.security.audit.xss.direct-response-write", None, "was accepted for the previous release only", -3),
+    ];
+    for (id, package, reason, days) in entries {
+        let a = Acceptance {
+            id: id.into(),
+            package: package.map(str::to_string),
+            target: None,
+            reason: reason.into(),
+            by: "security-team".into(),
+            expires: in_days(days),
+        };
+        Acceptances::append(path, &a).map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
 }
 
 pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {

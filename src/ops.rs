@@ -12,10 +12,31 @@ use crate::policy::{ActionKind, Tier};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
-    Trigger { pipeline: String },
-    Cancel { run: RunId },
-    Retry { run: RunId },
-    Gate { run: RunId, job: String, approve: bool },
+    Trigger {
+        pipeline: String,
+    },
+    Cancel {
+        run: RunId,
+    },
+    Retry {
+        run: RunId,
+    },
+    Gate {
+        run: RunId,
+        job: String,
+        approve: bool,
+    },
+    /// Accept a finding's risk until `expires` (set from the dialog or `--expires`), written to the
+    /// acceptances file.
+    AcceptRisk {
+        run: RunId,
+        id: String,
+        package: Option<String>,
+        target: Option<String>,
+        severity: crate::findings::Severity,
+        expires: Option<jiff::civil::Date>,
+        file: std::path::PathBuf,
+    },
 }
 
 impl Operation {
@@ -26,6 +47,7 @@ impl Operation {
             Operation::Retry { .. } => ActionKind::Retry,
             Operation::Gate { approve: true, .. } => ActionKind::Approve,
             Operation::Gate { approve: false, .. } => ActionKind::Reject,
+            Operation::AcceptRisk { .. } => ActionKind::AcceptRisk,
         }
     }
 
@@ -37,6 +59,7 @@ impl Operation {
             Operation::Retry { .. } => "run.retry",
             Operation::Gate { approve: true, .. } => "gate.approve",
             Operation::Gate { approve: false, .. } => "gate.reject",
+            Operation::AcceptRisk { .. } => "risk.accept",
         }
     }
 
@@ -47,6 +70,9 @@ impl Operation {
             Operation::Cancel { run } => format!("cancel #{run}"),
             Operation::Retry { run } => format!("retry #{run}"),
             Operation::Gate { run, job, approve } => format!("{} gate {job} of #{run}", if *approve { "approve" } else { "reject" }),
+            Operation::AcceptRisk { id, package, .. } => {
+                format!("accept {id}{}", package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default())
+            }
         }
     }
 }
@@ -117,6 +143,28 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                     effect: vec![format!("Runs again in run #{id} of `{}`: {}.", rec.pipeline, again.join(", "))],
                 })
             }
+        }
+        Operation::AcceptRisk { run: id, id: finding, package, target, severity, expires, file } => {
+            let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
+            let until = expires.map(|d| d.to_string()).unwrap_or_else(|| "the expiry you give".into());
+            Ok(Target {
+                name: finding.clone(),
+                environments: run_environments(rec),
+                triggered_by: None,
+                parameters: json!({
+                    "run": id, "pipeline": rec.pipeline, "finding": finding, "severity": severity.label(),
+                    "package": package, "target": target, "expires": expires.map(|d| d.to_string()),
+                    "file": file.display().to_string(),
+                }),
+                effect: vec![
+                    format!(
+                        "Accepts the risk of {finding} ({}){} until {until}.",
+                        severity.label(),
+                        package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default()
+                    ),
+                    format!("The security gate stops counting it until then. Written to {}.", file.display()),
+                ],
+            })
         }
         Operation::Gate { run: id, job, approve } => {
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
@@ -238,6 +286,25 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
                 .await
                 .map(|_| (format!("{} gate `{job}` of run #{run}", if *approve { "approved" } else { "rejected" }), None))
         }
+        Operation::AcceptRisk { id, package, target, expires, file, .. } => match expires {
+            None => Err(crate::ci::CiError::Other("an expiry date is required".into())),
+            Some(expires) => {
+                let entry = crate::findings::Acceptance {
+                    id: id.clone(),
+                    package: package.clone(),
+                    target: target.clone(),
+                    reason: a.reason.clone(),
+                    by: a.identity.actor.clone(),
+                    expires: *expires,
+                };
+                let file = file.clone();
+                tokio::task::spawn_blocking(move || crate::findings::Acceptances::append(&file, &entry))
+                    .await
+                    .map_err(|e| crate::ci::CiError::Other(e.to_string()))
+                    .and_then(|r| r.map_err(crate::ci::CiError::Other))
+                    .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
+            }
+        },
     }
     .map_err(|e| e.to_string());
     let mut outcome = a.draft(Phase::Outcome, if result.is_ok() { "success" } else { "failure" });

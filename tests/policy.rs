@@ -67,7 +67,9 @@ struct Case {
 }
 
 fn run(p: &Policy, c: &Case) -> Verdict {
+    let clean = flightdeck::findings::Evidence::default();
     p.evaluate(&Request {
+        security: Some(&clean),
         kind: c.kind,
         environments: c.envs.iter().map(|s| s.to_string()).collect(),
         actor: c.actor,
@@ -365,6 +367,7 @@ fn break_glass_is_flagged_and_freeze_offers_it() {
         run_triggered_by: None,
         now: at("2026-11-20T16:00:00Z"),
         break_glass: false,
+        security: None,
     };
     match p.evaluate(&base) {
         Verdict::Refused { break_glass_possible, message, .. } => {
@@ -387,7 +390,15 @@ fn global_read_only_refuses_everything() {
     let mut p = policy(CONFIG);
     p.read_only = true;
     for kind in ActionKind::ALL {
-        let v = p.evaluate(&Request { kind, environments: vec![], actor: "x", run_triggered_by: None, now: at(QUIET), break_glass: true });
+        let v = p.evaluate(&Request {
+            kind,
+            environments: vec![],
+            actor: "x",
+            run_triggered_by: None,
+            now: at(QUIET),
+            break_glass: true,
+            security: None,
+        });
         assert!(matches!(v, Verdict::Refused { ref rule, .. } if rule == "--read-only"), "{kind:?}: {v:?}");
     }
 }
@@ -419,4 +430,50 @@ start = "2026-12-24"
     ] {
         assert!(err.contains(needle), "missing {needle}: {err}");
     }
+}
+
+#[test]
+fn the_security_gate_refuses_approvals_and_fails_closed() {
+    use flightdeck::findings::{Evidence, parse_report};
+    let text = "[environments.prod]\nproduction = true\n[environments.qa]\n[environments.qa.security]\nmax_severity = \"high\"\nbreak_glass = true\n";
+    let p = Config::parse(text, None, None).unwrap().policy;
+    let report = parse_report(
+        br#"{"SchemaVersion": 2, "Results": [{"Target": "img", "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "PkgName": "p", "InstalledVersion": "1", "Severity": "CRITICAL"}]}]}"#,
+        "r.json",
+    )
+    .unwrap();
+    let dirty = Evidence { findings: report.findings, ..Evidence::default() };
+    let clean = Evidence::default();
+    let ask = |env: &str, ev: Option<&Evidence>, bg: bool| {
+        p.evaluate(&Request {
+            kind: ActionKind::Approve,
+            environments: vec![env.into()],
+            actor: "a",
+            run_triggered_by: Some("b"),
+            now: at(QUIET),
+            break_glass: bg,
+            security: ev,
+        })
+    };
+    assert!(ask("prod", Some(&clean), false).is_allowed());
+    assert!(
+        matches!(ask("prod", Some(&dirty), false), Verdict::Refused { ref rule, break_glass_possible: false, .. } if rule == "environments.prod.security")
+    );
+    assert!(
+        matches!(ask("prod", None, false), Verdict::Refused { ref message, .. } if message.contains("not been read")),
+        "no evidence: fail closed"
+    );
+    assert!(matches!(ask("qa", Some(&dirty), false), Verdict::Refused { break_glass_possible: true, .. }));
+    assert!(matches!(ask("qa", Some(&dirty), true), Verdict::Allowed { break_glass_used: true, tier: Tier::Typed, .. }));
+    // Triggers are not judged by the gate.
+    let trigger = p.evaluate(&Request {
+        kind: ActionKind::Trigger,
+        environments: vec!["prod".into()],
+        actor: "a",
+        run_triggered_by: None,
+        now: at(QUIET),
+        break_glass: false,
+        security: None,
+    });
+    assert!(trigger.is_allowed());
 }

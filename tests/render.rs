@@ -157,3 +157,37 @@ fn change_freeze_offers_break_glass() {
         update(st, key('a'));
     });
 }
+
+#[test]
+fn findings_screen_with_gate_verdict() {
+    both_sizes("findings", |st| {
+        with_prod_policy(st, false);
+        let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports/trivy.json")).unwrap();
+        let parsed = flightdeck::findings::parse_report(&bytes, "reports/trivy.json").unwrap();
+        let acceptances = flightdeck::findings::Acceptances {
+            path: None,
+            entries: vec![flightdeck::findings::Acceptance {
+                id: "CVE-2024-2511".into(),
+                package: None,
+                target: None,
+                reason: "TLS 1.3 only".into(),
+                by: "security".into(),
+                expires: "2026-12-31".parse().unwrap(),
+            }],
+        };
+        let scan = st.runs[0].record.job_mut("security-scan").unwrap();
+        scan.reports = vec!["reports/trivy.json".into()];
+        scan.findings = Some(flightdeck::domain::FindingsSummary {
+            counts: flightdeck::findings::Counts { critical: 2, high: 3, medium: 1, low: 0, info: 0 },
+            reports: vec![],
+            errors: vec![],
+        });
+        st.runs[0].evidence = Some(flightdeck::findings::Evidence {
+            findings: flightdeck::findings::group(parsed.findings),
+            unreadable: vec![],
+            acceptances,
+        });
+        update(st, key('3'));
+        update(st, Action::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    });
+}

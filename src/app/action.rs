@@ -34,6 +34,11 @@ pub enum Action {
     },
     /// A refusal was written to the journal (or could not be).
     Journaled(Result<(), String>),
+    FindingsLoaded {
+        run: RunId,
+        result: Result<(Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>), String>,
+    },
+    AcceptancesLoaded(Result<crate::findings::Acceptances, String>),
     AuditLoaded {
         request: u64,
         result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,

@@ -28,6 +28,10 @@ pub enum Effect {
     Execute(Box<Approved>),
     /// Record a refused attempt in the journal.
     Journal(Box<Draft>),
+    LoadFindings {
+        run: RunId,
+    },
+    LoadAcceptances,
     LoadAudit {
         request: u64,
     },
@@ -48,6 +52,8 @@ pub struct EffectRunner {
     pub config_dir: Option<PathBuf>,
     pub depth: ColorDepth,
     pub journal: Journal,
+    /// The risk acceptances file.
+    pub acceptances: PathBuf,
 }
 
 impl EffectRunner {
@@ -57,6 +63,7 @@ impl EffectRunner {
         let config_dir = self.config_dir.clone();
         let depth = self.depth;
         let journal = self.journal.clone();
+        let acceptances = self.acceptances.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -78,6 +85,16 @@ impl EffectRunner {
                         .await
                         .unwrap_or_else(|e| Err(e.to_string()));
                     Action::Journaled(result)
+                }
+                Effect::LoadFindings { run } => {
+                    let result = timed(ci.evidence(run)).await;
+                    Action::FindingsLoaded { run, result }
+                }
+                Effect::LoadAcceptances => {
+                    let result = tokio::task::spawn_blocking(move || crate::findings::Acceptances::load(&acceptances))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::AcceptancesLoaded(result)
                 }
                 Effect::LoadAudit { request } => {
                     let j = journal.clone();

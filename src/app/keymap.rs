@@ -15,6 +15,7 @@ pub enum Context {
     Jobs,
     Log,
     Approvals,
+    Findings,
     Audit,
 }
 
@@ -26,6 +27,7 @@ impl Context {
             Context::Jobs => "Stages and jobs",
             Context::Log => "Log view",
             Context::Approvals => "Approvals inbox",
+            Context::Findings => "Findings",
             Context::Audit => "Audit journal",
         }
     }
@@ -63,6 +65,8 @@ pub enum Command {
     ScreenPipelines,
     ScreenApprovals,
     ScreenAudit,
+    ScreenFindings,
+    AcceptRisk,
     BreakGlass,
 }
 
@@ -135,7 +139,25 @@ pub const COMMANDS: &[CommandDef] = &[
         "show the approvals inbox: gates waiting for a decision",
         false,
     ),
-    def(C::ScreenAudit, "screen.audit", Global, &["3"], "audit", "show the audit journal and its verification", false),
+    def(
+        C::ScreenFindings,
+        "screen.findings",
+        Global,
+        &["3"],
+        "findings",
+        "show the selected run's security findings and gate verdict",
+        false,
+    ),
+    def(C::ScreenAudit, "screen.audit", Global, &["4"], "audit", "show the audit journal and its verification", false),
+    def(
+        C::AcceptRisk,
+        "findings.accept_risk",
+        Context::Findings,
+        &["A"],
+        "accept risk",
+        "accept the selected finding's risk (reason and expiry required; journaled)",
+        true,
+    ),
     def(
         C::BreakGlass,
         "break_glass",

@@ -55,6 +55,7 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.read_only = read_only;
     state.policy = config.policy.clone();
     state.policy.read_only = read_only;
+    state.acceptances.path = Some(config.findings.acceptances.clone());
     state.pipeline_envs = config.pipelines.iter().map(|(n, p)| (n.clone(), p.environments.clone())).collect();
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
@@ -69,8 +70,14 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let depth = opts.color.depth();
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
     let journal = crate::audit::Journal::in_data_dir(&data_dir);
-    let effects =
-        EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx.clone(), config_dir: opts.config_dir.clone(), depth, journal };
+    let effects = EffectRunner {
+        ci: Arc::new(runner.clone()),
+        actions: action_tx.clone(),
+        config_dir: opts.config_dir.clone(),
+        depth,
+        journal,
+        acceptances: config.findings.acceptances.clone(),
+    };
 
     let request = state.request_id();
     state.pending_runs = Some(request);

@@ -19,6 +19,7 @@ use crate::ui::theme::Theme;
 pub enum Screen {
     Pipelines,
     Approvals,
+    Findings,
     Audit,
 }
 
@@ -27,6 +28,7 @@ impl Screen {
         match self {
             Screen::Pipelines => "Pipelines",
             Screen::Approvals => "Approvals",
+            Screen::Findings => "Findings",
             Screen::Audit => "Audit",
         }
     }
@@ -69,6 +71,33 @@ impl AuditView {
     }
 }
 
+/// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).
+#[derive(Clone, Debug, Default)]
+pub struct FindingsView {
+    pub cursor: usize,
+    pub filter: String,
+}
+
+impl FindingsView {
+    /// Whether a finding matches every term of the filter.
+    pub fn matches(&self, f: &crate::findings::Finding) -> bool {
+        self.filter.split_whitespace().all(|term| {
+            let t = term.to_lowercase();
+            if let Some(sev) = t.strip_prefix("sev:") {
+                sev.split(',').any(|s| crate::findings::Severity::parse(s) == Some(f.severity))
+            } else if let Some(tool) = t.strip_prefix("tool:") {
+                f.tools.iter().any(|x| x.to_lowercase().contains(tool))
+            } else if t == "fixable" {
+                f.fixable()
+            } else {
+                format!("{} {} {} {} {}", f.id, f.title, f.location, f.package.as_deref().unwrap_or(""), f.tools.join(" "))
+                    .to_lowercase()
+                    .contains(&t)
+            }
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
     Runs,
@@ -97,6 +126,27 @@ pub struct JobLog {
 pub struct RunView {
     pub record: RunRecord,
     pub logs: HashMap<String, JobLog>,
+    /// The run's security evidence once read (None: not read yet).
+    pub evidence: Option<crate::findings::Evidence>,
+    /// What the evidence was read from (jobs with reports and their state), to know when to reread.
+    pub evidence_of: String,
+}
+
+impl RunView {
+    pub fn new(record: RunRecord) -> RunView {
+        RunView { record, logs: Default::default(), evidence: None, evidence_of: String::new() }
+    }
+
+    /// A fingerprint of what the evidence depends on.
+    pub fn evidence_signature(&self) -> String {
+        self.record
+            .jobs
+            .iter()
+            .filter(|j| !j.reports.is_empty())
+            .map(|j| format!("{}:{}:{}", j.key, j.status.label(), j.findings.is_some()))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -153,6 +203,8 @@ pub enum ConfirmOp {
 pub enum ConfirmField {
     Name,
     Reason,
+    /// Only for risk acceptances: until when.
+    Expiry,
     Buttons,
 }
 
@@ -172,6 +224,8 @@ pub struct Confirm {
     pub yes_focused: bool,
     pub name: TextArea<'static>,
     pub reason: TextArea<'static>,
+    /// Set for changes that need an expiry date (risk acceptances).
+    pub expiry: Option<TextArea<'static>>,
     pub field: ConfirmField,
     /// Set when a change freeze refused the action and break-glass may override it.
     pub frozen: Option<String>,
@@ -190,6 +244,7 @@ impl Confirm {
             yes_focused: false,
             name: TextArea::default(),
             reason: TextArea::default(),
+            expiry: None,
             field: ConfirmField::Buttons,
             frozen: None,
             break_glass: false,
@@ -203,6 +258,12 @@ impl Confirm {
     pub fn typed_name(&self) -> String {
         self.name.lines().join("")
     }
+    /// The expiry as typed, parsed (None when this dialog has no expiry field).
+    pub fn expiry_date(&self) -> Option<Result<jiff::civil::Date, String>> {
+        let text = self.expiry.as_ref()?.lines().join("");
+        Some(text.trim().parse::<jiff::civil::Date>().map_err(|_| format!("`{}` is not a date (YYYY-MM-DD)", text.trim())))
+    }
+
     pub fn reason_text(&self) -> String {
         self.reason.lines().join("\n").trim().to_string()
     }
@@ -222,7 +283,11 @@ impl Confirm {
         if self.reason_text().is_empty() {
             return Some("a reason is required".into());
         }
-        None
+        match self.expiry_date() {
+            Some(Err(e)) => Some(e),
+            Some(Ok(d)) if d <= jiff::Zoned::now().date() => Some("the expiry must be in the future".into()),
+            _ => None,
+        }
     }
 }
 
@@ -232,6 +297,7 @@ pub enum InputKind {
     Filter,
     Search,
     AuditFilter,
+    FindingsFilter,
 }
 
 #[derive(Clone, Debug)]
@@ -266,6 +332,8 @@ pub struct State {
     pub approvals_cursor: usize,
     pub audit: AuditView,
     pub pending_audit: Option<u64>,
+    pub acceptances: crate::findings::Acceptances,
+    pub findings_view: FindingsView,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -313,6 +381,8 @@ impl State {
             approvals_cursor: 0,
             audit: AuditView::default(),
             pending_audit: None,
+            acceptances: Default::default(),
+            findings_view: Default::default(),
             keymap,
             theme,
             theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
@@ -383,6 +453,7 @@ impl State {
         match self.screen {
             Screen::Pipelines => self.focus.context(),
             Screen::Approvals => Context::Approvals,
+            Screen::Findings => Context::Findings,
             Screen::Audit => Context::Audit,
         }
     }

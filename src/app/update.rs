@@ -57,14 +57,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             match result {
                 Ok(runs) => {
+                    let waiting: Vec<RunId> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id).collect();
                     for rec in runs {
                         upsert_run(state, rec);
                     }
+                    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
+                    fx.push(Effect::LoadAcceptances);
                     if state.selected_run.is_none()
                         && let Some(id) = state.visible_runs().first().map(|r| r.record.id)
                     {
-                        return select_run(state, id);
+                        fx.extend(select_run(state, id));
                     }
+                    return fx;
                 }
                 Err(e) => state.toast_error(format!("cannot read the run history: {e}")),
             }
@@ -95,6 +99,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::OpDone { op, result } => {
             state.in_flight.remove(&op);
+            let accepted_risk = op.starts_with("accept ") && result.is_ok();
             match result {
                 Ok(report) => {
                     state.toast_info(report.message);
@@ -109,13 +114,47 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 }
                 Err(e) => state.toast_error(format!("{op} failed: {e}")),
             }
-            refresh_audit(state).into_iter().collect()
+            let mut fx: Vec<Effect> = refresh_audit(state).into_iter().collect();
+            if accepted_risk {
+                fx.push(Effect::LoadAcceptances);
+            }
+            fx
         }
         Action::Journaled(result) => {
             if let Err(e) = result {
                 state.toast_error(format!("the refusal could not be journaled: {e}"));
             }
             refresh_audit(state).into_iter().collect()
+        }
+        Action::FindingsLoaded { run, result } => {
+            let acceptances = state.acceptances.clone();
+            match result {
+                Ok((findings, unreadable)) => {
+                    if let Some(v) = state.run_mut(run) {
+                        v.evidence = Some(crate::findings::Evidence { findings, unreadable, acceptances });
+                    }
+                }
+                Err(e) => state.toast_error(format!("cannot read the findings of run #{run}: {e}")),
+            }
+            let n = visible_findings(state).len();
+            state.findings_view.cursor = state.findings_view.cursor.min(n.saturating_sub(1));
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::AcceptancesLoaded(result) => {
+            match result {
+                Ok(acc) => {
+                    for v in state.runs.iter_mut() {
+                        if let Some(ev) = v.evidence.as_mut() {
+                            ev.acceptances = acc.clone();
+                        }
+                    }
+                    state.acceptances = acc;
+                }
+                Err(e) => state.toast_error(format!("risk acceptances: {e}")),
+            }
+            state.dirty = true;
+            Vec::new()
         }
         Action::AuditLoaded { request, result } => {
             if state.pending_audit != Some(request) {
@@ -163,16 +202,22 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             }
             upsert_run(state, rec);
             state.dirty = true;
+            let mut fx: Vec<Effect> = Vec::new();
+            let wants_evidence = state.selected_run == Some(id) || state.run(id).is_some_and(|r| r.record.waiting_gates().next().is_some());
+            if wants_evidence {
+                fx.extend(ensure_evidence(state, id, false));
+            }
             if state.selected_run.is_none() {
-                return select_run(state, id);
+                fx.extend(select_run(state, id));
+                return fx;
             }
             if state.selected_run == Some(id) {
                 if state.selected_job.is_none() {
                     state.selected_job = default_job(state.run(id).map(|r| &r.record));
                 }
-                return ensure_log(state).into_iter().collect();
+                fx.extend(ensure_log(state));
             }
-            Vec::new()
+            fx
         }
         RunEvent::Log { run, job, lines } => {
             let caps = state.log_caps;
@@ -237,7 +282,7 @@ fn upsert_run(state: &mut State, rec: RunRecord) {
         view.record = rec;
     } else {
         let pos = state.runs.iter().position(|r| r.record.id < rec.id).unwrap_or(state.runs.len());
-        state.runs.insert(pos, RunView { record: rec, logs: Default::default() });
+        state.runs.insert(pos, RunView::new(rec));
     }
 }
 
@@ -255,10 +300,11 @@ fn select_run(state: &mut State, id: RunId) -> Vec<Effect> {
     if state.selected_run != Some(id) {
         state.selected_run = Some(id);
         state.selected_job = default_job(state.run(id).map(|r| &r.record));
+        state.findings_view.cursor = 0;
         reset_log_view(state);
     }
     state.dirty = true;
-    ensure_log(state).into_iter().collect()
+    ensure_log(state).into_iter().chain(ensure_evidence(state, id, false)).collect()
 }
 
 fn select_job(state: &mut State, key: String) -> Vec<Effect> {
@@ -279,6 +325,33 @@ fn reset_log_view(state: &mut State) {
 }
 
 /// Asks for the selected job's log from disk when it finished before we were watching.
+/// The selected run's findings that match the filter, most severe first.
+pub fn visible_findings(state: &State) -> Vec<&crate::findings::Finding> {
+    let Some(ev) = state.current_run().and_then(|r| r.evidence.as_ref()) else { return Vec::new() };
+    ev.findings.iter().filter(|f| state.findings_view.matches(f)).collect()
+}
+
+fn selected_finding(state: &State) -> Option<&crate::findings::Finding> {
+    visible_findings(state).get(state.findings_view.cursor).copied()
+}
+
+/// Asks for a run's security evidence when it is missing or out of date. `force` rereads it.
+fn ensure_evidence(state: &mut State, run: RunId, force: bool) -> Option<Effect> {
+    let acceptances = state.acceptances.clone();
+    let view = state.run_mut(run)?;
+    if !view.record.jobs.iter().any(|j| !j.reports.is_empty()) {
+        // Nothing declares reports: the evidence is empty, and complete.
+        view.evidence = Some(crate::findings::Evidence { acceptances, ..Default::default() });
+        return None;
+    }
+    let sig = view.evidence_signature();
+    if !force && view.evidence_of == sig && view.evidence.is_some() {
+        return None;
+    }
+    view.evidence_of = sig;
+    Some(Effect::LoadFindings { run })
+}
+
 fn ensure_log(state: &mut State) -> Option<Effect> {
     let run = state.current_run()?;
     let job = state.current_job()?;
@@ -342,13 +415,16 @@ fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEvent) -> Vec<E
         match ev.code {
             KeyCode::Tab | KeyCode::BackTab => {
                 let forward = ev.code == KeyCode::Tab;
-                c.field = match (c.field, forward) {
-                    (ConfirmField::Name, true) | (ConfirmField::Buttons, false) => ConfirmField::Reason,
-                    (ConfirmField::Reason, true) | (ConfirmField::Name, false) => ConfirmField::Buttons,
-                    (ConfirmField::Buttons, true) | (ConfirmField::Reason, false) => ConfirmField::Name,
+                let order: Vec<ConfirmField> = if c.expiry.is_some() {
+                    vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Expiry, ConfirmField::Buttons]
+                } else {
+                    vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Buttons]
                 };
+                let i = order.iter().position(|f| *f == c.field).unwrap_or(0);
+                c.field = if forward { order[(i + 1) % order.len()] } else { order[(i + order.len() - 1) % order.len()] };
             }
             KeyCode::Enter if c.field == ConfirmField::Name => c.field = ConfirmField::Reason,
+            KeyCode::Enter if c.field == ConfirmField::Reason && c.expiry.is_some() => c.field = ConfirmField::Expiry,
             KeyCode::Enter if c.field == ConfirmField::Buttons && !c.yes_focused => return Vec::new(),
             KeyCode::Enter => {
                 if c.blocked().is_none() {
@@ -367,6 +443,11 @@ fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEvent) -> Vec<E
                 }
                 ConfirmField::Reason => {
                     c.reason.input(ev);
+                }
+                ConfirmField::Expiry => {
+                    if let Some(e) = c.expiry.as_mut() {
+                        e.input(ev);
+                    }
                 }
                 ConfirmField::Buttons => {}
             },
@@ -449,6 +530,10 @@ fn after_input_edit(state: &mut State) {
             state.audit.filter = value;
             state.audit.cursor = 0;
         }
+        InputKind::FindingsFilter => {
+            state.findings_view.filter = value;
+            state.findings_view.cursor = 0;
+        }
     }
 }
 
@@ -477,6 +562,11 @@ fn submit_input(state: &mut State, input: Box<Input>) -> Vec<Effect> {
         InputKind::AuditFilter => {
             state.audit.filter = value.trim().to_string();
             state.audit.cursor = 0;
+            Vec::new()
+        }
+        InputKind::FindingsFilter => {
+            state.findings_view.filter = value.trim().to_string();
+            state.findings_view.cursor = 0;
             Vec::new()
         }
         InputKind::Command => match command::parse(&value) {
@@ -570,7 +660,10 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::Filter => {
-            if state.screen == Screen::Audit {
+            if state.screen == Screen::Findings {
+                let f = state.findings_view.filter.clone();
+                open_input(state, InputKind::FindingsFilter, &f);
+            } else if state.screen == Screen::Audit {
                 let f = state.audit.filter.clone();
                 open_input(state, InputKind::AuditFilter, &f);
             } else if state.focus == Pane::Log && state.screen == Screen::Pipelines {
@@ -587,6 +680,8 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 state.toasts.remove(pos);
             } else if state.screen == Screen::Audit && !state.audit.filter.is_empty() {
                 state.audit.filter.clear();
+            } else if state.screen == Screen::Findings && !state.findings_view.filter.is_empty() {
+                state.findings_view.filter.clear();
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
@@ -674,13 +769,45 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             };
             request(state, Operation::Gate { run, job, approve })
         }
-        Command::ScreenPipelines | Command::ScreenApprovals | Command::ScreenAudit => {
+        Command::ScreenPipelines | Command::ScreenApprovals | Command::ScreenAudit | Command::ScreenFindings => {
             state.screen = match cmd {
                 Command::ScreenApprovals => Screen::Approvals,
                 Command::ScreenAudit => Screen::Audit,
+                Command::ScreenFindings => Screen::Findings,
                 _ => Screen::Pipelines,
             };
-            if state.screen == Screen::Audit { load_audit(state).into_iter().collect() } else { Vec::new() }
+            match state.screen {
+                Screen::Audit => load_audit(state).into_iter().collect(),
+                Screen::Findings => {
+                    state.findings_view.cursor = 0;
+                    state.selected_run.and_then(|id| ensure_evidence(state, id, true)).into_iter().collect()
+                }
+                Screen::Approvals => {
+                    let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
+                    ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
+                }
+                Screen::Pipelines => Vec::new(),
+            }
+        }
+        Command::AcceptRisk => {
+            let Some(run) = state.selected_run else { return Vec::new() };
+            let Some(f) = selected_finding(state).cloned() else {
+                state.toast_error("select a finding first (3 shows the findings of the selected run)");
+                return Vec::new();
+            };
+            let file = state.acceptances.path.clone().unwrap_or_else(|| std::path::PathBuf::from("risk-acceptances.toml"));
+            request(
+                state,
+                Operation::AcceptRisk {
+                    run,
+                    id: f.id.clone(),
+                    package: f.package.clone(),
+                    target: f.target.clone(),
+                    severity: f.severity,
+                    expires: None,
+                    file,
+                },
+            )
         }
         Command::BreakGlass => {
             state.dirty = false;
@@ -739,7 +866,7 @@ fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
 fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
     let (run, envs) = match op {
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
-        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } => {
+        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(*run).map(|r| &r.record), Vec::new())
         }
     };
@@ -754,6 +881,10 @@ fn verdict(state: &State, op: &Operation, target: &ops::Target, break_glass: boo
         run_triggered_by: target.triggered_by.as_deref(),
         now: state.now,
         break_glass,
+        security: match op {
+            Operation::Gate { run, .. } => state.run(*run).and_then(|r| r.evidence.as_ref()),
+            _ => None,
+        },
     })
 }
 
@@ -783,7 +914,25 @@ fn request(state: &mut State, op: Operation) -> Vec<Effect> {
         Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
         Verdict::Allowed { tier: Tier::None, .. } => execute(state, op, target, Tier::None, String::new(), false),
         Verdict::Allowed { tier, notes, .. } => {
-            let c = Confirm::new(title, target.effect.clone(), ConfirmOp::Op(op), tier, Some(target), notes);
+            let needs_expiry = matches!(op, Operation::AcceptRisk { .. });
+            let mut c = Confirm::new(
+                title,
+                target.effect.clone(),
+                ConfirmOp::Op(op),
+                tier.max(if needs_expiry { Tier::Typed } else { Tier::None }),
+                Some(target),
+                notes,
+            );
+            if needs_expiry {
+                let default = state
+                    .now
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .date()
+                    .checked_add(jiff::Span::new().days(30))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                c.expiry = Some(single_line(&default));
+            }
             state.overlay = Some(Overlay::Confirm(Box::new(c)));
             Vec::new()
         }
@@ -837,6 +986,7 @@ fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::Retry { run } => format!("Retry run #{run}?"),
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
+        Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
     }
 }
 
@@ -857,10 +1007,14 @@ fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, re
 fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
     let reason = c.reason_text();
     let typed = c.typed_name();
+    let expiry = c.expiry_date().and_then(Result::ok);
     let op = match c.op {
         ConfirmOp::Quit { .. } => {
             state.quit = true;
             return vec![Effect::Quit];
+        }
+        ConfirmOp::Op(Operation::AcceptRisk { run, id, package, target, severity, file, .. }) => {
+            Operation::AcceptRisk { run, id, package, target, severity, expires: expiry, file }
         }
         ConfirmOp::Op(op) => op,
     };
@@ -942,6 +1096,11 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
         Screen::Audit => {
             let n = state.audit.visible().len();
             state.audit.cursor = step(state.audit.cursor, n, cmd);
+            return Vec::new();
+        }
+        Screen::Findings => {
+            let n = visible_findings(state).len();
+            state.findings_view.cursor = step(state.findings_view.cursor, n, cmd);
             return Vec::new();
         }
         Screen::Pipelines => {}

@@ -43,6 +43,9 @@ impl CiError {
     }
 }
 
+/// A run's scan findings (grouped) and the reports that could not be read.
+pub type RunEvidence = (Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>);
+
 /// One CI backend.
 pub trait CiProvider: Send + Sync {
     fn name(&self) -> &str;
@@ -53,4 +56,6 @@ pub trait CiProvider: Send + Sync {
     fn retry(&self, run: RunId, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
     fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
     fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
+    /// The run's scan findings (grouped) and the reports that could not be read.
+    fn evidence(&self, run: RunId) -> BoxFuture<'_, Result<RunEvidence, CiError>>;
 }

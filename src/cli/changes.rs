@@ -46,6 +46,7 @@ pub async fn change(
     read_only: bool,
     op: Operation,
     run: Option<&RunRecord>,
+    evidence: Option<&crate::findings::Evidence>,
     flags: &Confirmation,
 ) -> anyhow::Result<Report> {
     let journal = Journal::in_data_dir(data_dir);
@@ -63,6 +64,7 @@ pub async fn change(
         run_triggered_by: target.triggered_by.as_deref(),
         now: jiff::Timestamp::now(),
         break_glass: flags.break_glass,
+        security: evidence,
     });
     let (tier, break_glass_used) = match verdict {
         Verdict::Allowed { tier, break_glass_used, .. } => (tier, break_glass_used),
@@ -152,6 +154,9 @@ impl CiProvider for Detached<'_> {
     }
     fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
         self.runner.read_log(run, job)
+    }
+    fn evidence(&self, run: RunId) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
+        self.runner.evidence(run)
     }
 }
 

@@ -95,6 +95,15 @@ pub enum Cmd {
         #[command(flatten)]
         confirm: Confirmation,
     },
+    /// A run's security findings (all its scan reports, grouped), and the gate's verdict
+    Findings {
+        run: RunId,
+        #[arg(long)]
+        json: bool,
+        /// Judge the findings by this environment's security gate; exits 1 when it fails
+        #[arg(long, value_name = "ENV")]
+        gate: Option<String>,
+    },
     /// Gates waiting for a decision, and whether you may decide them
     Approvals {
         #[arg(long)]
@@ -238,13 +247,13 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
             let op = Operation::Trigger { pipeline: pipeline.clone() };
             if follow {
-                let report = change(&runner, &config, &data_dir, &identity, cli.read_only, op, None, &confirm).await?;
+                let report = change(&runner, &config, &data_dir, &identity, cli.read_only, op, None, None, &confirm).await?;
                 let id = report.new_run.context("the run was not created")?;
                 eprintln!("run #{id} of `{pipeline}` started");
                 follow_local(&runner, id, rx, colour).await
             } else {
                 let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
-                let report = change(&detached, &config, &data_dir, &identity, cli.read_only, op, None, &confirm).await?;
+                let report = change(&detached, &config, &data_dir, &identity, cli.read_only, op, None, None, &confirm).await?;
                 let id = report.new_run.context("the run was not created")?;
                 println!("{id}");
                 eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`");
@@ -257,12 +266,12 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let rec = runner.store().load(run)?;
             let op = Operation::Retry { run };
             if follow {
-                change(&runner, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), &confirm).await?;
+                change(&runner, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), None, &confirm).await?;
                 eprintln!("retrying run #{run}");
                 follow_local(&runner, run, rx, colour).await
             } else {
                 let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
-                change(&detached, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), &confirm).await?;
+                change(&detached, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), None, &confirm).await?;
                 eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`");
                 Ok(ExitCode::SUCCESS)
             }
@@ -300,7 +309,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let (tx, _rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
             let rec = runner.store().load(run)?;
-            change(&runner, &config, &data_dir, &identity, cli.read_only, Operation::Cancel { run }, Some(&rec), &confirm).await?;
+            change(&runner, &config, &data_dir, &identity, cli.read_only, Operation::Cancel { run }, Some(&rec), None, &confirm).await?;
             let limit = config.runner.kill_grace + Duration::from_secs(10);
             let start = std::time::Instant::now();
             loop {
@@ -317,6 +326,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         }
         Some(Cmd::Approve { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, false, &confirm).await,
+        Some(Cmd::Findings { run, json, gate }) => findings(&config, &data_dir, run, json, gate.as_deref()),
         Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
         Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
@@ -561,7 +571,10 @@ async fn decide(
             }
         }
     };
-    let report = change(&runner, config, data_dir, identity, read_only, Operation::Gate { run, job, approve }, Some(&rec), confirm).await?;
+    let evidence = evidence_of(config, &runner, &rec)?;
+    let report =
+        change(&runner, config, data_dir, identity, read_only, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm)
+            .await?;
     eprintln!("{}", report.message);
     Ok(ExitCode::SUCCESS)
 }
@@ -576,6 +589,9 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
     policy.read_only = read_only;
     let mut rows = Vec::new();
     for rec in &runs {
+        let Some(first) = rec.waiting_gates().next() else { continue };
+        let _ = first;
+        let evidence = evidence_of(config, &runner, rec)?;
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
             let verdict = policy.evaluate(&crate::policy::Request {
@@ -585,6 +601,7 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
                 run_triggered_by: Some(&rec.trigger.actor),
                 now,
                 break_glass: false,
+                security: Some(&evidence),
             });
             let blocked = match verdict {
                 crate::policy::Verdict::Allowed { .. } => None,
@@ -633,4 +650,76 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run's security evidence as the gate sees it: stored findings plus the acceptances in force.
+pub fn evidence_of(config: &Config, runner: &LocalRunner, rec: &RunRecord) -> anyhow::Result<crate::findings::Evidence> {
+    let (findings, unreadable) = runner.store().evidence(rec);
+    let acceptances = crate::findings::Acceptances::load(&config.findings.acceptances).map_err(anyhow::Error::msg)?;
+    Ok(crate::findings::Evidence { findings, unreadable, acceptances })
+}
+
+fn findings(config: &Arc<Config>, data_dir: &Path, run: RunId, json: bool, gate: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (tx, _rx) = unbounded_channel();
+    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
+    let rec = runner.store().load(run)?;
+    let evidence = evidence_of(config, &runner, &rec)?;
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
+    let verdict = match gate {
+        None => None,
+        Some(env) => {
+            let p = config.policy.environments.get(env).with_context(|| {
+                format!("no environment `{env}` (declared: {})", config.policy.environments.keys().cloned().collect::<Vec<_>>().join(", "))
+            })?;
+            Some((env, evidence.judge(&p.security, today)))
+        }
+    };
+    if json {
+        let body = serde_json::json!({
+            "run": run,
+            "pipeline": rec.pipeline,
+            "findings": evidence.findings,
+            "unreadable": evidence.unreadable,
+            "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({"environment": env, "pass": v.pass, "summary": v.summary, "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>()})),
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        let sanitize = crate::logstore::sanitize::sanitize_str;
+        println!("{:<9} {:<24} {:<14} {:<44} {:<18} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX");
+        for f in &evidence.findings {
+            let state = match (&f.suppressed, evidence.acceptances.find(f)) {
+                (Some(s), _) => s.clone(),
+                (None, Some(a)) if a.expired(today) => format!("acceptance expired {}", a.expires),
+                (None, Some(a)) => format!("accepted until {} by {}", a.expires, a.by),
+                (None, None) => "open".into(),
+            };
+            println!(
+                "{:<9} {:<24} {:<14} {:<44} {:<18} {state}",
+                f.severity.label(),
+                sanitize(&f.id),
+                f.tools.join("+"),
+                sanitize(&f.location),
+                f.fixed.as_deref().unwrap_or("-")
+            );
+        }
+        for e in &evidence.unreadable {
+            eprintln!("unreadable: {}", sanitize(&e.to_string()));
+        }
+        let counts = crate::findings::Counts::of(evidence.findings.iter().filter(|f| f.suppressed.is_none()));
+        eprintln!("{} findings: {}", evidence.findings.len(), counts.badge());
+    }
+    match verdict {
+        Some((env, v)) if !v.pass => {
+            eprintln!("security gate {env}: {}", v.summary);
+            for f in &v.blocking {
+                eprintln!("  blocking: {} {} ({})", f.severity.label(), f.id, f.location);
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Some((env, v)) => {
+            eprintln!("security gate {env}: {}", v.summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -37,6 +37,13 @@ pub struct Config {
     pub pipelines: BTreeMap<String, Pipeline>,
     /// Rules per environment (read-only from the command line is applied by the caller).
     pub policy: Policy,
+    pub findings: FindingsSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct FindingsSettings {
+    pub acceptances: PathBuf,
+    pub max_report_bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -230,6 +237,19 @@ impl Config {
         };
 
         let policy = build_policy(&mut rep, &raw);
+        let mut findings = FindingsSettings {
+            acceptances: base_dir.join(raw.findings.acceptances.as_deref().unwrap_or("risk-acceptances.toml")),
+            max_report_bytes: crate::findings::DEFAULT_MAX_REPORT_BYTES,
+        };
+        if let Some(m) = &raw.findings.max_report_size {
+            match m.get_ref() {
+                ByteSize::Number(n) => findings.max_report_bytes = *n,
+                ByteSize::Text(t) => match parse_bytes(t) {
+                    Ok(n) => findings.max_report_bytes = n,
+                    Err(e) => rep.error(Some(m.span()), "findings.max_report_size", e),
+                },
+            }
+        }
 
         rep.finish()?;
         Ok(Config {
@@ -245,6 +265,7 @@ impl Config {
             environments,
             pipelines,
             policy,
+            findings,
         })
     }
 
@@ -488,9 +509,35 @@ fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 Err(e) => rep.error(Some(f.span()), fkey, e),
             }
         }
+        let security = {
+            let raw_sec = env.security.as_ref();
+            let max_allowed = match raw_sec.and_then(|s| s.max_severity.as_ref()) {
+                // `none`: nothing above INFO gets through.
+                Some(m) if m.get_ref() == "none" => Some(crate::findings::Severity::Info),
+                Some(m) => match crate::findings::Severity::parse(m.get_ref()) {
+                    Some(s) => Some(s),
+                    None => {
+                        rep.error(
+                            Some(m.span()),
+                            format!("{key}.security.max_severity"),
+                            format!("`{}` is not a severity (critical, high, medium, low, info, none)", m.get_ref()),
+                        );
+                        None
+                    }
+                },
+                None if env.production => Some(crate::findings::Severity::Medium),
+                None => None,
+            };
+            crate::findings::GatePolicy {
+                max_allowed,
+                fixable_only: raw_sec.is_some_and(|s| s.fixable_only),
+                break_glass: raw_sec.is_some_and(|s| s.break_glass),
+            }
+        };
         policy.environments.insert(
             name.clone(),
             EnvPolicy {
+                security,
                 name: name.clone(),
                 production: env.production,
                 read_only: env.read_only,

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub logs: RawLogs,
     #[serde(default)]
     pub ui: RawUi,
+    #[serde(default)]
+    pub findings: RawFindings,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,
@@ -110,6 +112,31 @@ pub struct RawEnvironment {
     pub confirm: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub freeze: Vec<Spanned<RawFreeze>>,
+    /// The security gate for this environment.
+    pub security: Option<RawSecurity>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    /// The most severe unaccepted finding allowed: critical, high, medium, low, or info/none
+    /// (nothing above INFO). Default: medium for production (no HIGH/CRITICAL), no gate elsewhere.
+    pub max_severity: Option<Spanned<String>>,
+    /// Only findings with a fix available block.
+    #[serde(default)]
+    pub fixable_only: bool,
+    /// Whether break-glass may override a failed gate (default: false).
+    #[serde(default)]
+    pub break_glass: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFindings {
+    /// Risk acceptances file, relative to the config file (default risk-acceptances.toml).
+    pub acceptances: Option<String>,
+    /// Larger reports are refused (and fail the gate).
+    pub max_report_size: Option<Spanned<ByteSize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

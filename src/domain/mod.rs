@@ -2,4 +2,6 @@
 
 mod run;
 
-pub use run::{GateDecision, GateInfo, JobRecord, JobStatus, RunId, RunRecord, RunStatus, StageRecord, Trigger};
+pub use run::{
+    FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunId, RunRecord, RunStatus, StageRecord, Trigger,
+};

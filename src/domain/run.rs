@@ -144,6 +144,26 @@ pub struct JobRecord {
     pub reports: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateInfo>,
+    /// What the job's scan reports said (their full findings are stored beside the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<FindingsSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReportSummary {
+    pub path: String,
+    pub format: String,
+    pub tool: String,
+    pub findings: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FindingsSummary {
+    pub counts: crate::findings::Counts,
+    pub reports: Vec<ReportSummary>,
+    /// Reports that could not be read, with why (the gate fails closed on these).
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 impl JobRecord {

@@ -158,6 +158,21 @@ pub(crate) fn json_problem(e: &serde_json::Error, what: &str) -> String {
     }
 }
 
+/// What a security gate judges: the run's findings (grouped), the reports that could not be
+/// read, and the acceptances in force.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    pub findings: Vec<Finding>,
+    pub unreadable: Vec<ReportError>,
+    pub acceptances: Acceptances,
+}
+
+impl Evidence {
+    pub fn judge(&self, policy: &GatePolicy, today: jiff::civil::Date) -> GateVerdict {
+        evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today)
+    }
+}
+
 /// Counts by severity for badges: `C2 H5 M10 L3`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {

@@ -142,6 +142,8 @@ pub struct EnvPolicy {
     pub break_glass: bool,
     pub tiers: BTreeMap<ActionKind, Tier>,
     pub freezes: Vec<Freeze>,
+    /// The security gate approvals and promotions here must pass.
+    pub security: crate::findings::GatePolicy,
 }
 
 impl EnvPolicy {
@@ -170,6 +172,8 @@ pub struct Request<'a> {
     pub now: Timestamp,
     /// The user explicitly invoked break-glass.
     pub break_glass: bool,
+    /// The security evidence of the run, for approvals and promotions (None: not read yet).
+    pub security: Option<&'a crate::findings::Evidence>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -267,6 +271,34 @@ impl Policy {
                 }
                 break_glass_used = true;
                 notes.push(format!("BREAK-GLASS: overriding the change freeze in {env_name} ({active})"));
+            }
+            if matches!(req.kind, ActionKind::Approve | ActionKind::Promote | ActionKind::PromoteFull) && env.security.max_allowed.is_some()
+            {
+                let failed = match req.security {
+                    None => Some("the run's security findings have not been read yet; the gate cannot be judged".to_string()),
+                    Some(ev) => {
+                        let today = req.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+                        let v = ev.judge(&env.security, today);
+                        if v.pass {
+                            notes.push(format!("security gate in {env_name}: {}", v.summary));
+                            None
+                        } else {
+                            Some(v.summary)
+                        }
+                    }
+                };
+                if let Some(summary) = failed {
+                    let possible = env.security.break_glass && env.break_glass;
+                    if !(possible && req.break_glass) {
+                        return Verdict::Refused {
+                            rule: format!("environments.{env_name}.security"),
+                            message: format!("security gate in {env_name}: {summary}"),
+                            break_glass_possible: possible,
+                        };
+                    }
+                    break_glass_used = true;
+                    notes.push(format!("BREAK-GLASS: overriding the failed security gate in {env_name} ({summary})"));
+                }
             }
             tier = tier.max(env.tier(req.kind));
         }

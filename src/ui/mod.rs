@@ -18,6 +18,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     match state.screen {
         Screen::Pipelines => views::pipelines::render(frame, state),
         Screen::Approvals => views::approvals::render(frame, state),
+        Screen::Findings => views::findings::render(frame, state),
         Screen::Audit => views::audit::render(frame, state),
     }
     widgets::toast::render(frame, area, state);

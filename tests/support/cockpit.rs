@@ -33,7 +33,14 @@ impl Cockpit {
         let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx).unwrap();
         let (action_tx, actions) = unbounded_channel();
         let journal = flightdeck::audit::Journal::in_data_dir(&dir.path().join("data"));
-        let effects = EffectRunner { ci: Arc::new(runner.clone()), actions: action_tx, config_dir: None, depth: ColorDepth::None, journal };
+        let effects = EffectRunner {
+            ci: Arc::new(runner.clone()),
+            actions: action_tx,
+            config_dir: None,
+            depth: ColorDepth::None,
+            journal,
+            acceptances: config.findings.acceptances.clone(),
+        };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
         state.size = (w, h);

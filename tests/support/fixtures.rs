@@ -48,6 +48,7 @@ pub fn job(stage: &str, matrix: Option<(&str, &str)>, status: JobStatus, start: 
         error: (status == JobStatus::Failed).then(|| "exited with code 1".to_string()),
         reports: Vec::new(),
         gate: None,
+        findings: None,
     }
 }
 
@@ -160,7 +161,7 @@ pub fn state(w: u16, h: u16) -> State {
     st.now = t0();
     st.runs_loaded = true;
     for rec in runs() {
-        st.runs.push(RunView { record: rec, logs: Default::default() });
+        st.runs.push(RunView::new(rec));
     }
     st.runs[0].logs.insert("unit-test[18]".into(), JobLog { store: sample_log(120), from_disk: false });
     st.selected_run = Some(3);

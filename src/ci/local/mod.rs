@@ -69,6 +69,7 @@ struct GateRequest {
 
 struct JobResult {
     status: JobStatus,
+    findings: Option<crate::domain::FindingsSummary>,
     /// When the job's command really started and ended (not when the driver heard of it).
     started: Option<Timestamp>,
     finished: Timestamp,
@@ -376,6 +377,19 @@ fn write_control(store: &RunStore, id: RunId, name: &str, body: &[u8]) -> Result
 }
 
 impl CiProvider for LocalRunner {
+    fn evidence(&self, run: RunId) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
+        let store = self.inner.store.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let rec = store.load(run)?;
+                Ok(store.evidence(&rec))
+            })
+            .await
+            .map_err(|e| CiError::Other(e.to_string()))?
+        }
+        .boxed()
+    }
+
     fn name(&self) -> &str {
         "local"
     }
@@ -521,7 +535,7 @@ async fn drive(inner: Arc<Inner>, mut rec: RunRecord, lock: OwnerLock, cancel: C
                         // A job task that died must still end the job, or the run would wait forever.
                         let key = task_keys.get(&e.id()).cloned().unwrap_or_default();
                         let _ = inner.events.send(RunEvent::Problem { run: Some(id), message: format!("job `{key}` of run #{id} failed internally: {e}") });
-                        let result = JobResult { status: JobStatus::Failed, started: None, finished: Timestamp::now(), exit_code: None, attempts: 0, error: Some(format!("internal error: {e}")) };
+                        let result = JobResult { status: JobStatus::Failed, findings: None, started: None, finished: Timestamp::now(), exit_code: None, attempts: 0, error: Some(format!("internal error: {e}")) };
                         finish_job(&mut rec, &key, result);
                     }
                 }
@@ -664,7 +678,7 @@ fn schedule(
             launched.insert(key.clone());
             let handle = set.spawn(job_task(
                 inner.clone(),
-                rec.id,
+                rec.clone(),
                 key.clone(),
                 spec,
                 stage.retries,
@@ -692,6 +706,9 @@ fn finish_job(rec: &mut RunRecord, key: &str, result: JobResult) {
         j.error = result.error;
         j.finished_at = Some(result.finished);
         j.started_at = result.started.or(j.started_at).or(j.finished_at);
+        if result.findings.is_some() {
+            j.findings = result.findings;
+        }
     }
 }
 
@@ -784,7 +801,7 @@ fn take_control(store: &RunStore, id: RunId) -> Vec<Control> {
 #[allow(clippy::too_many_arguments)]
 async fn job_task(
     inner: Arc<Inner>,
-    run: RunId,
+    rec: RunRecord,
     key: String,
     spec: JobSpec,
     retries: u32,
@@ -802,6 +819,7 @@ async fn job_task(
             key,
             JobResult {
                 status: JobStatus::Cancelled,
+                findings: None,
                 started: None,
                 finished: Timestamp::now(),
                 exit_code: None,
@@ -812,6 +830,7 @@ async fn job_task(
     }
     let started_at = Timestamp::now();
     let _ = started.send((key.clone(), started_at));
+    let run = rec.id;
     let (tx, rx) = unbounded_channel();
     let sink = tokio::spawn(log_sink(inner.events.clone(), run, key.clone(), log_path, rx));
     // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
@@ -851,16 +870,83 @@ async fn job_task(
             meta(format!("retrying in 1s: attempt {} of {}", attempt + 1, retries + 1));
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
+                _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, findings: None, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
             }
         }
         let status = if status == JobStatus::Failed && allow_failure { JobStatus::FailedAllowed } else { status };
-        break JobResult { status, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error };
+        break JobResult {
+            status,
+            findings: None,
+            started: Some(started_at),
+            finished: Timestamp::now(),
+            exit_code: code,
+            attempts: attempt,
+            error,
+        };
     };
+    let mut result = result;
+    let reports = rec.job(&key).map(|j| j.reports.clone()).unwrap_or_default();
+    if !reports.is_empty() && matches!(result.status, JobStatus::Success | JobStatus::Failed | JobStatus::FailedAllowed) {
+        let summary = read_reports(&inner, &rec, &key, &spec.cwd, &reports).await;
+        let text = if summary.errors.is_empty() {
+            let from: Vec<String> = summary.reports.iter().map(|r| format!("{} ({}, {} findings)", r.path, r.format, r.findings)).collect();
+            format!("findings: {} from {}", summary.counts.badge(), from.join(", "))
+        } else {
+            format!("findings: {} — unreadable: {}", summary.counts.badge(), summary.errors.join("; "))
+        };
+        meta(text);
+        result.findings = Some(summary);
+    }
     drop(tx);
     let _ = sink.await;
     drop(permit);
     (key, result)
+}
+
+/// Parses the job's declared reports (off the async threads), stores them with the run, and
+/// summarises them for the job record.
+async fn read_reports(
+    inner: &Arc<Inner>,
+    rec: &RunRecord,
+    key: &str,
+    cwd: &std::path::Path,
+    reports: &[String],
+) -> crate::domain::FindingsSummary {
+    let (inner2, rec2, key2, cwd2, reports2) = (inner.clone(), rec.clone(), key.to_string(), cwd.to_path_buf(), reports.to_vec());
+    let parsed = tokio::task::spawn_blocking(move || {
+        let max = inner2.config.findings.max_report_bytes;
+        let mut jf = store::JobFindings::default();
+        for r in &reports2 {
+            match crate::findings::read_report(&cwd2.join(r), r, max) {
+                Ok(p) => jf.reports.push(p),
+                Err(e) => jf.errors.push(e),
+            }
+        }
+        if let Err(e) = inner2.store.save_findings(&rec2, &key2, &jf) {
+            jf.errors.push(crate::findings::ReportError { path: reports2.join(", "), problem: e.to_string() });
+        }
+        jf
+    })
+    .await
+    .unwrap_or_else(|e| store::JobFindings {
+        reports: vec![],
+        errors: vec![crate::findings::ReportError { path: reports.join(", "), problem: format!("internal error: {e}") }],
+    });
+    let all: Vec<crate::findings::Finding> = parsed.reports.iter().flat_map(|r| r.findings.iter().cloned()).collect();
+    crate::domain::FindingsSummary {
+        counts: crate::findings::Counts::of(crate::findings::group(all).iter().filter(|f| f.suppressed.is_none())),
+        reports: parsed
+            .reports
+            .iter()
+            .map(|r| crate::domain::ReportSummary {
+                path: r.path.clone(),
+                format: r.format.name().into(),
+                tool: r.tool.clone(),
+                findings: r.findings.len(),
+            })
+            .collect(),
+        errors: parsed.errors.iter().map(|e| e.to_string()).collect(),
+    }
 }
 
 /// Appends a job's lines to its log file and forwards them, batched, to whoever listens.

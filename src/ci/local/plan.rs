@@ -27,6 +27,7 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
                 error: None,
                 reports: stage.reports.clone(),
                 gate: stage.gate.as_ref().map(|_| GateInfo { environment: stage.environment.clone(), deadline: None, decision: None }),
+                findings: None,
             });
         }
     }

@@ -8,6 +8,14 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::ci::CiError;
+use crate::findings::{Finding, ParsedReport, ReportError};
+
+/// A job's parsed reports, stored with the run.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct JobFindings {
+    pub reports: Vec<ParsedReport>,
+    pub errors: Vec<ReportError>,
+}
 use crate::domain::{RunId, RunRecord};
 use crate::logstore::{RawLine, Stream};
 
@@ -121,6 +129,57 @@ impl RunStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(CiError::storage(format!("cannot read {}", path.display()), e)),
         }
+    }
+
+    fn findings_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
+        let log = self.log_path(rec, job)?;
+        let name = log.file_name()?.to_string_lossy().replace(".log", ".json");
+        Some(self.run_dir(rec.id).join("findings").join(name))
+    }
+
+    /// Keeps a job's parsed reports with the run, so the evidence of this run stays what it was
+    /// even when the next run overwrites the report files.
+    pub fn save_findings(&self, rec: &RunRecord, job: &str, parsed: &JobFindings) -> Result<(), CiError> {
+        let path = self.findings_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
+        let body = serde_json::to_vec(parsed).map_err(|e| CiError::Other(e.to_string()))?;
+        let write = || -> io::Result<()> {
+            fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            let tmp = path.with_extension("json.tmp");
+            fs::write(&tmp, &body)?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| CiError::storage(format!("cannot save the findings of `{job}` to {}", path.display()), e))
+    }
+
+    /// The run's security evidence: every report of every job that declares reports, grouped.
+    /// A job that has not produced its reports (not finished, cancelled, skipped) counts as an
+    /// unreadable report, so a gate never passes on missing evidence.
+    pub fn evidence(&self, rec: &RunRecord) -> (Vec<Finding>, Vec<ReportError>) {
+        let mut findings = Vec::new();
+        let mut errors = Vec::new();
+        for job in rec.jobs.iter().filter(|j| !j.reports.is_empty()) {
+            if job.findings.is_none() {
+                for r in &job.reports {
+                    errors.push(ReportError {
+                        path: r.clone(),
+                        problem: format!("job `{}` has not produced it (the job is {})", job.key, job.status.label()),
+                    });
+                }
+                continue;
+            }
+            let loaded = self.findings_path(rec, &job.key).ok_or_else(|| "no such job".to_string()).and_then(|p| {
+                let bytes = fs::read(&p).map_err(|e| format!("cannot read the stored findings {}: {e}", p.display()))?;
+                serde_json::from_slice::<JobFindings>(&bytes).map_err(|e| format!("the stored findings {} are damaged: {e}", p.display()))
+            });
+            match loaded {
+                Ok(jf) => {
+                    findings.extend(jf.reports.into_iter().flat_map(|r| r.findings));
+                    errors.extend(jf.errors);
+                }
+                Err(e) => errors.push(ReportError { path: job.reports.join(", "), problem: e }),
+            }
+        }
+        (crate::findings::group(findings), errors)
     }
 
     /// Tries to become the run's executor. `None` when another live process holds it.

@@ -110,6 +110,28 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
         Span::styled(format!("{glyph} {} ", rec.status.label()), t.status(role)),
         Span::styled(format!("{dur} · by {} via {} ", rec.trigger.actor, rec.trigger.via), t.fg(Role::Muted)),
     ];
+    let summaries: Vec<&crate::domain::FindingsSummary> = rec.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
+    if !summaries.is_empty() {
+        let mut total = crate::findings::Counts::default();
+        for s in &summaries {
+            total.critical += s.counts.critical;
+            total.high += s.counts.high;
+            total.medium += s.counts.medium;
+            total.low += s.counts.low;
+        }
+        let role = if total.critical + total.high > 0 { Role::Failure } else { Role::Muted };
+        title.push(Span::styled(format!("· findings {} ", total.badge()), t.fg(role)));
+    }
+    if let Some(ev) = &run.evidence {
+        let today = state.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        for env in crate::ops::run_environments(rec) {
+            if let Some(p) = state.policy.environments.get(&env).filter(|p| p.security.max_allowed.is_some()) {
+                let pass = ev.judge(&p.security, today).pass;
+                let (g, role) = if pass { ("✓", Role::Success) } else { ("✗", Role::Failure) };
+                title.push(Span::styled(format!("· gate {env} {g} "), t.status(role)));
+            }
+        }
+    }
     if let Some(note) = &rec.note
         && rec.status == RunStatus::Interrupted
     {
@@ -144,6 +166,12 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
             let (g, role) = status::job(job.status);
             let d = job_duration(job, state.now).unwrap_or_default();
             let d = if job.attempts > 1 { format!("↻{} {d}", job.attempts) } else { d };
+            // A scan job shows what it found instead of how long it took.
+            let d = match &job.findings {
+                Some(f) if !f.errors.is_empty() => "⚠ report".to_string(),
+                Some(f) => f.counts.badge(),
+                None => d,
+            };
             let label = if job.matrix.is_empty() { job.stage.clone() } else { job.matrix.values().cloned().collect::<Vec<_>>().join(",") };
             let name_w = w.saturating_sub(3 + width(&d) + 2);
             let mut line = Line::from(vec![

@@ -80,7 +80,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
         field(format!("Type `{want}` to confirm:"), c.field == ConfirmField::Name, y, &c.name);
         y += 2;
         field("Reason (required, journaled):".into(), c.field == ConfirmField::Reason, y, &c.reason);
-        y += 3;
+        y += 2;
+        if let Some(exp) = &c.expiry {
+            field("Expires (YYYY-MM-DD; the acceptance stops counting after it):".into(), c.field == ConfirmField::Expiry, y, exp);
+            y += 2;
+        }
+        y += 1;
     } else {
         y = y.saturating_sub(1);
     }

@@ -14,6 +14,7 @@ use crate::ui::widgets::text::width;
 /// On the inbox the decisions come first.
 const APPROVAL_HINTS: &[Command] =
     &[Command::Approve, Command::Reject, Command::Open, Command::ScreenPipelines, Command::Help, Command::Quit];
+const FINDINGS_HINTS: &[Command] = &[Command::Filter, Command::ScreenPipelines, Command::Help, Command::Quit];
 const AUDIT_HINTS: &[Command] = &[Command::Filter, Command::ScreenPipelines, Command::ScreenApprovals, Command::Help, Command::Quit];
 
 /// Global commands worth a hint (navigation keys are in the help screen).
@@ -35,6 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     items.extend_from_slice(match ctx {
         Context::Approvals => APPROVAL_HINTS,
         Context::Audit => AUDIT_HINTS,
+        Context::Findings => FINDINGS_HINTS,
         _ => GLOBAL_HINTS,
     });
     let mut spans = Vec::new();

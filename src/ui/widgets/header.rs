@@ -19,6 +19,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     for (screen, cmd) in [
         (Screen::Pipelines, Command::ScreenPipelines),
         (Screen::Approvals, Command::ScreenApprovals),
+        (Screen::Findings, Command::ScreenFindings),
         (Screen::Audit, Command::ScreenAudit),
     ] {
         let key = state.keymap.label(cmd).map(|k| format!("{k} ")).unwrap_or_default();

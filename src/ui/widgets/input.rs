@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {
     let prompt = match input.kind {
         InputKind::Command => ":",
         InputKind::Search => "search /",
-        InputKind::Filter | InputKind::AuditFilter => "filter /",
+        InputKind::Filter | InputKind::AuditFilter | InputKind::FindingsFilter => "filter /",
     };
     frame.render_widget(Clear, line);
     let pw = width(prompt) as u16;

@@ -1,0 +1,150 @@
+//! The findings screen: the selected run's security findings, most severe first, filterable
+//! (`sev:high`, `tool:trivy`, `fixable`, free text), the gate's verdict per environment, and the
+//! detail of the selected finding.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::state::State;
+use crate::app::update::visible_findings;
+use crate::findings::{Counts, Severity};
+use crate::logstore::sanitize::sanitize_str;
+use crate::ops::run_environments;
+use crate::ui::theme::Role;
+use crate::ui::widgets::text::{pad, truncate};
+use crate::ui::widgets::{footer, header};
+
+pub fn severity_role(s: Severity) -> Role {
+    match s {
+        Severity::Critical | Severity::High => Role::Failure,
+        Severity::Medium => Role::Warning,
+        Severity::Low => Role::Info,
+        Severity::Info => Role::Muted,
+    }
+}
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    let t = &state.theme;
+    header::render(frame, Rect { height: 1, ..area }, state);
+    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
+    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let Some(run) = state.current_run() else {
+        let block = Block::bordered().border_style(t.border(true)).title(" Findings ");
+        let inner = block.inner(body);
+        frame.render_widget(block, body);
+        frame.render_widget(Paragraph::new(Line::styled("select a run on the pipelines screen (1) first", t.fg(Role::Muted))), inner);
+        return;
+    };
+    let rec = &run.record;
+    let mut title =
+        vec![Span::styled(format!(" Findings · run #{} {} ", rec.id, rec.pipeline), t.fg(Role::Accent).add_modifier(Modifier::BOLD))];
+    if !state.findings_view.filter.is_empty() {
+        title.push(Span::styled(format!("filter: {} ", state.findings_view.filter), t.fg(Role::Warning)));
+    }
+    let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(title));
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    let w = inner.width as usize;
+    let Some(ev) = run.evidence.as_ref() else {
+        frame.render_widget(Paragraph::new(Line::styled("reading the findings…", t.fg(Role::Muted))), inner);
+        return;
+    };
+
+    // The gate, per environment this run deploys to.
+    let mut top: Vec<Line> = Vec::new();
+    let today = state.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    for env in run_environments(rec) {
+        let Some(p) = state.policy.environments.get(&env) else { continue };
+        if p.security.max_allowed.is_none() {
+            continue;
+        }
+        let v = ev.judge(&p.security, today);
+        let (glyph, role) = if v.pass { ("✓", Role::Success) } else { ("✗", Role::Failure) };
+        top.push(Line::from(vec![
+            Span::styled(format!("{glyph} gate {env}: "), t.status(role)),
+            Span::styled(truncate(&sanitize_str(&v.summary), w.saturating_sub(12)), t.fg(Role::Text)),
+        ]));
+    }
+    let counts = Counts::of(ev.findings.iter().filter(|f| f.suppressed.is_none()));
+    let suppressed = ev.findings.iter().filter(|f| f.suppressed.is_some()).count();
+    let mut summary = format!("{} findings: {}", ev.findings.len(), counts.badge());
+    if suppressed > 0 {
+        summary.push_str(&format!(" ({suppressed} suppressed by their tools)"));
+    }
+    top.push(Line::styled(summary, t.fg(Role::Muted)));
+    for e in &ev.unreadable {
+        top.push(Line::styled(truncate(&format!("✗ unreadable: {}", sanitize_str(&e.to_string())), w), t.status(Role::Failure)));
+    }
+    let top_h = (top.len() as u16).min(inner.height / 3);
+    frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
+
+    let visible = visible_findings(state);
+    let detail_h = 8u16.min(inner.height.saturating_sub(top_h) / 2);
+    let list = Rect { y: inner.y + top_h, height: inner.height.saturating_sub(top_h + detail_h), ..inner };
+    let rows = list.height as usize;
+    let cursor = state.findings_view.cursor.min(visible.len().saturating_sub(1));
+    let offset = cursor.saturating_sub(rows.saturating_sub(2));
+    let mut lines = vec![Line::styled(
+        pad(&format!("{:<9} {:<22} {:<14} {:<40} {:<16} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX"), w),
+        t.fg(Role::Muted).add_modifier(Modifier::BOLD),
+    )];
+    if visible.is_empty() {
+        let msg = if ev.findings.is_empty() { "no findings" } else { "no finding matches the filter" };
+        lines.push(Line::styled(msg, t.fg(Role::Muted)));
+    }
+    for (i, f) in visible.iter().enumerate().skip(offset).take(rows.saturating_sub(1)) {
+        let state_txt = match (&f.suppressed, ev.acceptances.find(f)) {
+            (Some(s), _) => truncate(s, 24),
+            (None, Some(a)) if a.expired(today) => format!("acceptance EXPIRED {}", a.expires),
+            (None, Some(a)) => format!("accepted until {}", a.expires),
+            (None, None) => "open".into(),
+        };
+        let text = format!(
+            "{:<9} {:<22} {:<14} {:<40} {:<16} {state_txt}",
+            f.severity.label(),
+            truncate(&sanitize_str(&f.id), 22),
+            truncate(&f.tools.join("+"), 14),
+            truncate(&sanitize_str(&f.location), 40),
+            truncate(f.fixed.as_deref().unwrap_or("-"), 16),
+        );
+        let style = if f.suppressed.is_some() { t.fg(Role::Muted) } else { t.fg(severity_role(f.severity)) };
+        let mut line = Line::styled(pad(&text, w), style);
+        if i == cursor {
+            line = line.style(t.selection());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), list);
+
+    if let Some(f) = visible.get(cursor) {
+        let mut d = vec![
+            Line::styled(format!("{} — {}", sanitize_str(&f.id), sanitize_str(&f.title)), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
+            Line::styled(
+                format!("severity {} ({}); reported as {}", f.severity.label(), f.severity_reason, sanitize_str(&f.raw_severity)),
+                t.fg(Role::Text),
+            ),
+            Line::styled(format!("where: {}", sanitize_str(&f.location)), t.fg(Role::Text)),
+        ];
+        if let Some(p) = &f.package {
+            d.push(Line::styled(
+                format!("package {p} {} → fixed in {}", f.installed.as_deref().unwrap_or("?"), f.fixed.as_deref().unwrap_or("no fix yet")),
+                t.fg(Role::Text),
+            ));
+        }
+        if let Some(u) = &f.url {
+            d.push(Line::styled(format!("more: {}", sanitize_str(u)), t.fg(Role::Info)));
+        }
+        d.push(Line::styled(format!("from {} ({})", f.reports.join(", "), f.tools.join(", ")), t.fg(Role::Muted)));
+        if let Some(a) = ev.acceptances.find(f) {
+            d.push(Line::styled(format!("accepted by {} until {}: {}", a.by, a.expires, sanitize_str(&a.reason)), t.fg(Role::Paused)));
+        }
+        if !f.description.is_empty() {
+            d.push(Line::styled(sanitize_str(&f.description.replace('\n', " ")), t.fg(Role::Text)));
+        }
+        frame.render_widget(Paragraph::new(d).wrap(Wrap { trim: true }), Rect { y: inner.bottom() - detail_h, height: detail_h, ..inner });
+    }
+}
