@@ -14,6 +14,7 @@ pub mod domain;
 pub mod findings;
 pub mod identity;
 pub mod logstore;
+pub mod metrics;
 pub mod ops;
 pub mod paths;
 pub mod policy;

@@ -104,6 +104,16 @@ pub enum Cmd {
         #[arg(long, value_name = "ENV")]
         gate: Option<String>,
     },
+    /// Canary against stable from Prometheus: values, conditions and the verdict. Exits 0 when
+    /// Successful, 1 when Failed, 2 when Inconclusive, Error or still Running
+    Canary {
+        service: String,
+        /// How far back to judge (default: the analysis' interval × count)
+        #[arg(long, value_name = "DURATION")]
+        window: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Gates waiting for a decision, and whether you may decide them
     Approvals {
         #[arg(long)]
@@ -327,6 +337,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Approve { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, false, &confirm).await,
         Some(Cmd::Findings { run, json, gate }) => findings(&config, &data_dir, run, json, gate.as_deref()),
+        Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
         Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
@@ -722,4 +733,41 @@ fn findings(config: &Arc<Config>, data_dir: &Path, run: RunId, json: bool, gate:
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::metrics::Phase;
+    let (source_name, mut spec) = config.services.get(service).cloned().with_context(|| {
+        let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
+        format!("no service `{service}` under [services] (configured: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
+    })?;
+    let source = config.prometheus.get(&source_name).context("the service's Prometheus source is missing")?;
+    if let Some(w) = window {
+        let w = crate::util::parse_duration(w).map_err(anyhow::Error::msg).context("--window")?;
+        spec.analysis.count = (w.as_secs() / spec.analysis.interval.as_secs().max(1)).max(1) as usize;
+    }
+    let step = spec.analysis.interval.as_secs().max(1) as i64;
+    let end = jiff::Timestamp::now().as_second() / step * step;
+    let result = crate::metrics::analyse(source, &spec, end).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  WHY", "METRIC", "CANARY", "STABLE", "CONDITION", "VERDICT", "P-VALUE");
+        for m in &result.metrics {
+            let last =
+                m.measurements.iter().rev().find(|x| x.canary != crate::metrics::analysis::Reading::NoData).or(m.measurements.last());
+            let (c, st) = last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()));
+            let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
+            println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  {}", m.name, c, st, m.condition, m.phase.label(), p, m.reason);
+        }
+        for a in &result.alerts {
+            println!("alert firing: {} {}", a.name, a.summary);
+        }
+        println!("verdict: {} — {}", result.phase.label(), result.reason);
+    }
+    Ok(match result.phase {
+        Phase::Successful => ExitCode::SUCCESS,
+        Phase::Failed => ExitCode::from(1),
+        _ => ExitCode::from(2),
+    })
 }

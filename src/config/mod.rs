@@ -38,6 +38,8 @@ pub struct Config {
     /// Rules per environment (read-only from the command line is applied by the caller).
     pub policy: Policy,
     pub findings: FindingsSettings,
+    pub prometheus: BTreeMap<String, crate::metrics::Source>,
+    pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
 }
 
 #[derive(Clone, Debug)]
@@ -251,6 +253,8 @@ impl Config {
             }
         }
 
+        let (prometheus, services) = build_metrics(&mut rep, &raw, &base_dir);
+
         rep.finish()?;
         Ok(Config {
             path: path.map(Path::to_path_buf),
@@ -266,6 +270,8 @@ impl Config {
             pipelines,
             policy,
             findings,
+            prometheus,
+            services,
         })
     }
 
@@ -578,6 +584,127 @@ fn build_freeze(f: &schema::RawFreeze) -> Result<Freeze, String> {
         _ => return Err("a freeze needs either `days` (with optional `from`/`to`) or both `start` and `end`".into()),
     };
     Ok(Freeze { reason: f.reason.clone(), tz_name, tz, window })
+}
+
+/// Prometheus sources and analysed services.
+type Metrics = (BTreeMap<String, crate::metrics::Source>, BTreeMap<String, (String, crate::metrics::ServiceSpec)>);
+
+fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &Path) -> Metrics {
+    use crate::metrics::analysis::{DEFAULT_REQUESTS_QUERY, builtin, default_metrics};
+    use crate::metrics::{AnalysisSpec, Auth, MetricSpec, Secret, ServiceSpec, Source};
+    let mut sources = BTreeMap::new();
+    for (name, p) in &raw.prometheus {
+        let key = format!("prometheus.{name}");
+        let r = p.get_ref();
+        let timeout = r.timeout.as_deref().map(parse_duration).transpose().unwrap_or_else(|e| {
+            rep.error(Some(p.span()), format!("{key}.timeout"), e);
+            None
+        });
+        let auth = match (&r.bearer_token_env, &r.bearer_token_file, &r.basic_auth) {
+            (Some(v), None, None) => Auth::Bearer(Secret::Env(v.clone())),
+            (None, Some(f), None) => Auth::Bearer(Secret::File(base_dir.join(f))),
+            (None, None, Some(b)) => match (&b.password_env, &b.password_file) {
+                (Some(v), None) => Auth::Basic { username: b.username.clone(), password: Secret::Env(v.clone()) },
+                (None, Some(f)) => Auth::Basic { username: b.username.clone(), password: Secret::File(base_dir.join(f)) },
+                _ => {
+                    rep.error(Some(p.span()), format!("{key}.basic_auth"), "give exactly one of password_env or password_file");
+                    Auth::None
+                }
+            },
+            (None, None, None) => Auth::None,
+            _ => {
+                rep.error(Some(p.span()), &key, "choose one way to authenticate: bearer_token_env, bearer_token_file or basic_auth");
+                Auth::None
+            }
+        };
+        if !(r.url.starts_with("http://") || r.url.starts_with("https://")) {
+            rep.error(Some(p.span()), format!("{key}.url"), format!("`{}` is not an http(s) URL", r.url));
+        }
+        sources.insert(
+            name.clone(),
+            Source {
+                name: name.clone(),
+                url: r.url.clone(),
+                timeout: timeout.unwrap_or(std::time::Duration::from_secs(10)),
+                auth,
+                headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                ca_file: r.ca_file.as_ref().map(|f| base_dir.join(f)),
+                insecure: r.insecure,
+            },
+        );
+    }
+    let mut services = BTreeMap::new();
+    for (name, sv) in &raw.services {
+        let key = format!("services.{name}");
+        let r = sv.get_ref();
+        let source = match &r.prometheus {
+            Some(p) if sources.contains_key(p.get_ref()) => p.get_ref().clone(),
+            Some(p) => {
+                rep.error(Some(p.span()), format!("{key}.prometheus"), format!("no [prometheus.{}] is declared", p.get_ref()));
+                continue;
+            }
+            None if sources.len() == 1 => sources.keys().next().cloned().unwrap_or_default(),
+            None => {
+                rep.error(
+                    Some(sv.span()),
+                    format!("{key}.prometheus"),
+                    "name the [prometheus.NAME] source to ask (there is not exactly one)",
+                );
+                continue;
+            }
+        };
+        let a = &r.analysis;
+        let interval = a.interval.as_deref().map(parse_duration).transpose().unwrap_or_else(|e| {
+            rep.error(Some(sv.span()), format!("{key}.analysis.interval"), e);
+            None
+        });
+        let mut metrics = Vec::new();
+        for m in &a.metrics {
+            let (query, unit, worse) = match builtin(&m.query) {
+                Some((q, u, w)) => (q.to_string(), u.to_string(), w),
+                None => (m.query.clone(), String::new(), true),
+            };
+            metrics.push(MetricSpec {
+                name: m.name.clone(),
+                query,
+                max: m.max,
+                min: m.min,
+                max_ratio: m.max_ratio,
+                higher_is_worse: m.higher_is_worse.unwrap_or(worse),
+                unit: m.unit.clone().unwrap_or(unit),
+            });
+        }
+        if metrics.is_empty() {
+            metrics = default_metrics();
+        }
+        let alpha = a.mann_whitney_alpha.unwrap_or(0.05);
+        services.insert(
+            name.clone(),
+            (
+                source,
+                ServiceSpec {
+                    name: name.clone(),
+                    namespace: r.namespace.clone(),
+                    canary: r.canary.clone(),
+                    stable: r.stable.clone(),
+                    window: r.window.clone().unwrap_or_else(|| "1m".into()),
+                    requests_query: r.requests_query.clone().unwrap_or_else(|| DEFAULT_REQUESTS_QUERY.into()),
+                    analysis: AnalysisSpec {
+                        interval: interval.unwrap_or(std::time::Duration::from_secs(15)),
+                        count: a.count.unwrap_or(8).max(1),
+                        failure_limit: a.failure_limit.unwrap_or(0),
+                        inconclusive_limit: a.inconclusive_limit.unwrap_or(1),
+                        min_requests: a.min_requests.unwrap_or(1.0),
+                        alpha: (alpha > 0.0).then_some(alpha),
+                        metrics,
+                        alert_matchers: a.alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                        alerts_gate: a.alerts_gate,
+                    },
+                },
+            ),
+        );
+    }
+    (sources, services)
 }
 
 #[cfg(test)]

@@ -18,6 +18,12 @@ pub struct RawConfig {
     pub ui: RawUi,
     #[serde(default)]
     pub findings: RawFindings,
+    /// Prometheus-compatible sources by name.
+    #[serde(default)]
+    pub prometheus: BTreeMap<String, Spanned<RawPrometheus>>,
+    /// Services whose canaries are analysed.
+    #[serde(default)]
+    pub services: BTreeMap<String, Spanned<RawService>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,
@@ -209,4 +215,79 @@ pub struct RawGateTable {
     pub timeout: Option<String>,
     #[serde(default)]
     pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    pub url: String,
+    pub timeout: Option<String>,
+    /// Bearer token from an environment variable or a file (never written in the config).
+    pub bearer_token_env: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub basic_auth: Option<RawBasicAuth>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    pub username: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// Which [prometheus.NAME] to ask (default: the only one).
+    pub prometheus: Option<Spanned<String>>,
+    #[serde(default)]
+    pub namespace: String,
+    /// Label matchers selecting the canary and the stable version.
+    pub canary: String,
+    pub stable: String,
+    /// Rate window used in queries (`{window}`), default 1m.
+    pub window: Option<String>,
+    /// Query counting requests per interval (`{selector}`, `{window}` …).
+    pub requests_query: Option<String>,
+    #[serde(default)]
+    pub analysis: RawAnalysis,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    pub interval: Option<String>,
+    pub count: Option<usize>,
+    pub failure_limit: Option<usize>,
+    pub inconclusive_limit: Option<usize>,
+    pub min_requests: Option<f64>,
+    /// Significance level of the Mann-Whitney judge; 0 turns it off (default 0.05).
+    pub mann_whitney_alpha: Option<f64>,
+    /// Alerts: firing alerts whose labels match fail the analysis when `alerts_gate` is true.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, String>,
+    #[serde(default)]
+    pub alerts_gate: bool,
+    #[serde(default)]
+    pub metrics: Vec<RawMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetric {
+    pub name: String,
+    /// A built-in (latency_p50, latency_p95, latency_p99, error_ratio, request_rate) or PromQL
+    /// with {selector}, {window}, {service}, {namespace}.
+    pub query: String,
+    pub max: Option<f64>,
+    pub min: Option<f64>,
+    pub max_ratio: Option<f64>,
+    pub higher_is_worse: Option<bool>,
+    pub unit: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 pub mod cockpit;
 pub mod fixtures;
+pub mod prom;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,524 @@
+//! The canary analysis: per metric, canary and stable measured at each interval over the window;
+//! absolute and relative conditions, a minimum of traffic, failure and inconclusive limits, and a
+//! Mann-Whitney judge over the samples. Every measurement keeps its value, time, phase and the
+//! query behind it, so "why did it fail?" always has an answer.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::mann_whitney::{Alternative, mann_whitney_u};
+use super::source::{QueryError, Source};
+
+/// Where the analysis stands, as Argo Rollouts' AnalysisRun phases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Phase {
+    Successful,
+    Running,
+    Inconclusive,
+    Error,
+    Failed,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Successful => "Successful",
+            Phase::Running => "Running",
+            Phase::Inconclusive => "Inconclusive",
+            Phase::Error => "Error",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// One metric of a service's analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSpec {
+    pub name: String,
+    /// PromQL with `{selector}`, `{window}`, `{service}`, `{namespace}` placeholders.
+    pub query: String,
+    /// Absolute conditions: the canary's value must stay below `max` / above `min`.
+    pub max: Option<f64>,
+    pub min: Option<f64>,
+    /// Relative condition: canary ≤ max_ratio × stable.
+    pub max_ratio: Option<f64>,
+    /// Larger is worse (latency, errors); the statistical judge looks for an increase.
+    pub higher_is_worse: bool,
+    /// Shown with values (`s`, `ratio`, `req/s`).
+    pub unit: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisSpec {
+    pub interval: Duration,
+    pub count: usize,
+    pub failure_limit: usize,
+    pub inconclusive_limit: usize,
+    /// Below this many canary requests per interval a measurement is inconclusive.
+    pub min_requests: f64,
+    /// Significance level of the Mann-Whitney judge (None: off).
+    pub alpha: Option<f64>,
+    pub metrics: Vec<MetricSpec>,
+    /// Firing alerts matching these labels fail the analysis.
+    pub alert_matchers: Vec<(String, String)>,
+    pub alerts_gate: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub namespace: String,
+    pub canary: String,
+    pub stable: String,
+    /// Rate window, e.g. `1m`.
+    pub window: String,
+    /// Query counting requests (for the traffic minimum).
+    pub requests_query: String,
+    pub analysis: AnalysisSpec,
+}
+
+/// What one query point said, kept distinct: no data is not zero, NaN is not healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "value")]
+pub enum Reading {
+    Value(f64),
+    NoData,
+    NaN,
+    PosInf,
+    NegInf,
+}
+
+impl Reading {
+    pub fn of(v: Option<f64>) -> Reading {
+        match v {
+            None => Reading::NoData,
+            Some(v) if v.is_nan() => Reading::NaN,
+            Some(v) if v == f64::INFINITY => Reading::PosInf,
+            Some(v) if v == f64::NEG_INFINITY => Reading::NegInf,
+            Some(v) => Reading::Value(v),
+        }
+    }
+    pub fn value(self) -> Option<f64> {
+        if let Reading::Value(v) = self { Some(v) } else { None }
+    }
+    pub fn describe(self, unit: &str) -> String {
+        match self {
+            Reading::Value(v) => format_value(v, unit),
+            Reading::NoData => "no data".into(),
+            Reading::NaN => "NaN".into(),
+            Reading::PosInf => "+Inf".into(),
+            Reading::NegInf => "-Inf".into(),
+        }
+    }
+}
+
+pub fn format_value(v: f64, unit: &str) -> String {
+    match unit {
+        "s" if v < 1.0 => format!("{:.1}ms", v * 1000.0),
+        "s" => format!("{v:.3}s"),
+        "ratio" => format!("{:.2}%", v * 100.0),
+        "req/s" => format!("{v:.1} req/s"),
+        _ => format!("{v:.4}"),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measurement {
+    /// Unix seconds.
+    pub time: i64,
+    pub canary: Reading,
+    pub stable: Reading,
+    pub requests: Option<f64>,
+    pub phase: Phase,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricResult {
+    pub name: String,
+    pub unit: String,
+    pub phase: Phase,
+    pub reason: String,
+    pub canary_query: String,
+    pub stable_query: String,
+    pub measurements: Vec<Measurement>,
+    /// Mann-Whitney p-value for "canary worse than stable" over the window.
+    pub p_value: Option<f64>,
+    pub condition: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FiringAlert {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnalysisResult {
+    pub service: String,
+    pub phase: Phase,
+    pub reason: String,
+    pub metrics: Vec<MetricResult>,
+    pub alerts: Vec<FiringAlert>,
+    /// Unix seconds of the last point considered.
+    pub end: i64,
+}
+
+/// Fills the placeholders of a query template.
+pub fn render(template: &str, svc: &ServiceSpec, selector: &str) -> String {
+    template
+        .replace("{selector}", selector)
+        .replace("{window}", &svc.window)
+        .replace("{service}", &svc.name)
+        .replace("{namespace}", &svc.namespace)
+}
+
+/// The points of a range query, by time (a single series expected; several are summed by the
+/// query itself).
+async fn range(
+    source: &Source,
+    client: &prometheus_http_query::Client,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: f64,
+) -> Result<Vec<(i64, f64)>, QueryError> {
+    let res = client.query_range(query, start, end, step).get().await.map_err(|e| source.explain(e, query))?;
+    let data = res.data();
+    if let Some(m) = data.as_matrix() {
+        let mut pts: Vec<(i64, f64)> =
+            m.first().map(|s| s.samples().iter().map(|p| (p.timestamp().round() as i64, p.value())).collect()).unwrap_or_default();
+        pts.sort_by_key(|p| p.0);
+        return Ok(pts);
+    }
+    Err(QueryError::Garbage { detail: "a range query did not return a matrix".into() })
+}
+
+/// Runs the analysis for the window ending at `end` (unix seconds).
+pub async fn analyse(source: &Source, svc: &ServiceSpec, end: i64) -> AnalysisResult {
+    let a = &svc.analysis;
+    let step = a.interval.as_secs().max(1) as i64;
+    let start = end - step * (a.count.max(1) as i64 - 1);
+    let client = match source.client() {
+        Ok(c) => c,
+        Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
+    };
+    let requests_q = render(&svc.requests_query, svc, &svc.canary);
+    let requests = range(source, &client, &requests_q, start, end, step as f64).await;
+    let mut metrics = Vec::new();
+    for m in &a.metrics {
+        let cq = render(&m.query, svc, &svc.canary);
+        let sq = render(&m.query, svc, &svc.stable);
+        let (c, s) =
+            futures::join!(range(source, &client, &cq, start, end, step as f64), range(source, &client, &sq, start, end, step as f64));
+        metrics.push(judge_metric(m, a, start, end, step, c, s, requests.as_ref().ok(), cq, sq));
+    }
+    let mut alerts = Vec::new();
+    let mut alert_problem = None;
+    if !a.alert_matchers.is_empty() {
+        match client.alerts().await {
+            Ok(list) => {
+                for al in list {
+                    if !al.state().is_firing() {
+                        continue;
+                    }
+                    let labels = al.labels();
+                    if a.alert_matchers.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                        let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        l.sort();
+                        alerts.push(FiringAlert {
+                            name: labels.get("alertname").cloned().unwrap_or_default(),
+                            labels: l,
+                            summary: al.annotations().get("summary").cloned().unwrap_or_default(),
+                        });
+                    }
+                }
+            }
+            Err(e) => alert_problem = Some(source.explain(e, "/api/v1/alerts").to_string()),
+        }
+    }
+    let (phase, reason) = overall(&metrics, &alerts, a.alerts_gate, alert_problem);
+    AnalysisResult { service: svc.name.clone(), phase, reason, metrics, alerts, end }
+}
+
+fn failed_all(svc: &ServiceSpec, end: i64, phase: Phase, reason: String) -> AnalysisResult {
+    AnalysisResult { service: svc.name.clone(), phase, reason, metrics: Vec::new(), alerts: Vec::new(), end }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge_metric(
+    m: &MetricSpec,
+    a: &AnalysisSpec,
+    start: i64,
+    end: i64,
+    step: i64,
+    canary: Result<Vec<(i64, f64)>, QueryError>,
+    stable: Result<Vec<(i64, f64)>, QueryError>,
+    requests: Option<&Vec<(i64, f64)>>,
+    canary_query: String,
+    stable_query: String,
+) -> MetricResult {
+    let condition = describe_condition(m);
+    let mut out = MetricResult {
+        name: m.name.clone(),
+        unit: m.unit.clone(),
+        phase: Phase::Running,
+        reason: String::new(),
+        canary_query,
+        stable_query,
+        measurements: Vec::new(),
+        p_value: None,
+        condition,
+    };
+    let (canary, stable) = match (canary, stable) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => {
+            out.phase = Phase::Error;
+            out.reason = e.to_string();
+            return out;
+        }
+    };
+    let at = |pts: &[(i64, f64)], t: i64| pts.iter().find(|p| p.0 == t).map(|p| p.1);
+    let mut t = start;
+    while t <= end {
+        let c = Reading::of(at(&canary, t));
+        let s = Reading::of(at(&stable, t));
+        let reqs = requests.and_then(|r| at(r, t));
+        let (phase, reason) = judge_point(m, a, c, s, reqs);
+        out.measurements.push(Measurement { time: t, canary: c, stable: s, requests: reqs, phase, reason });
+        t += step;
+    }
+    let count = |p: Phase| out.measurements.iter().filter(|x| x.phase == p).count();
+    let (failed, inconclusive, errors) = (count(Phase::Failed), count(Phase::Inconclusive), count(Phase::Error));
+    let taken = out.measurements.iter().filter(|x| x.canary != Reading::NoData || x.stable != Reading::NoData).count();
+    // The judge compares like with like; metrics that are only observed (traffic) are not judged.
+    let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
+    if let Some(alpha) = a.alpha.filter(|_| judged) {
+        let cs: Vec<f64> = out.measurements.iter().filter_map(|x| x.canary.value()).collect();
+        let ss: Vec<f64> = out.measurements.iter().filter_map(|x| x.stable.value()).collect();
+        let alt = if m.higher_is_worse { Alternative::Greater } else { Alternative::Less };
+        if cs.len() >= 3
+            && ss.len() >= 3
+            && let Some(r) = mann_whitney_u(&cs, &ss, alt)
+        {
+            out.p_value = Some(r.p_value);
+            if r.p_value < alpha && failed <= a.failure_limit {
+                out.phase = Phase::Failed;
+                out.reason = format!(
+                    "significant degradation: canary {} than stable (Mann-Whitney p = {:.4} < {alpha})",
+                    if m.higher_is_worse { "higher" } else { "lower" },
+                    r.p_value
+                );
+                return out;
+            }
+        }
+    }
+    let last_reason = |p: Phase| out.measurements.iter().rev().find(|x| x.phase == p).map(|x| x.reason.clone()).unwrap_or_default();
+    (out.phase, out.reason) = if failed > a.failure_limit {
+        (
+            Phase::Failed,
+            format!(
+                "{failed} of {} measurements failed (limit {}): {}",
+                out.measurements.len(),
+                a.failure_limit,
+                last_reason(Phase::Failed)
+            ),
+        )
+    } else if errors > a.inconclusive_limit {
+        (Phase::Error, format!("{errors} measurements could not be taken: {}", last_reason(Phase::Error)))
+    } else if inconclusive > a.inconclusive_limit {
+        (
+            Phase::Inconclusive,
+            format!(
+                "{inconclusive} of {} measurements inconclusive (limit {}): {}",
+                out.measurements.len(),
+                a.inconclusive_limit,
+                last_reason(Phase::Inconclusive)
+            ),
+        )
+    } else if taken < a.count {
+        (Phase::Running, format!("{taken} of {} measurements so far", a.count))
+    } else {
+        (Phase::Successful, format!("{} measurements within {}", out.measurements.len(), out.condition))
+    };
+    out
+}
+
+fn judge_point(m: &MetricSpec, a: &AnalysisSpec, c: Reading, s: Reading, requests: Option<f64>) -> (Phase, String) {
+    if let Some(r) = requests
+        && r < a.min_requests
+    {
+        return (Phase::Inconclusive, format!("no traffic: {r:.0} canary requests < {} minimum", a.min_requests));
+    }
+    let v = match c {
+        Reading::Value(v) => v,
+        Reading::NoData => return (Phase::Inconclusive, "no data for the canary (missing series)".into()),
+        Reading::NaN => return (Phase::Inconclusive, "canary value is NaN (0/0: nothing to measure in the window)".into()),
+        Reading::PosInf if m.higher_is_worse => {
+            return (Phase::Failed, "canary value is +Inf (beyond the largest histogram bucket)".into());
+        }
+        Reading::PosInf | Reading::NegInf => return (Phase::Inconclusive, format!("canary value is {}", c.describe(&m.unit))),
+    };
+    if let Some(max) = m.max
+        && v >= max
+    {
+        return (Phase::Failed, format!("canary {} ≥ {}", format_value(v, &m.unit), format_value(max, &m.unit)));
+    }
+    if let Some(min) = m.min
+        && v <= min
+    {
+        return (Phase::Failed, format!("canary {} ≤ {}", format_value(v, &m.unit), format_value(min, &m.unit)));
+    }
+    if let Some(ratio) = m.max_ratio {
+        match s {
+            Reading::Value(sv) if sv > 0.0 && v > ratio * sv => {
+                return (Phase::Failed, format!("canary {} > {ratio} × stable {}", format_value(v, &m.unit), format_value(sv, &m.unit)));
+            }
+            Reading::Value(_) => {}
+            other if m.max.is_none() && m.min.is_none() => {
+                return (Phase::Inconclusive, format!("stable is {}; cannot compare", other.describe(&m.unit)));
+            }
+            _ => {}
+        }
+    }
+    (Phase::Successful, format!("canary {}", format_value(v, &m.unit)))
+}
+
+fn describe_condition(m: &MetricSpec) -> String {
+    let mut parts = Vec::new();
+    if let Some(max) = m.max {
+        parts.push(format!("< {}", format_value(max, &m.unit)));
+    }
+    if let Some(min) = m.min {
+        parts.push(format!("> {}", format_value(min, &m.unit)));
+    }
+    if let Some(r) = m.max_ratio {
+        parts.push(format!("≤ {r} × stable"));
+    }
+    if parts.is_empty() { "observed only".into() } else { parts.join(" and ") }
+}
+
+fn overall(metrics: &[MetricResult], alerts: &[FiringAlert], alerts_gate: bool, alert_problem: Option<String>) -> (Phase, String) {
+    if alerts_gate && !alerts.is_empty() {
+        let names: Vec<&str> = alerts.iter().map(|a| a.name.as_str()).collect();
+        return (Phase::Failed, format!("alert firing: {}", names.join(", ")));
+    }
+    let worst = metrics.iter().map(|m| m.phase).max().unwrap_or(Phase::Error);
+    if metrics.is_empty() {
+        return (Phase::Error, "no metric could be analysed".into());
+    }
+    let reason = match metrics.iter().find(|m| m.phase == worst) {
+        Some(m) if worst != Phase::Successful => format!("{}: {}", m.name, m.reason),
+        _ => format!("all {} metrics within their conditions", metrics.len()),
+    };
+    match alert_problem {
+        Some(p) if alerts_gate && worst < Phase::Error => (Phase::Error, format!("alerts could not be read: {p}")),
+        _ => (worst, reason),
+    }
+}
+
+/// The built-in query templates for the common shapes.
+pub fn builtin(name: &str) -> Option<(&'static str, &'static str, bool)> {
+    // (query, unit, higher_is_worse)
+    Some(match name {
+        "latency_p50" => {
+            ("histogram_quantile(0.50, sum by (le) (rate(http_request_duration_seconds_bucket{{selector}}[{window}])))", "s", true)
+        }
+        "latency_p95" => {
+            ("histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{selector}}[{window}])))", "s", true)
+        }
+        "latency_p99" => {
+            ("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{selector}}[{window}])))", "s", true)
+        }
+        "error_ratio" => (
+            "sum(rate(http_requests_total{{selector},code=~\"5..\"}[{window}])) / sum(rate(http_requests_total{{selector}}[{window}]))",
+            "ratio",
+            true,
+        ),
+        "request_rate" => ("sum(rate(http_requests_total{{selector}}[{window}]))", "req/s", false),
+        _ => return None,
+    })
+}
+
+/// Requests counted per interval for the traffic minimum.
+pub const DEFAULT_REQUESTS_QUERY: &str = "sum(increase(http_requests_total{{selector}}[{window}]))";
+
+/// The default analysis when a service names none: p99 no more than 20 % over stable, error ratio
+/// under 2 % and no more than twice stable's.
+pub fn default_metrics() -> Vec<MetricSpec> {
+    let b = |name: &str, label: &str, max: Option<f64>, ratio: Option<f64>| {
+        let (q, unit, worse) = builtin(name).unwrap_or(("", "", true));
+        MetricSpec { name: label.into(), query: q.into(), max, min: None, max_ratio: ratio, higher_is_worse: worse, unit: unit.into() }
+    };
+    vec![
+        b("latency_p99", "p99 latency", None, Some(1.2)),
+        b("error_ratio", "error ratio", Some(0.02), Some(2.0)),
+        b("request_rate", "request rate", None, None),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric() -> MetricSpec {
+        MetricSpec {
+            name: "p99".into(),
+            query: String::new(),
+            max: Some(0.25),
+            min: None,
+            max_ratio: Some(1.2),
+            higher_is_worse: true,
+            unit: "s".into(),
+        }
+    }
+    fn spec() -> AnalysisSpec {
+        AnalysisSpec {
+            interval: Duration::from_secs(15),
+            count: 4,
+            failure_limit: 0,
+            inconclusive_limit: 1,
+            min_requests: 10.0,
+            alpha: None,
+            metrics: vec![],
+            alert_matchers: vec![],
+            alerts_gate: false,
+        }
+    }
+
+    #[test]
+    fn each_kind_of_reading_is_told_apart() {
+        let (m, a) = (metric(), spec());
+        assert_eq!(judge_point(&m, &a, Reading::Value(0.1), Reading::Value(0.1), Some(100.0)).0, Phase::Successful);
+        assert_eq!(judge_point(&m, &a, Reading::Value(0.3), Reading::Value(0.3), Some(100.0)).0, Phase::Failed, "absolute");
+        assert_eq!(judge_point(&m, &a, Reading::Value(0.2), Reading::Value(0.1), Some(100.0)).0, Phase::Failed, "relative");
+        let (p, why) = judge_point(&m, &a, Reading::NaN, Reading::Value(0.1), Some(100.0));
+        assert_eq!(p, Phase::Inconclusive);
+        assert!(why.contains("NaN"));
+        assert!(judge_point(&m, &a, Reading::NoData, Reading::Value(0.1), Some(100.0)).1.contains("no data"));
+        assert_eq!(judge_point(&m, &a, Reading::PosInf, Reading::Value(0.1), Some(100.0)).0, Phase::Failed);
+        let (p, why) = judge_point(&m, &a, Reading::Value(0.01), Reading::Value(0.01), Some(2.0));
+        assert_eq!(p, Phase::Inconclusive, "no traffic is not healthy");
+        assert!(why.contains("no traffic"));
+    }
+
+    #[test]
+    fn templates_fill_their_placeholders() {
+        let svc = ServiceSpec {
+            name: "payments".into(),
+            namespace: "prod".into(),
+            canary: "track=\"canary\"".into(),
+            stable: "track=\"stable\"".into(),
+            window: "1m".into(),
+            requests_query: DEFAULT_REQUESTS_QUERY.into(),
+            analysis: spec(),
+        };
+        let (q, _, _) = builtin("error_ratio").unwrap();
+        assert_eq!(
+            render(q, &svc, &svc.canary),
+            "sum(rate(http_requests_total{track=\"canary\",code=~\"5..\"}[1m])) / sum(rate(http_requests_total{track=\"canary\"}[1m]))"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Canary analysis from Prometheus: measurements of canary and stable, conditions, a statistical
+//! judge, and a verdict with the evidence behind it.
+
+pub mod analysis;
+pub mod mann_whitney;
+pub mod source;
+
+pub use analysis::{AnalysisResult, AnalysisSpec, MetricSpec, Phase, ServiceSpec, analyse};
+pub use source::{Auth, QueryError, Secret, Source};

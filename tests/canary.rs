@@ -1,0 +1,251 @@
+//! Canary analysis against a real Prometheus: golden verdicts from backfilled fixtures, a verdict
+//! that flips on live data, and every failure mode as a clear error.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flightdeck::metrics::analysis::{MetricSpec, Reading, ServiceSpec, builtin, default_metrics};
+use flightdeck::metrics::{AnalysisSpec, Auth, Phase, QueryError, Source, analyse};
+use support::prom::{END, Profile, SLOW_CANARY, STABLE, backfilled, fake_server, scraping};
+
+fn source(port: u16) -> Source {
+    Source {
+        name: "test".into(),
+        url: format!("http://127.0.0.1:{port}"),
+        timeout: Duration::from_secs(2),
+        auth: Auth::None,
+        headers: vec![],
+        ca_file: None,
+        insecure: false,
+    }
+}
+
+fn service(metrics: Vec<MetricSpec>, min_requests: f64) -> ServiceSpec {
+    ServiceSpec {
+        name: "payments".into(),
+        namespace: "prod".into(),
+        canary: "track=\"canary\"".into(),
+        stable: "track=\"stable\"".into(),
+        window: "1m".into(),
+        requests_query: flightdeck::metrics::analysis::DEFAULT_REQUESTS_QUERY.into(),
+        analysis: AnalysisSpec {
+            interval: Duration::from_secs(60),
+            count: 8,
+            failure_limit: 1,
+            inconclusive_limit: 1,
+            min_requests,
+            alpha: Some(0.05),
+            metrics,
+            alert_matchers: vec![],
+            alerts_gate: false,
+        },
+    }
+}
+
+fn metric(name: &str, max: Option<f64>, ratio: Option<f64>) -> MetricSpec {
+    let (q, unit, worse) = builtin(name).unwrap();
+    MetricSpec { name: name.into(), query: q.into(), max, min: None, max_ratio: ratio, higher_is_worse: worse, unit: unit.into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_values_and_a_failed_verdict() {
+    let prom = backfilled(STABLE, SLOW_CANARY);
+    let svc = service(default_metrics(), 10.0);
+    let r = analyse(&source(prom.port), &svc, END).await;
+    assert_eq!(r.phase, Phase::Failed, "{r:#?}");
+    let p99 = &r.metrics[0];
+    let last = p99.measurements.last().unwrap();
+    assert_eq!((last.canary, last.stable), (Reading::Value(2.2), Reading::Value(0.375)), "exact quantiles from the fixture");
+    assert_eq!(p99.phase, Phase::Failed);
+    assert!(p99.reason.contains("1.2 × stable") || p99.reason.contains("Mann-Whitney"), "{}", p99.reason);
+    assert!(p99.canary_query.contains("track=\"canary\""), "the resolved query is kept: {}", p99.canary_query);
+    let err = &r.metrics[1];
+    let last = err.measurements.last().unwrap();
+    assert!((last.canary.value().unwrap() - 0.05).abs() < 1e-9 && (last.stable.value().unwrap() - 0.01).abs() < 1e-9, "{last:?}");
+    assert_eq!(err.phase, Phase::Failed);
+    let rate = &r.metrics[2];
+    assert!((rate.measurements.last().unwrap().canary.value().unwrap() - 2.0).abs() < 1e-9);
+    assert_eq!(rate.phase, Phase::Successful, "observed only");
+    assert_eq!(p99.measurements.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_canary_passes_and_the_judge_agrees() {
+    let prom = backfilled(STABLE, STABLE);
+    let r = analyse(&source(prom.port), &service(default_metrics(), 10.0), END).await;
+    assert_eq!(r.phase, Phase::Successful, "{r:#?}");
+    let p = r.metrics[0].p_value.unwrap();
+    assert!(p > 0.05, "identical tracks: no significant difference ({p})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_traffic_and_nan_are_inconclusive_not_healthy() {
+    let quiet = Profile { buckets: [0.0; 7], mean: 0.0, ok_rps: 0.0, err_rps: 0.0 };
+    let prom = backfilled(STABLE, quiet);
+    let r = analyse(&source(prom.port), &service(vec![metric("error_ratio", Some(0.01), None)], 10.0), END).await;
+    assert_eq!(r.phase, Phase::Inconclusive, "{r:#?}");
+    assert!(r.metrics[0].measurements.iter().all(|m| m.reason.contains("no traffic")), "{:?}", r.metrics[0].measurements);
+    // Without a traffic minimum the 0/0 shows as NaN, still inconclusive.
+    let r = analyse(&source(prom.port), &service(vec![metric("error_ratio", Some(0.01), None)], 0.0), END).await;
+    assert_eq!(r.phase, Phase::Inconclusive);
+    assert_eq!(r.metrics[0].measurements.last().unwrap().canary, Reading::NaN);
+    assert!(r.metrics[0].reason.contains("NaN"), "{}", r.metrics[0].reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_series_and_a_bad_query_are_told_apart() {
+    let prom = backfilled(STABLE, SLOW_CANARY);
+    let mut svc = service(vec![metric("latency_p99", Some(1.0), None)], 0.0);
+    svc.canary = "track=\"nonexistent\"".into();
+    svc.requests_query = "vector(100)".into();
+    let r = analyse(&source(prom.port), &svc, END).await;
+    assert_eq!(r.phase, Phase::Inconclusive);
+    assert!(r.metrics[0].measurements.iter().all(|m| m.canary == Reading::NoData));
+    let bad = MetricSpec { query: "sum(rate(http_requests_total{{selector}}[{window}]".into(), ..metric("latency_p99", Some(1.0), None) };
+    let r = analyse(&source(prom.port), &service(vec![bad], 0.0), END).await;
+    assert_eq!(r.metrics[0].phase, Phase::Error);
+    assert!(r.metrics[0].reason.contains("rejected the query"), "{}", r.metrics[0].reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_mode_is_a_clear_error() {
+    let svc = service(default_metrics(), 0.0);
+    let closed = support::prom::free_port();
+    let cases: Vec<(u16, &str)> = vec![
+        (closed, "cannot reach Prometheus"),
+        (fake_server(None), "did not answer within 2s"),
+        (
+            fake_server(Some(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\noops",
+            )),
+            "HTTP 500",
+        ),
+        (
+            fake_server(Some("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 11\r\nconnection: close\r\n\r\n<html></html>")),
+            "not a Prometheus API response",
+        ),
+        (
+            fake_server(Some(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\nconnection: close\r\n\r\n{garbage}",
+            )),
+            "not a Prometheus API response",
+        ),
+        (
+            fake_server(Some(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: 12\r\nconnection: close\r\n\r\nunauthorized",
+            )),
+            "refused the credentials",
+        ),
+    ];
+    for (port, want) in cases {
+        let t0 = Instant::now();
+        let r = analyse(&source(port), &svc, END).await;
+        assert_eq!(r.phase, Phase::Error, "{want}: {r:#?}");
+        assert!(r.reason.contains(want), "expected `{want}`, got: {}", r.reason);
+        assert!(t0.elapsed() < Duration::from_secs(10), "{want}: bounded by the timeout");
+    }
+    let mut with_token = source(closed);
+    with_token.auth = Auth::Bearer(flightdeck::metrics::Secret::Env("FD_TEST_UNSET_TOKEN".into()));
+    let r = analyse(&with_token, &svc, END).await;
+    assert!(r.reason.contains("FD_TEST_UNSET_TOKEN") && r.reason.contains("not set"), "{}", r.reason);
+    let _ = QueryError::Http { status: 500 }; // the type is public for callers
+}
+
+/// A tiny /metrics endpoint whose canary starts failing when told to.
+fn live_target(errors: Arc<Mutex<bool>>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut err_total = 0.0f64;
+        let mut last = Instant::now();
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let t = started.elapsed().as_secs_f64() + 100.0;
+            let bad = *errors.lock().unwrap();
+            let dt = last.elapsed().as_secs_f64();
+            last = Instant::now();
+            if bad {
+                err_total += 5.0 * dt;
+            } else {
+                err_total += 0.01 * dt;
+            }
+            let body = format!(
+                "http_requests_total{{track=\"stable\",code=\"200\"}} {}\nhttp_requests_total{{track=\"stable\",code=\"500\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"200\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"500\"}} {}\n",
+                10.0 * t,
+                0.01 * t,
+                10.0 * t,
+                err_total
+            );
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verdict_flips_when_the_canary_degrades_on_live_data() {
+    let errors = Arc::new(Mutex::new(false));
+    let target = live_target(errors.clone());
+    let prom = scraping(&format!("127.0.0.1:{target}"));
+    let mut svc = service(vec![metric("error_ratio", Some(0.05), None)], 0.0);
+    svc.window = "5s".into();
+    svc.analysis.interval = Duration::from_secs(1);
+    svc.analysis.count = 4;
+    svc.analysis.failure_limit = 0;
+    svc.analysis.inconclusive_limit = 4;
+    svc.analysis.alpha = None;
+    let now = || jiff::Timestamp::now().as_second();
+    // Healthy first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = analyse(&source(prom.port), &svc, now()).await;
+        if r.phase == Phase::Successful {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never became healthy: {r:#?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    *errors.lock().unwrap() = true;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = analyse(&source(prom.port), &svc, now()).await;
+        if r.phase == Phase::Failed {
+            assert!(r.reason.contains("error_ratio"), "{}", r.reason);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never flipped to Failed: {r:#?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[test]
+fn the_cli_exits_by_verdict() {
+    let prom = backfilled(STABLE, SLOW_CANARY);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, format!("[prometheus.main]\nurl = \"http://127.0.0.1:{}\"\n[services.payments]\ncanary = 'track=\"canary\"'\nstable = 'track=\"stable\"'\n", prom.port)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["canary", "payments", "--json"])
+        .output()
+        .unwrap();
+    // The fixture is in 2024: "now" has no data, so the verdict is not Successful and the exit says so.
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["service"], "payments");
+    assert!(v["metrics"].as_array().unwrap().len() == 3);
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck")).arg("--config").arg(&cfg).args(["canary", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no service `nope`"));
+}
