@@ -273,3 +273,32 @@ fn a_retried_job_starts_a_fresh_log_on_screen() {
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
     assert!(!st.run(3).unwrap().logs.contains_key("unit-test[18]"));
 }
+
+#[test]
+fn the_canary_screen_queries_on_the_data_cadence_not_per_frame() {
+    let mut st = state(120, 40);
+    st.canary.services = vec![("payments".into(), 15)];
+    let fx = keys(&mut st, "5");
+    assert!(matches!(&fx[..], [Effect::Analyse { service, window: 300, .. }] if service == "payments"), "{fx:?}");
+    assert!(st.needs_clock(), "the screen keeps time while it shows live data");
+    // Ticks within the interval, and while the answer is outstanding, ask nothing more.
+    for s in 1..30 {
+        let t = jiff::Timestamp::from_second(st.now.as_second() + s).unwrap();
+        assert!(update(&mut st, Action::Tick(t)).is_empty() || s >= 15, "asked again after {s}s");
+    }
+    // A stale answer (another window) is dropped; the current one lands.
+    let fx = keys(&mut st, "l");
+    let Some(Effect::Analyse { request, window: 900, .. }) = fx.first().cloned() else { panic!("{fx:?}") };
+    let result = flightdeck::metrics::AnalysisResult {
+        service: "payments".into(),
+        phase: flightdeck::metrics::Phase::Running,
+        reason: String::new(),
+        metrics: vec![],
+        alerts: vec![],
+        end: 0,
+    };
+    update(&mut st, Action::CanaryLoaded { request: request - 1, service: "payments".into(), result: Box::new(result.clone()) });
+    assert!(st.canary.data["payments"].result.is_none());
+    update(&mut st, Action::CanaryLoaded { request, service: "payments".into(), result: Box::new(result) });
+    assert!(st.canary.data["payments"].result.is_some());
+}

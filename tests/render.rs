@@ -191,3 +191,55 @@ fn findings_screen_with_gate_verdict() {
         update(st, Action::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
     });
 }
+
+#[test]
+fn canary_screen_with_charts_numbers_and_verdict() {
+    use flightdeck::app::state::CanaryData;
+    use flightdeck::metrics::Phase;
+    use flightdeck::metrics::analysis::{AnalysisResult, Measurement, MetricResult, Reading};
+    let metric =
+        |name: &str, unit: &str, canary: f64, stable: f64, drift: f64, phase: Phase, max: Option<f64>, ratio: Option<f64>| MetricResult {
+            name: name.into(),
+            unit: unit.into(),
+            phase,
+            reason: if phase == Phase::Failed {
+                "8 of 20 measurements failed (limit 1): canary 4.80% ≥ 2.00%".into()
+            } else {
+                "20 measurements within their limits".into()
+            },
+            canary_query: "q".into(),
+            stable_query: "q".into(),
+            measurements: (0..20)
+                .map(|i| Measurement {
+                    time: 1_704_069_000 + i * 15,
+                    canary: Reading::Value(canary + drift * i as f64),
+                    stable: Reading::Value(stable),
+                    requests: Some(120.0),
+                    phase,
+                    reason: String::new(),
+                })
+                .collect(),
+            p_value: Some(if phase == Phase::Failed { 0.0004 } else { 0.41 }),
+            condition: "< 2.00% and ≤ 2 × stable".into(),
+            max,
+            max_ratio: ratio,
+        };
+    both_sizes("canary", |st| {
+        st.canary.services = vec![("payments".into(), 15), ("search".into(), 15)];
+        let result = AnalysisResult {
+            service: "payments".into(),
+            phase: Phase::Failed,
+            reason: "error ratio: 8 of 20 measurements failed (limit 1): canary 4.80% ≥ 2.00%".into(),
+            metrics: vec![
+                metric("p99 latency", "s", 0.21, 0.20, 0.001, Phase::Successful, None, Some(1.2)),
+                metric("error ratio", "ratio", 0.004, 0.004, 0.0023, Phase::Failed, Some(0.02), Some(2.0)),
+            ],
+            alerts: vec![],
+            end: 1_704_069_285,
+        };
+        st.canary
+            .data
+            .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
+        update(st, key('5'));
+    });
+}

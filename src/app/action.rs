@@ -38,6 +38,11 @@ pub enum Action {
         run: RunId,
         result: Result<(Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>), String>,
     },
+    CanaryLoaded {
+        request: u64,
+        service: String,
+        result: Box<crate::metrics::AnalysisResult>,
+    },
     AcceptancesLoaded(Result<crate::findings::Acceptances, String>),
     AuditLoaded {
         request: u64,

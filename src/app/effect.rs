@@ -32,6 +32,12 @@ pub enum Effect {
         run: RunId,
     },
     LoadAcceptances,
+    /// Analyse a service's canary over the last `window` seconds.
+    Analyse {
+        request: u64,
+        service: String,
+        window: i64,
+    },
     LoadAudit {
         request: u64,
     },
@@ -54,6 +60,8 @@ pub struct EffectRunner {
     pub journal: Journal,
     /// The risk acceptances file.
     pub acceptances: PathBuf,
+    /// Analysed services with their Prometheus source.
+    pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
 }
 
 impl EffectRunner {
@@ -64,6 +72,7 @@ impl EffectRunner {
         let depth = self.depth;
         let journal = self.journal.clone();
         let acceptances = self.acceptances.clone();
+        let canary = self.canary.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -89,6 +98,15 @@ impl EffectRunner {
                 Effect::LoadFindings { run } => {
                     let result = timed(ci.evidence(run)).await;
                     Action::FindingsLoaded { run, result }
+                }
+                Effect::Analyse { request, service, window } => {
+                    let Some((source, spec)) = canary.get(&service).cloned() else { return };
+                    let mut spec = spec;
+                    let step = spec.analysis.interval.as_secs().max(1) as i64;
+                    spec.analysis.count = (window / step).clamp(1, 2000) as usize;
+                    let end = jiff::Timestamp::now().as_second() / step * step;
+                    let result = crate::metrics::analyse(&source, &spec, end).await;
+                    Action::CanaryLoaded { request, service, result: Box::new(result) }
                 }
                 Effect::LoadAcceptances => {
                     let result = tokio::task::spawn_blocking(move || crate::findings::Acceptances::load(&acceptances))

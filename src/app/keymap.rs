@@ -17,6 +17,7 @@ pub enum Context {
     Approvals,
     Findings,
     Audit,
+    Canary,
 }
 
 impl Context {
@@ -28,6 +29,7 @@ impl Context {
             Context::Log => "Log view",
             Context::Approvals => "Approvals inbox",
             Context::Findings => "Findings",
+            Context::Canary => "Canary analysis",
             Context::Audit => "Audit journal",
         }
     }
@@ -66,6 +68,7 @@ pub enum Command {
     ScreenApprovals,
     ScreenAudit,
     ScreenFindings,
+    ScreenCanary,
     AcceptRisk,
     BreakGlass,
 }
@@ -149,6 +152,15 @@ pub const COMMANDS: &[CommandDef] = &[
         false,
     ),
     def(C::ScreenAudit, "screen.audit", Global, &["4"], "audit", "show the audit journal and its verification", false),
+    def(
+        C::ScreenCanary,
+        "screen.canary",
+        Global,
+        &["5"],
+        "canary",
+        "show canary vs stable from Prometheus, with charts and the verdict",
+        false,
+    ),
     def(
         C::AcceptRisk,
         "findings.accept_risk",

@@ -56,6 +56,8 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.policy = config.policy.clone();
     state.policy.read_only = read_only;
     state.acceptances.path = Some(config.findings.acceptances.clone());
+    state.canary.services = config.services.iter().map(|(n, (_, s))| (n.clone(), s.analysis.interval.as_secs().max(1) as i64)).collect();
+    state.canary.window = 1;
     state.pipeline_envs = config.pipelines.iter().map(|(n, p)| (n.clone(), p.environments.clone())).collect();
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
@@ -77,6 +79,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         depth,
         journal,
         acceptances: config.findings.acceptances.clone(),
+        canary: Arc::new(canary_services(&config)),
     };
 
     let request = state.request_id();
@@ -171,6 +174,11 @@ async fn event_loop(
         }
     }
     Ok(())
+}
+
+/// Each analysed service with the source it is measured from.
+pub fn canary_services(config: &Config) -> std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)> {
+    config.services.iter().filter_map(|(n, (src, spec))| Some((n.clone(), (config.prometheus.get(src)?.clone(), spec.clone())))).collect()
 }
 
 fn translate(ev: Event) -> Option<Action> {

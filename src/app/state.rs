@@ -21,6 +21,7 @@ pub enum Screen {
     Approvals,
     Findings,
     Audit,
+    Canary,
 }
 
 impl Screen {
@@ -30,6 +31,7 @@ impl Screen {
             Screen::Approvals => "Approvals",
             Screen::Findings => "Findings",
             Screen::Audit => "Audit",
+            Screen::Canary => "Canary",
         }
     }
 }
@@ -69,6 +71,28 @@ impl AuditView {
             })
             .collect()
     }
+}
+
+/// Windows the canary screen can judge over.
+pub const CANARY_WINDOWS: [(&str, i64); 4] = [("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21_600)];
+
+/// What the canary screen knows of one service: the latest analysis and how fresh it is.
+#[derive(Clone, Debug, Default)]
+pub struct CanaryData {
+    pub result: Option<crate::metrics::AnalysisResult>,
+    /// When the last answer with data arrived (for the staleness chip).
+    pub last_ok: Option<Timestamp>,
+    pub asked_at: Option<Timestamp>,
+    pub pending: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CanaryView {
+    /// (service, data cadence in seconds), from the configuration.
+    pub services: Vec<(String, i64)>,
+    pub selected: usize,
+    pub window: usize,
+    pub data: HashMap<String, CanaryData>,
 }
 
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).
@@ -334,6 +358,7 @@ pub struct State {
     pub pending_audit: Option<u64>,
     pub acceptances: crate::findings::Acceptances,
     pub findings_view: FindingsView,
+    pub canary: CanaryView,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -383,6 +408,7 @@ impl State {
             pending_audit: None,
             acceptances: Default::default(),
             findings_view: Default::default(),
+            canary: Default::default(),
             keymap,
             theme,
             theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
@@ -455,6 +481,7 @@ impl State {
             Screen::Approvals => Context::Approvals,
             Screen::Findings => Context::Findings,
             Screen::Audit => Context::Audit,
+            Screen::Canary => Context::Canary,
         }
     }
 
@@ -474,6 +501,7 @@ impl State {
     /// Whether the clock must tick: something on screen shows elapsed time or a countdown.
     pub fn needs_clock(&self) -> bool {
         self.toasts.iter().any(|t| t.level == ToastLevel::Info)
+            || (self.screen == Screen::Canary && !self.canary.services.is_empty())
             || self.runs.iter().any(|r| {
                 !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
             })

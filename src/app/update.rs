@@ -42,6 +42,20 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             if before != state.toasts.len() || state.needs_clock() {
                 state.dirty = true;
             }
+            canary_refresh(state).into_iter().collect()
+        }
+        Action::CanaryLoaded { request, service, result } => {
+            let now = state.now;
+            let Some(d) = state.canary.data.get_mut(&service) else { return Vec::new() };
+            if d.pending != Some(request) {
+                return Vec::new(); // superseded (window changed)
+            }
+            d.pending = None;
+            if !result.metrics.is_empty() {
+                d.last_ok = Some(now);
+            }
+            d.result = Some(*result);
+            state.dirty = true;
             Vec::new()
         }
         Action::Terminate => {
@@ -325,6 +339,27 @@ fn reset_log_view(state: &mut State) {
 }
 
 /// Asks for the selected job's log from disk when it finished before we were watching.
+/// Asks for the selected service's analysis when its data cadence says it is due (never once per
+/// frame: at most once per interval, and never while an answer is outstanding).
+fn canary_refresh(state: &mut State) -> Option<Effect> {
+    if state.screen != Screen::Canary {
+        return None;
+    }
+    let (service, every) = state.canary.services.get(state.canary.selected)?.clone();
+    let window = super::state::CANARY_WINDOWS[state.canary.window % super::state::CANARY_WINDOWS.len()].1;
+    let now = state.now;
+    let request = state.next_request;
+    let d = state.canary.data.entry(service.clone()).or_default();
+    let due = d.asked_at.is_none_or(|t| now.as_second() - t.as_second() >= every);
+    if !due || d.pending.is_some() {
+        return None;
+    }
+    d.asked_at = Some(now);
+    d.pending = Some(request);
+    state.next_request += 1;
+    Some(Effect::Analyse { request, service, window })
+}
+
 /// The selected run's findings that match the filter, most severe first.
 pub fn visible_findings(state: &State) -> Vec<&crate::findings::Finding> {
     let Some(ev) = state.current_run().and_then(|r| r.evidence.as_ref()) else { return Vec::new() };
@@ -786,8 +821,12 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
                     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
                 }
-                Screen::Pipelines => Vec::new(),
+                Screen::Pipelines | Screen::Canary => Vec::new(),
             }
+        }
+        Command::ScreenCanary => {
+            state.screen = Screen::Canary;
+            canary_refresh(state).into_iter().collect()
         }
         Command::AcceptRisk => {
             let Some(run) = state.selected_run else { return Vec::new() };
@@ -1102,6 +1141,22 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             let n = visible_findings(state).len();
             state.findings_view.cursor = step(state.findings_view.cursor, n, cmd);
             return Vec::new();
+        }
+        Screen::Canary => {
+            match cmd {
+                Command::Left | Command::Right => {
+                    let n = super::state::CANARY_WINDOWS.len();
+                    state.canary.window =
+                        if cmd == Command::Left { (state.canary.window + n - 1) % n } else { (state.canary.window + 1) % n };
+                    // A new window: ask again now, and drop answers for the old one.
+                    for d in state.canary.data.values_mut() {
+                        d.asked_at = None;
+                        d.pending = None;
+                    }
+                }
+                _ => state.canary.selected = step(state.canary.selected, state.canary.services.len(), cmd),
+            }
+            return canary_refresh(state).into_iter().collect();
         }
         Screen::Pipelines => {}
     }

@@ -146,6 +146,9 @@ pub struct MetricResult {
     /// Mann-Whitney p-value for "canary worse than stable" over the window.
     pub p_value: Option<f64>,
     pub condition: String,
+    /// The numeric limits, for drawing them.
+    pub max: Option<f64>,
+    pub max_ratio: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -271,6 +274,8 @@ fn judge_metric(
         measurements: Vec::new(),
         p_value: None,
         condition,
+        max: m.max,
+        max_ratio: m.max_ratio,
     };
     let (canary, stable) = match (canary, stable) {
         (Ok(c), Ok(s)) => (c, s),

@@ -40,6 +40,7 @@ impl Cockpit {
             depth: ColorDepth::None,
             journal,
             acceptances: config.findings.acceptances.clone(),
+            canary: Arc::new(flightdeck::app::canary_services(&config)),
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);

@@ -21,6 +21,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         (Screen::Approvals, Command::ScreenApprovals),
         (Screen::Findings, Command::ScreenFindings),
         (Screen::Audit, Command::ScreenAudit),
+        (Screen::Canary, Command::ScreenCanary),
     ] {
         let key = state.keymap.label(cmd).map(|k| format!("{k} ")).unwrap_or_default();
         let count = if screen == Screen::Approvals && waiting > 0 { format!(" ({waiting})") } else { String::new() };

@@ -1,0 +1,199 @@
+//! The canary screen: for each service, canary against stable from Prometheus. Per metric a chart
+//! over the selected window with the threshold drawn, and the numbers beside it (a chart is never
+//! the only carrier of information); the verdict, why, the firing alerts, and how fresh the data is.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Sparkline, Wrap};
+
+use crate::app::state::{CANARY_WINDOWS, State};
+use crate::metrics::Phase;
+use crate::metrics::analysis::{MetricResult, format_value};
+use crate::ui::theme::Role;
+use crate::ui::widgets::text::{pad, truncate};
+use crate::ui::widgets::{footer, header};
+
+fn phase_style(p: Phase) -> (&'static str, Role) {
+    match p {
+        Phase::Successful => ("✓", Role::Success),
+        Phase::Running => ("●", Role::Running),
+        Phase::Inconclusive => ("?", Role::Paused),
+        Phase::Error => ("⚠", Role::Aborted),
+        Phase::Failed => ("✗", Role::Failure),
+    }
+}
+
+/// Points of one side of a metric, downsampled (averaged) to at most `width` points.
+fn series(m: &MetricResult, canary: bool, width: usize) -> Vec<(f64, f64)> {
+    let pts: Vec<(f64, f64)> =
+        m.measurements.iter().filter_map(|x| Some((x.time as f64, if canary { x.canary } else { x.stable }.value()?))).collect();
+    let width = width.max(2);
+    if pts.len() <= width {
+        return pts;
+    }
+    let per = pts.len().div_ceil(width);
+    pts.chunks(per).map(|c| (c[0].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)).collect()
+}
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    let t = &state.theme;
+    header::render(frame, Rect { height: 1, ..area }, state);
+    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
+    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let (wname, _) = CANARY_WINDOWS[state.canary.window % CANARY_WINDOWS.len()];
+    let title = Line::from(vec![
+        Span::styled(" Canary vs stable ", t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
+        Span::styled(format!("· window {wname} (←/→ change) "), t.fg(Role::Muted)),
+    ]);
+    let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(title);
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    if state.canary.services.is_empty() {
+        let msg = "no service is configured for canary analysis — add [prometheus.NAME] and [services.NAME] (see config.example.toml)";
+        frame.render_widget(Paragraph::new(Line::styled(msg, t.fg(Role::Muted))).wrap(Wrap { trim: true }), inner);
+        return;
+    }
+
+    // One line per service: verdict, error-rate delta, a sparkline of the first metric, freshness.
+    let w = inner.width as usize;
+    for (i, (name, every)) in state.canary.services.iter().enumerate() {
+        let y = inner.y + i as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        let d = state.canary.data.get(name);
+        let res = d.and_then(|d| d.result.as_ref());
+        let (glyph, role) = res.map(|r| phase_style(r.phase)).unwrap_or(("…", Role::Muted));
+        let verdict = res.map(|r| r.phase.label()).unwrap_or("waiting");
+        let delta = res
+            .and_then(|r| r.metrics.iter().find(|m| m.unit == "ratio"))
+            .and_then(|m| m.measurements.iter().rev().find_map(|x| Some(x.canary.value()? - x.stable.value()?)))
+            .map(|d| format!("errors {:+.2}pp", d * 100.0))
+            .unwrap_or_else(|| "errors  n/a".into());
+        let age = match d.and_then(|d| d.last_ok) {
+            Some(ts) => {
+                let secs = state.now.as_second() - ts.as_second();
+                if secs > 3 * every { format!("STALE {secs}s") } else { format!("data {secs}s old") }
+            }
+            None if res.is_some_and(|r| r.metrics.is_empty()) => "source unreachable".into(),
+            None => "no data yet".into(),
+        };
+        let marker = if i == state.canary.selected { "▸ " } else { "  " };
+        let left = format!("{marker}{} {glyph} {:<12} {:<16} ", pad(name, 14), verdict, delta);
+        let right = format!(" {age}");
+        let spark_w = w.saturating_sub(left.chars().count() + right.chars().count()).min(40);
+        let style = if i == state.canary.selected { t.selection() } else { t.fg(role) };
+        frame.render_widget(Paragraph::new(Line::styled(left.clone(), style)), Rect { y, height: 1, ..inner });
+        if let Some(m) = res.and_then(|r| r.metrics.first()) {
+            let data: Vec<u64> = series(m, true, spark_w).iter().map(|p| (p.1 * 1000.0).max(0.0) as u64).collect();
+            let x = inner.x + left.chars().count() as u16;
+            frame.render_widget(
+                Sparkline::default().data(&data).style(t.fg(Role::Running)),
+                Rect { x, y, width: spark_w as u16, height: 1 },
+            );
+        }
+        let rx = inner.right().saturating_sub(right.chars().count() as u16);
+        frame.render_widget(
+            Paragraph::new(Span::styled(right, t.fg(if age.starts_with("STALE") { Role::Warning } else { Role::Muted }))),
+            Rect { x: rx, y, width: inner.right() - rx, height: 1 },
+        );
+    }
+
+    let top = state.canary.services.len() as u16 + 1;
+    let Some((name, _)) = state.canary.services.get(state.canary.selected) else { return };
+    let area = Rect { y: inner.y + top, height: inner.height.saturating_sub(top), ..inner };
+    let Some(res) = state.canary.data.get(name).and_then(|d| d.result.as_ref()) else {
+        frame.render_widget(Paragraph::new(Line::styled(format!("asking Prometheus about {name}…"), t.fg(Role::Muted))), area);
+        return;
+    };
+    let (g, role) = phase_style(res.phase);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{g} {} ", res.phase.label()), t.status(role)),
+        Span::styled(truncate(&crate::logstore::sanitize::sanitize_str(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
+    ])];
+    for a in &res.alerts {
+        lines.push(Line::styled(format!("🔔 alert firing: {} {}", a.name, a.summary), t.status(Role::Failure)));
+    }
+    let head_h = lines.len() as u16;
+    frame.render_widget(Paragraph::new(lines), Rect { height: head_h, ..area });
+    let charts = Rect { y: area.y + head_h, height: area.height.saturating_sub(head_h), ..area };
+    if res.metrics.is_empty() || charts.height < 3 {
+        return;
+    }
+    let each = (charts.height / res.metrics.len() as u16).max(3);
+    for (i, m) in res.metrics.iter().enumerate() {
+        let y = charts.y + i as u16 * each;
+        if y + 3 > charts.bottom() {
+            break;
+        }
+        let row = Rect { y, height: each.min(charts.bottom() - y), ..charts };
+        metric(frame, row, state, m);
+    }
+}
+
+fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
+    let t = &state.theme;
+    let numbers_w = 34u16.min(row.width / 2);
+    let chart_area = Rect { width: row.width - numbers_w, ..row };
+    let num_area = Rect { x: row.x + chart_area.width, width: numbers_w, ..row };
+    let width = chart_area.width.saturating_sub(10) as usize * 2;
+    let canary = series(m, true, width);
+    let stable = series(m, false, width);
+    let (x0, x1) = m.measurements.first().zip(m.measurements.last()).map(|(a, b)| (a.time as f64, b.time as f64)).unwrap_or((0.0, 1.0));
+    let threshold = condition_line(m, &stable);
+    let threshold_pts: Vec<(f64, f64)> = threshold.map(|v| vec![(x0, v), (x1, v)]).unwrap_or_default();
+    let ymax = canary.iter().chain(&stable).map(|p| p.1).chain(threshold).fold(0.0f64, f64::max).max(1e-9) * 1.15;
+    let mut sets = vec![
+        Dataset::default().name("canary").marker(Marker::Braille).graph_type(GraphType::Line).style(t.fg(Role::Running)).data(&canary),
+        Dataset::default().name("stable").marker(Marker::Dot).graph_type(GraphType::Line).style(t.fg(Role::Success)).data(&stable),
+    ];
+    if !threshold_pts.is_empty() {
+        sets.push(
+            Dataset::default()
+                .name("limit")
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(t.fg(Role::Failure))
+                .data(&threshold_pts),
+        );
+    }
+    let (g, role) = phase_style(m.phase);
+    let chart = Chart::new(sets)
+        .block(Block::bordered().border_style(t.fg(Role::Border)).title(Line::from(vec![
+            Span::styled(format!(" {} ", m.name), t.fg(Role::Accent)),
+            Span::styled(format!("{g} {} ", m.phase.label()), t.status(role)),
+        ])))
+        .x_axis(Axis::default().bounds([x0, x1.max(x0 + 1.0)]))
+        .y_axis(Axis::default().bounds([0.0, ymax]).labels(vec![Span::raw("0"), Span::raw(format_value(ymax, &m.unit))]));
+    frame.render_widget(chart, chart_area);
+    let last = m.measurements.iter().rev().find(|x| x.canary.value().is_some()).or(m.measurements.last());
+    let (c, s) = last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()));
+    let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
+    let lines = vec![
+        Line::styled(format!("canary  {c}"), t.fg(Role::Running)),
+        Line::styled(format!("stable  {s}"), t.fg(Role::Success)),
+        Line::styled(format!("limit   {}", m.condition), t.fg(Role::Muted)),
+        Line::styled(format!("judge   p = {p}"), t.fg(Role::Muted)),
+        Line::styled(truncate(&crate::logstore::sanitize::sanitize_str(&m.reason), 200), t.fg(role)),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }),
+        Rect { x: num_area.x + 1, width: num_area.width.saturating_sub(1), ..num_area },
+    );
+}
+
+/// Where to draw the limit: the absolute maximum, else the relative one against stable's mean.
+fn condition_line(m: &MetricResult, stable: &[(f64, f64)]) -> Option<f64> {
+    if let Some(max) = m.max {
+        return Some(max);
+    }
+    let ratio = m.max_ratio?;
+    if stable.is_empty() {
+        return None;
+    }
+    Some(ratio * stable.iter().map(|p| p.1).sum::<f64>() / stable.len() as f64)
+}
