@@ -19,6 +19,12 @@ fn the_example_configuration_loads_completely() {
     assert!(c.environments["prod"].production);
     assert_eq!(c.default_pipeline.as_deref(), Some("release"));
     assert_eq!(c.ui.theme, "dark");
+    let (source, svc) = &c.services["payments-api"];
+    assert_eq!(source, "main");
+    assert_eq!(svc.analysis.metrics.len(), 3);
+    assert_eq!(svc.analysis.alerts_gate, true);
+    assert!(matches!(c.prometheus["main"].auth, flightdeck::metrics::Auth::None));
+    assert_eq!(c.prometheus["main"].headers, [("X-Scope-OrgID".to_string(), "payments".to_string())]);
 }
 
 #[test]
