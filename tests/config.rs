@@ -22,7 +22,7 @@ fn the_example_configuration_loads_completely() {
     let (source, svc) = &c.services["payments-api"];
     assert_eq!(source, "main");
     assert_eq!(svc.analysis.metrics.len(), 3);
-    assert_eq!(svc.analysis.alerts_gate, true);
+    assert!(svc.analysis.alerts_gate);
     assert!(matches!(c.prometheus["main"].auth, flightdeck::metrics::Auth::None));
     assert_eq!(c.prometheus["main"].headers, [("X-Scope-OrgID".to_string(), "payments".to_string())]);
 }
