@@ -249,3 +249,16 @@ fn the_cli_exits_by_verdict() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no service `nope`"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_get_history_while_the_verdict_judges_only_the_analysis_intervals() {
+    let prom = backfilled(STABLE, STABLE);
+    let svc = service(default_metrics(), 10.0);
+    // 60 one-minute points reach back before the fixture begins: no data there, which must not
+    // make the verdict inconclusive, because only the last 8 intervals are judged.
+    let r = flightdeck::metrics::analyse_with_history(&source(prom.port), &svc, END, 60).await;
+    assert_eq!(r.metrics[0].measurements.len(), 60);
+    assert!(r.metrics[0].measurements[..20].iter().all(|m| m.canary == Reading::NoData));
+    assert_eq!(r.phase, Phase::Successful, "{}", r.reason);
+    assert!(r.metrics[0].reason.starts_with("8 measurements"), "{}", r.metrics[0].reason);
+}

@@ -101,11 +101,10 @@ impl EffectRunner {
                 }
                 Effect::Analyse { request, service, window } => {
                     let Some((source, spec)) = canary.get(&service).cloned() else { return };
-                    let mut spec = spec;
                     let step = spec.analysis.interval.as_secs().max(1) as i64;
-                    spec.analysis.count = (window / step).clamp(1, 2000) as usize;
+                    let history = (window / step).clamp(1, 2000) as usize;
                     let end = jiff::Timestamp::now().as_second() / step * step;
-                    let result = crate::metrics::analyse(&source, &spec, end).await;
+                    let result = crate::metrics::analyse_with_history(&source, &spec, end, history).await;
                     Action::CanaryLoaded { request, service, result: Box::new(result) }
                 }
                 Effect::LoadAcceptances => {

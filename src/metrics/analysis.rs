@@ -199,11 +199,17 @@ async fn range(
     Err(QueryError::Garbage { detail: "a range query did not return a matrix".into() })
 }
 
-/// Runs the analysis for the window ending at `end` (unix seconds).
+/// Runs the analysis for the `count` intervals ending at `end` (unix seconds).
 pub async fn analyse(source: &Source, svc: &ServiceSpec, end: i64) -> AnalysisResult {
+    analyse_with_history(source, svc, end, 0).await
+}
+
+/// Like `analyse`, and also returns up to `history` earlier points per metric for charts. The
+/// verdict still judges only the last `count` intervals.
+pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, history: usize) -> AnalysisResult {
     let a = &svc.analysis;
     let step = a.interval.as_secs().max(1) as i64;
-    let start = end - step * (a.count.max(1) as i64 - 1);
+    let start = end - step * (a.count.max(history).max(1) as i64 - 1);
     let client = match source.client() {
         Ok(c) => c,
         Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
@@ -295,14 +301,18 @@ fn judge_metric(
         out.measurements.push(Measurement { time: t, canary: c, stable: s, requests: reqs, phase, reason });
         t += step;
     }
-    let count = |p: Phase| out.measurements.iter().filter(|x| x.phase == p).count();
+    // Only the analysis' own intervals are judged; earlier points are there for the charts.
+    let judged_from = out.measurements.len().saturating_sub(a.count);
+    let recent = &out.measurements[judged_from..];
+    let count = |p: Phase| recent.iter().filter(|x| x.phase == p).count();
     let (failed, inconclusive, errors) = (count(Phase::Failed), count(Phase::Inconclusive), count(Phase::Error));
-    let taken = out.measurements.iter().filter(|x| x.canary != Reading::NoData || x.stable != Reading::NoData).count();
+    let taken = recent.iter().filter(|x| x.canary != Reading::NoData || x.stable != Reading::NoData).count();
+    let judged_len = recent.len();
     // The judge compares like with like; metrics that are only observed (traffic) are not judged.
     let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
     if let Some(alpha) = a.alpha.filter(|_| judged) {
-        let cs: Vec<f64> = out.measurements.iter().filter_map(|x| x.canary.value()).collect();
-        let ss: Vec<f64> = out.measurements.iter().filter_map(|x| x.stable.value()).collect();
+        let cs: Vec<f64> = out.measurements[judged_from..].iter().filter_map(|x| x.canary.value()).collect();
+        let ss: Vec<f64> = out.measurements[judged_from..].iter().filter_map(|x| x.stable.value()).collect();
         let alt = if m.higher_is_worse { Alternative::Greater } else { Alternative::Less };
         if cs.len() >= 3
             && ss.len() >= 3
@@ -320,16 +330,12 @@ fn judge_metric(
             }
         }
     }
-    let last_reason = |p: Phase| out.measurements.iter().rev().find(|x| x.phase == p).map(|x| x.reason.clone()).unwrap_or_default();
+    let last_reason =
+        |p: Phase| out.measurements[judged_from..].iter().rev().find(|x| x.phase == p).map(|x| x.reason.clone()).unwrap_or_default();
     (out.phase, out.reason) = if failed > a.failure_limit {
         (
             Phase::Failed,
-            format!(
-                "{failed} of {} measurements failed (limit {}): {}",
-                out.measurements.len(),
-                a.failure_limit,
-                last_reason(Phase::Failed)
-            ),
+            format!("{failed} of {} measurements failed (limit {}): {}", judged_len, a.failure_limit, last_reason(Phase::Failed)),
         )
     } else if errors > a.inconclusive_limit {
         (Phase::Error, format!("{errors} measurements could not be taken: {}", last_reason(Phase::Error)))
@@ -338,7 +344,7 @@ fn judge_metric(
             Phase::Inconclusive,
             format!(
                 "{inconclusive} of {} measurements inconclusive (limit {}): {}",
-                out.measurements.len(),
+                judged_len,
                 a.inconclusive_limit,
                 last_reason(Phase::Inconclusive)
             ),
@@ -346,7 +352,7 @@ fn judge_metric(
     } else if taken < a.count {
         (Phase::Running, format!("{taken} of {} measurements so far", a.count))
     } else {
-        (Phase::Successful, format!("{} measurements within {}", out.measurements.len(), out.condition))
+        (Phase::Successful, format!("{judged_len} measurements within {}", out.condition))
     };
     out
 }

@@ -5,5 +5,5 @@ pub mod analysis;
 pub mod mann_whitney;
 pub mod source;
 
-pub use analysis::{AnalysisResult, AnalysisSpec, MetricSpec, Phase, ServiceSpec, analyse};
+pub use analysis::{AnalysisResult, AnalysisSpec, MetricSpec, Phase, ServiceSpec, analyse, analyse_with_history};
 pub use source::{Auth, QueryError, Secret, Source};
