@@ -600,8 +600,10 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
     policy.read_only = read_only;
     let mut rows = Vec::new();
     for rec in &runs {
-        let Some(first) = rec.waiting_gates().next() else { continue };
-        let _ = first;
+        // Read the evidence only for runs that have something waiting.
+        if rec.waiting_gates().next().is_none() {
+            continue;
+        }
         let evidence = evidence_of(config, &runner, rec)?;
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
