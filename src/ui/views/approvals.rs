@@ -2,7 +2,6 @@
 //! decide it (and if not, the rule that says so).
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
@@ -11,8 +10,8 @@ use crate::app::state::State;
 use crate::domain::{JobRecord, RunRecord};
 use crate::policy::{ActionKind, Request, Verdict};
 use crate::ui::theme::Role;
+use crate::ui::widgets::status;
 use crate::ui::widgets::text::pad;
-use crate::ui::widgets::{footer, header, status};
 use crate::util::{elapsed, format_duration};
 
 /// Whether the current user may approve this gate, and if not why.
@@ -41,11 +40,8 @@ pub fn evidence(run: &RunRecord) -> String {
 }
 
 pub fn render(frame: &mut Frame, state: &State) {
-    let area = frame.area();
     let t = &state.theme;
-    header::render(frame, Rect { height: 1, ..area }, state);
-    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
-    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let body = super::chrome(frame, state);
     let gates = state.waiting_gates();
     let block = Block::bordered()
         .border_style(t.border(state.overlay.is_none()))

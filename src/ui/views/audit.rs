@@ -10,14 +10,10 @@ use crate::app::state::State;
 use crate::audit::Phase;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{pad, truncate};
-use crate::ui::widgets::{footer, header};
 
 pub fn render(frame: &mut Frame, state: &State) {
-    let area = frame.area();
     let t = &state.theme;
-    header::render(frame, Rect { height: 1, ..area }, state);
-    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
-    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let body = super::chrome(frame, state);
     let a = &state.audit;
     let (chip, role) = match (&a.report, &a.error) {
         (_, Some(e)) => (format!("✗ cannot read: {e}"), Role::Failure),

@@ -14,7 +14,6 @@ use crate::metrics::Phase;
 use crate::metrics::analysis::{MetricResult, format_value};
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{pad, truncate};
-use crate::ui::widgets::{footer, header};
 
 fn phase_style(p: Phase) -> (&'static str, Role) {
     match p {
@@ -39,11 +38,8 @@ fn series(m: &MetricResult, canary: bool, width: usize) -> Vec<(f64, f64)> {
 }
 
 pub fn render(frame: &mut Frame, state: &State) {
-    let area = frame.area();
     let t = &state.theme;
-    header::render(frame, Rect { height: 1, ..area }, state);
-    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
-    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let body = super::chrome(frame, state);
     let (wname, _) = CANARY_WINDOWS[state.canary.window % CANARY_WINDOWS.len()];
     let title = Line::from(vec![
         Span::styled(" Canary vs stable ", t.fg(Role::Accent).add_modifier(Modifier::BOLD)),

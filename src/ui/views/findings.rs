@@ -15,7 +15,6 @@ use crate::logstore::sanitize::sanitize_str;
 use crate::ops::run_environments;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{pad, truncate};
-use crate::ui::widgets::{footer, header};
 
 pub fn severity_role(s: Severity) -> Role {
     match s {
@@ -27,11 +26,8 @@ pub fn severity_role(s: Severity) -> Role {
 }
 
 pub fn render(frame: &mut Frame, state: &State) {
-    let area = frame.area();
     let t = &state.theme;
-    header::render(frame, Rect { height: 1, ..area }, state);
-    footer::render(frame, Rect { y: area.bottom() - 1, height: 1, ..area }, state);
-    let body = Rect { y: area.y + 1, height: area.height.saturating_sub(2), ..area };
+    let body = super::chrome(frame, state);
     let Some(run) = state.current_run() else {
         let block = Block::bordered().border_style(t.border(true)).title(" Findings ");
         let inner = block.inner(body);
