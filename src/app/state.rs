@@ -507,13 +507,15 @@ impl State {
             })
     }
 
+    /// Toast text often quotes reports, logs or servers, so it is sanitised here, once, for all.
     pub fn toast_info(&mut self, text: impl Into<String>) {
-        self.toasts.push(Toast { level: ToastLevel::Info, text: text.into(), at: self.now });
+        let text = crate::logstore::sanitize::plain(&text.into());
+        self.toasts.push(Toast { level: ToastLevel::Info, text, at: self.now });
         self.dirty = true;
     }
 
     pub fn toast_error(&mut self, text: impl Into<String>) {
-        let text = text.into();
+        let text = crate::logstore::sanitize::plain(&text.into());
         tracing::warn!(%text, "error shown to the user");
         // The same error repeated (e.g. a failing disk) is shown once.
         if !self.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text == text) {

@@ -201,7 +201,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             crate::app::terminal::restore_if_raw();
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -697,7 +697,7 @@ fn findings(config: &Arc<Config>, data_dir: &Path, run: RunId, json: bool, gate:
         });
         println!("{}", serde_json::to_string_pretty(&body)?);
     } else {
-        let sanitize = crate::logstore::sanitize::sanitize_str;
+        let sanitize = crate::logstore::sanitize::plain;
         println!("{:<9} {:<24} {:<14} {:<44} {:<18} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX");
         for f in &evidence.findings {
             let state = match (&f.suppressed, evidence.acceptances.find(f)) {

@@ -198,6 +198,17 @@ impl Counts {
         c
     }
 
+    /// Totals over several summaries (e.g. every scan job of a run).
+    pub fn total<'a>(counts: impl IntoIterator<Item = &'a Counts>) -> Counts {
+        counts.into_iter().fold(Counts::default(), |a, c| Counts {
+            critical: a.critical + c.critical,
+            high: a.high + c.high,
+            medium: a.medium + c.medium,
+            low: a.low + c.low,
+            info: a.info + c.info,
+        })
+    }
+
     pub fn badge(&self) -> String {
         let parts: Vec<String> = [("C", self.critical), ("H", self.high), ("M", self.medium), ("L", self.low)]
             .iter()

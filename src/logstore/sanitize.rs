@@ -95,6 +95,12 @@ pub fn sanitize_str(input: &str) -> String {
     out
 }
 
+/// Outside text for places that show it as plain text (toasts, dialogs, tables, errors): every
+/// control sequence removed, colour included.
+pub fn plain(input: &str) -> String {
+    strip_sgr(&sanitize_str(input)).into_owned()
+}
+
 /// Text with every escape sequence removed, SGR included (for search, plain output and width).
 pub fn strip_sgr(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(ESC) {
@@ -196,6 +202,11 @@ mod tests {
         let shown = sanitize_line(&line);
         assert!(shown.starts_with("xxxx"));
         assert!(shown.contains("10 more bytes"));
+    }
+
+    #[test]
+    fn plain_text_has_no_escape_at_all() {
+        assert_eq!(plain("\u{1b}[31mred\u{1b}[0m \u{1b}]0;t\u{7}ok"), "red ok");
     }
 
     #[test]

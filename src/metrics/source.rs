@@ -8,6 +8,8 @@ use std::time::Duration;
 use prometheus_http_query::Client;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
+use crate::logstore::sanitize::plain;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Secret {
     Env(String),
@@ -110,9 +112,9 @@ impl Source {
     pub fn explain(&self, e: prometheus_http_query::Error, query: &str) -> QueryError {
         use prometheus_http_query::Error as E;
         match e {
-            E::Prometheus(p) if p.is_bad_data() => QueryError::BadQuery { query: query.into(), message: p.message().into() },
+            E::Prometheus(p) if p.is_bad_data() => QueryError::BadQuery { query: query.into(), message: plain(p.message()) },
             E::Prometheus(p) if p.is_timeout() => QueryError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() },
-            E::Prometheus(p) => QueryError::Other(p.message().to_string()),
+            E::Prometheus(p) => QueryError::Other(plain(p.message())),
             E::Client(c) => match c.inner() {
                 Some(r) if r.status().is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) => {
                     QueryError::Auth { status: r.status().map(|s| s.as_u16()).unwrap_or(401) }
@@ -122,7 +124,7 @@ impl Source {
                 Some(r) if r.is_connect() => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
                 Some(r) if r.is_decode() || r.is_body() => QueryError::Garbage { detail: root_cause(r) },
                 Some(r) => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
-                None => QueryError::Garbage { detail: c.to_string() },
+                None => QueryError::Garbage { detail: plain(&c.to_string()) },
             },
             other => QueryError::Other(other.to_string()),
         }
@@ -134,7 +136,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = cur.source() {
         cur = next;
     }
-    crate::logstore::sanitize::sanitize_str(&cur.to_string())
+    plain(&cur.to_string())
 }
 
 /// Base64 for the basic-auth header (tiny, to avoid a dependency for eight lines).

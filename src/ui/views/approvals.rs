@@ -11,7 +11,7 @@ use crate::domain::{JobRecord, RunRecord};
 use crate::policy::{ActionKind, Request, Verdict};
 use crate::ui::theme::Role;
 use crate::ui::widgets::status;
-use crate::ui::widgets::text::pad;
+use crate::ui::widgets::text::{heading, pad};
 use crate::util::{elapsed, format_duration};
 
 /// Whether the current user may approve this gate, and if not why.
@@ -53,15 +53,13 @@ pub fn render(frame: &mut Frame, state: &State) {
         return;
     }
     let w = inner.width as usize;
-    let mut lines = vec![Line::styled(
-        pad(
-            &format!(
-                "{:<10} {:<6} {:<16} {:<8} {:<14} {:>8} {:>9}  EVIDENCE",
-                "PIPELINE", "RUN", "GATE", "ENV", "TRIGGERED BY", "WAITING", "TIMEOUT"
-            ),
-            w,
+    let mut lines = vec![heading(
+        &format!(
+            "{:<10} {:<6} {:<16} {:<8} {:<14} {:>8} {:>9}  EVIDENCE",
+            "PIPELINE", "RUN", "GATE", "ENV", "TRIGGERED BY", "WAITING", "TIMEOUT"
         ),
-        t.fg(Role::Muted).add_modifier(Modifier::BOLD),
+        w,
+        t,
     )];
     let cursor = state.approvals_cursor.min(gates.len() - 1);
     for (i, (run, gate)) in gates.iter().enumerate() {

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::state::State;
 use crate::audit::Phase;
 use crate::ui::theme::Role;
-use crate::ui::widgets::text::{pad, truncate};
+use crate::ui::widgets::text::{heading, pad, truncate};
 
 pub fn render(frame: &mut Frame, state: &State) {
     let t = &state.theme;
@@ -42,15 +42,13 @@ pub fn render(frame: &mut Frame, state: &State) {
     let list_h = inner.height.saturating_sub(detail_h) as usize;
     let cursor = a.cursor.min(visible.len() - 1);
     let offset = cursor.saturating_sub(list_h.saturating_sub(2));
-    let mut lines = vec![Line::styled(
-        pad(
-            &format!(
-                "{:>5} {:<19} {:<16} {:<13} {:<18} {:<9} {}",
-                "SEQ", "TIME (UTC)", "ACTOR", "ACTION", "TARGET", "RESULT", "REASON / ERROR"
-            ),
-            w,
+    let mut lines = vec![heading(
+        &format!(
+            "{:>5} {:<19} {:<16} {:<13} {:<18} {:<9} {}",
+            "SEQ", "TIME (UTC)", "ACTOR", "ACTION", "TARGET", "RESULT", "REASON / ERROR"
         ),
-        t.fg(Role::Muted).add_modifier(Modifier::BOLD),
+        w,
+        t,
     )];
     for (i, r) in visible.iter().enumerate().skip(offset).take(list_h.saturating_sub(1)) {
         let role = match r.result.as_str() {
@@ -76,7 +74,7 @@ pub fn render(frame: &mut Frame, state: &State) {
             truncate(&r.action, 13),
             truncate(&r.target, 18),
             r.result,
-            crate::logstore::sanitize::sanitize_str(&why)
+            crate::logstore::sanitize::plain(&why)
         );
         let mut line = Line::styled(pad(&text, w), if r.break_glass { t.status(Role::Failure) } else { t.fg(role) });
         if i == cursor {
@@ -91,8 +89,8 @@ pub fn render(frame: &mut Frame, state: &State) {
             format!("#{} {} by {} ({}) in {}", r.seq, r.action, r.actor, r.origin, r.environment.as_deref().unwrap_or("-")),
             t.fg(Role::Accent),
         ),
-        Line::styled(format!("parameters: {}", crate::logstore::sanitize::sanitize_str(&r.parameters.to_string())), t.fg(Role::Text)),
-        Line::styled(format!("reason: {}", crate::logstore::sanitize::sanitize_str(&r.reason)), t.fg(Role::Text)),
+        Line::styled(format!("parameters: {}", crate::logstore::sanitize::plain(&r.parameters.to_string())), t.fg(Role::Text)),
+        Line::styled(format!("reason: {}", crate::logstore::sanitize::plain(&r.reason)), t.fg(Role::Text)),
         Line::styled(
             format!("hash {} · prev {}", &r.hash.get(..16).unwrap_or(""), &r.prev_hash.get(..16).unwrap_or("")),
             t.fg(Role::Muted),

@@ -109,7 +109,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     let (g, role) = phase_style(res.phase);
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{g} {} ", res.phase.label()), t.status(role)),
-        Span::styled(truncate(&crate::logstore::sanitize::sanitize_str(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
+        Span::styled(truncate(&crate::logstore::sanitize::plain(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
     ])];
     for a in &res.alerts {
         lines.push(Line::styled(format!("🔔 alert firing: {} {}", a.name, a.summary), t.status(Role::Failure)));
@@ -174,7 +174,7 @@ fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
         Line::styled(format!("stable  {s}"), t.fg(Role::Success)),
         Line::styled(format!("limit   {}", m.condition), t.fg(Role::Muted)),
         Line::styled(format!("judge   p = {p}"), t.fg(Role::Muted)),
-        Line::styled(truncate(&crate::logstore::sanitize::sanitize_str(&m.reason), 200), t.fg(role)),
+        Line::styled(truncate(&crate::logstore::sanitize::plain(&m.reason), 200), t.fg(role)),
     ];
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }),

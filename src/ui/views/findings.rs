@@ -11,10 +11,10 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::state::State;
 use crate::app::update::visible_findings;
 use crate::findings::{Counts, Severity};
-use crate::logstore::sanitize::sanitize_str;
+use crate::logstore::sanitize::plain;
 use crate::ops::run_environments;
 use crate::ui::theme::Role;
-use crate::ui::widgets::text::{pad, truncate};
+use crate::ui::widgets::text::{heading, pad, truncate};
 
 pub fn severity_role(s: Severity) -> Role {
     match s {
@@ -62,7 +62,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         let (glyph, role) = if v.pass { ("✓", Role::Success) } else { ("✗", Role::Failure) };
         top.push(Line::from(vec![
             Span::styled(format!("{glyph} gate {env}: "), t.status(role)),
-            Span::styled(truncate(&sanitize_str(&v.summary), w.saturating_sub(12)), t.fg(Role::Text)),
+            Span::styled(truncate(&plain(&v.summary), w.saturating_sub(12)), t.fg(Role::Text)),
         ]));
     }
     let counts = Counts::of(ev.findings.iter().filter(|f| f.suppressed.is_none()));
@@ -73,7 +73,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     top.push(Line::styled(summary, t.fg(Role::Muted)));
     for e in &ev.unreadable {
-        top.push(Line::styled(truncate(&format!("✗ unreadable: {}", sanitize_str(&e.to_string())), w), t.status(Role::Failure)));
+        top.push(Line::styled(truncate(&format!("✗ unreadable: {}", plain(&e.to_string())), w), t.status(Role::Failure)));
     }
     let top_h = (top.len() as u16).min(inner.height / 3);
     frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
@@ -84,10 +84,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     let rows = list.height as usize;
     let cursor = state.findings_view.cursor.min(visible.len().saturating_sub(1));
     let offset = cursor.saturating_sub(rows.saturating_sub(2));
-    let mut lines = vec![Line::styled(
-        pad(&format!("{:<9} {:<22} {:<14} {:<40} {:<16} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX"), w),
-        t.fg(Role::Muted).add_modifier(Modifier::BOLD),
-    )];
+    let mut lines = vec![heading(&format!("{:<9} {:<22} {:<14} {:<40} {:<16} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX"), w, t)];
     if visible.is_empty() {
         let msg = if ev.findings.is_empty() { "no findings" } else { "no finding matches the filter" };
         lines.push(Line::styled(msg, t.fg(Role::Muted)));
@@ -102,9 +99,9 @@ pub fn render(frame: &mut Frame, state: &State) {
         let text = format!(
             "{:<9} {:<22} {:<14} {:<40} {:<16} {state_txt}",
             f.severity.label(),
-            truncate(&sanitize_str(&f.id), 22),
+            truncate(&plain(&f.id), 22),
             truncate(&f.tools.join("+"), 14),
-            truncate(&sanitize_str(&f.location), 40),
+            truncate(&plain(&f.location), 40),
             truncate(f.fixed.as_deref().unwrap_or("-"), 16),
         );
         let style = if f.suppressed.is_some() { t.fg(Role::Muted) } else { t.fg(severity_role(f.severity)) };
@@ -118,12 +115,12 @@ pub fn render(frame: &mut Frame, state: &State) {
 
     if let Some(f) = visible.get(cursor) {
         let mut d = vec![
-            Line::styled(format!("{} — {}", sanitize_str(&f.id), sanitize_str(&f.title)), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
+            Line::styled(format!("{} — {}", plain(&f.id), plain(&f.title)), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
             Line::styled(
-                format!("severity {} ({}); reported as {}", f.severity.label(), f.severity_reason, sanitize_str(&f.raw_severity)),
+                format!("severity {} ({}); reported as {}", f.severity.label(), f.severity_reason, plain(&f.raw_severity)),
                 t.fg(Role::Text),
             ),
-            Line::styled(format!("where: {}", sanitize_str(&f.location)), t.fg(Role::Text)),
+            Line::styled(format!("where: {}", plain(&f.location)), t.fg(Role::Text)),
         ];
         if let Some(p) = &f.package {
             d.push(Line::styled(
@@ -132,14 +129,14 @@ pub fn render(frame: &mut Frame, state: &State) {
             ));
         }
         if let Some(u) = &f.url {
-            d.push(Line::styled(format!("more: {}", sanitize_str(u)), t.fg(Role::Info)));
+            d.push(Line::styled(format!("more: {}", plain(u)), t.fg(Role::Info)));
         }
         d.push(Line::styled(format!("from {} ({})", f.reports.join(", "), f.tools.join(", ")), t.fg(Role::Muted)));
         if let Some(a) = ev.acceptances.find(f) {
-            d.push(Line::styled(format!("accepted by {} until {}: {}", a.by, a.expires, sanitize_str(&a.reason)), t.fg(Role::Paused)));
+            d.push(Line::styled(format!("accepted by {} until {}: {}", a.by, a.expires, plain(&a.reason)), t.fg(Role::Paused)));
         }
         if !f.description.is_empty() {
-            d.push(Line::styled(sanitize_str(&f.description.replace('\n', " ")), t.fg(Role::Text)));
+            d.push(Line::styled(plain(&f.description.replace('\n', " ")), t.fg(Role::Text)));
         }
         frame.render_widget(Paragraph::new(d).wrap(Wrap { trim: true }), Rect { y: inner.bottom() - detail_h, height: detail_h, ..inner });
     }

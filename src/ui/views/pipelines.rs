@@ -112,13 +112,7 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
     ];
     let summaries: Vec<&crate::domain::FindingsSummary> = rec.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
     if !summaries.is_empty() {
-        let mut total = crate::findings::Counts::default();
-        for s in &summaries {
-            total.critical += s.counts.critical;
-            total.high += s.counts.high;
-            total.medium += s.counts.medium;
-            total.low += s.counts.low;
-        }
+        let total = crate::findings::Counts::total(summaries.iter().map(|s| &s.counts));
         let role = if total.critical + total.high > 0 { Role::Failure } else { Role::Muted };
         title.push(Span::styled(format!("· findings {} ", total.badge()), t.fg(role)));
     }

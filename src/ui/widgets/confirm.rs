@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::keymap::Command;
 use crate::app::state::{Confirm, ConfirmField, State};
+use crate::logstore::sanitize::plain;
 use crate::policy::Tier;
 use crate::ui::theme::Role;
 use crate::ui::widgets::text::{centered, width};
@@ -39,7 +40,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     frame.render_widget(block, rect);
     let inner = Rect { x: inner.x + 1, width: inner.width.saturating_sub(2), ..inner };
 
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::styled(l.clone(), t.fg(Role::Text))).collect();
+    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::styled(plain(l), t.fg(Role::Text))).collect();
     for n in &c.notes {
         let style = if n.starts_with("BREAK-GLASS") { t.status(Role::Failure) } else { t.fg(Role::Muted) };
         lines.push(Line::styled(format!("policy: {n}"), style));
@@ -51,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     if let Some(freeze) = &c.frozen {
         let bg = state.keymap.label(Command::BreakGlass).unwrap_or_else(|| "(unbound)".into());
         let lines = vec![
-            Line::styled(format!("✗ refused: {freeze}"), t.status(Role::Failure)),
+            Line::styled(format!("✗ refused: {}", plain(freeze)), t.status(Role::Failure)),
             Line::from(vec![
                 Span::styled(bg, t.status(Role::Accent)),
                 Span::styled(" break-glass: override the freeze with a typed confirmation and a reason (journaled)", t.fg(Role::Text)),

@@ -41,3 +41,9 @@ pub fn centered(area: ratatui::layout::Rect, w: u16, h: u16) -> ratatui::layout:
     let h = h.min(area.height);
     ratatui::layout::Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
+
+/// The column heading of a table view, padded to the width.
+pub fn heading(text: &str, width: usize, theme: &crate::ui::theme::Theme) -> ratatui::text::Line<'static> {
+    use ratatui::style::Modifier;
+    ratatui::text::Line::styled(pad(text, width), theme.fg(crate::ui::theme::Role::Muted).add_modifier(Modifier::BOLD))
+}
