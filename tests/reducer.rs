@@ -302,3 +302,33 @@ fn the_canary_screen_queries_on_the_data_cadence_not_per_frame() {
     update(&mut st, Action::CanaryLoaded { request, service: "payments".into(), result: Box::new(result) });
     assert!(st.canary.data["payments"].result.is_some());
 }
+
+#[test]
+fn the_demo_fault_key_cycles_through_faults_and_shows_what_the_canary_does() {
+    use flightdeck::app::state::{DemoFault, Screen};
+    use flightdeck::demo::fault::Fault;
+    let mut st = state(120, 40);
+    st.screen = Screen::Canary;
+    // Outside the demo there is nothing to inject into: said so, nothing sent.
+    let fx = keys(&mut st, "i");
+    assert!(fx.iter().all(|e| !matches!(e, Effect::InjectFault(_))), "{fx:?}");
+    assert!(st.toasts.iter().any(|t| t.text.contains("only be injected")));
+
+    st.canary.demo = Some(DemoFault::default());
+    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault(Fault::Slow)]);
+    assert_eq!(st.canary.demo.unwrap().pending, Some(Fault::Slow));
+    // A second press before the answer moves on from what is pending, not from what was.
+    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault(Fault::Errors)]);
+    update(&mut st, Action::FaultInjected(Ok(Fault::Errors)));
+    assert_eq!(st.canary.demo.unwrap(), DemoFault { fault: Fault::Errors, pending: None });
+    // A failure is shown and the last known state kept.
+    keys(&mut st, "i");
+    update(&mut st, Action::FaultInjected(Err("cannot reach the demo canary".into())));
+    assert_eq!(st.canary.demo.unwrap(), DemoFault { fault: Fault::Errors, pending: None });
+    assert!(st.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text.contains("cannot reach")));
+    // And from the command line.
+    let mut fx = keys(&mut st, ":");
+    fx.extend(keys(&mut st, "inject healthy"));
+    fx.extend(update(&mut st, code(KeyCode::Enter)));
+    assert_eq!(fx, vec![Effect::InjectFault(Fault::Healthy)]);
+}

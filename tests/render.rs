@@ -224,7 +224,12 @@ fn canary_screen_with_charts_numbers_and_verdict() {
             max,
             max_ratio: ratio,
         };
-    both_sizes("canary", |st| {
+    let demo = std::cell::Cell::new(false);
+    let prepare = |st: &mut flightdeck::app::state::State| {
+        if demo.get() {
+            use flightdeck::demo::fault::Fault;
+            st.canary.demo = Some(flightdeck::app::state::DemoFault { fault: Fault::Errors, pending: None });
+        }
         st.canary.services = vec![("payments".into(), 15), ("search".into(), 15)];
         let result = AnalysisResult {
             service: "payments".into(),
@@ -241,5 +246,11 @@ fn canary_screen_with_charts_numbers_and_verdict() {
             .data
             .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
         update(st, key('5'));
-    });
+    };
+    both_sizes("canary", prepare);
+    // In the demo, the title says what is injected into the canary and the footer offers the key.
+    demo.set(true);
+    let mut st = state(200, 50);
+    prepare(&mut st);
+    insta::assert_snapshot!("canary_demo_erroring_200x50", screen(&st));
 }

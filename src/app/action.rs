@@ -49,5 +49,7 @@ pub enum Action {
         result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,
     },
     ThemeLoaded(Result<Theme, String>),
+    /// The demo canary's fault was changed (or could not be).
+    FaultInjected(Result<crate::demo::fault::Fault, String>),
     Run(RunEvent),
 }

@@ -18,6 +18,7 @@ pub enum LineCommand {
     Follow,
     Help,
     Quit,
+    Inject(crate::demo::fault::Fault),
 }
 
 /// Command names with a one-line description (shown as suggestions).
@@ -33,6 +34,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wrap", "toggle log line wrapping"),
     ("timestamps", "toggle log timestamps"),
     ("follow", "toggle following the log"),
+    ("inject", "inject slow|errors|healthy — demo only: change the canary's behaviour"),
     ("help", "show the key map"),
     ("quit", "quit flightdeck"),
 ];
@@ -59,6 +61,9 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "wrap" => LineCommand::Wrap,
         "timestamps" | "ts" => LineCommand::Timestamps,
         "follow" => LineCommand::Follow,
+        "inject" => LineCommand::Inject(
+            crate::demo::fault::Fault::parse(arg).ok_or_else(|| format!("`{arg}`: inject slow, errors or healthy (e.g. :inject slow)"))?,
+        ),
         "help" | "h" => LineCommand::Help,
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
@@ -76,6 +81,7 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
             let options: Vec<String> = match cmd {
                 "run" | "trigger" => state.pipelines.clone(),
                 "theme" => state.theme_names.clone(),
+                "inject" => crate::demo::fault::Fault::ALL.iter().map(|f| f.to_string()).collect(),
                 "open" => state.runs.iter().take(50).map(|r| r.record.id.to_string()).collect(),
                 _ => Vec::new(),
             };

@@ -44,6 +44,8 @@ pub enum Effect {
     LoadTheme {
         name: String,
     },
+    /// Demo only: change what the canary does (slow, erroring, healthy).
+    InjectFault(crate::demo::fault::Fault),
     /// Leave the event loop (the loop cancels local runs and restores the terminal).
     Quit,
 }
@@ -62,6 +64,8 @@ pub struct EffectRunner {
     pub acceptances: PathBuf,
     /// Analysed services with their Prometheus source.
     pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
+    /// The demo canary's fault control, when running the demo.
+    pub fault_url: Option<String>,
 }
 
 impl EffectRunner {
@@ -73,6 +77,7 @@ impl EffectRunner {
         let journal = self.journal.clone();
         let acceptances = self.acceptances.clone();
         let canary = self.canary.clone();
+        let fault_url = self.fault_url.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -126,6 +131,19 @@ impl EffectRunner {
                             .await
                             .unwrap_or_else(|e| Err(e.to_string()));
                     Action::ThemeLoaded(result)
+                }
+                Effect::InjectFault(fault) => {
+                    let Some(url) = fault_url else {
+                        let _ = tx.send(Action::FaultInjected(Err("faults can only be injected in the demo".into())));
+                        return;
+                    };
+                    let url = format!("{url}/{fault}");
+                    let result = match crate::demo::http::call("POST", &url, Duration::from_secs(5)).await {
+                        Ok((200, _)) => Ok(fault),
+                        Ok((status, body)) => Err(format!("the demo canary answered {status}: {}", body.trim())),
+                        Err(e) => Err(format!("cannot reach the demo canary at {url}: {e}")),
+                    };
+                    Action::FaultInjected(result)
                 }
                 Effect::Quit => return,
             };

@@ -71,6 +71,7 @@ pub enum Command {
     ScreenCanary,
     AcceptRisk,
     BreakGlass,
+    InjectFault,
 }
 
 pub struct CommandDef {
@@ -169,6 +170,15 @@ pub const COMMANDS: &[CommandDef] = &[
         "accept risk",
         "accept the selected finding's risk (reason and expiry required; journaled)",
         true,
+    ),
+    def(
+        C::InjectFault,
+        "canary.inject",
+        Context::Canary,
+        &["i"],
+        "inject fault",
+        "demo: make the canary slow, then erroring, then healthy again (or :inject)",
+        false,
     ),
     def(
         C::BreakGlass,

@@ -40,6 +40,14 @@ pub struct TuiOptions {
     pub config_dir: Option<PathBuf>,
     /// Start a run of this pipeline right away (the demo does).
     pub start_pipeline: Option<String>,
+    /// Set by the demo: its canary's fault control, and what it could not start.
+    pub demo: Option<DemoLink>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DemoLink {
+    pub fault_url: String,
+    pub notices: Vec<String>,
 }
 
 /// Builds the initial state from the configuration.
@@ -80,7 +88,16 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         journal,
         acceptances: config.findings.acceptances.clone(),
         canary: Arc::new(canary_services(&config)),
+        fault_url: opts.demo.as_ref().map(|d| d.fault_url.clone()),
     };
+    if let Some(demo) = &opts.demo {
+        state.canary.demo = Some(state::DemoFault::default());
+        // The demo's history starts now: the shortest window shows it best.
+        state.canary.window = 0;
+        for notice in &demo.notices {
+            state.toast_error(notice.clone());
+        }
+    }
 
     let request = state.request_id();
     state.pending_runs = Some(request);

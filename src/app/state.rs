@@ -90,9 +90,17 @@ pub struct CanaryData {
 pub struct CanaryView {
     /// (service, data cadence in seconds), from the configuration.
     pub services: Vec<(String, i64)>,
+    /// In the demo: what is injected into the canary, and whether a change is on its way.
+    pub demo: Option<DemoFault>,
     pub selected: usize,
     pub window: usize,
     pub data: HashMap<String, CanaryData>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DemoFault {
+    pub fault: crate::demo::fault::Fault,
+    pub pending: Option<crate::demo::fault::Fault>,
 }
 
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).

@@ -189,6 +189,24 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
+        Action::FaultInjected(result) => {
+            match (result, state.canary.demo.as_mut()) {
+                (Ok(fault), Some(d)) => {
+                    d.fault = fault;
+                    d.pending = None;
+                    state.toast_info(format!("demo canary is now {}", fault.describe()));
+                }
+                (Err(e), d) => {
+                    if let Some(d) = d {
+                        d.pending = None;
+                    }
+                    state.toast_error(e);
+                }
+                (Ok(_), None) => {}
+            }
+            state.dirty = true;
+            Vec::new()
+        }
         Action::ThemeLoaded(result) => {
             match result {
                 Ok(theme) => {
@@ -642,6 +660,7 @@ fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
         LineCommand::Follow => run_command(state, Command::LogFollow),
         LineCommand::Help => run_command(state, Command::Help),
         LineCommand::Quit => run_command(state, Command::Quit),
+        LineCommand::Inject(fault) => inject(state, fault),
     }
 }
 
@@ -847,6 +866,10 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     file,
                 },
             )
+        }
+        Command::InjectFault => {
+            let next = state.canary.demo.map(|d| d.pending.unwrap_or(d.fault).next()).unwrap_or_default();
+            inject(state, next)
         }
         Command::BreakGlass => {
             state.dirty = false;
@@ -1329,4 +1352,15 @@ fn step_match(state: &mut State, forward: bool) {
 /// Elapsed or total duration of a job for display.
 pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<String> {
     crate::util::elapsed(job.started_at, job.finished_at, now).map(format_duration)
+}
+
+/// Demo only: asks the demo canary to change its behaviour.
+fn inject(state: &mut State, fault: crate::demo::fault::Fault) -> Vec<Effect> {
+    let Some(d) = state.canary.demo.as_mut() else {
+        state.toast_error("faults can only be injected into the demo's canary (flightdeck demo)");
+        return Vec::new();
+    };
+    d.pending = Some(fault);
+    state.dirty = true;
+    vec![Effect::InjectFault(fault)]
 }

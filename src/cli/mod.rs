@@ -55,6 +55,23 @@ pub enum Cmd {
         #[arg(long)]
         no_start: bool,
     },
+    /// The demo's service: one version of a small API with Prometheus metrics
+    #[command(hide = true)]
+    DemoService {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+    },
+    /// The demo's traffic: a steady stream of requests to each target URL
+    #[command(hide = true)]
+    DemoTraffic {
+        #[arg(long = "target", value_name = "URL")]
+        targets: Vec<String>,
+        /// Requests per second to each target
+        #[arg(long, default_value_t = 20)]
+        rps: u32,
+    },
     /// Start a run of a pipeline
     Run {
         pipeline: String,
@@ -219,6 +236,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return config_check(file.as_deref().or(cli.config.as_deref())),
         Some(Cmd::Demo { no_start }) => return crate::demo::run(&cli, !no_start),
+        Some(Cmd::DemoService { listen, version }) => {
+            crate::demo::service::run(*listen, version.clone())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Cmd::DemoTraffic { targets, rps }) => {
+            crate::demo::traffic::run(targets.clone(), *rps)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => {}
     }
     let loc = Locations::discover(cli.config.as_deref());
@@ -248,7 +273,13 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
                 bail!("the cockpit needs a terminal; for scripts use a subcommand (see flightdeck --help)");
             }
-            let opts = TuiOptions { read_only: cli.read_only, color: cli.color, config_dir: loc.config_dir.clone(), start_pipeline: None };
+            let opts = TuiOptions {
+                read_only: cli.read_only,
+                color: cli.color,
+                config_dir: loc.config_dir.clone(),
+                start_pipeline: None,
+                demo: None,
+            };
             crate::app::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -340,7 +371,9 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
-        Some(Cmd::Demo { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cockpit;
 pub mod fixtures;
 pub mod prom;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -41,10 +41,21 @@ pub fn render(frame: &mut Frame, state: &State) {
     let t = &state.theme;
     let body = super::chrome(frame, state);
     let (wname, _) = CANARY_WINDOWS[state.canary.window % CANARY_WINDOWS.len()];
-    let title = Line::from(vec![
+    let mut title = Line::from(vec![
         Span::styled(" Canary vs stable ", t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
         Span::styled(format!("· window {wname} (←/→ change) "), t.fg(Role::Muted)),
     ]);
+    if let Some(d) = state.canary.demo {
+        let key = state.keymap.label(crate::app::keymap::Command::InjectFault).unwrap_or_else(|| ":inject".into());
+        let (text, role) = match d.pending {
+            Some(f) => (format!("· demo canary → {f}… "), Role::Running),
+            None if d.fault == crate::demo::fault::Fault::Healthy => {
+                (format!("· demo canary healthy ({key} injects a fault) "), Role::Muted)
+            }
+            None => (format!("· demo canary {} ({key} next) ", d.fault.describe()), Role::Warning),
+        };
+        title.push_span(Span::styled(text, t.fg(role)));
+    }
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(title);
     let inner = block.inner(body);
     frame.render_widget(block, body);

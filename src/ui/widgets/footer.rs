@@ -32,7 +32,12 @@ const GLOBAL_HINTS: &[Command] = &[
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let ctx = state.context();
-    let mut items: Vec<Command> = COMMANDS.iter().filter(|d| d.context == ctx && ctx != Context::Global).map(|d| d.command).collect();
+    let mut items: Vec<Command> = COMMANDS
+        .iter()
+        .filter(|d| d.context == ctx && ctx != Context::Global)
+        .filter(|d| d.command != Command::InjectFault || state.canary.demo.is_some())
+        .map(|d| d.command)
+        .collect();
     items.extend_from_slice(match ctx {
         Context::Approvals => APPROVAL_HINTS,
         Context::Audit => AUDIT_HINTS,

@@ -1,5 +1,13 @@
 //! `flightdeck demo`: the bundled demo project, copied to a scratch directory with its own data
-//! directory, so trying flightdeck never touches the user's configuration or history.
+//! directory, so trying flightdeck never touches the user's configuration or history; plus the
+//! live parts the canary screen watches (see `lab`).
+
+pub mod children;
+pub mod fault;
+pub mod http;
+pub mod lab;
+pub mod service;
+pub mod traffic;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,15 +22,15 @@ use crate::config::{Config, Locations};
 
 /// The demo project, built into the binary so `demo` works wherever the binary is.
 const FILES: &[(&str, &str, bool)] = &[
-    ("flightdeck.toml", include_str!("../assets/demo/flightdeck.toml"), false),
-    ("scripts/lint.sh", include_str!("../assets/demo/scripts/lint.sh"), true),
-    ("scripts/test.sh", include_str!("../assets/demo/scripts/test.sh"), true),
-    ("scripts/scan.sh", include_str!("../assets/demo/scripts/scan.sh"), true),
-    ("scripts/build.sh", include_str!("../assets/demo/scripts/build.sh"), true),
-    ("scripts/deploy.sh", include_str!("../assets/demo/scripts/deploy.sh"), true),
-    ("scripts/fuzz.sh", include_str!("../assets/demo/scripts/fuzz.sh"), true),
-    ("reports-src/semgrep.sarif", include_str!("../assets/demo/reports-src/semgrep.sarif"), false),
-    ("reports-src/trivy.json", include_str!("../assets/demo/reports-src/trivy.json"), false),
+    ("flightdeck.toml", include_str!("../../assets/demo/flightdeck.toml"), false),
+    ("scripts/lint.sh", include_str!("../../assets/demo/scripts/lint.sh"), true),
+    ("scripts/test.sh", include_str!("../../assets/demo/scripts/test.sh"), true),
+    ("scripts/scan.sh", include_str!("../../assets/demo/scripts/scan.sh"), true),
+    ("scripts/build.sh", include_str!("../../assets/demo/scripts/build.sh"), true),
+    ("scripts/deploy.sh", include_str!("../../assets/demo/scripts/deploy.sh"), true),
+    ("scripts/fuzz.sh", include_str!("../../assets/demo/scripts/fuzz.sh"), true),
+    ("reports-src/semgrep.sarif", include_str!("../../assets/demo/reports-src/semgrep.sarif"), false),
+    ("reports-src/trivy.json", include_str!("../../assets/demo/reports-src/trivy.json"), false),
 ];
 
 /// Scratch directory of the demo: `$FLIGHTDECK_DEMO_DIR`, else one per user under the temp dir.
@@ -88,6 +96,18 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
     }
     let root = default_root();
     let config_file = install(&root)?;
+    eprintln!("starting the demo's services, traffic and Prometheus on 127.0.0.1 …");
+    let exe = std::env::current_exe().context("cannot find the flightdeck binary to start the demo service")?;
+    // Stopped when dropped, after the cockpit closes (also on panic and on SIGTERM/SIGHUP, which
+    // end the cockpit's loop); the kernel ends them if flightdeck is killed outright.
+    let lab = lab::Lab::start(&root, &exe)?;
+    if let Some(extra) = lab.config() {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&config_file)
+            .with_context(|| format!("cannot write {}", config_file.display()))?;
+        f.write_all(extra.as_bytes()).with_context(|| format!("cannot write {}", config_file.display()))?;
+    }
     let user = Locations::discover(None);
     let loc = Locations { config_file: Some(config_file), config_dir: user.config_dir };
     let config = Arc::new(Config::load(&loc)?);
@@ -103,8 +123,12 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
         color: cli.color,
         config_dir: loc.config_dir.clone(),
         start_pipeline: if start && !cli.read_only { config.default_pipeline.clone() } else { None },
+        demo: Some(crate::app::DemoLink { fault_url: lab.fault_url(), notices: lab.notices.clone() }),
     };
-    rt.block_on(crate::app::run_tui(config, data_dir.clone(), opts))?;
+    let result = rt.block_on(crate::app::run_tui(config, data_dir.clone(), opts));
+    drop(rt);
+    drop(lab);
+    result?;
     // Best effort: after a hangup there is no terminal to print to.
     let _ =
         writeln!(std::io::stderr(), "demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
