@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod ops;
 pub mod paths;
 pub mod policy;
+pub mod rollout;
 pub mod ui;
 pub mod util;

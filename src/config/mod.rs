@@ -40,6 +40,7 @@ pub struct Config {
     pub findings: FindingsSettings,
     pub prometheus: BTreeMap<String, crate::metrics::Source>,
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
+    pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -254,6 +255,7 @@ impl Config {
         }
 
         let (prometheus, services) = build_metrics(&mut rep, &raw, &base_dir);
+        let rollouts = build_rollouts(&mut rep, &raw, &base_dir, &environments, &services);
 
         rep.finish()?;
         Ok(Config {
@@ -272,6 +274,7 @@ impl Config {
             findings,
             prometheus,
             services,
+            rollouts,
         })
     }
 
@@ -705,6 +708,121 @@ fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &Path) -> Me
         );
     }
     (sources, services)
+}
+
+/// NGINX canaries: steps, where the upstream lives, how to validate and reload.
+fn build_rollouts(
+    rep: &mut Reporter<'_>,
+    raw: &RawConfig,
+    base_dir: &Path,
+    environments: &BTreeMap<String, Environment>,
+    services: &BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
+) -> BTreeMap<String, crate::rollout::RolloutSpec> {
+    use crate::rollout::{NginxSpec, OnFailure, RolloutSpec, Step};
+    let mut out = BTreeMap::new();
+    for (name, r) in &raw.rollouts {
+        let key = format!("rollouts.{name}");
+        let span = Some(r.span());
+        let r = r.get_ref();
+        if let Some(env) = &r.environment
+            && !environments.contains_key(env)
+        {
+            rep.error(span.clone(), format!("{key}.environment"), format!("no [environments.{env}] is defined"));
+        }
+        let service = match &r.service {
+            Some(s) if !services.contains_key(s) => {
+                rep.error(span.clone(), format!("{key}.service"), format!("no [services.{s}] is defined"));
+                None
+            }
+            Some(s) => Some(s.clone()),
+            None => services.contains_key(name).then(|| name.clone()),
+        };
+        let mut steps = Vec::new();
+        for (i, st) in r.steps.iter().enumerate() {
+            let k = format!("{key}.steps[{i}]");
+            let s = st.get_ref();
+            let timed = |t: &crate::config::schema::RawTimed, rep: &mut Reporter<'_>| {
+                t.duration.as_deref().map(parse_duration).transpose().unwrap_or_else(|e| {
+                    rep.error(Some(st.span()), format!("{k}.duration"), e);
+                    None
+                })
+            };
+            match (s.set_weight, &s.pause, &s.analysis) {
+                (Some(w), None, None) if w <= 100 => steps.push(Step::SetWeight(w)),
+                (Some(w), None, None) => rep.error(Some(st.span()), format!("{k}.set_weight"), format!("{w} is not a percentage (0–100)")),
+                (None, Some(p), None) => steps.push(Step::Pause(timed(p, rep))),
+                (None, None, Some(a)) => match timed(a, rep) {
+                    Some(d) => steps.push(Step::Analysis(d)),
+                    None => {
+                        rep.error(Some(st.span()), format!("{k}.analysis"), "an analysis step needs a duration, e.g. { duration = \"1m\" }")
+                    }
+                },
+                _ => {
+                    rep.error(Some(st.span()), &k, "each step is exactly one of set_weight = N, pause = {…} or analysis = { duration = … }")
+                }
+            }
+        }
+        if steps.iter().any(|s| matches!(s, Step::Analysis(_))) && service.is_none() {
+            rep.error(span.clone(), format!("{key}.service"), "analysis steps need an analysed service ([services.NAME])");
+        }
+        let on_failure = match r.on_failure.as_deref() {
+            None | Some("abort") => OnFailure::Abort,
+            Some("pause") => OnFailure::Pause,
+            Some(o) => {
+                rep.error(span.clone(), format!("{key}.on_failure"), format!("`{o}`: use abort or pause"));
+                OnFailure::Abort
+            }
+        };
+        let n = &r.nginx;
+        if n.stable.is_empty() || n.canary.is_empty() {
+            rep.error(span.clone(), format!("{key}.nginx"), "give at least one stable and one canary server address");
+        }
+        if let Some(dup) = n.stable.iter().find(|a| n.canary.contains(a)) {
+            rep.error(span.clone(), format!("{key}.nginx"), format!("{dup} is both a stable and a canary server"));
+        }
+        let conf = n.conf.as_ref().map(|c| base_dir.join(c));
+        let binary = n
+            .binary
+            .clone()
+            .unwrap_or_else(|| crate::demo::lab::which("nginx").map(|p| p.display().to_string()).unwrap_or_else(|| "nginx".into()));
+        let with_conf = |mut args: Vec<String>| {
+            if let Some(c) = &conf {
+                args.extend(["-c".to_string(), c.display().to_string()]);
+            }
+            args
+        };
+        let pid_file = n.pid_file.as_ref().map(|p| base_dir.join(p)).or_else(|| conf.as_deref().and_then(pid_directive));
+        out.insert(
+            name.clone(),
+            RolloutSpec {
+                name: name.clone(),
+                environment: r.environment.clone(),
+                service,
+                steps,
+                on_failure,
+                background_analysis: r.background_analysis,
+                nginx: NginxSpec {
+                    include: base_dir.join(&n.include),
+                    upstream: n.upstream.clone(),
+                    stable: n.stable.clone(),
+                    canary: n.canary.clone(),
+                    validate: n.validate.clone().unwrap_or_else(|| with_conf(vec![binary.clone(), "-t".into(), "-q".into()])),
+                    reload: n.reload.clone().unwrap_or_else(|| with_conf(vec![binary.clone(), "-s".into(), "reload".into()])),
+                    pid_file,
+                },
+            },
+        );
+    }
+    out
+}
+
+/// The `pid` directive of an NGINX main configuration file.
+fn pid_directive(conf: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(conf).ok()?;
+    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).find_map(|l| {
+        let rest = l.strip_prefix("pid")?.trim_start();
+        (rest.len() < l.len() - 3 || l.starts_with("pid ")).then(|| PathBuf::from(rest.trim_end_matches(';').trim()))
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct RawConfig {
     /// Services whose canaries are analysed.
     #[serde(default)]
     pub services: BTreeMap<String, Spanned<RawService>>,
+    /// Canaries behind NGINX weighted upstreams.
+    #[serde(default)]
+    pub rollouts: BTreeMap<String, Spanned<RawRollout>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,
@@ -290,4 +293,52 @@ pub struct RawMetric {
     pub max_ratio: Option<f64>,
     pub higher_is_worse: Option<bool>,
     pub unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    /// Environment whose policy governs this rollout's actions.
+    pub environment: Option<String>,
+    /// The `[services.NAME]` whose analysis judges the canary (default: the rollout's name, if any).
+    pub service: Option<String>,
+    pub steps: Vec<Spanned<RawStep>>,
+    /// `abort` (default) or `pause` when the analysis fails.
+    pub on_failure: Option<String>,
+    #[serde(default)]
+    pub background_analysis: bool,
+    pub nginx: RawNginx,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub set_weight: Option<u8>,
+    pub pause: Option<RawTimed>,
+    pub analysis: Option<RawTimed>,
+}
+
+/// `{}` (indefinite) or `{ duration = "30s" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimed {
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNginx {
+    /// The include file flightdeck owns (holding only the upstream block).
+    pub include: String,
+    pub upstream: String,
+    pub stable: Vec<String>,
+    pub canary: Vec<String>,
+    /// NGINX's main configuration file, passed as `-c` to validate and reload.
+    pub conf: Option<String>,
+    /// The nginx binary (default: `nginx` from PATH, /usr/sbin or /sbin).
+    pub binary: Option<String>,
+    /// The master's pid file, to watch old workers drain (default: the `pid` directive of `conf`).
+    pub pid_file: Option<String>,
+    pub validate: Option<Vec<String>>,
+    pub reload: Option<Vec<String>>,
 }

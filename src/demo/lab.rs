@@ -180,9 +180,12 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// The executable `name` on PATH.
+/// Also looks in the sbin directories, which are not on a normal user's PATH on Debian but are
+/// where `nginx` lives.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let extra = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
+    std::env::split_paths(&path).chain(extra).map(|d| d.join(name)).find(|p| {
         use std::os::unix::fs::PermissionsExt;
         p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     })

@@ -3,6 +3,7 @@
 
 pub mod cockpit;
 pub mod fixtures;
+pub mod nginx;
 pub mod prom;
 pub mod pty;
 

@@ -1,0 +1,470 @@
+//! Runs NGINX canaries through their steps and applies people's actions. One change at a time per
+//! rollout: an in-process mutex plus an flock on a lock file, so the cockpit, the CLI and a
+//! pipeline stage never interleave. Every change re-reads the record and the include file first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::nginx;
+use super::record::{self, Pause, Phase, Record};
+use super::{OnFailure, RolloutAction, RolloutError, RolloutSpec, Step};
+use crate::metrics::{ServiceSpec, Source};
+
+/// What the user saw when they chose an action; if the rollout has moved on since, the action is
+/// refused rather than applied to a state nobody looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub revision: u64,
+    pub step: usize,
+    pub phase: Phase,
+}
+
+impl Seen {
+    pub fn of(rec: &Record) -> Seen {
+        Seen { revision: rec.revision, step: rec.step, phase: rec.phase }
+    }
+}
+
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    specs: BTreeMap<String, RolloutSpec>,
+    dir: PathBuf,
+    analysis: BTreeMap<String, (Source, ServiceSpec)>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a rollout is being changed.
+struct Guard {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    _file: std::fs::File,
+}
+
+fn flock(path: &Path) -> Result<std::fs::File, RolloutError> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| RolloutError::Io(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: a valid open descriptor; flock has no memory effects.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(RolloutError::Io(format!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error())));
+    }
+    Ok(f)
+}
+
+impl Controller {
+    pub fn new(specs: BTreeMap<String, RolloutSpec>, data_dir: &Path, analysis: BTreeMap<String, (Source, ServiceSpec)>) -> Controller {
+        Controller { inner: Arc::new(Inner { specs, dir: data_dir.join("rollouts"), analysis, locks: Mutex::default() }) }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.inner.specs.keys().cloned().collect()
+    }
+
+    pub fn spec(&self, name: &str) -> Result<&RolloutSpec, RolloutError> {
+        self.inner.specs.get(name).ok_or_else(|| RolloutError::Unknown(name.to_string()))
+    }
+
+    async fn lock(&self, name: &str) -> Result<Guard, RolloutError> {
+        let m = {
+            let mut locks = self.inner.locks.lock().map_err(|_| RolloutError::Io("lock table poisoned".into()))?;
+            locks.entry(name.to_string()).or_default().clone()
+        };
+        let local = m.lock_owned().await;
+        std::fs::create_dir_all(&self.inner.dir)
+            .map_err(|e| RolloutError::Io(format!("cannot create {}: {e}", self.inner.dir.display())))?;
+        let path = self.inner.dir.join(format!("{name}.lock"));
+        let file = tokio::task::spawn_blocking(move || flock(&path)).await.map_err(|e| RolloutError::Io(e.to_string()))??;
+        Ok(Guard { _local: local, _file: file })
+    }
+
+    /// The record as it is now, without changing anything (a missing record is derived from the
+    /// include file).
+    pub async fn get(&self, name: &str) -> Result<Record, RolloutError> {
+        let spec = self.spec(name)?.clone();
+        let dir = self.inner.dir.clone();
+        tokio::task::spawn_blocking(move || match record::load(&dir, &spec.name).map_err(RolloutError::Io)? {
+            Some(r) => Ok(r),
+            None => {
+                let weight = nginx::current(&spec.nginx).unwrap_or(0);
+                let mut r = Record::new(&spec.name, weight);
+                r.message = "no rollout yet".into();
+                Ok(r)
+            }
+        })
+        .await
+        .map_err(|e| RolloutError::Io(e.to_string()))?
+    }
+
+    /// Loads the record under the lock and reconciles it with what the include file says.
+    async fn load(&self, spec: &RolloutSpec) -> Result<Record, RolloutError> {
+        let s = spec.clone();
+        let dir = self.inner.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let stored = record::load(&dir, &s.name).map_err(RolloutError::Io)?;
+            let actual = nginx::current(&s.nginx);
+            let mut rec = stored.clone().unwrap_or_else(|| Record::new(&s.name, *actual.as_ref().unwrap_or(&0)));
+            match actual {
+                Ok(w) if w != rec.weight => {
+                    let was = rec.weight;
+                    rec.weight = w;
+                    let under_way = matches!(rec.phase, Phase::Progressing | Phase::Paused);
+                    if under_way {
+                        rec.phase = Phase::Paused;
+                        rec.pause = Some(Pause {
+                            reason: format!("the include file says canary {w} %, the rollout expected {was} %; check and promote or abort"),
+                            until: None,
+                            by_user: false,
+                        });
+                    }
+                    rec.note("flightdeck", format!("reconciled with {}: canary {w} % (recorded {was} %)", s.nginx.include.display()));
+                    rec.seq += 1;
+                    record::save(&dir, &rec).map_err(RolloutError::Io)?;
+                }
+                Ok(_) => {}
+                Err(e) if stored.is_some() && rec.phase != Phase::Degraded => {
+                    rec.phase = Phase::Degraded;
+                    rec.cause = Some(e.to_string());
+                    rec.note("flightdeck", format!("degraded: {e}"));
+                    rec.seq += 1;
+                    record::save(&dir, &rec).map_err(RolloutError::Io)?;
+                }
+                Err(_) => {}
+            }
+            Ok(rec)
+        })
+        .await
+        .map_err(|e| RolloutError::Io(e.to_string()))?
+    }
+
+    fn save(&self, rec: &mut Record) -> Result<(), RolloutError> {
+        rec.seq += 1;
+        record::save(&self.inner.dir, rec).map_err(RolloutError::Io)
+    }
+
+    /// Writes a split to NGINX; the record's weight changes only once NGINX runs it.
+    async fn set_weight(&self, spec: &RolloutSpec, rec: &mut Record, weight: u8, actor: &str, why: &str) -> Result<(), RolloutError> {
+        let nginx = spec.nginx.clone();
+        let note = format!("rollout {} revision {}, {why}", spec.name, rec.revision);
+        let applied = tokio::task::spawn_blocking(move || nginx::apply(&nginx, weight, &note))
+            .await
+            .map_err(|e| RolloutError::Io(e.to_string()))??;
+        let was = rec.weight;
+        rec.weight = weight;
+        let mut event = format!("{why}: canary {was} % → {weight} %");
+        if let Some(w) = applied.warning {
+            event.push_str(&format!(" ({w})"));
+        }
+        rec.note(actor, event);
+        Ok(())
+    }
+
+    /// Starts rolling out `version` from the first step.
+    pub async fn start(&self, name: &str, version: &str, actor: &str) -> Result<Record, RolloutError> {
+        let spec = self.spec(name)?.clone();
+        let _g = self.lock(name).await?;
+        let mut rec = self.load(&spec).await?;
+        if matches!(rec.phase, Phase::Progressing | Phase::Paused) {
+            return Err(RolloutError::Refused(format!(
+                "{name} is already rolling out {} (step {} of {}); promote or abort it first",
+                rec.version.as_deref().unwrap_or("a version"),
+                rec.step + 1,
+                spec.steps.len()
+            )));
+        }
+        rec.revision += 1;
+        rec.version = Some(version.to_string());
+        rec.phase = Phase::Progressing;
+        rec.step = 0;
+        rec.pause = None;
+        rec.cause = None;
+        rec.verdict = None;
+        rec.step_started = None;
+        rec.last_analysis = None;
+        rec.note(actor, format!("started rolling out {version} (revision {})", rec.revision));
+        self.save(&mut rec)?;
+        drop(_g);
+        self.tick(name).await
+    }
+
+    /// A person's action, refused if the rollout is no longer what they saw.
+    pub async fn act(&self, name: &str, action: RolloutAction, seen: Option<Seen>, actor: &str) -> Result<Record, RolloutError> {
+        let spec = self.spec(name)?.clone();
+        let _g = self.lock(name).await?;
+        let mut rec = self.load(&spec).await?;
+        if let Some(seen) = seen {
+            let now = Seen::of(&rec);
+            if now != seen {
+                return Err(RolloutError::Refused(format!(
+                    "{name} moved on since you looked: {} → {}; nothing was sent",
+                    describe_seen(&seen, &spec),
+                    describe_seen(&now, &spec)
+                )));
+            }
+        }
+        check(action, &rec, &spec)?;
+        let last = spec.steps.len();
+        match action {
+            RolloutAction::Promote => {
+                let skipped = spec.steps.get(rec.step).map(Step::describe).unwrap_or_default();
+                rec.pause = None;
+                rec.phase = Phase::Progressing;
+                if matches!(spec.steps.get(rec.step), Some(Step::Pause(_) | Step::Analysis(_))) {
+                    rec.step += 1;
+                }
+                rec.step_started = None;
+                rec.note(actor, format!("promoted past step {skipped}"));
+            }
+            RolloutAction::PromoteFull => {
+                self.set_weight(&spec, &mut rec, 100, actor, "full promotion").await?;
+                rec.step = last;
+                rec.pause = None;
+                rec.phase = Phase::Progressing;
+            }
+            RolloutAction::Pause => {
+                rec.phase = Phase::Paused;
+                rec.pause = Some(Pause { reason: format!("paused by {actor}"), until: None, by_user: true });
+                rec.note(actor, "paused");
+            }
+            RolloutAction::Resume => {
+                rec.phase = Phase::Progressing;
+                rec.pause = None;
+                rec.note(actor, "resumed");
+            }
+            RolloutAction::Abort => {
+                self.set_weight(&spec, &mut rec, 0, actor, "abort").await?;
+                rec.phase = Phase::Aborted;
+                rec.pause = None;
+                rec.cause = Some(format!("aborted by {actor}"));
+            }
+            RolloutAction::Retry => {
+                rec.phase = Phase::Progressing;
+                rec.step = 0;
+                rec.cause = None;
+                rec.verdict = None;
+                rec.step_started = None;
+                rec.last_analysis = None;
+                rec.note(actor, "retrying from the first step");
+            }
+            RolloutAction::Undo => {
+                // The stable servers still run the previous version: they get all traffic back.
+                self.set_weight(&spec, &mut rec, 0, actor, "undo").await?;
+                rec.phase = Phase::Healthy;
+                rec.note(
+                    actor,
+                    format!(
+                        "undone: the stable servers ({}) serve 100 % again",
+                        rec.stable_version.as_deref().unwrap_or("previous version")
+                    ),
+                );
+            }
+        }
+        self.save(&mut rec)?;
+        drop(_g);
+        self.tick(name).await
+    }
+
+    /// Moves the rollout on as far as it can go now (weights, timed pauses, analysis), and returns
+    /// the record.
+    pub async fn tick(&self, name: &str) -> Result<Record, RolloutError> {
+        let spec = self.spec(name)?.clone();
+        let _g = self.lock(name).await?;
+        let mut rec = self.load(&spec).await?;
+        let before = rec.clone();
+        // A few steps at once are fine (set weight, then start a pause), but never loop forever.
+        for _ in 0..=spec.steps.len() + 1 {
+            if !self.step_once(&spec, &mut rec).await? {
+                break;
+            }
+        }
+        if rec != before {
+            self.save(&mut rec)?;
+        }
+        Ok(rec)
+    }
+
+    /// One move; returns whether another may follow right away.
+    async fn step_once(&self, spec: &RolloutSpec, rec: &mut Record) -> Result<bool, RolloutError> {
+        let now = Timestamp::now();
+        if matches!(rec.phase, Phase::Healthy | Phase::Aborted | Phase::Degraded) {
+            return Ok(false);
+        }
+        if spec.background_analysis && rec.weight > 0 && self.judge(spec, rec, now, None).await? {
+            return Ok(false);
+        }
+        if rec.phase == Phase::Paused {
+            match rec.pause.as_ref().and_then(|p| p.until) {
+                Some(until) if now >= until => {
+                    rec.pause = None;
+                    rec.phase = Phase::Progressing;
+                    rec.step += 1;
+                    rec.step_started = None;
+                    rec.note("flightdeck", "timed pause over");
+                    return Ok(true);
+                }
+                _ => return Ok(false),
+            }
+        }
+        let Some(step) = spec.steps.get(rec.step).cloned() else {
+            if rec.weight != 100
+                && let Err(e) = self.set_weight(spec, rec, 100, "flightdeck", "all steps done").await
+            {
+                return self.degrade(rec, e);
+            }
+            rec.phase = Phase::Healthy;
+            rec.note("flightdeck", format!("{} is fully promoted", rec.version.as_deref().unwrap_or("the canary")));
+            return Ok(false);
+        };
+        match step {
+            Step::SetWeight(w) => {
+                if let Err(e) = self.set_weight(spec, rec, w, "flightdeck", &format!("step {}", rec.step + 1)).await {
+                    return self.degrade(rec, e);
+                }
+                rec.step += 1;
+                rec.step_started = None;
+                Ok(true)
+            }
+            Step::Pause(d) => {
+                rec.phase = Phase::Paused;
+                rec.step_started = Some(now);
+                let until = d.and_then(|d| jiff::SignedDuration::try_from(d).ok()).and_then(|d| now.checked_add(d).ok());
+                let reason = match until {
+                    Some(_) => format!("step {}: {}", rec.step + 1, step.describe()),
+                    None => format!("step {}: waiting to be promoted", rec.step + 1),
+                };
+                rec.note("flightdeck", reason.clone());
+                rec.pause = Some(Pause { reason, until, by_user: false });
+                Ok(false)
+            }
+            Step::Analysis(d) => {
+                let started = *rec.step_started.get_or_insert(now);
+                let done = now.as_second() - started.as_second() >= d.as_secs() as i64;
+                if self.judge(spec, rec, now, Some(started)).await? {
+                    return Ok(false);
+                }
+                if !done {
+                    return Ok(false);
+                }
+                match rec.verdict.as_deref() {
+                    Some(v) if v.starts_with("Successful") => {
+                        rec.note("flightdeck", format!("step {}: analysis passed", rec.step + 1));
+                        rec.step += 1;
+                        rec.step_started = None;
+                        Ok(true)
+                    }
+                    v => {
+                        let reason =
+                            format!("step {}: analysis {} — promote to go on or abort", rec.step + 1, v.unwrap_or("gave no verdict"));
+                        rec.phase = Phase::Paused;
+                        rec.note("flightdeck", reason.clone());
+                        rec.pause = Some(Pause { reason, until: None, by_user: false });
+                        Ok(false)
+                    }
+                }
+            }
+        }
+    }
+
+    fn degrade(&self, rec: &mut Record, e: RolloutError) -> Result<bool, RolloutError> {
+        rec.phase = Phase::Degraded;
+        rec.cause = Some(e.to_string());
+        rec.note("flightdeck", format!("degraded: {e}"));
+        Ok(false)
+    }
+
+    /// Judges the canary (once per interval) since `since` (or the start of the rollout); returns
+    /// true when it failed and the rollout was aborted or paused because of it.
+    async fn judge(&self, spec: &RolloutSpec, rec: &mut Record, now: Timestamp, since: Option<Timestamp>) -> Result<bool, RolloutError> {
+        let Some((source, service)) = spec.service.as_ref().and_then(|s| self.inner.analysis.get(s)).cloned() else {
+            if since.is_some() && rec.verdict.is_none() {
+                rec.verdict = Some("Inconclusive: no analysed service is configured for this rollout".into());
+            }
+            return Ok(false);
+        };
+        let every = service.analysis.interval.as_secs().max(1) as i64;
+        if rec.last_analysis.is_some_and(|t| now.as_second() - t.as_second() < every) {
+            return Ok(false);
+        }
+        rec.last_analysis = Some(now);
+        let from = since
+            .or_else(|| rec.history.iter().rev().find(|h| h.event.starts_with("started") || h.event.starts_with("retrying")).map(|h| h.at));
+        let elapsed = from.map(|f| now.as_second() - f.as_second()).unwrap_or(every);
+        let mut judged = service.clone();
+        judged.analysis.count = ((elapsed / every).max(1) as usize).min(service.analysis.count);
+        let end = now.as_second() / every * every;
+        let result = crate::metrics::analyse(&source, &judged, end).await;
+        rec.verdict = Some(format!("{}: {}", result.phase.label(), result.reason));
+        if result.phase != crate::metrics::Phase::Failed {
+            return Ok(false);
+        }
+        let cause = format!("analysis failed: {}", result.reason);
+        match spec.on_failure {
+            OnFailure::Abort => {
+                if let Err(e) = self.set_weight(spec, rec, 0, "flightdeck", "automatic abort").await {
+                    self.degrade(rec, e)?;
+                    return Ok(true);
+                }
+                rec.phase = Phase::Aborted;
+                rec.pause = None;
+                rec.cause = Some(cause.clone());
+                rec.note("flightdeck", format!("aborted: {cause}"));
+            }
+            OnFailure::Pause => {
+                rec.phase = Phase::Paused;
+                rec.pause = Some(Pause { reason: cause.clone(), until: None, by_user: false });
+                rec.note("flightdeck", format!("paused: {cause}"));
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn describe_seen(s: &Seen, spec: &RolloutSpec) -> String {
+    format!("revision {}, {} at step {}/{}", s.revision, s.phase.label(), (s.step + 1).min(spec.steps.len()), spec.steps.len())
+}
+
+/// Whether an action makes sense now; says why not.
+pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<(), RolloutError> {
+    let name = &spec.name;
+    let refuse = |why: String| Err(RolloutError::Refused(why));
+    match (action, rec.phase) {
+        (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Progressing | Phase::Paused) => Ok(()),
+        (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Aborted) => refuse(format!("{name} was aborted; retry it first")),
+        (RolloutAction::Promote | RolloutAction::PromoteFull, _) => refuse(format!("{name} has no canary under way; nothing to promote")),
+        (RolloutAction::Pause, Phase::Progressing) => Ok(()),
+        (RolloutAction::Pause, Phase::Paused) => refuse(format!("{name} is already paused")),
+        (RolloutAction::Pause, p) => refuse(format!("{name} is {}; there is nothing to pause", p.label())),
+        (RolloutAction::Resume, Phase::Paused) if rec.pause.as_ref().is_some_and(|p| p.by_user) => Ok(()),
+        (RolloutAction::Resume, Phase::Paused) => {
+            refuse(format!("{name} is paused by its steps or its analysis, not by a person; promote to go on"))
+        }
+        (RolloutAction::Resume, p) => refuse(format!("{name} is {}, not paused", p.label())),
+        (RolloutAction::Abort, Phase::Progressing | Phase::Paused | Phase::Degraded) => Ok(()),
+        (RolloutAction::Abort, p) => refuse(format!("{name} is {}; there is no canary to abort", p.label())),
+        (RolloutAction::Retry, Phase::Aborted | Phase::Degraded) if rec.version.is_some() => Ok(()),
+        (RolloutAction::Retry, p) => refuse(format!("{name} is {}; only an aborted rollout can be retried", p.label())),
+        (RolloutAction::Undo, Phase::Healthy) if rec.weight > 0 => Ok(()),
+        (RolloutAction::Undo, Phase::Healthy) => {
+            refuse(format!("{name}: the stable version already serves 100 %; nothing to undo (nothing was sent)"))
+        }
+        (RolloutAction::Undo, p) => refuse(format!("{name} is {}; abort instead of undo while a canary is under way", p.label())),
+    }
+}
+
+/// The analysis lookup the controller needs, from a config.
+pub fn from_config(config: &crate::config::Config, data_dir: &Path) -> Controller {
+    Controller::new(config.rollouts.clone(), data_dir, crate::app::canary_services(config))
+}
+
+/// How long a driver waits between moves.
+pub const TICK: Duration = Duration::from_secs(1);

@@ -1,0 +1,147 @@
+//! A rollout's persisted state: one JSON file per rollout in the data directory, replaced
+//! atomically, so a restarted cockpit (or another process) picks up exactly where it was.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// No canary under way: one version serves everything.
+    Healthy,
+    Progressing,
+    Paused,
+    Aborted,
+    /// Something is wrong that flightdeck cannot fix by itself (e.g. NGINX refused the split).
+    Degraded,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Healthy => "Healthy",
+            Phase::Progressing => "Progressing",
+            Phase::Paused => "Paused",
+            Phase::Aborted => "Aborted",
+            Phase::Degraded => "Degraded",
+        }
+    }
+
+    /// Sort key: what needs a human first.
+    pub fn urgency(self) -> u8 {
+        match self {
+            Phase::Paused | Phase::Aborted | Phase::Degraded => 0,
+            Phase::Progressing => 1,
+            Phase::Healthy => 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub reason: String,
+    /// A timed pause ends by itself at this time.
+    pub until: Option<Timestamp>,
+    /// Paused by a person (resume lifts it) rather than by a step or the analysis (promote does).
+    pub by_user: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: Timestamp,
+    pub event: String,
+    /// Canary weight after the event.
+    pub weight: u8,
+    pub actor: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    /// Bumped by every start: which release this is.
+    pub revision: u64,
+    /// Bumped by every change, so a reader knows when to redraw.
+    pub seq: u64,
+    /// The version being rolled out, and the one serving before it.
+    pub version: Option<String>,
+    pub stable_version: Option<String>,
+    pub phase: Phase,
+    /// Index of the current step; equal to the number of steps when all are done.
+    pub step: usize,
+    /// Canary weight in effect (written, validated, reloaded and drained).
+    pub weight: u8,
+    pub pause: Option<Pause>,
+    pub step_started: Option<Timestamp>,
+    pub last_analysis: Option<Timestamp>,
+    /// Last verdict of the analysis, as shown to people.
+    pub verdict: Option<String>,
+    /// Why the rollout was aborted or is degraded.
+    pub cause: Option<String>,
+    pub message: String,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// History kept per rollout.
+const HISTORY: usize = 200;
+
+impl Record {
+    pub fn new(name: &str, weight: u8) -> Record {
+        Record {
+            name: name.to_string(),
+            revision: 0,
+            seq: 0,
+            version: None,
+            stable_version: None,
+            phase: Phase::Healthy,
+            step: 0,
+            weight,
+            pause: None,
+            step_started: None,
+            last_analysis: None,
+            verdict: None,
+            cause: None,
+            message: String::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub fn note(&mut self, actor: &str, event: impl Into<String>) {
+        let event = event.into();
+        self.message = event.clone();
+        self.history.push(HistoryEntry { at: Timestamp::now(), event, weight: self.weight, actor: actor.to_string() });
+        if self.history.len() > HISTORY {
+            let extra = self.history.len() - HISTORY;
+            self.history.drain(..extra);
+        }
+    }
+}
+
+pub fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.json"))
+}
+
+pub fn load(dir: &Path, name: &str) -> Result<Option<Record>, String> {
+    let p = path(dir, name);
+    match std::fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is damaged: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
+    }
+}
+
+pub fn save(dir: &Path, rec: &Record) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let p = path(dir, &rec.name);
+    let tmp = dir.join(format!(".{}.json.tmp", rec.name));
+    let body = serde_json::to_vec_pretty(rec).map_err(|e| e.to_string())?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &p)
+    };
+    write().map_err(|e| format!("cannot write {}: {e}", p.display()))
+}

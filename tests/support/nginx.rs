@@ -1,0 +1,144 @@
+//! A real NGINX for tests: one worker (so weighted round-robin is exact per cycle), in the
+//! foreground on a free loopback port, proxying to an upstream defined in an include file that the
+//! rollout controller owns. Two stand-in backends answer `stable` and `canary`. Stopped when dropped.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flightdeck::rollout::NginxSpec;
+
+pub struct Nginx {
+    pub port: u16,
+    pub stable: String,
+    pub canary: String,
+    pub conf: PathBuf,
+    pub include: PathBuf,
+    pub pid_file: PathBuf,
+    pub binary: PathBuf,
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn binary() -> PathBuf {
+    flightdeck::demo::lab::which("nginx")
+        .unwrap_or_else(|| panic!("`nginx` is not installed; install it with: apt-get install -y --no-install-recommends nginx"))
+}
+
+impl Nginx {
+    /// Starts NGINX with `initial` as the include file's content (None: a stable-only upstream).
+    pub fn start(initial: Option<&str>) -> Nginx {
+        Nginx::start_with(initial, None)
+    }
+
+    /// Like `start`, with real backends at `stable` and `canary` instead of the stand-ins.
+    pub fn start_with(initial: Option<&str>, backends: Option<(&str, &str)>) -> Nginx {
+        let binary = binary();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
+        let port = super::prom::free_port();
+        let (stable, canary, standins) = match backends {
+            Some((s, c)) => (s.to_string(), c.to_string(), String::new()),
+            None => {
+                let (ps, pc) = (super::prom::free_port(), super::prom::free_port());
+                let s = format!("127.0.0.1:{ps}");
+                let c = format!("127.0.0.1:{pc}");
+                let standins = format!(
+                    "  server {{ listen {s}; location / {{ default_type text/plain; return 200 \"stable\\n\"; }} }}\n  server {{ listen {c}; location / {{ default_type text/plain; return 200 \"canary\\n\"; }} }}\n"
+                );
+                (s, c, standins)
+            }
+        };
+        let include = d.join("upstream.conf");
+        let text = initial.map(str::to_string).unwrap_or_else(|| format!("upstream app {{\n    server {stable};\n}}\n"));
+        std::fs::write(&include, text).unwrap();
+        let pid_file = d.join("nginx.pid");
+        let conf = d.join("nginx.conf");
+        let p = |x: &str| d.join(x).display().to_string();
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;\ndaemon off;\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {inc};\n  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://app; }} }}\n{standins}}}\n",
+                pid = pid_file.display(),
+                err = p("error.log"),
+                t = p("tmp"),
+                inc = include.display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new(&binary)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let n = Nginx { port, stable, canary, conf, include, pid_file, binary, child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(port).is_none() || !n.pid_file.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not come up: {}",
+                std::fs::read_to_string(n.dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        n
+    }
+
+    pub fn spec(&self) -> NginxSpec {
+        let b = self.binary.display().to_string();
+        let c = self.conf.display().to_string();
+        NginxSpec {
+            include: self.include.clone(),
+            upstream: "app".into(),
+            stable: vec![self.stable.clone()],
+            canary: vec![self.canary.clone()],
+            validate: vec![b.clone(), "-t".into(), "-q".into(), "-c".into(), c.clone()],
+            reload: vec![b, "-s".into(), "reload".into(), "-c".into(), c],
+            pid_file: Some(self.pid_file.clone()),
+        }
+    }
+
+    /// (stable, canary) answers out of `n` sequential requests through the proxy.
+    pub fn split(&self, n: usize) -> (usize, usize) {
+        let mut s = 0;
+        let mut c = 0;
+        for _ in 0..n {
+            match get(self.port).as_deref().map(str::trim) {
+                Some("stable") => s += 1,
+                Some("canary") => c += 1,
+                other => panic!("unexpected answer through the proxy: {other:?}"),
+            }
+        }
+        (s, c)
+    }
+}
+
+/// Body of `GET /` on the port, if it answered 200.
+pub fn get(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    if !buf.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
