@@ -37,6 +37,17 @@ pub enum Operation {
         expires: Option<jiff::civil::Date>,
         file: std::path::PathBuf,
     },
+    /// Start rolling out `version` through a rollout's steps.
+    StartRollout {
+        name: String,
+        version: String,
+    },
+    /// A person's action on a rollout, with what they saw (refused if it moved on).
+    Rollout {
+        name: String,
+        action: crate::rollout::RolloutAction,
+        seen: Option<crate::rollout::Seen>,
+    },
 }
 
 impl Operation {
@@ -48,6 +59,8 @@ impl Operation {
             Operation::Gate { approve: true, .. } => ActionKind::Approve,
             Operation::Gate { approve: false, .. } => ActionKind::Reject,
             Operation::AcceptRisk { .. } => ActionKind::AcceptRisk,
+            Operation::StartRollout { .. } => ActionKind::Trigger,
+            Operation::Rollout { action, .. } => action.policy_kind(),
         }
     }
 
@@ -60,6 +73,16 @@ impl Operation {
             Operation::Gate { approve: true, .. } => "gate.approve",
             Operation::Gate { approve: false, .. } => "gate.reject",
             Operation::AcceptRisk { .. } => "risk.accept",
+            Operation::StartRollout { .. } => "rollout.start",
+            Operation::Rollout { action, .. } => match action {
+                crate::rollout::RolloutAction::Promote => "rollout.promote",
+                crate::rollout::RolloutAction::PromoteFull => "rollout.promote-full",
+                crate::rollout::RolloutAction::Pause => "rollout.pause",
+                crate::rollout::RolloutAction::Resume => "rollout.resume",
+                crate::rollout::RolloutAction::Abort => "rollout.abort",
+                crate::rollout::RolloutAction::Retry => "rollout.retry",
+                crate::rollout::RolloutAction::Undo => "rollout.undo",
+            },
         }
     }
 
@@ -73,6 +96,8 @@ impl Operation {
             Operation::AcceptRisk { id, package, .. } => {
                 format!("accept {id}{}", package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default())
             }
+            // One change per rollout at a time, whatever it is.
+            Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => format!("rollout {name}"),
         }
     }
 }
@@ -93,6 +118,9 @@ pub struct Target {
 /// no sense in the run's current state.
 pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String]) -> Result<Target, String> {
     match op {
+        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => {
+            Err(format!("rollout {name}: describe it with its record (describe_rollout)"))
+        }
         Operation::Trigger { pipeline } => Ok(Target {
             name: pipeline.clone(),
             environments: pipeline_envs.to_vec(),
@@ -208,6 +236,81 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
     }
 }
 
+/// Describes a rollout operation against the rollout as the user sees it, or says why it makes no
+/// sense now (nothing is sent then).
+pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &crate::rollout::RolloutSpec) -> Result<Target, String> {
+    use crate::rollout::{RolloutAction as A, Step};
+    let environments: Vec<String> = spec.environment.clone().into_iter().collect();
+    let at = |i: usize| spec.steps.get(i).map(Step::describe).unwrap_or_else(|| "the end (100 %)".into());
+    let now = format!(
+        "`{}` is {} at step {}/{} ({}), canary {} % ({} → {}).",
+        spec.name,
+        rec.phase.label(),
+        (rec.step + 1).min(spec.steps.len()),
+        spec.steps.len(),
+        at(rec.step),
+        rec.weight,
+        rec.stable_version.as_deref().unwrap_or("stable"),
+        rec.version.as_deref().unwrap_or("-"),
+    );
+    let (parameters, effect) = match op {
+        Operation::StartRollout { version, .. } => {
+            if matches!(rec.phase, crate::rollout::Phase::Progressing | crate::rollout::Phase::Paused) {
+                return Err(format!(
+                    "{} is already rolling out {}; promote or abort it first",
+                    spec.name,
+                    rec.version.as_deref().unwrap_or("a version")
+                ));
+            }
+            (
+                json!({ "rollout": spec.name, "version": version }),
+                vec![format!(
+                    "Starts rolling out {version} on `{}`: {}.",
+                    spec.name,
+                    spec.steps.iter().map(Step::describe).collect::<Vec<_>>().join(" → ")
+                )],
+            )
+        }
+        Operation::Rollout { action, .. } => {
+            crate::rollout::controller::check(*action, rec, spec).map_err(|e| e.to_string())?;
+            let next = match action {
+                A::Promote => format!("Promote: goes on past {} to the next step.", at(rec.step)),
+                A::PromoteFull => {
+                    "Full promotion: the canary gets 100 % of the traffic now, skipping every remaining step and analysis.".into()
+                }
+                A::Pause => "Pause: the rollout stays at its current weight until resumed.".into(),
+                A::Resume => "Resume: lifts the manual pause; the steps go on from where they were.".into(),
+                A::Abort => "Abort: all traffic goes back to the stable servers (canary 0 %).".into(),
+                A::Retry => "Retry: starts the steps again from the first one.".into(),
+                A::Undo => "Undo: the stable servers get 100 % of the traffic back.".into(),
+            };
+            (
+                json!({ "rollout": spec.name, "revision": rec.revision, "step": rec.step, "phase": rec.phase.label(), "weight": rec.weight, "version": rec.version }),
+                vec![now, next, format!("NGINX: upstream `{}` in {}.", spec.nginx.upstream, spec.nginx.include.display())],
+            )
+        }
+        _ => return Err("not a rollout operation".into()),
+    };
+    Ok(Target { name: spec.name.clone(), environments, triggered_by: None, parameters, effect })
+}
+
+/// Journals the intent, applies a rollout operation through the controller, journals the outcome.
+pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &Journal, a: Approved) -> Result<Report, String> {
+    let act = async {
+        match &a.op {
+            Operation::StartRollout { name, version } => {
+                controller.start(name, version, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message), None))
+            }
+            Operation::Rollout { name, action, seen } => {
+                controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message), None))
+            }
+            _ => Err(crate::rollout::RolloutError::Refused("not a rollout operation".into())),
+        }
+        .map_err(|e| e.to_string())
+    };
+    journaled(journal, a.clone(), act).await
+}
+
 /// Every environment a run's stages target.
 pub fn run_environments(rec: &RunRecord) -> Vec<String> {
     let mut envs: Vec<String> = rec.stages.iter().filter_map(|s| s.environment.clone()).collect();
@@ -271,42 +374,60 @@ async fn append(journal: &Journal, draft: Draft) -> Result<crate::audit::AuditRe
 
 /// Journals the intent (and stops if that fails), acts, journals the outcome.
 pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Result<Report, String> {
-    let intent = append(journal, a.draft(Phase::Intent, "pending")).await.map_err(|e| format!("not done: {e}"))?;
     let trigger = Trigger { actor: a.identity.actor.clone(), via: a.via.clone() };
-    let result: Result<(String, Option<RunId>), String> = match &a.op {
-        Operation::Trigger { pipeline } => {
-            ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
-        }
-        Operation::Cancel { run } => ci.cancel(*run).await.map(|_| (format!("cancelling run #{run}"), None)),
-        Operation::Retry { run } => ci.retry(*run, trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None)),
-        Operation::Gate { run, job, approve } => {
-            let decision =
-                GateDecision { approved: *approve, by: a.identity.actor.clone(), at: jiff::Timestamp::now(), comment: a.reason.clone() };
-            ci.decide_gate(*run, job.clone(), decision)
-                .await
-                .map(|_| (format!("{} gate `{job}` of run #{run}", if *approve { "approved" } else { "rejected" }), None))
-        }
-        Operation::AcceptRisk { id, package, target, expires, file, .. } => match expires {
-            None => Err(crate::ci::CiError::Other("an expiry date is required".into())),
-            Some(expires) => {
-                let entry = crate::findings::Acceptance {
-                    id: id.clone(),
-                    package: package.clone(),
-                    target: target.clone(),
-                    reason: a.reason.clone(),
-                    by: a.identity.actor.clone(),
-                    expires: *expires,
-                };
-                let file = file.clone();
-                tokio::task::spawn_blocking(move || crate::findings::Acceptances::append(&file, &entry))
-                    .await
-                    .map_err(|e| crate::ci::CiError::Other(e.to_string()))
-                    .and_then(|r| r.map_err(crate::ci::CiError::Other))
-                    .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
+    let act = async {
+        match &a.op {
+            Operation::Trigger { pipeline } => {
+                ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
             }
-        },
-    }
-    .map_err(|e| e.to_string());
+            Operation::Cancel { run } => ci.cancel(*run).await.map(|_| (format!("cancelling run #{run}"), None)),
+            Operation::Retry { run } => ci.retry(*run, trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None)),
+            Operation::Gate { run, job, approve } => {
+                let decision = GateDecision {
+                    approved: *approve,
+                    by: a.identity.actor.clone(),
+                    at: jiff::Timestamp::now(),
+                    comment: a.reason.clone(),
+                };
+                ci.decide_gate(*run, job.clone(), decision)
+                    .await
+                    .map(|_| (format!("{} gate `{job}` of run #{run}", if *approve { "approved" } else { "rejected" }), None))
+            }
+            Operation::AcceptRisk { id, package, target, expires, file, .. } => match expires {
+                None => Err(crate::ci::CiError::Other("an expiry date is required".into())),
+                Some(expires) => {
+                    let entry = crate::findings::Acceptance {
+                        id: id.clone(),
+                        package: package.clone(),
+                        target: target.clone(),
+                        reason: a.reason.clone(),
+                        by: a.identity.actor.clone(),
+                        expires: *expires,
+                    };
+                    let file = file.clone();
+                    tokio::task::spawn_blocking(move || crate::findings::Acceptances::append(&file, &entry))
+                        .await
+                        .map_err(|e| crate::ci::CiError::Other(e.to_string()))
+                        .and_then(|r| r.map_err(crate::ci::CiError::Other))
+                        .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
+                }
+            },
+            Operation::StartRollout { .. } | Operation::Rollout { .. } => {
+                Err(crate::ci::CiError::Other("rollout operations go through the rollout controller".into()))
+            }
+        }
+        .map_err(|e| e.to_string())
+    };
+    journaled(journal, a.clone(), act).await
+}
+
+async fn journaled(
+    journal: &Journal,
+    a: Approved,
+    act: impl std::future::Future<Output = Result<(String, Option<RunId>), String>>,
+) -> Result<Report, String> {
+    let intent = append(journal, a.draft(Phase::Intent, "pending")).await.map_err(|e| format!("not done: {e}"))?;
+    let result = act.await;
     let mut outcome = a.draft(Phase::Outcome, if result.is_ok() { "success" } else { "failure" });
     outcome.intent = Some(intent.seq);
     outcome.error = result.as_ref().err().cloned();

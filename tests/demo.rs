@@ -31,6 +31,10 @@ async fn the_demo_canary_is_judged_from_live_prometheus_data_and_fails_when_erro
     let config = Config::parse(&text, Some(&file), None).unwrap();
     let services = flightdeck::app::canary_services(&config);
     let (source, spec) = services.get("payments-api").cloned().expect("the demo service is analysed");
+    // With NGINX in front, traffic follows the split: give the canary half of it.
+    if let Some(r) = config.rollouts.get("payments-api") {
+        flightdeck::rollout::nginx::apply(&r.nginx, 50, "test").unwrap();
+    }
 
     // Both versions answer, and their metrics are real Prometheus exposition.
     let (status, body) = flightdeck::demo::http::call("GET", &format!("http://{}/pay", lab.canary), Duration::from_secs(5)).await.unwrap();
@@ -111,7 +115,7 @@ fn demo_leaves_nothing_behind(end: impl FnOnce(&mut support::pty::Term)) {
     let children = descendants(pid);
     let cmdlines: Vec<String> =
         children.iter().map(|c| std::fs::read_to_string(format!("/proc/{c}/cmdline")).unwrap_or_default().replace('\0', " ")).collect();
-    for part in ["demo-service", "demo-traffic", "prometheus"] {
+    for part in ["demo-service", "demo-traffic", "prometheus", "nginx"] {
         assert!(cmdlines.iter().any(|c| c.contains(part)), "no {part} among the demo's processes: {cmdlines:?}");
     }
     end(&mut t);
@@ -142,4 +146,90 @@ fn sigkill_to_the_demo_still_stops_its_processes() {
     demo_leaves_nothing_behind(|t| unsafe {
         libc::kill(t.pid(), libc::SIGKILL);
     });
+}
+
+fn cli(config: &std::path::Path, data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN).arg("--config").arg(config).arg("--data-dir").arg(data).args(args).output().unwrap()
+}
+
+fn json(out: std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> Option<serde_json::Value>) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The whole story on one machine with real parts: the release pipeline runs, its production gate
+/// is approved, the deploy stage hands over to the NGINX canary, errors are injected into the
+/// canary, the analysis aborts the rollout, all traffic is back on stable, and the audit journal
+/// tells it all with an intact chain.
+#[test]
+fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
+    require_prometheus();
+    support::nginx::binary();
+    let root = tempfile::tempdir().unwrap();
+    let lab = Lab::start(root.path(), std::path::Path::new(BIN)).unwrap();
+    assert!(lab.notices.is_empty(), "{:?}", lab.notices);
+    let config = flightdeck::demo::install(root.path()).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&config).unwrap();
+    std::io::Write::write_all(&mut f, lab.config().unwrap().as_bytes()).unwrap();
+    let data = root.path().join("data");
+    let nginx = lab.nginx.as_ref().unwrap();
+    let proxy_port: u16 = nginx.listen.rsplit(':').next().unwrap().parse().unwrap();
+
+    let out = cli(&config, &data, &["run", "release", "--yes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_until("the production gate", 90, || {
+        let runs = json(cli(&config, &data, &["runs", "--json"]));
+        let jobs = runs[0]["jobs"].as_array().cloned().unwrap_or_default();
+        jobs.iter().any(|j| j["key"] == "approve-prod" && j["status"] == "waiting").then_some(runs)
+    });
+    let out = cli(&config, &data, &["approve", "1", "--confirm", "approve-prod", "--reason", "release checked"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The deploy stage starts the canary: 20 % through NGINX.
+    wait_until("the canary at 20 %", 60, || {
+        let r = json(cli(&config, &data, &["rollout", "get", "payments-api", "--json"]));
+        (r["weight"] == 20).then_some(r)
+    });
+    let canary_answers = (0..50).filter(|_| support::nginx::get(proxy_port).is_some_and(|b| b.contains("2.4.0"))).count();
+    assert!((5..=15).contains(&canary_answers), "about 20 % of 50 requests reach the canary: {canary_answers}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (status, _) = rt
+        .block_on(flightdeck::demo::http::call("POST", &format!("{}/{}", lab.fault_url(), Fault::Errors), Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(status, 200);
+    let rec = wait_until("the automatic abort", 180, || {
+        let r = json(cli(&config, &data, &["rollout", "get", "payments-api", "--json"]));
+        (r["phase"] == "aborted").then_some(r)
+    });
+    assert_eq!(rec["weight"], 0);
+    assert!(rec["cause"].as_str().unwrap().contains("analysis failed"), "{rec}");
+    let include = std::fs::read_to_string(&nginx.include).unwrap();
+    assert!(include.contains(&format!("server {} down;", lab.canary)), "{include}");
+    let stable_answers = (0..30).filter(|_| support::nginx::get(proxy_port).is_some_and(|b| b.contains("2.3.1"))).count();
+    assert_eq!(stable_answers, 30, "after the abort, stable serves everything");
+
+    let run = wait_until("the run to fail", 30, || {
+        let runs = json(cli(&config, &data, &["runs", "--json"]));
+        (runs[0]["status"] == "failed").then(|| runs[0].clone())
+    });
+    assert!(run["jobs"].as_array().unwrap().iter().any(|j| j["key"] == "deploy-prod" && j["status"] == "failed"), "{run}");
+
+    let verify = cli(&config, &data, &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let export = String::from_utf8(cli(&config, &data, &["audit", "export", "--format", "json"]).stdout).unwrap();
+    for action in ["run.trigger", "gate.approve", "rollout.start", "rollout.set-weight", "rollout.auto-abort"] {
+        assert!(export.contains(action), "the journal has no {action}: {export}");
+    }
 }

@@ -20,6 +20,11 @@ fn demo_first_frame_trigger_logs_and_clean_quit() {
     let mut t = Term::spawn_in(&["--data-dir", data.path().to_str().unwrap(), "demo", "--no-start"], Some(demo.path()));
     t.wait_for("flightdeck", "first frame");
     assert!(started.elapsed() < Duration::from_secs(10));
+    // With its NGINX canary, the demo opens on the release overview; 1 shows the pipelines.
+    if support::nginx::binary().exists() {
+        t.wait_for("Releases · 1 rollout", "the release overview first");
+    }
+    t.send("1");
     t.wait_for("no runs yet", "empty history hint");
     t.send("r");
     t.wait_for("Run pipeline `release`?", "confirmation dialog");

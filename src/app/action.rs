@@ -49,6 +49,11 @@ pub enum Action {
         result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,
     },
     ThemeLoaded(Result<Theme, String>),
+    /// The rollout controller's view of a rollout (sent when it changes).
+    RolloutUpdated {
+        name: String,
+        result: Result<Box<crate::rollout::Record>, String>,
+    },
     /// The demo canary's fault was changed (or could not be).
     FaultInjected(Result<crate::demo::fault::Fault, String>),
     Run(RunEvent),

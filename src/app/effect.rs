@@ -66,6 +66,8 @@ pub struct EffectRunner {
     pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
     /// The demo canary's fault control, when running the demo.
     pub fault_url: Option<String>,
+    /// NGINX canaries, when any are configured.
+    pub rollouts: Option<crate::rollout::Controller>,
 }
 
 impl EffectRunner {
@@ -78,6 +80,7 @@ impl EffectRunner {
         let acceptances = self.acceptances.clone();
         let canary = self.canary.clone();
         let fault_url = self.fault_url.clone();
+        let rollouts = self.rollouts.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -87,7 +90,16 @@ impl EffectRunner {
                 }
                 Effect::Execute(approved) => {
                     let op = approved.op.key();
-                    let result = match tokio::time::timeout(EFFECT_TIMEOUT, crate::ops::execute(ci.as_ref(), &journal, *approved)).await {
+                    let is_rollout =
+                        matches!(approved.op, crate::ops::Operation::Rollout { .. } | crate::ops::Operation::StartRollout { .. });
+                    let work = async {
+                        match (&rollouts, is_rollout) {
+                            (Some(c), true) => crate::ops::execute_rollout(c, &journal, *approved).await,
+                            (None, true) => Err("no rollout is configured".to_string()),
+                            _ => crate::ops::execute(ci.as_ref(), &journal, *approved).await,
+                        }
+                    };
+                    let result = match tokio::time::timeout(EFFECT_TIMEOUT, work).await {
                         Ok(r) => r,
                         Err(_) => Err(format!("no answer within {}s; check the run and the audit journal", EFFECT_TIMEOUT.as_secs())),
                     };

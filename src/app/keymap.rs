@@ -18,6 +18,7 @@ pub enum Context {
     Findings,
     Audit,
     Canary,
+    Rollouts,
 }
 
 impl Context {
@@ -31,6 +32,7 @@ impl Context {
             Context::Findings => "Findings",
             Context::Canary => "Canary analysis",
             Context::Audit => "Audit journal",
+            Context::Rollouts => "Releases (rollouts)",
         }
     }
 }
@@ -72,6 +74,14 @@ pub enum Command {
     AcceptRisk,
     BreakGlass,
     InjectFault,
+    ScreenOverview,
+    RolloutPromote,
+    RolloutPromoteFull,
+    RolloutPause,
+    RolloutResume,
+    RolloutAbort,
+    RolloutRetry,
+    RolloutUndo,
 }
 
 pub struct CommandDef {
@@ -161,6 +171,38 @@ pub const COMMANDS: &[CommandDef] = &[
         "canary",
         "show canary vs stable from Prometheus, with charts and the verdict",
         false,
+    ),
+    def(
+        C::ScreenOverview,
+        "screen.releases",
+        Global,
+        &["6"],
+        "releases",
+        "show the release overview: every rollout, what needs a human first",
+        false,
+    ),
+    def(C::RolloutPromote, "rollout.promote", Context::Rollouts, &["p"], "promote", "go on to the rollout's next step (asks first)", true),
+    def(
+        C::RolloutPromoteFull,
+        "rollout.promote_full",
+        Context::Rollouts,
+        &["P"],
+        "full promote",
+        "send 100 % to the canary now, skipping the remaining steps",
+        true,
+    ),
+    def(C::RolloutPause, "rollout.pause", Context::Rollouts, &["z"], "pause", "pause the rollout at its current weight", true),
+    def(C::RolloutResume, "rollout.resume", Context::Rollouts, &["Z"], "resume", "lift a manual pause (does not skip a step)", true),
+    def(C::RolloutAbort, "rollout.abort", Context::Rollouts, &["X"], "abort", "send all traffic back to stable", true),
+    def(C::RolloutRetry, "rollout.retry", Context::Rollouts, &["T"], "retry", "start an aborted rollout's steps again", true),
+    def(
+        C::RolloutUndo,
+        "rollout.undo",
+        Context::Rollouts,
+        &["U"],
+        "undo",
+        "give the stable servers all traffic back after a promotion",
+        true,
     ),
     def(
         C::AcceptRisk,

@@ -66,6 +66,11 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.acceptances.path = Some(config.findings.acceptances.clone());
     state.canary.services = config.services.iter().map(|(n, (_, s))| (n.clone(), s.analysis.interval.as_secs().max(1) as i64)).collect();
     state.canary.window = 1;
+    state.rollouts.specs = config.rollouts.values().cloned().collect();
+    if !state.rollouts.specs.is_empty() {
+        // With rollouts configured, the release overview is the first screen.
+        state.screen = state::Screen::Overview;
+    }
     state.pipeline_envs = config.pipelines.iter().map(|(n, p)| (n.clone(), p.environments.clone())).collect();
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
@@ -80,6 +85,8 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let depth = opts.color.depth();
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
     let journal = crate::audit::Journal::in_data_dir(&data_dir);
+    let rollouts = (!config.rollouts.is_empty()).then(|| crate::rollout::controller::from_config(&config, &data_dir));
+    let stop_rollouts = CancellationToken::new();
     let effects = EffectRunner {
         ci: Arc::new(runner.clone()),
         actions: action_tx.clone(),
@@ -89,7 +96,11 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         acceptances: config.findings.acceptances.clone(),
         canary: Arc::new(canary_services(&config)),
         fault_url: opts.demo.as_ref().map(|d| d.fault_url.clone()),
+        rollouts: rollouts.clone(),
     };
+    if let Some(c) = &rollouts {
+        drive_rollouts(c.clone(), action_tx.clone(), stop_rollouts.clone());
+    }
     if let Some(demo) = &opts.demo {
         state.canary.demo = Some(state::DemoFault::default());
         // The demo's history starts now: the shortest window shows it best.
@@ -106,7 +117,8 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let stop_watch = CancellationToken::new();
     runner.watch_foreign(known, stop_watch.clone());
     if let Some(p) = &opts.start_pipeline {
-        // The demo starts its pipeline as if the user had pressed `r` and confirmed.
+        // The demo starts its pipeline as if the user had pressed `r` and confirmed, and shows it.
+        state.screen = state::Screen::Pipelines;
         for effect in update::start_without_dialog(&mut state, p) {
             effects.run(effect);
         }
@@ -117,6 +129,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
 
     stop_watch.cancel();
+    stop_rollouts.cancel();
     let cancelled = runner.cancel_all();
     if cancelled > 0 {
         // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
@@ -205,4 +218,28 @@ fn translate(ev: Event) -> Option<Action> {
         Event::Paste(p) => Some(Action::Paste(p)),
         _ => None,
     }
+}
+
+/// Moves every rollout on (timed pauses, analysis steps) once a second and reports changes to the
+/// loop. Runs beside the UI; the controller serialises with any other process doing the same.
+fn drive_rollouts(c: crate::rollout::Controller, tx: tokio::sync::mpsc::UnboundedSender<Action>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut last: std::collections::HashMap<String, Result<u64, String>> = Default::default();
+        loop {
+            for name in c.names() {
+                let result = c.tick(&name).await.map_err(|e| e.to_string());
+                let key = result.as_ref().map(|r| r.seq).map_err(Clone::clone);
+                if last.get(&name) != Some(&key) {
+                    last.insert(name.clone(), key);
+                    if tx.send(Action::RolloutUpdated { name, result: result.map(Box::new) }).is_err() {
+                        return;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(crate::rollout::controller::TICK) => {}
+            }
+        }
+    });
 }

@@ -22,6 +22,7 @@ pub enum Screen {
     Findings,
     Audit,
     Canary,
+    Overview,
 }
 
 impl Screen {
@@ -32,6 +33,7 @@ impl Screen {
             Screen::Findings => "Findings",
             Screen::Audit => "Audit",
             Screen::Canary => "Canary",
+            Screen::Overview => "Releases",
         }
     }
 }
@@ -95,6 +97,33 @@ pub struct CanaryView {
     pub selected: usize,
     pub window: usize,
     pub data: HashMap<String, CanaryData>,
+}
+
+/// The release overview: every rollout with what the controller last reported.
+#[derive(Clone, Debug, Default)]
+pub struct RolloutsView {
+    pub specs: Vec<crate::rollout::RolloutSpec>,
+    pub records: HashMap<String, crate::rollout::Record>,
+    pub errors: HashMap<String, String>,
+    pub cursor: usize,
+}
+
+impl RolloutsView {
+    /// Names in display order: what needs a human first, then under way, then healthy.
+    pub fn ordered(&self) -> Vec<&crate::rollout::RolloutSpec> {
+        let mut v: Vec<&crate::rollout::RolloutSpec> = self.specs.iter().collect();
+        v.sort_by_key(|s| {
+            let urgency =
+                if self.errors.contains_key(&s.name) { 0 } else { self.records.get(&s.name).map(|r| r.phase.urgency()).unwrap_or(3) };
+            (urgency, s.environment.clone(), s.name.clone())
+        });
+        v
+    }
+
+    pub fn selected(&self) -> Option<(&crate::rollout::RolloutSpec, Option<&crate::rollout::Record>)> {
+        let spec = *self.ordered().get(self.cursor)?;
+        Some((spec, self.records.get(&spec.name)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -367,6 +396,7 @@ pub struct State {
     pub acceptances: crate::findings::Acceptances,
     pub findings_view: FindingsView,
     pub canary: CanaryView,
+    pub rollouts: RolloutsView,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -417,6 +447,7 @@ impl State {
             acceptances: Default::default(),
             findings_view: Default::default(),
             canary: Default::default(),
+            rollouts: RolloutsView::default(),
             keymap,
             theme,
             theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
@@ -490,6 +521,7 @@ impl State {
             Screen::Findings => Context::Findings,
             Screen::Audit => Context::Audit,
             Screen::Canary => Context::Canary,
+            Screen::Overview => Context::Rollouts,
         }
     }
 
@@ -509,7 +541,8 @@ impl State {
     /// Whether the clock must tick: something on screen shows elapsed time or a countdown.
     pub fn needs_clock(&self) -> bool {
         self.toasts.iter().any(|t| t.level == ToastLevel::Info)
-            || (self.screen == Screen::Canary && !self.canary.services.is_empty())
+            || (matches!(self.screen, Screen::Canary | Screen::Overview) && !self.canary.services.is_empty())
+            || self.rollouts.records.values().any(|r| r.pause.as_ref().is_some_and(|p| p.until.is_some()))
             || self.runs.iter().any(|r| {
                 !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
             })

@@ -189,6 +189,25 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
+        Action::RolloutUpdated { name, result } => {
+            match result {
+                Ok(rec) => {
+                    let changed = state.rollouts.records.get(&name) != Some(&rec);
+                    state.rollouts.errors.remove(&name);
+                    if changed {
+                        state.rollouts.records.insert(name, *rec);
+                        state.dirty = true;
+                    }
+                }
+                Err(e) => {
+                    if state.rollouts.errors.get(&name) != Some(&e) {
+                        state.rollouts.errors.insert(name, e);
+                        state.dirty = true;
+                    }
+                }
+            }
+            Vec::new()
+        }
         Action::FaultInjected(result) => {
             match (result, state.canary.demo.as_mut()) {
                 (Ok(fault), Some(d)) => {
@@ -360,10 +379,16 @@ fn reset_log_view(state: &mut State) {
 /// Asks for the selected service's analysis when its data cadence says it is due (never once per
 /// frame: at most once per interval, and never while an answer is outstanding).
 fn canary_refresh(state: &mut State) -> Option<Effect> {
-    if state.screen != Screen::Canary {
-        return None;
-    }
-    let (service, every) = state.canary.services.get(state.canary.selected)?.clone();
+    let (service, every) = match state.screen {
+        Screen::Canary => state.canary.services.get(state.canary.selected)?.clone(),
+        // The overview shows the selected rollout's error delta.
+        Screen::Overview => {
+            let (spec, _) = state.rollouts.selected()?;
+            let name = spec.service.clone()?;
+            state.canary.services.iter().find(|(s, _)| *s == name)?.clone()
+        }
+        _ => return None,
+    };
     let window = super::state::CANARY_WINDOWS[state.canary.window % super::state::CANARY_WINDOWS.len()].1;
     let now = state.now;
     let request = state.next_request;
@@ -840,13 +865,30 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
                     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
                 }
-                Screen::Pipelines | Screen::Canary => Vec::new(),
+                Screen::Pipelines | Screen::Canary | Screen::Overview => Vec::new(),
             }
         }
         Command::ScreenCanary => {
             state.screen = Screen::Canary;
             canary_refresh(state).into_iter().collect()
         }
+        Command::ScreenOverview => {
+            state.screen = Screen::Overview;
+            canary_refresh(state).into_iter().collect()
+        }
+        Command::RolloutPromote
+        | Command::RolloutPromoteFull
+        | Command::RolloutPause
+        | Command::RolloutResume
+        | Command::RolloutAbort
+        | Command::RolloutRetry
+        | Command::RolloutUndo => match rollout_op(state, cmd) {
+            Ok(op) => request(state, op),
+            Err(e) => {
+                state.toast_error(e);
+                Vec::new()
+            }
+        },
         Command::AcceptRisk => {
             let Some(run) = state.selected_run else { return Vec::new() };
             let Some(f) = selected_finding(state).cloned() else {
@@ -927,6 +969,11 @@ fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
 /// Describes the target as the user sees it now.
 fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
     let (run, envs) = match op {
+        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => {
+            let spec = state.rollouts.specs.iter().find(|s| &s.name == name).ok_or_else(|| format!("no rollout named `{name}`"))?;
+            let rec = state.rollouts.records.get(name).ok_or_else(|| format!("{name}: its state has not been read yet"))?;
+            return ops::describe_rollout(op, rec, spec);
+        }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(*run).map(|r| &r.record), Vec::new())
@@ -1032,6 +1079,14 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
             let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
             Operation::Gate { run, job, approve: cmd == Command::Approve }
         }
+        // Greyed in the footer with the reason when the rollout's state or the policy refuses it.
+        Command::RolloutPromote
+        | Command::RolloutPromoteFull
+        | Command::RolloutPause
+        | Command::RolloutResume
+        | Command::RolloutAbort
+        | Command::RolloutRetry
+        | Command::RolloutUndo => rollout_op(state, cmd)?,
         _ => return Ok(()),
     };
     let target = describe(state, &op)?;
@@ -1049,6 +1104,8 @@ fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
+        Operation::StartRollout { name, version } => format!("Roll out {version} on `{name}`?"),
+        Operation::Rollout { name, action, .. } => format!("{} `{name}`?", capitalised(action.name())),
     }
 }
 
@@ -1179,6 +1236,10 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
                 }
                 _ => state.canary.selected = step(state.canary.selected, state.canary.services.len(), cmd),
             }
+            return canary_refresh(state).into_iter().collect();
+        }
+        Screen::Overview => {
+            state.rollouts.cursor = step(state.rollouts.cursor, state.rollouts.specs.len(), cmd);
             return canary_refresh(state).into_iter().collect();
         }
         Screen::Pipelines => {}
@@ -1363,4 +1424,26 @@ fn inject(state: &mut State, fault: crate::demo::fault::Fault) -> Vec<Effect> {
     d.pending = Some(fault);
     state.dirty = true;
     vec![Effect::InjectFault(fault)]
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// The rollout operation a key asks for, on the selected rollout, with what the user sees now.
+fn rollout_op(state: &State, cmd: Command) -> Result<Operation, String> {
+    use crate::rollout::RolloutAction as A;
+    let action = match cmd {
+        Command::RolloutPromote => A::Promote,
+        Command::RolloutPromoteFull => A::PromoteFull,
+        Command::RolloutPause => A::Pause,
+        Command::RolloutResume => A::Resume,
+        Command::RolloutAbort => A::Abort,
+        Command::RolloutRetry => A::Retry,
+        _ => A::Undo,
+    };
+    let (spec, rec) = state.rollouts.selected().ok_or("no rollout is selected (6 shows the releases)")?;
+    let rec = rec.ok_or_else(|| format!("{}: its state has not been read yet", spec.name))?;
+    Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
 }

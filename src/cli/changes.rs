@@ -55,6 +55,57 @@ pub async fn change(
         _ => Vec::new(),
     };
     let target = ops::describe(&op, run, &envs).map_err(anyhow::Error::msg)?;
+    let approved = authorise(config, &journal, identity, read_only, op, target, evidence, flags)?;
+    let report = ops::execute(ci, &journal, approved).await.map_err(anyhow::Error::msg)?;
+    if let Some(w) = &report.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(report)
+}
+
+/// A change to a rollout, with the same policy, confirmation and journal as every other change.
+pub async fn rollout_change(
+    controller: &crate::rollout::Controller,
+    config: &Config,
+    data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
+    op: Operation,
+    flags: &Confirmation,
+) -> anyhow::Result<Report> {
+    let journal = Journal::in_data_dir(data_dir);
+    let name = match &op {
+        Operation::Rollout { name, .. } | Operation::StartRollout { name, .. } => name.clone(),
+        _ => bail!("not a rollout operation"),
+    };
+    let spec = controller.spec(&name)?.clone();
+    let rec = controller.tick(&name).await?;
+    // What the user is shown is what the action is checked against.
+    let op = match op {
+        Operation::Rollout { name, action, seen: None } => Operation::Rollout { name, action, seen: Some(crate::rollout::Seen::of(&rec)) },
+        other => other,
+    };
+    let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
+    let approved = authorise(config, &journal, identity, read_only, op, target, None, flags)?;
+    let report = ops::execute_rollout(controller, &journal, approved).await.map_err(anyhow::Error::msg)?;
+    if let Some(w) = &report.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(report)
+}
+
+/// Policy and the confirmation tier, as flags; refusals are journaled.
+#[allow(clippy::too_many_arguments)]
+fn authorise(
+    config: &Config,
+    journal: &Journal,
+    identity: &Identity,
+    read_only: bool,
+    op: Operation,
+    target: ops::Target,
+    evidence: Option<&crate::findings::Evidence>,
+    flags: &Confirmation,
+) -> anyhow::Result<Approved> {
     let mut policy = config.policy.clone();
     policy.read_only = read_only;
     let verdict = policy.evaluate(&Request {
@@ -109,12 +160,8 @@ pub async fn change(
         }
         _ => {}
     }
-    let approved = Approved { op, identity: identity.clone(), via: "cli".into(), target, reason, break_glass: break_glass_used, tier };
-    let report = ops::execute(ci, &journal, approved).await.map_err(anyhow::Error::msg)?;
-    if let Some(w) = &report.warning {
-        eprintln!("warning: {w}");
-    }
-    Ok(report)
+    let via = if std::env::var_os("FLIGHTDECK_RUN_ID").is_some() { "pipeline" } else { "cli" };
+    Ok(Approved { op, identity: identity.clone(), via: via.into(), target, reason, break_glass: break_glass_used, tier })
 }
 
 /// The local runner, but runs are executed by a detached background process so the shell gets its

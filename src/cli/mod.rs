@@ -13,6 +13,7 @@ use tokio::sync::mpsc::unbounded_channel;
 
 mod audit;
 mod changes;
+mod rollouts;
 
 use changes::{Confirmation, Detached, change};
 
@@ -130,6 +131,54 @@ pub enum Cmd {
         window: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// NGINX canaries: phase, step, weight and versions, what needs a human first
+    Rollouts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One rollout (get), or start rolling out a version (start)
+    Rollout {
+        #[command(subcommand)]
+        command: rollouts::RolloutCmd,
+    },
+    /// Go on to a rollout's next step (--full: 100 % now, skipping the rest)
+    Promote {
+        name: String,
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Pause a rollout at its current weight
+    Pause {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Lift a manual pause (a pure unpause: no step is skipped)
+    Resume {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Send all of a rollout's traffic back to stable
+    Abort {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Start an aborted rollout's steps again
+    RetryRollout {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Give the stable servers all traffic back after a promotion
+    Undo {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
     },
     /// Gates waiting for a decision, and whether you may decide them
     Approvals {
@@ -371,6 +420,27 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
+        Some(Cmd::Rollouts { json }) => rollouts::list(&config, &data_dir, json).await,
+        Some(Cmd::Rollout { command }) => rollouts::run(command, &config, &data_dir, &identity, cli.read_only).await,
+        Some(Cmd::Promote { name, full, confirm }) => {
+            let action = if full { crate::rollout::RolloutAction::PromoteFull } else { crate::rollout::RolloutAction::Promote };
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, action, &confirm).await
+        }
+        Some(Cmd::Pause { name, confirm }) => {
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Pause, &confirm).await
+        }
+        Some(Cmd::Resume { name, confirm }) => {
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Resume, &confirm).await
+        }
+        Some(Cmd::Abort { name, confirm }) => {
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Abort, &confirm).await
+        }
+        Some(Cmd::RetryRollout { name, confirm }) => {
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Retry, &confirm).await
+        }
+        Some(Cmd::Undo { name, confirm }) => {
+            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Undo, &confirm).await
+        }
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
         }

@@ -17,6 +17,7 @@ pub const SERVICE: &str = "payments-api";
 /// Requests per second the traffic generator sends to each version.
 pub const RPS: u32 = 25;
 const INSTALL_PROMETHEUS: &str = "sudo apt-get install -y --no-install-recommends prometheus";
+const INSTALL_NGINX: &str = "sudo apt-get install -y --no-install-recommends nginx";
 
 pub struct Lab {
     children: Children,
@@ -25,6 +26,8 @@ pub struct Lab {
     pub canary: String,
     /// Base URL of the demo's Prometheus, when it runs.
     pub prometheus: Option<String>,
+    /// NGINX in front of both versions, when it runs.
+    pub nginx: Option<NginxLab>,
     /// What could not be started, and how to fix it.
     pub notices: Vec<String>,
 }
@@ -43,13 +46,30 @@ impl Lab {
         };
         let stable = service("stable", "2.3.1")?;
         let canary = service("canary", "2.4.0")?;
-        let mut traffic = Command::new(exe);
-        traffic.args(["demo-traffic", "--rps", &RPS.to_string()]);
-        for addr in [&stable, &canary] {
-            traffic.args(["--target", &format!("http://{addr}/pay")]);
+        let mut lab = Lab { children, stable, canary, prometheus: None, nginx: None, notices: Vec::new() };
+        match which("nginx") {
+            Some(bin) => match lab.start_nginx(&bin, &root.join("nginx"), &logs.join("nginx.log")) {
+                Ok(n) => lab.nginx = Some(n),
+                Err(e) => lab.notices.push(format!("NGINX did not start: {e:#}; the canary gets traffic directly, without a rollout")),
+            },
+            None => lab
+                .notices
+                .push(format!("NGINX is not installed, so production deploys without a canary rollout. Install it with: {INSTALL_NGINX}")),
         }
-        children.spawn("traffic", traffic, &logs.join("traffic.log"))?;
-        let mut lab = Lab { children, stable, canary, prometheus: None, notices: Vec::new() };
+        // Through NGINX when it runs (the rollout decides the split), else straight to each version.
+        let mut traffic = Command::new(exe);
+        match &lab.nginx {
+            Some(n) => {
+                traffic.args(["demo-traffic", "--rps", &(2 * RPS).to_string(), "--target", &format!("http://{}/pay", n.listen)]);
+            }
+            None => {
+                traffic.args(["demo-traffic", "--rps", &RPS.to_string()]);
+                for addr in [&lab.stable, &lab.canary] {
+                    traffic.args(["--target", &format!("http://{addr}/pay")]);
+                }
+            }
+        }
+        lab.children.spawn("traffic", traffic, &logs.join("traffic.log"))?;
         match which("prometheus") {
             Some(bin) => match lab.start_prometheus(&bin, &root.join("prometheus"), &logs.join("prometheus.log")) {
                 Ok(url) => lab.prometheus = Some(url),
@@ -85,6 +105,47 @@ impl Lab {
         Ok(format!("http://127.0.0.1:{port}"))
     }
 
+    fn start_nginx(&mut self, bin: &Path, dir: &Path, log: &Path) -> anyhow::Result<NginxLab> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir.join("tmp")).with_context(|| format!("cannot create {}", dir.display()))?;
+        let port = free_port()?;
+        let n = NginxLab {
+            listen: format!("127.0.0.1:{port}"),
+            conf: dir.join("nginx.conf"),
+            include: dir.join("payments-upstream.conf"),
+            pid_file: dir.join("nginx.pid"),
+        };
+        // Before any rollout, stable serves everything.
+        std::fs::write(
+            &n.include,
+            format!("upstream payments_api {{\n    server {};\n    server {} down;\n}}\n", self.stable, self.canary),
+        )?;
+        let p = |x: &str| dir.join(x).display().to_string();
+        std::fs::write(
+            &n.conf,
+            format!(
+                "worker_processes 1;\ndaemon off;\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {inc};\n  server {{\n    listen {listen};\n    location / {{ proxy_pass http://payments_api; proxy_next_upstream off; }}\n  }}\n}}\n",
+                pid = n.pid_file.display(),
+                err = log.display(),
+                t = p("tmp"),
+                inc = n.include.display(),
+                listen = n.listen,
+            ),
+        )?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("-c").arg(&n.conf).arg("-e").arg(log);
+        self.children.spawn("nginx", cmd, log)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() || !n.pid_file.exists() {
+            if self.children.exited().iter().any(|c| c == "nginx") {
+                anyhow::bail!("it exited (see {})", log.display());
+            }
+            anyhow::ensure!(Instant::now() < deadline, "not listening after 10s (see {})", log.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(n)
+    }
+
     /// Where the canary's fault is changed.
     pub fn fault_url(&self) -> String {
         format!("http://{}/fault", self.canary)
@@ -98,8 +159,24 @@ impl Lab {
     /// The configuration that points the cockpit at the lab's Prometheus and describes the
     /// analysis; `None` when Prometheus is not running.
     pub fn config(&self) -> Option<String> {
-        let url = self.prometheus.as_ref()?;
-        Some(ANALYSIS.replace("{url}", url).replace("{service}", SERVICE))
+        let mut out = String::new();
+        if let Some(url) = &self.prometheus {
+            out.push_str(&ANALYSIS.replace("{url}", url).replace("{service}", SERVICE));
+        }
+        if let Some(n) = &self.nginx {
+            let steps = if self.prometheus.is_some() { STEPS_ANALYSED } else { STEPS_PLAIN };
+            out.push_str(
+                &ROLLOUT
+                    .replace("{steps}", steps)
+                    .replace("{analysis}", if self.prometheus.is_some() { ANALYSED } else { "" })
+                    .replace("{include}", &n.include.display().to_string())
+                    .replace("{conf}", &n.conf.display().to_string())
+                    .replace("{stable}", &self.stable)
+                    .replace("{canary}", &self.canary)
+                    .replace("{service}", SERVICE),
+            );
+        }
+        (!out.is_empty()).then_some(out)
     }
 }
 
@@ -121,7 +198,9 @@ count = 12
 failure_limit = 2
 inconclusive_limit = 3
 min_requests = 20
-mann_whitney_alpha = 0.01
+# Strict: the demo's rollout aborts on a failed analysis, and both versions are alike until a
+# fault is injected.
+mann_whitney_alpha = 0.001
 alerts = { service = "{service}" }
 alerts_gate = true
 
@@ -140,6 +219,44 @@ max = 0.03
 name = "request rate"
 query = "request_rate"
 "#;
+
+const ROLLOUT: &str = r#"
+# The production canary of {service}, behind NGINX: the release pipeline's deploy-prod stage
+# starts it; the releases screen (6) shows it and promotes, pauses or aborts it.
+[rollouts.{service}]
+environment = "prod"
+{analysis}steps = {steps}
+
+[rollouts.{service}.nginx]
+include = "{include}"
+upstream = "payments_api"
+stable = ["{stable}"]
+canary = ["{canary}"]
+conf = "{conf}"
+"#;
+
+const ANALYSED: &str = r#"service = "{service}"
+# Judged on every interval while under way: a failing canary is aborted at once.
+background_analysis = true
+on_failure = "abort"
+"#;
+
+const STEPS_ANALYSED: &str = r#"[
+  { set_weight = 20 },
+  { analysis = { duration = "30s" } },
+  { set_weight = 50 },
+  { analysis = { duration = "30s" } },
+  { pause = {} },
+  { set_weight = 100 },
+]"#;
+
+const STEPS_PLAIN: &str = r#"[
+  { set_weight = 20 },
+  { pause = { duration = "20s" } },
+  { set_weight = 50 },
+  { pause = {} },
+  { set_weight = 100 },
+]"#;
 
 const RULES: &str = r#"groups:
   - name: payments-api
@@ -171,6 +288,14 @@ scrape_configs:
         labels: {{ service: {SERVICE}, track: canary }}
 "#
     )
+}
+
+/// The demo's NGINX: where it listens and the files the rollout drives.
+pub struct NginxLab {
+    pub listen: String,
+    pub conf: PathBuf,
+    pub include: PathBuf,
+    pub pid_file: PathBuf,
 }
 
 /// A port free right now on 127.0.0.1.

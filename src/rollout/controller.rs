@@ -39,6 +39,8 @@ struct Inner {
     dir: PathBuf,
     analysis: BTreeMap<String, (Source, ServiceSpec)>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where the controller records what it does by itself (steps, automatic aborts).
+    journal: Option<crate::audit::Journal>,
 }
 
 /// Held while a rollout is being changed.
@@ -64,7 +66,43 @@ fn flock(path: &Path) -> Result<std::fs::File, RolloutError> {
 
 impl Controller {
     pub fn new(specs: BTreeMap<String, RolloutSpec>, data_dir: &Path, analysis: BTreeMap<String, (Source, ServiceSpec)>) -> Controller {
-        Controller { inner: Arc::new(Inner { specs, dir: data_dir.join("rollouts"), analysis, locks: Mutex::default() }) }
+        Controller { inner: Arc::new(Inner { specs, dir: data_dir.join("rollouts"), analysis, locks: Mutex::default(), journal: None }) }
+    }
+
+    /// Records the controller's own moves in `journal` (people's actions are journaled by `ops`).
+    pub fn with_journal(self, journal: crate::audit::Journal) -> Controller {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
+            specs: arc.specs.clone(),
+            dir: arc.dir.clone(),
+            analysis: arc.analysis.clone(),
+            locks: Mutex::default(),
+            journal: None,
+        });
+        Controller { inner: Arc::new(Inner { journal: Some(journal), ..inner }) }
+    }
+
+    /// Journals something the controller did by itself. A journal that cannot be written does not
+    /// stop traffic from being protected; it is logged.
+    async fn record_event(&self, spec: &RolloutSpec, rec: &Record, action: &str, detail: &str) {
+        let Some(journal) = self.inner.journal.clone() else { return };
+        let draft = crate::audit::Draft {
+            actor: "flightdeck".into(),
+            origin: "rollout controller".into(),
+            environment: spec.environment.clone(),
+            target: spec.name.clone(),
+            action: action.into(),
+            parameters: serde_json::json!({ "revision": rec.revision, "step": rec.step, "weight": rec.weight, "version": rec.version, "phase": rec.phase.label() }),
+            reason: detail.to_string(),
+            phase: Some(crate::audit::Phase::Event),
+            result: rec.phase.label().to_lowercase(),
+            error: rec.cause.clone().filter(|_| matches!(rec.phase, Phase::Aborted | Phase::Degraded)),
+            intent: None,
+            break_glass: false,
+        };
+        let appended = tokio::task::spawn_blocking(move || journal.append(draft)).await;
+        if !matches!(appended, Ok(Ok(_))) {
+            tracing::error!(rollout = %spec.name, action, "could not journal a rollout event");
+        }
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -164,6 +202,9 @@ impl Controller {
         let mut event = format!("{why}: canary {was} % → {weight} %");
         if let Some(w) = applied.warning {
             event.push_str(&format!(" ({w})"));
+        }
+        if actor == "flightdeck" {
+            self.record_event(spec, rec, "rollout.set-weight", &event).await;
         }
         rec.note(actor, event);
         Ok(())
@@ -319,16 +360,17 @@ impl Controller {
             if rec.weight != 100
                 && let Err(e) = self.set_weight(spec, rec, 100, "flightdeck", "all steps done").await
             {
-                return self.degrade(rec, e);
+                return self.degrade(spec, rec, e).await;
             }
             rec.phase = Phase::Healthy;
             rec.note("flightdeck", format!("{} is fully promoted", rec.version.as_deref().unwrap_or("the canary")));
+            self.record_event(spec, rec, "rollout.promoted", &rec.message.clone()).await;
             return Ok(false);
         };
         match step {
             Step::SetWeight(w) => {
                 if let Err(e) = self.set_weight(spec, rec, w, "flightdeck", &format!("step {}", rec.step + 1)).await {
-                    return self.degrade(rec, e);
+                    return self.degrade(spec, rec, e).await;
                 }
                 rec.step += 1;
                 rec.step_started = None;
@@ -375,10 +417,11 @@ impl Controller {
         }
     }
 
-    fn degrade(&self, rec: &mut Record, e: RolloutError) -> Result<bool, RolloutError> {
+    async fn degrade(&self, spec: &RolloutSpec, rec: &mut Record, e: RolloutError) -> Result<bool, RolloutError> {
         rec.phase = Phase::Degraded;
         rec.cause = Some(e.to_string());
         rec.note("flightdeck", format!("degraded: {e}"));
+        self.record_event(spec, rec, "rollout.degraded", &e.to_string()).await;
         Ok(false)
     }
 
@@ -411,18 +454,20 @@ impl Controller {
         match spec.on_failure {
             OnFailure::Abort => {
                 if let Err(e) = self.set_weight(spec, rec, 0, "flightdeck", "automatic abort").await {
-                    self.degrade(rec, e)?;
+                    self.degrade(spec, rec, e).await?;
                     return Ok(true);
                 }
                 rec.phase = Phase::Aborted;
                 rec.pause = None;
                 rec.cause = Some(cause.clone());
                 rec.note("flightdeck", format!("aborted: {cause}"));
+                self.record_event(spec, rec, "rollout.auto-abort", &cause).await;
             }
             OnFailure::Pause => {
                 rec.phase = Phase::Paused;
                 rec.pause = Some(Pause { reason: cause.clone(), until: None, by_user: false });
                 rec.note("flightdeck", format!("paused: {cause}"));
+                self.record_event(spec, rec, "rollout.auto-pause", &cause).await;
             }
         }
         Ok(true)
@@ -464,6 +509,7 @@ pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<
 /// The analysis lookup the controller needs, from a config.
 pub fn from_config(config: &crate::config::Config, data_dir: &Path) -> Controller {
     Controller::new(config.rollouts.clone(), data_dir, crate::app::canary_services(config))
+        .with_journal(crate::audit::Journal::in_data_dir(data_dir))
 }
 
 /// How long a driver waits between moves.

@@ -21,6 +21,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         Screen::Findings => views::findings::render(frame, state),
         Screen::Audit => views::audit::render(frame, state),
         Screen::Canary => views::canary::render(frame, state),
+        Screen::Overview => views::overview::render(frame, state),
     }
     widgets::toast::render(frame, area, state);
     match &state.overlay {

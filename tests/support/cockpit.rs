@@ -42,6 +42,7 @@ impl Cockpit {
             acceptances: config.findings.acceptances.clone(),
             canary: Arc::new(flightdeck::app::canary_services(&config)),
             fault_url: None,
+            rollouts: None,
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);

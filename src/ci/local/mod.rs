@@ -667,6 +667,14 @@ fn schedule(
             env.push(("FLIGHTDECK_RUN_ID".into(), rec.id.to_string()));
             env.push(("FLIGHTDECK_PIPELINE".into(), rec.pipeline.clone()));
             env.push(("FLIGHTDECK_JOB".into(), key.clone()));
+            // So a stage can call flightdeck itself (e.g. start a rollout) on the same project.
+            if let Ok(exe) = std::env::current_exe() {
+                env.push(("FLIGHTDECK".into(), exe.display().to_string()));
+            }
+            if let Some(p) = &inner.config.path {
+                env.push(("FLIGHTDECK_CONFIG".into(), std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()));
+            }
+            env.push(("FLIGHTDECK_DATA_DIR".into(), inner.store.data_dir().display().to_string()));
             let spec = JobSpec {
                 command: plan::expand_command(&stage, &combo),
                 cwd: stage.cwd.clone(),

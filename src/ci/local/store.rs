@@ -42,6 +42,12 @@ impl RunStore {
         &self.root
     }
 
+    /// The data directory the history lives in.
+    pub fn data_dir(&self) -> PathBuf {
+        let root = self.root.parent().unwrap_or(&self.root);
+        std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+    }
+
     pub fn run_dir(&self, id: RunId) -> PathBuf {
         self.root.join(id.to_string())
     }

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod canary;
 pub mod findings;
 pub mod help;
+pub mod overview;
 pub mod pipelines;
 pub mod too_small;
 

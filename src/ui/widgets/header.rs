@@ -16,15 +16,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
     let waiting = state.waiting_gates().len();
+    let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
     for (screen, cmd) in [
         (Screen::Pipelines, Command::ScreenPipelines),
         (Screen::Approvals, Command::ScreenApprovals),
         (Screen::Findings, Command::ScreenFindings),
         (Screen::Audit, Command::ScreenAudit),
         (Screen::Canary, Command::ScreenCanary),
+        (Screen::Overview, Command::ScreenOverview),
     ] {
         let key = state.keymap.label(cmd).map(|k| format!("{k} ")).unwrap_or_default();
-        let count = if screen == Screen::Approvals && waiting > 0 { format!(" ({waiting})") } else { String::new() };
+        let count = match screen {
+            Screen::Approvals if waiting > 0 => format!(" ({waiting})"),
+            Screen::Overview if attention > 0 => format!(" ({attention})"),
+            _ => String::new(),
+        };
         let style =
             if state.screen == screen { t.fg(Role::Accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED) } else { t.fg(Role::Muted) };
         left.push(Span::styled(format!("{key}{}{count}", screen.title()), style));

@@ -1,0 +1,159 @@
+//! `flightdeck rollouts`, `rollout get|start`, and the actions (`promote`, `pause`, `resume`,
+//! `abort`, `retry`, `undo`) on NGINX canaries, through the same controller, policy and journal as
+//! the cockpit.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Subcommand;
+
+use super::changes::{Confirmation, rollout_change};
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::ops::Operation;
+use crate::rollout::{Controller, Phase, Record, RolloutAction};
+
+#[derive(Subcommand, Debug)]
+pub enum RolloutCmd {
+    /// One rollout: phase, step, weight, versions, verdict and history
+    Get {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start rolling out a version through the rollout's steps
+    Start {
+        name: String,
+        #[arg(long)]
+        version: String,
+        /// Stay until the rollout ends; exit 0 when fully promoted, 1 when aborted or degraded
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+}
+
+fn controller(config: &Config, data_dir: &Path) -> anyhow::Result<Controller> {
+    if config.rollouts.is_empty() {
+        bail!("no rollout is configured; add [rollouts.NAME] (see `flightdeck config example`)");
+    }
+    Ok(crate::rollout::controller::from_config(config, data_dir))
+}
+
+fn line(rec: &Record, steps: usize) -> String {
+    format!(
+        "{:<16} {:<11} step {}/{}  canary {:>3} %  {} → {}  {}",
+        rec.name,
+        rec.phase.label(),
+        (rec.step + 1).min(steps),
+        steps,
+        rec.weight,
+        rec.stable_version.as_deref().unwrap_or("stable"),
+        rec.version.as_deref().unwrap_or("-"),
+        crate::logstore::sanitize::plain(&rec.message),
+    )
+}
+
+pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let c = controller(config, data_dir)?;
+    let mut recs = Vec::new();
+    for name in c.names() {
+        recs.push(c.get(&name).await?);
+    }
+    recs.sort_by_key(|r| (r.phase.urgency(), r.name.clone()));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&recs)?);
+    } else {
+        for r in &recs {
+            println!("{}", line(r, c.spec(&r.name)?.steps.len()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
+    let c = controller(config, data_dir)?;
+    match cmd {
+        RolloutCmd::Get { name, json } => {
+            let rec = c.get(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rec)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let spec = c.spec(&name)?;
+            println!("{}", line(&rec, spec.steps.len()));
+            for (i, s) in spec.steps.iter().enumerate() {
+                let mark = if i == rec.step && matches!(rec.phase, Phase::Progressing | Phase::Paused) { "▶" } else { " " };
+                println!("  {mark} {}. {}", i + 1, s.describe());
+            }
+            if let Some(v) = &rec.verdict {
+                println!("analysis: {}", crate::logstore::sanitize::plain(v));
+            }
+            for h in rec.history.iter().rev().take(15).rev() {
+                println!(
+                    "  {}  {:>3} %  {:<10} {}",
+                    h.at.strftime("%H:%M:%S"),
+                    h.weight,
+                    h.actor,
+                    crate::logstore::sanitize::plain(&h.event)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Start { name, version, follow, confirm } => {
+            let op = Operation::StartRollout { name: name.clone(), version };
+            let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
+            println!("{}", crate::logstore::sanitize::plain(&report.message));
+            if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }
+        }
+    }
+}
+
+/// Drives the rollout and prints each change until it ends.
+async fn follow_rollout(c: &Controller, name: &str) -> anyhow::Result<ExitCode> {
+    let steps = c.spec(name)?.steps.len();
+    let mut seen = 0;
+    let mut printed_seq = 0;
+    loop {
+        let rec = c.tick(name).await?;
+        if rec.seq != printed_seq {
+            printed_seq = rec.seq;
+            for h in rec.history.iter().skip(seen.min(rec.history.len())) {
+                println!("[{name}] {:>3} % {}", h.weight, crate::logstore::sanitize::plain(&h.event));
+            }
+            seen = rec.history.len();
+            println!("[{name}] {}", line(&rec, steps));
+        }
+        match rec.phase {
+            Phase::Healthy if rec.weight == 100 => return Ok(ExitCode::SUCCESS),
+            Phase::Healthy => {
+                println!("[{name}] the stable version serves everything (undone)");
+                return Ok(ExitCode::from(1));
+            }
+            Phase::Aborted | Phase::Degraded => {
+                eprintln!("[{name}] {}: {}", rec.phase.label(), rec.cause.as_deref().unwrap_or("no cause recorded"));
+                return Ok(ExitCode::from(1));
+            }
+            Phase::Progressing | Phase::Paused => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+pub async fn act(
+    config: &Config,
+    data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
+    name: &str,
+    action: RolloutAction,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    let c = controller(config, data_dir)?;
+    let op = Operation::Rollout { name: name.to_string(), action, seen: None };
+    let report = rollout_change(&c, config, data_dir, identity, read_only, op, confirm).await?;
+    println!("{}", crate::logstore::sanitize::plain(&report.message));
+    Ok(ExitCode::SUCCESS)
+}
