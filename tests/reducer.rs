@@ -239,13 +239,14 @@ fn the_command_line_completes_and_runs_commands() {
 #[test]
 fn rebound_keys_drive_the_reducer() {
     let mut st = state(80, 24);
-    let overrides = [("trigger".to_string(), (0..1, vec!["T".to_string()])), ("cancel".to_string(), (0..1, vec![]))].into_iter().collect();
+    let overrides =
+        [("trigger".to_string(), (0..1, vec!["ctrl-t".to_string()])), ("cancel".to_string(), (0..1, vec![]))].into_iter().collect();
     st.keymap = flightdeck::app::keymap::Keymap::with_overrides(&overrides).unwrap();
     keys(&mut st, "r");
     assert!(st.overlay.is_none(), "r is no longer bound");
     keys(&mut st, "c");
     assert!(st.overlay.is_none(), "cancel is unbound");
-    keys(&mut st, "T");
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL)));
     assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
 }
 
