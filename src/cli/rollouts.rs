@@ -12,6 +12,7 @@ use clap::Subcommand;
 use super::changes::{Confirmation, rollout_change};
 use crate::config::Config;
 use crate::identity::Identity;
+use crate::logstore::sanitize::plain;
 use crate::ops::Operation;
 use crate::rollout::{Controller, Phase, Record, RolloutAction};
 
@@ -43,8 +44,10 @@ fn controller(config: &Config, data_dir: &Path) -> anyhow::Result<Controller> {
     Ok(crate::rollout::controller::from_config(config, data_dir))
 }
 
+/// One rollout on one line; versions, actors and messages come from outside, so the whole line is
+/// made plain.
 fn line(rec: &Record, steps: usize) -> String {
-    format!(
+    plain(&format!(
         "{:<16} {:<11} step {}/{}  canary {:>3} %  {} → {}  {}",
         rec.name,
         rec.phase.label(),
@@ -53,8 +56,8 @@ fn line(rec: &Record, steps: usize) -> String {
         rec.weight,
         rec.stable_version.as_deref().unwrap_or("stable"),
         rec.version.as_deref().unwrap_or("-"),
-        crate::logstore::sanitize::plain(&rec.message),
-    )
+        rec.message,
+    ))
 }
 
 pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -90,23 +93,17 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
                 println!("  {mark} {}. {}", i + 1, s.describe());
             }
             if let Some(v) = &rec.verdict {
-                println!("analysis: {}", crate::logstore::sanitize::plain(v));
+                println!("analysis: {}", plain(v));
             }
             for h in rec.history.iter().rev().take(15).rev() {
-                println!(
-                    "  {}  {:>3} %  {:<10} {}",
-                    h.at.strftime("%H:%M:%S"),
-                    h.weight,
-                    h.actor,
-                    crate::logstore::sanitize::plain(&h.event)
-                );
+                println!("{}", plain(&format!("  {}  {:>3} %  {:<10} {}", h.at.strftime("%H:%M:%S"), h.weight, h.actor, h.event)));
             }
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Start { name, version, follow, confirm } => {
             let op = Operation::StartRollout { name: name.clone(), version };
             let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
-            println!("{}", crate::logstore::sanitize::plain(&report.message));
+            println!("{}", plain(&report.message));
             if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }
         }
     }
@@ -122,7 +119,7 @@ async fn follow_rollout(c: &Controller, name: &str) -> anyhow::Result<ExitCode> 
         if rec.seq != printed_seq {
             printed_seq = rec.seq;
             for h in rec.history.iter().skip(seen.min(rec.history.len())) {
-                println!("[{name}] {:>3} % {}", h.weight, crate::logstore::sanitize::plain(&h.event));
+                println!("[{name}] {:>3} % {}", h.weight, plain(&h.event));
             }
             seen = rec.history.len();
             println!("[{name}] {}", line(&rec, steps));
@@ -134,7 +131,7 @@ async fn follow_rollout(c: &Controller, name: &str) -> anyhow::Result<ExitCode> 
                 return Ok(ExitCode::from(1));
             }
             Phase::Aborted | Phase::Degraded => {
-                eprintln!("[{name}] {}: {}", rec.phase.label(), rec.cause.as_deref().unwrap_or("no cause recorded"));
+                eprintln!("[{name}] {}: {}", rec.phase.label(), plain(rec.cause.as_deref().unwrap_or("no cause recorded")));
                 return Ok(ExitCode::from(1));
             }
             Phase::Progressing | Phase::Paused => tokio::time::sleep(Duration::from_secs(1)).await,
@@ -154,6 +151,6 @@ pub async fn act(
     let c = controller(config, data_dir)?;
     let op = Operation::Rollout { name: name.to_string(), action, seen: None };
     let report = rollout_change(&c, config, data_dir, identity, read_only, op, confirm).await?;
-    println!("{}", crate::logstore::sanitize::plain(&report.message));
+    println!("{}", plain(&report.message));
     Ok(ExitCode::SUCCESS)
 }

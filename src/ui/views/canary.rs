@@ -123,7 +123,9 @@ pub fn render(frame: &mut Frame, state: &State) {
         Span::styled(truncate(&crate::logstore::sanitize::plain(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
     ])];
     for a in &res.alerts {
-        lines.push(Line::styled(format!("🔔 alert firing: {} {}", a.name, a.summary), t.status(Role::Failure)));
+        // Alert names and summaries are whatever the rules' authors wrote.
+        let text = crate::logstore::sanitize::plain(&format!("🔔 alert firing: {} {}", a.name, a.summary));
+        lines.push(Line::styled(text, t.status(Role::Failure)));
     }
     let head_h = lines.len() as u16;
     frame.render_widget(Paragraph::new(lines), Rect { height: head_h, ..area });

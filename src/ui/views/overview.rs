@@ -129,7 +129,8 @@ pub fn render(frame: &mut Frame, state: &State) {
             if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
         );
         let style = if i == view.cursor { t.selection() } else { t.fg(role) };
-        lines.push(Line::styled(truncate(&text, w), style));
+        // Versions and actors come from outside (a pipeline's --version, the environment).
+        lines.push(Line::styled(truncate(&crate::logstore::sanitize::plain(&text), w), style));
     }
     let table_h = (lines.len() as u16 + 1).min(inner.height);
     frame.render_widget(Paragraph::new(lines), Rect { height: table_h, ..inner });
@@ -194,7 +195,7 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, spec: &RolloutSpec, rec:
     for h in rec.history.iter().rev().take(room) {
         let when = h.at.strftime("%H:%M:%S");
         lines.push(Line::styled(
-            truncate(&format!("  {when}  {:>3} %  {:<10} {}", h.weight, pad(&h.actor, 10), plain(&h.event)), area.width as usize),
+            truncate(&plain(&format!("  {when}  {:>3} %  {:<10} {}", h.weight, pad(&h.actor, 10), h.event)), area.width as usize),
             t.fg(Role::Text),
         ));
     }
