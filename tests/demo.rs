@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
 fn require_prometheus() {
     assert!(
-        flightdeck::demo::lab::which("prometheus").is_some(),
+        flightdeck::util::which("prometheus").is_some(),
         "`prometheus` is not installed; install it with: apt-get install -y --no-install-recommends prometheus"
     );
 }
@@ -87,24 +87,14 @@ fn descendants(pid: i32) -> Vec<i32> {
     let mut all = Vec::new();
     let mut frontier = vec![pid];
     while let Some(p) = frontier.pop() {
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(child) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-            // The parent pid is the second field after the parenthesised command name.
-            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|s| s.parse::<i32>().ok());
-            if ppid == Some(p) {
-                all.push(child);
-                frontier.push(child);
-            }
-        }
+        let children = flightdeck::util::children_of(p);
+        frontier.extend(&children);
+        all.extend(children);
     }
     all
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-}
+use flightdeck::util::is_running as alive;
 
 fn demo_leaves_nothing_behind(end: impl FnOnce(&mut support::pty::Term)) {
     require_prometheus();

@@ -781,17 +781,16 @@ fn build_rollouts(
             rep.error(span.clone(), format!("{key}.nginx"), format!("{dup} is both a stable and a canary server"));
         }
         let conf = n.conf.as_ref().map(|c| base_dir.join(c));
-        let binary = n
-            .binary
-            .clone()
-            .unwrap_or_else(|| crate::demo::lab::which("nginx").map(|p| p.display().to_string()).unwrap_or_else(|| "nginx".into()));
+        // A bare name is looked up when it runs (also in the sbin directories): loading the
+        // configuration touches nothing outside it.
+        let binary = n.binary.clone().unwrap_or_else(|| "nginx".into());
         let with_conf = |mut args: Vec<String>| {
             if let Some(c) = &conf {
                 args.extend(["-c".to_string(), c.display().to_string()]);
             }
             args
         };
-        let pid_file = n.pid_file.as_ref().map(|p| base_dir.join(p)).or_else(|| conf.as_deref().and_then(pid_directive));
+        let pid_file = n.pid_file.as_ref().map(|p| base_dir.join(p));
         out.insert(
             name.clone(),
             RolloutSpec {
@@ -809,20 +808,12 @@ fn build_rollouts(
                     validate: n.validate.clone().unwrap_or_else(|| with_conf(vec![binary.clone(), "-t".into(), "-q".into()])),
                     reload: n.reload.clone().unwrap_or_else(|| with_conf(vec![binary.clone(), "-s".into(), "reload".into()])),
                     pid_file,
+                    conf,
                 },
             },
         );
     }
     out
-}
-
-/// The `pid` directive of an NGINX main configuration file.
-fn pid_directive(conf: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(conf).ok()?;
-    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).find_map(|l| {
-        let rest = l.strip_prefix("pid")?.trim_start();
-        (rest.len() < l.len() - 3 || l.starts_with("pid ")).then(|| PathBuf::from(rest.trim_end_matches(';').trim()))
-    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::children::Children;
+use crate::util::which;
 
 /// The service every demo component is about.
 pub const SERVICE: &str = "payments-api";
@@ -95,7 +96,7 @@ impl Lab {
             .arg("--log.level=warn");
         self.children.spawn("prometheus", cmd, log)?;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !ready(port) {
+        while !prometheus_ready(port) {
             if self.children.exited().iter().any(|n| n == "prometheus") {
                 anyhow::bail!("it exited (see {})", log.display());
             }
@@ -304,19 +305,8 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// The executable `name` on PATH.
-/// Also looks in the sbin directories, which are not on a normal user's PATH on Debian but are
-/// where `nginx` lives.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let extra = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
-    std::env::split_paths(&path).chain(extra).map(|d| d.join(name)).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
-}
-
-fn ready(port: u16) -> bool {
+/// Whether the Prometheus on `port` answers its readiness check.
+pub fn prometheus_ready(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     if s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n").is_err() {

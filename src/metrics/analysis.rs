@@ -169,6 +169,15 @@ pub struct AnalysisResult {
     pub end: i64,
 }
 
+impl AnalysisResult {
+    /// The canary's latest error ratio minus stable's (both from the same interval), if the
+    /// analysis has an error-ratio metric with both values.
+    pub fn error_delta(&self) -> Option<f64> {
+        let m = self.metrics.iter().find(|m| m.unit == "ratio")?;
+        m.measurements.iter().rev().find_map(|x| Some(x.canary.value()? - x.stable.value()?))
+    }
+}
+
 /// Fills the placeholders of a query template.
 pub fn render(template: &str, svc: &ServiceSpec, selector: &str) -> String {
     template

@@ -52,8 +52,11 @@ pub struct NginxSpec {
     pub validate: Vec<String>,
     /// Command that reloads NGINX (default `nginx -s reload [-c CONF]`).
     pub reload: Vec<String>,
-    /// Where the master's pid is, to see old workers leave after a reload.
+    /// Where the master's pid is, to see old workers leave after a reload (default: the `pid`
+    /// directive of `conf`).
     pub pid_file: Option<PathBuf>,
+    /// NGINX's main configuration file, when given.
+    pub conf: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -117,7 +117,8 @@ fn replace(path: &Path, text: &str) -> std::io::Result<()> {
 
 fn run(cmd: &[String], what: &str) -> Result<(), String> {
     let (bin, args) = cmd.split_first().ok_or_else(|| format!("no {what} command configured"))?;
-    let out = Command::new(bin).args(args).output().map_err(|e| format!("cannot run `{}`: {e}", cmd.join(" ")))?;
+    let program = if bin.contains('/') { bin.into() } else { crate::util::which(bin).unwrap_or_else(|| bin.into()) };
+    let out = Command::new(program).args(args).output().map_err(|e| format!("cannot run `{}`: {e}", cmd.join(" ")))?;
     if out.status.success() {
         return Ok(());
     }
@@ -126,24 +127,19 @@ fn run(cmd: &[String], what: &str) -> Result<(), String> {
     Err(format!("`{}` failed ({}): {}", cmd.join(" "), out.status, if text.is_empty() { "no output".into() } else { text }))
 }
 
+/// The `pid` directive of an NGINX main configuration file.
+fn pid_directive(conf: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(conf).ok()?;
+    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).find_map(|l| {
+        let rest = l.strip_prefix("pid")?;
+        rest.starts_with(char::is_whitespace).then(|| rest.trim().trim_end_matches(';').trim().into())
+    })
+}
+
 /// Worker processes of the master whose pid is in `pid_file`.
 fn workers(pid_file: &Path) -> Option<Vec<i32>> {
     let master: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).and_then(|s| s.parse::<i32>().ok());
-        if ppid == Some(master) {
-            out.push(pid);
-        }
-    }
-    Some(out)
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+    Some(crate::util::children_of(master))
 }
 
 /// What happened when a split was applied.
@@ -175,7 +171,8 @@ pub fn apply(spec: &NginxSpec, canary_pct: u8, note: &str) -> Result<Applied, Ro
     if let Err(e) = run(&spec.validate, "validate") {
         return Err(restore(format!("NGINX rejected the new split: {e}")));
     }
-    let before = spec.pid_file.as_deref().and_then(workers);
+    let pid_file = spec.pid_file.clone().or_else(|| spec.conf.as_deref().and_then(pid_directive));
+    let before = pid_file.as_deref().and_then(workers);
     if let Err(e) = run(&spec.reload, "reload") {
         let err = restore(format!("NGINX did not reload: {e}"));
         // The old file is back; make sure NGINX runs it (best effort, it may be down).
@@ -187,7 +184,7 @@ pub fn apply(spec: &NginxSpec, canary_pct: u8, note: &str) -> Result<Applied, Ro
         return Ok(Applied { warning: Some("reloaded; could not watch the old workers drain (no NGINX pid file)".into()) });
     };
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while old.iter().any(|p| alive(*p)) {
+    while old.iter().any(|p| crate::util::is_running(*p)) {
         if Instant::now() > deadline {
             return Ok(Applied { warning: Some(format!("reloaded; old workers still draining after {}s", DRAIN_TIMEOUT.as_secs())) });
         }
@@ -209,6 +206,7 @@ mod tests {
             validate: vec![],
             reload: vec![],
             pid_file: None,
+            conf: None,
         }
     }
 
@@ -224,6 +222,16 @@ mod tests {
         let text = render(&spec(&["a:1"], &["b:1"]), 0, "t");
         assert!(text.contains("server b:1 down;"), "{text}");
         assert!(text.contains("server a:1 weight=1;"), "{text}");
+    }
+
+    #[test]
+    fn the_pid_directive_is_found() {
+        let dir = std::env::temp_dir().join(format!("fd-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, "# pid /wrong;\nworker_processes 1;\npid   /run/x.pid; # here\npidfoo 1;\n").unwrap();
+        assert_eq!(pid_directive(&conf), Some("/run/x.pid".into()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Drop for Nginx {
 }
 
 pub fn binary() -> PathBuf {
-    flightdeck::demo::lab::which("nginx")
+    flightdeck::util::which("nginx")
         .unwrap_or_else(|| panic!("`nginx` is not installed; install it with: apt-get install -y --no-install-recommends nginx"))
 }
 
@@ -114,6 +114,7 @@ impl Nginx {
             validate: vec![b.clone(), "-t".into(), "-q".into(), "-c".into(), c.clone()],
             reload: vec![b, "-s".into(), "reload".into(), "-c".into(), c],
             pid_file: Some(self.pid_file.clone()),
+            conf: Some(self.conf.clone()),
         }
     }
 

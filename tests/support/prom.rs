@@ -20,7 +20,7 @@ impl Drop for Prom {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    flightdeck::demo::lab::free_port().unwrap()
 }
 
 fn require(bin: &str) {
@@ -92,22 +92,11 @@ fn start(dir: tempfile::TempDir, config: &str, extra: &[&str]) -> Prom {
         .expect("start prometheus");
     let prom = Prom { port, child, _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready(port) {
+    while !flightdeck::demo::lab::prometheus_ready(port) {
         assert!(Instant::now() < deadline, "prometheus did not become ready");
         std::thread::sleep(Duration::from_millis(20));
     }
     prom
-}
-
-fn ready(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
 }
 
 /// A Prometheus holding the fixture's 30 minutes.

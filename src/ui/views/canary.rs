@@ -10,20 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Sparkline, Wrap};
 
 use crate::app::state::{CANARY_WINDOWS, State};
-use crate::metrics::Phase;
 use crate::metrics::analysis::{MetricResult, format_value};
 use crate::ui::theme::Role;
+use crate::ui::widgets::status;
 use crate::ui::widgets::text::{pad, truncate};
-
-fn phase_style(p: Phase) -> (&'static str, Role) {
-    match p {
-        Phase::Successful => ("✓", Role::Success),
-        Phase::Running => ("●", Role::Running),
-        Phase::Inconclusive => ("?", Role::Paused),
-        Phase::Error => ("⚠", Role::Aborted),
-        Phase::Failed => ("✗", Role::Failure),
-    }
-}
 
 /// Points of one side of a metric, downsampled (averaged) to at most `width` points.
 fn series(m: &MetricResult, canary: bool, width: usize) -> Vec<(f64, f64)> {
@@ -74,13 +64,10 @@ pub fn render(frame: &mut Frame, state: &State) {
         }
         let d = state.canary.data.get(name);
         let res = d.and_then(|d| d.result.as_ref());
-        let (glyph, role) = res.map(|r| phase_style(r.phase)).unwrap_or(("…", Role::Muted));
+        let (glyph, role) = res.map(|r| status::verdict(r.phase)).unwrap_or(("…", Role::Muted));
         let verdict = res.map(|r| r.phase.label()).unwrap_or("waiting");
-        let delta = res
-            .and_then(|r| r.metrics.iter().find(|m| m.unit == "ratio"))
-            .and_then(|m| m.measurements.iter().rev().find_map(|x| Some(x.canary.value()? - x.stable.value()?)))
-            .map(|d| format!("errors {:+.2}pp", d * 100.0))
-            .unwrap_or_else(|| "errors  n/a".into());
+        let delta =
+            res.and_then(|r| r.error_delta()).map(|d| format!("errors {:+.2}pp", d * 100.0)).unwrap_or_else(|| "errors  n/a".into());
         let age = match d.and_then(|d| d.last_ok) {
             Some(ts) => {
                 let secs = state.now.as_second() - ts.as_second();
@@ -117,7 +104,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         frame.render_widget(Paragraph::new(Line::styled(format!("asking Prometheus about {name}…"), t.fg(Role::Muted))), area);
         return;
     };
-    let (g, role) = phase_style(res.phase);
+    let (g, role) = status::verdict(res.phase);
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{g} {} ", res.phase.label()), t.status(role)),
         Span::styled(truncate(&crate::logstore::sanitize::plain(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
@@ -170,7 +157,7 @@ fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
                 .data(&threshold_pts),
         );
     }
-    let (g, role) = phase_style(m.phase);
+    let (g, role) = status::verdict(m.phase);
     let chart = Chart::new(sets)
         .block(Block::bordered().border_style(t.fg(Role::Border)).title(Line::from(vec![
             Span::styled(format!(" {} ", m.name), t.fg(Role::Accent)),

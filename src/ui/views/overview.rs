@@ -12,17 +12,8 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::state::State;
 use crate::rollout::{Phase, Record, RolloutSpec, Step};
 use crate::ui::theme::Role;
+use crate::ui::widgets::status;
 use crate::ui::widgets::text::{heading, pad, truncate};
-
-fn phase_style(p: Phase) -> (&'static str, Role) {
-    match p {
-        Phase::Healthy => ("✓", Role::Success),
-        Phase::Progressing => ("●", Role::Running),
-        Phase::Paused => ("⏸", Role::Paused),
-        Phase::Aborted => ("✗", Role::Failure),
-        Phase::Degraded => ("⚠", Role::Aborted),
-    }
-}
 
 /// Phase with the countdown of a timed pause.
 fn phase_text(state: &State, rec: &Record) -> String {
@@ -37,15 +28,8 @@ fn phase_text(state: &State, rec: &Record) -> String {
 /// The canary's error ratio minus stable's, from the canary analysis, in percentage points.
 fn error_delta(state: &State, spec: &RolloutSpec) -> String {
     let service = spec.service.as_deref().unwrap_or(&spec.name);
-    state
-        .canary
-        .data
-        .get(service)
-        .and_then(|d| d.result.as_ref())
-        .and_then(|r| r.metrics.iter().find(|m| m.unit == "ratio"))
-        .and_then(|m| m.measurements.iter().rev().find_map(|x| Some(x.canary.value()? - x.stable.value()?)))
-        .map(|d| format!("{:+.2}pp", d * 100.0))
-        .unwrap_or_else(|| "n/a".into())
+    let delta = state.canary.data.get(service).and_then(|d| d.result.as_ref()).and_then(|r| r.error_delta());
+    delta.map(|d| format!("{:+.2}pp", d * 100.0)).unwrap_or_else(|| "n/a".into())
 }
 
 /// Findings badge and waiting gates of the latest run that deploys to the rollout's environment.
@@ -99,7 +83,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     let ordered = view.ordered();
     for (i, spec) in ordered.iter().enumerate() {
         let rec = view.records.get(&spec.name);
-        let (glyph, role) = rec.map(|r| phase_style(r.phase)).unwrap_or(("…", Role::Muted));
+        let (glyph, role) = rec.map(|r| status::rollout(r.phase)).unwrap_or(("…", Role::Muted));
         let phase = match (rec, view.errors.get(&spec.name)) {
             (_, Some(_)) => "unreadable".to_string(),
             (Some(r), None) => phase_text(state, r),
@@ -178,7 +162,7 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, spec: &RolloutSpec, rec:
     }
     steps.pop();
     lines.push(Line::from(steps));
-    let (g, role) = phase_style(rec.phase);
+    let (g, role) = status::rollout(rec.phase);
     let mut status = format!("{g} {} · canary {} % · revision {}", phase_text(state, rec), rec.weight, rec.revision);
     if let Some(p) = &rec.pause {
         status.push_str(&format!(" · {}", p.reason));

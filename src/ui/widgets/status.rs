@@ -29,3 +29,27 @@ pub fn run(s: RunStatus) -> (&'static str, Role) {
         RunStatus::Interrupted => ("⚠", Role::Aborted),
     }
 }
+
+/// A canary analysis' verdict (per metric or overall).
+pub fn verdict(p: crate::metrics::Phase) -> (&'static str, Role) {
+    use crate::metrics::Phase;
+    match p {
+        Phase::Successful => ("✓", Role::Success),
+        Phase::Running => ("●", Role::Running),
+        Phase::Inconclusive => ("?", Role::Paused),
+        Phase::Error => ("⚠", Role::Aborted),
+        Phase::Failed => ("✗", Role::Failure),
+    }
+}
+
+/// A rollout's phase.
+pub fn rollout(p: crate::rollout::Phase) -> (&'static str, Role) {
+    use crate::rollout::Phase;
+    match p {
+        Phase::Healthy => ("✓", Role::Success),
+        Phase::Progressing => ("●", Role::Running),
+        Phase::Paused => ("⏸", Role::Paused),
+        Phase::Aborted => ("✗", Role::Failure),
+        Phase::Degraded => ("⚠", Role::Aborted),
+    }
+}
