@@ -74,15 +74,7 @@ impl Operation {
             Operation::Gate { approve: false, .. } => "gate.reject",
             Operation::AcceptRisk { .. } => "risk.accept",
             Operation::StartRollout { .. } => "rollout.start",
-            Operation::Rollout { action, .. } => match action {
-                crate::rollout::RolloutAction::Promote => "rollout.promote",
-                crate::rollout::RolloutAction::PromoteFull => "rollout.promote-full",
-                crate::rollout::RolloutAction::Pause => "rollout.pause",
-                crate::rollout::RolloutAction::Resume => "rollout.resume",
-                crate::rollout::RolloutAction::Abort => "rollout.abort",
-                crate::rollout::RolloutAction::Retry => "rollout.retry",
-                crate::rollout::RolloutAction::Undo => "rollout.undo",
-            },
+            Operation::Rollout { action, .. } => action.audit_action(),
         }
     }
 
@@ -299,10 +291,10 @@ pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &
     let act = async {
         match &a.op {
             Operation::StartRollout { name, version } => {
-                controller.start(name, version, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message), None))
+                controller.start(name, version, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
             }
             Operation::Rollout { name, action, seen } => {
-                controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message), None))
+                controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
             }
             _ => Err(crate::rollout::RolloutError::Refused("not a rollout operation".into())),
         }

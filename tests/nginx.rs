@@ -21,7 +21,7 @@ fn controller(n: &Nginx, steps: Vec<Step>, data: &std::path::Path) -> Controller
         background_analysis: false,
         nginx: n.spec(),
     };
-    Controller::new(BTreeMap::from([("web".to_string(), spec)]), data, BTreeMap::new())
+    Controller::new(BTreeMap::from([("web".to_string(), spec)]), data, BTreeMap::new(), None)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,7 +74,7 @@ async fn a_split_nginx_rejects_leaves_the_old_file_and_the_old_split() {
         background_analysis: false,
         nginx: spec,
     };
-    let c = Controller::new(BTreeMap::from([("web".to_string(), rs)]), data.path(), BTreeMap::new());
+    let c = Controller::new(BTreeMap::from([("web".to_string(), rs)]), data.path(), BTreeMap::new(), None);
     let rec = c.start("web", "2.0.0", "alice").await.unwrap();
     assert_eq!(rec.phase, Phase::Degraded, "{rec:?}");
     let cause = rec.cause.unwrap();

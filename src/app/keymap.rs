@@ -75,13 +75,8 @@ pub enum Command {
     BreakGlass,
     InjectFault,
     ScreenOverview,
-    RolloutPromote,
-    RolloutPromoteFull,
-    RolloutPause,
-    RolloutResume,
-    RolloutAbort,
-    RolloutRetry,
-    RolloutUndo,
+    /// An action on the selected rollout.
+    Rollout(crate::rollout::RolloutAction),
 }
 
 pub struct CommandDef {
@@ -110,6 +105,7 @@ const fn def(
     CommandDef { command, name, context, defaults, hint, desc, mutating }
 }
 
+use crate::rollout::RolloutAction as RA;
 use Command as C;
 use Context::{Global, Log};
 
@@ -181,9 +177,17 @@ pub const COMMANDS: &[CommandDef] = &[
         "show the release overview: every rollout, what needs a human first",
         false,
     ),
-    def(C::RolloutPromote, "rollout.promote", Context::Rollouts, &["p"], "promote", "go on to the rollout's next step (asks first)", true),
     def(
-        C::RolloutPromoteFull,
+        C::Rollout(RA::Promote),
+        "rollout.promote",
+        Context::Rollouts,
+        &["p"],
+        "promote",
+        "go on to the rollout's next step (asks first)",
+        true,
+    ),
+    def(
+        C::Rollout(RA::PromoteFull),
         "rollout.promote_full",
         Context::Rollouts,
         &["P"],
@@ -191,12 +195,12 @@ pub const COMMANDS: &[CommandDef] = &[
         "send 100 % to the canary now, skipping the remaining steps",
         true,
     ),
-    def(C::RolloutPause, "rollout.pause", Context::Rollouts, &["z"], "pause", "pause the rollout at its current weight", true),
-    def(C::RolloutResume, "rollout.resume", Context::Rollouts, &["Z"], "resume", "lift a manual pause (does not skip a step)", true),
-    def(C::RolloutAbort, "rollout.abort", Context::Rollouts, &["X"], "abort", "send all traffic back to stable", true),
-    def(C::RolloutRetry, "rollout.retry", Context::Rollouts, &["T"], "retry", "start an aborted rollout's steps again", true),
+    def(C::Rollout(RA::Pause), "rollout.pause", Context::Rollouts, &["z"], "pause", "pause the rollout at its current weight", true),
+    def(C::Rollout(RA::Resume), "rollout.resume", Context::Rollouts, &["Z"], "resume", "lift a manual pause (does not skip a step)", true),
+    def(C::Rollout(RA::Abort), "rollout.abort", Context::Rollouts, &["X"], "abort", "send all traffic back to stable", true),
+    def(C::Rollout(RA::Retry), "rollout.retry", Context::Rollouts, &["T"], "retry", "start an aborted rollout's steps again", true),
     def(
-        C::RolloutUndo,
+        C::Rollout(RA::Undo),
         "rollout.undo",
         Context::Rollouts,
         &["U"],

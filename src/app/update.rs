@@ -876,13 +876,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             state.screen = Screen::Overview;
             canary_refresh(state).into_iter().collect()
         }
-        Command::RolloutPromote
-        | Command::RolloutPromoteFull
-        | Command::RolloutPause
-        | Command::RolloutResume
-        | Command::RolloutAbort
-        | Command::RolloutRetry
-        | Command::RolloutUndo => match rollout_op(state, cmd) {
+        Command::Rollout(action) => match rollout_op(state, action) {
             Ok(op) => request(state, op),
             Err(e) => {
                 state.toast_error(e);
@@ -1080,13 +1074,7 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
             Operation::Gate { run, job, approve: cmd == Command::Approve }
         }
         // Greyed in the footer with the reason when the rollout's state or the policy refuses it.
-        Command::RolloutPromote
-        | Command::RolloutPromoteFull
-        | Command::RolloutPause
-        | Command::RolloutResume
-        | Command::RolloutAbort
-        | Command::RolloutRetry
-        | Command::RolloutUndo => rollout_op(state, cmd)?,
+        Command::Rollout(action) => rollout_op(state, action)?,
         _ => return Ok(()),
     };
     let target = describe(state, &op)?;
@@ -1432,17 +1420,7 @@ fn capitalised(s: &str) -> String {
 }
 
 /// The rollout operation a key asks for, on the selected rollout, with what the user sees now.
-fn rollout_op(state: &State, cmd: Command) -> Result<Operation, String> {
-    use crate::rollout::RolloutAction as A;
-    let action = match cmd {
-        Command::RolloutPromote => A::Promote,
-        Command::RolloutPromoteFull => A::PromoteFull,
-        Command::RolloutPause => A::Pause,
-        Command::RolloutResume => A::Resume,
-        Command::RolloutAbort => A::Abort,
-        Command::RolloutRetry => A::Retry,
-        _ => A::Undo,
-    };
+fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Operation, String> {
     let (spec, rec) = state.rollouts.selected().ok_or("no rollout is selected (6 shows the releases)")?;
     let rec = rec.ok_or_else(|| format!("{}: its state has not been read yet", spec.name))?;
     Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })

@@ -56,7 +56,7 @@ fn line(rec: &Record, steps: usize) -> String {
         rec.weight,
         rec.stable_version.as_deref().unwrap_or("stable"),
         rec.version.as_deref().unwrap_or("-"),
-        rec.message,
+        rec.message(),
     ))
 }
 
@@ -93,7 +93,7 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
                 println!("  {mark} {}. {}", i + 1, s.describe());
             }
             if let Some(v) = &rec.verdict {
-                println!("analysis: {}", plain(v));
+                println!("analysis: {}", plain(&v.to_string()));
             }
             for h in rec.history.iter().rev().take(15).rev() {
                 println!("{}", plain(&format!("  {}  {:>3} %  {:<10} {}", h.at.strftime("%H:%M:%S"), h.weight, h.actor, h.event)));

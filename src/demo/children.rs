@@ -67,10 +67,6 @@ impl Children {
         Ok(pid)
     }
 
-    pub fn pids(&self) -> Vec<u32> {
-        self.running.iter().map(|(_, c)| c.id()).collect()
-    }
-
     /// Names of children that have exited.
     pub fn exited(&mut self) -> Vec<String> {
         self.running.iter_mut().filter_map(|(n, c)| (!matches!(c.try_wait(), Ok(None))).then(|| n.clone())).collect()

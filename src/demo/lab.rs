@@ -152,11 +152,6 @@ impl Lab {
         format!("http://{}/fault", self.canary)
     }
 
-    /// Process ids of everything the lab started.
-    pub fn pids(&self) -> Vec<u32> {
-        self.children.pids()
-    }
-
     /// The configuration that points the cockpit at the lab's Prometheus and describes the
     /// analysis; `None` when Prometheus is not running.
     pub fn config(&self) -> Option<String> {

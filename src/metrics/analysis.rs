@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::mann_whitney::{Alternative, mann_whitney_u};
 use super::source::{QueryError, Source};
 
 /// Where the analysis stands, as Argo Rollouts' AnalysisRun phases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Phase {
     Successful,
     Running,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::nginx;
-use super::record::{self, Pause, Phase, Record};
+use super::record::{self, Pause, Phase, Record, Verdict};
 use super::{OnFailure, RolloutAction, RolloutError, RolloutSpec, Step};
 use crate::metrics::{ServiceSpec, Source};
 
@@ -41,7 +41,12 @@ struct Inner {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where the controller records what it does by itself (steps, automatic aborts).
     journal: Option<crate::audit::Journal>,
+    /// When each rollout was last judged by this process: once per analysis interval is enough.
+    judged_at: Mutex<HashMap<String, Timestamp>>,
 }
+
+/// The actor name of the controller's own moves.
+const CONTROLLER: &str = "flightdeck";
 
 /// Held while a rollout is being changed.
 struct Guard {
@@ -65,20 +70,15 @@ fn flock(path: &Path) -> Result<std::fs::File, RolloutError> {
 }
 
 impl Controller {
-    pub fn new(specs: BTreeMap<String, RolloutSpec>, data_dir: &Path, analysis: BTreeMap<String, (Source, ServiceSpec)>) -> Controller {
-        Controller { inner: Arc::new(Inner { specs, dir: data_dir.join("rollouts"), analysis, locks: Mutex::default(), journal: None }) }
-    }
-
-    /// Records the controller's own moves in `journal` (people's actions are journaled by `ops`).
-    pub fn with_journal(self, journal: crate::audit::Journal) -> Controller {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
-            specs: arc.specs.clone(),
-            dir: arc.dir.clone(),
-            analysis: arc.analysis.clone(),
-            locks: Mutex::default(),
-            journal: None,
-        });
-        Controller { inner: Arc::new(Inner { journal: Some(journal), ..inner }) }
+    /// `journal` records the controller's own moves (people's actions are journaled by `ops`).
+    pub fn new(
+        specs: BTreeMap<String, RolloutSpec>,
+        data_dir: &Path,
+        analysis: BTreeMap<String, (Source, ServiceSpec)>,
+        journal: Option<crate::audit::Journal>,
+    ) -> Controller {
+        let dir = data_dir.join("rollouts");
+        Controller { inner: Arc::new(Inner { specs, dir, analysis, locks: Mutex::default(), journal, judged_at: Mutex::default() }) }
     }
 
     /// Journals something the controller did by itself. A journal that cannot be written does not
@@ -86,7 +86,7 @@ impl Controller {
     async fn record_event(&self, spec: &RolloutSpec, rec: &Record, action: &str, detail: &str) {
         let Some(journal) = self.inner.journal.clone() else { return };
         let draft = crate::audit::Draft {
-            actor: "flightdeck".into(),
+            actor: CONTROLLER.into(),
             origin: "rollout controller".into(),
             environment: spec.environment.clone(),
             target: spec.name.clone(),
@@ -135,9 +135,7 @@ impl Controller {
             Some(r) => Ok(r),
             None => {
                 let weight = nginx::current(&spec.nginx).unwrap_or(0);
-                let mut r = Record::new(&spec.name, weight);
-                r.message = "no rollout yet".into();
-                Ok(r)
+                Ok(Record::new(&spec.name, weight))
             }
         })
         .await
@@ -165,7 +163,7 @@ impl Controller {
                             by_user: false,
                         });
                     }
-                    rec.note("flightdeck", format!("reconciled with {}: canary {w} % (recorded {was} %)", s.nginx.include.display()));
+                    rec.note(CONTROLLER, format!("reconciled with {}: canary {w} % (recorded {was} %)", s.nginx.include.display()));
                     rec.seq += 1;
                     record::save(&dir, &rec).map_err(RolloutError::Io)?;
                 }
@@ -173,7 +171,7 @@ impl Controller {
                 Err(e) if stored.is_some() && rec.phase != Phase::Degraded => {
                     rec.phase = Phase::Degraded;
                     rec.cause = Some(e.to_string());
-                    rec.note("flightdeck", format!("degraded: {e}"));
+                    rec.note(CONTROLLER, format!("degraded: {e}"));
                     rec.seq += 1;
                     record::save(&dir, &rec).map_err(RolloutError::Io)?;
                 }
@@ -203,11 +201,23 @@ impl Controller {
         if let Some(w) = applied.warning {
             event.push_str(&format!(" ({w})"));
         }
-        if actor == "flightdeck" {
-            self.record_event(spec, rec, "rollout.set-weight", &event).await;
-        }
         rec.note(actor, event);
         Ok(())
+    }
+
+    /// A weight change the controller makes by itself (a step, the end, an automatic abort):
+    /// journaled, and a failure degrades the rollout. Returns whether it was applied.
+    async fn auto_weight(&self, spec: &RolloutSpec, rec: &mut Record, weight: u8, why: &str) -> bool {
+        match self.set_weight(spec, rec, weight, CONTROLLER, why).await {
+            Ok(()) => {
+                self.record_event(spec, rec, "rollout.set-weight", rec.message()).await;
+                true
+            }
+            Err(e) => {
+                self.degrade(spec, rec, e).await;
+                false
+            }
+        }
     }
 
     /// Starts rolling out `version` from the first step.
@@ -225,13 +235,7 @@ impl Controller {
         }
         rec.revision += 1;
         rec.version = Some(version.to_string());
-        rec.phase = Phase::Progressing;
-        rec.step = 0;
-        rec.pause = None;
-        rec.cause = None;
-        rec.verdict = None;
-        rec.step_started = None;
-        rec.last_analysis = None;
+        rec.restart_steps(Timestamp::now());
         rec.note(actor, format!("started rolling out {version} (revision {})", rec.revision));
         self.save(&mut rec)?;
         drop(_g);
@@ -289,12 +293,7 @@ impl Controller {
                 rec.cause = Some(format!("aborted by {actor}"));
             }
             RolloutAction::Retry => {
-                rec.phase = Phase::Progressing;
-                rec.step = 0;
-                rec.cause = None;
-                rec.verdict = None;
-                rec.step_started = None;
-                rec.last_analysis = None;
+                rec.restart_steps(Timestamp::now());
                 rec.note(actor, "retrying from the first step");
             }
             RolloutAction::Undo => {
@@ -350,27 +349,25 @@ impl Controller {
                     rec.phase = Phase::Progressing;
                     rec.step += 1;
                     rec.step_started = None;
-                    rec.note("flightdeck", "timed pause over");
+                    rec.note(CONTROLLER, "timed pause over");
                     return Ok(true);
                 }
                 _ => return Ok(false),
             }
         }
         let Some(step) = spec.steps.get(rec.step).cloned() else {
-            if rec.weight != 100
-                && let Err(e) = self.set_weight(spec, rec, 100, "flightdeck", "all steps done").await
-            {
-                return self.degrade(spec, rec, e).await;
+            if rec.weight != 100 && !self.auto_weight(spec, rec, 100, "all steps done").await {
+                return Ok(false);
             }
             rec.phase = Phase::Healthy;
-            rec.note("flightdeck", format!("{} is fully promoted", rec.version.as_deref().unwrap_or("the canary")));
-            self.record_event(spec, rec, "rollout.promoted", &rec.message.clone()).await;
+            rec.note(CONTROLLER, format!("{} is fully promoted", rec.version.as_deref().unwrap_or("the canary")));
+            self.record_event(spec, rec, "rollout.promoted", rec.message()).await;
             return Ok(false);
         };
         match step {
             Step::SetWeight(w) => {
-                if let Err(e) = self.set_weight(spec, rec, w, "flightdeck", &format!("step {}", rec.step + 1)).await {
-                    return self.degrade(spec, rec, e).await;
+                if !self.auto_weight(spec, rec, w, &format!("step {}", rec.step + 1)).await {
+                    return Ok(false);
                 }
                 rec.step += 1;
                 rec.step_started = None;
@@ -384,7 +381,7 @@ impl Controller {
                     Some(_) => format!("step {}: {}", rec.step + 1, step.describe()),
                     None => format!("step {}: waiting to be promoted", rec.step + 1),
                 };
-                rec.note("flightdeck", reason.clone());
+                rec.note(CONTROLLER, reason.clone());
                 rec.pause = Some(Pause { reason, until, by_user: false });
                 Ok(false)
             }
@@ -397,18 +394,18 @@ impl Controller {
                 if !done {
                     return Ok(false);
                 }
-                match rec.verdict.as_deref() {
-                    Some(v) if v.starts_with("Successful") => {
-                        rec.note("flightdeck", format!("step {}: analysis passed", rec.step + 1));
+                match &rec.verdict {
+                    Some(v) if v.phase == crate::metrics::Phase::Successful => {
+                        rec.note(CONTROLLER, format!("step {}: analysis passed", rec.step + 1));
                         rec.step += 1;
                         rec.step_started = None;
                         Ok(true)
                     }
                     v => {
-                        let reason =
-                            format!("step {}: analysis {} — promote to go on or abort", rec.step + 1, v.unwrap_or("gave no verdict"));
+                        let v = v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "gave no verdict".into());
+                        let reason = format!("step {}: analysis {v} — promote to go on or abort", rec.step + 1);
                         rec.phase = Phase::Paused;
-                        rec.note("flightdeck", reason.clone());
+                        rec.note(CONTROLLER, reason.clone());
                         rec.pause = Some(Pause { reason, until: None, by_user: false });
                         Ok(false)
                     }
@@ -417,12 +414,11 @@ impl Controller {
         }
     }
 
-    async fn degrade(&self, spec: &RolloutSpec, rec: &mut Record, e: RolloutError) -> Result<bool, RolloutError> {
+    async fn degrade(&self, spec: &RolloutSpec, rec: &mut Record, e: RolloutError) {
         rec.phase = Phase::Degraded;
         rec.cause = Some(e.to_string());
-        rec.note("flightdeck", format!("degraded: {e}"));
+        rec.note(CONTROLLER, format!("degraded: {e}"));
         self.record_event(spec, rec, "rollout.degraded", &e.to_string()).await;
-        Ok(false)
     }
 
     /// Judges the canary (once per interval) since `since` (or the start of the rollout); returns
@@ -430,43 +426,45 @@ impl Controller {
     async fn judge(&self, spec: &RolloutSpec, rec: &mut Record, now: Timestamp, since: Option<Timestamp>) -> Result<bool, RolloutError> {
         let Some((source, service)) = spec.service.as_ref().and_then(|s| self.inner.analysis.get(s)).cloned() else {
             if since.is_some() && rec.verdict.is_none() {
-                rec.verdict = Some("Inconclusive: no analysed service is configured for this rollout".into());
+                let reason = "no analysed service is configured for this rollout".into();
+                rec.verdict = Some(Verdict { phase: crate::metrics::Phase::Inconclusive, reason });
             }
             return Ok(false);
         };
         let every = service.analysis.interval.as_secs().max(1) as i64;
-        if rec.last_analysis.is_some_and(|t| now.as_second() - t.as_second() < every) {
-            return Ok(false);
+        {
+            let mut judged = self.inner.judged_at.lock().map_err(|_| RolloutError::Io("analysis clock poisoned".into()))?;
+            if judged.get(&spec.name).is_some_and(|t| now.as_second() - t.as_second() < every) {
+                return Ok(false);
+            }
+            judged.insert(spec.name.clone(), now);
         }
-        rec.last_analysis = Some(now);
-        let from = since
-            .or_else(|| rec.history.iter().rev().find(|h| h.event.starts_with("started") || h.event.starts_with("retrying")).map(|h| h.at));
+        let from = since.or(rec.attempt_started);
         let elapsed = from.map(|f| now.as_second() - f.as_second()).unwrap_or(every);
         let mut judged = service.clone();
         judged.analysis.count = ((elapsed / every).max(1) as usize).min(service.analysis.count);
         let end = now.as_second() / every * every;
         let result = crate::metrics::analyse(&source, &judged, end).await;
-        rec.verdict = Some(format!("{}: {}", result.phase.label(), result.reason));
+        rec.verdict = Some(Verdict { phase: result.phase, reason: result.reason.clone() });
         if result.phase != crate::metrics::Phase::Failed {
             return Ok(false);
         }
         let cause = format!("analysis failed: {}", result.reason);
         match spec.on_failure {
             OnFailure::Abort => {
-                if let Err(e) = self.set_weight(spec, rec, 0, "flightdeck", "automatic abort").await {
-                    self.degrade(spec, rec, e).await?;
+                if !self.auto_weight(spec, rec, 0, "automatic abort").await {
                     return Ok(true);
                 }
                 rec.phase = Phase::Aborted;
                 rec.pause = None;
                 rec.cause = Some(cause.clone());
-                rec.note("flightdeck", format!("aborted: {cause}"));
+                rec.note(CONTROLLER, format!("aborted: {cause}"));
                 self.record_event(spec, rec, "rollout.auto-abort", &cause).await;
             }
             OnFailure::Pause => {
                 rec.phase = Phase::Paused;
                 rec.pause = Some(Pause { reason: cause.clone(), until: None, by_user: false });
-                rec.note("flightdeck", format!("paused: {cause}"));
+                rec.note(CONTROLLER, format!("paused: {cause}"));
                 self.record_event(spec, rec, "rollout.auto-pause", &cause).await;
             }
         }
@@ -508,8 +506,8 @@ pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<
 
 /// The analysis lookup the controller needs, from a config.
 pub fn from_config(config: &crate::config::Config, data_dir: &Path) -> Controller {
-    Controller::new(config.rollouts.clone(), data_dir, crate::app::canary_services(config))
-        .with_journal(crate::audit::Journal::in_data_dir(data_dir))
+    let journal = crate::audit::Journal::in_data_dir(data_dir);
+    Controller::new(config.rollouts.clone(), data_dir, crate::app::canary_services(config), Some(journal))
 }
 
 /// How long a driver waits between moves.

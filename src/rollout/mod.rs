@@ -74,7 +74,7 @@ pub struct RolloutSpec {
 }
 
 /// What a person can do to a rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RolloutAction {
     Promote,
@@ -87,16 +87,6 @@ pub enum RolloutAction {
 }
 
 impl RolloutAction {
-    pub const ALL: [RolloutAction; 7] = [
-        RolloutAction::Promote,
-        RolloutAction::PromoteFull,
-        RolloutAction::Pause,
-        RolloutAction::Resume,
-        RolloutAction::Abort,
-        RolloutAction::Retry,
-        RolloutAction::Undo,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             RolloutAction::Promote => "promote",
@@ -106,6 +96,19 @@ impl RolloutAction {
             RolloutAction::Abort => "abort",
             RolloutAction::Retry => "retry",
             RolloutAction::Undo => "undo",
+        }
+    }
+
+    /// The journal's name for it.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            RolloutAction::Promote => "rollout.promote",
+            RolloutAction::PromoteFull => "rollout.promote-full",
+            RolloutAction::Pause => "rollout.pause",
+            RolloutAction::Resume => "rollout.resume",
+            RolloutAction::Abort => "rollout.abort",
+            RolloutAction::Retry => "rollout.retry",
+            RolloutAction::Undo => "rollout.undo",
         }
     }
 

@@ -74,13 +74,25 @@ pub struct Record {
     pub weight: u8,
     pub pause: Option<Pause>,
     pub step_started: Option<Timestamp>,
-    pub last_analysis: Option<Timestamp>,
-    /// Last verdict of the analysis, as shown to people.
-    pub verdict: Option<String>,
+    /// When the current attempt (start or retry) began: background analysis judges from here.
+    pub attempt_started: Option<Timestamp>,
+    /// Last verdict of the analysis.
+    pub verdict: Option<Verdict>,
     /// Why the rollout was aborted or is degraded.
     pub cause: Option<String>,
-    pub message: String,
     pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub phase: crate::metrics::Phase,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.phase.label(), self.reason)
+    }
 }
 
 /// History kept per rollout.
@@ -99,17 +111,31 @@ impl Record {
             weight,
             pause: None,
             step_started: None,
-            last_analysis: None,
+            attempt_started: None,
             verdict: None,
             cause: None,
-            message: String::new(),
             history: Vec::new(),
         }
     }
 
+    /// The latest thing that happened, for one-line reports.
+    pub fn message(&self) -> &str {
+        self.history.last().map(|h| h.event.as_str()).unwrap_or("no rollout yet")
+    }
+
+    /// Back to the first step for a new attempt (a start or a retry).
+    pub fn restart_steps(&mut self, now: Timestamp) {
+        self.phase = Phase::Progressing;
+        self.step = 0;
+        self.pause = None;
+        self.cause = None;
+        self.verdict = None;
+        self.step_started = None;
+        self.attempt_started = Some(now);
+    }
+
     pub fn note(&mut self, actor: &str, event: impl Into<String>) {
         let event = event.into();
-        self.message = event.clone();
         self.history.push(HistoryEntry { at: Timestamp::now(), event, weight: self.weight, actor: actor.to_string() });
         if self.history.len() > HISTORY {
             let extra = self.history.len() - HISTORY;

@@ -172,7 +172,7 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, spec: &RolloutSpec, rec:
     }
     lines.push(Line::styled(truncate(&plain(&status), area.width as usize), t.status(role)));
     if let Some(v) = &rec.verdict {
-        lines.push(Line::styled(truncate(&format!("analysis: {}", plain(v)), area.width as usize), t.fg(Role::Text)));
+        lines.push(Line::styled(truncate(&format!("analysis: {}", plain(&v.to_string())), area.width as usize), t.fg(Role::Text)));
     }
     lines.push(Line::styled("history", t.fg(Role::Muted)));
     let room = (area.height as usize).saturating_sub(lines.len() + 1);
