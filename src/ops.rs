@@ -41,6 +41,8 @@ pub enum Operation {
     StartRollout {
         name: String,
         version: String,
+        /// The pipeline run handing over, if any.
+        run: Option<RunId>,
     },
     /// A person's action on a rollout, with what they saw (refused if it moved on).
     Rollout {
@@ -246,7 +248,7 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
         rec.version.as_deref().unwrap_or("-"),
     );
     let (parameters, effect) = match op {
-        Operation::StartRollout { version, .. } => {
+        Operation::StartRollout { version, run, .. } => {
             if matches!(rec.phase, crate::rollout::Phase::Progressing | crate::rollout::Phase::Paused) {
                 return Err(format!(
                     "{} is already rolling out {}; promote or abort it first",
@@ -255,7 +257,7 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
                 ));
             }
             (
-                json!({ "rollout": spec.name, "version": version }),
+                json!({ "rollout": spec.name, "version": version, "run": run }),
                 vec![format!(
                     "Starts rolling out {version} on `{}`: {}.",
                     spec.name,
@@ -290,8 +292,8 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
 pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &Journal, a: Approved) -> Result<Report, String> {
     let act = async {
         match &a.op {
-            Operation::StartRollout { name, version } => {
-                controller.start(name, version, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
+            Operation::StartRollout { name, version, run } => {
+                controller.start(name, version, *run, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
             }
             Operation::Rollout { name, action, seen } => {
                 controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))

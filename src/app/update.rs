@@ -197,6 +197,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     if changed {
                         state.rollouts.records.insert(name, *rec);
                         state.dirty = true;
+                        if state.screen == Screen::Overview {
+                            return overview_refresh(state);
+                        }
                     }
                 }
                 Err(e) => {
@@ -874,7 +877,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::ScreenOverview => {
             state.screen = Screen::Overview;
-            canary_refresh(state).into_iter().collect()
+            overview_refresh(state)
         }
         Command::Rollout(action) => match rollout_op(state, action) {
             Ok(op) => request(state, op),
@@ -986,6 +989,9 @@ fn verdict(state: &State, op: &Operation, target: &ops::Target, break_glass: boo
         break_glass,
         security: match op {
             Operation::Gate { run, .. } => state.run(*run).and_then(|r| r.evidence.as_ref()),
+            Operation::Rollout { name, .. } => {
+                state.rollouts.records.get(name).and_then(|r| r.run).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
+            }
             _ => None,
         },
     })
@@ -1092,7 +1098,7 @@ fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
-        Operation::StartRollout { name, version } => format!("Roll out {version} on `{name}`?"),
+        Operation::StartRollout { name, version, .. } => format!("Roll out {version} on `{name}`?"),
         Operation::Rollout { name, action, .. } => format!("{} `{name}`?", capitalised(action.name())),
     }
 }
@@ -1228,7 +1234,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Screen::Overview => {
             state.rollouts.cursor = step(state.rollouts.cursor, state.rollouts.specs.len(), cmd);
-            return canary_refresh(state).into_iter().collect();
+            return overview_refresh(state);
         }
         Screen::Pipelines => {}
     }
@@ -1424,4 +1430,14 @@ fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Op
     let (spec, rec) = state.rollouts.selected().ok_or("no rollout is selected (6 shows the releases)")?;
     let rec = rec.ok_or_else(|| format!("{}: its state has not been read yet", spec.name))?;
     Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
+}
+
+/// What the selected rollout's row and keys need: its canary's numbers, and the security findings
+/// of the run that started it (promotions are judged by them).
+fn overview_refresh(state: &mut State) -> Vec<Effect> {
+    let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
+    if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run) {
+        effects.extend(ensure_evidence(state, run, false));
+    }
+    effects
 }

@@ -86,7 +86,16 @@ pub async fn rollout_change(
         other => other,
     };
     let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
-    let approved = authorise(config, &journal, identity, read_only, op, target, None, flags)?;
+    // Promotions are judged by the security findings of the run that started the rollout.
+    let evidence = match rec.run {
+        Some(run) => {
+            let store = crate::ci::local::RunStore::open(data_dir)?;
+            let run_rec = store.load(run)?;
+            Some(super::evidence_of(config, &store, &run_rec)?)
+        }
+        None => None,
+    };
+    let approved = authorise(config, &journal, identity, read_only, op, target, evidence.as_ref(), flags)?;
     let report = ops::execute_rollout(controller, &journal, approved).await.map_err(anyhow::Error::msg)?;
     if let Some(w) = &report.warning {
         eprintln!("warning: {w}");

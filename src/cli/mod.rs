@@ -685,7 +685,7 @@ async fn decide(
             }
         }
     };
-    let evidence = evidence_of(config, &runner, &rec)?;
+    let evidence = evidence_of(config, runner.store(), &rec)?;
     let report =
         change(&runner, config, data_dir, identity, read_only, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm)
             .await?;
@@ -707,7 +707,7 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
         if rec.waiting_gates().next().is_none() {
             continue;
         }
-        let evidence = evidence_of(config, &runner, rec)?;
+        let evidence = evidence_of(config, runner.store(), rec)?;
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
             let verdict = policy.evaluate(&crate::policy::Request {
@@ -769,8 +769,8 @@ fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_on
 }
 
 /// A run's security evidence as the gate sees it: stored findings plus the acceptances in force.
-pub fn evidence_of(config: &Config, runner: &LocalRunner, rec: &RunRecord) -> anyhow::Result<crate::findings::Evidence> {
-    let (findings, unreadable) = runner.store().evidence(rec);
+pub fn evidence_of(config: &Config, store: &crate::ci::local::RunStore, rec: &RunRecord) -> anyhow::Result<crate::findings::Evidence> {
+    let (findings, unreadable) = store.evidence(rec);
     let acceptances = crate::findings::Acceptances::load(&config.findings.acceptances).map_err(anyhow::Error::msg)?;
     Ok(crate::findings::Evidence { findings, unreadable, acceptances })
 }
@@ -779,7 +779,7 @@ fn findings(config: &Arc<Config>, data_dir: &Path, run: RunId, json: bool, gate:
     let (tx, _rx) = unbounded_channel();
     let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
     let rec = runner.store().load(run)?;
-    let evidence = evidence_of(config, &runner, &rec)?;
+    let evidence = evidence_of(config, runner.store(), &rec)?;
     let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
     let verdict = match gate {
         None => None,

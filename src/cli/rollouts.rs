@@ -29,6 +29,10 @@ pub enum RolloutCmd {
         name: String,
         #[arg(long)]
         version: String,
+        /// The pipeline run handing over (set for you inside a pipeline stage); promotions are
+        /// judged by its security findings
+        #[arg(long, env = "FLIGHTDECK_RUN_ID", value_name = "RUN")]
+        run: Option<crate::domain::RunId>,
         /// Stay until the rollout ends; exit 0 when fully promoted, 1 when aborted or degraded
         #[arg(long, short)]
         follow: bool,
@@ -100,8 +104,8 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             }
             Ok(ExitCode::SUCCESS)
         }
-        RolloutCmd::Start { name, version, follow, confirm } => {
-            let op = Operation::StartRollout { name: name.clone(), version };
+        RolloutCmd::Start { name, version, run, follow, confirm } => {
+            let op = Operation::StartRollout { name: name.clone(), version, run };
             let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
             println!("{}", plain(&report.message));
             if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }

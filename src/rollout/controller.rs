@@ -220,8 +220,8 @@ impl Controller {
         }
     }
 
-    /// Starts rolling out `version` from the first step.
-    pub async fn start(&self, name: &str, version: &str, actor: &str) -> Result<Record, RolloutError> {
+    /// Starts rolling out `version` from the first step, for pipeline run `run` if a run started it.
+    pub async fn start(&self, name: &str, version: &str, run: Option<crate::domain::RunId>, actor: &str) -> Result<Record, RolloutError> {
         let spec = self.spec(name)?.clone();
         let _g = self.lock(name).await?;
         let mut rec = self.load(&spec).await?;
@@ -234,6 +234,7 @@ impl Controller {
             )));
         }
         rec.revision += 1;
+        rec.run = run;
         rec.version = Some(version.to_string());
         rec.restart_steps(Timestamp::now());
         rec.note(actor, format!("started rolling out {version} (revision {})", rec.revision));

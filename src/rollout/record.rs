@@ -64,6 +64,10 @@ pub struct Record {
     pub revision: u64,
     /// Bumped by every change, so a reader knows when to redraw.
     pub seq: u64,
+    /// The pipeline run that started this attempt: its security findings are what the gate judges
+    /// when someone promotes.
+    #[serde(default)]
+    pub run: Option<crate::domain::RunId>,
     /// The version being rolled out, and the one serving before it.
     pub version: Option<String>,
     pub stable_version: Option<String>,
@@ -104,6 +108,7 @@ impl Record {
             name: name.to_string(),
             revision: 0,
             seq: 0,
+            run: None,
             version: None,
             stable_version: None,
             phase: Phase::Healthy,
