@@ -191,8 +191,18 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
         let r = json(cli(&config, &data, &["rollout", "get", "payments-api", "--json"]));
         (r["weight"] == 20).then_some(r)
     });
-    let canary_answers = (0..50).filter(|_| support::nginx::get(proxy_port).is_some_and(|b| b.contains("2.4.0"))).count();
-    assert!((5..=15).contains(&canary_answers), "about 20 % of 50 requests reach the canary: {canary_answers}");
+    // The traffic generator shares the round robin, so the share seen here is only near 20 %;
+    // answers are counted by the version in the body, whatever the status (the service has a
+    // small base error rate).
+    let versions = |n: usize| -> (usize, usize) {
+        let bodies: Vec<String> = (0..n).filter_map(|_| support::nginx::answer(proxy_port).map(|(_, b)| b)).collect();
+        (bodies.iter().filter(|b| b.contains("2.3.1")).count(), bodies.iter().filter(|b| b.contains("2.4.0")).count())
+    };
+    let (stable, canary) = versions(100);
+    assert!(
+        stable + canary == 100 && (8..=35).contains(&canary),
+        "about 20 % of 100 requests reach the canary: {canary} canary, {stable} stable"
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, _) = rt
@@ -207,8 +217,7 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
     assert!(rec["cause"].as_str().unwrap().contains("analysis failed"), "{rec}");
     let include = std::fs::read_to_string(&nginx.include).unwrap();
     assert!(include.contains(&format!("server {} down;", lab.canary)), "{include}");
-    let stable_answers = (0..30).filter(|_| support::nginx::get(proxy_port).is_some_and(|b| b.contains("2.3.1"))).count();
-    assert_eq!(stable_answers, 30, "after the abort, stable serves everything");
+    assert_eq!(versions(50), (50, 0), "after the abort, stable serves everything");
 
     let run = wait_until("the run to fail", 30, || {
         let runs = json(cli(&config, &data, &["runs", "--json"]));

@@ -175,7 +175,12 @@ async fn event_loop(
         let draw_at = last_draw + FRAME_INTERVAL;
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(ev)) => if let Some(a) = translate(ev) { dispatch(state, a) },
+                Some(Ok(ev)) => if let Some(a) = translate(ev) {
+                    // The clock only ticks while something moves; a keypress may decide a change
+                    // under a time-bound policy, so it carries the current time.
+                    state.now = jiff::Timestamp::now().max(state.now);
+                    dispatch(state, a)
+                },
                 Some(Err(e)) => { tracing::error!("terminal input failed: {e}"); break; }
                 None => break,
             },

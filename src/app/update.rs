@@ -1010,7 +1010,6 @@ fn request(state: &mut State, op: Operation) -> Vec<Effect> {
             return Vec::new();
         }
     };
-    state.now = jiff::Timestamp::now().max(state.now);
     let title = confirm_title(&op, &target);
     match verdict(state, &op, &target, false) {
         Verdict::Refused { rule, message, break_glass_possible: true } => {
@@ -1149,7 +1148,6 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
             return refuse(state, &op, &t, &format!("stale: {e}; nothing was done"));
         }
     };
-    state.now = jiff::Timestamp::now().max(state.now);
     match verdict(state, &op, &target, c.break_glass) {
         Verdict::Allowed { tier, break_glass_used, .. } => {
             if tier == Tier::Typed && (reason.is_empty() || typed != target.name) {

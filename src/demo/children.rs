@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+fn append(log: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("cannot open {}", log.display()))
+}
+
 #[derive(Default)]
 pub struct Children {
     running: Vec<(String, Child)>,
@@ -17,8 +21,7 @@ pub struct Children {
 impl Children {
     /// Starts `cmd` with its output appended to `log`.
     pub fn spawn(&mut self, name: &str, mut cmd: Command, log: &Path) -> anyhow::Result<u32> {
-        let out =
-            std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("cannot open {}", log.display()))?;
+        let out = append(log)?;
         let err = out.try_clone()?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         self.start(name, cmd)
@@ -27,9 +30,7 @@ impl Children {
     /// Starts `cmd` and waits for its first stdout line (`listening ADDR`), returning ADDR; the rest
     /// of its output goes to `log`.
     pub fn spawn_listening(&mut self, name: &str, mut cmd: Command, log: &Path) -> anyhow::Result<String> {
-        let err =
-            std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("cannot open {}", log.display()))?;
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(err);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(append(log)?);
         self.start(name, cmd)?;
         let Some((_, child)) = self.running.last_mut() else { bail!("{name} did not start") };
         let Some(stdout) = child.stdout.take() else { bail!("{name} has no output") };

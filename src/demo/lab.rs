@@ -121,18 +121,8 @@ impl Lab {
             &n.include,
             format!("upstream payments_api {{\n    server {};\n    server {} down;\n}}\n", self.stable, self.canary),
         )?;
-        let p = |x: &str| dir.join(x).display().to_string();
-        std::fs::write(
-            &n.conf,
-            format!(
-                "worker_processes 1;\ndaemon off;\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {inc};\n  server {{\n    listen {listen};\n    location / {{ proxy_pass http://payments_api; proxy_next_upstream off; }}\n  }}\n}}\n",
-                pid = n.pid_file.display(),
-                err = log.display(),
-                t = p("tmp"),
-                inc = n.include.display(),
-                listen = n.listen,
-            ),
-        )?;
+        let proxy = format!("server {{ listen {}; location / {{ proxy_pass http://payments_api; proxy_next_upstream off; }} }}", n.listen);
+        std::fs::write(&n.conf, nginx_conf(dir, &n.pid_file, log, &n.include, &proxy))?;
         let mut cmd = Command::new(bin);
         cmd.arg("-c").arg(&n.conf).arg("-e").arg(log);
         self.children.spawn("nginx", cmd, log)?;
@@ -283,6 +273,18 @@ scrape_configs:
       - targets: ["{canary}"]
         labels: {{ service: {SERVICE}, track: canary }}
 "#
+    )
+}
+
+/// A foreground NGINX configuration with one worker (weighted round-robin is then exact per
+/// cycle), everything under `dir`, the rollout's `include`, and `servers` (server blocks).
+pub fn nginx_conf(dir: &Path, pid: &Path, log: &Path, include: &Path, servers: &str) -> String {
+    let t = dir.join("tmp").display().to_string();
+    format!(
+        "worker_processes 1;\ndaemon off;\npid {pid};\nerror_log {log} warn;\nevents {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {inc};\n  {servers}\n}}\n",
+        pid = pid.display(),
+        log = log.display(),
+        inc = include.display(),
     )
 }
 

@@ -69,18 +69,8 @@ impl Nginx {
         std::fs::write(&include, text).unwrap();
         let pid_file = d.join("nginx.pid");
         let conf = d.join("nginx.conf");
-        let p = |x: &str| d.join(x).display().to_string();
-        std::fs::write(
-            &conf,
-            format!(
-                "worker_processes 1;\ndaemon off;\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {inc};\n  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://app; }} }}\n{standins}}}\n",
-                pid = pid_file.display(),
-                err = p("error.log"),
-                t = p("tmp"),
-                inc = include.display(),
-            ),
-        )
-        .unwrap();
+        let servers = format!("server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://app; }} }}\n{standins}");
+        std::fs::write(&conf, flightdeck::demo::lab::nginx_conf(d, &pid_file, &d.join("error.log"), &include, &servers)).unwrap();
         let child = Command::new(&binary)
             .arg("-c")
             .arg(&conf)
@@ -134,16 +124,21 @@ impl Nginx {
 }
 
 /// Body of `GET /` on the port, if it answered 200.
+/// The body of a 200 answer from the proxy; None for anything else (not ready yet).
 pub fn get(port: u16) -> Option<String> {
+    answer(port).and_then(|(status, body)| (status == 200).then_some(body))
+}
+
+/// Status and body of one request through the proxy, whatever the status.
+pub fn answer(port: u16) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
-    if !buf.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 pub fn read(path: &Path) -> String {
