@@ -41,6 +41,8 @@ pub enum Operation {
     StartRollout {
         name: String,
         version: String,
+        /// What the stable servers run, when the caller knows it.
+        stable_version: Option<String>,
         /// The pipeline run handing over, if any.
         run: Option<RunId>,
     },
@@ -248,7 +250,7 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
         rec.version.as_deref().unwrap_or("-"),
     );
     let (parameters, effect) = match op {
-        Operation::StartRollout { version, run, .. } => {
+        Operation::StartRollout { version, stable_version, run, .. } => {
             if matches!(rec.phase, crate::rollout::Phase::Progressing | crate::rollout::Phase::Paused) {
                 return Err(format!(
                     "{} is already rolling out {}; promote or abort it first",
@@ -257,10 +259,11 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
                 ));
             }
             (
-                json!({ "rollout": spec.name, "version": version, "run": run }),
+                json!({ "rollout": spec.name, "version": version, "stable_version": stable_version, "run": run }),
                 vec![format!(
-                    "Starts rolling out {version} on `{}`: {}.",
+                    "Starts rolling out {version} on `{}` (stable: {}): {}.",
                     spec.name,
+                    stable_version.as_deref().or(rec.stable_version.as_deref()).unwrap_or("unknown version"),
                     spec.steps.iter().map(Step::describe).collect::<Vec<_>>().join(" → ")
                 )],
             )
@@ -292,9 +295,10 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
 pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &Journal, a: Approved) -> Result<Report, String> {
     let act = async {
         match &a.op {
-            Operation::StartRollout { name, version, run } => {
-                controller.start(name, version, *run, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
-            }
+            Operation::StartRollout { name, version, stable_version, run } => controller
+                .start(name, version, stable_version.as_deref(), *run, &a.identity.actor)
+                .await
+                .map(|r| (format!("{name}: {}", r.message()), None)),
             Operation::Rollout { name, action, seen } => {
                 controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
             }

@@ -32,8 +32,9 @@ async fn the_measured_split_follows_every_step() {
     let steps =
         vec![Step::SetWeight(10), Step::Pause(None), Step::SetWeight(50), Step::Pause(None), Step::SetWeight(90), Step::Pause(None)];
     let c = controller(&n, steps, data.path());
-    let rec = c.start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!((rec.phase, rec.step, rec.weight), (Phase::Paused, 1, 10));
+    assert_eq!((rec.stable_version.as_deref(), rec.version.as_deref()), (Some("1.0.0"), Some("2.0.0")));
     assert_eq!(n.split(100), (90, 10));
     assert!(read(&n.include).contains("weight="), "{}", read(&n.include));
 
@@ -75,7 +76,7 @@ async fn a_split_nginx_rejects_leaves_the_old_file_and_the_old_split() {
         nginx: spec,
     };
     let c = Controller::new(BTreeMap::from([("web".to_string(), rs)]), data.path(), BTreeMap::new(), None);
-    let rec = c.start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!(rec.phase, Phase::Degraded, "{rec:?}");
     let cause = rec.cause.unwrap();
     assert!(cause.contains("NGINX rejected") && cause.contains("previous upstream file is back"), "{cause}");
@@ -89,7 +90,7 @@ async fn abort_sends_everything_back_to_stable_and_retry_starts_over() {
     let n = Nginx::start(None);
     let data = tempfile::tempdir().unwrap();
     let c = controller(&n, vec![Step::SetWeight(50), Step::Pause(None), Step::SetWeight(100)], data.path());
-    let rec = c.start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!(n.split(10), (5, 5));
     let rec = c.act("web", RolloutAction::Abort, Some(Seen::of(&rec)), "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Aborted, 0));
@@ -107,7 +108,7 @@ async fn a_restarted_controller_reconciles_with_the_include_file() {
     let n = Nginx::start(None);
     let data = tempfile::tempdir().unwrap();
     let steps = vec![Step::SetWeight(50), Step::Pause(None), Step::SetWeight(100)];
-    let rec = controller(&n, steps.clone(), data.path()).start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = controller(&n, steps.clone(), data.path()).start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!(rec.weight, 50);
     // The cockpit restarts: the record is read back as it was.
     let c = controller(&n, steps.clone(), data.path());
@@ -132,7 +133,7 @@ async fn concurrent_actions_are_serialised_and_a_double_promote_moves_one_step()
     let steps =
         vec![Step::SetWeight(10), Step::Pause(None), Step::SetWeight(30), Step::Pause(None), Step::SetWeight(60), Step::Pause(None)];
     let c = controller(&n, steps.clone(), data.path());
-    let rec = c.start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     let seen = Seen::of(&rec);
     // Two people (two controllers, as two processes would be) press promote on what they both saw.
     let other = controller(&n, steps, data.path());
@@ -155,7 +156,7 @@ async fn timed_pauses_end_by_themselves_and_resume_does_not_skip_a_step_pause() 
     let data = tempfile::tempdir().unwrap();
     let steps = vec![Step::SetWeight(20), Step::Pause(Some(std::time::Duration::from_secs(1))), Step::SetWeight(40), Step::Pause(None)];
     let c = controller(&n, steps, data.path());
-    let rec = c.start("web", "2.0.0", None, "alice").await.unwrap();
+    let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Paused, 20));
     assert!(rec.pause.as_ref().unwrap().until.is_some(), "a countdown");
     let err = c.act("web", RolloutAction::Resume, None, "alice").await.unwrap_err();

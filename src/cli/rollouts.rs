@@ -29,6 +29,9 @@ pub enum RolloutCmd {
         name: String,
         #[arg(long)]
         version: String,
+        /// The version the stable servers run (kept from the last rollout when not given)
+        #[arg(long, value_name = "VERSION")]
+        stable_version: Option<String>,
         /// The pipeline run handing over (set for you inside a pipeline stage); promotions are
         /// judged by its security findings
         #[arg(long, env = "FLIGHTDECK_RUN_ID", value_name = "RUN")]
@@ -104,8 +107,8 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             }
             Ok(ExitCode::SUCCESS)
         }
-        RolloutCmd::Start { name, version, run, follow, confirm } => {
-            let op = Operation::StartRollout { name: name.clone(), version, run };
+        RolloutCmd::Start { name, version, stable_version, run, follow, confirm } => {
+            let op = Operation::StartRollout { name: name.clone(), version, stable_version, run };
             let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
             println!("{}", plain(&report.message));
             if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }

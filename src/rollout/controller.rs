@@ -221,7 +221,15 @@ impl Controller {
     }
 
     /// Starts rolling out `version` from the first step, for pipeline run `run` if a run started it.
-    pub async fn start(&self, name: &str, version: &str, run: Option<crate::domain::RunId>, actor: &str) -> Result<Record, RolloutError> {
+    /// `stable`, when known, is what the stable servers run.
+    pub async fn start(
+        &self,
+        name: &str,
+        version: &str,
+        stable: Option<&str>,
+        run: Option<crate::domain::RunId>,
+        actor: &str,
+    ) -> Result<Record, RolloutError> {
         let spec = self.spec(name)?.clone();
         let _g = self.lock(name).await?;
         let mut rec = self.load(&spec).await?;
@@ -236,6 +244,9 @@ impl Controller {
         rec.revision += 1;
         rec.run = run;
         rec.version = Some(version.to_string());
+        if let Some(s) = stable {
+            rec.stable_version = Some(s.to_string());
+        }
         rec.restart_steps(Timestamp::now());
         rec.note(actor, format!("started rolling out {version} (revision {})", rec.revision));
         self.save(&mut rec)?;

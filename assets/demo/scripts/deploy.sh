@@ -7,7 +7,8 @@ env="$1"
 echo "deploying ${APP:-app} ${VERSION:-dev} to $env"
 if [ "$env" = prod ] && [ -n "$FLIGHTDECK" ] && "$FLIGHTDECK" rollouts >/dev/null 2>&1; then
   echo "handing over to the canary rollout of ${APP:-app} (watch it on the releases screen, 6)"
-  exec "$FLIGHTDECK" rollout start "${APP:-app}" --version "${VERSION:-dev}" --follow --yes \
+  exec "$FLIGHTDECK" rollout start "${APP:-app}" --version "${VERSION:-dev}" \
+    ${STABLE_VERSION:+--stable-version "$STABLE_VERSION"} --follow --yes \
     --reason "release pipeline run #${FLIGHTDECK_RUN_ID:-?}"
 fi
 for pct in 25 50 75 100; do
