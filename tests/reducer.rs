@@ -337,32 +337,12 @@ fn the_demo_fault_key_cycles_through_faults_and_shows_what_the_canary_does() {
 #[test]
 fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_rollout() {
     use flightdeck::app::keymap::Command;
-    use flightdeck::rollout::{NginxSpec, OnFailure, Phase, Record, RolloutAction, RolloutSpec, Step};
+    use flightdeck::rollout::{Phase, RolloutAction};
     let mut st = state(120, 40);
     support::fixtures::with_prod_policy(&mut st, false);
-    let spec = RolloutSpec {
-        name: "payments-api".into(),
-        environment: Some("prod".into()),
-        service: None,
-        steps: vec![Step::SetWeight(20), Step::Pause(None), Step::SetWeight(100)],
-        on_failure: OnFailure::Abort,
-        background_analysis: false,
-        nginx: NginxSpec {
-            include: "/tmp/upstream.conf".into(),
-            upstream: "app".into(),
-            stable: vec!["127.0.0.1:1".into()],
-            canary: vec!["127.0.0.1:2".into()],
-            validate: vec![],
-            reload: vec![],
-            pid_file: None,
-            conf: None,
-        },
-    };
-    let mut rec = Record::new("payments-api", 20);
-    rec.phase = Phase::Paused;
-    rec.step = 1;
+    let spec = support::fixtures::rollout_spec("payments-api", "prod", None);
+    let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
     rec.run = Some(2);
-    rec.version = Some("2.4.0".into());
     st.rollouts.specs = vec![spec];
     st.rollouts.records.insert("payments-api".into(), rec);
     st.run_mut(2).unwrap().evidence = None;

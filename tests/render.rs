@@ -254,3 +254,78 @@ fn canary_screen_with_charts_numbers_and_verdict() {
     prepare(&mut st);
     insta::assert_snapshot!("canary_demo_erroring_200x50", screen(&st));
 }
+
+#[test]
+fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
+    use flightdeck::app::state::CanaryData;
+    use flightdeck::metrics::analysis::{AnalysisResult, Measurement, MetricResult, Reading};
+    use flightdeck::rollout::{Phase, record::Pause};
+    use support::fixtures::{at, rollout_record, rollout_spec};
+    both_sizes("overview", |st| {
+        with_prod_policy(st, false);
+        let specs = [
+            rollout_spec("search", "staging", None),
+            rollout_spec("checkout", "prod", None),
+            rollout_spec("payments-api", "prod", Some("payments")),
+            rollout_spec("ledger", "prod", None),
+            rollout_spec("inventory", "staging", None),
+            rollout_spec("evil", "staging", None),
+        ];
+        let mut paused = rollout_record("payments-api", Phase::Paused, 1, 20);
+        paused.pause = Some(Pause { reason: "step 2: pause 2m".into(), until: Some(at(75)), by_user: false });
+        let mut aborted = rollout_record("ledger", Phase::Aborted, 0, 0);
+        aborted.cause = Some("analysis failed: error ratio 4.80% ≥ 2.00% (p = 0.0004)".into());
+        let mut degraded = rollout_record("inventory", Phase::Degraded, 2, 20);
+        degraded.cause = Some("nginx -t refused the new split; the previous file is back".into());
+        let mut healthy = rollout_record("search", Phase::Healthy, 3, 0);
+        healthy.version = None;
+        let mut evil = rollout_record("evil", Phase::Progressing, 0, 20);
+        evil.version = Some("2.5.0\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J".into());
+        evil.history.push(flightdeck::rollout::record::HistoryEntry {
+            at: at(-10),
+            event: "note \u{1b}[31mred\u{1b}[0m\rover".into(),
+            weight: 20,
+            actor: "mallory".into(),
+        });
+        for rec in [paused, aborted, degraded, healthy, evil, rollout_record("checkout", Phase::Progressing, 0, 20)] {
+            st.rollouts.records.insert(rec.name.clone(), rec);
+        }
+        st.rollouts.specs = specs.to_vec();
+        let errors = MetricResult {
+            name: "error ratio".into(),
+            unit: "ratio".into(),
+            phase: flightdeck::metrics::Phase::Running,
+            reason: "8 measurements within their limits".into(),
+            canary_query: "q".into(),
+            stable_query: "q".into(),
+            measurements: (0..8)
+                .map(|i| Measurement {
+                    time: 1_704_069_000 + i * 15,
+                    canary: Reading::Value(0.002 + 0.001 * i as f64),
+                    stable: Reading::Value(0.002),
+                    requests: Some(120.0),
+                    phase: flightdeck::metrics::Phase::Successful,
+                    reason: String::new(),
+                })
+                .collect(),
+            p_value: None,
+            condition: "< 2.00%".into(),
+            max: Some(0.02),
+            max_ratio: None,
+        };
+        let result = AnalysisResult {
+            service: "payments".into(),
+            phase: flightdeck::metrics::Phase::Running,
+            reason: "measuring".into(),
+            metrics: vec![errors],
+            alerts: vec![],
+            end: 1_704_069_105,
+        };
+        st.canary
+            .data
+            .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
+        st.screen = Screen::Overview;
+        // The hostile one is selected: its history is in the detail.
+        st.rollouts.cursor = 4;
+    });
+}

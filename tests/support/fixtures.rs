@@ -225,3 +225,44 @@ pub fn audit_records() -> (Vec<flightdeck::audit::AuditRecord>, flightdeck::audi
     }
     (records, report)
 }
+
+/// An NGINX rollout as configured, with three steps; nothing is written anywhere.
+#[allow(dead_code)]
+pub fn rollout_spec(name: &str, env: &str, service: Option<&str>) -> flightdeck::rollout::RolloutSpec {
+    use flightdeck::rollout::{NginxSpec, OnFailure, RolloutSpec, Step};
+    RolloutSpec {
+        name: name.into(),
+        environment: Some(env.into()),
+        service: service.map(Into::into),
+        steps: vec![Step::SetWeight(20), Step::Pause(Some(std::time::Duration::from_secs(120))), Step::SetWeight(100)],
+        on_failure: OnFailure::Abort,
+        background_analysis: false,
+        nginx: NginxSpec {
+            include: format!("/etc/nginx/conf.d/{name}.upstream.conf").into(),
+            upstream: name.into(),
+            stable: vec!["10.0.0.1:8080".into()],
+            canary: vec!["10.0.0.2:8080".into()],
+            validate: vec![],
+            reload: vec![],
+            pid_file: None,
+            conf: None,
+        },
+    }
+}
+
+/// A rollout's record at a phase, step and weight, with a little history at fixed times.
+#[allow(dead_code)]
+pub fn rollout_record(name: &str, phase: flightdeck::rollout::Phase, step: usize, weight: u8) -> flightdeck::rollout::Record {
+    use flightdeck::rollout::record::HistoryEntry;
+    let mut rec = flightdeck::rollout::Record::new(name, weight);
+    rec.phase = phase;
+    rec.step = step;
+    rec.revision = 3;
+    rec.version = Some("2.4.0".into());
+    rec.stable_version = Some("2.3.1".into());
+    rec.history = vec![
+        HistoryEntry { at: at(-300), event: "started rolling out 2.4.0 (revision 3)".into(), weight: 0, actor: "bob@ci".into() },
+        HistoryEntry { at: at(-290), event: "canary at 20 %".into(), weight: 20, actor: "flightdeck".into() },
+    ];
+    rec
+}

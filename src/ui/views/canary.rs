@@ -19,12 +19,7 @@ use crate::ui::widgets::text::{pad, truncate};
 fn series(m: &MetricResult, canary: bool, width: usize) -> Vec<(f64, f64)> {
     let pts: Vec<(f64, f64)> =
         m.measurements.iter().filter_map(|x| Some((x.time as f64, if canary { x.canary } else { x.stable }.value()?))).collect();
-    let width = width.max(2);
-    if pts.len() <= width {
-        return pts;
-    }
-    let per = pts.len().div_ceil(width);
-    pts.chunks(per).map(|c| (c[0].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)).collect()
+    crate::ui::widgets::spark::downsample(&pts, width)
 }
 
 pub fn render(frame: &mut Frame, state: &State) {

@@ -25,14 +25,31 @@ fn phase_text(state: &State, rec: &Record) -> String {
     s
 }
 
-/// The canary's error ratio minus stable's, from the canary analysis, in percentage points.
-fn error_delta(state: &State, spec: &RolloutSpec) -> String {
+/// The canary's error ratio minus stable's, in percentage points, and a sparkline of the canary's
+/// error ratio, from the canary analysis.
+fn errors(state: &State, spec: &RolloutSpec) -> (String, String) {
     let service = spec.service.as_deref().unwrap_or(&spec.name);
-    let delta = state.canary.data.get(service).and_then(|d| d.result.as_ref()).and_then(|r| r.error_delta());
-    delta.map(|d| format!("{:+.2}pp", d * 100.0)).unwrap_or_else(|| "n/a".into())
+    let Some(result) = state.canary.data.get(service).and_then(|d| d.result.as_ref()) else {
+        return ("n/a".into(), String::new());
+    };
+    let delta = result.error_delta().map(|d| format!("{:+.2}pp", d * 100.0)).unwrap_or_else(|| "n/a".into());
+    let trend = result
+        .metrics
+        .iter()
+        .find(|m| m.unit == "ratio")
+        .map(|m| {
+            let v: Vec<f64> = m.measurements.iter().filter_map(|x| x.canary.value()).collect();
+            crate::ui::widgets::spark::line(&v, TREND)
+        })
+        .unwrap_or_default();
+    (delta, trend)
 }
 
-/// Findings badge and waiting gates of the latest run that deploys to the rollout's environment.
+/// Width of the error-ratio sparkline.
+const TREND: usize = 8;
+
+/// Findings badge of the latest run that deploys to the rollout's environment, and the gates
+/// waiting for that environment.
 fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
     let env = spec.environment.as_deref();
     let runs: Vec<&crate::domain::RunRecord> = state
@@ -41,7 +58,11 @@ fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
         .map(|r| &r.record)
         .filter(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
         .collect();
-    let waiting = runs.iter().map(|r| r.waiting_gates().count()).sum();
+    let waiting = runs
+        .iter()
+        .flat_map(|r| r.waiting_gates())
+        .filter(|j| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.as_deref()) == env)
+        .count();
     let badge = runs
         .first()
         .map(|r| {
@@ -54,6 +75,57 @@ fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
         })
         .unwrap_or_else(|| "-".into());
     (badge, waiting)
+}
+
+/// A table column: header, width, right-aligned, and priority (lower stays longer on narrow
+/// terminals).
+struct Column {
+    header: &'static str,
+    width: usize,
+    right: bool,
+    priority: u8,
+}
+
+const COLUMNS: [Column; 10] = [
+    Column { header: "ENV", width: 8, right: false, priority: 1 },
+    Column { header: "SERVICE", width: 14, right: false, priority: 0 },
+    Column { header: "VERSION", width: 16, right: false, priority: 2 },
+    Column { header: "PHASE", width: 16, right: false, priority: 0 },
+    Column { header: "STEP", width: 5, right: true, priority: 5 },
+    Column { header: "CANARY", width: 6, right: true, priority: 1 },
+    Column { header: "ERRORS Δ", width: 9, right: true, priority: 3 },
+    Column { header: "TREND", width: TREND, right: false, priority: 6 },
+    Column { header: "FINDINGS", width: 14, right: false, priority: 7 },
+    Column { header: "APPROVALS", width: 9, right: true, priority: 4 },
+];
+
+/// Which columns fit in `width` (after the status glyph), in table order.
+fn visible_columns(width: usize) -> Vec<usize> {
+    let mut by_priority: Vec<usize> = (0..COLUMNS.len()).collect();
+    by_priority.sort_by_key(|&i| COLUMNS[i].priority);
+    let mut used = 2;
+    let mut shown = Vec::new();
+    for i in by_priority {
+        if used + COLUMNS[i].width < width {
+            used += COLUMNS[i].width + 1;
+            shown.push(i);
+        }
+    }
+    shown.sort_unstable();
+    shown
+}
+
+/// One table line: each cell made plain (cells carry outside text) and then fitted to its column.
+fn table_line(shown: &[usize], lead: &str, cells: &[String]) -> String {
+    let mut line = lead.to_string();
+    for &i in shown {
+        let c = &COLUMNS[i];
+        let text = pad(&crate::logstore::sanitize::plain(&cells[i]), c.width);
+        let text = if c.right { format!("{:>w$}", text.trim_end(), w = c.width) } else { text };
+        line.push(' ');
+        line.push_str(&text);
+    }
+    line
 }
 
 pub fn render(frame: &mut Frame, state: &State) {
@@ -72,14 +144,9 @@ pub fn render(frame: &mut Frame, state: &State) {
         return;
     }
     let w = inner.width as usize;
-    let mut lines = vec![heading(
-        &format!(
-            "  {:<8} {:<16} {:<18} {:<16} {:>6} {:>7} {:>9} {:<16} {:>9}",
-            "ENV", "SERVICE", "VERSION", "PHASE", "STEP", "CANARY", "ERRORS Δ", "FINDINGS", "APPROVALS"
-        ),
-        w,
-        t,
-    )];
+    let shown = visible_columns(w);
+    let headers: Vec<String> = COLUMNS.iter().map(|c| c.header.to_string()).collect();
+    let mut lines = vec![heading(&table_line(&shown, " ", &headers), w, t)];
     let ordered = view.ordered();
     for (i, spec) in ordered.iter().enumerate() {
         let rec = view.records.get(&spec.name);
@@ -99,22 +166,21 @@ pub fn render(frame: &mut Frame, state: &State) {
         let step = rec.map(|r| format!("{}/{}", (r.step + 1).min(spec.steps.len()), spec.steps.len())).unwrap_or_default();
         let weight = rec.map(|r| format!("{} %", r.weight)).unwrap_or_default();
         let (badge, waiting) = release_evidence(state, spec);
-        let text = format!(
-            "{} {:<8} {:<16} {:<18} {:<16} {:>6} {:>7} {:>9} {:<16} {:>9}",
-            glyph,
-            pad(spec.environment.as_deref().unwrap_or("-"), 8),
-            pad(&spec.name, 16),
-            pad(&version, 18),
-            pad(&phase, 16),
+        let (delta, trend) = errors(state, spec);
+        let cells = [
+            spec.environment.clone().unwrap_or_else(|| "-".into()),
+            spec.name.clone(),
+            version,
+            phase,
             step,
             weight,
-            error_delta(state, spec),
-            pad(&badge, 16),
+            delta,
+            trend,
+            badge,
             if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
-        );
+        ];
         let style = if i == view.cursor { t.selection() } else { t.fg(role) };
-        // Versions and actors come from outside (a pipeline's --version, the environment).
-        lines.push(Line::styled(truncate(&crate::logstore::sanitize::plain(&text), w), style));
+        lines.push(Line::styled(truncate(&table_line(&shown, glyph, &cells), w), style));
     }
     let table_h = (lines.len() as u16 + 1).min(inner.height);
     frame.render_widget(Paragraph::new(lines), Rect { height: table_h, ..inner });

@@ -3,6 +3,7 @@ pub mod footer;
 pub mod header;
 pub mod input;
 pub mod log_view;
+pub mod spark;
 pub mod status;
 pub mod text;
 pub mod toast;
