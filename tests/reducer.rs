@@ -360,3 +360,41 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     // Abort is never held back by findings.
     assert_eq!(flightdeck::app::update::preview(&st, Command::Rollout(RolloutAction::Abort)), Ok(()));
 }
+
+#[test]
+fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
+    use flightdeck::app::state::Screen;
+    use flightdeck::rollout::Phase;
+    let mut st = state(120, 40);
+    st.rollouts.specs =
+        vec![support::fixtures::rollout_spec("payments-api", "prod", None), support::fixtures::rollout_spec("search", "qa", None)];
+    let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
+    rec.run = Some(2);
+    st.rollouts.records.insert("payments-api".into(), rec);
+    keys(&mut st, "6");
+    assert_eq!(st.rollouts.selected().unwrap().0.name, "payments-api");
+
+    update(&mut st, code(KeyCode::Enter));
+    assert_eq!((st.screen, st.selected_run, st.focus), (Screen::Pipelines, Some(2), Pane::Jobs));
+
+    keys(&mut st, "6");
+    st.run_mut(2).unwrap().evidence = None;
+    let fx = keys(&mut st, "f");
+    assert_eq!((st.screen, st.selected_run), (Screen::Findings, Some(2)));
+    // Its findings are asked for (or known at once when the run declares no reports).
+    assert!(fx.contains(&Effect::LoadFindings { run: 2 }) || st.run(2).unwrap().evidence.is_some(), "{fx:?}");
+
+    keys(&mut st, "6");
+    keys(&mut st, "w");
+    assert_eq!(st.screen, Screen::Approvals);
+    let (run, job) = st.waiting_gates()[st.approvals_cursor];
+    assert_eq!((run.id, job.key.as_str()), (2, "approve-prod"));
+
+    // A rollout with nothing behind it says so instead of jumping somewhere unrelated.
+    keys(&mut st, "6");
+    keys(&mut st, "j");
+    assert_eq!(st.rollouts.selected().unwrap().0.name, "search");
+    keys(&mut st, "w");
+    assert_eq!(st.screen, Screen::Overview);
+    assert!(st.toasts.iter().any(|t| t.text.contains("nothing is waiting for approval in qa")), "{:?}", st.toasts);
+}

@@ -75,6 +75,10 @@ pub enum Command {
     BreakGlass,
     InjectFault,
     ScreenOverview,
+    /// The security findings of the run behind the selected rollout.
+    ReleaseFindings,
+    /// The approval waiting for the selected rollout's environment.
+    ReleaseApproval,
     /// An action on the selected rollout.
     Rollout(crate::rollout::RolloutAction),
 }
@@ -175,6 +179,24 @@ pub const COMMANDS: &[CommandDef] = &[
         &["6"],
         "releases",
         "show the release overview: every rollout, what needs a human first",
+        false,
+    ),
+    def(
+        C::ReleaseFindings,
+        "release.findings",
+        Context::Rollouts,
+        &["f"],
+        "findings",
+        "open the security findings of the run behind the selected rollout (enter opens the run)",
+        false,
+    ),
+    def(
+        C::ReleaseApproval,
+        "release.approval",
+        Context::Rollouts,
+        &["w"],
+        "approval",
+        "open the approval waiting for the selected rollout's environment",
         false,
     ),
     def(

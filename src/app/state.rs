@@ -526,6 +526,20 @@ impl State {
     }
 
     /// Every gate waiting for a decision: (run, gate job), longest-waiting first.
+    /// The pipeline run behind a rollout: the one that started it, else the latest run that
+    /// deploys to its environment.
+    pub fn release_run(&self, spec: &crate::rollout::RolloutSpec) -> Option<RunId> {
+        let started = self.rollouts.records.get(&spec.name).and_then(|r| r.run).filter(|id| self.run(*id).is_some());
+        started.or_else(|| {
+            let env = spec.environment.as_deref();
+            self.runs
+                .iter()
+                .map(|r| &r.record)
+                .find(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
+                .map(|r| r.id)
+        })
+    }
+
     pub fn waiting_gates(&self) -> Vec<(&RunRecord, &JobRecord)> {
         let mut gates: Vec<(&RunRecord, &JobRecord)> =
             self.runs.iter().flat_map(|r| r.record.waiting_gates().map(move |j| (&r.record, j))).collect();

@@ -805,6 +805,9 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             fx.extend(select_job(state, job));
             fx
         }
+        Command::Open if state.screen == Screen::Overview => open_release(state, Screen::Pipelines),
+        Command::ReleaseFindings => open_release(state, Screen::Findings),
+        Command::ReleaseApproval => open_release_approval(state),
         Command::Open => {
             match state.focus {
                 Pane::Runs if state.selected_run.is_some() => state.focus = Pane::Jobs,
@@ -1432,6 +1435,45 @@ fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Op
 
 /// What the selected rollout's row and keys need: its canary's numbers, and the security findings
 /// of the run that started it (promotions are judged by them).
+/// Opens the run behind the selected rollout on `screen` (its jobs, or its findings).
+fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
+    let Some((spec, _)) = state.rollouts.selected() else { return Vec::new() };
+    let Some(run) = state.release_run(spec) else {
+        let msg = format!("no pipeline run deploys to {} yet", spec.environment.as_deref().unwrap_or(&spec.name));
+        state.toast_info(msg);
+        return Vec::new();
+    };
+    state.filter.clear();
+    let mut fx = select_run(state, run);
+    state.screen = screen;
+    if screen == Screen::Findings {
+        state.findings_view.cursor = 0;
+        fx.extend(ensure_evidence(state, run, true));
+    } else {
+        state.focus = Pane::Jobs;
+    }
+    fx
+}
+
+/// Opens the approvals inbox on the gate waiting for the selected rollout's environment (the
+/// rollout's own run first).
+fn open_release_approval(state: &mut State) -> Vec<Effect> {
+    let Some((spec, _)) = state.rollouts.selected() else { return Vec::new() };
+    let env = spec.environment.clone();
+    let run = state.release_run(spec);
+    let gates = state.waiting_gates();
+    let for_env = |j: &crate::domain::JobRecord| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.clone()) == env;
+    let found = gates.iter().position(|(r, j)| Some(r.id) == run && for_env(j)).or_else(|| gates.iter().position(|(_, j)| for_env(j)));
+    let ids: Vec<RunId> = gates.iter().map(|(r, _)| r.id).collect();
+    let Some(i) = found else {
+        state.toast_info(format!("nothing is waiting for approval in {}", env.as_deref().unwrap_or("this environment")));
+        return Vec::new();
+    };
+    state.approvals_cursor = i;
+    state.screen = Screen::Approvals;
+    ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
+}
+
 fn overview_refresh(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
     if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run) {

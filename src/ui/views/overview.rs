@@ -48,29 +48,24 @@ fn errors(state: &State, spec: &RolloutSpec) -> (String, String) {
 /// Width of the error-ratio sparkline.
 const TREND: usize = 8;
 
-/// Findings badge of the latest run that deploys to the rollout's environment, and the gates
-/// waiting for that environment.
+/// Findings badge of the run behind the rollout (see `State::release_run`), and the gates waiting
+/// for the rollout's environment.
 fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
     let env = spec.environment.as_deref();
-    let runs: Vec<&crate::domain::RunRecord> = state
-        .runs
+    let waiting = state
+        .waiting_gates()
         .iter()
-        .map(|r| &r.record)
-        .filter(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
-        .collect();
-    let waiting = runs
-        .iter()
-        .flat_map(|r| r.waiting_gates())
-        .filter(|j| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.as_deref()) == env)
+        .filter(|(_, j)| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.as_deref()) == env)
         .count();
-    let badge = runs
-        .first()
+    let badge = state
+        .release_run(spec)
+        .and_then(|id| state.run(id))
         .map(|r| {
-            let sums: Vec<&crate::domain::FindingsSummary> = r.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
+            let sums: Vec<&crate::domain::FindingsSummary> = r.record.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
             if sums.is_empty() {
-                "-".to_string()
+                format!("#{} -", r.record.id)
             } else {
-                format!("#{} {}", r.id, crate::findings::Counts::total(sums.iter().map(|s| &s.counts)).badge())
+                format!("#{} {}", r.record.id, crate::findings::Counts::total(sums.iter().map(|s| &s.counts)).badge())
             }
         })
         .unwrap_or_else(|| "-".into());
