@@ -153,6 +153,8 @@ pub fn render(frame: &mut Frame, state: &State) {
         };
         let version = rec
             .map(|r| match (&r.stable_version, &r.version) {
+                // Fully promoted: the new version serves everything.
+                (_, Some(v)) if r.phase == Phase::Healthy && r.weight >= 100 => v.clone(),
                 (s, Some(v)) if r.phase != Phase::Healthy || r.weight > 0 => format!("{} → {v}", s.as_deref().unwrap_or("stable")),
                 (Some(s), _) => s.clone(),
                 _ => "-".into(),
