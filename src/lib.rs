@@ -5,6 +5,7 @@
 //! tasks and sends results back as actions; `ui` renders from `&State` only.
 
 pub mod app;
+pub mod argo;
 pub mod audit;
 pub mod ci;
 pub mod cli;

@@ -1,0 +1,10 @@
+//! Argo Rollouts over the Kubernetes API, with the user's own kubeconfig identity: what a rollout
+//! is (model), how its state is judged (status), what each action sends (actions) and the client
+//! that reads, watches and patches (client).
+
+pub mod actions;
+pub mod model;
+pub mod status;
+
+pub use actions::{ArgoAction, Seen};
+pub use model::Rollout;
