@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod apiserver;
 pub mod cockpit;
 pub mod fixtures;
 pub mod nginx;

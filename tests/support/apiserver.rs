@@ -1,0 +1,809 @@
+//! An in-process Kubernetes API double speaking the real REST conventions on 127.0.0.1: discovery,
+//! list with label and field selectors, watch streams with resourceVersions, bookmarks and 410
+//! Gone, merge and JSON patches, the status subresource (spec ignored on `/status`, status ignored
+//! on the main resource, generation bumped only by spec changes), `Status` error bodies, access
+//! reviews and events. It records every request so tests can assert exactly what was sent, and it
+//! can be made to hang, drop its watches, forget old events, or forbid verbs. A real `kubectl`
+//! checks it (tests/kube_double.rs) so it cannot drift into something only our client accepts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+
+/// A resource type the double serves.
+#[derive(Clone, Debug)]
+pub struct Kind {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+    pub status_subresource: bool,
+    pub short: &'static [&'static str],
+}
+
+impl Kind {
+    fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+    }
+}
+
+pub const KINDS: &[Kind] = &[
+    Kind {
+        group: "argoproj.io",
+        version: "v1alpha1",
+        kind: "Rollout",
+        plural: "rollouts",
+        namespaced: true,
+        status_subresource: true,
+        short: &["ro"],
+    },
+    Kind {
+        group: "argoproj.io",
+        version: "v1alpha1",
+        kind: "AnalysisRun",
+        plural: "analysisruns",
+        namespaced: true,
+        status_subresource: false,
+        short: &["ar"],
+    },
+    Kind {
+        group: "apps",
+        version: "v1",
+        kind: "ReplicaSet",
+        plural: "replicasets",
+        namespaced: true,
+        status_subresource: true,
+        short: &["rs"],
+    },
+    Kind { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, status_subresource: true, short: &["po"] },
+    Kind { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true, status_subresource: false, short: &["ev"] },
+    Kind { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, status_subresource: true, short: &["ns"] },
+];
+
+fn kind_of(group: &str, plural: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.group == group && k.plural == plural)
+}
+
+/// One request as the double received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub content_type: String,
+    pub body: Value,
+}
+
+#[derive(Clone, Debug)]
+struct WatchEvent {
+    rv: u64,
+    kind: &'static str,
+    kind_name: &'static str,
+    object: Value,
+}
+
+#[derive(Default)]
+struct Store {
+    rv: u64,
+    /// Events before this resourceVersion are forgotten: asking for them gets 410 Gone.
+    oldest: u64,
+    objects: BTreeMap<(String, String, String), Value>,
+    log: Vec<WatchEvent>,
+    received: Vec<Received>,
+    /// (verb, resource[/subresource]) the user may not do.
+    forbidden: Vec<(String, String)>,
+}
+
+pub struct ApiDouble {
+    pub port: u16,
+    store: Arc<Mutex<Store>>,
+    events: broadcast::Sender<WatchEvent>,
+    drop_watches: broadcast::Sender<()>,
+    hang: Arc<AtomicBool>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl ApiDouble {
+    /// Starts the double on a free loopback port, inside the current tokio runtime.
+    pub async fn start() -> ApiDouble {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the API double");
+        let port = listener.local_addr().expect("address").port();
+        let store = Arc::new(Mutex::new(Store { rv: 100, oldest: 0, ..Store::default() }));
+        let (events, _) = broadcast::channel(4096);
+        let (drop_watches, _) = broadcast::channel(16);
+        let hang = Arc::new(AtomicBool::new(false));
+        let shared = Shared { store: store.clone(), events: events.clone(), drop_watches: drop_watches.clone(), hang: hang.clone() };
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, shared).await;
+                });
+            }
+        });
+        ApiDouble { port, store, events, drop_watches, hang, _server: server }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A kubeconfig for the double with one context per name (all pointing at it).
+    pub fn kubeconfig(&self, contexts: &[(&str, &str)]) -> String {
+        let mut s = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {}\nclusters:\n- name: double\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: not-a-real-token\ncontexts:\n",
+            contexts.first().map(|c| c.0).unwrap_or("double"),
+            self.url()
+        );
+        for (name, ns) in contexts {
+            s.push_str(&format!("- name: {name}\n  context:\n    cluster: double\n    user: tester\n    namespace: {ns}\n"));
+        }
+        s
+    }
+
+    /// Adds or replaces an object as a controller would; watchers see ADDED or MODIFIED.
+    pub fn put(&self, object: Value) -> Value {
+        let kind = KINDS
+            .iter()
+            .find(|k| Some(k.kind) == object["kind"].as_str())
+            .unwrap_or_else(|| panic!("the double does not serve {}", object["kind"]));
+        let mut st = self.store.lock().unwrap();
+        let ns = object["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let name = object["metadata"]["name"].as_str().expect("metadata.name").to_string();
+        let key = (kind.plural.to_string(), ns, name);
+        let existed = st.objects.contains_key(&key);
+        let mut object = object;
+        st.rv += 1;
+        let rv = st.rv;
+        let meta = object["metadata"].as_object_mut().expect("metadata");
+        meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        meta.entry("uid").or_insert_with(|| json!(format!("uid-{}-{}", kind.plural, key.2)));
+        meta.entry("generation").or_insert(json!(1));
+        meta.entry("creationTimestamp").or_insert(json!("2026-11-22T09:00:00Z"));
+        object["apiVersion"] = json!(kind.api_version());
+        st.objects.insert(key, object.clone());
+        let ev = WatchEvent { rv, kind: if existed { "MODIFIED" } else { "ADDED" }, kind_name: kind.plural, object: object.clone() };
+        st.log.push(ev.clone());
+        let _ = self.events.send(ev);
+        object
+    }
+
+    /// Changes an object with `f` as a controller would (status included).
+    pub fn modify(&self, plural: &str, ns: &str, name: &str, f: impl FnOnce(&mut Value)) -> Value {
+        let mut obj = self.get(plural, ns, name).unwrap_or_else(|| panic!("no {plural} {ns}/{name}"));
+        f(&mut obj);
+        self.put(obj)
+    }
+
+    pub fn get(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        self.store.lock().unwrap().objects.get(&(plural.to_string(), ns.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every request received so far (and forgets them).
+    pub fn take_requests(&self) -> Vec<Received> {
+        std::mem::take(&mut self.store.lock().unwrap().received)
+    }
+
+    /// Requests that change something (not GET).
+    pub fn take_writes(&self) -> Vec<Received> {
+        self.take_requests().into_iter().filter(|r| r.method != "GET").collect()
+    }
+
+    /// Forbid a verb on a resource ("rollouts/status").
+    pub fn forbid(&self, verb: &str, resource: &str) {
+        self.store.lock().unwrap().forbidden.push((verb.into(), resource.into()));
+    }
+
+    /// Every request hangs (until the client gives up) while set.
+    pub fn hang(&self, on: bool) {
+        self.hang.store(on, Ordering::SeqCst);
+    }
+
+    /// Ends every open watch stream, as an API server restart would.
+    pub fn drop_watches(&self) {
+        let _ = self.drop_watches.send(());
+    }
+
+    /// Forgets the event history: a watch from an older resourceVersion gets 410 Gone.
+    pub fn compact(&self) {
+        let mut st = self.store.lock().unwrap();
+        st.oldest = st.rv + 1;
+        st.log.clear();
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    store: Arc<Mutex<Store>>,
+    events: broadcast::Sender<WatchEvent>,
+    drop_watches: broadcast::Sender<()>,
+    hang: Arc<AtomicBool>,
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: &str) -> BTreeMap<String, String> {
+    // kube-rs writes `?&watch=true…` and bare `?`: empty pairs are skipped.
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn status_body(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code})
+}
+
+struct Reply {
+    code: u16,
+    body: Value,
+}
+
+fn reply(code: u16, body: Value) -> Reply {
+    Reply { code, body }
+}
+
+fn error(code: u16, reason: &str, message: &str) -> Reply {
+    reply(code, status_body(code, reason, message))
+}
+
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        201 => "Created",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        410 => "Gone",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        _ => "Error",
+    }
+}
+
+async fn serve(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("/").to_string();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).await? == 0 {
+                return Ok(());
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let mut body = Vec::new();
+        if let Some(len) = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()) {
+            body.resize(len, 0);
+            reader.read_exact(&mut body).await?;
+        } else if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).await?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        let (path, query) =
+            target.split_once('?').map(|(p, q)| (p.to_string(), parse_query(q))).unwrap_or((target.clone(), BTreeMap::new()));
+        let content_type = headers.get("content-type").cloned().unwrap_or_default();
+        let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        shared.store.lock().unwrap().received.push(Received {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            content_type: content_type.clone(),
+            body: body_json.clone(),
+        });
+        if shared.hang.load(Ordering::SeqCst) {
+            // Never answers; the client's timeout is what ends this.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return Ok(());
+        }
+        if method == "GET" && query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+            return watch(&mut write, &path, &query, &shared).await;
+        }
+        let r = handle(&method, &path, &query, &content_type, &body, &shared);
+        let text = serde_json::to_vec(&r.body).unwrap_or_default();
+        let head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            r.code,
+            reason_phrase(r.code),
+            text.len()
+        );
+        write.write_all(head.as_bytes()).await?;
+        write.write_all(&text).await?;
+        write.flush().await?;
+    }
+}
+
+/// What a path names.
+struct Route {
+    kind: &'static Kind,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn route(path: &str) -> Option<Route> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = match *segs.first()? {
+        "api" => ("", segs.get(2..)?),
+        "apis" => (*segs.get(1)?, segs.get(3..)?),
+        _ => return None,
+    };
+    let (namespace, rest) =
+        if rest.first() == Some(&"namespaces") && rest.len() >= 3 { (Some(rest[1].to_string()), &rest[2..]) } else { (None, rest) };
+    let kind = kind_of(group, rest.first()?)?;
+    Some(Route { kind, namespace, name: rest.get(1).map(|s| s.to_string()), sub: rest.get(2).map(|s| s.to_string()) })
+}
+
+fn discovery(path: &str) -> Option<Value> {
+    let resources = |group: &str, version: &str| -> Value {
+        let mut list = Vec::new();
+        for k in KINDS.iter().filter(|k| k.group == group && k.version == version) {
+            list.push(json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced, "kind": k.kind,
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"], "shortNames": k.short}));
+            if k.status_subresource {
+                list.push(json!({"name": format!("{}/status", k.plural), "singularName": "", "namespaced": k.namespaced, "kind": k.kind, "verbs": ["get", "patch", "update"]}));
+            }
+            if k.plural == "rollouts" {
+                list.push(json!({"name": "rollouts/scale", "singularName": "", "namespaced": true, "kind": "Scale", "group": "autoscaling", "version": "v1", "verbs": ["get", "patch", "update"]}));
+            }
+        }
+        if group == "authorization.k8s.io" {
+            list.push(json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}));
+        }
+        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list})
+    };
+    let group = |name: &str, version: &str| {
+        json!({"name": name, "versions": [{"groupVersion": format!("{name}/{version}"), "version": version}],
+               "preferredVersion": {"groupVersion": format!("{name}/{version}"), "version": version}})
+    };
+    Some(match path.trim_end_matches('/') {
+        "/version" => json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-double", "platform": "linux/amd64"}),
+        "/api" => {
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
+        }
+        "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            group("apps", "v1"), group("argoproj.io", "v1alpha1"), group("authorization.k8s.io", "v1")]}),
+        "/api/v1" => resources("", "v1"),
+        "/apis/apps/v1" => resources("apps", "v1"),
+        "/apis/argoproj.io/v1alpha1" => resources("argoproj.io", "v1alpha1"),
+        "/apis/authorization.k8s.io/v1" => resources("authorization.k8s.io", "v1"),
+        _ => return None,
+    })
+}
+
+/// Label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-joined.
+fn labels_match(selector: &str, labels: &Value) -> bool {
+    let mut terms = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in selector.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    terms.push(cur);
+    let get = |k: &str| labels.get(k.trim()).and_then(Value::as_str).map(str::to_string);
+    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
+        if let Some((k, v)) = t.split_once("!=") {
+            get(k).as_deref() != Some(v.trim())
+        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+            get(k).as_deref() == Some(v.trim())
+        } else if let Some((k, set)) = t.split_once(" notin ") {
+            let set: Vec<&str> = set.trim().trim_matches(|c| c == '(' || c == ')').split(',').map(str::trim).collect();
+            get(k).is_none_or(|v| !set.contains(&v.as_str()))
+        } else if let Some((k, set)) = t.split_once(" in ") {
+            let set: Vec<&str> = set.trim().trim_matches(|c| c == '(' || c == ')').split(',').map(str::trim).collect();
+            get(k).is_some_and(|v| set.contains(&v.as_str()))
+        } else if let Some(k) = t.strip_prefix('!') {
+            get(k).is_none()
+        } else {
+            get(t).is_some()
+        }
+    })
+}
+
+fn fields_match(selector: &str, obj: &Value) -> bool {
+    selector.split(',').filter(|t| !t.is_empty()).all(|t| {
+        let (k, v, neg) = if let Some((k, v)) = t.split_once("!=") {
+            (k, v, true)
+        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+            (k, v, false)
+        } else {
+            return false;
+        };
+        let actual = match k.trim() {
+            "metadata.name" => obj["metadata"]["name"].as_str(),
+            "metadata.namespace" => obj["metadata"]["namespace"].as_str(),
+            _ => None,
+        };
+        (actual == Some(v.trim())) != neg
+    })
+}
+
+fn selected(obj: &Value, route: &Route, query: &BTreeMap<String, String>) -> bool {
+    if let Some(ns) = &route.namespace
+        && obj["metadata"]["namespace"].as_str() != Some(ns)
+    {
+        return false;
+    }
+    let labels = &obj["metadata"]["labels"];
+    query.get("labelSelector").is_none_or(|s| labels_match(s, labels)) && query.get("fieldSelector").is_none_or(|s| fields_match(s, obj))
+}
+
+fn verb_of(method: &str, route: &Route) -> &'static str {
+    match (method, route.name.is_some()) {
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("PATCH", _) => "patch",
+        ("PUT", _) => "update",
+        ("POST", _) => "create",
+        ("DELETE", _) => "delete",
+        _ => "unknown",
+    }
+}
+
+fn forbidden(st: &Store, verb: &str, resource: &str) -> bool {
+    st.forbidden.iter().any(|(v, r)| v == verb && r == resource)
+}
+
+fn handle(method: &str, path: &str, query: &BTreeMap<String, String>, content_type: &str, body: &[u8], shared: &Shared) -> Reply {
+    if method == "GET"
+        && let Some(d) = discovery(path)
+    {
+        return reply(200, d);
+    }
+    if method == "POST" && path.trim_end_matches('/') == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" {
+        let review: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let attrs = &review["spec"]["resourceAttributes"];
+        let resource = match attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
+            Some(sub) => format!("{}/{sub}", attrs["resource"].as_str().unwrap_or("")),
+            None => attrs["resource"].as_str().unwrap_or("").to_string(),
+        };
+        let denied = forbidden(&shared.store.lock().unwrap(), attrs["verb"].as_str().unwrap_or(""), &resource);
+        let mut out = review.clone();
+        out["status"] = if denied {
+            json!({"allowed": false, "denied": true, "reason": format!("RBAC: no rule lets tester {} {resource}", attrs["verb"].as_str().unwrap_or(""))})
+        } else {
+            json!({"allowed": true, "reason": "RBAC: allowed by ClusterRoleBinding \"edit\""})
+        };
+        return reply(201, out);
+    }
+    let Some(route) = route(path) else {
+        return error(404, "NotFound", "the server could not find the requested resource");
+    };
+    let resource = match &route.sub {
+        Some(s) => format!("{}/{s}", route.kind.plural),
+        None => route.kind.plural.to_string(),
+    };
+    let mut st = shared.store.lock().unwrap();
+    let verb = verb_of(method, &route);
+    if forbidden(&st, verb, &resource) {
+        let group = if route.kind.group.is_empty() { String::new() } else { format!(".{}", route.kind.group) };
+        let what = route.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+        let scope =
+            route.namespace.as_deref().map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_else(|| " at the cluster scope".into());
+        let message = format!(
+            "{}{group}{what} is forbidden: User \"tester\" cannot {verb} resource \"{resource}\" in API group \"{}\"{scope}",
+            route.kind.plural, route.kind.group
+        );
+        return error(403, "Forbidden", &message);
+    }
+    let not_found = |name: &str| {
+        let group = if route.kind.group.is_empty() { String::new() } else { format!(".{}", route.kind.group) };
+        error(404, "NotFound", &format!("{}{group} \"{name}\" not found", route.kind.plural))
+    };
+    match (method, &route.name) {
+        ("GET", None) => {
+            let items: Vec<Value> = st
+                .objects
+                .iter()
+                .filter(|((p, _, _), o)| p == route.kind.plural && selected(o, &route, query))
+                .map(|(_, o)| o.clone())
+                .collect();
+            reply(
+                200,
+                json!({"kind": format!("{}List", route.kind.kind), "apiVersion": route.kind.api_version(),
+                       "metadata": {"resourceVersion": st.rv.to_string()}, "items": items}),
+            )
+        }
+        ("GET", Some(name)) => {
+            if route.kind.plural == "namespaces" {
+                return reply(
+                    200,
+                    json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}, "status": {"phase": "Active"}}),
+                );
+            }
+            let key = (route.kind.plural.to_string(), route.namespace.clone().unwrap_or_default(), name.clone());
+            match st.objects.get(&key) {
+                Some(o) => reply(200, o.clone()),
+                None => not_found(name),
+            }
+        }
+        ("POST", None) => {
+            let mut obj: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return error(400, "BadRequest", &format!("the body of the request could not be decoded: {e}")),
+            };
+            let ns = route.namespace.clone().unwrap_or_default();
+            let name = obj["metadata"]["name"].as_str().map(str::to_string).unwrap_or_else(|| {
+                let prefix = obj["metadata"]["generateName"].as_str().unwrap_or("obj-").to_string();
+                format!("{prefix}{}", st.rv + 1)
+            });
+            let key = (route.kind.plural.to_string(), ns.clone(), name.clone());
+            if st.objects.contains_key(&key) {
+                return error(409, "AlreadyExists", &format!("{} \"{name}\" already exists", route.kind.plural));
+            }
+            st.rv += 1;
+            let rv = st.rv;
+            obj["metadata"]["name"] = json!(name);
+            obj["metadata"]["namespace"] = json!(ns);
+            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+            obj["metadata"]["uid"] = json!(format!("uid-{}-{name}", route.kind.plural));
+            st.objects.insert(key, obj.clone());
+            let ev = WatchEvent { rv, kind: "ADDED", kind_name: route.kind.plural, object: obj.clone() };
+            st.log.push(ev.clone());
+            let _ = shared.events.send(ev);
+            reply(201, obj)
+        }
+        ("PATCH", Some(name)) => {
+            let key = (route.kind.plural.to_string(), route.namespace.clone().unwrap_or_default(), name.clone());
+            let Some(current) = st.objects.get(&key).cloned() else { return not_found(name) };
+            if route.sub.as_deref().is_some_and(|s| s != "status" || !route.kind.status_subresource) {
+                return error(404, "NotFound", "the server could not find the requested resource");
+            }
+            let patch: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return error(400, "BadRequest", &format!("error decoding patch: {e}")),
+            };
+            let media = content_type.split(';').next().unwrap_or("").trim();
+            let mut next = current.clone();
+            match media {
+                "application/merge-patch+json" => {
+                    if let Some(want) = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+                        && Some(want) != current["metadata"]["resourceVersion"].as_str()
+                    {
+                        return error(
+                            409,
+                            "Conflict",
+                            &format!(
+                                "Operation cannot be fulfilled on {}.{} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                                route.kind.plural, route.kind.group
+                            ),
+                        );
+                    }
+                    json_patch::merge(&mut next, &patch);
+                }
+                "application/json-patch+json" => {
+                    let ops: json_patch::Patch = match serde_json::from_value(patch) {
+                        Ok(p) => p,
+                        Err(e) => return error(400, "BadRequest", &format!("error decoding json patch: {e}")),
+                    };
+                    if let Err(e) = json_patch::patch(&mut next, &ops) {
+                        return error(422, "Invalid", &format!("the server rejected our request due to an error in our request: {e}"));
+                    }
+                }
+                _ => {
+                    return error(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                    );
+                }
+            }
+            // The status subresource: each side ignores the other's fields.
+            if route.kind.status_subresource {
+                if route.sub.as_deref() == Some("status") {
+                    let status = next.get("status").cloned();
+                    next = current.clone();
+                    match status {
+                        Some(s) => next["status"] = s,
+                        None => {
+                            next.as_object_mut().map(|o| o.remove("status"));
+                        }
+                    }
+                } else {
+                    match current.get("status") {
+                        Some(s) => next["status"] = s.clone(),
+                        None => {
+                            next.as_object_mut().map(|o| o.remove("status"));
+                        }
+                    }
+                    next["metadata"] = current["metadata"].clone();
+                }
+            }
+            if next == current {
+                return reply(200, current);
+            }
+            if next.get("spec") != current.get("spec") {
+                let g = current["metadata"]["generation"].as_i64().unwrap_or(1);
+                next["metadata"]["generation"] = json!(g + 1);
+            }
+            st.rv += 1;
+            let rv = st.rv;
+            next["metadata"]["resourceVersion"] = json!(rv.to_string());
+            st.objects.insert(key, next.clone());
+            let ev = WatchEvent { rv, kind: "MODIFIED", kind_name: route.kind.plural, object: next.clone() };
+            st.log.push(ev.clone());
+            let _ = shared.events.send(ev);
+            reply(200, next)
+        }
+        _ => error(405, "MethodNotAllowed", &format!("{method} is not supported on {path} by the API double")),
+    }
+}
+
+async fn watch(
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let Some(route) = route(path) else {
+        let r = error(404, "NotFound", "the server could not find the requested resource");
+        let text = serde_json::to_vec(&r.body).unwrap_or_default();
+        write
+            .write_all(
+                format!("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", text.len()).as_bytes(),
+            )
+            .await?;
+        return write.write_all(&text).await;
+    };
+    let denied = forbidden(&shared.store.lock().unwrap(), "watch", route.kind.plural);
+    {
+        if denied {
+            let r = error(
+                403,
+                "Forbidden",
+                &format!("{} is forbidden: User \"tester\" cannot watch resource \"{}\"", route.kind.plural, route.kind.plural),
+            );
+            let text = serde_json::to_vec(&r.body).unwrap_or_default();
+            write
+                .write_all(
+                    format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", text.len())
+                        .as_bytes(),
+                )
+                .await?;
+            return write.write_all(&text).await;
+        }
+    }
+    let mut live = shared.events.subscribe();
+    let mut dropped = shared.drop_watches.subscribe();
+    let timeout = query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(290u64);
+    let from: Option<u64> = query.get("resourceVersion").and_then(|r| r.parse().ok()).filter(|r| *r > 0);
+    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let initial = query.get("sendInitialEvents").is_some_and(|b| b == "true");
+    write.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").await?;
+    let send = |line: Value| {
+        let mut text = serde_json::to_vec(&line).unwrap_or_default();
+        text.push(b'\n');
+        let mut chunk = format!("{:x}\r\n", text.len()).into_bytes();
+        chunk.extend_from_slice(&text);
+        chunk.extend_from_slice(b"\r\n");
+        chunk
+    };
+    let bookmark = |rv: u64, end: bool| {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        send(json!({"type": "BOOKMARK", "object": {"kind": route.kind.kind, "apiVersion": route.kind.api_version(), "metadata": meta}}))
+    };
+    let gone = from.filter(|rv| rv + 1 < shared.store.lock().unwrap().oldest);
+    if let Some(rv) = gone {
+        let gone = status_body(410, "Expired", &format!("too old resource version: {rv}"));
+        write.write_all(&send(json!({"type": "ERROR", "object": gone}))).await?;
+        return write.write_all(b"0\r\n\r\n").await;
+    }
+    let (replay, mut last) = {
+        let st = shared.store.lock().unwrap();
+        match from {
+            Some(rv) => (
+                st.log
+                    .iter()
+                    .filter(|e| e.rv > rv && e.kind_name == route.kind.plural && selected(&e.object, &route, query))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                st.rv,
+            ),
+            None => (
+                st.objects
+                    .iter()
+                    .filter(|((p, _, _), o)| p == route.kind.plural && selected(o, &route, query))
+                    .map(|(_, o)| WatchEvent { rv: st.rv, kind: "ADDED", kind_name: route.kind.plural, object: o.clone() })
+                    .collect(),
+                st.rv,
+            ),
+        }
+    };
+    for e in replay {
+        write.write_all(&send(json!({"type": e.kind, "object": e.object}))).await?;
+    }
+    if initial || bookmarks {
+        write.write_all(&bookmark(last, initial)).await?;
+    }
+    write.flush().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    loop {
+        tokio::select! {
+            ev = live.recv() => match ev {
+                Ok(e) if e.rv > last && e.kind_name == route.kind.plural && selected(&e.object, &route, query) => {
+                    last = e.rv;
+                    write.write_all(&send(json!({"type": e.kind, "object": e.object}))).await?;
+                    write.flush().await?;
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = dropped.recv() => {
+                // An abrupt end, as when the server goes away: no terminating chunk.
+                return Ok(());
+            }
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    write.write_all(b"0\r\n\r\n").await?;
+    write.flush().await
+}
