@@ -3,6 +3,7 @@
 //! that reads, watches and patches (client).
 
 pub mod actions;
+pub mod client;
 pub mod model;
 pub mod status;
 

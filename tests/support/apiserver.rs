@@ -99,6 +99,8 @@ struct Store {
     received: Vec<Received>,
     /// (verb, resource[/subresource]) the user may not do.
     forbidden: Vec<(String, String)>,
+    /// The next write gets this error instead (code, reason, message).
+    fail_next_write: Option<(u16, String, String)>,
 }
 
 pub struct ApiDouble {
@@ -199,6 +201,11 @@ impl ApiDouble {
     /// Forbid a verb on a resource ("rollouts/status").
     pub fn forbid(&self, verb: &str, resource: &str) {
         self.store.lock().unwrap().forbidden.push((verb.into(), resource.into()));
+    }
+
+    /// The next write (PATCH, POST, PUT) fails with this Status, as a real server would answer.
+    pub fn fail_next_write(&self, code: u16, reason: &str, message: &str) {
+        self.store.lock().unwrap().fail_next_write = Some((code, reason.into(), message.into()));
     }
 
     /// Every request hangs (until the client gives up) while set.
@@ -539,6 +546,11 @@ fn handle(method: &str, path: &str, query: &BTreeMap<String, String>, content_ty
         None => route.kind.plural.to_string(),
     };
     let mut st = shared.store.lock().unwrap();
+    if method != "GET"
+        && let Some((code, reason, message)) = st.fail_next_write.take()
+    {
+        return error(code, &reason, &message);
+    }
     let verb = verb_of(method, &route);
     if forbidden(&st, verb, &resource) {
         let group = if route.kind.group.is_empty() { String::new() } else { format!(".{}", route.kind.group) };
@@ -787,6 +799,11 @@ async fn watch(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
         tokio::select! {
+            biased;
+            _ = dropped.recv() => {
+                // An abrupt end, as when the server goes away: no terminating chunk.
+                return Ok(());
+            }
             ev = live.recv() => match ev {
                 Ok(e) if e.rv > last && e.kind_name == route.kind.plural && selected(&e.object, &route, query) => {
                     last = e.rv;
@@ -797,10 +814,6 @@ async fn watch(
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            _ = dropped.recv() => {
-                // An abrupt end, as when the server goes away: no terminating chunk.
-                return Ok(());
-            }
             _ = tokio::time::sleep_until(deadline) => break,
         }
     }
