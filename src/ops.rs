@@ -52,6 +52,14 @@ pub enum Operation {
         action: crate::rollout::RolloutAction,
         seen: Option<crate::rollout::Seen>,
     },
+    /// An action on an Argo Rollout in a Kubernetes context, with what the person saw.
+    Argo {
+        context: String,
+        namespace: String,
+        name: String,
+        action: crate::argo::ArgoAction,
+        seen: Option<crate::argo::Seen>,
+    },
 }
 
 impl Operation {
@@ -65,6 +73,20 @@ impl Operation {
             Operation::AcceptRisk { .. } => ActionKind::AcceptRisk,
             Operation::StartRollout { .. } => ActionKind::Trigger,
             Operation::Rollout { action, .. } => action.policy_kind(),
+            Operation::Argo { action, .. } => {
+                use crate::argo::ArgoAction as A;
+                match action {
+                    A::Promote => ActionKind::Promote,
+                    A::PromoteFull => ActionKind::PromoteFull,
+                    A::Pause => ActionKind::Pause,
+                    A::Resume => ActionKind::Resume,
+                    A::Abort => ActionKind::Abort,
+                    A::Retry => ActionKind::RolloutRetry,
+                    A::Restart => ActionKind::Restart,
+                    A::Undo { .. } => ActionKind::Undo,
+                    A::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
+                }
+            }
         }
     }
 
@@ -79,6 +101,7 @@ impl Operation {
             Operation::AcceptRisk { .. } => "risk.accept",
             Operation::StartRollout { .. } => "rollout.start",
             Operation::Rollout { action, .. } => action.audit_action(),
+            Operation::Argo { action, .. } => action.audit_action(),
         }
     }
 
@@ -94,6 +117,7 @@ impl Operation {
             }
             // One change per rollout at a time, whatever it is.
             Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => format!("rollout {name}"),
+            Operation::Argo { context, namespace, name, .. } => format!("rollout {context}/{namespace}/{name}"),
         }
     }
 }
@@ -114,8 +138,8 @@ pub struct Target {
 /// no sense in the run's current state.
 pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String]) -> Result<Target, String> {
     match op {
-        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => {
-            Err(format!("rollout {name}: describe it with its record (describe_rollout)"))
+        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } | Operation::Argo { name, .. } => {
+            Err(format!("rollout {name}: describe it with its record (describe_rollout, describe_argo)"))
         }
         Operation::Trigger { pipeline } => Ok(Target {
             name: pipeline.clone(),
@@ -309,6 +333,60 @@ pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &
     journaled(journal, a.clone(), act).await
 }
 
+/// Describes an action on an Argo Rollout as it is now: its state, and the exact requests that
+/// would be sent (or why the action makes no sense now).
+pub fn describe_argo(
+    op: &Operation,
+    r: &crate::argo::Rollout,
+    revisions: &[crate::argo::model::ReplicaSet],
+    environment: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<Target, String> {
+    let Operation::Argo { context, action, .. } = op else { return Err("not an Argo Rollouts operation".into()) };
+    let requests = crate::argo::actions::plan(r, action, revisions, now)?;
+    let st = crate::argo::status::state(r, now);
+    let mut effect = vec![format!(
+        "`{}` in {context} is {}, step {}, canary weight {} % (desired {} %).",
+        r.key(),
+        st.describe(),
+        crate::argo::status::step_text(r).unwrap_or_else(|| "-".into()),
+        crate::argo::status::actual_weight(r),
+        crate::argo::status::set_weight(r)
+    )];
+    effect.extend(requests.iter().map(crate::argo::actions::Request::describe));
+    Ok(Target {
+        name: r.key(),
+        environments: environment.map(|e| vec![e.to_string()]).unwrap_or_default(),
+        triggered_by: None,
+        parameters: json!({
+            "context": context, "namespace": r.metadata.namespace, "rollout": r.metadata.name, "action": action,
+            "resource_version": r.metadata.resource_version, "step": r.step_index(), "state": st.label(),
+        }),
+        effect,
+    })
+}
+
+/// Journals the intent, acts on the Argo Rollout, journals the outcome.
+pub async fn execute_argo(
+    cluster: &crate::argo::client::Cluster,
+    journal: &Journal,
+    a: Approved,
+    record_event: bool,
+) -> Result<Report, String> {
+    let act = async {
+        let Operation::Argo { namespace, name, action, seen, .. } = &a.op else { return Err("not an Argo Rollouts operation".to_string()) };
+        let by = crate::argo::client::By { actor: a.identity.actor.clone(), reason: a.reason.clone(), record_event };
+        let outcome =
+            crate::argo::client::execute(cluster, namespace, name, action, seen.as_ref(), &by).await.map_err(|e| e.to_string())?;
+        let mut msg = format!("{namespace}/{name}: {} sent ({})", action.verb(), outcome.sent.join("; "));
+        if let Some(e) = outcome.event_error {
+            msg.push_str(&format!("; the Kubernetes Event could not be recorded: {e}"));
+        }
+        Ok((msg, None))
+    };
+    journaled(journal, a.clone(), act).await
+}
+
 /// Every environment a run's stages target.
 pub fn run_environments(rec: &RunRecord) -> Vec<String> {
     let mut envs: Vec<String> = rec.stages.iter().filter_map(|s| s.environment.clone()).collect();
@@ -410,7 +488,7 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
                         .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
                 }
             },
-            Operation::StartRollout { .. } | Operation::Rollout { .. } => {
+            Operation::StartRollout { .. } | Operation::Rollout { .. } | Operation::Argo { .. } => {
                 Err(crate::ci::CiError::Other("rollout operations go through the rollout controller".into()))
             }
         }

@@ -99,6 +99,63 @@ pub struct CanaryView {
     pub data: HashMap<String, CanaryData>,
 }
 
+/// Argo Rollouts in one Kubernetes context, as the watch last reported them.
+#[derive(Clone, Debug, Default)]
+pub struct ArgoView {
+    /// Whether a cluster is configured at all.
+    pub enabled: bool,
+    pub context: String,
+    /// None: all namespaces.
+    pub namespace: Option<String>,
+    /// The environment the context maps to, for policy.
+    pub environment: Option<String>,
+    pub contexts: Vec<String>,
+    /// By `namespace/name`.
+    pub rollouts: std::collections::BTreeMap<String, crate::argo::Rollout>,
+    pub connection: ArgoConnection,
+    /// When the watch last told us something (the age of the data).
+    pub last_update: Option<Timestamp>,
+    pub cursor: usize,
+    /// The rollout opened in the detail.
+    pub detail: Option<ArgoDetail>,
+    /// The revision picker of undo (index into the detail's revisions).
+    pub picker: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ArgoConnection {
+    #[default]
+    Connecting,
+    Live,
+    /// The watch failed and retries with backoff; the message says why.
+    Retrying(String),
+}
+
+/// What is read for the opened rollout (besides the watched object).
+#[derive(Clone, Debug, Default)]
+pub struct ArgoDetail {
+    pub key: String,
+    pub loaded: bool,
+    pub revisions: Vec<crate::argo::model::ReplicaSet>,
+    pub analysis_runs: Vec<serde_json::Value>,
+    pub events: Vec<serde_json::Value>,
+    pub permissions: Option<crate::argo::client::Permissions>,
+    pub error: Option<String>,
+}
+
+impl ArgoView {
+    /// Keys in display order: what needs a human first, then under way, then healthy.
+    pub fn ordered(&self, now: Timestamp) -> Vec<&crate::argo::Rollout> {
+        let mut v: Vec<&crate::argo::Rollout> = self.rollouts.values().collect();
+        v.sort_by_key(|r| (crate::argo::status::state(r, now).urgency(), r.metadata.namespace.clone(), r.metadata.name.clone()));
+        v
+    }
+
+    pub fn selected(&self, now: Timestamp) -> Option<&crate::argo::Rollout> {
+        self.ordered(now).get(self.cursor).copied()
+    }
+}
+
 /// The release overview: every rollout with what the controller last reported.
 #[derive(Clone, Debug, Default)]
 pub struct RolloutsView {
@@ -397,6 +454,7 @@ pub struct State {
     pub findings_view: FindingsView,
     pub canary: CanaryView,
     pub rollouts: RolloutsView,
+    pub argo: ArgoView,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -448,6 +506,7 @@ impl State {
             findings_view: Default::default(),
             canary: Default::default(),
             rollouts: RolloutsView::default(),
+            argo: ArgoView::default(),
             keymap,
             theme,
             theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),

@@ -974,6 +974,12 @@ fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
             let rec = state.rollouts.records.get(name).ok_or_else(|| format!("{name}: its state has not been read yet"))?;
             return ops::describe_rollout(op, rec, spec);
         }
+        Operation::Argo { namespace, name, .. } => {
+            let key = format!("{namespace}/{name}");
+            let r = state.argo.rollouts.get(&key).ok_or_else(|| format!("{key} is not in the watched list any more"))?;
+            let revisions = state.argo.detail.as_ref().filter(|d| d.key == key).map(|d| d.revisions.as_slice()).unwrap_or_default();
+            return ops::describe_argo(op, r, revisions, state.argo.environment.as_deref(), state.now);
+        }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(*run).map(|r| &r.record), Vec::new())
@@ -1102,6 +1108,7 @@ fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
         Operation::StartRollout { name, version, .. } => format!("Roll out {version} on `{name}`?"),
         Operation::Rollout { name, action, .. } => format!("{} `{name}`?", capitalised(action.name())),
+        Operation::Argo { namespace, name, action, .. } => format!("{} `{namespace}/{name}`?", capitalised(action.verb())),
     }
 }
 

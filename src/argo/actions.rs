@@ -46,8 +46,18 @@ impl ArgoAction {
     }
 
     /// The journal's name for it.
-    pub fn audit_action(&self) -> String {
-        format!("argo.{}", self.verb())
+    pub fn audit_action(&self) -> &'static str {
+        match self {
+            ArgoAction::Promote => "argo.promote",
+            ArgoAction::PromoteFull => "argo.promote-full",
+            ArgoAction::Pause => "argo.pause",
+            ArgoAction::Resume => "argo.resume",
+            ArgoAction::Abort => "argo.abort",
+            ArgoAction::Retry => "argo.retry",
+            ArgoAction::Restart => "argo.restart",
+            ArgoAction::Undo { .. } => "argo.undo",
+            ArgoAction::TerminateAnalysis { .. } => "argo.terminate-analysis",
+        }
     }
 
     /// Whether it needs the rollout's ReplicaSets to be planned.

@@ -105,7 +105,7 @@ pub async fn rollout_change(
 
 /// Policy and the confirmation tier, as flags; refusals are journaled.
 #[allow(clippy::too_many_arguments)]
-fn authorise(
+pub(super) fn authorise(
     config: &Config,
     journal: &Journal,
     identity: &Identity,

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 use tokio::sync::mpsc::unbounded_channel;
 
+mod argo;
 mod audit;
 mod changes;
 mod rollouts;
@@ -106,8 +107,12 @@ pub enum Cmd {
         confirm: Confirmation,
     },
     /// Run the failed, cancelled or skipped jobs of a finished run again
+    /// Retry a run's failed jobs (RUN), or an aborted Argo Rollout (NAMESPACE/NAME)
     Retry {
-        run: RunId,
+        #[arg(value_name = "RUN|NS/NAME")]
+        target: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[arg(long, short)]
         follow: bool,
         #[command(flatten)]
@@ -132,10 +137,13 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// NGINX canaries: phase, step, weight and versions, what needs a human first
+    /// Rollouts, what needs a human first: NGINX canaries, and Argo Rollouts when a Kubernetes
+    /// context is configured or asked for
     Rollouts {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
     },
     /// One rollout (get), or start rolling out a version (start)
     Rollout {
@@ -144,39 +152,80 @@ pub enum Cmd {
     },
     /// Go on to a rollout's next step (--full: 100 % now, skipping the rest)
     Promote {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
     /// Pause a rollout at its current weight
     Pause {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
     /// Lift a manual pause (a pure unpause: no step is skipped)
     Resume {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
     /// Send all of a rollout's traffic back to stable
     Abort {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
     /// Start an aborted rollout's steps again
     RetryRollout {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
-    /// Give the stable servers all traffic back after a promotion
+    /// Give the stable servers all traffic back after a promotion; for an Argo Rollout, go back
+    /// to the previous revision (or --to-revision N)
     Undo {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        #[arg(long, value_name = "N")]
+        to_revision: Option<i64>,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Restart an Argo Rollout's pods (spec.restartAt = now)
+    Restart {
+        #[arg(value_name = "NS/NAME")]
+        name: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Stop a running analysis of an Argo Rollout
+    TerminateAnalysis {
+        #[arg(value_name = "NS/NAME")]
+        name: String,
+        /// The AnalysisRun's name
+        run: String,
+        #[command(flatten)]
+        kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -350,7 +399,12 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 Ok(ExitCode::SUCCESS)
             }
         }
-        Some(Cmd::Retry { run, follow, confirm }) => {
+        Some(Cmd::Retry { target, kube, follow, confirm }) => {
+            if argo::is_argo(&target) {
+                return argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &target, crate::argo::ArgoAction::Retry, &confirm)
+                    .await;
+            }
+            let run: RunId = target.parse().with_context(|| format!("`{target}` is neither a run number nor NAMESPACE/NAME"))?;
             let (tx, rx) = unbounded_channel();
             let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
             let rec = runner.store().load(run)?;
@@ -420,26 +474,53 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
-        Some(Cmd::Rollouts { json }) => rollouts::list(&config, &data_dir, json).await,
+        Some(Cmd::Rollouts { json, kube }) => {
+            if kube.given() {
+                argo::list(&config, &kube, json).await
+            } else {
+                let code = if config.rollouts.is_empty() && config.kubernetes.is_some() {
+                    ExitCode::SUCCESS
+                } else {
+                    rollouts::list(&config, &data_dir, json).await?
+                };
+                if config.kubernetes.is_some() { argo::list(&config, &kube, json).await } else { Ok(code) }
+            }
+        }
         Some(Cmd::Rollout { command }) => rollouts::run(command, &config, &data_dir, &identity, cli.read_only).await,
-        Some(Cmd::Promote { name, full, confirm }) => {
+        Some(Cmd::Promote { name, full, kube, confirm }) => {
+            if argo::is_argo(&name) {
+                let action = if full { crate::argo::ArgoAction::PromoteFull } else { crate::argo::ArgoAction::Promote };
+                return argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, &confirm).await;
+            }
             let action = if full { crate::rollout::RolloutAction::PromoteFull } else { crate::rollout::RolloutAction::Promote };
             rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, action, &confirm).await
         }
-        Some(Cmd::Pause { name, confirm }) => {
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Pause, &confirm).await
+        Some(Cmd::Pause { name, kube, confirm }) => {
+            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Pause, RA::Pause, &confirm)
+                .await
         }
-        Some(Cmd::Resume { name, confirm }) => {
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Resume, &confirm).await
+        Some(Cmd::Resume { name, kube, confirm }) => {
+            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Resume, RA::Resume, &confirm)
+                .await
         }
-        Some(Cmd::Abort { name, confirm }) => {
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Abort, &confirm).await
+        Some(Cmd::Abort { name, kube, confirm }) => {
+            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Abort, RA::Abort, &confirm)
+                .await
         }
-        Some(Cmd::RetryRollout { name, confirm }) => {
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Retry, &confirm).await
+        Some(Cmd::RetryRollout { name, kube, confirm }) => {
+            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Retry, RA::Retry, &confirm)
+                .await
         }
-        Some(Cmd::Undo { name, confirm }) => {
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, crate::rollout::RolloutAction::Undo, &confirm).await
+        Some(Cmd::Undo { name, to_revision, kube, confirm }) => {
+            let action = crate::argo::ArgoAction::Undo { to_revision };
+            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, RA::Undo, &confirm).await
+        }
+        Some(Cmd::Restart { name, kube, confirm }) => {
+            argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Restart, &confirm).await
+        }
+        Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => {
+            let action = crate::argo::ArgoAction::TerminateAnalysis { run };
+            argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, &confirm).await
         }
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
@@ -875,4 +956,26 @@ async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json:
         Phase::Failed => ExitCode::from(1),
         _ => ExitCode::from(2),
     })
+}
+
+use crate::rollout::RolloutAction as RA;
+
+/// An action on a rollout named `NS/NAME` (Argo Rollouts) or `NAME` (an NGINX canary).
+#[allow(clippy::too_many_arguments)]
+async fn on_rollout(
+    config: &Config,
+    data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
+    kube: &argo::KubeTarget,
+    name: &str,
+    argo_action: crate::argo::ArgoAction,
+    nginx_action: RA,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    if argo::is_argo(name) {
+        argo::act(config, data_dir, identity, read_only, kube, name, argo_action, confirm).await
+    } else {
+        rollouts::act(config, data_dir, identity, read_only, name, nginx_action, confirm).await
+    }
 }

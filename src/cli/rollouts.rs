@@ -20,9 +20,12 @@ use crate::rollout::{Controller, Phase, Record, RolloutAction};
 pub enum RolloutCmd {
     /// One rollout: phase, step, weight, versions, verdict and history
     Get {
+        #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        kube: super::argo::KubeTarget,
     },
     /// Start rolling out a version through the rollout's steps
     Start {
@@ -85,9 +88,14 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
 }
 
 pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
+    if let RolloutCmd::Get { name, json, kube } = &cmd
+        && super::argo::is_argo(name)
+    {
+        return super::argo::get(config, kube, name, *json).await;
+    }
     let c = controller(config, data_dir)?;
     match cmd {
-        RolloutCmd::Get { name, json } => {
+        RolloutCmd::Get { name, json, .. } => {
             let rec = c.get(&name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rec)?);

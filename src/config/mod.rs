@@ -41,6 +41,26 @@ pub struct Config {
     pub prometheus: BTreeMap<String, crate::metrics::Source>,
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
     pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
+    pub kubernetes: Option<KubernetesSettings>,
+}
+
+/// Where Argo Rollouts are, and how flightdeck acts on them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    /// Context → environment, for policy.
+    pub environments: BTreeMap<String, String>,
+    pub record_events: bool,
+    pub timeout: std::time::Duration,
+}
+
+impl KubernetesSettings {
+    /// The environment a context maps to (policy applies per environment).
+    pub fn environment(&self, context: &str) -> Option<&str> {
+        self.environments.get(context).map(String::as_str)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -256,6 +276,31 @@ impl Config {
 
         let (prometheus, services) = build_metrics(&mut rep, &raw, &base_dir);
         let rollouts = build_rollouts(&mut rep, &raw, &base_dir, &environments, &services);
+        let kubernetes = raw.kubernetes.as_ref().map(|k| {
+            let span = Some(k.span());
+            let k = k.get_ref();
+            for env in k.environments.values() {
+                if !environments.contains_key(env) {
+                    rep.error(span.clone(), "kubernetes.environments", format!("environment `{env}` is not defined in [environments]"));
+                }
+            }
+            let timeout = match k.timeout.as_deref().map(crate::util::parse_duration) {
+                None => std::time::Duration::from_secs(10),
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    rep.error(span.clone(), "kubernetes.timeout", e);
+                    std::time::Duration::from_secs(10)
+                }
+            };
+            KubernetesSettings {
+                kubeconfig: k.kubeconfig.as_ref().map(|p| base_dir.join(p)),
+                context: k.context.clone(),
+                namespace: k.namespace.clone(),
+                environments: k.environments.clone(),
+                record_events: k.record_events.unwrap_or(true),
+                timeout,
+            }
+        });
 
         rep.finish()?;
         Ok(Config {
@@ -275,6 +320,7 @@ impl Config {
             prometheus,
             services,
             rollouts,
+            kubernetes,
         })
     }
 

@@ -27,6 +27,9 @@ pub struct RawConfig {
     /// Canaries behind NGINX weighted upstreams.
     #[serde(default)]
     pub rollouts: BTreeMap<String, Spanned<RawRollout>>,
+    /// Argo Rollouts over the Kubernetes API.
+    #[serde(default)]
+    pub kubernetes: Option<Spanned<RawKubernetes>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,
@@ -37,6 +40,24 @@ pub struct RawConfig {
     pub groups: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetes {
+    /// Path of the kubeconfig (default: `KUBECONFIG`, then ~/.kube/config).
+    pub kubeconfig: Option<String>,
+    /// Context to start in (default: the kubeconfig's current context).
+    pub context: Option<String>,
+    /// Namespace to show (default: all namespaces).
+    pub namespace: Option<String>,
+    /// Context name → environment (for policy).
+    #[serde(default)]
+    pub environments: BTreeMap<String, String>,
+    /// Record a Kubernetes Event on the rollout for every action (default true).
+    pub record_events: Option<bool>,
+    /// Deadline of every API call (default 10s).
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

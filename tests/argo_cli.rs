@@ -1,0 +1,136 @@
+//! The Argo Rollouts subcommands against the Kubernetes API double: the list sorted by what needs
+//! a human, actions through the access review, the policy, the confirmation and the journal.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use support::apiserver::ApiDouble;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+struct Env {
+    api: ApiDouble,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let api = ApiDouble::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kubeconfig"), api.kubeconfig(&[("staging", "shop"), ("prod-eu", "shop")])).unwrap();
+        let config = "[environments.staging]\n[environments.prod]\nproduction = true\n\n\
+                      [kubernetes]\nkubeconfig = \"kubeconfig\"\ntimeout = \"3s\"\n\
+                      environments = { staging = \"staging\", prod-eu = \"prod\" }\n";
+        std::fs::write(dir.path().join("flightdeck.toml"), config).unwrap();
+        Env { api, dir }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(self.dir.path().join("flightdeck.toml")).arg("--data-dir").arg(self.dir.path().join("data"));
+        c.args(args).env("NO_COLOR", "1").env("USER", "alice").env_remove("KUBECONFIG");
+        tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+    }
+
+    fn journal(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("data").join("audit.jsonl")).unwrap_or_default()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn rollout(ns: &str, name: &str, status: Value) -> Value {
+    let mut s = json!({"phase": "Progressing", "currentStepIndex": 0, "currentPodHash": "new", "stableRS": "old"});
+    json_patch::merge(&mut s, &status);
+    json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]}}},
+        "status": s})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_puts_what_needs_a_human_first_across_namespaces() {
+    let e = Env::new().await;
+    e.api.put(rollout("shop", "healthy", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    e.api.put(rollout(
+        "search",
+        "waiting",
+        json!({"phase": "Paused", "currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+    ));
+    e.api.put(rollout("shop", "aborted", json!({"phase": "Degraded", "abort": true,
+        "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted", "message": "metric error-rate assessed Failed"}]})));
+    let out = e.run(&["rollouts", "-A"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    assert!(lines[1].contains("waiting") && lines[1].contains("Paused (CanaryPauseStep)"), "{lines:?}");
+    assert!(lines[2].contains("aborted") && lines[2].contains("Aborted: metric error-rate assessed Failed"), "{lines:?}");
+    assert!(lines[3].contains("healthy") && lines[3].contains("Healthy"), "{lines:?}");
+
+    let out = e.run(&["rollouts", "-n", "search", "--json"]).await;
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["state"], "Paused");
+
+    let out = e.run(&["rollout", "get", "search/waiting"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("▶ 2. pause"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_goes_through_policy_and_journal_and_sends_the_patch() {
+    let e = Env::new().await;
+    e.api.put(rollout(
+        "shop",
+        "web",
+        json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true,
+        "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+    ));
+    // Staging: a y/N confirmation, answered by --yes.
+    let out = e.run(&["promote", "shop/web", "--context", "staging", "--yes", "--reason", "canary looks fine"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("promote sent"), "{}", text(&out));
+    let writes: Vec<_> = e.api.take_writes().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].body, json!({"status": {"pauseConditions": null}}));
+    let journal = e.journal();
+    assert!(journal.contains("\"action\":\"argo.promote\"") && journal.contains("\"phase\":\"intent\""), "{journal}");
+    assert!(journal.contains("\"result\":\"success\""), "{journal}");
+
+    // Production: a promotion is judged by the release's security findings; with no pipeline run
+    // behind it they cannot be read, and the gate fails closed.
+    e.api.modify("rollouts", "shop", "web", |r| {
+        r["status"]["pauseConditions"] = json!([{"reason": "CanaryPauseStep"}]);
+    });
+    let out = e.run(&["promote", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "release 2.4.0"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("security findings have not been read"), "{}", text(&out));
+    // Abort is never held back by findings, but production wants the typed name and a reason.
+    let out = e.run(&["abort", "shop/web", "--context", "prod-eu", "--yes"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--confirm shop/web"), "{}", text(&out));
+    assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"));
+    let out = e.run(&["abort", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "errors after 2.4.0"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let writes: Vec<_> = e.api.take_writes().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(writes[0].body, json!({"status": {"abort": true}}));
+    assert!(e.journal().contains("\"environment\":\"prod\""), "{}", e.journal());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_action_is_refused_before_anything_is_sent_and_journaled() {
+    let e = Env::new().await;
+    e.api.put(rollout("shop", "web", json!({"currentStepIndex": 2})));
+    e.api.forbid("patch", "rollouts/status");
+    let out = e.run(&["abort", "shop/web", "--context", "staging", "--yes", "--reason", "errors"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("you may not patch rollouts/status"), "{}", text(&out));
+    assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"));
+    assert!(e.journal().contains("\"phase\":\"refused\""), "{}", e.journal());
+    // Pause is a spec patch: still allowed.
+    let out = e.run(&["pause", "shop/web", "--context", "staging", "--yes", "--reason", "looking"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
