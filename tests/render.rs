@@ -329,3 +329,117 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
         st.rollouts.cursor = 4;
     });
 }
+
+/// Argo Rollouts in every state a person meets, read from API objects at fixed times.
+fn argo_state(st: &mut flightdeck::app::state::State) {
+    use serde_json::json;
+    let canary = |name: &str, step: i64, status: serde_json::Value| {
+        let mut s = json!({"currentStepIndex": step, "currentPodHash": "c0ffee", "stableRS": "5eed", "observedGeneration": "2"});
+        json_patch::merge(&mut s, &status);
+        json!({"metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"), "generation": 2,
+                             "annotations": {"rollout.argoproj.io/revision": "7"}},
+               "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "5m"}}, {"analysis": {}}]}}},
+               "status": s})
+    };
+    let objects = vec![
+        canary("healthy", 5, json!({"phase": "Healthy", "stableRS": "c0ffee"})),
+        canary(
+            "waiting",
+            1,
+            json!({"phase": "Paused", "controllerPause": true,
+            "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-11-22T09:58:00Z"}],
+            "canary": {"weights": {"canary": {"weight": 20}, "stable": {"weight": 80}}}}),
+        ),
+        canary(
+            "soaking",
+            3,
+            json!({"phase": "Paused", "controllerPause": true,
+            "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-11-22T09:58:00Z"}]}),
+        ),
+        canary(
+            "moving",
+            2,
+            json!({"phase": "Progressing", "message": "more replicas need to be updated",
+            "canary": {"weights": {"canary": {"weight": 35}, "stable": {"weight": 65}}}}),
+        ),
+        canary(
+            "stuck",
+            2,
+            json!({"phase": "Degraded", "message": "ProgressDeadlineExceeded: ReplicaSet \"stuck-c0ffee\" has timed out progressing.",
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                            "message": "ReplicaSet \"stuck-c0ffee\" has timed out progressing.", "lastTransitionTime": "2026-11-22T09:50:00Z"}]}),
+        ),
+        canary(
+            "aborted",
+            0,
+            json!({"phase": "Degraded", "abort": true, "abortedAt": "2026-11-22T09:55:00Z",
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted",
+                            "message": "Rollout aborted update to revision 7: metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)",
+                            "lastTransitionTime": "2026-11-22T09:55:00Z"}]}),
+        ),
+        json!({"metadata": {"name": "checkout", "namespace": "payments", "generation": 4},
+               "spec": {"strategy": {"blueGreen": {"activeService": "checkout", "previewService": "checkout-preview", "autoPromotionEnabled": false}}},
+               "status": {"phase": "Paused", "observedGeneration": "4", "controllerPause": true, "currentPodHash": "b1ue", "stableRS": "9reen",
+                          "pauseConditions": [{"reason": "BlueGreenPause", "startTime": "2026-11-22T09:40:00Z"}],
+                          "blueGreen": {"activeSelector": "9reen", "previewSelector": "b1ue"}}}),
+    ];
+    st.argo.enabled = true;
+    st.argo.context = "prod-eu".into();
+    st.argo.environment = Some("prod".into());
+    st.argo.connection = flightdeck::app::state::ArgoConnection::Live;
+    st.argo.last_update = Some(support::fixtures::at(-4));
+    for o in objects {
+        let r: flightdeck::argo::Rollout = serde_json::from_value(o).unwrap();
+        st.argo.rollouts.insert(r.key(), r);
+    }
+    st.screen = Screen::Argo;
+}
+
+#[test]
+fn argo_rollouts_list_in_every_state() {
+    both_sizes("argo_list", argo_state);
+}
+
+#[test]
+fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
+    use flightdeck::app::state::ArgoDetail;
+    use serde_json::json;
+    for (name, key) in [("argo_detail_waiting", "shop/waiting"), ("argo_detail_blue_green", "payments/checkout")] {
+        let mut st = state(160, 45);
+        argo_state(&mut st);
+        st.argo.cursor = st.argo.ordered(st.now).iter().position(|r| r.key() == key).unwrap();
+        let rs = |rev: i64, hash: &str, image: &str| -> flightdeck::argo::model::ReplicaSet {
+            serde_json::from_value(json!({"metadata": {"name": format!("waiting-{hash}"), "creationTimestamp": "2026-11-22T08:00:00Z",
+                "labels": {"rollouts-pod-template-hash": hash}, "annotations": {"rollout.argoproj.io/revision": rev.to_string()}},
+                "spec": {"replicas": 4, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+                "status": {"readyReplicas": 4}}))
+            .unwrap()
+        };
+        st.argo.detail = Some(ArgoDetail {
+            key: key.into(),
+            loaded: true,
+            revisions: vec![
+                rs(7, "c0ffee", "registry/shop:2.4.0"),
+                rs(6, "5eed", "registry/shop:2.3.1"),
+                rs(5, "01d", "registry/shop:2.3.0"),
+            ],
+            analysis_runs: vec![json!({"metadata": {"name": "waiting-c0ffee-7"}, "status": {"phase": "Running",
+                "metricResults": [{"name": "error-rate", "phase": "Running", "measurements": [{"value": "0.004"}]}]}})],
+            events: vec![
+                json!({"type": "Normal", "reason": "RolloutPaused", "message": "Rollout is paused (CanaryPauseStep)",
+                                "lastTimestamp": "2026-11-22T09:58:00Z"}),
+                json!({"type": "Warning", "reason": "FlightdeckAbort", "message": "\u{1b}[31mabort\u{1b}[0m by mallory",
+                                "lastTimestamp": "2026-11-22T09:59:00Z"}),
+            ],
+            permissions: Some(flightdeck::argo::client::Permissions {
+                patch: flightdeck::argo::client::Access { allowed: true, reason: String::new() },
+                patch_status: flightdeck::argo::client::Access {
+                    allowed: false,
+                    reason: "RBAC: no rule allows patch rollouts/status".into(),
+                },
+            }),
+            error: None,
+        });
+        insta::assert_snapshot!(name, screen(&st));
+    }
+}

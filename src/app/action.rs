@@ -54,7 +54,22 @@ pub enum Action {
         name: String,
         result: Result<Box<crate::rollout::Record>, String>,
     },
+    /// From the Kubernetes API: the watch, the opened rollout's details, connection trouble.
+    Argo(ArgoMsg),
     /// The demo canary's fault was changed (or could not be).
     FaultInjected(Result<crate::demo::fault::Fault, String>),
     Run(RunEvent),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgoMsg {
+    /// Connected to a context; its namespace and the kubeconfig's contexts.
+    Connected {
+        context: String,
+        contexts: Vec<String>,
+    },
+    Watch(crate::argo::client::WatchUpdate),
+    Detail(Box<crate::app::state::ArgoDetail>),
+    /// The kubeconfig or the connection failed.
+    Failed(String),
 }

@@ -19,6 +19,10 @@ pub enum LineCommand {
     Help,
     Quit,
     Inject(crate::demo::fault::Fault),
+    /// Switch the Kubernetes context.
+    Context(String),
+    /// Scope to a namespace (None: all namespaces).
+    Namespace(Option<String>),
 }
 
 /// Command names with a one-line description (shown as suggestions).
@@ -35,6 +39,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("timestamps", "toggle log timestamps"),
     ("follow", "toggle following the log"),
     ("inject", "inject slow|errors|healthy — demo only: change the canary's behaviour"),
+    ("ctx", "ctx CONTEXT — switch the Kubernetes context"),
+    ("ns", "ns NAMESPACE|all — show one namespace, or all"),
     ("help", "show the key map"),
     ("quit", "quit flightdeck"),
 ];
@@ -64,6 +70,10 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "inject" => LineCommand::Inject(
             crate::demo::fault::Fault::parse(arg).ok_or_else(|| format!("`{arg}`: inject slow, errors or healthy (e.g. :inject slow)"))?,
         ),
+        "ctx" | "context" if !arg.is_empty() => LineCommand::Context(arg.to_string()),
+        "ctx" | "context" => return Err("which context? e.g. :ctx prod-eu (Tab lists them)".into()),
+        "ns" | "namespace" if arg.is_empty() || arg == "all" || arg == "-A" => LineCommand::Namespace(None),
+        "ns" | "namespace" => LineCommand::Namespace(Some(arg.to_string())),
         "help" | "h" => LineCommand::Help,
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
@@ -82,6 +92,13 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
                 "run" | "trigger" => state.pipelines.clone(),
                 "theme" => state.theme_names.clone(),
                 "inject" => crate::demo::fault::Fault::ALL.iter().map(|f| f.to_string()).collect(),
+                "ctx" | "context" => state.argo.contexts.clone(),
+                "ns" | "namespace" => {
+                    let mut ns: Vec<String> = state.argo.rollouts.values().map(|r| r.metadata.namespace.clone()).collect();
+                    ns.dedup();
+                    ns.push("all".into());
+                    ns
+                }
                 "open" => state.runs.iter().take(50).map(|r| r.record.id.to_string()).collect(),
                 _ => Vec::new(),
             };

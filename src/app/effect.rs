@@ -44,6 +44,16 @@ pub enum Effect {
     LoadTheme {
         name: String,
     },
+    /// Watch Argo Rollouts in a context (None: the configured or current one) and namespace
+    /// (None: all), replacing any watch under way.
+    ArgoWatch {
+        context: Option<String>,
+        namespace: Option<String>,
+    },
+    /// Read an Argo Rollout's revisions, analysis runs, events and what the user may do.
+    ArgoDetail {
+        key: String,
+    },
     /// Demo only: change what the canary does (slow, erroring, healthy).
     InjectFault(crate::demo::fault::Fault),
     /// Leave the event loop (the loop cancels local runs and restores the terminal).
@@ -68,6 +78,107 @@ pub struct EffectRunner {
     pub fault_url: Option<String>,
     /// NGINX canaries, when any are configured.
     pub rollouts: Option<crate::rollout::Controller>,
+    /// Argo Rollouts, when a Kubernetes context is configured.
+    pub argo: Option<Arc<ArgoRuntime>>,
+}
+
+/// The Kubernetes side shared by effects: the cluster of the current context, and the watch
+/// task feeding the screen (replaced on a context or namespace switch).
+pub struct ArgoRuntime {
+    pub settings: crate::config::KubernetesSettings,
+    cluster: tokio::sync::Mutex<Option<crate::argo::client::Cluster>>,
+    watch: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ArgoRuntime {
+    pub fn new(settings: crate::config::KubernetesSettings) -> ArgoRuntime {
+        ArgoRuntime { settings, cluster: tokio::sync::Mutex::new(None), watch: std::sync::Mutex::new(None) }
+    }
+
+    async fn cluster(&self) -> Result<crate::argo::client::Cluster, String> {
+        self.cluster.lock().await.clone().ok_or_else(|| "not connected to Kubernetes yet".to_string())
+    }
+
+    /// Connects to `context` and streams its rollouts to the reducer until replaced.
+    async fn watch(&self, context: Option<String>, namespace: Option<String>, tx: UnboundedSender<Action>) {
+        use super::action::ArgoMsg;
+        use futures::StreamExt;
+        let s = &self.settings;
+        let context = context.or_else(|| s.context.clone());
+        let cluster = match crate::argo::client::Cluster::connect(s.kubeconfig.as_deref(), context.as_deref(), s.timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Action::Argo(ArgoMsg::Failed(e.to_string())));
+                return;
+            }
+        };
+        let contexts = crate::argo::client::Cluster::contexts(s.kubeconfig.as_deref()).unwrap_or_default();
+        let _ = tx.send(Action::Argo(ArgoMsg::Connected { context: cluster.context.clone(), contexts }));
+        let stream = cluster.watch(namespace.as_deref());
+        *self.cluster.lock().await = Some(cluster);
+        let task = tokio::spawn(async move {
+            let mut stream = Box::pin(stream);
+            while let Some(update) = stream.next().await {
+                if tx.send(Action::Argo(ArgoMsg::Watch(update))).is_err() {
+                    break;
+                }
+            }
+        });
+        if let Ok(mut w) = self.watch.lock()
+            && let Some(old) = w.replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    /// Everything the detail shows besides the watched object; each part fails on its own.
+    async fn detail(&self, key: String) -> super::state::ArgoDetail {
+        let mut d = super::state::ArgoDetail { key: key.clone(), loaded: true, ..Default::default() };
+        let cluster = match self.cluster().await {
+            Ok(c) => c,
+            Err(e) => {
+                d.error = Some(e);
+                return d;
+            }
+        };
+        let Some((ns, name)) = key.split_once('/') else { return d };
+        let r = match cluster.get(ns, name).await {
+            Ok(r) => r,
+            Err(e) => {
+                d.error = Some(e.to_string());
+                return d;
+            }
+        };
+        let mut problems = Vec::new();
+        match cluster.revisions(&r).await {
+            Ok(v) => d.revisions = v,
+            Err(e) => problems.push(format!("revisions: {e}")),
+        }
+        match cluster.analysis_runs(&r).await {
+            Ok(v) => d.analysis_runs = v,
+            Err(e) => problems.push(format!("analysis runs: {e}")),
+        }
+        match cluster.events(&r).await {
+            Ok(v) => d.events = v,
+            Err(e) => problems.push(format!("events: {e}")),
+        }
+        match cluster.permissions(ns, name).await {
+            Ok(p) => d.permissions = Some(p),
+            Err(e) => problems.push(format!("access review: {e}")),
+        }
+        d.error = (!problems.is_empty()).then(|| problems.join("; "));
+        d
+    }
+}
+
+impl Drop for ArgoRuntime {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.watch.lock()
+            && let Some(t) = w.take()
+        {
+            t.abort();
+        }
+    }
 }
 
 impl EffectRunner {
@@ -81,6 +192,7 @@ impl EffectRunner {
         let canary = self.canary.clone();
         let fault_url = self.fault_url.clone();
         let rollouts = self.rollouts.clone();
+        let argo = self.argo.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
@@ -92,10 +204,16 @@ impl EffectRunner {
                     let op = approved.op.key();
                     let is_rollout =
                         matches!(approved.op, crate::ops::Operation::Rollout { .. } | crate::ops::Operation::StartRollout { .. });
+                    let is_argo = matches!(approved.op, crate::ops::Operation::Argo { .. });
                     let work = async {
-                        match (&rollouts, is_rollout) {
-                            (Some(c), true) => crate::ops::execute_rollout(c, &journal, *approved).await,
-                            (None, true) => Err("no rollout is configured".to_string()),
+                        match (&rollouts, is_rollout, &argo, is_argo) {
+                            (Some(c), true, _, _) => crate::ops::execute_rollout(c, &journal, *approved).await,
+                            (None, true, _, _) => Err("no rollout is configured".to_string()),
+                            (_, _, Some(a), true) => {
+                                let cluster = a.cluster().await?;
+                                crate::ops::execute_argo(&cluster, &journal, *approved, a.settings.record_events).await
+                            }
+                            (_, _, None, true) => Err("no Kubernetes is configured".to_string()),
                             _ => crate::ops::execute(ci.as_ref(), &journal, *approved).await,
                         }
                     };
@@ -156,6 +274,16 @@ impl EffectRunner {
                         Err(e) => Err(format!("cannot reach the demo canary at {url}: {e}")),
                     };
                     Action::FaultInjected(result)
+                }
+                Effect::ArgoWatch { context, namespace } => {
+                    if let Some(a) = argo {
+                        a.watch(context, namespace, tx).await;
+                    }
+                    return;
+                }
+                Effect::ArgoDetail { key } => {
+                    let Some(a) = argo else { return };
+                    Action::Argo(super::action::ArgoMsg::Detail(Box::new(a.detail(key).await)))
                 }
                 Effect::Quit => return,
             };

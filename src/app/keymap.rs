@@ -75,6 +75,11 @@ pub enum Command {
     BreakGlass,
     InjectFault,
     ScreenOverview,
+    ScreenArgo,
+    /// Restart an Argo Rollout's pods.
+    ArgoRestart,
+    /// Stop the selected Argo Rollout's running analysis.
+    ArgoTerminate,
     /// The security findings of the run behind the selected rollout.
     ReleaseFindings,
     /// The approval waiting for the selected rollout's environment.
@@ -180,6 +185,25 @@ pub const COMMANDS: &[CommandDef] = &[
         "releases",
         "show the release overview: every rollout, what needs a human first",
         false,
+    ),
+    def(
+        C::ScreenArgo,
+        "screen.kubernetes",
+        Global,
+        &["7"],
+        "kubernetes",
+        "show Argo Rollouts in the Kubernetes context (:ctx and :ns switch)",
+        false,
+    ),
+    def(C::ArgoRestart, "rollout.restart", Context::Rollouts, &["S"], "restart", "restart an Argo Rollout's pods", true),
+    def(
+        C::ArgoTerminate,
+        "rollout.terminate_analysis",
+        Context::Rollouts,
+        &["K"],
+        "terminate analysis",
+        "stop the running analysis of the selected Argo Rollout",
+        true,
     ),
     def(
         C::ReleaseFindings,

@@ -2,6 +2,7 @@
 //! `Action`s, reduces them, hands `Effect`s to the runner, and draws only when something changed.
 
 pub mod action;
+pub mod argo;
 pub mod command;
 pub mod effect;
 pub mod keymap;
@@ -67,6 +68,12 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.canary.services = config.services.iter().map(|(n, (_, s))| (n.clone(), s.analysis.interval.as_secs().max(1) as i64)).collect();
     state.canary.window = 1;
     state.rollouts.specs = config.rollouts.values().cloned().collect();
+    if let Some(k) = &config.kubernetes {
+        state.argo.enabled = true;
+        state.argo.context = k.context.clone().unwrap_or_default();
+        state.argo.namespace = k.namespace.clone();
+        state.argo.environments = k.environments.clone();
+    }
     if !state.rollouts.specs.is_empty() {
         // With rollouts configured, the release overview is the first screen.
         state.screen = state::Screen::Overview;
@@ -97,6 +104,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         canary: Arc::new(canary_services(&config)),
         fault_url: opts.demo.as_ref().map(|d| d.fault_url.clone()),
         rollouts: rollouts.clone(),
+        argo: config.kubernetes.clone().map(|k| Arc::new(effect::ArgoRuntime::new(k))),
     };
     if let Some(c) = &rollouts {
         drive_rollouts(c.clone(), action_tx.clone(), stop_rollouts.clone());

@@ -23,6 +23,8 @@ pub enum Screen {
     Audit,
     Canary,
     Overview,
+    /// Argo Rollouts in a Kubernetes context.
+    Argo,
 }
 
 impl Screen {
@@ -34,6 +36,7 @@ impl Screen {
             Screen::Audit => "Audit",
             Screen::Canary => "Canary",
             Screen::Overview => "Releases",
+            Screen::Argo => "Kubernetes",
         }
     }
 }
@@ -110,6 +113,10 @@ pub struct ArgoView {
     /// The environment the context maps to, for policy.
     pub environment: Option<String>,
     pub contexts: Vec<String>,
+    /// Context → environment, for policy.
+    pub environments: std::collections::BTreeMap<String, String>,
+    /// A watch has been asked for (the first visit starts it).
+    pub watching: bool,
     /// By `namespace/name`.
     pub rollouts: std::collections::BTreeMap<String, crate::argo::Rollout>,
     pub connection: ArgoConnection,
@@ -132,7 +139,7 @@ pub enum ArgoConnection {
 }
 
 /// What is read for the opened rollout (besides the watched object).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ArgoDetail {
     pub key: String,
     pub loaded: bool,
@@ -580,7 +587,7 @@ impl State {
             Screen::Findings => Context::Findings,
             Screen::Audit => Context::Audit,
             Screen::Canary => Context::Canary,
-            Screen::Overview => Context::Rollouts,
+            Screen::Overview | Screen::Argo => Context::Rollouts,
         }
     }
 
@@ -616,6 +623,8 @@ impl State {
         self.toasts.iter().any(|t| t.level == ToastLevel::Info)
             || (matches!(self.screen, Screen::Canary | Screen::Overview) && !self.canary.services.is_empty())
             || self.rollouts.records.values().any(|r| r.pause.as_ref().is_some_and(|p| p.until.is_some()))
+            // The age of the data and the countdowns of timed pauses.
+            || (self.screen == Screen::Argo && self.argo.enabled)
             || self.runs.iter().any(|r| {
                 !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
             })

@@ -129,6 +129,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 Err(e) => state.toast_error(format!("{op} failed: {e}")),
             }
             let mut fx: Vec<Effect> = refresh_audit(state).into_iter().collect();
+            // What the user may do, the revisions and the events changed with the action.
+            if state.screen == Screen::Argo {
+                fx.extend(super::argo::refresh(state));
+            }
             if accepted_risk {
                 fx.push(Effect::LoadAcceptances);
             }
@@ -211,6 +215,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::Argo(msg) => super::argo::on_msg(state, msg),
         Action::FaultInjected(result) => {
             match (result, state.canary.demo.as_mut()) {
                 (Ok(fault), Some(d)) => {
@@ -463,6 +468,17 @@ fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
         Some(Overlay::Input(input)) => on_input_key(state, input, ev),
+        None if state.screen == Screen::Argo && state.argo.picker.is_some() => {
+            let cmd = state.keymap.resolve(state.context(), &ev);
+            match super::argo::picker_key(state, &ev, cmd) {
+                Some(Ok(op)) => request(state, op),
+                Some(Err(e)) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+                None => Vec::new(),
+            }
+        }
         None => match state.keymap.resolve(state.context(), &ev) {
             Some(cmd) => run_command(state, cmd),
             None => {
@@ -689,6 +705,8 @@ fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
         LineCommand::Help => run_command(state, Command::Help),
         LineCommand::Quit => run_command(state, Command::Quit),
         LineCommand::Inject(fault) => inject(state, fault),
+        LineCommand::Context(c) => super::argo::switch(state, Some(c), None),
+        LineCommand::Namespace(ns) => super::argo::switch(state, None, Some(ns)),
     }
 }
 
@@ -764,6 +782,8 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 state.audit.filter.clear();
             } else if state.screen == Screen::Findings && !state.findings_view.filter.is_empty() {
                 state.findings_view.filter.clear();
+            } else if state.screen == Screen::Argo && state.argo.detail.is_some() {
+                state.argo.detail = None;
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
@@ -806,6 +826,41 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             fx
         }
         Command::Open if state.screen == Screen::Overview => open_release(state, Screen::Pipelines),
+        Command::Open if state.screen == Screen::Argo => super::argo::open(state),
+        Command::ScreenArgo => super::argo::show(state),
+        Command::Rollout(crate::rollout::RolloutAction::Undo) if state.screen == Screen::Argo => {
+            if let Err(e) = super::argo::start_undo(state) {
+                state.toast_error(e);
+            }
+            Vec::new()
+        }
+        Command::Rollout(_) | Command::ArgoRestart if state.screen == Screen::Argo => {
+            match super::argo::action_of(cmd)
+                .ok_or_else(|| "not an Argo Rollouts action".to_string())
+                .and_then(|a| super::argo::op(state, a))
+            {
+                Ok(op) => request(state, op),
+                Err(e) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+            }
+        }
+        Command::ArgoTerminate if state.screen == Screen::Argo => {
+            match super::argo::running_analysis(state)
+                .and_then(|run| super::argo::op(state, crate::argo::ArgoAction::TerminateAnalysis { run }))
+            {
+                Ok(op) => request(state, op),
+                Err(e) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+            }
+        }
+        Command::ArgoRestart | Command::ArgoTerminate => {
+            state.toast_info("restart and terminate are for Argo Rollouts (7)");
+            Vec::new()
+        }
         Command::ReleaseFindings => open_release(state, Screen::Findings),
         Command::ReleaseApproval => open_release_approval(state),
         Command::Open => {
@@ -871,7 +926,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
                     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
                 }
-                Screen::Pipelines | Screen::Canary | Screen::Overview => Vec::new(),
+                Screen::Pipelines | Screen::Canary | Screen::Overview | Screen::Argo => Vec::new(),
             }
         }
         Command::ScreenCanary => {
@@ -1069,6 +1124,18 @@ pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
 
 /// What pressing a change key would do now, without doing it: `Err(reason)` when the policy (or
 /// the state of the selection) would refuse. Render uses it to grey keys with the reason.
+/// Whether a key of the current context means anything on this screen (the footer lists only
+/// those): fault injection only in the demo, restart and terminate only for Argo Rollouts, the
+/// release jumps only for NGINX rollouts.
+pub fn offered(state: &State, cmd: Command) -> bool {
+    match cmd {
+        Command::InjectFault => state.canary.demo.is_some(),
+        Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo,
+        Command::ReleaseFindings | Command::ReleaseApproval => state.screen != Screen::Argo,
+        _ => true,
+    }
+}
+
 pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
     let op = match cmd {
         Command::Trigger => match state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone()) {
@@ -1087,7 +1154,15 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
             let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
             Operation::Gate { run, job, approve: cmd == Command::Approve }
         }
-        // Greyed in the footer with the reason when the rollout's state or the policy refuses it.
+        // Greyed in the footer with the reason when the rollout's state, the API server's access
+        // review or the policy refuses it.
+        Command::Rollout(crate::rollout::RolloutAction::Undo) if state.screen == Screen::Argo => return Ok(()),
+        Command::Rollout(_) | Command::ArgoRestart if state.screen == Screen::Argo => {
+            super::argo::op(state, super::argo::action_of(cmd).ok_or("not an Argo Rollouts action")?)?
+        }
+        Command::ArgoTerminate if state.screen == Screen::Argo => {
+            super::argo::op(state, crate::argo::ArgoAction::TerminateAnalysis { run: super::argo::running_analysis(state)? })?
+        }
         Command::Rollout(action) => rollout_op(state, action)?,
         _ => return Ok(()),
     };
@@ -1240,6 +1315,7 @@ fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             }
             return canary_refresh(state).into_iter().collect();
         }
+        Screen::Argo => return super::argo::navigate(state, cmd),
         Screen::Overview => {
             state.rollouts.cursor = step(state.rollouts.cursor, state.rollouts.specs.len(), cmd);
             return overview_refresh(state);
@@ -1440,8 +1516,6 @@ fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Op
     Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
 }
 
-/// What the selected rollout's row and keys need: its canary's numbers, and the security findings
-/// of the run that started it (promotions are judged by them).
 /// Opens the run behind the selected rollout on `screen` (its jobs, or its findings).
 fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
     let Some((spec, _)) = state.rollouts.selected() else { return Vec::new() };
@@ -1481,6 +1555,8 @@ fn open_release_approval(state: &mut State) -> Vec<Effect> {
     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
 }
 
+/// What the selected rollout's row and keys need: its canary's numbers, and the security findings
+/// of the run that started it (promotions are judged by them).
 fn overview_refresh(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
     if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run) {

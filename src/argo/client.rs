@@ -296,7 +296,11 @@ impl Cluster {
             "involvedObject": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": r.metadata.name,
                                "namespace": r.metadata.namespace, "uid": r.metadata.uid},
             "reason": format!("Flightdeck{}", action.verb().split('-').map(capitalise).collect::<String>()),
-            "message": format!("{} by {actor} via flightdeck: {reason}", action.verb()),
+            "message": if reason.is_empty() {
+                format!("{} by {actor} via flightdeck", action.verb())
+            } else {
+                format!("{} by {actor} via flightdeck: {reason}", action.verb())
+            },
             "type": "Normal",
             "source": {"component": FIELD_MANAGER},
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,

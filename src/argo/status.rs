@@ -51,7 +51,8 @@ impl State {
     /// One line: the label with its detail ("Paused CanaryPauseStep 42s left").
     pub fn describe(&self) -> String {
         match self {
-            State::Syncing(m) | State::Degraded(m) | State::Progressing(m) => format!("{} ({m})", self.label()),
+            State::Syncing(m) | State::Degraded(m) | State::Progressing(m) if !m.is_empty() => format!("{} ({m})", self.label()),
+            State::Syncing(_) | State::Degraded(_) | State::Progressing(_) => self.label().to_string(),
             State::Aborted(cause) => format!("Aborted: {cause}"),
             State::PausedManual => "Paused (manually)".into(),
             State::Paused { reason, remaining: Some(s) } => format!("Paused ({reason}, {s}s left)"),
@@ -149,6 +150,11 @@ pub fn actual_weight(r: &Rollout) -> i64 {
         return set_weight(r);
     }
     r.status.canary.weights.as_ref().map(|w| w.canary.weight).unwrap_or_else(|| set_weight(r))
+}
+
+/// "actual/desired %" of a canary; blue-green switches whole services, so it has none.
+pub fn weight_text(r: &Rollout) -> String {
+    if r.is_blue_green() { "-".into() } else { format!("{}/{} %", actual_weight(r), set_weight(r)) }
 }
 
 /// "i/n" of the canary steps, when there are steps.

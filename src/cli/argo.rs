@@ -74,7 +74,7 @@ pub fn line(r: &Rollout, now: jiff::Timestamp) -> String {
         r.metadata.name,
         st.describe(),
         status::step_text(r).unwrap_or_else(|| "-".into()),
-        format!("{}/{} %", status::actual_weight(r), status::set_weight(r)),
+        status::weight_text(r),
     ))
 }
 

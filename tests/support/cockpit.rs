@@ -43,6 +43,7 @@ impl Cockpit {
             canary: Arc::new(flightdeck::app::canary_services(&config)),
             fault_url: None,
             rollouts: None,
+            argo: config.kubernetes.clone().map(|k| Arc::new(flightdeck::app::effect::ArgoRuntime::new(k))),
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);

@@ -1,4 +1,5 @@
 pub mod approvals;
+pub mod argo;
 pub mod audit;
 pub mod canary;
 pub mod findings;

@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut items: Vec<Command> = COMMANDS
         .iter()
         .filter(|d| d.context == ctx && ctx != Context::Global)
-        .filter(|d| d.command != Command::InjectFault || state.canary.demo.is_some())
+        .filter(|d| crate::app::update::offered(state, d.command))
         .map(|d| d.command)
         .collect();
     items.extend_from_slice(match ctx {

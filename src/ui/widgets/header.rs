@@ -17,18 +17,24 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
     let waiting = state.waiting_gates().len();
     let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
-    for (screen, cmd) in [
+    let argo_attention = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() <= 1).count();
+    let mut screens = vec![
         (Screen::Pipelines, Command::ScreenPipelines),
         (Screen::Approvals, Command::ScreenApprovals),
         (Screen::Findings, Command::ScreenFindings),
         (Screen::Audit, Command::ScreenAudit),
         (Screen::Canary, Command::ScreenCanary),
         (Screen::Overview, Command::ScreenOverview),
-    ] {
+    ];
+    if state.argo.enabled {
+        screens.push((Screen::Argo, Command::ScreenArgo));
+    }
+    for (screen, cmd) in screens {
         let key = state.keymap.label(cmd).map(|k| format!("{k} ")).unwrap_or_default();
         let count = match screen {
             Screen::Approvals if waiting > 0 => format!(" ({waiting})"),
             Screen::Overview if attention > 0 => format!(" ({attention})"),
+            Screen::Argo if argo_attention > 0 => format!(" ({argo_attention})"),
             _ => String::new(),
         };
         let style =

@@ -53,3 +53,15 @@ pub fn rollout(p: crate::rollout::Phase) -> (&'static str, Role) {
         Phase::Degraded => ("⚠", Role::Aborted),
     }
 }
+
+/// An Argo Rollout's state.
+pub fn argo(s: &crate::argo::status::State) -> (&'static str, Role) {
+    use crate::argo::status::State;
+    match s {
+        State::Healthy => ("✓", Role::Success),
+        State::Progressing(_) | State::Syncing(_) => ("●", Role::Running),
+        State::Paused { .. } | State::PausedManual => ("⏸", Role::Paused),
+        State::Aborted(_) => ("✗", Role::Failure),
+        State::Degraded(_) => ("⚠", Role::Aborted),
+    }
+}

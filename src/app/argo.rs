@@ -1,0 +1,206 @@
+//! The reducer's part for Argo Rollouts: watch updates into state, the opened rollout, the undo
+//! revision picker, context and namespace switches, and the operation a key asks for.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::action::ArgoMsg;
+use super::effect::Effect;
+use super::keymap::Command;
+use super::state::{ArgoConnection, ArgoDetail, Screen, State};
+use crate::argo::client::WatchUpdate;
+use crate::argo::{ArgoAction, Rollout, Seen};
+use crate::ops::Operation;
+
+/// The watch to (re)start for the current context and namespace.
+fn watch(state: &mut State) -> Effect {
+    state.argo.watching = true;
+    state.argo.connection = ArgoConnection::Connecting;
+    let context = (!state.argo.context.is_empty()).then(|| state.argo.context.clone());
+    Effect::ArgoWatch { context, namespace: state.argo.namespace.clone() }
+}
+
+/// Key 7: the screen, and the watch on the first visit.
+pub fn show(state: &mut State) -> Vec<Effect> {
+    state.screen = Screen::Argo;
+    if state.argo.enabled && !state.argo.watching { vec![watch(state)] } else { Vec::new() }
+}
+
+/// `:ctx NAME` and `:ns NAME|all`.
+pub fn switch(state: &mut State, context: Option<String>, namespace: Option<Option<String>>) -> Vec<Effect> {
+    if !state.argo.enabled {
+        state.toast_error("no Kubernetes is configured: add [kubernetes] to the config (see config.example.toml)");
+        return Vec::new();
+    }
+    if let Some(c) = context {
+        if !state.argo.contexts.is_empty() && !state.argo.contexts.contains(&c) {
+            state.toast_error(format!("no context `{c}` in the kubeconfig (Tab lists them)"));
+            return Vec::new();
+        }
+        state.argo.context = c;
+    }
+    if let Some(ns) = namespace {
+        state.argo.namespace = ns;
+    }
+    state.argo.rollouts.clear();
+    state.argo.detail = None;
+    state.argo.picker = None;
+    state.argo.cursor = 0;
+    state.argo.last_update = None;
+    state.screen = Screen::Argo;
+    state.dirty = true;
+    vec![watch(state)]
+}
+
+pub fn on_msg(state: &mut State, msg: ArgoMsg) -> Vec<Effect> {
+    let now = state.now;
+    let a = &mut state.argo;
+    match msg {
+        ArgoMsg::Connected { context, contexts } => {
+            a.environment = a.environments.get(&context).cloned();
+            a.context = context;
+            a.contexts = contexts;
+        }
+        ArgoMsg::Watch(update) => {
+            // The cursor stays on the same rollout when the order changes under it.
+            let selected = a.selected(now).map(Rollout::key);
+            a.last_update = Some(now);
+            match update {
+                WatchUpdate::Reset(all) => {
+                    a.rollouts = all.into_iter().map(|r| (r.key(), r)).collect();
+                    a.connection = ArgoConnection::Live;
+                }
+                WatchUpdate::Apply(r) => {
+                    a.connection = ArgoConnection::Live;
+                    a.rollouts.insert(r.key(), *r);
+                }
+                WatchUpdate::Delete(key) => {
+                    a.rollouts.remove(&key);
+                }
+                WatchUpdate::Error(e) => a.connection = ArgoConnection::Retrying(e),
+            }
+            a.cursor = selected
+                .and_then(|k| a.ordered(now).iter().position(|r| r.key() == k))
+                .unwrap_or(a.cursor)
+                .min(a.rollouts.len().saturating_sub(1));
+        }
+        ArgoMsg::Detail(d) => {
+            if a.detail.as_ref().is_some_and(|open| open.key == d.key) {
+                a.detail = Some(*d);
+            }
+        }
+        ArgoMsg::Failed(e) => {
+            a.connection = ArgoConnection::Retrying(e.clone());
+            state.toast_error(format!("Kubernetes: {e}"));
+        }
+    }
+    state.dirty = true;
+    Vec::new()
+}
+
+/// Enter: open the selected rollout (revisions, analysis runs, events, what you may do).
+pub fn open(state: &mut State) -> Vec<Effect> {
+    let Some(r) = state.argo.selected(state.now) else { return Vec::new() };
+    let key = r.key();
+    state.argo.detail = Some(ArgoDetail { key: key.clone(), ..ArgoDetail::default() });
+    vec![Effect::ArgoDetail { key }]
+}
+
+/// Re-reads the opened rollout's details (after an action).
+pub fn refresh(state: &State) -> Option<Effect> {
+    state.argo.detail.as_ref().map(|d| Effect::ArgoDetail { key: d.key.clone() })
+}
+
+pub fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
+    let n = state.argo.rollouts.len();
+    let cur = state.argo.cursor;
+    state.argo.cursor = match cmd {
+        Command::Up => cur.saturating_sub(1),
+        Command::Down => (cur + 1).min(n.saturating_sub(1)),
+        Command::PageUp => cur.saturating_sub(10),
+        Command::PageDown => (cur + 10).min(n.saturating_sub(1)),
+        Command::Top => 0,
+        Command::Bottom => n.saturating_sub(1),
+        _ => cur,
+    };
+    // The detail follows the cursor when it is open.
+    if state.argo.detail.is_some() && state.argo.cursor != cur { open(state) } else { Vec::new() }
+}
+
+/// The operation a rollout key asks for on the selected Argo Rollout, with what the user sees.
+pub fn op(state: &State, action: ArgoAction) -> Result<Operation, String> {
+    let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
+    let op = Operation::Argo {
+        context: state.argo.context.clone(),
+        namespace: r.metadata.namespace.clone(),
+        name: r.metadata.name.clone(),
+        action: action.clone(),
+        seen: Some(Seen::of(r, state.now)),
+    };
+    // Know before you press: what the API server said this user may do.
+    if let Some(d) = state.argo.detail.as_ref().filter(|d| d.key == r.key())
+        && let Some(p) = &d.permissions
+    {
+        let plan = crate::argo::actions::plan(r, &action, &d.revisions, state.now)?;
+        if let Some(why) = p.denies(&action, &plan) {
+            return Err(why);
+        }
+    }
+    Ok(op)
+}
+
+/// The Argo action behind a rollout key.
+pub fn action_of(cmd: Command) -> Option<ArgoAction> {
+    use crate::rollout::RolloutAction as R;
+    Some(match cmd {
+        Command::Rollout(R::Promote) => ArgoAction::Promote,
+        Command::Rollout(R::PromoteFull) => ArgoAction::PromoteFull,
+        Command::Rollout(R::Pause) => ArgoAction::Pause,
+        Command::Rollout(R::Resume) => ArgoAction::Resume,
+        Command::Rollout(R::Abort) => ArgoAction::Abort,
+        Command::Rollout(R::Retry) => ArgoAction::Retry,
+        Command::ArgoRestart => ArgoAction::Restart,
+        _ => return None,
+    })
+}
+
+/// The running analysis of the selected rollout, to terminate.
+pub fn running_analysis(state: &State) -> Result<String, String> {
+    let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
+    let c = &r.status.canary;
+    [&c.current_step_analysis_run_status, &c.current_background_analysis_run_status]
+        .into_iter()
+        .flatten()
+        .find(|a| matches!(a.status.as_str(), "Running" | "Pending" | ""))
+        .map(|a| a.name.clone())
+        .ok_or_else(|| format!("{} has no running analysis", r.key()))
+}
+
+/// U: the revision picker (the revisions must have been read: Enter opens the rollout).
+pub fn start_undo(state: &mut State) -> Result<(), String> {
+    let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
+    let d =
+        state.argo.detail.as_ref().filter(|d| d.key == r.key() && d.loaded).ok_or("open the rollout first (Enter) to see its revisions")?;
+    if d.revisions.len() < 2 {
+        return Err(format!("{} has no earlier revision to go back to", r.key()));
+    }
+    state.argo.picker = Some(1);
+    Ok(())
+}
+
+/// Keys while the revision picker is open; Enter asks to undo to the chosen revision.
+pub fn picker_key(state: &mut State, ev: &KeyEvent, cmd: Option<Command>) -> Option<Result<Operation, String>> {
+    let i = state.argo.picker?;
+    let n = state.argo.detail.as_ref().map(|d| d.revisions.len()).unwrap_or(0);
+    match (ev.code, cmd) {
+        (KeyCode::Esc, _) | (_, Some(Command::Back)) => state.argo.picker = None,
+        (_, Some(Command::Up)) => state.argo.picker = Some(i.saturating_sub(1)),
+        (_, Some(Command::Down)) => state.argo.picker = Some((i + 1).min(n.saturating_sub(1))),
+        (KeyCode::Enter, _) => {
+            state.argo.picker = None;
+            let revision = state.argo.detail.as_ref().and_then(|d| d.revisions.get(i)).map(|rs| rs.revision());
+            return Some(op(state, ArgoAction::Undo { to_revision: revision }));
+        }
+        _ => {}
+    }
+    None
+}

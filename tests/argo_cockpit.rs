@@ -1,0 +1,138 @@
+//! The cockpit on Argo Rollouts, headless: the reducer with the real effect workers against the
+//! Kubernetes API double — the watched list, the opened rollout, actions behind confirmations,
+//! what the access review forbids, a double keypress, and the undo revision picker.
+
+mod support;
+
+use std::time::Duration;
+
+use flightdeck::app::keymap::Command;
+use flightdeck::app::state::{ArgoConnection, Overlay, Screen};
+use flightdeck::rollout::RolloutAction;
+use serde_json::{Value, json};
+use support::apiserver::ApiDouble;
+use support::cockpit::Cockpit;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn rollout(name: &str, status: Value) -> Value {
+    let mut s =
+        json!({"phase": "Progressing", "currentStepIndex": 0, "currentPodHash": "new", "stableRS": "old", "observedGeneration": "1"});
+    json_patch::merge(&mut s, &status);
+    json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}")},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": format!("{name}:3")}]}},
+                 "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]}}},
+        "status": s})
+}
+
+fn replica_set(owner: &str, revision: i64, hash: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": format!("{owner}-{hash}"), "namespace": "shop", "labels": {"app": owner, "rollouts-pod-template-hash": hash},
+                     "annotations": {"rollout.argoproj.io/revision": revision.to_string()},
+                     "ownerReferences": [{"kind": "Rollout", "name": owner, "uid": format!("uid-{owner}"), "controller": true}]},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": owner, "rollouts-pod-template-hash": hash}},
+                                             "spec": {"containers": [{"name": "app", "image": format!("{owner}:{revision}")}]}}}})
+}
+
+async fn cockpit(api: &ApiDouble) -> (Cockpit, tempfile::TempDir) {
+    let kube = tempfile::tempdir().unwrap();
+    let path = kube.path().join("kubeconfig");
+    std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
+    let config = format!(
+        "[environments.staging]\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ staging = \"staging\" }}\n",
+        path.display()
+    );
+    let mut c = Cockpit::new(&config, 160, 45);
+    c.press("7");
+    c.until("the watched rollouts", LIMIT, |s| s.argo.connection == ArgoConnection::Live && !s.argo.rollouts.is_empty()).await;
+    (c, kube)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_open_promote_and_see_the_change_arrive() {
+    let api = ApiDouble::start().await;
+    api.put(rollout(
+        "web",
+        json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+    ));
+    api.put(rollout("api", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    let (mut c, _k) = cockpit(&api).await;
+    assert_eq!(c.state.screen, Screen::Argo);
+    // What needs a human first.
+    assert_eq!(c.state.argo.selected(c.state.now).unwrap().metadata.name, "web");
+    c.press("<enter>");
+    c.until("the opened rollout", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.loaded)).await;
+    assert!(c.screen().contains("you may: patch ✓ · patch status ✓"), "{}", c.screen());
+
+    c.press("p");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("promote asks first:\n{}", c.screen()) };
+    assert!(
+        confirm.lines.iter().any(|l| l.contains(r#"PATCH rollout/status (merge) {"status":{"pauseConditions":null}}"#)),
+        "{:?}",
+        confirm.lines
+    );
+    c.press("y");
+    // The same key again while the first is on its way: refused, not sent twice.
+    c.press("p");
+    c.until("the promote", LIMIT, |s| s.in_flight.is_empty()).await;
+    let patches: Vec<_> = api.take_writes().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert_eq!(patches[0].body, json!({"status": {"pauseConditions": null}}));
+
+    // The controller moves on; the watch brings it to the screen.
+    api.modify("rollouts", "shop", "web", |r| {
+        r["status"]["controllerPause"] = json!(false);
+        r["status"]["currentStepIndex"] = json!(2);
+        r["status"]["phase"] = json!("Progressing");
+    });
+    c.until("the controller's change", LIMIT, |s| s.argo.rollouts.get("shop/web").is_some_and(|r| r.step_index() == 2)).await;
+    // The action's Kubernetes Event is in the opened rollout's timeline.
+    c.until("the event in the timeline", LIMIT, |s| {
+        s.argo.detail.as_ref().is_some_and(|d| d.events.iter().any(|e| e["reason"] == "FlightdeckPromote"))
+    })
+    .await;
+    assert!(c.screen().contains("FlightdeckPromote: promote by alice@ops via flightdeck"), "{}", c.screen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_actions_are_greyed_with_the_reason_before_any_key() {
+    let api = ApiDouble::start().await;
+    api.put(rollout("web", json!({"currentStepIndex": 0})));
+    api.forbid("patch", "rollouts/status");
+    let (mut c, _k) = cockpit(&api).await;
+    c.press("<enter>");
+    c.until("the access review", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.permissions.is_some())).await;
+    let why = flightdeck::app::update::preview(&c.state, Command::Rollout(RolloutAction::Abort)).unwrap_err();
+    assert!(why.contains("you may not patch rollouts/status"), "{why}");
+    assert_eq!(flightdeck::app::update::preview(&c.state, Command::Rollout(RolloutAction::Pause)), Ok(()));
+    c.press("X");
+    assert!(c.state.overlay.is_none());
+    assert!(api.take_writes().iter().all(|r| r.method != "PATCH"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_picks_a_revision_from_the_list() {
+    let api = ApiDouble::start().await;
+    api.put(rollout("web", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    for (rev, hash) in [(1, "h1"), (2, "old"), (3, "new")] {
+        api.put(replica_set("web", rev, hash));
+    }
+    let (mut c, _k) = cockpit(&api).await;
+    c.press("U");
+    assert!(c.state.argo.picker.is_none(), "the revisions are read first (Enter)");
+    c.press("<enter>");
+    c.until("the revisions", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.revisions.len() == 3)).await;
+    c.press("U");
+    assert_eq!(c.state.argo.picker, Some(1), "the previous revision is proposed");
+    assert!(c.screen().contains("Undo shop/web to which revision?"), "{}", c.screen());
+    c.press("j<enter>");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("undo asks first:\n{}", c.screen()) };
+    assert!(confirm.lines.iter().any(|l| l.contains("\"image\":\"web:1\"")), "{:?}", confirm.lines);
+    c.press("y");
+    c.until("the undo", LIMIT, |s| s.in_flight.is_empty()).await;
+    let patches: Vec<_> = api.take_writes().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(patches.len(), 1);
+    assert_eq!(patches[0].content_type, "application/json-patch+json");
+}
