@@ -85,6 +85,8 @@ impl Operation {
                     A::Restart => ActionKind::Restart,
                     A::Undo { .. } => ActionKind::Undo,
                     A::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
+                    // A new version going out, as when a pipeline starts an NGINX canary.
+                    A::SetImage { .. } => ActionKind::Trigger,
                 }
             }
         }

@@ -134,3 +134,72 @@ async fn a_forbidden_action_is_refused_before_anything_is_sent_and_journaled() {
     let out = e.run(&["pause", "shop/web", "--context", "staging", "--yes", "--reason", "looking"]).await;
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// A pipeline whose deploy stage hands over to `shop/web` with a new image.
+fn with_pipeline(e: &Env) {
+    let path = e.dir.path().join("flightdeck.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(
+        "\n[pipelines.release]\nstages = [\n  { name = \"build\", run = \"echo built\" },\n  \
+         { name = \"deploy\", needs = [\"build\"], environment = \"staging\", rollout = \"shop/web\", image = \"app=web:4\" },\n]\n",
+    );
+    std::fs::write(&path, config).unwrap();
+}
+
+fn deployable() -> Value {
+    let mut r = rollout(
+        "shop",
+        "web",
+        json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "old", "currentPodHash": "old", "observedGeneration": "1"}),
+    );
+    r["spec"]["template"] = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "web:3"}]}});
+    r
+}
+
+/// Waits for the image patch, then plays the controller: `outcome` is applied to the status.
+async fn controller(api: &ApiDouble, outcome: Value) {
+    for _ in 0..300 {
+        if api.get("rollouts", "shop", "web").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"] == "web:4" {
+            api.modify("rollouts", "shop", "web", |r| {
+                let generation = r["metadata"]["generation"].as_i64().unwrap();
+                r["status"]["observedGeneration"] = json!(generation.to_string());
+                json_patch::merge(&mut r["status"], &outcome);
+            });
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the image was never set");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_stage_deploys_the_image_and_follows_the_rollout_to_healthy() {
+    let e = Env::new().await;
+    with_pipeline(&e);
+    e.api.put(deployable());
+    let run = e.run(&["run", "release", "--yes", "--follow"]);
+    let (out, _) = tokio::join!(run, controller(&e.api, json!({"phase": "Healthy", "currentPodHash": "new4", "stableRS": "new4"})));
+    assert!(out.status.success(), "{}", text(&out));
+    let patch = e.api.take_writes().into_iter().find(|r| r.method == "PATCH").unwrap();
+    assert_eq!(patch.content_type, "application/json-patch+json");
+    assert_eq!(
+        patch.body,
+        json!([{"op": "test", "path": "/spec/template/spec/containers/0/image", "value": "web:3"},
+               {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:4"}])
+    );
+    assert!(text(&out).contains("shop/web is Healthy on its new revision"), "{}", text(&out));
+    assert!(e.journal().contains("\"action\":\"argo.set-image\""), "{}", e.journal());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_stage_fails_when_the_rollout_is_aborted() {
+    let e = Env::new().await;
+    with_pipeline(&e);
+    e.api.put(deployable());
+    let run = e.run(&["run", "release", "--yes", "--follow"]);
+    let aborted = json!({"phase": "Degraded", "abort": true, "currentPodHash": "new4",
+        "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted", "message": "metric error-rate assessed Failed"}]});
+    let (out, _) = tokio::join!(run, controller(&e.api, aborted));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("shop/web was aborted: metric error-rate assessed Failed"), "{}", text(&out));
+}

@@ -28,6 +28,11 @@ pub enum ArgoAction {
     TerminateAnalysis {
         run: String,
     },
+    /// Deploy a new image: the containers named `container` (all when None) get `image`.
+    SetImage {
+        container: Option<String>,
+        image: String,
+    },
 }
 
 impl ArgoAction {
@@ -42,6 +47,7 @@ impl ArgoAction {
             ArgoAction::Restart => "restart",
             ArgoAction::Undo { .. } => "undo",
             ArgoAction::TerminateAnalysis { .. } => "terminate-analysis",
+            ArgoAction::SetImage { .. } => "set-image",
         }
     }
 
@@ -57,6 +63,7 @@ impl ArgoAction {
             ArgoAction::Restart => "argo.restart",
             ArgoAction::Undo { .. } => "argo.undo",
             ArgoAction::TerminateAnalysis { .. } => "argo.terminate-analysis",
+            ArgoAction::SetImage { .. } => "argo.set-image",
         }
     }
 
@@ -212,6 +219,32 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                 target: Target::Rollout,
                 body: Body::Json(json!([{"op": "replace", "path": "/spec/template", "value": wanted}])),
             });
+        }
+        ArgoAction::SetImage { container, image } => {
+            if r.spec.workload_ref.is_some() {
+                return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment"));
+            }
+            // A test before each replace: if someone changed the image meanwhile, nothing applies.
+            let mut ops = Vec::new();
+            for list in ["initContainers", "containers"] {
+                let containers = r.spec.template.as_ref().and_then(|t| t.pointer(&format!("/spec/{list}"))).and_then(Value::as_array);
+                for (i, c) in containers.into_iter().flatten().enumerate() {
+                    let cname = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let current = c.get("image").and_then(Value::as_str).unwrap_or_default();
+                    if container.as_deref().is_none_or(|want| want == cname) && current != image {
+                        let path = format!("/spec/template/spec/{list}/{i}/image");
+                        ops.push(json!({"op": "test", "path": path, "value": current}));
+                        ops.push(json!({"op": "replace", "path": path, "value": image}));
+                    }
+                }
+            }
+            if ops.is_empty() {
+                return Err(match container {
+                    Some(c) => format!("{name}: container `{c}` already runs {image}, or there is no such container"),
+                    None => format!("{name} already runs {image}"),
+                });
+            }
+            out.push(Request { target: Target::Rollout, body: Body::Json(Value::Array(ops)) });
         }
         ArgoAction::TerminateAnalysis { run } => {
             out.push(Request { target: Target::AnalysisRun(run.clone()), body: Body::Merge(json!({"spec": {"terminate": true}})) });

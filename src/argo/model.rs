@@ -247,6 +247,15 @@ impl Rollout {
         i.min(self.steps().len())
     }
 
+    /// `status.observedGeneration` as a number (None for the hashes of v0.9 controllers).
+    pub fn observed_generation(&self) -> Option<i64> {
+        match self.status.observed_generation.as_ref()? {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
     pub fn is_blue_green(&self) -> bool {
         self.spec.strategy.blue_green.is_some()
     }

@@ -70,12 +70,7 @@ fn ts(s: &Option<String>) -> Option<Timestamp> {
 pub fn state(r: &Rollout, now: Timestamp) -> State {
     let st = &r.status;
     // 1–2 of GetRolloutPhase: a stale phase is worse than "syncing".
-    let observed = st.observed_generation.as_ref().and_then(|v| match v {
-        serde_json::Value::String(s) => s.parse::<i64>().ok(),
-        serde_json::Value::Number(n) => n.as_i64(),
-        _ => None,
-    });
-    if let (Some(o), Some(g)) = (observed, r.metadata.generation)
+    if let (Some(o), Some(g)) = (r.observed_generation(), r.metadata.generation)
         && o < g
     {
         return State::Syncing("waiting for rollout spec update to be observed".into());

@@ -204,3 +204,68 @@ pub async fn act(
     println!("{}", plain(&report.message));
     Ok(ExitCode::SUCCESS)
 }
+
+/// Deploys `image` (if given) through the safety core, then follows the rollout until it is
+/// Healthy on the new revision (exit 0) or aborted or degraded (exit 1), printing each change.
+#[allow(clippy::too_many_arguments)]
+pub async fn follow(
+    config: &Config,
+    data_dir: &Path,
+    identity: &Identity,
+    read_only: bool,
+    t: &KubeTarget,
+    key: &str,
+    image: Option<&str>,
+    flags: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt;
+    let (ns, name) = split(key)?;
+    if let Some(img) = image {
+        let (container, image) = match img.split_once('=') {
+            Some((c, i)) => (Some(c.to_string()), i.to_string()),
+            None => (None, img.to_string()),
+        };
+        act(config, data_dir, identity, read_only, t, key, ArgoAction::SetImage { container, image }, flags).await?;
+    }
+    let (cluster, _) = connect(config, t).await?;
+    let start = cluster.get(ns, name).await.with_context(|| format!("reading {key}"))?;
+    let generation = start.metadata.generation.unwrap_or(0);
+    let mut stream = Box::pin(cluster.watch(Some(ns)));
+    let mut current = Some(start);
+    let mut printed = String::new();
+    loop {
+        if let Some(r) = current.take() {
+            let now = jiff::Timestamp::now();
+            let l = line(&r, now);
+            if l != printed {
+                println!("{}  {l}", now.strftime("%H:%M:%S"));
+                printed = l;
+            }
+            // Only a state the controller reached after seeing the new spec counts.
+            let observed = r.observed_generation().unwrap_or(0) >= generation;
+            match status::state(&r, now) {
+                status::State::Healthy if observed && (r.fully_promoted() || r.status.current_pod_hash.is_none()) => {
+                    println!("{key} is Healthy on its new revision");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                status::State::Aborted(cause) if observed => {
+                    eprintln!("{key} was aborted: {}", plain(&cause));
+                    return Ok(ExitCode::from(1));
+                }
+                status::State::Degraded(why) if observed => {
+                    eprintln!("{key} is degraded: {}", plain(&why));
+                    return Ok(ExitCode::from(1));
+                }
+                _ => {}
+            }
+        }
+        match stream.next().await {
+            Some(crate::argo::client::WatchUpdate::Reset(all)) => current = all.into_iter().find(|r| r.key() == key),
+            Some(crate::argo::client::WatchUpdate::Apply(r)) if r.key() == key => current = Some(*r),
+            Some(crate::argo::client::WatchUpdate::Delete(k)) if k == key => bail!("{key} was deleted"),
+            Some(crate::argo::client::WatchUpdate::Error(e)) => eprintln!("watch: {} (retrying)", plain(&e)),
+            Some(_) => {}
+            None => bail!("the watch of {key} ended"),
+        }
+    }
+}

@@ -27,6 +27,20 @@ pub enum RolloutCmd {
         #[command(flatten)]
         kube: super::argo::KubeTarget,
     },
+    /// Follow an Argo Rollout (NS/NAME) until it is Healthy on its new revision (exit 0) or
+    /// aborted or degraded (exit 1); with --image, deploy that image first (a pipeline stage's
+    /// `rollout = "NS/NAME"` runs this)
+    Follow {
+        #[arg(value_name = "NS/NAME")]
+        name: String,
+        /// The image to deploy: IMAGE for every container, or CONTAINER=IMAGE
+        #[arg(long, value_name = "[CONTAINER=]IMAGE")]
+        image: Option<String>,
+        #[command(flatten)]
+        kube: super::argo::KubeTarget,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
     /// Start rolling out a version through the rollout's steps
     Start {
         name: String,
@@ -88,14 +102,13 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
 }
 
 pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
-    if let RolloutCmd::Get { name, json, kube } = &cmd
-        && super::argo::is_argo(name)
-    {
-        return super::argo::get(config, kube, name, *json).await;
-    }
-    let c = controller(config, data_dir)?;
     match cmd {
+        RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => super::argo::get(config, &kube, &name, json).await,
+        RolloutCmd::Follow { name, image, kube, confirm } => {
+            super::argo::follow(config, data_dir, identity, read_only, &kube, &name, image.as_deref(), &confirm).await
+        }
         RolloutCmd::Get { name, json, .. } => {
+            let c = controller(config, data_dir)?;
             let rec = c.get(&name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rec)?);
@@ -116,6 +129,7 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Start { name, version, stable_version, run, follow, confirm } => {
+            let c = controller(config, data_dir)?;
             let op = Operation::StartRollout { name: name.clone(), version, stable_version, run };
             let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
             println!("{}", plain(&report.message));

@@ -411,8 +411,40 @@ fn validate_pipeline(
                 Some(Gate { timeout, message: t.message.clone() })
             }
         });
+        // A hand-over to an Argo Rollout is a command of flightdeck itself, with the job's
+        // environment (FLIGHTDECK, FLIGHTDECK_CONFIG) telling it where it is.
+        let handover = s.rollout.as_ref().map(|r| {
+            let ok_name =
+                |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            let valid = r.get_ref().split_once('/').is_some_and(|(ns, n)| ok_name(ns) && ok_name(n));
+            if !valid {
+                rep.error(
+                    Some(r.span()),
+                    format!("{skey}.rollout"),
+                    "name the Argo Rollout as NAMESPACE/NAME (lowercase, digits, - and .)",
+                );
+            }
+            if s.run.is_some() || gate.is_some() {
+                rep.error(Some(r.span()), &skey, "a stage with `rollout` runs no command and is no gate");
+            }
+            let mut cmd = format!("\"$FLIGHTDECK\" rollout follow '{}' --yes --reason \"pipeline run #$FLIGHTDECK_RUN_ID\"", r.get_ref());
+            if let Some(img) = &s.image {
+                let safe = img.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@=".contains(c));
+                if !safe || img.get_ref().is_empty() {
+                    rep.error(Some(img.span()), format!("{skey}.image"), "an image reference may hold letters, digits and . _ - / : @ =");
+                }
+                cmd.push_str(&format!(" --image '{}'", img.get_ref()));
+            }
+            cmd
+        });
+        if let (Some(img), None) = (&s.image, &s.rollout) {
+            rep.error(Some(img.span()), format!("{skey}.image"), "`image` goes with `rollout = \"NAMESPACE/NAME\"`");
+        }
         match (&s.run, &gate) {
-            (None, None) => rep.error(Some(s.name.span()), &skey, format!("stage `{}` has neither `run` nor `gate`", s.name.get_ref())),
+            (None, None) if handover.is_some() => {}
+            (None, None) => {
+                rep.error(Some(s.name.span()), &skey, format!("stage `{}` has neither `run`, `gate` nor `rollout`", s.name.get_ref()))
+            }
             (Some(r), Some(_)) => {
                 rep.error(Some(r.span()), &skey, format!("stage `{}` has both `run` and `gate`; a gate runs no command", s.name.get_ref()))
             }
@@ -449,7 +481,7 @@ fn validate_pipeline(
         }
         stages.push(Stage {
             name: s.name.get_ref().clone(),
-            run: s.run.as_ref().map(|r| r.get_ref().clone()),
+            run: s.run.as_ref().map(|r| r.get_ref().clone()).or(handover),
             needs: s.needs.iter().map(|n| n.get_ref().clone()).collect(),
             matrix,
             env: p.env.iter().chain(s.env.iter()).map(|(k, v)| (k.clone(), v.clone())).collect(),

@@ -223,6 +223,11 @@ pub struct RawStage {
     pub reports: Vec<String>,
     pub environment: Option<Spanned<String>>,
     pub gate: Option<Spanned<RawGate>>,
+    /// Hand over to an Argo Rollout (`NAMESPACE/NAME`): the stage follows it until it is Healthy
+    /// on the new revision, and fails when it is aborted or degraded.
+    pub rollout: Option<Spanned<String>>,
+    /// With `rollout`: the image to deploy first (`IMAGE`, or `CONTAINER=IMAGE`).
+    pub image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
