@@ -153,8 +153,9 @@ pub struct ArgoDetail {
 impl ArgoView {
     /// Keys in display order: what needs a human first, then under way, then healthy.
     pub fn ordered(&self, now: Timestamp) -> Vec<&crate::argo::Rollout> {
+        // The map is already in namespace/name order, and the sort is stable: urgency is the key.
         let mut v: Vec<&crate::argo::Rollout> = self.rollouts.values().collect();
-        v.sort_by_key(|r| (crate::argo::status::state(r, now).urgency(), r.metadata.namespace.clone(), r.metadata.name.clone()));
+        v.sort_by_cached_key(|r| crate::argo::status::state(r, now).urgency());
         v
     }
 

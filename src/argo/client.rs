@@ -313,7 +313,7 @@ impl Cluster {
 
     /// Rollouts as they change, from a watch that relists after 410 Gone and reconnects with
     /// backoff after the API server drops it.
-    pub fn watch(&self, ns: Option<&str>) -> impl Stream<Item = WatchUpdate> + Send + 'static {
+    pub fn watch(&self, ns: Option<&str>) -> impl Stream<Item = WatchUpdate> + Send + use<> {
         let api = self.api(&rollout_resource(), ns);
         let mut buffer: Vec<Rollout> = Vec::new();
         watcher(api, watcher::Config::default()).default_backoff().filter_map(move |ev| {

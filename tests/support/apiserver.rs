@@ -301,6 +301,8 @@ fn reason_phrase(code: u16) -> &'static str {
 }
 
 async fn serve(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
+    // Watch events are small writes that must leave at once, as from a real server.
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
