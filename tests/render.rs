@@ -440,6 +440,29 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
             }),
             error: None,
         });
+        // A service judges this canary; the journal has flightdeck's own action on it.
+        st.argo.services.insert("shop/waiting".into(), "payments".into());
+        let result = flightdeck::metrics::analysis::AnalysisResult {
+            service: "payments".into(),
+            phase: flightdeck::metrics::Phase::Failed,
+            reason: "error ratio: 3 of 8 measurements failed (limit 2)".into(),
+            metrics: vec![],
+            alerts: vec![],
+            end: 1_704_069_105,
+        };
+        st.canary.services = vec![("payments".into(), 15)];
+        st.canary.data.insert(
+            "payments".into(),
+            flightdeck::app::state::CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None },
+        );
+        st.audit.records = vec![
+            serde_json::from_value(json!({
+                "seq": 4, "time": "2026-11-22T09:59:30.120Z", "actor": "alice@ops", "origin": "local", "environment": "prod",
+                "target": "shop/waiting", "action": "argo.pause", "reason": "error budget", "phase": "outcome", "result": "success",
+                "prev_hash": "", "hash": ""
+            }))
+            .unwrap(),
+        ];
         insta::assert_snapshot!(name, screen(&st));
     }
 }

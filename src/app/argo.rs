@@ -102,7 +102,11 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     let Some(r) = state.argo.selected(state.now) else { return Vec::new() };
     let key = r.key();
     state.argo.detail = Some(ArgoDetail { key: key.clone(), ..ArgoDetail::default() });
-    vec![Effect::ArgoDetail { key }]
+    // Its canary's numbers when a service judges it, and the journal for its timeline.
+    let mut fx = vec![Effect::ArgoDetail { key }];
+    fx.extend(super::update::canary_refresh(state));
+    fx.extend(super::update::load_audit(state));
+    fx
 }
 
 /// Re-reads the opened rollout's details (after an action).

@@ -73,6 +73,7 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
         state.argo.context = k.context.clone().unwrap_or_default();
         state.argo.namespace = k.namespace.clone();
         state.argo.environments = k.environments.clone();
+        state.argo.services = k.services.clone();
     }
     if !state.rollouts.specs.is_empty() {
         // With rollouts configured, the release overview is the first screen.

@@ -115,6 +115,8 @@ pub struct ArgoView {
     pub contexts: Vec<String>,
     /// Context → environment, for policy.
     pub environments: std::collections::BTreeMap<String, String>,
+    /// `namespace/name` → the analysed service judging its canary.
+    pub services: std::collections::BTreeMap<String, String>,
     /// A watch has been asked for (the first visit starts it).
     pub watching: bool,
     /// By `namespace/name`.

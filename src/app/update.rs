@@ -386,7 +386,7 @@ fn reset_log_view(state: &mut State) {
 /// Asks for the selected job's log from disk when it finished before we were watching.
 /// Asks for the selected service's analysis when its data cadence says it is due (never once per
 /// frame: at most once per interval, and never while an answer is outstanding).
-fn canary_refresh(state: &mut State) -> Option<Effect> {
+pub(super) fn canary_refresh(state: &mut State) -> Option<Effect> {
     let (service, every) = match state.screen {
         Screen::Canary => state.canary.services.get(state.canary.selected)?.clone(),
         // The overview shows the selected rollout's error delta.
@@ -394,6 +394,11 @@ fn canary_refresh(state: &mut State) -> Option<Effect> {
             let (spec, _) = state.rollouts.selected()?;
             let name = spec.service.clone()?;
             state.canary.services.iter().find(|(s, _)| *s == name)?.clone()
+        }
+        // The opened Argo Rollout, when a service judges its canary.
+        Screen::Argo => {
+            let name = state.argo.services.get(&state.argo.detail.as_ref()?.key)?;
+            state.canary.services.iter().find(|(s, _)| s == name)?.clone()
         }
         _ => return None,
     };
@@ -1256,16 +1261,17 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
     }
 }
 
-fn load_audit(state: &mut State) -> Option<Effect> {
+pub(super) fn load_audit(state: &mut State) -> Option<Effect> {
     let request = state.request_id();
     state.pending_audit = Some(request);
     state.audit.loading = true;
     Some(Effect::LoadAudit { request })
 }
 
-/// Reloads the journal when the audit screen shows it (after something was written).
+/// Reloads the journal when a screen shows it (after something was written): the audit screen,
+/// and the timeline of an opened Argo Rollout.
 fn refresh_audit(state: &mut State) -> Option<Effect> {
-    if state.screen == Screen::Audit { load_audit(state) } else { None }
+    if state.screen == Screen::Audit || (state.screen == Screen::Argo && state.argo.detail.is_some()) { load_audit(state) } else { None }
 }
 
 /// Moves a list cursor of `len` items.

@@ -51,6 +51,7 @@ fn settings(config: &Config) -> KubernetesSettings {
         context: None,
         namespace: None,
         environments: Default::default(),
+        services: Default::default(),
         record_events: true,
         timeout: std::time::Duration::from_secs(10),
     })

@@ -52,6 +52,8 @@ pub struct KubernetesSettings {
     pub namespace: Option<String>,
     /// Context → environment, for policy.
     pub environments: BTreeMap<String, String>,
+    /// `NAMESPACE/NAME` → analysed service.
+    pub services: BTreeMap<String, String>,
     pub record_events: bool,
     pub timeout: std::time::Duration,
 }
@@ -284,6 +286,15 @@ impl Config {
                     rep.error(span.clone(), "kubernetes.environments", format!("environment `{env}` is not defined in [environments]"));
                 }
             }
+            for (rollout, service) in &k.services {
+                if !services.contains_key(service) {
+                    rep.error(
+                        span.clone(),
+                        "kubernetes.services",
+                        format!("`{rollout}` is judged by `{service}`, which is not a [services.NAME]"),
+                    );
+                }
+            }
             let timeout = match k.timeout.as_deref().map(crate::util::parse_duration) {
                 None => std::time::Duration::from_secs(10),
                 Some(Ok(d)) => d,
@@ -297,6 +308,7 @@ impl Config {
                 context: k.context.clone(),
                 namespace: k.namespace.clone(),
                 environments: k.environments.clone(),
+                services: k.services.clone(),
                 record_events: k.record_events.unwrap_or(true),
                 timeout,
             }

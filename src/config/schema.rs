@@ -54,6 +54,9 @@ pub struct RawKubernetes {
     /// Context name → environment (for policy).
     #[serde(default)]
     pub environments: BTreeMap<String, String>,
+    /// `NAMESPACE/NAME` of a rollout → the analysed service (`[services.NAME]`) that judges it.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
     /// Record a Kubernetes Event on the rollout for every action (default true).
     pub record_events: Option<bool>,
     /// Deadline of every API call (default 10s).

@@ -157,6 +157,25 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, r: &Rollout, d: &ArgoDet
     } else {
         lines.push(Line::styled(format!("weight: desired {} % · actual {} %", set_weight(r), actual_weight(r)), t.fg(Role::Text)));
     }
+    if let Some(service) = state.argo.services.get(&d.key) {
+        let res = state.canary.data.get(service).and_then(|c| c.result.as_ref());
+        let (delta, trend) = super::overview::error_summary(state, service);
+        let text = match res {
+            Some(res) => {
+                let (g, _) = glyphs::verdict(res.phase);
+                let errors = format!("errors Δ {delta} {trend}");
+                format!(
+                    "canary analysis ({service}): {g} {} · {} · {} (5 shows the charts)",
+                    res.phase.label(),
+                    errors.trim_end(),
+                    res.reason
+                )
+            }
+            None => format!("canary analysis ({service}): asking Prometheus…"),
+        };
+        let role = res.map(|r| glyphs::verdict(r.phase).1).unwrap_or(Role::Muted);
+        lines.push(Line::styled(truncate(&plain(&text), w), t.fg(role)));
+    }
     if !d.loaded {
         lines.push(Line::styled("reading revisions, analysis runs, events and permissions…", t.fg(Role::Muted)));
     }
@@ -193,8 +212,8 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, r: &Rollout, d: &ArgoDet
     }
     lines.push(Line::styled("timeline", t.fg(Role::Muted)));
     let room = (area.height as usize).saturating_sub(lines.len() + 1);
-    for (when, text) in timeline(r, d).into_iter().take(room) {
-        lines.push(Line::styled(truncate(&plain(&format!("  {}  {text}", age(Some(&when), now))), w), t.fg(Role::Text)));
+    for (when, text) in timeline(r, d, &state.audit.records).into_iter().take(room) {
+        lines.push(Line::styled(truncate(&plain(&format!("  {:>6}  {text}", age(Some(&when), now))), w), t.fg(Role::Text)));
     }
     frame.render_widget(Paragraph::new(lines), Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area });
 }
@@ -224,9 +243,13 @@ fn revision_line(r: &Rollout, rs: &crate::argo::model::ReplicaSet, now: jiff::Ti
     ))
 }
 
-/// Kubernetes Events and condition changes, newest first.
-fn timeline(r: &Rollout, d: &ArgoDetail) -> Vec<(String, String)> {
+/// Kubernetes Events, condition changes and flightdeck's own journal records, newest first.
+fn timeline(r: &Rollout, d: &ArgoDetail, journal: &[crate::audit::AuditRecord]) -> Vec<(String, String)> {
     let mut items: Vec<(String, String)> = Vec::new();
+    for rec in journal.iter().filter(|j| j.target == d.key && j.phase != crate::audit::Phase::Intent) {
+        let why = if rec.reason.is_empty() { String::new() } else { format!(" — {}", rec.reason) };
+        items.push((rec.time.clone(), format!("flightdeck {} by {}: {}{why}", rec.action, rec.actor, rec.result)));
+    }
     for e in &d.events {
         let when = e["lastTimestamp"].as_str().or(e["eventTime"].as_str()).or(e["firstTimestamp"].as_str()).unwrap_or("");
         let kind = if e["type"] == "Warning" { "⚠ " } else { "" };

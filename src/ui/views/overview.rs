@@ -25,10 +25,13 @@ fn phase_text(state: &State, rec: &Record) -> String {
     s
 }
 
-/// The canary's error ratio minus stable's, in percentage points, and a sparkline of the canary's
-/// error ratio, from the canary analysis.
 fn errors(state: &State, spec: &RolloutSpec) -> (String, String) {
-    let service = spec.service.as_deref().unwrap_or(&spec.name);
+    error_summary(state, spec.service.as_deref().unwrap_or(&spec.name))
+}
+
+/// The canary's error ratio minus stable's, in percentage points, and a sparkline of the canary's
+/// error ratio, from the canary analysis of `service`.
+pub(super) fn error_summary(state: &State, service: &str) -> (String, String) {
     let Some(result) = state.canary.data.get(service).and_then(|d| d.result.as_ref()) else {
         return ("n/a".into(), String::new());
     };
