@@ -1,17 +1,15 @@
 //! Argo Rollouts from the command line, through the same code as the cockpit: the status model,
 //! the action plans, the access review, the policy, the confirmation and the journal.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::changes::{Confirmation, authorise};
+use super::changes::{Caller, Confirmation, authorise};
 use crate::argo::client::Cluster;
 use crate::argo::{ArgoAction, Rollout, Seen, status};
 use crate::audit::Journal;
 use crate::config::{Config, KubernetesSettings};
-use crate::identity::Identity;
 use crate::logstore::sanitize::plain;
 use crate::ops::{self, Operation};
 
@@ -164,17 +162,8 @@ pub async fn get(config: &Config, t: &KubeTarget, key: &str, json: bool) -> anyh
 }
 
 /// Acts on an Argo Rollout: access review, policy, confirmation, journal, then the patches.
-#[allow(clippy::too_many_arguments)]
-pub async fn act(
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
-    t: &KubeTarget,
-    key: &str,
-    action: ArgoAction,
-    flags: &Confirmation,
-) -> anyhow::Result<ExitCode> {
+pub async fn act(who: &Caller<'_>, t: &KubeTarget, key: &str, action: ArgoAction, flags: &Confirmation) -> anyhow::Result<ExitCode> {
+    let Caller { config, data_dir, identity, read_only } = *who;
     let (ns, name) = split(key)?;
     let (cluster, s) = connect(config, t).await?;
     let journal = Journal::in_data_dir(data_dir);
@@ -208,17 +197,7 @@ pub async fn act(
 
 /// Deploys `image` (if given) through the safety core, then follows the rollout until it is
 /// Healthy on the new revision (exit 0) or aborted or degraded (exit 1), printing each change.
-#[allow(clippy::too_many_arguments)]
-pub async fn follow(
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
-    t: &KubeTarget,
-    key: &str,
-    image: Option<&str>,
-    flags: &Confirmation,
-) -> anyhow::Result<ExitCode> {
+pub async fn follow(who: &Caller<'_>, t: &KubeTarget, key: &str, image: Option<&str>, flags: &Confirmation) -> anyhow::Result<ExitCode> {
     use futures::StreamExt;
     let (ns, name) = split(key)?;
     if let Some(img) = image {
@@ -226,9 +205,9 @@ pub async fn follow(
             Some((c, i)) => (Some(c.to_string()), i.to_string()),
             None => (None, img.to_string()),
         };
-        act(config, data_dir, identity, read_only, t, key, ArgoAction::SetImage { container, image }, flags).await?;
+        act(who, t, key, ArgoAction::SetImage { container, image }, flags).await?;
     }
-    let (cluster, _) = connect(config, t).await?;
+    let (cluster, _) = connect(who.config, t).await?;
     let start = cluster.get(ns, name).await.with_context(|| format!("reading {key}"))?;
     let generation = start.metadata.generation.unwrap_or(0);
     let mut stream = Box::pin(cluster.watch(Some(ns)));

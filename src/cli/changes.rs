@@ -36,6 +36,14 @@ pub struct Confirmation {
     pub yes: bool,
 }
 
+/// Who asks for a change from the command line, and with which configuration and data.
+pub struct Caller<'a> {
+    pub config: &'a Config,
+    pub data_dir: &'a Path,
+    pub identity: &'a Identity,
+    pub read_only: bool,
+}
+
 /// Checks policy and confirmation for `op` and executes it, journaled.
 #[allow(clippy::too_many_arguments)]
 pub async fn change(

@@ -366,6 +366,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
     let identity = Identity::resolve(config.actor.as_deref());
     let trigger = Trigger { actor: identity.actor.clone(), via: "cli".into() };
     let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
+    let who = changes::Caller { config: &config, data_dir: &data_dir, identity: &identity, read_only: cli.read_only };
     match cli.command {
         None => {
             if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -401,8 +402,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         }
         Some(Cmd::Retry { target, kube, follow, confirm }) => {
             if argo::is_argo(&target) {
-                return argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &target, crate::argo::ArgoAction::Retry, &confirm)
-                    .await;
+                return argo::act(&who, &kube, &target, ArgoAction::Retry, &confirm).await;
             }
             let run: RunId = target.parse().with_context(|| format!("`{target}` is neither a run number nor NAMESPACE/NAME"))?;
             let (tx, rx) = unbounded_channel();
@@ -488,39 +488,19 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         }
         Some(Cmd::Rollout { command }) => rollouts::run(command, &config, &data_dir, &identity, cli.read_only).await,
         Some(Cmd::Promote { name, full, kube, confirm }) => {
-            if argo::is_argo(&name) {
-                let action = if full { crate::argo::ArgoAction::PromoteFull } else { crate::argo::ArgoAction::Promote };
-                return argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, &confirm).await;
-            }
-            let action = if full { crate::rollout::RolloutAction::PromoteFull } else { crate::rollout::RolloutAction::Promote };
-            rollouts::act(&config, &data_dir, &identity, cli.read_only, &name, action, &confirm).await
+            let actions = if full { (ArgoAction::PromoteFull, RA::PromoteFull) } else { (ArgoAction::Promote, RA::Promote) };
+            on_rollout(&who, &kube, &name, actions, &confirm).await
         }
-        Some(Cmd::Pause { name, kube, confirm }) => {
-            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Pause, RA::Pause, &confirm)
-                .await
-        }
-        Some(Cmd::Resume { name, kube, confirm }) => {
-            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Resume, RA::Resume, &confirm)
-                .await
-        }
-        Some(Cmd::Abort { name, kube, confirm }) => {
-            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Abort, RA::Abort, &confirm)
-                .await
-        }
-        Some(Cmd::RetryRollout { name, kube, confirm }) => {
-            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Retry, RA::Retry, &confirm)
-                .await
-        }
+        Some(Cmd::Pause { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Pause, RA::Pause), &confirm).await,
+        Some(Cmd::Resume { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Resume, RA::Resume), &confirm).await,
+        Some(Cmd::Abort { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Abort, RA::Abort), &confirm).await,
+        Some(Cmd::RetryRollout { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Retry, RA::Retry), &confirm).await,
         Some(Cmd::Undo { name, to_revision, kube, confirm }) => {
-            let action = crate::argo::ArgoAction::Undo { to_revision };
-            on_rollout(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, RA::Undo, &confirm).await
+            on_rollout(&who, &kube, &name, (ArgoAction::Undo { to_revision }, RA::Undo), &confirm).await
         }
-        Some(Cmd::Restart { name, kube, confirm }) => {
-            argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, crate::argo::ArgoAction::Restart, &confirm).await
-        }
+        Some(Cmd::Restart { name, kube, confirm }) => argo::act(&who, &kube, &name, ArgoAction::Restart, &confirm).await,
         Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => {
-            let action = crate::argo::ArgoAction::TerminateAnalysis { run };
-            argo::act(&config, &data_dir, &identity, cli.read_only, &kube, &name, action, &confirm).await
+            argo::act(&who, &kube, &name, ArgoAction::TerminateAnalysis { run }, &confirm).await
         }
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
@@ -958,24 +938,20 @@ async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json:
     })
 }
 
+use crate::argo::ArgoAction;
 use crate::rollout::RolloutAction as RA;
 
 /// An action on a rollout named `NS/NAME` (Argo Rollouts) or `NAME` (an NGINX canary).
-#[allow(clippy::too_many_arguments)]
 async fn on_rollout(
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
+    who: &changes::Caller<'_>,
     kube: &argo::KubeTarget,
     name: &str,
-    argo_action: crate::argo::ArgoAction,
-    nginx_action: RA,
+    (argo_action, nginx_action): (ArgoAction, RA),
     confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
     if argo::is_argo(name) {
-        argo::act(config, data_dir, identity, read_only, kube, name, argo_action, confirm).await
+        argo::act(who, kube, name, argo_action, confirm).await
     } else {
-        rollouts::act(config, data_dir, identity, read_only, name, nginx_action, confirm).await
+        rollouts::act(who, name, nginx_action, confirm).await
     }
 }

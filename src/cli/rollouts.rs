@@ -105,7 +105,8 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
     match cmd {
         RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => super::argo::get(config, &kube, &name, json).await,
         RolloutCmd::Follow { name, image, kube, confirm } => {
-            super::argo::follow(config, data_dir, identity, read_only, &kube, &name, image.as_deref(), &confirm).await
+            let who = super::changes::Caller { config, data_dir, identity, read_only };
+            super::argo::follow(&who, &kube, &name, image.as_deref(), &confirm).await
         }
         RolloutCmd::Get { name, json, .. } => {
             let c = controller(config, data_dir)?;
@@ -168,18 +169,10 @@ async fn follow_rollout(c: &Controller, name: &str) -> anyhow::Result<ExitCode> 
     }
 }
 
-pub async fn act(
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
-    name: &str,
-    action: RolloutAction,
-    confirm: &Confirmation,
-) -> anyhow::Result<ExitCode> {
-    let c = controller(config, data_dir)?;
+pub async fn act(who: &super::changes::Caller<'_>, name: &str, action: RolloutAction, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+    let c = controller(who.config, who.data_dir)?;
     let op = Operation::Rollout { name: name.to_string(), action, seen: None };
-    let report = rollout_change(&c, config, data_dir, identity, read_only, op, confirm).await?;
+    let report = rollout_change(&c, who.config, who.data_dir, who.identity, who.read_only, op, confirm).await?;
     println!("{}", plain(&report.message));
     Ok(ExitCode::SUCCESS)
 }
