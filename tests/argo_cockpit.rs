@@ -135,4 +135,15 @@ async fn undo_picks_a_revision_from_the_list() {
     let patches: Vec<_> = api.take_writes().into_iter().filter(|r| r.method == "PATCH").collect();
     assert_eq!(patches.len(), 1);
     assert_eq!(patches[0].content_type, "application/json-patch+json");
+
+    // The controller brings the old ReplicaSet back as revision 4 and starts an analysis: the
+    // opened rollout shows both without a key pressed.
+    api.modify("replicasets", "shop", "web-h1", |rs| rs["metadata"]["annotations"]["rollout.argoproj.io/revision"] = json!("4"));
+    api.put(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+        "metadata": {"name": "web-h1-4", "namespace": "shop", "ownerReferences": [{"kind": "Rollout", "name": "web", "uid": "uid-web", "controller": true}]},
+        "spec": {}, "status": {"phase": "Running"}}));
+    c.until("the watched revisions and analysis run", LIMIT, |s| {
+        s.argo.detail.as_ref().is_some_and(|d| d.revisions.first().is_some_and(|r| r.revision() == 4) && d.analysis_runs.len() == 1)
+    })
+    .await;
 }

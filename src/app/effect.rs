@@ -50,7 +50,8 @@ pub enum Effect {
         context: Option<String>,
         namespace: Option<String>,
     },
-    /// Read an Argo Rollout's revisions, analysis runs, events and what the user may do.
+    /// Read an Argo Rollout's revisions, analysis runs, events and what the user may do, and read
+    /// them again whenever they change (until another rollout is opened).
     ArgoDetail {
         key: String,
     },
@@ -88,11 +89,18 @@ pub struct ArgoRuntime {
     pub settings: crate::config::KubernetesSettings,
     cluster: tokio::sync::Mutex<Option<crate::argo::client::Cluster>>,
     watch: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Watches the opened rollout's ReplicaSets, analysis runs and Events, and re-reads them.
+    detail_watch: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ArgoRuntime {
     pub fn new(settings: crate::config::KubernetesSettings) -> ArgoRuntime {
-        ArgoRuntime { settings, cluster: tokio::sync::Mutex::new(None), watch: std::sync::Mutex::new(None) }
+        ArgoRuntime {
+            settings,
+            cluster: tokio::sync::Mutex::new(None),
+            watch: std::sync::Mutex::new(None),
+            detail_watch: std::sync::Mutex::new(None),
+        }
     }
 
     async fn cluster(&self) -> Result<crate::argo::client::Cluster, String> {
@@ -125,6 +133,43 @@ impl ArgoRuntime {
             }
         });
         if let Ok(mut w) = self.watch.lock()
+            && let Some(old) = w.replace(task)
+        {
+            old.abort();
+        }
+        // The opened rollout belonged to the previous context.
+        if let Ok(mut w) = self.detail_watch.lock()
+            && let Some(old) = w.take()
+        {
+            old.abort();
+        }
+    }
+
+    /// Reads the opened rollout's details now, and again whenever its ReplicaSets, analysis runs
+    /// or Events change (replacing the watch of the previously opened one).
+    async fn follow_detail(self: Arc<Self>, key: String, tx: UnboundedSender<Action>) {
+        use super::action::ArgoMsg;
+        use futures::StreamExt;
+        let first = self.detail(key.clone()).await;
+        let _ = tx.send(Action::Argo(ArgoMsg::Detail(Box::new(first))));
+        let Ok(cluster) = self.cluster().await else { return };
+        let Some((ns, name)) = key.split_once('/') else { return };
+        let Ok(r) = cluster.get(ns, name).await else { return };
+        let related = cluster.watch_related(&r);
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let mut related = Box::pin(related);
+            while related.next().await.is_some() {
+                // A burst of changes (a rollout step touches several objects) is read once.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while let Some(Some(())) = futures::FutureExt::now_or_never(related.next()) {}
+                let d = me.detail(key.clone()).await;
+                if tx.send(Action::Argo(ArgoMsg::Detail(Box::new(d)))).is_err() {
+                    break;
+                }
+            }
+        });
+        if let Ok(mut w) = self.detail_watch.lock()
             && let Some(old) = w.replace(task)
         {
             old.abort();
@@ -173,10 +218,12 @@ impl ArgoRuntime {
 
 impl Drop for ArgoRuntime {
     fn drop(&mut self) {
-        if let Ok(mut w) = self.watch.lock()
-            && let Some(t) = w.take()
-        {
-            t.abort();
+        for slot in [&self.watch, &self.detail_watch] {
+            if let Ok(mut w) = slot.lock()
+                && let Some(t) = w.take()
+            {
+                t.abort();
+            }
         }
     }
 }
@@ -282,8 +329,10 @@ impl EffectRunner {
                     return;
                 }
                 Effect::ArgoDetail { key } => {
-                    let Some(a) = argo else { return };
-                    Action::Argo(super::action::ArgoMsg::Detail(Box::new(a.detail(key).await)))
+                    if let Some(a) = argo {
+                        a.follow_detail(key, tx).await;
+                    }
+                    return;
                 }
                 Effect::Quit => return,
             };

@@ -338,6 +338,33 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Something changed among the rollout's ReplicaSets, analysis runs or Events: one signal per
+    /// change, from kube-rs watchers (which reconnect and relist by themselves).
+    pub fn watch_related(&self, r: &Rollout) -> impl Stream<Item = ()> + Send + use<> {
+        let ns = Some(r.metadata.namespace.as_str());
+        let selector = r
+            .spec
+            .selector
+            .as_ref()
+            .and_then(|s| s.get("matchLabels"))
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        let sets = if selector.is_empty() { watcher::Config::default() } else { watcher::Config::default().labels(&selector) };
+        let signal = |s: watcher::Result<watcher::Event<DynamicObject>>| {
+            futures::future::ready(
+                matches!(s, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone)).then_some(()),
+            )
+        };
+        futures::stream::select_all([
+            watcher(self.api(&replica_set_resource(), ns), sets).default_backoff().filter_map(signal).boxed(),
+            watcher(self.api(&analysis_run_resource(), ns), watcher::Config::default()).default_backoff().filter_map(signal).boxed(),
+            watcher(self.api(&event_resource(), ns), watcher::Config::default()).default_backoff().filter_map(signal).boxed(),
+        ])
+    }
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
