@@ -446,7 +446,28 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
             service: "payments".into(),
             phase: flightdeck::metrics::Phase::Failed,
             reason: "error ratio: 3 of 8 measurements failed (limit 2)".into(),
-            metrics: vec![],
+            metrics: vec![flightdeck::metrics::analysis::MetricResult {
+                name: "error ratio".into(),
+                unit: "ratio".into(),
+                phase: flightdeck::metrics::Phase::Failed,
+                reason: "3 of 8 measurements failed (limit 2)".into(),
+                canary_query: "q".into(),
+                stable_query: "q".into(),
+                measurements: (0..8)
+                    .map(|i| flightdeck::metrics::analysis::Measurement {
+                        time: 1_704_069_000 + i * 15,
+                        canary: flightdeck::metrics::analysis::Reading::Value(0.004 + 0.004 * i as f64),
+                        stable: flightdeck::metrics::analysis::Reading::Value(0.004),
+                        requests: Some(120.0),
+                        phase: flightdeck::metrics::Phase::Successful,
+                        reason: String::new(),
+                    })
+                    .collect(),
+                p_value: Some(0.003),
+                condition: "< 2.00%".into(),
+                max: Some(0.02),
+                max_ratio: None,
+            }],
             alerts: vec![],
             end: 1_704_069_105,
         };

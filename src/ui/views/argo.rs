@@ -112,6 +112,24 @@ pub fn render(frame: &mut Frame, state: &State) {
 }
 
 fn detail(frame: &mut Frame, area: Rect, state: &State, r: &Rollout, d: &ArgoDetail) {
+    // With a service judging this canary and room to spare, its charts take the right side.
+    let result = state.argo.services.get(&d.key).and_then(|s| state.canary.data.get(s)).and_then(|c| c.result.as_ref());
+    let area = match result.filter(|res| !res.metrics.is_empty() && area.width >= 140 && area.height >= 8) {
+        Some(res) => {
+            let charts_w = area.width * 9 / 20;
+            let charts = Rect { x: area.right() - charts_w, width: charts_w, y: area.y + 1, height: area.height.saturating_sub(1) };
+            let each = (charts.height / res.metrics.len() as u16).max(4);
+            for (i, m) in res.metrics.iter().enumerate() {
+                let y = charts.y + i as u16 * each;
+                if y + 4 > charts.bottom() {
+                    break;
+                }
+                super::canary::metric(frame, Rect { y, height: each.min(charts.bottom() - y), ..charts }, state, m);
+            }
+            Rect { width: area.width - charts_w - 1, ..area }
+        }
+        None => area,
+    };
     let t = &state.theme;
     let w = area.width as usize;
     let now = state.now;

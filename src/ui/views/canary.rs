@@ -126,7 +126,8 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
 }
 
-fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
+/// One metric: canary and stable over time with the limit drawn, and the numbers beside it.
+pub(super) fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
     let t = &state.theme;
     let numbers_w = 34u16.min(row.width / 2);
     let chart_area = Rect { width: row.width - numbers_w, ..row };
