@@ -58,7 +58,7 @@ fn state() -> State {
         let r: Rollout = serde_json::from_value(object(i)).unwrap();
         st.argo.rollouts.insert(r.key(), r);
     }
-    st.argo.cursor = 500;
+    st.argo.selected = Some(st.argo.ordered(st.now)[500].key());
     st
 }
 

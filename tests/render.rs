@@ -385,7 +385,7 @@ fn argo_state(st: &mut flightdeck::app::state::State) {
     ];
     st.argo.enabled = true;
     st.argo.context = "prod-eu".into();
-    st.argo.environment = Some("prod".into());
+    st.argo.environments.insert("prod-eu".into(), "prod".into());
     st.argo.connection = flightdeck::app::state::ArgoConnection::Live;
     st.argo.last_update = Some(support::fixtures::at(-4));
     for o in objects {
@@ -407,7 +407,7 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
     for (name, key) in [("argo_detail_waiting", "shop/waiting"), ("argo_detail_blue_green", "payments/checkout")] {
         let mut st = state(160, 45);
         argo_state(&mut st);
-        st.argo.cursor = st.argo.ordered(st.now).iter().position(|r| r.key() == key).unwrap();
+        st.argo.selected = Some(key.into());
         let rs = |rev: i64, hash: &str, image: &str| -> flightdeck::argo::model::ReplicaSet {
             serde_json::from_value(json!({"metadata": {"name": format!("waiting-{hash}"), "creationTimestamp": "2026-11-22T08:00:00Z",
                 "labels": {"rollouts-pod-template-hash": hash}, "annotations": {"rollout.argoproj.io/revision": rev.to_string()}},

@@ -8,7 +8,7 @@ use super::effect::Effect;
 use super::keymap::Command;
 use super::state::{ArgoConnection, ArgoDetail, Screen, State};
 use crate::argo::client::WatchUpdate;
-use crate::argo::{ArgoAction, Rollout, Seen};
+use crate::argo::{ArgoAction, Seen};
 use crate::ops::Operation;
 
 /// The watch to (re)start for the current context and namespace.
@@ -44,7 +44,7 @@ pub fn switch(state: &mut State, context: Option<String>, namespace: Option<Opti
     state.argo.rollouts.clear();
     state.argo.detail = None;
     state.argo.picker = None;
-    state.argo.cursor = 0;
+    state.argo.selected = None;
     state.argo.last_update = None;
     state.screen = Screen::Argo;
     state.dirty = true;
@@ -56,18 +56,19 @@ pub fn on_msg(state: &mut State, msg: ArgoMsg) -> Vec<Effect> {
     let a = &mut state.argo;
     match msg {
         ArgoMsg::Connected { context, contexts } => {
-            a.environment = a.environments.get(&context).cloned();
             a.context = context;
             a.contexts = contexts;
         }
         ArgoMsg::Watch(update) => {
-            // The cursor stays on the same rollout when the order changes under it.
-            let selected = a.selected(now).map(Rollout::key);
             a.last_update = Some(now);
             match update {
                 WatchUpdate::Reset(all) => {
                     a.rollouts = all.into_iter().map(|r| (r.key(), r)).collect();
                     a.connection = ArgoConnection::Live;
+                    // The first row stays selected when the order changes later.
+                    if a.selected.is_none() {
+                        a.selected = a.ordered(now).first().map(|r| r.key());
+                    }
                 }
                 WatchUpdate::Apply(r) => {
                     a.connection = ArgoConnection::Live;
@@ -78,15 +79,13 @@ pub fn on_msg(state: &mut State, msg: ArgoMsg) -> Vec<Effect> {
                 }
                 WatchUpdate::Error(e) => a.connection = ArgoConnection::Retrying(e),
             }
-            a.cursor = selected
-                .and_then(|k| a.ordered(now).iter().position(|r| r.key() == k))
-                .unwrap_or(a.cursor)
-                .min(a.rollouts.len().saturating_sub(1));
         }
         ArgoMsg::Detail(d) => {
-            if a.detail.as_ref().is_some_and(|open| open.key == d.key) {
-                a.detail = Some(*d);
+            // Re-reads that find nothing new leave the screen alone.
+            if a.detail.as_ref().is_none_or(|open| open.key != d.key || *open == *d) {
+                return Vec::new();
             }
+            a.detail = Some(*d);
         }
         ArgoMsg::Failed(e) => {
             a.connection = ArgoConnection::Retrying(e.clone());
@@ -101,33 +100,27 @@ pub fn on_msg(state: &mut State, msg: ArgoMsg) -> Vec<Effect> {
 pub fn open(state: &mut State) -> Vec<Effect> {
     let Some(r) = state.argo.selected(state.now) else { return Vec::new() };
     let key = r.key();
+    state.argo.selected = Some(key.clone());
     state.argo.detail = Some(ArgoDetail { key: key.clone(), ..ArgoDetail::default() });
-    // Its canary's numbers when a service judges it, and the journal for its timeline.
+    // Its canary's numbers when a service judges it, and the journal for its timeline (read
+    // once; after an action the journal is read again anyway).
     let mut fx = vec![Effect::ArgoDetail { key }];
     fx.extend(super::update::canary_refresh(state));
-    fx.extend(super::update::load_audit(state));
+    if state.audit.records.is_empty() && state.pending_audit.is_none() {
+        fx.extend(super::update::load_audit(state));
+    }
     fx
 }
 
-/// Re-reads the opened rollout's details (after an action).
-pub fn refresh(state: &State) -> Option<Effect> {
-    state.argo.detail.as_ref().map(|d| Effect::ArgoDetail { key: d.key.clone() })
-}
-
 pub fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
-    let n = state.argo.rollouts.len();
-    let cur = state.argo.cursor;
-    state.argo.cursor = match cmd {
-        Command::Up => cur.saturating_sub(1),
-        Command::Down => (cur + 1).min(n.saturating_sub(1)),
-        Command::PageUp => cur.saturating_sub(10),
-        Command::PageDown => (cur + 10).min(n.saturating_sub(1)),
-        Command::Top => 0,
-        Command::Bottom => n.saturating_sub(1),
-        _ => cur,
-    };
-    // The detail follows the cursor when it is open.
-    if state.argo.detail.is_some() && state.argo.cursor != cur { open(state) } else { Vec::new() }
+    let now = state.now;
+    let ordered = state.argo.ordered(now);
+    let cur = state.argo.cursor(&ordered);
+    let next = super::update::step(cur, ordered.len(), cmd);
+    let key = ordered.get(next).map(|r| r.key());
+    state.argo.selected = key;
+    // The detail follows the selection when it is open.
+    if state.argo.detail.is_some() && next != cur { open(state) } else { Vec::new() }
 }
 
 /// The operation a rollout key asks for on the selected Argo Rollout, with what the user sees.
@@ -152,10 +145,11 @@ pub fn op(state: &State, action: ArgoAction) -> Result<Operation, String> {
     Ok(op)
 }
 
-/// The Argo action behind a rollout key.
-pub fn action_of(cmd: Command) -> Option<ArgoAction> {
+/// The operation a rollout key asks for on the Argo screen (None for undo: it opens the revision
+/// picker first), or why it cannot be done.
+pub fn op_for(state: &State, cmd: Command) -> Option<Result<Operation, String>> {
     use crate::rollout::RolloutAction as R;
-    Some(match cmd {
+    let action = match cmd {
         Command::Rollout(R::Promote) => ArgoAction::Promote,
         Command::Rollout(R::PromoteFull) => ArgoAction::PromoteFull,
         Command::Rollout(R::Pause) => ArgoAction::Pause,
@@ -163,12 +157,17 @@ pub fn action_of(cmd: Command) -> Option<ArgoAction> {
         Command::Rollout(R::Abort) => ArgoAction::Abort,
         Command::Rollout(R::Retry) => ArgoAction::Retry,
         Command::ArgoRestart => ArgoAction::Restart,
+        Command::ArgoTerminate => match running_analysis(state) {
+            Ok(run) => ArgoAction::TerminateAnalysis { run },
+            Err(e) => return Some(Err(e)),
+        },
         _ => return None,
-    })
+    };
+    Some(op(state, action))
 }
 
 /// The running analysis of the selected rollout, to terminate.
-pub fn running_analysis(state: &State) -> Result<String, String> {
+fn running_analysis(state: &State) -> Result<String, String> {
     let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
     let c = &r.status.canary;
     [&c.current_step_analysis_run_status, &c.current_background_analysis_run_status]

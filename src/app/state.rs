@@ -110,8 +110,6 @@ pub struct ArgoView {
     pub context: String,
     /// None: all namespaces.
     pub namespace: Option<String>,
-    /// The environment the context maps to, for policy.
-    pub environment: Option<String>,
     pub contexts: Vec<String>,
     /// Context → environment, for policy.
     pub environments: std::collections::BTreeMap<String, String>,
@@ -124,7 +122,9 @@ pub struct ArgoView {
     pub connection: ArgoConnection,
     /// When the watch last told us something (the age of the data).
     pub last_update: Option<Timestamp>,
-    pub cursor: usize,
+    /// The selected rollout's `namespace/name` (None: the first in display order). A key, not
+    /// an index, so the selection stays put when the order changes under it.
+    pub selected: Option<String>,
     /// The rollout opened in the detail.
     pub detail: Option<ArgoDetail>,
     /// The revision picker of undo (index into the detail's revisions).
@@ -161,8 +161,22 @@ impl ArgoView {
         v
     }
 
+    /// The selected rollout; the first in display order when none is (or it is gone).
     pub fn selected(&self, now: Timestamp) -> Option<&crate::argo::Rollout> {
-        self.ordered(now).get(self.cursor).copied()
+        match self.selected.as_ref().and_then(|k| self.rollouts.get(k)) {
+            Some(r) => Some(r),
+            None => self.ordered(now).first().copied(),
+        }
+    }
+
+    /// The selected rollout's place in `ordered`.
+    pub fn cursor(&self, ordered: &[&crate::argo::Rollout]) -> usize {
+        self.selected.as_ref().and_then(|k| ordered.iter().position(|r| &r.key() == k)).unwrap_or(0)
+    }
+
+    /// The environment the current context maps to, for policy.
+    pub fn environment(&self) -> Option<&str> {
+        self.environments.get(&self.context).map(String::as_str)
     }
 }
 

@@ -129,10 +129,6 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 Err(e) => state.toast_error(format!("{op} failed: {e}")),
             }
             let mut fx: Vec<Effect> = refresh_audit(state).into_iter().collect();
-            // What the user may do, the revisions and the events changed with the action.
-            if state.screen == Screen::Argo {
-                fx.extend(super::argo::refresh(state));
-            }
             if accepted_risk {
                 fx.push(Effect::LoadAcceptances);
             }
@@ -833,29 +829,15 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::Open if state.screen == Screen::Overview => open_release(state, Screen::Pipelines),
         Command::Open if state.screen == Screen::Argo => super::argo::open(state),
         Command::ScreenArgo => super::argo::show(state),
-        Command::Rollout(crate::rollout::RolloutAction::Undo) if state.screen == Screen::Argo => {
-            if let Err(e) = super::argo::start_undo(state) {
-                state.toast_error(e);
-            }
-            Vec::new()
-        }
-        Command::Rollout(_) | Command::ArgoRestart if state.screen == Screen::Argo => {
-            match super::argo::action_of(cmd)
-                .ok_or_else(|| "not an Argo Rollouts action".to_string())
-                .and_then(|a| super::argo::op(state, a))
-            {
-                Ok(op) => request(state, op),
-                Err(e) => {
-                    state.toast_error(e);
-                    Vec::new()
-                }
-            }
-        }
-        Command::ArgoTerminate if state.screen == Screen::Argo => {
-            match super::argo::running_analysis(state)
-                .and_then(|run| super::argo::op(state, crate::argo::ArgoAction::TerminateAnalysis { run }))
-            {
-                Ok(op) => request(state, op),
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
+            // Undo has no operation yet: it opens the revision picker.
+            let result = match super::argo::op_for(state, cmd) {
+                Some(op) => op.map(Some),
+                None => super::argo::start_undo(state).map(|_| None),
+            };
+            match result {
+                Ok(Some(op)) => request(state, op),
+                Ok(None) => Vec::new(),
                 Err(e) => {
                     state.toast_error(e);
                     Vec::new()
@@ -1038,7 +1020,7 @@ fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
             let key = format!("{namespace}/{name}");
             let r = state.argo.rollouts.get(&key).ok_or_else(|| format!("{key} is not in the watched list any more"))?;
             let revisions = state.argo.detail.as_ref().filter(|d| d.key == key).map(|d| d.revisions.as_slice()).unwrap_or_default();
-            return ops::describe_argo(op, r, revisions, state.argo.environment.as_deref(), state.now);
+            return ops::describe_argo(op, r, revisions, state.argo.environment(), state.now);
         }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
@@ -1161,12 +1143,11 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
         }
         // Greyed in the footer with the reason when the rollout's state, the API server's access
         // review or the policy refuses it.
-        Command::Rollout(crate::rollout::RolloutAction::Undo) if state.screen == Screen::Argo => return Ok(()),
-        Command::Rollout(_) | Command::ArgoRestart if state.screen == Screen::Argo => {
-            super::argo::op(state, super::argo::action_of(cmd).ok_or("not an Argo Rollouts action")?)?
-        }
-        Command::ArgoTerminate if state.screen == Screen::Argo => {
-            super::argo::op(state, crate::argo::ArgoAction::TerminateAnalysis { run: super::argo::running_analysis(state)? })?
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
+            match super::argo::op_for(state, cmd) {
+                Some(op) => op?,
+                None => return Ok(()),
+            }
         }
         Command::Rollout(action) => rollout_op(state, action)?,
         _ => return Ok(()),
@@ -1275,7 +1256,7 @@ fn refresh_audit(state: &mut State) -> Option<Effect> {
 }
 
 /// Moves a list cursor of `len` items.
-fn step(cursor: usize, len: usize, cmd: Command) -> usize {
+pub(super) fn step(cursor: usize, len: usize, cmd: Command) -> usize {
     let last = len.saturating_sub(1);
     match cmd {
         Command::Up => cursor.saturating_sub(1),

@@ -25,9 +25,8 @@ fn age(ts: Option<&str>, now: jiff::Timestamp) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn row(r: &Rollout, now: jiff::Timestamp, w: usize) -> String {
-    let st = status::state(r, now);
-    let (g, _) = glyphs::argo(&st);
+fn row(r: &Rollout, st: &status::State, w: usize) -> String {
+    let (g, _) = glyphs::argo(st);
     let text = format!(
         "{g} {} {} {} {:>6} {:>9}",
         pad(&plain(&r.metadata.namespace), 14),
@@ -53,7 +52,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         }
         ArgoConnection::Retrying(e) => (format!("⟳ reconnecting: {}", plain(e)), Role::Warning),
     };
-    let env = a.environment.as_deref().map(|e| format!(" · env {e}")).unwrap_or_default();
+    let env = a.environment().map(|e| format!(" · env {e}")).unwrap_or_default();
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(vec![
         Span::styled(
             format!(" Kubernetes · {} · {scope}{env} · {} rollouts ", plain(&a.context), a.rollouts.len()),
@@ -93,11 +92,12 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     // Keep the cursor in view: 1,000 rollouts scroll.
     let rows = (list_h as usize).saturating_sub(1).max(1);
-    let start = a.cursor.saturating_sub(rows.saturating_sub(1));
+    let cursor = a.cursor(&ordered);
+    let start = cursor.saturating_sub(rows.saturating_sub(1));
     for (i, r) in ordered.iter().enumerate().skip(start).take(rows) {
-        let (_, role) = glyphs::argo(&status::state(r, state.now));
-        let style = if i == a.cursor { t.selection() } else { t.fg(role) };
-        lines.push(Line::styled(row(r, state.now, w), style));
+        let st = status::state(r, state.now);
+        let style = if i == cursor { t.selection() } else { t.fg(glyphs::argo(&st).1) };
+        lines.push(Line::styled(row(r, &st, w), style));
     }
     frame.render_widget(Paragraph::new(lines), Rect { height: list_h, ..inner });
     if let Some(d) = &a.detail {
