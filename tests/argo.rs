@@ -301,7 +301,7 @@ async fn forbidden_actions_are_known_before_and_403_is_clear() {
     assert!(p.patch.allowed);
     assert!(!p.patch_status.allowed);
     let plan = flightdeck::argo::actions::plan(&get(&e, "web"), &ArgoAction::Abort, &[], jiff::Timestamp::now()).unwrap();
-    let why = p.denies(&ArgoAction::Abort, &plan).unwrap();
+    let why = p.denies(&plan).unwrap();
     assert!(why.contains("you may not patch rollouts/status") && why.contains("RBAC"), "{why}");
 
     let err = act(&e, "web", ArgoAction::Abort).await.unwrap_err();

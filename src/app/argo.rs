@@ -104,7 +104,7 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     state.argo.detail = Some(ArgoDetail { key: key.clone(), ..ArgoDetail::default() });
     // Its canary's numbers when a service judges it, and the journal for its timeline (read
     // once; after an action the journal is read again anyway).
-    let mut fx = vec![Effect::ArgoDetail { key }];
+    let mut fx = vec![Effect::ArgoDetail { key: Some(key) }];
     fx.extend(super::update::canary_refresh(state));
     if state.audit.records.is_empty() && state.pending_audit.is_none() {
         fx.extend(super::update::load_audit(state));
@@ -138,7 +138,7 @@ pub fn op(state: &State, action: ArgoAction) -> Result<Operation, String> {
         && let Some(p) = &d.permissions
     {
         let plan = crate::argo::actions::plan(r, &action, &d.revisions, state.now)?;
-        if let Some(why) = p.denies(&action, &plan) {
+        if let Some(why) = p.denies(&plan) {
             return Err(why);
         }
     }

@@ -51,9 +51,9 @@ pub enum Effect {
         namespace: Option<String>,
     },
     /// Read an Argo Rollout's revisions, analysis runs, events and what the user may do, and read
-    /// them again whenever they change (until another rollout is opened).
+    /// them again whenever they change (until another rollout is opened); None: stop following.
     ArgoDetail {
-        key: String,
+        key: Option<String>,
     },
     /// Demo only: change what the canary does (slow, erroring, healthy).
     InjectFault(crate::demo::fault::Fault),
@@ -132,17 +132,9 @@ impl ArgoRuntime {
                 }
             }
         });
-        if let Ok(mut w) = self.watch.lock()
-            && let Some(old) = w.replace(task)
-        {
-            old.abort();
-        }
+        replace(&self.watch, Some(task));
         // The opened rollout belonged to the previous context.
-        if let Ok(mut w) = self.detail_watch.lock()
-            && let Some(old) = w.take()
-        {
-            old.abort();
-        }
+        replace(&self.detail_watch, None);
     }
 
     /// Reads the opened rollout's details now, and again whenever its ReplicaSets, analysis runs
@@ -150,7 +142,9 @@ impl ArgoRuntime {
     async fn follow_detail(self: Arc<Self>, key: String, tx: UnboundedSender<Action>) {
         use super::action::ArgoMsg;
         use futures::StreamExt;
-        let first = self.detail(key.clone()).await;
+        let first = self.detail(key.clone(), None).await;
+        // What the user may do does not change with the rollout's objects: asked once.
+        let permissions = first.permissions.clone();
         let _ = tx.send(Action::Argo(ArgoMsg::Detail(Box::new(first))));
         let Ok(cluster) = self.cluster().await else { return };
         let Some((ns, name)) = key.split_once('/') else { return };
@@ -163,21 +157,18 @@ impl ArgoRuntime {
                 // A burst of changes (a rollout step touches several objects) is read once.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 while let Some(Some(())) = futures::FutureExt::now_or_never(related.next()) {}
-                let d = me.detail(key.clone()).await;
+                let d = me.detail(key.clone(), permissions.clone()).await;
                 if tx.send(Action::Argo(ArgoMsg::Detail(Box::new(d)))).is_err() {
                     break;
                 }
             }
         });
-        if let Ok(mut w) = self.detail_watch.lock()
-            && let Some(old) = w.replace(task)
-        {
-            old.abort();
-        }
+        replace(&self.detail_watch, Some(task));
     }
 
     /// Everything the detail shows besides the watched object; each part fails on its own.
-    async fn detail(&self, key: String) -> super::state::ArgoDetail {
+    /// `permissions`, when already known, are not asked again.
+    async fn detail(&self, key: String, permissions: Option<crate::argo::client::Permissions>) -> super::state::ArgoDetail {
         let mut d = super::state::ArgoDetail { key: key.clone(), loaded: true, ..Default::default() };
         let cluster = match self.cluster().await {
             Ok(c) => c,
@@ -207,24 +198,31 @@ impl ArgoRuntime {
             Ok(v) => d.events = v,
             Err(e) => problems.push(format!("events: {e}")),
         }
-        match cluster.permissions(ns, name).await {
-            Ok(p) => d.permissions = Some(p),
-            Err(e) => problems.push(format!("access review: {e}")),
+        match permissions {
+            Some(p) => d.permissions = Some(p),
+            None => match cluster.permissions(ns, name).await {
+                Ok(p) => d.permissions = Some(p),
+                Err(e) => problems.push(format!("access review: {e}")),
+            },
         }
         d.error = (!problems.is_empty()).then(|| problems.join("; "));
         d
     }
 }
 
+/// Puts `task` in `slot`, ending the task that was there.
+fn replace(slot: &std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>, task: Option<tokio::task::JoinHandle<()>>) {
+    if let Ok(mut w) = slot.lock()
+        && let Some(old) = std::mem::replace(&mut *w, task)
+    {
+        old.abort();
+    }
+}
+
 impl Drop for ArgoRuntime {
     fn drop(&mut self) {
-        for slot in [&self.watch, &self.detail_watch] {
-            if let Ok(mut w) = slot.lock()
-                && let Some(t) = w.take()
-            {
-                t.abort();
-            }
-        }
+        replace(&self.watch, None);
+        replace(&self.detail_watch, None);
     }
 }
 
@@ -329,8 +327,10 @@ impl EffectRunner {
                     return;
                 }
                 Effect::ArgoDetail { key } => {
-                    if let Some(a) = argo {
-                        a.follow_detail(key, tx).await;
+                    match (argo, key) {
+                        (Some(a), Some(key)) => a.follow_detail(key, tx).await,
+                        (Some(a), None) => replace(&a.detail_watch, None),
+                        (None, _) => {}
                     }
                     return;
                 }

@@ -785,6 +785,7 @@ fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 state.findings_view.filter.clear();
             } else if state.screen == Screen::Argo && state.argo.detail.is_some() {
                 state.argo.detail = None;
+                return vec![Effect::ArgoDetail { key: None }];
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {

@@ -92,9 +92,8 @@ pub struct Permissions {
 }
 
 impl Permissions {
-    /// Why `action` would be forbidden, if it would.
-    pub fn denies(&self, action: &ArgoAction, requests: &[Request]) -> Option<String> {
-        let _ = action;
+    /// Why the planned requests would be forbidden, if they would.
+    pub fn denies(&self, requests: &[Request]) -> Option<String> {
         requests.iter().find_map(|q| {
             let a = match q.target {
                 Target::RolloutStatus => &self.patch_status,
@@ -124,7 +123,6 @@ pub enum WatchUpdate {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
     pub sent: Vec<String>,
-    pub rollout: Box<Rollout>,
     /// The audit Event could not be recorded (the action itself went through).
     pub event_error: Option<String>,
 }
@@ -192,14 +190,7 @@ impl Cluster {
 
     /// The rollout's ReplicaSets (its revisions), newest first.
     pub async fn revisions(&self, r: &Rollout) -> Result<Vec<ReplicaSet>, ArgoError> {
-        let selector = r
-            .spec
-            .selector
-            .as_ref()
-            .and_then(|s| s.get("matchLabels"))
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-            .unwrap_or_default();
+        let selector = r.label_selector();
         let lp = if selector.is_empty() { ListParams::default() } else { ListParams::default().labels(&selector) };
         let list = self.timed(self.api(&replica_set_resource(), Some(&r.metadata.namespace)).list(&lp)).await?;
         let mut sets: Vec<ReplicaSet> = list.items.iter().map(read).collect::<Result<Vec<ReplicaSet>, _>>()?;
@@ -311,6 +302,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// Something changed among the rollout's ReplicaSets, analysis runs or Events: one signal per
+    /// change that concerns it, from kube-rs watchers (which reconnect and relist by themselves).
+    pub fn watch_related(&self, r: &Rollout) -> impl Stream<Item = ()> + Send + use<> {
+        let ns = Some(r.metadata.namespace.as_str());
+        let selector = r.label_selector();
+        let sets = if selector.is_empty() { watcher::Config::default() } else { watcher::Config::default().labels(&selector) };
+        // ReplicaSets come by the selector; analysis runs and Events only when about this rollout.
+        let (uid, name) = (r.metadata.uid.clone(), r.metadata.name.clone());
+        let owned = move |o: &DynamicObject| o.metadata.owner_references.as_ref().is_some_and(|os| os.iter().any(|x| x.uid == uid));
+        let naming = move |o: &DynamicObject| {
+            o.data["involvedObject"]["kind"] == "Rollout" && o.data["involvedObject"]["name"].as_str() == Some(&name)
+        };
+        let all = watcher::Config::default();
+        futures::stream::select_all([
+            changes(watcher(self.api(&replica_set_resource(), ns), sets), |_| true),
+            changes(watcher(self.api(&analysis_run_resource(), ns), all.clone()), owned),
+            changes(watcher(self.api(&event_resource(), ns), all), naming),
+        ])
+    }
+
     /// Rollouts as they change, from a watch that relists after 410 Gone and reconnects with
     /// backoff after the API server drops it.
     pub fn watch(&self, ns: Option<&str>) -> impl Stream<Item = WatchUpdate> + Send + use<> {
@@ -338,31 +349,22 @@ impl Cluster {
     }
 }
 
-impl Cluster {
-    /// Something changed among the rollout's ReplicaSets, analysis runs or Events: one signal per
-    /// change, from kube-rs watchers (which reconnect and relist by themselves).
-    pub fn watch_related(&self, r: &Rollout) -> impl Stream<Item = ()> + Send + use<> {
-        let ns = Some(r.metadata.namespace.as_str());
-        let selector = r
-            .spec
-            .selector
-            .as_ref()
-            .and_then(|s| s.get("matchLabels"))
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-            .unwrap_or_default();
-        let sets = if selector.is_empty() { watcher::Config::default() } else { watcher::Config::default().labels(&selector) };
-        let signal = |s: watcher::Result<watcher::Event<DynamicObject>>| {
-            futures::future::ready(
-                matches!(s, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone)).then_some(()),
-            )
-        };
-        futures::stream::select_all([
-            watcher(self.api(&replica_set_resource(), ns), sets).default_backoff().filter_map(signal).boxed(),
-            watcher(self.api(&analysis_run_resource(), ns), watcher::Config::default()).default_backoff().filter_map(signal).boxed(),
-            watcher(self.api(&event_resource(), ns), watcher::Config::default()).default_backoff().filter_map(signal).boxed(),
-        ])
-    }
+/// One signal per change that `keep` is about (and one when a (re)list completes).
+fn changes(
+    events: impl Stream<Item = watcher::Result<watcher::Event<DynamicObject>>> + Send + 'static,
+    keep: impl Fn(&DynamicObject) -> bool + Send + 'static,
+) -> futures::stream::BoxStream<'static, ()> {
+    events
+        .default_backoff()
+        .filter_map(move |ev| {
+            let hit = match ev {
+                Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => keep(&o),
+                Ok(watcher::Event::InitDone) => true,
+                _ => false,
+            };
+            futures::future::ready(hit.then_some(()))
+        })
+        .boxed()
 }
 
 fn capitalise(s: &str) -> String {
@@ -401,6 +403,5 @@ pub async fn execute(
     cluster.send(&r, &requests).await?;
     let event_error =
         if by.record_event { cluster.record_event(&r, action, &by.actor, &by.reason).await.err().map(|e| e.to_string()) } else { None };
-    let after = cluster.get(ns, name).await.unwrap_or(r);
-    Ok(Outcome { sent: requests.iter().map(Request::describe).collect(), rollout: Box::new(after), event_error })
+    Ok(Outcome { sent: requests.iter().map(Request::describe).collect(), event_error })
 }

@@ -247,6 +247,17 @@ impl Rollout {
         i.min(self.steps().len())
     }
 
+    /// `spec.selector.matchLabels` as a label selector ("app=web,tier=api"); empty without one.
+    pub fn label_selector(&self) -> String {
+        self.spec
+            .selector
+            .as_ref()
+            .and_then(|s| s.get("matchLabels"))
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    }
+
     /// `status.observedGeneration` as a number (None for the hashes of v0.9 controllers).
     pub fn observed_generation(&self) -> Option<i64> {
         match self.status.observed_generation.as_ref()? {

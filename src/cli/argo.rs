@@ -181,7 +181,7 @@ pub async fn act(who: &Caller<'_>, t: &KubeTarget, key: &str, action: ArgoAction
     let target = ops::describe_argo(&op, &r, &revisions, environment.as_deref(), now).map_err(anyhow::Error::msg)?;
     // Know before sending: the API server says whether this user may.
     let plan = crate::argo::actions::plan(&r, &action, &revisions, now).map_err(anyhow::Error::msg)?;
-    if let Some(why) = cluster.permissions(ns, name).await?.denies(&action, &plan) {
+    if let Some(why) = cluster.permissions(ns, name).await?.denies(&plan) {
         let draft = ops::refusal(&op, identity, &target.name, &target.environments, target.parameters.clone(), &why);
         let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
         bail!("refused: {why}{journaled}");
