@@ -43,20 +43,8 @@ fn split(key: &str) -> anyhow::Result<(&str, &str)> {
     key.split_once('/').filter(|(n, r)| !n.is_empty() && !r.is_empty()).context("name an Argo Rollout as NAMESPACE/NAME")
 }
 
-fn settings(config: &Config) -> KubernetesSettings {
-    config.kubernetes.clone().unwrap_or(KubernetesSettings {
-        kubeconfig: None,
-        context: None,
-        namespace: None,
-        environments: Default::default(),
-        services: Default::default(),
-        record_events: true,
-        timeout: std::time::Duration::from_secs(10),
-    })
-}
-
 pub async fn connect(config: &Config, t: &KubeTarget) -> anyhow::Result<(Cluster, KubernetesSettings)> {
-    let s = settings(config);
+    let s = config.kubernetes.clone().unwrap_or_default();
     let context = t.context.clone().or_else(|| s.context.clone());
     let cluster = Cluster::connect(s.kubeconfig.as_deref(), context.as_deref(), s.timeout)
         .await

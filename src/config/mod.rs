@@ -58,6 +58,21 @@ pub struct KubernetesSettings {
     pub timeout: std::time::Duration,
 }
 
+impl Default for KubernetesSettings {
+    /// The kubeconfig's own choices, Events recorded, a 10 s deadline.
+    fn default() -> Self {
+        KubernetesSettings {
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            environments: BTreeMap::new(),
+            services: BTreeMap::new(),
+            record_events: true,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 impl KubernetesSettings {
     /// The environment a context maps to (policy applies per environment).
     pub fn environment(&self, context: &str) -> Option<&str> {
@@ -295,22 +310,15 @@ impl Config {
                     );
                 }
             }
-            let timeout = match k.timeout.as_deref().map(crate::util::parse_duration) {
-                None => std::time::Duration::from_secs(10),
-                Some(Ok(d)) => d,
-                Some(Err(e)) => {
-                    rep.error(span.clone(), "kubernetes.timeout", e);
-                    std::time::Duration::from_secs(10)
-                }
-            };
+            let defaults = KubernetesSettings::default();
             KubernetesSettings {
                 kubeconfig: k.kubeconfig.as_ref().map(|p| base_dir.join(p)),
                 context: k.context.clone(),
                 namespace: k.namespace.clone(),
                 environments: k.environments.clone(),
                 services: k.services.clone(),
-                record_events: k.record_events.unwrap_or(true),
-                timeout,
+                record_events: k.record_events.unwrap_or(defaults.record_events),
+                timeout: duration_field(&mut rep, k.timeout.as_ref(), "kubernetes.timeout").unwrap_or(defaults.timeout),
             }
         });
 

@@ -60,7 +60,7 @@ pub struct RawKubernetes {
     /// Record a Kubernetes Event on the rollout for every action (default true).
     pub record_events: Option<bool>,
     /// Deadline of every API call (default 10s).
-    pub timeout: Option<String>,
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
