@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use divan::Bencher;
 use flightdeck::app::action::{Action, ArgoMsg};
-use flightdeck::app::keymap::Keymap;
 use flightdeck::app::state::{ArgoConnection, Screen, State};
 use flightdeck::argo::Rollout;
 use flightdeck::argo::client::{Cluster, WatchUpdate};
 use flightdeck::config::LogSettings;
 use flightdeck::identity::Identity;
-use flightdeck::ui::theme::{ColorDepth, Theme, ThemeSpec};
+use flightdeck::keymap::Keymap;
+use flightdeck::theme::{ColorDepth, Theme, ThemeSpec};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -7,13 +7,13 @@ use std::hint::black_box;
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use flightdeck::app::keymap::Keymap;
 use flightdeck::app::state::{JobLog, Pane, RunView, State};
 use flightdeck::config::LogSettings;
 use flightdeck::domain::{JobRecord, JobStatus, RunRecord, RunStatus, StageRecord, Trigger};
 use flightdeck::identity::Identity;
+use flightdeck::keymap::Keymap;
 use flightdeck::logstore::{LogStore, RawLine, Stream};
-use flightdeck::ui::theme::{ColorDepth, Theme, ThemeSpec};
+use flightdeck::theme::{ColorDepth, Theme, ThemeSpec};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -224,12 +224,8 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
             }
             let env = j.gate.as_ref().and_then(|g| g.environment.clone());
             let next: Vec<&str> = rec.stages.iter().filter(|s| s.needs.contains(&j.stage)).map(|s| s.name.as_str()).collect();
-            let evidence: Vec<String> = rec
-                .jobs
-                .iter()
-                .filter(|o| o.status.is_terminal())
-                .map(|o| format!("{} {}", crate::ui::widgets::status::job(o.status).0, o.key))
-                .collect();
+            let evidence: Vec<String> =
+                rec.jobs.iter().filter(|o| o.status.is_terminal()).map(|o| format!("{} {}", o.status.glyph(), o.key)).collect();
             Ok(Target {
                 name: job.clone(),
                 environments: env.clone().into_iter().collect(),

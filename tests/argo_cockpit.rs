@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use flightdeck::app::keymap::Command;
 use flightdeck::app::state::{ArgoConnection, Overlay, Screen};
+use flightdeck::keymap::Command;
 use flightdeck::rollout::RolloutAction;
 use serde_json::{Value, json};
 use support::apiserver::ApiDouble;
@@ -104,9 +104,9 @@ async fn forbidden_actions_are_greyed_with_the_reason_before_any_key() {
     let (mut c, _k) = cockpit(&api).await;
     c.press("<enter>");
     c.until("the access review", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.permissions.is_some())).await;
-    let why = flightdeck::app::update::preview(&c.state, Command::Rollout(RolloutAction::Abort)).unwrap_err();
+    let why = flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutAction::Abort)).unwrap_err();
     assert!(why.contains("you may not patch rollouts/status"), "{why}");
-    assert_eq!(flightdeck::app::update::preview(&c.state, Command::Rollout(RolloutAction::Pause)), Ok(()));
+    assert_eq!(flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutAction::Pause)), Ok(()));
     c.press("X");
     assert!(c.state.overlay.is_none());
     assert!(api.take_writes().iter().all(|r| r.method != "PATCH"));

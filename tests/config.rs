@@ -65,8 +65,8 @@ fn a_user_theme_overrides_a_builtin_and_bad_ones_are_explained() {
     std::fs::create_dir_all(dir.path().join("themes")).unwrap();
     std::fs::write(dir.path().join("themes/dark.toml"), "name = \"dark\"\n[colors]\nsuccess = \"#00ff00\"\n").unwrap();
     std::fs::write(dir.path().join("themes/broken.toml"), "name = \"broken\"\n[colors]\nsucess = \"red\"\n").unwrap();
-    let spec = flightdeck::ui::theme::ThemeSpec::load("dark", Some(dir.path())).unwrap();
+    let spec = flightdeck::theme::ThemeSpec::load("dark", Some(dir.path())).unwrap();
     assert_eq!(spec.colors.success.as_deref(), Some("#00ff00"));
-    let err = flightdeck::ui::theme::ThemeSpec::load("broken", Some(dir.path())).unwrap_err();
+    let err = flightdeck::theme::ThemeSpec::load("broken", Some(dir.path())).unwrap_err();
     assert!(err.contains("broken.toml:3:1") && err.contains("unknown field `sucess`"), "{err}");
 }

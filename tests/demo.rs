@@ -29,7 +29,7 @@ async fn the_demo_canary_is_judged_from_live_prometheus_data_and_fails_when_erro
     let file = flightdeck::demo::install(root.path()).unwrap();
     let text = std::fs::read_to_string(&file).unwrap() + &lab.config().expect("Prometheus runs");
     let config = Config::parse(&text, Some(&file), None).unwrap();
-    let services = flightdeck::app::canary_services(&config);
+    let services = config.canary_services();
     let (source, spec) = services.get("payments-api").cloned().expect("the demo service is analysed");
     // With NGINX in front, traffic follows the split: give the canary half of it.
     if let Some(r) = config.rollouts.get("payments-api") {

@@ -5,8 +5,9 @@ mod support;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::app::action::Action;
 use flightdeck::app::effect::Effect;
+use flightdeck::app::selectors::current_top;
 use flightdeck::app::state::{Overlay, Pane, State, ToastLevel};
-use flightdeck::app::update::{current_top, update};
+use flightdeck::app::update::update;
 use flightdeck::ci::RunEvent;
 use flightdeck::domain::JobStatus;
 use flightdeck::logstore::{RawLine, Stream};
@@ -241,7 +242,7 @@ fn rebound_keys_drive_the_reducer() {
     let mut st = state(80, 24);
     let overrides =
         [("trigger".to_string(), (0..1, vec!["ctrl-t".to_string()])), ("cancel".to_string(), (0..1, vec![]))].into_iter().collect();
-    st.keymap = flightdeck::app::keymap::Keymap::with_overrides(&overrides).unwrap();
+    st.keymap = flightdeck::keymap::Keymap::with_overrides(&overrides).unwrap();
     keys(&mut st, "r");
     assert!(st.overlay.is_none(), "r is no longer bound");
     keys(&mut st, "c");
@@ -305,38 +306,51 @@ fn the_canary_screen_queries_on_the_data_cadence_not_per_frame() {
 }
 
 #[test]
-fn the_demo_fault_key_cycles_through_faults_and_shows_what_the_canary_does() {
-    use flightdeck::app::state::{DemoFault, Screen};
-    use flightdeck::demo::fault::Fault;
+fn the_fault_key_cycles_through_the_faults_a_canary_offers_and_shows_what_it_does() {
+    use flightdeck::app::state::Screen;
+    use flightdeck::metrics::inject::{Fault, FaultControl};
+    let fault = |name: &str, aliases: &[&str]| Fault {
+        name: name.into(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        description: format!("{name} on purpose"),
+    };
     let mut st = state(120, 40);
     st.screen = Screen::Canary;
-    // Outside the demo there is nothing to inject into: said so, nothing sent.
+    // Where no canary offers faults there is nothing to inject into: said so, nothing sent.
     let fx = keys(&mut st, "i");
     assert!(fx.iter().all(|e| !matches!(e, Effect::InjectFault(_))), "{fx:?}");
     assert!(st.toasts.iter().any(|t| t.text.contains("only be injected")));
 
-    st.canary.demo = Some(DemoFault::default());
-    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault(Fault::Slow)]);
-    assert_eq!(st.canary.demo.unwrap().pending, Some(Fault::Slow));
+    st.canary.faults = FaultControl::new(vec![fault("healthy", &["off"]), fault("slow", &[]), fault("errors", &["5xx"])]);
+    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault("slow".into())]);
+    assert_eq!(st.canary.faults.as_ref().unwrap().pending, Some(1));
     // A second press before the answer moves on from what is pending, not from what was.
-    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault(Fault::Errors)]);
-    update(&mut st, Action::FaultInjected(Ok(Fault::Errors)));
-    assert_eq!(st.canary.demo.unwrap(), DemoFault { fault: Fault::Errors, pending: None });
+    assert_eq!(keys(&mut st, "i"), vec![Effect::InjectFault("errors".into())]);
+    update(&mut st, Action::FaultInjected(Ok("errors".into())));
+    let f = st.canary.faults.as_ref().unwrap();
+    assert_eq!((f.current, f.pending), (2, None));
+    assert!(st.toasts.iter().any(|t| t.text.contains("errors on purpose")));
     // A failure is shown and the last known state kept.
     keys(&mut st, "i");
     update(&mut st, Action::FaultInjected(Err("cannot reach the demo canary".into())));
-    assert_eq!(st.canary.demo.unwrap(), DemoFault { fault: Fault::Errors, pending: None });
+    let f = st.canary.faults.as_ref().unwrap();
+    assert_eq!((f.current, f.pending), (2, None));
     assert!(st.toasts.iter().any(|t| t.level == ToastLevel::Error && t.text.contains("cannot reach")));
-    // And from the command line.
+    // And from the command line, by name or alias; an unknown name is refused with the choices.
     let mut fx = keys(&mut st, ":");
-    fx.extend(keys(&mut st, "inject healthy"));
+    fx.extend(keys(&mut st, "inject off"));
     fx.extend(update(&mut st, code(KeyCode::Enter)));
-    assert_eq!(fx, vec![Effect::InjectFault(Fault::Healthy)]);
+    assert_eq!(fx, vec![Effect::InjectFault("healthy".into())]);
+    let mut fx = keys(&mut st, ":");
+    fx.extend(keys(&mut st, "inject lava"));
+    fx.extend(update(&mut st, code(KeyCode::Enter)));
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(st.toasts.iter().any(|t| t.text.contains("healthy, slow, errors")));
 }
 
 #[test]
 fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_rollout() {
-    use flightdeck::app::keymap::Command;
+    use flightdeck::keymap::Command;
     use flightdeck::rollout::{Phase, RolloutAction};
     let mut st = state(120, 40);
     support::fixtures::with_prod_policy(&mut st, false);
@@ -348,7 +362,7 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     st.run_mut(2).unwrap().evidence = None;
     let promote = Command::Rollout(RolloutAction::Promote);
     // Not read yet: the gate cannot be judged, so promote is greyed with the reason.
-    let why = flightdeck::app::update::preview(&st, promote).unwrap_err();
+    let why = flightdeck::app::selectors::preview(&st, promote).unwrap_err();
     assert!(why.contains("security findings have not been read"), "{why}");
     // Opening the overview asks for that run's findings (or finds it declares no reports).
     let fx = keys(&mut st, "6");
@@ -356,9 +370,9 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
         update(&mut st, Action::FindingsLoaded { run: 2, result: Ok((Vec::new(), Vec::new())) });
     }
     assert!(st.run(2).unwrap().evidence.is_some());
-    assert_eq!(flightdeck::app::update::preview(&st, promote), Ok(()), "clean findings: promote is allowed");
+    assert_eq!(flightdeck::app::selectors::preview(&st, promote), Ok(()), "clean findings: promote is allowed");
     // Abort is never held back by findings.
-    assert_eq!(flightdeck::app::update::preview(&st, Command::Rollout(RolloutAction::Abort)), Ok(()));
+    assert_eq!(flightdeck::app::selectors::preview(&st, Command::Rollout(RolloutAction::Abort)), Ok(()));
 }
 
 #[test]

@@ -227,8 +227,9 @@ fn canary_screen_with_charts_numbers_and_verdict() {
     let demo = std::cell::Cell::new(false);
     let prepare = |st: &mut flightdeck::app::state::State| {
         if demo.get() {
-            use flightdeck::demo::fault::Fault;
-            st.canary.demo = Some(flightdeck::app::state::DemoFault { fault: Fault::Errors, pending: None });
+            use flightdeck::metrics::inject::{FaultControl, FaultInjector};
+            let faults = flightdeck::demo::fault::DemoFaults { url: String::new() }.faults();
+            st.canary.faults = FaultControl::new(faults).map(|f| FaultControl { current: 2, ..f });
         }
         st.canary.services = vec![("payments".into(), 15), ("search".into(), 15)];
         let result = AnalysisResult {

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use crate::ci::RunEvent;
 use crate::domain::{RunId, RunRecord};
 use crate::logstore::RawLine;
-use crate::ui::theme::Theme;
+use crate::theme::Theme;
 
 #[derive(Debug)]
 pub enum Action {
@@ -56,8 +56,8 @@ pub enum Action {
     },
     /// From the Kubernetes API: the watch, the opened rollout's details, connection trouble.
     Argo(ArgoMsg),
-    /// The demo canary's fault was changed (or could not be).
-    FaultInjected(Result<crate::demo::fault::Fault, String>),
+    /// The canary's injected fault was changed to the named one (or could not be).
+    FaultInjected(Result<String, String>),
     Run(RunEvent),
 }
 

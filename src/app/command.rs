@@ -18,7 +18,8 @@ pub enum LineCommand {
     Follow,
     Help,
     Quit,
-    Inject(crate::demo::fault::Fault),
+    /// Inject the named fault into a canary that offers faults.
+    Inject(String),
     /// Switch the Kubernetes context.
     Context(String),
     /// Scope to a namespace (None: all namespaces).
@@ -38,7 +39,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wrap", "toggle log line wrapping"),
     ("timestamps", "toggle log timestamps"),
     ("follow", "toggle following the log"),
-    ("inject", "inject slow|errors|healthy — demo only: change the canary's behaviour"),
+    ("inject", "inject FAULT — where the canary offers faults (the demo): change its behaviour"),
     ("ctx", "ctx CONTEXT — switch the Kubernetes context"),
     ("ns", "ns NAMESPACE|all — show one namespace, or all"),
     ("help", "show the key map"),
@@ -67,9 +68,8 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "wrap" => LineCommand::Wrap,
         "timestamps" | "ts" => LineCommand::Timestamps,
         "follow" => LineCommand::Follow,
-        "inject" => LineCommand::Inject(
-            crate::demo::fault::Fault::parse(arg).ok_or_else(|| format!("`{arg}`: inject slow, errors or healthy (e.g. :inject slow)"))?,
-        ),
+        "inject" if !arg.is_empty() => LineCommand::Inject(arg.to_string()),
+        "inject" => return Err("which fault? e.g. :inject slow (Tab lists them)".into()),
         "ctx" | "context" if !arg.is_empty() => LineCommand::Context(arg.to_string()),
         "ctx" | "context" => return Err("which context? e.g. :ctx prod-eu (Tab lists them)".into()),
         "ns" | "namespace" if arg.is_empty() || arg == "all" || arg == "-A" => LineCommand::Namespace(None),
@@ -91,7 +91,7 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
             let options: Vec<String> = match cmd {
                 "run" | "trigger" => state.pipelines.clone(),
                 "theme" => state.theme_names.clone(),
-                "inject" => crate::demo::fault::Fault::ALL.iter().map(|f| f.to_string()).collect(),
+                "inject" => state.canary.faults.as_ref().map(|f| f.names()).unwrap_or_default(),
                 "ctx" | "context" => state.argo.contexts.clone(),
                 "ns" | "namespace" => {
                     let mut ns: Vec<String> = state.argo.rollouts.values().map(|r| r.metadata.namespace.clone()).collect();

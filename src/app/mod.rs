@@ -1,55 +1,19 @@
-//! The runtime: one task owns `State`, turns terminal events, worker results and signals into
-//! `Action`s, reduces them, hands `Effect`s to the runner, and draws only when something changed.
+//! The model of the cockpit: `State` (the one owner of what is shown), `Action`s in, `update` (the
+//! only place state changes), `Effect`s out as plain values. No terminal and no I/O here: the
+//! runtime in `cockpit` executes effects and draws with `ui`.
 
 pub mod action;
-pub mod argo;
 pub mod command;
 pub mod effect;
-pub mod keymap;
+pub mod layout;
+pub mod selectors;
 pub mod state;
-pub mod terminal;
 pub mod update;
 
-use std::collections::HashSet;
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc::unbounded_channel;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-
-use crate::ci::local::LocalRunner;
 use crate::config::Config;
 use crate::identity::Identity;
-use crate::ui::theme::{ColorChoice, Theme};
-use action::Action;
-use effect::{Effect, EffectRunner};
+use crate::theme::Theme;
 use state::State;
-
-/// At most this many frames per second, however much is happening.
-const FRAME_INTERVAL: Duration = Duration::from_millis(16);
-
-#[derive(Clone, Debug, Default)]
-pub struct TuiOptions {
-    pub read_only: bool,
-    pub color: ColorChoice,
-    pub config_dir: Option<PathBuf>,
-    /// Start a run of this pipeline right away (the demo does).
-    pub start_pipeline: Option<String>,
-    /// Set by the demo: its canary's fault control, and what it could not start.
-    pub demo: Option<DemoLink>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct DemoLink {
-    pub fault_url: String,
-    pub notices: Vec<String>,
-}
 
 /// Builds the initial state from the configuration.
 pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_only: bool) -> State {
@@ -83,177 +47,4 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
     state
-}
-
-pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
-    let (action_tx, mut action_rx) = unbounded_channel::<Action>();
-    let (run_tx, mut run_rx) = unbounded_channel();
-    let runner = LocalRunner::open(config.clone(), &data_dir, run_tx)?;
-    let identity = Identity::resolve(config.actor.as_deref());
-    let depth = opts.color.depth();
-    let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
-    let journal = crate::audit::Journal::in_data_dir(&data_dir);
-    let rollouts = (!config.rollouts.is_empty()).then(|| crate::rollout::controller::from_config(&config, &data_dir));
-    let stop_rollouts = CancellationToken::new();
-    let effects = EffectRunner {
-        ci: Arc::new(runner.clone()),
-        actions: action_tx.clone(),
-        config_dir: opts.config_dir.clone(),
-        depth,
-        journal,
-        acceptances: config.findings.acceptances.clone(),
-        canary: Arc::new(canary_services(&config)),
-        fault_url: opts.demo.as_ref().map(|d| d.fault_url.clone()),
-        rollouts: rollouts.clone(),
-        argo: config.kubernetes.clone().map(|k| Arc::new(effect::ArgoRuntime::new(k))),
-    };
-    if let Some(c) = &rollouts {
-        drive_rollouts(c.clone(), action_tx.clone(), stop_rollouts.clone());
-    }
-    if let Some(demo) = &opts.demo {
-        state.canary.demo = Some(state::DemoFault::default());
-        // The demo's history starts now: the shortest window shows it best.
-        state.canary.window = 0;
-        for notice in &demo.notices {
-            state.toast_error(notice.clone());
-        }
-    }
-
-    let request = state.request_id();
-    state.pending_runs = Some(request);
-    effects.run(Effect::LoadRuns { request });
-    let known: HashSet<u64> = runner.store().ids().unwrap_or_default().into_iter().collect();
-    let stop_watch = CancellationToken::new();
-    runner.watch_foreign(known, stop_watch.clone());
-    if let Some(p) = &opts.start_pipeline {
-        // The demo starts its pipeline as if the user had pressed `r` and confirmed, and shows it.
-        state.screen = state::Screen::Pipelines;
-        for effect in update::start_without_dialog(&mut state, p) {
-            effects.run(effect);
-        }
-    }
-
-    // Whatever ends the loop (quit, signal, a terminal that went away), the runs started here are
-    // cancelled and recorded before the process exits.
-    let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
-
-    stop_watch.cancel();
-    stop_rollouts.cancel();
-    let cancelled = runner.cancel_all();
-    if cancelled > 0 {
-        // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
-        let _ = writeln!(std::io::stderr(), "flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
-        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
-            crate::ci::local::process::end_all_jobs();
-        }
-    }
-    outcome
-}
-
-async fn event_loop(
-    state: &mut State,
-    effects: &EffectRunner,
-    action_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Action>,
-    run_rx: &mut tokio::sync::mpsc::UnboundedReceiver<crate::ci::RunEvent>,
-) -> anyhow::Result<()> {
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-
-    let mut guard = terminal::enter()?;
-    let size = guard.terminal.size()?;
-    state.size = (size.width, size.height);
-    guard.draw(|f| crate::ui::render(f, state))?;
-    state.dirty = false;
-    let mut last_draw = Instant::now();
-
-    let mut events = EventStream::new();
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-
-    let dispatch = |state: &mut State, action: Action| {
-        for effect in update::update(state, action) {
-            if effect != Effect::Quit {
-                effects.run(effect);
-            }
-        }
-    };
-
-    loop {
-        let wants_clock = state.needs_clock();
-        let draw_at = last_draw + FRAME_INTERVAL;
-        tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(ev)) => if let Some(a) = translate(ev) {
-                    // The clock only ticks while something moves; a keypress may decide a change
-                    // under a time-bound policy, so it carries the current time.
-                    state.now = jiff::Timestamp::now().max(state.now);
-                    dispatch(state, a)
-                },
-                Some(Err(e)) => { tracing::error!("terminal input failed: {e}"); break; }
-                None => break,
-            },
-            Some(a) = action_rx.recv() => dispatch(state, a),
-            Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
-            _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
-            _ = sigterm.recv() => dispatch(state, Action::Terminate),
-            _ = sighup.recv() => dispatch(state, Action::Terminate),
-            _ = sigint.recv() => dispatch(state, Action::Terminate),
-            _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
-        }
-        // Drain whatever else is already waiting, then draw once.
-        while let Ok(a) = action_rx.try_recv() {
-            dispatch(state, a);
-        }
-        while let Ok(ev) = run_rx.try_recv() {
-            dispatch(state, Action::Run(ev));
-        }
-        if state.quit {
-            break;
-        }
-        if state.dirty && last_draw.elapsed() >= FRAME_INTERVAL {
-            guard.draw(|f| crate::ui::render(f, state))?;
-            state.dirty = false;
-            last_draw = Instant::now();
-        }
-    }
-    Ok(())
-}
-
-/// Each analysed service with the source it is measured from.
-pub fn canary_services(config: &Config) -> std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)> {
-    config.services.iter().filter_map(|(n, (src, spec))| Some((n.clone(), (config.prometheus.get(src)?.clone(), spec.clone())))).collect()
-}
-
-fn translate(ev: Event) -> Option<Action> {
-    match ev {
-        Event::Key(k) => Some(Action::Key(k)),
-        Event::Resize(w, h) => Some(Action::Resize(w, h)),
-        Event::Paste(p) => Some(Action::Paste(p)),
-        _ => None,
-    }
-}
-
-/// Moves every rollout on (timed pauses, analysis steps) once a second and reports changes to the
-/// loop. Runs beside the UI; the controller serialises with any other process doing the same.
-fn drive_rollouts(c: crate::rollout::Controller, tx: tokio::sync::mpsc::UnboundedSender<Action>, stop: CancellationToken) {
-    tokio::spawn(async move {
-        let mut last: std::collections::HashMap<String, Result<u64, String>> = Default::default();
-        loop {
-            for name in c.names() {
-                let result = c.tick(&name).await.map_err(|e| e.to_string());
-                let key = result.as_ref().map(|r| r.seq).map_err(Clone::clone);
-                if last.get(&name) != Some(&key) {
-                    last.insert(name.clone(), key);
-                    if tx.send(Action::RolloutUpdated { name, result: result.map(Box::new) }).is_err() {
-                        return;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(crate::rollout::controller::TICK) => {}
-            }
-        }
-    });
 }

@@ -5,15 +5,15 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 use ratatui_textarea::TextArea;
 
-use super::keymap::{Context, Keymap};
 use crate::audit::{AuditRecord, VerifyReport};
 use crate::config::LogSettings;
 use crate::domain::{JobRecord, JobStatus, RunId, RunRecord};
 use crate::identity::Identity;
+use crate::keymap::{Context, Keymap};
 use crate::logstore::LogStore;
 use crate::ops::{Operation, Target};
 use crate::policy::{Policy, Tier};
-use crate::ui::theme::Theme;
+use crate::theme::Theme;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -95,8 +95,8 @@ pub struct CanaryData {
 pub struct CanaryView {
     /// (service, data cadence in seconds), from the configuration.
     pub services: Vec<(String, i64)>,
-    /// In the demo: what is injected into the canary, and whether a change is on its way.
-    pub demo: Option<DemoFault>,
+    /// Where the canary offers faults (the demo): what is injected, and what is on its way.
+    pub faults: Option<crate::metrics::inject::FaultControl>,
     pub selected: usize,
     pub window: usize,
     pub data: HashMap<String, CanaryData>,
@@ -205,12 +205,6 @@ impl RolloutsView {
         let spec = *self.ordered().get(self.cursor)?;
         Some((spec, self.records.get(&spec.name)))
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DemoFault {
-    pub fault: crate::demo::fault::Fault,
-    pub pending: Option<crate::demo::fault::Fault>,
 }
 
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).
@@ -533,7 +527,7 @@ impl State {
             argo: ArgoView::default(),
             keymap,
             theme,
-            theme_names: crate::ui::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
+            theme_names: crate::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
             pipelines,
             fallback_pipeline: fallback,
             log_caps,

@@ -18,16 +18,16 @@ mod rollouts;
 
 use changes::{Confirmation, Detached, change};
 
-use crate::app::TuiOptions;
 use crate::ci::local::{LocalRunner, Tailer};
 use crate::ci::{CiProvider, RunEvent};
+use crate::cockpit::TuiOptions;
 use crate::config::{Config, Locations};
 use crate::domain::{JobStatus, RunId, RunRecord, RunStatus, Trigger};
 use crate::identity::Identity;
 use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
 use crate::logstore::{RawLine, Stream};
 use crate::ops::Operation;
-use crate::ui::theme::{ColorChoice, ColorDepth};
+use crate::theme::{ColorChoice, ColorDepth};
 use crate::util::{elapsed, format_duration};
 
 #[derive(Parser, Debug)]
@@ -315,7 +315,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            crate::app::terminal::restore_if_raw();
+            crate::cockpit::terminal::restore_if_raw();
             eprintln!("error: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));
             ExitCode::FAILURE
         }
@@ -333,7 +333,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return config_check(file.as_deref().or(cli.config.as_deref())),
-        Some(Cmd::Demo { no_start }) => return crate::demo::run(&cli, !no_start),
+        Some(Cmd::Demo { no_start }) => {
+            let opts = crate::demo::DemoOptions { data_dir: cli.data_dir.clone(), read_only: cli.read_only, color: cli.color };
+            return crate::demo::run(&opts, !no_start);
+        }
         Some(Cmd::DemoService { listen, version }) => {
             crate::demo::service::run(*listen, version.clone())?;
             return Ok(ExitCode::SUCCESS);
@@ -347,19 +350,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let loc = Locations::discover(cli.config.as_deref());
     let config = Arc::new(Config::load(&loc)?);
     let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
-    let _log_guard = init_logging(&data_dir);
+    let _log_guard = crate::logging::init(&data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(dispatch(cli, config, data_dir, loc))
-}
-
-/// Logs go to a file in the data directory, never onto the terminal.
-pub fn init_logging(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let appender = tracing_appender::rolling::never(data_dir, "flightdeck.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("FLIGHTDECK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
-    Some(guard)
 }
 
 async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
@@ -379,7 +372,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 start_pipeline: None,
                 demo: None,
             };
-            crate::app::run_tui(config, data_dir, opts).await?;
+            crate::cockpit::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Run { pipeline, follow, confirm }) => {

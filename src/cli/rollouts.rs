@@ -65,7 +65,7 @@ fn controller(config: &Config, data_dir: &Path) -> anyhow::Result<Controller> {
     if config.rollouts.is_empty() {
         bail!("no rollout is configured; add [rollouts.NAME] (see `flightdeck config example`)");
     }
-    Ok(crate::rollout::controller::from_config(config, data_dir))
+    Ok(crate::providers::nginx_controller(config, data_dir))
 }
 
 /// One rollout on one line; versions, actors and messages come from outside, so the whole line is

@@ -53,7 +53,7 @@ impl<'a> Reporter<'a> {
     }
 
     pub fn error(&mut self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) {
-        let (line, column) = span.map(|s| line_col(self.source, s.start)).unwrap_or((1, 1));
+        let (line, column) = span.map(|s| crate::util::line_col(self.source, s.start)).unwrap_or((1, 1));
         self.diagnostics.push(Diagnostic { file: self.file.to_string(), line, column, key: key.into(), message: message.into() });
     }
 
@@ -70,25 +70,9 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// 1-based line and column of a byte offset.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-    (line, column)
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// Best-effort dotted key for an offset: the enclosing `[table]` header plus the `key =` on that line.
 fn key_at(source: &str, offset: usize) -> String {
-    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let offset = crate::util::floor_char_boundary(source, offset.min(source.len()));
     let line_start = source[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line_end = source[offset..].find('\n').map(|i| offset + i).unwrap_or(source.len());
     let line = &source[line_start..line_end];
@@ -115,6 +99,7 @@ fn key_at(source: &str, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::line_col;
 
     #[test]
     fn line_and_column() {

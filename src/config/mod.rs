@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diagnostics::Reporter;
-pub use diagnostics::{ConfigError, Diagnostic, line_col as line_col_of};
+pub use diagnostics::{ConfigError, Diagnostic};
 use schema::{ByteSize, RawConfig, RawGate, RawPipeline};
 
-use crate::app::keymap::Keymap;
+use crate::keymap::Keymap;
 use crate::policy::{ActionKind, EnvPolicy, Freeze, FreezeWindow, Policy, Tier};
-use crate::ui::theme::ThemeSpec;
+use crate::theme::ThemeSpec;
 use crate::util::{parse_bytes, parse_duration};
 
 pub const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
@@ -346,6 +346,11 @@ impl Config {
 
     pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
         self.pipelines.get(name)
+    }
+
+    /// Each analysed service with the source it is measured from.
+    pub fn canary_services(&self) -> BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)> {
+        self.services.iter().filter_map(|(n, (src, spec))| Some((n.clone(), (self.prometheus.get(src)?.clone(), spec.clone())))).collect()
     }
 
     /// The pipeline `r` triggers when nothing else decides: the configured default, else the only one.

@@ -59,3 +59,38 @@ impl fmt::Display for Fault {
         f.write_str(self.as_str())
     }
 }
+
+/// The demo canary's faults, switched over its HTTP control endpoint: the demo plugs into the
+/// cockpit through the metrics seam, like any lab would.
+pub struct DemoFaults {
+    /// Where the canary's fault is changed (`POST URL/NAME`).
+    pub url: String,
+}
+
+impl crate::metrics::inject::FaultInjector for DemoFaults {
+    fn faults(&self) -> Vec<crate::metrics::inject::Fault> {
+        let aliases = |f: Fault| -> Vec<String> {
+            let words: &[&str] = match f {
+                Fault::Healthy => &["off", "none", "ok"],
+                Fault::Slow => &["latency"],
+                Fault::Errors => &["error", "5xx"],
+            };
+            words.iter().map(|w| w.to_string()).collect()
+        };
+        Fault::ALL
+            .iter()
+            .map(|&f| crate::metrics::inject::Fault { name: f.to_string(), aliases: aliases(f), description: f.describe() })
+            .collect()
+    }
+
+    fn inject<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let url = format!("{}/{name}", self.url);
+            match super::http::call("POST", &url, std::time::Duration::from_secs(5)).await {
+                Ok((200, _)) => Ok(()),
+                Ok((status, body)) => Err(format!("the demo canary answered {status}: {}", crate::logstore::sanitize::plain(body.trim()))),
+                Err(e) => Err(format!("cannot reach the demo canary at {url}: {e}")),
+            }
+        })
+    }
+}

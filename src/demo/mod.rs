@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::app::TuiOptions;
-use crate::cli::Cli;
+use crate::cockpit::TuiOptions;
 use crate::config::{Config, Locations};
 
 /// The demo project, built into the binary so `demo` works wherever the binary is.
@@ -89,7 +88,14 @@ fn write_acceptances(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
+/// What the demo takes from the command line.
+pub struct DemoOptions {
+    pub data_dir: Option<PathBuf>,
+    pub read_only: bool,
+    pub color: crate::theme::ColorChoice,
+}
+
+pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the demo opens the cockpit and needs a terminal");
@@ -116,16 +122,16 @@ pub fn run(cli: &Cli, start: bool) -> anyhow::Result<ExitCode> {
         None => root.join("data"),
     };
     let data_dir = crate::paths::data_dir(Some(&data_dir))?;
-    let _log = crate::cli::init_logging(&data_dir);
+    let _log = crate::logging::init(&data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let opts = TuiOptions {
         read_only: cli.read_only,
         color: cli.color,
         config_dir: loc.config_dir.clone(),
         start_pipeline: if start && !cli.read_only { config.default_pipeline.clone() } else { None },
-        demo: Some(crate::app::DemoLink { fault_url: lab.fault_url(), notices: lab.notices.clone() }),
+        demo: Some(crate::cockpit::DemoLink { faults: Arc::new(fault::DemoFaults { url: lab.fault_url() }), notices: lab.notices.clone() }),
     };
-    let result = rt.block_on(crate::app::run_tui(config, data_dir.clone(), opts));
+    let result = rt.block_on(crate::cockpit::run_tui(config, data_dir.clone(), opts));
     drop(rt);
     drop(lab);
     result?;

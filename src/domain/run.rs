@@ -23,6 +23,18 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Interrupted)
     }
+    /// The status as one glyph, for lists and plain text (never the only signal: see `label`).
+    pub fn glyph(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "○",
+            RunStatus::Running => "●",
+            RunStatus::Waiting => "⏸",
+            RunStatus::Success => "✓",
+            RunStatus::Failed => "✗",
+            RunStatus::Cancelled => "⊘",
+            RunStatus::Interrupted => "⚠",
+        }
+    }
     pub fn label(self) -> &'static str {
         match self {
             RunStatus::Queued => "queued",
@@ -65,6 +77,21 @@ impl JobStatus {
     /// Whether a retry should run this job again.
     pub fn is_retryable(self) -> bool {
         matches!(self, JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled | JobStatus::Skipped | JobStatus::Interrupted)
+    }
+    /// The status as one glyph, for lists and plain text (never the only signal: see `label`).
+    pub fn glyph(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "○",
+            JobStatus::Running => "●",
+            JobStatus::Waiting => "⏸",
+            JobStatus::Success => "✓",
+            JobStatus::Failed => "✗",
+            JobStatus::FailedAllowed => "!",
+            JobStatus::TimedOut => "⧗",
+            JobStatus::Cancelled => "⊘",
+            JobStatus::Skipped => "↷",
+            JobStatus::Interrupted => "⚠",
+        }
     }
     pub fn label(self) -> &'static str {
         match self {

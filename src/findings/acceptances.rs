@@ -57,7 +57,7 @@ impl Acceptances {
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         let shape: FileShape = toml::from_str(&text).map_err(|e| {
-            let (line, col) = e.span().map(|s| crate::config::line_col_of(&text, s.start)).unwrap_or((1, 1));
+            let (line, col) = e.span().map(|s| crate::util::line_col(&text, s.start)).unwrap_or((1, 1));
             format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
         })?;
         Ok(Acceptances { path: Some(path.to_path_buf()), entries: shape.accept })

@@ -2,6 +2,7 @@
 //! judge, and a verdict with the evidence behind it.
 
 pub mod analysis;
+pub mod inject;
 pub mod mann_whitney;
 pub mod source;
 

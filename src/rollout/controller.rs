@@ -516,11 +516,5 @@ pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<
     }
 }
 
-/// The analysis lookup the controller needs, from a config.
-pub fn from_config(config: &crate::config::Config, data_dir: &Path) -> Controller {
-    let journal = crate::audit::Journal::in_data_dir(data_dir);
-    Controller::new(config.rollouts.clone(), data_dir, crate::app::canary_services(config), Some(journal))
-}
-
 /// How long a driver waits between moves.
 pub const TICK: Duration = Duration::from_secs(1);

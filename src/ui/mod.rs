@@ -1,12 +1,11 @@
 //! Rendering: pure functions from `&State` to a frame. No I/O, no mutation.
 
-pub mod layout;
-pub mod theme;
 pub mod views;
 pub mod widgets;
 
 use ratatui::Frame;
 
+use crate::app::layout;
 use crate::app::state::{Overlay, Screen, State};
 
 pub fn render(frame: &mut Frame, state: &State) {

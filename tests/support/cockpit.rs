@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::app::action::Action;
-use flightdeck::app::effect::{Effect, EffectRunner};
+use flightdeck::app::effect::Effect;
 use flightdeck::app::state::State;
 use flightdeck::app::update::update;
 use flightdeck::ci::RunEvent;
 use flightdeck::ci::local::LocalRunner;
+use flightdeck::cockpit::effects::EffectRunner;
 use flightdeck::identity::Identity;
-use flightdeck::ui::theme::{ColorDepth, Theme};
+use flightdeck::theme::{ColorDepth, Theme};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub struct Cockpit {
@@ -40,10 +41,10 @@ impl Cockpit {
             depth: ColorDepth::None,
             journal,
             acceptances: config.findings.acceptances.clone(),
-            canary: Arc::new(flightdeck::app::canary_services(&config)),
-            fault_url: None,
+            canary: Arc::new(config.canary_services()),
+            faults: None,
             rollouts: None,
-            argo: config.kubernetes.clone().map(|k| Arc::new(flightdeck::app::effect::ArgoRuntime::new(k))),
+            argo: config.kubernetes.clone().map(|k| Arc::new(flightdeck::cockpit::ArgoRuntime::new(k))),
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use flightdeck::app::keymap::Keymap;
 use flightdeck::app::state::{JobLog, RunView, State};
 use flightdeck::config::LogSettings;
 use flightdeck::domain::{GateInfo, JobRecord, JobStatus, RunRecord, RunStatus, StageRecord, Trigger};
 use flightdeck::identity::Identity;
+use flightdeck::keymap::Keymap;
 use flightdeck::logstore::{LogStore, Stream};
-use flightdeck::ui::theme::Theme;
+use flightdeck::theme::Theme;
 use jiff::Timestamp;
 
 pub fn t0() -> Timestamp {

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::state::State;
 use crate::domain::{JobRecord, RunRecord};
 use crate::policy::{ActionKind, Request, Verdict};
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::status;
 use crate::ui::widgets::text::{heading, pad};
 use crate::util::{elapsed, format_duration};

@@ -14,7 +14,7 @@ use crate::app::state::{ArgoConnection, ArgoDetail, State};
 use crate::argo::Rollout;
 use crate::argo::status::{self, actual_weight, set_weight, step_text};
 use crate::logstore::sanitize::plain;
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::status as glyphs;
 use crate::ui::widgets::text::{centered, heading, pad, truncate};
 

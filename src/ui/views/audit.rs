@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::state::State;
 use crate::audit::Phase;
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::text::{heading, pad, truncate};
 
 pub fn render(frame: &mut Frame, state: &State) {

@@ -11,7 +11,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Sparkl
 
 use crate::app::state::{CANARY_WINDOWS, State};
 use crate::metrics::analysis::{MetricResult, format_value};
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::status;
 use crate::ui::widgets::text::{pad, truncate};
 
@@ -30,14 +30,16 @@ pub fn render(frame: &mut Frame, state: &State) {
         Span::styled(" Canary vs stable ", t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
         Span::styled(format!("· window {wname} (←/→ change) "), t.fg(Role::Muted)),
     ]);
-    if let Some(d) = state.canary.demo {
-        let key = state.keymap.label(crate::app::keymap::Command::InjectFault).unwrap_or_else(|| ":inject".into());
+    if let Some(d) = &state.canary.faults {
+        let key = state.keymap.label(crate::keymap::Command::InjectFault).unwrap_or_else(|| ":inject".into());
+        let name = |i: usize| d.faults.get(i).map(|f| f.name.as_str()).unwrap_or("?");
         let (text, role) = match d.pending {
-            Some(f) => (format!("· demo canary → {f}… "), Role::Running),
-            None if d.fault == crate::demo::fault::Fault::Healthy => {
-                (format!("· demo canary healthy ({key} injects a fault) "), Role::Muted)
+            Some(f) => (format!("· demo canary → {}… ", name(f)), Role::Running),
+            None if d.is_healthy() => (format!("· demo canary {} ({key} injects a fault) ", name(d.current)), Role::Muted),
+            None => {
+                let what = d.faults.get(d.current).map(|f| f.description.as_str()).unwrap_or("?");
+                (format!("· demo canary {what} ({key} next) "), Role::Warning)
             }
-            None => (format!("· demo canary {} ({key} next) ", d.fault.describe()), Role::Warning),
         };
         title.push_span(Span::styled(text, t.fg(role)));
     }

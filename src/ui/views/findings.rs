@@ -8,12 +8,12 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use crate::app::selectors::visible_findings;
 use crate::app::state::State;
-use crate::app::update::visible_findings;
 use crate::findings::{Counts, Severity};
 use crate::logstore::sanitize::plain;
 use crate::ops::run_environments;
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::text::{heading, pad, truncate};
 
 pub fn severity_role(s: Severity) -> Role {

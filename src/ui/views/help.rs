@@ -6,9 +6,9 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::keymap::{COMMANDS, Context};
 use crate::app::state::State;
-use crate::ui::theme::Role;
+use crate::keymap::{COMMANDS, Context};
+use crate::theme::Role;
 use crate::ui::widgets::text::{centered, pad, truncate};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::state::State;
 use crate::rollout::{Phase, Record, RolloutSpec, Step};
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::status;
 use crate::ui::widgets::text::{heading, pad, truncate};
 

@@ -6,12 +6,12 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use crate::app::keymap::Command;
+use crate::app::layout;
+use crate::app::selectors::job_duration;
 use crate::app::state::{Pane, State};
-use crate::app::update::job_duration;
 use crate::domain::RunStatus;
-use crate::ui::layout;
-use crate::ui::theme::Role;
+use crate::keymap::Command;
+use crate::theme::Role;
 use crate::ui::widgets::text::{pad, truncate, width};
 use crate::ui::widgets::{footer, header, log_view, status};
 use crate::util::{age, elapsed, format_duration};

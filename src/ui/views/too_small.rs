@@ -3,10 +3,10 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::keymap::Command;
+use crate::app::layout::{MIN_HEIGHT, MIN_WIDTH};
 use crate::app::state::State;
-use crate::ui::layout::{MIN_HEIGHT, MIN_WIDTH};
-use crate::ui::theme::Role;
+use crate::keymap::Command;
+use crate::theme::Role;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let quit = state.keymap.label(Command::Quit).unwrap_or_else(|| "ctrl-c".into());

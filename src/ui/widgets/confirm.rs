@@ -8,11 +8,11 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::app::keymap::Command;
 use crate::app::state::{Confirm, ConfirmField, State};
+use crate::keymap::Command;
 use crate::logstore::sanitize::plain;
 use crate::policy::Tier;
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::text::{centered, width};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {

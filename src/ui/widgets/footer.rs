@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::keymap::{COMMANDS, Command, Context};
 use crate::app::state::State;
-use crate::ui::theme::Role;
+use crate::keymap::{COMMANDS, Command, Context};
+use crate::theme::Role;
 use crate::ui::widgets::text::width;
 
 /// On the inbox the decisions come first.
@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut items: Vec<Command> = COMMANDS
         .iter()
         .filter(|d| d.context == ctx && ctx != Context::Global)
-        .filter(|d| crate::app::update::offered(state, d.command))
+        .filter(|d| crate::app::selectors::offered(state, d.command))
         .map(|d| d.command)
         .collect();
     items.extend_from_slice(match ctx {
@@ -51,12 +51,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let reserve = if state.read_only { width(reason) } else { 0 };
     let mut first_reason: Option<String> = None;
     for cmd in items {
-        let d = crate::app::keymap::def_of(cmd);
+        let d = crate::keymap::def_of(cmd);
         let Some(key) = state.keymap.label(cmd) else {
             continue;
         };
         // Greyed when it would be refused right now; the first reason is spelled out.
-        let refused = if d.mutating { crate::app::update::preview(state, cmd).err() } else { None };
+        let refused = if d.mutating { crate::app::selectors::preview(state, cmd).err() } else { None };
         let disabled = d.mutating && (state.read_only || refused.is_some());
         if let Some(why) = refused.filter(|_| !state.read_only && first_reason.is_none()) {
             first_reason = Some(format!(" {}: {why}", d.hint));

@@ -6,10 +6,10 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::keymap::Command;
 use crate::app::state::{Pane, Screen, State};
 use crate::domain::RunStatus;
-use crate::ui::theme::Role;
+use crate::keymap::Command;
+use crate::theme::Role;
 use crate::ui::widgets::text::{truncate, width};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {

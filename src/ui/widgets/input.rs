@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::command::COMMANDS;
 use crate::app::state::{Input, InputKind, State};
-use crate::ui::theme::Role;
+use crate::theme::Role;
 use crate::ui::widgets::text::{pad, width};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {

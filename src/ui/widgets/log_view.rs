@@ -8,13 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use crate::app::keymap::Command;
+use crate::app::selectors::current_top;
 use crate::app::state::{Pane, State};
-use crate::app::update::current_top;
 use crate::domain::JobStatus;
+use crate::keymap::Command;
 use crate::logstore::sanitize::strip_sgr;
 use crate::logstore::{LogStore, StoredLine, Stream, ansi};
-use crate::ui::theme::{Role, Theme};
+use crate::theme::{Role, Theme};
 use crate::ui::widgets::text::width;
 use crate::util::{clock_ms, format_bytes};
 

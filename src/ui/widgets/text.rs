@@ -43,7 +43,7 @@ pub fn centered(area: ratatui::layout::Rect, w: u16, h: u16) -> ratatui::layout:
 }
 
 /// The column heading of a table view, padded to the width.
-pub fn heading(text: &str, width: usize, theme: &crate::ui::theme::Theme) -> ratatui::text::Line<'static> {
+pub fn heading(text: &str, width: usize, theme: &crate::theme::Theme) -> ratatui::text::Line<'static> {
     use ratatui::style::Modifier;
-    ratatui::text::Line::styled(pad(text, width), theme.fg(crate::ui::theme::Role::Muted).add_modifier(Modifier::BOLD))
+    ratatui::text::Line::styled(pad(text, width), theme.fg(crate::theme::Role::Muted).add_modifier(Modifier::BOLD))
 }

@@ -5,9 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::app::keymap::Command;
 use crate::app::state::{State, ToastLevel};
-use crate::ui::theme::Role;
+use crate::keymap::Command;
+use crate::theme::Role;
 use crate::ui::widgets::text::width;
 
 const MAX_SHOWN: usize = 3;

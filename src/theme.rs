@@ -7,11 +7,11 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("dark", include_str!("../../themes/dark.toml")),
-    ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
-    ("colorblind", include_str!("../../themes/colorblind.toml")),
-    ("mono", include_str!("../../themes/mono.toml")),
+    ("dark", include_str!("../themes/dark.toml")),
+    ("light", include_str!("../themes/light.toml")),
+    ("high-contrast", include_str!("../themes/high-contrast.toml")),
+    ("colorblind", include_str!("../themes/colorblind.toml")),
+    ("mono", include_str!("../themes/mono.toml")),
 ];
 
 /// A theme file: every role is optional and falls back to the `dark` theme's value.
@@ -63,7 +63,7 @@ impl ThemeSpec {
             if path.exists() {
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read theme {}: {e}", path.display()))?;
                 let spec: ThemeSpec = toml::from_str(&text).map_err(|e| {
-                    let (line, col) = e.span().map(|s| super::super::config::line_col_of(&text, s.start)).unwrap_or((1, 1));
+                    let (line, col) = e.span().map(|s| crate::util::line_col(&text, s.start)).unwrap_or((1, 1));
                     format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
                 })?;
                 spec.validate().map_err(|e| format!("{}: {e}", path.display()))?;

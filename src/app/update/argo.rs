@@ -3,12 +3,12 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::action::ArgoMsg;
-use super::effect::Effect;
-use super::keymap::Command;
-use super::state::{ArgoConnection, ArgoDetail, Screen, State};
+use crate::app::action::ArgoMsg;
+use crate::app::effect::Effect;
+use crate::app::state::{ArgoConnection, ArgoDetail, Screen, State};
 use crate::argo::client::WatchUpdate;
 use crate::argo::{ArgoAction, Seen};
+use crate::keymap::Command;
 use crate::ops::Operation;
 
 /// The watch to (re)start for the current context and namespace.
@@ -105,9 +105,9 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     // Its canary's numbers when a service judges it, and the journal for its timeline (read
     // once; after an action the journal is read again anyway).
     let mut fx = vec![Effect::ArgoDetail { key: Some(key) }];
-    fx.extend(super::update::canary_refresh(state));
+    fx.extend(super::canary_refresh(state));
     if state.audit.records.is_empty() && state.pending_audit.is_none() {
-        fx.extend(super::update::load_audit(state));
+        fx.extend(super::load_audit(state));
     }
     fx
 }
@@ -116,7 +116,7 @@ pub fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
     let now = state.now;
     let ordered = state.argo.ordered(now);
     let cur = state.argo.cursor(&ordered);
-    let next = super::update::step(cur, ordered.len(), cmd);
+    let next = super::step(cur, ordered.len(), cmd);
     let key = ordered.get(next).map(|r| r.key());
     state.argo.selected = key;
     // The detail follows the selection when it is open.

@@ -1,0 +1,87 @@
+//! Pure queries over `&State`, shared by the reducer and the views: what is visible, what a key
+//! would do now.
+
+use super::layout;
+use super::state::{Screen, State};
+use super::update::{describe, rollout_op, verdict};
+use crate::keymap::Command;
+use crate::ops::Operation;
+use crate::policy::Verdict;
+use crate::util::format_duration;
+use jiff::Timestamp;
+
+/// The selected run's findings that match the filter, most severe first.
+pub fn visible_findings(state: &State) -> Vec<&crate::findings::Finding> {
+    let Some(ev) = state.current_run().and_then(|r| r.evidence.as_ref()) else { return Vec::new() };
+    ev.findings.iter().filter(|f| state.findings_view.matches(f)).collect()
+}
+
+pub fn selected_finding(state: &State) -> Option<&crate::findings::Finding> {
+    visible_findings(state).get(state.findings_view.cursor).copied()
+}
+
+/// The sequence number of the top visible log line.
+pub fn current_top(state: &State) -> u64 {
+    let Some(log) = state.current_log() else {
+        return 0;
+    };
+    let rows = layout::log_rows(state) as u64;
+    let (first, end) = (log.store.first_seq(), log.store.end_seq());
+    let bottom_top = end.saturating_sub(rows).max(first);
+    if state.log.follow { bottom_top } else { state.log.top.clamp(first, bottom_top) }
+}
+
+/// Elapsed or total duration of a job for display.
+pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<String> {
+    crate::util::elapsed(job.started_at, job.finished_at, now).map(format_duration)
+}
+
+/// Whether a key of the current context means anything on this screen (the footer lists only
+/// those): fault injection only in the demo, restart and terminate only for Argo Rollouts, the
+/// release jumps only for NGINX rollouts.
+pub fn offered(state: &State, cmd: Command) -> bool {
+    match cmd {
+        Command::InjectFault => state.canary.faults.is_some(),
+        Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo,
+        Command::ReleaseFindings | Command::ReleaseApproval => state.screen != Screen::Argo,
+        _ => true,
+    }
+}
+
+/// What pressing a change key would do now, without doing it: `Err(reason)` when the policy (or
+/// the state of the selection) would refuse. Render uses it to grey keys with the reason.
+pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
+    let op = match cmd {
+        Command::Trigger => match state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone()) {
+            Some(pipeline) => Operation::Trigger { pipeline },
+            None => return Ok(()),
+        },
+        Command::Cancel | Command::Retry => {
+            let Some(run) = state.selected_run else { return Ok(()) };
+            if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } }
+        }
+        Command::Approve | Command::Reject => {
+            let gate = match state.screen {
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
+                _ => state.current_run().and_then(|r| r.record.waiting_gates().next().map(|j| (r.record.id, j.key.clone()))),
+            };
+            let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
+            Operation::Gate { run, job, approve: cmd == Command::Approve }
+        }
+        // Greyed in the footer with the reason when the rollout's state, the API server's access
+        // review or the policy refuses it.
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
+            match super::update::argo_op_for(state, cmd) {
+                Some(op) => op?,
+                None => return Ok(()),
+            }
+        }
+        Command::Rollout(action) => rollout_op(state, action)?,
+        _ => return Ok(()),
+    };
+    let target = describe(state, &op)?;
+    match verdict(state, &op, &target, false) {
+        Verdict::Refused { message, break_glass_possible: false, .. } => Err(message),
+        _ => Ok(()),
+    }
+}

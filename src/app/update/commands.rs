@@ -1,0 +1,308 @@
+//! What a command does, from a key or from the `:` line.
+
+use super::*;
+
+pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
+    match cmd {
+        LineCommand::Run(None) => run_command(state, Command::Trigger),
+        LineCommand::Run(Some(p)) => request_trigger(state, Some(p)),
+        LineCommand::Open(id) => {
+            if state.run(id).is_none() {
+                state.toast_error(format!("there is no run #{id}"));
+                return Vec::new();
+            }
+            state.filter.clear();
+            state.focus = Pane::Jobs;
+            select_run(state, id)
+        }
+        LineCommand::Cancel => run_command(state, Command::Cancel),
+        LineCommand::Retry => run_command(state, Command::Retry),
+        LineCommand::Approve => run_command(state, Command::Approve),
+        LineCommand::Reject => run_command(state, Command::Reject),
+        LineCommand::Filter(f) => {
+            state.filter = f;
+            keep_selection_visible(state);
+            Vec::new()
+        }
+        LineCommand::Theme(name) => vec![Effect::LoadTheme { name }],
+        LineCommand::Wrap => run_command(state, Command::LogWrap),
+        LineCommand::Timestamps => run_command(state, Command::LogTimestamps),
+        LineCommand::Follow => run_command(state, Command::LogFollow),
+        LineCommand::Help => run_command(state, Command::Help),
+        LineCommand::Quit => run_command(state, Command::Quit),
+        LineCommand::Inject(name) => match state.canary.faults.as_ref().map(|f| (f.find(&name), f.names())) {
+            Some((Some(i), _)) => inject(state, i),
+            Some((None, names)) => {
+                state.toast_error(format!("`{name}` is not a fault this canary offers ({})", names.join(", ")));
+                Vec::new()
+            }
+            None => inject(state, 0),
+        },
+        LineCommand::Context(c) => super::argo::switch(state, Some(c), None),
+        LineCommand::Namespace(ns) => super::argo::switch(state, None, Some(ns)),
+    }
+}
+
+pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
+    if crate::keymap::def_of(cmd).mutating && state.read_only {
+        state.toast_error(format!(
+            "read-only mode: `{}` is disabled (flightdeck was started with --read-only)",
+            crate::keymap::def_of(cmd).name
+        ));
+        return Vec::new();
+    }
+    match cmd {
+        Command::Quit => {
+            let active = state.local_runs.iter().filter(|id| state.run(**id).is_some_and(|r| !r.record.status.is_terminal())).count();
+            if active > 0 {
+                let lines = vec![
+                    format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
+                    "Quitting cancels them and ends their processes.".into(),
+                ];
+                let c = Confirm::new("Quit flightdeck?".into(), lines, ConfirmOp::Quit { runs: active }, Tier::YesNo, None, Vec::new());
+                state.overlay = Some(Overlay::Confirm(Box::new(c)));
+                return Vec::new();
+            }
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Command::Help => {
+            state.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Command::CommandLine => {
+            open_input(state, InputKind::Command, "");
+            Vec::new()
+        }
+        Command::Filter => {
+            if state.screen == Screen::Findings {
+                let f = state.findings_view.filter.clone();
+                open_input(state, InputKind::FindingsFilter, &f);
+            } else if state.screen == Screen::Audit {
+                let f = state.audit.filter.clone();
+                open_input(state, InputKind::AuditFilter, &f);
+            } else if state.focus == Pane::Log && state.screen == Screen::Pipelines {
+                let q = state.log.search.as_ref().map(|s| s.query.clone()).unwrap_or_default();
+                open_input(state, InputKind::Search, &q);
+            } else {
+                let f = state.filter.clone();
+                open_input(state, InputKind::Filter, &f);
+            }
+            Vec::new()
+        }
+        Command::Back => {
+            if let Some(pos) = state.toasts.iter().rposition(|t| t.level == ToastLevel::Error) {
+                state.toasts.remove(pos);
+            } else if state.screen == Screen::Audit && !state.audit.filter.is_empty() {
+                state.audit.filter.clear();
+            } else if state.screen == Screen::Findings && !state.findings_view.filter.is_empty() {
+                state.findings_view.filter.clear();
+            } else if state.screen == Screen::Argo && state.argo.detail.is_some() {
+                state.argo.detail = None;
+                return vec![Effect::ArgoDetail { key: None }];
+            } else if state.screen != Screen::Pipelines {
+                state.screen = Screen::Pipelines;
+            } else if state.focus == Pane::Log && state.log.search.is_some() {
+                state.log.search = None;
+            } else {
+                match state.focus {
+                    Pane::Log => state.focus = Pane::Jobs,
+                    Pane::Jobs => state.focus = Pane::Runs,
+                    Pane::Runs if !state.filter.is_empty() => state.filter.clear(),
+                    Pane::Runs => state.dirty = false,
+                }
+            }
+            Vec::new()
+        }
+        Command::FocusNext => {
+            state.focus = match state.focus {
+                Pane::Runs => Pane::Jobs,
+                Pane::Jobs => Pane::Log,
+                Pane::Log => Pane::Runs,
+            };
+            Vec::new()
+        }
+        Command::FocusPrev => {
+            state.focus = match state.focus {
+                Pane::Runs => Pane::Log,
+                Pane::Jobs => Pane::Runs,
+                Pane::Log => Pane::Jobs,
+            };
+            Vec::new()
+        }
+        Command::Open if state.screen == Screen::Approvals => {
+            let Some((run, job)) = state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())) else {
+                return Vec::new();
+            };
+            state.screen = Screen::Pipelines;
+            state.focus = Pane::Log;
+            state.filter.clear();
+            let mut fx = select_run(state, run);
+            fx.extend(select_job(state, job));
+            fx
+        }
+        Command::Open if state.screen == Screen::Overview => open_release(state, Screen::Pipelines),
+        Command::Open if state.screen == Screen::Argo => super::argo::open(state),
+        Command::ScreenArgo => super::argo::show(state),
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
+            // Undo has no operation yet: it opens the revision picker.
+            let result = match super::argo::op_for(state, cmd) {
+                Some(op) => op.map(Some),
+                None => super::argo::start_undo(state).map(|_| None),
+            };
+            match result {
+                Ok(Some(op)) => request(state, op),
+                Ok(None) => Vec::new(),
+                Err(e) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+            }
+        }
+        Command::ArgoRestart | Command::ArgoTerminate => {
+            state.toast_info("restart and terminate are for Argo Rollouts (7)");
+            Vec::new()
+        }
+        Command::ReleaseFindings => open_release(state, Screen::Findings),
+        Command::ReleaseApproval => open_release_approval(state),
+        Command::Open => {
+            match state.focus {
+                Pane::Runs if state.selected_run.is_some() => state.focus = Pane::Jobs,
+                Pane::Jobs if state.selected_job.is_some() => state.focus = Pane::Log,
+                _ => {}
+            }
+            Vec::new()
+        }
+        Command::Up
+        | Command::Down
+        | Command::PageUp
+        | Command::PageDown
+        | Command::Top
+        | Command::Bottom
+        | Command::Left
+        | Command::Right => navigate(state, cmd),
+        Command::Trigger => {
+            let pipeline = state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone());
+            request_trigger(state, pipeline)
+        }
+        Command::Cancel | Command::Retry => {
+            let Some(run) = state.selected_run else {
+                state.toast_error("no run selected");
+                return Vec::new();
+            };
+            let op = if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } };
+            request(state, op)
+        }
+        Command::Approve | Command::Reject => {
+            let approve = cmd == Command::Approve;
+            let gate = match state.screen {
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
+                _ => state.current_run().and_then(|run| {
+                    let selected = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
+                    selected.or_else(|| run.record.waiting_gates().next().map(|j| j.key.clone())).map(|k| (run.record.id, k))
+                }),
+            };
+            let Some((run, job)) = gate else {
+                state.toast_error(match state.selected_run {
+                    Some(id) if state.screen == Screen::Pipelines => format!("run #{id} has no gate waiting for a decision"),
+                    _ => "no gate is waiting for a decision".to_string(),
+                });
+                return Vec::new();
+            };
+            request(state, Operation::Gate { run, job, approve })
+        }
+        Command::ScreenPipelines | Command::ScreenApprovals | Command::ScreenAudit | Command::ScreenFindings => {
+            state.screen = match cmd {
+                Command::ScreenApprovals => Screen::Approvals,
+                Command::ScreenAudit => Screen::Audit,
+                Command::ScreenFindings => Screen::Findings,
+                _ => Screen::Pipelines,
+            };
+            match state.screen {
+                Screen::Audit => load_audit(state).into_iter().collect(),
+                Screen::Findings => {
+                    state.findings_view.cursor = 0;
+                    state.selected_run.and_then(|id| ensure_evidence(state, id, true)).into_iter().collect()
+                }
+                Screen::Approvals => {
+                    let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
+                    ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
+                }
+                Screen::Pipelines | Screen::Canary | Screen::Overview | Screen::Argo => Vec::new(),
+            }
+        }
+        Command::ScreenCanary => {
+            state.screen = Screen::Canary;
+            canary_refresh(state).into_iter().collect()
+        }
+        Command::ScreenOverview => {
+            state.screen = Screen::Overview;
+            overview_refresh(state)
+        }
+        Command::Rollout(action) => match rollout_op(state, action) {
+            Ok(op) => request(state, op),
+            Err(e) => {
+                state.toast_error(e);
+                Vec::new()
+            }
+        },
+        Command::AcceptRisk => {
+            let Some(run) = state.selected_run else { return Vec::new() };
+            let Some(f) = selected_finding(state).cloned() else {
+                state.toast_error("select a finding first (3 shows the findings of the selected run)");
+                return Vec::new();
+            };
+            let file = state.acceptances.path.clone().unwrap_or_else(|| std::path::PathBuf::from("risk-acceptances.toml"));
+            request(
+                state,
+                Operation::AcceptRisk {
+                    run,
+                    id: f.id.clone(),
+                    package: f.package.clone(),
+                    target: f.target.clone(),
+                    severity: f.severity,
+                    expires: None,
+                    file,
+                },
+            )
+        }
+        Command::InjectFault => {
+            let next = state.canary.faults.as_ref().map(|f| f.next()).unwrap_or_default();
+            inject(state, next)
+        }
+        Command::BreakGlass => {
+            state.dirty = false;
+            Vec::new()
+        }
+        Command::LogFollow => {
+            state.log.follow = !state.log.follow;
+            if state.log.follow {
+                state.log.new_lines = 0;
+            } else {
+                state.log.top = current_top(state);
+            }
+            Vec::new()
+        }
+        Command::LogWrap => {
+            state.log.wrap = !state.log.wrap;
+            state.log.hscroll = 0;
+            Vec::new()
+        }
+        Command::LogTimestamps => {
+            state.log.timestamps = !state.log.timestamps;
+            Vec::new()
+        }
+        Command::LogNextMatch | Command::LogPrevMatch => {
+            step_match(state, cmd == Command::LogNextMatch);
+            Vec::new()
+        }
+        Command::LogFirstError => {
+            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq()));
+            match found {
+                Some(seq) => jump_to(state, seq),
+                None => state.toast_info("no line that looks like an error in this log"),
+            }
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Keys: the dialogs, the text inputs, and which command a key means in the current context.
+
+use super::*;
+
+pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
+    if ev.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    state.dirty = true;
+    match state.overlay.take() {
+        Some(Overlay::Help { scroll }) => {
+            match state.keymap.resolve(state.context(), &ev) {
+                Some(Command::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Command::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Command::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
+                Some(Command::PageUp) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
+                _ => {} // any other key closes help
+            }
+            Vec::new()
+        }
+        Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
+        Some(Overlay::Input(input)) => on_input_key(state, input, ev),
+        None if state.screen == Screen::Argo && state.argo.picker.is_some() => {
+            let cmd = state.keymap.resolve(state.context(), &ev);
+            match super::argo::picker_key(state, &ev, cmd) {
+                Some(Ok(op)) => request(state, op),
+                Some(Err(e)) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+                None => Vec::new(),
+            }
+        }
+        None => match state.keymap.resolve(state.context(), &ev) {
+            Some(cmd) => run_command(state, cmd),
+            None => {
+                state.dirty = false;
+                Vec::new()
+            }
+        },
+    }
+}
+
+pub(crate) fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEvent) -> Vec<Effect> {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    if ev.code == KeyCode::Esc || (ctrl && ev.code == KeyCode::Char('c')) {
+        return Vec::new(); // Esc always cancels
+    }
+    if c.frozen.is_some() {
+        if state.keymap.resolve(state.context(), &ev) == Some(Command::BreakGlass) {
+            // Break-glass: the strongest confirmation, a reason, and a loud journal record.
+            c.frozen = None;
+            c.break_glass = true;
+            c.tier = Tier::Typed;
+            c.field = ConfirmField::Name;
+            c.title = format!("BREAK-GLASS: {}", c.title);
+        } else if matches!(ev.code, KeyCode::Char('n') | KeyCode::Char('q')) {
+            return Vec::new();
+        }
+        state.overlay = Some(Overlay::Confirm(c));
+        return Vec::new();
+    }
+    if c.tier == Tier::Typed {
+        match ev.code {
+            KeyCode::Tab | KeyCode::BackTab => {
+                let forward = ev.code == KeyCode::Tab;
+                let order: Vec<ConfirmField> = if c.expiry.is_some() {
+                    vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Expiry, ConfirmField::Buttons]
+                } else {
+                    vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Buttons]
+                };
+                let i = order.iter().position(|f| *f == c.field).unwrap_or(0);
+                c.field = if forward { order[(i + 1) % order.len()] } else { order[(i + order.len() - 1) % order.len()] };
+            }
+            KeyCode::Enter if c.field == ConfirmField::Name => c.field = ConfirmField::Reason,
+            KeyCode::Enter if c.field == ConfirmField::Reason && c.expiry.is_some() => c.field = ConfirmField::Expiry,
+            KeyCode::Enter if c.field == ConfirmField::Buttons && !c.yes_focused => return Vec::new(),
+            KeyCode::Enter => {
+                if c.blocked().is_none() {
+                    return confirmed(state, *c);
+                }
+                c.field = if c.typed_name() != c.target.as_ref().map(|t| t.name.clone()).unwrap_or_default() {
+                    ConfirmField::Name
+                } else {
+                    ConfirmField::Reason
+                };
+            }
+            KeyCode::Left | KeyCode::Right if c.field == ConfirmField::Buttons => c.yes_focused = !c.yes_focused,
+            _ => match c.field {
+                ConfirmField::Name => {
+                    c.name.input(ev);
+                }
+                ConfirmField::Reason => {
+                    c.reason.input(ev);
+                }
+                ConfirmField::Expiry => {
+                    if let Some(e) = c.expiry.as_mut() {
+                        e.input(ev);
+                    }
+                }
+                ConfirmField::Buttons => {}
+            },
+        }
+        state.overlay = Some(Overlay::Confirm(c));
+        return Vec::new();
+    }
+    match ev.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, *c),
+        KeyCode::Char('n') | KeyCode::Char('N') => Vec::new(),
+        KeyCode::Enter if c.yes_focused => confirmed(state, *c),
+        KeyCode::Enter => Vec::new(),
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char('h') | KeyCode::Char('l') => {
+            c.yes_focused = !c.yes_focused;
+            state.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
+        _ => {
+            // Anything else keeps the question open: a stray key must not decide it.
+            state.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn on_input_key(state: &mut State, mut input: Box<Input>, ev: KeyEvent) -> Vec<Effect> {
+    match ev.code {
+        KeyCode::Esc => {
+            if input.kind == InputKind::Filter {
+                // Esc abandons the edit; the filter that was there before stays.
+                state.filter = input.suggestions.first().cloned().unwrap_or_default();
+            }
+            Vec::new()
+        }
+        KeyCode::Enter => submit_input(state, input),
+        KeyCode::Tab if input.kind == InputKind::Command => {
+            let line = input.value();
+            let candidates = command::complete(&line, state);
+            let completed = match candidates.len() {
+                0 => line.clone(),
+                1 => format!("{} ", candidates[0]),
+                _ => command::common_prefix(&candidates),
+            };
+            if completed.len() >= line.len() {
+                input.text = single_line(&completed);
+            }
+            input.suggestions = candidates;
+            state.overlay = Some(Overlay::Input(input));
+            Vec::new()
+        }
+        KeyCode::Char('m') | KeyCode::Char('j') if ev.modifiers.contains(KeyModifiers::CONTROL) => submit_input(state, input),
+        _ => {
+            input.text.input(ev);
+            state.overlay = Some(Overlay::Input(input));
+            after_input_edit(state);
+            Vec::new()
+        }
+    }
+}
+
+/// Live effects of typing: the runs filter applies as you type, the command line suggests.
+pub(crate) fn after_input_edit(state: &mut State) {
+    let Some(Overlay::Input(input)) = &state.overlay else {
+        return;
+    };
+    let value = input.value();
+    match input.kind {
+        InputKind::Filter => {
+            state.filter = value;
+            keep_selection_visible(state);
+        }
+        InputKind::Command => {
+            let s = command::complete(&value, state);
+            if let Some(Overlay::Input(input)) = &mut state.overlay {
+                input.suggestions = s;
+            }
+        }
+        InputKind::Search => {}
+        InputKind::AuditFilter => {
+            state.audit.filter = value;
+            state.audit.cursor = 0;
+        }
+        InputKind::FindingsFilter => {
+            state.findings_view.filter = value;
+            state.findings_view.cursor = 0;
+        }
+    }
+}
+
+pub(crate) fn keep_selection_visible(state: &mut State) {
+    let visible: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();
+    if let Some(sel) = state.selected_run
+        && !visible.contains(&sel)
+        && let Some(first) = visible.first()
+    {
+        let _ = select_run(state, *first);
+    }
+}
+
+pub(crate) fn submit_input(state: &mut State, input: Box<Input>) -> Vec<Effect> {
+    let value = input.value();
+    match input.kind {
+        InputKind::Filter => {
+            state.filter = value.trim().to_string();
+            keep_selection_visible(state);
+            Vec::new()
+        }
+        InputKind::Search => {
+            search(state, value.trim());
+            Vec::new()
+        }
+        InputKind::AuditFilter => {
+            state.audit.filter = value.trim().to_string();
+            state.audit.cursor = 0;
+            Vec::new()
+        }
+        InputKind::FindingsFilter => {
+            state.findings_view.filter = value.trim().to_string();
+            state.findings_view.cursor = 0;
+            Vec::new()
+        }
+        InputKind::Command => match command::parse(&value) {
+            Ok(cmd) => line_command(state, cmd),
+            Err(e) => {
+                state.toast_error(e);
+                Vec::new()
+            }
+        },
+    }
+}
+
+pub(crate) fn single_line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+pub(crate) fn open_input(state: &mut State, kind: InputKind, initial: &str) {
+    let mut input = Input { kind, text: single_line(initial), suggestions: Vec::new() };
+    if kind == InputKind::Filter {
+        // Remember the filter in force so Esc can restore it.
+        input.suggestions = vec![state.filter.clone()];
+    }
+    state.overlay = Some(Overlay::Input(Box::new(input)));
+    if kind == InputKind::Command {
+        after_input_edit(state);
+    }
+}

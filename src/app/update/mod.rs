@@ -1,0 +1,281 @@
+//! The reducer: the only place state changes, and the single point where a mutation is allowed
+//! (read-only mode, confirmation, "is it still what the user saw?").
+
+mod argo;
+mod commands;
+mod keys;
+mod log;
+mod navigate;
+mod releases;
+mod runs;
+mod safety;
+
+use self::{commands::*, keys::*, log::*, navigate::*, releases::*, runs::*, safety::*};
+pub(crate) use argo::op_for as argo_op_for;
+pub(crate) use releases::rollout_op;
+pub use safety::start_without_dialog;
+pub(crate) use safety::{describe, verdict};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::action::Action;
+use super::command::{self, LineCommand};
+use super::effect::Effect;
+use super::state::{
+    Confirm, ConfirmField, ConfirmOp, Input, InputKind, JobLog, Overlay, Pane, RunView, Screen, Search, State, TOAST_SECS, ToastLevel,
+};
+use crate::app::layout;
+pub(crate) use crate::app::selectors::*;
+use crate::ci::RunEvent;
+use crate::domain::{JobStatus, RunId, RunRecord};
+use crate::keymap::Command;
+use crate::logstore::LogStore;
+use crate::ops::{self, Approved, Operation};
+use crate::policy::{Request, Tier, Verdict};
+
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Key(ev) => on_key(state, ev),
+        Action::Paste(text) => {
+            if let Some(Overlay::Input(input)) = &mut state.overlay {
+                input.text.insert_str(text.replace(['\n', '\r'], " "));
+                after_input_edit(state);
+            }
+            Vec::new()
+        }
+        Action::Resize(w, h) => {
+            state.size = (w, h);
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::Tick(now) => {
+            state.now = now;
+            let before = state.toasts.len();
+            state.toasts.retain(|t| t.level == ToastLevel::Error || now.as_second() - t.at.as_second() < TOAST_SECS);
+            if before != state.toasts.len() || state.needs_clock() {
+                state.dirty = true;
+            }
+            canary_refresh(state).into_iter().collect()
+        }
+        Action::CanaryLoaded { request, service, result } => {
+            let now = state.now;
+            let Some(d) = state.canary.data.get_mut(&service) else { return Vec::new() };
+            if d.pending != Some(request) {
+                return Vec::new(); // superseded (window changed)
+            }
+            d.pending = None;
+            if !result.metrics.is_empty() {
+                d.last_ok = Some(now);
+            }
+            d.result = Some(*result);
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::Terminate => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::RunsLoaded { request, result } => {
+            if state.pending_runs != Some(request) {
+                return Vec::new(); // superseded by a newer request
+            }
+            state.pending_runs = None;
+            state.runs_loaded = true;
+            state.dirty = true;
+            match result {
+                Ok(runs) => {
+                    let waiting: Vec<RunId> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id).collect();
+                    for rec in runs {
+                        upsert_run(state, rec);
+                    }
+                    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
+                    fx.push(Effect::LoadAcceptances);
+                    if state.selected_run.is_none()
+                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id)
+                    {
+                        fx.extend(select_run(state, id));
+                    }
+                    return fx;
+                }
+                Err(e) => state.toast_error(format!("cannot read the run history: {e}")),
+            }
+            Vec::new()
+        }
+        Action::LogLoaded { request, run, job, result } => {
+            if state.pending_log != Some(request) {
+                return Vec::new(); // the user has moved on; drop the stale answer
+            }
+            state.pending_log = None;
+            let caps = state.log_caps;
+            match result {
+                Ok(lines) => {
+                    if let Some(view) = state.run_mut(run)
+                        && !view.logs.contains_key(&job)
+                    {
+                        let mut store = LogStore::new(caps.max_lines, caps.max_bytes);
+                        for l in &lines {
+                            store.push_raw(l.ts_ms, l.stream, &l.bytes);
+                        }
+                        view.logs.insert(job, JobLog { store, from_disk: true });
+                    }
+                }
+                Err(e) => state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}")),
+            }
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::OpDone { op, result } => {
+            state.in_flight.remove(&op);
+            let accepted_risk = op.starts_with("accept ") && result.is_ok();
+            match result {
+                Ok(report) => {
+                    state.toast_info(report.message);
+                    if let Some(w) = report.warning {
+                        state.toast_error(w);
+                    }
+                    if let Some(id) = report.new_run {
+                        state.local_runs.insert(id);
+                        state.filter.clear();
+                        return refresh_audit(state).into_iter().chain(select_run(state, id)).collect();
+                    }
+                }
+                Err(e) => state.toast_error(format!("{op} failed: {e}")),
+            }
+            let mut fx: Vec<Effect> = refresh_audit(state).into_iter().collect();
+            if accepted_risk {
+                fx.push(Effect::LoadAcceptances);
+            }
+            fx
+        }
+        Action::Journaled(result) => {
+            if let Err(e) = result {
+                state.toast_error(format!("the refusal could not be journaled: {e}"));
+            }
+            refresh_audit(state).into_iter().collect()
+        }
+        Action::FindingsLoaded { run, result } => {
+            let acceptances = state.acceptances.clone();
+            match result {
+                Ok((findings, unreadable)) => {
+                    if let Some(v) = state.run_mut(run) {
+                        v.evidence = Some(crate::findings::Evidence { findings, unreadable, acceptances });
+                    }
+                }
+                Err(e) => state.toast_error(format!("cannot read the findings of run #{run}: {e}")),
+            }
+            let n = visible_findings(state).len();
+            state.findings_view.cursor = state.findings_view.cursor.min(n.saturating_sub(1));
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::AcceptancesLoaded(result) => {
+            match result {
+                Ok(acc) => {
+                    for v in state.runs.iter_mut() {
+                        if let Some(ev) = v.evidence.as_mut() {
+                            ev.acceptances = acc.clone();
+                        }
+                    }
+                    state.acceptances = acc;
+                }
+                Err(e) => state.toast_error(format!("risk acceptances: {e}")),
+            }
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::AuditLoaded { request, result } => {
+            if state.pending_audit != Some(request) {
+                return Vec::new();
+            }
+            state.pending_audit = None;
+            state.audit.loading = false;
+            match result {
+                Ok((records, report)) => {
+                    state.audit.records = records;
+                    state.audit.report = Some(report);
+                    state.audit.error = None;
+                }
+                Err(e) => state.audit.error = Some(e),
+            }
+            let n = state.audit.visible().len();
+            state.audit.cursor = state.audit.cursor.min(n.saturating_sub(1));
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::RolloutUpdated { name, result } => {
+            match result {
+                Ok(rec) => {
+                    let changed = state.rollouts.records.get(&name) != Some(&rec);
+                    state.rollouts.errors.remove(&name);
+                    if changed {
+                        state.rollouts.records.insert(name, *rec);
+                        state.dirty = true;
+                        if state.screen == Screen::Overview {
+                            return overview_refresh(state);
+                        }
+                    }
+                }
+                Err(e) => {
+                    if state.rollouts.errors.get(&name) != Some(&e) {
+                        state.rollouts.errors.insert(name, e);
+                        state.dirty = true;
+                    }
+                }
+            }
+            Vec::new()
+        }
+        Action::Argo(msg) => argo::on_msg(state, msg),
+        Action::FaultInjected(result) => {
+            match (result, state.canary.faults.as_mut()) {
+                (Ok(name), Some(d)) => {
+                    d.pending = None;
+                    if let Some(i) = d.find(&name) {
+                        d.current = i;
+                        let now = d.faults[i].description.clone();
+                        state.toast_info(format!("the canary is now {now}"));
+                    }
+                }
+                (Err(e), d) => {
+                    if let Some(d) = d {
+                        d.pending = None;
+                    }
+                    state.toast_error(e);
+                }
+                (Ok(_), None) => {}
+            }
+            state.dirty = true;
+            Vec::new()
+        }
+        Action::ThemeLoaded(result) => {
+            match result {
+                Ok(theme) => {
+                    let name = theme.name.clone();
+                    state.theme = theme;
+                    state.toast_info(format!("theme: {name}"));
+                }
+                Err(e) => state.toast_error(e),
+            }
+            Vec::new()
+        }
+        Action::Run(ev) => on_run_event(state, ev),
+    }
+}
+
+pub(crate) fn load_audit(state: &mut State) -> Option<Effect> {
+    let request = state.request_id();
+    state.pending_audit = Some(request);
+    state.audit.loading = true;
+    Some(Effect::LoadAudit { request })
+}
+
+/// Reloads the journal when a screen shows it (after something was written): the audit screen,
+/// and the timeline of an opened Argo Rollout.
+pub(crate) fn refresh_audit(state: &mut State) -> Option<Effect> {
+    if state.screen == Screen::Audit || (state.screen == Screen::Argo && state.argo.detail.is_some()) { load_audit(state) } else { None }
+}
+
+pub(crate) fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}

@@ -1,0 +1,159 @@
+//! Runs as the CI providers report them: the list, the selection, evidence and logs to fetch.
+
+use super::*;
+
+pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
+    match ev {
+        RunEvent::Updated(rec) => {
+            let rec = *rec;
+            let id = rec.id;
+            if rec.owner_pid == std::process::id() && !rec.status.is_terminal() {
+                state.local_runs.insert(id);
+            } else if rec.status.is_terminal() {
+                state.local_runs.remove(&id);
+            }
+            upsert_run(state, rec);
+            state.dirty = true;
+            let mut fx: Vec<Effect> = Vec::new();
+            let wants_evidence = state.selected_run == Some(id) || state.run(id).is_some_and(|r| r.record.waiting_gates().next().is_some());
+            if wants_evidence {
+                fx.extend(ensure_evidence(state, id, false));
+            }
+            if state.selected_run.is_none() {
+                fx.extend(select_run(state, id));
+                return fx;
+            }
+            if state.selected_run == Some(id) {
+                if state.selected_job.is_none() {
+                    state.selected_job = default_job(state.run(id).map(|r| &r.record));
+                }
+                fx.extend(ensure_log(state));
+            }
+            fx
+        }
+        RunEvent::Log { run, job, lines } => {
+            let caps = state.log_caps;
+            let selected = state.selected_run == Some(run) && state.selected_job.as_deref() == Some(job.as_str());
+            let query = state.log.search.as_ref().map(|s| s.query.clone()).filter(|q| !q.is_empty());
+            let Some(view) = state.run_mut(run) else {
+                return Vec::new();
+            };
+            let entry =
+                view.logs.entry(job).or_insert_with(|| JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false });
+            if entry.from_disk {
+                return Vec::new(); // a finished job's log already read whole from disk
+            }
+            let before = entry.store.end_seq();
+            for l in &lines {
+                entry.store.push_raw(l.ts_ms, l.stream, &l.bytes);
+            }
+            if selected {
+                let added = entry.store.end_seq() - before;
+                let first = entry.store.first_seq();
+                let new_matches: Vec<u64> = match &query {
+                    Some(q) => {
+                        let m = crate::logstore::store_matcher(q);
+                        (before..before + added).filter(|seq| entry.store.get(*seq).is_some_and(|l| m.is_match(&l.text))).collect()
+                    }
+                    None => Vec::new(),
+                };
+                if let Some(s) = state.log.search.as_mut() {
+                    s.matches.retain(|m| *m >= first);
+                    s.matches.extend(new_matches);
+                }
+                if !state.log.follow {
+                    state.log.new_lines += added;
+                }
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        RunEvent::Problem { run, message } => {
+            match run {
+                Some(r) => state.toast_error(format!("run #{r}: {message}")),
+                None => state.toast_error(message),
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Inserts or replaces a run record, keeping the newest-first order and the logs already held.
+pub(crate) fn upsert_run(state: &mut State, rec: RunRecord) {
+    if let Some(view) = state.run_mut(rec.id) {
+        // Jobs sent back to pending by a retry start a fresh log on screen.
+        let reset: Vec<String> = rec
+            .jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Pending && view.record.job(&j.key).is_some_and(|old| old.status.is_terminal()))
+            .map(|j| j.key.clone())
+            .collect();
+        for k in reset {
+            view.logs.remove(&k);
+        }
+        view.record = rec;
+    } else {
+        let pos = state.runs.iter().position(|r| r.record.id < rec.id).unwrap_or(state.runs.len());
+        state.runs.insert(pos, RunView::new(rec));
+    }
+}
+
+/// The job to show first: one that is running, waiting or failed, else the first.
+pub(crate) fn default_job(rec: Option<&RunRecord>) -> Option<String> {
+    let rec = rec?;
+    let pick = |s: &[JobStatus]| rec.jobs.iter().find(|j| s.contains(&j.status)).map(|j| j.key.clone());
+    pick(&[JobStatus::Running, JobStatus::Waiting])
+        .or_else(|| pick(&[JobStatus::Failed, JobStatus::TimedOut]))
+        .or_else(|| rec.jobs.iter().rev().find(|j| j.status != JobStatus::Pending && j.status != JobStatus::Skipped).map(|j| j.key.clone()))
+        .or_else(|| rec.jobs.first().map(|j| j.key.clone()))
+}
+
+pub(crate) fn select_run(state: &mut State, id: RunId) -> Vec<Effect> {
+    if state.selected_run != Some(id) {
+        state.selected_run = Some(id);
+        state.selected_job = default_job(state.run(id).map(|r| &r.record));
+        state.findings_view.cursor = 0;
+        reset_log_view(state);
+    }
+    state.dirty = true;
+    ensure_log(state).into_iter().chain(ensure_evidence(state, id, false)).collect()
+}
+
+pub(crate) fn select_job(state: &mut State, key: String) -> Vec<Effect> {
+    if state.selected_job.as_deref() != Some(&key) {
+        state.selected_job = Some(key);
+        reset_log_view(state);
+    }
+    state.dirty = true;
+    ensure_log(state).into_iter().collect()
+}
+
+/// Asks for a run's security evidence when it is missing or out of date. `force` rereads it.
+pub(crate) fn ensure_evidence(state: &mut State, run: RunId, force: bool) -> Option<Effect> {
+    let acceptances = state.acceptances.clone();
+    let view = state.run_mut(run)?;
+    if !view.record.jobs.iter().any(|j| !j.reports.is_empty()) {
+        // Nothing declares reports: the evidence is empty, and complete.
+        view.evidence = Some(crate::findings::Evidence { acceptances, ..Default::default() });
+        return None;
+    }
+    let sig = view.evidence_signature();
+    if !force && view.evidence_of == sig && view.evidence.is_some() {
+        return None;
+    }
+    view.evidence_of = sig;
+    Some(Effect::LoadFindings { run })
+}
+
+/// Asks for the selected job's log from disk when it finished before we were watching.
+pub(crate) fn ensure_log(state: &mut State) -> Option<Effect> {
+    let run = state.current_run()?;
+    let job = state.current_job()?;
+    if run.logs.contains_key(&job.key) || !job.status.is_terminal() || state.pending_log.is_some() {
+        return None;
+    }
+    let (run_id, key) = (run.record.id, job.key.clone());
+    let request = state.request_id();
+    state.pending_log = Some(request);
+    Some(Effect::LoadLog { request, run: run_id, job: key })
+}

@@ -1,0 +1,204 @@
+//! The safety core: every change is described as the user sees it, judged by the policy, confirmed
+//! at the tier the policy asks for, checked again on confirmation, and journaled by its execution.
+
+use super::*;
+
+pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
+    let Some(pipeline) = pipeline else {
+        if state.pipelines.is_empty() {
+            state.toast_error("no pipeline is configured; see config.example.toml");
+        } else {
+            open_input(state, InputKind::Command, "run ");
+        }
+        return Vec::new();
+    };
+    if !state.pipelines.contains(&pipeline) {
+        state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
+        return Vec::new();
+    }
+    request(state, Operation::Trigger { pipeline })
+}
+
+/// Describes the target as the user sees it now.
+pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
+    let (run, envs) = match op {
+        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => {
+            let spec = state.rollouts.specs.iter().find(|s| &s.name == name).ok_or_else(|| format!("no rollout named `{name}`"))?;
+            let rec = state.rollouts.records.get(name).ok_or_else(|| format!("{name}: its state has not been read yet"))?;
+            return ops::describe_rollout(op, rec, spec);
+        }
+        Operation::Argo { namespace, name, .. } => {
+            let key = format!("{namespace}/{name}");
+            let r = state.argo.rollouts.get(&key).ok_or_else(|| format!("{key} is not in the watched list any more"))?;
+            let revisions = state.argo.detail.as_ref().filter(|d| d.key == key).map(|d| d.revisions.as_slice()).unwrap_or_default();
+            return ops::describe_argo(op, r, revisions, state.argo.environment(), state.now);
+        }
+        Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
+        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
+            (state.run(*run).map(|r| &r.record), Vec::new())
+        }
+    };
+    ops::describe(op, run, &envs)
+}
+
+pub(crate) fn verdict(state: &State, op: &Operation, target: &ops::Target, break_glass: bool) -> Verdict {
+    state.policy.evaluate(&Request {
+        kind: op.kind(),
+        environments: target.environments.clone(),
+        actor: &state.identity.actor,
+        run_triggered_by: target.triggered_by.as_deref(),
+        now: state.now,
+        break_glass,
+        security: match op {
+            Operation::Gate { run, .. } => state.run(*run).and_then(|r| r.evidence.as_ref()),
+            Operation::Rollout { name, .. } => {
+                state.rollouts.records.get(name).and_then(|r| r.run).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
+            }
+            _ => None,
+        },
+    })
+}
+
+/// The single entry point for a change: policy first, then the confirmation it asks for.
+pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
+    if state.in_flight.contains(&op.key()) {
+        state.toast_info(format!("{} is already in progress", op.key()));
+        return Vec::new();
+    }
+    let target = match describe(state, &op) {
+        Ok(t) => t,
+        Err(e) => {
+            state.toast_error(e);
+            return Vec::new();
+        }
+    };
+    let title = confirm_title(&op, &target);
+    match verdict(state, &op, &target, false) {
+        Verdict::Refused { rule, message, break_glass_possible: true } => {
+            let lines = target.effect.clone();
+            let mut c = Confirm::new(title, lines, ConfirmOp::Op(op), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
+            c.frozen = Some(message);
+            state.overlay = Some(Overlay::Confirm(Box::new(c)));
+            Vec::new()
+        }
+        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+        Verdict::Allowed { tier: Tier::None, .. } => execute(state, op, target, Tier::None, String::new(), false),
+        Verdict::Allowed { tier, notes, .. } => {
+            let needs_expiry = matches!(op, Operation::AcceptRisk { .. });
+            let mut c = Confirm::new(
+                title,
+                target.effect.clone(),
+                ConfirmOp::Op(op),
+                tier.max(if needs_expiry { Tier::Typed } else { Tier::None }),
+                Some(target),
+                notes,
+            );
+            if needs_expiry {
+                let default = state
+                    .now
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .date()
+                    .checked_add(jiff::Span::new().days(30))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                c.expiry = Some(single_line(&default));
+            }
+            state.overlay = Some(Overlay::Confirm(Box::new(c)));
+            Vec::new()
+        }
+    }
+}
+
+/// Starts a pipeline on the user's behalf without a dialog (the demo's opening move); the policy
+/// still decides and the journal still records it.
+pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
+    let op = Operation::Trigger { pipeline: pipeline.to_string() };
+    let Ok(target) = describe(state, &op) else { return Vec::new() };
+    match verdict(state, &op, &target, false) {
+        Verdict::Allowed { tier, .. } if tier < Tier::Typed => execute(state, op, target, tier, "demo start".into(), false),
+        _ => request(state, op),
+    }
+}
+
+pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
+    match op {
+        Operation::Trigger { pipeline } => format!("Run pipeline `{pipeline}`?"),
+        Operation::Cancel { run } => format!("Cancel run #{run}?"),
+        Operation::Retry { run } => format!("Retry run #{run}?"),
+        Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
+        Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
+        Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
+        Operation::StartRollout { name, version, .. } => format!("Roll out {version} on `{name}`?"),
+        Operation::Rollout { name, action, .. } => format!("{} `{name}`?", capitalised(action.name())),
+        Operation::Argo { namespace, name, action, .. } => format!("{} `{namespace}/{name}`?", capitalised(action.verb())),
+    }
+}
+
+pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, why: &str) -> Vec<Effect> {
+    state.toast_error(format!("refused: {why}"));
+    let draft = ops::refusal(op, &state.identity, &target.name, &target.environments, target.parameters.clone(), why);
+    vec![Effect::Journal(Box::new(draft))]
+}
+
+pub(crate) fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, reason: String, break_glass: bool) -> Vec<Effect> {
+    state.in_flight.insert(op.key());
+    let approved = Approved { op, identity: state.identity.clone(), via: "tui".into(), target, reason, break_glass, tier };
+    vec![Effect::Execute(Box::new(approved))]
+}
+
+/// The user confirmed. Check the target is still what they saw and the policy still agrees, then
+/// act once.
+pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
+    let reason = c.reason_text();
+    let typed = c.typed_name();
+    let expiry = c.expiry_date().and_then(Result::ok);
+    let op = match c.op {
+        ConfirmOp::Quit { .. } => {
+            state.quit = true;
+            return vec![Effect::Quit];
+        }
+        ConfirmOp::Op(Operation::AcceptRisk { run, id, package, target, severity, file, .. }) => {
+            Operation::AcceptRisk { run, id, package, target, severity, expires: expiry, file }
+        }
+        ConfirmOp::Op(op) => op,
+    };
+    if state.in_flight.contains(&op.key()) {
+        state.toast_info(format!("{} is already in progress", op.key()));
+        return Vec::new();
+    }
+    let seen = c.target.clone();
+    let target = match describe(state, &op) {
+        Ok(t) => t,
+        Err(e) => {
+            let t = seen.unwrap_or_else(|| ops::Target {
+                name: op.key(),
+                environments: vec![],
+                triggered_by: None,
+                parameters: serde_json::json!({}),
+                effect: vec![],
+            });
+            return refuse(state, &op, &t, &format!("stale: {e}; nothing was done"));
+        }
+    };
+    match verdict(state, &op, &target, c.break_glass) {
+        Verdict::Allowed { tier, break_glass_used, .. } => {
+            if tier == Tier::Typed && (reason.is_empty() || typed != target.name) {
+                // The policy tightened while the dialog was open: ask again at the new tier.
+                let title = confirm_title(&op, &target);
+                let mut again = Confirm::new(
+                    title,
+                    target.effect.clone(),
+                    ConfirmOp::Op(op),
+                    tier,
+                    Some(target),
+                    vec!["the policy now requires a typed confirmation".into()],
+                );
+                again.break_glass = c.break_glass;
+                state.overlay = Some(Overlay::Confirm(Box::new(again)));
+                return Vec::new();
+            }
+            execute(state, op, target, tier, reason, break_glass_used)
+        }
+        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+    }
+}

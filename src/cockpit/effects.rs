@@ -1,0 +1,153 @@
+//! Runs `Effect`s: each on its own tokio task with a timeout, its result sent back as an `Action`.
+//! The UI task never waits for them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::argo::{ArgoRuntime, replace};
+use crate::app::action::Action;
+use crate::app::effect::Effect;
+use crate::audit::Journal;
+use crate::ci::CiProvider;
+use crate::theme::{ColorDepth, Theme, ThemeSpec};
+
+/// Longest any single effect may take before it is reported as failed.
+const EFFECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct EffectRunner {
+    pub ci: Arc<dyn CiProvider>,
+    pub actions: UnboundedSender<Action>,
+    pub config_dir: Option<PathBuf>,
+    pub depth: ColorDepth,
+    pub journal: Journal,
+    /// The risk acceptances file.
+    pub acceptances: PathBuf,
+    /// Analysed services with their Prometheus source.
+    pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
+    /// A canary that offers faults (the demo's).
+    pub faults: Option<Arc<dyn crate::metrics::inject::FaultInjector>>,
+    /// NGINX canaries, when any are configured.
+    pub rollouts: Option<crate::rollout::Controller>,
+    /// Argo Rollouts, when a Kubernetes context is configured.
+    pub argo: Option<Arc<ArgoRuntime>>,
+}
+
+impl EffectRunner {
+    pub fn run(&self, effect: Effect) {
+        let ci = self.ci.clone();
+        let tx = self.actions.clone();
+        let config_dir = self.config_dir.clone();
+        let depth = self.depth;
+        let journal = self.journal.clone();
+        let acceptances = self.acceptances.clone();
+        let canary = self.canary.clone();
+        let faults = self.faults.clone();
+        let rollouts = self.rollouts.clone();
+        let argo = self.argo.clone();
+        tokio::spawn(async move {
+            let action = match effect {
+                Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
+                Effect::LoadLog { request, run, job } => {
+                    let result = timed(ci.read_log(run, job.clone())).await;
+                    Action::LogLoaded { request, run, job, result }
+                }
+                Effect::Execute(approved) => {
+                    let op = approved.op.key();
+                    let is_rollout =
+                        matches!(approved.op, crate::ops::Operation::Rollout { .. } | crate::ops::Operation::StartRollout { .. });
+                    let is_argo = matches!(approved.op, crate::ops::Operation::Argo { .. });
+                    let work = async {
+                        match (&rollouts, is_rollout, &argo, is_argo) {
+                            (Some(c), true, _, _) => crate::ops::execute_rollout(c, &journal, *approved).await,
+                            (None, true, _, _) => Err("no rollout is configured".to_string()),
+                            (_, _, Some(a), true) => {
+                                let cluster = a.cluster().await?;
+                                crate::ops::execute_argo(&cluster, &journal, *approved, a.settings.record_events).await
+                            }
+                            (_, _, None, true) => Err("no Kubernetes is configured".to_string()),
+                            _ => crate::ops::execute(ci.as_ref(), &journal, *approved).await,
+                        }
+                    };
+                    let result = match tokio::time::timeout(EFFECT_TIMEOUT, work).await {
+                        Ok(r) => r,
+                        Err(_) => Err(format!("no answer within {}s; check the run and the audit journal", EFFECT_TIMEOUT.as_secs())),
+                    };
+                    Action::OpDone { op, result }
+                }
+                Effect::Journal(draft) => {
+                    let j = journal.clone();
+                    let result = tokio::task::spawn_blocking(move || j.append(*draft).map(|_| ()).map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::Journaled(result)
+                }
+                Effect::LoadFindings { run } => {
+                    let result = timed(ci.evidence(run)).await;
+                    Action::FindingsLoaded { run, result }
+                }
+                Effect::Analyse { request, service, window } => {
+                    let Some((source, spec)) = canary.get(&service).cloned() else { return };
+                    let step = spec.analysis.interval.as_secs().max(1) as i64;
+                    let history = (window / step).clamp(1, 2000) as usize;
+                    let end = jiff::Timestamp::now().as_second() / step * step;
+                    let result = crate::metrics::analyse_with_history(&source, &spec, end, history).await;
+                    Action::CanaryLoaded { request, service, result: Box::new(result) }
+                }
+                Effect::LoadAcceptances => {
+                    let result = tokio::task::spawn_blocking(move || crate::findings::Acceptances::load(&acceptances))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::AcceptancesLoaded(result)
+                }
+                Effect::LoadAudit { request } => {
+                    let j = journal.clone();
+                    let result = tokio::task::spawn_blocking(move || j.read().map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::AuditLoaded { request, result }
+                }
+                Effect::LoadTheme { name } => {
+                    let result =
+                        tokio::task::spawn_blocking(move || ThemeSpec::load(&name, config_dir.as_deref()).map(|s| Theme::new(&s, depth)))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()));
+                    Action::ThemeLoaded(result)
+                }
+                Effect::InjectFault(name) => {
+                    let result = match &faults {
+                        Some(f) => f.inject(&name).await.map(|()| name),
+                        None => Err("faults can only be injected into a canary that offers them, like the demo's".into()),
+                    };
+                    Action::FaultInjected(result)
+                }
+                Effect::ArgoWatch { context, namespace } => {
+                    if let Some(a) = argo {
+                        a.watch(context, namespace, tx).await;
+                    }
+                    return;
+                }
+                Effect::ArgoDetail { key } => {
+                    match (argo, key) {
+                        (Some(a), Some(key)) => a.follow_detail(key, tx).await,
+                        (Some(a), None) => replace(&a.detail_watch, None),
+                        (None, _) => {}
+                    }
+                    return;
+                }
+                Effect::Quit => return,
+            };
+            let _ = tx.send(action);
+        });
+    }
+}
+
+async fn timed<T, E: std::fmt::Display>(fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, String> {
+    match tokio::time::timeout(EFFECT_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", EFFECT_TIMEOUT.as_secs())),
+    }
+}
