@@ -81,7 +81,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
         findings: None,
     };
     let rec = RunRecord {
-        id: 1,
+        id: flightdeck::domain::RunRef::local(1),
         pipeline: "release".into(),
         status: RunStatus::Running,
         trigger: Trigger { actor: "bench".into(), via: "bench".into() },
@@ -93,7 +93,6 @@ fn state_with(lines: usize, wrap: bool) -> State {
             .map(|n| StageRecord { name: n.to_string(), needs: vec![], gate: false, environment: None })
             .collect(),
         jobs: vec![job("lint", JobStatus::Success), job("test", JobStatus::Running), job("build", JobStatus::Pending)],
-        owner_pid: 1,
         note: None,
     };
     let mut store = LogStore::new(MILLION, 1 << 30);
@@ -103,7 +102,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
     let mut view = RunView::new(rec);
     view.logs.insert("test".into(), JobLog { store, from_disk: false });
     st.runs.push(view);
-    st.selected_run = Some(1);
+    st.selected_run = Some(flightdeck::domain::RunRef::local(1));
     st.selected_job = Some("test".into());
     st.focus = Pane::Log;
     st.log.wrap = wrap;

@@ -104,7 +104,6 @@ fn history(runs: u64) -> tempfile::TempDir {
             finished_at: Some(now),
             stages,
             jobs,
-            owner_pid: 1,
             note: None,
         };
         store.save(&rec).expect("save");

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::audit::{Draft, Journal, Phase};
 use crate::ci::CiProvider;
-use crate::domain::{GateDecision, JobStatus, RunId, RunRecord, Trigger};
+use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger};
 use crate::identity::Identity;
 use crate::policy::{ActionKind, Tier};
 
@@ -16,20 +16,20 @@ pub enum Operation {
         pipeline: String,
     },
     Cancel {
-        run: RunId,
+        run: RunRef,
     },
     Retry {
-        run: RunId,
+        run: RunRef,
     },
     Gate {
-        run: RunId,
+        run: RunRef,
         job: String,
         approve: bool,
     },
     /// Accept a finding's risk until `expires` (set from the dialog or `--expires`), written to the
     /// acceptances file.
     AcceptRisk {
-        run: RunId,
+        run: RunRef,
         id: String,
         package: Option<String>,
         target: Option<String>,
@@ -44,7 +44,7 @@ pub enum Operation {
         /// What the stable servers run, when the caller knows it.
         stable_version: Option<String>,
         /// The pipeline run handing over, if any.
-        run: Option<RunId>,
+        run: Option<RunRef>,
     },
     /// A person's action on a rollout, with what they saw (refused if it moved on).
     Rollout {
@@ -318,7 +318,7 @@ pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &
     let act = async {
         match &a.op {
             Operation::StartRollout { name, version, stable_version, run } => controller
-                .start(name, version, stable_version.as_deref(), *run, &a.identity.actor)
+                .start(name, version, stable_version.as_deref(), run.clone(), &a.identity.actor)
                 .await
                 .map(|r| (format!("{name}: {}", r.message()), None)),
             Operation::Rollout { name, action, seen } => {
@@ -436,7 +436,7 @@ impl Approved {
 pub struct Report {
     pub message: String,
     /// The run a trigger created.
-    pub new_run: Option<RunId>,
+    pub new_run: Option<RunRef>,
     /// The action happened but something about it needs attention (e.g. the outcome record).
     pub warning: Option<String>,
 }
@@ -454,8 +454,10 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
             Operation::Trigger { pipeline } => {
                 ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
             }
-            Operation::Cancel { run } => ci.cancel(*run).await.map(|_| (format!("cancelling run #{run}"), None)),
-            Operation::Retry { run } => ci.retry(*run, trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None)),
+            Operation::Cancel { run } => ci.cancel(run.clone()).await.map(|_| (format!("cancelling run #{run}"), None)),
+            Operation::Retry { run } => {
+                ci.retry(run.clone(), trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None))
+            }
             Operation::Gate { run, job, approve } => {
                 let decision = GateDecision {
                     approved: *approve,
@@ -463,7 +465,7 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
                     at: jiff::Timestamp::now(),
                     comment: a.reason.clone(),
                 };
-                ci.decide_gate(*run, job.clone(), decision)
+                ci.decide_gate(run.clone(), job.clone(), decision)
                     .await
                     .map(|_| (format!("{} gate `{job}` of run #{run}", if *approve { "approved" } else { "rejected" }), None))
             }
@@ -498,7 +500,7 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
 async fn journaled(
     journal: &Journal,
     a: Approved,
-    act: impl std::future::Future<Output = Result<(String, Option<RunId>), String>>,
+    act: impl std::future::Future<Output = Result<(String, Option<RunRef>), String>>,
 ) -> Result<Report, String> {
     let intent = append(journal, a.draft(Phase::Intent, "pending")).await.map_err(|e| format!("not done: {e}"))?;
     let result = act.await;

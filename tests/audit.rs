@@ -238,10 +238,29 @@ fn export_joins_intents_with_outcomes_and_links_runs() {
     let rows = flightdeck::audit::export_rows(&records, None, None);
     assert_eq!(rows.len(), 2);
     assert_eq!(
-        (rows[0].run, rows[0].gate.as_str(), rows[0].result.as_str(), rows[0].outcome_seq),
-        (Some(12), "approve-prod", "success", Some(2))
+        (rows[0].run.clone(), rows[0].gate.as_str(), rows[0].result.as_str(), rows[0].outcome_seq),
+        (Some(flightdeck::domain::RunRef::local(12)), "approve-prod", "success", Some(2)),
+        "a record written before runs had a provider still links to its run"
     );
     assert_eq!(rows[1].result, "refused");
+    // Records written now name the run in its provider-neutral form, and link the same way.
+    let now = j
+        .append(Draft {
+            actor: "carol".into(),
+            action: "run.cancel".into(),
+            target: "release#13".into(),
+            parameters: serde_json::json!({"run": "gh:acme/shop:13"}),
+            phase: Some(Phase::Intent),
+            result: "pending".into(),
+            ..Draft::default()
+        })
+        .unwrap();
+    let (records, report) = j.read().unwrap();
+    assert!(report.ok(), "{report}");
+    let rows = flightdeck::audit::export_rows(&records, None, None);
+    let row = rows.iter().find(|r| r.intent_seq == now.seq).unwrap();
+    assert_eq!(row.run.as_ref().map(|r| r.text()), Some("gh:acme/shop:13".to_string()));
+    assert!(flightdeck::audit::export_csv(&rows).contains(",local:12,"), "old records export their run as local:12");
     let csv = flightdeck::audit::export_csv(&rows);
     assert!(csv.lines().nth(1).unwrap().contains("\"CAB-123, green canary\""), "{csv}");
     let future = flightdeck::audit::parse_time_bound("2999-01-01").unwrap();

@@ -246,7 +246,7 @@ fn the_cli_exits_by_verdict() {
     assert!(v["metrics"].as_array().unwrap().len() == 3);
     let out =
         std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck")).arg("--config").arg(&cfg).args(["canary", "nope"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "an unknown service is an error, not a Failed verdict");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no service `nope`"));
 }
 

@@ -44,7 +44,7 @@ impl Env {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let runs = self.runs_json();
-            let r = runs.as_array().unwrap().iter().find(|r| r["id"] == run).cloned().unwrap_or_default();
+            let r = runs.as_array().unwrap().iter().find(|r| r["id"] == format!("local:{run}")).cloned().unwrap_or_default();
             if r["status"] == want {
                 return r;
             }
@@ -113,10 +113,10 @@ fn runs_and_logs_read_the_history() {
     assert_eq!(code, 0);
     assert!(out.contains("testing b") && !out.contains("testing a"), "{out}");
     let (code, _, err) = e.run(&["logs", "1", "test"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("matches several jobs"), "{err}");
     let (code, _, err) = e.run(&["logs", "9"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("run #9 does not exist"), "{err}");
 }
 
@@ -125,10 +125,10 @@ fn background_run_gate_approved_from_another_process() {
     let e = Env::new(PIPELINES);
     let (code, out, err) = e.run_as("bob", &["run", "gated"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "1");
+    assert_eq!(out.trim(), "local:1", "the run's reference, as every other command takes it");
     e.wait_status(1, "waiting");
     let (code, _, err) = e.run_as("carol", &["reject", "1", "--gate", "nope"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("no job `nope`"), "{err}");
 
     // The inbox shows it, and who may approve.
@@ -142,13 +142,13 @@ fn background_run_gate_approved_from_another_process() {
 
     // Production: the typed name and a reason are required, and four-eyes applies.
     let (code, _, err) = e.run_as("carol", &["approve", "1"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("--confirm approve-prod"), "{err}");
     let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("needs a reason"), "{err}");
     let (code, _, err) = e.run_as("bob", &["approve", "1", "--confirm", "approve-prod", "--reason", "my own"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("four-eyes") && err.contains("environments.prod.four_eyes"), "{err}");
     let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod", "--comment", "ship it"]);
     assert_eq!(code, 0, "{err}");
@@ -156,7 +156,7 @@ fn background_run_gate_approved_from_another_process() {
     let gate = r["jobs"].as_array().unwrap().iter().find(|j| j["key"] == "approve-prod").unwrap().clone();
     assert_eq!(gate["gate"]["decision"]["comment"], "ship it");
     let (code, _, err) = e.run_as("carol", &["approve", "1"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("no gate waiting"), "{err}");
     // `logs --follow` on a finished run prints everything and ends.
     let (code, out, _) = e.run(&["logs", "1", "ship", "--follow"]);
@@ -174,8 +174,8 @@ fn background_run_gate_approved_from_another_process() {
     assert_eq!(actions, [("run.trigger", "success"), ("gate.approve", "refused"), ("gate.approve", "success")], "{out}");
     let approval = &rows[2];
     assert_eq!(
-        (approval["run"].as_u64(), approval["gate"].as_str(), approval["reason"].as_str()),
-        (Some(1), Some("approve-prod"), Some("ship it"))
+        (approval["run"].as_str(), approval["gate"].as_str(), approval["reason"].as_str()),
+        (Some("local:1"), Some("approve-prod"), Some("ship it"))
     );
     let (_, csv, _) = e.run(&["audit", "export", "--format", "csv", "--since", "2020-01-01"]);
     assert_eq!(csv.lines().count(), 4, "{csv}");
@@ -219,7 +219,7 @@ fn cancel_from_another_process_ends_the_jobs() {
     assert!(stdout.contains("[wait] waiting"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "following a cancelled run exits non-zero");
     let (code, _, err) = e.run(&["cancel", "1"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("nothing to cancel"), "{err}");
 }
 
@@ -259,7 +259,7 @@ fn retry_reruns_only_what_failed() {
 fn read_only_refuses_changes() {
     let e = Env::new(PIPELINES);
     let (code, _, err) = e.run(&["--read-only", "run", "ok"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("read-only") && err.contains("--read-only"), "{err}");
     let (_, out, _) = e.run(&["audit", "export"]);
     assert!(out.contains("\"refused\""), "the refusal is evidence too: {out}");
@@ -293,12 +293,12 @@ fn completions_and_errors_go_where_they_belong() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("flightdeck"));
     let e = Env::new(PIPELINES);
     let (code, out, err) = e.run(&["run", "nope"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(out.is_empty());
     assert!(err.starts_with("error: no pipeline named `nope`"), "{err}");
     // The cockpit refuses to start without a terminal.
     let (code, _, err) = e.run(&[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("needs a terminal"), "{err}");
 }
 

@@ -59,7 +59,7 @@ async fn the_gate_blocks_until_the_risk_is_accepted() {
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
     c.until("the gate waits with its evidence read", LIMIT, |s| {
-        s.run(run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| !e.findings.is_empty()))
+        s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| !e.findings.is_empty()))
     })
     .await;
     assert!(c.screen().contains("findings H1"), "{}", c.screen());
@@ -92,7 +92,7 @@ async fn the_gate_blocks_until_the_risk_is_accepted() {
     c.press("2a");
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))), "{:?}", c.state.toasts);
     c.press("approve-prod<enter>risk accepted, shipping<enter>");
-    c.until("deployed", LIMIT, |s| s.run(run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.until("deployed", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
 
     let (records, report) = Journal::in_data_dir(&c.dir.path().join("data")).read().unwrap();
     assert!(report.ok());
@@ -113,7 +113,7 @@ async fn an_unreadable_report_fails_the_gate_closed() {
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
     c.until("the gate waits with the scan's evidence read", LIMIT, |s| {
-        s.run(run).is_some_and(|r| {
+        s.run(&run).is_some_and(|r| {
             r.record.status == RunStatus::Waiting
                 && r.evidence.as_ref().is_some_and(|e| e.unreadable.iter().any(|u| u.problem.contains("truncated")))
         })
@@ -165,11 +165,16 @@ fn the_cli_prints_findings_and_judges_the_gate() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("security gate prod: FAIL") && err.contains("blocking: CRITICAL CVE-2024-45490"), "{err}");
+    let out = run(&["findings", "1", "--gate", "nowhere"]);
+    assert_eq!(out.status.code(), Some(3), "an unknown environment is an error, not a failing gate");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no environment `nowhere`"));
+    let out = run(&["findings", "local:1", "--gate", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "the full reference works as the bare number does");
     let out = run(&["findings", "1", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["findings"].as_array().unwrap().len(), 7);
     let out = run(&["approve", "1", "--confirm", "approve-prod", "--reason", "ship"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "a refused approval did nothing");
     assert!(String::from_utf8_lossy(&out.stderr).contains("security gate in prod"));
     // Cancel the waiting run so no background worker outlives the test.
     let _ = run(&["cancel", "1", "--confirm", "release#1", "--reason", "test over"]);

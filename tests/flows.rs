@@ -46,7 +46,10 @@ async fn trigger_open_follow_search_and_approve() {
     c.press(":run ship<enter>");
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))));
     c.press("y");
-    c.until("run #1 waits at the gate", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
+    c.until("run #1 waits at the gate", LIMIT, |s| {
+        s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Waiting)
+    })
+    .await;
 
     // Open the run and the build job's log.
     c.press("<enter>");
@@ -74,7 +77,10 @@ async fn trigger_open_follow_search_and_approve() {
     let Some(Overlay::Confirm(dialog)) = &c.state.overlay else { panic!("approve asks first") };
     assert!(dialog.lines.iter().any(|l| l.contains("environment staging")), "{:?}", dialog.lines);
     c.press("y");
-    c.until("run #1 succeeds", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.until("run #1 succeeds", LIMIT, |s| {
+        s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Success)
+    })
+    .await;
     c.until("approval reported", LIMIT, |s| s.in_flight.is_empty()).await;
     assert!(c.state.toasts.iter().any(|t| t.text.contains("approved gate `approve`")));
 }
@@ -92,7 +98,10 @@ async fn cancel_from_the_cockpit_ends_the_processes() {
     let Some(Overlay::Confirm(dialog)) = &c.state.overlay else { panic!("cancel asks first") };
     assert!(dialog.lines.iter().any(|l| l.contains("forever")), "{:?}", dialog.lines);
     c.press("y");
-    c.until("the run is cancelled", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Cancelled)).await;
+    c.until("the run is cancelled", LIMIT, |s| {
+        s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Cancelled)
+    })
+    .await;
     assert!(!process_alive(&format!("sleep {marker}")));
     assert!(c.screen().contains("cancelled"));
 }
@@ -102,18 +111,20 @@ async fn runs_from_another_process_are_listed_after_a_restart() {
     let mut c = Cockpit::new(&config("5"), 120, 40);
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     c.press(":run ship<enter>y");
-    c.until("gate waits", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
+    c.until("gate waits", LIMIT, |s| s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Waiting))
+        .await;
     c.press("x");
     c.press("y");
-    c.until("rejected", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Failed)).await;
+    c.until("rejected", LIMIT, |s| s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Failed))
+        .await;
 
     // A second cockpit on the same data directory shows the history and reads the log from disk.
     let data = c.dir.path().join("data");
     let cfg = support::config_in(c.dir.path(), &config("5"));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = flightdeck::ci::local::LocalRunner::new(cfg, &data, tx).unwrap();
-    let runs = flightdeck::ci::CiProvider::list_runs(&runner).await.unwrap();
+    let runs = flightdeck::ci::CiProvider::list_runs(&runner, Default::default()).await.unwrap().runs;
     assert_eq!(runs[0].job("deploy").unwrap().status, JobStatus::Skipped);
-    let log = flightdeck::ci::CiProvider::read_log(&runner, 1, "approve".into()).await.unwrap();
+    let log = flightdeck::ci::CiProvider::read_log(&runner, flightdeck::domain::RunRef::local(1), "approve".into()).await.unwrap();
     assert!(log.iter().any(|l| String::from_utf8_lossy(&l.bytes).contains("rejected by alice@ops")));
 }

@@ -33,8 +33,11 @@ async fn hostile_output_cannot_touch_the_terminal_and_nothing_is_lost() {
     let mut c = Cockpit::new(&config(), 120, 40);
     c.until("history loaded", Duration::from_secs(10), |s| s.runs_loaded).await;
     c.press(":run evil<enter>y");
-    c.until("the run finished", Duration::from_secs(60), |s| s.run(1).is_some_and(|r| r.record.status.is_terminal())).await;
-    assert_eq!(c.state.run(1).unwrap().record.status, RunStatus::Success);
+    c.until("the run finished", Duration::from_secs(60), |s| {
+        s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status.is_terminal())
+    })
+    .await;
+    assert_eq!(c.state.run(&flightdeck::domain::RunRef::local(1)).unwrap().record.status, RunStatus::Success);
     c.press("<enter><enter>");
     c.until("the log is complete", Duration::from_secs(10), |s| s.current_log().is_some_and(|l| l.store.iter_text().any(|t| t == "after")))
         .await;
@@ -72,7 +75,7 @@ async fn hostile_output_cannot_touch_the_terminal_and_nothing_is_lost() {
 
     // On disk: every byte, including the 10 MB line and the raw escapes.
     let runner = &c.runner;
-    let rec = runner.store().load(1).unwrap();
+    let rec = runner.store().load(&flightdeck::domain::RunRef::local(1)).unwrap();
     let lines = runner.store().read_log(&rec, "evil").unwrap();
     let out: Vec<&[u8]> = lines.iter().filter(|l| l.stream != flightdeck::logstore::Stream::Meta).map(|l| l.bytes.as_slice()).collect();
     assert_eq!(out[0], b"before");

@@ -45,10 +45,16 @@ fn selecting_finished_jobs_loads_their_logs_and_stale_answers_are_dropped() {
     assert_eq!(job, "report");
     assert!(second > first);
     // The stale answer for `fuzz` is dropped; the current one is kept.
-    update(&mut st, Action::LogLoaded { request: first, run: 1, job: "fuzz".into(), result: Ok(lines(3)) });
-    assert!(!st.run(1).unwrap().logs.contains_key("fuzz"));
-    update(&mut st, Action::LogLoaded { request: second, run: 1, job: "report".into(), result: Ok(lines(2)) });
-    assert_eq!(st.run(1).unwrap().logs["report"].store.len(), 2);
+    update(
+        &mut st,
+        Action::LogLoaded { request: first, run: flightdeck::domain::RunRef::local(1), job: "fuzz".into(), result: Ok(lines(3)) },
+    );
+    assert!(!st.run(&flightdeck::domain::RunRef::local(1)).unwrap().logs.contains_key("fuzz"));
+    update(
+        &mut st,
+        Action::LogLoaded { request: second, run: flightdeck::domain::RunRef::local(1), job: "report".into(), result: Ok(lines(2)) },
+    );
+    assert_eq!(st.run(&flightdeck::domain::RunRef::local(1)).unwrap().logs["report"].store.len(), 2);
 }
 
 #[test]
@@ -70,7 +76,7 @@ fn follow_mode_turns_off_on_scroll_counts_new_lines_and_g_resumes() {
     update(&mut st, code(KeyCode::Up));
     assert!(!st.log.follow, "scrolling up stops following");
     let top = current_top(&st);
-    update(&mut st, Action::Run(RunEvent::Log { run: 3, job: "unit-test[18]".into(), lines: lines(5) }));
+    update(&mut st, Action::Run(RunEvent::Log { run: flightdeck::domain::RunRef::local(3), job: "unit-test[18]".into(), lines: lines(5) }));
     assert_eq!(st.log.new_lines, 5);
     assert_eq!(current_top(&st), top, "the view does not move while paused");
     assert_eq!(st.current_log().unwrap().store.end_seq(), end + 5);
@@ -90,9 +96,9 @@ fn follow_mode_turns_off_on_scroll_counts_new_lines_and_g_resumes() {
 fn lines_of_other_jobs_do_not_redraw() {
     let mut st = state(80, 24);
     st.dirty = false;
-    update(&mut st, Action::Run(RunEvent::Log { run: 3, job: "lint".into(), lines: lines(3) }));
+    update(&mut st, Action::Run(RunEvent::Log { run: flightdeck::domain::RunRef::local(3), job: "lint".into(), lines: lines(3) }));
     assert!(!st.dirty);
-    assert_eq!(st.run(3).unwrap().logs["lint"].store.len(), 3);
+    assert_eq!(st.run(&flightdeck::domain::RunRef::local(3)).unwrap().logs["lint"].store.len(), 3);
 }
 
 #[test]
@@ -112,7 +118,7 @@ fn search_finds_counts_and_cycles_matches() {
     update(
         &mut st,
         Action::Run(RunEvent::Log {
-            run: 3,
+            run: flightdeck::domain::RunRef::local(3),
             job: "unit-test[18]".into(),
             lines: vec![RawLine { ts_ms: 0, stream: Stream::Err, bytes: b"ERROR again".to_vec() }],
         }),
@@ -132,7 +138,10 @@ fn mutations_need_confirmation_and_run_once() {
     assert!(st.overlay.is_none());
     keys(&mut st, "c");
     let fx = keys(&mut st, "y");
-    assert!(matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Cancel { run: 3 } && a.tier == Tier::YesNo), "{fx:?}");
+    assert!(
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Cancel { run: flightdeck::domain::RunRef::local(3) } && a.tier == Tier::YesNo),
+        "{fx:?}"
+    );
     // Pressed again before the first cancel finished: nothing is sent twice.
     let fx = keys(&mut st, "cy");
     assert!(fx.is_empty(), "{fx:?}");
@@ -147,7 +156,7 @@ fn mutations_need_confirmation_and_run_once() {
 #[test]
 fn a_stale_confirmation_is_refused() {
     let mut st = state(80, 24);
-    st.selected_run = Some(2);
+    st.selected_run = Some(flightdeck::domain::RunRef::local(2));
     st.selected_job = Some("approve-prod".into());
     keys(&mut st, "a");
     assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
@@ -184,10 +193,13 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
     );
     update(
         &mut st,
-        Action::OpDone { op: "run release".into(), result: Ok(Report { message: "started".into(), new_run: Some(4), warning: None }) },
+        Action::OpDone {
+            op: "run release".into(),
+            result: Ok(Report { message: "started".into(), new_run: Some(flightdeck::domain::RunRef::local(4)), warning: None }),
+        },
     );
-    assert_eq!(st.selected_run, Some(4), "the new run is selected");
-    assert!(st.local_runs.contains(&4));
+    assert_eq!(st.selected_run, Some(flightdeck::domain::RunRef::local(4)), "the new run is selected");
+    assert!(st.local_runs.contains(&flightdeck::domain::RunRef::local(4)));
 }
 
 #[test]
@@ -195,7 +207,7 @@ fn quitting_with_local_runs_asks_first() {
     let mut st = state(80, 24);
     assert_eq!(keys(&mut st, "q"), vec![Effect::Quit]);
     let mut st = state(80, 24);
-    st.local_runs.insert(3);
+    st.local_runs.insert(flightdeck::domain::RunRef::local(3));
     assert!(keys(&mut st, "q").is_empty());
     assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
     assert_eq!(keys(&mut st, "y"), vec![Effect::Quit]);
@@ -206,7 +218,7 @@ fn the_filter_applies_as_you_type_and_esc_restores_it() {
     let mut st = state(80, 24);
     keys(&mut st, "/night");
     assert_eq!(st.visible_runs().len(), 1);
-    assert_eq!(st.selected_run, Some(1), "the selection follows the filter");
+    assert_eq!(st.selected_run, Some(flightdeck::domain::RunRef::local(1)), "the selection follows the filter");
     update(&mut st, code(KeyCode::Esc));
     assert_eq!(st.filter, "");
     keys(&mut st, "/!night");
@@ -231,7 +243,7 @@ fn the_command_line_completes_and_runs_commands() {
     let mut st = state(80, 24);
     keys(&mut st, ":open 1");
     update(&mut st, code(KeyCode::Enter));
-    assert_eq!(st.selected_run, Some(1));
+    assert_eq!(st.selected_run, Some(flightdeck::domain::RunRef::local(1)));
     keys(&mut st, ":bogus");
     update(&mut st, code(KeyCode::Enter));
     assert!(st.toasts.iter().any(|t| t.text.contains("unknown command `bogus`")));
@@ -270,10 +282,10 @@ fn a_retried_job_starts_a_fresh_log_on_screen() {
     let mut rec = runs().remove(0);
     rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Failed;
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec.clone()))));
-    assert!(st.run(3).unwrap().logs.contains_key("unit-test[18]"));
+    assert!(st.run(&flightdeck::domain::RunRef::local(3)).unwrap().logs.contains_key("unit-test[18]"));
     rec.job_mut("unit-test[18]").unwrap().status = JobStatus::Pending;
     update(&mut st, Action::Run(RunEvent::Updated(Box::new(rec))));
-    assert!(!st.run(3).unwrap().logs.contains_key("unit-test[18]"));
+    assert!(!st.run(&flightdeck::domain::RunRef::local(3)).unwrap().logs.contains_key("unit-test[18]"));
 }
 
 #[test]
@@ -356,20 +368,20 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     support::fixtures::with_prod_policy(&mut st, false);
     let spec = support::fixtures::rollout_spec("payments-api", "prod", None);
     let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
-    rec.run = Some(2);
+    rec.run = Some(flightdeck::domain::RunRef::local(2));
     st.rollouts.specs = vec![spec];
     st.rollouts.records.insert("payments-api".into(), rec);
-    st.run_mut(2).unwrap().evidence = None;
+    st.run_mut(&flightdeck::domain::RunRef::local(2)).unwrap().evidence = None;
     let promote = Command::Rollout(RolloutAction::Promote);
     // Not read yet: the gate cannot be judged, so promote is greyed with the reason.
     let why = flightdeck::app::selectors::preview(&st, promote).unwrap_err();
     assert!(why.contains("security findings have not been read"), "{why}");
     // Opening the overview asks for that run's findings (or finds it declares no reports).
     let fx = keys(&mut st, "6");
-    if fx.contains(&Effect::LoadFindings { run: 2 }) {
-        update(&mut st, Action::FindingsLoaded { run: 2, result: Ok((Vec::new(), Vec::new())) });
+    if fx.contains(&Effect::LoadFindings { run: flightdeck::domain::RunRef::local(2) }) {
+        update(&mut st, Action::FindingsLoaded { run: flightdeck::domain::RunRef::local(2), result: Ok((Vec::new(), Vec::new())) });
     }
-    assert!(st.run(2).unwrap().evidence.is_some());
+    assert!(st.run(&flightdeck::domain::RunRef::local(2)).unwrap().evidence.is_some());
     assert_eq!(flightdeck::app::selectors::preview(&st, promote), Ok(()), "clean findings: promote is allowed");
     // Abort is never held back by findings.
     assert_eq!(flightdeck::app::selectors::preview(&st, Command::Rollout(RolloutAction::Abort)), Ok(()));
@@ -383,26 +395,30 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     st.rollouts.specs =
         vec![support::fixtures::rollout_spec("payments-api", "prod", None), support::fixtures::rollout_spec("search", "qa", None)];
     let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
-    rec.run = Some(2);
+    rec.run = Some(flightdeck::domain::RunRef::local(2));
     st.rollouts.records.insert("payments-api".into(), rec);
     keys(&mut st, "6");
     assert_eq!(st.rollouts.selected().unwrap().0.name, "payments-api");
 
     update(&mut st, code(KeyCode::Enter));
-    assert_eq!((st.screen, st.selected_run, st.focus), (Screen::Pipelines, Some(2), Pane::Jobs));
+    assert_eq!((st.screen, st.selected_run.clone(), st.focus), (Screen::Pipelines, Some(flightdeck::domain::RunRef::local(2)), Pane::Jobs));
 
     keys(&mut st, "6");
-    st.run_mut(2).unwrap().evidence = None;
+    st.run_mut(&flightdeck::domain::RunRef::local(2)).unwrap().evidence = None;
     let fx = keys(&mut st, "f");
-    assert_eq!((st.screen, st.selected_run), (Screen::Findings, Some(2)));
+    assert_eq!((st.screen, st.selected_run.clone()), (Screen::Findings, Some(flightdeck::domain::RunRef::local(2))));
     // Its findings are asked for (or known at once when the run declares no reports).
-    assert!(fx.contains(&Effect::LoadFindings { run: 2 }) || st.run(2).unwrap().evidence.is_some(), "{fx:?}");
+    assert!(
+        fx.contains(&Effect::LoadFindings { run: flightdeck::domain::RunRef::local(2) })
+            || st.run(&flightdeck::domain::RunRef::local(2)).unwrap().evidence.is_some(),
+        "{fx:?}"
+    );
 
     keys(&mut st, "6");
     keys(&mut st, "w");
     assert_eq!(st.screen, Screen::Approvals);
     let (run, job) = st.waiting_gates()[st.approvals_cursor];
-    assert_eq!((run.id, job.key.as_str()), (2, "approve-prod"));
+    assert_eq!((run.id.clone(), job.key.as_str()), (flightdeck::domain::RunRef::local(2), "approve-prod"));
 
     // A rollout with nothing behind it says so instead of jumping somewhere unrelated.
     keys(&mut st, "6");

@@ -68,7 +68,7 @@ fn command_line_with_completion() {
 #[test]
 fn confirm_dialog_for_a_gate() {
     both_sizes("confirm_gate", |st| {
-        st.selected_run = Some(2);
+        st.selected_run = Some(flightdeck::domain::RunRef::local(2));
         st.selected_job = Some("approve-prod".into());
         update(st, key('a'));
     });
@@ -85,7 +85,7 @@ fn read_only_and_error_toast() {
 #[test]
 fn finished_run_and_empty_history() {
     both_sizes("finished_run", |st| {
-        st.selected_run = Some(1);
+        st.selected_run = Some(flightdeck::domain::RunRef::local(1));
         st.selected_job = Some("fuzz".into());
     });
     both_sizes("empty", |st| {
@@ -138,7 +138,7 @@ fn typed_confirmation_for_a_production_approval() {
     both_sizes("typed_confirm", |st| {
         with_prod_policy(st, false);
         st.runs[1].record.trigger.actor = "bob@laptop".into();
-        st.selected_run = Some(2);
+        st.selected_run = Some(flightdeck::domain::RunRef::local(2));
         st.selected_job = Some("approve-prod".into());
         update(st, key('a'));
         for c in "approve-pr".chars() {
@@ -152,7 +152,7 @@ fn change_freeze_offers_break_glass() {
     both_sizes("freeze", |st| {
         with_prod_policy(st, true);
         st.runs[1].record.trigger.actor = "bob@laptop".into();
-        st.selected_run = Some(2);
+        st.selected_run = Some(flightdeck::domain::RunRef::local(2));
         st.selected_job = Some("approve-prod".into());
         update(st, key('a'));
     });

@@ -80,7 +80,7 @@ run = "echo node=${{ matrix.node }} env=$MATRIX_NODE os=$MATRIX_OS run=$FLIGHTDE
 "#,
     );
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
-    let (rec, events) = h.wait_done(id, LIMIT).await;
+    let (rec, events) = h.wait_done(id.clone(), LIMIT).await;
     let keys: Vec<&str> = rec.jobs.iter().map(|j| j.key.as_str()).collect();
     assert_eq!(keys, ["test[18,linux]", "test[20,linux]", "test[22,linux]"]);
     for node in ["18", "20", "22"] {
@@ -128,10 +128,10 @@ run = "echo never"
 "#
     ));
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
-    h.wait_job(id, "long", JobStatus::Running, LIMIT).await;
+    h.wait_job(id.clone(), "long", JobStatus::Running, LIMIT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(process_alive(&format!("sleep {marker}")));
-    h.runner.cancel(id).await.unwrap();
+    h.runner.cancel(id.clone()).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Cancelled);
     assert_eq!(rec.job("long").unwrap().status, JobStatus::Cancelled);
@@ -266,19 +266,19 @@ gate = { timeout = "300ms" }
     let decision = |approved| GateDecision { approved, by: "reviewer".into(), at: jiff::Timestamp::now(), comment: "looks fine".into() };
 
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
-    let rec = h.wait_job(id, "approve", JobStatus::Waiting, LIMIT).await;
+    let rec = h.wait_job(id.clone(), "approve", JobStatus::Waiting, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Waiting);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Pending);
-    h.runner.decide_gate(id, "approve".into(), decision(true)).await.unwrap();
-    let err = h.runner.decide_gate(id, "approve".into(), decision(true)).await;
+    h.runner.decide_gate(id.clone(), "approve".into(), decision(true)).await.unwrap();
+    let err = h.runner.decide_gate(id.clone(), "approve".into(), decision(true)).await;
     assert!(err.is_err(), "a second decision on the same gate is refused");
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Success);
     assert_eq!(rec.job("approve").unwrap().gate.as_ref().unwrap().decision.as_ref().unwrap().by, "reviewer");
 
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
-    h.wait_job(id, "approve", JobStatus::Waiting, LIMIT).await;
-    h.runner.decide_gate(id, "approve".into(), decision(false)).await.unwrap();
+    h.wait_job(id.clone(), "approve", JobStatus::Waiting, LIMIT).await;
+    h.runner.decide_gate(id.clone(), "approve".into(), decision(false)).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Skipped);
@@ -309,20 +309,20 @@ run = "echo after"
     );
     let mut h = Harness::new(&cfg);
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
-    let (rec, _) = h.wait_done(id, LIMIT).await;
+    let (rec, _) = h.wait_done(id.clone(), LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
 
     // A new process (a new runner on the same data dir) sees the same history and logs.
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let again = LocalRunner::new(h.config.clone(), &h.data, tx).unwrap();
-    let runs = again.list_runs().await.unwrap();
+    let runs = again.list_runs(Default::default()).await.unwrap().runs;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0], rec);
-    let log = again.read_log(id, "ok".into()).await.unwrap();
+    let log = again.read_log(id.clone(), "ok".into()).await.unwrap();
     assert!(log.iter().any(|l| l.bytes == b"fine"));
 
     std::fs::write(&flag, "").unwrap();
-    again.retry(id, Harness::trigger()).await.unwrap();
+    again.retry(id.clone(), Harness::trigger()).await.unwrap();
     let rec = loop {
         match tokio::time::timeout(LIMIT, events.recv()).await.unwrap().unwrap() {
             flightdeck::ci::RunEvent::Updated(r) if r.status.is_terminal() => break *r,
@@ -344,12 +344,16 @@ async fn a_run_whose_executor_died_is_marked_interrupted() {
     rec.status = RunStatus::Running;
     rec.started_at = Some(jiff::Timestamp::now());
     rec.jobs[0].status = JobStatus::Running;
-    rec.owner_pid = 999_999;
     h.runner.store().save(&rec).unwrap();
+    // As written by a process that has gone away.
+    let file = h.runner.store().run_dir(&rec.id).join("run.json");
+    let mut on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    on_disk["owner_pid"] = 999_999.into();
+    std::fs::write(&file, serde_json::to_vec(&on_disk).unwrap()).unwrap();
 
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let next = LocalRunner::new(h.config.clone(), &h.data, tx).unwrap();
-    let after = next.store().load(rec.id).unwrap();
+    let after = next.store().load(&rec.id).unwrap();
     assert_eq!(after.status, RunStatus::Interrupted);
     assert_eq!(after.jobs[0].status, JobStatus::Interrupted);
     assert!(after.note.unwrap().contains("pid 999999"));
@@ -358,10 +362,10 @@ async fn a_run_whose_executor_died_is_marked_interrupted() {
     let mut live = next.create_run("p", Harness::trigger()).unwrap();
     live.status = RunStatus::Running;
     next.store().save(&live).unwrap();
-    let _held = next.store().try_lock(live.id).unwrap().expect("lock");
+    let _held = next.store().try_lock(&live.id).unwrap().expect("lock");
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let third = LocalRunner::new(h.config.clone(), &h.data, tx).unwrap();
-    assert_eq!(third.store().load(live.id).unwrap().status, RunStatus::Running);
+    assert_eq!(third.store().load(&live.id).unwrap().status, RunStatus::Running);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

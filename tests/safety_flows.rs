@@ -39,10 +39,10 @@ run = "echo deployed"
 }
 
 /// Starts a run as someone else (bob) and waits until its gate waits.
-async fn bobs_run_at_the_gate(c: &mut Cockpit) -> u64 {
+async fn bobs_run_at_the_gate(c: &mut Cockpit) -> flightdeck::domain::RunRef {
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let id = c.runner.trigger("release".into(), Trigger { actor: "bob@laptop".into(), via: "cli".into() }).await.unwrap();
-    c.until("the gate waits", LIMIT, |s| s.run(id).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
+    c.until("the gate waits", LIMIT, |s| s.run(&id).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
     id
 }
 
@@ -52,7 +52,7 @@ fn journal(c: &Cockpit) -> Vec<flightdeck::audit::AuditRecord> {
     records
 }
 
-fn gate_status(c: &Cockpit, run: u64) -> JobStatus {
+fn gate_status(c: &Cockpit, run: &flightdeck::domain::RunRef) -> JobStatus {
     c.state.run(run).unwrap().record.job("approve-prod").unwrap().status
 }
 
@@ -72,7 +72,7 @@ async fn approving_a_production_gate_needs_the_typed_name_and_a_reason() {
     c.press("<enter><enter>");
     c.press("approve-pro<enter>ship it<enter>");
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))), "still open: the name is wrong");
-    assert_eq!(gate_status(&c, run), JobStatus::Waiting);
+    assert_eq!(gate_status(&c, &run), JobStatus::Waiting);
     // Fix the name, give the reason, submit.
     let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!() };
     assert_eq!(d.field, ConfirmField::Name);
@@ -80,7 +80,7 @@ async fn approving_a_production_gate_needs_the_typed_name_and_a_reason() {
     assert!(c.state.overlay.as_ref().is_some_and(|o| matches!(o, Overlay::Confirm(d) if d.blocked().is_none())));
     c.press("<enter>");
     assert!(c.state.overlay.is_none());
-    c.until("the run succeeds", LIMIT, |s| s.run(run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.until("the run succeeds", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.until("reported", LIMIT, |s| s.in_flight.is_empty()).await;
 
     let records = journal(&c);
@@ -88,10 +88,10 @@ async fn approving_a_production_gate_needs_the_typed_name_and_a_reason() {
     let outcome = records.iter().find(|r| r.action == "gate.approve" && r.phase == Phase::Outcome).expect("outcome");
     assert!(intent.seq < outcome.seq && outcome.intent == Some(intent.seq));
     assert_eq!((intent.actor.as_str(), intent.reason.as_str(), intent.environment.as_deref()), ("alice@ops", "ship it", Some("prod")));
-    assert_eq!(intent.parameters["run"], run);
+    assert_eq!(intent.parameters["run"], run.text().as_str(), "the journal names the run in its provider-neutral form");
     assert_eq!(intent.parameters["confirmation"], "typed");
     assert_eq!(outcome.result, "success");
-    let rec = c.state.run(run).unwrap().record.job("approve-prod").unwrap().gate.clone().unwrap();
+    let rec = c.state.run(&run).unwrap().record.job("approve-prod").unwrap().gate.clone().unwrap();
     assert_eq!(rec.decision.unwrap().comment, "ship it", "the reason travels with the decision");
 }
 
@@ -104,13 +104,16 @@ async fn approving_your_own_run_is_refused_and_journaled() {
     assert_eq!(d.tier, Tier::Dialog, "triggering a prod pipeline states its effect");
     assert!(d.lines.iter().any(|l| l.contains("deploys to prod")), "{:?}", d.lines);
     c.press("y");
-    c.until("the gate waits", LIMIT, |s| s.run(1).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
+    c.until("the gate waits", LIMIT, |s| {
+        s.run(&flightdeck::domain::RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Waiting)
+    })
+    .await;
     c.press("a");
     assert!(c.state.overlay.is_none(), "no dialog for a refused action");
     let err = c.state.toasts.iter().find(|t| t.text.contains("four-eyes")).expect("the rule is named");
     assert!(err.text.contains("environments.prod.four_eyes"), "{}", err.text);
     wait_journal(&mut c, "refused").await;
-    assert_eq!(gate_status(&c, 1), JobStatus::Waiting);
+    assert_eq!(gate_status(&c, &flightdeck::domain::RunRef::local(1)), JobStatus::Waiting);
 }
 
 async fn wait_journal(c: &mut Cockpit, result: &str) {
@@ -135,8 +138,8 @@ async fn a_stale_approval_is_refused_and_a_double_keypress_acts_once() {
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))));
     // Someone else decides while the dialog is open.
     let other = GateDecision { approved: false, by: "carol".into(), at: jiff::Timestamp::now(), comment: "not today".into() };
-    c.runner.decide_gate(run, "approve-prod".into(), other).await.unwrap();
-    c.until("the rejection arrives", LIMIT, |s| s.run(run).is_some_and(|r| r.record.status.is_terminal())).await;
+    c.runner.decide_gate(run.clone(), "approve-prod".into(), other).await.unwrap();
+    c.until("the rejection arrives", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status.is_terminal())).await;
     c.press("y");
     assert!(c.state.toasts.iter().any(|t| t.text.contains("stale") && t.text.contains("not waiting")), "{:?}", c.state.toasts);
     wait_journal(&mut c, "refused").await;
@@ -144,11 +147,11 @@ async fn a_stale_approval_is_refused_and_a_double_keypress_acts_once() {
 
     // A second run: approve, then press again at once.
     let run2 = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
-    c.until("second gate waits", LIMIT, |s| s.run(run2).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
+    c.until("second gate waits", LIMIT, |s| s.run(&run2).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
     c.press("ay");
     c.press("ay");
     c.press("ay");
-    c.until("the run succeeds", LIMIT, |s| s.run(run2).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.until("the run succeeds", LIMIT, |s| s.run(&run2).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.until("settled", LIMIT, |s| s.in_flight.is_empty()).await;
     let intents = journal(&c).iter().filter(|r| r.phase == Phase::Intent && r.action == "gate.approve").count();
     assert_eq!(intents, 1, "one approval, however many keypresses");
@@ -164,12 +167,12 @@ async fn a_freeze_refuses_until_break_glass_with_a_reason() {
     assert!(d.frozen.as_ref().unwrap().contains("year-end freeze"));
     assert!(c.screen().contains("break-glass"), "{}", c.screen());
     c.press("y<enter>");
-    assert_eq!(gate_status(&c, run), JobStatus::Waiting, "y and enter do nothing in a freeze");
+    assert_eq!(gate_status(&c, &run), JobStatus::Waiting, "y and enter do nothing in a freeze");
     c.press("B");
     let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!() };
     assert!(d.break_glass && d.tier == Tier::Typed);
     c.press("approve-prod<enter>sev1 fix, approved by the incident commander<enter>");
-    c.until("the run succeeds", LIMIT, |s| s.run(run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.until("the run succeeds", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.until("settled", LIMIT, |s| s.in_flight.is_empty()).await;
     let intent = journal(&c).into_iter().find(|r| r.phase == Phase::Intent).unwrap();
     assert!(intent.break_glass);
@@ -187,6 +190,6 @@ async fn when_the_journal_cannot_be_written_nothing_happens() {
     let err = c.state.toasts.iter().find(|t| t.text.contains("not done")).expect("told why");
     assert!(err.text.contains("audit journal") && err.text.contains("cannot be written"), "{}", err.text);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let on_disk = c.runner.store().load(run).unwrap();
+    let on_disk = c.runner.store().load(&run).unwrap();
     assert_eq!(on_disk.job("approve-prod").unwrap().status, JobStatus::Waiting, "the gate was not touched");
 }

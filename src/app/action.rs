@@ -4,7 +4,7 @@ use crossterm::event::KeyEvent;
 use jiff::Timestamp;
 
 use crate::ci::RunEvent;
-use crate::domain::{RunId, RunRecord};
+use crate::domain::{RunRecord, RunRef};
 use crate::logstore::RawLine;
 use crate::theme::Theme;
 
@@ -23,7 +23,7 @@ pub enum Action {
     },
     LogLoaded {
         request: u64,
-        run: RunId,
+        run: RunRef,
         job: String,
         result: Result<Vec<RawLine>, String>,
     },
@@ -35,7 +35,7 @@ pub enum Action {
     /// A refusal was written to the journal (or could not be).
     Journaled(Result<(), String>),
     FindingsLoaded {
-        run: RunId,
+        run: RunRef,
         result: Result<(Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>), String>,
     },
     CanaryLoaded {

@@ -1,12 +1,12 @@
 //! The `:` command line: parsing and completion.
 
 use super::state::State;
-use crate::domain::RunId;
+use crate::domain::RunRef;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineCommand {
     Run(Option<String>),
-    Open(RunId),
+    Open(RunRef),
     Cancel,
     Retry,
     Approve,
@@ -55,9 +55,7 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
     let arg_opt = if arg.is_empty() { None } else { Some(arg.to_string()) };
     Ok(match word {
         "run" | "trigger" => LineCommand::Run(arg_opt),
-        "open" => {
-            LineCommand::Open(arg.trim_start_matches('#').parse().map_err(|_| format!("`{arg}` is not a run number (e.g. :open 12)"))?)
-        }
+        "open" => LineCommand::Open(arg.parse().map_err(|_| format!("`{arg}` is not a run (e.g. :open 12, :open local:12)"))?),
         "cancel" => LineCommand::Cancel,
         "retry" => LineCommand::Retry,
         "approve" => LineCommand::Approve,
@@ -99,7 +97,7 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
                     ns.push("all".into());
                     ns
                 }
-                "open" => state.runs.iter().take(50).map(|r| r.record.id.to_string()).collect(),
+                "open" => state.runs.iter().take(50).map(|r| r.record.id.text()).collect(),
                 _ => Vec::new(),
             };
             options.into_iter().filter(|o| o.starts_with(arg.trim_start())).map(|o| format!("{cmd} {o}")).collect()
@@ -129,9 +127,11 @@ mod tests {
     #[test]
     fn parses_commands() {
         assert_eq!(parse("run release").unwrap(), LineCommand::Run(Some("release".into())));
-        assert_eq!(parse("open #12").unwrap(), LineCommand::Open(12));
+        assert_eq!(parse("open #12").unwrap(), LineCommand::Open("12".parse().unwrap()));
         assert!(parse("launch").unwrap_err().contains("unknown command"));
-        assert!(parse("open x").is_err());
+        assert_eq!(parse("open local:12").unwrap(), LineCommand::Open(crate::domain::RunRef::local(12)));
+        assert!(parse("open").is_err());
+        assert!(parse("open a:").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! for them.
 
 use crate::audit::Draft;
-use crate::domain::RunId;
+use crate::domain::RunRef;
 use crate::ops::Approved;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub enum Effect {
     },
     LoadLog {
         request: u64,
-        run: RunId,
+        run: RunRef,
         job: String,
     },
     /// An authorised, confirmed change: journal intent, act, journal outcome.
@@ -21,7 +21,7 @@ pub enum Effect {
     /// Record a refused attempt in the journal.
     Journal(Box<Draft>),
     LoadFindings {
-        run: RunId,
+        run: RunRef,
     },
     LoadAcceptances,
     /// Analyse a service's canary over the last `window` seconds.

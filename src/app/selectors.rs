@@ -57,13 +57,13 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
             None => return Ok(()),
         },
         Command::Cancel | Command::Retry => {
-            let Some(run) = state.selected_run else { return Ok(()) };
+            let Some(run) = state.selected_run.clone() else { return Ok(()) };
             if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } }
         }
         Command::Approve | Command::Reject => {
             let gate = match state.screen {
-                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
-                _ => state.current_run().and_then(|r| r.record.waiting_gates().next().map(|j| (r.record.id, j.key.clone()))),
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id.clone(), j.key.clone())),
+                _ => state.current_run().and_then(|r| r.record.waiting_gates().next().map(|j| (r.record.id.clone(), j.key.clone()))),
             };
             let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
             Operation::Gate { run, job, approve: cmd == Command::Approve }

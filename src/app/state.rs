@@ -7,7 +7,7 @@ use ratatui_textarea::TextArea;
 
 use crate::audit::{AuditRecord, VerifyReport};
 use crate::config::LogSettings;
-use crate::domain::{JobRecord, JobStatus, RunId, RunRecord};
+use crate::domain::{JobRecord, JobStatus, RunRecord, RunRef};
 use crate::identity::Identity;
 use crate::keymap::{Context, Keymap};
 use crate::logstore::LogStore;
@@ -484,7 +484,7 @@ pub struct State {
     pub runs_loaded: bool,
     pub filter: String,
     pub focus: Pane,
-    pub selected_run: Option<RunId>,
+    pub selected_run: Option<RunRef>,
     pub selected_job: Option<String>,
     pub log: LogView,
     pub overlay: Option<Overlay>,
@@ -497,7 +497,7 @@ pub struct State {
     pub pending_runs: Option<u64>,
     pub in_flight: HashSet<String>,
     /// Runs executing inside this process (quitting cancels them).
-    pub local_runs: HashSet<RunId>,
+    pub local_runs: HashSet<RunRef>,
     pub quit: bool,
     pub dirty: bool,
 }
@@ -573,16 +573,28 @@ impl State {
             .collect()
     }
 
-    pub fn run(&self, id: RunId) -> Option<&RunView> {
-        self.runs.iter().find(|r| r.record.id == id)
+    pub fn run(&self, id: &RunRef) -> Option<&RunView> {
+        self.runs.iter().find(|r| r.record.id == *id)
     }
 
-    pub fn run_mut(&mut self, id: RunId) -> Option<&mut RunView> {
-        self.runs.iter_mut().find(|r| r.record.id == id)
+    pub fn run_mut(&mut self, id: &RunRef) -> Option<&mut RunView> {
+        self.runs.iter_mut().find(|r| r.record.id == *id)
+    }
+
+    /// The run a person named: in full (`local:12`), or by a bare id that one run alone has.
+    pub fn find_run(&self, wanted: &RunRef) -> Option<RunRef> {
+        if wanted.is_resolved() {
+            return self.run(wanted).map(|r| r.record.id.clone());
+        }
+        let mut hits = self.runs.iter().filter(|r| r.record.id.id == wanted.id);
+        match (hits.next(), hits.next()) {
+            (Some(one), None) => Some(one.record.id.clone()),
+            _ => None,
+        }
     }
 
     pub fn current_run(&self) -> Option<&RunView> {
-        self.selected_run.and_then(|id| self.run(id))
+        self.selected_run.as_ref().and_then(|id| self.run(id))
     }
 
     pub fn current_job(&self) -> Option<&JobRecord> {
@@ -605,15 +617,15 @@ impl State {
     /// Every gate waiting for a decision: (run, gate job), longest-waiting first.
     /// The pipeline run behind a rollout: the one that started it, else the latest run that
     /// deploys to its environment.
-    pub fn release_run(&self, spec: &crate::rollout::RolloutSpec) -> Option<RunId> {
-        let started = self.rollouts.records.get(&spec.name).and_then(|r| r.run).filter(|id| self.run(*id).is_some());
+    pub fn release_run(&self, spec: &crate::rollout::RolloutSpec) -> Option<RunRef> {
+        let started = self.rollouts.records.get(&spec.name).and_then(|r| r.run.clone()).filter(|id| self.run(id).is_some());
         started.or_else(|| {
             let env = spec.environment.as_deref();
             self.runs
                 .iter()
                 .map(|r| &r.record)
                 .find(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
-                .map(|r| r.id)
+                .map(|r| r.id.clone())
         })
     }
 

@@ -17,8 +17,9 @@ pub struct ExportRow {
     pub result: String,
     pub error: String,
     pub break_glass: bool,
-    /// The run an action concerns (approvals: the run they gated).
-    pub run: Option<u64>,
+    /// The run an action concerns (approvals: the run they gated), in its provider-neutral form
+    /// (`local:12`); records written before runs had a provider name the local runner's number.
+    pub run: Option<crate::domain::RunRef>,
     pub pipeline: String,
     pub gate: String,
     pub finished: String,
@@ -62,7 +63,10 @@ pub fn export_rows(records: &[AuditRecord], since: Option<jiff::Timestamp>, unti
             error,
             break_glass: r.break_glass,
             // A trigger learns its run number only at the outcome.
-            run: p.get("run").or_else(|| outcome.and_then(|o| o.parameters.get("run"))).and_then(|v| v.as_u64()),
+            run: p
+                .get("run")
+                .or_else(|| outcome.and_then(|o| o.parameters.get("run")))
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
             pipeline: p.get("pipeline").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
             gate: p.get("gate").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
             finished,
@@ -86,7 +90,7 @@ pub fn export_csv(rows: &[ExportRow]) -> String {
             r.environment.clone(),
             r.action.clone(),
             r.target.clone(),
-            r.run.map(|n| n.to_string()).unwrap_or_default(),
+            r.run.as_ref().map(crate::domain::RunRef::text).unwrap_or_default(),
             r.pipeline.clone(),
             r.gate.clone(),
             r.reason.clone(),

@@ -1,22 +1,26 @@
-//! The CI seam: list pipelines and runs, trigger, cancel, retry, decide gates, read logs. Providers
-//! report progress as `RunEvent`s on the channel they were given; the core never knows which
-//! provider it talks to.
+//! The CI seam: list pipelines and runs, trigger, cancel, retry, decide gates, read logs, watch.
+//! Each provider is built with the channel it reports `RunEvent`s on; the `Registry` holds every
+//! configured provider and is itself a provider, so the cockpit and the command line talk to one
+//! thing and never know which provider answers.
 
 pub mod local;
+mod registry;
 
 use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
 
-use crate::domain::{GateDecision, RunId, RunRecord, Trigger};
+use crate::domain::{GateDecision, RunRecord, RunRef, Trigger};
 use crate::logstore::RawLine;
+pub use registry::Registry;
 
 #[derive(Clone, Debug)]
 pub enum RunEvent {
     /// A run was created or changed (status, a job's status …).
     Updated(Box<RunRecord>),
     /// New log lines of one job.
-    Log { run: RunId, job: String, lines: Vec<RawLine> },
+    Log { run: RunRef, job: String, lines: Vec<RawLine> },
     /// Something went wrong that the user must hear about (e.g. a log could not be written).
-    Problem { run: Option<RunId>, message: String },
+    Problem { run: Option<RunRef>, message: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +28,17 @@ pub enum CiError {
     #[error("no pipeline named `{name}` (configured: {known})")]
     UnknownPipeline { name: String, known: String },
     #[error("run #{0} does not exist")]
-    NoSuchRun(RunId),
+    NoSuchRun(RunRef),
     #[error("run #{run} has no job `{job}`")]
-    NoSuchJob { run: RunId, job: String },
+    NoSuchJob { run: RunRef, job: String },
     #[error("run #{run} is {status}; {what}")]
-    WrongState { run: RunId, status: String, what: String },
+    WrongState { run: RunRef, status: String, what: String },
     #[error("run #{run} is being executed by another flightdeck process (pid {pid})")]
-    OwnedElsewhere { run: RunId, pid: u32 },
+    OwnedElsewhere { run: RunRef, pid: u32 },
+    #[error("no CI provider named `{provider}` is configured (configured: {known})")]
+    UnknownProvider { provider: String, known: String },
+    #[error("`{id}` could be a run of {candidates}; say which, e.g. {example}")]
+    Ambiguous { id: String, candidates: String, example: String },
     #[error("{context}: {source}")]
     Storage { context: String, source: std::io::Error },
     #[error("{0}")]
@@ -43,19 +51,48 @@ impl CiError {
     }
 }
 
+/// Which runs to list: newest first, at most `limit`, older than the cursor a previous page gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub pipeline: Option<String>,
+    /// 0: every run.
+    pub limit: usize,
+    /// `RunPage::next` of the previous page.
+    pub after: Option<String>,
+}
+
+/// One page of runs, newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<RunRecord>,
+    /// Where the next (older) page starts; None on the last page.
+    pub next: Option<String>,
+}
+
 /// A run's scan findings (grouped) and the reports that could not be read.
 pub type RunEvidence = (Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>);
 
-/// One CI backend.
+/// One CI backend. Run references handed to it are its own (the registry routes them).
 pub trait CiProvider: Send + Sync {
+    /// The provider instance's name: the prefix of its run references (`local`, `gh`).
     fn name(&self) -> &str;
     fn pipelines(&self) -> Vec<String>;
-    fn list_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, CiError>>;
-    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunId, CiError>>;
-    fn cancel(&self, run: RunId) -> BoxFuture<'_, Result<(), CiError>>;
-    fn retry(&self, run: RunId, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
-    fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
-    fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
+    /// Whether a bare id the user typed (`42`) can be one of this provider's runs.
+    fn claims(&self, _bare_id: &str) -> bool {
+        false
+    }
+    fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Result<RunPage, CiError>>;
+    /// Reports, on the provider's event channel until `stop`, what happens from now on to runs this
+    /// handle did not start itself (other processes, the CI service): new runs, changes and log
+    /// lines. Runs started through this handle report on the same channel anyway.
+    fn watch(&self, _stop: CancellationToken) {}
+    /// One run as it is now.
+    fn run(&self, run: RunRef) -> BoxFuture<'_, Result<RunRecord, CiError>>;
+    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>>;
+    fn cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>>;
+    fn retry(&self, run: RunRef, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
+    fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
+    fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
     /// The run's scan findings (grouped) and the reports that could not be read.
-    fn evidence(&self, run: RunId) -> BoxFuture<'_, Result<RunEvidence, CiError>>;
+    fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<RunEvidence, CiError>>;
 }

@@ -13,7 +13,7 @@ use crate::audit::Journal;
 use crate::ci::local::LocalRunner;
 use crate::ci::{CiError, CiProvider};
 use crate::config::Config;
-use crate::domain::{GateDecision, RunId, RunRecord, Trigger};
+use crate::domain::{GateDecision, RunRecord, RunRef, Trigger};
 use crate::identity::Identity;
 use crate::logstore::RawLine;
 use crate::ops::{self, Approved, Operation, Report};
@@ -45,18 +45,15 @@ pub struct Caller<'a> {
 }
 
 /// Checks policy and confirmation for `op` and executes it, journaled.
-#[allow(clippy::too_many_arguments)]
 pub async fn change(
     ci: &dyn CiProvider,
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
+    who: &Caller<'_>,
     op: Operation,
     run: Option<&RunRecord>,
     evidence: Option<&crate::findings::Evidence>,
     flags: &Confirmation,
 ) -> anyhow::Result<Report> {
+    let (config, data_dir, identity, read_only) = (who.config, who.data_dir, who.identity, who.read_only);
     let journal = Journal::in_data_dir(data_dir);
     let envs = match &op {
         Operation::Trigger { pipeline } => config.pipeline(pipeline).map(|p| p.environments.clone()).unwrap_or_default(),
@@ -95,11 +92,11 @@ pub async fn rollout_change(
     };
     let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
     // Promotions are judged by the security findings of the run that started the rollout.
-    let evidence = match rec.run {
+    let evidence = match &rec.run {
         Some(run) => {
-            let store = crate::ci::local::RunStore::open(data_dir)?;
-            let run_rec = store.load(run)?;
-            Some(super::evidence_of(config, &store, &run_rec)?)
+            let (events, _) = tokio::sync::mpsc::unbounded_channel();
+            let ci = crate::providers::ci(&std::sync::Arc::new(config.clone()), data_dir, events, crate::providers::Open::Lazily)?;
+            Some(super::runs::evidence_of(config, &ci.registry, run).await?)
         }
         None => None,
     };
@@ -196,48 +193,54 @@ impl CiProvider for Detached<'_> {
     fn pipelines(&self) -> Vec<String> {
         self.runner.pipelines()
     }
-    fn list_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, CiError>> {
-        self.runner.list_runs()
+    fn claims(&self, bare_id: &str) -> bool {
+        self.runner.claims(bare_id)
     }
-    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunId, CiError>> {
+    fn list_runs(&self, query: crate::ci::RunQuery) -> BoxFuture<'_, Result<crate::ci::RunPage, CiError>> {
+        self.runner.list_runs(query)
+    }
+    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>> {
         async move {
             let rec = self.runner.create_run(&pipeline, trigger)?;
-            spawn_worker(&self.config_file, &self.data_dir, rec.id, false).map_err(|e| CiError::Other(format!("{e:#}")))?;
+            spawn_worker(&self.config_file, &self.data_dir, rec.id.clone(), false).map_err(|e| CiError::Other(format!("{e:#}")))?;
             Ok(rec.id)
         }
         .boxed()
     }
-    fn cancel(&self, run: RunId) -> BoxFuture<'_, Result<(), CiError>> {
+    fn run(&self, run: RunRef) -> BoxFuture<'_, Result<RunRecord, CiError>> {
+        self.runner.run(run)
+    }
+    fn cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
         self.runner.cancel(run)
     }
-    fn retry(&self, run: RunId, _trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>> {
+    fn retry(&self, run: RunRef, _trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>> {
         async move { spawn_worker(&self.config_file, &self.data_dir, run, true).map_err(|e| CiError::Other(format!("{e:#}"))) }.boxed()
     }
-    fn decide_gate(&self, run: RunId, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
+    fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
         self.runner.decide_gate(run, job, decision)
     }
-    fn read_log(&self, run: RunId, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
+    fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
         self.runner.read_log(run, job)
     }
-    fn evidence(&self, run: RunId) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
+    fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
         self.runner.evidence(run)
     }
 }
 
 /// Starts a detached process that executes the run.
-pub fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunId, retry: bool) -> anyhow::Result<()> {
+pub fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunRef, retry: bool) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
     let mut cmd = std::process::Command::new(exe);
     if let Some(c) = config {
         cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
     }
-    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.to_string());
+    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.text());
     if retry {
         cmd.arg("--retry");
     }
-    let log =
-        std::fs::File::create(data_dir.join("runs").join(run.to_string()).join("worker.log")).context("cannot create the worker's log")?;
+    let log = std::fs::File::create(crate::ci::local::RunStore::open(data_dir)?.run_dir(&run).join("worker.log"))
+        .context("cannot create the worker's log")?;
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
     // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
     unsafe {

@@ -1,37 +1,30 @@
 //! The command line: the cockpit by default, and a headless subcommand for everything it can do.
 //! Subcommands go through the same runner code paths as the TUI.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
-use tokio::sync::mpsc::unbounded_channel;
 
 mod argo;
 mod audit;
 mod changes;
 mod rollouts;
+mod runs;
 
-use changes::{Confirmation, Detached, change};
+use changes::Confirmation;
 
-use crate::ci::local::{LocalRunner, Tailer};
-use crate::ci::{CiProvider, RunEvent};
 use crate::cockpit::TuiOptions;
 use crate::config::{Config, Locations};
-use crate::domain::{JobStatus, RunId, RunRecord, RunStatus, Trigger};
+use crate::domain::RunRef;
 use crate::identity::Identity;
-use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
-use crate::logstore::{RawLine, Stream};
-use crate::ops::Operation;
 use crate::theme::{ColorChoice, ColorDepth};
-use crate::util::{elapsed, format_duration};
 
 #[derive(Parser, Debug)]
-#[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None)]
+#[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Configuration file (default: $FLIGHTDECK_CONFIG, then the user config directory)
     #[arg(long, global = true, value_name = "FILE")]
@@ -94,7 +87,7 @@ pub enum Cmd {
     },
     /// Print a run's logs (all jobs, or one)
     Logs {
-        run: RunId,
+        run: RunRef,
         /// Job key (e.g. `test[20]`), or a unique part of it
         job: Option<String>,
         #[arg(long, short)]
@@ -102,12 +95,12 @@ pub enum Cmd {
     },
     /// Cancel a run (its job processes are ended)
     Cancel {
-        run: RunId,
+        run: RunRef,
         #[command(flatten)]
         confirm: Confirmation,
     },
-    /// Run the failed, cancelled or skipped jobs of a finished run again
-    /// Retry a run's failed jobs (RUN), or an aborted Argo Rollout (NAMESPACE/NAME)
+    /// Run the failed, cancelled or skipped jobs of a finished run again (RUN), or start an
+    /// aborted Argo Rollout's steps again (NAMESPACE/NAME)
     Retry {
         #[arg(value_name = "RUN|NS/NAME")]
         target: String,
@@ -120,7 +113,7 @@ pub enum Cmd {
     },
     /// A run's security findings (all its scan reports, grouped), and the gate's verdict
     Findings {
-        run: RunId,
+        run: RunRef,
         #[arg(long)]
         json: bool,
         /// Judge the findings by this environment's security gate; exits 1 when it fails
@@ -236,7 +229,7 @@ pub enum Cmd {
     },
     /// Pass a waiting gate
     Approve {
-        run: RunId,
+        run: RunRef,
         /// The gate's name when several are waiting
         #[arg(long)]
         gate: Option<String>,
@@ -245,7 +238,7 @@ pub enum Cmd {
     },
     /// Reject a waiting gate
     Reject {
-        run: RunId,
+        run: RunRef,
         #[arg(long)]
         gate: Option<String>,
         #[command(flatten)]
@@ -266,7 +259,7 @@ pub enum Cmd {
     /// Executes a run detached from the terminal (started by `run` without --follow)
     #[command(hide = true)]
     RunWorker {
-        run: RunId,
+        run: RunRef,
         #[arg(long)]
         retry: bool,
     },
@@ -310,14 +303,41 @@ pub enum ConfigCmd {
     Example,
 }
 
+/// Exit codes, the same for every subcommand: what was judged or done is told apart from a
+/// command that could not judge or do anything.
+pub mod exit {
+    /// Done; the run succeeded; the gate passes; the canary is Successful.
+    pub const OK: u8 = 0;
+    /// A negative outcome: the run failed, the gate fails, the canary is Failed, the rollout was
+    /// aborted, the journal is not intact, the configuration has problems.
+    pub const NEGATIVE: u8 = 1;
+    /// No outcome yet: the canary is Inconclusive, still Running, or its data is in error.
+    pub const UNDECIDED: u8 = 2;
+    /// Nothing was judged or done: a bad command line, an unknown run, pipeline, service or
+    /// environment, a refusal by the policy, an unreachable backend.
+    pub const ERROR: u8 = 3;
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 done, or the outcome is good (run succeeded, gate passes, canary Successful); \
+1 the outcome is bad (run failed, gate fails, canary Failed, rollout aborted, journal not intact); \
+2 no outcome yet (canary Inconclusive, Running or Error); \
+3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable).";
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            let asked = matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion);
+            return ExitCode::from(if asked { exit::OK } else { exit::ERROR });
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             crate::cockpit::terminal::restore_if_raw();
             eprintln!("error: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));
-            ExitCode::FAILURE
+            ExitCode::from(exit::ERROR)
         }
     }
 }
@@ -357,7 +377,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
     let identity = Identity::resolve(config.actor.as_deref());
-    let trigger = Trigger { actor: identity.actor.clone(), via: "cli".into() };
     let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
     let who = changes::Caller { config: &config, data_dir: &data_dir, identity: &identity, read_only: cli.read_only };
     match cli.command {
@@ -376,96 +395,24 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Run { pipeline, follow, confirm }) => {
-            let (tx, rx) = unbounded_channel();
-            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            let op = Operation::Trigger { pipeline: pipeline.clone() };
-            if follow {
-                let report = change(&runner, &config, &data_dir, &identity, cli.read_only, op, None, None, &confirm).await?;
-                let id = report.new_run.context("the run was not created")?;
-                eprintln!("run #{id} of `{pipeline}` started");
-                follow_local(&runner, id, rx, colour).await
-            } else {
-                let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
-                let report = change(&detached, &config, &data_dir, &identity, cli.read_only, op, None, None, &confirm).await?;
-                let id = report.new_run.context("the run was not created")?;
-                println!("{id}");
-                eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {id} --follow`");
-                Ok(ExitCode::SUCCESS)
-            }
+            runs::start(&who, loc.config_file.clone(), pipeline, follow, colour, &confirm).await
         }
         Some(Cmd::Retry { target, kube, follow, confirm }) => {
             if argo::is_argo(&target) {
                 return argo::act(&who, &kube, &target, ArgoAction::Retry, &confirm).await;
             }
-            let run: RunId = target.parse().with_context(|| format!("`{target}` is neither a run number nor NAMESPACE/NAME"))?;
-            let (tx, rx) = unbounded_channel();
-            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            let rec = runner.store().load(run)?;
-            let op = Operation::Retry { run };
-            if follow {
-                change(&runner, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), None, &confirm).await?;
-                eprintln!("retrying run #{run}");
-                follow_local(&runner, run, rx, colour).await
-            } else {
-                let detached = Detached { runner: &runner, config_file: loc.config_file.clone(), data_dir: data_dir.clone() };
-                change(&detached, &config, &data_dir, &identity, cli.read_only, op, Some(&rec), None, &confirm).await?;
-                eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {run} --follow`");
-                Ok(ExitCode::SUCCESS)
-            }
+            let run: RunRef = target.parse().with_context(|| format!("`{target}` is neither a run (42, local:42) nor NAMESPACE/NAME"))?;
+            runs::retry(&who, loc.config_file.clone(), run, follow, colour, &confirm).await
         }
-        Some(Cmd::RunWorker { run, retry }) => {
-            let (tx, rx) = unbounded_channel();
-            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            if retry {
-                let trigger = runner.store().load(run).map(|r| r.trigger).unwrap_or(trigger);
-                runner.retry(run, trigger).await?;
-            } else {
-                let rec = runner.store().load(run)?;
-                runner.start(rec)?;
-            }
-            wait_quietly(&runner, run, rx).await
-        }
-        Some(Cmd::Runs { pipeline, json, limit }) => {
-            let (tx, _rx) = unbounded_channel();
-            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            let (runs, problems) = runner.store().list()?;
-            for p in problems {
-                eprintln!("warning: {p}");
-            }
-            let runs: Vec<RunRecord> =
-                runs.into_iter().filter(|r| pipeline.as_ref().is_none_or(|p| &r.pipeline == p)).take(limit).collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&runs)?);
-            } else {
-                print_runs(&runs);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Cmd::Logs { run, job, follow }) => logs(&config, &data_dir, run, job.as_deref(), follow, colour).await,
-        Some(Cmd::Cancel { run, confirm }) => {
-            let (tx, _rx) = unbounded_channel();
-            let runner = LocalRunner::new(config.clone(), &data_dir, tx)?;
-            let rec = runner.store().load(run)?;
-            change(&runner, &config, &data_dir, &identity, cli.read_only, Operation::Cancel { run }, Some(&rec), None, &confirm).await?;
-            let limit = config.runner.kill_grace + Duration::from_secs(10);
-            let start = std::time::Instant::now();
-            loop {
-                let rec = runner.store().load(run)?;
-                if rec.status.is_terminal() {
-                    eprintln!("run #{run} is {}", rec.status.label());
-                    return Ok(ExitCode::SUCCESS);
-                }
-                if start.elapsed() > limit {
-                    bail!("asked run #{run} to cancel, but it is still {} after {}s", rec.status.label(), limit.as_secs());
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        Some(Cmd::Approve { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, true, &confirm).await,
-        Some(Cmd::Reject { run, gate, confirm }) => decide(&config, &data_dir, &identity, cli.read_only, run, gate, false, &confirm).await,
-        Some(Cmd::Findings { run, json, gate }) => findings(&config, &data_dir, run, json, gate.as_deref()),
+        Some(Cmd::RunWorker { run, retry }) => runs::work(&who, run, retry).await,
+        Some(Cmd::Runs { pipeline, json, limit }) => runs::list(&who, pipeline, json, limit).await,
+        Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
+        Some(Cmd::Cancel { run, confirm }) => runs::cancel(&who, run, &confirm).await,
+        Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,
+        Some(Cmd::Reject { run, gate, confirm }) => runs::decide(&who, run, gate, false, &confirm).await,
+        Some(Cmd::Findings { run, json, gate }) => runs::findings(&who, run, json, gate.as_deref()).await,
         Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
-        Some(Cmd::Approvals { json }) => approvals(&config, &data_dir, &identity, cli.read_only, json),
+        Some(Cmd::Approvals { json }) => runs::approvals(&who, json).await,
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
         Some(Cmd::Rollouts { json, kube }) => {
             if kube.given() {
@@ -530,367 +477,6 @@ fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
             eprintln!("{} problem(s) found", e.diagnostics.len());
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-/// Streams a run executed by this process; exit 0 only on success.
-async fn follow_local(
-    runner: &LocalRunner,
-    id: RunId,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-    colour: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut printer = Printer::new(colour);
-    loop {
-        tokio::select! {
-            ev = rx.recv() => {
-                let Some(ev) = ev else { bail!("the run stopped reporting") };
-                if let Some(rec) = printer.event(id, ev) {
-                    return Ok(finish(&rec));
-                }
-            }
-            _ = sigint.recv() => { eprintln!("cancelling run #{id}…"); let _ = runner.cancel(id).await; }
-            _ = sigterm.recv() => { let _ = runner.cancel(id).await; }
-        }
-    }
-}
-
-async fn wait_quietly(runner: &LocalRunner, id: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) -> anyhow::Result<ExitCode> {
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(RunEvent::Updated(rec)) if rec.id == id && rec.status.is_terminal() => return Ok(finish(&rec)),
-                Some(RunEvent::Problem { message, .. }) => eprintln!("{message}"),
-                Some(_) => {}
-                None => bail!("the run stopped reporting"),
-            },
-            _ = sigterm.recv() => { let _ = runner.cancel(id).await; }
-        }
-    }
-}
-
-fn finish(rec: &RunRecord) -> ExitCode {
-    let dur = elapsed(rec.started_at, rec.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
-    eprintln!("run #{} {} in {dur}", rec.id, rec.status.label());
-    if rec.status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// Prints log lines prefixed by job, and job transitions, from run events.
-struct Printer {
-    colour: bool,
-    seen: std::collections::HashMap<String, JobStatus>,
-    announced_gates: std::collections::HashSet<String>,
-}
-
-impl Printer {
-    fn new(colour: bool) -> Printer {
-        Printer { colour, seen: Default::default(), announced_gates: Default::default() }
-    }
-
-    /// Returns the record once the run has finished.
-    fn event(&mut self, id: RunId, ev: RunEvent) -> Option<RunRecord> {
-        let mut out = std::io::stdout().lock();
-        match ev {
-            RunEvent::Log { run, job, lines } if run == id => {
-                for l in lines {
-                    let _ = writeln!(out, "{}", self.format(&job, &l));
-                }
-            }
-            RunEvent::Updated(rec) if rec.id == id => {
-                for j in &rec.jobs {
-                    if self.seen.get(&j.key) != Some(&j.status) {
-                        self.seen.insert(j.key.clone(), j.status);
-                        if j.status == JobStatus::Waiting && self.announced_gates.insert(j.key.clone()) {
-                            eprintln!("⏸ gate `{}` is waiting: flightdeck approve {} --gate {}", j.key, rec.id, j.key);
-                        } else if j.status.is_terminal() {
-                            let d = elapsed(j.started_at, j.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
-                            let why = j.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                            eprintln!("{} {} {} {d}{why}", crate::ui::widgets::status::job(j.status).0, j.key, j.status.label());
-                        }
-                    }
-                }
-                if rec.status.is_terminal() {
-                    return Some(*rec);
-                }
-            }
-            RunEvent::Problem { message, .. } => eprintln!("warning: {message}"),
-            _ => {}
-        }
-        None
-    }
-
-    fn format(&self, job: &str, l: &RawLine) -> String {
-        let text = sanitize_line_full(&l.bytes);
-        let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
-        match l.stream {
-            Stream::Meta => format!("[{job}] ▸ {text}"),
-            _ => format!("[{job}] {text}"),
-        }
-    }
-}
-
-fn print_runs(runs: &[RunRecord]) {
-    let now = jiff::Timestamp::now();
-    println!("{:<6} {:<16} {:<12} {:<20} {:>9}  TRIGGER", "RUN", "PIPELINE", "STATUS", "STARTED (UTC)", "DURATION");
-    for r in runs {
-        let started = r.started_at.unwrap_or(r.created_at).strftime("%Y-%m-%d %H:%M:%S").to_string();
-        let dur = elapsed(r.started_at, r.finished_at, now).map(format_duration).unwrap_or_else(|| "-".into());
-        println!(
-            "{:<6} {:<16} {:<12} {:<20} {:>9}  {} via {}",
-            r.id,
-            r.pipeline,
-            r.status.label(),
-            started,
-            dur,
-            r.trigger.actor,
-            r.trigger.via
-        );
-    }
-}
-
-/// Resolves a job name typed by a person: exact key, else a unique substring.
-fn resolve_job(rec: &RunRecord, wanted: &str) -> anyhow::Result<String> {
-    if rec.job(wanted).is_some() {
-        return Ok(wanted.to_string());
-    }
-    let hits: Vec<&str> = rec.jobs.iter().filter(|j| j.key.contains(wanted)).map(|j| j.key.as_str()).collect();
-    match hits.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => bail!(
-            "run #{} has no job `{wanted}` (jobs: {})",
-            rec.id,
-            rec.jobs.iter().map(|j| j.key.as_str()).collect::<Vec<_>>().join(", ")
-        ),
-        many => bail!("`{wanted}` matches several jobs of run #{}: {}", rec.id, many.join(", ")),
-    }
-}
-
-async fn logs(
-    config: &Arc<Config>,
-    data_dir: &Path,
-    run: RunId,
-    job: Option<&str>,
-    follow: bool,
-    colour: bool,
-) -> anyhow::Result<ExitCode> {
-    let (tx, mut rx) = unbounded_channel();
-    let runner = LocalRunner::new(config.clone(), data_dir, tx.clone())?;
-    let rec = runner.store().load(run)?;
-    let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
-    let printer = Printer::new(colour);
-    let mut out = std::io::stdout().lock();
-    if !follow || rec.status.is_terminal() {
-        for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
-            for l in runner.store().read_log(&rec, &j.key)? {
-                let line = printer.format(&j.key, &l);
-                if writeln!(out, "{line}").is_err() {
-                    return Ok(ExitCode::SUCCESS); // e.g. piped into head
-                }
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    drop(out);
-    let mut tailer = Tailer::new(run);
-    let mut printer = printer;
-    loop {
-        let done = tailer.poll(runner.store(), &tx)?;
-        while let Ok(ev) = rx.try_recv() {
-            let ev = match (ev, &job) {
-                (RunEvent::Log { job: j, .. }, Some(k)) if &j != k => continue,
-                (ev, _) => ev,
-            };
-            if let Some(rec) = printer.event(run, ev) {
-                return Ok(finish(&rec));
-            }
-        }
-        if done {
-            return Ok(ExitCode::SUCCESS);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn decide(
-    config: &Arc<Config>,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
-    run: RunId,
-    gate: Option<String>,
-    approve: bool,
-    confirm: &Confirmation,
-) -> anyhow::Result<ExitCode> {
-    let (tx, _rx) = unbounded_channel();
-    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
-    let rec = runner.store().load(run)?;
-    let job = match gate {
-        Some(g) => resolve_job(&rec, &g)?,
-        None => {
-            let waiting: Vec<&str> = rec.waiting_gates().map(|j| j.key.as_str()).collect();
-            match waiting.as_slice() {
-                [one] => one.to_string(),
-                [] => bail!("run #{run} has no gate waiting for a decision (it is {})", rec.status.label()),
-                many => bail!("several gates of run #{run} are waiting ({}); choose one with --gate", many.join(", ")),
-            }
-        }
-    };
-    let evidence = evidence_of(config, runner.store(), &rec)?;
-    let report =
-        change(&runner, config, data_dir, identity, read_only, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm)
-            .await?;
-    eprintln!("{}", report.message);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Every waiting gate, and whether the current user may approve it.
-fn approvals(config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_only: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let (tx, _rx) = unbounded_channel();
-    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
-    let (runs, _) = runner.store().list()?;
-    let now = jiff::Timestamp::now();
-    let mut policy = config.policy.clone();
-    policy.read_only = read_only;
-    let mut rows = Vec::new();
-    for rec in &runs {
-        // Read the evidence only for runs that have something waiting.
-        if rec.waiting_gates().next().is_none() {
-            continue;
-        }
-        let evidence = evidence_of(config, runner.store(), rec)?;
-        for gate in rec.waiting_gates() {
-            let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
-            let verdict = policy.evaluate(&crate::policy::Request {
-                kind: crate::policy::ActionKind::Approve,
-                environments: env.clone().into_iter().collect(),
-                actor: &identity.actor,
-                run_triggered_by: Some(&rec.trigger.actor),
-                now,
-                break_glass: false,
-                security: Some(&evidence),
-            });
-            let blocked = match verdict {
-                crate::policy::Verdict::Allowed { .. } => None,
-                crate::policy::Verdict::Refused { message, .. } => Some(message),
-            };
-            let evidence: Vec<serde_json::Value> =
-                rec.jobs.iter().filter(|j| j.status.is_terminal()).map(|j| serde_json::json!({"job": j.key, "status": j.status})).collect();
-            rows.push(serde_json::json!({
-                "run": rec.id,
-                "pipeline": rec.pipeline,
-                "gate": gate.key,
-                "environment": env,
-                "triggered_by": rec.trigger.actor,
-                "waiting_since": gate.started_at,
-                "deadline": gate.gate.as_ref().and_then(|g| g.deadline),
-                "you_may_approve": blocked.is_none(),
-                "why_not": blocked,
-                "evidence": evidence,
-            }));
-        }
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if rows.is_empty() {
-        println!("nothing is waiting for a decision");
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  YOU", "RUN", "PIPELINE", "GATE", "ENV", "TRIGGERED BY", "WAITING");
-    for r in &rows {
-        let since = r["waiting_since"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok());
-        let waited = elapsed(since, None, now).map(format_duration).unwrap_or_default();
-        let you = match r["why_not"].as_str() {
-            None => "may approve".to_string(),
-            Some(why) => format!("cannot: {why}"),
-        };
-        println!(
-            "{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  {you}",
-            r["run"],
-            r["pipeline"].as_str().unwrap_or(""),
-            r["gate"].as_str().unwrap_or(""),
-            r["environment"].as_str().unwrap_or("-"),
-            r["triggered_by"].as_str().unwrap_or(""),
-            waited
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A run's security evidence as the gate sees it: stored findings plus the acceptances in force.
-pub fn evidence_of(config: &Config, store: &crate::ci::local::RunStore, rec: &RunRecord) -> anyhow::Result<crate::findings::Evidence> {
-    let (findings, unreadable) = store.evidence(rec);
-    let acceptances = crate::findings::Acceptances::load(&config.findings.acceptances).map_err(anyhow::Error::msg)?;
-    Ok(crate::findings::Evidence { findings, unreadable, acceptances })
-}
-
-fn findings(config: &Arc<Config>, data_dir: &Path, run: RunId, json: bool, gate: Option<&str>) -> anyhow::Result<ExitCode> {
-    let (tx, _rx) = unbounded_channel();
-    let runner = LocalRunner::new(config.clone(), data_dir, tx)?;
-    let rec = runner.store().load(run)?;
-    let evidence = evidence_of(config, runner.store(), &rec)?;
-    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
-    let verdict = match gate {
-        None => None,
-        Some(env) => {
-            let p = config.policy.environments.get(env).with_context(|| {
-                format!("no environment `{env}` (declared: {})", config.policy.environments.keys().cloned().collect::<Vec<_>>().join(", "))
-            })?;
-            Some((env, evidence.judge(&p.security, today)))
-        }
-    };
-    if json {
-        let body = serde_json::json!({
-            "run": run,
-            "pipeline": rec.pipeline,
-            "findings": evidence.findings,
-            "unreadable": evidence.unreadable,
-            "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({"environment": env, "pass": v.pass, "summary": v.summary, "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>()})),
-        });
-        println!("{}", serde_json::to_string_pretty(&body)?);
-    } else {
-        let sanitize = crate::logstore::sanitize::plain;
-        println!("{:<9} {:<24} {:<14} {:<44} {:<18} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX");
-        for f in &evidence.findings {
-            let state = match (&f.suppressed, evidence.acceptances.find(f)) {
-                (Some(s), _) => s.clone(),
-                (None, Some(a)) if a.expired(today) => format!("acceptance expired {}", a.expires),
-                (None, Some(a)) => format!("accepted until {} by {}", a.expires, a.by),
-                (None, None) => "open".into(),
-            };
-            println!(
-                "{:<9} {:<24} {:<14} {:<44} {:<18} {state}",
-                f.severity.label(),
-                sanitize(&f.id),
-                f.tools.join("+"),
-                sanitize(&f.location),
-                f.fixed.as_deref().unwrap_or("-")
-            );
-        }
-        for e in &evidence.unreadable {
-            eprintln!("unreadable: {}", sanitize(&e.to_string()));
-        }
-        let counts = crate::findings::Counts::of(evidence.findings.iter().filter(|f| f.suppressed.is_none()));
-        eprintln!("{} findings: {}", evidence.findings.len(), counts.badge());
-    }
-    match verdict {
-        Some((env, v)) if !v.pass => {
-            eprintln!("security gate {env}: {}", v.summary);
-            for f in &v.blocking {
-                eprintln!("  blocking: {} {} ({})", f.severity.label(), f.id, f.location);
-            }
-            Ok(ExitCode::FAILURE)
-        }
-        Some((env, v)) => {
-            eprintln!("security gate {env}: {}", v.summary);
-            Ok(ExitCode::SUCCESS)
-        }
-        None => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -52,7 +52,7 @@ pub enum RolloutCmd {
         /// The pipeline run handing over (set for you inside a pipeline stage); promotions are
         /// judged by its security findings
         #[arg(long, env = "FLIGHTDECK_RUN_ID", value_name = "RUN")]
-        run: Option<crate::domain::RunId>,
+        run: Option<crate::domain::RunRef>,
         /// Stay until the rollout ends; exit 0 when fully promoted, 1 when aborted or degraded
         #[arg(long, short)]
         follow: bool,

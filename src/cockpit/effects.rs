@@ -50,9 +50,13 @@ impl EffectRunner {
         let argo = self.argo.clone();
         tokio::spawn(async move {
             let action = match effect {
-                Effect::LoadRuns { request } => Action::RunsLoaded { request, result: timed(ci.list_runs()).await },
+                Effect::LoadRuns { request } => {
+                    // The whole history: the runs list filters and scrolls it in memory.
+                    let result = timed(ci.list_runs(crate::ci::RunQuery::default())).await.map(|page| page.runs);
+                    Action::RunsLoaded { request, result }
+                }
                 Effect::LoadLog { request, run, job } => {
-                    let result = timed(ci.read_log(run, job.clone())).await;
+                    let result = timed(ci.read_log(run.clone(), job.clone())).await;
                     Action::LogLoaded { request, run, job, result }
                 }
                 Effect::Execute(approved) => {
@@ -86,7 +90,7 @@ impl EffectRunner {
                     Action::Journaled(result)
                 }
                 Effect::LoadFindings { run } => {
-                    let result = timed(ci.evidence(run)).await;
+                    let result = timed(ci.evidence(run.clone())).await;
                     Action::FindingsLoaded { run, result }
                 }
                 Effect::Analyse { request, service, window } => {

@@ -6,7 +6,6 @@ mod argo;
 pub mod effects;
 pub mod terminal;
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use crate::app::action::Action;
 use crate::app::effect::Effect;
 use crate::app::state::{self, State};
 use crate::app::{initial_state, update};
-use crate::ci::local::LocalRunner;
+use crate::ci::CiProvider;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::theme::{ColorChoice, Theme};
@@ -53,7 +52,7 @@ pub struct DemoLink {
 pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
     let (action_tx, mut action_rx) = unbounded_channel::<Action>();
     let (run_tx, mut run_rx) = unbounded_channel();
-    let runner = LocalRunner::open(config.clone(), &data_dir, run_tx)?;
+    let ci = crate::providers::ci(&config, &data_dir, run_tx, crate::providers::Open::Lazily)?;
     let identity = Identity::resolve(config.actor.as_deref());
     let depth = opts.color.depth();
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
@@ -61,7 +60,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let rollouts = (!config.rollouts.is_empty()).then(|| crate::providers::nginx_controller(&config, &data_dir));
     let stop_rollouts = CancellationToken::new();
     let effects = EffectRunner {
-        ci: Arc::new(runner.clone()),
+        ci: Arc::new(ci.registry.clone()),
         actions: action_tx.clone(),
         config_dir: opts.config_dir.clone(),
         depth,
@@ -87,9 +86,8 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let request = state.request_id();
     state.pending_runs = Some(request);
     effects.run(Effect::LoadRuns { request });
-    let known: HashSet<u64> = runner.store().ids().unwrap_or_default().into_iter().collect();
     let stop_watch = CancellationToken::new();
-    runner.watch_foreign(known, stop_watch.clone());
+    ci.registry.watch(stop_watch.clone());
     if let Some(p) = &opts.start_pipeline {
         // The demo starts its pipeline as if the user had pressed `r` and confirmed, and shows it.
         state.screen = state::Screen::Pipelines;
@@ -104,11 +102,11 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
 
     stop_watch.cancel();
     stop_rollouts.cancel();
-    let cancelled = runner.cancel_all();
+    let cancelled = ci.local.cancel_all();
     if cancelled > 0 {
         // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
         let _ = writeln!(std::io::stderr(), "flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
-        if !runner.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
+        if !ci.local.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
             crate::ci::local::process::end_all_jobs();
         }
     }

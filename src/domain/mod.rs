@@ -1,7 +1,8 @@
 //! Backend-agnostic types shared by providers, the state store and the views.
 
+mod refs;
 mod run;
 
-pub use run::{
-    FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunId, RunRecord, RunStatus, StageRecord, Trigger,
-};
+pub use refs::{BadRunRef, LOCAL, RunRef};
+
+pub use run::{FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunRecord, RunStatus, StageRecord, Trigger};

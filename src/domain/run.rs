@@ -3,8 +3,6 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub type RunId = u64;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -207,7 +205,7 @@ impl JobRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
-    pub id: RunId,
+    pub id: super::RunRef,
     pub pipeline: String,
     pub status: RunStatus,
     pub trigger: Trigger,
@@ -218,14 +216,20 @@ pub struct RunRecord {
     pub finished_at: Option<Timestamp>,
     pub stages: Vec<StageRecord>,
     pub jobs: Vec<JobRecord>,
-    /// Process that executes (or last executed) the run.
-    #[serde(default)]
-    pub owner_pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 impl RunRecord {
+    /// Whether this run comes before `other` in a newest-first list: the local runner's by
+    /// number, runs of different providers by when they were created.
+    pub fn is_newer_than(&self, other: &RunRecord) -> bool {
+        match (self.id.local_number(), other.id.local_number()) {
+            (Some(a), Some(b)) => a > b,
+            _ => (self.created_at, &self.id) > (other.created_at, &other.id),
+        }
+    }
+
     pub fn job(&self, key: &str) -> Option<&JobRecord> {
         self.jobs.iter().find(|j| j.key == key)
     }

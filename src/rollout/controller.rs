@@ -227,7 +227,7 @@ impl Controller {
         name: &str,
         version: &str,
         stable: Option<&str>,
-        run: Option<crate::domain::RunId>,
+        run: Option<crate::domain::RunRef>,
         actor: &str,
     ) -> Result<Record, RolloutError> {
         let spec = self.spec(name)?.clone();

@@ -67,7 +67,7 @@ pub struct Record {
     /// The pipeline run that started this attempt: its security findings are what the gate judges
     /// when someone promotes.
     #[serde(default)]
-    pub run: Option<crate::domain::RunId>,
+    pub run: Option<crate::domain::RunRef>,
     /// The version being rolled out, and the one serving before it.
     pub version: Option<String>,
     pub stable_version: Option<String>,

@@ -73,7 +73,7 @@ fn gate_job(status: JobStatus, start: Option<i64>) -> JobRecord {
 /// #3 running (a test failing), #2 waiting at the production gate, #1 nightly failed.
 pub fn runs() -> Vec<RunRecord> {
     let running = RunRecord {
-        id: 3,
+        id: flightdeck::domain::RunRef::local(3),
         pipeline: "release".into(),
         status: RunStatus::Running,
         trigger: Trigger { actor: "bob@ci".into(), via: "tui".into() },
@@ -92,11 +92,10 @@ pub fn runs() -> Vec<RunRecord> {
             gate_job(JobStatus::Pending, None),
             job("deploy-prod", None, JobStatus::Pending, None, None),
         ],
-        owner_pid: 1,
         note: None,
     };
     let waiting = RunRecord {
-        id: 2,
+        id: flightdeck::domain::RunRef::local(2),
         status: RunStatus::Waiting,
         created_at: at(-3600),
         started_at: Some(at(-3600)),
@@ -115,7 +114,7 @@ pub fn runs() -> Vec<RunRecord> {
         ..running.clone()
     };
     let nightly = RunRecord {
-        id: 1,
+        id: flightdeck::domain::RunRef::local(1),
         pipeline: "nightly".into(),
         status: RunStatus::Failed,
         created_at: at(-86_400),
@@ -164,7 +163,7 @@ pub fn state(w: u16, h: u16) -> State {
         st.runs.push(RunView::new(rec));
     }
     st.runs[0].logs.insert("unit-test[18]".into(), JobLog { store: sample_log(120), from_disk: false });
-    st.selected_run = Some(3);
+    st.selected_run = Some(flightdeck::domain::RunRef::local(3));
     st.selected_job = Some("unit-test[18]".into());
     st.dirty = false;
     st

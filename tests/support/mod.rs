@@ -15,7 +15,7 @@ use std::time::Duration;
 use flightdeck::ci::RunEvent;
 use flightdeck::ci::local::LocalRunner;
 use flightdeck::config::Config;
-use flightdeck::domain::{RunId, RunRecord, Trigger};
+use flightdeck::domain::{RunRecord, RunRef, Trigger};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 /// Writes `config` into `dir/flightdeck.toml` and loads it.
@@ -48,7 +48,7 @@ impl Harness {
     }
 
     /// Waits for the run to reach a terminal status, collecting every event on the way.
-    pub async fn wait_done(&mut self, id: RunId, limit: Duration) -> (RunRecord, Vec<RunEvent>) {
+    pub async fn wait_done(&mut self, id: RunRef, limit: Duration) -> (RunRecord, Vec<RunEvent>) {
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -66,7 +66,7 @@ impl Harness {
     }
 
     /// Waits until a job of the run reaches `status`.
-    pub async fn wait_job(&mut self, id: RunId, job: &str, status: flightdeck::domain::JobStatus, limit: Duration) -> RunRecord {
+    pub async fn wait_job(&mut self, id: RunRef, job: &str, status: flightdeck::domain::JobStatus, limit: Duration) -> RunRecord {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let ev = tokio::time::timeout_at(deadline, self.events.recv())

@@ -7,10 +7,10 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
         LineCommand::Run(None) => run_command(state, Command::Trigger),
         LineCommand::Run(Some(p)) => request_trigger(state, Some(p)),
         LineCommand::Open(id) => {
-            if state.run(id).is_none() {
-                state.toast_error(format!("there is no run #{id}"));
+            let Some(id) = state.find_run(&id) else {
+                state.toast_error(format!("there is no run {}", id.text()));
                 return Vec::new();
-            }
+            };
             state.filter.clear();
             state.focus = Pane::Jobs;
             select_run(state, id)
@@ -53,7 +53,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
     }
     match cmd {
         Command::Quit => {
-            let active = state.local_runs.iter().filter(|id| state.run(**id).is_some_and(|r| !r.record.status.is_terminal())).count();
+            let active = state.local_runs.iter().filter(|id| state.run(id).is_some_and(|r| !r.record.status.is_terminal())).count();
             if active > 0 {
                 let lines = vec![
                     format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
@@ -131,7 +131,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::Open if state.screen == Screen::Approvals => {
-            let Some((run, job)) = state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())) else {
+            let Some((run, job)) = state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id.clone(), j.key.clone())) else {
                 return Vec::new();
             };
             state.screen = Screen::Pipelines;
@@ -186,7 +186,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             request_trigger(state, pipeline)
         }
         Command::Cancel | Command::Retry => {
-            let Some(run) = state.selected_run else {
+            let Some(run) = state.selected_run.clone() else {
                 state.toast_error("no run selected");
                 return Vec::new();
             };
@@ -196,14 +196,14 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::Approve | Command::Reject => {
             let approve = cmd == Command::Approve;
             let gate = match state.screen {
-                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id, j.key.clone())),
+                Screen::Approvals => state.waiting_gates().get(state.approvals_cursor).map(|(r, j)| (r.id.clone(), j.key.clone())),
                 _ => state.current_run().and_then(|run| {
                     let selected = state.current_job().filter(|j| j.status == JobStatus::Waiting).map(|j| j.key.clone());
-                    selected.or_else(|| run.record.waiting_gates().next().map(|j| j.key.clone())).map(|k| (run.record.id, k))
+                    selected.or_else(|| run.record.waiting_gates().next().map(|j| j.key.clone())).map(|k| (run.record.id.clone(), k))
                 }),
             };
             let Some((run, job)) = gate else {
-                state.toast_error(match state.selected_run {
+                state.toast_error(match &state.selected_run {
                     Some(id) if state.screen == Screen::Pipelines => format!("run #{id} has no gate waiting for a decision"),
                     _ => "no gate is waiting for a decision".to_string(),
                 });
@@ -222,10 +222,10 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 Screen::Audit => load_audit(state).into_iter().collect(),
                 Screen::Findings => {
                     state.findings_view.cursor = 0;
-                    state.selected_run.and_then(|id| ensure_evidence(state, id, true)).into_iter().collect()
+                    state.selected_run.clone().and_then(|id| ensure_evidence(state, id, true)).into_iter().collect()
                 }
                 Screen::Approvals => {
-                    let ids: Vec<RunId> = state.waiting_gates().iter().map(|(r, _)| r.id).collect();
+                    let ids: Vec<RunRef> = state.waiting_gates().iter().map(|(r, _)| r.id.clone()).collect();
                     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
                 }
                 Screen::Pipelines | Screen::Canary | Screen::Overview | Screen::Argo => Vec::new(),
@@ -247,7 +247,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             }
         },
         Command::AcceptRisk => {
-            let Some(run) = state.selected_run else { return Vec::new() };
+            let Some(run) = state.selected_run.clone() else { return Vec::new() };
             let Some(f) = selected_finding(state).cloned() else {
                 state.toast_error("select a finding first (3 shows the findings of the selected run)");
                 return Vec::new();

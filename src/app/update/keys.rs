@@ -187,12 +187,12 @@ pub(crate) fn after_input_edit(state: &mut State) {
 }
 
 pub(crate) fn keep_selection_visible(state: &mut State) {
-    let visible: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();
-    if let Some(sel) = state.selected_run
-        && !visible.contains(&sel)
+    let visible: Vec<RunRef> = state.visible_runs().iter().map(|r| r.record.id.clone()).collect();
+    if let Some(sel) = &state.selected_run
+        && !visible.contains(sel)
         && let Some(first) = visible.first()
     {
-        let _ = select_run(state, *first);
+        let _ = select_run(state, first.clone());
     }
 }
 

@@ -28,7 +28,7 @@ use super::state::{
 use crate::app::layout;
 pub(crate) use crate::app::selectors::*;
 use crate::ci::RunEvent;
-use crate::domain::{JobStatus, RunId, RunRecord};
+use crate::domain::{JobStatus, RunRecord, RunRef};
 use crate::keymap::Command;
 use crate::logstore::LogStore;
 use crate::ops::{self, Approved, Operation};
@@ -85,14 +85,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             match result {
                 Ok(runs) => {
-                    let waiting: Vec<RunId> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id).collect();
+                    let waiting: Vec<RunRef> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id.clone()).collect();
                     for rec in runs {
                         upsert_run(state, rec);
                     }
                     let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
                     fx.push(Effect::LoadAcceptances);
                     if state.selected_run.is_none()
-                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id)
+                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id.clone())
                     {
                         fx.extend(select_run(state, id));
                     }
@@ -110,7 +110,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             let caps = state.log_caps;
             match result {
                 Ok(lines) => {
-                    if let Some(view) = state.run_mut(run)
+                    if let Some(view) = state.run_mut(&run)
                         && !view.logs.contains_key(&job)
                     {
                         let mut store = LogStore::new(caps.max_lines, caps.max_bytes);
@@ -135,7 +135,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                         state.toast_error(w);
                     }
                     if let Some(id) = report.new_run {
-                        state.local_runs.insert(id);
+                        state.local_runs.insert(id.clone());
                         state.filter.clear();
                         return refresh_audit(state).into_iter().chain(select_run(state, id)).collect();
                     }
@@ -158,7 +158,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             let acceptances = state.acceptances.clone();
             match result {
                 Ok((findings, unreadable)) => {
-                    if let Some(v) = state.run_mut(run) {
+                    if let Some(v) = state.run_mut(&run) {
                         v.evidence = Some(crate::findings::Evidence { findings, unreadable, acceptances });
                     }
                 }

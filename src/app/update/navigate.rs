@@ -58,11 +58,11 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
     }
     match state.focus {
         Pane::Runs => {
-            let ids: Vec<RunId> = state.visible_runs().iter().map(|r| r.record.id).collect();
+            let ids: Vec<RunRef> = state.visible_runs().iter().map(|r| r.record.id.clone()).collect();
             if ids.is_empty() {
                 return Vec::new();
             }
-            let cur = state.selected_run.and_then(|s| ids.iter().position(|i| *i == s)).unwrap_or(0);
+            let cur = state.selected_run.as_ref().and_then(|s| ids.iter().position(|i| i == s)).unwrap_or(0);
             let page = 10;
             let next = match cmd {
                 Command::Up => cur.saturating_sub(1),
@@ -77,7 +77,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
                 }
                 _ => cur,
             };
-            select_run(state, ids[next])
+            select_run(state, ids[next].clone())
         }
         Pane::Jobs => {
             let Some(run) = state.current_run() else {

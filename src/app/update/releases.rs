@@ -64,7 +64,7 @@ pub(crate) fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
         return Vec::new();
     };
     state.filter.clear();
-    let mut fx = select_run(state, run);
+    let mut fx = select_run(state, run.clone());
     state.screen = screen;
     if screen == Screen::Findings {
         state.findings_view.cursor = 0;
@@ -83,8 +83,9 @@ pub(crate) fn open_release_approval(state: &mut State) -> Vec<Effect> {
     let run = state.release_run(spec);
     let gates = state.waiting_gates();
     let for_env = |j: &crate::domain::JobRecord| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.clone()) == env;
-    let found = gates.iter().position(|(r, j)| Some(r.id) == run && for_env(j)).or_else(|| gates.iter().position(|(_, j)| for_env(j)));
-    let ids: Vec<RunId> = gates.iter().map(|(r, _)| r.id).collect();
+    let found =
+        gates.iter().position(|(r, j)| Some(r.id.clone()) == run && for_env(j)).or_else(|| gates.iter().position(|(_, j)| for_env(j)));
+    let ids: Vec<RunRef> = gates.iter().map(|(r, _)| r.id.clone()).collect();
     let Some(i) = found else {
         state.toast_info(format!("nothing is waiting for approval in {}", env.as_deref().unwrap_or("this environment")));
         return Vec::new();
@@ -98,7 +99,7 @@ pub(crate) fn open_release_approval(state: &mut State) -> Vec<Effect> {
 /// of the run that started it (promotions are judged by them).
 pub(crate) fn overview_refresh(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
-    if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run) {
+    if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run.clone()) {
         effects.extend(ensure_evidence(state, run, false));
     }
     effects

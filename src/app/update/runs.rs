@@ -6,26 +6,25 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
     match ev {
         RunEvent::Updated(rec) => {
             let rec = *rec;
-            let id = rec.id;
-            if rec.owner_pid == std::process::id() && !rec.status.is_terminal() {
-                state.local_runs.insert(id);
-            } else if rec.status.is_terminal() {
+            let id = rec.id.clone();
+            if rec.status.is_terminal() {
                 state.local_runs.remove(&id);
             }
             upsert_run(state, rec);
             state.dirty = true;
             let mut fx: Vec<Effect> = Vec::new();
-            let wants_evidence = state.selected_run == Some(id) || state.run(id).is_some_and(|r| r.record.waiting_gates().next().is_some());
+            let wants_evidence =
+                state.selected_run == Some(id.clone()) || state.run(&id).is_some_and(|r| r.record.waiting_gates().next().is_some());
             if wants_evidence {
-                fx.extend(ensure_evidence(state, id, false));
+                fx.extend(ensure_evidence(state, id.clone(), false));
             }
             if state.selected_run.is_none() {
                 fx.extend(select_run(state, id));
                 return fx;
             }
-            if state.selected_run == Some(id) {
+            if state.selected_run == Some(id.clone()) {
                 if state.selected_job.is_none() {
-                    state.selected_job = default_job(state.run(id).map(|r| &r.record));
+                    state.selected_job = default_job(state.run(&id).map(|r| &r.record));
                 }
                 fx.extend(ensure_log(state));
             }
@@ -33,9 +32,9 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
         }
         RunEvent::Log { run, job, lines } => {
             let caps = state.log_caps;
-            let selected = state.selected_run == Some(run) && state.selected_job.as_deref() == Some(job.as_str());
+            let selected = state.selected_run == Some(run.clone()) && state.selected_job.as_deref() == Some(job.as_str());
             let query = state.log.search.as_ref().map(|s| s.query.clone()).filter(|q| !q.is_empty());
-            let Some(view) = state.run_mut(run) else {
+            let Some(view) = state.run_mut(&run) else {
                 return Vec::new();
             };
             let entry =
@@ -80,7 +79,7 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
 
 /// Inserts or replaces a run record, keeping the newest-first order and the logs already held.
 pub(crate) fn upsert_run(state: &mut State, rec: RunRecord) {
-    if let Some(view) = state.run_mut(rec.id) {
+    if let Some(view) = state.run_mut(&rec.id) {
         // Jobs sent back to pending by a retry start a fresh log on screen.
         let reset: Vec<String> = rec
             .jobs
@@ -93,7 +92,7 @@ pub(crate) fn upsert_run(state: &mut State, rec: RunRecord) {
         }
         view.record = rec;
     } else {
-        let pos = state.runs.iter().position(|r| r.record.id < rec.id).unwrap_or(state.runs.len());
+        let pos = state.runs.iter().position(|r| rec.is_newer_than(&r.record)).unwrap_or(state.runs.len());
         state.runs.insert(pos, RunView::new(rec));
     }
 }
@@ -108,10 +107,10 @@ pub(crate) fn default_job(rec: Option<&RunRecord>) -> Option<String> {
         .or_else(|| rec.jobs.first().map(|j| j.key.clone()))
 }
 
-pub(crate) fn select_run(state: &mut State, id: RunId) -> Vec<Effect> {
-    if state.selected_run != Some(id) {
-        state.selected_run = Some(id);
-        state.selected_job = default_job(state.run(id).map(|r| &r.record));
+pub(crate) fn select_run(state: &mut State, id: RunRef) -> Vec<Effect> {
+    if state.selected_run != Some(id.clone()) {
+        state.selected_run = Some(id.clone());
+        state.selected_job = default_job(state.run(&id).map(|r| &r.record));
         state.findings_view.cursor = 0;
         reset_log_view(state);
     }
@@ -129,9 +128,9 @@ pub(crate) fn select_job(state: &mut State, key: String) -> Vec<Effect> {
 }
 
 /// Asks for a run's security evidence when it is missing or out of date. `force` rereads it.
-pub(crate) fn ensure_evidence(state: &mut State, run: RunId, force: bool) -> Option<Effect> {
+pub(crate) fn ensure_evidence(state: &mut State, run: RunRef, force: bool) -> Option<Effect> {
     let acceptances = state.acceptances.clone();
-    let view = state.run_mut(run)?;
+    let view = state.run_mut(&run)?;
     if !view.record.jobs.iter().any(|j| !j.reports.is_empty()) {
         // Nothing declares reports: the evidence is empty, and complete.
         view.evidence = Some(crate::findings::Evidence { acceptances, ..Default::default() });
@@ -152,7 +151,7 @@ pub(crate) fn ensure_log(state: &mut State) -> Option<Effect> {
     if run.logs.contains_key(&job.key) || !job.status.is_terminal() || state.pending_log.is_some() {
         return None;
     }
-    let (run_id, key) = (run.record.id, job.key.clone());
+    let (run_id, key) = (run.record.id.clone(), job.key.clone());
     let request = state.request_id();
     state.pending_log = Some(request);
     Some(Effect::LoadLog { request, run: run_id, job: key })

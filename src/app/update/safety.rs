@@ -35,7 +35,7 @@ pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, Str
         }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
-            (state.run(*run).map(|r| &r.record), Vec::new())
+            (state.run(run).map(|r| &r.record), Vec::new())
         }
     };
     ops::describe(op, run, &envs)
@@ -50,9 +50,9 @@ pub(crate) fn verdict(state: &State, op: &Operation, target: &ops::Target, break
         now: state.now,
         break_glass,
         security: match op {
-            Operation::Gate { run, .. } => state.run(*run).and_then(|r| r.evidence.as_ref()),
+            Operation::Gate { run, .. } => state.run(run).and_then(|r| r.evidence.as_ref()),
             Operation::Rollout { name, .. } => {
-                state.rollouts.records.get(name).and_then(|r| r.run).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
+                state.rollouts.records.get(name).and_then(|r| r.run.as_ref()).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
             }
             _ => None,
         },
@@ -142,6 +142,10 @@ pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, wh
 
 pub(crate) fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, reason: String, break_glass: bool) -> Vec<Effect> {
     state.in_flight.insert(op.key());
+    if let Operation::Retry { run } = &op {
+        // A retried run executes under this cockpit again (a new run is marked when it exists).
+        state.local_runs.insert(run.clone());
+    }
     let approved = Approved { op, identity: state.identity.clone(), via: "tui".into(), target, reason, break_glass, tier };
     vec![Effect::Execute(Box::new(approved))]
 }

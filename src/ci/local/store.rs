@@ -16,7 +16,7 @@ pub struct JobFindings {
     pub reports: Vec<ParsedReport>,
     pub errors: Vec<ReportError>,
 }
-use crate::domain::{RunId, RunRecord};
+use crate::domain::{RunRecord, RunRef};
 use crate::logstore::{RawLine, Stream};
 
 #[derive(Clone, Debug)]
@@ -48,23 +48,28 @@ impl RunStore {
         std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
     }
 
-    pub fn run_dir(&self, id: RunId) -> PathBuf {
-        self.root.join(id.to_string())
+    /// The run's directory. Only the local runner's numbers name one: any other reference gets a
+    /// name no run has, so it reads as "no such run" and can never point outside the history.
+    pub fn run_dir(&self, id: &RunRef) -> PathBuf {
+        match id.local_number() {
+            Some(n) => self.root.join(n.to_string()),
+            None => self.root.join("-"),
+        }
     }
 
-    pub fn control_dir(&self, id: RunId) -> PathBuf {
+    pub fn control_dir(&self, id: &RunRef) -> PathBuf {
         self.run_dir(id).join("control")
     }
 
     /// Reserves the next run number; `create_dir` makes the reservation atomic across processes.
-    pub fn allocate(&self) -> Result<RunId, CiError> {
-        let mut next = self.ids()?.into_iter().max().unwrap_or(0) + 1;
+    pub fn allocate(&self) -> Result<RunRef, CiError> {
+        let mut next = self.ids()?.iter().filter_map(RunRef::local_number).max().unwrap_or(0) + 1;
         loop {
-            let dir = self.run_dir(next);
+            let dir = self.run_dir(&RunRef::local(next));
             match fs::create_dir(&dir) {
                 Ok(()) => {
                     fs::create_dir_all(dir.join("logs")).map_err(|e| CiError::storage(format!("cannot create {}", dir.display()), e))?;
-                    return Ok(next);
+                    return Ok(RunRef::local(next));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
                 Err(e) => {
@@ -74,17 +79,26 @@ impl RunStore {
         }
     }
 
-    pub fn ids(&self) -> Result<Vec<RunId>, CiError> {
+    pub fn ids(&self) -> Result<Vec<RunRef>, CiError> {
         let entries = fs::read_dir(&self.root).map_err(|e| CiError::storage(format!("cannot list {}", self.root.display()), e))?;
-        Ok(entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        Ok(entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).map(RunRef::local).collect())
     }
 
-    /// Writes `run.json` via a temporary file and rename, so readers never see half a record.
+    /// Writes `run.json` via a temporary file and rename, so readers never see half a record. The
+    /// file also names the process that wrote it (`owner_pid`): the one executing the run, or the
+    /// one that found it interrupted.
     pub fn save(&self, rec: &RunRecord) -> Result<(), CiError> {
-        let dir = self.run_dir(rec.id);
+        let dir = self.run_dir(&rec.id);
         let tmp = dir.join(format!("run.json.tmp-{}", std::process::id()));
         let target = dir.join("run.json");
-        let body = serde_json::to_vec_pretty(rec).map_err(|e| CiError::Other(format!("cannot encode run #{}: {e}", rec.id)))?;
+        let encode = || -> serde_json::Result<Vec<u8>> {
+            let mut value = serde_json::to_value(rec)?;
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert("owner_pid".into(), std::process::id().into());
+            }
+            serde_json::to_vec_pretty(&value)
+        };
+        let body = encode().map_err(|e| CiError::Other(format!("cannot encode run #{}: {e}", rec.id)))?;
         let write = || -> io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&body)?;
@@ -94,16 +108,30 @@ impl RunStore {
         write().map_err(|e| CiError::storage(format!("cannot save run #{} to {}", rec.id, target.display()), e))
     }
 
-    pub fn load(&self, id: RunId) -> Result<RunRecord, CiError> {
+    pub fn load(&self, id: &RunRef) -> Result<RunRecord, CiError> {
         let path = self.run_dir(id).join("run.json");
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(CiError::NoSuchRun(id)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(CiError::NoSuchRun(id.clone())),
             Err(e) => {
                 return Err(CiError::storage(format!("cannot read {}", path.display()), e));
             }
         };
-        serde_json::from_slice(&bytes).map_err(|e| CiError::Other(format!("{} is damaged: {e}", path.display())))
+        let rec: RunRecord = serde_json::from_slice(&bytes).map_err(|e| CiError::Other(format!("{} is damaged: {e}", path.display())))?;
+        if rec.id != *id {
+            return Err(CiError::Other(format!("{} is damaged: it names run {}", path.display(), rec.id.text())));
+        }
+        Ok(rec)
+    }
+
+    /// The process that last wrote the run's record (0 when unknown).
+    pub fn owner_pid(&self, id: &RunRef) -> u32 {
+        let path = self.run_dir(id).join("run.json");
+        let read = || -> Option<u32> {
+            let value: serde_json::Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+            u32::try_from(value.get("owner_pid")?.as_u64()?).ok()
+        };
+        read().unwrap_or(0)
     }
 
     /// Every readable run, newest first, plus a message for each one that could not be read.
@@ -111,13 +139,13 @@ impl RunStore {
         let mut runs = Vec::new();
         let mut problems = Vec::new();
         for id in self.ids()? {
-            match self.load(id) {
+            match self.load(&id) {
                 Ok(r) => runs.push(r),
                 Err(CiError::NoSuchRun(_)) => {} // being created right now
                 Err(e) => problems.push(e.to_string()),
             }
         }
-        runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id.local_number()));
         Ok((runs, problems))
     }
 
@@ -125,11 +153,11 @@ impl RunStore {
     pub fn log_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
         let idx = rec.jobs.iter().position(|j| j.key == job)?;
         let safe: String = job.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
-        Some(self.run_dir(rec.id).join("logs").join(format!("{idx:02}-{safe}.log")))
+        Some(self.run_dir(&rec.id).join("logs").join(format!("{idx:02}-{safe}.log")))
     }
 
     pub fn read_log(&self, rec: &RunRecord, job: &str) -> Result<Vec<RawLine>, CiError> {
-        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
+        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
         match fs::read(&path) {
             Ok(bytes) => Ok(parse_log(&bytes).0),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -140,13 +168,13 @@ impl RunStore {
     fn findings_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
         let log = self.log_path(rec, job)?;
         let name = log.file_name()?.to_string_lossy().replace(".log", ".json");
-        Some(self.run_dir(rec.id).join("findings").join(name))
+        Some(self.run_dir(&rec.id).join("findings").join(name))
     }
 
     /// Keeps a job's parsed reports with the run, so the evidence of this run stays what it was
     /// even when the next run overwrites the report files.
     pub fn save_findings(&self, rec: &RunRecord, job: &str, parsed: &JobFindings) -> Result<(), CiError> {
-        let path = self.findings_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id, job: job.to_string() })?;
+        let path = self.findings_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
         let body = serde_json::to_vec(parsed).map_err(|e| CiError::Other(e.to_string()))?;
         let write = || -> io::Result<()> {
             fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
@@ -189,7 +217,7 @@ impl RunStore {
     }
 
     /// Tries to become the run's executor. `None` when another live process holds it.
-    pub fn try_lock(&self, id: RunId) -> Result<Option<OwnerLock>, CiError> {
+    pub fn try_lock(&self, id: &RunRef) -> Result<Option<OwnerLock>, CiError> {
         let path = self.run_dir(id).join("owner.lock");
         let file = OpenOptions::new()
             .create(true)

@@ -9,25 +9,25 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::store::{RunStore, parse_log};
 use crate::ci::{CiError, RunEvent};
-use crate::domain::RunId;
+use crate::domain::RunRef;
 
 pub struct Tailer {
-    run: RunId,
+    run: RunRef,
     record_sig: Option<(u64, SystemTime)>,
     offsets: HashMap<String, u64>,
 }
 
 impl Tailer {
-    pub fn new(run: RunId) -> Tailer {
+    pub fn new(run: RunRef) -> Tailer {
         Tailer { run, record_sig: None, offsets: HashMap::new() }
     }
 
     /// Emits what changed since the last poll. Returns true once the run has finished and its logs
     /// were read to the end.
     pub fn poll(&mut self, store: &RunStore, events: &UnboundedSender<RunEvent>) -> Result<bool, CiError> {
-        let meta_path = store.run_dir(self.run).join("run.json");
+        let meta_path = store.run_dir(&self.run).join("run.json");
         let sig = std::fs::metadata(&meta_path).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
-        let rec = store.load(self.run)?;
+        let rec = store.load(&self.run)?;
         if sig != self.record_sig {
             self.record_sig = sig;
             let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
@@ -51,7 +51,7 @@ impl Tailer {
             let (lines, used) = parse_log(&buf);
             *offset += used as u64;
             if !lines.is_empty() {
-                let _ = events.send(RunEvent::Log { run: self.run, job: job.key.clone(), lines });
+                let _ = events.send(RunEvent::Log { run: self.run.clone(), job: job.key.clone(), lines });
             }
         }
         Ok(rec.status.is_terminal())

@@ -24,7 +24,7 @@ pub fn may_approve(state: &State, run: &RunRecord, gate: &JobRecord) -> Result<(
         run_triggered_by: Some(&run.trigger.actor),
         now: state.now,
         break_glass: false,
-        security: state.run(run.id).and_then(|r| r.evidence.as_ref()),
+        security: state.run(&run.id).and_then(|r| r.evidence.as_ref()),
     }) {
         Verdict::Allowed { .. } => Ok(()),
         Verdict::Refused { message, .. } => Err(message),

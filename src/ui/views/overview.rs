@@ -62,7 +62,7 @@ fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
         .count();
     let badge = state
         .release_run(spec)
-        .and_then(|id| state.run(id))
+        .and_then(|id| state.run(&id))
         .map(|r| {
             let sums: Vec<&crate::domain::FindingsSummary> = r.record.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
             if sums.is_empty() {

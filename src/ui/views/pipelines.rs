@@ -59,7 +59,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
         frame.render_widget(Paragraph::new(Line::styled(truncate(&msg, inner.width as usize), t.fg(Role::Muted))), inner);
         return;
     }
-    let selected = state.selected_run.and_then(|id| visible.iter().position(|r| r.record.id == id)).unwrap_or(0);
+    let selected = state.selected_run.as_ref().and_then(|id| visible.iter().position(|r| r.record.id == *id)).unwrap_or(0);
     let offset = selected.saturating_sub(rows.saturating_sub(1));
     let w = inner.width as usize;
     let name_w = w.saturating_sub(2 + 6 + 12 + 8).clamp(6, 24);

@@ -1,0 +1,561 @@
+//! Executing a run in this process: the DAG scheduler, each job's process with retries and
+//! timeouts, gates, control requests from other processes, logs and reports.
+
+use super::process::{JobSpec, Outcome};
+use super::*;
+
+/// Saves the record and tells the listeners; a failed save is reported, not ignored.
+fn persist(inner: &Inner, rec: &mut RunRecord) {
+    // While it executes, the run's status follows its jobs (e.g. `waiting` at a gate); the final
+    // status is set when the run ends.
+    if rec.finished_at.is_none() {
+        let derived = rec.derive_status();
+        rec.status = if derived.is_terminal() { RunStatus::Running } else { derived };
+        if rec.status == RunStatus::Queued {
+            rec.status = RunStatus::Running;
+        }
+    }
+    if let Err(e) = inner.store.save(rec) {
+        let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: e.to_string() });
+    }
+    let _ = inner.events.send(RunEvent::Updated(Box::new(rec.clone())));
+}
+
+/// Writes a flightdeck-authored line into a job's log and shows it.
+fn meta_line(inner: &Inner, rec: &RunRecord, job: &str, text: String) {
+    let lines: Vec<RawLine> =
+        text.lines().map(|l| RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: l.as_bytes().to_vec() }).collect();
+    if let Some(path) = inner.store.log_path(rec, job) {
+        let mut buf = Vec::new();
+        for line in &lines {
+            encode_line(&mut buf, line);
+        }
+        let res =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, &buf));
+        if let Err(e) = res {
+            let _ = inner
+                .events
+                .send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("cannot write the log {}: {e}", path.display()) });
+        }
+    }
+    let _ = inner.events.send(RunEvent::Log { run: rec.id.clone(), job: job.to_string(), lines });
+}
+
+pub(super) async fn drive(
+    inner: Arc<Inner>,
+    mut rec: RunRecord,
+    lock: OwnerLock,
+    cancel: CancellationToken,
+    mut gates: UnboundedReceiver<GateMsg>,
+) {
+    let id = rec.id.clone();
+    rec.status = RunStatus::Running;
+    rec.started_at.get_or_insert_with(Timestamp::now);
+    rec.finished_at = None;
+    persist(&inner, &mut rec);
+
+    let (started_tx, mut started_rx) = unbounded_channel::<(String, Timestamp)>();
+    let mut set: JoinSet<(String, JobResult)> = JoinSet::new();
+    let mut task_keys: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut launched: HashSet<String> = HashSet::new();
+    let mut cancelling = false;
+    let mut control = tokio::time::interval(CONTROL_POLL);
+    control.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        if !cancelling && schedule(&inner, &mut rec, &mut set, &mut task_keys, &mut launched, &started_tx, &cancel) {
+            persist(&inner, &mut rec);
+        }
+        let waiting = rec.jobs.iter().any(|j| j.status == JobStatus::Waiting);
+        if set.is_empty() && !waiting {
+            break;
+        }
+        let deadline =
+            rec.jobs.iter().filter(|j| j.status == JobStatus::Waiting).filter_map(|j| j.gate.as_ref()?.deadline).min().map(|d| {
+                let ms = (d.as_millisecond() - Timestamp::now().as_millisecond()).max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_millis(ms)
+            });
+        tokio::select! {
+            biased;
+            Some((key, at)) = started_rx.recv() => {
+                // The job may already have finished (both messages can be ready at once).
+                if let Some(j) = rec.job_mut(&key).filter(|j| j.status == JobStatus::Pending) {
+                    j.status = JobStatus::Running;
+                    j.started_at = Some(at);
+                }
+                persist(&inner, &mut rec);
+            }
+            Some(joined) = set.join_next_with_id() => {
+                match joined {
+                    Ok((_, (key, result))) => finish_job(&mut rec, &key, result),
+                    Err(e) => {
+                        // A job task that died must still end the job, or the run would wait forever.
+                        let key = task_keys.get(&e.id()).cloned().unwrap_or_default();
+                        let _ = inner.events.send(RunEvent::Problem { run: Some(id.clone()), message: format!("job `{key}` of run #{id} failed internally: {e}") });
+                        let result = JobResult { status: JobStatus::Failed, findings: None, started: None, finished: Timestamp::now(), exit_code: None, attempts: 0, error: Some(format!("internal error: {e}")) };
+                        finish_job(&mut rec, &key, result);
+                    }
+                }
+                persist(&inner, &mut rec);
+            }
+            Some(msg) = gates.recv() => {
+                let result = apply_gate(&inner, &mut rec, &msg.job, msg.decision);
+                if result.is_ok() {
+                    persist(&inner, &mut rec);
+                }
+                if let Some(reply) = msg.reply {
+                    let _ = reply.send(result);
+                }
+            }
+            _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending::<()>().await } } => {
+                expire_gates(&inner, &mut rec);
+                persist(&inner, &mut rec);
+            }
+            _ = cancel.cancelled(), if !cancelling => {
+                cancelling = true;
+                let now = Timestamp::now();
+                let mut gate_keys = Vec::new();
+                for j in rec.jobs.iter_mut().filter(|j| matches!(j.status, JobStatus::Pending | JobStatus::Waiting)) {
+                    if j.status == JobStatus::Waiting {
+                        gate_keys.push(j.key.clone());
+                    }
+                    j.status = JobStatus::Cancelled;
+                    j.finished_at = Some(now);
+                }
+                for k in gate_keys {
+                    meta_line(&inner, &rec, &k, "run cancelled while this gate was waiting".into());
+                }
+                persist(&inner, &mut rec);
+            }
+            _ = control.tick() => {
+                for req in take_control(&inner.store, id.clone()) {
+                    match req {
+                        Control::Cancel => cancel.cancel(),
+                        Control::Gate(g) => {
+                            if apply_gate(&inner, &mut rec, &g.job, g.decision).is_ok() {
+                                persist(&inner, &mut rec);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Jobs that can never start because something they need did not run.
+    for j in rec.jobs.iter_mut().filter(|j| j.status == JobStatus::Pending) {
+        j.status = if cancelling { JobStatus::Cancelled } else { JobStatus::Skipped };
+    }
+    rec.finished_at = Some(Timestamp::now());
+    rec.status = rec.derive_status();
+    if let Ok(mut a) = inner.active.lock() {
+        a.remove(&id);
+    }
+    persist(&inner, &mut rec);
+    let _ = std::fs::remove_dir_all(inner.store.control_dir(&id));
+    drop(lock);
+}
+
+/// Starts every job whose needs are met, skips those whose needs failed. Returns whether anything changed.
+fn schedule(
+    inner: &Arc<Inner>,
+    rec: &mut RunRecord,
+    set: &mut JoinSet<(String, JobResult)>,
+    task_keys: &mut HashMap<tokio::task::Id, String>,
+    launched: &mut HashSet<String>,
+    started: &UnboundedSender<(String, Timestamp)>,
+    cancel: &CancellationToken,
+) -> bool {
+    let mut changed = false;
+    loop {
+        let mut progressed = false;
+        for idx in 0..rec.jobs.len() {
+            let job = &rec.jobs[idx];
+            if job.status != JobStatus::Pending || launched.contains(&job.key) {
+                continue;
+            }
+            let needs = rec.stages.iter().find(|s| s.name == job.stage).map(|s| s.needs.clone()).unwrap_or_default();
+            let needed: Vec<&JobRecord> = rec.jobs.iter().filter(|j| needs.contains(&j.stage)).collect();
+            if let Some(blocker) = needed.iter().find(|j| j.status.is_terminal() && !j.status.satisfies_needs()) {
+                let msg = format!("skipped: `{}` {}", blocker.key, blocker.status.label());
+                let j = &mut rec.jobs[idx];
+                j.status = JobStatus::Skipped;
+                j.error = Some(msg);
+                j.finished_at = Some(Timestamp::now());
+                progressed = true;
+                continue;
+            }
+            if !needed.iter().all(|j| j.status.satisfies_needs()) {
+                continue;
+            }
+            let key = rec.jobs[idx].key.clone();
+            let stage_cfg =
+                inner.config.pipeline(&rec.pipeline).and_then(|p| p.stages.iter().find(|s| s.name == rec.jobs[idx].stage)).cloned();
+            let Some(stage) = stage_cfg else {
+                let j = &mut rec.jobs[idx];
+                j.status = JobStatus::Failed;
+                j.error = Some(format!("stage `{}` is no longer in pipeline `{}` of the configuration", j.stage, rec.pipeline));
+                j.finished_at = Some(Timestamp::now());
+                progressed = true;
+                continue;
+            };
+            if let Some(gate) = &stage.gate {
+                let now = Timestamp::now();
+                let j = &mut rec.jobs[idx];
+                j.status = JobStatus::Waiting;
+                j.started_at = Some(now);
+                let deadline = gate.timeout.and_then(|t| now.checked_add(jiff::SignedDuration::try_from(t).ok()?).ok());
+                if let Some(g) = j.gate.as_mut() {
+                    g.deadline = deadline;
+                }
+                let text = match gate.timeout {
+                    Some(t) => format!("waiting for approval (times out after {})", format_duration(t)),
+                    None => "waiting for approval".to_string(),
+                };
+                let text = if gate.message.is_empty() { text } else { format!("{text}: {}", gate.message) };
+                meta_line(inner, rec, &key, text);
+                progressed = true;
+                continue;
+            }
+            let combo = rec.jobs[idx].matrix.clone();
+            let mut env: Vec<(String, String)> = stage.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            for (axis, v) in &combo {
+                env.push((format!("MATRIX_{}", axis.to_ascii_uppercase()), v.clone()));
+            }
+            env.push(("FLIGHTDECK_RUN_ID".into(), rec.id.to_string()));
+            env.push(("FLIGHTDECK_PIPELINE".into(), rec.pipeline.clone()));
+            env.push(("FLIGHTDECK_JOB".into(), key.clone()));
+            // So a stage can call flightdeck itself (e.g. start a rollout) on the same project.
+            if let Ok(exe) = std::env::current_exe() {
+                env.push(("FLIGHTDECK".into(), exe.display().to_string()));
+            }
+            if let Some(p) = &inner.config.path {
+                env.push(("FLIGHTDECK_CONFIG".into(), std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()));
+            }
+            env.push(("FLIGHTDECK_DATA_DIR".into(), inner.store.data_dir().display().to_string()));
+            let spec = JobSpec {
+                command: plan::expand_command(&stage, &combo),
+                cwd: stage.cwd.clone(),
+                env,
+                timeout: stage.timeout.or(inner.config.runner.default_timeout),
+                kill_grace: inner.config.runner.kill_grace,
+            };
+            let log_path = inner.store.log_path(rec, &key);
+            launched.insert(key.clone());
+            let handle = set.spawn(job_task(
+                inner.clone(),
+                rec.clone(),
+                key.clone(),
+                spec,
+                stage.retries,
+                stage.allow_failure,
+                cancel.child_token(),
+                started.clone(),
+                log_path,
+            ));
+            task_keys.insert(handle.id(), key);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
+        changed = true;
+    }
+    changed
+}
+
+fn finish_job(rec: &mut RunRecord, key: &str, result: JobResult) {
+    if let Some(j) = rec.job_mut(key) {
+        j.status = result.status;
+        j.exit_code = result.exit_code;
+        j.attempts += result.attempts;
+        j.error = result.error;
+        j.finished_at = Some(result.finished);
+        j.started_at = result.started.or(j.started_at).or(j.finished_at);
+        if result.findings.is_some() {
+            j.findings = result.findings;
+        }
+    }
+}
+
+fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecision) -> Result<(), CiError> {
+    check_gate_waiting(rec, job)?;
+    let approved = decision.approved;
+    let text = match (approved, decision.comment.is_empty()) {
+        (true, true) => format!("approved by {}", decision.by),
+        (true, false) => format!("approved by {}: {}", decision.by, decision.comment),
+        (false, true) => format!("rejected by {}", decision.by),
+        (false, false) => format!("rejected by {}: {}", decision.by, decision.comment),
+    };
+    if let Some(j) = rec.job_mut(job) {
+        j.status = if approved { JobStatus::Success } else { JobStatus::Failed };
+        j.finished_at = Some(Timestamp::now());
+        j.error = if approved { None } else { Some(text.clone()) };
+        if let Some(g) = j.gate.as_mut() {
+            g.decision = Some(decision);
+        }
+    }
+    meta_line(inner, rec, job, text);
+    Ok(())
+}
+
+fn expire_gates(inner: &Inner, rec: &mut RunRecord) {
+    let now = Timestamp::now();
+    let expired: Vec<String> = rec
+        .jobs
+        .iter()
+        .filter(|j| j.status == JobStatus::Waiting && j.gate.as_ref().and_then(|g| g.deadline).is_some_and(|d| d <= now))
+        .map(|j| j.key.clone())
+        .collect();
+    for key in expired {
+        if let Some(j) = rec.job_mut(&key) {
+            j.status = JobStatus::TimedOut;
+            j.finished_at = Some(now);
+            j.error = Some("no decision before the gate's timeout".into());
+        }
+        meta_line(inner, rec, &key, "the gate timed out without a decision".into());
+        let env = rec.job(&key).and_then(|j| j.gate.as_ref()?.environment.clone());
+        let draft = crate::audit::Draft {
+            actor: "flightdeck".into(),
+            origin: "local".into(),
+            environment: env,
+            target: key.clone(),
+            action: "gate.timeout".into(),
+            parameters: serde_json::json!({ "run": rec.id, "pipeline": rec.pipeline, "gate": key }),
+            reason: "no decision before the gate's timeout".into(),
+            phase: Some(crate::audit::Phase::Event),
+            result: "recorded".into(),
+            ..Default::default()
+        };
+        if let Err(e) = inner.journal.append(draft) {
+            let _ = inner
+                .events
+                .send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("the gate timeout could not be journaled: {e}") });
+        }
+    }
+}
+
+enum Control {
+    Cancel,
+    Gate(GateRequest),
+}
+
+/// Reads and removes requests other processes left for this run.
+fn take_control(store: &RunStore, id: RunRef) -> Vec<Control> {
+    let dir = store.control_dir(&id);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| !n.starts_with('.')).collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let body = std::fs::read(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        if name == "cancel" {
+            out.push(Control::Cancel);
+        } else if name.starts_with("gate-")
+            && let Ok(req) = serde_json::from_slice::<GateRequest>(&body)
+        {
+            out.push(Control::Gate(req));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn job_task(
+    inner: Arc<Inner>,
+    rec: RunRecord,
+    key: String,
+    spec: JobSpec,
+    retries: u32,
+    allow_failure: bool,
+    cancel: CancellationToken,
+    started: UnboundedSender<(String, Timestamp)>,
+    log_path: Option<std::path::PathBuf>,
+) -> (String, JobResult) {
+    let permit = tokio::select! {
+        p = inner.permits.clone().acquire_owned() => p.ok(),
+        _ = cancel.cancelled() => None,
+    };
+    if permit.is_none() {
+        return (
+            key,
+            JobResult {
+                status: JobStatus::Cancelled,
+                findings: None,
+                started: None,
+                finished: Timestamp::now(),
+                exit_code: None,
+                attempts: 0,
+                error: None,
+            },
+        );
+    }
+    let started_at = Timestamp::now();
+    let _ = started.send((key.clone(), started_at));
+    let run = rec.id.clone();
+    let (tx, rx) = unbounded_channel();
+    let sink = tokio::spawn(log_sink(inner.events.clone(), run, key.clone(), log_path, rx));
+    // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
+    let meta = |text: String| {
+        for line in text.lines() {
+            let _ = tx.send(RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: line.as_bytes().to_vec() });
+        }
+    };
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        let of = if retries > 0 { format!(" (attempt {attempt} of {})", retries + 1) } else { String::new() };
+        meta(format!("$ {}{of}", spec.command));
+        let t0 = std::time::Instant::now();
+        let mut this_attempt = spec.clone();
+        this_attempt.env.push(("FLIGHTDECK_ATTEMPT".into(), attempt.to_string()));
+        let outcome = process::run(&this_attempt, tx.clone(), cancel.clone()).await;
+        let took = format_duration(t0.elapsed());
+        let (status, code, error) = match outcome {
+            Outcome::Exited(0) => (JobStatus::Success, Some(0), None),
+            Outcome::Exited(c) => (JobStatus::Failed, Some(c), Some(format!("exited with code {c}"))),
+            Outcome::Signalled(s) => (JobStatus::Failed, None, Some(format!("killed by signal {s}"))),
+            Outcome::TimedOut => (
+                JobStatus::TimedOut,
+                None,
+                Some(format!("timed out after {}; its process group was ended", spec.timeout.map(format_duration).unwrap_or_default())),
+            ),
+            Outcome::Cancelled => (JobStatus::Cancelled, None, Some("cancelled; its process group was ended".into())),
+            Outcome::SpawnFailed(e) => (JobStatus::Failed, None, Some(e)),
+        };
+        meta(match &error {
+            None => format!("✓ succeeded in {took}"),
+            Some(e) => format!("✗ {e} after {took}"),
+        });
+        let retry = matches!(status, JobStatus::Failed | JobStatus::TimedOut) && attempt <= retries && !cancel.is_cancelled();
+        if retry {
+            meta(format!("retrying in 1s: attempt {} of {}", attempt + 1, retries + 1));
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, findings: None, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
+            }
+        }
+        let status = if status == JobStatus::Failed && allow_failure { JobStatus::FailedAllowed } else { status };
+        break JobResult {
+            status,
+            findings: None,
+            started: Some(started_at),
+            finished: Timestamp::now(),
+            exit_code: code,
+            attempts: attempt,
+            error,
+        };
+    };
+    let mut result = result;
+    let reports = rec.job(&key).map(|j| j.reports.clone()).unwrap_or_default();
+    if !reports.is_empty() && matches!(result.status, JobStatus::Success | JobStatus::Failed | JobStatus::FailedAllowed) {
+        let summary = read_reports(&inner, &rec, &key, &spec.cwd, &reports).await;
+        let text = if summary.errors.is_empty() {
+            let from: Vec<String> = summary.reports.iter().map(|r| format!("{} ({}, {} findings)", r.path, r.format, r.findings)).collect();
+            format!("findings: {} from {}", summary.counts.badge(), from.join(", "))
+        } else {
+            format!("findings: {} — unreadable: {}", summary.counts.badge(), summary.errors.join("; "))
+        };
+        meta(text);
+        result.findings = Some(summary);
+    }
+    drop(tx);
+    let _ = sink.await;
+    drop(permit);
+    (key, result)
+}
+
+/// Parses the job's declared reports (off the async threads), stores them with the run, and
+/// summarises them for the job record.
+async fn read_reports(
+    inner: &Arc<Inner>,
+    rec: &RunRecord,
+    key: &str,
+    cwd: &std::path::Path,
+    reports: &[String],
+) -> crate::domain::FindingsSummary {
+    let (inner2, rec2, key2, cwd2, reports2) = (inner.clone(), rec.clone(), key.to_string(), cwd.to_path_buf(), reports.to_vec());
+    let parsed = tokio::task::spawn_blocking(move || {
+        let max = inner2.config.findings.max_report_bytes;
+        let mut jf = store::JobFindings::default();
+        for r in &reports2 {
+            match crate::findings::read_report(&cwd2.join(r), r, max) {
+                Ok(p) => jf.reports.push(p),
+                Err(e) => jf.errors.push(e),
+            }
+        }
+        if let Err(e) = inner2.store.save_findings(&rec2, &key2, &jf) {
+            jf.errors.push(crate::findings::ReportError { path: reports2.join(", "), problem: e.to_string() });
+        }
+        jf
+    })
+    .await
+    .unwrap_or_else(|e| store::JobFindings {
+        reports: vec![],
+        errors: vec![crate::findings::ReportError { path: reports.join(", "), problem: format!("internal error: {e}") }],
+    });
+    let all: Vec<crate::findings::Finding> = parsed.reports.iter().flat_map(|r| r.findings.iter().cloned()).collect();
+    crate::domain::FindingsSummary {
+        counts: crate::findings::Counts::of(crate::findings::group(all).iter().filter(|f| f.suppressed.is_none())),
+        reports: parsed
+            .reports
+            .iter()
+            .map(|r| crate::domain::ReportSummary {
+                path: r.path.clone(),
+                format: r.format.name().into(),
+                tool: r.tool.clone(),
+                findings: r.findings.len(),
+            })
+            .collect(),
+        errors: parsed.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Appends a job's lines to its log file and forwards them, batched, to whoever listens.
+async fn log_sink(
+    events: UnboundedSender<RunEvent>,
+    run: RunRef,
+    job: String,
+    path: Option<std::path::PathBuf>,
+    mut rx: UnboundedReceiver<RawLine>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut file = match &path {
+        Some(p) => match tokio::fs::OpenOptions::new().create(true).append(true).open(p).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let _ = events.send(RunEvent::Problem {
+                    run: Some(run.clone()),
+                    message: format!("cannot write the log of `{job}` to {}: {e}", p.display()),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+    let mut batch = Vec::with_capacity(256);
+    let mut buf = Vec::with_capacity(64 * 1024);
+    while rx.recv_many(&mut batch, 4096).await > 0 {
+        if let Some(f) = file.as_mut() {
+            buf.clear();
+            for l in &batch {
+                encode_line(&mut buf, l);
+            }
+            if let Err(e) = f.write_all(&buf).await {
+                let shown = path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                let _ = events.send(RunEvent::Problem {
+                    run: Some(run.clone()),
+                    message: format!("cannot write the log of `{job}` to {shown}: {e}; the rest of it is only on screen"),
+                });
+                file = None;
+            }
+        }
+        let _ = events.send(RunEvent::Log { run: run.clone(), job: job.clone(), lines: std::mem::take(&mut batch) });
+    }
+    if let Some(mut f) = file {
+        let _ = f.flush().await;
+    }
+}

@@ -1,0 +1,510 @@
+//! Runs from the command line: start, follow, list, cancel, retry, logs, gates, findings. Every
+//! run is reached through the CI registry by its provider-neutral reference; only executing a run
+//! in this process and following its files are the local runner's own.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use super::changes::{Caller, Confirmation, Detached, change};
+use crate::ci::local::{LocalRunner, Tailer};
+use crate::ci::{CiProvider, RunEvent, RunQuery};
+use crate::config::Config;
+use crate::domain::{JobStatus, RunRecord, RunRef, RunStatus, Trigger};
+use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
+use crate::logstore::{RawLine, Stream};
+use crate::ops::Operation;
+use crate::providers::{Ci, Open};
+use crate::util::{elapsed, format_duration};
+
+/// The CI providers for one subcommand, and the channel they report on.
+fn providers(who: &Caller<'_>, open: Open) -> anyhow::Result<(Ci, UnboundedReceiver<RunEvent>)> {
+    let (tx, rx) = unbounded_channel();
+    let config = std::sync::Arc::new(who.config.clone());
+    Ok((crate::providers::ci(&config, who.data_dir, tx, open)?, rx))
+}
+
+/// Runs started here execute in this process (`--follow`) or in a detached one; both are the
+/// local runner's, the only provider that executes runs itself.
+fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {
+    if run.local_number().is_none() {
+        bail!("{what} works for runs of the local runner; {} is a run of `{}`", run.text(), run.provider);
+    }
+    Ok(())
+}
+
+/// `run PIPELINE [--follow]`.
+pub(super) async fn start(
+    who: &Caller<'_>,
+    config_file: Option<std::path::PathBuf>,
+    pipeline: String,
+    follow: bool,
+    colour: bool,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    let (ci, rx) = providers(who, Open::Recover)?;
+    let op = Operation::Trigger { pipeline: pipeline.clone() };
+    if follow {
+        let report = change(&ci.registry, who, op, None, None, confirm).await?;
+        let Some(id) = report.new_run else { bail!("the run was not created") };
+        eprintln!("run #{id} of `{pipeline}` started");
+        follow_local(&ci.local, id, rx, colour).await
+    } else {
+        let detached = Detached { runner: &ci.local, config_file, data_dir: who.data_dir.to_path_buf() };
+        let report = change(&detached, who, op, None, None, confirm).await?;
+        let Some(id) = report.new_run else { bail!("the run was not created") };
+        println!("{}", id.text());
+        eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {} --follow`", id.text());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `retry RUN [--follow]`.
+pub(super) async fn retry(
+    who: &Caller<'_>,
+    config_file: Option<std::path::PathBuf>,
+    run: RunRef,
+    follow: bool,
+    colour: bool,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    let (ci, rx) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    let rec = ci.registry.run(run.clone()).await?;
+    let op = Operation::Retry { run: run.clone() };
+    if follow {
+        local_only(&run, "retry --follow")?;
+        change(&ci.registry, who, op, Some(&rec), None, confirm).await?;
+        eprintln!("retrying run #{run}");
+        follow_local(&ci.local, run, rx, colour).await
+    } else if run.local_number().is_some() {
+        let detached = Detached { runner: &ci.local, config_file, data_dir: who.data_dir.to_path_buf() };
+        change(&detached, who, op, Some(&rec), None, confirm).await?;
+        eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {} --follow`", run.text());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        change(&ci.registry, who, op, Some(&rec), None, confirm).await?;
+        eprintln!("retrying run {}", run.text());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The hidden `run-worker`: executes a local run detached from any terminal.
+pub(super) async fn work(who: &Caller<'_>, run: RunRef, retry: bool) -> anyhow::Result<ExitCode> {
+    let (ci, rx) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    local_only(&run, "run-worker")?;
+    let runner = &ci.local;
+    if retry {
+        let trigger = runner
+            .run(run.clone())
+            .await
+            .map(|r| r.trigger)
+            .unwrap_or_else(|_| Trigger { actor: who.identity.actor.clone(), via: "cli".into() });
+        runner.retry(run.clone(), trigger).await?;
+    } else {
+        runner.start(runner.run(run.clone()).await?)?;
+    }
+    wait_quietly(runner, run, rx).await
+}
+
+/// `runs [PIPELINE] [--json] [--limit N]`.
+pub(super) async fn list(who: &Caller<'_>, pipeline: Option<String>, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+    let (ci, mut events) = providers(who, Open::Recover)?;
+    let page = ci.registry.list_runs(RunQuery { pipeline, limit, after: None }).await?;
+    while let Ok(ev) = events.try_recv() {
+        if let RunEvent::Problem { message, .. } = ev {
+            eprintln!("warning: {}", crate::logstore::sanitize::plain(&message));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&page.runs)?);
+    } else {
+        print_runs(&page.runs);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cancel RUN`: asks, then waits until the run has ended.
+pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+    let (ci, _events) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    let rec = ci.registry.run(run.clone()).await?;
+    change(&ci.registry, who, Operation::Cancel { run: run.clone() }, Some(&rec), None, confirm).await?;
+    let limit = who.config.runner.kill_grace + Duration::from_secs(10);
+    let start = std::time::Instant::now();
+    loop {
+        let rec = ci.registry.run(run.clone()).await?;
+        if rec.status.is_terminal() {
+            eprintln!("run #{run} is {}", rec.status.label());
+            return Ok(ExitCode::SUCCESS);
+        }
+        if start.elapsed() > limit {
+            bail!("asked run #{run} to cancel, but it is still {} after {}s", rec.status.label(), limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `logs RUN [JOB] [--follow]`. With --follow the exit code is the run's: 0 only when it succeeded.
+pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follow: bool, colour: bool) -> anyhow::Result<ExitCode> {
+    let (ci, mut rx) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    let rec = ci.registry.run(run.clone()).await?;
+    let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
+    let printer = Printer::new(colour);
+    if !follow || rec.status.is_terminal() {
+        let mut out = std::io::stdout().lock();
+        for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
+            for l in ci.registry.read_log(run.clone(), j.key.clone()).await? {
+                let line = printer.format(&j.key, &l);
+                if writeln!(out, "{line}").is_err() {
+                    return Ok(ExitCode::SUCCESS); // e.g. piped into head
+                }
+            }
+        }
+        return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
+    }
+    local_only(&run, "logs --follow")?;
+    let (tx, _) = (ci.local.clone(), ());
+    drop(tx);
+    let (events, mut own) = unbounded_channel();
+    std::mem::swap(&mut rx, &mut own);
+    let mut tailer = Tailer::new(run.clone());
+    let mut printer = printer;
+    loop {
+        let done = tailer.poll(ci.local.store(), &events)?;
+        while let Ok(ev) = rx.try_recv() {
+            let ev = match (ev, &job) {
+                (RunEvent::Log { job: j, .. }, Some(k)) if &j != k => continue,
+                (ev, _) => ev,
+            };
+            if let Some(rec) = printer.event(&run, ev) {
+                return Ok(finish(&rec));
+            }
+        }
+        if done {
+            return Ok(finish(&ci.registry.run(run.clone()).await?));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `approve|reject RUN [--gate NAME]`.
+pub(super) async fn decide(
+    who: &Caller<'_>,
+    run: RunRef,
+    gate: Option<String>,
+    approve: bool,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
+    let (ci, _events) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    let rec = ci.registry.run(run.clone()).await?;
+    let job = match gate {
+        Some(g) => resolve_job(&rec, &g)?,
+        None => {
+            let waiting: Vec<&str> = rec.waiting_gates().map(|j| j.key.as_str()).collect();
+            match waiting.as_slice() {
+                [one] => one.to_string(),
+                [] => bail!("run #{run} has no gate waiting for a decision (it is {})", rec.status.label()),
+                many => bail!("several gates of run #{run} are waiting ({}); choose one with --gate", many.join(", ")),
+            }
+        }
+    };
+    let evidence = evidence_of(who.config, &ci.registry, &run).await?;
+    let report = change(&ci.registry, who, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm).await?;
+    eprintln!("{}", report.message);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run's security evidence as the gate sees it: its findings plus the acceptances in force.
+pub async fn evidence_of(config: &Config, ci: &dyn CiProvider, run: &RunRef) -> anyhow::Result<crate::findings::Evidence> {
+    let (findings, unreadable) = ci.evidence(run.clone()).await?;
+    let acceptances = crate::findings::Acceptances::load(&config.findings.acceptances).map_err(anyhow::Error::msg)?;
+    Ok(crate::findings::Evidence { findings, unreadable, acceptances })
+}
+
+/// Every waiting gate, and whether the current user may approve it.
+pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<ExitCode> {
+    let (config, identity, read_only) = (who.config, who.identity, who.read_only);
+    let (ci, _events) = providers(who, Open::Recover)?;
+    let runs = ci.registry.list_runs(RunQuery::default()).await?.runs;
+    let now = jiff::Timestamp::now();
+    let mut policy = config.policy.clone();
+    policy.read_only = read_only;
+    let mut rows = Vec::new();
+    for rec in &runs {
+        // Read the evidence only for runs that have something waiting.
+        if rec.waiting_gates().next().is_none() {
+            continue;
+        }
+        let evidence = evidence_of(config, &ci.registry, &rec.id).await?;
+        for gate in rec.waiting_gates() {
+            let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
+            let verdict = policy.evaluate(&crate::policy::Request {
+                kind: crate::policy::ActionKind::Approve,
+                environments: env.clone().into_iter().collect(),
+                actor: &identity.actor,
+                run_triggered_by: Some(&rec.trigger.actor),
+                now,
+                break_glass: false,
+                security: Some(&evidence),
+            });
+            let blocked = match verdict {
+                crate::policy::Verdict::Allowed { .. } => None,
+                crate::policy::Verdict::Refused { message, .. } => Some(message),
+            };
+            let evidence: Vec<serde_json::Value> =
+                rec.jobs.iter().filter(|j| j.status.is_terminal()).map(|j| serde_json::json!({"job": j.key, "status": j.status})).collect();
+            rows.push(serde_json::json!({
+                "run": rec.id.text(),
+                "pipeline": rec.pipeline,
+                "gate": gate.key,
+                "environment": env,
+                "triggered_by": rec.trigger.actor,
+                "waiting_since": gate.started_at,
+                "deadline": gate.gate.as_ref().and_then(|g| g.deadline),
+                "you_may_approve": blocked.is_none(),
+                "why_not": blocked,
+                "evidence": evidence,
+            }));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("nothing is waiting for a decision");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  YOU", "RUN", "PIPELINE", "GATE", "ENV", "TRIGGERED BY", "WAITING");
+    for r in &rows {
+        let since = r["waiting_since"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok());
+        let waited = elapsed(since, None, now).map(format_duration).unwrap_or_default();
+        let you = match r["why_not"].as_str() {
+            None => "may approve".to_string(),
+            Some(why) => format!("cannot: {why}"),
+        };
+        println!(
+            "{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  {you}",
+            r["run"].as_str().unwrap_or(""),
+            r["pipeline"].as_str().unwrap_or(""),
+            r["gate"].as_str().unwrap_or(""),
+            r["environment"].as_str().unwrap_or("-"),
+            r["triggered_by"].as_str().unwrap_or(""),
+            waited
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = who.config;
+    let (ci, _events) = providers(who, Open::Recover)?;
+    let run = ci.registry.resolve(run)?;
+    let rec = ci.registry.run(run.clone()).await?;
+    let evidence = evidence_of(config, &ci.registry, &run).await?;
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
+    let verdict = match gate {
+        None => None,
+        Some(env) => {
+            let Some(p) = config.policy.environments.get(env) else {
+                let declared = config.policy.environments.keys().cloned().collect::<Vec<_>>().join(", ");
+                bail!("no environment `{env}` (declared: {declared})");
+            };
+            Some((env, evidence.judge(&p.security, today)))
+        }
+    };
+    if json {
+        let body = serde_json::json!({
+            "run": run.text(),
+            "pipeline": rec.pipeline,
+            "findings": evidence.findings,
+            "unreadable": evidence.unreadable,
+            "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({"environment": env, "pass": v.pass, "summary": v.summary, "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>()})),
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        let sanitize = crate::logstore::sanitize::plain;
+        println!("{:<9} {:<24} {:<14} {:<44} {:<18} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX");
+        for f in &evidence.findings {
+            let state = match (&f.suppressed, evidence.acceptances.find(f)) {
+                (Some(s), _) => s.clone(),
+                (None, Some(a)) if a.expired(today) => format!("acceptance expired {}", a.expires),
+                (None, Some(a)) => format!("accepted until {} by {}", a.expires, a.by),
+                (None, None) => "open".into(),
+            };
+            println!(
+                "{:<9} {:<24} {:<14} {:<44} {:<18} {state}",
+                f.severity.label(),
+                sanitize(&f.id),
+                f.tools.join("+"),
+                sanitize(&f.location),
+                f.fixed.as_deref().unwrap_or("-")
+            );
+        }
+        for e in &evidence.unreadable {
+            eprintln!("unreadable: {}", sanitize(&e.to_string()));
+        }
+        let counts = crate::findings::Counts::of(evidence.findings.iter().filter(|f| f.suppressed.is_none()));
+        eprintln!("{} findings: {}", evidence.findings.len(), counts.badge());
+    }
+    match verdict {
+        Some((env, v)) if !v.pass => {
+            eprintln!("security gate {env}: {}", v.summary);
+            for f in &v.blocking {
+                eprintln!("  blocking: {} {} ({})", f.severity.label(), f.id, f.location);
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Some((env, v)) => {
+            eprintln!("security gate {env}: {}", v.summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Streams a run executed by this process; exit 0 only on success.
+pub(super) async fn follow_local(
+    runner: &LocalRunner,
+    id: RunRef,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    colour: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut printer = Printer::new(colour);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { bail!("the run stopped reporting") };
+                if let Some(rec) = printer.event(&id, ev) {
+                    return Ok(finish(&rec));
+                }
+            }
+            _ = sigint.recv() => { eprintln!("cancelling run #{id}…"); let _ = runner.cancel(id.clone()).await; }
+            _ = sigterm.recv() => { let _ = runner.cancel(id.clone()).await; }
+        }
+    }
+}
+
+pub(super) async fn wait_quietly(
+    runner: &LocalRunner,
+    id: RunRef,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+) -> anyhow::Result<ExitCode> {
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(RunEvent::Updated(rec)) if rec.id == id && rec.status.is_terminal() => return Ok(finish(&rec)),
+                Some(RunEvent::Problem { message, .. }) => eprintln!("{message}"),
+                Some(_) => {}
+                None => bail!("the run stopped reporting"),
+            },
+            _ = sigterm.recv() => { let _ = runner.cancel(id.clone()).await; }
+        }
+    }
+}
+
+fn finish(rec: &RunRecord) -> ExitCode {
+    let dur = elapsed(rec.started_at, rec.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
+    eprintln!("run #{} {} in {dur}", rec.id, rec.status.label());
+    if rec.status == RunStatus::Success { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Prints log lines prefixed by job, and job transitions, from run events.
+struct Printer {
+    colour: bool,
+    seen: std::collections::HashMap<String, JobStatus>,
+    announced_gates: std::collections::HashSet<String>,
+}
+
+impl Printer {
+    fn new(colour: bool) -> Printer {
+        Printer { colour, seen: Default::default(), announced_gates: Default::default() }
+    }
+
+    /// Returns the record once the run has finished.
+    fn event(&mut self, id: &RunRef, ev: RunEvent) -> Option<RunRecord> {
+        let mut out = std::io::stdout().lock();
+        match ev {
+            RunEvent::Log { run, job, lines } if run == *id => {
+                for l in lines {
+                    let _ = writeln!(out, "{}", self.format(&job, &l));
+                }
+            }
+            RunEvent::Updated(rec) if rec.id == *id => {
+                for j in &rec.jobs {
+                    if self.seen.get(&j.key) != Some(&j.status) {
+                        self.seen.insert(j.key.clone(), j.status);
+                        if j.status == JobStatus::Waiting && self.announced_gates.insert(j.key.clone()) {
+                            eprintln!("⏸ gate `{}` is waiting: flightdeck approve {} --gate {}", j.key, rec.id, j.key);
+                        } else if j.status.is_terminal() {
+                            let d = elapsed(j.started_at, j.finished_at, jiff::Timestamp::now()).map(format_duration).unwrap_or_default();
+                            let why = j.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                            eprintln!("{} {} {} {d}{why}", crate::ui::widgets::status::job(j.status).0, j.key, j.status.label());
+                        }
+                    }
+                }
+                if rec.status.is_terminal() {
+                    return Some(*rec);
+                }
+            }
+            RunEvent::Problem { message, .. } => eprintln!("warning: {message}"),
+            _ => {}
+        }
+        None
+    }
+
+    fn format(&self, job: &str, l: &RawLine) -> String {
+        let text = sanitize_line_full(&l.bytes);
+        let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
+        match l.stream {
+            Stream::Meta => format!("[{job}] ▸ {text}"),
+            _ => format!("[{job}] {text}"),
+        }
+    }
+}
+
+fn print_runs(runs: &[RunRecord]) {
+    let now = jiff::Timestamp::now();
+    println!("{:<6} {:<16} {:<12} {:<20} {:>9}  TRIGGER", "RUN", "PIPELINE", "STATUS", "STARTED (UTC)", "DURATION");
+    for r in runs {
+        let started = r.started_at.unwrap_or(r.created_at).strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let dur = elapsed(r.started_at, r.finished_at, now).map(format_duration).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<6} {:<16} {:<12} {:<20} {:>9}  {} via {}",
+            r.id,
+            r.pipeline,
+            r.status.label(),
+            started,
+            dur,
+            r.trigger.actor,
+            r.trigger.via
+        );
+    }
+}
+
+/// Resolves a job name typed by a person: exact key, else a unique substring.
+fn resolve_job(rec: &RunRecord, wanted: &str) -> anyhow::Result<String> {
+    if rec.job(wanted).is_some() {
+        return Ok(wanted.to_string());
+    }
+    let hits: Vec<&str> = rec.jobs.iter().filter(|j| j.key.contains(wanted)).map(|j| j.key.as_str()).collect();
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!(
+            "run #{} has no job `{wanted}` (jobs: {})",
+            rec.id,
+            rec.jobs.iter().map(|j| j.key.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        many => bail!("`{wanted}` matches several jobs of run #{}: {}", rec.id, many.join(", ")),
+    }
+}

@@ -1,0 +1,151 @@
+//! Provider-neutral references. A run or a rollout is named by the provider instance that owns it
+//! and that provider's own id, with one text form for the command line and the journal:
+//! `local:42`, `gh:owner/repo:123`, `nginx:payments-api`, `argo:prod-eu/shop/api`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The built-in local runner's provider name.
+pub const LOCAL: &str = "local";
+
+/// A run of some CI provider.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunRef {
+    /// The provider instance (`local`, `gh`, …); empty when the user typed a bare id that is not
+    /// resolved yet (see `ci::Registry::resolve`).
+    pub provider: String,
+    /// The provider's own id, opaque to everything but the provider.
+    pub id: String,
+}
+
+impl RunRef {
+    pub fn new(provider: impl Into<String>, id: impl Into<String>) -> RunRef {
+        RunRef { provider: provider.into(), id: id.into() }
+    }
+
+    /// Run number `n` of the local runner.
+    pub fn local(n: u64) -> RunRef {
+        RunRef::new(LOCAL, n.to_string())
+    }
+
+    /// The local runner's number for this run, when it is one of the local runner's.
+    pub fn local_number(&self) -> Option<u64> {
+        if self.provider == LOCAL { self.id.parse().ok() } else { None }
+    }
+
+    pub fn is_resolved(&self) -> bool {
+        !self.provider.is_empty()
+    }
+
+    /// The one text form, as the command line takes it and the journal records it.
+    pub fn text(&self) -> String {
+        if self.provider.is_empty() { self.id.clone() } else { format!("{}:{}", self.provider, self.id) }
+    }
+}
+
+/// How people read it: the local runner's runs by their number (as in `run #42`), other
+/// providers' runs in the full text form.
+impl fmt::Display for RunRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.local_number() {
+            Some(n) => f.pad(&n.to_string()),
+            None => f.pad(&self.text()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not a run: give its number (42), or provider:id (local:42, gh:owner/repo:123)")]
+pub struct BadRunRef(pub String);
+
+/// `local:42`, `gh:owner/repo:123`; a bare `42` or `#42` is left for the registry to resolve.
+impl FromStr for RunRef {
+    type Err = BadRunRef;
+    fn from_str(text: &str) -> Result<RunRef, BadRunRef> {
+        let t = text.trim();
+        let bad = || BadRunRef(text.to_string());
+        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        match t.split_once(':') {
+            Some((provider, id)) => {
+                let named = !provider.is_empty() && provider.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !named || id.is_empty() {
+                    return Err(bad());
+                }
+                Ok(RunRef::new(provider, id))
+            }
+            None => Ok(RunRef::new("", t.trim_start_matches('#'))),
+        }
+    }
+}
+
+impl Serialize for RunRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+/// Accepts the text form, and the bare numbers that the local runner wrote before runs had a
+/// provider (run history, rollout records and journal parameters keep working).
+impl<'de> Deserialize<'de> for RunRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RunRef, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RunRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a run number or provider:id")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RunRef, E> {
+                Ok(RunRef::local(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RunRef, E> {
+                u64::try_from(n).map(RunRef::local).map_err(|_| E::custom(format!("{n} is not a run number")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RunRef, E> {
+                let r: RunRef = s.parse().map_err(E::custom)?;
+                // Stored references are always complete; a bare number is the local runner's.
+                Ok(if r.is_resolved() { r } else { RunRef::new(LOCAL, r.id) })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_round_trip() {
+        for text in ["local:42", "gh:owner/repo:123", "cloudbuild:proj/us-central1:abc-1"] {
+            let r: RunRef = text.parse().unwrap();
+            assert_eq!(r.text(), text);
+            assert_eq!(serde_json::from_str::<RunRef>(&serde_json::to_string(&r).unwrap()).unwrap(), r);
+        }
+        let gh: RunRef = "gh:owner/repo:123".parse().unwrap();
+        assert_eq!((gh.provider.as_str(), gh.id.as_str()), ("gh", "owner/repo:123"));
+        assert_eq!(gh.to_string(), "gh:owner/repo:123");
+        assert_eq!(RunRef::local(42).to_string(), "42");
+        assert_eq!(format!("{:<4}|", RunRef::local(7)), "7   |");
+    }
+
+    #[test]
+    fn bare_numbers_wait_for_resolution_and_old_records_read_as_local() {
+        let r: RunRef = "#42".parse().unwrap();
+        assert!(!r.is_resolved());
+        assert_eq!(r.id, "42");
+        assert_eq!(serde_json::from_str::<RunRef>("42").unwrap(), RunRef::local(42));
+        assert_eq!(serde_json::from_str::<RunRef>("\"42\"").unwrap(), RunRef::local(42));
+        assert!(serde_json::from_str::<RunRef>("-1").is_err());
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        for bad in ["", ":42", "local:", "lo cal:1", "a\u{1b}[2J:1", "gh/x:1"] {
+            assert!(bad.parse::<RunRef>().is_err(), "{bad:?}");
+        }
+    }
+}
