@@ -9,12 +9,12 @@ use flightdeck::app::action::Action;
 use flightdeck::app::effect::Effect;
 use flightdeck::app::state::State;
 use flightdeck::app::update::update;
-use flightdeck::ci::RunEvent;
 use flightdeck::ci::local::LocalRunner;
+use flightdeck::ci::{CiProvider, Registry, RunEvent};
 use flightdeck::cockpit::effects::EffectRunner;
 use flightdeck::identity::Identity;
 use flightdeck::theme::{ColorDepth, Theme};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 pub struct Cockpit {
     pub state: State,
@@ -28,14 +28,27 @@ pub struct Cockpit {
 
 impl Cockpit {
     pub fn new(config: &str, w: u16, h: u16) -> Cockpit {
+        Cockpit::with_providers(config, w, h, |_| Vec::new())
+    }
+
+    /// A cockpit whose CI registry holds the local runner and the providers `extra` builds (on
+    /// the channel they report on).
+    pub fn with_providers(
+        config: &str,
+        w: u16,
+        h: u16,
+        extra: impl FnOnce(UnboundedSender<RunEvent>) -> Vec<Arc<dyn CiProvider>>,
+    ) -> Cockpit {
         let dir = tempfile::tempdir().unwrap();
         let config = super::config_in(dir.path(), config);
         let (run_tx, runs) = unbounded_channel();
-        let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx).unwrap();
+        let runner = LocalRunner::new(config.clone(), &dir.path().join("data"), run_tx.clone()).unwrap();
+        let mut providers: Vec<Arc<dyn CiProvider>> = vec![Arc::new(runner.clone())];
+        providers.extend(extra(run_tx));
         let (action_tx, actions) = unbounded_channel();
         let journal = flightdeck::audit::Journal::in_data_dir(&dir.path().join("data"));
         let effects = EffectRunner {
-            ci: Arc::new(runner.clone()),
+            ci: Arc::new(Registry::new(providers)),
             actions: action_tx,
             config_dir: None,
             depth: ColorDepth::None,

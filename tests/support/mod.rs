@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod cockpit;
+pub mod fake_ci;
 pub mod fixtures;
 pub mod nginx;
 pub mod prom;
