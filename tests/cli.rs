@@ -310,3 +310,36 @@ fn process_alive(needle: &str) -> bool {
         cmd.contains(needle) && !stat.contains(") Z ") && !cmd.contains("pkill")
     })
 }
+
+#[test]
+fn the_project_configuration_is_found_from_anywhere_in_the_work_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shop");
+    let deep = root.join("services").join("api");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(root.join("flightdeck.toml"), "[[pipelines.from-the-project.stages]]\nname = \"a\"\nrun = \"true\"\n").unwrap();
+    let home = dir.path().join("home");
+    let check = |cwd: &std::path::Path| {
+        let out = Command::new(BIN)
+            .args(["config", "check"])
+            .current_dir(cwd)
+            .env_remove("FLIGHTDECK_CONFIG")
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .output()
+            .unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for cwd in [&root, &deep] {
+        let (out, err) = check(cwd);
+        assert!(out.contains(&format!("{}: ok — 1 pipeline(s)", root.join("flightdeck.toml").display())), "from {}: {out}{err}", cwd.display());
+    }
+    // A file nearer to where you stand wins; above the git root nothing is looked at.
+    std::fs::write(deep.join("flightdeck.toml"), "[[pipelines.a.stages]]\nname = \"a\"\nrun = \"true\"\n[[pipelines.b.stages]]\nname = \"b\"\nrun = \"true\"\n").unwrap();
+    assert!(check(&deep).0.contains("2 pipeline(s)"));
+    std::fs::write(dir.path().join("flightdeck.toml"), "not toml at all [").unwrap();
+    std::fs::remove_file(root.join("flightdeck.toml")).unwrap();
+    let (out, err) = check(&root);
+    assert!(out.is_empty() && err.contains("no configuration file found") && err.contains("up to the git root"), "{out}{err}");
+}

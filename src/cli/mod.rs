@@ -26,7 +26,8 @@ use crate::theme::{ColorChoice, ColorDepth};
 #[derive(Parser, Debug)]
 #[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Configuration file (default: $FLIGHTDECK_CONFIG, then the user config directory)
+    /// Configuration file (default: $FLIGHTDECK_CONFIG, then flightdeck.toml in this directory or
+    /// one above it up to the git root, then config.toml in the user config directory)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where run history and logs are kept (default: $FLIGHTDECK_DATA_DIR, then the user data directory)
@@ -451,10 +452,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
 fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let loc = Locations::discover(file);
     let Some(path) = &loc.config_file else {
-        eprintln!(
-            "no configuration file found (looked at --config, $FLIGHTDECK_CONFIG and {}); the built-in defaults apply",
-            loc.config_dir.map(|d| d.join("config.toml").display().to_string()).unwrap_or_default()
-        );
+        eprintln!("no configuration file found (looked at {}); the built-in defaults apply", loc.searched());
         return Ok(ExitCode::SUCCESS);
     };
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -160,15 +160,35 @@ pub struct Locations {
 }
 
 impl Locations {
-    /// `--config FILE`, then `$FLIGHTDECK_CONFIG`, then the user config dir's `config.toml` if it exists.
+    /// `--config FILE`, then `$FLIGHTDECK_CONFIG`, then the project's `flightdeck.toml` (see
+    /// `project_config`), then the user config dir's `config.toml` if it exists.
     pub fn discover(explicit: Option<&Path>) -> Locations {
         let config_dir = directories::ProjectDirs::from("dev", "flightdeck", "flightdeck").map(|d| d.config_dir().to_path_buf());
         let config_file = explicit
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("FLIGHTDECK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| std::env::current_dir().ok().and_then(|cwd| project_config(&cwd)))
             .or_else(|| config_dir.as_ref().map(|d| d.join("config.toml")).filter(|p| p.exists()));
         Locations { config_file, config_dir }
     }
+
+    /// Where `discover` looks, in order, for messages that say so.
+    pub fn searched(&self) -> String {
+        let user = self.config_dir.as_ref().map(|d| d.join("config.toml").display().to_string()).unwrap_or_else(|| "the user config directory".into());
+        format!("--config, $FLIGHTDECK_CONFIG, ./flightdeck.toml up to the git root, {user}")
+    }
+}
+
+/// The project's configuration, as other project tools find theirs: `flightdeck.toml` in `start`
+/// or a directory above it, up to the root of the git work tree it is in. Outside a git work tree
+/// only `start` itself is looked at.
+pub fn project_config(start: &Path) -> Option<PathBuf> {
+    let git_root = start.ancestors().find(|d| d.join(".git").exists());
+    let searched: Vec<&Path> = match git_root {
+        Some(root) => start.ancestors().take_while(|d| *d != root).chain(std::iter::once(root)).collect(),
+        None => vec![start],
+    };
+    searched.into_iter().map(|d| d.join("flightdeck.toml")).find(|p| p.is_file())
 }
 
 impl Config {
