@@ -19,9 +19,34 @@ pub enum Context {
     Audit,
     Canary,
     Rollouts,
+    /// A confirmation dialog (modal: only its own keys count).
+    Dialog,
+    /// A picker over a list, such as the revision picker of undo (modal; moves with up and down).
+    Picker,
 }
 
 impl Context {
+    /// Every context, in the order help and the README list them.
+    pub const ALL: [Context; 11] = [
+        Context::Global,
+        Context::Runs,
+        Context::Jobs,
+        Context::Log,
+        Context::Approvals,
+        Context::Findings,
+        Context::Audit,
+        Context::Canary,
+        Context::Rollouts,
+        Context::Dialog,
+        Context::Picker,
+    ];
+
+    /// A modal context takes every key: the screen's and the global keys do not apply in it, and
+    /// its keys may reuse theirs.
+    pub fn is_modal(self) -> bool {
+        matches!(self, Context::Dialog | Context::Picker)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Context::Global => "Everywhere",
@@ -33,6 +58,8 @@ impl Context {
             Context::Canary => "Canary analysis",
             Context::Audit => "Audit journal",
             Context::Rollouts => "Releases (rollouts)",
+            Context::Dialog => "Confirmation dialogs (letters typed into a text field are text)",
+            Context::Picker => "Pickers (revision to undo to; up and down move)",
         }
     }
 }
@@ -86,6 +113,15 @@ pub enum Command {
     ReleaseApproval,
     /// An action on the selected rollout.
     Rollout(crate::rollout::RolloutAction),
+    DialogYes,
+    DialogNo,
+    DialogSubmit,
+    DialogCancel,
+    DialogNextField,
+    DialogPrevField,
+    DialogToggle,
+    PickerChoose,
+    PickerClose,
 }
 
 pub struct CommandDef {
@@ -140,8 +176,8 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::PageDown, "page_down", Global, &["pgdn", "ctrl-f"], "page down", "one page down", false),
     def(C::Top, "top", Global, &["home", "g"], "top", "go to the first item / first log line", false),
     def(C::Bottom, "bottom", Global, &["end", "G"], "bottom", "go to the last item; in the log, follow new lines again", false),
-    def(C::Left, "left", Global, &["left", "h"], "left", "previous stage / scroll the log left", false),
-    def(C::Right, "right", Global, &["right", "l"], "right", "next stage / scroll the log right", false),
+    def(C::Left, "left", Global, &["left", "h"], "left", "previous stage / scroll the log left / a shorter canary window", false),
+    def(C::Right, "right", Global, &["right", "l"], "right", "next stage / scroll the log right / a longer canary window", false),
     def(C::Open, "open", Global, &["enter"], "open", "open the selected run, job or log", false),
     def(C::Trigger, "trigger", Global, &["r"], "run", "start a new run of the selected run's pipeline", true),
     def(C::Cancel, "cancel", Global, &["c"], "cancel", "cancel the selected run (asks first)", true),
@@ -275,12 +311,29 @@ pub const COMMANDS: &[CommandDef] = &[
     def(
         C::BreakGlass,
         "break_glass",
-        Global,
+        Context::Dialog,
         &["B"],
         "break-glass",
         "in a change-freeze dialog: override the freeze (reason required, journaled)",
         true,
     ),
+    def(C::DialogYes, "dialog.yes", Context::Dialog, &["y", "Y"], "yes", "answer yes to a y/N question", false),
+    def(C::DialogNo, "dialog.no", Context::Dialog, &["n", "N"], "no", "answer no to a y/N question (closes it)", false),
+    def(
+        C::DialogSubmit,
+        "dialog.submit",
+        Context::Dialog,
+        &["enter"],
+        "submit",
+        "press the focused button; in a field, go to the next one",
+        false,
+    ),
+    def(C::DialogCancel, "dialog.cancel", Context::Dialog, &["esc", "ctrl-c"], "cancel", "close the dialog; nothing is done", false),
+    def(C::DialogNextField, "dialog.next_field", Context::Dialog, &["tab"], "next field", "next field or button", false),
+    def(C::DialogPrevField, "dialog.prev_field", Context::Dialog, &["shift-tab"], "prev field", "previous field or button", false),
+    def(C::DialogToggle, "dialog.toggle", Context::Dialog, &["left", "right", "h", "l"], "yes/no", "move between the buttons", false),
+    def(C::PickerChoose, "picker.choose", Context::Picker, &["enter"], "choose", "choose the selected entry", false),
+    def(C::PickerClose, "picker.close", Context::Picker, &["esc"], "close", "close the picker; nothing is done", false),
     def(C::Quit, "quit", Global, &["q", "ctrl-c"], "quit", "quit flightdeck", false),
     def(C::LogFollow, "log.follow", Log, &["f"], "follow", "toggle following new lines", false),
     def(C::LogWrap, "log.wrap", Log, &["w"], "wrap", "toggle line wrapping", false),
@@ -454,9 +507,12 @@ impl Keymap {
         for d in COMMANDS {
             for chord in &bindings[&d.command] {
                 let clash = lookup.get(&(d.context, *chord)).copied().or_else(|| {
-                    // A key of a pane context must not hide a global key, and vice versa.
-                    if d.context == Context::Global {
-                        lookup.iter().find(|((_, c), _)| c == chord).map(|(_, cmd)| *cmd)
+                    // A key of a pane context must not hide a global key, and vice versa; modal
+                    // contexts take every key, so they hide nothing.
+                    if d.context.is_modal() {
+                        None
+                    } else if d.context == Context::Global {
+                        lookup.iter().find(|((ctx, c), _)| c == chord && !ctx.is_modal()).map(|(_, cmd)| *cmd)
                     } else {
                         lookup.get(&(Context::Global, *chord)).copied()
                     }
@@ -476,14 +532,40 @@ impl Keymap {
         if problems.is_empty() { Ok(Keymap { bindings, lookup }) } else { Err(problems) }
     }
 
-    /// The command for a key press in a pane (its own keys first, then the global ones).
+    /// The command for a key press in a pane (its own keys first, then the global ones; a modal
+    /// context has only its own).
     pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Command> {
         let chord = Chord::from_event(ev);
-        self.lookup.get(&(context, chord)).or_else(|| self.lookup.get(&(Context::Global, chord))).copied()
+        let own = self.lookup.get(&(context, chord)).copied();
+        if context.is_modal() { own } else { own.or_else(|| self.lookup.get(&(Context::Global, chord)).copied()) }
+    }
+
+    /// The key map in force as a Markdown table, one section per context (the README's key table
+    /// is this, for the defaults).
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        for ctx in Context::ALL {
+            let defs: Vec<&CommandDef> = COMMANDS.iter().filter(|d| d.context == ctx).collect();
+            if defs.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("\n**{}**\n\n| key | name in `[keys]` | what it does |\n| --- | --- | --- |\n", ctx.title()));
+            for d in defs {
+                let keys = self.keys_of(d.command).iter().map(|k| format!("`{}`", k.to_string().replace('|', "\\|"))).collect::<Vec<_>>();
+                let keys = if keys.is_empty() { "(unbound)".to_string() } else { keys.join(" ") };
+                out.push_str(&format!("| {keys} | `{}` | {} |\n", d.name, d.desc.replace('|', "\\|")));
+            }
+        }
+        out
     }
 
     pub fn keys_of(&self, command: Command) -> &[Chord] {
         self.bindings.get(&command).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The first key of a command, for compact hints; `(unbound)` when it has none.
+    pub fn first(&self, command: Command) -> String {
+        self.keys_of(command).first().map(|k| k.to_string()).unwrap_or_else(|| "(unbound)".into())
     }
 
     /// `q/ctrl-c`, or None when the command is unbound.

@@ -488,3 +488,41 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
         insta::assert_snapshot!(name, screen(&st));
     }
 }
+
+#[test]
+fn help_lists_every_context_the_rollout_keys_and_the_dialog_keys() {
+    // A terminal tall enough to show all of it at once.
+    let mut st = state(200, 200);
+    update(&mut st, key('?'));
+    let text = screen(&st);
+    for heading in ["Everywhere", "Log view", "Canary analysis", "Releases (rollouts)", "Confirmation dialogs", "Pickers"] {
+        assert!(text.contains(heading), "help lacks {heading}:\n{text}");
+    }
+    for line in [
+        "go on to the rollout's next step",
+        "restart an Argo Rollout's pods",
+        "a shorter canary window",
+        "answer yes to a y/N question",
+        "choose the selected entry",
+    ] {
+        assert!(text.contains(line), "help lacks {line:?}:\n{text}");
+    }
+}
+
+#[test]
+fn rebound_dialog_keys_decide_the_dialog_and_are_what_it_shows() {
+    use flightdeck::app::state::Overlay;
+    let mut st = state(120, 40);
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert("dialog.yes".to_string(), (0..1, vec!["s".to_string()]));
+    overrides.insert("dialog.no".to_string(), (0..1, vec!["d".to_string()]));
+    st.keymap = flightdeck::keymap::Keymap::with_overrides(&overrides).unwrap();
+    update(&mut st, key('c'));
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))), "cancel asks first");
+    assert!(screen(&st).contains("s yes · d/esc no"), "{}", screen(&st));
+    update(&mut st, key('y'));
+    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))), "the old key no longer answers");
+    let fx = update(&mut st, key('s'));
+    assert!(st.overlay.is_none());
+    assert!(fx.iter().any(|e| matches!(e, flightdeck::app::effect::Effect::Execute(_))), "{fx:?}");
+}

@@ -24,6 +24,8 @@ pub enum LineCommand {
     Context(String),
     /// Scope to a namespace (None: all namespaces).
     Namespace(Option<String>),
+    /// Any command of the key map, by its name in `[keys]` (`:rollout.promote`, `:log.wrap`).
+    Key(crate::keymap::Command),
 }
 
 /// Command names with a one-line description (shown as suggestions).
@@ -45,6 +47,17 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("help", "show the key map"),
     ("quit", "quit flightdeck"),
 ];
+
+/// Every command the line takes, with its description: its own, then every key-map command by
+/// its name in `[keys]` (the same names, the same descriptions as `?` shows).
+pub fn names() -> impl Iterator<Item = (&'static str, &'static str)> {
+    let own = COMMANDS.iter().copied();
+    let keys = crate::keymap::COMMANDS
+        .iter()
+        .filter(|d| !d.context.is_modal() && !COMMANDS.iter().any(|(c, _)| *c == d.name))
+        .map(|d| (d.name, d.desc));
+    own.chain(keys)
+}
 
 pub fn parse(line: &str) -> Result<LineCommand, String> {
     let line = line.trim();
@@ -75,16 +88,17 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "help" | "h" => LineCommand::Help,
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
-        other => {
-            return Err(format!("unknown command `{other}` (Tab lists the commands)"));
-        }
+        other => match crate::keymap::COMMANDS.iter().find(|d| d.name == other && !d.context.is_modal()) {
+            Some(d) => LineCommand::Key(d.command),
+            None => return Err(format!("unknown command `{other}` (Tab lists the commands)")),
+        },
     })
 }
 
 /// Full-line completions for what has been typed so far.
 pub fn complete(line: &str, state: &State) -> Vec<String> {
     match line.split_once(' ') {
-        None => COMMANDS.iter().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
+        None => names().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
         Some((cmd, arg)) => {
             let options: Vec<String> = match cmd {
                 "run" | "trigger" => state.pipelines.clone(),

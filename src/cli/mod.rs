@@ -256,7 +256,18 @@ pub enum Cmd {
         command: ConfigCmd,
     },
     /// Print shell completions
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// Every key binding in force (your [keys] applied), by context
+    Keys {
+        /// As the README's Markdown table
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Executes a run detached from the terminal (started by `run` without --follow)
     #[command(hide = true)]
     RunWorker {
@@ -443,10 +454,41 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => {
             argo::act(&who, &kube, &name, ArgoAction::TerminateAnalysis { run }, &confirm).await
         }
+        Some(Cmd::Keys { markdown, json }) => keys(&config.keymap, markdown, json),
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `keys`: the bindings in force, as a table, the README's Markdown, or JSON.
+fn keys(keymap: &crate::keymap::Keymap, markdown: bool, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::keymap::{COMMANDS, Context};
+    if markdown {
+        print!("{}", keymap.markdown());
+    } else if json {
+        let rows: Vec<serde_json::Value> = COMMANDS
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name,
+                    "context": d.context.title(),
+                    "keys": keymap.keys_of(d.command).iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                    "description": d.desc,
+                    "changes_something": d.mutating,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for ctx in Context::ALL {
+            println!("{}", ctx.title());
+            for d in COMMANDS.iter().filter(|d| d.context == ctx) {
+                println!("  {:<18} {:<28} {}", keymap.label(d.command).unwrap_or_else(|| "(unbound)".into()), d.name, d.desc);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {

@@ -174,7 +174,11 @@ impl Locations {
 
     /// Where `discover` looks, in order, for messages that say so.
     pub fn searched(&self) -> String {
-        let user = self.config_dir.as_ref().map(|d| d.join("config.toml").display().to_string()).unwrap_or_else(|| "the user config directory".into());
+        let user = self
+            .config_dir
+            .as_ref()
+            .map(|d| d.join("config.toml").display().to_string())
+            .unwrap_or_else(|| "the user config directory".into());
         format!("--config, $FLIGHTDECK_CONFIG, ./flightdeck.toml up to the git root, {user}")
     }
 }
@@ -284,8 +288,12 @@ impl Config {
             }
         };
 
+        let mut flat = Vec::new();
+        for (name, spec) in &raw.keys {
+            schema::KeySpec::flatten(name, spec.get_ref(), spec.span(), &mut flat);
+        }
         let overrides: BTreeMap<String, (std::ops::Range<usize>, Vec<String>)> =
-            raw.keys.iter().map(|(k, v)| (k.clone(), (v.span(), v.get_ref().keys()))).collect();
+            flat.into_iter().map(|(name, span, keys)| (name, (span, keys))).collect();
         let keymap = match Keymap::with_overrides(&overrides) {
             Ok(k) => k,
             Err(problems) => {

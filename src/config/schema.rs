@@ -68,13 +68,22 @@ pub struct RawKubernetes {
 pub enum KeySpec {
     One(String),
     Many(Vec<String>),
+    /// A dotted name written bare (`log.first_error = "E"`), which TOML reads as a table.
+    Group(BTreeMap<String, KeySpec>),
 }
 
 impl KeySpec {
-    pub fn keys(&self) -> Vec<String> {
-        match self {
-            KeySpec::One(k) => vec![k.clone()],
-            KeySpec::Many(v) => v.clone(),
+    /// Every binding under this entry, by its full dotted command name; a group's bindings are
+    /// located at the group (spans do not survive the untagged match).
+    pub fn flatten(name: &str, spec: &KeySpec, span: std::ops::Range<usize>, out: &mut Vec<(String, std::ops::Range<usize>, Vec<String>)>) {
+        match spec {
+            KeySpec::One(k) => out.push((name.to_string(), span, vec![k.clone()])),
+            KeySpec::Many(v) => out.push((name.to_string(), span, v.clone())),
+            KeySpec::Group(inner) => {
+                for (k, v) in inner {
+                    KeySpec::flatten(&format!("{name}.{k}"), v, span.clone(), out);
+                }
+            }
         }
     }
 }

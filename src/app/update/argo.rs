@@ -1,8 +1,6 @@
 //! The reducer's part for Argo Rollouts: watch updates into state, the opened rollout, the undo
 //! revision picker, context and namespace switches, and the operation a key asks for.
 
-use crossterm::event::{KeyCode, KeyEvent};
-
 use crate::app::action::ArgoMsg;
 use crate::app::effect::Effect;
 use crate::app::state::{ArgoConnection, ArgoDetail, Screen, State};
@@ -191,14 +189,14 @@ pub fn start_undo(state: &mut State) -> Result<(), String> {
 }
 
 /// Keys while the revision picker is open; Enter asks to undo to the chosen revision.
-pub fn picker_key(state: &mut State, ev: &KeyEvent, cmd: Option<Command>) -> Option<Result<Operation, String>> {
+pub fn picker_key(state: &mut State, cmd: Option<Command>) -> Option<Result<Operation, String>> {
     let i = state.argo.picker?;
     let n = state.argo.detail.as_ref().map(|d| d.revisions.len()).unwrap_or(0);
-    match (ev.code, cmd) {
-        (KeyCode::Esc, _) | (_, Some(Command::Back)) => state.argo.picker = None,
-        (_, Some(Command::Up)) => state.argo.picker = Some(i.saturating_sub(1)),
-        (_, Some(Command::Down)) => state.argo.picker = Some((i + 1).min(n.saturating_sub(1))),
-        (KeyCode::Enter, _) => {
+    match cmd {
+        Some(Command::PickerClose | Command::Back) => state.argo.picker = None,
+        Some(Command::Up) => state.argo.picker = Some(i.saturating_sub(1)),
+        Some(Command::Down) => state.argo.picker = Some((i + 1).min(n.saturating_sub(1))),
+        Some(Command::PickerChoose) => {
             state.argo.picker = None;
             let revision = state.argo.detail.as_ref().and_then(|d| d.revisions.get(i)).map(|rs| rs.revision());
             return Some(op(state, ArgoAction::Undo { to_revision: revision }));

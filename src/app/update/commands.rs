@@ -15,6 +15,7 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
             state.focus = Pane::Jobs;
             select_run(state, id)
         }
+        LineCommand::Key(cmd) => run_command(state, cmd),
         LineCommand::Cancel => run_command(state, Command::Cancel),
         LineCommand::Retry => run_command(state, Command::Retry),
         LineCommand::Approve => run_command(state, Command::Approve),
@@ -270,7 +271,17 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             let next = state.canary.faults.as_ref().map(|f| f.next()).unwrap_or_default();
             inject(state, next)
         }
-        Command::BreakGlass => {
+        // Keys of dialogs and pickers mean nothing outside them.
+        Command::BreakGlass
+        | Command::DialogYes
+        | Command::DialogNo
+        | Command::DialogSubmit
+        | Command::DialogCancel
+        | Command::DialogNextField
+        | Command::DialogPrevField
+        | Command::DialogToggle
+        | Command::PickerChoose
+        | Command::PickerClose => {
             state.dirty = false;
             Vec::new()
         }

@@ -21,8 +21,9 @@ pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
         Some(Overlay::Input(input)) => on_input_key(state, input, ev),
         None if state.screen == Screen::Argo && state.argo.picker.is_some() => {
-            let cmd = state.keymap.resolve(state.context(), &ev);
-            match super::argo::picker_key(state, &ev, cmd) {
+            // The picker's own keys, then moving through it with the global up and down.
+            let cmd = state.keymap.resolve(Context::Picker, &ev).or_else(|| state.keymap.resolve(Context::Global, &ev));
+            match super::argo::picker_key(state, cmd) {
                 Some(Ok(op)) => request(state, op),
                 Some(Err(e)) => {
                     state.toast_error(e);
@@ -41,41 +42,47 @@ pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// A key in a confirmation dialog. Its keys are the keymap's `dialog.*` (rebindable); in a text
+/// field, a plain character is always text, so no binding can be pressed by typing a name.
 pub(crate) fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEvent) -> Vec<Effect> {
-    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-    if ev.code == KeyCode::Esc || (ctrl && ev.code == KeyCode::Char('c')) {
-        return Vec::new(); // Esc always cancels
+    let plain_char = matches!(ev.code, KeyCode::Char(_)) && !ev.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    let in_text = c.tier == Tier::Typed && c.frozen.is_none() && c.field != ConfirmField::Buttons;
+    let cmd = if in_text && plain_char { None } else { state.keymap.resolve(Context::Dialog, &ev) };
+    if cmd == Some(Command::DialogCancel) {
+        return Vec::new(); // cancelling always works, whatever else the dialog is doing
     }
     if c.frozen.is_some() {
-        if state.keymap.resolve(state.context(), &ev) == Some(Command::BreakGlass) {
-            // Break-glass: the strongest confirmation, a reason, and a loud journal record.
-            c.frozen = None;
-            c.break_glass = true;
-            c.tier = Tier::Typed;
-            c.field = ConfirmField::Name;
-            c.title = format!("BREAK-GLASS: {}", c.title);
-        } else if matches!(ev.code, KeyCode::Char('n') | KeyCode::Char('q')) {
-            return Vec::new();
+        match cmd {
+            Some(Command::BreakGlass) => {
+                // Break-glass: the strongest confirmation, a reason, and a loud journal record.
+                c.frozen = None;
+                c.break_glass = true;
+                c.tier = Tier::Typed;
+                c.field = ConfirmField::Name;
+                c.title = format!("BREAK-GLASS: {}", c.title);
+            }
+            Some(Command::DialogNo) => return Vec::new(),
+            _ => {}
         }
         state.overlay = Some(Overlay::Confirm(c));
         return Vec::new();
     }
     if c.tier == Tier::Typed {
-        match ev.code {
-            KeyCode::Tab | KeyCode::BackTab => {
-                let forward = ev.code == KeyCode::Tab;
+        match cmd {
+            Some(nav @ (Command::DialogNextField | Command::DialogPrevField)) => {
                 let order: Vec<ConfirmField> = if c.expiry.is_some() {
                     vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Expiry, ConfirmField::Buttons]
                 } else {
                     vec![ConfirmField::Name, ConfirmField::Reason, ConfirmField::Buttons]
                 };
                 let i = order.iter().position(|f| *f == c.field).unwrap_or(0);
-                c.field = if forward { order[(i + 1) % order.len()] } else { order[(i + order.len() - 1) % order.len()] };
+                let n = order.len();
+                c.field = if nav == Command::DialogNextField { order[(i + 1) % n] } else { order[(i + n - 1) % n] };
             }
-            KeyCode::Enter if c.field == ConfirmField::Name => c.field = ConfirmField::Reason,
-            KeyCode::Enter if c.field == ConfirmField::Reason && c.expiry.is_some() => c.field = ConfirmField::Expiry,
-            KeyCode::Enter if c.field == ConfirmField::Buttons && !c.yes_focused => return Vec::new(),
-            KeyCode::Enter => {
+            Some(Command::DialogSubmit) if c.field == ConfirmField::Name => c.field = ConfirmField::Reason,
+            Some(Command::DialogSubmit) if c.field == ConfirmField::Reason && c.expiry.is_some() => c.field = ConfirmField::Expiry,
+            Some(Command::DialogSubmit) if c.field == ConfirmField::Buttons && !c.yes_focused => return Vec::new(),
+            Some(Command::DialogSubmit) => {
                 if c.blocked().is_none() {
                     return confirmed(state, *c);
                 }
@@ -85,7 +92,7 @@ pub(crate) fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEven
                     ConfirmField::Reason
                 };
             }
-            KeyCode::Left | KeyCode::Right if c.field == ConfirmField::Buttons => c.yes_focused = !c.yes_focused,
+            Some(Command::DialogToggle) if c.field == ConfirmField::Buttons => c.yes_focused = !c.yes_focused,
             _ => match c.field {
                 ConfirmField::Name => {
                     c.name.input(ev);
@@ -104,12 +111,12 @@ pub(crate) fn on_confirm_key(state: &mut State, mut c: Box<Confirm>, ev: KeyEven
         state.overlay = Some(Overlay::Confirm(c));
         return Vec::new();
     }
-    match ev.code {
-        KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, *c),
-        KeyCode::Char('n') | KeyCode::Char('N') => Vec::new(),
-        KeyCode::Enter if c.yes_focused => confirmed(state, *c),
-        KeyCode::Enter => Vec::new(),
-        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char('h') | KeyCode::Char('l') => {
+    match cmd {
+        Some(Command::DialogYes) => confirmed(state, *c),
+        Some(Command::DialogNo) => Vec::new(),
+        Some(Command::DialogSubmit) if c.yes_focused => confirmed(state, *c),
+        Some(Command::DialogSubmit) => Vec::new(),
+        Some(Command::DialogNextField | Command::DialogPrevField | Command::DialogToggle) => {
             c.yes_focused = !c.yes_focused;
             state.overlay = Some(Overlay::Confirm(c));
             Vec::new()

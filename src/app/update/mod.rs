@@ -29,7 +29,7 @@ use crate::app::layout;
 pub(crate) use crate::app::selectors::*;
 use crate::ci::RunEvent;
 use crate::domain::{JobStatus, RunRecord, RunRef};
-use crate::keymap::Command;
+use crate::keymap::{Command, Context};
 use crate::logstore::LogStore;
 use crate::ops::{self, Approved, Operation};
 use crate::policy::{Request, Tier, Verdict};

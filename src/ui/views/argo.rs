@@ -313,6 +313,14 @@ fn picker(frame: &mut Frame, body: Rect, state: &State, r: &Rollout, d: &ArgoDet
             Line::styled(truncate(&text, inner.width as usize), if i == cursor { t.selection() } else { t.fg(Role::Text) })
         })
         .collect();
-    lines.push(Line::styled("↑/↓ choose · enter asks to confirm · esc cancels", t.fg(Role::Muted)));
+    let k = |cmd| state.keymap.first(cmd);
+    let hint = format!(
+        "{}/{} move · {} asks to confirm · {} cancels",
+        k(crate::keymap::Command::Up),
+        k(crate::keymap::Command::Down),
+        k(crate::keymap::Command::PickerChoose),
+        k(crate::keymap::Command::PickerClose)
+    );
+    lines.push(Line::styled(hint, t.fg(Role::Muted)));
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -22,16 +22,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     frame.render_widget(block, rect);
     let key_w = 18usize;
     let mut lines = Vec::new();
-    for ctx in [
-        Context::Global,
-        Context::Runs,
-        Context::Jobs,
-        Context::Log,
-        Context::Approvals,
-        Context::Findings,
-        Context::Audit,
-        Context::Canary,
-    ] {
+    for ctx in Context::ALL {
         let defs: Vec<_> = COMMANDS.iter().filter(|d| d.context == ctx).collect();
         if defs.is_empty() {
             continue;

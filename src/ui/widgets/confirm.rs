@@ -57,7 +57,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
                 Span::styled(bg, t.status(Role::Accent)),
                 Span::styled(" break-glass: override the freeze with a typed confirmation and a reason (journaled)", t.fg(Role::Text)),
             ]),
-            Line::styled("esc cancels", t.fg(Role::Muted)),
+            Line::styled(format!("{} cancels", state.keymap.first(Command::DialogCancel)), t.fg(Role::Muted)),
         ];
         frame
             .render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), Rect { y, height: inner.bottom().saturating_sub(y), ..inner });
@@ -115,10 +115,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     if let Some(why) = &blocked {
         buttons.push(Span::styled(format!("  submit disabled: {why}"), t.fg(Role::Warning)));
     }
+    let k = |cmd| state.keymap.first(cmd);
     let hint = if typed {
-        "tab next field · enter submits when valid · esc cancels"
+        format!(
+            "{} next field · {} submits when valid · {} cancels",
+            k(Command::DialogNextField),
+            k(Command::DialogSubmit),
+            k(Command::DialogCancel)
+        )
     } else {
-        "y yes · n/esc no · tab switch · enter chooses the focused one"
+        format!(
+            "{} yes · {}/{} no · {} switch · {} chooses the focused one",
+            k(Command::DialogYes),
+            k(Command::DialogNo),
+            k(Command::DialogCancel),
+            k(Command::DialogNextField),
+            k(Command::DialogSubmit)
+        )
     };
     let lines = vec![Line::from(buttons), Line::styled(hint, t.fg(Role::Muted))];
     if y < inner.bottom() {

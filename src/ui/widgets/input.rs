@@ -6,7 +6,6 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::command::COMMANDS;
 use crate::app::state::{Input, InputKind, State};
 use crate::theme::Role;
 use crate::ui::widgets::text::{pad, width};
@@ -37,7 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {
             .iter()
             .map(|s| {
                 let word = s.split(' ').next().unwrap_or("");
-                let desc = COMMANDS.iter().find(|(c, _)| *c == word && !s.contains(' ')).map(|(_, d)| *d).unwrap_or("");
+                let desc = crate::app::command::names().find(|(c, _)| *c == word && !s.contains(' ')).map(|(_, d)| d).unwrap_or("");
                 Line::from(vec![Span::styled(pad(s, 16), t.fg(Role::Accent)), Span::styled(desc.to_string(), t.fg(Role::Muted))])
             })
             .collect();
