@@ -79,14 +79,28 @@ pub fn elapsed(start: Option<jiff::Timestamp>, end: Option<jiff::Timestamp>, now
 }
 
 /// Relative age such as `5s ago` / `3h ago` for lists.
+/// How long ago, to the minute: an age on screen changes once a minute, not every second, so an
+/// idle cockpit stays quiet.
 pub fn age(ts: jiff::Timestamp, now: jiff::Timestamp) -> String {
     let ms = (now.as_millisecond() - ts.as_millisecond()).max(0) as u64;
     let s = ms / 1000;
     match s {
-        0..60 => format!("{s}s ago"),
+        0..60 => "<1m ago".to_string(),
         60..3600 => format!("{}m ago", s / 60),
         3600..86_400 => format!("{}h ago", s / 3600),
         _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+/// How long something has been waiting (a gate, a paused run), to the minute: it is not a
+/// countdown, and a waiting cockpit must not redraw every second for it.
+pub fn waited(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => "<1m".to_string(),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
     }
 }
 

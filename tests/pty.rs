@@ -106,3 +106,67 @@ fn a_hangup_cancels_the_runs_and_leaves_no_process_behind() {
         .collect();
     assert!(leftovers.is_empty(), "processes still running in the demo project: {leftovers:?}");
 }
+
+/// Every screen, with a gate waiting and an Argo Rollout paused for a human: once what changes has
+/// been drawn, nothing is written at all, however long the cockpit is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_is_silent_while_a_gate_waits_and_a_rollout_is_paused() {
+    let api = support::apiserver::ApiDouble::start().await;
+    api.put(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "checkout", "namespace": "shop"},
+        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]}}},
+        "status": {"phase": "Paused", "currentStepIndex": 1, "currentPodHash": "new", "stableRS": "old", "controllerPause": true,
+                   "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}]}
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kubeconfig"), api.kubeconfig(&[("staging", "shop")])).unwrap();
+    let cfg = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &cfg,
+        "[environments.staging]\n\n[kubernetes]\nkubeconfig = \"kubeconfig\"\ntimeout = \"3s\"\nenvironments = { staging = \"staging\" }\n\n\
+         [[pipelines.gated.stages]]\nname = \"build\"\nrun = \"echo built\"\n\
+         [[pipelines.gated.stages]]\nname = \"approve-staging\"\nneeds = [\"build\"]\nenvironment = \"staging\"\ngate = true\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (cfg, data) = (cfg.to_str().unwrap().to_string(), data.to_str().unwrap().to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut t = Term::spawn(&["--config", &cfg, "--data-dir", &data]);
+        t.wait_for("no runs yet", "first frame");
+        t.send("r");
+        t.wait_for("Run pipeline `gated`?", "confirmation");
+        t.send("y");
+        t.wait_for("⏸ 1 waiting", "the gate waits");
+        // The toast of the start expires (one last redraw) before anything is measured.
+        t.bytes_during(Duration::from_secs(7));
+        let screens = [
+            ("1", "approve-staging"),
+            ("2", "approve-staging"),
+            ("3", "Findings"),
+            ("4", "Audit"),
+            ("5", "Canary"),
+            ("6", "Releases"),
+            ("7", "checkout"),
+        ];
+        let mut noisy = Vec::new();
+        for (key, marker) in screens {
+            t.send(key);
+            t.wait_for(marker, &format!("screen {key}"));
+            // What the switch and any answers it asked for change is drawn, then silence.
+            t.bytes_during(Duration::from_millis(2500));
+            let idle = t.bytes_during(Duration::from_millis(3000));
+            if idle > 0 {
+                noisy.push(format!("screen {key}: {idle} bytes"));
+            }
+        }
+        assert!(t.screen().contains("Paused"), "the rollout is paused on screen:\n{}", t.screen());
+        assert!(noisy.is_empty(), "an idle cockpit wrote to the terminal: {noisy:?}\n{}", t.screen());
+        t.send("q");
+        t.wait_for("Quit flightdeck?", "quitting with a waiting run asks first");
+        t.send("y");
+        t.wait_raw(b"\x1b[?1049l", "terminal restored");
+    })
+    .await
+    .unwrap();
+}

@@ -32,8 +32,16 @@ pub fn current_top(state: &State) -> u64 {
 }
 
 /// Elapsed or total duration of a job for display.
+/// Elapsed or total duration of a run for display: to the minute while it waits at a gate.
+pub fn run_duration(run: &crate::domain::RunRecord, now: Timestamp) -> Option<String> {
+    let d = crate::util::elapsed(run.started_at, run.finished_at, now)?;
+    Some(if run.status == crate::domain::RunStatus::Waiting { crate::util::waited(d) } else { format_duration(d) })
+}
+
 pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<String> {
-    crate::util::elapsed(job.started_at, job.finished_at, now).map(format_duration)
+    let d = crate::util::elapsed(job.started_at, job.finished_at, now)?;
+    // A gate's wait is shown to the minute; a running job's time to the second.
+    Some(if job.status == crate::domain::JobStatus::Waiting { crate::util::waited(d) } else { format_duration(d) })
 }
 
 /// Whether a key of the current context means anything on this screen (the footer lists only

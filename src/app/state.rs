@@ -642,15 +642,30 @@ impl State {
     }
 
     /// Whether the clock must tick: something on screen shows elapsed time or a countdown.
+    /// Whether the clock must tick: only for what the screen in view shows changing with time
+    /// (durations, countdowns, waiting ages, the age of stale data) or asks for on a cadence
+    /// (canary data), and for info toasts to expire. A tick whose frame is unchanged writes
+    /// nothing, so a ticking clock costs bytes only when the text it drives changes.
     pub fn needs_clock(&self) -> bool {
-        self.toasts.iter().any(|t| t.level == ToastLevel::Info)
-            || (matches!(self.screen, Screen::Canary | Screen::Overview) && !self.canary.services.is_empty())
-            || self.rollouts.records.values().any(|r| r.pause.as_ref().is_some_and(|p| p.until.is_some()))
-            // The age of the data and the countdowns of timed pauses.
-            || (self.screen == Screen::Argo && self.argo.enabled)
-            || self.runs.iter().any(|r| {
+        let active_runs = || {
+            self.runs.iter().any(|r| {
                 !r.record.status.is_terminal() && r.record.jobs.iter().any(|j| matches!(j.status, JobStatus::Running | JobStatus::Waiting))
             })
+        };
+        self.toasts.iter().any(|t| t.level == ToastLevel::Info)
+            || match self.screen {
+                // Job durations and gate countdowns; the inbox's waiting ages.
+                Screen::Pipelines | Screen::Approvals => active_runs(),
+                // Canary data on its cadence; the overview's pause countdowns.
+                Screen::Canary => !self.canary.services.is_empty(),
+                Screen::Overview => {
+                    !self.canary.services.is_empty()
+                        || self.rollouts.records.values().any(|r| r.pause.as_ref().is_some_and(|p| p.until.is_some()))
+                }
+                // Countdowns of timed pauses; the age of the data while the watch is down.
+                Screen::Argo => self.argo.enabled,
+                Screen::Findings | Screen::Audit => false,
+            }
     }
 
     /// Toast text often quotes reports, logs or servers, so it is sanitised here, once, for all.

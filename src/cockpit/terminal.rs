@@ -16,6 +16,8 @@ pub struct TerminalGuard {
     /// Never dropped: ratatui's Drop prints with eprintln! when showing the cursor fails, which
     /// panics once the terminal has gone away (SIGHUP) and would skip the cleanup after us.
     pub terminal: std::mem::ManuallyDrop<Tui>,
+    /// What the terminal shows now, so a frame that changes nothing writes nothing.
+    shown: Option<ratatui::buffer::Buffer>,
 }
 
 static PANIC_HOOK: Once = Once::new();
@@ -36,7 +38,7 @@ pub fn enter() -> io::Result<TerminalGuard> {
         return Err(e);
     }
     let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout())))?;
-    Ok(TerminalGuard { terminal: std::mem::ManuallyDrop::new(terminal) })
+    Ok(TerminalGuard { terminal: std::mem::ManuallyDrop::new(terminal), shown: None })
 }
 
 /// Puts the terminal back in the state the shell expects. Safe to call more than once.
@@ -48,12 +50,30 @@ pub fn restore() {
 }
 
 impl TerminalGuard {
-    /// Draws one frame inside a synchronized update so the terminal shows it all at once.
-    pub fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+    /// Draws one frame inside a synchronized update so the terminal shows it all at once. A frame
+    /// identical to what is on screen writes nothing at all (not even the synchronisation or
+    /// cursor sequences): a clock that ticks for a countdown costs no bytes over SSH until the
+    /// text it shows changes. Returns whether anything was written.
+    pub fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<bool> {
+        // The cockpit never places a visible cursor (text fields draw their own), so the frame's
+        // cell contents are all there is to compare.
+        self.terminal.autoresize()?;
+        let mut frame = self.terminal.get_frame();
+        render(&mut frame);
+        let current = self.terminal.current_buffer_mut();
+        if self.shown.as_ref() == Some(&*current) {
+            // Keep ratatui's double buffer in step; the inactive buffer equals this one.
+            self.terminal.swap_buffers();
+            return Ok(false);
+        }
+        self.shown = Some(current.clone());
         queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
-        self.terminal.draw(render)?;
+        self.terminal.flush()?;
+        self.terminal.hide_cursor()?;
+        self.terminal.swap_buffers();
         queue!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
-        self.terminal.backend_mut().flush()
+        self.terminal.backend_mut().flush()?;
+        Ok(true)
     }
 }
 

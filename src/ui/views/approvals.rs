@@ -64,7 +64,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     let cursor = state.approvals_cursor.min(gates.len() - 1);
     for (i, (run, gate)) in gates.iter().enumerate() {
         let env = gate.gate.as_ref().and_then(|g| g.environment.clone()).unwrap_or_else(|| "-".into());
-        let waited = elapsed(gate.started_at, None, state.now).map(format_duration).unwrap_or_default();
+        let waited = elapsed(gate.started_at, None, state.now).map(crate::util::waited).unwrap_or_default();
         let timeout = gate
             .gate
             .as_ref()
@@ -109,7 +109,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     ));
     for j in &run.jobs {
         let (g, role) = status::job(j.status);
-        let d = elapsed(j.started_at, j.finished_at, state.now).map(format_duration).unwrap_or_default();
+        let d = crate::app::selectors::job_duration(j, state.now).unwrap_or_default();
         let marker = if j.key == gate.key { "  ◀ this gate" } else { "" };
         lines.push(Line::from(vec![
             Span::styled(format!("  {g} "), t.status(role)),

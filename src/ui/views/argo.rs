@@ -46,11 +46,12 @@ pub fn render(frame: &mut Frame, state: &State) {
     let (chip, chip_role) = match &a.connection {
         _ if !a.enabled => ("not configured".to_string(), Role::Muted),
         ArgoConnection::Connecting => ("connecting…".to_string(), Role::Running),
-        ArgoConnection::Live => {
-            let secs = a.last_update.map(|u| state.now.as_second() - u.as_second()).unwrap_or(0);
-            (format!("● watching · last change {secs}s ago"), Role::Success)
+        // A live watch is current by definition; the age of the data matters only once it is not.
+        ArgoConnection::Live => ("● live".to_string(), Role::Success),
+        ArgoConnection::Retrying(e) => {
+            let since = a.last_update.map(|u| format!(" · data from {}", crate::util::age(u, state.now))).unwrap_or_default();
+            (format!("⟳ reconnecting{since}: {}", plain(e)), Role::Warning)
         }
-        ArgoConnection::Retrying(e) => (format!("⟳ reconnecting: {}", plain(e)), Role::Warning),
     };
     let env = a.environment().map(|e| format!(" · env {e}")).unwrap_or_default();
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(vec![

@@ -7,14 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::layout;
-use crate::app::selectors::job_duration;
+use crate::app::selectors::{job_duration, run_duration};
 use crate::app::state::{Pane, State};
 use crate::domain::RunStatus;
 use crate::keymap::Command;
 use crate::theme::Role;
 use crate::ui::widgets::text::{pad, truncate, width};
 use crate::ui::widgets::{footer, header, log_view, status};
-use crate::util::{age, elapsed, format_duration};
+use crate::util::age;
 
 pub fn render(frame: &mut Frame, state: &State) {
     let areas = layout::pipelines(frame.area(), state);
@@ -67,7 +67,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
     for (i, r) in visible.iter().enumerate().skip(offset).take(rows) {
         let rec = &r.record;
         let (glyph, role) = status::run(rec.status);
-        let dur = elapsed(rec.started_at, rec.finished_at, state.now).map(format_duration).unwrap_or_else(|| "-".into());
+        let dur = run_duration(rec, state.now).unwrap_or_else(|| "-".into());
         let when = age(rec.created_at, state.now);
         let mut spans = vec![
             Span::styled(format!("{glyph} "), t.status(role)),
@@ -103,7 +103,7 @@ fn jobs(frame: &mut Frame, area: Rect, state: &State) {
     };
     let rec = &run.record;
     let (glyph, role) = status::run(rec.status);
-    let dur = elapsed(rec.started_at, rec.finished_at, state.now).map(format_duration).unwrap_or_else(|| "-".into());
+    let dur = run_duration(rec, state.now).unwrap_or_else(|| "-".into());
     let mut title = vec![
         Span::styled(format!(" Run #{} ", rec.id), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
         Span::styled(format!("{} ", rec.pipeline), t.fg(Role::Text)),
