@@ -352,6 +352,18 @@ pub fn describe_argo(
         crate::argo::status::set_weight(r)
     )];
     effect.extend(requests.iter().map(crate::argo::actions::Request::describe));
+    if matches!(action, crate::argo::ArgoAction::Promote | crate::argo::ArgoAction::PromoteFull) {
+        effect.push(match r.release_run() {
+            Some(run) => format!("Judged by the security findings of run {}, which built this release.", run.text()),
+            None => format!(
+                "No pipeline run is linked to `{}` ({} annotation), so its security findings cannot be judged: deploy it from a \
+                 flightdeck stage, or promote with `flightdeck promote {} --evidence RUN`.",
+                r.key(),
+                crate::argo::model::RELEASE_RUN,
+                r.key()
+            ),
+        });
+    }
     Ok(Target {
         name: r.key(),
         environments: environment.map(|e| vec![e.to_string()]).unwrap_or_default(),

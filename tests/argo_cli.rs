@@ -108,6 +108,8 @@ async fn promote_goes_through_policy_and_journal_and_sends_the_patch() {
     let out = e.run(&["promote", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "release 2.4.0"]).await;
     assert!(!out.status.success());
     assert!(text(&out).contains("security findings have not been read"), "{}", text(&out));
+    assert!(text(&out).contains("no pipeline run is linked to shop/web") && text(&out).contains("--evidence RUN"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "refused: nothing was done");
     // Abort is never held back by findings, but production wants the typed name and a reason.
     let out = e.run(&["abort", "shop/web", "--context", "prod-eu", "--yes"]).await;
     assert!(!out.status.success());
@@ -185,10 +187,54 @@ async fn a_pipeline_stage_deploys_the_image_and_follows_the_rollout_to_healthy()
     assert_eq!(
         patch.body,
         json!([{"op": "test", "path": "/spec/template/spec/containers/0/image", "value": "web:3"},
-               {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:4"}])
+               {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:4"},
+               {"op": "add", "path": "/metadata/annotations", "value": {"flightdeck.dev/run": "local:1"}}]),
+        "the image and the run that built it arrive in one patch"
     );
     assert!(text(&out).contains("shop/web is Healthy on its new revision"), "{}", text(&out));
     assert!(e.journal().contains("\"action\":\"argo.set-image\""), "{}", e.journal());
+    assert_eq!(e.api.get("rollouts", "shop", "web").unwrap()["metadata"]["annotations"]["flightdeck.dev/run"], "local:1");
+
+    // The next release waits at a pause in production: its promotion is judged by the findings of
+    // the run that built it (this one declares no reports, so the gate passes).
+    e.api.modify("rollouts", "shop", "web", |r| {
+        r["status"]["phase"] = json!("Paused");
+        r["status"]["currentStepIndex"] = json!(1);
+        r["status"]["pauseConditions"] = json!([{"reason": "CanaryPauseStep"}]);
+    });
+    let out = e.run(&["promote", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "release 4"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(e.journal().contains("\"action\":\"argo.promote\"") && e.journal().contains("\"evidence_run\":\"local:1\""), "{}", e.journal());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
+    let e = Env::new().await;
+    // A run to judge by: it declares no reports, so its findings are clean.
+    let path = e.dir.path().join("flightdeck.toml");
+    let config = std::fs::read_to_string(&path).unwrap() + "\n[[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n";
+    std::fs::write(&path, config).unwrap();
+    assert!(e.run(&["run", "build", "--yes", "--follow"]).await.status.success());
+    e.api.put(rollout(
+        "shop",
+        "web",
+        json!({"phase": "Paused", "currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+    ));
+    let promote = |extra: &'static [&'static str]| {
+        let mut args = vec!["promote", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "release 5"];
+        args.extend_from_slice(extra);
+        args
+    };
+    let out = e.run(&promote(&[])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--evidence RUN"), "{}", text(&out));
+    assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"), "fails closed: nothing sent");
+    let out = e.run(&promote(&["--evidence", "gh:1"])).await;
+    assert_eq!(out.status.code(), Some(3), "an unknown provider is an error: {}", text(&out));
+    let out = e.run(&promote(&["--evidence", "1"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(e.api.take_writes().iter().any(|r| r.method == "PATCH"));
+    assert!(e.journal().contains("\"evidence_run\":\"local:1\""), "{}", e.journal());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

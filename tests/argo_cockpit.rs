@@ -147,3 +147,60 @@ async fn undo_picks_a_revision_from_the_list() {
     })
     .await;
 }
+
+/// A production rollout deployed by a run of this cockpit: its promotion is judged by that run's
+/// findings, and `f` on this screen opens that run's findings (not another screen's selection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
+    let api = ApiDouble::start().await;
+    let kube = tempfile::tempdir().unwrap();
+    let path = kube.path().join("kubeconfig");
+    std::fs::write(&path, api.kubeconfig(&[("prod-eu", "shop")])).unwrap();
+    let config = format!(
+        "[environments.prod]\nproduction = true\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ prod-eu = \"prod\" }}\n\n\
+         [[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n",
+        path.display()
+    );
+    let mut c = Cockpit::new(&config, 160, 45);
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    let trigger = flightdeck::domain::Trigger { actor: "bob@laptop".into(), via: "cli".into() };
+    let run = flightdeck::ci::CiProvider::trigger(&c.runner, "build".into(), trigger).await.unwrap();
+    c.until("the run succeeds", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status.is_terminal())).await;
+
+    let mut linked = rollout("web", json!({"phase": "Paused", "currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}));
+    linked["metadata"]["annotations"] = json!({"flightdeck.dev/run": run.text()});
+    api.put(linked);
+    api.put(rollout("orphan", json!({"phase": "Paused", "currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]})));
+    c.press("7");
+    c.until("the watched rollouts", LIMIT, |s| s.argo.rollouts.len() == 2).await;
+
+    // The unlinked one fails closed, and says how to link a run.
+    c.state.argo.selected = Some("shop/orphan".into());
+    c.press("<enter>");
+    c.until("opened", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.loaded)).await;
+    c.press("p");
+    assert!(c.state.overlay.is_none(), "refused, no dialog:\n{}", c.screen());
+    assert!(
+        c.state.toasts.iter().any(|t| t.text.contains("security") && t.text.contains("--evidence RUN")),
+        "the refusal says what is missing and how to supply it: {:?}",
+        c.state.toasts
+    );
+    c.press("f");
+    assert!(c.state.toasts.iter().any(|t| t.text.contains("no pipeline run is linked to shop/orphan")), "{:?}", c.state.toasts);
+    assert_eq!(c.state.screen, Screen::Argo);
+
+    // The linked one: its run's findings are read when it is opened, and they judge the promotion.
+    c.state.argo.selected = Some("shop/web".into());
+    c.press("<esc><enter>");
+    c.until("its run's findings", LIMIT, |s| s.run(&run).is_some_and(|r| r.evidence.is_some())).await;
+    c.press("p");
+    let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("promote asks for the typed name:\n{}", c.screen()) };
+    assert!(d.lines.iter().any(|l| l.contains(&format!("security findings of run {}", run.text()))), "{:?}", d.lines);
+    c.press("<esc>");
+    c.press("f");
+    assert_eq!(
+        (c.state.screen, c.state.selected_run.as_ref()),
+        (Screen::Findings, Some(&run)),
+        "f opens the findings of the run behind it"
+    );
+}

@@ -51,7 +51,6 @@ pub fn offered(state: &State, cmd: Command) -> bool {
     match cmd {
         Command::InjectFault => state.canary.faults.is_some(),
         Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo,
-        Command::ReleaseFindings | Command::ReleaseApproval => state.screen != Screen::Argo,
         _ => true,
     }
 }

@@ -331,7 +331,7 @@ pub const TOAST_SECS: i64 = 5;
 /// What a confirmation dialog will do when accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmOp {
-    Op(Operation),
+    Op(Box<Operation>),
     Quit { runs: usize },
 }
 

@@ -28,10 +28,12 @@ pub enum ArgoAction {
     TerminateAnalysis {
         run: String,
     },
-    /// Deploy a new image: the containers named `container` (all when None) get `image`.
+    /// Deploy a new image: the containers named `container` (all when None) get `image`; the
+    /// pipeline run that built it, when known, is recorded on the rollout (`RELEASE_RUN`).
     SetImage {
         container: Option<String>,
         image: String,
+        run: Option<crate::domain::RunRef>,
     },
 }
 
@@ -220,7 +222,7 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                 body: Body::Json(json!([{"op": "replace", "path": "/spec/template", "value": wanted}])),
             });
         }
-        ArgoAction::SetImage { container, image } => {
+        ArgoAction::SetImage { container, image, run } => {
             if r.spec.workload_ref.is_some() {
                 return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment"));
             }
@@ -237,6 +239,17 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                         ops.push(json!({"op": "replace", "path": path, "value": image}));
                     }
                 }
+            }
+            if !ops.is_empty()
+                && let Some(run) = run
+            {
+                // In the same patch, so the new revision and its evidence arrive together.
+                let op = if r.metadata.annotations.is_empty() {
+                    json!({"op": "add", "path": "/metadata/annotations", "value": {crate::argo::model::RELEASE_RUN: run.text()}})
+                } else {
+                    json!({"op": "add", "path": format!("/metadata/annotations/{}", crate::argo::model::RELEASE_RUN.replace('~', "~0").replace('/', "~1")), "value": run.text()})
+                };
+                ops.push(op);
             }
             if ops.is_empty() {
                 return Err(match container {

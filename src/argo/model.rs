@@ -206,6 +206,9 @@ pub struct ReplicaSetStatus {
 pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
 /// The annotation with a ReplicaSet's revision number.
 pub const REVISION: &str = "rollout.argoproj.io/revision";
+/// The annotation naming the pipeline run that built what the rollout deploys (`local:42`): its
+/// security findings judge the rollout's promotions.
+pub const RELEASE_RUN: &str = "flightdeck.dev/run";
 
 impl ReplicaSet {
     pub fn revision(&self) -> i64 {
@@ -237,6 +240,12 @@ pub fn images(template: Option<&Value>) -> Vec<String> {
 }
 
 impl Rollout {
+    /// The pipeline run behind this release, when a flightdeck hand-over recorded one.
+    pub fn release_run(&self) -> Option<crate::domain::RunRef> {
+        let text = self.metadata.annotations.get(RELEASE_RUN)?;
+        text.parse::<crate::domain::RunRef>().ok().filter(|r| r.is_resolved())
+    }
+
     pub fn steps(&self) -> &[CanaryStep] {
         self.spec.strategy.canary.as_ref().map(|c| c.steps.as_slice()).unwrap_or_default()
     }

@@ -151,6 +151,20 @@ pub async fn get(config: &Config, t: &KubeTarget, key: &str, json: bool) -> anyh
 
 /// Acts on an Argo Rollout: access review, policy, confirmation, journal, then the patches.
 pub async fn act(who: &Caller<'_>, t: &KubeTarget, key: &str, action: ArgoAction, flags: &Confirmation) -> anyhow::Result<ExitCode> {
+    act_judged(who, t, key, action, None, flags).await
+}
+
+/// `act`, judging a promotion by `evidence` (a run's security findings) when given, else by the
+/// run linked to the rollout (annotation `flightdeck.dev/run`). Without either the security gate
+/// cannot be judged and a gated environment refuses: the error says how to attach a run.
+pub async fn act_judged(
+    who: &Caller<'_>,
+    t: &KubeTarget,
+    key: &str,
+    action: ArgoAction,
+    evidence: Option<crate::domain::RunRef>,
+    flags: &Confirmation,
+) -> anyhow::Result<ExitCode> {
     let Caller { config, data_dir, identity, read_only } = *who;
     let (ns, name) = split(key)?;
     let (cluster, s) = connect(config, t).await?;
@@ -174,7 +188,26 @@ pub async fn act(who: &Caller<'_>, t: &KubeTarget, key: &str, action: ArgoAction
         let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
         bail!("refused: {why}{journaled}");
     }
-    let approved = authorise(config, &journal, identity, read_only, op, target, None, flags)?;
+    let judged = matches!(action, ArgoAction::Promote | ArgoAction::PromoteFull);
+    let run = if judged { evidence.clone().or_else(|| r.release_run()) } else { None };
+    let findings = match &run {
+        Some(run) => Some(super::runs::judged_by(who, run).await?),
+        None => None,
+    };
+    let mut target = target;
+    if let (Some(run), serde_json::Value::Object(p)) = (&run, &mut target.parameters) {
+        p.insert("evidence_run".into(), run.text().into());
+    }
+    if judged && let Some(chosen) = &evidence {
+        target.effect.push(format!("Judged instead by the security findings of run {} (--evidence).", chosen.text()));
+    }
+    let approved = authorise(config, &journal, identity, read_only, op, target, findings.as_ref(), flags).map_err(|e| match &run {
+        None if judged => e.context(format!(
+            "no pipeline run is linked to {key}: deploy it from a flightdeck stage (`rollout = \"{key}\"`, which records the run), \
+             or name the run whose findings judge it with --evidence RUN"
+        )),
+        _ => e,
+    })?;
     let report = ops::execute_argo(&cluster, &journal, approved, s.record_events).await.map_err(anyhow::Error::msg)?;
     if let Some(w) = &report.warning {
         eprintln!("warning: {w}");
@@ -185,7 +218,14 @@ pub async fn act(who: &Caller<'_>, t: &KubeTarget, key: &str, action: ArgoAction
 
 /// Deploys `image` (if given) through the safety core, then follows the rollout until it is
 /// Healthy on the new revision (exit 0) or aborted or degraded (exit 1), printing each change.
-pub async fn follow(who: &Caller<'_>, t: &KubeTarget, key: &str, image: Option<&str>, flags: &Confirmation) -> anyhow::Result<ExitCode> {
+pub async fn follow(
+    who: &Caller<'_>,
+    t: &KubeTarget,
+    key: &str,
+    image: Option<&str>,
+    run: Option<crate::domain::RunRef>,
+    flags: &Confirmation,
+) -> anyhow::Result<ExitCode> {
     use futures::StreamExt;
     let (ns, name) = split(key)?;
     if let Some(img) = image {
@@ -193,7 +233,7 @@ pub async fn follow(who: &Caller<'_>, t: &KubeTarget, key: &str, image: Option<&
             Some((c, i)) => (Some(c.to_string()), i.to_string()),
             None => (None, img.to_string()),
         };
-        act(who, t, key, ArgoAction::SetImage { container, image }, flags).await?;
+        act(who, t, key, ArgoAction::SetImage { container, image, run }, flags).await?;
     }
     let (cluster, _) = connect(who.config, t).await?;
     let start = cluster.get(ns, name).await.with_context(|| format!("reading {key}"))?;

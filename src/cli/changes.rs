@@ -69,6 +69,7 @@ pub async fn change(
 }
 
 /// A change to a rollout, with the same policy, confirmation and journal as every other change.
+#[allow(clippy::too_many_arguments)]
 pub async fn rollout_change(
     controller: &crate::rollout::Controller,
     config: &Config,
@@ -76,6 +77,7 @@ pub async fn rollout_change(
     identity: &Identity,
     read_only: bool,
     op: Operation,
+    evidence_run: Option<crate::domain::RunRef>,
     flags: &Confirmation,
 ) -> anyhow::Result<Report> {
     let journal = Journal::in_data_dir(data_dir);
@@ -92,7 +94,7 @@ pub async fn rollout_change(
     };
     let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
     // Promotions are judged by the security findings of the run that started the rollout.
-    let evidence = match &rec.run {
+    let evidence = match evidence_run.as_ref().or(rec.run.as_ref()) {
         Some(run) => {
             let (events, _) = tokio::sync::mpsc::unbounded_channel();
             let ci = crate::providers::ci(&std::sync::Arc::new(config.clone()), data_dir, events, crate::providers::Open::Lazily)?;

@@ -148,8 +148,13 @@ pub enum Cmd {
     Promote {
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        /// Send 100 % now, skipping the remaining steps
         #[arg(long)]
         full: bool,
+        /// Judge the promotion by this pipeline run's security findings (when no run is linked
+        /// to the rollout, or to use another one); recorded in the journal
+        #[arg(long, value_name = "RUN")]
+        evidence: Option<RunRef>,
         #[command(flatten)]
         kube: argo::KubeTarget,
         #[command(flatten)]
@@ -439,9 +444,17 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             }
         }
         Some(Cmd::Rollout { command }) => rollouts::run(command, &config, &data_dir, &identity, cli.read_only).await,
-        Some(Cmd::Promote { name, full, kube, confirm }) => {
-            let actions = if full { (ArgoAction::PromoteFull, RA::PromoteFull) } else { (ArgoAction::Promote, RA::Promote) };
-            on_rollout(&who, &kube, &name, actions, &confirm).await
+        Some(Cmd::Promote { name, full, evidence, kube, confirm }) => {
+            let evidence = match evidence {
+                Some(r) => Some(runs::resolve(&who, r)?),
+                None => None,
+            };
+            if argo::is_argo(&name) {
+                argo::act_judged(&who, &kube, &name, if full { ArgoAction::PromoteFull } else { ArgoAction::Promote }, evidence, &confirm)
+                    .await
+            } else {
+                rollouts::act_judged(&who, &name, if full { RA::PromoteFull } else { RA::Promote }, evidence, &confirm).await
+            }
         }
         Some(Cmd::Pause { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Pause, RA::Pause), &confirm).await,
         Some(Cmd::Resume { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Resume, RA::Resume), &confirm).await,

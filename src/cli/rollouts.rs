@@ -36,6 +36,11 @@ pub enum RolloutCmd {
         /// The image to deploy: IMAGE for every container, or CONTAINER=IMAGE
         #[arg(long, value_name = "[CONTAINER=]IMAGE")]
         image: Option<String>,
+        /// The pipeline run that built the image (set for you inside a pipeline stage): recorded on
+        /// the rollout (annotation flightdeck.dev/run), so its promotions are judged by that run's
+        /// security findings
+        #[arg(long, env = "FLIGHTDECK_RUN", value_name = "RUN", requires = "image")]
+        run: Option<crate::domain::RunRef>,
         #[command(flatten)]
         kube: super::argo::KubeTarget,
         #[command(flatten)]
@@ -51,7 +56,7 @@ pub enum RolloutCmd {
         stable_version: Option<String>,
         /// The pipeline run handing over (set for you inside a pipeline stage); promotions are
         /// judged by its security findings
-        #[arg(long, env = "FLIGHTDECK_RUN_ID", value_name = "RUN")]
+        #[arg(long, env = "FLIGHTDECK_RUN", value_name = "RUN")]
         run: Option<crate::domain::RunRef>,
         /// Stay until the rollout ends; exit 0 when fully promoted, 1 when aborted or degraded
         #[arg(long, short)]
@@ -104,9 +109,13 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
 pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => super::argo::get(config, &kube, &name, json).await,
-        RolloutCmd::Follow { name, image, kube, confirm } => {
+        RolloutCmd::Follow { name, image, run, kube, confirm } => {
             let who = super::changes::Caller { config, data_dir, identity, read_only };
-            super::argo::follow(&who, &kube, &name, image.as_deref(), &confirm).await
+            let run = match run {
+                Some(r) => Some(super::runs::resolve(&who, r)?),
+                None => None,
+            };
+            super::argo::follow(&who, &kube, &name, image.as_deref(), run, &confirm).await
         }
         RolloutCmd::Get { name, json, .. } => {
             let c = controller(config, data_dir)?;
@@ -131,8 +140,12 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
         }
         RolloutCmd::Start { name, version, stable_version, run, follow, confirm } => {
             let c = controller(config, data_dir)?;
+            let run = match run {
+                Some(r) => Some(super::runs::resolve(&super::changes::Caller { config, data_dir, identity, read_only }, r)?),
+                None => None,
+            };
             let op = Operation::StartRollout { name: name.clone(), version, stable_version, run };
-            let report = rollout_change(&c, config, data_dir, identity, read_only, op, &confirm).await?;
+            let report = rollout_change(&c, config, data_dir, identity, read_only, op, None, &confirm).await?;
             println!("{}", plain(&report.message));
             if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }
         }
@@ -170,9 +183,20 @@ async fn follow_rollout(c: &Controller, name: &str) -> anyhow::Result<ExitCode> 
 }
 
 pub async fn act(who: &super::changes::Caller<'_>, name: &str, action: RolloutAction, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+    act_judged(who, name, action, None, confirm).await
+}
+
+/// `act`, with the pipeline run whose findings judge a promotion (instead of the linked one).
+pub async fn act_judged(
+    who: &super::changes::Caller<'_>,
+    name: &str,
+    action: RolloutAction,
+    evidence: Option<crate::domain::RunRef>,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
     let c = controller(who.config, who.data_dir)?;
     let op = Operation::Rollout { name: name.to_string(), action, seen: None };
-    let report = rollout_change(&c, who.config, who.data_dir, who.identity, who.read_only, op, confirm).await?;
+    let report = rollout_change(&c, who.config, who.data_dir, who.identity, who.read_only, op, evidence, confirm).await?;
     println!("{}", plain(&report.message));
     Ok(ExitCode::SUCCESS)
 }

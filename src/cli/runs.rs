@@ -27,6 +27,15 @@ fn providers(who: &Caller<'_>, open: Open) -> anyhow::Result<(Ci, UnboundedRecei
     Ok((crate::providers::ci(&config, who.data_dir, tx, open)?, rx))
 }
 
+/// Completes a run reference typed without its provider (`42`).
+pub(super) fn resolve(who: &Caller<'_>, run: RunRef) -> anyhow::Result<RunRef> {
+    if run.is_resolved() {
+        return Ok(run);
+    }
+    let (ci, _events) = providers(who, Open::Lazily)?;
+    Ok(ci.registry.resolve(run)?)
+}
+
 /// Runs started here execute in this process (`--follow`) or in a detached one; both are the
 /// local runner's, the only provider that executes runs itself.
 fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {
@@ -219,6 +228,13 @@ pub(super) async fn decide(
     let report = change(&ci.registry, who, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm).await?;
     eprintln!("{}", report.message);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The evidence of the run that judges a promotion, reached through the registry.
+pub(super) async fn judged_by(who: &Caller<'_>, run: &RunRef) -> anyhow::Result<crate::findings::Evidence> {
+    let (ci, _events) = providers(who, Open::Lazily)?;
+    let run = ci.registry.resolve(run.clone())?;
+    evidence_of(who.config, &ci.registry, &run).await
 }
 
 /// A run's security evidence as the gate sees it: its findings plus the acceptances in force.

@@ -685,7 +685,18 @@ fn handle(method: &str, path: &str, query: &BTreeMap<String, String>, content_ty
                             next.as_object_mut().map(|o| o.remove("status"));
                         }
                     }
-                    next["metadata"] = current["metadata"].clone();
+                    // Labels and annotations may be patched, as on a real API server; the fields the
+                    // server owns may not.
+                    let mut meta = current["metadata"].clone();
+                    for field in ["labels", "annotations"] {
+                        match next["metadata"].get(field) {
+                            Some(v) => meta[field] = v.clone(),
+                            None => {
+                                meta.as_object_mut().map(|o| o.remove(field));
+                            }
+                        }
+                    }
+                    next["metadata"] = meta;
                 }
             }
             if next == current {

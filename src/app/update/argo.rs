@@ -98,6 +98,7 @@ pub fn on_msg(state: &mut State, msg: ArgoMsg) -> Vec<Effect> {
 pub fn open(state: &mut State) -> Vec<Effect> {
     let Some(r) = state.argo.selected(state.now) else { return Vec::new() };
     let key = r.key();
+    let release_run = r.release_run();
     state.argo.selected = Some(key.clone());
     state.argo.detail = Some(ArgoDetail { key: key.clone(), ..ArgoDetail::default() });
     // Its canary's numbers when a service judges it, and the journal for its timeline (read
@@ -106,6 +107,10 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     fx.extend(super::canary_refresh(state));
     if state.audit.records.is_empty() && state.pending_audit.is_none() {
         fx.extend(super::load_audit(state));
+    }
+    // The findings of the run behind it judge its promotions.
+    if let Some(run) = release_run {
+        fx.extend(super::ensure_evidence(state, run, false));
     }
     fx
 }

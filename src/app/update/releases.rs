@@ -55,11 +55,27 @@ pub(crate) fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -
     Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
 }
 
+/// The release the jump keys act on: the selected rollout of the screen in view, as (its name,
+/// the environment it deploys to, the pipeline run behind it when known here).
+fn selected_release(state: &State) -> Option<(String, Option<String>, Option<RunRef>)> {
+    if state.screen == Screen::Argo {
+        let r = state.argo.selected(state.now)?;
+        let run = r.release_run().filter(|id| state.run(id).is_some());
+        return Some((r.key(), state.argo.environment().map(str::to_string), run));
+    }
+    let (spec, _) = state.rollouts.selected()?;
+    Some((spec.name.clone(), spec.environment.clone(), state.release_run(spec)))
+}
+
 /// Opens the run behind the selected rollout on `screen` (its jobs, or its findings).
 pub(crate) fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
-    let Some((spec, _)) = state.rollouts.selected() else { return Vec::new() };
-    let Some(run) = state.release_run(spec) else {
-        let msg = format!("no pipeline run deploys to {} yet", spec.environment.as_deref().unwrap_or(&spec.name));
+    let Some((name, env, run)) = selected_release(state) else { return Vec::new() };
+    let Some(run) = run else {
+        let msg = if state.screen == Screen::Argo {
+            format!("no pipeline run is linked to {name} (deploy it from a flightdeck stage to link one)")
+        } else {
+            format!("no pipeline run deploys to {} yet", env.as_deref().unwrap_or(&name))
+        };
         state.toast_info(msg);
         return Vec::new();
     };
@@ -78,9 +94,7 @@ pub(crate) fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
 /// Opens the approvals inbox on the gate waiting for the selected rollout's environment (the
 /// rollout's own run first).
 pub(crate) fn open_release_approval(state: &mut State) -> Vec<Effect> {
-    let Some((spec, _)) = state.rollouts.selected() else { return Vec::new() };
-    let env = spec.environment.clone();
-    let run = state.release_run(spec);
+    let Some((_, env, run)) = selected_release(state) else { return Vec::new() };
     let gates = state.waiting_gates();
     let for_env = |j: &crate::domain::JobRecord| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.clone()) == env;
     let found =

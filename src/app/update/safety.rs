@@ -54,6 +54,13 @@ pub(crate) fn verdict(state: &State, op: &Operation, target: &ops::Target, break
             Operation::Rollout { name, .. } => {
                 state.rollouts.records.get(name).and_then(|r| r.run.as_ref()).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
             }
+            Operation::Argo { namespace, name, .. } => state
+                .argo
+                .rollouts
+                .get(&format!("{namespace}/{name}"))
+                .and_then(crate::argo::Rollout::release_run)
+                .and_then(|id| state.run(&id))
+                .and_then(|r| r.evidence.as_ref()),
             _ => None,
         },
     })
@@ -76,7 +83,7 @@ pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
     match verdict(state, &op, &target, false) {
         Verdict::Refused { rule, message, break_glass_possible: true } => {
             let lines = target.effect.clone();
-            let mut c = Confirm::new(title, lines, ConfirmOp::Op(op), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
+            let mut c = Confirm::new(title, lines, ConfirmOp::Op(Box::new(op)), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
             c.frozen = Some(message);
             state.overlay = Some(Overlay::Confirm(Box::new(c)));
             Vec::new()
@@ -88,7 +95,7 @@ pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
             let mut c = Confirm::new(
                 title,
                 target.effect.clone(),
-                ConfirmOp::Op(op),
+                ConfirmOp::Op(Box::new(op)),
                 tier.max(if needs_expiry { Tier::Typed } else { Tier::None }),
                 Some(target),
                 notes,
@@ -135,7 +142,12 @@ pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
 }
 
 pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, why: &str) -> Vec<Effect> {
-    state.toast_error(format!("refused: {why}"));
+    // When the evidence is missing altogether, say how to supply it (the target's own words).
+    let missing = target.effect.iter().find(|l| l.starts_with("No pipeline run is linked"));
+    match missing {
+        Some(how) if why.contains("security") => state.toast_error(format!("refused: {why}. {how}")),
+        _ => state.toast_error(format!("refused: {why}")),
+    }
     let draft = ops::refusal(op, &state.identity, &target.name, &target.environments, target.parameters.clone(), why);
     vec![Effect::Journal(Box::new(draft))]
 }
@@ -161,10 +173,12 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
             state.quit = true;
             return vec![Effect::Quit];
         }
-        ConfirmOp::Op(Operation::AcceptRisk { run, id, package, target, severity, file, .. }) => {
-            Operation::AcceptRisk { run, id, package, target, severity, expires: expiry, file }
-        }
-        ConfirmOp::Op(op) => op,
+        ConfirmOp::Op(op) => match *op {
+            Operation::AcceptRisk { run, id, package, target, severity, file, .. } => {
+                Operation::AcceptRisk { run, id, package, target, severity, expires: expiry, file }
+            }
+            op => op,
+        },
     };
     if state.in_flight.contains(&op.key()) {
         state.toast_info(format!("{} is already in progress", op.key()));
@@ -192,7 +206,7 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
                 let mut again = Confirm::new(
                     title,
                     target.effect.clone(),
-                    ConfirmOp::Op(op),
+                    ConfirmOp::Op(Box::new(op)),
                     tier,
                     Some(target),
                     vec!["the policy now requires a typed confirmation".into()],

@@ -221,6 +221,8 @@ fn schedule(
             for (axis, v) in &combo {
                 env.push((format!("MATRIX_{}", axis.to_ascii_uppercase()), v.clone()));
             }
+            // The reference flightdeck itself takes (`local:42`), and the bare number for scripts.
+            env.push(("FLIGHTDECK_RUN".into(), rec.id.text()));
             env.push(("FLIGHTDECK_RUN_ID".into(), rec.id.to_string()));
             env.push(("FLIGHTDECK_PIPELINE".into(), rec.pipeline.clone()));
             env.push(("FLIGHTDECK_JOB".into(), key.clone()));

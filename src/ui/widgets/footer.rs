@@ -48,9 +48,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut used = 0usize;
     let max = area.width as usize;
     let reason = " read-only: changes disabled";
-    let reserve = if state.read_only { width(reason) } else { 0 };
+    // The way to every other key is never crowded out, however narrow the terminal.
+    let help = state.keymap.label(Command::Help).map(|k| (k, crate::keymap::def_of(Command::Help).hint));
+    let help_w = help.as_ref().map(|(k, h)| width(k) + 1 + width(h) + 2).unwrap_or(0);
+    let reserve = help_w + if state.read_only { width(reason) } else { 0 };
     let mut first_reason: Option<String> = None;
-    for cmd in items {
+    for cmd in items.into_iter().filter(|c| *c != Command::Help) {
         let d = crate::keymap::def_of(cmd);
         let Some(key) = state.keymap.label(cmd) else {
             continue;
@@ -69,6 +72,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         let (ks, hs) = if disabled { (t.disabled(), t.disabled()) } else { (t.status(Role::Accent), t.fg(Role::Muted)) };
         spans.push(Span::styled(key, ks));
         spans.push(Span::styled(format!(" {}  ", d.hint), hs));
+    }
+    if let Some((key, hint)) = help {
+        spans.push(Span::styled(key, t.status(Role::Accent)));
+        spans.push(Span::styled(format!(" {hint}  "), t.fg(Role::Muted)));
+        used += help_w;
     }
     if state.read_only {
         spans.push(Span::styled(reason, t.fg(Role::Warning)));
