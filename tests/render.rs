@@ -526,3 +526,19 @@ fn rebound_dialog_keys_decide_the_dialog_and_are_what_it_shows() {
     assert!(st.overlay.is_none());
     assert!(fx.iter().any(|e| matches!(e, flightdeck::app::effect::Effect::Execute(_))), "{fx:?}");
 }
+
+#[test]
+fn eighty_by_twenty_four_shows_the_essentials_on_every_screen() {
+    for key_press in ['1', '2', '3', '4', '5', '6'] {
+        let mut st = state(80, 24);
+        update(&mut st, key(key_press));
+        let text = screen(&st);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("6 Releases"), "screen {key_press}: the releases tab\n{text}");
+        assert!(lines.last().unwrap().contains("? help"), "screen {key_press}: the way to every key\n{text}");
+    }
+    let mut st = state(80, 24);
+    update(&mut st, key('3'));
+    let text = screen(&st);
+    assert!(text.contains("STATE"), "whether each finding is accepted or open: {text}");
+}

@@ -83,7 +83,8 @@ pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
     match verdict(state, &op, &target, false) {
         Verdict::Refused { rule, message, break_glass_possible: true } => {
             let lines = target.effect.clone();
-            let mut c = Confirm::new(title, lines, ConfirmOp::Op(Box::new(op)), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
+            let mut c =
+                Confirm::new(title, lines, ConfirmOp::Op(Box::new(op)), Tier::Typed, Some(target), vec![format!("refused by {rule}")]);
             c.frozen = Some(message);
             state.overlay = Some(Overlay::Confirm(Box::new(c)));
             Vec::new()

@@ -84,7 +84,15 @@ pub fn render(frame: &mut Frame, state: &State) {
     let rows = list.height as usize;
     let cursor = state.findings_view.cursor.min(visible.len().saturating_sub(1));
     let offset = cursor.saturating_sub(rows.saturating_sub(2));
-    let mut lines = vec![heading(&format!("{:<9} {:<22} {:<14} {:<40} {:<16} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX"), w, t)];
+    // On a narrow terminal whether a finding is accepted or open comes before where it is, and
+    // the fix moves to the detail below.
+    let wide = w >= 120;
+    let header = if wide {
+        format!("{:<9} {:<22} {:<14} {:<40} {:<16} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX")
+    } else {
+        format!("{:<9} {:<18} {:<20} {:<8} LOCATION", "SEVERITY", "ID", "STATE", "TOOL")
+    };
+    let mut lines = vec![heading(&header, w, t)];
     if visible.is_empty() {
         let msg = if ev.findings.is_empty() { "no findings" } else { "no finding matches the filter" };
         lines.push(Line::styled(msg, t.fg(Role::Muted)));
@@ -96,14 +104,26 @@ pub fn render(frame: &mut Frame, state: &State) {
             (None, Some(a)) => format!("accepted until {}", a.expires),
             (None, None) => "open".into(),
         };
-        let text = format!(
-            "{:<9} {:<22} {:<14} {:<40} {:<16} {state_txt}",
-            f.severity.label(),
-            truncate(&plain(&f.id), 22),
-            truncate(&f.tools.join("+"), 14),
-            truncate(&plain(&f.location), 40),
-            truncate(f.fixed.as_deref().unwrap_or("-"), 16),
-        );
+        let text = if wide {
+            format!(
+                "{:<9} {:<22} {:<14} {:<40} {:<16} {state_txt}",
+                f.severity.label(),
+                truncate(&plain(&f.id), 22),
+                truncate(&f.tools.join("+"), 14),
+                truncate(&plain(&f.location), 40),
+                truncate(f.fixed.as_deref().unwrap_or("-"), 16),
+            )
+        } else {
+            let short = state_txt.replace("accepted until ", "accepted ≤").replace("acceptance EXPIRED ", "EXPIRED ");
+            format!(
+                "{:<9} {:<18} {:<20} {:<8} {}",
+                f.severity.label(),
+                truncate(&plain(&f.id), 18),
+                truncate(&short, 20),
+                truncate(&f.tools.join("+"), 8),
+                plain(&f.location),
+            )
+        };
         let style = if f.suppressed.is_some() { t.fg(Role::Muted) } else { t.fg(severity_role(f.severity)) };
         let mut line = Line::styled(pad(&text, w), style);
         if i == cursor {

@@ -12,67 +12,29 @@ use crate::keymap::Command;
 use crate::theme::Role;
 use crate::ui::widgets::text::{truncate, width};
 
+/// How much room the header's parts take: the full form first, then shorter ones until it fits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    Full,
+    /// Tabs as their key and badge, except the screen in view and the releases.
+    CompactTabs,
+    /// And the right side as glyphs and counts.
+    CompactAll,
+}
+
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let t = &state.theme;
-    let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
-    let waiting = state.waiting_gates().len();
-    let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
-    let argo_attention = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() <= 1).count();
-    let mut screens = vec![
-        (Screen::Pipelines, Command::ScreenPipelines),
-        (Screen::Approvals, Command::ScreenApprovals),
-        (Screen::Findings, Command::ScreenFindings),
-        (Screen::Audit, Command::ScreenAudit),
-        (Screen::Canary, Command::ScreenCanary),
-        (Screen::Overview, Command::ScreenOverview),
-    ];
-    if state.argo.enabled {
-        screens.push((Screen::Argo, Command::ScreenArgo));
-    }
-    for (screen, cmd) in screens {
-        let key = state.keymap.label(cmd).map(|k| format!("{k} ")).unwrap_or_default();
-        let count = match screen {
-            Screen::Approvals if waiting > 0 => format!(" ({waiting})"),
-            Screen::Overview if attention > 0 => format!(" ({attention})"),
-            Screen::Argo if argo_attention > 0 => format!(" ({argo_attention})"),
-            _ => String::new(),
-        };
-        let style =
-            if state.screen == screen { t.fg(Role::Accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED) } else { t.fg(Role::Muted) };
-        left.push(Span::styled(format!("{key}{}{count}", screen.title()), style));
-        left.push(Span::raw("  "));
-    }
-    if state.screen == Screen::Pipelines
-        && let Some(run) = state.current_run()
-    {
-        let mut crumbs = vec![run.record.pipeline.clone(), format!("#{}", run.record.id)];
-        if let Some(job) = &state.selected_job
-            && state.focus != Pane::Runs
-        {
-            crumbs.push(job.clone());
+    let width_of = |spans: &[Span]| spans.iter().map(|s| width(&s.content)).sum::<usize>();
+    let mut chosen = None;
+    for fit in [Fit::Full, Fit::CompactTabs, Fit::CompactAll] {
+        let (left, right) = (left_side(state, fit), right_side(state, fit));
+        let fits = width_of(&left) + width_of(&right) < area.width as usize;
+        if fits || fit == Fit::CompactAll {
+            chosen = Some((left, right));
+            break;
         }
-        left.push(Span::styled("› ", t.fg(Role::Muted)));
-        left.push(Span::styled(crumbs.join(" › "), t.fg(Role::Text)));
     }
-    let active = state.runs.iter().filter(|r| !r.record.status.is_terminal()).count();
-    let paused = state.runs.iter().filter(|r| r.record.status == RunStatus::Waiting).count();
-    let mut right: Vec<Span> = Vec::new();
-    if active > paused {
-        right.push(Span::styled(format!("● {} active ", active - paused), t.fg(Role::Running)));
-    }
-    if paused > 0 {
-        right.push(Span::styled(format!("⏸ {paused} waiting "), t.status(Role::Paused)));
-    }
-    let who = if state.identity.origin == "local" {
-        state.identity.actor.clone()
-    } else {
-        format!("{} ({})", state.identity.actor, state.identity.origin)
-    };
-    right.push(Span::styled(format!(" {who} "), t.fg(Role::Muted)));
-    if state.read_only {
-        right.push(Span::styled(" READ-ONLY ", t.status(Role::Warning).add_modifier(Modifier::REVERSED)));
-    }
-    let right_w: usize = right.iter().map(|s| width(&s.content)).sum();
+    let Some((left, right)) = chosen else { return };
+    let right_w = width_of(&right);
     let left_w = (area.width as usize).saturating_sub(right_w + 1);
     let mut used = 0;
     let mut shown = Vec::new();
@@ -91,4 +53,90 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         let r = Rect { x: area.right() - right_w as u16, width: right_w as u16, ..area };
         frame.render_widget(Paragraph::new(Line::from(right)), r);
     }
+}
+
+fn left_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
+    let t = &state.theme;
+    let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
+    let waiting = state.waiting_gates().len();
+    let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
+    let argo_attention = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() <= 1).count();
+    let mut screens = vec![
+        (Screen::Pipelines, Command::ScreenPipelines),
+        (Screen::Approvals, Command::ScreenApprovals),
+        (Screen::Findings, Command::ScreenFindings),
+        (Screen::Audit, Command::ScreenAudit),
+        (Screen::Canary, Command::ScreenCanary),
+        (Screen::Overview, Command::ScreenOverview),
+    ];
+    if state.argo.enabled {
+        screens.push((Screen::Argo, Command::ScreenArgo));
+    }
+    let gap = if fit == Fit::Full { "  " } else { " " };
+    for (screen, cmd) in screens {
+        let key = state.keymap.label(cmd).unwrap_or_default();
+        let count = match screen {
+            Screen::Approvals if waiting > 0 => format!("({waiting})"),
+            Screen::Overview if attention > 0 => format!("({attention})"),
+            Screen::Argo if argo_attention > 0 => format!("({argo_attention})"),
+            _ => String::new(),
+        };
+        let named = fit == Fit::Full || state.screen == screen || screen == Screen::Overview;
+        let text = match (named, key.is_empty()) {
+            (true, true) => format!("{}{}", screen.title(), spaced(&count)),
+            (true, false) => format!("{key} {}{}", screen.title(), spaced(&count)),
+            (false, _) => format!("{key}{count}"),
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let style =
+            if state.screen == screen { t.fg(Role::Accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED) } else { t.fg(Role::Muted) };
+        left.push(Span::styled(text, style));
+        left.push(Span::raw(gap));
+    }
+    if state.screen == Screen::Pipelines
+        && let Some(run) = state.current_run()
+    {
+        let mut crumbs = vec![run.record.pipeline.clone(), format!("#{}", run.record.id)];
+        if let Some(job) = &state.selected_job
+            && state.focus != Pane::Runs
+        {
+            crumbs.push(job.clone());
+        }
+        left.push(Span::styled("› ", t.fg(Role::Muted)));
+        left.push(Span::styled(crumbs.join(" › "), t.fg(Role::Text)));
+    }
+    left
+}
+
+/// ` (3)` for a count, nothing without one.
+fn spaced(count: &str) -> String {
+    if count.is_empty() { String::new() } else { format!(" {count}") }
+}
+
+fn right_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
+    let t = &state.theme;
+    let compact = fit == Fit::CompactAll;
+    let active = state.runs.iter().filter(|r| !r.record.status.is_terminal()).count();
+    let paused = state.runs.iter().filter(|r| r.record.status == RunStatus::Waiting).count();
+    let mut right: Vec<Span> = Vec::new();
+    if active > paused {
+        let text = if compact { format!("●{} ", active - paused) } else { format!("● {} active ", active - paused) };
+        right.push(Span::styled(text, t.fg(Role::Running)));
+    }
+    if paused > 0 {
+        let text = if compact { format!("⏸{paused} ") } else { format!("⏸ {paused} waiting ") };
+        right.push(Span::styled(text, t.status(Role::Paused)));
+    }
+    let who = if state.identity.origin == "local" || compact {
+        state.identity.actor.clone()
+    } else {
+        format!("{} ({})", state.identity.actor, state.identity.origin)
+    };
+    right.push(Span::styled(format!(" {who} "), t.fg(Role::Muted)));
+    if state.read_only {
+        right.push(Span::styled(if compact { " RO " } else { " READ-ONLY " }, t.status(Role::Warning).add_modifier(Modifier::REVERSED)));
+    }
+    right
 }
