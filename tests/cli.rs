@@ -382,3 +382,36 @@ fn dotted_key_names_work_written_bare_and_the_keys_list_has_json() {
     assert_eq!(keys_of("dialog.yes"), serde_json::json!(["s"]));
     assert!(rows.as_array().unwrap().iter().any(|r| r["name"] == "rollout.promote" && r["changes_something"] == true));
 }
+
+#[test]
+fn every_subcommand_and_option_says_what_it_is_for() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>, seen: &mut usize) {
+        for arg in cmd.get_arguments() {
+            if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                continue;
+            }
+            *seen += 1;
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            if sub.get_about().is_none() {
+                missing.push(format!("{path} {} (the command itself)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing, seen);
+        }
+    }
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    walk(&flightdeck::cli::Cli::command(), "flightdeck", &mut missing, &mut seen);
+    assert!(seen > 50, "only {seen} options were checked");
+    assert!(missing.is_empty(), "these have no description in --help:\n{}", missing.join("\n"));
+    // And the help ends with what the exit codes mean.
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes: 0 done"), "{}", String::from_utf8_lossy(&out.stdout));
+}

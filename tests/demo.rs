@@ -187,10 +187,15 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // The deploy stage starts the canary: 20 % through NGINX.
-    wait_until("the canary at 20 %", 60, || {
+    let r = wait_until("the canary at 20 %", 60, || {
         let r = json(cli(&config, &data, &["rollout", "get", "payments-api", "--json"]));
         (r["weight"] == 20).then_some(r)
     });
+    assert_eq!(r["run"], "local:1", "the rollout knows the run that started it: {r}");
+    // The JSON numbers the step as the text does.
+    let text = String::from_utf8(cli(&config, &data, &["rollouts"]).stdout).unwrap();
+    let shown = format!("step {}/{}", r["step"], r["steps"]);
+    assert!(text.contains(&shown), "`{shown}` in: {text}");
     // The traffic generator shares the round robin, so the share seen here is only near 20 %;
     // answers are counted by the version in the body, whatever the status (the service has a
     // small base error rate).

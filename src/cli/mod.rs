@@ -70,6 +70,7 @@ pub enum Cmd {
     },
     /// Start a run of a pipeline
     Run {
+        /// The pipeline to run, as named in the configuration
         pipeline: String,
         /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
@@ -79,7 +80,9 @@ pub enum Cmd {
     },
     /// List runs
     Runs {
+        /// Only the runs of this pipeline
         pipeline: Option<String>,
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
         /// Show at most this many runs
@@ -88,14 +91,17 @@ pub enum Cmd {
     },
     /// Print a run's logs (all jobs, or one)
     Logs {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
         /// Job key (e.g. `test[20]`), or a unique part of it
         job: Option<String>,
+        /// Keep printing as the run goes on; exit 0 only when it succeeds
         #[arg(long, short)]
         follow: bool,
     },
     /// Cancel a run (its job processes are ended)
     Cancel {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
         #[command(flatten)]
         confirm: Confirmation,
@@ -103,10 +109,12 @@ pub enum Cmd {
     /// Run the failed, cancelled or skipped jobs of a finished run again (RUN), or start an
     /// aborted Argo Rollout's steps again (NAMESPACE/NAME)
     Retry {
+        /// A run (42, local:42), or an Argo Rollout as NAMESPACE/NAME
         #[arg(value_name = "RUN|NS/NAME")]
         target: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
+        /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
         follow: bool,
         #[command(flatten)]
@@ -114,7 +122,9 @@ pub enum Cmd {
     },
     /// A run's security findings (all its scan reports, grouped), and the gate's verdict
     Findings {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
         /// Judge the findings by this environment's security gate; exits 1 when it fails
@@ -124,16 +134,19 @@ pub enum Cmd {
     /// Canary against stable from Prometheus: values, conditions and the verdict. Exits 0 when
     /// Successful, 1 when Failed, 2 when Inconclusive, Error or still Running
     Canary {
+        /// The analysed service ([services.NAME] in the configuration)
         service: String,
         /// How far back to judge (default: the analysis' interval × count)
         #[arg(long, value_name = "DURATION")]
         window: Option<String>,
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
     },
     /// Rollouts, what needs a human first: NGINX canaries, and Argo Rollouts when a Kubernetes
     /// context is configured or asked for
     Rollouts {
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -146,6 +159,7 @@ pub enum Cmd {
     },
     /// Go on to a rollout's next step (--full: 100 % now, skipping the rest)
     Promote {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         /// Send 100 % now, skipping the remaining steps
@@ -162,6 +176,7 @@ pub enum Cmd {
     },
     /// Pause a rollout at its current weight
     Pause {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[command(flatten)]
@@ -171,6 +186,7 @@ pub enum Cmd {
     },
     /// Lift a manual pause (a pure unpause: no step is skipped)
     Resume {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[command(flatten)]
@@ -180,6 +196,7 @@ pub enum Cmd {
     },
     /// Send all of a rollout's traffic back to stable
     Abort {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[command(flatten)]
@@ -189,6 +206,7 @@ pub enum Cmd {
     },
     /// Start an aborted rollout's steps again
     RetryRollout {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
         #[command(flatten)]
@@ -199,8 +217,10 @@ pub enum Cmd {
     /// Give the stable servers all traffic back after a promotion; for an Argo Rollout, go back
     /// to the previous revision (or --to-revision N)
     Undo {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        /// The revision to go back to (Argo Rollouts; default: the previous one)
         #[arg(long, value_name = "N")]
         to_revision: Option<i64>,
         #[command(flatten)]
@@ -210,6 +230,7 @@ pub enum Cmd {
     },
     /// Restart an Argo Rollout's pods (spec.restartAt = now)
     Restart {
+        /// The Argo Rollout, as NAMESPACE/NAME
         #[arg(value_name = "NS/NAME")]
         name: String,
         #[command(flatten)]
@@ -219,6 +240,7 @@ pub enum Cmd {
     },
     /// Stop a running analysis of an Argo Rollout
     TerminateAnalysis {
+        /// The Argo Rollout, as NAMESPACE/NAME
         #[arg(value_name = "NS/NAME")]
         name: String,
         /// The AnalysisRun's name
@@ -230,11 +252,13 @@ pub enum Cmd {
     },
     /// Gates waiting for a decision, and whether you may decide them
     Approvals {
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
     },
     /// Pass a waiting gate
     Approve {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
         /// The gate's name when several are waiting
         #[arg(long)]
@@ -244,7 +268,9 @@ pub enum Cmd {
     },
     /// Reject a waiting gate
     Reject {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
+        /// The gate's name when several are waiting
         #[arg(long)]
         gate: Option<String>,
         #[command(flatten)]
@@ -270,12 +296,14 @@ pub enum Cmd {
         /// As the README's Markdown table
         #[arg(long, conflicts_with = "json")]
         markdown: bool,
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
     },
     /// Executes a run detached from the terminal (started by `run` without --follow)
     #[command(hide = true)]
     RunWorker {
+        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
         #[arg(long)]
         retry: bool,
@@ -293,6 +321,7 @@ pub enum AuditCmd {
     },
     /// Write the evidence for auditors: one row per action, approvals linked to their runs
     Export {
+        /// Journal file (default: audit.jsonl in the data directory)
         #[arg(long, value_name = "FILE")]
         journal: Option<PathBuf>,
         /// Only actions at or after this time (2026-11-01 or an RFC 3339 instant)
@@ -301,6 +330,7 @@ pub enum AuditCmd {
         /// Only actions before this time
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
+        /// json (one object per action, approvals linked to their runs) or csv
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
     },
@@ -315,7 +345,10 @@ pub enum ExportFormat {
 #[derive(Subcommand, Debug)]
 pub enum ConfigCmd {
     /// Validate a configuration file; exits non-zero on any problem
-    Check { file: Option<PathBuf> },
+    Check {
+        /// The configuration file to check (default: the one flightdeck would use)
+        file: Option<PathBuf>,
+    },
     /// Print a complete, commented example configuration
     Example,
 }

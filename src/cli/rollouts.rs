@@ -20,8 +20,10 @@ use crate::rollout::{Controller, Phase, Record, RolloutAction};
 pub enum RolloutCmd {
     /// One rollout: phase, step, weight, versions, verdict and history
     Get {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         #[arg(value_name = "NAME|NS/NAME")]
         name: String,
+        /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -31,6 +33,7 @@ pub enum RolloutCmd {
     /// aborted or degraded (exit 1); with --image, deploy that image first (a pipeline stage's
     /// `rollout = "NS/NAME"` runs this)
     Follow {
+        /// The Argo Rollout, as NAMESPACE/NAME
         #[arg(value_name = "NS/NAME")]
         name: String,
         /// The image to deploy: IMAGE for every container, or CONTAINER=IMAGE
@@ -48,6 +51,7 @@ pub enum RolloutCmd {
     },
     /// Start rolling out a version through the rollout's steps
     Start {
+        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
         name: String,
         #[arg(long)]
         version: String,
@@ -71,6 +75,18 @@ fn controller(config: &Config, data_dir: &Path) -> anyhow::Result<Controller> {
         bail!("no rollout is configured; add [rollouts.NAME] (see `flightdeck config example`)");
     }
     Ok(crate::providers::nginx_controller(config, data_dir))
+}
+
+/// A rollout as JSON: its record, with the step numbered as every screen shows it (`step` of
+/// `steps`, counting from 1) and the raw index beside it.
+fn json_row(rec: &Record, steps: usize) -> serde_json::Value {
+    let mut v = serde_json::to_value(rec).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("step_index".into(), rec.step.into());
+        o.insert("step".into(), (rec.step + 1).min(steps).into());
+        o.insert("steps".into(), steps.into());
+    }
+    v
 }
 
 /// One rollout on one line; versions, actors and messages come from outside, so the whole line is
@@ -97,7 +113,8 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
     }
     recs.sort_by_key(|r| (r.phase.urgency(), r.name.clone()));
     if json {
-        println!("{}", serde_json::to_string_pretty(&recs)?);
+        let rows = recs.iter().map(|r| Ok(json_row(r, c.spec(&r.name)?.steps.len()))).collect::<anyhow::Result<Vec<_>>>()?;
+        println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for r in &recs {
             println!("{}", line(r, c.spec(&r.name)?.steps.len()));
@@ -121,7 +138,7 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             let c = controller(config, data_dir)?;
             let rec = c.get(&name).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rec)?);
+                println!("{}", serde_json::to_string_pretty(&json_row(&rec, c.spec(&name)?.steps.len()))?);
                 return Ok(ExitCode::SUCCESS);
             }
             let spec = c.spec(&name)?;
