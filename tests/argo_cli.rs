@@ -233,6 +233,20 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     assert_eq!(out.status.code(), Some(3), "an unknown provider is an error: {}", text(&out));
     let out = e.run(&promote(&["--evidence", "1"])).await;
     assert!(out.status.success(), "{}", text(&out));
+    // The provider-neutral reference names the same rollout, its context included.
+    e.api.modify("rollouts", "shop", "web", |r| {
+        r["status"]["pauseConditions"] = json!([{"reason": "CanaryPauseStep"}]);
+    });
+    let out = e.run(&["promote", "argo:prod-eu/shop/web", "--confirm", "shop/web", "--reason", "again", "--evidence", "local:1"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let list = e.run(&["rollouts", "--context", "prod-eu", "--json"]).await;
+    let rows: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows[0]["ref"], "argo:prod-eu/shop/web");
+    // retry takes a run or a rollout, told apart by the reference.
+    let out = e.run(&["retry", "nginx:web", "--yes"]).await;
+    assert!(text(&out).contains("no rollout is configured"), "an NGINX canary was meant: {}", text(&out));
+    let out = e.run(&["retry", "7", "--yes"]).await;
+    assert!(text(&out).contains("run #7 does not exist"), "a run was meant: {}", text(&out));
     assert!(e.api.take_writes().iter().any(|r| r.method == "PATCH"));
     assert!(e.journal().contains("\"evidence_run\":\"local:1\""), "{}", e.journal());
 }

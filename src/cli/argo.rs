@@ -77,6 +77,7 @@ pub async fn list(config: &Config, t: &KubeTarget, json: bool) -> anyhow::Result
             .map(|r| {
                 let st = status::state(r, now);
                 serde_json::json!({
+                    "ref": crate::domain::RolloutRef::argo(cluster.context.clone(), &r.metadata.namespace, &r.metadata.name).text(),
                     "context": cluster.context, "namespace": r.metadata.namespace, "name": r.metadata.name,
                     "state": st.label(), "detail": st.describe(), "step": r.step_index(), "steps": r.steps().len(),
                     "weight": status::actual_weight(r), "desired_weight": status::set_weight(r),

@@ -106,11 +106,11 @@ pub enum Cmd {
         #[command(flatten)]
         confirm: Confirmation,
     },
-    /// Run the failed, cancelled or skipped jobs of a finished run again (RUN), or start an
-    /// aborted Argo Rollout's steps again (NAMESPACE/NAME)
+    /// Run the failed, cancelled or skipped jobs of a finished run again, or start an aborted
+    /// rollout's steps again: the reference says which
     Retry {
-        /// A run (42, local:42), or an Argo Rollout as NAMESPACE/NAME
-        #[arg(value_name = "RUN|NS/NAME")]
+        /// A run (42, local:42, gh:owner/repo:7), or a rollout (NAME, nginx:NAME, NAMESPACE/NAME, argo:CONTEXT/NAMESPACE/NAME)
+        #[arg(value_name = "RUN|ROLLOUT")]
         target: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
@@ -159,8 +159,8 @@ pub enum Cmd {
     },
     /// Go on to a rollout's next step (--full: 100 % now, skipping the rest)
     Promote {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         /// Send 100 % now, skipping the remaining steps
         #[arg(long)]
@@ -176,8 +176,8 @@ pub enum Cmd {
     },
     /// Pause a rollout at its current weight
     Pause {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
@@ -186,8 +186,8 @@ pub enum Cmd {
     },
     /// Lift a manual pause (a pure unpause: no step is skipped)
     Resume {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
@@ -196,18 +196,18 @@ pub enum Cmd {
     },
     /// Send all of a rollout's traffic back to stable
     Abort {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
-    /// Start an aborted rollout's steps again
+    /// Start an aborted rollout's steps again (the same as `retry ROLLOUT`)
     RetryRollout {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
@@ -217,8 +217,8 @@ pub enum Cmd {
     /// Give the stable servers all traffic back after a promotion; for an Argo Rollout, go back
     /// to the previous revision (or --to-revision N)
     Undo {
-        /// The rollout: NAME of an NGINX canary, or NAMESPACE/NAME of an Argo Rollout
-        #[arg(value_name = "NAME|NS/NAME")]
+        /// The rollout: NAME or nginx:NAME (an NGINX canary), NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME (an Argo Rollout)
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         /// The revision to go back to (Argo Rollouts; default: the previous one)
         #[arg(long, value_name = "N")]
@@ -230,8 +230,8 @@ pub enum Cmd {
     },
     /// Restart an Argo Rollout's pods (spec.restartAt = now)
     Restart {
-        /// The Argo Rollout, as NAMESPACE/NAME
-        #[arg(value_name = "NS/NAME")]
+        /// The Argo Rollout: NAMESPACE/NAME (in --context), or argo:CONTEXT/NAMESPACE/NAME
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
         kube: argo::KubeTarget,
@@ -240,8 +240,8 @@ pub enum Cmd {
     },
     /// Stop a running analysis of an Argo Rollout
     TerminateAnalysis {
-        /// The Argo Rollout, as NAMESPACE/NAME
-        #[arg(value_name = "NS/NAME")]
+        /// The Argo Rollout: NAMESPACE/NAME (in --context), or argo:CONTEXT/NAMESPACE/NAME
+        #[arg(value_name = "ROLLOUT")]
         name: String,
         /// The AnalysisRun's name
         run: String,
@@ -448,11 +448,17 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             runs::start(&who, loc.config_file.clone(), pipeline, follow, colour, &confirm).await
         }
         Some(Cmd::Retry { target, kube, follow, confirm }) => {
-            if argo::is_argo(&target) {
-                return argo::act(&who, &kube, &target, ArgoAction::Retry, &confirm).await;
+            // The reference says which: a run (`42`, `local:42`, `gh:…`) or a rollout
+            // (`NS/NAME`, `nginx:NAME`, `argo:CTX/NS/NAME`, or a NAME no CI provider claims).
+            let run = target.parse::<RunRef>().ok().filter(|r| match r.provider.as_str() {
+                crate::domain::NGINX | crate::domain::ARGO => false,
+                "" => !r.id.contains('/') && runs::claimed(&who, &r.id),
+                _ => true,
+            });
+            match run {
+                Some(run) => runs::retry(&who, loc.config_file.clone(), run, follow, colour, &confirm).await,
+                None => on_rollout(&who, &kube, &target, (ArgoAction::Retry, RA::Retry), &confirm).await,
             }
-            let run: RunRef = target.parse().with_context(|| format!("`{target}` is neither a run (42, local:42) nor NAMESPACE/NAME"))?;
-            runs::retry(&who, loc.config_file.clone(), run, follow, colour, &confirm).await
         }
         Some(Cmd::RunWorker { run, retry }) => runs::work(&who, run, retry).await,
         Some(Cmd::Runs { pipeline, json, limit }) => runs::list(&who, pipeline, json, limit).await,
@@ -482,11 +488,14 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 Some(r) => Some(runs::resolve(&who, r)?),
                 None => None,
             };
-            if argo::is_argo(&name) {
-                argo::act_judged(&who, &kube, &name, if full { ArgoAction::PromoteFull } else { ArgoAction::Promote }, evidence, &confirm)
-                    .await
-            } else {
-                rollouts::act_judged(&who, &name, if full { RA::PromoteFull } else { RA::Promote }, evidence, &confirm).await
+            match Release::of(&kube, &name)? {
+                Release::Argo(kube, key) => {
+                    let action = if full { ArgoAction::PromoteFull } else { ArgoAction::Promote };
+                    argo::act_judged(&who, &kube, &key, action, evidence, &confirm).await
+                }
+                Release::Nginx(name) => {
+                    rollouts::act_judged(&who, &name, if full { RA::PromoteFull } else { RA::Promote }, evidence, &confirm).await
+                }
             }
         }
         Some(Cmd::Pause { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Pause, RA::Pause), &confirm).await,
@@ -496,10 +505,14 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Undo { name, to_revision, kube, confirm }) => {
             on_rollout(&who, &kube, &name, (ArgoAction::Undo { to_revision }, RA::Undo), &confirm).await
         }
-        Some(Cmd::Restart { name, kube, confirm }) => argo::act(&who, &kube, &name, ArgoAction::Restart, &confirm).await,
-        Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => {
-            argo::act(&who, &kube, &name, ArgoAction::TerminateAnalysis { run }, &confirm).await
-        }
+        Some(Cmd::Restart { name, kube, confirm }) => match Release::of(&kube, &name)? {
+            Release::Argo(kube, key) => argo::act(&who, &kube, &key, ArgoAction::Restart, &confirm).await,
+            Release::Nginx(_) => bail!("restart is for Argo Rollouts (NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME)"),
+        },
+        Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => match Release::of(&kube, &name)? {
+            Release::Argo(kube, key) => argo::act(&who, &kube, &key, ArgoAction::TerminateAnalysis { run }, &confirm).await,
+            Release::Nginx(_) => bail!("analysis runs belong to Argo Rollouts (NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME)"),
+        },
         Some(Cmd::Keys { markdown, json }) => keys(&config.keymap, markdown, json),
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
@@ -606,7 +619,31 @@ async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json:
 use crate::argo::ArgoAction;
 use crate::rollout::RolloutAction as RA;
 
-/// An action on a rollout named `NS/NAME` (Argo Rollouts) or `NAME` (an NGINX canary).
+/// Which provider a rollout reference names, with what that provider needs to find it.
+enum Release {
+    /// An Argo Rollout: the cluster (the reference's context wins over --context) and NS/NAME.
+    Argo(argo::KubeTarget, String),
+    Nginx(String),
+}
+
+impl Release {
+    fn of(kube: &argo::KubeTarget, text: &str) -> anyhow::Result<Release> {
+        let r: crate::domain::RolloutRef = text.parse()?;
+        Ok(match r.argo_scope() {
+            Some((context, namespace)) => {
+                let mut kube = kube.clone();
+                if !context.is_empty() {
+                    kube.context = Some(context.to_string());
+                }
+                Release::Argo(kube, format!("{namespace}/{}", r.name))
+            }
+            None => Release::Nginx(r.name),
+        })
+    }
+}
+
+/// An action on a rollout: `NS/NAME` or `argo:CTX/NS/NAME` (Argo Rollouts), `NAME` or
+/// `nginx:NAME` (an NGINX canary).
 async fn on_rollout(
     who: &changes::Caller<'_>,
     kube: &argo::KubeTarget,
@@ -614,9 +651,8 @@ async fn on_rollout(
     (argo_action, nginx_action): (ArgoAction, RA),
     confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
-    if argo::is_argo(name) {
-        argo::act(who, kube, name, argo_action, confirm).await
-    } else {
-        rollouts::act(who, name, nginx_action, confirm).await
+    match Release::of(kube, name)? {
+        Release::Argo(kube, key) => argo::act(who, &kube, &key, argo_action, confirm).await,
+        Release::Nginx(name) => rollouts::act(who, &name, nginx_action, confirm).await,
     }
 }

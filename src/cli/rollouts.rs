@@ -85,6 +85,7 @@ fn json_row(rec: &Record, steps: usize) -> serde_json::Value {
         o.insert("step_index".into(), rec.step.into());
         o.insert("step".into(), (rec.step + 1).min(steps).into());
         o.insert("steps".into(), steps.into());
+        o.insert("ref".into(), crate::domain::RolloutRef::nginx(rec.name.clone()).text().into());
     }
     v
 }

@@ -36,6 +36,11 @@ pub(super) fn resolve(who: &Caller<'_>, run: RunRef) -> anyhow::Result<RunRef> {
     Ok(ci.registry.resolve(run)?)
 }
 
+/// Whether some CI provider could have a run with this bare id.
+pub(super) fn claimed(who: &Caller<'_>, bare_id: &str) -> bool {
+    providers(who, Open::Lazily).map(|(ci, _)| ci.registry.claims(bare_id)).unwrap_or(false)
+}
+
 /// Runs started here execute in this process (`--follow`) or in a detached one; both are the
 /// local runner's, the only provider that executes runs itself.
 fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {

@@ -3,6 +3,6 @@
 mod refs;
 mod run;
 
-pub use refs::{BadRunRef, LOCAL, RunRef};
+pub use refs::{ARGO, BadRolloutRef, BadRunRef, LOCAL, NGINX, RolloutRef, RunRef};
 
 pub use run::{FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunRecord, RunStatus, StageRecord, Trigger};

@@ -114,6 +114,83 @@ impl<'de> Deserialize<'de> for RunRef {
     }
 }
 
+/// A progressive delivery of some rollout provider: `nginx:payments-api` (an NGINX canary of
+/// the configuration), `argo:prod-eu/shop/api` (an Argo Rollout: kubeconfig context, namespace,
+/// name). The scope is whatever the provider needs to find it (empty for NGINX).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RolloutRef {
+    pub provider: String,
+    pub scope: String,
+    pub name: String,
+}
+
+/// The NGINX canary provider's name.
+pub const NGINX: &str = "nginx";
+/// The Argo Rollouts provider's name.
+pub const ARGO: &str = "argo";
+
+impl RolloutRef {
+    pub fn nginx(name: impl Into<String>) -> RolloutRef {
+        RolloutRef { provider: NGINX.into(), scope: String::new(), name: name.into() }
+    }
+
+    /// An Argo Rollout; `context` empty means the configured (or current) one.
+    pub fn argo(context: impl Into<String>, namespace: &str, name: &str) -> RolloutRef {
+        RolloutRef { provider: ARGO.into(), scope: format!("{}/{namespace}", context.into()), name: name.into() }
+    }
+
+    /// The Argo Rollout's (context, namespace), when it is one.
+    pub fn argo_scope(&self) -> Option<(&str, &str)> {
+        if self.provider == ARGO { self.scope.split_once('/') } else { None }
+    }
+
+    pub fn text(&self) -> String {
+        if self.scope.is_empty() {
+            format!("{}:{}", self.provider, self.name)
+        } else {
+            format!("{}:{}/{}", self.provider, self.scope, self.name)
+        }
+    }
+}
+
+impl fmt::Display for RolloutRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.text())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "`{0}` is not a rollout: give NAME (an NGINX canary), NAMESPACE/NAME (an Argo Rollout), or nginx:NAME, argo:CONTEXT/NAMESPACE/NAME"
+)]
+pub struct BadRolloutRef(pub String);
+
+/// The full forms, and the short ones people type: `NAME` is an NGINX canary, `NAMESPACE/NAME`
+/// an Argo Rollout in the configured context.
+impl FromStr for RolloutRef {
+    type Err = BadRolloutRef;
+    fn from_str(text: &str) -> Result<RolloutRef, BadRolloutRef> {
+        let t = text.trim();
+        let bad = || BadRolloutRef(text.to_string());
+        // Kubernetes and configuration names: they start with a letter or digit (so never `..`).
+        let part_ok = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_alphanumeric()) && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        let (provider, rest) = match t.split_once(':') {
+            Some((p, rest)) => (Some(p), rest),
+            None => (None, t),
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        match (provider, parts.as_slice()) {
+            (None | Some(NGINX), [name]) if part_ok(name) => Ok(RolloutRef::nginx(*name)),
+            (None, [ns, name]) if part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo("", ns, name)),
+            (Some(ARGO), [ctx, ns, name]) if part_ok(ctx) && part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo(*ctx, ns, name)),
+            (Some(ARGO), [ns, name]) if part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo("", ns, name)),
+            _ => Err(bad()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +217,20 @@ mod tests {
         assert_eq!(serde_json::from_str::<RunRef>("42").unwrap(), RunRef::local(42));
         assert_eq!(serde_json::from_str::<RunRef>("\"42\"").unwrap(), RunRef::local(42));
         assert!(serde_json::from_str::<RunRef>("-1").is_err());
+    }
+
+    #[test]
+    fn rollout_references_in_full_and_short() {
+        let a: RolloutRef = "argo:prod-eu/shop/api".parse().unwrap();
+        assert_eq!((a.argo_scope(), a.name.as_str()), (Some(("prod-eu", "shop")), "api"));
+        assert_eq!(a.text(), "argo:prod-eu/shop/api");
+        let short: RolloutRef = "shop/api".parse().unwrap();
+        assert_eq!(short.argo_scope(), Some(("", "shop")));
+        assert_eq!("payments-api".parse::<RolloutRef>().unwrap(), RolloutRef::nginx("payments-api"));
+        assert_eq!("nginx:payments-api".parse::<RolloutRef>().unwrap().text(), "nginx:payments-api");
+        for bad in ["", "gh:x", "argo:a/b/c/d", "nginx:a/b", "a b", "../etc", "argo:ctx//x"] {
+            assert!(bad.parse::<RolloutRef>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]
