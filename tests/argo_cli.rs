@@ -242,6 +242,8 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     let list = e.run(&["rollouts", "--context", "prod-eu", "--json"]).await;
     let rows: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(rows[0]["ref"], "argo:prod-eu/shop/web");
+    let get = e.run(&["rollout", "get", "argo:prod-eu/shop/web", "--json"]).await;
+    assert!(get.status.success(), "{}", text(&get));
     // retry takes a run or a rollout, told apart by the reference.
     let out = e.run(&["retry", "nginx:web", "--yes"]).await;
     assert!(text(&out).contains("no rollout is configured"), "an NGINX canary was meant: {}", text(&out));

@@ -126,7 +126,16 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
 
 pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => super::argo::get(config, &kube, &name, json).await,
+        RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => {
+            // `argo:CONTEXT/NAMESPACE/NAME` names its context; `NAMESPACE/NAME` uses --context.
+            let r: crate::domain::RolloutRef = name.parse()?;
+            let Some((context, namespace)) = r.argo_scope() else { anyhow::bail!("{} is not an Argo Rollout", r.text()) };
+            let mut kube = kube;
+            if !context.is_empty() {
+                kube.context = Some(context.to_string());
+            }
+            super::argo::get(config, &kube, &format!("{namespace}/{}", r.name), json).await
+        }
         RolloutCmd::Follow { name, image, run, kube, confirm } => {
             let who = super::changes::Caller { config, data_dir, identity, read_only };
             let run = match run {
@@ -136,6 +145,7 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             super::argo::follow(&who, &kube, &name, image.as_deref(), run, &confirm).await
         }
         RolloutCmd::Get { name, json, .. } => {
+            let name = name.strip_prefix("nginx:").unwrap_or(&name).to_string();
             let c = controller(config, data_dir)?;
             let rec = c.get(&name).await?;
             if json {
