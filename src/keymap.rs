@@ -305,7 +305,7 @@ pub const COMMANDS: &[CommandDef] = &[
         Context::Canary,
         &["i"],
         "inject fault",
-        "demo: make the canary slow, then erroring, then healthy again (or :inject)",
+        "where the canary offers faults (the demo): the next one, e.g. slow, erroring, healthy (or :inject NAME)",
         false,
     ),
     def(
