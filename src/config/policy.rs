@@ -1,0 +1,112 @@
+//! The policy as configured: environments, approvers, four-eyes, freezes, the security gate.
+
+use super::*;
+
+/// Turns `[environments.*]` and `[groups]` into the policy, reporting every bad value.
+pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
+    let mut policy = Policy { groups: raw.groups.clone(), ..Policy::default() };
+    for (name, env) in &raw.environments {
+        let key = format!("environments.{name}");
+        let mut tiers = BTreeMap::new();
+        for (kind, tier) in &env.confirm {
+            let Some(k) = ActionKind::from_name(kind) else {
+                let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+                rep.error(Some(tier.span()), format!("{key}.confirm.{kind}"), format!("unknown action (known: {})", known.join(", ")));
+                continue;
+            };
+            match Tier::parse(tier.get_ref()) {
+                Some(t) => {
+                    tiers.insert(k, t);
+                }
+                None => rep.error(
+                    Some(tier.span()),
+                    format!("{key}.confirm.{kind}"),
+                    format!("`{}` is not a tier (none, yes-no, dialog, typed)", tier.get_ref()),
+                ),
+            }
+        }
+        for a in &env.approvers {
+            if let Some(g) = a.get_ref().strip_prefix("group:")
+                && !raw.groups.contains_key(g)
+            {
+                rep.error(Some(a.span()), format!("{key}.approvers"), format!("group `{g}` is not declared under [groups]"));
+            }
+        }
+        let mut freezes = Vec::new();
+        for (i, f) in env.freeze.iter().enumerate() {
+            let fkey = format!("{key}.freeze[{i}]");
+            match build_freeze(f.get_ref()) {
+                Ok(fr) => freezes.push(fr),
+                Err(e) => rep.error(Some(f.span()), fkey, e),
+            }
+        }
+        let security = {
+            let raw_sec = env.security.as_ref();
+            let max_allowed = match raw_sec.and_then(|s| s.max_severity.as_ref()) {
+                // `none`: nothing above INFO gets through.
+                Some(m) if m.get_ref() == "none" => Some(crate::findings::Severity::Info),
+                Some(m) => match crate::findings::Severity::parse(m.get_ref()) {
+                    Some(s) => Some(s),
+                    None => {
+                        rep.error(
+                            Some(m.span()),
+                            format!("{key}.security.max_severity"),
+                            format!("`{}` is not a severity (critical, high, medium, low, info, none)", m.get_ref()),
+                        );
+                        None
+                    }
+                },
+                None if env.production => Some(crate::findings::Severity::Medium),
+                None => None,
+            };
+            crate::findings::GatePolicy {
+                max_allowed,
+                fixable_only: raw_sec.is_some_and(|s| s.fixable_only),
+                break_glass: raw_sec.is_some_and(|s| s.break_glass),
+            }
+        };
+        policy.environments.insert(
+            name.clone(),
+            EnvPolicy {
+                security,
+                name: name.clone(),
+                production: env.production,
+                read_only: env.read_only,
+                four_eyes: env.four_eyes.unwrap_or(env.production),
+                approvers: env.approvers.iter().map(|a| a.get_ref().clone()).collect(),
+                break_glass: env.break_glass.unwrap_or(true),
+                tiers,
+                freezes,
+            },
+        );
+    }
+    policy
+}
+
+pub(super) fn build_freeze(f: &schema::RawFreeze) -> Result<Freeze, String> {
+    use crate::policy::FreezeWindowParse as P;
+    let tz_name = f.timezone.clone().unwrap_or_else(|| "UTC".into());
+    let tz =
+        jiff::tz::TimeZone::get(&tz_name).map_err(|_| format!("unknown time zone `{tz_name}` (use an IANA name such as Europe/Berlin)"))?;
+    let window = match (&f.start, &f.end, f.days.is_empty()) {
+        (Some(s), Some(e), true) => {
+            let (start, end) = (P::bound(s, false)?, P::bound(e, true)?);
+            if end < start {
+                return Err(format!("`end` ({e}) is before `start` ({s})"));
+            }
+            FreezeWindow::Period { start, end }
+        }
+        (None, None, false) => {
+            let days = f
+                .days
+                .iter()
+                .map(|d| P::weekday(d).ok_or_else(|| format!("`{d}` is not a weekday (mon … sun)")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let from = P::time(f.from.as_deref().unwrap_or("00:00"))?;
+            let to = P::time(f.to.as_deref().unwrap_or("24:00"))?;
+            FreezeWindow::Weekly { days, from, to }
+        }
+        _ => return Err("a freeze needs either `days` (with optional `from`/`to`) or both `start` and `end`".into()),
+    };
+    Ok(Freeze { reason: f.reason.clone(), tz_name, tz, window })
+}
