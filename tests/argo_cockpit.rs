@@ -204,3 +204,44 @@ async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
         "f opens the findings of the run behind it"
     );
 }
+
+/// One list of releases: the Argo Rollouts of the context are rows of the releases screen, what
+/// needs a human first; the rollout keys act on the selected row through its provider, and Enter
+/// opens it where its steps and revisions are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_releases_screen_lists_argo_rollouts_and_acts_on_them() {
+    let api = ApiDouble::start().await;
+    api.put(rollout(
+        "web",
+        json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+    ));
+    api.put(rollout("api", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    let kube = tempfile::tempdir().unwrap();
+    let path = kube.path().join("kubeconfig");
+    std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
+    let config = format!(
+        "[environments.staging]\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ staging = \"staging\" }}\n",
+        path.display()
+    );
+    let mut c = Cockpit::new(&config, 160, 45);
+    // The releases screen starts the watch itself.
+    c.press("6");
+    assert_eq!(c.state.screen, Screen::Overview);
+    c.until("the releases", LIMIT, |s| s.releases().len() == 2).await;
+    let text = c.screen();
+    assert!(text.contains("Releases · 2 rollouts"), "{text}");
+    let web = text.lines().position(|l| l.contains("shop/web")).expect("web listed");
+    let api_row = text.lines().position(|l| l.contains("shop/api")).expect("api listed");
+    assert!(web < api_row, "what waits for a human comes first:\n{text}");
+    assert!(text.contains("(2)") || text.contains("Releases (1)"), "the tab counts what waits:\n{text}");
+
+    // p on the selected (Argo) row asks to promote it, through the same safety core.
+    c.press("p");
+    let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("promote asks first:\n{}", c.screen()) };
+    assert!(d.title.contains("shop/web") || d.lines.iter().any(|l| l.contains("shop/web")), "{:?}", d.lines);
+    c.press("<esc>");
+    // Moving down selects the next provider row; Enter opens it on the Kubernetes screen.
+    c.press("j<enter>");
+    assert_eq!(c.state.screen, Screen::Argo);
+    c.until("opened", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.key == "shop/api" && d.loaded)).await;
+}

@@ -398,7 +398,7 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     rec.run = Some(flightdeck::domain::RunRef::local(2));
     st.rollouts.records.insert("payments-api".into(), rec);
     keys(&mut st, "6");
-    assert_eq!(st.rollouts.selected().unwrap().0.name, "payments-api");
+    assert_eq!(st.selected_nginx().unwrap().0.name, "payments-api");
 
     update(&mut st, code(KeyCode::Enter));
     assert_eq!((st.screen, st.selected_run.clone(), st.focus), (Screen::Pipelines, Some(flightdeck::domain::RunRef::local(2)), Pane::Jobs));
@@ -423,7 +423,7 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     // A rollout with nothing behind it says so instead of jumping somewhere unrelated.
     keys(&mut st, "6");
     keys(&mut st, "j");
-    assert_eq!(st.rollouts.selected().unwrap().0.name, "search");
+    assert_eq!(st.selected_nginx().unwrap().0.name, "search");
     keys(&mut st, "w");
     assert_eq!(st.screen, Screen::Overview);
     assert!(st.toasts.iter().any(|t| t.text.contains("nothing is waiting for approval in qa")), "{:?}", st.toasts);

@@ -6,6 +6,7 @@ pub mod action;
 pub mod command;
 pub mod effect;
 pub mod layout;
+pub mod releases;
 pub mod selectors;
 pub mod state;
 pub mod update;

@@ -50,7 +50,7 @@ pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<St
 pub fn offered(state: &State, cmd: Command) -> bool {
     match cmd {
         Command::InjectFault => state.canary.faults.is_some(),
-        Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo,
+        Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo || selected_argo_release(state).is_some(),
         _ => true,
     }
 }
@@ -83,6 +83,13 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
                 None => return Ok(()),
             }
         }
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if selected_argo_release(state).is_some() => {
+            let r = selected_argo_release(state).ok_or("no rollout is selected")?;
+            match super::update::argo_op_for_rollout(state, r, cmd) {
+                Some(op) => op?,
+                None => return Ok(()),
+            }
+        }
         Command::Rollout(action) => rollout_op(state, action)?,
         _ => return Ok(()),
     };
@@ -90,5 +97,16 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
     match verdict(state, &op, &target, false) {
         Verdict::Refused { message, break_glass_possible: false, .. } => Err(message),
         _ => Ok(()),
+    }
+}
+
+/// On the releases list, the selected row when it is an Argo Rollout.
+pub fn selected_argo_release(state: &State) -> Option<&crate::argo::Rollout> {
+    if state.screen != Screen::Overview {
+        return None;
+    }
+    match state.selected_release()? {
+        crate::app::releases::Release::Argo(r) => Some(r),
+        crate::app::releases::Release::Nginx(..) => None,
     }
 }

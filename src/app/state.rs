@@ -189,24 +189,6 @@ pub struct RolloutsView {
     pub cursor: usize,
 }
 
-impl RolloutsView {
-    /// Names in display order: what needs a human first, then under way, then healthy.
-    pub fn ordered(&self) -> Vec<&crate::rollout::RolloutSpec> {
-        let mut v: Vec<&crate::rollout::RolloutSpec> = self.specs.iter().collect();
-        v.sort_by_key(|s| {
-            let urgency =
-                if self.errors.contains_key(&s.name) { 0 } else { self.records.get(&s.name).map(|r| r.phase.urgency()).unwrap_or(3) };
-            (urgency, s.environment.clone(), s.name.clone())
-        });
-        v
-    }
-
-    pub fn selected(&self) -> Option<(&crate::rollout::RolloutSpec, Option<&crate::rollout::Record>)> {
-        let spec = *self.ordered().get(self.cursor)?;
-        Some((spec, self.records.get(&spec.name)))
-    }
-}
-
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).
 #[derive(Clone, Debug, Default)]
 pub struct FindingsView {

@@ -129,6 +129,11 @@ pub fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
 /// The operation a rollout key asks for on the selected Argo Rollout, with what the user sees.
 pub fn op(state: &State, action: ArgoAction) -> Result<Operation, String> {
     let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
+    op_on(state, r, action)
+}
+
+/// The operation on rollout `r` (the one selected here or on the releases list).
+fn op_on(state: &State, r: &crate::argo::Rollout, action: ArgoAction) -> Result<Operation, String> {
     let op = Operation::Argo {
         context: state.argo.context.clone(),
         namespace: r.metadata.namespace.clone(),
@@ -151,6 +156,15 @@ pub fn op(state: &State, action: ArgoAction) -> Result<Operation, String> {
 /// The operation a rollout key asks for on the Argo screen (None for undo: it opens the revision
 /// picker first), or why it cannot be done.
 pub fn op_for(state: &State, cmd: Command) -> Option<Result<Operation, String>> {
+    let r = match state.argo.selected(state.now) {
+        Some(r) => r,
+        None => return Some(Err("no Argo Rollout is selected".into())),
+    };
+    op_for_rollout(state, r, cmd)
+}
+
+/// `op_for` on rollout `r`.
+pub fn op_for_rollout(state: &State, r: &crate::argo::Rollout, cmd: Command) -> Option<Result<Operation, String>> {
     use crate::rollout::RolloutAction as R;
     let action = match cmd {
         Command::Rollout(R::Promote) => ArgoAction::Promote,
@@ -160,18 +174,17 @@ pub fn op_for(state: &State, cmd: Command) -> Option<Result<Operation, String>> 
         Command::Rollout(R::Abort) => ArgoAction::Abort,
         Command::Rollout(R::Retry) => ArgoAction::Retry,
         Command::ArgoRestart => ArgoAction::Restart,
-        Command::ArgoTerminate => match running_analysis(state) {
+        Command::ArgoTerminate => match running_analysis(r) {
             Ok(run) => ArgoAction::TerminateAnalysis { run },
             Err(e) => return Some(Err(e)),
         },
         _ => return None,
     };
-    Some(op(state, action))
+    Some(op_on(state, r, action))
 }
 
-/// The running analysis of the selected rollout, to terminate.
-fn running_analysis(state: &State) -> Result<String, String> {
-    let r = state.argo.selected(state.now).ok_or("no Argo Rollout is selected")?;
+/// The running analysis of rollout `r`, to terminate.
+fn running_analysis(r: &crate::argo::Rollout) -> Result<String, String> {
     let c = &r.status.canary;
     [&c.current_step_analysis_run_status, &c.current_background_analysis_run_status]
         .into_iter()

@@ -142,7 +142,31 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             fx.extend(select_job(state, job));
             fx
         }
-        Command::Open if state.screen == Screen::Overview => open_release(state, Screen::Pipelines),
+        Command::Open if state.screen == Screen::Overview => match selected_argo_release(state).map(|r| r.key()) {
+            // An Argo Rollout opens where its steps, revisions and analysis are.
+            Some(key) => {
+                state.argo.selected = Some(key);
+                let mut fx = super::argo::show(state);
+                fx.extend(super::argo::open(state));
+                fx
+            }
+            None => open_release(state, Screen::Pipelines),
+        },
+        Command::Rollout(crate::rollout::RolloutAction::Undo) if selected_argo_release(state).is_some() => {
+            state.toast_info("open it (Enter) to choose the revision to go back to, then press the undo key");
+            Vec::new()
+        }
+        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if selected_argo_release(state).is_some() => {
+            let result = selected_argo_release(state).and_then(|r| super::argo::op_for_rollout(state, r, cmd));
+            match result {
+                Some(Ok(op)) => request(state, op),
+                Some(Err(e)) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+                None => Vec::new(),
+            }
+        }
         Command::Open if state.screen == Screen::Argo => super::argo::open(state),
         Command::ScreenArgo => super::argo::show(state),
         Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
@@ -238,7 +262,13 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::ScreenOverview => {
             state.screen = Screen::Overview;
-            overview_refresh(state)
+            let mut fx = overview_refresh(state);
+            // The releases list includes the Argo Rollouts: watch them from the first visit.
+            if state.argo.enabled && !state.argo.watching {
+                fx.extend(super::argo::show(state));
+                state.screen = Screen::Overview;
+            }
+            fx
         }
         Command::Rollout(action) => match rollout_op(state, action) {
             Ok(op) => request(state, op),

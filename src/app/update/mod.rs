@@ -11,7 +11,7 @@ mod runs;
 mod safety;
 
 use self::{commands::*, keys::*, log::*, navigate::*, releases::*, runs::*, safety::*};
-pub(crate) use argo::op_for as argo_op_for;
+pub(crate) use argo::{op_for as argo_op_for, op_for_rollout as argo_op_for_rollout};
 pub(crate) use releases::rollout_op;
 pub use safety::start_without_dialog;
 pub(crate) use safety::{describe, verdict};

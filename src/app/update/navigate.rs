@@ -51,7 +51,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Screen::Argo => return super::argo::navigate(state, cmd),
         Screen::Overview => {
-            state.rollouts.cursor = step(state.rollouts.cursor, state.rollouts.specs.len(), cmd);
+            state.rollouts.cursor = step(state.rollouts.cursor, state.releases().len(), cmd);
             return overview_refresh(state);
         }
         Screen::Pipelines => {}

@@ -10,8 +10,10 @@ pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
         Screen::Canary => state.canary.services.get(state.canary.selected)?.clone(),
         // The overview shows the selected rollout's error delta.
         Screen::Overview => {
-            let (spec, _) = state.rollouts.selected()?;
-            let name = spec.service.clone()?;
+            let name = match state.selected_release()? {
+                crate::app::releases::Release::Nginx(spec, _) => spec.service.clone()?,
+                crate::app::releases::Release::Argo(r) => state.argo.services.get(&r.key())?.clone(),
+            };
             state.canary.services.iter().find(|(s, _)| *s == name)?.clone()
         }
         // The opened Argo Rollout, when a service judges its canary.
@@ -50,7 +52,7 @@ pub(crate) fn inject(state: &mut State, index: usize) -> Vec<Effect> {
 
 /// The rollout operation a key asks for, on the selected rollout, with what the user sees now.
 pub(crate) fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Operation, String> {
-    let (spec, rec) = state.rollouts.selected().ok_or("no rollout is selected (6 shows the releases)")?;
+    let (spec, rec) = state.selected_nginx().ok_or("no rollout is selected (6 shows the releases)")?;
     let rec = rec.ok_or_else(|| format!("{}: its state has not been read yet", spec.name))?;
     Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
 }
@@ -58,12 +60,13 @@ pub(crate) fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -
 /// The release the jump keys act on: the selected rollout of the screen in view, as (its name,
 /// the environment it deploys to, the pipeline run behind it when known here).
 fn selected_release(state: &State) -> Option<(String, Option<String>, Option<RunRef>)> {
-    if state.screen == Screen::Argo {
-        let r = state.argo.selected(state.now)?;
+    if let Some(r) =
+        selected_argo_release(state).or_else(|| if state.screen == Screen::Argo { state.argo.selected(state.now) } else { None })
+    {
         let run = r.release_run().filter(|id| state.run(id).is_some());
         return Some((r.key(), state.argo.environment().map(str::to_string), run));
     }
-    let (spec, _) = state.rollouts.selected()?;
+    let (spec, _) = state.selected_nginx()?;
     Some((spec.name.clone(), spec.environment.clone(), state.release_run(spec)))
 }
 
@@ -113,7 +116,12 @@ pub(crate) fn open_release_approval(state: &mut State) -> Vec<Effect> {
 /// of the run that started it (promotions are judged by them).
 pub(crate) fn overview_refresh(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
-    if let Some(run) = state.rollouts.selected().and_then(|(_, rec)| rec?.run.clone()) {
+    let run = match state.selected_release() {
+        Some(crate::app::releases::Release::Nginx(_, rec)) => rec.and_then(|r| r.run.clone()),
+        Some(crate::app::releases::Release::Argo(r)) => r.release_run(),
+        None => None,
+    };
+    if let Some(run) = run {
         effects.extend(ensure_evidence(state, run, false));
     }
     effects

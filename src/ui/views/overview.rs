@@ -9,6 +9,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use crate::app::releases::Release;
 use crate::app::state::State;
 use crate::rollout::{Phase, Record, RolloutSpec, Step};
 use crate::theme::Role;
@@ -51,17 +52,15 @@ pub(super) fn error_summary(state: &State, service: &str) -> (String, String) {
 /// Width of the error-ratio sparkline.
 const TREND: usize = 8;
 
-/// Findings badge of the run behind the rollout (see `State::release_run`), and the gates waiting
-/// for the rollout's environment.
-fn release_evidence(state: &State, spec: &RolloutSpec) -> (String, usize) {
-    let env = spec.environment.as_deref();
+/// Findings badge of the run behind the rollout (see `State::release_run`, and an Argo Rollout's
+/// `flightdeck.dev/run`), and the gates waiting for the rollout's environment.
+fn release_evidence(state: &State, env: Option<&str>, run: Option<crate::domain::RunRef>) -> (String, usize) {
     let waiting = state
         .waiting_gates()
         .iter()
         .filter(|(_, j)| env.is_none() || j.gate.as_ref().and_then(|g| g.environment.as_deref()) == env)
         .count();
-    let badge = state
-        .release_run(spec)
+    let badge = run
         .and_then(|id| state.run(&id))
         .map(|r| {
             let sums: Vec<&crate::domain::FindingsSummary> = r.record.jobs.iter().filter_map(|j| j.findings.as_ref()).collect();
@@ -130,14 +129,20 @@ pub fn render(frame: &mut Frame, state: &State) {
     let t = &state.theme;
     let body = super::chrome(frame, state);
     let view = &state.rollouts;
+    let rows = state.releases();
+    let argo = if state.argo.enabled { format!(" (Argo Rollouts of {})", plain_text(&state.argo.context)) } else { String::new() };
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(Span::styled(
-        format!(" Releases · {} rollout{} ", view.specs.len(), if view.specs.len() == 1 { "" } else { "s" }),
+        format!(" Releases · {} rollout{}{argo} ", rows.len(), if rows.len() == 1 { "" } else { "s" }),
         t.fg(Role::Accent).add_modifier(Modifier::BOLD),
     )));
     let inner = block.inner(body);
     frame.render_widget(block, body);
-    if view.specs.is_empty() {
-        let msg = "no rollout is configured — add [rollouts.NAME] with its NGINX upstream and steps (see config.example.toml)";
+    if rows.is_empty() {
+        let msg = if state.argo.enabled && !state.argo.watching {
+            "no NGINX rollout is configured; the Argo Rollouts of the Kubernetes context are listed here once 7 has been visited"
+        } else {
+            "no rollout is configured — add [rollouts.NAME] with its NGINX upstream and steps, or [kubernetes] for Argo Rollouts (see config.example.toml)"
+        };
         frame.render_widget(Paragraph::new(Line::styled(msg, t.fg(Role::Muted))).wrap(Wrap { trim: true }), inner);
         return;
     }
@@ -145,49 +150,96 @@ pub fn render(frame: &mut Frame, state: &State) {
     let shown = visible_columns(w);
     let headers: Vec<String> = COLUMNS.iter().map(|c| c.header.to_string()).collect();
     let mut lines = vec![heading(&table_line(&shown, " ", &headers), w, t)];
-    let ordered = view.ordered();
-    for (i, spec) in ordered.iter().enumerate() {
-        let rec = view.records.get(&spec.name);
-        let (glyph, role) = rec.map(|r| status::rollout(r.phase)).unwrap_or(("…", Role::Muted));
-        let phase = match (rec, view.errors.get(&spec.name)) {
-            (_, Some(_)) => "unreadable".to_string(),
-            (Some(r), None) => phase_text(state, r),
-            (None, None) => "loading".into(),
+    for (i, row) in rows.iter().enumerate() {
+        let (glyph, role, cells) = match row {
+            Release::Nginx(spec, rec) => nginx_row(state, spec, *rec),
+            Release::Argo(r) => argo_row(state, r),
         };
-        let version = rec
-            .map(|r| match (&r.stable_version, &r.version) {
-                // Fully promoted: the new version serves everything.
-                (_, Some(v)) if r.phase == Phase::Healthy && r.weight >= 100 => v.clone(),
-                (s, Some(v)) if r.phase != Phase::Healthy || r.weight > 0 => format!("{} → {v}", s.as_deref().unwrap_or("stable")),
-                (Some(s), _) => s.clone(),
-                _ => "-".into(),
-            })
-            .unwrap_or_default();
-        let step = rec.map(|r| format!("{}/{}", (r.step + 1).min(spec.steps.len()), spec.steps.len())).unwrap_or_default();
-        let weight = rec.map(|r| format!("{} %", r.weight)).unwrap_or_default();
-        let (badge, waiting) = release_evidence(state, spec);
-        let (delta, trend) = errors(state, spec);
-        let cells = [
-            spec.environment.clone().unwrap_or_else(|| "-".into()),
-            spec.name.clone(),
-            version,
-            phase,
-            step,
-            weight,
-            delta,
-            trend,
-            badge,
-            if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
-        ];
         let style = if i == view.cursor { t.selection() } else { t.fg(role) };
         lines.push(Line::styled(truncate(&table_line(&shown, glyph, &cells), w), style));
     }
     let table_h = (lines.len() as u16 + 1).min(inner.height);
     frame.render_widget(Paragraph::new(lines), Rect { height: table_h, ..inner });
     let rest = Rect { y: inner.y + table_h, height: inner.height.saturating_sub(table_h), ..inner };
-    if let Some((spec, rec)) = view.selected() {
-        detail(frame, rest, state, spec, rec);
+    match state.selected_release() {
+        Some(Release::Nginx(spec, rec)) => detail(frame, rest, state, spec, rec),
+        Some(Release::Argo(r)) => {
+            let st = crate::argo::status::state(r, state.now);
+            let lines = vec![
+                Line::styled(format!("{} · Argo Rollout in {}", r.key(), plain_text(&state.argo.context)), t.fg(Role::Accent)),
+                Line::styled(truncate(&plain_text(&st.describe()), rest.width as usize), t.fg(Role::Text)),
+                Line::styled("enter opens it on the Kubernetes screen (steps, revisions, analysis, timeline)", t.fg(Role::Muted)),
+            ];
+            frame.render_widget(Paragraph::new(lines), Rect { y: rest.y + 1, height: rest.height.saturating_sub(1), ..rest });
+        }
+        None => {}
     }
+}
+
+fn plain_text(s: &str) -> String {
+    crate::logstore::sanitize::plain(s)
+}
+
+/// An Argo Rollout's row: its state, step, weight, and the run linked to it.
+fn argo_row(state: &State, r: &crate::argo::Rollout) -> (&'static str, Role, [String; 10]) {
+    let st = crate::argo::status::state(r, state.now);
+    let (glyph, role) = status::argo(&st);
+    let env = state.argo.environment();
+    let (badge, waiting) = release_evidence(state, env, r.release_run());
+    let (delta, trend) = match state.argo.services.get(&r.key()) {
+        Some(service) => error_summary(state, service),
+        None => ("-".into(), String::new()),
+    };
+    let cells = [
+        env.unwrap_or("-").to_string(),
+        r.key(),
+        "argo".into(),
+        st.describe(),
+        crate::argo::status::step_text(r).unwrap_or_else(|| "-".into()),
+        format!("{} %", crate::argo::status::actual_weight(r)),
+        delta,
+        trend,
+        badge,
+        if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
+    ];
+    (glyph, role, cells)
+}
+
+/// An NGINX canary's row.
+fn nginx_row(state: &State, spec: &RolloutSpec, rec: Option<&Record>) -> (&'static str, Role, [String; 10]) {
+    let view = &state.rollouts;
+    let (glyph, role) = rec.map(|r| status::rollout(r.phase)).unwrap_or(("…", Role::Muted));
+    let phase = match (rec, view.errors.get(&spec.name)) {
+        (_, Some(_)) => "unreadable".to_string(),
+        (Some(r), None) => phase_text(state, r),
+        (None, None) => "loading".into(),
+    };
+    let version = rec
+        .map(|r| match (&r.stable_version, &r.version) {
+            // Fully promoted: the new version serves everything.
+            (_, Some(v)) if r.phase == Phase::Healthy && r.weight >= 100 => v.clone(),
+            (s, Some(v)) if r.phase != Phase::Healthy || r.weight > 0 => format!("{} → {v}", s.as_deref().unwrap_or("stable")),
+            (Some(s), _) => s.clone(),
+            _ => "-".into(),
+        })
+        .unwrap_or_default();
+    let step = rec.map(|r| format!("{}/{}", (r.step + 1).min(spec.steps.len()), spec.steps.len())).unwrap_or_default();
+    let weight = rec.map(|r| format!("{} %", r.weight)).unwrap_or_default();
+    let (badge, waiting) = release_evidence(state, spec.environment.as_deref(), state.release_run(spec));
+    let (delta, trend) = errors(state, spec);
+    let cells = [
+        spec.environment.clone().unwrap_or_else(|| "-".into()),
+        spec.name.clone(),
+        version,
+        phase,
+        step,
+        weight,
+        delta,
+        trend,
+        badge,
+        if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
+    ];
+    (glyph, role, cells)
 }
 
 fn detail(frame: &mut Frame, area: Rect, state: &State, spec: &RolloutSpec, rec: Option<&Record>) {

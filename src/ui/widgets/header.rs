@@ -61,6 +61,7 @@ fn left_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
     let waiting = state.waiting_gates().len();
     let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
     let argo_attention = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() <= 1).count();
+    let argo_waiting = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() == 0).count();
     let mut screens = vec![
         (Screen::Pipelines, Command::ScreenPipelines),
         (Screen::Approvals, Command::ScreenApprovals),
@@ -77,7 +78,8 @@ fn left_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
         let key = state.keymap.label(cmd).unwrap_or_default();
         let count = match screen {
             Screen::Approvals if waiting > 0 => format!("({waiting})"),
-            Screen::Overview if attention > 0 => format!("({attention})"),
+            // The releases list has every provider's rollouts: what waits for a human in all.
+            Screen::Overview if attention + argo_waiting > 0 => format!("({})", attention + argo_waiting),
             Screen::Argo if argo_attention > 0 => format!("({argo_attention})"),
             _ => String::new(),
         };
