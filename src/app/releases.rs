@@ -60,9 +60,33 @@ impl State {
         rows
     }
 
-    /// The row under the releases cursor.
+    /// The selected row: the one chosen by reference, else the one under the cursor.
     pub fn selected_release(&self) -> Option<Release<'_>> {
+        if let Some(chosen) = &self.rollouts.selected
+            && let Some(row) = self.release(chosen)
+        {
+            return Some(row);
+        }
         self.releases().into_iter().nth(self.rollouts.cursor)
+    }
+
+    /// The row a reference names, found without ordering the list.
+    pub fn release(&self, r: &RolloutRef) -> Option<Release<'_>> {
+        match r.argo_scope() {
+            Some((_, namespace)) => self.argo.rollouts.get(&format!("{namespace}/{}", r.name)).map(Release::Argo),
+            None => {
+                let spec = self.rollouts.specs.iter().find(|s| s.name == r.name)?;
+                Some(Release::Nginx(spec, self.rollouts.records.get(&spec.name)))
+            }
+        }
+    }
+
+    /// The selected row's place in `rows` (the list as ordered now).
+    pub fn release_cursor(&self, rows: &[Release<'_>]) -> usize {
+        match self.rollouts.selected.as_ref().filter(|r| self.release(r).is_some()) {
+            Some(chosen) => rows.iter().position(|row| row.reference(self) == *chosen).unwrap_or(0),
+            None => self.rollouts.cursor.min(rows.len().saturating_sub(1)),
+        }
     }
 
     /// The selected row when it is an NGINX canary.

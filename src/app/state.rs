@@ -186,7 +186,11 @@ pub struct RolloutsView {
     pub specs: Vec<crate::rollout::RolloutSpec>,
     pub records: HashMap<String, crate::rollout::Record>,
     pub errors: HashMap<String, String>,
+    /// The selected row's place in the releases list, when nothing was chosen by name yet.
     pub cursor: usize,
+    /// The selected release, by its reference: it stays selected when the list reorders, and
+    /// finding it needs no sort of the whole list (the footer asks for it many times a frame).
+    pub selected: Option<crate::domain::RolloutRef>,
 }
 
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).

@@ -262,6 +262,10 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::ScreenOverview => {
             state.screen = Screen::Overview;
+            // Remember the selection by name, so it holds while the list reorders under it.
+            if state.rollouts.selected.is_none() {
+                state.rollouts.selected = state.selected_release().map(|r| r.reference(state));
+            }
             let mut fx = overview_refresh(state);
             // The releases list includes the Argo Rollouts: watch them from the first visit.
             if state.argo.enabled && !state.argo.watching {

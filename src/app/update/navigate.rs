@@ -51,7 +51,13 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Screen::Argo => return super::argo::navigate(state, cmd),
         Screen::Overview => {
-            state.rollouts.cursor = step(state.rollouts.cursor, state.releases().len(), cmd);
+            let (cursor, chosen) = {
+                let rows = state.releases();
+                let cursor = step(state.release_cursor(&rows), rows.len(), cmd);
+                (cursor, rows.get(cursor).map(|r| r.reference(state)))
+            };
+            state.rollouts.cursor = cursor;
+            state.rollouts.selected = chosen;
             return overview_refresh(state);
         }
         Screen::Pipelines => {}

@@ -128,7 +128,6 @@ fn table_line(shown: &[usize], lead: &str, cells: &[String]) -> String {
 pub fn render(frame: &mut Frame, state: &State) {
     let t = &state.theme;
     let body = super::chrome(frame, state);
-    let view = &state.rollouts;
     let rows = state.releases();
     let argo = if state.argo.enabled { format!(" (Argo Rollouts of {})", plain_text(&state.argo.context)) } else { String::new() };
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(Span::styled(
@@ -150,18 +149,24 @@ pub fn render(frame: &mut Frame, state: &State) {
     let shown = visible_columns(w);
     let headers: Vec<String> = COLUMNS.iter().map(|c| c.header.to_string()).collect();
     let mut lines = vec![heading(&table_line(&shown, " ", &headers), w, t)];
-    for (i, row) in rows.iter().enumerate() {
+    // Only the rows that fit are built (a context may hold a thousand rollouts), leaving room for
+    // the selected one's detail, and the window follows the cursor.
+    const DETAIL_ROWS: u16 = 8;
+    let capacity = (inner.height.saturating_sub(DETAIL_ROWS + 2) as usize).max(3);
+    let cursor = state.release_cursor(&rows);
+    let offset = cursor.saturating_sub(capacity - 1);
+    for (i, row) in rows.iter().enumerate().skip(offset).take(capacity) {
         let (glyph, role, cells) = match row {
             Release::Nginx(spec, rec) => nginx_row(state, spec, *rec),
             Release::Argo(r) => argo_row(state, r),
         };
-        let style = if i == view.cursor { t.selection() } else { t.fg(role) };
+        let style = if i == cursor { t.selection() } else { t.fg(role) };
         lines.push(Line::styled(truncate(&table_line(&shown, glyph, &cells), w), style));
     }
     let table_h = (lines.len() as u16 + 1).min(inner.height);
     frame.render_widget(Paragraph::new(lines), Rect { height: table_h, ..inner });
     let rest = Rect { y: inner.y + table_h, height: inner.height.saturating_sub(table_h), ..inner };
-    match state.selected_release() {
+    match rows.get(cursor).copied() {
         Some(Release::Nginx(spec, rec)) => detail(frame, rest, state, spec, rec),
         Some(Release::Argo(r)) => {
             let st = crate::argo::status::state(r, state.now);
