@@ -3,6 +3,7 @@
 //! runtime in `cockpit` executes effects and draws with `ui`.
 
 pub mod action;
+pub mod argo_view;
 pub mod command;
 pub mod effect;
 pub mod layout;

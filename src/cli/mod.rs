@@ -14,6 +14,7 @@ mod audit;
 mod changes;
 mod rollouts;
 mod runs;
+mod tools;
 
 use changes::Confirmation;
 
@@ -402,7 +403,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::config::EXAMPLE_CONFIG);
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return config_check(file.as_deref().or(cli.config.as_deref())),
+        Some(Cmd::Config { command: ConfigCmd::Check { file } }) => return tools::config_check(file.as_deref().or(cli.config.as_deref())),
         Some(Cmd::Demo { no_start }) => {
             let opts = crate::demo::DemoOptions { data_dir: cli.data_dir.clone(), read_only: cli.read_only, color: cli.color };
             return crate::demo::run(&opts, !no_start);
@@ -467,7 +468,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => runs::decide(&who, run, gate, false, &confirm).await,
         Some(Cmd::Findings { run, json, gate }) => runs::findings(&who, run, json, gate.as_deref()).await,
-        Some(Cmd::Canary { service, window, json }) => canary(&config, &service, window.as_deref(), json).await,
+        Some(Cmd::Canary { service, window, json }) => tools::canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => runs::approvals(&who, json).await,
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
         Some(Cmd::Rollouts { json, kube }) => {
@@ -513,107 +514,11 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             Release::Argo(kube, key) => argo::act(&who, &kube, &key, ArgoAction::TerminateAnalysis { run }, &confirm).await,
             Release::Nginx(_) => bail!("analysis runs belong to Argo Rollouts (NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME)"),
         },
-        Some(Cmd::Keys { markdown, json }) => keys(&config.keymap, markdown, json),
+        Some(Cmd::Keys { markdown, json }) => tools::keys(&config.keymap, markdown, json),
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// `keys`: the bindings in force, as a table, the README's Markdown, or JSON.
-fn keys(keymap: &crate::keymap::Keymap, markdown: bool, json: bool) -> anyhow::Result<ExitCode> {
-    use crate::keymap::{COMMANDS, Context};
-    if markdown {
-        print!("{}", keymap.markdown());
-    } else if json {
-        let rows: Vec<serde_json::Value> = COMMANDS
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "name": d.name,
-                    "context": d.context.title(),
-                    "keys": keymap.keys_of(d.command).iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-                    "description": d.desc,
-                    "changes_something": d.mutating,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        for ctx in Context::ALL {
-            println!("{}", ctx.title());
-            for d in COMMANDS.iter().filter(|d| d.context == ctx) {
-                println!("  {:<18} {:<28} {}", keymap.label(d.command).unwrap_or_else(|| "(unbound)".into()), d.name, d.desc);
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let loc = Locations::discover(file);
-    let Some(path) = &loc.config_file else {
-        eprintln!("no configuration file found (looked at {}); the built-in defaults apply", loc.searched());
-        return Ok(ExitCode::SUCCESS);
-    };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match Config::parse(&text, Some(path), loc.config_dir.as_deref()) {
-        Ok(c) => {
-            let stages: usize = c.pipelines.values().map(|p| p.stages.len()).sum();
-            println!(
-                "{}: ok — {} pipeline(s), {stages} stage(s), {} environment(s), theme {}",
-                path.display(),
-                c.pipelines.len(),
-                c.environments.len(),
-                c.ui.theme
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("{d}");
-            }
-            eprintln!("{} problem(s) found", e.diagnostics.len());
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    use crate::metrics::Phase;
-    let (source_name, mut spec) = config.services.get(service).cloned().with_context(|| {
-        let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
-        format!("no service `{service}` under [services] (configured: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
-    })?;
-    let source = config.prometheus.get(&source_name).context("the service's Prometheus source is missing")?;
-    if let Some(w) = window {
-        let w = crate::util::parse_duration(w).map_err(anyhow::Error::msg).context("--window")?;
-        spec.analysis.count = (w.as_secs() / spec.analysis.interval.as_secs().max(1)).max(1) as usize;
-    }
-    let step = spec.analysis.interval.as_secs().max(1) as i64;
-    let end = jiff::Timestamp::now().as_second() / step * step;
-    let result = crate::metrics::analyse(source, &spec, end).await;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  WHY", "METRIC", "CANARY", "STABLE", "CONDITION", "VERDICT", "P-VALUE");
-        for m in &result.metrics {
-            let last =
-                m.measurements.iter().rev().find(|x| x.canary != crate::metrics::analysis::Reading::NoData).or(m.measurements.last());
-            let (c, st) = last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()));
-            let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
-            println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  {}", m.name, c, st, m.condition, m.phase.label(), p, m.reason);
-        }
-        for a in &result.alerts {
-            println!("alert firing: {} {}", a.name, a.summary);
-        }
-        println!("verdict: {} — {}", result.phase.label(), result.reason);
-    }
-    Ok(match result.phase {
-        Phase::Successful => ExitCode::SUCCESS,
-        Phase::Failed => ExitCode::from(1),
-        _ => ExitCode::from(2),
-    })
 }
 
 use crate::argo::ArgoAction;
