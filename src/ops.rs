@@ -134,6 +134,19 @@ pub struct Target {
     pub parameters: serde_json::Value,
     /// The exact effect, one sentence per line.
     pub effect: Vec<String>,
+    /// When the security gate would have nothing to judge this by: how to supply the evidence.
+    pub evidence_hint: Option<String>,
+}
+
+impl Target {
+    /// Why the policy refused it, in one message for the cockpit and the command line: the rule's
+    /// words, and, when the security gate refused for want of evidence, how to supply some.
+    pub fn explain_refusal(&self, rule: &str, message: &str) -> String {
+        match &self.evidence_hint {
+            Some(hint) if rule.ends_with(".security") => format!("{message} [{rule}]; {hint}"),
+            _ => format!("{message} [{rule}]"),
+        }
+    }
 }
 
 /// Describes an operation against the run it concerns (None for a trigger), or says why it makes
@@ -152,6 +165,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                 "Starts a new run of `{pipeline}`{}.",
                 if pipeline_envs.is_empty() { String::new() } else { format!(", which deploys to {}", pipeline_envs.join(", ")) }
             )],
+            evidence_hint: None,
         }),
         Operation::Cancel { run: id } | Operation::Retry { run: id } => {
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
@@ -176,6 +190,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                             format!("Ends the process groups of: {}.", running.join(", "))
                         },
                     ],
+                    evidence_hint: None,
                 })
             } else {
                 if !rec.status.is_terminal() {
@@ -191,6 +206,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                     triggered_by: Some(rec.trigger.actor.clone()),
                     parameters: base,
                     effect: vec![format!("Runs again in run #{id} of `{}`: {}.", rec.pipeline, again.join(", "))],
+                    evidence_hint: None,
                 })
             }
         }
@@ -214,6 +230,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                     ),
                     format!("The security gate stops counting it until then. Written to {}.", file.display()),
                 ],
+                evidence_hint: None,
             })
         }
         Operation::Gate { run: id, job, approve } => {
@@ -249,6 +266,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                         "Rejecting fails the gate; everything after it is skipped.".into()
                     },
                 ],
+                evidence_hint: None,
             })
         }
     }
@@ -310,7 +328,7 @@ pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &cra
         }
         _ => return Err("not a rollout operation".into()),
     };
-    Ok(Target { name: spec.name.clone(), environments, triggered_by: None, parameters, effect })
+    Ok(Target { name: spec.name.clone(), environments, triggered_by: None, parameters, effect, evidence_hint: None })
 }
 
 /// Journals the intent, applies a rollout operation through the controller, journals the outcome.
@@ -352,17 +370,23 @@ pub fn describe_argo(
         crate::argo::status::set_weight(r)
     )];
     effect.extend(requests.iter().map(crate::argo::actions::Request::describe));
+    let mut evidence_hint = None;
     if matches!(action, crate::argo::ArgoAction::Promote | crate::argo::ArgoAction::PromoteFull) {
-        effect.push(match r.release_run() {
-            Some(run) => format!("Judged by the security findings of run {}, which built this release.", run.text()),
-            None => format!(
-                "No pipeline run is linked to `{}` ({} annotation), so its security findings cannot be judged: deploy it from a \
-                 flightdeck stage, or promote with `flightdeck promote {} --evidence RUN`.",
-                r.key(),
-                crate::argo::model::RELEASE_RUN,
-                r.key()
-            ),
-        });
+        match r.release_run() {
+            Some(run) => effect.push(format!("Judged by the security findings of run {}, which built this release.", run.text())),
+            None => {
+                effect.push(format!(
+                    "No pipeline run is linked to `{}` ({} annotation), so its security findings cannot be judged.",
+                    r.key(),
+                    crate::argo::model::RELEASE_RUN
+                ));
+                evidence_hint = Some(format!(
+                    "no pipeline run is linked to {key}: deploy it from a flightdeck stage (`rollout = \"{key}\"` records the run), \
+                     or name the run whose findings judge it: `flightdeck promote {key} --evidence RUN`",
+                    key = r.key()
+                ));
+            }
+        }
     }
     Ok(Target {
         name: r.key(),
@@ -373,6 +397,7 @@ pub fn describe_argo(
             "resource_version": r.metadata.resource_version, "step": r.step_index(), "state": st.label(),
         }),
         effect,
+        evidence_hint,
     })
 }
 

@@ -202,13 +202,11 @@ pub async fn act_judged(
     if judged && let Some(chosen) = &evidence {
         target.effect.push(format!("Judged instead by the security findings of run {} (--evidence).", chosen.text()));
     }
-    let approved = authorise(config, &journal, identity, read_only, op, target, findings.as_ref(), flags).map_err(|e| match &run {
-        None if judged => e.context(format!(
-            "no pipeline run is linked to {key}: deploy it from a flightdeck stage (`rollout = \"{key}\"`, which records the run), \
-             or name the run whose findings judge it with --evidence RUN"
-        )),
-        _ => e,
-    })?;
+    if run.is_some() {
+        // Evidence was named or linked: the target's own hint about missing evidence does not apply.
+        target.evidence_hint = None;
+    }
+    let approved = authorise(config, &journal, identity, read_only, op, target, findings.as_ref(), flags)?;
     let report = ops::execute_argo(&cluster, &journal, approved, s.record_events).await.map_err(anyhow::Error::msg)?;
     if let Some(w) = &report.warning {
         eprintln!("warning: {w}");

@@ -136,7 +136,7 @@ pub(super) fn authorise(
     let (tier, break_glass_used) = match verdict {
         Verdict::Allowed { tier, break_glass_used, .. } => (tier, break_glass_used),
         Verdict::Refused { rule, message, break_glass_possible } => {
-            let why = format!("{message} [{rule}]");
+            let why = target.explain_refusal(&rule, &message);
             let draft = ops::refusal(&op, identity, &target.name, &target.environments, target.parameters.clone(), &why);
             let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
             let hint = if break_glass_possible {
@@ -163,8 +163,9 @@ pub(super) fn authorise(
         }
         Tier::YesNo | Tier::Dialog if !flags.yes && std::io::stdin().is_terminal() => {
             let mut err = std::io::stderr().lock();
+            // Names, images and annotations come from outside: shown as plain text.
             for line in &target.effect {
-                let _ = writeln!(err, "{line}");
+                let _ = writeln!(err, "{}", crate::logstore::sanitize::plain(line));
             }
             let _ = write!(err, "Proceed? [y/N] ");
             let _ = err.flush();

@@ -89,7 +89,10 @@ pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
             state.overlay = Some(Overlay::Confirm(Box::new(c)));
             Vec::new()
         }
-        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+        Verdict::Refused { rule, message, .. } => {
+            let why = target.explain_refusal(&rule, &message);
+            refuse(state, &op, &target, &why)
+        }
         Verdict::Allowed { tier: Tier::None, .. } => execute(state, op, target, Tier::None, String::new(), false),
         Verdict::Allowed { tier, notes, .. } => {
             let needs_expiry = matches!(op, Operation::AcceptRisk { .. });
@@ -143,12 +146,7 @@ pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
 }
 
 pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, why: &str) -> Vec<Effect> {
-    // When the evidence is missing altogether, say how to supply it (the target's own words).
-    let missing = target.effect.iter().find(|l| l.starts_with("No pipeline run is linked"));
-    match missing {
-        Some(how) if why.contains("security") => state.toast_error(format!("refused: {why}. {how}")),
-        _ => state.toast_error(format!("refused: {why}")),
-    }
+    state.toast_error(format!("refused: {why}"));
     let draft = ops::refusal(op, &state.identity, &target.name, &target.environments, target.parameters.clone(), why);
     vec![Effect::Journal(Box::new(draft))]
 }
@@ -195,6 +193,7 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
                 triggered_by: None,
                 parameters: serde_json::json!({}),
                 effect: vec![],
+                evidence_hint: None,
             });
             return refuse(state, &op, &t, &format!("stale: {e}; nothing was done"));
         }
@@ -218,6 +217,9 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
             }
             execute(state, op, target, tier, reason, break_glass_used)
         }
-        Verdict::Refused { rule, message, .. } => refuse(state, &op, &target, &format!("{message} [{rule}]")),
+        Verdict::Refused { rule, message, .. } => {
+            let why = target.explain_refusal(&rule, &message);
+            refuse(state, &op, &target, &why)
+        }
     }
 }
