@@ -38,7 +38,8 @@ pub struct Confirmation {
 
 /// Who asks for a change from the command line, and with which configuration and data.
 pub struct Caller<'a> {
-    pub config: &'a Config,
+    /// Shared, so the providers built for a subcommand hold it without a copy.
+    pub config: &'a std::sync::Arc<Config>,
     pub data_dir: &'a Path,
     pub identity: &'a Identity,
     pub read_only: bool,
@@ -69,17 +70,14 @@ pub async fn change(
 }
 
 /// A change to a rollout, with the same policy, confirmation and journal as every other change.
-#[allow(clippy::too_many_arguments)]
 pub async fn rollout_change(
     controller: &crate::rollout::Controller,
-    config: &Config,
-    data_dir: &Path,
-    identity: &Identity,
-    read_only: bool,
+    who: &Caller<'_>,
     op: Operation,
     evidence_run: Option<crate::domain::RunRef>,
     flags: &Confirmation,
 ) -> anyhow::Result<Report> {
+    let (config, data_dir, identity, read_only) = (who.config, who.data_dir, who.identity, who.read_only);
     let journal = Journal::in_data_dir(data_dir);
     let name = match &op {
         Operation::Rollout { name, .. } | Operation::StartRollout { name, .. } => name.clone(),
@@ -95,11 +93,7 @@ pub async fn rollout_change(
     let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
     // Promotions are judged by the security findings of the run that started the rollout.
     let evidence = match evidence_run.as_ref().or(rec.run.as_ref()) {
-        Some(run) => {
-            let (events, _) = tokio::sync::mpsc::unbounded_channel();
-            let ci = crate::providers::ci(&std::sync::Arc::new(config.clone()), data_dir, events, crate::providers::Open::Lazily)?;
-            Some(super::runs::evidence_of(config, &ci.registry, run).await?)
-        }
+        Some(run) => Some(super::runs::judged_by(who, run).await?),
         None => None,
     };
     let approved = authorise(config, &journal, identity, read_only, op, target, evidence.as_ref(), flags)?;

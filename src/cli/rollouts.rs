@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -124,7 +125,8 @@ pub async fn list(config: &Config, data_dir: &Path, json: bool) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: RolloutCmd, config: &Arc<Config>, data_dir: &Path, identity: &Identity, read_only: bool) -> anyhow::Result<ExitCode> {
+    let who = super::changes::Caller { config, data_dir, identity, read_only };
     match cmd {
         RolloutCmd::Get { name, json, kube } if super::argo::is_argo(&name) => {
             // `argo:CONTEXT/NAMESPACE/NAME` names its context; `NAMESPACE/NAME` uses --context.
@@ -137,7 +139,6 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
             super::argo::get(config, &kube, &format!("{namespace}/{}", r.name), json).await
         }
         RolloutCmd::Follow { name, image, run, kube, confirm } => {
-            let who = super::changes::Caller { config, data_dir, identity, read_only };
             let run = match run {
                 Some(r) => Some(super::runs::resolve(&who, r)?),
                 None => None,
@@ -169,11 +170,11 @@ pub async fn run(cmd: RolloutCmd, config: &Config, data_dir: &Path, identity: &I
         RolloutCmd::Start { name, version, stable_version, run, follow, confirm } => {
             let c = controller(config, data_dir)?;
             let run = match run {
-                Some(r) => Some(super::runs::resolve(&super::changes::Caller { config, data_dir, identity, read_only }, r)?),
+                Some(r) => Some(super::runs::resolve(&who, r)?),
                 None => None,
             };
             let op = Operation::StartRollout { name: name.clone(), version, stable_version, run };
-            let report = rollout_change(&c, config, data_dir, identity, read_only, op, None, &confirm).await?;
+            let report = rollout_change(&c, &who, op, None, &confirm).await?;
             println!("{}", plain(&report.message));
             if follow { follow_rollout(&c, &name).await } else { Ok(ExitCode::SUCCESS) }
         }
@@ -224,7 +225,7 @@ pub async fn act_judged(
 ) -> anyhow::Result<ExitCode> {
     let c = controller(who.config, who.data_dir)?;
     let op = Operation::Rollout { name: name.to_string(), action, seen: None };
-    let report = rollout_change(&c, who.config, who.data_dir, who.identity, who.read_only, op, evidence, confirm).await?;
+    let report = rollout_change(&c, who, op, evidence, confirm).await?;
     println!("{}", plain(&report.message));
     Ok(ExitCode::SUCCESS)
 }

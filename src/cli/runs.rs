@@ -23,8 +23,7 @@ use crate::util::{elapsed, format_duration};
 /// The CI providers for one subcommand, and the channel they report on.
 fn providers(who: &Caller<'_>, open: Open) -> anyhow::Result<(Ci, UnboundedReceiver<RunEvent>)> {
     let (tx, rx) = unbounded_channel();
-    let config = std::sync::Arc::new(who.config.clone());
-    Ok((crate::providers::ci(&config, who.data_dir, tx, open)?, rx))
+    Ok((crate::providers::ci(who.config, who.data_dir, tx, open)?, rx))
 }
 
 /// Completes a run reference typed without its provider (`42`).
@@ -165,7 +164,7 @@ pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, confirm: &Confirmation
 
 /// `logs RUN [JOB] [--follow]`. With --follow the exit code is the run's: 0 only when it succeeded.
 pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follow: bool, colour: bool) -> anyhow::Result<ExitCode> {
-    let (ci, mut rx) = providers(who, Open::Recover)?;
+    let (ci, _provider_events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
     let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
@@ -183,15 +182,13 @@ pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follo
         return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
     }
     local_only(&run, "logs --follow")?;
-    let (tx, _) = (ci.local.clone(), ());
-    drop(tx);
-    let (events, mut own) = unbounded_channel();
-    std::mem::swap(&mut rx, &mut own);
+    // The run executes in another process: follow its files.
+    let (events, mut tailed) = unbounded_channel();
     let mut tailer = Tailer::new(run.clone());
     let mut printer = printer;
     loop {
         let done = tailer.poll(ci.local.store(), &events)?;
-        while let Ok(ev) = rx.try_recv() {
+        while let Ok(ev) = tailed.try_recv() {
             let ev = match (ev, &job) {
                 (RunEvent::Log { job: j, .. }, Some(k)) if &j != k => continue,
                 (ev, _) => ev,
