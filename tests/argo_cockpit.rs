@@ -36,15 +36,21 @@ fn replica_set(owner: &str, revision: i64, hash: &str) -> Value {
                                              "spec": {"containers": [{"name": "app", "image": format!("{owner}:{revision}")}]}}}})
 }
 
-async fn cockpit(api: &ApiDouble) -> (Cockpit, tempfile::TempDir) {
+/// A cockpit on the double's `context` (namespace shop), mapped to `env`; `extra` is more
+/// configuration after the environment's table. Nothing is watched yet.
+fn unwatched(api: &ApiDouble, context: &str, env: &str, extra: &str) -> (Cockpit, tempfile::TempDir) {
     let kube = tempfile::tempdir().unwrap();
     let path = kube.path().join("kubeconfig");
-    std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
+    std::fs::write(&path, api.kubeconfig(&[(context, "shop")])).unwrap();
     let config = format!(
-        "[environments.staging]\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ staging = \"staging\" }}\n",
+        "[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ {context} = \"{env}\" }}\n\n[environments.{env}]\n{extra}",
         path.display()
     );
-    let mut c = Cockpit::new(&config, 160, 45);
+    (Cockpit::new(&config, 160, 45), kube)
+}
+
+async fn cockpit(api: &ApiDouble) -> (Cockpit, tempfile::TempDir) {
+    let (mut c, kube) = unwatched(api, "staging", "staging", "");
     c.press("7");
     c.until("the watched rollouts", LIMIT, |s| s.argo.connection == ArgoConnection::Live && !s.argo.rollouts.is_empty()).await;
     (c, kube)
@@ -153,15 +159,8 @@ async fn undo_picks_a_revision_from_the_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
     let api = ApiDouble::start().await;
-    let kube = tempfile::tempdir().unwrap();
-    let path = kube.path().join("kubeconfig");
-    std::fs::write(&path, api.kubeconfig(&[("prod-eu", "shop")])).unwrap();
-    let config = format!(
-        "[environments.prod]\nproduction = true\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ prod-eu = \"prod\" }}\n\n\
-         [[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n",
-        path.display()
-    );
-    let mut c = Cockpit::new(&config, 160, 45);
+    let (mut c, _kube) =
+        unwatched(&api, "prod-eu", "prod", "production = true\n\n[[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n");
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let trigger = flightdeck::domain::Trigger { actor: "bob@laptop".into(), via: "cli".into() };
     let run = flightdeck::ci::CiProvider::trigger(&c.runner, "build".into(), trigger).await.unwrap();
@@ -216,14 +215,7 @@ async fn the_releases_screen_lists_argo_rollouts_and_acts_on_them() {
         json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
     ));
     api.put(rollout("api", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
-    let kube = tempfile::tempdir().unwrap();
-    let path = kube.path().join("kubeconfig");
-    std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
-    let config = format!(
-        "[environments.staging]\n[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\nenvironments = {{ staging = \"staging\" }}\n",
-        path.display()
-    );
-    let mut c = Cockpit::new(&config, 160, 45);
+    let (mut c, _kube) = unwatched(&api, "staging", "staging", "");
     // The releases screen starts the watch itself.
     c.press("6");
     assert_eq!(c.state.screen, Screen::Overview);

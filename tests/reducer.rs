@@ -200,6 +200,16 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
     );
     assert_eq!(st.selected_run, Some(flightdeck::domain::RunRef::local(4)), "the new run is selected");
     assert!(st.local_runs.contains(&flightdeck::domain::RunRef::local(4)));
+    // A run a remote CI started does not execute in this cockpit: quitting does not ask about it.
+    let remote = flightdeck::domain::RunRef::new("gh", "acme/shop:77");
+    update(
+        &mut st,
+        Action::OpDone {
+            op: "run release".into(),
+            result: Ok(Report { message: "started".into(), new_run: Some(remote.clone()), warning: None }),
+        },
+    );
+    assert!(!st.local_runs.contains(&remote));
 }
 
 #[test]

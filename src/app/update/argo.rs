@@ -20,7 +20,13 @@ fn watch(state: &mut State) -> Effect {
 /// Key 7: the screen, and the watch on the first visit.
 pub fn show(state: &mut State) -> Vec<Effect> {
     state.screen = Screen::Argo;
-    if state.argo.enabled && !state.argo.watching { vec![watch(state)] } else { Vec::new() }
+    start_watching(state).into_iter().collect()
+}
+
+/// The watch, when a cluster is configured and nothing watches it yet (the Kubernetes screen and
+/// the releases list both show what it reports).
+pub fn start_watching(state: &mut State) -> Option<Effect> {
+    (state.argo.enabled && !state.argo.watching).then(|| watch(state))
 }
 
 /// `:ctx NAME` and `:ns NAME|all`.

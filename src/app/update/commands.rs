@@ -268,10 +268,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             }
             let mut fx = overview_refresh(state);
             // The releases list includes the Argo Rollouts: watch them from the first visit.
-            if state.argo.enabled && !state.argo.watching {
-                fx.extend(super::argo::show(state));
-                state.screen = Screen::Overview;
-            }
+            fx.extend(super::argo::start_watching(state));
             fx
         }
         Command::Rollout(action) => match rollout_op(state, action) {

@@ -153,8 +153,11 @@ pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, wh
 
 pub(crate) fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, reason: String, break_glass: bool) -> Vec<Effect> {
     state.in_flight.insert(op.key());
-    if let Operation::Retry { run } = &op {
-        // A retried run executes under this cockpit again (a new run is marked when it exists).
+    if let Operation::Retry { run } = &op
+        && run.local_number().is_some()
+    {
+        // A retried local run executes under this cockpit again (a new run is marked when it
+        // exists); a remote CI's runs never execute here.
         state.local_runs.insert(run.clone());
     }
     let approved = Approved { op, identity: state.identity.clone(), via: "tui".into(), target, reason, break_glass, tier };

@@ -22,11 +22,32 @@ enum Fit {
     CompactAll,
 }
 
+/// What waits on each tab, counted once a frame (the context may hold a thousand rollouts).
+struct Badges {
+    gates: usize,
+    releases: usize,
+    argo: usize,
+}
+
+impl Badges {
+    fn of(state: &State) -> Badges {
+        let (mut releases, mut argo) = (state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count(), 0);
+        for r in state.argo.rollouts.values() {
+            let urgency = crate::argo::status::state(r, state.now).urgency();
+            // The releases tab counts what waits for a human; the Kubernetes tab what went wrong too.
+            releases += usize::from(urgency == 0);
+            argo += usize::from(urgency <= 1);
+        }
+        Badges { gates: state.waiting_gates().len(), releases, argo }
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let width_of = |spans: &[Span]| spans.iter().map(|s| width(&s.content)).sum::<usize>();
+    let badges = Badges::of(state);
     let mut chosen = None;
     for fit in [Fit::Full, Fit::CompactTabs, Fit::CompactAll] {
-        let (left, right) = (left_side(state, fit), right_side(state, fit));
+        let (left, right) = (left_side(state, &badges, fit), right_side(state, fit));
         let fits = width_of(&left) + width_of(&right) < area.width as usize;
         if fits || fit == Fit::CompactAll {
             chosen = Some((left, right));
@@ -55,13 +76,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
 }
 
-fn left_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
+fn left_side(state: &State, badges: &Badges, fit: Fit) -> Vec<Span<'static>> {
     let t = &state.theme;
     let mut left = vec![Span::styled(" flightdeck ", t.selection()), Span::raw(" ")];
-    let waiting = state.waiting_gates().len();
-    let attention = state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count();
-    let argo_attention = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() <= 1).count();
-    let argo_waiting = state.argo.rollouts.values().filter(|r| crate::argo::status::state(r, state.now).urgency() == 0).count();
     let mut screens = vec![
         (Screen::Pipelines, Command::ScreenPipelines),
         (Screen::Approvals, Command::ScreenApprovals),
@@ -77,10 +94,10 @@ fn left_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
     for (screen, cmd) in screens {
         let key = state.keymap.label(cmd).unwrap_or_default();
         let count = match screen {
-            Screen::Approvals if waiting > 0 => format!("({waiting})"),
+            Screen::Approvals if badges.gates > 0 => format!("({})", badges.gates),
             // The releases list has every provider's rollouts: what waits for a human in all.
-            Screen::Overview if attention + argo_waiting > 0 => format!("({})", attention + argo_waiting),
-            Screen::Argo if argo_attention > 0 => format!("({argo_attention})"),
+            Screen::Overview if badges.releases > 0 => format!("({})", badges.releases),
+            Screen::Argo if badges.argo > 0 => format!("({})", badges.argo),
             _ => String::new(),
         };
         let named = fit == Fit::Full || state.screen == screen || screen == Screen::Overview;
