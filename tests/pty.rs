@@ -154,7 +154,7 @@ async fn every_screen_is_silent_while_a_gate_waits_and_a_rollout_is_paused() {
             t.send(key);
             t.wait_for(marker, &format!("screen {key}"));
             // What the switch and any answers it asked for change is drawn, then silence.
-            t.bytes_during(Duration::from_millis(2500));
+            t.settle(Duration::from_millis(700), Duration::from_secs(15), &format!("screen {key}"));
             let idle = t.bytes_during(Duration::from_millis(3000));
             if idle > 0 {
                 noisy.push(format!("screen {key}: {idle} bytes"));

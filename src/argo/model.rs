@@ -371,6 +371,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_clean_complete_reference_links_a_release_to_its_run() {
+        let with = |annotation: &str| -> Rollout {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web", "namespace": "shop", "annotations": {RELEASE_RUN: annotation}},
+                "spec": {}, "status": {}
+            }))
+            .unwrap()
+        };
+        assert_eq!(with("local:7").release_run(), Some(crate::domain::RunRef::local(7)));
+        for hostile in ["7", "local:7\u{1b}]52;c;aGk=\u{7}", "local:7\u{202e}", "", "local:"] {
+            assert_eq!(with(hostile).release_run(), None, "{hostile:?}");
+        }
+    }
+
+    #[test]
     fn go_durations_and_bare_seconds() {
         assert_eq!(go_duration("90"), Some(90));
         assert_eq!(go_duration("1h30m"), Some(5400));

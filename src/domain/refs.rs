@@ -66,7 +66,9 @@ impl FromStr for RunRef {
     fn from_str(text: &str) -> Result<RunRef, BadRunRef> {
         let t = text.trim();
         let bad = || BadRunRef(text.to_string());
-        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // A reference can come from outside (an annotation on a cluster object): nothing in it may
+        // steer the terminal or reorder what is shown around it.
+        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || crate::logstore::sanitize::is_dangerous(c)) {
             return Err(bad());
         }
         match t.split_once(':') {
@@ -235,7 +237,7 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused() {
-        for bad in ["", ":42", "local:", "lo cal:1", "a\u{1b}[2J:1", "gh/x:1"] {
+        for bad in ["", ":42", "local:", "lo cal:1", "a\u{1b}[2J:1", "gh/x:1", "gh:acme/shop:1\u{202e}", "local:4\u{9b}2"] {
             assert!(bad.parse::<RunRef>().is_err(), "{bad:?}");
         }
     }

@@ -123,7 +123,8 @@ pub fn strip_sgr(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-fn is_dangerous(c: char) -> bool {
+/// A character that controls the terminal or reorders text (C0, DEL, C1, bidi controls).
+pub fn is_dangerous(c: char) -> bool {
     c.is_control() // C0, DEL and C1
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

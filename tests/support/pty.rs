@@ -90,6 +90,15 @@ impl Term {
         total
     }
 
+    /// Reads until `quiet` passes with nothing written (what a change drew has arrived), for at
+    /// most `limit`; panics if the terminal never goes quiet.
+    pub fn settle(&mut self, quiet: Duration, limit: Duration, what: &str) {
+        let deadline = Instant::now() + limit;
+        while self.bytes_during(quiet) > 0 {
+            assert!(Instant::now() < deadline, "{what}: the terminal never went quiet; screen:\n{}", self.screen());
+        }
+    }
+
     pub fn send(&mut self, keys: &str) {
         use std::io::Write;
         self.session.write_all(keys.as_bytes()).unwrap();
