@@ -213,8 +213,15 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     // A run to judge by: it declares no reports, so its findings are clean.
     let path = e.dir.path().join("flightdeck.toml");
     let config = std::fs::read_to_string(&path).unwrap() + "\n[[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n";
+    // And a run whose scan found what Trivy calls CRITICAL (the report of tests/fixtures).
+    let trivy = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports/trivy.json");
+    let config = config
+        + &format!(
+            "\n[[pipelines.scanned.stages]]\nname = \"scan\"\nrun = \"mkdir -p out && cp {trivy} out/t.json\"\nreports = [\"out/t.json\"]\n"
+        );
     std::fs::write(&path, config).unwrap();
     assert!(e.run(&["run", "build", "--yes", "--follow"]).await.status.success());
+    assert!(e.run(&["run", "scanned", "--yes", "--follow"]).await.status.success());
     e.api.put(rollout(
         "shop",
         "web",
@@ -231,6 +238,11 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"), "fails closed: nothing sent");
     let out = e.run(&promote(&["--evidence", "gh:1"])).await;
     assert_eq!(out.status.code(), Some(3), "an unknown provider is an error: {}", text(&out));
+    // The run named is what judges: a critical finding in it refuses the promotion.
+    let out = e.run(&promote(&["--evidence", "local:2"])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("security gate in prod"), "{}", text(&out));
+    assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"), "refused: nothing sent");
     let out = e.run(&promote(&["--evidence", "1"])).await;
     assert!(out.status.success(), "{}", text(&out));
     // The provider-neutral reference names the same rollout, its context included.
