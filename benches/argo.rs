@@ -1,8 +1,8 @@
 //! Argo Rollouts at scale: 1,000 rollouts in 100 namespaces.
 //!
-//! Targets: a 200×50 frame of the list (the Kubernetes screen, and the releases screen that lists
-//! every provider's rollouts) ≤ 16 ms; a watch update folded into state ≤ 1 ms; a change
-//! on the API server reaches the reducer within 100 ms (through kube-rs's watch against the
+//! Targets: a 200×50 frame of the releases screen (every provider's rollouts) and of one release
+//! in full ≤ 16 ms; a watch update made into a release and folded into state ≤ 1 ms; a change on
+//! the API server reaches the reducer within 100 ms (through kube-rs's watch against the
 //! in-process API double used by the tests).
 
 #[path = "../tests/support/apiserver.rs"]
@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use divan::Bencher;
-use flightdeck::app::action::{Action, ArgoMsg};
-use flightdeck::app::state::{ArgoConnection, Screen, State};
+use flightdeck::app::action::Action;
+use flightdeck::app::state::{Screen, State};
 use flightdeck::argo::Rollout;
 use flightdeck::argo::client::{Cluster, WatchUpdate};
 use flightdeck::config::LogSettings;
@@ -51,21 +51,22 @@ fn state() -> State {
     let theme = Theme::new(&ThemeSpec::builtin("dark").unwrap(), ColorDepth::TrueColor);
     let mut st = State::new(identity, Keymap::default(), theme, vec![], None, LogSettings::default());
     st.size = (200, 50);
-    st.screen = Screen::Argo;
-    st.argo.enabled = true;
-    st.argo.context = "prod-eu".into();
-    st.argo.connection = ArgoConnection::Live;
+    st.screen = Screen::Overview;
+    let settings = flightdeck::config::KubernetesSettings::default();
     for i in 0..ROLLOUTS {
         let r: Rollout = serde_json::from_value(object(i)).unwrap();
-        st.argo.rollouts.insert(r.key(), r);
+        let row = flightdeck::argo::provider::release(&settings, "prod-eu", &r, st.now);
+        st.releases.rows.insert(row.reference.clone(), row);
     }
-    st.argo.selected = Some(st.argo.ordered(st.now)[500].key());
+    st.releases.selected = Some(st.releases()[500].reference.clone());
     st
 }
 
+/// One release in full, with 1,000 in the list.
 #[divan::bench(sample_count = 20)]
-fn frame_of_1000_rollouts(bencher: Bencher) {
-    let st = state();
+fn release_frame_among_1000_rollouts(bencher: Bencher) {
+    let mut st = state();
+    st.screen = Screen::Release;
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     bencher.bench_local(|| {
         term.draw(|f| flightdeck::ui::render(f, black_box(&st))).unwrap();
@@ -76,10 +77,7 @@ fn frame_of_1000_rollouts(bencher: Bencher) {
 /// provider's rows (what needs a human first).
 #[divan::bench(sample_count = 20)]
 fn releases_frame_of_1000_rollouts(bencher: Bencher) {
-    let mut st = state();
-    st.screen = Screen::Overview;
-    let chosen = st.releases()[500].reference(&st);
-    st.rollouts.selected = Some(chosen);
+    let st = state();
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     bencher.bench_local(|| {
         term.draw(|f| flightdeck::ui::render(f, black_box(&st))).unwrap();
@@ -89,13 +87,15 @@ fn releases_frame_of_1000_rollouts(bencher: Bencher) {
 #[divan::bench(sample_count = 20)]
 fn watch_update_into_state(bencher: Bencher) {
     let mut st = state();
+    let settings = flightdeck::config::KubernetesSettings::default();
     let mut i = 0;
     bencher.bench_local(|| {
         i += 1;
         let mut o = object(i % ROLLOUTS);
         o["status"]["currentStepIndex"] = json!(i % 5);
         let r: Rollout = serde_json::from_value(o).unwrap();
-        flightdeck::app::update::update(&mut st, Action::Argo(ArgoMsg::Watch(WatchUpdate::Apply(Box::new(r)))));
+        let row = flightdeck::argo::provider::release(&settings, "prod-eu", &r, st.now);
+        flightdeck::app::update::update(&mut st, Action::Release(flightdeck::delivery::ReleaseEvent::Changed(Box::new(row))));
     });
 }
 

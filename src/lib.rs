@@ -11,6 +11,7 @@ pub mod ci;
 pub mod cli;
 pub mod cockpit;
 pub mod config;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod findings;

@@ -37,6 +37,22 @@ pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEven
     Ok(Ci { registry: Registry::new(providers), local })
 }
 
+/// Every configured rollout provider: NGINX canaries of the configuration, and the Argo Rollouts
+/// of the Kubernetes context (with the kubeconfig's defaults when `kube` asks for them without a
+/// `[kubernetes]` section).
+pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery::Registry {
+    let mut providers: Vec<Arc<dyn crate::delivery::RolloutProvider>> = Vec::new();
+    if !config.rollouts.is_empty() {
+        providers.push(Arc::new(crate::rollout::NginxProvider::new(nginx_controller(config, data_dir))));
+    }
+    match &config.kubernetes {
+        Some(k) => providers.push(Arc::new(crate::argo::ArgoProvider::new(k.clone()))),
+        None if kube => providers.push(Arc::new(crate::argo::ArgoProvider::new(Default::default()))),
+        None => {}
+    }
+    crate::delivery::Registry::new(providers)
+}
+
 /// The NGINX canary controller for the configured rollouts, journaling into the data directory.
 pub fn nginx_controller(config: &Config, data_dir: &Path) -> Controller {
     let journal = crate::audit::Journal::in_data_dir(data_dir);

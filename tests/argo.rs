@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use flightdeck::argo::ArgoAction;
-use flightdeck::argo::actions::Seen;
+use flightdeck::delivery::RolloutAction as ArgoAction;
+
 use flightdeck::argo::client::{ArgoError, By, Cluster, WatchUpdate, execute};
 use flightdeck::argo::status::{State, state};
 use futures::StreamExt;
@@ -277,7 +277,7 @@ async fn a_stale_or_repeated_promote_is_refused_with_what_changed() {
         json!({"phase": "Paused", "controllerPause": true,
         "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-11-22T10:00:00Z"}]}),
     ));
-    let seen = Seen::of(&get(&e, "web"), jiff::Timestamp::now());
+    let seen = flightdeck::argo::actions::seen(&get(&e, "web"), jiff::Timestamp::now());
     execute(&e.cluster, NS, "web", &ArgoAction::Promote, Some(&seen), &by("alice", "go", false)).await.unwrap();
     e.api.modify("rollouts", NS, "web", |r| {
         r["status"]["controllerPause"] = json!(false);
@@ -288,7 +288,7 @@ async fn a_stale_or_repeated_promote_is_refused_with_what_changed() {
     // The same keypress again, with what the user saw then: refused, nothing sent.
     let err = execute(&e.cluster, NS, "web", &ArgoAction::Promote, Some(&seen), &by("alice", "go", false)).await.unwrap_err();
     let ArgoError::Refused(m) = &err else { panic!("{err}") };
-    assert!(m.contains("step 1 → 2") && m.contains("Paused → Progressing") && m.contains("nothing was sent"), "{m}");
+    assert!(m.contains("step 2 → 3") && m.contains("Paused → Progressing") && m.contains("nothing was sent"), "{m}");
     assert!(writes(&e.api).is_empty());
 }
 

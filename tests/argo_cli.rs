@@ -73,7 +73,7 @@ async fn the_list_puts_what_needs_a_human_first_across_namespaces() {
     let out = e.run(&["rollouts", "-n", "search", "--json"]).await;
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1);
-    assert_eq!(rows[0]["state"], "Paused");
+    assert_eq!((rows[0]["health"].as_str(), rows[0]["state"].as_str()), (Some("paused"), Some("Paused (CanaryPauseStep)")));
 
     let out = e.run(&["rollout", "get", "search/waiting"]).await;
     assert!(out.status.success(), "{}", text(&out));
@@ -97,7 +97,7 @@ async fn promote_goes_through_policy_and_journal_and_sends_the_patch() {
     assert_eq!(writes.len(), 1);
     assert_eq!(writes[0].body, json!({"status": {"pauseConditions": null}}));
     let journal = e.journal();
-    assert!(journal.contains("\"action\":\"argo.promote\"") && journal.contains("\"phase\":\"intent\""), "{journal}");
+    assert!(journal.contains("\"action\":\"rollout.promote\"") && journal.contains("\"phase\":\"intent\""), "{journal}");
     assert!(journal.contains("\"result\":\"success\""), "{journal}");
 
     // Production: a promotion is judged by the release's security findings; with no pipeline run
@@ -191,8 +191,8 @@ async fn a_pipeline_stage_deploys_the_image_and_follows_the_rollout_to_healthy()
                {"op": "add", "path": "/metadata/annotations", "value": {"flightdeck.dev/run": "local:1"}}]),
         "the image and the run that built it arrive in one patch"
     );
-    assert!(text(&out).contains("shop/web is Healthy on its new revision"), "{}", text(&out));
-    assert!(e.journal().contains("\"action\":\"argo.set-image\""), "{}", e.journal());
+    assert!(text(&out).contains("shop/web is Healthy on its new version"), "{}", text(&out));
+    assert!(e.journal().contains("\"action\":\"rollout.deploy\""), "{}", e.journal());
     assert_eq!(e.api.get("rollouts", "shop", "web").unwrap()["metadata"]["annotations"]["flightdeck.dev/run"], "local:1");
 
     // The next release waits at a pause in production: its promotion is judged by the findings of
@@ -204,7 +204,11 @@ async fn a_pipeline_stage_deploys_the_image_and_follows_the_rollout_to_healthy()
     });
     let out = e.run(&["promote", "shop/web", "--context", "prod-eu", "--confirm", "shop/web", "--reason", "release 4"]).await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(e.journal().contains("\"action\":\"argo.promote\"") && e.journal().contains("\"evidence_run\":\"local:1\""), "{}", e.journal());
+    assert!(
+        e.journal().contains("\"action\":\"rollout.promote\"") && e.journal().contains("\"evidence_run\":\"local:1\""),
+        "{}",
+        e.journal()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,7 +262,7 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     assert!(get.status.success(), "{}", text(&get));
     // retry takes a run or a rollout, told apart by the reference.
     let out = e.run(&["retry", "nginx:web", "--yes"]).await;
-    assert!(text(&out).contains("no rollout is configured"), "an NGINX canary was meant: {}", text(&out));
+    assert!(text(&out).contains("no rollout provider `nginx` is configured"), "an NGINX canary was meant: {}", text(&out));
     let out = e.run(&["retry", "7", "--yes"]).await;
     assert!(text(&out).contains("run #7 does not exist"), "a run was meant: {}", text(&out));
     assert!(e.api.take_writes().iter().any(|r| r.method == "PATCH"));
@@ -275,5 +279,5 @@ async fn a_pipeline_stage_fails_when_the_rollout_is_aborted() {
         "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted", "message": "metric error-rate assessed Failed"}]});
     let (out, _) = tokio::join!(run, controller(&e.api, aborted));
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("shop/web was aborted: metric error-rate assessed Failed"), "{}", text(&out));
+    assert!(text(&out).contains("shop/web: Aborted: metric error-rate assessed Failed"), "{}", text(&out));
 }

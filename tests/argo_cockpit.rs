@@ -6,9 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use flightdeck::app::state::{ArgoConnection, Overlay, Screen};
-use flightdeck::keymap::Command;
-use flightdeck::rollout::RolloutAction;
+use flightdeck::app::state::{Overlay, Screen};
+use flightdeck::delivery::FeedState;
+use flightdeck::domain::RolloutRef;
+use flightdeck::keymap::{Command, RolloutKey};
 use serde_json::{Value, json};
 use support::apiserver::ApiDouble;
 use support::cockpit::Cockpit;
@@ -51,9 +52,16 @@ fn unwatched(api: &ApiDouble, context: &str, env: &str, extra: &str) -> (Cockpit
 
 async fn cockpit(api: &ApiDouble) -> (Cockpit, tempfile::TempDir) {
     let (mut c, kube) = unwatched(api, "staging", "staging", "");
-    c.press("7");
-    c.until("the watched rollouts", LIMIT, |s| s.argo.connection == ArgoConnection::Live && !s.argo.rollouts.is_empty()).await;
+    c.press("6");
+    c.until("the watched rollouts", LIMIT, |s| {
+        s.releases.feeds.get("argo").is_some_and(|f| f.state == FeedState::Live) && !s.releases.rows.is_empty()
+    })
+    .await;
     (c, kube)
+}
+
+fn opened(s: &flightdeck::app::state::State) -> Option<&flightdeck::delivery::Detail> {
+    s.releases.detail.as_ref().filter(|d| d.loaded)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,12 +73,12 @@ async fn watch_open_promote_and_see_the_change_arrive() {
     ));
     api.put(rollout("api", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
     let (mut c, _k) = cockpit(&api).await;
-    assert_eq!(c.state.screen, Screen::Argo);
     // What needs a human first.
-    assert_eq!(c.state.argo.selected(c.state.now).unwrap().metadata.name, "web");
+    assert_eq!(c.state.selected_release().unwrap().reference.short(), "shop/web");
     c.press("<enter>");
-    c.until("the opened rollout", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.loaded)).await;
-    assert!(c.screen().contains("you may: patch ✓ · patch status ✓"), "{}", c.screen());
+    assert_eq!(c.state.screen, Screen::Release);
+    c.until("the opened rollout", LIMIT, |s| opened(s).is_some_and(|d| d.permissions.is_some())).await;
+    assert!(!c.screen().contains("you may not"), "nothing is forbidden here:\n{}", c.screen());
 
     c.press("p");
     let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("promote asks first:\n{}", c.screen()) };
@@ -93,10 +101,11 @@ async fn watch_open_promote_and_see_the_change_arrive() {
         r["status"]["currentStepIndex"] = json!(2);
         r["status"]["phase"] = json!("Progressing");
     });
-    c.until("the controller's change", LIMIT, |s| s.argo.rollouts.get("shop/web").is_some_and(|r| r.step_index() == 2)).await;
+    let web = RolloutRef::argo("staging", "shop", "web");
+    c.until("the controller's change", LIMIT, |s| s.release(&web).is_some_and(|r| r.step == Some((3, 3)))).await;
     // The action's Kubernetes Event is in the opened rollout's timeline.
     c.until("the event in the timeline", LIMIT, |s| {
-        s.argo.detail.as_ref().is_some_and(|d| d.events.iter().any(|e| e["reason"] == "FlightdeckPromote"))
+        opened(s).is_some_and(|d| d.timeline.iter().any(|e| e.text.contains("FlightdeckPromote")))
     })
     .await;
     assert!(c.screen().contains("FlightdeckPromote: promote by alice@ops via flightdeck"), "{}", c.screen());
@@ -109,10 +118,11 @@ async fn forbidden_actions_are_greyed_with_the_reason_before_any_key() {
     api.forbid("patch", "rollouts/status");
     let (mut c, _k) = cockpit(&api).await;
     c.press("<enter>");
-    c.until("the access review", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.permissions.is_some())).await;
-    let why = flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutAction::Abort)).unwrap_err();
+    c.until("the access review", LIMIT, |s| opened(s).is_some_and(|d| d.permissions.is_some())).await;
+    let why = flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutKey::Abort)).unwrap_err();
     assert!(why.contains("you may not patch rollouts/status"), "{why}");
-    assert_eq!(flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutAction::Pause)), Ok(()));
+    assert_eq!(flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutKey::Pause)), Ok(()));
+    assert!(c.screen().contains("✗ abort, promote, promote-full, retry — you may not patch rollouts/status"), "{}", c.screen());
     c.press("X");
     assert!(c.state.overlay.is_none());
     assert!(api.take_writes().iter().all(|r| r.method != "PATCH"));
@@ -126,12 +136,11 @@ async fn undo_picks_a_revision_from_the_list() {
         api.put(replica_set("web", rev, hash));
     }
     let (mut c, _k) = cockpit(&api).await;
+    // On the releases list: the revisions are read if need be, then the picker opens.
     c.press("U");
-    assert!(c.state.argo.picker.is_none(), "the revisions are read first (Enter)");
-    c.press("<enter>");
-    c.until("the revisions", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.revisions.len() == 3)).await;
-    c.press("U");
-    assert_eq!(c.state.argo.picker, Some(1), "the previous revision is proposed");
+    c.until("the revisions", LIMIT, |s| opened(s).is_some_and(|d| d.revisions.len() == 3)).await;
+    c.until("the picker", LIMIT, |s| s.releases.picker.is_some()).await;
+    assert_eq!(c.state.releases.picker, Some(1), "the previous revision is proposed");
     assert!(c.screen().contains("Undo shop/web to which revision?"), "{}", c.screen());
     c.press("j<enter>");
     let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("undo asks first:\n{}", c.screen()) };
@@ -149,7 +158,10 @@ async fn undo_picks_a_revision_from_the_list() {
         "metadata": {"name": "web-h1-4", "namespace": "shop", "ownerReferences": [{"kind": "Rollout", "name": "web", "uid": "uid-web", "controller": true}]},
         "spec": {}, "status": {"phase": "Running"}}));
     c.until("the watched revisions and analysis run", LIMIT, |s| {
-        s.argo.detail.as_ref().is_some_and(|d| d.revisions.first().is_some_and(|r| r.revision() == 4) && d.analysis_runs.len() == 1)
+        opened(s).is_some_and(|d| {
+            d.revisions.first().is_some_and(|r| r.number == 4)
+                && d.sections.iter().any(|x| x.title == "analysis runs" && x.lines.len() == 1)
+        })
     })
     .await;
 }
@@ -170,13 +182,14 @@ async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
     linked["metadata"]["annotations"] = json!({"flightdeck.dev/run": run.text()});
     api.put(linked);
     api.put(rollout("orphan", json!({"phase": "Paused", "currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]})));
-    c.press("7");
-    c.until("the watched rollouts", LIMIT, |s| s.argo.rollouts.len() == 2).await;
+    c.press("6");
+    c.until("the watched rollouts", LIMIT, |s| s.releases.rows.len() == 2).await;
 
     // The unlinked one fails closed, and says how to link a run.
-    c.state.argo.selected = Some("shop/orphan".into());
-    c.press("<enter>");
-    c.until("opened", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.loaded)).await;
+    let orphan = RolloutRef::argo("prod-eu", "shop", "orphan");
+    c.state.releases.selected = Some(orphan.clone());
+    c.press("7");
+    c.until("opened", LIMIT, |s| opened(s).is_some_and(|d| d.reference.as_ref() == Some(&orphan))).await;
     c.press("p");
     assert!(c.state.overlay.is_none(), "refused, no dialog:\n{}", c.screen());
     assert!(
@@ -185,12 +198,13 @@ async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
         c.state.toasts
     );
     c.press("f");
-    assert!(c.state.toasts.iter().any(|t| t.text.contains("no pipeline run is linked to shop/orphan")), "{:?}", c.state.toasts);
-    assert_eq!(c.state.screen, Screen::Argo);
+    assert!(c.state.toasts.iter().any(|t| t.text.contains("linked to shop/orphan")), "{:?}", c.state.toasts);
+    assert_eq!(c.state.screen, Screen::Release);
 
     // The linked one: its run's findings are read when it is opened, and they judge the promotion.
-    c.state.argo.selected = Some("shop/web".into());
-    c.press("<esc><enter>");
+    c.press("<esc>");
+    c.state.releases.selected = Some(RolloutRef::argo("prod-eu", "shop", "web"));
+    c.press("7");
     c.until("its run's findings", LIMIT, |s| s.run(&run).is_some_and(|r| r.evidence.is_some())).await;
     c.press("p");
     let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("promote asks for the typed name:\n{}", c.screen()) };
@@ -232,8 +246,10 @@ async fn the_releases_screen_lists_argo_rollouts_and_acts_on_them() {
     let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("promote asks first:\n{}", c.screen()) };
     assert!(d.title.contains("shop/web") || d.lines.iter().any(|l| l.contains("shop/web")), "{:?}", d.lines);
     c.press("<esc>");
-    // Moving down selects the next provider row; Enter opens it on the Kubernetes screen.
+    // Moving down selects the next row; Enter opens it in full.
     c.press("j<enter>");
-    assert_eq!(c.state.screen, Screen::Argo);
-    c.until("opened", LIMIT, |s| s.argo.detail.as_ref().is_some_and(|d| d.key == "shop/api" && d.loaded)).await;
+    assert_eq!(c.state.screen, Screen::Release);
+    let api_ref = RolloutRef::argo("staging", "shop", "api");
+    c.until("opened", LIMIT, |s| opened(s).is_some_and(|d| d.reference.as_ref() == Some(&api_ref))).await;
+    assert!(c.screen().contains("Release · shop/api · Argo Rollout"), "{}", c.screen());
 }

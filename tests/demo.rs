@@ -216,10 +216,10 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
     assert_eq!(status, 200);
     let rec = wait_until("the automatic abort", 180, || {
         let r = json(cli(&config, &data, &["rollout", "get", "payments-api", "--json"]));
-        (r["phase"] == "aborted").then_some(r)
+        (r["health"] == "aborted").then_some(r)
     });
     assert_eq!(rec["weight"], 0);
-    assert!(rec["cause"].as_str().unwrap().contains("analysis failed"), "{rec}");
+    assert!(rec["message"].as_str().unwrap().contains("analysis failed"), "{rec}");
     let include = std::fs::read_to_string(&nginx.include).unwrap();
     assert!(include.contains(&format!("server {} down;", lab.canary)), "{include}");
     assert_eq!(versions(50), (50, 0), "after the abort, stable serves everything");
@@ -233,7 +233,7 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
     let verify = cli(&config, &data, &["audit", "verify"]);
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
     let export = String::from_utf8(cli(&config, &data, &["audit", "export", "--format", "json"]).stdout).unwrap();
-    for action in ["run.trigger", "gate.approve", "rollout.start", "rollout.set-weight", "rollout.auto-abort"] {
+    for action in ["run.trigger", "gate.approve", "rollout.deploy", "rollout.set-weight", "rollout.auto-abort"] {
         assert!(export.contains(action), "the journal has no {action}: {export}");
     }
 }

@@ -7,8 +7,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use flightdeck::rollout::controller::Seen;
-use flightdeck::rollout::{Controller, OnFailure, Phase, RolloutAction, RolloutError, RolloutSpec, Step};
+use flightdeck::delivery::{RolloutAction, Seen};
+use flightdeck::rollout::{Controller, OnFailure, Phase, Record, RolloutError, RolloutSpec, Step};
 use support::nginx::{Nginx, read};
 
 fn controller(n: &Nginx, steps: Vec<Step>, data: &std::path::Path) -> Controller {
@@ -38,22 +38,22 @@ async fn the_measured_split_follows_every_step() {
     assert_eq!(n.split(100), (90, 10));
     assert!(read(&n.include).contains("weight="), "{}", read(&n.include));
 
-    let rec = c.act("web", RolloutAction::Promote, Some(Seen::of(&rec)), "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Promote, Some(&seen_of(&c, &rec)), "alice").await.unwrap();
     assert_eq!((rec.phase, rec.step, rec.weight), (Phase::Paused, 3, 50));
     assert_eq!(n.split(100), (50, 50));
-    let rec = c.act("web", RolloutAction::Promote, Some(Seen::of(&rec)), "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Promote, Some(&seen_of(&c, &rec)), "alice").await.unwrap();
     assert_eq!(n.split(100), (10, 90));
     // The last promote runs off the end of the steps: fully promoted.
-    let rec = c.act("web", RolloutAction::Promote, Some(Seen::of(&rec)), "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Promote, Some(&seen_of(&c, &rec)), "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Healthy, 100));
     assert_eq!(n.split(20), (0, 20));
     assert!(read(&n.include).contains(&format!("server {} down;", n.stable)), "0 % is `down`: {}", read(&n.include));
     // Undo: the stable servers get everything back; a second undo has nothing to do and sends nothing.
-    let rec = c.act("web", RolloutAction::Undo, Some(Seen::of(&rec)), "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Undo { to_revision: None }, Some(&seen_of(&c, &rec)), "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Healthy, 0));
     assert_eq!(n.split(20), (20, 0));
     let before = std::fs::metadata(&n.include).unwrap().modified().unwrap();
-    let err = c.act("web", RolloutAction::Undo, None, "alice").await.unwrap_err();
+    let err = c.act("web", &RolloutAction::Undo { to_revision: None }, None, "alice").await.unwrap_err();
     assert!(err.to_string().contains("nothing to undo"), "{err}");
     assert_eq!(std::fs::metadata(&n.include).unwrap().modified().unwrap(), before, "nothing was written");
 }
@@ -92,13 +92,13 @@ async fn abort_sends_everything_back_to_stable_and_retry_starts_over() {
     let c = controller(&n, vec![Step::SetWeight(50), Step::Pause(None), Step::SetWeight(100)], data.path());
     let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!(n.split(10), (5, 5));
-    let rec = c.act("web", RolloutAction::Abort, Some(Seen::of(&rec)), "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Abort, Some(&seen_of(&c, &rec)), "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Aborted, 0));
     assert_eq!(rec.cause.as_deref(), Some("aborted by alice"));
     assert_eq!(n.split(20), (20, 0));
-    let err = c.act("web", RolloutAction::Promote, None, "alice").await.unwrap_err();
+    let err = c.act("web", &RolloutAction::Promote, None, "alice").await.unwrap_err();
     assert!(err.to_string().contains("retry it first"), "{err}");
-    let rec = c.act("web", RolloutAction::Retry, None, "alice").await.unwrap();
+    let rec = c.act("web", &RolloutAction::Retry, None, "alice").await.unwrap();
     assert_eq!((rec.phase, rec.step, rec.weight), (Phase::Paused, 1, 50));
     assert_eq!(n.split(10), (5, 5));
 }
@@ -134,12 +134,12 @@ async fn concurrent_actions_are_serialised_and_a_double_promote_moves_one_step()
         vec![Step::SetWeight(10), Step::Pause(None), Step::SetWeight(30), Step::Pause(None), Step::SetWeight(60), Step::Pause(None)];
     let c = controller(&n, steps.clone(), data.path());
     let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
-    let seen = Seen::of(&rec);
+    let seen = seen_of(&c, &rec);
     // Two people (two controllers, as two processes would be) press promote on what they both saw.
     let other = controller(&n, steps, data.path());
     let (a, b) = tokio::join!(
-        c.act("web", RolloutAction::Promote, Some(seen), "alice"),
-        other.act("web", RolloutAction::Promote, Some(seen), "bob")
+        c.act("web", &RolloutAction::Promote, Some(&seen), "alice"),
+        other.act("web", &RolloutAction::Promote, Some(&seen), "bob")
     );
     let (ok, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(|r| r.is_ok());
     assert_eq!(ok.len(), 1, "exactly one promote applies");
@@ -159,13 +159,18 @@ async fn timed_pauses_end_by_themselves_and_resume_does_not_skip_a_step_pause() 
     let rec = c.start("web", "2.0.0", Some("1.0.0"), None, "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Paused, 20));
     assert!(rec.pause.as_ref().unwrap().until.is_some(), "a countdown");
-    let err = c.act("web", RolloutAction::Resume, None, "alice").await.unwrap_err();
+    let err = c.act("web", &RolloutAction::Resume, None, "alice").await.unwrap_err();
     assert!(err.to_string().contains("not by a person"), "{err}");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let rec = c.tick("web").await.unwrap();
     assert_eq!((rec.phase, rec.step, rec.weight), (Phase::Paused, 3, 40));
     // Already paused: pause is refused; promote goes on past the indefinite pause to the end.
-    assert!(c.act("web", RolloutAction::Pause, None, "alice").await.is_err());
-    let rec = c.act("web", RolloutAction::Promote, None, "alice").await.unwrap();
+    assert!(c.act("web", &RolloutAction::Pause, None, "alice").await.is_err());
+    let rec = c.act("web", &RolloutAction::Promote, None, "alice").await.unwrap();
     assert_eq!((rec.phase, rec.weight), (Phase::Healthy, 100));
+}
+
+/// What a person sees of the rollout now.
+fn seen_of(c: &Controller, rec: &Record) -> Seen {
+    flightdeck::rollout::controller::seen(rec, c.spec(&rec.name).unwrap())
 }

@@ -373,16 +373,16 @@ fn the_fault_key_cycles_through_the_faults_a_canary_offers_and_shows_what_it_doe
 #[test]
 fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_rollout() {
     use flightdeck::keymap::Command;
-    use flightdeck::rollout::{Phase, RolloutAction};
+    use flightdeck::keymap::RolloutKey;
+    use flightdeck::rollout::Phase;
     let mut st = state(120, 40);
     support::fixtures::with_prod_policy(&mut st, false);
     let spec = support::fixtures::rollout_spec("payments-api", "prod", None);
     let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
     rec.run = Some(flightdeck::domain::RunRef::local(2));
-    st.rollouts.specs = vec![spec];
-    st.rollouts.records.insert("payments-api".into(), rec);
+    support::fixtures::show_nginx(&mut st, &[spec], &[rec], None);
     st.run_mut(&flightdeck::domain::RunRef::local(2)).unwrap().evidence = None;
-    let promote = Command::Rollout(RolloutAction::Promote);
+    let promote = Command::Rollout(RolloutKey::Promote);
     // Not read yet: the gate cannot be judged, so promote is greyed with the reason.
     let why = flightdeck::app::selectors::preview(&st, promote).unwrap_err();
     assert!(why.contains("security findings have not been read"), "{why}");
@@ -394,7 +394,7 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     assert!(st.run(&flightdeck::domain::RunRef::local(2)).unwrap().evidence.is_some());
     assert_eq!(flightdeck::app::selectors::preview(&st, promote), Ok(()), "clean findings: promote is allowed");
     // Abort is never held back by findings.
-    assert_eq!(flightdeck::app::selectors::preview(&st, Command::Rollout(RolloutAction::Abort)), Ok(()));
+    assert_eq!(flightdeck::app::selectors::preview(&st, Command::Rollout(RolloutKey::Abort)), Ok(()));
 }
 
 #[test]
@@ -402,14 +402,17 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     use flightdeck::app::state::Screen;
     use flightdeck::rollout::Phase;
     let mut st = state(120, 40);
-    st.rollouts.specs =
-        vec![support::fixtures::rollout_spec("payments-api", "prod", None), support::fixtures::rollout_spec("search", "qa", None)];
+    let specs = [support::fixtures::rollout_spec("payments-api", "prod", None), support::fixtures::rollout_spec("search", "qa", None)];
     let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
     rec.run = Some(flightdeck::domain::RunRef::local(2));
-    st.rollouts.records.insert("payments-api".into(), rec);
+    let idle = support::fixtures::rollout_record("search", Phase::Healthy, 3, 0);
+    support::fixtures::show_nginx(&mut st, &specs, &[rec, idle], None);
     keys(&mut st, "6");
-    assert_eq!(st.selected_nginx().unwrap().0.name, "payments-api");
+    assert_eq!(st.selected_release().unwrap().reference.short(), "payments-api");
 
+    // Enter opens the release in full; Enter again opens the run behind it.
+    update(&mut st, code(KeyCode::Enter));
+    assert_eq!(st.screen, Screen::Release);
     update(&mut st, code(KeyCode::Enter));
     assert_eq!((st.screen, st.selected_run.clone(), st.focus), (Screen::Pipelines, Some(flightdeck::domain::RunRef::local(2)), Pane::Jobs));
 
@@ -433,7 +436,7 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     // A rollout with nothing behind it says so instead of jumping somewhere unrelated.
     keys(&mut st, "6");
     keys(&mut st, "j");
-    assert_eq!(st.selected_nginx().unwrap().0.name, "search");
+    assert_eq!(st.selected_release().unwrap().reference.short(), "search");
     keys(&mut st, "w");
     assert_eq!(st.screen, Screen::Overview);
     assert!(st.toasts.iter().any(|t| t.text.contains("nothing is waiting for approval in qa")), "{:?}", st.toasts);

@@ -288,10 +288,9 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
             weight: 20,
             actor: "mallory".into(),
         });
-        for rec in [paused, aborted, degraded, healthy, evil, rollout_record("checkout", Phase::Progressing, 0, 20)] {
-            st.rollouts.records.insert(rec.name.clone(), rec);
-        }
-        st.rollouts.specs = specs.to_vec();
+        let records = [paused, aborted, degraded, healthy, evil, rollout_record("checkout", Phase::Progressing, 0, 20)];
+        // The hostile one is selected: its history is in the detail.
+        support::fixtures::show_nginx(st, &specs, &records, Some("evil"));
         let errors = MetricResult {
             name: "error ratio".into(),
             unit: "ratio".into(),
@@ -326,8 +325,6 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
             .data
             .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
         st.screen = Screen::Overview;
-        // The hostile one is selected: its history is in the detail.
-        st.rollouts.cursor = 4;
     });
 }
 
@@ -384,16 +381,13 @@ fn argo_state(st: &mut flightdeck::app::state::State) {
                           "pauseConditions": [{"reason": "BlueGreenPause", "startTime": "2026-11-22T09:40:00Z"}],
                           "blueGreen": {"activeSelector": "9reen", "previewSelector": "b1ue"}}}),
     ];
-    st.argo.enabled = true;
-    st.argo.context = "prod-eu".into();
-    st.argo.environments.insert("prod-eu".into(), "prod".into());
-    st.argo.connection = flightdeck::app::state::ArgoConnection::Live;
-    st.argo.last_update = Some(support::fixtures::at(-4));
-    for o in objects {
-        let r: flightdeck::argo::Rollout = serde_json::from_value(o).unwrap();
-        st.argo.rollouts.insert(r.key(), r);
-    }
-    st.screen = Screen::Argo;
+    let mut settings = flightdeck::config::KubernetesSettings::default();
+    settings.environments.insert("prod-eu".into(), "prod".into());
+    settings.services.insert("shop/waiting".into(), "payments".into());
+    st.releases.last_update = Some(support::fixtures::at(-4));
+    let rollouts: Vec<flightdeck::argo::Rollout> = objects.into_iter().map(|o| serde_json::from_value(o).unwrap()).collect();
+    support::fixtures::show_argo(st, &settings, "prod-eu", &rollouts);
+    st.screen = Screen::Overview;
 }
 
 #[test]
@@ -403,12 +397,14 @@ fn argo_rollouts_list_in_every_state() {
 
 #[test]
 fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
-    use flightdeck::app::state::ArgoDetail;
     use serde_json::json;
     for (name, key) in [("argo_detail_waiting", "shop/waiting"), ("argo_detail_blue_green", "payments/checkout")] {
         let mut st = state(160, 45);
         argo_state(&mut st);
-        st.argo.selected = Some(key.into());
+        let (ns, rollout) = key.split_once('/').unwrap();
+        let reference = flightdeck::domain::RolloutRef::argo("prod-eu", ns, rollout);
+        st.releases.selected = Some(reference.clone());
+        st.screen = Screen::Release;
         let rs = |rev: i64, hash: &str, image: &str| -> flightdeck::argo::model::ReplicaSet {
             serde_json::from_value(json!({"metadata": {"name": format!("waiting-{hash}"), "creationTimestamp": "2026-11-22T08:00:00Z",
                 "labels": {"rollouts-pod-template-hash": hash}, "annotations": {"rollout.argoproj.io/revision": rev.to_string()}},
@@ -416,33 +412,28 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
                 "status": {"readyReplicas": 4}}))
             .unwrap()
         };
-        st.argo.detail = Some(ArgoDetail {
-            key: key.into(),
-            loaded: true,
-            revisions: vec![
-                rs(7, "c0ffee", "registry/shop:2.4.0"),
-                rs(6, "5eed", "registry/shop:2.3.1"),
-                rs(5, "01d", "registry/shop:2.3.0"),
-            ],
-            analysis_runs: vec![json!({"metadata": {"name": "waiting-c0ffee-7"}, "status": {"phase": "Running",
-                "metricResults": [{"name": "error-rate", "phase": "Running", "measurements": [{"value": "0.004"}]}]}})],
-            events: vec![
-                json!({"type": "Normal", "reason": "RolloutPaused", "message": "Rollout is paused (CanaryPauseStep)",
-                                "lastTimestamp": "2026-11-22T09:58:00Z"}),
-                json!({"type": "Warning", "reason": "FlightdeckAbort", "message": "\u{1b}[31mabort\u{1b}[0m by mallory",
-                                "lastTimestamp": "2026-11-22T09:59:00Z"}),
-            ],
-            permissions: Some(flightdeck::argo::client::Permissions {
+        let rollout = st.release(&reference).unwrap().native.get::<flightdeck::argo::Rollout>().unwrap().clone();
+        st.releases.detail = Some(flightdeck::argo::provider::detail_for(
+            &rollout,
+            "prod-eu",
+            vec![rs(7, "c0ffee", "registry/shop:2.4.0"), rs(6, "5eed", "registry/shop:2.3.1"), rs(5, "01d", "registry/shop:2.3.0")],
+            Some(flightdeck::argo::client::Permissions {
                 patch: flightdeck::argo::client::Access { allowed: true, reason: String::new() },
                 patch_status: flightdeck::argo::client::Access {
                     allowed: false,
                     reason: "RBAC: no rule allows patch rollouts/status".into(),
                 },
             }),
-            error: None,
-        });
+            &[json!({"metadata": {"name": "waiting-c0ffee-7"}, "status": {"phase": "Running",
+                "metricResults": [{"name": "error-rate", "phase": "Running", "measurements": [{"value": "0.004"}]}]}})],
+            &[
+                json!({"type": "Normal", "reason": "RolloutPaused", "message": "Rollout is paused (CanaryPauseStep)",
+                                "lastTimestamp": "2026-11-22T09:58:00Z"}),
+                json!({"type": "Warning", "reason": "FlightdeckAbort", "message": "\u{1b}[31mabort\u{1b}[0m by mallory",
+                                "lastTimestamp": "2026-11-22T09:59:00Z"}),
+            ],
+        ));
         // A service judges this canary; the journal has flightdeck's own action on it.
-        st.argo.services.insert("shop/waiting".into(), "payments".into());
         let result = flightdeck::metrics::analysis::AnalysisResult {
             service: "payments".into(),
             phase: flightdeck::metrics::Phase::Failed,
@@ -500,7 +491,7 @@ fn help_lists_every_context_the_rollout_keys_and_the_dialog_keys() {
     }
     for line in [
         "go on to the rollout's next step",
-        "restart an Argo Rollout's pods",
+        "restart the rollout's pods (Argo Rollouts)",
         "a shorter canary window",
         "answer yes to a y/N question",
         "choose the selected entry",

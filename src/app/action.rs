@@ -49,27 +49,13 @@ pub enum Action {
         result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,
     },
     ThemeLoaded(Result<Theme, String>),
-    /// The rollout controller's view of a rollout (sent when it changes).
-    RolloutUpdated {
-        name: String,
-        result: Result<Box<crate::rollout::Record>, String>,
-    },
-    /// From the Kubernetes API: the watch, the opened rollout's details, connection trouble.
-    Argo(ArgoMsg),
+    /// What a rollout provider reported: its feed, a release that changed, one that went.
+    Release(crate::delivery::ReleaseEvent),
+    /// The opened release's detail was read (again).
+    ReleaseDetail(Box<crate::delivery::Detail>),
+    /// Something asked of a worker failed, with why (shown as an error).
+    Failed(String),
     /// The canary's injected fault was changed to the named one (or could not be).
     FaultInjected(Result<String, String>),
     Run(RunEvent),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum ArgoMsg {
-    /// Connected to a context; its namespace and the kubeconfig's contexts.
-    Connected {
-        context: String,
-        contexts: Vec<String>,
-    },
-    Watch(crate::argo::client::WatchUpdate),
-    Detail(Box<crate::app::state::ArgoDetail>),
-    /// The kubeconfig or the connection failed.
-    Failed(String),
 }

@@ -104,9 +104,12 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
                 "run" | "trigger" => state.pipelines.clone(),
                 "theme" => state.theme_names.clone(),
                 "inject" => state.canary.faults.as_ref().map(|f| f.names()).unwrap_or_default(),
-                "ctx" | "context" => state.argo.contexts.clone(),
+                "ctx" | "context" => state.releases.feeds.values().flat_map(|f| f.scopes.clone()).collect(),
                 "ns" | "namespace" => {
-                    let mut ns: Vec<String> = state.argo.rollouts.values().map(|r| r.metadata.namespace.clone()).collect();
+                    // A scoped reference's last part is its namespace (`argo:CTX/NS/NAME`).
+                    let mut ns: Vec<String> =
+                        state.releases.rows.keys().filter_map(|r| r.scope.rsplit_once('/').map(|(_, ns)| ns.to_string())).collect();
+                    ns.sort();
                     ns.dedup();
                     ns.push("all".into());
                     ns

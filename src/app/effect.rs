@@ -36,16 +36,15 @@ pub enum Effect {
     LoadTheme {
         name: String,
     },
-    /// Watch Argo Rollouts in a context (None: the configured or current one) and namespace
-    /// (None: all), replacing any watch under way.
-    ArgoWatch {
-        context: Option<String>,
-        namespace: Option<String>,
+    /// Start every rollout provider's feed.
+    WatchReleases,
+    /// Point the feeds somewhere else (`context=NAME`, `namespace=NAME|all`).
+    Rescope {
+        change: String,
     },
-    /// Read an Argo Rollout's revisions, analysis runs, events and what the user may do, and read
-    /// them again whenever they change (until another rollout is opened); None: stop following.
-    ArgoDetail {
-        key: Option<String>,
+    /// Read a release's detail now and whenever it changes (until another is opened); None: stop.
+    FollowRelease {
+        reference: Option<crate::domain::RolloutRef>,
     },
     /// Where a canary offers faults (a lab, the demo): make it behave as the named one.
     InjectFault(String),

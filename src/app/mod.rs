@@ -3,7 +3,6 @@
 //! runtime in `cockpit` executes effects and draws with `ui`.
 
 pub mod action;
-pub mod argo_view;
 pub mod command;
 pub mod effect;
 pub mod layout;
@@ -17,8 +16,9 @@ use crate::identity::Identity;
 use crate::theme::Theme;
 use state::State;
 
-/// Builds the initial state from the configuration.
-pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_only: bool) -> State {
+/// Builds the initial state from the configuration; `releases` are the rollout providers, whose
+/// pure plans the confirmation dialog shows.
+pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_only: bool, releases: crate::delivery::Registry) -> State {
     let mut state = State::new(
         identity,
         config.keymap.clone(),
@@ -33,15 +33,8 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.acceptances.path = Some(config.findings.acceptances.clone());
     state.canary.services = config.services.iter().map(|(n, (_, s))| (n.clone(), s.analysis.interval.as_secs().max(1) as i64)).collect();
     state.canary.window = 1;
-    state.rollouts.specs = config.rollouts.values().cloned().collect();
-    if let Some(k) = &config.kubernetes {
-        state.argo.enabled = true;
-        state.argo.context = k.context.clone().unwrap_or_default();
-        state.argo.namespace = k.namespace.clone();
-        state.argo.environments = k.environments.clone();
-        state.argo.services = k.services.clone();
-    }
-    if !state.rollouts.specs.is_empty() {
+    state.releases.providers = releases;
+    if !config.rollouts.is_empty() {
         // With rollouts configured, the release overview is the first screen.
         state.screen = state::Screen::Overview;
     }

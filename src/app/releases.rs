@@ -1,99 +1,99 @@
-//! One list of releases: every rollout of every provider, what needs a human first. The overview
-//! shows it; its keys act on the selected row through that row's provider.
+//! One list of releases: every rollout of every provider, as the providers report them, what needs
+//! a human first. Screen 6 lists them; screen 7 shows the selected one in full; the rollout keys
+//! act on the selected one through its provider.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
 
 use super::state::State;
-use crate::domain::RolloutRef;
-use crate::rollout::{Record, RolloutSpec};
+use crate::delivery::{Detail, Feed, Registry, Release};
+use crate::domain::{RolloutRef, RunRef};
 
-/// A row of the releases list.
-#[derive(Clone, Copy, Debug)]
-pub enum Release<'a> {
-    Nginx(&'a RolloutSpec, Option<&'a Record>),
-    Argo(&'a crate::argo::Rollout),
+#[derive(Clone, Default)]
+pub struct ReleasesView {
+    /// The rollout providers. Only their pure `plan` is used here (to show what an action would
+    /// send); everything that reads or changes the world runs as an effect.
+    pub providers: Registry,
+    /// The feeds were asked for (on the first visit of the releases screens).
+    pub watching: bool,
+    pub rows: BTreeMap<RolloutRef, Release>,
+    /// Each provider's connection, by provider name.
+    pub feeds: BTreeMap<String, Feed>,
+    /// When a feed last reported (the age of the data while one is down).
+    pub last_update: Option<Timestamp>,
+    /// The selected row's place, when nothing was chosen by reference yet.
+    pub cursor: usize,
+    /// The selected release, by reference: it stays selected when the list reorders, and finding
+    /// it needs no sort of the whole list (the footer asks for it many times a frame).
+    pub selected: Option<RolloutRef>,
+    /// The opened release's detail (screen 7).
+    pub detail: Option<Detail>,
+    /// Undo's revision picker: an index into the detail's revisions.
+    pub picker: Option<usize>,
 }
 
-impl Release<'_> {
-    /// What needs a human first (0), then what went wrong, then timed waits, then what is under
-    /// way, then what is healthy, then what has not been read yet.
-    pub fn urgency(&self, state: &State) -> u8 {
-        match self {
-            Release::Nginx(spec, _) if state.rollouts.errors.contains_key(&spec.name) => 0,
-            Release::Nginx(_, Some(rec)) => match rec.phase.urgency() {
-                0 => 0,
-                1 => 3,
-                _ => 4,
-            },
-            Release::Nginx(_, None) => 5,
-            Release::Argo(r) => crate::argo::status::state(r, state.now).urgency(),
-        }
+impl std::fmt::Debug for ReleasesView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleasesView").field("rows", &self.rows.len()).field("selected", &self.selected).finish_non_exhaustive()
     }
+}
 
-    pub fn reference(&self, state: &State) -> RolloutRef {
-        match self {
-            Release::Nginx(spec, _) => RolloutRef::nginx(spec.name.clone()),
-            Release::Argo(r) => RolloutRef::argo(state.argo.context.clone(), &r.metadata.namespace, &r.metadata.name),
-        }
-    }
-
-    /// The environment its policy comes from.
-    pub fn environment<'s>(&'s self, state: &'s State) -> Option<&'s str> {
-        match self {
-            Release::Nginx(spec, _) => spec.environment.as_deref(),
-            Release::Argo(_) => state.argo.environment(),
-        }
+impl ReleasesView {
+    pub fn enabled(&self) -> bool {
+        !self.providers.is_empty()
     }
 }
 
 impl State {
-    /// Every rollout of every provider in display order.
-    pub fn releases(&self) -> Vec<Release<'_>> {
-        let mut rows: Vec<Release<'_>> =
-            self.rollouts.specs.iter().map(|s| Release::Nginx(s, self.rollouts.records.get(&s.name))).collect();
-        rows.extend(self.argo.rollouts.values().map(Release::Argo));
-        rows.sort_by_cached_key(|r| {
-            let name = match r {
-                Release::Nginx(spec, _) => spec.name.clone(),
-                Release::Argo(a) => a.key(),
-            };
-            (r.urgency(self), r.environment(self).map(str::to_string), name)
-        });
+    /// Every release in display order: what needs a human first, then by environment and name.
+    pub fn releases(&self) -> Vec<&Release> {
+        let mut rows: Vec<&Release> = self.releases.rows.values().collect();
+        rows.sort_by(|a, b| (a.urgency, &a.environment).cmp(&(b.urgency, &b.environment)));
         rows
     }
 
-    /// The selected row: the one chosen by reference, else the one under the cursor.
-    pub fn selected_release(&self) -> Option<Release<'_>> {
-        if let Some(chosen) = &self.rollouts.selected
-            && let Some(row) = self.release(chosen)
-        {
-            return Some(row);
-        }
-        self.releases().into_iter().nth(self.rollouts.cursor)
+    pub fn release(&self, r: &RolloutRef) -> Option<&Release> {
+        self.releases.rows.get(r)
     }
 
-    /// The row a reference names, found without ordering the list.
-    pub fn release(&self, r: &RolloutRef) -> Option<Release<'_>> {
-        match r.argo_scope() {
-            Some((_, namespace)) => self.argo.rollouts.get(&format!("{namespace}/{}", r.name)).map(Release::Argo),
-            None => {
-                let spec = self.rollouts.specs.iter().find(|s| s.name == r.name)?;
-                Some(Release::Nginx(spec, self.rollouts.records.get(&spec.name)))
-            }
+    /// The selected row: the one chosen by reference, else the one under the cursor.
+    pub fn selected_release(&self) -> Option<&Release> {
+        if let Some(chosen) = self.releases.selected.as_ref().and_then(|r| self.release(r)) {
+            return Some(chosen);
         }
+        self.releases().into_iter().nth(self.releases.cursor)
     }
 
     /// The selected row's place in `rows` (the list as ordered now).
-    pub fn release_cursor(&self, rows: &[Release<'_>]) -> usize {
-        match self.rollouts.selected.as_ref().filter(|r| self.release(r).is_some()) {
-            Some(chosen) => rows.iter().position(|row| row.reference(self) == *chosen).unwrap_or(0),
-            None => self.rollouts.cursor.min(rows.len().saturating_sub(1)),
+    pub fn release_cursor(&self, rows: &[&Release]) -> usize {
+        match self.releases.selected.as_ref().filter(|r| self.release(r).is_some()) {
+            Some(chosen) => rows.iter().position(|row| row.reference == *chosen).unwrap_or(0),
+            None => self.releases.cursor.min(rows.len().saturating_sub(1)),
         }
     }
 
-    /// The selected row when it is an NGINX canary.
-    pub fn selected_nginx(&self) -> Option<(&RolloutSpec, Option<&Record>)> {
-        match self.selected_release()? {
-            Release::Nginx(spec, rec) => Some((spec, rec)),
-            Release::Argo(_) => None,
-        }
+    /// The opened detail, when it is `release`'s.
+    pub fn detail_of(&self, release: &Release) -> Option<&Detail> {
+        self.releases.detail.as_ref().filter(|d| d.reference.as_ref() == Some(&release.reference))
+    }
+
+    /// The pipeline run behind a release: the one that built it, when this cockpit knows it,
+    /// else the latest run that deploys to its environment.
+    pub fn release_run(&self, release: &Release) -> Option<RunRef> {
+        let built = release.run.clone().filter(|id| self.run(id).is_some());
+        built.or_else(|| {
+            let env = release.environment.as_deref();
+            self.runs
+                .iter()
+                .map(|r| &r.record)
+                .find(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
+                .map(|r| r.id.clone())
+        })
+    }
+
+    /// How many releases wait for a person, for the tab's badge.
+    pub fn releases_needing_a_human(&self) -> usize {
+        self.releases.rows.values().filter(|r| r.urgency == 0).count()
     }
 }

@@ -3,7 +3,7 @@
 
 use super::layout;
 use super::state::{Screen, State};
-use super::update::{describe, rollout_op, verdict};
+use super::update::{describe, release_preview_op, verdict};
 use crate::keymap::Command;
 use crate::ops::Operation;
 use crate::policy::Verdict;
@@ -45,12 +45,15 @@ pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<St
 }
 
 /// Whether a key of the current context means anything on this screen (the footer lists only
-/// those): fault injection only in the demo, restart and terminate only for Argo Rollouts, the
-/// release jumps only for NGINX rollouts.
+/// those): fault injection only in the demo, rollout keys only for what the selected release's
+/// provider offers.
 pub fn offered(state: &State, cmd: Command) -> bool {
+    use crate::keymap::RolloutKey as K;
+    let offers = |verb: &str| state.selected_release().is_some_and(|r| r.supports.contains(&verb));
     match cmd {
         Command::InjectFault => state.canary.faults.is_some(),
-        Command::ArgoRestart | Command::ArgoTerminate => state.screen == Screen::Argo || selected_argo_release(state).is_some(),
+        Command::Rollout(K::Restart) => offers("restart"),
+        Command::Rollout(K::TerminateAnalysis) => offers("terminate-analysis"),
         _ => true,
     }
 }
@@ -75,38 +78,17 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
             let Some((run, job)) = gate else { return Err("no gate is waiting".into()) };
             Operation::Gate { run, job, approve: cmd == Command::Approve }
         }
-        // Greyed in the footer with the reason when the rollout's state, the API server's access
+        // Greyed in the footer with the reason when the rollout's state, the provider's access
         // review or the policy refuses it.
-        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
-            match super::update::argo_op_for(state, cmd) {
-                Some(op) => op?,
-                None => return Ok(()),
-            }
-        }
-        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if selected_argo_release(state).is_some() => {
-            let r = selected_argo_release(state).ok_or("no rollout is selected")?;
-            match super::update::argo_op_for_rollout(state, r, cmd) {
-                Some(op) => op?,
-                None => return Ok(()),
-            }
-        }
-        Command::Rollout(action) => rollout_op(state, action)?,
+        Command::Rollout(key) => match release_preview_op(state, key) {
+            Some(op) => op?,
+            None => return Ok(()),
+        },
         _ => return Ok(()),
     };
     let target = describe(state, &op)?;
     match verdict(state, &op, &target, false) {
         Verdict::Refused { message, break_glass_possible: false, .. } => Err(message),
         _ => Ok(()),
-    }
-}
-
-/// On the releases list, the selected row when it is an Argo Rollout.
-pub fn selected_argo_release(state: &State) -> Option<&crate::argo::Rollout> {
-    if state.screen != Screen::Overview {
-        return None;
-    }
-    match state.selected_release()? {
-        crate::app::releases::Release::Argo(r) => Some(r),
-        crate::app::releases::Release::Nginx(..) => None,
     }
 }

@@ -15,7 +15,7 @@ use crate::ops::{Operation, Target};
 use crate::policy::{Policy, Tier};
 use crate::theme::Theme;
 
-pub use super::argo_view::{ArgoConnection, ArgoDetail, ArgoView};
+pub use super::releases::ReleasesView;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -25,8 +25,8 @@ pub enum Screen {
     Audit,
     Canary,
     Overview,
-    /// Argo Rollouts in a Kubernetes context.
-    Argo,
+    /// The selected release in full.
+    Release,
 }
 
 impl Screen {
@@ -38,7 +38,7 @@ impl Screen {
             Screen::Audit => "Audit",
             Screen::Canary => "Canary",
             Screen::Overview => "Releases",
-            Screen::Argo => "Kubernetes",
+            Screen::Release => "Release",
         }
     }
 }
@@ -105,18 +105,6 @@ pub struct CanaryView {
 }
 
 /// The release overview: every rollout with what the controller last reported.
-#[derive(Clone, Debug, Default)]
-pub struct RolloutsView {
-    pub specs: Vec<crate::rollout::RolloutSpec>,
-    pub records: HashMap<String, crate::rollout::Record>,
-    pub errors: HashMap<String, String>,
-    /// The selected row's place in the releases list, when nothing was chosen by name yet.
-    pub cursor: usize,
-    /// The selected release, by its reference: it stays selected when the list reorders, and
-    /// finding it needs no sort of the whole list (the footer asks for it many times a frame).
-    pub selected: Option<crate::domain::RolloutRef>,
-}
-
 /// The findings screen's cursor and filter (`sev:high`, `tool:trivy`, `fixable`, free text).
 #[derive(Clone, Debug, Default)]
 pub struct FindingsView {
@@ -381,8 +369,9 @@ pub struct State {
     pub acceptances: crate::findings::Acceptances,
     pub findings_view: FindingsView,
     pub canary: CanaryView,
-    pub rollouts: RolloutsView,
-    pub argo: ArgoView,
+    pub releases: ReleasesView,
+    /// Undo was asked for on a release whose revisions are being read: it goes on when they come.
+    pub pending_undo: Option<crate::domain::RolloutRef>,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -433,8 +422,8 @@ impl State {
             acceptances: Default::default(),
             findings_view: Default::default(),
             canary: Default::default(),
-            rollouts: RolloutsView::default(),
-            argo: ArgoView::default(),
+            releases: ReleasesView::default(),
+            pending_undo: None,
             keymap,
             theme,
             theme_names: crate::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
@@ -520,25 +509,11 @@ impl State {
             Screen::Findings => Context::Findings,
             Screen::Audit => Context::Audit,
             Screen::Canary => Context::Canary,
-            Screen::Overview | Screen::Argo => Context::Rollouts,
+            Screen::Overview | Screen::Release => Context::Rollouts,
         }
     }
 
     /// Every gate waiting for a decision: (run, gate job), longest-waiting first.
-    /// The pipeline run behind a rollout: the one that started it, else the latest run that
-    /// deploys to its environment.
-    pub fn release_run(&self, spec: &crate::rollout::RolloutSpec) -> Option<RunRef> {
-        let started = self.rollouts.records.get(&spec.name).and_then(|r| r.run.clone()).filter(|id| self.run(id).is_some());
-        started.or_else(|| {
-            let env = spec.environment.as_deref();
-            self.runs
-                .iter()
-                .map(|r| &r.record)
-                .find(|r| env.is_none_or(|e| r.stages.iter().any(|s| s.environment.as_deref() == Some(e))))
-                .map(|r| r.id.clone())
-        })
-    }
-
     pub fn waiting_gates(&self) -> Vec<(&RunRecord, &JobRecord)> {
         let mut gates: Vec<(&RunRecord, &JobRecord)> =
             self.runs.iter().flat_map(|r| r.record.waiting_gates().map(move |j| (&r.record, j))).collect();
@@ -568,12 +543,11 @@ impl State {
                 Screen::Pipelines | Screen::Approvals => active_runs(),
                 // Canary data on its cadence; the overview's pause countdowns.
                 Screen::Canary => !self.canary.services.is_empty(),
-                Screen::Overview => {
-                    !self.canary.services.is_empty()
-                        || self.rollouts.records.values().any(|r| r.pause.as_ref().is_some_and(|p| p.until.is_some()))
+                Screen::Overview | Screen::Release => {
+                    let countdown = self.releases.rows.values().any(|r| r.pause_until.is_some());
+                    let stale = self.releases.feeds.values().any(|f| matches!(f.state, crate::delivery::FeedState::Retrying(_)));
+                    countdown || stale || !self.canary.services.is_empty()
                 }
-                // Countdowns of timed pauses; the age of the data while the watch is down.
-                Screen::Argo => self.argo.enabled,
                 Screen::Findings | Screen::Audit => false,
             }
     }

@@ -6,74 +6,7 @@
 use serde_json::{Value, json};
 
 use super::model::{HASH_LABEL, ReplicaSet, Rollout};
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "action")]
-pub enum ArgoAction {
-    /// Next step (resume + advance, as the plugin's promote).
-    Promote,
-    /// Skip every remaining step.
-    PromoteFull,
-    Pause,
-    /// A pure unpause of a manual pause; never skips a step.
-    Resume,
-    Abort,
-    Retry,
-    Restart,
-    /// Back to a revision (the previous one when None).
-    Undo {
-        to_revision: Option<i64>,
-    },
-    /// Stop an analysis run.
-    TerminateAnalysis {
-        run: String,
-    },
-    /// Deploy a new image: the containers named `container` (all when None) get `image`; the
-    /// pipeline run that built it, when known, is recorded on the rollout (`RELEASE_RUN`).
-    SetImage {
-        container: Option<String>,
-        image: String,
-        run: Option<crate::domain::RunRef>,
-    },
-}
-
-impl ArgoAction {
-    pub fn verb(&self) -> &'static str {
-        match self {
-            ArgoAction::Promote => "promote",
-            ArgoAction::PromoteFull => "promote-full",
-            ArgoAction::Pause => "pause",
-            ArgoAction::Resume => "resume",
-            ArgoAction::Abort => "abort",
-            ArgoAction::Retry => "retry",
-            ArgoAction::Restart => "restart",
-            ArgoAction::Undo { .. } => "undo",
-            ArgoAction::TerminateAnalysis { .. } => "terminate-analysis",
-            ArgoAction::SetImage { .. } => "set-image",
-        }
-    }
-
-    /// The journal's name for it.
-    pub fn audit_action(&self) -> &'static str {
-        match self {
-            ArgoAction::Promote => "argo.promote",
-            ArgoAction::PromoteFull => "argo.promote-full",
-            ArgoAction::Pause => "argo.pause",
-            ArgoAction::Resume => "argo.resume",
-            ArgoAction::Abort => "argo.abort",
-            ArgoAction::Retry => "argo.retry",
-            ArgoAction::Restart => "argo.restart",
-            ArgoAction::Undo { .. } => "argo.undo",
-            ArgoAction::TerminateAnalysis { .. } => "argo.terminate-analysis",
-            ArgoAction::SetImage { .. } => "argo.set-image",
-        }
-    }
-
-    /// Whether it needs the rollout's ReplicaSets to be planned.
-    pub fn needs_revisions(&self) -> bool {
-        matches!(self, ArgoAction::Undo { .. })
-    }
-}
+use crate::delivery::RolloutAction;
 
 /// Which object a request goes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,12 +57,12 @@ impl Request {
 }
 
 /// Planned requests, or why the action makes no sense now (nothing is sent).
-pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jiff::Timestamp) -> Result<Vec<Request>, String> {
+pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: jiff::Timestamp) -> Result<Vec<Request>, String> {
     let st = &r.status;
     let name = r.key();
     let mut out = Vec::new();
     match action {
-        ArgoAction::Promote => {
+        RolloutAction::Promote => {
             let steps = r.steps().len();
             let i = r.step_index();
             let inconclusive = st.canary.current_step_analysis_run_status.as_ref().is_some_and(|a| a.status == "Inconclusive");
@@ -155,7 +88,7 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                 return Err(format!("{name} is not paused and has no step to skip: nothing to promote"));
             }
         }
-        ArgoAction::PromoteFull => {
+        RolloutAction::PromoteFull => {
             if !r.fully_promoted() {
                 out.push(Request::status(json!({"promoteFull": true})));
             }
@@ -166,13 +99,13 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                 return Err(format!("{name} is already fully promoted"));
             }
         }
-        ArgoAction::Pause => {
+        RolloutAction::Pause => {
             if r.spec.paused {
                 return Err(format!("{name} is already paused"));
             }
             out.push(Request::spec(json!({"paused": true})));
         }
-        ArgoAction::Resume => {
+        RolloutAction::Resume => {
             if !r.spec.paused {
                 let hint = if st.pause_conditions.is_empty() {
                     String::new()
@@ -183,7 +116,7 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
             }
             out.push(Request::spec(json!({"paused": false})));
         }
-        ArgoAction::Abort => {
+        RolloutAction::Abort => {
             if st.abort {
                 return Err(format!("{name} is already aborted"));
             }
@@ -192,16 +125,16 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
             }
             out.push(Request::status(json!({"abort": true})));
         }
-        ArgoAction::Retry => {
+        RolloutAction::Retry => {
             if !st.abort {
                 return Err(format!("{name} is not aborted: nothing to retry"));
             }
             out.push(Request::status(json!({"abort": false})));
         }
-        ArgoAction::Restart => {
+        RolloutAction::Restart => {
             out.push(Request::spec(json!({"restartAt": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()})));
         }
-        ArgoAction::Undo { to_revision } => {
+        RolloutAction::Undo { to_revision } => {
             let mut owned: Vec<&ReplicaSet> = revisions.iter().filter(|rs| rs.owned_by(r)).collect();
             owned.sort_by_key(|rs| std::cmp::Reverse(rs.revision()));
             let target = match to_revision {
@@ -222,7 +155,7 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
                 body: Body::Json(json!([{"op": "replace", "path": "/spec/template", "value": wanted}])),
             });
         }
-        ArgoAction::SetImage { container, image, run } => {
+        RolloutAction::Deploy { container, version: image, run, .. } => {
             if r.spec.workload_ref.is_some() {
                 return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment"));
             }
@@ -259,7 +192,7 @@ pub fn plan(r: &Rollout, action: &ArgoAction, revisions: &[ReplicaSet], now: jif
             }
             out.push(Request { target: Target::Rollout, body: Body::Json(Value::Array(ops)) });
         }
-        ArgoAction::TerminateAnalysis { run } => {
+        RolloutAction::TerminateAnalysis { run } => {
             out.push(Request { target: Target::AnalysisRun(run.clone()), body: Body::Merge(json!({"spec": {"terminate": true}})) });
         }
     }
@@ -275,38 +208,14 @@ fn without_hash(template: Option<Value>) -> Value {
     t
 }
 
-/// What the person saw when they chose the action; the action is refused when the rollout moved on.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Seen {
-    pub generation: Option<i64>,
-    pub step: usize,
-    pub state: String,
-    pub pod_hash: Option<String>,
-}
-
-impl Seen {
-    pub fn of(r: &Rollout, now: jiff::Timestamp) -> Seen {
-        Seen {
-            generation: r.metadata.generation,
-            step: r.step_index(),
-            state: super::status::state(r, now).label().to_string(),
-            pod_hash: r.status.current_pod_hash.clone(),
-        }
-    }
-
-    /// What changed between what was seen and now, if anything.
-    pub fn changes(&self, now: &Seen) -> Vec<String> {
-        let mut v = Vec::new();
-        if self.step != now.step {
-            v.push(format!("step {} → {}", self.step, now.step));
-        }
-        if self.state != now.state {
-            v.push(format!("{} → {}", self.state, now.state));
-        }
-        if self.generation != now.generation || self.pod_hash != now.pod_hash {
-            v.push("a new revision was applied".into());
-        }
-        v
+/// What the person saw, as every provider describes it: the action is refused when the rollout
+/// moved on (another step, another state, another revision).
+pub fn seen(r: &Rollout, now: jiff::Timestamp) -> crate::delivery::Seen {
+    crate::delivery::Seen {
+        revision: format!("{}/{}", r.metadata.generation.unwrap_or(0), r.status.current_pod_hash.as_deref().unwrap_or("")),
+        step: (!r.steps().is_empty()).then(|| (r.step_index() + 1).min(r.steps().len())),
+        state: super::status::state(r, now).label().to_string(),
+        pending: None,
     }
 }
 
@@ -327,7 +236,7 @@ mod tests {
         .unwrap()
     }
 
-    fn bodies(r: &Rollout, a: ArgoAction) -> Vec<(Target, Value)> {
+    fn bodies(r: &Rollout, a: RolloutAction) -> Vec<(Target, Value)> {
         plan(r, &a, &[], at())
             .unwrap()
             .into_iter()
@@ -346,10 +255,10 @@ mod tests {
     fn promote_clears_a_pause_condition_or_skips_the_step() {
         let paused =
             canary(json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}], "controllerPause": true}), false);
-        assert_eq!(bodies(&paused, ArgoAction::Promote), vec![(Target::RolloutStatus, json!({"status": {"pauseConditions": null}}))]);
+        assert_eq!(bodies(&paused, RolloutAction::Promote), vec![(Target::RolloutStatus, json!({"status": {"pauseConditions": null}}))]);
         let weighting = canary(json!({"currentStepIndex": 2}), false);
         assert_eq!(
-            bodies(&weighting, ArgoAction::Promote),
+            bodies(&weighting, RolloutAction::Promote),
             vec![(Target::RolloutStatus, json!({"status": {"pauseConditions": null, "currentStepIndex": 3}}))]
         );
     }
@@ -358,7 +267,7 @@ mod tests {
     fn promote_of_a_manually_paused_canary_advances_and_unpauses_status_first() {
         let r = canary(json!({"currentStepIndex": 2}), true);
         assert_eq!(
-            bodies(&r, ArgoAction::Promote),
+            bodies(&r, RolloutAction::Promote),
             vec![
                 (Target::RolloutStatus, json!({"status": {"pauseConditions": null, "currentStepIndex": 3}})),
                 (Target::Rollout, json!({"spec": {"paused": false}})),
@@ -374,7 +283,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            bodies(&r, ArgoAction::Promote),
+            bodies(&r, RolloutAction::Promote),
             vec![(Target::RolloutStatus, json!({"status": {"pauseConditions": null, "controllerPause": false, "currentStepIndex": 4}}))]
         );
     }
@@ -382,22 +291,22 @@ mod tests {
     #[test]
     fn resume_is_only_an_unpause() {
         let r = canary(json!({"currentStepIndex": 2}), true);
-        assert_eq!(bodies(&r, ArgoAction::Resume), vec![(Target::Rollout, json!({"spec": {"paused": false}}))]);
+        assert_eq!(bodies(&r, RolloutAction::Resume), vec![(Target::Rollout, json!({"spec": {"paused": false}}))]);
         let at_pause_step = canary(json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}), false);
-        let why = plan(&at_pause_step, &ArgoAction::Resume, &[], at()).unwrap_err();
+        let why = plan(&at_pause_step, &RolloutAction::Resume, &[], at()).unwrap_err();
         assert!(why.contains("promote goes on past it"), "{why}");
     }
 
     #[test]
     fn abort_retry_pause_restart_full() {
         let r = canary(json!({"currentStepIndex": 2, "currentPodHash": "b", "stableRS": "a"}), false);
-        assert_eq!(bodies(&r, ArgoAction::Abort), vec![(Target::RolloutStatus, json!({"status": {"abort": true}}))]);
-        assert!(plan(&r, &ArgoAction::Retry, &[], at()).is_err());
-        assert_eq!(bodies(&r, ArgoAction::Pause), vec![(Target::Rollout, json!({"spec": {"paused": true}}))]);
-        assert_eq!(bodies(&r, ArgoAction::Restart), vec![(Target::Rollout, json!({"spec": {"restartAt": "2026-11-22T10:00:00Z"}}))]);
-        assert_eq!(bodies(&r, ArgoAction::PromoteFull), vec![(Target::RolloutStatus, json!({"status": {"promoteFull": true}}))]);
+        assert_eq!(bodies(&r, RolloutAction::Abort), vec![(Target::RolloutStatus, json!({"status": {"abort": true}}))]);
+        assert!(plan(&r, &RolloutAction::Retry, &[], at()).is_err());
+        assert_eq!(bodies(&r, RolloutAction::Pause), vec![(Target::Rollout, json!({"spec": {"paused": true}}))]);
+        assert_eq!(bodies(&r, RolloutAction::Restart), vec![(Target::Rollout, json!({"spec": {"restartAt": "2026-11-22T10:00:00Z"}}))]);
+        assert_eq!(bodies(&r, RolloutAction::PromoteFull), vec![(Target::RolloutStatus, json!({"status": {"promoteFull": true}}))]);
         let aborted = canary(json!({"abort": true, "currentPodHash": "b", "stableRS": "a"}), false);
-        assert_eq!(bodies(&aborted, ArgoAction::Retry), vec![(Target::RolloutStatus, json!({"status": {"abort": false}}))]);
+        assert_eq!(bodies(&aborted, RolloutAction::Retry), vec![(Target::RolloutStatus, json!({"status": {"abort": false}}))]);
     }
 
     #[test]
@@ -415,7 +324,7 @@ mod tests {
         let mut r = canary(json!({}), false);
         r.spec.template =
             Some(json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:3"}]}}));
-        let q = plan(&r, &ArgoAction::Undo { to_revision: None }, &revisions, at()).unwrap();
+        let q = plan(&r, &RolloutAction::Undo { to_revision: None }, &revisions, at()).unwrap();
         let mut want = tmpl("web:2", "b");
         want["metadata"]["labels"].as_object_mut().unwrap().remove(HASH_LABEL);
         assert_eq!(
@@ -425,17 +334,16 @@ mod tests {
                 body: Body::Json(json!([{"op": "replace", "path": "/spec/template", "value": want}]))
             }]
         );
-        let same = plan(&r, &ArgoAction::Undo { to_revision: Some(3) }, &revisions, at()).unwrap_err();
+        let same = plan(&r, &RolloutAction::Undo { to_revision: Some(3) }, &revisions, at()).unwrap_err();
         assert!(same.contains("already runs revision 3"), "{same}");
-        assert!(plan(&r, &ArgoAction::Undo { to_revision: Some(9) }, &revisions, at()).unwrap_err().contains("no revision 9"));
+        assert!(plan(&r, &RolloutAction::Undo { to_revision: Some(9) }, &revisions, at()).unwrap_err().contains("no revision 9"));
     }
 
     #[test]
     fn a_second_promote_on_what_was_seen_is_refused() {
         let before = canary(json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}], "phase": "Paused"}), false);
         let after = canary(json!({"currentStepIndex": 2, "phase": "Progressing"}), false);
-        let seen = Seen::of(&before, at());
-        let changes = seen.changes(&Seen::of(&after, at()));
-        assert_eq!(changes, vec!["step 1 → 2".to_string(), "Paused → Progressing".to_string()]);
+        let changes = seen(&before, at()).changes(&seen(&after, at()));
+        assert_eq!(changes, vec!["step 2 → 3".to_string(), "Paused → Progressing".to_string()]);
     }
 }

@@ -14,8 +14,9 @@ use kube::core::GroupVersionKind;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
-use super::actions::{ArgoAction, Body, Request, Seen, Target};
+use super::actions::{Body, Request, Target};
 use super::model::{ReplicaSet, Rollout};
+use crate::delivery::{RolloutAction, Seen};
 
 /// The name flightdeck writes under (`managedFields`) and reports events as.
 pub const FIELD_MANAGER: &str = "flightdeck";
@@ -102,7 +103,7 @@ impl Permissions {
             };
             (!a.allowed).then(|| {
                 let what = if q.target == Target::RolloutStatus { "rollouts/status" } else { "rollouts" };
-                format!("you may not patch {what}: {}", if a.reason.is_empty() { "no RBAC rule allows it" } else { &a.reason })
+                format!("you may not patch {what} ({})", if a.reason.is_empty() { "no RBAC rule allows it" } else { &a.reason })
             })
         })
     }
@@ -279,7 +280,7 @@ impl Cluster {
     }
 
     /// Records who did what on the rollout as a Kubernetes Event, for everyone watching it.
-    pub async fn record_event(&self, r: &Rollout, action: &ArgoAction, actor: &str, reason: &str) -> Result<(), ArgoError> {
+    pub async fn record_event(&self, r: &Rollout, action: &RolloutAction, actor: &str, reason: &str) -> Result<(), ArgoError> {
         let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let event = json!({
             "apiVersion": "v1", "kind": "Event",
@@ -386,19 +387,19 @@ pub async fn execute(
     cluster: &Cluster,
     ns: &str,
     name: &str,
-    action: &ArgoAction,
+    action: &RolloutAction,
     seen: Option<&Seen>,
     by: &By,
 ) -> Result<Outcome, ArgoError> {
     let now = jiff::Timestamp::now();
     let r = cluster.get(ns, name).await?;
     if let Some(seen) = seen {
-        let changes = seen.changes(&Seen::of(&r, now));
+        let changes = seen.changes(&super::actions::seen(&r, now));
         if !changes.is_empty() {
             return Err(ArgoError::Refused(format!("{ns}/{name} moved on since you looked ({}); nothing was sent", changes.join(", "))));
         }
     }
-    let revisions = if action.needs_revisions() { cluster.revisions(&r).await? } else { Vec::new() };
+    let revisions = if matches!(action, RolloutAction::Undo { .. }) { cluster.revisions(&r).await? } else { Vec::new() };
     let requests = super::actions::plan(&r, action, &revisions, now).map_err(ArgoError::Refused)?;
     cluster.send(&r, &requests).await?;
     let event_error =

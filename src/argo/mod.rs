@@ -5,7 +5,8 @@
 pub mod actions;
 pub mod client;
 pub mod model;
+pub mod provider;
 pub mod status;
 
-pub use actions::{ArgoAction, Seen};
 pub use model::Rollout;
+pub use provider::ArgoProvider;

@@ -69,41 +69,6 @@ pub async fn change(
     Ok(report)
 }
 
-/// A change to a rollout, with the same policy, confirmation and journal as every other change.
-pub async fn rollout_change(
-    controller: &crate::rollout::Controller,
-    who: &Caller<'_>,
-    op: Operation,
-    evidence_run: Option<crate::domain::RunRef>,
-    flags: &Confirmation,
-) -> anyhow::Result<Report> {
-    let (config, data_dir, identity, read_only) = (who.config, who.data_dir, who.identity, who.read_only);
-    let journal = Journal::in_data_dir(data_dir);
-    let name = match &op {
-        Operation::Rollout { name, .. } | Operation::StartRollout { name, .. } => name.clone(),
-        _ => bail!("not a rollout operation"),
-    };
-    let spec = controller.spec(&name)?.clone();
-    let rec = controller.tick(&name).await?;
-    // What the user is shown is what the action is checked against.
-    let op = match op {
-        Operation::Rollout { name, action, seen: None } => Operation::Rollout { name, action, seen: Some(crate::rollout::Seen::of(&rec)) },
-        other => other,
-    };
-    let target = ops::describe_rollout(&op, &rec, &spec).map_err(anyhow::Error::msg)?;
-    // Promotions are judged by the security findings of the run that started the rollout.
-    let evidence = match evidence_run.as_ref().or(rec.run.as_ref()) {
-        Some(run) => Some(super::runs::judged_by(who, run).await?),
-        None => None,
-    };
-    let approved = authorise(config, &journal, identity, read_only, op, target, evidence.as_ref(), flags)?;
-    let report = ops::execute_rollout(controller, &journal, approved).await.map_err(anyhow::Error::msg)?;
-    if let Some(w) = &report.warning {
-        eprintln!("warning: {w}");
-    }
-    Ok(report)
-}
-
 /// Policy and the confirmation tier, as flags; refusals are journaled.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn authorise(

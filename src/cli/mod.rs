@@ -9,10 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 
-mod argo;
 mod audit;
 mod changes;
-mod rollouts;
+mod releases;
 mod runs;
 mod tools;
 
@@ -114,7 +113,7 @@ pub enum Cmd {
         #[arg(value_name = "RUN|ROLLOUT")]
         target: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
         follow: bool,
@@ -151,12 +150,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
     },
     /// One rollout (get), or start rolling out a version (start)
     Rollout {
         #[command(subcommand)]
-        command: rollouts::RolloutCmd,
+        command: releases::RolloutCmd,
     },
     /// Go on to a rollout's next step (--full: 100 % now, skipping the rest)
     Promote {
@@ -171,7 +170,7 @@ pub enum Cmd {
         #[arg(long, value_name = "RUN")]
         evidence: Option<RunRef>,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -181,7 +180,7 @@ pub enum Cmd {
         #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -191,7 +190,7 @@ pub enum Cmd {
         #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -201,7 +200,7 @@ pub enum Cmd {
         #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -211,7 +210,7 @@ pub enum Cmd {
         #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -225,7 +224,7 @@ pub enum Cmd {
         #[arg(long, value_name = "N")]
         to_revision: Option<i64>,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -235,7 +234,7 @@ pub enum Cmd {
         #[arg(value_name = "ROLLOUT")]
         name: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -247,7 +246,7 @@ pub enum Cmd {
         /// The AnalysisRun's name
         run: String,
         #[command(flatten)]
-        kube: argo::KubeTarget,
+        kube: releases::KubeTarget,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -458,7 +457,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             });
             match run {
                 Some(run) => runs::retry(&who, loc.config_file.clone(), run, follow, colour, &confirm).await,
-                None => on_rollout(&who, &kube, &target, (ArgoAction::Retry, RA::Retry), &confirm).await,
+                None => releases::act(&who, &kube, &target, RA::Retry, None, &confirm).await,
             }
         }
         Some(Cmd::RunWorker { run, retry }) => runs::work(&who, run, retry).await,
@@ -471,49 +470,23 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Canary { service, window, json }) => tools::canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => runs::approvals(&who, json).await,
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
-        Some(Cmd::Rollouts { json, kube }) => {
-            if kube.given() {
-                argo::list(&config, &kube, json).await
-            } else {
-                let code = if config.rollouts.is_empty() && config.kubernetes.is_some() {
-                    ExitCode::SUCCESS
-                } else {
-                    rollouts::list(&config, &data_dir, json).await?
-                };
-                if config.kubernetes.is_some() { argo::list(&config, &kube, json).await } else { Ok(code) }
-            }
-        }
-        Some(Cmd::Rollout { command }) => rollouts::run(command, &config, &data_dir, &identity, cli.read_only).await,
+        Some(Cmd::Rollouts { json, kube }) => releases::list(&who, &kube, json).await,
+        Some(Cmd::Rollout { command }) => releases::run(command, &who).await,
         Some(Cmd::Promote { name, full, evidence, kube, confirm }) => {
-            let evidence = match evidence {
-                Some(r) => Some(runs::resolve(&who, r)?),
-                None => None,
-            };
-            match Release::of(&kube, &name)? {
-                Release::Argo(kube, key) => {
-                    let action = if full { ArgoAction::PromoteFull } else { ArgoAction::Promote };
-                    argo::act_judged(&who, &kube, &key, action, evidence, &confirm).await
-                }
-                Release::Nginx(name) => {
-                    rollouts::act_judged(&who, &name, if full { RA::PromoteFull } else { RA::Promote }, evidence, &confirm).await
-                }
-            }
+            let action = if full { RA::PromoteFull } else { RA::Promote };
+            releases::act(&who, &kube, &name, action, evidence, &confirm).await
         }
-        Some(Cmd::Pause { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Pause, RA::Pause), &confirm).await,
-        Some(Cmd::Resume { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Resume, RA::Resume), &confirm).await,
-        Some(Cmd::Abort { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Abort, RA::Abort), &confirm).await,
-        Some(Cmd::RetryRollout { name, kube, confirm }) => on_rollout(&who, &kube, &name, (ArgoAction::Retry, RA::Retry), &confirm).await,
+        Some(Cmd::Pause { name, kube, confirm }) => releases::act(&who, &kube, &name, RA::Pause, None, &confirm).await,
+        Some(Cmd::Resume { name, kube, confirm }) => releases::act(&who, &kube, &name, RA::Resume, None, &confirm).await,
+        Some(Cmd::Abort { name, kube, confirm }) => releases::act(&who, &kube, &name, RA::Abort, None, &confirm).await,
+        Some(Cmd::RetryRollout { name, kube, confirm }) => releases::act(&who, &kube, &name, RA::Retry, None, &confirm).await,
         Some(Cmd::Undo { name, to_revision, kube, confirm }) => {
-            on_rollout(&who, &kube, &name, (ArgoAction::Undo { to_revision }, RA::Undo), &confirm).await
+            releases::act(&who, &kube, &name, RA::Undo { to_revision }, None, &confirm).await
         }
-        Some(Cmd::Restart { name, kube, confirm }) => match Release::of(&kube, &name)? {
-            Release::Argo(kube, key) => argo::act(&who, &kube, &key, ArgoAction::Restart, &confirm).await,
-            Release::Nginx(_) => bail!("restart is for Argo Rollouts (NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME)"),
-        },
-        Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => match Release::of(&kube, &name)? {
-            Release::Argo(kube, key) => argo::act(&who, &kube, &key, ArgoAction::TerminateAnalysis { run }, &confirm).await,
-            Release::Nginx(_) => bail!("analysis runs belong to Argo Rollouts (NAMESPACE/NAME or argo:CONTEXT/NAMESPACE/NAME)"),
-        },
+        Some(Cmd::Restart { name, kube, confirm }) => releases::act(&who, &kube, &name, RA::Restart, None, &confirm).await,
+        Some(Cmd::TerminateAnalysis { name, run, kube, confirm }) => {
+            releases::act(&who, &kube, &name, RA::TerminateAnalysis { run }, None, &confirm).await
+        }
         Some(Cmd::Keys { markdown, json }) => tools::keys(&config.keymap, markdown, json),
         Some(Cmd::Demo { .. } | Cmd::DemoService { .. } | Cmd::DemoTraffic { .. } | Cmd::Config { .. } | Cmd::Completions { .. }) => {
             Ok(ExitCode::SUCCESS)
@@ -521,43 +494,4 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
     }
 }
 
-use crate::argo::ArgoAction;
-use crate::rollout::RolloutAction as RA;
-
-/// Which provider a rollout reference names, with what that provider needs to find it.
-enum Release {
-    /// An Argo Rollout: the cluster (the reference's context wins over --context) and NS/NAME.
-    Argo(argo::KubeTarget, String),
-    Nginx(String),
-}
-
-impl Release {
-    fn of(kube: &argo::KubeTarget, text: &str) -> anyhow::Result<Release> {
-        let r: crate::domain::RolloutRef = text.parse()?;
-        Ok(match r.argo_scope() {
-            Some((context, namespace)) => {
-                let mut kube = kube.clone();
-                if !context.is_empty() {
-                    kube.context = Some(context.to_string());
-                }
-                Release::Argo(kube, format!("{namespace}/{}", r.name))
-            }
-            None => Release::Nginx(r.name),
-        })
-    }
-}
-
-/// An action on a rollout: `NS/NAME` or `argo:CTX/NS/NAME` (Argo Rollouts), `NAME` or
-/// `nginx:NAME` (an NGINX canary).
-async fn on_rollout(
-    who: &changes::Caller<'_>,
-    kube: &argo::KubeTarget,
-    name: &str,
-    (argo_action, nginx_action): (ArgoAction, RA),
-    confirm: &Confirmation,
-) -> anyhow::Result<ExitCode> {
-    match Release::of(kube, name)? {
-        Release::Argo(kube, key) => argo::act(who, &kube, &key, argo_action, confirm).await,
-        Release::Nginx(name) => rollouts::act(who, &name, nginx_action, confirm).await,
-    }
-}
+use crate::delivery::RolloutAction as RA;

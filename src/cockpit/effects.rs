@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::argo::{ArgoRuntime, replace};
+use super::releases::ReleaseRuntime;
 use crate::app::action::Action;
 use crate::app::effect::Effect;
 use crate::audit::Journal;
@@ -30,10 +30,8 @@ pub struct EffectRunner {
     pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
     /// A canary that offers faults (the demo's).
     pub faults: Option<Arc<dyn crate::metrics::inject::FaultInjector>>,
-    /// NGINX canaries, when any are configured.
-    pub rollouts: Option<crate::rollout::Controller>,
-    /// Argo Rollouts, when a Kubernetes context is configured.
-    pub argo: Option<Arc<ArgoRuntime>>,
+    /// Every rollout provider.
+    pub releases: Arc<ReleaseRuntime>,
 }
 
 impl EffectRunner {
@@ -46,8 +44,7 @@ impl EffectRunner {
         let acceptances = self.acceptances.clone();
         let canary = self.canary.clone();
         let faults = self.faults.clone();
-        let rollouts = self.rollouts.clone();
-        let argo = self.argo.clone();
+        let releases = self.releases.clone();
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => {
@@ -61,18 +58,11 @@ impl EffectRunner {
                 }
                 Effect::Execute(approved) => {
                     let op = approved.op.key();
-                    let is_rollout =
-                        matches!(approved.op, crate::ops::Operation::Rollout { .. } | crate::ops::Operation::StartRollout { .. });
-                    let is_argo = matches!(approved.op, crate::ops::Operation::Argo { .. });
                     let work = async {
-                        match (&rollouts, is_rollout, &argo, is_argo) {
-                            (Some(c), true, _, _) => crate::ops::execute_rollout(c, &journal, *approved).await,
-                            (None, true, _, _) => Err("no rollout is configured".to_string()),
-                            (_, _, Some(a), true) => {
-                                let cluster = a.cluster().await?;
-                                crate::ops::execute_argo(&cluster, &journal, *approved, a.settings.record_events).await
+                        match approved.op {
+                            crate::ops::Operation::Rollout { .. } => {
+                                crate::ops::execute_release(&releases.providers, &journal, *approved).await
                             }
-                            (_, _, None, true) => Err("no Kubernetes is configured".to_string()),
                             _ => crate::ops::execute(ci.as_ref(), &journal, *approved).await,
                         }
                     };
@@ -128,18 +118,19 @@ impl EffectRunner {
                     };
                     Action::FaultInjected(result)
                 }
-                Effect::ArgoWatch { context, namespace } => {
-                    if let Some(a) = argo {
-                        a.watch(context, namespace, tx).await;
-                    }
+                Effect::WatchReleases => {
+                    releases.watch(tx);
                     return;
                 }
-                Effect::ArgoDetail { key } => {
-                    match (argo, key) {
-                        (Some(a), Some(key)) => a.follow_detail(key, tx).await,
-                        (Some(a), None) => replace(&a.detail_watch, None),
-                        (None, _) => {}
+                Effect::Rescope { change } => {
+                    use crate::delivery::RolloutProvider;
+                    match releases.providers.rescope(&change) {
+                        Ok(()) => return,
+                        Err(e) => Action::Failed(e.to_string()),
                     }
+                }
+                Effect::FollowRelease { reference } => {
+                    releases.follow(reference, tx);
                     return;
                 }
                 Effect::Quit => return,

@@ -2,8 +2,8 @@
 //! `Action`s, reduces them with `app::update`, hands `Effect`s to the runner, and draws with `ui`
 //! only when something changed.
 
-mod argo;
 pub mod effects;
+mod releases;
 pub mod terminal;
 
 use std::io::Write;
@@ -26,8 +26,8 @@ use crate::ci::CiProvider;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::theme::{ColorChoice, Theme};
-pub use argo::ArgoRuntime;
 use effects::EffectRunner;
+pub use releases::ReleaseRuntime;
 
 /// At most this many frames per second, however much is happening.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -55,10 +55,10 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let ci = crate::providers::ci(&config, &data_dir, run_tx, crate::providers::Open::Lazily)?;
     let identity = Identity::resolve(config.actor.as_deref());
     let depth = opts.color.depth();
-    let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only);
+    let releases = crate::providers::releases(&config, &data_dir, false);
+    let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only, releases.clone());
     let journal = crate::audit::Journal::in_data_dir(&data_dir);
-    let rollouts = (!config.rollouts.is_empty()).then(|| crate::providers::nginx_controller(&config, &data_dir));
-    let stop_rollouts = CancellationToken::new();
+    let releases = Arc::new(ReleaseRuntime::new(releases));
     let effects = EffectRunner {
         ci: Arc::new(ci.registry.clone()),
         actions: action_tx.clone(),
@@ -68,11 +68,13 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         acceptances: config.findings.acceptances.clone(),
         canary: Arc::new(config.canary_services()),
         faults: opts.demo.as_ref().map(|d| d.faults.clone()),
-        rollouts: rollouts.clone(),
-        argo: config.kubernetes.clone().map(|k| Arc::new(ArgoRuntime::new(k))),
+        releases: releases.clone(),
     };
-    if let Some(c) = &rollouts {
-        drive_rollouts(c.clone(), action_tx.clone(), stop_rollouts.clone());
+    // NGINX canaries are moved on by their provider's feed: it runs from the start, whatever
+    // screen is shown.
+    if !config.rollouts.is_empty() {
+        state.releases.watching = true;
+        releases.watch(action_tx.clone());
     }
     if let Some(demo) = &opts.demo {
         state.canary.faults = crate::metrics::inject::FaultControl::new(demo.faults.faults());
@@ -101,7 +103,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
 
     stop_watch.cancel();
-    stop_rollouts.cancel();
+    releases.stop.cancel();
     let cancelled = ci.local.cancel_all();
     if cancelled > 0 {
         // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
@@ -190,28 +192,4 @@ fn translate(ev: Event) -> Option<Action> {
         Event::Paste(p) => Some(Action::Paste(p)),
         _ => None,
     }
-}
-
-/// Moves every rollout on (timed pauses, analysis steps) once a second and reports changes to the
-/// loop. Runs beside the UI; the controller serialises with any other process doing the same.
-fn drive_rollouts(c: crate::rollout::Controller, tx: tokio::sync::mpsc::UnboundedSender<Action>, stop: CancellationToken) {
-    tokio::spawn(async move {
-        let mut last: std::collections::HashMap<String, Result<u64, String>> = Default::default();
-        loop {
-            for name in c.names() {
-                let result = c.tick(&name).await.map_err(|e| e.to_string());
-                let key = result.as_ref().map(|r| r.seq).map_err(Clone::clone);
-                if last.get(&name) != Some(&key) {
-                    last.insert(name.clone(), key);
-                    if tx.send(Action::RolloutUpdated { name, result: result.map(Box::new) }).is_err() {
-                        return;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(crate::rollout::controller::TICK) => {}
-            }
-        }
-    });
 }

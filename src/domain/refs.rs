@@ -146,6 +146,15 @@ impl RolloutRef {
         if self.provider == ARGO { self.scope.split_once('/') } else { None }
     }
 
+    /// The name people use within its provider: `payments-api`, `shop/api` (an Argo Rollout's
+    /// namespace and name). Typed confirmations ask for it.
+    pub fn short(&self) -> String {
+        match self.scope.rsplit('/').next().filter(|last| !last.is_empty()) {
+            Some(last) => format!("{last}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     pub fn text(&self) -> String {
         if self.scope.is_empty() {
             format!("{}:{}", self.provider, self.name)
@@ -188,6 +197,15 @@ impl FromStr for RolloutRef {
             (None, [ns, name]) if part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo("", ns, name)),
             (Some(ARGO), [ctx, ns, name]) if part_ok(ctx) && part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo(*ctx, ns, name)),
             (Some(ARGO), [ns, name]) if part_ok(ns) && part_ok(name) => Ok(RolloutRef::argo("", ns, name)),
+            // Any other provider: its scope, then the name.
+            (Some(p), [scope @ .., name])
+                if ![NGINX, ARGO].contains(&p)
+                    && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    && !p.is_empty()
+                    && scope.iter().chain([name]).all(|s| part_ok(s)) =>
+            {
+                Ok(RolloutRef { provider: p.to_string(), scope: scope.join("/"), name: name.to_string() })
+            }
             _ => Err(bad()),
         }
     }
@@ -230,7 +248,11 @@ mod tests {
         assert_eq!(short.argo_scope(), Some(("", "shop")));
         assert_eq!("payments-api".parse::<RolloutRef>().unwrap(), RolloutRef::nginx("payments-api"));
         assert_eq!("nginx:payments-api".parse::<RolloutRef>().unwrap().text(), "nginx:payments-api");
-        for bad in ["", "gh:x", "argo:a/b/c/d", "nginx:a/b", "a b", "../etc", "argo:ctx//x"] {
+        let other: RolloutRef = "ecs:prod/payments".parse().unwrap();
+        assert_eq!((other.provider.as_str(), other.scope.as_str(), other.name.as_str()), ("ecs", "prod", "payments"));
+        assert_eq!((other.text(), other.short()), ("ecs:prod/payments".to_string(), "prod/payments".to_string()));
+        assert_eq!(a.short(), "shop/api");
+        for bad in ["", "gh:", "g h:x", "ecs:a/../b", "argo:a/b/c/d", "nginx:a/b", "a b", "../etc", "argo:ctx//x"] {
             assert!(bad.parse::<RolloutRef>().is_err(), "{bad:?}");
         }
     }

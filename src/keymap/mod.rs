@@ -104,17 +104,14 @@ pub enum Command {
     BreakGlass,
     InjectFault,
     ScreenOverview,
-    ScreenArgo,
-    /// Restart an Argo Rollout's pods.
-    ArgoRestart,
-    /// Stop the selected Argo Rollout's running analysis.
-    ArgoTerminate,
+    /// The opened release: steps, revisions, analysis, timeline.
+    ScreenRelease,
     /// The security findings of the run behind the selected rollout.
     ReleaseFindings,
     /// The approval waiting for the selected rollout's environment.
     ReleaseApproval,
     /// An action on the selected rollout.
-    Rollout(crate::rollout::RolloutAction),
+    Rollout(RolloutKey),
     DialogYes,
     DialogNo,
     DialogSubmit,
@@ -124,6 +121,21 @@ pub enum Command {
     DialogToggle,
     PickerChoose,
     PickerClose,
+}
+
+/// What a rollout key asks for; the reducer turns it into a `delivery::RolloutAction` for the
+/// selected release (undo asks which revision, terminate names the running analysis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RolloutKey {
+    Promote,
+    PromoteFull,
+    Pause,
+    Resume,
+    Abort,
+    Retry,
+    Restart,
+    Undo,
+    TerminateAnalysis,
 }
 
 pub struct CommandDef {
@@ -152,9 +164,9 @@ const fn def(
     CommandDef { command, name, context, defaults, hint, desc, mutating }
 }
 
-use crate::rollout::RolloutAction as RA;
 use Command as C;
 use Context::{Global, Log};
+use RolloutKey as RA;
 
 /// Every command, in help-screen order.
 pub const COMMANDS: &[CommandDef] = &[
@@ -225,22 +237,30 @@ pub const COMMANDS: &[CommandDef] = &[
         false,
     ),
     def(
-        C::ScreenArgo,
-        "screen.kubernetes",
+        C::ScreenRelease,
+        "screen.release",
         Global,
         &["7"],
-        "kubernetes",
-        "show Argo Rollouts in the Kubernetes context (:ctx and :ns switch)",
+        "release",
+        "show the selected release in full: steps, revisions, analysis runs, timeline (:ctx and :ns switch Kubernetes)",
         false,
     ),
-    def(C::ArgoRestart, "rollout.restart", Context::Rollouts, &["S"], "restart", "restart an Argo Rollout's pods", true),
     def(
-        C::ArgoTerminate,
+        C::Rollout(RA::Restart),
+        "rollout.restart",
+        Context::Rollouts,
+        &["S"],
+        "restart",
+        "restart the rollout's pods (Argo Rollouts)",
+        true,
+    ),
+    def(
+        C::Rollout(RA::TerminateAnalysis),
         "rollout.terminate_analysis",
         Context::Rollouts,
         &["K"],
         "terminate analysis",
-        "stop the running analysis of the selected Argo Rollout",
+        "stop the running analysis of the selected rollout (Argo Rollouts)",
         true,
     ),
     def(
@@ -289,7 +309,7 @@ pub const COMMANDS: &[CommandDef] = &[
         Context::Rollouts,
         &["U"],
         "undo",
-        "give the stable servers all traffic back after a promotion",
+        "go back: NGINX gives stable all traffic back; Argo asks which revision",
         true,
     ),
     def(

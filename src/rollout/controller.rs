@@ -11,21 +11,18 @@ use jiff::Timestamp;
 
 use super::nginx;
 use super::record::{self, Pause, Phase, Record, Verdict};
-use super::{OnFailure, RolloutAction, RolloutError, RolloutSpec, Step};
+use super::{OnFailure, RolloutError, RolloutSpec, Step};
+use crate::delivery::{RolloutAction, Seen};
 use crate::metrics::{ServiceSpec, Source};
 
-/// What the user saw when they chose an action; if the rollout has moved on since, the action is
-/// refused rather than applied to a state nobody looked at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seen {
-    pub revision: u64,
-    pub step: usize,
-    pub phase: Phase,
-}
-
-impl Seen {
-    pub fn of(rec: &Record) -> Seen {
-        Seen { revision: rec.revision, step: rec.step, phase: rec.phase }
+/// What the user saw of a rollout, as every provider describes it: if the rollout has moved on
+/// when their action arrives, the action is refused rather than applied to a state nobody looked at.
+pub fn seen(rec: &Record, spec: &RolloutSpec) -> Seen {
+    Seen {
+        revision: rec.revision.to_string(),
+        step: Some((rec.step + 1).min(spec.steps.len())),
+        state: rec.phase.label().to_string(),
+        pending: None,
     }
 }
 
@@ -255,18 +252,14 @@ impl Controller {
     }
 
     /// A person's action, refused if the rollout is no longer what they saw.
-    pub async fn act(&self, name: &str, action: RolloutAction, seen: Option<Seen>, actor: &str) -> Result<Record, RolloutError> {
+    pub async fn act(&self, name: &str, action: &RolloutAction, seen: Option<&Seen>, actor: &str) -> Result<Record, RolloutError> {
         let spec = self.spec(name)?.clone();
         let _g = self.lock(name).await?;
         let mut rec = self.load(&spec).await?;
         if let Some(seen) = seen {
-            let now = Seen::of(&rec);
-            if now != seen {
-                return Err(RolloutError::Refused(format!(
-                    "{name} moved on since you looked: {} → {}; nothing was sent",
-                    describe_seen(&seen, &spec),
-                    describe_seen(&now, &spec)
-                )));
+            let changes = seen.changes(&self::seen(&rec, &spec));
+            if !changes.is_empty() {
+                return Err(RolloutError::Refused(format!("{name} moved on since you looked ({}); nothing was sent", changes.join(", "))));
             }
         }
         check(action, &rec, &spec)?;
@@ -308,7 +301,7 @@ impl Controller {
                 rec.restart_steps(Timestamp::now());
                 rec.note(actor, "retrying from the first step");
             }
-            RolloutAction::Undo => {
+            RolloutAction::Undo { .. } => {
                 // The stable servers still run the previous version: they get all traffic back.
                 self.set_weight(&spec, &mut rec, 0, actor, "undo").await?;
                 rec.phase = Phase::Healthy;
@@ -319,6 +312,10 @@ impl Controller {
                         rec.stable_version.as_deref().unwrap_or("previous version")
                     ),
                 );
+            }
+            // `check` refused these; a new version starts through `start`.
+            RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. } | RolloutAction::Deploy { .. } => {
+                return Err(RolloutError::Refused(format!("{name}: {} is not an action on an NGINX canary under way", action.verb())));
             }
         }
         self.save(&mut rec)?;
@@ -484,15 +481,21 @@ impl Controller {
     }
 }
 
-fn describe_seen(s: &Seen, spec: &RolloutSpec) -> String {
-    format!("revision {}, {} at step {}/{}", s.revision, s.phase.label(), (s.step + 1).min(spec.steps.len()), spec.steps.len())
-}
-
 /// Whether an action makes sense now; says why not.
-pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<(), RolloutError> {
+pub fn check(action: &RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<(), RolloutError> {
     let name = &spec.name;
     let refuse = |why: String| Err(RolloutError::Refused(why));
     match (action, rec.phase) {
+        (RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. }, _) => refuse(format!(
+            "{name} is an NGINX canary: it has no pods to restart and no analysis run to stop (its analysis is flightdeck's own)"
+        )),
+        (RolloutAction::Undo { to_revision: Some(n) }, _) => {
+            refuse(format!("{name} is an NGINX canary: undo sends traffic back to stable; it cannot go to revision {n}"))
+        }
+        (RolloutAction::Deploy { .. }, Phase::Progressing | Phase::Paused) => {
+            refuse(format!("{name} is already rolling out {}; promote or abort it first", rec.version.as_deref().unwrap_or("a version")))
+        }
+        (RolloutAction::Deploy { .. }, _) => Ok(()),
         (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Progressing | Phase::Paused) => Ok(()),
         (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Aborted) => refuse(format!("{name} was aborted; retry it first")),
         (RolloutAction::Promote | RolloutAction::PromoteFull, _) => refuse(format!("{name} has no canary under way; nothing to promote")),
@@ -508,11 +511,11 @@ pub fn check(action: RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<
         (RolloutAction::Abort, p) => refuse(format!("{name} is {}; there is no canary to abort", p.label())),
         (RolloutAction::Retry, Phase::Aborted | Phase::Degraded) if rec.version.is_some() => Ok(()),
         (RolloutAction::Retry, p) => refuse(format!("{name} is {}; only an aborted rollout can be retried", p.label())),
-        (RolloutAction::Undo, Phase::Healthy) if rec.weight > 0 => Ok(()),
-        (RolloutAction::Undo, Phase::Healthy) => {
+        (RolloutAction::Undo { .. }, Phase::Healthy) if rec.weight > 0 => Ok(()),
+        (RolloutAction::Undo { .. }, Phase::Healthy) => {
             refuse(format!("{name}: the stable version already serves 100 %; nothing to undo (nothing was sent)"))
         }
-        (RolloutAction::Undo, p) => refuse(format!("{name} is {}; abort instead of undo while a canary is under way", p.label())),
+        (RolloutAction::Undo { .. }, p) => refuse(format!("{name} is {}; abort instead of undo while a canary is under way", p.label())),
     }
 }
 

@@ -9,7 +9,10 @@ pub mod record;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use controller::{Controller, Seen};
+pub mod provider;
+
+pub use controller::Controller;
+pub use provider::NginxProvider;
 pub use record::{Phase, Record};
 
 /// One step of a canary.
@@ -71,59 +74,6 @@ pub struct RolloutSpec {
     /// Judge the canary on every interval while the rollout is under way, not only in analysis steps.
     pub background_analysis: bool,
     pub nginx: NginxSpec,
-}
-
-/// What a person can do to a rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RolloutAction {
-    Promote,
-    PromoteFull,
-    Pause,
-    Resume,
-    Abort,
-    Retry,
-    Undo,
-}
-
-impl RolloutAction {
-    pub fn name(self) -> &'static str {
-        match self {
-            RolloutAction::Promote => "promote",
-            RolloutAction::PromoteFull => "promote-full",
-            RolloutAction::Pause => "pause",
-            RolloutAction::Resume => "resume",
-            RolloutAction::Abort => "abort",
-            RolloutAction::Retry => "retry",
-            RolloutAction::Undo => "undo",
-        }
-    }
-
-    /// The journal's name for it.
-    pub fn audit_action(self) -> &'static str {
-        match self {
-            RolloutAction::Promote => "rollout.promote",
-            RolloutAction::PromoteFull => "rollout.promote-full",
-            RolloutAction::Pause => "rollout.pause",
-            RolloutAction::Resume => "rollout.resume",
-            RolloutAction::Abort => "rollout.abort",
-            RolloutAction::Retry => "rollout.retry",
-            RolloutAction::Undo => "rollout.undo",
-        }
-    }
-
-    pub fn policy_kind(self) -> crate::policy::ActionKind {
-        use crate::policy::ActionKind as K;
-        match self {
-            RolloutAction::Promote => K::Promote,
-            RolloutAction::PromoteFull => K::PromoteFull,
-            RolloutAction::Pause => K::Pause,
-            RolloutAction::Resume => K::Resume,
-            RolloutAction::Abort => K::Abort,
-            RolloutAction::Retry => K::RolloutRetry,
-            RolloutAction::Undo => K::Undo,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         Screen::Audit => views::audit::render(frame, state),
         Screen::Canary => views::canary::render(frame, state),
         Screen::Overview => views::overview::render(frame, state),
-        Screen::Argo => views::argo::render(frame, state),
+        Screen::Release => views::release::render(frame, state),
     }
     widgets::toast::render(frame, area, state);
     match &state.overlay {

@@ -39,6 +39,17 @@ impl Cockpit {
         h: u16,
         extra: impl FnOnce(UnboundedSender<RunEvent>) -> Vec<Arc<dyn CiProvider>>,
     ) -> Cockpit {
+        Cockpit::with_all_providers(config, w, h, extra, Vec::new())
+    }
+
+    /// A cockpit with extra CI providers and extra rollout providers beside the configured ones.
+    pub fn with_all_providers(
+        config: &str,
+        w: u16,
+        h: u16,
+        extra: impl FnOnce(UnboundedSender<RunEvent>) -> Vec<Arc<dyn CiProvider>>,
+        extra_rollouts: Vec<Arc<dyn flightdeck::delivery::RolloutProvider>>,
+    ) -> Cockpit {
         let dir = tempfile::tempdir().unwrap();
         let config = super::config_in(dir.path(), config);
         let (run_tx, runs) = unbounded_channel();
@@ -47,6 +58,9 @@ impl Cockpit {
         providers.extend(extra(run_tx));
         let (action_tx, actions) = unbounded_channel();
         let journal = flightdeck::audit::Journal::in_data_dir(&dir.path().join("data"));
+        let mut rollout_providers = flightdeck::providers::releases(&config, &dir.path().join("data"), false).providers().to_vec();
+        rollout_providers.extend(extra_rollouts);
+        let releases = flightdeck::delivery::Registry::new(rollout_providers);
         let effects = EffectRunner {
             ci: Arc::new(Registry::new(providers)),
             actions: action_tx,
@@ -56,11 +70,10 @@ impl Cockpit {
             acceptances: config.findings.acceptances.clone(),
             canary: Arc::new(config.canary_services()),
             faults: None,
-            rollouts: None,
-            argo: config.kubernetes.clone().map(|k| Arc::new(flightdeck::cockpit::ArgoRuntime::new(k))),
+            releases: Arc::new(flightdeck::cockpit::ReleaseRuntime::new(releases.clone())),
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
-        let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false);
+        let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false, releases);
         state.size = (w, h);
         let mut c = Cockpit { state, runner, effects, actions, runs, dir, quit_requested: false };
         let request = c.state.request_id();

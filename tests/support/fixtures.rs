@@ -265,3 +265,55 @@ pub fn rollout_record(name: &str, phase: flightdeck::rollout::Phase, step: usize
     ];
     rec
 }
+
+/// Puts NGINX canaries into the releases list as their provider reports them (specs without a
+/// record are not listed), with the detail of `open` read.
+pub fn show_nginx(
+    st: &mut flightdeck::app::state::State,
+    specs: &[flightdeck::rollout::RolloutSpec],
+    records: &[flightdeck::rollout::Record],
+    open: Option<&str>,
+) {
+    with_planners(st);
+    for spec in specs {
+        if let Some(rec) = records.iter().find(|r| r.name == spec.name) {
+            let row = flightdeck::rollout::provider::release(spec, rec);
+            st.releases.rows.insert(row.reference.clone(), row);
+            if open == Some(spec.name.as_str()) {
+                st.releases.selected = Some(flightdeck::domain::RolloutRef::nginx(spec.name.clone()));
+                st.releases.detail = Some(flightdeck::rollout::provider::detail(spec, rec));
+            }
+        }
+    }
+}
+
+/// Puts Argo Rollouts of `context` into the releases list as their provider reports them.
+pub fn show_argo(
+    st: &mut flightdeck::app::state::State,
+    settings: &flightdeck::config::KubernetesSettings,
+    context: &str,
+    rollouts: &[flightdeck::argo::Rollout],
+) {
+    with_planners(st);
+    for r in rollouts {
+        let row = flightdeck::argo::provider::release(settings, context, r, st.now);
+        st.releases.rows.insert(row.reference.clone(), row);
+    }
+    let feed = flightdeck::delivery::Feed {
+        label: format!("Argo Rollouts · {context} · all namespaces"),
+        state: flightdeck::delivery::FeedState::Live,
+        scopes: vec![context.to_string()],
+    };
+    st.releases.feeds.insert("argo".into(), feed);
+}
+
+/// The NGINX and Argo providers, for their pure plans (nothing here reads or writes).
+pub fn with_planners(st: &mut flightdeck::app::state::State) {
+    if st.releases.providers.is_empty() {
+        let controller = flightdeck::rollout::Controller::new(Default::default(), &std::env::temp_dir(), Default::default(), None);
+        st.releases.providers = flightdeck::delivery::Registry::new(vec![
+            std::sync::Arc::new(flightdeck::rollout::NginxProvider::new(controller)),
+            std::sync::Arc::new(flightdeck::argo::ArgoProvider::new(Default::default())),
+        ]);
+    }
+}

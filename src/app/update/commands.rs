@@ -39,8 +39,8 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
             }
             None => inject(state, 0),
         },
-        LineCommand::Context(c) => super::argo::switch(state, Some(c), None),
-        LineCommand::Namespace(ns) => super::argo::switch(state, None, Some(ns)),
+        LineCommand::Context(c) => super::release::switch(state, format!("context={c}")),
+        LineCommand::Namespace(ns) => super::release::switch(state, format!("namespace={}", ns.as_deref().unwrap_or("all"))),
     }
 }
 
@@ -98,9 +98,8 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 state.audit.filter.clear();
             } else if state.screen == Screen::Findings && !state.findings_view.filter.is_empty() {
                 state.findings_view.filter.clear();
-            } else if state.screen == Screen::Argo && state.argo.detail.is_some() {
-                state.argo.detail = None;
-                return vec![Effect::ArgoDetail { key: None }];
+            } else if state.screen == Screen::Release {
+                return super::release::close(state);
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
@@ -142,51 +141,22 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             fx.extend(select_job(state, job));
             fx
         }
-        Command::Open if state.screen == Screen::Overview => match selected_argo_release(state).map(|r| r.key()) {
-            // An Argo Rollout opens where its steps, revisions and analysis are.
-            Some(key) => {
-                state.argo.selected = Some(key);
-                let mut fx = super::argo::show(state);
-                fx.extend(super::argo::open(state));
-                fx
-            }
-            None => open_release(state, Screen::Pipelines),
-        },
-        Command::Rollout(crate::rollout::RolloutAction::Undo) if selected_argo_release(state).is_some() => {
-            state.toast_info("open it (Enter) to choose the revision to go back to, then press the undo key");
-            Vec::new()
-        }
-        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if selected_argo_release(state).is_some() => {
-            let result = selected_argo_release(state).and_then(|r| super::argo::op_for_rollout(state, r, cmd));
-            match result {
-                Some(Ok(op)) => request(state, op),
-                Some(Err(e)) => {
-                    state.toast_error(e);
-                    Vec::new()
-                }
-                None => Vec::new(),
-            }
-        }
-        Command::Open if state.screen == Screen::Argo => super::argo::open(state),
-        Command::ScreenArgo => super::argo::show(state),
-        Command::Rollout(_) | Command::ArgoRestart | Command::ArgoTerminate if state.screen == Screen::Argo => {
-            // Undo has no operation yet: it opens the revision picker.
-            let result = match super::argo::op_for(state, cmd) {
-                Some(op) => op.map(Some),
-                None => super::argo::start_undo(state).map(|_| None),
-            };
+        // A release opens in full, on screen 7.
+        Command::Open if state.screen == Screen::Overview => super::release::show(state),
+        // From the release in full, its run's jobs.
+        Command::Open if state.screen == Screen::Release => open_release(state, Screen::Pipelines),
+        Command::ScreenRelease => super::release::show(state),
+        Command::Rollout(key) => {
+            let result = super::release::op_for(state, key);
             match result {
                 Ok(Some(op)) => request(state, op),
+                Ok(None) if super::release::undo_needs_detail(state) => super::release::open(state),
                 Ok(None) => Vec::new(),
                 Err(e) => {
                     state.toast_error(e);
                     Vec::new()
                 }
             }
-        }
-        Command::ArgoRestart | Command::ArgoTerminate => {
-            state.toast_info("restart and terminate are for Argo Rollouts (7)");
-            Vec::new()
         }
         Command::ReleaseFindings => open_release(state, Screen::Findings),
         Command::ReleaseApproval => open_release_approval(state),
@@ -253,7 +223,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                     let ids: Vec<RunRef> = state.waiting_gates().iter().map(|(r, _)| r.id.clone()).collect();
                     ids.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect()
                 }
-                Screen::Pipelines | Screen::Canary | Screen::Overview | Screen::Argo => Vec::new(),
+                Screen::Pipelines | Screen::Canary | Screen::Overview | Screen::Release => Vec::new(),
             }
         }
         Command::ScreenCanary => {
@@ -263,21 +233,14 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         Command::ScreenOverview => {
             state.screen = Screen::Overview;
             // Remember the selection by name, so it holds while the list reorders under it.
-            if state.rollouts.selected.is_none() {
-                state.rollouts.selected = state.selected_release().map(|r| r.reference(state));
+            if state.releases.selected.is_none() {
+                state.releases.selected = state.selected_release().map(|r| r.reference.clone());
             }
             let mut fx = overview_refresh(state);
-            // The releases list includes the Argo Rollouts: watch them from the first visit.
-            fx.extend(super::argo::start_watching(state));
+            // Watch the providers from the first visit.
+            fx.extend(super::release::start_watching(state));
             fx
         }
-        Command::Rollout(action) => match rollout_op(state, action) {
-            Ok(op) => request(state, op),
-            Err(e) => {
-                state.toast_error(e);
-                Vec::new()
-            }
-        },
         Command::AcceptRisk => {
             let Some(run) = state.selected_run.clone() else { return Vec::new() };
             let Some(f) = selected_finding(state).cloned() else {

@@ -20,10 +20,10 @@ pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(Overlay::Confirm(c)) => on_confirm_key(state, c, ev),
         Some(Overlay::Input(input)) => on_input_key(state, input, ev),
-        None if state.screen == Screen::Argo && state.argo.picker.is_some() => {
+        None if state.releases.picker.is_some() && matches!(state.screen, Screen::Overview | Screen::Release) => {
             // The picker's own keys, then moving through it with the global up and down.
             let cmd = state.keymap.resolve(Context::Picker, &ev).or_else(|| state.keymap.resolve(Context::Global, &ev));
-            match super::argo::picker_key(state, cmd) {
+            match super::release::picker_key(state, cmd) {
                 Some(Ok(op)) => request(state, op),
                 Some(Err(e)) => {
                     state.toast_error(e);

@@ -1,18 +1,17 @@
 //! The reducer: the only place state changes, and the single point where a mutation is allowed
 //! (read-only mode, confirmation, "is it still what the user saw?").
 
-mod argo;
 mod commands;
 mod keys;
 mod log;
 mod navigate;
+mod release;
 mod releases;
 mod runs;
 mod safety;
 
 use self::{commands::*, keys::*, log::*, navigate::*, releases::*, runs::*, safety::*};
-pub(crate) use argo::{op_for as argo_op_for, op_for_rollout as argo_op_for_rollout};
-pub(crate) use releases::rollout_op;
+pub(crate) use release::preview_op as release_preview_op;
 pub use safety::start_without_dialog;
 pub(crate) use safety::{describe, verdict};
 
@@ -207,29 +206,12 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
-        Action::RolloutUpdated { name, result } => {
-            match result {
-                Ok(rec) => {
-                    let changed = state.rollouts.records.get(&name) != Some(&rec);
-                    state.rollouts.errors.remove(&name);
-                    if changed {
-                        state.rollouts.records.insert(name, *rec);
-                        state.dirty = true;
-                        if state.screen == Screen::Overview {
-                            return overview_refresh(state);
-                        }
-                    }
-                }
-                Err(e) => {
-                    if state.rollouts.errors.get(&name) != Some(&e) {
-                        state.rollouts.errors.insert(name, e);
-                        state.dirty = true;
-                    }
-                }
-            }
+        Action::Release(event) => release::on_event(state, event),
+        Action::ReleaseDetail(detail) => release::on_detail(state, *detail),
+        Action::Failed(e) => {
+            state.toast_error(e);
             Vec::new()
         }
-        Action::Argo(msg) => argo::on_msg(state, msg),
         Action::FaultInjected(result) => {
             match (result, state.canary.faults.as_mut()) {
                 (Ok(name), Some(d)) => {
@@ -274,9 +256,13 @@ pub(crate) fn load_audit(state: &mut State) -> Option<Effect> {
 }
 
 /// Reloads the journal when a screen shows it (after something was written): the audit screen,
-/// and the timeline of an opened Argo Rollout.
+/// and the timeline of an opened release.
 pub(crate) fn refresh_audit(state: &mut State) -> Option<Effect> {
-    if state.screen == Screen::Audit || (state.screen == Screen::Argo && state.argo.detail.is_some()) { load_audit(state) } else { None }
+    if state.screen == Screen::Audit || (state.screen == Screen::Release && state.releases.detail.is_some()) {
+        load_audit(state)
+    } else {
+        None
+    }
 }
 
 pub(crate) fn capitalised(s: &str) -> String {

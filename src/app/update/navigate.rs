@@ -49,17 +49,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             }
             return canary_refresh(state).into_iter().collect();
         }
-        Screen::Argo => return super::argo::navigate(state, cmd),
-        Screen::Overview => {
-            let (cursor, chosen) = {
-                let rows = state.releases();
-                let cursor = step(state.release_cursor(&rows), rows.len(), cmd);
-                (cursor, rows.get(cursor).map(|r| r.reference(state)))
-            };
-            state.rollouts.cursor = cursor;
-            state.rollouts.selected = chosen;
-            return overview_refresh(state);
-        }
+        Screen::Overview | Screen::Release => return super::release::navigate(state, cmd),
         Screen::Pipelines => {}
     }
     match state.focus {

@@ -9,17 +9,10 @@ pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
     let (service, every) = match state.screen {
         Screen::Canary => state.canary.services.get(state.canary.selected)?.clone(),
         // The overview shows the selected rollout's error delta.
-        Screen::Overview => {
-            let name = match state.selected_release()? {
-                crate::app::releases::Release::Nginx(spec, _) => spec.service.clone()?,
-                crate::app::releases::Release::Argo(r) => state.argo.services.get(&r.key())?.clone(),
-            };
+        // The selected release, when a service judges its canary.
+        Screen::Overview | Screen::Release => {
+            let name = state.selected_release()?.service.clone()?;
             state.canary.services.iter().find(|(s, _)| *s == name)?.clone()
-        }
-        // The opened Argo Rollout, when a service judges its canary.
-        Screen::Argo => {
-            let name = state.argo.services.get(&state.argo.detail.as_ref()?.key)?;
-            state.canary.services.iter().find(|(s, _)| s == name)?.clone()
         }
         _ => return None,
     };
@@ -50,34 +43,20 @@ pub(crate) fn inject(state: &mut State, index: usize) -> Vec<Effect> {
     vec![Effect::InjectFault(name)]
 }
 
-/// The rollout operation a key asks for, on the selected rollout, with what the user sees now.
-pub(crate) fn rollout_op(state: &State, action: crate::rollout::RolloutAction) -> Result<Operation, String> {
-    let (spec, rec) = state.selected_nginx().ok_or("no rollout is selected (6 shows the releases)")?;
-    let rec = rec.ok_or_else(|| format!("{}: its state has not been read yet", spec.name))?;
-    Ok(Operation::Rollout { name: spec.name.clone(), action, seen: Some(crate::rollout::Seen::of(rec)) })
-}
-
-/// The release the jump keys act on: the selected rollout of the screen in view, as (its name,
-/// the environment it deploys to, the pipeline run behind it when known here).
+/// The release the jump keys act on: (its name, the environment it deploys to, the pipeline run
+/// behind it when known here).
 fn selected_release(state: &State) -> Option<(String, Option<String>, Option<RunRef>)> {
-    if let Some(r) =
-        selected_argo_release(state).or_else(|| if state.screen == Screen::Argo { state.argo.selected(state.now) } else { None })
-    {
-        let run = r.release_run().filter(|id| state.run(id).is_some());
-        return Some((r.key(), state.argo.environment().map(str::to_string), run));
-    }
-    let (spec, _) = state.selected_nginx()?;
-    Some((spec.name.clone(), spec.environment.clone(), state.release_run(spec)))
+    let r = state.selected_release()?;
+    Some((r.reference.short(), r.environment.clone(), state.release_run(r)))
 }
 
 /// Opens the run behind the selected rollout on `screen` (its jobs, or its findings).
 pub(crate) fn open_release(state: &mut State, screen: Screen) -> Vec<Effect> {
     let Some((name, env, run)) = selected_release(state) else { return Vec::new() };
     let Some(run) = run else {
-        let msg = if state.screen == Screen::Argo {
-            format!("no pipeline run is linked to {name} (deploy it from a flightdeck stage to link one)")
-        } else {
-            format!("no pipeline run deploys to {} yet", env.as_deref().unwrap_or(&name))
+        let msg = match env {
+            Some(env) => format!("no pipeline run deploys to {env} yet, and none is linked to {name}"),
+            None => format!("no pipeline run is linked to {name} (deploy it from a flightdeck stage to link one)"),
         };
         state.toast_info(msg);
         return Vec::new();
@@ -116,11 +95,11 @@ pub(crate) fn open_release_approval(state: &mut State) -> Vec<Effect> {
 /// of the run that started it (promotions are judged by them).
 pub(crate) fn overview_refresh(state: &mut State) -> Vec<Effect> {
     let mut effects: Vec<Effect> = canary_refresh(state).into_iter().collect();
-    let run = match state.selected_release() {
-        Some(crate::app::releases::Release::Nginx(_, rec)) => rec.and_then(|r| r.run.clone()),
-        Some(crate::app::releases::Release::Argo(r)) => r.release_run(),
-        None => None,
-    };
+    let run = state.selected_release().and_then(|r| r.run.clone());
+    // The selected release's steps and timeline are shown under the list.
+    if state.screen == Screen::Overview {
+        effects.extend(super::release::open(state));
+    }
     if let Some(run) = run {
         effects.extend(ensure_evidence(state, run, false));
     }

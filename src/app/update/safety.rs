@@ -22,16 +22,9 @@ pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Ve
 /// Describes the target as the user sees it now.
 pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
     let (run, envs) = match op {
-        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => {
-            let spec = state.rollouts.specs.iter().find(|s| &s.name == name).ok_or_else(|| format!("no rollout named `{name}`"))?;
-            let rec = state.rollouts.records.get(name).ok_or_else(|| format!("{name}: its state has not been read yet"))?;
-            return ops::describe_rollout(op, rec, spec);
-        }
-        Operation::Argo { namespace, name, .. } => {
-            let key = format!("{namespace}/{name}");
-            let r = state.argo.rollouts.get(&key).ok_or_else(|| format!("{key} is not in the watched list any more"))?;
-            let revisions = state.argo.detail.as_ref().filter(|d| d.key == key).map(|d| d.revisions.as_slice()).unwrap_or_default();
-            return ops::describe_argo(op, r, revisions, state.argo.environment(), state.now);
+        Operation::Rollout { target, action, .. } => {
+            let release = super::release::target(state, target)?;
+            return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now);
         }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
@@ -51,16 +44,10 @@ pub(crate) fn verdict(state: &State, op: &Operation, target: &ops::Target, break
         break_glass,
         security: match op {
             Operation::Gate { run, .. } => state.run(run).and_then(|r| r.evidence.as_ref()),
-            Operation::Rollout { name, .. } => {
-                state.rollouts.records.get(name).and_then(|r| r.run.as_ref()).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
+            // A promotion is judged by the evidence of the run that built the release.
+            Operation::Rollout { target, .. } => {
+                state.release(target).and_then(|r| r.run.as_ref()).and_then(|id| state.run(id)).and_then(|r| r.evidence.as_ref())
             }
-            Operation::Argo { namespace, name, .. } => state
-                .argo
-                .rollouts
-                .get(&format!("{namespace}/{name}"))
-                .and_then(crate::argo::Rollout::release_run)
-                .and_then(|id| state.run(&id))
-                .and_then(|r| r.evidence.as_ref()),
             _ => None,
         },
     })
@@ -139,9 +126,10 @@ pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
-        Operation::StartRollout { name, version, .. } => format!("Roll out {version} on `{name}`?"),
-        Operation::Rollout { name, action, .. } => format!("{} `{name}`?", capitalised(action.name())),
-        Operation::Argo { namespace, name, action, .. } => format!("{} `{namespace}/{name}`?", capitalised(action.verb())),
+        Operation::Rollout { action: crate::delivery::RolloutAction::Deploy { version, .. }, .. } => {
+            format!("Roll out {version} on `{}`?", target.name)
+        }
+        Operation::Rollout { action, .. } => format!("{} `{}`?", capitalised(action.verb()), target.name),
     }
 }
 

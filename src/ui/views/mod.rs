@@ -1,11 +1,11 @@
 pub mod approvals;
-pub mod argo;
 pub mod audit;
 pub mod canary;
 pub mod findings;
 pub mod help;
 pub mod overview;
 pub mod pipelines;
+pub mod release;
 pub mod too_small;
 
 use ratatui::Frame;

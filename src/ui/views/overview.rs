@@ -1,7 +1,8 @@
-//! The release overview: environments × services, one row per rollout — version, phase (with the
-//! countdown of a timed pause), canary weight, error-rate delta against stable, the findings of the
-//! latest run that deploys there and its pending approvals — what needs a human first. Below, the
-//! selected rollout: its steps with the current one marked, the verdict, and its history.
+//! The releases: every rollout of every provider, one row each — environment, name, provider,
+//! version, state (with the countdown of a timed pause), step, canary weight, error-rate delta
+//! against stable, the findings of the run behind it and its pending approvals — what needs a
+//! human first. Below, the selected release: its steps with the current one marked, the verdict,
+//! and its timeline.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,26 +10,11 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::releases::Release;
 use crate::app::state::State;
-use crate::rollout::{Phase, Record, RolloutSpec, Step};
+use crate::delivery::{FeedState, Release};
 use crate::theme::Role;
 use crate::ui::widgets::status;
 use crate::ui::widgets::text::{heading, pad, truncate};
-
-/// Phase with the countdown of a timed pause.
-fn phase_text(state: &State, rec: &Record) -> String {
-    let mut s = rec.phase.label().to_string();
-    if let Some(until) = rec.pause.as_ref().and_then(|p| p.until) {
-        let left = (until.as_second() - state.now.as_second()).max(0);
-        s.push_str(&format!(" {left}s"));
-    }
-    s
-}
-
-fn errors(state: &State, spec: &RolloutSpec) -> (String, String) {
-    error_summary(state, spec.service.as_deref().unwrap_or(&spec.name))
-}
 
 /// The canary's error ratio minus stable's, in percentage points, and a sparkline of the canary's
 /// error ratio, from the canary analysis of `service`.
@@ -52,8 +38,8 @@ pub(super) fn error_summary(state: &State, service: &str) -> (String, String) {
 /// Width of the error-ratio sparkline.
 const TREND: usize = 8;
 
-/// Findings badge of the run behind the rollout (see `State::release_run`, and an Argo Rollout's
-/// `flightdeck.dev/run`), and the gates waiting for the rollout's environment.
+/// Findings badge of the run behind the release (see `State::release_run`), and the gates waiting
+/// for its environment.
 fn release_evidence(state: &State, env: Option<&str>, run: Option<crate::domain::RunRef>) -> (String, usize) {
     let waiting = state
         .waiting_gates()
@@ -83,11 +69,12 @@ struct Column {
     priority: u8,
 }
 
-const COLUMNS: [Column; 10] = [
+const COLUMNS: [Column; 11] = [
     Column { header: "ENV", width: 8, right: false, priority: 1 },
-    Column { header: "SERVICE", width: 14, right: false, priority: 0 },
+    Column { header: "RELEASE", width: 18, right: false, priority: 0 },
+    Column { header: "BY", width: 5, right: false, priority: 8 },
     Column { header: "VERSION", width: 16, right: false, priority: 2 },
-    Column { header: "PHASE", width: 16, right: false, priority: 0 },
+    Column { header: "STATE", width: 16, right: false, priority: 0 },
     Column { header: "STEP", width: 5, right: true, priority: 5 },
     Column { header: "CANARY", width: 6, right: true, priority: 1 },
     Column { header: "ERRORS Δ", width: 9, right: true, priority: 3 },
@@ -129,16 +116,31 @@ pub fn render(frame: &mut Frame, state: &State) {
     let t = &state.theme;
     let body = super::chrome(frame, state);
     let rows = state.releases();
-    let argo = if state.argo.enabled { format!(" (Argo Rollouts of {})", plain_text(&state.argo.context)) } else { String::new() };
+    // Where the rows come from, and how each feed is doing.
+    let feeds: Vec<String> = state
+        .releases
+        .feeds
+        .values()
+        .map(|f| match &f.state {
+            FeedState::Live => plain_text(&f.label),
+            FeedState::Connecting => format!("{} connecting…", plain_text(&f.label)),
+            FeedState::Retrying(e) => {
+                let since =
+                    state.releases.last_update.map(|u| format!(", data from {}", crate::util::age(u, state.now))).unwrap_or_default();
+                format!("{} ⟳ reconnecting{since}: {}", plain_text(&f.label), plain_text(e))
+            }
+        })
+        .collect();
+    let from = if feeds.is_empty() { String::new() } else { format!(" · {}", feeds.join(" · ")) };
     let block = Block::bordered().border_style(t.border(state.overlay.is_none())).title(Line::from(Span::styled(
-        format!(" Releases · {} rollout{}{argo} ", rows.len(), if rows.len() == 1 { "" } else { "s" }),
+        format!(" Releases · {} rollout{}{from} ", rows.len(), if rows.len() == 1 { "" } else { "s" }),
         t.fg(Role::Accent).add_modifier(Modifier::BOLD),
     )));
     let inner = block.inner(body);
     frame.render_widget(block, body);
     if rows.is_empty() {
-        let msg = if state.argo.enabled && !state.argo.watching {
-            "no NGINX rollout is configured; the Argo Rollouts of the Kubernetes context are listed here once 7 has been visited"
+        let msg = if state.releases.enabled() {
+            "no rollout reported yet by the configured providers"
         } else {
             "no rollout is configured — add [rollouts.NAME] with its NGINX upstream and steps, or [kubernetes] for Argo Rollouts (see config.example.toml)"
         };
@@ -156,28 +158,17 @@ pub fn render(frame: &mut Frame, state: &State) {
     let cursor = state.release_cursor(&rows);
     let offset = cursor.saturating_sub(capacity - 1);
     for (i, row) in rows.iter().enumerate().skip(offset).take(capacity) {
-        let (glyph, role, cells) = match row {
-            Release::Nginx(spec, rec) => nginx_row(state, spec, *rec),
-            Release::Argo(r) => argo_row(state, r),
-        };
+        let (glyph, role) = status::release(row.health);
+        let cells = cells(state, row);
         let style = if i == cursor { t.selection() } else { t.fg(role) };
         lines.push(Line::styled(truncate(&table_line(&shown, glyph, &cells), w), style));
     }
     let table_h = (lines.len() as u16 + 1).min(inner.height);
     frame.render_widget(Paragraph::new(lines), Rect { height: table_h, ..inner });
     let rest = Rect { y: inner.y + table_h, height: inner.height.saturating_sub(table_h), ..inner };
-    match rows.get(cursor).copied() {
-        Some(Release::Nginx(spec, rec)) => detail(frame, rest, state, spec, rec),
-        Some(Release::Argo(r)) => {
-            let st = crate::argo::status::state(r, state.now);
-            let lines = vec![
-                Line::styled(format!("{} · Argo Rollout in {}", r.key(), plain_text(&state.argo.context)), t.fg(Role::Accent)),
-                Line::styled(truncate(&plain_text(&st.describe()), rest.width as usize), t.fg(Role::Text)),
-                Line::styled("enter opens it on the Kubernetes screen (steps, revisions, analysis, timeline)", t.fg(Role::Muted)),
-            ];
-            frame.render_widget(Paragraph::new(lines), Rect { y: rest.y + 1, height: rest.height.saturating_sub(1), ..rest });
-        }
-        None => {}
+    if let Some(r) = rows.get(cursor) {
+        let area = Rect { y: rest.y + 1, height: rest.height.saturating_sub(1), ..rest };
+        super::release::summary(frame, area, state, r, true);
     }
 }
 
@@ -185,126 +176,24 @@ fn plain_text(s: &str) -> String {
     crate::logstore::sanitize::plain(s)
 }
 
-/// An Argo Rollout's row: its state, step, weight, and the run linked to it.
-fn argo_row(state: &State, r: &crate::argo::Rollout) -> (&'static str, Role, [String; 10]) {
-    let st = crate::argo::status::state(r, state.now);
-    let (glyph, role) = status::argo(&st);
-    let env = state.argo.environment();
-    let (badge, waiting) = release_evidence(state, env, r.release_run());
-    let (delta, trend) = match state.argo.services.get(&r.key()) {
+/// A release's row.
+fn cells(state: &State, r: &Release) -> [String; 11] {
+    let (badge, waiting) = release_evidence(state, r.environment.as_deref(), state.release_run(r));
+    let (delta, trend) = match &r.service {
         Some(service) => error_summary(state, service),
         None => ("-".into(), String::new()),
     };
-    let cells = [
-        env.unwrap_or("-").to_string(),
-        r.key(),
-        "argo".into(),
-        st.describe(),
-        crate::argo::status::step_text(r).unwrap_or_else(|| "-".into()),
-        format!("{} %", crate::argo::status::actual_weight(r)),
+    [
+        r.environment.clone().unwrap_or_else(|| "-".into()),
+        r.reference.short(),
+        r.reference.provider.clone(),
+        r.version_text(),
+        r.state_at(state.now),
+        r.step_text(),
+        r.weight.map(|w| format!("{w} %")).unwrap_or_else(|| "-".into()),
         delta,
         trend,
         badge,
         if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
-    ];
-    (glyph, role, cells)
-}
-
-/// An NGINX canary's row.
-fn nginx_row(state: &State, spec: &RolloutSpec, rec: Option<&Record>) -> (&'static str, Role, [String; 10]) {
-    let view = &state.rollouts;
-    let (glyph, role) = rec.map(|r| status::rollout(r.phase)).unwrap_or(("…", Role::Muted));
-    let phase = match (rec, view.errors.get(&spec.name)) {
-        (_, Some(_)) => "unreadable".to_string(),
-        (Some(r), None) => phase_text(state, r),
-        (None, None) => "loading".into(),
-    };
-    let version = rec
-        .map(|r| match (&r.stable_version, &r.version) {
-            // Fully promoted: the new version serves everything.
-            (_, Some(v)) if r.phase == Phase::Healthy && r.weight >= 100 => v.clone(),
-            (s, Some(v)) if r.phase != Phase::Healthy || r.weight > 0 => format!("{} → {v}", s.as_deref().unwrap_or("stable")),
-            (Some(s), _) => s.clone(),
-            _ => "-".into(),
-        })
-        .unwrap_or_default();
-    let step = rec.map(|r| format!("{}/{}", (r.step + 1).min(spec.steps.len()), spec.steps.len())).unwrap_or_default();
-    let weight = rec.map(|r| format!("{} %", r.weight)).unwrap_or_default();
-    let (badge, waiting) = release_evidence(state, spec.environment.as_deref(), state.release_run(spec));
-    let (delta, trend) = errors(state, spec);
-    let cells = [
-        spec.environment.clone().unwrap_or_else(|| "-".into()),
-        spec.name.clone(),
-        version,
-        phase,
-        step,
-        weight,
-        delta,
-        trend,
-        badge,
-        if waiting > 0 { format!("{waiting} waiting") } else { "-".into() },
-    ];
-    (glyph, role, cells)
-}
-
-fn detail(frame: &mut Frame, area: Rect, state: &State, spec: &RolloutSpec, rec: Option<&Record>) {
-    let t = &state.theme;
-    let plain = crate::logstore::sanitize::plain;
-    let mut lines = Vec::new();
-    let mut title = vec![Span::styled(format!("{} ", spec.name), t.fg(Role::Accent).add_modifier(Modifier::BOLD))];
-    title.push(Span::styled(
-        format!("· NGINX upstream `{}` · {} · on failure: {:?}", spec.nginx.upstream, spec.nginx.include.display(), spec.on_failure),
-        t.fg(Role::Muted),
-    ));
-    lines.push(Line::from(title));
-    if let Some(e) = state.rollouts.errors.get(&spec.name) {
-        lines.push(Line::styled(format!("⚠ {}", plain(e)), t.status(Role::Failure)));
-    }
-    let Some(rec) = rec else {
-        frame.render_widget(Paragraph::new(lines), area);
-        return;
-    };
-    // Steps, the current one marked.
-    let mut steps = vec![Span::styled("steps ", t.fg(Role::Muted))];
-    for (i, s) in spec.steps.iter().enumerate() {
-        let label = match s {
-            Step::SetWeight(w) => format!("{w}%"),
-            Step::Pause(Some(d)) => format!("pause {}", crate::util::format_duration(*d)),
-            Step::Pause(None) => "pause ∞".into(),
-            Step::Analysis(d) => format!("analysis {}", crate::util::format_duration(*d)),
-        };
-        let style = if i == rec.step && matches!(rec.phase, Phase::Progressing | Phase::Paused) {
-            t.status(Role::Running).add_modifier(Modifier::REVERSED)
-        } else if i < rec.step {
-            t.fg(Role::Success)
-        } else {
-            t.fg(Role::Muted)
-        };
-        steps.push(Span::styled(format!(" {label} "), style));
-        steps.push(Span::styled("→", t.fg(Role::Muted)));
-    }
-    steps.pop();
-    lines.push(Line::from(steps));
-    let (g, role) = status::rollout(rec.phase);
-    let mut status = format!("{g} {} · canary {} % · revision {}", phase_text(state, rec), rec.weight, rec.revision);
-    if let Some(p) = &rec.pause {
-        status.push_str(&format!(" · {}", p.reason));
-    }
-    if let Some(c) = &rec.cause {
-        status.push_str(&format!(" · {c}"));
-    }
-    lines.push(Line::styled(truncate(&plain(&status), area.width as usize), t.status(role)));
-    if let Some(v) = &rec.verdict {
-        lines.push(Line::styled(truncate(&format!("analysis: {}", plain(&v.to_string())), area.width as usize), t.fg(Role::Text)));
-    }
-    lines.push(Line::styled("history", t.fg(Role::Muted)));
-    let room = (area.height as usize).saturating_sub(lines.len() + 1);
-    for h in rec.history.iter().rev().take(room) {
-        let when = h.at.strftime("%H:%M:%S");
-        lines.push(Line::styled(
-            truncate(&plain(&format!("  {when}  {:>3} %  {:<10} {}", h.weight, pad(&h.actor, 10), h.event)), area.width as usize),
-            t.fg(Role::Text),
-        ));
-    }
-    frame.render_widget(Paragraph::new(lines), Rect { y: area.y + 1, height: area.height.saturating_sub(1), ..area });
+    ]
 }

@@ -26,19 +26,12 @@ enum Fit {
 struct Badges {
     gates: usize,
     releases: usize,
-    argo: usize,
 }
 
 impl Badges {
     fn of(state: &State) -> Badges {
-        let (mut releases, mut argo) = (state.rollouts.records.values().filter(|r| r.phase.urgency() == 0).count(), 0);
-        for r in state.argo.rollouts.values() {
-            let urgency = crate::argo::status::state(r, state.now).urgency();
-            // The releases tab counts what waits for a human; the Kubernetes tab what went wrong too.
-            releases += usize::from(urgency == 0);
-            argo += usize::from(urgency <= 1);
-        }
-        Badges { gates: state.waiting_gates().len(), releases, argo }
+        // The releases tab counts what waits for a human, in every provider.
+        Badges { gates: state.waiting_gates().len(), releases: state.releases_needing_a_human() }
     }
 }
 
@@ -87,8 +80,8 @@ fn left_side(state: &State, badges: &Badges, fit: Fit) -> Vec<Span<'static>> {
         (Screen::Canary, Command::ScreenCanary),
         (Screen::Overview, Command::ScreenOverview),
     ];
-    if state.argo.enabled {
-        screens.push((Screen::Argo, Command::ScreenArgo));
+    if state.releases.enabled() {
+        screens.push((Screen::Release, Command::ScreenRelease));
     }
     let gap = if fit == Fit::Full { "  " } else { " " };
     for (screen, cmd) in screens {
@@ -97,7 +90,6 @@ fn left_side(state: &State, badges: &Badges, fit: Fit) -> Vec<Span<'static>> {
             Screen::Approvals if badges.gates > 0 => format!("({})", badges.gates),
             // The releases list has every provider's rollouts: what waits for a human in all.
             Screen::Overview if badges.releases > 0 => format!("({})", badges.releases),
-            Screen::Argo if badges.argo > 0 => format!("({})", badges.argo),
             _ => String::new(),
         };
         let named = fit == Fit::Full || state.screen == screen || screen == Screen::Overview;

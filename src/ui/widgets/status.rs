@@ -41,26 +41,15 @@ pub fn verdict(p: crate::metrics::Phase) -> (&'static str, Role) {
     }
 }
 
-/// A rollout's phase.
-pub fn rollout(p: crate::rollout::Phase) -> (&'static str, Role) {
-    use crate::rollout::Phase;
-    match p {
-        Phase::Healthy => ("✓", Role::Success),
-        Phase::Progressing => ("●", Role::Running),
-        Phase::Paused => ("⏸", Role::Paused),
-        Phase::Aborted => ("✗", Role::Failure),
-        Phase::Degraded => ("⚠", Role::Aborted),
-    }
-}
-
-/// An Argo Rollout's state.
-pub fn argo(s: &crate::argo::status::State) -> (&'static str, Role) {
-    use crate::argo::status::State;
-    match s {
-        State::Healthy => ("✓", Role::Success),
-        State::Progressing(_) | State::Syncing(_) => ("●", Role::Running),
-        State::Paused { .. } | State::PausedManual => ("⏸", Role::Paused),
-        State::Aborted(_) => ("✗", Role::Failure),
-        State::Degraded(_) => ("⚠", Role::Aborted),
+/// A release's health, whatever its provider.
+pub fn release(h: crate::delivery::Health) -> (&'static str, Role) {
+    use crate::delivery::Health;
+    match h {
+        Health::Healthy => ("✓", Role::Success),
+        Health::Progressing => ("●", Role::Running),
+        Health::Paused => ("⏸", Role::Paused),
+        Health::Aborted => ("✗", Role::Failure),
+        Health::Degraded => ("⚠", Role::Aborted),
+        Health::Unknown => ("…", Role::Muted),
     }
 }

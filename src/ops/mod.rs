@@ -2,6 +2,10 @@
 //! touches (for policy and the confirmation dialog), and how it is executed — audit intent first
 //! (fsync'd), then the action, then the outcome.
 
+mod release;
+
+pub use release::{describe_release, execute_release};
+
 use serde_json::json;
 
 use crate::audit::{Draft, Journal, Phase};
@@ -37,28 +41,11 @@ pub enum Operation {
         expires: Option<jiff::civil::Date>,
         file: std::path::PathBuf,
     },
-    /// Start rolling out `version` through a rollout's steps.
-    StartRollout {
-        name: String,
-        version: String,
-        /// What the stable servers run, when the caller knows it.
-        stable_version: Option<String>,
-        /// The pipeline run handing over, if any.
-        run: Option<RunRef>,
-    },
-    /// A person's action on a rollout, with what they saw (refused if it moved on).
+    /// An action on a rollout of any provider, with what the person saw (refused if it moved on).
     Rollout {
-        name: String,
-        action: crate::rollout::RolloutAction,
-        seen: Option<crate::rollout::Seen>,
-    },
-    /// An action on an Argo Rollout in a Kubernetes context, with what the person saw.
-    Argo {
-        context: String,
-        namespace: String,
-        name: String,
-        action: crate::argo::ArgoAction,
-        seen: Option<crate::argo::Seen>,
+        target: crate::domain::RolloutRef,
+        action: crate::delivery::RolloutAction,
+        seen: Option<crate::delivery::Seen>,
     },
 }
 
@@ -71,24 +58,7 @@ impl Operation {
             Operation::Gate { approve: true, .. } => ActionKind::Approve,
             Operation::Gate { approve: false, .. } => ActionKind::Reject,
             Operation::AcceptRisk { .. } => ActionKind::AcceptRisk,
-            Operation::StartRollout { .. } => ActionKind::Trigger,
             Operation::Rollout { action, .. } => action.policy_kind(),
-            Operation::Argo { action, .. } => {
-                use crate::argo::ArgoAction as A;
-                match action {
-                    A::Promote => ActionKind::Promote,
-                    A::PromoteFull => ActionKind::PromoteFull,
-                    A::Pause => ActionKind::Pause,
-                    A::Resume => ActionKind::Resume,
-                    A::Abort => ActionKind::Abort,
-                    A::Retry => ActionKind::RolloutRetry,
-                    A::Restart => ActionKind::Restart,
-                    A::Undo { .. } => ActionKind::Undo,
-                    A::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
-                    // A new version going out, as when a pipeline starts an NGINX canary.
-                    A::SetImage { .. } => ActionKind::Trigger,
-                }
-            }
         }
     }
 
@@ -101,9 +71,7 @@ impl Operation {
             Operation::Gate { approve: true, .. } => "gate.approve",
             Operation::Gate { approve: false, .. } => "gate.reject",
             Operation::AcceptRisk { .. } => "risk.accept",
-            Operation::StartRollout { .. } => "rollout.start",
             Operation::Rollout { action, .. } => action.audit_action(),
-            Operation::Argo { action, .. } => action.audit_action(),
         }
     }
 
@@ -118,8 +86,7 @@ impl Operation {
                 format!("accept {id}{}", package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default())
             }
             // One change per rollout at a time, whatever it is.
-            Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } => format!("rollout {name}"),
-            Operation::Argo { context, namespace, name, .. } => format!("rollout {context}/{namespace}/{name}"),
+            Operation::Rollout { target, .. } => format!("rollout {}", target.text()),
         }
     }
 }
@@ -153,9 +120,7 @@ impl Target {
 /// no sense in the run's current state.
 pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String]) -> Result<Target, String> {
     match op {
-        Operation::StartRollout { name, .. } | Operation::Rollout { name, .. } | Operation::Argo { name, .. } => {
-            Err(format!("rollout {name}: describe it with its record (describe_rollout, describe_argo)"))
-        }
+        Operation::Rollout { target, .. } => Err(format!("rollout {target}: describe it with its release (describe_release)")),
         Operation::Trigger { pipeline } => Ok(Target {
             name: pipeline.clone(),
             environments: pipeline_envs.to_vec(),
@@ -272,156 +237,6 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
     }
 }
 
-/// Describes a rollout operation against the rollout as the user sees it, or says why it makes no
-/// sense now (nothing is sent then).
-pub fn describe_rollout(op: &Operation, rec: &crate::rollout::Record, spec: &crate::rollout::RolloutSpec) -> Result<Target, String> {
-    use crate::rollout::{RolloutAction as A, Step};
-    let environments: Vec<String> = spec.environment.clone().into_iter().collect();
-    let at = |i: usize| spec.steps.get(i).map(Step::describe).unwrap_or_else(|| "the end (100 %)".into());
-    let now = format!(
-        "`{}` is {} at step {}/{} ({}), canary {} % ({} → {}).",
-        spec.name,
-        rec.phase.label(),
-        (rec.step + 1).min(spec.steps.len()),
-        spec.steps.len(),
-        at(rec.step),
-        rec.weight,
-        rec.stable_version.as_deref().unwrap_or("stable"),
-        rec.version.as_deref().unwrap_or("-"),
-    );
-    let (parameters, effect) = match op {
-        Operation::StartRollout { version, stable_version, run, .. } => {
-            if matches!(rec.phase, crate::rollout::Phase::Progressing | crate::rollout::Phase::Paused) {
-                return Err(format!(
-                    "{} is already rolling out {}; promote or abort it first",
-                    spec.name,
-                    rec.version.as_deref().unwrap_or("a version")
-                ));
-            }
-            (
-                json!({ "rollout": spec.name, "version": version, "stable_version": stable_version, "run": run }),
-                vec![format!(
-                    "Starts rolling out {version} on `{}` (stable: {}): {}.",
-                    spec.name,
-                    stable_version.as_deref().or(rec.stable_version.as_deref()).unwrap_or("unknown version"),
-                    spec.steps.iter().map(Step::describe).collect::<Vec<_>>().join(" → ")
-                )],
-            )
-        }
-        Operation::Rollout { action, .. } => {
-            crate::rollout::controller::check(*action, rec, spec).map_err(|e| e.to_string())?;
-            let next = match action {
-                A::Promote => format!("Promote: goes on past {} to the next step.", at(rec.step)),
-                A::PromoteFull => {
-                    "Full promotion: the canary gets 100 % of the traffic now, skipping every remaining step and analysis.".into()
-                }
-                A::Pause => "Pause: the rollout stays at its current weight until resumed.".into(),
-                A::Resume => "Resume: lifts the manual pause; the steps go on from where they were.".into(),
-                A::Abort => "Abort: all traffic goes back to the stable servers (canary 0 %).".into(),
-                A::Retry => "Retry: starts the steps again from the first one.".into(),
-                A::Undo => "Undo: the stable servers get 100 % of the traffic back.".into(),
-            };
-            (
-                json!({ "rollout": spec.name, "revision": rec.revision, "step": rec.step, "phase": rec.phase.label(), "weight": rec.weight, "version": rec.version }),
-                vec![now, next, format!("NGINX: upstream `{}` in {}.", spec.nginx.upstream, spec.nginx.include.display())],
-            )
-        }
-        _ => return Err("not a rollout operation".into()),
-    };
-    Ok(Target { name: spec.name.clone(), environments, triggered_by: None, parameters, effect, evidence_hint: None })
-}
-
-/// Journals the intent, applies a rollout operation through the controller, journals the outcome.
-pub async fn execute_rollout(controller: &crate::rollout::Controller, journal: &Journal, a: Approved) -> Result<Report, String> {
-    let act = async {
-        match &a.op {
-            Operation::StartRollout { name, version, stable_version, run } => controller
-                .start(name, version, stable_version.as_deref(), run.clone(), &a.identity.actor)
-                .await
-                .map(|r| (format!("{name}: {}", r.message()), None)),
-            Operation::Rollout { name, action, seen } => {
-                controller.act(name, *action, *seen, &a.identity.actor).await.map(|r| (format!("{name}: {}", r.message()), None))
-            }
-            _ => Err(crate::rollout::RolloutError::Refused("not a rollout operation".into())),
-        }
-        .map_err(|e| e.to_string())
-    };
-    journaled(journal, a.clone(), act).await
-}
-
-/// Describes an action on an Argo Rollout as it is now: its state, and the exact requests that
-/// would be sent (or why the action makes no sense now).
-pub fn describe_argo(
-    op: &Operation,
-    r: &crate::argo::Rollout,
-    revisions: &[crate::argo::model::ReplicaSet],
-    environment: Option<&str>,
-    now: jiff::Timestamp,
-) -> Result<Target, String> {
-    let Operation::Argo { context, action, .. } = op else { return Err("not an Argo Rollouts operation".into()) };
-    let requests = crate::argo::actions::plan(r, action, revisions, now)?;
-    let st = crate::argo::status::state(r, now);
-    let mut effect = vec![format!(
-        "`{}` in {context} is {}, step {}, canary weight {} % (desired {} %).",
-        r.key(),
-        st.describe(),
-        crate::argo::status::step_text(r).unwrap_or_else(|| "-".into()),
-        crate::argo::status::actual_weight(r),
-        crate::argo::status::set_weight(r)
-    )];
-    effect.extend(requests.iter().map(crate::argo::actions::Request::describe));
-    let mut evidence_hint = None;
-    if matches!(action, crate::argo::ArgoAction::Promote | crate::argo::ArgoAction::PromoteFull) {
-        match r.release_run() {
-            Some(run) => effect.push(format!("Judged by the security findings of run {}, which built this release.", run.text())),
-            None => {
-                effect.push(format!(
-                    "No pipeline run is linked to `{}` ({} annotation), so its security findings cannot be judged.",
-                    r.key(),
-                    crate::argo::model::RELEASE_RUN
-                ));
-                evidence_hint = Some(format!(
-                    "no pipeline run is linked to {key}: deploy it from a flightdeck stage (`rollout = \"{key}\"` records the run), \
-                     or name the run whose findings judge it: `flightdeck promote {key} --evidence RUN`",
-                    key = r.key()
-                ));
-            }
-        }
-    }
-    Ok(Target {
-        name: r.key(),
-        environments: environment.map(|e| vec![e.to_string()]).unwrap_or_default(),
-        triggered_by: None,
-        parameters: json!({
-            "context": context, "namespace": r.metadata.namespace, "rollout": r.metadata.name, "action": action,
-            "resource_version": r.metadata.resource_version, "step": r.step_index(), "state": st.label(),
-        }),
-        effect,
-        evidence_hint,
-    })
-}
-
-/// Journals the intent, acts on the Argo Rollout, journals the outcome.
-pub async fn execute_argo(
-    cluster: &crate::argo::client::Cluster,
-    journal: &Journal,
-    a: Approved,
-    record_event: bool,
-) -> Result<Report, String> {
-    let act = async {
-        let Operation::Argo { namespace, name, action, seen, .. } = &a.op else { return Err("not an Argo Rollouts operation".to_string()) };
-        let by = crate::argo::client::By { actor: a.identity.actor.clone(), reason: a.reason.clone(), record_event };
-        let outcome =
-            crate::argo::client::execute(cluster, namespace, name, action, seen.as_ref(), &by).await.map_err(|e| e.to_string())?;
-        let mut msg = format!("{namespace}/{name}: {} sent ({})", action.verb(), outcome.sent.join("; "));
-        if let Some(e) = outcome.event_error {
-            msg.push_str(&format!("; the Kubernetes Event could not be recorded: {e}"));
-        }
-        Ok((msg, None))
-    };
-    journaled(journal, a.clone(), act).await
-}
-
 /// Every environment a run's stages target.
 pub fn run_environments(rec: &RunRecord) -> Vec<String> {
     let mut envs: Vec<String> = rec.stages.iter().filter_map(|s| s.environment.clone()).collect();
@@ -525,16 +340,14 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Res
                         .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
                 }
             },
-            Operation::StartRollout { .. } | Operation::Rollout { .. } | Operation::Argo { .. } => {
-                Err(crate::ci::CiError::Other("rollout operations go through the rollout controller".into()))
-            }
+            Operation::Rollout { .. } => Err(crate::ci::CiError::Other("rollout operations go through the rollout providers".into())),
         }
         .map_err(|e| e.to_string())
     };
     journaled(journal, a.clone(), act).await
 }
 
-async fn journaled(
+pub(crate) async fn journaled(
     journal: &Journal,
     a: Approved,
     act: impl std::future::Future<Output = Result<(String, Option<RunRef>), String>>,

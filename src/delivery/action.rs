@@ -1,0 +1,119 @@
+//! What a person (or a pipeline stage) can do to a rollout, whichever provider runs it. Each
+//! provider says which of these make sense for a rollout in its current state.
+
+use crate::domain::RunRef;
+use crate::policy::ActionKind;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum RolloutAction {
+    /// On to the next step.
+    Promote,
+    /// Skip every remaining step: the new version gets all traffic now.
+    PromoteFull,
+    Pause,
+    /// Lift a manual pause; never skips a step.
+    Resume,
+    /// All traffic back to stable.
+    Abort,
+    /// Start an aborted rollout's steps again.
+    Retry,
+    /// Replace the pods without changing the version.
+    Restart,
+    /// Back to an earlier revision (the previous one when None).
+    Undo {
+        to_revision: Option<i64>,
+    },
+    /// Stop an analysis run.
+    TerminateAnalysis {
+        run: String,
+    },
+    /// Roll out a new version. `container` picks which containers get it where a rollout has
+    /// several; `run` is the pipeline run that built it, recorded with the rollout so that its
+    /// promotions are judged by that run's evidence.
+    Deploy {
+        version: String,
+        container: Option<String>,
+        stable_version: Option<String>,
+        run: Option<RunRef>,
+    },
+}
+
+impl RolloutAction {
+    /// The command-line verb, and the key of `Permissions`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            RolloutAction::Promote => "promote",
+            RolloutAction::PromoteFull => "promote-full",
+            RolloutAction::Pause => "pause",
+            RolloutAction::Resume => "resume",
+            RolloutAction::Abort => "abort",
+            RolloutAction::Retry => "retry",
+            RolloutAction::Restart => "restart",
+            RolloutAction::Undo { .. } => "undo",
+            RolloutAction::TerminateAnalysis { .. } => "terminate-analysis",
+            RolloutAction::Deploy { .. } => "deploy",
+        }
+    }
+
+    /// The journal's name for it, the same for every provider (the target says which).
+    pub fn audit_action(&self) -> &'static str {
+        match self {
+            RolloutAction::Promote => "rollout.promote",
+            RolloutAction::PromoteFull => "rollout.promote-full",
+            RolloutAction::Pause => "rollout.pause",
+            RolloutAction::Resume => "rollout.resume",
+            RolloutAction::Abort => "rollout.abort",
+            RolloutAction::Retry => "rollout.retry",
+            RolloutAction::Restart => "rollout.restart",
+            RolloutAction::Undo { .. } => "rollout.undo",
+            RolloutAction::TerminateAnalysis { .. } => "rollout.terminate-analysis",
+            RolloutAction::Deploy { .. } => "rollout.deploy",
+        }
+    }
+
+    pub fn policy_kind(&self) -> ActionKind {
+        match self {
+            RolloutAction::Promote => ActionKind::Promote,
+            RolloutAction::PromoteFull => ActionKind::PromoteFull,
+            RolloutAction::Pause => ActionKind::Pause,
+            RolloutAction::Resume => ActionKind::Resume,
+            RolloutAction::Abort => ActionKind::Abort,
+            RolloutAction::Retry => ActionKind::RolloutRetry,
+            RolloutAction::Restart => ActionKind::Restart,
+            RolloutAction::Undo { .. } => ActionKind::Undo,
+            RolloutAction::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
+            // A new version going out, as when a pipeline starts it.
+            RolloutAction::Deploy { .. } => ActionKind::Trigger,
+        }
+    }
+
+    /// Whether the security gate judges it: promotions send the new version to more users.
+    pub fn is_promotion(&self) -> bool {
+        matches!(self, RolloutAction::Promote | RolloutAction::PromoteFull)
+    }
+
+    /// The verbs that need nothing but the rollout, for permissions and help.
+    pub const SIMPLE: [RolloutAction; 7] = [
+        RolloutAction::Promote,
+        RolloutAction::PromoteFull,
+        RolloutAction::Pause,
+        RolloutAction::Resume,
+        RolloutAction::Abort,
+        RolloutAction::Retry,
+        RolloutAction::Restart,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_names_and_wire_form() {
+        assert_eq!(RolloutAction::PromoteFull.audit_action(), "rollout.promote-full");
+        let undo = RolloutAction::Undo { to_revision: Some(3) };
+        assert_eq!(serde_json::to_value(&undo).unwrap(), serde_json::json!({"action": "undo", "to_revision": 3}));
+        assert_eq!(serde_json::from_value::<RolloutAction>(serde_json::json!({"action": "abort"})).unwrap(), RolloutAction::Abort);
+    }
+}
