@@ -219,6 +219,13 @@ async fn resume_restart_and_terminate_send_what_they_say() {
     e.api.put(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
         "metadata": {"name": "web-new-3", "namespace": NS, "ownerReferences": [{"kind": "Rollout", "name": "web", "uid": "uid-web", "controller": true}]},
         "spec": {}, "status": {"phase": "Running"}}));
+    // Another rollout's analysis cannot be stopped through this one.
+    e.api.put(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+        "metadata": {"name": "search-new-1", "namespace": NS, "ownerReferences": [{"kind": "Rollout", "name": "search", "uid": "uid-search", "controller": true}]},
+        "spec": {}, "status": {"phase": "Running"}}));
+    let err = act(&e, "web", ArgoAction::TerminateAnalysis { run: "search-new-1".into() }).await.unwrap_err();
+    assert!(matches!(&err, ArgoError::Refused(m) if m.contains("search-new-1 is not an analysis run of shop/web")), "{err}");
+    assert!(writes(&e.api).is_empty());
     act(&e, "web", ArgoAction::TerminateAnalysis { run: "web-new-3".into() }).await.unwrap();
     assert_eq!(
         writes(&e.api),

@@ -399,6 +399,14 @@ pub async fn execute(
             return Err(ArgoError::Refused(format!("{ns}/{name} moved on since you looked ({}); nothing was sent", changes.join(", "))));
         }
     }
+    // Only this rollout's own analysis runs may be stopped through it (the journal and the Event
+    // name the rollout).
+    if let RolloutAction::TerminateAnalysis { run } = action {
+        let owned = cluster.analysis_runs(&r).await?;
+        if !owned.iter().any(|a| a.pointer("/metadata/name").and_then(Value::as_str) == Some(run.as_str())) {
+            return Err(ArgoError::Refused(format!("{run} is not an analysis run of {ns}/{name}; nothing was sent")));
+        }
+    }
     let revisions = if matches!(action, RolloutAction::Undo { .. }) { cluster.revisions(&r).await? } else { Vec::new() };
     let requests = super::actions::plan(&r, action, &revisions, now).map_err(ArgoError::Refused)?;
     cluster.send(&r, &requests).await?;

@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod cockpit;
 pub mod fake_ci;
+pub mod fake_rollouts;
 pub mod fixtures;
 pub mod nginx;
 pub mod prom;

@@ -23,6 +23,7 @@ pub fn on_event(state: &mut State, event: ReleaseEvent) -> Vec<Effect> {
     let v = &mut state.releases;
     v.last_update = Some(state.now);
     let mut selected_changed = false;
+    let mut reread = None;
     match event {
         ReleaseEvent::Reset { provider, releases } => {
             v.rows.retain(|r, _| r.provider != provider);
@@ -33,6 +34,11 @@ pub fn on_event(state: &mut State, event: ReleaseEvent) -> Vec<Effect> {
                 return Vec::new();
             }
             selected_changed = v.selected.as_ref() == Some(&r.reference);
+            // The opened release moved: its detail (history, revisions) is read again.
+            let moved = v.rows.get(&r.reference).is_none_or(|old| old.seen != r.seen);
+            if moved && v.detail.as_ref().is_some_and(|d| d.reference.as_ref() == Some(&r.reference)) {
+                reread = Some(r.reference.clone());
+            }
             v.rows.insert(r.reference.clone(), *r);
         }
         ReleaseEvent::Gone(r) => {
@@ -58,8 +64,12 @@ pub fn on_event(state: &mut State, event: ReleaseEvent) -> Vec<Effect> {
         fx.extend(super::canary_refresh(state));
         return fx;
     }
+    let mut fx: Vec<Effect> = reread.map(|r| Effect::FollowRelease { reference: Some(r) }).into_iter().collect();
     // The selected row's numbers and evidence follow it.
-    if selected_changed && state.screen == Screen::Overview { super::overview_refresh(state) } else { Vec::new() }
+    if selected_changed && state.screen == Screen::Overview {
+        fx.extend(super::overview_refresh(state));
+    }
+    fx
 }
 
 /// The opened release's detail was read (again).

@@ -22,8 +22,13 @@ pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Ve
 /// Describes the target as the user sees it now.
 pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, String> {
     let (run, envs) = match op {
-        Operation::Rollout { target, action, .. } => {
+        Operation::Rollout { target, action, seen } => {
             let release = super::release::target(state, target)?;
+            // Changed on screen since the key was pressed (a dialog was open): not what was seen.
+            let changes = seen.as_ref().map(|then| then.changes(&release.seen)).unwrap_or_default();
+            if !changes.is_empty() {
+                return Err(format!("{} moved on since you looked ({})", target.short(), changes.join(", ")));
+            }
             return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now);
         }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
