@@ -194,7 +194,7 @@ fn end_to_end_pipeline_gate_canary_injected_errors_automatic_abort() {
     assert_eq!(r["run"], "local:1", "the rollout knows the run that started it: {r}");
     // The JSON numbers the step as the text does.
     let text = String::from_utf8(cli(&config, &data, &["rollouts"]).stdout).unwrap();
-    let shown = format!("step {}/{}", r["step"], r["steps"]);
+    let shown = format!(" {}/{} ", r["step"], r["steps"]);
     assert!(text.contains(&shown), "`{shown}` in: {text}");
     // The traffic generator shares the round robin, so the share seen here is only near 20 %;
     // answers are counted by the version in the body, whatever the status (the service has a

@@ -150,7 +150,7 @@ fn detail_json(d: &Detail) -> Value {
 /// One release on one line; names, versions and messages come from outside, so it is made plain.
 pub fn line(r: &Release, now: jiff::Timestamp) -> String {
     plain(&format!(
-        "{:<30} {:<6} {:<8} {:<40} step {:<5} canary {:>5}  {}{}",
+        "{:<30} {:<6} {:<8} {:<40} {:>5} {:>6}  {}{}",
         r.reference.short(),
         r.reference.provider,
         r.environment.as_deref().unwrap_or("-"),
@@ -168,7 +168,7 @@ pub async fn list(who: &Caller<'_>, kube: &KubeTarget, json: bool) -> anyhow::Re
     if json {
         println!("{}", serde_json::to_string_pretty(&rows.iter().map(json_row).collect::<Vec<_>>())?);
     } else {
-        println!("{:<30} {:<6} {:<8} {:<40} {:<10} {:>12}  VERSION", "ROLLOUT", "BY", "ENV", "STATE", "STEP", "CANARY");
+        println!("{:<30} {:<6} {:<8} {:<40} {:>5} {:>6}  VERSION", "ROLLOUT", "BY", "ENV", "STATE", "STEP", "CANARY");
         let now = jiff::Timestamp::now();
         for r in &rows {
             println!("{}", line(r, now));
