@@ -36,6 +36,12 @@ async fn the_registry_routes_merges_and_resolves() {
     let remote = registry.trigger(PIPELINE.into(), bob()).await.unwrap();
     assert_eq!((local.text(), remote.text()), ("local:1".to_string(), "cloud:build-1".to_string()));
     assert_eq!(fake.calls(), vec!["trigger cloud:build-1"]);
+    // The same pipeline in two providers: a bare name is refused, a qualified one is routed.
+    let twin = Arc::new(FakeCi::new("gh", true, tx.clone()));
+    let both = Registry::new(vec![fake.clone(), twin.clone()]);
+    let err = both.trigger(PIPELINE.into(), bob()).await.unwrap_err();
+    assert!(err.to_string().contains("exists in cloud, gh; say which, e.g. cloud:remote-release"), "{err}");
+    assert_eq!(both.trigger(format!("gh:{PIPELINE}"), bob()).await.unwrap().text(), "gh:1");
     let err = registry.trigger("nope".into(), bob()).await.unwrap_err();
     assert!(err.to_string().contains("configured: ok, remote-release"), "{err}");
 

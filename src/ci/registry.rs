@@ -120,10 +120,22 @@ impl CiProvider for Registry {
 
     fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>> {
         async move {
-            let Some(p) = self.providers.iter().find(|p| p.pipelines().contains(&pipeline)) else {
-                return Err(CiError::UnknownPipeline { name: pipeline, known: self.pipelines().join(", ") });
-            };
-            p.trigger(pipeline, trigger).await
+            // `provider:pipeline` names the provider; a bare name must be one provider's alone.
+            if let Some((name, rest)) = pipeline.split_once(':')
+                && let Some(p) = self.providers.iter().find(|p| p.name() == name)
+            {
+                return p.trigger(rest.to_string(), trigger).await;
+            }
+            let having: Vec<&Arc<dyn CiProvider>> = self.providers.iter().filter(|p| p.pipelines().contains(&pipeline)).collect();
+            match having[..] {
+                [] => Err(CiError::UnknownPipeline { name: pipeline, known: self.pipelines().join(", ") }),
+                [p] => p.trigger(pipeline, trigger).await,
+                _ => Err(CiError::AmbiguousPipeline {
+                    example: format!("{}:{pipeline}", having[0].name()),
+                    providers: having.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+                    name: pipeline,
+                }),
+            }
         }
         .boxed()
     }

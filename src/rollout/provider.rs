@@ -189,7 +189,9 @@ pub fn detail(spec: &RolloutSpec, rec: &Record) -> Detail {
     }
     let mut sections = vec![Section { title: "status".into(), lines: vec![status] }];
     if let Some(v) = &rec.verdict {
-        sections.push(Section { title: "analysis".into(), lines: vec![v.to_string()] });
+        // The controller's own judgement, the one that moved (or stopped) the rollout; the live
+        // analysis beside it may differ, judged over another window at another time.
+        sections.push(Section { title: "the controller's last analysis (what moved the rollout)".into(), lines: vec![v.to_string()] });
     }
     Detail {
         reference: Some(RolloutRef::nginx(spec.name.clone())),

@@ -121,18 +121,20 @@ pub fn summary(frame: &mut Frame, area: Rect, state: &State, r: &Release, compac
     if let Some(service) = r.service.as_ref().filter(|s| state.canary.services.iter().any(|(name, _)| name == *s)) {
         let res = state.canary.data.get(service).and_then(|c| c.result.as_ref());
         let (delta, trend) = super::overview::error_summary(state, service);
+        let windows = crate::app::state::CANARY_WINDOWS;
+        let window = format!("last {}", windows[state.canary.window % windows.len()].0);
         let text = match res {
             Some(res) => {
                 let (g, _) = glyphs::verdict(res.phase);
                 let errors = format!("errors Δ {delta} {trend}");
                 format!(
-                    "canary analysis ({service}): {g} {} · {} · {} (5 shows the charts)",
+                    "canary now ({service}, {window}): {g} {} · {} · {} (5 shows the charts)",
                     res.phase.label(),
                     errors.trim_end(),
                     res.reason
                 )
             }
-            None => format!("canary analysis ({service}): asking Prometheus…"),
+            None => format!("canary now ({service}, {window}): asking Prometheus…"),
         };
         lines.push(line(text, res.map(|r| glyphs::verdict(r.phase).1).unwrap_or(Role::Muted)));
     }
