@@ -26,10 +26,48 @@ impl Acceptance {
     pub fn covers(&self, f: &Finding) -> bool {
         self.id.eq_ignore_ascii_case(&f.id)
             && self.package.as_ref().is_none_or(|p| f.package.as_deref() == Some(p.as_str()))
-            && self.target.as_ref().is_none_or(|t| f.target.as_deref() == Some(t.as_str()) || f.location.contains(t.as_str()))
+            && self.target.as_ref().is_none_or(|t| f.target.as_deref().is_some_and(|ft| target_matches(t, ft)))
     }
     pub fn expired(&self, today: Date) -> bool {
         today > self.expires
+    }
+}
+
+/// An acceptance's target names the finding's target exactly, or by an explicit glob (`*` for
+/// any run of characters); never by a part of it.
+fn target_matches(pattern: &str, target: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == target;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !target.starts_with(first) || target.len() < first.len() + last.len() || !target.ends_with(last) {
+        return false;
+    }
+    // The middle parts in order, between the fixed start and end.
+    let mut rest = &target[first.len()..target.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_matches;
+
+    #[test]
+    fn targets_match_exactly_or_by_an_explicit_glob() {
+        assert!(target_matches("payments-api:2.4.0 (debian 12.7)", "payments-api:2.4.0 (debian 12.7)"));
+        assert!(!target_matches("p", "package-1@1.1.1 (rpm)"), "a part of a target is not the target");
+        assert!(target_matches("payments-api:*", "payments-api:2.4.0 (debian 12.7)"));
+        assert!(target_matches("*/requirements.txt", "app/requirements.txt"));
+        assert!(target_matches("a*b*c", "a-x-b-y-c"));
+        assert!(!target_matches("a*b*c", "a-x-c"));
+        assert!(!target_matches("ab*ba", "aba"));
     }
 }
 

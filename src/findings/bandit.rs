@@ -1,15 +1,26 @@
-//! Bandit JSON (Python static analysis). Low-confidence results are demoted one level, and the
-//! reason says so.
+//! Bandit JSON (Python static analysis), with the tool's own severity and its confidence; files it
+//! could not scan make the report fail closed.
 
 use serde::Deserialize;
 
 use super::severity::from_label;
-use super::{Finding, FindingKind, ParsedReport, Severity, json_problem};
+use super::{Finding, FindingKind, ParsedReport, json_problem};
 use crate::findings::detect::Format;
 
 #[derive(Deserialize)]
 struct Report {
     results: Option<Vec<Res>>,
+    /// Files Bandit could not scan: the scan is incomplete.
+    #[serde(default)]
+    errors: Vec<ScanError>,
+}
+
+#[derive(Deserialize)]
+struct ScanError {
+    #[serde(default)]
+    filename: String,
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -39,18 +50,21 @@ struct Cwe {
 pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
     let report: Report = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "Bandit report"))?;
     let results = report.results.ok_or("the Bandit report has no `results` list")?;
+    if let Some(e) = report.errors.first() {
+        return Err(format!(
+            "Bandit could not scan {} file(s), so the scan is incomplete: {}: {}",
+            report.errors.len(),
+            super::excerpt(&e.filename),
+            super::excerpt(&e.reason)
+        ));
+    }
     let findings = results
         .into_iter()
         .map(|r| {
-            let (mut severity, mut reason) = from_label("Bandit", &r.issue_severity);
-            if r.issue_confidence.eq_ignore_ascii_case("low") && severity > Severity::Info {
-                severity = match severity {
-                    Severity::Critical => Severity::High,
-                    Severity::High => Severity::Medium,
-                    Severity::Medium => Severity::Low,
-                    _ => Severity::Info,
-                };
-                reason.push_str(", demoted one level for LOW confidence");
+            // Never below the tool's own severity; its confidence is shown beside it.
+            let (severity, mut reason) = from_label("Bandit", &r.issue_severity);
+            if !r.issue_confidence.is_empty() {
+                reason.push_str(&format!(" (confidence {})", r.issue_confidence));
             }
             let cwe = r.issue_cwe.and_then(|c| c.id).map(|id| format!(" (CWE-{id})")).unwrap_or_default();
             Finding {

@@ -39,7 +39,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::CycloneDx)
     } else if has(bytes, "SchemaVersion") && (has(bytes, "Results") || has(bytes, "ArtifactName")) {
         Some(Format::Trivy)
-    } else if has(bytes, "runs") && (has(bytes, "tool") || has(bytes, "$schema")) {
+    } else if has(bytes, "runs") && (has(bytes, "tool") || has(bytes, "$schema") || has(bytes, "version")) {
         Some(Format::Sarif)
     } else if has(bytes, "matches") && (has(bytes, "descriptor") || has(bytes, "artifact")) {
         Some(Format::Grype)

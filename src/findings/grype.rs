@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::severity::{from_label, from_score};
+use super::severity::judged;
 use super::{Finding, FindingKind, ParsedReport, json_problem};
 use crate::findings::detect::Format;
 
@@ -84,10 +84,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             .iter()
             .filter_map(|c| c.metrics.as_ref()?.base_score)
             .fold(None, |acc: Option<f64>, s| Some(acc.map_or(s, |a| a.max(s))));
-        let (severity, reason) = match score.and_then(|s| from_score(s).map(|sev| (s, sev))) {
-            Some((s, sev)) => (sev, format!("CVSS {s:.1} (highest base score in the match)")),
-            None => from_label("Grype", &v.severity),
-        };
+        let (severity, reason) = judged("Grype", &v.severity, score.map(|s| (s, "highest base score in the match")));
         let fixed = m
             .vulnerability
             .fix

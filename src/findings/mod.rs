@@ -112,6 +112,10 @@ pub struct ReportError {
 pub fn read_report(path: &Path, shown_as: &str, max_bytes: u64) -> Result<ParsedReport, ReportError> {
     let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read the report: {e}")))?;
+    // A device or a pipe would be read forever (or block): a report is a regular file.
+    if !meta.is_file() {
+        return Err(err("not a regular file (a device, pipe or directory); a report must be a file the scanner wrote".into()));
+    }
     if meta.len() > max_bytes {
         return Err(err(format!(
             "the report is {} MB, over the {} MB limit (findings.max_report_size); it was not read",
@@ -119,13 +123,23 @@ pub fn read_report(path: &Path, shown_as: &str, max_bytes: u64) -> Result<Parsed
             max_bytes / (1024 * 1024)
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read the report: {e}")))?;
+    use std::io::Read;
+    // Never more than the limit, even if the file grows while it is read.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(|e| err(format!("cannot read the report: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(err(format!("the report grew over the {} MB limit while it was read", max_bytes / (1024 * 1024))));
+    }
     parse_report(&bytes, shown_as)
 }
 
 /// Parses report bytes of any supported format (detected from the content).
 pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, ReportError> {
     let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
+    // Some tools on Windows start their JSON with a byte order mark.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(err("the report is empty".into()));
     }
@@ -142,6 +156,16 @@ pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, Report
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
     };
     parsed.map_err(err)
+}
+
+/// A short, plain excerpt of a value from a report, for a diagnostic: reports are outside text
+/// and can be huge.
+pub(crate) fn excerpt(value: &str) -> String {
+    let plain = crate::logstore::sanitize::plain(value);
+    match plain.char_indices().nth(80) {
+        Some((i, _)) => format!("{}… ({} bytes)", &plain[..i], value.len()),
+        None => plain,
+    }
 }
 
 /// A serde_json error in words an engineer can act on.

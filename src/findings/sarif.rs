@@ -19,6 +19,31 @@ struct Run {
     tool: Tool,
     #[serde(default)]
     results: Option<Vec<Res>>,
+    #[serde(default)]
+    invocations: Vec<Invocation>,
+    /// Files results may point at by index.
+    #[serde(default)]
+    artifacts: Vec<ArtifactEntry>,
+}
+
+#[derive(Deserialize)]
+struct Invocation {
+    #[serde(rename = "executionSuccessful")]
+    execution_successful: Option<bool>,
+    #[serde(rename = "toolExecutionNotifications", default)]
+    notifications: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    level: Option<String>,
+    #[serde(default)]
+    message: Msg,
+}
+
+#[derive(Deserialize)]
+struct ArtifactEntry {
+    location: Option<Artifact>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +144,7 @@ struct Physical {
 #[derive(Deserialize)]
 struct Artifact {
     uri: Option<String>,
+    index: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -166,9 +192,21 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
     for run in &runs {
         let tool = run.tool.driver.name.clone();
         tools.push(tool.clone());
-        let Some(results) = &run.results else { continue };
+        // A scan that did not complete is not a clean one: the gate must not pass on it.
+        for inv in &run.invocations {
+            let error = inv.notifications.iter().find(|n| n.level.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("error")));
+            let said = error.map(|n| format!(": {}", super::excerpt(&message_text(&n.message)))).unwrap_or_default();
+            if inv.execution_successful == Some(false) {
+                return Err(format!("{tool} reports that its run did not complete (executionSuccessful is false){said}"));
+            }
+            if error.is_some() {
+                return Err(format!("{tool} reports an error in its run{said}"));
+            }
+        }
+        let Some(results) = &run.results else {
+            return Err(format!("the {tool} run has no `results`: the scan did not produce any (an empty list would mean a clean scan)"));
+        };
         for r in results {
-            let rule_id = r.rule_id.clone().or_else(|| r.rule.as_ref().and_then(|x| x.id.clone())).unwrap_or_else(|| "(no rule id)".into());
             // The rule: by index (in the driver or the referenced extension), else by id.
             let component = match r.rule.as_ref().and_then(|x| x.tool_component.as_ref()) {
                 Some(c) => c
@@ -179,10 +217,13 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
                 None => &run.tool.driver,
             };
             let index = r.rule_index.filter(|i| *i >= 0).or_else(|| r.rule.as_ref().and_then(|x| x.index).filter(|i| *i >= 0));
+            let named = r.rule_id.clone().or_else(|| r.rule.as_ref().and_then(|x| x.id.clone()));
             let rule = index
                 .and_then(|i| component.rules.get(usize::try_from(i).ok()?))
-                .or_else(|| component.rules.iter().find(|x| x.id == rule_id))
-                .or_else(|| run.tool.extensions.iter().flat_map(|e| e.rules.iter()).find(|x| x.id == rule_id));
+                .or_else(|| named.as_ref().and_then(|id| component.rules.iter().find(|x| &x.id == id)))
+                .or_else(|| named.as_ref().and_then(|id| run.tool.extensions.iter().flat_map(|e| e.rules.iter()).find(|x| &x.id == id)));
+            // A rule given only by its index is named by the rule it points at.
+            let rule_id = named.or_else(|| rule.map(|x| x.id.clone()).filter(|id| !id.is_empty())).unwrap_or_else(|| "(no rule id)".into());
 
             // Results that record a check passing or not applying are not findings.
             if matches!(r.kind.as_deref(), Some("pass" | "notApplicable")) {
@@ -199,19 +240,32 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             };
             let score = score_of(r.properties.as_ref()).or_else(|| score_of(rule.and_then(|x| x.properties.as_ref())));
             let score = score.filter(|_| !informational);
+            let (by_level, level_reason) = from_level(&level)?;
             let (severity, reason, raw) = match score.and_then(|s| from_score(s).map(|sev| (s, sev))) {
-                Some((s, sev)) => (sev, format!("security-severity {s:.1} (CVSS bands)"), format!("{level} / security-severity {s}")),
-                None => {
-                    let (sev, why) = from_level(&level);
-                    (sev, why, level.clone())
+                // A tool's own word above its score (`critical` with 7.5) is not lowered.
+                Some((s, sev))
+                    if by_level > sev && !matches!(level.to_ascii_lowercase().as_str(), "error" | "warning" | "note" | "none") =>
+                {
+                    (
+                        by_level,
+                        format!("level {level}, above security-severity {s:.1}; the higher counts"),
+                        format!("{level} / security-severity {s}"),
+                    )
                 }
+                Some((s, sev)) => (sev, format!("security-severity {s:.1} (CVSS bands)"), format!("{level} / security-severity {s}")),
+                None => (by_level, level_reason, level.clone()),
             };
             let location = r
                 .locations
                 .iter()
                 .find_map(|l| {
                     let p = l.physical.as_ref()?;
-                    let uri = p.artifact.as_ref()?.uri.clone()?;
+                    let a = p.artifact.as_ref()?;
+                    // By URI, or by its index into the run's artifacts.
+                    let uri = a.uri.clone().or_else(|| {
+                        let i = usize::try_from(a.index?).ok()?;
+                        run.artifacts.get(i)?.location.as_ref()?.uri.clone()
+                    })?;
                     Some(match p.region.as_ref().and_then(|g| g.start_line) {
                         Some(line) => format!("{uri}:{line}"),
                         None => uri,

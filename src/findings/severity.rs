@@ -62,20 +62,56 @@ pub fn from_label(tool: &str, label: &str) -> (Severity, String) {
         "low" => (Severity::Low, format!("{tool} severity {label}")),
         "negligible" => (Severity::Low, format!("{tool} severity {label} (negligible counts as low)")),
         "info" | "informational" | "none" => (Severity::Info, format!("{tool} severity {label}")),
-        "unknown" | "undefined" | "" => {
-            (Severity::Medium, format!("{tool} severity {label:?} is unknown; treated as MEDIUM until triaged"))
-        }
-        _ => (Severity::Medium, format!("{tool} severity {label:?} is not a known label; treated as MEDIUM")),
+        // What the tool could not rate must not slip under a HIGH gate: held until triaged.
+        "unknown" | "undefined" | "" => (Severity::High, format!("{tool} severity {label:?} is unknown; treated as HIGH until triaged")),
+        _ => (Severity::High, format!("{tool} severity {label:?} is not a known label; treated as HIGH until triaged")),
     };
     (sev, why)
 }
 
-/// A SARIF effective level.
-pub fn from_level(level: &str) -> (Severity, String) {
-    match level {
-        "error" => (Severity::High, "SARIF level error (no security-severity score)".into()),
-        "warning" => (Severity::Medium, "SARIF level warning (no security-severity score)".into()),
-        "note" => (Severity::Low, "SARIF level note (no security-severity score)".into()),
-        _ => (Severity::Info, format!("SARIF level {level}")),
+/// Whether a label says nothing about severity (so a score alone decides).
+fn unrated(label: &str) -> bool {
+    matches!(label.trim().to_ascii_lowercase().as_str(), "unknown" | "undefined" | "")
+}
+
+/// The tool's own label and, when the report has one, a CVSS score with where it came from. The
+/// severity is never lower than the tool's own: when they disagree, the higher counts and the
+/// reason shows both.
+pub fn judged(tool: &str, label: &str, score: Option<(f64, &str)>) -> (Severity, String) {
+    let scored = score.and_then(|(s, source)| from_score(s).map(|sev| (s, source, sev)));
+    match scored {
+        None => from_label(tool, label),
+        Some((s, source, sev)) if unrated(label) => (sev, format!("CVSS {s:.1} ({source}); {tool} gave no severity")),
+        Some((s, source, by_score)) => {
+            let (by_label, _) = from_label(tool, label);
+            if by_label == by_score {
+                (by_score, format!("CVSS {s:.1} ({source}), {tool} severity {label}"))
+            } else if by_label > by_score {
+                (by_label, format!("{tool} severity {label}, above CVSS {s:.1} ({source}); the higher counts"))
+            } else {
+                (by_score, format!("CVSS {s:.1} ({source}), above {tool} severity {label}; the higher counts"))
+            }
+        }
+    }
+}
+
+/// A SARIF effective level, read without regard to case; tools that write their own words
+/// (`high`, `critical`) are read as those. Anything else is not a level: the report is refused
+/// rather than the result quietly counted as INFO.
+pub fn from_level(level: &str) -> Result<(Severity, String), String> {
+    let why = |sev: Severity, what: &str| Ok((sev, format!("SARIF level {level}{what} (no security-severity score)")));
+    match level.trim().to_ascii_lowercase().as_str() {
+        "error" => why(Severity::High, ""),
+        "warning" => why(Severity::Medium, ""),
+        "note" => why(Severity::Low, ""),
+        "none" => why(Severity::Info, ""),
+        "critical" => why(Severity::Critical, ", not a SARIF level: read as the tool's own word"),
+        "high" => why(Severity::High, ", not a SARIF level: read as the tool's own word"),
+        "medium" | "moderate" => why(Severity::Medium, ", not a SARIF level: read as the tool's own word"),
+        "low" => why(Severity::Low, ", not a SARIF level: read as the tool's own word"),
+        _ => Err(format!(
+            "a result has level {:?}, which is not a SARIF level (error, warning, note, none)",
+            crate::findings::excerpt(level)
+        )),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::severity::{from_label, from_score};
+use super::severity::{from_label, judged};
 use super::{Finding, FindingKind, ParsedReport, json_problem};
 use crate::findings::detect::Format;
 
@@ -106,19 +106,31 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
     let tool = "trivy".to_string();
     for r in &results {
         for v in r.vulnerabilities.iter().flatten() {
+            // The score from the source Trivy took the severity from, else NVD, else any; the
+            // reason names the source the score really came from.
             let score = v.cvss.as_ref().and_then(|c| {
-                let pick = |k: &str| c.get(k).and_then(|s| s.v40.or(s.v3));
-                v.severity_source.as_deref().and_then(pick).or_else(|| pick("nvd")).or_else(|| c.values().find_map(|s| s.v40.or(s.v3)))
+                let pick = |k: &str| c.get(k).and_then(|s| s.v40.or(s.v3)).map(|score| (score, k.to_string()));
+                v.severity_source
+                    .as_deref()
+                    .and_then(pick)
+                    .or_else(|| pick("nvd"))
+                    .or_else(|| c.iter().find_map(|(k, s)| s.v40.or(s.v3).map(|score| (score, k.clone()))))
             });
-            let (severity, reason) = match score.and_then(|s| from_score(s).map(|sev| (s, sev))) {
-                Some((s, sev)) => (sev, format!("CVSS {s:.1} ({})", v.severity_source.as_deref().unwrap_or("nvd"))),
-                None => from_label("Trivy", &v.severity),
+            // Trivy's label comes from a source too (`SeveritySource`): say which.
+            let labeller = match v.severity_source.as_deref() {
+                Some(src) => format!("Trivy ({src})"),
+                None => "Trivy".to_string(),
             };
-            let suppressed = match v.status.as_deref() {
-                Some(s @ ("not_affected" | "fixed")) => Some(format!("Trivy status {s}")),
-                _ => None,
-            };
-            let fixed = v.fixed_version.clone().filter(|f| !f.trim().is_empty());
+            let (severity, reason) = judged(&labeller, &v.severity, score.as_ref().map(|(s, k)| (*s, k.as_str())));
+            let status = Status::of(v.status.as_deref());
+            let mut fixed = v.fixed_version.clone().filter(|f| !f.trim().is_empty());
+            if fixed.is_none() && status == Status::Fixed {
+                fixed = Some("a fixed version exists".into());
+            }
+            let mut description = v.description.clone().unwrap_or_default();
+            if let Some(meaning) = status.meaning() {
+                description = format!("Trivy status {}: {meaning}\n\n{description}", v.status.as_deref().unwrap_or_default());
+            }
             findings.push(Finding {
                 id: v.vulnerability_id.clone(),
                 tools: vec![tool.clone()],
@@ -127,14 +139,15 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
                 raw_severity: v.severity.clone(),
                 severity_reason: reason,
                 title: v.title.clone().unwrap_or_else(|| v.vulnerability_id.clone()),
-                description: v.description.clone().unwrap_or_default(),
+                description,
                 location: format!("{}@{} in {}", v.pkg_name, v.installed_version, r.target),
                 package: Some(v.pkg_name.clone()),
                 installed: Some(v.installed_version.clone()),
                 fixed,
                 target: Some(r.target.clone()),
                 url: v.primary_url.clone(),
-                suppressed,
+                // Only the vendor's or a VEX statement that the package is not affected exempts it.
+                suppressed: (status == Status::NotAffected).then(|| "Trivy status not_affected (vendor or VEX: not affected)".to_string()),
                 reports: vec![shown_as.to_string()],
             });
         }
@@ -192,4 +205,46 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         None => "trivy".into(),
     };
     Ok(ParsedReport { path: shown_as.into(), format: Format::Trivy, tool, findings, sbom: None })
+}
+
+/// Trivy's vulnerability statuses, with their documented meaning. Only `not_affected` exempts a
+/// finding; `fixed` means a fix exists and the installed version is still vulnerable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Unknown,
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+    WillNotFix,
+    FixDeferred,
+    EndOfLife,
+}
+
+impl Status {
+    fn of(s: Option<&str>) -> Status {
+        match s.map(str::to_ascii_lowercase).as_deref() {
+            Some("not_affected") => Status::NotAffected,
+            Some("affected") => Status::Affected,
+            Some("fixed") => Status::Fixed,
+            Some("under_investigation") => Status::UnderInvestigation,
+            Some("will_not_fix") => Status::WillNotFix,
+            Some("fix_deferred") => Status::FixDeferred,
+            Some("end_of_life") => Status::EndOfLife,
+            _ => Status::Unknown,
+        }
+    }
+
+    fn meaning(self) -> Option<&'static str> {
+        Some(match self {
+            Status::Unknown => return None,
+            Status::NotAffected => "the vendor or a VEX statement says this package is not affected",
+            Status::Affected => "affected, and no fix is available yet",
+            Status::Fixed => "a fix exists; the installed version is still vulnerable",
+            Status::UnderInvestigation => "the vendor is still investigating whether it is affected",
+            Status::WillNotFix => "affected, and the vendor will not fix it",
+            Status::FixDeferred => "affected, and the vendor has deferred the fix",
+            Status::EndOfLife => "affected, and the package or distribution is end of life: no fix will come",
+        })
+    }
 }

@@ -1,0 +1,140 @@
+//! The parsers against real reports (see tests/fixtures/corpus/README.md): every report gives the
+//! tool's own counts, exempts only what the report itself exempts, and the gate never lets
+//! through what the tool calls HIGH or CRITICAL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use flightdeck::findings::{Acceptances, GatePolicy, Severity, evaluate, parse_report};
+
+fn corpus() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus"))
+}
+
+fn parse(name: &str) -> flightdeck::findings::ParsedReport {
+    let bytes = std::fs::read(corpus().join(name)).unwrap();
+    parse_report(&bytes, name).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn gate(max: Severity, fixable_only: bool) -> GatePolicy {
+    GatePolicy { max_allowed: Some(max), fixable_only, break_glass: false }
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 28)
+}
+
+#[test]
+fn every_report_gives_the_tools_own_counts() {
+    let expected: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap()).unwrap();
+    assert!(expected.len() >= 13, "the corpus is all there");
+    for (name, want) in &expected {
+        let report = parse(name);
+        let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &report.findings {
+            *by_label.entry(f.raw_severity.clone()).or_default() += 1;
+        }
+        let want_labels: BTreeMap<String, u64> = serde_json::from_value(want["by_tool_severity"].clone()).unwrap();
+        assert_eq!(by_label, want_labels, "{name}: findings by the tool's own severity");
+        assert_eq!(report.findings.len() as u64, want["findings"].as_u64().unwrap(), "{name}");
+        let exempt = report.findings.iter().filter(|f| f.suppressed.is_some()).count() as u64;
+        assert_eq!(exempt, want["exempt"].as_u64().unwrap(), "{name}: only what the report exempts is exempt");
+        for f in &report.findings {
+            // Never below the tool's own label.
+            if let Some(own) = Severity::parse(&f.raw_severity) {
+                assert!(f.severity >= own, "{name}: {} is {:?}, below the tool's {}", f.id, f.severity, f.raw_severity);
+            }
+        }
+    }
+}
+
+#[test]
+fn spring4shell_with_a_published_fix_blocks_the_gate() {
+    let report = parse("trivy-spring4shell-jre8.json");
+    let f = report.findings.iter().find(|f| f.id == "CVE-2022-22965").unwrap();
+    // Status "fixed": a fix exists and this version is still vulnerable.
+    assert_eq!(f.suppressed, None);
+    assert!(f.fixable(), "{:?}", f.fixed);
+    assert!(f.description.starts_with("Trivy status fixed: a fix exists"), "{}", f.description);
+    // Trivy's label (from GHSA) says LOW; the CVSS 9.8 says CRITICAL: the higher counts, and the
+    // reason names where each came from.
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(f.severity_reason.contains("CVSS 9.8 (ghsa)") && f.severity_reason.contains("LOW"), "{}", f.severity_reason);
+    for fixable_only in [false, true] {
+        let v = evaluate(&report.findings, &[], &gate(Severity::High, fixable_only), &Acceptances::default(), today());
+        assert!(!v.pass && v.summary.contains("CVE-2022-22965"), "{}", v.summary);
+    }
+}
+
+#[test]
+fn trivy_statuses_keep_their_meaning() {
+    for name in ["trivy-centos-7.json", "trivy-debian-buster.json", "trivy-almalinux-8.json", "trivy-pom.json"] {
+        for f in parse(name).findings {
+            assert_eq!(f.suppressed, None, "{name}: {} {}", f.id, f.description);
+        }
+    }
+    let buster = parse("trivy-debian-buster.json");
+    let critical = buster.findings.iter().find(|f| f.raw_severity == "CRITICAL").unwrap();
+    let v = evaluate(&buster.findings, &[], &gate(Severity::High, false), &Acceptances::default(), today());
+    assert!(!v.pass && v.blocking.iter().any(|b| b.id == critical.id), "{}", v.summary);
+}
+
+#[test]
+fn cyclonedx_vulnerabilities_and_vex_are_findings() {
+    // Trivy's own CycloneDX output: the ratings (GHSA critical, NVD 9.8) and the fix.
+    let pom = parse("trivy-pom-cyclonedx.cdx.json");
+    let f = pom.findings.iter().find(|f| f.id == "CVE-2020-9548").unwrap();
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.package.as_deref(), Some("com.fasterxml.jackson.core:jackson-databind"));
+    assert!(f.fixed.as_deref().is_some_and(|x| x.contains("2.9.10.4")), "{:?}", f.fixed);
+    assert!(pom.sbom.as_ref().is_some_and(|s| s.components > 0), "the SBOM summary stays");
+    let v = evaluate(&pom.findings, &[], &gate(Severity::High, false), &Acceptances::default(), today());
+    assert!(!v.pass, "{}", v.summary);
+
+    // VEX: not affected is exempt, with who said so; the others count, unrated ones as HIGH.
+    let not_affected = parse("cyclonedx-vex-not_affected.json");
+    assert!(not_affected.findings[0].suppressed.as_deref().is_some_and(|s| s.contains("VEX analysis: not_affected")));
+    for name in ["cyclonedx-vex-affected.json", "cyclonedx-vex-under_investigation.json"] {
+        let r = parse(name);
+        let f = &r.findings[0];
+        assert_eq!((f.id.as_str(), f.severity, f.suppressed.as_deref()), ("CVE-2021-44228", Severity::High, None), "{name}");
+        let v = evaluate(&r.findings, &[], &gate(Severity::Medium, false), &Acceptances::default(), today());
+        assert!(!v.pass, "{name}: {}", v.summary);
+    }
+}
+
+#[test]
+fn incomplete_or_unknown_scans_fail_closed() {
+    let failed_run = br#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "scanner"}},
+        "invocations": [{"executionSuccessful": false, "toolExecutionNotifications": [{"level": "error", "message": {"text": "out of memory"}}]}],
+        "results": []}]}"#;
+    let e = parse_report(failed_run, "a.sarif").unwrap_err();
+    assert!(e.problem.contains("did not complete") && e.problem.contains("out of memory"), "{e}");
+    let no_results = br#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "scanner"}}}]}"#;
+    assert!(parse_report(no_results, "b.sarif").unwrap_err().problem.contains("has no `results`"));
+    let odd_level = br#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "s"}}, "results": [{"ruleId": "R1", "level": "Error", "message": {"text": "x"}}, {"ruleId": "R2", "level": "critical", "message": {"text": "y"}}]}]}"#;
+    let r = parse_report(odd_level, "c.sarif").unwrap();
+    assert_eq!(r.findings.iter().map(|f| f.severity).collect::<Vec<_>>(), vec![Severity::High, Severity::Critical]);
+    let bogus = br#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "s"}}, "results": [{"ruleId": "R1", "level": "severe", "message": {"text": "x"}}]}]}"#;
+    assert!(parse_report(bogus, "d.sarif").unwrap_err().problem.contains("not a SARIF level"));
+    let old = br#"{"version": "2.0.0", "runs": []}"#;
+    assert!(parse_report(old, "e.sarif").unwrap_err().problem.contains("SARIF version 2.0.0 is not supported"));
+    let bandit = br#"{"errors": [{"filename": "app/x.py", "reason": "syntax error while parsing AST from file"}], "generated_at": "2024-01-01T00:00:00Z", "results": []}"#;
+    assert!(parse_report(bandit, "bandit.json").unwrap_err().problem.contains("could not scan 1 file(s)"));
+    // A byte order mark is not a reason to refuse a report.
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&std::fs::read(corpus().join("trivy-pom.json")).unwrap());
+    assert_eq!(parse_report(&bom, "bom.json").unwrap().findings.len(), 2);
+}
+
+#[test]
+fn a_report_must_be_a_regular_file() {
+    let e = flightdeck::findings::read_report(Path::new("/dev/zero"), "zero.json", 1 << 20).unwrap_err();
+    assert!(e.problem.contains("not a regular file"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let e = flightdeck::findings::read_report(&fifo, "report.fifo", 1 << 20).unwrap_err();
+    assert!(e.problem.contains("not a regular file"), "{e}");
+}
