@@ -138,3 +138,39 @@ fn a_report_must_be_a_regular_file() {
     let e = flightdeck::findings::read_report(&fifo, "report.fifo", 1 << 20).unwrap_err();
     assert!(e.problem.contains("not a regular file"), "{e}");
 }
+
+#[test]
+fn grouping_never_hides_a_copy_and_an_acceptance_covers_only_its_target() {
+    use flightdeck::findings::{Acceptance, group};
+    let report = parse("trivy-spring4shell-jre8.json");
+    let one = report.findings[0].clone();
+    // The same package in another image, and another version of it in this one.
+    let mut elsewhere = one.clone();
+    elsewhere.target = Some("other-image:1.0".into());
+    elsewhere.location = format!("{}@{} in other-image:1.0", one.package.clone().unwrap(), one.installed.clone().unwrap());
+    let mut older = one.clone();
+    older.installed = Some("5.3.0".into());
+    // Another tool's report of the very same package and version joins it.
+    let mut grype = one.clone();
+    grype.tools = vec!["grype".into()];
+    grype.target = Some("/app/lib/spring-beans.jar".into());
+    let grouped = group(vec![one.clone(), elsewhere, older, grype]);
+    assert_eq!(grouped.len(), 3, "{:#?}", grouped.iter().map(|f| (&f.location, &f.tools)).collect::<Vec<_>>());
+    assert!(grouped.iter().any(|f| f.tools == ["trivy", "grype"]));
+
+    let accept = |target: &str| Acceptance {
+        id: one.id.clone(),
+        package: None,
+        target: Some(target.into()),
+        reason: "mitigated".into(),
+        by: "alice".into(),
+        expires: jiff::civil::date(2027, 1, 1),
+    };
+    let acceptances = Acceptances { path: None, entries: vec![accept("other-image:1.0")] };
+    let v = evaluate(&grouped, &[], &gate(Severity::High, false), &acceptances, today());
+    assert_eq!((v.accepted.len(), v.blocking.len()), (1, 2), "{}", v.summary);
+    // A part of a target is not the target.
+    let partial = Acceptances { path: None, entries: vec![accept("other")] };
+    let v = evaluate(&grouped, &[], &gate(Severity::High, false), &partial, today());
+    assert_eq!((v.accepted.len(), v.blocking.len()), (0, 3), "{}", v.summary);
+}

@@ -179,3 +179,27 @@ fn the_cli_prints_findings_and_judges_the_gate() {
     // Cancel the waiting run so no background worker outlives the test.
     let _ = run(&["cancel", "1", "--confirm", "release#1", "--reason", "test over"]);
 }
+
+/// A report left in the workspace by an earlier run says nothing about this one: the stage that
+/// did not write it fails the gate closed, unless it says its reports may predate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_older_than_its_stage_is_a_leftover_and_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::copy(fixture("trivy.json"), &old).unwrap();
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(earlier).unwrap();
+    for (may_predate, want_error) in [(false, true), (true, false)] {
+        let config = format!(
+            "[[pipelines.p.stages]]\nname = \"scan\"\nrun = \"true\"\nreports = [\"{}\"]\nreports_may_predate = {may_predate}\n",
+            old.display()
+        );
+        let mut h = support::Harness::new(&config);
+        let id = h.runner.trigger("p".into(), support::Harness::trigger()).await.unwrap();
+        let (rec, _) = h.wait_done(id, LIMIT).await;
+        let findings = rec.jobs[0].findings.as_ref().expect("the reports were looked at");
+        let stale = findings.errors.iter().any(|e| e.contains("left from an earlier run"));
+        assert_eq!(stale, want_error, "may_predate = {may_predate}: {findings:?}");
+        assert_eq!(findings.reports.is_empty(), want_error, "{findings:?}");
+    }
+}

@@ -147,6 +147,8 @@ pub struct Stage {
     pub retries: u32,
     pub allow_failure: bool,
     pub reports: Vec<String>,
+    /// Reports older than the stage are accepted (see the schema).
+    pub reports_may_predate: bool,
     pub environment: Option<String>,
     pub gate: Option<Gate>,
 }

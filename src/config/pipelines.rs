@@ -146,6 +146,7 @@ pub(super) fn validate_pipeline(
             retries: s.retries,
             allow_failure: s.allow_failure,
             reports: s.reports.clone(),
+            reports_may_predate: s.reports_may_predate,
             environment: s.environment.as_ref().map(|e| e.get_ref().clone()),
             gate,
         });

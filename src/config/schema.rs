@@ -233,6 +233,10 @@ pub struct RawStage {
     pub allow_failure: bool,
     #[serde(default)]
     pub reports: Vec<String>,
+    /// The reports may be older than the stage (it copies them from elsewhere); by default a
+    /// report written before the stage started is a leftover and fails the gate.
+    #[serde(default)]
+    pub reports_may_predate: bool,
     pub environment: Option<Spanned<String>>,
     pub gate: Option<Spanned<RawGate>>,
     /// Hand over to an Argo Rollout (`NAMESPACE/NAME`): the stage follows it until it is Healthy

@@ -1,24 +1,43 @@
-//! The same finding reported by two tools is one finding with two tools, not two.
+//! The same finding reported by two tools is one finding with two tools, not two; grouping never
+//! hides a finding (another version, or another copy the same tool found, stays separate).
 
 use std::collections::HashMap;
 
 use super::{Finding, FindingKind};
 
+/// What makes two reports the same finding: the id and, for a vulnerability, the package and its
+/// installed version (another version is another finding, which a fix or an acceptance treats
+/// apart); for code, the location.
 fn key(f: &Finding) -> (String, String) {
     match f.kind {
-        FindingKind::Vulnerability => (f.id.to_ascii_uppercase(), f.package.clone().unwrap_or_default().to_ascii_lowercase()),
+        FindingKind::Vulnerability => (
+            f.id.to_ascii_uppercase(),
+            format!(
+                "{}@{}",
+                f.package.clone().unwrap_or_default().to_ascii_lowercase(),
+                f.installed.clone().unwrap_or_default().to_ascii_lowercase()
+            ),
+        ),
         _ => (f.id.clone(), f.location.clone()),
     }
+}
+
+/// Whether `f` joins the group `g` of the same key: another tool's report of it does; the same
+/// tool's report of another copy (another target or path) stays a finding of its own.
+fn joins(g: &Finding, f: &Finding) -> bool {
+    !(g.tools.iter().any(|t| t == f.tool()) && (g.target != f.target || g.location != f.location))
 }
 
 /// Groups findings, keeping the highest severity (and its reason) and every tool and report.
 /// The result is sorted most severe first.
 pub fn group(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {
-        match index.get(&key(&f)) {
-            Some(&i) => {
+        let k = key(&f);
+        let found = index.get(&k).and_then(|candidates| candidates.iter().copied().find(|&i| joins(&out[i], &f)));
+        match found {
+            Some(i) => {
                 let g = &mut out[i];
                 for t in f.tools {
                     if !g.tools.contains(&t) {
@@ -47,7 +66,7 @@ pub fn group(findings: Vec<Finding>) -> Vec<Finding> {
                 }
             }
             None => {
-                index.insert(key(&f), out.len());
+                index.entry(k).or_default().push(out.len());
                 out.push(f);
             }
         }

@@ -250,6 +250,7 @@ fn schedule(
                 spec,
                 stage.retries,
                 stage.allow_failure,
+                stage.reports_may_predate,
                 cancel.child_token(),
                 started.clone(),
                 log_path,
@@ -373,6 +374,7 @@ async fn job_task(
     spec: JobSpec,
     retries: u32,
     allow_failure: bool,
+    reports_may_predate: bool,
     cancel: CancellationToken,
     started: UnboundedSender<(String, Timestamp)>,
     log_path: Option<std::path::PathBuf>,
@@ -454,7 +456,8 @@ async fn job_task(
     let mut result = result;
     let reports = rec.job(&key).map(|j| j.reports.clone()).unwrap_or_default();
     if !reports.is_empty() && matches!(result.status, JobStatus::Success | JobStatus::Failed | JobStatus::FailedAllowed) {
-        let summary = read_reports(&inner, &rec, &key, &spec.cwd, &reports).await;
+        let since = (!reports_may_predate).then_some(started_at);
+        let summary = read_reports(&inner, &rec, &key, &spec.cwd, &reports, since).await;
         let text = if summary.errors.is_empty() {
             let from: Vec<String> = summary.reports.iter().map(|r| format!("{} ({}, {} findings)", r.path, r.format, r.findings)).collect();
             format!("findings: {} from {}", summary.counts.badge(), from.join(", "))
@@ -478,12 +481,17 @@ async fn read_reports(
     key: &str,
     cwd: &std::path::Path,
     reports: &[String],
+    since: Option<Timestamp>,
 ) -> crate::domain::FindingsSummary {
     let (inner2, rec2, key2, cwd2, reports2) = (inner.clone(), rec.clone(), key.to_string(), cwd.to_path_buf(), reports.to_vec());
     let parsed = tokio::task::spawn_blocking(move || {
         let max = inner2.config.findings.max_report_bytes;
         let mut jf = store::JobFindings::default();
         for r in &reports2 {
+            if let Some(stale) = since.and_then(|s| stale_report(&cwd2.join(r), s)) {
+                jf.errors.push(crate::findings::ReportError { path: r.clone(), problem: stale });
+                continue;
+            }
             match crate::findings::read_report(&cwd2.join(r), r, max) {
                 Ok(p) => jf.reports.push(p),
                 Err(e) => jf.errors.push(e),
@@ -514,6 +522,21 @@ async fn read_reports(
             .collect(),
         errors: parsed.errors.iter().map(|e| e.to_string()).collect(),
     }
+}
+
+/// Why a report is a leftover: written before the stage started (by an earlier run), so it says
+/// nothing about this one. A second of slack covers coarse file-system clocks.
+fn stale_report(path: &std::path::Path, stage_started: Timestamp) -> Option<String> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    let written = Timestamp::try_from(modified).ok()?;
+    (written.as_second() + 1 < stage_started.as_second()).then(|| {
+        format!(
+            "the report was written at {}, before this stage started at {}: it is left from an earlier run, so it was not used \
+             (the stage must write it, or set reports_may_predate = true)",
+            written.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            stage_started.strftime("%H:%M:%S UTC")
+        )
+    })
 }
 
 /// Appends a job's lines to its log file and forwards them, batched, to whoever listens.
