@@ -139,6 +139,13 @@ fn background_run_gate_approved_from_another_process() {
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rows[0]["you_may_approve"], true);
     assert_eq!(rows[0]["triggered_by"].as_str().unwrap().split('@').next(), Some("bob"));
+    assert!(rows[0]["security_gate"]["summary"].as_str().is_some_and(|s| s.starts_with("pass")), "{}", rows[0]);
+    // A broken acceptances file does not hide the inbox: no acceptance counts, and it says where.
+    std::fs::write(e.dir.path().join("risk-acceptances.toml"), "[[accept]]\nid = \n").unwrap();
+    let (code, out, err) = e.run_as("carol", &["approvals"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("approve-prod") && err.contains("risk-acceptances.toml:2:"), "{out}\n{err}");
+    std::fs::remove_file(e.dir.path().join("risk-acceptances.toml")).unwrap();
 
     // Production: the typed name and a reason are required, and four-eyes applies.
     let (code, _, err) = e.run_as("carol", &["approve", "1"]);

@@ -255,12 +255,20 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
     let mut policy = config.policy.clone();
     policy.read_only = read_only;
     let mut rows = Vec::new();
+    // A broken acceptances file must not hide what waits: no acceptance counts (the gates are
+    // stricter, never looser), and the located error is shown with every row.
+    let (acceptances, acceptances_error) = match crate::findings::Acceptances::load(&config.findings.acceptances) {
+        Ok(a) => (a, None),
+        Err(e) => (crate::findings::Acceptances::default(), Some(crate::logstore::sanitize::plain(&e))),
+    };
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     for rec in &runs {
         // Read the evidence only for runs that have something waiting.
         if rec.waiting_gates().next().is_none() {
             continue;
         }
-        let evidence = evidence_of(config, &ci.registry, &rec.id).await?;
+        let (findings, unreadable) = ci.registry.evidence(rec.id.clone()).await?;
+        let evidence = crate::findings::Evidence { findings, unreadable, acceptances: acceptances.clone() };
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
             let verdict = policy.evaluate(&crate::policy::Request {
@@ -276,7 +284,8 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                 crate::policy::Verdict::Allowed { .. } => None,
                 crate::policy::Verdict::Refused { message, .. } => Some(message),
             };
-            let evidence: Vec<serde_json::Value> =
+            let gate_verdict = env.as_deref().and_then(|e| config.policy.environments.get(e)).map(|p| evidence.judge(&p.security, today));
+            let jobs: Vec<serde_json::Value> =
                 rec.jobs.iter().filter(|j| j.status.is_terminal()).map(|j| serde_json::json!({"job": j.key, "status": j.status})).collect();
             rows.push(serde_json::json!({
                 "run": rec.id.text(),
@@ -288,7 +297,13 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                 "deadline": gate.gate.as_ref().and_then(|g| g.deadline),
                 "you_may_approve": blocked.is_none(),
                 "why_not": blocked,
-                "evidence": evidence,
+                "evidence": jobs,
+                "security_gate": gate_verdict.map(|v| serde_json::json!({
+                    "pass": v.pass, "summary": v.summary, "counts": v.counts,
+                    "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>(),
+                    "unreadable": v.unreadable.len(),
+                })),
+                "acceptances_error": acceptances_error,
             }));
         }
     }
@@ -317,6 +332,12 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
             r["triggered_by"].as_str().unwrap_or(""),
             waited
         );
+        if let Some(summary) = r["security_gate"]["summary"].as_str() {
+            println!("       security gate: {}", crate::logstore::sanitize::plain(summary));
+        }
+    }
+    if let Some(e) = &acceptances_error {
+        eprintln!("warning: the risk acceptances could not be read, so none counts: {e}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -338,32 +359,57 @@ pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Op
             Some((env, evidence.judge(&p.security, today)))
         }
     };
+    // Each finding's standing: exempt by its tool, accepted (until when, by whom), expired, open.
+    let standing = |f: &crate::findings::Finding| -> (&'static str, String) {
+        match (&f.suppressed, evidence.acceptances.find(f)) {
+            (Some(s), _) => ("exempt", s.clone()),
+            (None, Some(a)) if a.expired(today) => ("acceptance-expired", format!("acceptance expired {}", a.expires)),
+            (None, Some(a)) => ("accepted", format!("accepted until {} by {}", a.expires, a.by)),
+            (None, None) => ("open", "open".into()),
+        }
+    };
     if json {
+        let findings: Vec<serde_json::Value> = evidence
+            .findings
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::to_value(f).unwrap_or_default();
+                let (state, detail) = standing(f);
+                v["state"] = state.into();
+                v["state_detail"] = detail.into();
+                if let Some(a) = evidence.acceptances.find(f) {
+                    v["acceptance"] = serde_json::json!({"by": a.by, "reason": a.reason, "expires": a.expires.to_string()});
+                }
+                v
+            })
+            .collect();
         let body = serde_json::json!({
             "run": run.text(),
             "pipeline": rec.pipeline,
-            "findings": evidence.findings,
+            "findings": findings,
             "unreadable": evidence.unreadable,
-            "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({"environment": env, "pass": v.pass, "summary": v.summary, "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>()})),
+            "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({
+                "environment": env, "pass": v.pass, "summary": v.summary, "counts": v.counts,
+                "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>(),
+            })),
         });
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        // Written as it is serialised, without a second copy of a large report in memory.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer_pretty(&mut out, &body)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
     } else {
         let sanitize = crate::logstore::sanitize::plain;
         println!("{:<9} {:<24} {:<14} {:<44} {:<18} STATE", "SEVERITY", "ID", "TOOL", "LOCATION", "FIX");
         for f in &evidence.findings {
-            let state = match (&f.suppressed, evidence.acceptances.find(f)) {
-                (Some(s), _) => s.clone(),
-                (None, Some(a)) if a.expired(today) => format!("acceptance expired {}", a.expires),
-                (None, Some(a)) => format!("accepted until {} by {}", a.expires, a.by),
-                (None, None) => "open".into(),
-            };
+            let (_, state) = standing(f);
             println!(
-                "{:<9} {:<24} {:<14} {:<44} {:<18} {state}",
+                "{:<9} {:<24} {:<14} {:<44} {:<18} {}",
                 f.severity.label(),
                 sanitize(&f.id),
-                f.tools.join("+"),
+                sanitize(&f.tools.join("+")),
                 sanitize(&f.location),
-                f.fixed.as_deref().unwrap_or("-")
+                sanitize(f.fixed.as_deref().unwrap_or("-")),
+                sanitize(&state)
             );
         }
         for e in &evidence.unreadable {
@@ -374,9 +420,11 @@ pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Op
     }
     match verdict {
         Some((env, v)) if !v.pass => {
-            eprintln!("security gate {env}: {}", v.summary);
+            // Ids and locations come from the reports: never raw to the terminal.
+            let plain = crate::logstore::sanitize::plain;
+            eprintln!("security gate {env}: {}", plain(&v.summary));
             for f in &v.blocking {
-                eprintln!("  blocking: {} {} ({})", f.severity.label(), f.id, f.location);
+                eprintln!("  blocking: {} {} ({})", f.severity.label(), plain(&f.id), plain(&f.location));
             }
             Ok(ExitCode::FAILURE)
         }

@@ -25,6 +25,9 @@ pub struct GateVerdict {
     pub accepted: Vec<(String, Acceptance)>,
     /// Acceptances that would have applied but have expired (flagged; they do not count).
     pub expired: Vec<Acceptance>,
+    /// Every finding that counts (neither exempt by its tool nor accepted), by severity.
+    #[serde(default)]
+    pub counts: Counts,
     pub summary: String,
 }
 
@@ -39,6 +42,8 @@ pub fn evaluate(
         return GateVerdict { pass: true, summary: "no security gate here".into(), ..GateVerdict::default() };
     };
     let mut v = GateVerdict { unreadable: unreadable.to_vec(), ..GateVerdict::default() };
+    let counting = findings.iter().filter(|f| f.suppressed.is_none() && acceptances.find(f).is_none_or(|a| a.expired(today)));
+    v.counts = Counts::of(counting);
     for f in findings {
         if f.suppressed.is_some() || f.severity <= max || (policy.fixable_only && !f.fixable()) {
             continue;
@@ -58,7 +63,7 @@ pub fn evaluate(
     let limit = format!("nothing above {}{}", max.label(), if policy.fixable_only { " with a fix" } else { "" });
     v.summary = if v.pass {
         let acc = if v.accepted.is_empty() { String::new() } else { format!(", {} accepted", v.accepted.len()) };
-        format!("pass ({limit}{acc})")
+        format!("pass ({limit}{acc}; open: {})", v.counts.badge())
     } else {
         let mut parts = Vec::new();
         if !v.blocking.is_empty() {
