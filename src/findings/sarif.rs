@@ -9,7 +9,6 @@ use crate::findings::detect::Format;
 
 #[derive(Deserialize)]
 struct Log {
-    version: Option<String>,
     #[serde(default)]
     runs: Option<Vec<Run>>,
 }
@@ -179,13 +178,21 @@ fn message_text(m: &Msg) -> String {
     text
 }
 
+/// Only the version, read first: another version's structure differs, and its error should say
+/// so rather than name a missing field.
+#[derive(Deserialize)]
+struct Versioned {
+    version: Option<String>,
+}
+
 pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
-    let log: Log = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "SARIF report"))?;
-    match log.version.as_deref() {
+    let v: Versioned = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "SARIF report"))?;
+    match v.version.as_deref() {
         Some("2.1.0") => {}
-        Some(v) => return Err(format!("SARIF version {v} is not supported (flightdeck reads 2.1.0)")),
+        Some(v) => return Err(format!("SARIF version {} is not supported (flightdeck reads 2.1.0)", super::excerpt(v))),
         None => return Err("the SARIF report has no `version`; flightdeck reads SARIF 2.1.0".into()),
     }
+    let log: Log = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "SARIF report"))?;
     let runs = log.runs.ok_or("the SARIF report has no `runs`")?;
     let mut findings = Vec::new();
     let mut tools = Vec::new();
