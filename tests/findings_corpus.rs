@@ -186,3 +186,12 @@ fn grouping_never_hides_a_copy_and_an_acceptance_covers_only_its_target() {
     let v = evaluate(&grouped, &[], &gate(Severity::High, false), &partial, today());
     assert_eq!((v.accepted.len(), v.blocking.len()), (0, 3), "{}", v.summary);
 }
+
+#[test]
+fn a_grype_critical_is_stopped_by_a_high_gate() {
+    for name in ["grype-TestJsonImgsPresenter.json", "grype-cyclonedx-image.cdx.json", "grype-sarif-image.sarif"] {
+        let report = parse(name);
+        let v = evaluate(&report.findings, &[], &gate(Severity::High, false), &Acceptances::default(), today());
+        assert!(!v.pass, "{name}: {}", v.summary);
+    }
+}

@@ -73,6 +73,17 @@ struct Rule {
     #[serde(rename = "defaultConfiguration")]
     default_configuration: Option<RuleConfig>,
     properties: Option<Props>,
+    help: Option<Msg>,
+}
+
+/// The tool's own label where it writes one into the rule's help (`Severity: critical`, as
+/// Grype's and Trivy's SARIF do): SARIF has no field for it, and it must not be lost.
+fn labelled_severity(rule: Option<&Rule>) -> Option<(crate::findings::Severity, String)> {
+    let text = rule?.help.as_ref()?.text.as_deref()?;
+    text.lines().find_map(|l| {
+        let label = l.trim().strip_prefix("Severity:")?.trim();
+        crate::findings::Severity::parse(label).map(|s| (s, label.to_string()))
+    })
 }
 
 #[derive(Deserialize)]
@@ -261,6 +272,12 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
                 }
                 Some((s, sev)) => (sev, format!("security-severity {s:.1} (CVSS bands)"), format!("{level} / security-severity {s}")),
                 None => (by_level, level_reason, level.clone()),
+            };
+            let (severity, reason) = match labelled_severity(rule) {
+                Some((own, label)) if own > severity && !informational => {
+                    (own, format!("{tool}'s own severity {label} (rule help), above {reason}; the higher counts"))
+                }
+                _ => (severity, reason),
             };
             let location = r
                 .locations
