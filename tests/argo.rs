@@ -34,6 +34,14 @@ fn rollout(name: &str, step: i64, status: Value) -> Value {
     })
 }
 
+/// The controller has seen the rollout's latest spec.
+fn observe(e: &Env, name: &str) {
+    e.api.modify("rollouts", NS, name, |r| {
+        let generation = r["metadata"]["generation"].as_i64().unwrap_or(1);
+        r["status"]["observedGeneration"] = json!(generation.to_string());
+    });
+}
+
 fn replica_set(owner: &str, revision: i64, hash: &str, image: &str) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -209,6 +217,10 @@ async fn resume_restart_and_terminate_send_what_they_say() {
     e.api.modify("rollouts", NS, "web", |r| r["spec"]["paused"] = json!(true));
     act(&e, "web", ArgoAction::Resume).await.unwrap();
     assert_eq!(writes(&e.api), vec![("PATCH".into(), main_path("web"), MERGE.into(), json!({"spec": {"paused": false}}))]);
+    // Until the controller has seen the new spec, nothing else is sent.
+    let err = act(&e, "web", ArgoAction::Restart).await.unwrap_err();
+    assert!(matches!(&err, ArgoError::Refused(m) if m.contains("has not acted on the last change yet")), "{err}");
+    observe(&e, "web");
 
     act(&e, "web", ArgoAction::Restart).await.unwrap();
     let w = writes(&e.api);
@@ -270,6 +282,7 @@ async fn undo_to_a_revision_sends_its_template_and_already_there_sends_nothing()
         )]
     );
     assert_eq!(get(&e, "web").spec.template.unwrap()["spec"]["containers"][0]["image"], "web:1");
+    observe(&e, "web");
     let err = act(&e, "web", ArgoAction::Undo { to_revision: Some(1) }).await.unwrap_err();
     assert!(matches!(&err, ArgoError::Refused(m) if m.contains("already runs revision 1")), "{err}");
     assert!(writes(&e.api).is_empty());

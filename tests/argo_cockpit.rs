@@ -253,3 +253,56 @@ async fn the_releases_screen_lists_argo_rollouts_and_acts_on_them() {
     c.until("opened", LIMIT, |s| opened(s).is_some_and(|d| d.reference.as_ref() == Some(&api_ref))).await;
     assert!(c.screen().contains("Release · shop/api · Argo Rollout"), "{}", c.screen());
 }
+
+/// A promote pressed twice while the controller lags behind the first: the second is refused
+/// until the controller has acted, so a following pause is never skipped, whatever the lag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_promote_never_skips_the_next_pause_whatever_the_controller_lag() {
+    for lag_ms in [100u64, 400, 1000, 2000] {
+        let api = std::sync::Arc::new(ApiDouble::start().await);
+        let mut r = rollout(
+            "web",
+            json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+        );
+        r["spec"]["strategy"]["canary"]["steps"] =
+            json!([{"setWeight": 20}, {"pause": {}}, {"pause": {"duration": "1h"}}, {"setWeight": 100}]);
+        api.put(r);
+        let (mut c, _k) = cockpit(&api).await;
+        let web = RolloutRef::argo("staging", "shop", "web");
+        c.press("p");
+        assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))), "lag {lag_ms}: {}", c.screen());
+        c.press("y");
+        c.until("the first promote", LIMIT, |s| s.in_flight.is_empty()).await;
+        // The controller takes its time: meanwhile the person presses again, and confirms.
+        let controller = {
+            let api = api.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(lag_ms)).await;
+                api.modify("rollouts", "shop", "web", |r| {
+                    r["status"]["currentStepIndex"] = json!(2);
+                    r["status"]["controllerPause"] = json!(true);
+                    r["status"]["pauseConditions"] = json!([{"reason": "CanaryPauseStep", "startTime": "2026-11-28T10:00:00Z"}]);
+                    r["status"]["phase"] = json!("Paused");
+                });
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(lag_ms / 3)).await;
+        c.pump(Duration::from_millis(20)).await;
+        c.press("p");
+        if matches!(c.state.overlay, Some(Overlay::Confirm(_))) {
+            c.press("y");
+        }
+        c.until("the second press handled", LIMIT, |s| s.in_flight.is_empty()).await;
+        controller.await.unwrap();
+        c.until("the controller's move on screen", LIMIT, |s| s.release(&web).is_some_and(|r| r.step == Some((3, 4)))).await;
+        let patches: Vec<_> = api.take_writes().into_iter().filter(|w| w.method == "PATCH" && w.path.contains("/rollouts/")).collect();
+        assert_eq!(patches.len(), 1, "lag {lag_ms} ms: one promote reached the cluster: {patches:?}");
+        let step = api.get("rollouts", "shop", "web").unwrap()["status"]["currentStepIndex"].as_i64();
+        assert_eq!(step, Some(2), "lag {lag_ms} ms: the 1 h pause was not skipped");
+        assert!(
+            c.state.toasts.iter().any(|t| t.text.contains("has not acted on the last change yet")),
+            "lag {lag_ms} ms: the refusal says why: {:?}",
+            c.state.toasts
+        );
+    }
+}

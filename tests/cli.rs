@@ -422,3 +422,19 @@ fn every_subcommand_and_option_says_what_it_is_for() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes: 0 done"), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_quietly() {
+    use std::io::Read;
+    let e = Env::new(PIPELINES);
+    // `flightdeck completions powershell | head -c 10`: more than a pipe holds, and the reader
+    // takes a little and leaves.
+    let mut child = e.cmd(&["completions", "powershell"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "no panic");
+}

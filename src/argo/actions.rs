@@ -211,12 +211,24 @@ fn without_hash(template: Option<Value>) -> Value {
 /// What the person saw, as every provider describes it: the action is refused when the rollout
 /// moved on (another step, another state, another revision).
 pub fn seen(r: &Rollout, now: jiff::Timestamp) -> crate::delivery::Seen {
+    let state = super::status::state(r, now);
     crate::delivery::Seen {
         revision: format!("{}/{}", r.metadata.generation.unwrap_or(0), r.status.current_pod_hash.as_deref().unwrap_or("")),
         step: (!r.steps().is_empty()).then(|| (r.step_index() + 1).min(r.steps().len())),
-        state: super::status::state(r, now).label().to_string(),
-        pending: None,
+        state: state.label().to_string(),
+        // A change the controller has not acted on yet (a new spec, an unpause): another action
+        // now would be judged against a state that is about to move.
+        pending: match state {
+            super::status::State::Syncing(why) => Some(format!("the controller has not acted on the last change yet ({why})")),
+            _ => None,
+        },
     }
+}
+
+/// Whether `action` must wait while a change is unobserved: everything but abort and stopping an
+/// analysis, which are always allowed (they are how people stop a bad release).
+pub fn waits_for_controller(action: &RolloutAction) -> bool {
+    !matches!(action, RolloutAction::Abort | RolloutAction::TerminateAnalysis { .. })
 }
 
 #[cfg(test)]

@@ -393,8 +393,12 @@ pub async fn execute(
 ) -> Result<Outcome, ArgoError> {
     let now = jiff::Timestamp::now();
     let r = cluster.get(ns, name).await?;
+    let fresh = super::actions::seen(&r, now);
+    if let Some(pending) = fresh.pending.as_ref().filter(|_| super::actions::waits_for_controller(action)) {
+        return Err(ArgoError::Refused(format!("{ns}/{name}: {pending}; nothing was sent, try again when it has")));
+    }
     if let Some(seen) = seen {
-        let changes = seen.changes(&super::actions::seen(&r, now));
+        let changes = seen.changes(&fresh);
         if !changes.is_empty() {
             return Err(ArgoError::Refused(format!("{ns}/{name} moved on since you looked ({}); nothing was sent", changes.join(", "))));
         }

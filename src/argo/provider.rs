@@ -235,16 +235,13 @@ struct Objects {
 fn revision_label(r: &Rollout, rs: &ReplicaSet) -> String {
     let hash = rs.hash().unwrap_or("");
     let b = &r.status.blue_green;
-    let tag = [
-        (r.status.stable_rs.as_deref(), "stable"),
-        (r.status.current_pod_hash.as_deref(), "canary"),
-        (b.active_selector.as_deref(), "active"),
-        (b.preview_selector.as_deref(), "preview"),
-    ]
-    .into_iter()
-    .find(|(h, _)| *h == Some(hash))
-    .map(|(_, t)| t)
-    .unwrap_or("");
+    // Blue-green names its sides active and preview; a canary, stable and canary.
+    let sides = if r.is_blue_green() {
+        [(b.active_selector.as_deref(), "active"), (b.preview_selector.as_deref(), "preview")]
+    } else {
+        [(r.status.stable_rs.as_deref(), "stable"), (r.status.current_pod_hash.as_deref(), "canary")]
+    };
+    let tag = sides.into_iter().find(|(h, _)| *h == Some(hash)).map(|(_, t)| t).unwrap_or("");
     format!(
         "{:<26} {:<7} ready {}/{}  {}",
         rs.metadata.name,
@@ -514,7 +511,23 @@ impl RolloutProvider for ArgoProvider {
             status::actual_weight(r),
             status::set_weight(r)
         )];
-        effect.extend(requests.iter().map(Request::describe));
+        if let RolloutAction::Undo { to_revision } = action {
+            // Name where it goes back to, and show the whole request (the template it restores).
+            let mut owned: Vec<&ReplicaSet> = revisions.iter().filter(|rs| rs.owned_by(r)).collect();
+            owned.sort_by_key(|rs| std::cmp::Reverse(rs.revision()));
+            let target = match to_revision {
+                Some(n) if *n > 0 => owned.iter().find(|rs| rs.revision() == *n).copied(),
+                _ => owned.get(1).copied(),
+            };
+            if let Some(t) = target {
+                effect.push(format!("Back to revision {}: {}.", t.revision(), t.images().join(", ")));
+            }
+            effect.extend(requests.iter().map(|q| match &q.body {
+                actions::Body::Json(v) | actions::Body::Merge(v) => format!("PATCH rollout: {v}"),
+            }));
+        } else {
+            effect.extend(requests.iter().map(Request::describe));
+        }
         Ok(Plan {
             effect,
             parameters: json!({

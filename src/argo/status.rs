@@ -79,13 +79,15 @@ pub fn state(r: &Rollout, now: Timestamp) -> State {
         return State::Syncing("waiting for rollout to unpause".into());
     }
     if st.abort {
+        // Only the controller's own account of the abort is its cause; a message from before it
+        // (a pause reason) is not.
         let cause = st
             .conditions
             .iter()
             .find(|c| c.reason == "RolloutAborted")
             .map(|c| c.message.clone())
-            .or_else(|| st.message.as_ref().map(|m| m.trim_start_matches("RolloutAborted: ").to_string()))
-            .unwrap_or_else(|| "aborted".into());
+            .or_else(|| st.message.as_ref().and_then(|m| m.strip_prefix("RolloutAborted: ")).map(str::to_string))
+            .unwrap_or_else(|| "aborted; the controller has not acted on it yet".into());
         return State::Aborted(cause);
     }
     if let Some(c) = st.conditions.iter().find(|c| c.type_ == "InvalidSpec") {
@@ -183,6 +185,12 @@ mod tests {
             "message": "RolloutAborted: metric \"web\" assessed Failed",
             "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted", "message": "Rollout aborted update to revision 3: metric \"web\" assessed Failed"}]}}));
         assert_eq!(state(&r, now()), State::Aborted("Rollout aborted update to revision 3: metric \"web\" assessed Failed".into()));
+    }
+
+    #[test]
+    fn an_abort_not_handled_yet_does_not_borrow_the_pause_reason() {
+        let r = rollout(json!({"status": {"abort": true, "phase": "Paused", "message": "CanaryPauseStep"}}));
+        assert_eq!(state(&r, now()), State::Aborted("aborted; the controller has not acted on it yet".into()));
     }
 
     #[test]

@@ -382,6 +382,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if asked { exit::OK } else { exit::ERROR });
         }
     };
+    if prints_only(&cli) {
+        // Like other Unix tools, a reader that goes away (`| head -1`) ends the printing quietly,
+        // rather than a panic on a broken pipe. Only for commands that change nothing.
+        // SAFETY: restoring the default disposition of a signal before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -390,6 +398,25 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// Subcommands that only read and print (no run executes in them, nothing is changed).
+fn prints_only(cli: &Cli) -> bool {
+    matches!(
+        cli.command,
+        Some(
+            Cmd::Runs { .. }
+                | Cmd::Logs { follow: false, .. }
+                | Cmd::Findings { .. }
+                | Cmd::Approvals { .. }
+                | Cmd::Rollouts { .. }
+                | Cmd::Canary { .. }
+                | Cmd::Keys { .. }
+                | Cmd::Completions { .. }
+                | Cmd::Audit { .. }
+                | Cmd::Config { .. }
+        )
+    )
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -181,6 +181,12 @@ pub fn op_on(state: &State, release: &Release, action: RolloutAction) -> Result<
     if let Some(why) = state.detail_of(release).and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(&action)) {
         return Err(why.to_string());
     }
+    // Our last change is not observed yet: the same press again would act on a state about to
+    // move (a second promote could skip a pause).
+    let stops = matches!(action, RolloutAction::Abort | RolloutAction::TerminateAnalysis { .. });
+    if let Some(pending) = release.seen.pending.as_ref().filter(|_| !stops) {
+        return Err(format!("{}: {pending}", release.reference.short()));
+    }
     if !release.offers(&action) {
         return Err(format!("{} cannot {} ({})", release.reference.short(), action.verb(), release.kind));
     }
