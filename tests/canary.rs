@@ -262,3 +262,52 @@ async fn charts_get_history_while_the_verdict_judges_only_the_analysis_intervals
     assert_eq!(r.phase, Phase::Successful, "{}", r.reason);
     assert!(r.metrics[0].reason.starts_with("8 measurements"), "{}", r.metrics[0].reason);
 }
+
+/// Wrong verdicts of the past, each against the real Prometheus: too few measurements to judge,
+/// traffic that cannot be counted, a "higher is better" metric, and a query of several series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_that_used_to_be_wrong_are_right() {
+    let prom = backfilled(STABLE, SLOW_CANARY);
+    // One interval with a failure limit of 1 could never fail: it proves nothing.
+    let mut one = service(default_metrics(), 10.0);
+    one.analysis.count = 1;
+    let r = analyse(&source(prom.port), &one, END).await;
+    assert_eq!(r.phase, Phase::Inconclusive, "{}", r.reason);
+    assert!(r.reason.contains("cannot be judged with a failure limit of 1"), "{}", r.reason);
+
+    // The request count cannot be read: the traffic minimum cannot be checked, so no Successful.
+    let healthy = backfilled(STABLE, STABLE);
+    let mut blind = service(vec![metric("error_ratio", Some(0.5), None)], 10.0);
+    blind.requests_query = "sum(rate(no_such_metric{{selector}}[{window}]))".into();
+    let r = analyse(&source(healthy.port), &blind, END).await;
+    assert_eq!(r.phase, Phase::Inconclusive, "{}", r.reason);
+    assert!(r.metrics[0].reason.contains("traffic minimum cannot be checked"), "{}", r.metrics[0].reason);
+
+    // A success ratio (higher is better, bounded from below): a healthier canary is not failed.
+    let success = MetricSpec {
+        name: "success ratio".into(),
+        query: "sum(rate(http_requests_total{{selector},code!~\"5..\"}[{window}])) / sum(rate(http_requests_total{{selector}}[{window}]))"
+            .into(),
+        max: None,
+        min: Some(0.9),
+        max_ratio: None,
+        higher_is_worse: false,
+        unit: "ratio".into(),
+    };
+    let r = analyse(&source(healthy.port), &service(vec![success], 10.0), END).await;
+    assert_eq!(r.phase, Phase::Successful, "{}", r.reason);
+
+    // Several series (one per status code): the worst decides, and the reason says so.
+    let per_code = MetricSpec {
+        name: "requests per code".into(),
+        query: "sum by (code) (rate(http_requests_total{{selector}}[{window}]))".into(),
+        max: Some(1.0),
+        min: None,
+        max_ratio: None,
+        higher_is_worse: true,
+        unit: "req/s".into(),
+    };
+    let r = analyse(&source(healthy.port), &service(vec![per_code], 10.0), END).await;
+    assert_eq!(r.phase, Phase::Failed, "the busiest series (9.9 req/s of 200s) is above 1: {}", r.reason);
+    assert!(r.metrics[0].reason.contains("series: the worst decides"), "{}", r.metrics[0].reason);
+}

@@ -78,7 +78,8 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
         for m in &a.metrics {
             let (query, unit, worse) = match builtin(&m.query) {
                 Some((q, u, w)) => (q.to_string(), u.to_string(), w),
-                None => (m.query.clone(), String::new(), true),
+                // A custom metric bounded only from below (a success ratio) is better when higher.
+                None => (m.query.clone(), String::new(), !(m.min.is_some() && m.max.is_none())),
             };
             metrics.push(MetricSpec {
                 name: m.name.clone(),

@@ -187,8 +187,18 @@ pub fn render(template: &str, svc: &ServiceSpec, selector: &str) -> String {
         .replace("{namespace}", &svc.namespace)
 }
 
-/// The points of a range query, by time (a single series expected; several are summed by the
-/// query itself).
+/// How the series of one query become one value per time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Combine {
+    /// The worst series decides: the highest where higher is worse, else the lowest (a healthy
+    /// pod listed first never hides a bad one).
+    Worst { higher_is_worse: bool },
+    /// Counts add up (requests of every canary pod).
+    Sum,
+}
+
+/// The points of a range query, by time, with every series it returned combined as `how` says;
+/// and how many series there were.
 async fn range(
     source: &Source,
     client: &prometheus_http_query::Client,
@@ -196,16 +206,33 @@ async fn range(
     start: i64,
     end: i64,
     step: f64,
-) -> Result<Vec<(i64, f64)>, QueryError> {
+    how: Combine,
+) -> Result<(Vec<(i64, f64)>, usize), QueryError> {
     let res = client.query_range(query, start, end, step).get().await.map_err(|e| source.explain(e, query))?;
     let data = res.data();
-    if let Some(m) = data.as_matrix() {
-        let mut pts: Vec<(i64, f64)> =
-            m.first().map(|s| s.samples().iter().map(|p| (p.timestamp().round() as i64, p.value())).collect()).unwrap_or_default();
-        pts.sort_by_key(|p| p.0);
-        return Ok(pts);
+    let Some(m) = data.as_matrix() else {
+        return Err(QueryError::Garbage { detail: "a range query did not return a matrix".into() });
+    };
+    let mut by_time: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for series in m {
+        for p in series.samples() {
+            let (t, v) = (p.timestamp().round() as i64, p.value());
+            by_time
+                .entry(t)
+                .and_modify(|acc| {
+                    *acc = match how {
+                        Combine::Sum => *acc + v,
+                        // NaN never wins over a number: it says nothing about that series.
+                        Combine::Worst { .. } if v.is_nan() => *acc,
+                        Combine::Worst { .. } if acc.is_nan() => v,
+                        Combine::Worst { higher_is_worse: true } => acc.max(v),
+                        Combine::Worst { higher_is_worse: false } => acc.min(v),
+                    }
+                })
+                .or_insert(v);
+        }
     }
-    Err(QueryError::Garbage { detail: "a range query did not return a matrix".into() })
+    Ok((by_time.into_iter().collect(), m.len()))
 }
 
 /// Runs the analysis for the `count` intervals ending at `end` (unix seconds).
@@ -224,14 +251,26 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
         Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
     };
     let requests_q = render(&svc.requests_query, svc, &svc.canary);
-    let requests = range(source, &client, &requests_q, start, end, step as f64).await;
+    let requests = range(source, &client, &requests_q, start, end, step as f64, Combine::Sum).await.map(|(pts, _)| pts);
+    // Samples are independent only when their rate windows do not overlap: the statistical
+    // judge takes every `stride`-th interval.
+    let window = crate::util::parse_duration(&svc.window).map(|d| d.as_secs() as i64).unwrap_or(step);
+    let stride = ((window + step - 1) / step).max(1) as usize;
     let mut metrics = Vec::new();
     for m in &a.metrics {
         let cq = render(&m.query, svc, &svc.canary);
         let sq = render(&m.query, svc, &svc.stable);
-        let (c, s) =
-            futures::join!(range(source, &client, &cq, start, end, step as f64), range(source, &client, &sq, start, end, step as f64));
-        metrics.push(judge_metric(m, a, start, end, step, c, s, requests.as_ref().ok(), cq, sq));
+        let how = Combine::Worst { higher_is_worse: m.higher_is_worse };
+        let (c, s) = futures::join!(
+            range(source, &client, &cq, start, end, step as f64, how),
+            range(source, &client, &sq, start, end, step as f64, how)
+        );
+        let series = c.as_ref().map(|(_, n)| *n).unwrap_or(0);
+        let mut r = judge_metric(m, a, start, end, step, c.map(|(p, _)| p), s.map(|(p, _)| p), requests.as_ref(), stride, cq, sq);
+        if series > 1 {
+            r.reason.push_str(&format!(" ({series} canary series: the worst decides)"));
+        }
+        metrics.push(r);
     }
     let mut alerts = Vec::new();
     let mut alert_problem = None;
@@ -265,8 +304,12 @@ fn failed_all(svc: &ServiceSpec, end: i64, phase: Phase, reason: String) -> Anal
     AnalysisResult { service: svc.name.clone(), phase, reason, metrics: Vec::new(), alerts: Vec::new(), end }
 }
 
+/// Judges one metric from its canary and stable points (and the canary's request counts) at each
+/// interval from `start` to `end`; the statistical judge takes every `stride`-th interval (the
+/// ones whose rate windows do not overlap). Pure: the benchmark of the judge's error rates runs it
+/// on simulated canaries.
 #[allow(clippy::too_many_arguments)]
-fn judge_metric(
+pub fn judge_metric(
     m: &MetricSpec,
     a: &AnalysisSpec,
     start: i64,
@@ -274,7 +317,8 @@ fn judge_metric(
     step: i64,
     canary: Result<Vec<(i64, f64)>, QueryError>,
     stable: Result<Vec<(i64, f64)>, QueryError>,
-    requests: Option<&Vec<(i64, f64)>>,
+    requests: Result<&Vec<(i64, f64)>, &QueryError>,
+    stride: usize,
     canary_query: String,
     stable_query: String,
 ) -> MetricResult {
@@ -305,8 +349,13 @@ fn judge_metric(
     while t <= end {
         let c = Reading::of(at(&canary, t));
         let s = Reading::of(at(&stable, t));
-        let reqs = requests.and_then(|r| at(r, t));
-        let (phase, reason) = judge_point(m, a, c, s, reqs);
+        // Without a request count, there is no telling whether the canary had traffic.
+        let counted = match requests {
+            Ok(r) => at(r, t).ok_or_else(|| "no request count for the canary at this time".to_string()),
+            Err(e) => Err(format!("the request count could not be read: {e}")),
+        };
+        let (phase, reason) = judge_point(m, a, c, s, counted.as_ref().map(|r| *r).map_err(String::as_str));
+        let reqs = counted.ok();
         out.measurements.push(Measurement { time: t, canary: c, stable: s, requests: reqs, phase, reason });
         t += step;
     }
@@ -319,9 +368,23 @@ fn judge_metric(
     let judged_len = recent.len();
     // The judge compares like with like; metrics that are only observed (traffic) are not judged.
     let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
-    if let Some(alpha) = a.alpha.filter(|_| judged) {
-        let cs: Vec<f64> = out.measurements[judged_from..].iter().filter_map(|x| x.canary.value()).collect();
-        let ss: Vec<f64> = out.measurements[judged_from..].iter().filter_map(|x| x.stable.value()).collect();
+    // An analysis of no more intervals than its failure limit could never fail: it proves nothing.
+    if judged_len <= a.failure_limit && judged && failed <= a.failure_limit {
+        out.phase = Phase::Inconclusive;
+        out.reason = format!("{judged_len} measurement(s) cannot be judged with a failure limit of {}", a.failure_limit);
+        return out;
+    }
+    // The statistical judge: only on independent samples (non-overlapping windows), only about
+    // a difference beyond the tolerance (the metric's max_ratio, else 10 %), and never on a
+    // traffic volume, which differs with the weight by design.
+    let volume = m.unit == "req/s";
+    if let Some(alpha) = a.alpha.filter(|_| judged && !volume) {
+        let independent: Vec<&Measurement> = recent.iter().rev().step_by(stride.max(1)).collect();
+        let cs: Vec<f64> = independent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect();
+        let tolerance = m.max_ratio.unwrap_or(1.0 + DEFAULT_TOLERANCE);
+        // Stable moved to the edge of what is tolerated: only a canary beyond it counts.
+        let edge = |v: f64| if m.higher_is_worse { v * tolerance } else { v / tolerance };
+        let ss: Vec<f64> = independent.iter().filter_map(|x| x.stable.value()).filter(|v| v.is_finite()).map(edge).collect();
         let alt = if m.higher_is_worse { Alternative::Greater } else { Alternative::Less };
         if cs.len() >= 3
             && ss.len() >= 3
@@ -331,9 +394,35 @@ fn judge_metric(
             if r.p_value < alpha && failed <= a.failure_limit {
                 out.phase = Phase::Failed;
                 out.reason = format!(
-                    "significant degradation: canary {} than stable (Mann-Whitney p = {:.4} < {alpha})",
+                    "significant degradation: canary {} than {tolerance} × stable (Mann-Whitney p = {:.4} < {alpha}, {} independent samples)",
                     if m.higher_is_worse { "higher" } else { "lower" },
-                    r.p_value
+                    r.p_value,
+                    cs.len()
+                );
+                return out;
+            }
+        }
+    }
+    // The relative condition over the analysis: the canary's median against `max_ratio` × the
+    // stable's median, so that one noisy interval does not fail a good release.
+    if let Some(ratio) = m.max_ratio.filter(|_| failed <= a.failure_limit && taken >= a.count) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (!v.is_empty()).then(|| if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
+        };
+        let cm = median(recent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect());
+        let sm = median(recent.iter().filter_map(|x| x.stable.value()).filter(|v| v.is_finite()).collect());
+        if let (Some(c), Some(s)) = (cm, sm)
+            && s > 0.0
+        {
+            let worse = if m.higher_is_worse { c > ratio * s } else { c * ratio < s };
+            if worse {
+                out.phase = Phase::Failed;
+                out.reason = format!(
+                    "canary median {} {} {ratio} × stable median {} over {judged_len} intervals",
+                    format_value(c, &m.unit),
+                    if m.higher_is_worse { ">" } else { "<" },
+                    format_value(s, &m.unit)
                 );
                 return out;
             }
@@ -366,11 +455,17 @@ fn judge_metric(
     out
 }
 
-fn judge_point(m: &MetricSpec, a: &AnalysisSpec, c: Reading, s: Reading, requests: Option<f64>) -> (Phase, String) {
-    if let Some(r) = requests
-        && r < a.min_requests
-    {
-        return (Phase::Inconclusive, format!("no traffic: {r:.0} canary requests < {} minimum", a.min_requests));
+/// The smallest relative difference the statistical judge looks for when a metric has no
+/// `max_ratio` of its own.
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+
+fn judge_point(m: &MetricSpec, a: &AnalysisSpec, c: Reading, s: Reading, requests: Result<f64, &str>) -> (Phase, String) {
+    match requests {
+        Ok(r) if r < a.min_requests => {
+            return (Phase::Inconclusive, format!("no traffic: {r:.0} canary requests < {} minimum", a.min_requests));
+        }
+        Err(why) if a.min_requests > 0.0 => return (Phase::Inconclusive, format!("{why}: the traffic minimum cannot be checked")),
+        _ => {}
     }
     let v = match c {
         Reading::Value(v) => v,
@@ -393,8 +488,13 @@ fn judge_point(m: &MetricSpec, a: &AnalysisSpec, c: Reading, s: Reading, request
     }
     if let Some(ratio) = m.max_ratio {
         match s {
+            // One interval above the ratio is noise as often as not (a 1 m p99 of a few hundred
+            // requests); the ratio is judged over the whole analysis (see `judge_metric`).
             Reading::Value(sv) if sv > 0.0 && v > ratio * sv => {
-                return (Phase::Failed, format!("canary {} > {ratio} × stable {}", format_value(v, &m.unit), format_value(sv, &m.unit)));
+                return (
+                    Phase::Successful,
+                    format!("canary {} > {ratio} × stable {} in this interval", format_value(v, &m.unit), format_value(sv, &m.unit)),
+                );
             }
             Reading::Value(_) => {}
             other if m.max.is_none() && m.min.is_none() => {
@@ -511,17 +611,23 @@ mod tests {
     #[test]
     fn each_kind_of_reading_is_told_apart() {
         let (m, a) = (metric(), spec());
-        assert_eq!(judge_point(&m, &a, Reading::Value(0.1), Reading::Value(0.1), Some(100.0)).0, Phase::Successful);
-        assert_eq!(judge_point(&m, &a, Reading::Value(0.3), Reading::Value(0.3), Some(100.0)).0, Phase::Failed, "absolute");
-        assert_eq!(judge_point(&m, &a, Reading::Value(0.2), Reading::Value(0.1), Some(100.0)).0, Phase::Failed, "relative");
-        let (p, why) = judge_point(&m, &a, Reading::NaN, Reading::Value(0.1), Some(100.0));
+        assert_eq!(judge_point(&m, &a, Reading::Value(0.1), Reading::Value(0.1), Ok(100.0)).0, Phase::Successful);
+        assert_eq!(judge_point(&m, &a, Reading::Value(0.3), Reading::Value(0.3), Ok(100.0)).0, Phase::Failed, "absolute");
+        // One interval above the ratio is noted, not a failure: the ratio is judged over the analysis.
+        let (p, why) = judge_point(&m, &a, Reading::Value(0.2), Reading::Value(0.1), Ok(100.0));
+        assert_eq!(p, Phase::Successful);
+        assert!(why.contains("in this interval"), "{why}");
+        let (p, why) = judge_point(&m, &a, Reading::NaN, Reading::Value(0.1), Ok(100.0));
         assert_eq!(p, Phase::Inconclusive);
         assert!(why.contains("NaN"));
-        assert!(judge_point(&m, &a, Reading::NoData, Reading::Value(0.1), Some(100.0)).1.contains("no data"));
-        assert_eq!(judge_point(&m, &a, Reading::PosInf, Reading::Value(0.1), Some(100.0)).0, Phase::Failed);
-        let (p, why) = judge_point(&m, &a, Reading::Value(0.01), Reading::Value(0.01), Some(2.0));
+        assert!(judge_point(&m, &a, Reading::NoData, Reading::Value(0.1), Ok(100.0)).1.contains("no data"));
+        assert_eq!(judge_point(&m, &a, Reading::PosInf, Reading::Value(0.1), Ok(100.0)).0, Phase::Failed);
+        let (p, why) = judge_point(&m, &a, Reading::Value(0.01), Reading::Value(0.01), Ok(2.0));
         assert_eq!(p, Phase::Inconclusive, "no traffic is not healthy");
         assert!(why.contains("no traffic"));
+        // Without a request count the traffic minimum cannot be checked: never Successful.
+        let (p, why) = judge_point(&m, &a, Reading::Value(0.01), Reading::Value(0.01), Err("the request count could not be read"));
+        assert_eq!(p, Phase::Inconclusive, "{why}");
     }
 
     #[test]
