@@ -311,3 +311,16 @@ async fn verdicts_that_used_to_be_wrong_are_right() {
     assert_eq!(r.phase, Phase::Failed, "the busiest series (9.9 req/s of 200s) is above 1: {}", r.reason);
     assert!(r.metrics[0].reason.contains("series: the worst decides"), "{}", r.metrics[0].reason);
 }
+
+/// A hanging Prometheus costs one deadline for the whole analysis, not one per query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_prometheus_costs_one_deadline() {
+    let hanging = fake_server(None);
+    let svc = service(default_metrics(), 10.0);
+    let started = Instant::now();
+    let r = analyse(&source(hanging), &svc, END).await;
+    let took = started.elapsed();
+    assert_eq!(r.phase, Phase::Error, "{}", r.reason);
+    // Three metrics, two tracks each, and the request count: seven queries, one 2 s deadline.
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

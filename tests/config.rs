@@ -70,3 +70,38 @@ fn a_user_theme_overrides_a_builtin_and_bad_ones_are_explained() {
     let err = flightdeck::theme::ThemeSpec::load("broken", Some(dir.path())).unwrap_err();
     assert!(err.contains("broken.toml:3:1") && err.contains("unknown field `sucess`"), "{err}");
 }
+
+#[test]
+fn an_analysis_that_could_not_judge_is_a_located_error() {
+    let text = r#"
+[prometheus.main]
+url = "http://127.0.0.1:9090"
+
+[services.payments]
+canary = 'track="canary"'
+stable = 'track="stable"'
+window = "banana"
+
+[services.payments.analysis]
+count = 1
+failure_limit = 1
+mann_whitney_alpha = 1.5
+
+[[services.payments.analysis.metrics]]
+name = "success"
+query = "vector(1)"
+min = 0.99
+max = 0.9
+"#;
+    let err = Config::parse(text, Some(Path::new("x.toml")), None).unwrap_err();
+    let all = err.to_string();
+    for part in [
+        "services.payments.window: `banana` is not a duration",
+        "services.payments.analysis.mann_whitney_alpha: 1.5 is not between 0 (off) and 1",
+        "count 1 is not above failure_limit 1: the analysis could never fail",
+        "services.payments.analysis.metrics.success: min 0.99 is above max 0.9",
+    ] {
+        assert!(all.contains(part), "{part:?} in:\n{all}");
+    }
+    assert!(all.contains("x.toml:5:"), "each with where it is: {all}");
+}

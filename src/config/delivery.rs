@@ -95,6 +95,36 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
             metrics = default_metrics();
         }
         let alpha = a.mann_whitney_alpha.unwrap_or(0.05);
+        // What Argo Rollouts validates in an AnalysisTemplate, and a little more: a setting that
+        // would make the verdict meaningless is an error, not a surprise at 3 a.m.
+        let window = r.window.clone().unwrap_or_else(|| "1m".into());
+        if let Err(e) = parse_duration(&window) {
+            rep.error(Some(sv.span()), format!("{key}.window"), format!("`{window}` is not a duration: {e}"));
+        }
+        if !(0.0..1.0).contains(&alpha) {
+            rep.error(Some(sv.span()), format!("{key}.analysis.mann_whitney_alpha"), format!("{alpha} is not between 0 (off) and 1"));
+        }
+        let count = a.count.unwrap_or(8);
+        let failure_limit = a.failure_limit.unwrap_or(0);
+        if count == 0 {
+            rep.error(Some(sv.span()), format!("{key}.analysis.count"), "count must be at least 1");
+        } else if count <= failure_limit {
+            rep.error(
+                Some(sv.span()),
+                format!("{key}.analysis.count"),
+                format!("count {count} is not above failure_limit {failure_limit}: the analysis could never fail"),
+            );
+        }
+        for m in &a.metrics {
+            if let (Some(min), Some(max)) = (m.min, m.max)
+                && min > max
+            {
+                rep.error(Some(sv.span()), format!("{key}.analysis.metrics.{}", m.name), format!("min {min} is above max {max}"));
+            }
+            if m.max_ratio.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+                rep.error(Some(sv.span()), format!("{key}.analysis.metrics.{}.max_ratio", m.name), "max_ratio must be a positive number");
+            }
+        }
         services.insert(
             name.clone(),
             (
@@ -104,7 +134,7 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                     namespace: r.namespace.clone(),
                     canary: r.canary.clone(),
                     stable: r.stable.clone(),
-                    window: r.window.clone().unwrap_or_else(|| "1m".into()),
+                    window,
                     requests_query: r.requests_query.clone().unwrap_or_else(|| DEFAULT_REQUESTS_QUERY.into()),
                     analysis: AnalysisSpec {
                         interval: interval.unwrap_or(std::time::Duration::from_secs(15)),

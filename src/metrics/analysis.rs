@@ -251,20 +251,36 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
         Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
     };
     let requests_q = render(&svc.requests_query, svc, &svc.canary);
-    let requests = range(source, &client, &requests_q, start, end, step as f64, Combine::Sum).await.map(|(pts, _)| pts);
+    let requests = range(source, &client, &requests_q, start, end, step as f64, Combine::Sum);
     // Samples are independent only when their rate windows do not overlap: the statistical
     // judge takes every `stride`-th interval.
     let window = crate::util::parse_duration(&svc.window).map(|d| d.as_secs() as i64).unwrap_or(step);
     let stride = ((window + step - 1) / step).max(1) as usize;
-    let mut metrics = Vec::new();
-    for m in &a.metrics {
+    // Every metric's queries at once, under the one deadline of the whole analysis.
+    let queries = a.metrics.iter().map(|m| {
         let cq = render(&m.query, svc, &svc.canary);
         let sq = render(&m.query, svc, &svc.stable);
         let how = Combine::Worst { higher_is_worse: m.higher_is_worse };
-        let (c, s) = futures::join!(
-            range(source, &client, &cq, start, end, step as f64, how),
-            range(source, &client, &sq, start, end, step as f64, how)
-        );
+        let client = &client;
+        async move {
+            let (c, s) = futures::join!(
+                range(source, client, &cq, start, end, step as f64, how),
+                range(source, client, &sq, start, end, step as f64, how)
+            );
+            (c, s, cq, sq)
+        }
+    });
+    let answers = match tokio::time::timeout(source.timeout, futures::future::join(requests, futures::future::join_all(queries))).await {
+        Ok(answers) => answers,
+        Err(_) => {
+            let why = format!("Prometheus did not answer within {}s (one deadline for the whole analysis)", source.timeout.as_secs());
+            return failed_all(svc, end, Phase::Error, why);
+        }
+    };
+    let (requests, answers) = answers;
+    let requests = requests.map(|(pts, _)| pts);
+    let mut metrics = Vec::new();
+    for (m, (c, s, cq, sq)) in a.metrics.iter().zip(answers) {
         let series = c.as_ref().map(|(_, n)| *n).unwrap_or(0);
         let mut r = judge_metric(m, a, start, end, step, c.map(|(p, _)| p), s.map(|(p, _)| p), requests.as_ref(), stride, cq, sq);
         if series > 1 {
