@@ -438,3 +438,38 @@ fn a_reader_that_goes_away_ends_the_listing_quietly() {
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     assert_ne!(out.status.code(), Some(101), "no panic");
 }
+
+/// Two people deciding one gate at once, from two processes: exactly one decision wins, the other
+/// is told who decided and exits non-zero, and the journal says so — race after race.
+#[test]
+fn exactly_one_decision_wins_a_race_on_a_gate() {
+    let e = Env::new(PIPELINES);
+    const RACES: usize = 5;
+    let mut double = 0;
+    for n in 1..=RACES {
+        let (code, _, err) = e.run_as("bob", &["run", "gated"]);
+        assert_eq!(code, 0, "{err}");
+        e.wait_status(n, "waiting");
+        let run = n.to_string();
+        let decide = |who: &str, verb: &str| {
+            e.cmd(&[verb, &run, "--confirm", "approve-prod", "--reason", "race"])
+                .env("USER", who)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (carol, dave) = (decide("carol", "approve"), decide("dave", "reject"));
+        let (a, b) = (carol.wait_with_output().unwrap(), dave.wait_with_output().unwrap());
+        let won = [&a, &b].iter().filter(|o| o.status.success()).count();
+        double += usize::from(won != 1);
+        let loser = if a.status.success() { &b } else { &a };
+        let said = String::from_utf8_lossy(&loser.stderr);
+        assert!(said.contains("was already approved by") || said.contains("was already rejected by"), "the loser is told: {said}");
+        assert_eq!(loser.status.code(), Some(3), "{said}");
+    }
+    assert_eq!(double, 0, "double decisions in {RACES} races");
+    let journal = std::fs::read_to_string(e.dir.path().join("data/audit.jsonl")).unwrap_or_default();
+    let failures = journal.lines().filter(|l| l.contains("\"phase\":\"outcome\"") && l.contains("already")).count();
+    assert_eq!(failures, RACES, "each loser's outcome is journaled as what happened");
+}

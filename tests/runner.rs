@@ -269,16 +269,26 @@ gate = { timeout = "300ms" }
     let rec = h.wait_job(id.clone(), "approve", JobStatus::Waiting, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Waiting);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Pending);
-    h.runner.decide_gate(id.clone(), "approve".into(), decision(true)).await.unwrap();
-    let err = h.runner.decide_gate(id.clone(), "approve".into(), decision(true)).await;
-    assert!(err.is_err(), "a second decision on the same gate is refused");
+    let first = decision(true);
+    support::journal_decision(&h.data, &id, "approve", &first);
+    h.runner.decide_gate(id.clone(), "approve".into(), first).await.unwrap();
+    let second = GateDecision { by: "someone-else".into(), ..decision(false) };
+    support::journal_decision(&h.data, &id, "approve", &second);
+    let err = h.runner.decide_gate(id.clone(), "approve".into(), second).await.unwrap_err();
+    assert!(err.to_string().contains("was already approved by reviewer"), "exactly one decision per gate: {err}");
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Success);
     assert_eq!(rec.job("approve").unwrap().gate.as_ref().unwrap().decision.as_ref().unwrap().by, "reviewer");
 
     let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
     h.wait_job(id.clone(), "approve", JobStatus::Waiting, LIMIT).await;
-    h.runner.decide_gate(id.clone(), "approve".into(), decision(false)).await.unwrap();
+    // A decision no journal record backs (a hand-written request) decides nothing.
+    let forged = GateDecision { by: "mallory".into(), ..decision(true) };
+    let err = h.runner.decide_gate(id.clone(), "approve".into(), forged).await.unwrap_err();
+    assert!(err.to_string().contains("has no record in the journal"), "{err}");
+    let reject = decision(false);
+    support::journal_decision(&h.data, &id, "approve", &reject);
+    h.runner.decide_gate(id.clone(), "approve".into(), reject).await.unwrap();
     let (rec, _) = h.wait_done(id, LIMIT).await;
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.job("ship").unwrap().status, JobStatus::Skipped);

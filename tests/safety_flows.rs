@@ -138,12 +138,13 @@ async fn a_stale_approval_is_refused_and_a_double_keypress_acts_once() {
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))));
     // Someone else decides while the dialog is open.
     let other = GateDecision { approved: false, by: "carol".into(), at: jiff::Timestamp::now(), comment: "not today".into() };
+    support::journal_decision(&c.dir.path().join("data"), &run, "approve-prod", &other);
     c.runner.decide_gate(run.clone(), "approve-prod".into(), other).await.unwrap();
     c.until("the rejection arrives", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status.is_terminal())).await;
     c.press("y");
     assert!(c.state.toasts.iter().any(|t| t.text.contains("stale") && t.text.contains("not waiting")), "{:?}", c.state.toasts);
     wait_journal(&mut c, "refused").await;
-    assert!(journal(&c).iter().all(|r| r.phase != Phase::Intent), "nothing was attempted");
+    assert!(journal(&c).iter().all(|r| r.phase != Phase::Intent || r.actor == "carol"), "nothing was attempted by alice");
 
     // A second run: approve, then press again at once.
     let run2 = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();

@@ -39,6 +39,8 @@ pub enum CiError {
     UnknownProvider { provider: String, known: String },
     #[error("`{id}` could be a run of {candidates}; say which, e.g. {example}")]
     Ambiguous { id: String, candidates: String, example: String },
+    #[error("gate `{gate}` of run #{run} was already {verdict} by {by} at {at}; this decision was not applied")]
+    AlreadyDecided { run: RunRef, gate: String, verdict: String, by: String, at: String },
     #[error("pipeline `{name}` exists in {providers}; say which, e.g. {example}")]
     AmbiguousPipeline { name: String, providers: String, example: String },
     #[error("{context}: {source}")]

@@ -117,3 +117,19 @@ pub fn process_alive(needle: &str) -> bool {
     }
     false
 }
+
+/// Journals the intent of a gate decision, as `flightdeck approve` does before it acts: the
+/// executor applies only decisions the journal backs.
+pub fn journal_decision(data: &Path, run: &RunRef, gate: &str, d: &flightdeck::domain::GateDecision) {
+    let draft = flightdeck::audit::Draft {
+        actor: d.by.clone(),
+        origin: "test".into(),
+        target: gate.into(),
+        action: if d.approved { "gate.approve" } else { "gate.reject" }.into(),
+        parameters: serde_json::json!({ "run": run, "gate": gate }),
+        phase: Some(flightdeck::audit::Phase::Intent),
+        result: "pending".into(),
+        ..Default::default()
+    };
+    flightdeck::audit::Journal::in_data_dir(data).append(draft).expect("journal the decision");
+}

@@ -99,7 +99,8 @@ pub(super) async fn drive(
                 persist(&inner, &mut rec);
             }
             Some(msg) = gates.recv() => {
-                let result = apply_gate(&inner, &mut rec, &msg.job, msg.decision);
+                let result = backed_by_journal(&inner, &rec, &msg.job, &msg.decision)
+                    .and_then(|()| apply_gate(&inner, &mut rec, &msg.job, msg.decision));
                 if result.is_ok() {
                     persist(&inner, &mut rec);
                 }
@@ -131,11 +132,14 @@ pub(super) async fn drive(
                 for req in take_control(&inner.store, id.clone()) {
                     match req {
                         Control::Cancel => cancel.cancel(),
-                        Control::Gate(g) => {
-                            if apply_gate(&inner, &mut rec, &g.job, g.decision).is_ok() {
-                                persist(&inner, &mut rec);
+                        Control::Gate(g) => match backed_by_journal(&inner, &rec, &g.job, &g.decision) {
+                            Ok(()) => {
+                                if apply_gate(&inner, &mut rec, &g.job, g.decision).is_ok() {
+                                    persist(&inner, &mut rec);
+                                }
                             }
-                        }
+                            Err(e) => refuse_unjournaled(&inner, &rec, &g.job, &g.decision, &e),
+                        },
                     }
                 }
             }
@@ -280,7 +284,53 @@ fn finish_job(rec: &mut RunRecord, key: &str, result: JobResult) {
     }
 }
 
+/// A decision takes effect only if the journal holds its intent (written by the one path that
+/// decides: policy, confirmation, journal): a request file written by hand decides nothing.
+fn backed_by_journal(inner: &Inner, rec: &RunRecord, job: &str, d: &GateDecision) -> Result<(), CiError> {
+    let action = if d.approved { "gate.approve" } else { "gate.reject" };
+    let run = rec.id.text();
+    let (records, _) =
+        inner.journal.read().map_err(|e| CiError::Other(format!("the journal cannot be read to check the decision: {e}")))?;
+    let backed = records.iter().rev().any(|r| {
+        r.phase == crate::audit::Phase::Intent
+            && r.action == action
+            && r.actor == d.by
+            && r.parameters["run"].as_str() == Some(run.as_str())
+            && r.parameters["gate"].as_str() == Some(job)
+    });
+    if backed {
+        Ok(())
+    } else {
+        Err(CiError::Other(format!(
+            "a decision on gate `{job}` by {} has no record in the journal, so it was refused (decisions go through flightdeck approve/reject)",
+            d.by
+        )))
+    }
+}
+
+/// Says, in the gate's log, the journal and to whoever listens, that a decision nobody journaled
+/// was refused.
+fn refuse_unjournaled(inner: &Inner, rec: &RunRecord, job: &str, d: &GateDecision, e: &CiError) {
+    meta_line(inner, rec, job, e.to_string());
+    let draft = crate::audit::Draft {
+        actor: d.by.clone(),
+        origin: "control file".into(),
+        environment: rec.job(job).and_then(|j| j.gate.as_ref()?.environment.clone()),
+        target: job.to_string(),
+        action: if d.approved { "gate.approve" } else { "gate.reject" }.into(),
+        parameters: serde_json::json!({ "run": rec.id, "pipeline": rec.pipeline, "gate": job }),
+        reason: d.comment.clone(),
+        phase: Some(crate::audit::Phase::Refused),
+        result: "refused".into(),
+        error: Some(e.to_string()),
+        ..Default::default()
+    };
+    let journaled = inner.journal.append(draft).err().map(|j| format!(" (and it could not be journaled: {j})")).unwrap_or_default();
+    let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("{e}{journaled}") });
+}
+
 fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecision) -> Result<(), CiError> {
+    already_decided(rec, job)?;
     check_gate_waiting(rec, job)?;
     let approved = decision.approved;
     let text = match (approved, decision.comment.is_empty()) {
@@ -299,6 +349,20 @@ fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecis
     }
     meta_line(inner, rec, job, text);
     Ok(())
+}
+
+/// Exactly one decision per gate: the second is told who decided, and when.
+pub(super) fn already_decided(rec: &RunRecord, job: &str) -> Result<(), CiError> {
+    match rec.job(job).and_then(|j| j.gate.as_ref()?.decision.as_ref()) {
+        Some(d) => Err(CiError::AlreadyDecided {
+            run: rec.id.clone(),
+            gate: job.to_string(),
+            verdict: if d.approved { "approved" } else { "rejected" }.into(),
+            by: d.by.clone(),
+            at: d.at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn expire_gates(inner: &Inner, rec: &mut RunRecord) {

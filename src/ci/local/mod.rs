@@ -286,6 +286,7 @@ impl LocalRunner {
         }
         let store = self.inner.store.clone();
         let rec = store.load(id)?;
+        execute::already_decided(&rec, &job)?;
         check_gate_waiting(&rec, &job)?;
         if store.try_lock(id)?.is_some() {
             self.recover_interrupted()?;
@@ -303,7 +304,18 @@ impl LocalRunner {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let rec = store.load(id)?;
             match rec.job(&job) {
-                Some(j) if j.status != JobStatus::Waiting => return Ok(()),
+                // Decided: by this request, or by another that won the race.
+                Some(j) if j.status != JobStatus::Waiting => {
+                    return match j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
+                        Some(d) if *d == decision => Ok(()),
+                        Some(_) => execute::already_decided(&rec, &job),
+                        None => Err(CiError::WrongState {
+                            run: id.clone(),
+                            status: rec.status.label().into(),
+                            what: format!("gate `{job}` ended without this decision (it is {})", j.status.label()),
+                        }),
+                    };
+                }
                 Some(_) => {}
                 None => return Err(CiError::NoSuchJob { run: id.clone(), job }),
             }
