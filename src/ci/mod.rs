@@ -39,8 +39,8 @@ pub enum CiError {
     UnknownProvider { provider: String, known: String },
     #[error("`{id}` could be a run of {candidates}; say which, e.g. {example}")]
     Ambiguous { id: String, candidates: String, example: String },
-    #[error("gate `{gate}` of run #{run} was already {verdict} by {by} at {at}; this decision was not applied")]
-    AlreadyDecided { run: RunRef, gate: String, verdict: String, by: String, at: String },
+    #[error("{0}")]
+    AlreadyDecided(Box<DecidedGate>),
     #[error("pipeline `{name}` exists in {providers}; say which, e.g. {example}")]
     AmbiguousPipeline { name: String, providers: String, example: String },
     #[error("{context}: {source}")]
@@ -53,6 +53,17 @@ impl CiError {
     pub fn storage(context: impl Into<String>, source: std::io::Error) -> CiError {
         CiError::Storage { context: context.into(), source }
     }
+}
+
+/// A gate someone else decided first.
+#[derive(Debug, thiserror::Error)]
+#[error("gate `{gate}` of run #{run} was already {verdict} by {by} at {at}; this decision was not applied")]
+pub struct DecidedGate {
+    pub run: RunRef,
+    pub gate: String,
+    pub verdict: String,
+    pub by: String,
+    pub at: String,
 }
 
 /// Which runs to list: newest first, at most `limit`, older than the cursor a previous page gave.

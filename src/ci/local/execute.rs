@@ -354,13 +354,13 @@ fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecis
 /// Exactly one decision per gate: the second is told who decided, and when.
 pub(super) fn already_decided(rec: &RunRecord, job: &str) -> Result<(), CiError> {
     match rec.job(job).and_then(|j| j.gate.as_ref()?.decision.as_ref()) {
-        Some(d) => Err(CiError::AlreadyDecided {
+        Some(d) => Err(CiError::AlreadyDecided(Box::new(crate::ci::DecidedGate {
             run: rec.id.clone(),
             gate: job.to_string(),
             verdict: if d.approved { "approved" } else { "rejected" }.into(),
             by: d.by.clone(),
             at: d.at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        }),
+        }))),
         None => Ok(()),
     }
 }
