@@ -266,3 +266,36 @@ fn export_joins_intents_with_outcomes_and_links_runs() {
     let future = flightdeck::audit::parse_time_bound("2999-01-01").unwrap();
     assert!(flightdeck::audit::export_rows(&records, Some(future), None).is_empty());
 }
+
+#[test]
+fn a_record_without_its_final_newline_is_kept_by_the_next_write() {
+    let (_dir, j) = journal_with(3);
+    let text = std::fs::read_to_string(j.path()).unwrap();
+    std::fs::write(j.path(), text.trim_end_matches('\n')).unwrap();
+    j.append(draft(4)).unwrap();
+    let (records, report) = j.read().unwrap();
+    assert!(report.ok(), "{report}");
+    assert_eq!(records.len(), 4, "no valid record was lost");
+}
+
+#[test]
+fn a_broken_journal_is_not_exported_as_fact() {
+    let (dir, j) = journal_with(4);
+    let mut l = lines(&j);
+    l[2] = l[2].replace("\"actor\":\"user3\"", "\"actor\":\"mallory\"");
+    write_lines(&j, &l);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", dir.path().to_str().unwrap(), "audit", "export", "--journal", j.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck")).args(&args).output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "nothing exported");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT INTACT"));
+    let out = run(&["--allow-broken"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let intact: Vec<bool> = rows.as_array().unwrap().iter().map(|r| r["intact"].as_bool().unwrap()).collect();
+    assert!(intact.contains(&true) && intact.contains(&false), "rows after the break are flagged: {intact:?}");
+}

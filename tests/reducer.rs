@@ -441,3 +441,14 @@ fn from_a_release_one_key_opens_its_run_its_findings_or_its_waiting_approval() {
     assert_eq!(st.screen, Screen::Overview);
     assert!(st.toasts.iter().any(|t| t.text.contains("nothing is waiting for approval in qa")), "{:?}", st.toasts);
 }
+
+#[test]
+fn keys_do_nothing_while_the_terminal_is_too_small_to_show_what_they_would_do() {
+    let mut st = state(40, 10);
+    // `r` then `y` would start a production run nobody could see.
+    assert!(keys(&mut st, "ry").is_empty());
+    assert!(st.overlay.is_none());
+    // Quitting still works.
+    let fx = keys(&mut st, "q");
+    assert!(st.quit || fx.contains(&Effect::Quit) || matches!(st.overlay, Some(flightdeck::app::state::Overlay::Confirm(_))), "{fx:?}");
+}

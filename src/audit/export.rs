@@ -26,6 +26,8 @@ pub struct ExportRow {
     pub intent_seq: u64,
     pub outcome_seq: Option<u64>,
     pub parameters: serde_json::Value,
+    /// False for rows after a break in the chain (exported only with --allow-broken).
+    pub intact: bool,
 }
 
 /// Parses `--since`/`--until`: an RFC 3339 instant, or a date (midnight UTC).
@@ -73,6 +75,7 @@ pub fn export_rows(records: &[AuditRecord], since: Option<jiff::Timestamp>, unti
             intent_seq: r.seq,
             outcome_seq,
             parameters: p.clone(),
+            intact: true,
         });
     }
     rows
@@ -80,7 +83,7 @@ pub fn export_rows(records: &[AuditRecord], since: Option<jiff::Timestamp>, unti
 
 pub fn export_csv(rows: &[ExportRow]) -> String {
     let mut out = String::from(
-        "time,actor,origin,environment,action,target,run,pipeline,gate,reason,result,error,break_glass,finished,intent_seq,outcome_seq\n",
+        "time,actor,origin,environment,action,target,run,pipeline,gate,reason,result,error,break_glass,finished,intent_seq,outcome_seq,intact\n",
     );
     for r in rows {
         let fields = [
@@ -100,6 +103,7 @@ pub fn export_csv(rows: &[ExportRow]) -> String {
             r.finished.clone(),
             r.intent_seq.to_string(),
             r.outcome_seq.map(|n| n.to_string()).unwrap_or_default(),
+            r.intact.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));

@@ -46,7 +46,13 @@ impl Journal {
         let werr = |source: io::Error| AuditError::Write { path: self.path.clone(), source };
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(&self.path).map_err(werr)?;
         let _lock = FileLock::exclusive(&file).map_err(werr)?;
-        let (last, torn) = tail(&mut file).map_err(werr)?;
+        let (mut last, mut torn) = tail(&mut file).map_err(werr)?;
+        // A whole record that only lacks its final newline (an editor, a copy) is not torn: it
+        // gets its newline and stays.
+        if let Some(fragment) = torn.take_if(|f| serde_json::from_slice::<AuditRecord>(f).is_ok()) {
+            file.write_all(b"\n").map_err(werr)?;
+            last = Some(fragment);
+        }
         let mut prev = match &last {
             Some(line) => serde_json::from_slice::<AuditRecord>(line)
                 .map_err(|e| AuditError::Damaged { path: self.path.clone(), detail: e.to_string() })?,

@@ -25,15 +25,26 @@ pub fn run(cmd: AuditCmd, data_dir: &Path) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        AuditCmd::Export { journal, since, until, format } => {
+        AuditCmd::Export { journal, since, until, format, allow_broken } => {
             let j = journal_of(journal);
             let since = since.map(|s| parse_time_bound(&s)).transpose().map_err(anyhow::Error::msg).context("--since")?;
             let until = until.map(|s| parse_time_bound(&s)).transpose().map_err(anyhow::Error::msg).context("--until")?;
             let (records, report) = j.read()?;
-            if !report.ok() {
-                eprintln!("warning: the journal is not intact ({report}); exporting what can be read");
+            if !report.ok() && !allow_broken {
+                eprintln!(
+                    "{}: NOT INTACT — {report}; nothing was exported (--allow-broken exports it with every row after the break flagged)",
+                    j.path().display()
+                );
+                return Ok(ExitCode::FAILURE);
             }
-            let rows = export_rows(&records, since, until);
+            let mut rows = export_rows(&records, since, until);
+            if !report.ok() {
+                eprintln!("warning: the journal is not intact ({report}); rows after the break are flagged `intact: false`");
+                // Only the records before the first problem are known to be as written.
+                for r in &mut rows {
+                    r.intact = r.intent_seq as usize <= report.good && r.outcome_seq.is_none_or(|s| s as usize <= report.good);
+                }
+            }
             match format {
                 ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
                 ExportFormat::Csv => print!("{}", export_csv(&rows)),

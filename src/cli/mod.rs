@@ -333,6 +333,10 @@ pub enum AuditCmd {
         /// json (one object per action, approvals linked to their runs) or csv
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
+        /// Export a journal whose chain is broken, with every row after the break flagged (without
+        /// it, a broken journal exports nothing and exits 1)
+        #[arg(long)]
+        allow_broken: bool,
     },
 }
 

@@ -98,7 +98,35 @@ pub fn sanitize_str(input: &str) -> String {
 /// Outside text for places that show it as plain text (toasts, dialogs, tables, errors): every
 /// control sequence removed, colour included.
 pub fn plain(input: &str) -> String {
-    strip_sgr(&sanitize_str(input)).into_owned()
+    redact_credentials(&strip_sgr(&sanitize_str(input)))
+}
+
+/// A password in a URL (`https://user:secret@host`) is never shown: `https://user:•••@host`.
+pub fn redact_credentials(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (before, after) = rest.split_at(i + 3);
+        out.push_str(before);
+        // The authority ends at the first '/', whitespace or quote; credentials end at its '@'.
+        let end = after.find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@').map(|at| (&authority[..at], &authority[at..])) {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                out.push_str(user);
+                out.push_str(":•••");
+                out.push_str(host);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Text with every escape sequence removed, SGR included (for search, plain output and width).
@@ -171,6 +199,16 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_never_shown() {
+        assert_eq!(
+            plain("cannot reach https://admin:hunter2@prom.example:9090/api (refused), see http://docs/x"),
+            "cannot reach https://admin:•••@prom.example:9090/api (refused), see http://docs/x"
+        );
+        assert_eq!(plain("token in http://user@host/ only"), "token in http://user@host/ only");
+        assert_eq!(plain("no url here: a:b@c"), "no url here: a:b@c");
+    }
 
     #[test]
     fn keeps_colour_and_drops_everything_else() {

@@ -7,6 +7,15 @@ pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     state.dirty = true;
+    // Nothing on screen says what a key would do: only quitting works until the terminal grows.
+    let (w, h) = state.size;
+    if layout::too_small(ratatui::layout::Rect::new(0, 0, w, h)) {
+        if state.keymap.resolve(Context::Global, &ev) == Some(Command::Quit) {
+            return run_command(state, Command::Quit);
+        }
+        state.dirty = false;
+        return Vec::new();
+    }
     match state.overlay.take() {
         Some(Overlay::Help { scroll }) => {
             match state.keymap.resolve(state.context(), &ev) {
