@@ -4,6 +4,23 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+/// The file-creation mask the user started flightdeck with: pipeline jobs get it back, so their
+/// build artefacts are created as the user expects.
+static JOB_UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Makes everything flightdeck creates private to the user (data, logs, journal, acceptances:
+/// files 0600, directories 0700), remembering the user's own mask for the jobs it starts.
+pub fn private_files() {
+    // SAFETY: umask only swaps the process's file-creation mask.
+    let previous = unsafe { libc::umask(0o077) };
+    let _ = JOB_UMASK.set(previous as u32);
+}
+
+/// The mask a pipeline job should run with (the user's own; 022 when flightdeck did not change it).
+pub fn job_umask() -> u32 {
+    JOB_UMASK.get().copied().unwrap_or(0o022)
+}
+
 /// `--data-dir`, else `$FLIGHTDECK_DATA_DIR`, else the platform data directory.
 pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {

@@ -473,3 +473,23 @@ fn exactly_one_decision_wins_a_race_on_a_gate() {
     let failures = journal.lines().filter(|l| l.contains("\"phase\":\"outcome\"") && l.contains("already")).count();
     assert_eq!(failures, RACES, "each loser's outcome is journaled as what happened");
 }
+
+#[test]
+fn what_flightdeck_keeps_is_private_and_jobs_keep_the_users_mask() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new("[[pipelines.p.stages]]\nname = \"make\"\nrun = \"touch artefact\"\n");
+    let (code, _, err) = e.run(&["run", "p", "--yes", "--follow"]);
+    assert_eq!(code, 0, "{err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let data = e.dir.path().join("data");
+    assert_eq!(mode(&data.join("audit.jsonl")), 0o600, "the journal");
+    assert_eq!(mode(&data.join("runs")), 0o700, "the run history");
+    // The job made its file with the user's own mask (the test process's), not flightdeck's.
+    // SAFETY: reading the mask by setting it and putting it back, in this test process only.
+    let users = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    };
+    assert_eq!(mode(&e.dir.path().join("artefact")), 0o666 & !(users as u32), "the job's artefact");
+}

@@ -378,6 +378,7 @@ const EXIT_CODES: &str = "Exit codes: 0 done, or the outcome is good (run succee
 3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable).";
 
 pub fn main() -> ExitCode {
+    crate::paths::private_files();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -45,6 +45,14 @@ pub async fn run(spec: &JobSpec, lines: UnboundedSender<RawLine>, cancel: Cancel
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    let mask = crate::paths::job_umask() as libc::mode_t;
+    // SAFETY: umask is async-signal-safe; it gives the job the user's own file-creation mask.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask(mask);
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
