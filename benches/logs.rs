@@ -94,6 +94,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
             .collect(),
         jobs: vec![job("lint", JobStatus::Success), job("test", JobStatus::Running), job("build", JobStatus::Pending)],
         note: None,
+        retried_by: Vec::new(),
     };
     let mut store = LogStore::new(MILLION, 1 << 30);
     for l in raw_lines(lines) {

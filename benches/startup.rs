@@ -105,6 +105,7 @@ fn history(runs: u64) -> tempfile::TempDir {
             stages,
             jobs,
             note: None,
+            retried_by: Vec::new(),
         };
         store.save(&rec).expect("save");
     }

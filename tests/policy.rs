@@ -68,12 +68,13 @@ struct Case {
 
 fn run(p: &Policy, c: &Case) -> Verdict {
     let clean = flightdeck::findings::Evidence::default();
+    let started_by: Vec<String> = c.triggered_by.iter().map(|s| s.to_string()).collect();
     p.evaluate(&Request {
         security: Some(&clean),
         kind: c.kind,
         environments: c.envs.iter().map(|s| s.to_string()).collect(),
         actor: c.actor,
-        run_triggered_by: c.triggered_by,
+        run_triggered_by: &started_by,
         now: at(c.now),
         break_glass: c.break_glass,
     })
@@ -160,6 +161,16 @@ fn the_rule_table() {
             envs: &["prod"],
             actor: "carol@bastion",
             triggered_by: Some("carol@laptop"),
+            now: QUIET,
+            break_glass: false,
+            expect: Err("four_eyes"),
+        },
+        Case {
+            name: "four-eyes is not fooled by the case of a name",
+            kind: Approve,
+            envs: &["prod"],
+            actor: "carol@bastion",
+            triggered_by: Some("CAROL@laptop"),
             now: QUIET,
             break_glass: false,
             expect: Err("four_eyes"),
@@ -364,7 +375,7 @@ fn break_glass_is_flagged_and_freeze_offers_it() {
         kind: ActionKind::Trigger,
         environments: vec!["prod".into()],
         actor: "x",
-        run_triggered_by: None,
+        run_triggered_by: &[],
         now: at("2026-11-20T16:00:00Z"),
         break_glass: false,
         security: None,
@@ -394,7 +405,7 @@ fn global_read_only_refuses_everything() {
             kind,
             environments: vec![],
             actor: "x",
-            run_triggered_by: None,
+            run_triggered_by: &[],
             now: at(QUIET),
             break_glass: true,
             security: None,
@@ -444,12 +455,13 @@ fn the_security_gate_refuses_approvals_and_fails_closed() {
     .unwrap();
     let dirty = Evidence { findings: report.findings, ..Evidence::default() };
     let clean = Evidence::default();
+    let started_by = vec!["b".to_string()];
     let ask = |env: &str, ev: Option<&Evidence>, bg: bool| {
         p.evaluate(&Request {
             kind: ActionKind::Approve,
             environments: vec![env.into()],
             actor: "a",
-            run_triggered_by: Some("b"),
+            run_triggered_by: &started_by,
             now: at(QUIET),
             break_glass: bg,
             security: ev,
@@ -470,10 +482,27 @@ fn the_security_gate_refuses_approvals_and_fails_closed() {
         kind: ActionKind::Trigger,
         environments: vec!["prod".into()],
         actor: "a",
-        run_triggered_by: None,
+        run_triggered_by: &[],
         now: at(QUIET),
         break_glass: false,
         security: None,
     });
     assert!(trigger.is_allowed());
+}
+
+#[test]
+fn whoever_retried_a_run_may_not_approve_it_either() {
+    let p = policy(CONFIG);
+    let clean = flightdeck::findings::Evidence::default();
+    let started_by = vec!["carol".to_string(), "dave@ci".to_string()];
+    let v = p.evaluate(&Request {
+        security: Some(&clean),
+        kind: ActionKind::Approve,
+        environments: vec!["prod".into()],
+        actor: "dave",
+        run_triggered_by: &started_by,
+        now: at(QUIET),
+        break_glass: false,
+    });
+    assert!(matches!(&v, Verdict::Refused { rule, .. } if rule.ends_with("four_eyes")), "{v:?}");
 }

@@ -87,7 +87,7 @@ pub(super) fn authorise(
         kind: op.kind(),
         environments: target.environments.clone(),
         actor: &identity.actor,
-        run_triggered_by: target.triggered_by.as_deref(),
+        run_triggered_by: &target.triggered_by,
         now: jiff::Timestamp::now(),
         break_glass: flags.break_glass,
         security: evidence,

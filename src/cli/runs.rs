@@ -269,13 +269,14 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
         }
         let (findings, unreadable) = ci.registry.evidence(rec.id.clone()).await?;
         let evidence = crate::findings::Evidence { findings, unreadable, acceptances: acceptances.clone() };
+        let started_by = rec.started_by();
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
             let verdict = policy.evaluate(&crate::policy::Request {
                 kind: crate::policy::ActionKind::Approve,
                 environments: env.clone().into_iter().collect(),
                 actor: &identity.actor,
-                run_triggered_by: Some(&rec.trigger.actor),
+                run_triggered_by: &started_by,
                 now,
                 break_glass: false,
                 security: Some(&evidence),

@@ -218,9 +218,20 @@ pub struct RunRecord {
     pub jobs: Vec<JobRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who started each retry: with the trigger's actor, the people four-eyes keeps from
+    /// approving this run's gates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried_by: Vec<String>,
 }
 
 impl RunRecord {
+    /// Everyone who started an attempt of this run.
+    pub fn started_by(&self) -> Vec<String> {
+        let mut all = vec![self.trigger.actor.clone()];
+        all.extend(self.retried_by.iter().cloned());
+        all
+    }
+
     /// Whether this run comes before `other` in a newest-first list: the local runner's by
     /// number, runs of different providers by when they were created.
     pub fn is_newer_than(&self, other: &RunRecord) -> bool {

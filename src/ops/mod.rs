@@ -97,7 +97,9 @@ pub struct Target {
     /// What a typed confirmation must match exactly.
     pub name: String,
     pub environments: Vec<String>,
-    pub triggered_by: Option<String>,
+    /// Everyone who started an attempt of the run it concerns (four-eyes keeps them from
+    /// approving it).
+    pub triggered_by: Vec<String>,
     pub parameters: serde_json::Value,
     /// The exact effect, one sentence per line.
     pub effect: Vec<String>,
@@ -124,7 +126,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
         Operation::Trigger { pipeline } => Ok(Target {
             name: pipeline.clone(),
             environments: pipeline_envs.to_vec(),
-            triggered_by: None,
+            triggered_by: Vec::new(),
             parameters: json!({ "pipeline": pipeline }),
             effect: vec![format!(
                 "Starts a new run of `{pipeline}`{}.",
@@ -145,7 +147,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                 Ok(Target {
                     name,
                     environments: envs,
-                    triggered_by: Some(rec.trigger.actor.clone()),
+                    triggered_by: rec.started_by(),
                     parameters: base,
                     effect: vec![
                         format!("Cancels run #{id} of `{}` ({}), started by {}.", rec.pipeline, rec.status.label(), rec.trigger.actor),
@@ -168,7 +170,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                 Ok(Target {
                     name,
                     environments: envs,
-                    triggered_by: Some(rec.trigger.actor.clone()),
+                    triggered_by: rec.started_by(),
                     parameters: base,
                     effect: vec![format!("Runs again in run #{id} of `{}`: {}.", rec.pipeline, again.join(", "))],
                     evidence_hint: None,
@@ -181,7 +183,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
             Ok(Target {
                 name: finding.clone(),
                 environments: run_environments(rec),
-                triggered_by: None,
+                triggered_by: Vec::new(),
                 parameters: json!({
                     "run": id, "pipeline": rec.pipeline, "finding": finding, "severity": severity.label(),
                     "package": package, "target": target, "expires": expires.map(|d| d.to_string()),
@@ -211,7 +213,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
             Ok(Target {
                 name: job.clone(),
                 environments: env.clone().into_iter().collect(),
-                triggered_by: Some(rec.trigger.actor.clone()),
+                triggered_by: rec.started_by(),
                 parameters: json!({ "run": id, "pipeline": rec.pipeline, "gate": job }),
                 effect: vec![
                     format!(

@@ -44,7 +44,7 @@ pub fn describe_release(
     Ok(Target {
         name,
         environments: release.environment.clone().into_iter().collect(),
-        triggered_by: None,
+        triggered_by: Vec::new(),
         parameters,
         effect,
         evidence_hint,

@@ -168,7 +168,9 @@ pub struct Request<'a> {
     pub environments: Vec<String>,
     pub actor: &'a str,
     /// Who triggered the run this concerns (for four-eyes).
-    pub run_triggered_by: Option<&'a str>,
+    /// Everyone who started an attempt of the run (trigger and retries): four-eyes keeps them all
+    /// from approving it.
+    pub run_triggered_by: &'a [String],
     pub now: Timestamp,
     /// The user explicitly invoked break-glass.
     pub break_glass: bool,
@@ -210,9 +212,11 @@ fn matches_actor(entry: &str, actor: &str, groups: &BTreeMap<String, Vec<String>
     }
 }
 
-/// Same person: `alice@laptop` and `alice@bastion` are one human for four-eyes.
+/// The same person for four-eyes, whatever the host part or the case (`Bob@laptop` is `bob@ci`):
+/// when in doubt, it is the same person (a denial errs on the safe side; approver lists do not).
 fn same_person(a: &str, b: &str) -> bool {
-    a == b || a.split('@').next() == b.split('@').next()
+    let person = |s: &str| s.split('@').next().unwrap_or_default().trim().to_lowercase();
+    person(a) == person(b)
 }
 
 impl Policy {
@@ -250,12 +254,13 @@ impl Policy {
                 notes.push(format!("approvers in {env_name}: {}", env.approvers.join(", ")));
             }
             if req.kind == ActionKind::Approve && env.four_eyes {
-                if let Some(by) = req.run_triggered_by
-                    && same_person(by, req.actor)
-                {
+                if req.run_triggered_by.iter().any(|by| same_person(by, req.actor)) {
                     return Verdict::Refused {
                         rule: format!("environments.{env_name}.four_eyes"),
-                        message: format!("four-eyes: you ({}) started this run, so someone else must approve it in {env_name}", req.actor),
+                        message: format!(
+                            "four-eyes: you ({}) started this run or a retry of it, so someone else must approve it in {env_name}",
+                            req.actor
+                        ),
                         break_glass_possible: false,
                     };
                 }

@@ -93,6 +93,7 @@ pub fn runs() -> Vec<RunRecord> {
             job("deploy-prod", None, JobStatus::Pending, None, None),
         ],
         note: None,
+        retried_by: Vec::new(),
     };
     let waiting = RunRecord {
         id: flightdeck::domain::RunRef::local(2),

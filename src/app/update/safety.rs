@@ -44,7 +44,7 @@ pub(crate) fn verdict(state: &State, op: &Operation, target: &ops::Target, break
         kind: op.kind(),
         environments: target.environments.clone(),
         actor: &state.identity.actor,
-        run_triggered_by: target.triggered_by.as_deref(),
+        run_triggered_by: &target.triggered_by,
         now: state.now,
         break_glass,
         security: match op {
@@ -186,7 +186,7 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
             let t = seen.unwrap_or_else(|| ops::Target {
                 name: op.key(),
                 environments: vec![],
-                triggered_by: None,
+                triggered_by: Vec::new(),
                 parameters: serde_json::json!({}),
                 effect: vec![],
                 evidence_hint: None,

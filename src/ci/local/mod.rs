@@ -155,6 +155,7 @@ impl LocalRunner {
             stages,
             jobs,
             note: None,
+            retried_by: Vec::new(),
         };
         self.inner.store.save(&rec)?;
         Ok(rec)
@@ -270,6 +271,7 @@ impl LocalRunner {
         rec.status = RunStatus::Queued;
         rec.finished_at = None;
         rec.note = Some(format!("retried by {}", trigger.actor));
+        rec.retried_by.push(trigger.actor.clone());
         self.inner.store.save(&rec)?;
         self.start(rec)
     }

@@ -17,11 +17,12 @@ use crate::util::{elapsed, format_duration};
 /// Whether the current user may approve this gate, and if not why.
 pub fn may_approve(state: &State, run: &RunRecord, gate: &JobRecord) -> Result<(), String> {
     let env: Vec<String> = gate.gate.as_ref().and_then(|g| g.environment.clone()).into_iter().collect();
+    let started_by = run.started_by();
     match state.policy.evaluate(&Request {
         kind: ActionKind::Approve,
         environments: env,
         actor: &state.identity.actor,
-        run_triggered_by: Some(&run.trigger.actor),
+        run_triggered_by: &started_by,
         now: state.now,
         break_glass: false,
         security: state.run(&run.id).and_then(|r| r.evidence.as_ref()),
