@@ -306,3 +306,24 @@ async fn a_double_promote_never_skips_the_next_pause_whatever_the_controller_lag
         );
     }
 }
+
+/// A hung API server is noticed within a bound (its watch goes silent), shown as stalled with the
+/// rows kept, and the feed is live again, without the old error, once the server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_api_server_shows_stalled_and_recovers() {
+    let api = ApiDouble::start().await;
+    api.put(rollout("web", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    let (mut c, _k) = cockpit(&api).await;
+    api.hang(true);
+    // The configured timeout is 3 s: silence beyond 18 s is a stall.
+    let bound = Duration::from_secs(40);
+    c.until("the stall shown", bound, |s| {
+        s.releases.feeds.get("argo").is_some_and(|f| matches!(&f.state, FeedState::Retrying(why) if why.contains("stalled")))
+    })
+    .await;
+    assert!(!c.state.releases.rows.is_empty(), "the rows stay while it reconnects");
+    assert!(c.screen().contains("stalled"), "{}", c.screen());
+    api.hang(false);
+    c.until("live again", bound, |s| s.releases.feeds.get("argo").is_some_and(|f| f.state == FeedState::Live)).await;
+    assert!(!c.screen().contains("stalled"), "no stale error: {}", c.screen());
+}

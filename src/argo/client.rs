@@ -326,9 +326,20 @@ impl Cluster {
     /// Rollouts as they change, from a watch that relists after 410 Gone and reconnects with
     /// backoff after the API server drops it.
     pub fn watch(&self, ns: Option<&str>) -> impl Stream<Item = WatchUpdate> + Send + use<> {
+        self.watch_renewed(ns, None)
+    }
+
+    /// `watch`, with the API server asked to end each watch after `renew_secs` (the watcher then
+    /// lists again): a quiet but healthy cluster still says something that often, so silence
+    /// beyond it means the connection or the server is stuck.
+    pub fn watch_renewed(&self, ns: Option<&str>, renew_secs: Option<u32>) -> impl Stream<Item = WatchUpdate> + Send + use<> {
         let api = self.api(&rollout_resource(), ns);
         let mut buffer: Vec<Rollout> = Vec::new();
-        watcher(api, watcher::Config::default()).default_backoff().filter_map(move |ev| {
+        let config = match renew_secs {
+            Some(s) => watcher::Config::default().timeout(s),
+            None => watcher::Config::default(),
+        };
+        watcher(api, config).default_backoff().filter_map(move |ev| {
             let out = match ev {
                 Ok(watcher::Event::Init) => {
                     buffer.clear();

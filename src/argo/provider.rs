@@ -121,12 +121,30 @@ impl ArgoProvider {
             }
         };
         let scopes = Cluster::contexts(self.settings.kubeconfig.as_deref()).unwrap_or_default();
-        let mut stream = Box::pin(cluster.watch(scope.namespace.as_deref()));
-        while let Some(update) = stream.next().await {
+        // A stuck server or a silently dead connection says nothing at all: past this much
+        // silence (twice the watch's renewal) the feed is stalled, shown so, and started again.
+        let idle = (self.settings.timeout * 6).max(std::time::Duration::from_secs(10));
+        let renew = (idle.as_secs() / 2).max(1) as u32;
+        let mut stream = Box::pin(cluster.watch_renewed(scope.namespace.as_deref(), Some(renew)));
+        let mut live = false;
+        loop {
+            let update = match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(update)) => update,
+                Ok(None) => break,
+                Err(_) => {
+                    let why = format!("stalled: no word from the API server for {}s; reconnecting", idle.as_secs());
+                    send_feed(FeedState::Retrying(why), &cluster.context, scopes.clone())?;
+                    return Ok(());
+                }
+            };
             let now = Timestamp::now();
+            // Healthy again: an old error must not stay on screen.
+            if !live && !matches!(update, WatchUpdate::Error(_)) {
+                live = true;
+                send_feed(FeedState::Live, &cluster.context, scopes.clone())?;
+            }
             let sent = match update {
                 WatchUpdate::Reset(all) => {
-                    send_feed(FeedState::Live, &cluster.context, scopes.clone())?;
                     let releases = all.iter().map(|r| self.release(&cluster.context, r, now)).collect();
                     events.send(ReleaseEvent::Reset { provider: ARGO.into(), releases })
                 }
@@ -136,6 +154,7 @@ impl ArgoProvider {
                     events.send(ReleaseEvent::Gone(RolloutRef::argo(cluster.context.clone(), ns, name)))
                 }
                 WatchUpdate::Error(e) => {
+                    live = false;
                     send_feed(FeedState::Retrying(e), &cluster.context, scopes.clone())?;
                     Ok(())
                 }

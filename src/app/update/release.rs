@@ -4,7 +4,7 @@
 
 use crate::app::effect::Effect;
 use crate::app::state::{Screen, State};
-use crate::delivery::{FeedState, Release, ReleaseEvent, RolloutAction};
+use crate::delivery::{Release, ReleaseEvent, RolloutAction};
 use crate::domain::RolloutRef;
 use crate::keymap::{Command, RolloutKey};
 use crate::ops::Operation;
@@ -45,10 +45,7 @@ pub fn on_event(state: &mut State, event: ReleaseEvent) -> Vec<Effect> {
             v.rows.remove(&r);
         }
         ReleaseEvent::Feed { provider, feed } => {
-            if feed.state == FeedState::Connecting {
-                // A new scope: what the old one showed is not there any more.
-                v.rows.retain(|r, _| r.provider != provider);
-            }
+            // While a feed reconnects, its rows stay, shown as data of the age the title says.
             v.feeds.insert(provider, feed);
         }
     }
@@ -168,6 +165,9 @@ pub fn switch(state: &mut State, change: String) -> Vec<Effect> {
     state.releases.detail = None;
     state.releases.picker = None;
     state.releases.selected = None;
+    // A new scope: what the scoped feeds showed is not there any more (their next list refills it).
+    let scoped: Vec<String> = state.releases.feeds.iter().filter(|(_, f)| !f.scopes.is_empty()).map(|(p, _)| p.clone()).collect();
+    state.releases.rows.retain(|r, _| !scoped.contains(&r.provider));
     state.screen = Screen::Overview;
     state.dirty = true;
     let mut fx: Vec<Effect> = start_watching(state).into_iter().collect();
