@@ -92,8 +92,9 @@ impl State {
         })
     }
 
-    /// How many releases wait for a person, for the tab's badge.
+    /// How many releases need a person, for the tab's badge: waiting for one, or gone wrong
+    /// (aborted, degraded, unreadable).
     pub fn releases_needing_a_human(&self) -> usize {
-        self.releases.rows.values().filter(|r| r.urgency == 0).count()
+        self.releases.rows.values().filter(|r| r.urgency <= 1).count()
     }
 }

@@ -39,8 +39,41 @@ pub struct Cli {
     /// Colour output (NO_COLOR is honoured with auto)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Open the cockpit on this screen
+    #[arg(long, value_enum, value_name = "SCREEN")]
+    pub screen: Option<StartScreen>,
+    /// Open the cockpit on this kubeconfig context (Argo Rollouts; like :ctx)
+    #[arg(long = "context", value_name = "CONTEXT")]
+    pub kube_context: Option<String>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
+}
+
+/// The screens the cockpit can open on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartScreen {
+    Pipelines,
+    Approvals,
+    Findings,
+    Audit,
+    Canary,
+    Releases,
+    Release,
+}
+
+impl StartScreen {
+    pub fn screen(self) -> crate::app::state::Screen {
+        use crate::app::state::Screen;
+        match self {
+            StartScreen::Pipelines => Screen::Pipelines,
+            StartScreen::Approvals => Screen::Approvals,
+            StartScreen::Findings => Screen::Findings,
+            StartScreen::Audit => Screen::Audit,
+            StartScreen::Canary => Screen::Canary,
+            StartScreen::Releases => Screen::Overview,
+            StartScreen::Release => Screen::Release,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -472,6 +505,8 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 config_dir: loc.config_dir.clone(),
                 start_pipeline: None,
                 demo: None,
+                start_screen: cli.screen.map(StartScreen::screen),
+                kube_context: cli.kube_context.clone(),
             };
             crate::cockpit::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)

@@ -41,6 +41,10 @@ pub struct TuiOptions {
     pub start_pipeline: Option<String>,
     /// Set by the demo: its canary's faults, and what it could not start.
     pub demo: Option<DemoLink>,
+    /// The screen to open on (`--screen`).
+    pub start_screen: Option<state::Screen>,
+    /// The kubeconfig context to open on (`--context`).
+    pub kube_context: Option<String>,
 }
 
 #[derive(Clone)]
@@ -88,6 +92,9 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let request = state.request_id();
     state.pending_runs = Some(request);
     effects.run(Effect::LoadRuns { request });
+    for effect in update::open_on(&mut state, opts.start_screen, opts.kube_context.clone()) {
+        effects.run(effect);
+    }
     let stop_watch = CancellationToken::new();
     ci.registry.watch(stop_watch.clone());
     if let Some(p) = &opts.start_pipeline {

@@ -130,6 +130,7 @@ pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
         config_dir: loc.config_dir.clone(),
         start_pipeline: if start && !cli.read_only { config.default_pipeline.clone() } else { None },
         demo: Some(crate::cockpit::DemoLink { faults: Arc::new(fault::DemoFaults { url: lab.fault_url() }), notices: lab.notices.clone() }),
+        ..TuiOptions::default()
     };
     let result = rt.block_on(crate::cockpit::run_tui(config, data_dir.clone(), opts));
     drop(rt);

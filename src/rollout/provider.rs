@@ -64,8 +64,10 @@ pub fn release(spec: &RolloutSpec, rec: &Record) -> Release {
         state: rec.phase.label().to_string(),
         message: rec.pause.as_ref().map(|p| p.reason.clone()).or_else(|| rec.cause.clone()),
         urgency: match rec.phase {
+            // As every provider ranks them: waiting for a person, then what went wrong, then timed waits.
             Phase::Paused if timed.is_some() => 2,
-            Phase::Paused | Phase::Aborted | Phase::Degraded => 0,
+            Phase::Paused => 0,
+            Phase::Aborted | Phase::Degraded => 1,
             Phase::Progressing => 3,
             Phase::Healthy => 4,
         },

@@ -248,6 +248,29 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     }
 }
 
+/// Where the cockpit opens (`--screen`, `--context`): as if the user had pressed the screen's
+/// key and typed `:ctx`.
+pub fn open_on(state: &mut State, screen: Option<Screen>, context: Option<String>) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if let Some(c) = context {
+        fx.extend(release::switch(state, format!("context={c}")));
+    }
+    let key = match screen {
+        Some(Screen::Pipelines) => Some(Command::ScreenPipelines),
+        Some(Screen::Approvals) => Some(Command::ScreenApprovals),
+        Some(Screen::Findings) => Some(Command::ScreenFindings),
+        Some(Screen::Audit) => Some(Command::ScreenAudit),
+        Some(Screen::Canary) => Some(Command::ScreenCanary),
+        Some(Screen::Overview) => Some(Command::ScreenOverview),
+        Some(Screen::Release) => Some(Command::ScreenRelease),
+        None => None,
+    };
+    if let Some(cmd) = key {
+        fx.extend(run_command(state, cmd));
+    }
+    fx
+}
+
 pub(crate) fn load_audit(state: &mut State) -> Option<Effect> {
     let request = state.request_id();
     state.pending_audit = Some(request);
