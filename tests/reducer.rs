@@ -452,3 +452,57 @@ fn keys_do_nothing_while_the_terminal_is_too_small_to_show_what_they_would_do() 
     let fx = keys(&mut st, "q");
     assert!(st.quit || fx.contains(&Effect::Quit) || matches!(st.overlay, Some(flightdeck::app::state::Overlay::Confirm(_))), "{fx:?}");
 }
+
+#[test]
+fn the_age_of_canary_data_is_the_age_of_its_newest_sample() {
+    use flightdeck::app::state::CanaryData;
+    use flightdeck::metrics::Phase;
+    use flightdeck::metrics::analysis::{AnalysisResult, Measurement, MetricResult, Reading};
+    let mut st = state(120, 40);
+    st.canary.services = vec![("payments".into(), 15)];
+    st.canary.data.insert("payments".into(), CanaryData { pending: Some(7), ..CanaryData::default() });
+    // Prometheus answers, but its newest sample is five minutes old (its scrapes stopped).
+    let sample = st.now.as_second() - 300;
+    let metric = MetricResult {
+        name: "error ratio".into(),
+        unit: "ratio".into(),
+        phase: Phase::Successful,
+        reason: String::new(),
+        canary_query: String::new(),
+        stable_query: String::new(),
+        measurements: vec![Measurement {
+            time: sample,
+            canary: Reading::Value(0.01),
+            stable: Reading::Value(0.01),
+            requests: Some(100.0),
+            phase: Phase::Successful,
+            reason: String::new(),
+        }],
+        p_value: None,
+        condition: String::new(),
+        max: None,
+        max_ratio: None,
+    };
+    let result = AnalysisResult {
+        service: "payments".into(),
+        phase: Phase::Successful,
+        reason: String::new(),
+        metrics: vec![metric],
+        alerts: vec![],
+        end: sample,
+    };
+    update(&mut st, Action::CanaryLoaded { request: 7, service: "payments".into(), result: Box::new(result) });
+    assert_eq!(st.canary.data["payments"].last_ok.map(|t| t.as_second()), Some(sample));
+    // An answer without any sample (Prometheus down) leaves the age growing.
+    st.canary.data.get_mut("payments").unwrap().pending = Some(8);
+    let down = AnalysisResult {
+        service: "payments".into(),
+        phase: Phase::Error,
+        reason: "cannot reach Prometheus".into(),
+        metrics: vec![],
+        alerts: vec![],
+        end: 0,
+    };
+    update(&mut st, Action::CanaryLoaded { request: 8, service: "payments".into(), result: Box::new(down) });
+    assert_eq!(st.canary.data["payments"].last_ok.map(|t| t.as_second()), Some(sample));
+}

@@ -87,7 +87,7 @@ pub const CANARY_WINDOWS: [(&str, i64); 4] = [("5m", 300), ("15m", 900), ("1h", 
 #[derive(Clone, Debug, Default)]
 pub struct CanaryData {
     pub result: Option<crate::metrics::AnalysisResult>,
-    /// When the last answer with data arrived (for the staleness chip).
+    /// When the newest sample the analysis saw was taken (for the staleness chip).
     pub last_ok: Option<Timestamp>,
     pub asked_at: Option<Timestamp>,
     pub pending: Option<u64>,

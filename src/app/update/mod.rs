@@ -64,8 +64,17 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 return Vec::new(); // superseded (window changed)
             }
             d.pending = None;
-            if !result.metrics.is_empty() {
-                d.last_ok = Some(now);
+            // The data is as old as its newest sample, not as the last fetch: an answer from a
+            // Prometheus whose scrapes stopped (or an error) does not make old numbers fresh.
+            let newest = result
+                .metrics
+                .iter()
+                .flat_map(|m| &m.measurements)
+                .filter(|x| x.canary.value().is_some_and(f64::is_finite) || x.stable.value().is_some_and(f64::is_finite))
+                .map(|x| x.time)
+                .max();
+            if let Some(t) = newest.and_then(|t| jiff::Timestamp::from_second(t).ok()) {
+                d.last_ok = Some(t.min(now));
             }
             d.result = Some(*result);
             state.dirty = true;

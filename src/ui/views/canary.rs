@@ -65,10 +65,12 @@ pub fn render(frame: &mut Frame, state: &State) {
         let verdict = res.map(|r| r.phase.label()).unwrap_or("waiting");
         let delta =
             res.and_then(|r| r.error_delta()).map(|d| format!("errors {:+.2}pp", d * 100.0)).unwrap_or_else(|| "errors  n/a".into());
+        // To the minute: an idle screen writes nothing; stale data says so loudly.
         let age = match d.and_then(|d| d.last_ok) {
             Some(ts) => {
                 let secs = state.now.as_second() - ts.as_second();
-                if secs > 3 * every { format!("STALE {secs}s") } else { format!("data {secs}s old") }
+                let when = crate::util::age(ts, state.now);
+                if secs > 3 * every.max(&30) { format!("STALE: newest sample {when}") } else { format!("newest sample {when}") }
             }
             None if res.is_some_and(|r| r.metrics.is_empty()) => "source unreachable".into(),
             None => "no data yet".into(),
