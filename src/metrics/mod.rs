@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod inject;
+mod judge;
 pub mod mann_whitney;
 pub mod source;
 

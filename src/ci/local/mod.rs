@@ -3,6 +3,7 @@
 //! logs survive restarts, and runs executed by other flightdeck processes can be followed.
 
 mod execute;
+mod gates;
 mod plan;
 pub mod process;
 pub mod store;
@@ -288,7 +289,7 @@ impl LocalRunner {
         }
         let store = self.inner.store.clone();
         let rec = store.load(id)?;
-        execute::already_decided(&rec, &job)?;
+        gates::already_decided(&rec, &job)?;
         check_gate_waiting(&rec, &job)?;
         if store.try_lock(id)?.is_some() {
             self.recover_interrupted()?;
@@ -310,7 +311,7 @@ impl LocalRunner {
                 Some(j) if j.status != JobStatus::Waiting => {
                     return match j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
                         Some(d) if *d == decision => Ok(()),
-                        Some(_) => execute::already_decided(&rec, &job),
+                        Some(_) => gates::already_decided(&rec, &job),
                         None => Err(CiError::WrongState {
                             run: id.clone(),
                             status: rec.status.label().into(),

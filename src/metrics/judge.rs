@@ -1,0 +1,224 @@
+//! The judge of one metric: canary and stable at each interval against absolute conditions and
+//! the traffic minimum, the relative condition over the whole analysis, and a Mann-Whitney test
+//! on independent samples beyond the tolerance. Pure, so its error rates can be measured on
+//! simulated canaries (`cargo bench --bench canary_judge`).
+
+use super::analysis::{AnalysisSpec, Measurement, MetricResult, MetricSpec, Phase, Reading, format_value};
+use super::mann_whitney::{Alternative, mann_whitney_u};
+use super::source::QueryError;
+
+/// Judges one metric from its canary and stable points (and the canary's request counts) at each
+/// interval from `start` to `end`; the statistical judge takes every `stride`-th interval (the
+/// ones whose rate windows do not overlap). Pure: the benchmark of the judge's error rates runs it
+/// on simulated canaries.
+#[allow(clippy::too_many_arguments)]
+pub fn judge_metric(
+    m: &MetricSpec,
+    a: &AnalysisSpec,
+    start: i64,
+    end: i64,
+    step: i64,
+    canary: Result<Vec<(i64, f64)>, QueryError>,
+    stable: Result<Vec<(i64, f64)>, QueryError>,
+    requests: Result<&Vec<(i64, f64)>, &QueryError>,
+    stride: usize,
+    canary_query: String,
+    stable_query: String,
+) -> MetricResult {
+    let condition = describe_condition(m);
+    let mut out = MetricResult {
+        name: m.name.clone(),
+        unit: m.unit.clone(),
+        phase: Phase::Running,
+        reason: String::new(),
+        canary_query,
+        stable_query,
+        measurements: Vec::new(),
+        p_value: None,
+        condition,
+        max: m.max,
+        max_ratio: m.max_ratio,
+    };
+    let (canary, stable) = match (canary, stable) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => {
+            out.phase = Phase::Error;
+            out.reason = e.to_string();
+            return out;
+        }
+    };
+    let at = |pts: &[(i64, f64)], t: i64| pts.iter().find(|p| p.0 == t).map(|p| p.1);
+    let mut t = start;
+    while t <= end {
+        let c = Reading::of(at(&canary, t));
+        let s = Reading::of(at(&stable, t));
+        // Without a request count, there is no telling whether the canary had traffic.
+        let counted = match requests {
+            Ok(r) => at(r, t).ok_or_else(|| "no request count for the canary at this time".to_string()),
+            Err(e) => Err(format!("the request count could not be read: {e}")),
+        };
+        let (phase, reason) = judge_point(m, a, c, s, counted.as_ref().map(|r| *r).map_err(String::as_str));
+        let reqs = counted.ok();
+        out.measurements.push(Measurement { time: t, canary: c, stable: s, requests: reqs, phase, reason });
+        t += step;
+    }
+    // Only the analysis' own intervals are judged; earlier points are there for the charts.
+    let judged_from = out.measurements.len().saturating_sub(a.count);
+    let recent = &out.measurements[judged_from..];
+    let count = |p: Phase| recent.iter().filter(|x| x.phase == p).count();
+    let (failed, inconclusive, errors) = (count(Phase::Failed), count(Phase::Inconclusive), count(Phase::Error));
+    let taken = recent.iter().filter(|x| x.canary != Reading::NoData || x.stable != Reading::NoData).count();
+    let judged_len = recent.len();
+    // The judge compares like with like; metrics that are only observed (traffic) are not judged.
+    let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
+    // An analysis of no more intervals than its failure limit could never fail: it proves nothing.
+    if judged_len <= a.failure_limit && judged && failed <= a.failure_limit {
+        out.phase = Phase::Inconclusive;
+        out.reason = format!("{judged_len} measurement(s) cannot be judged with a failure limit of {}", a.failure_limit);
+        return out;
+    }
+    // The statistical judge: only on independent samples (non-overlapping windows), only about
+    // a difference beyond the tolerance (the metric's max_ratio, else 10 %), and never on a
+    // traffic volume, which differs with the weight by design.
+    let volume = m.unit == "req/s";
+    if let Some(alpha) = a.alpha.filter(|_| judged && !volume) {
+        let independent: Vec<&Measurement> = recent.iter().rev().step_by(stride.max(1)).collect();
+        let cs: Vec<f64> = independent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect();
+        let tolerance = m.max_ratio.unwrap_or(1.0 + DEFAULT_TOLERANCE);
+        // Stable moved to the edge of what is tolerated: only a canary beyond it counts.
+        let edge = |v: f64| if m.higher_is_worse { v * tolerance } else { v / tolerance };
+        let ss: Vec<f64> = independent.iter().filter_map(|x| x.stable.value()).filter(|v| v.is_finite()).map(edge).collect();
+        let alt = if m.higher_is_worse { Alternative::Greater } else { Alternative::Less };
+        if cs.len() >= 3
+            && ss.len() >= 3
+            && let Some(r) = mann_whitney_u(&cs, &ss, alt)
+        {
+            out.p_value = Some(r.p_value);
+            if r.p_value < alpha && failed <= a.failure_limit {
+                out.phase = Phase::Failed;
+                out.reason = format!(
+                    "significant degradation: canary {} than {tolerance} × stable (Mann-Whitney p = {:.4} < {alpha}, {} independent samples)",
+                    if m.higher_is_worse { "higher" } else { "lower" },
+                    r.p_value,
+                    cs.len()
+                );
+                return out;
+            }
+        }
+    }
+    // The relative condition over the analysis: the canary's median against `max_ratio` × the
+    // stable's median, so that one noisy interval does not fail a good release.
+    if let Some(ratio) = m.max_ratio.filter(|_| failed <= a.failure_limit && taken >= a.count) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (!v.is_empty()).then(|| if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
+        };
+        let cm = median(recent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect());
+        let sm = median(recent.iter().filter_map(|x| x.stable.value()).filter(|v| v.is_finite()).collect());
+        if let (Some(c), Some(s)) = (cm, sm)
+            && s > 0.0
+        {
+            let worse = if m.higher_is_worse { c > ratio * s } else { c * ratio < s };
+            if worse {
+                out.phase = Phase::Failed;
+                out.reason = format!(
+                    "canary median {} {} {ratio} × stable median {} over {judged_len} intervals",
+                    format_value(c, &m.unit),
+                    if m.higher_is_worse { ">" } else { "<" },
+                    format_value(s, &m.unit)
+                );
+                return out;
+            }
+        }
+    }
+    let last_reason =
+        |p: Phase| out.measurements[judged_from..].iter().rev().find(|x| x.phase == p).map(|x| x.reason.clone()).unwrap_or_default();
+    (out.phase, out.reason) = if failed > a.failure_limit {
+        (
+            Phase::Failed,
+            format!("{failed} of {} measurements failed (limit {}): {}", judged_len, a.failure_limit, last_reason(Phase::Failed)),
+        )
+    } else if errors > a.inconclusive_limit {
+        (Phase::Error, format!("{errors} measurements could not be taken: {}", last_reason(Phase::Error)))
+    } else if inconclusive > a.inconclusive_limit {
+        (
+            Phase::Inconclusive,
+            format!(
+                "{inconclusive} of {} measurements inconclusive (limit {}): {}",
+                judged_len,
+                a.inconclusive_limit,
+                last_reason(Phase::Inconclusive)
+            ),
+        )
+    } else if taken < a.count {
+        (Phase::Running, format!("{taken} of {} measurements so far", a.count))
+    } else {
+        (Phase::Successful, format!("{judged_len} measurements within {}", out.condition))
+    };
+    out
+}
+
+/// The smallest relative difference the statistical judge looks for when a metric has no
+/// `max_ratio` of its own.
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+
+pub(super) fn judge_point(m: &MetricSpec, a: &AnalysisSpec, c: Reading, s: Reading, requests: Result<f64, &str>) -> (Phase, String) {
+    match requests {
+        Ok(r) if r < a.min_requests => {
+            return (Phase::Inconclusive, format!("no traffic: {r:.0} canary requests < {} minimum", a.min_requests));
+        }
+        Err(why) if a.min_requests > 0.0 => return (Phase::Inconclusive, format!("{why}: the traffic minimum cannot be checked")),
+        _ => {}
+    }
+    let v = match c {
+        Reading::Value(v) => v,
+        Reading::NoData => return (Phase::Inconclusive, "no data for the canary (missing series)".into()),
+        Reading::NaN => return (Phase::Inconclusive, "canary value is NaN (0/0: nothing to measure in the window)".into()),
+        Reading::PosInf if m.higher_is_worse => {
+            return (Phase::Failed, "canary value is +Inf (beyond the largest histogram bucket)".into());
+        }
+        Reading::PosInf | Reading::NegInf => return (Phase::Inconclusive, format!("canary value is {}", c.describe(&m.unit))),
+    };
+    if let Some(max) = m.max
+        && v >= max
+    {
+        return (Phase::Failed, format!("canary {} ≥ {}", format_value(v, &m.unit), format_value(max, &m.unit)));
+    }
+    if let Some(min) = m.min
+        && v <= min
+    {
+        return (Phase::Failed, format!("canary {} ≤ {}", format_value(v, &m.unit), format_value(min, &m.unit)));
+    }
+    if let Some(ratio) = m.max_ratio {
+        match s {
+            // One interval above the ratio is noise as often as not (a 1 m p99 of a few hundred
+            // requests); the ratio is judged over the whole analysis (see `judge_metric`).
+            Reading::Value(sv) if sv > 0.0 && v > ratio * sv => {
+                return (
+                    Phase::Successful,
+                    format!("canary {} > {ratio} × stable {} in this interval", format_value(v, &m.unit), format_value(sv, &m.unit)),
+                );
+            }
+            Reading::Value(_) => {}
+            other if m.max.is_none() && m.min.is_none() => {
+                return (Phase::Inconclusive, format!("stable is {}; cannot compare", other.describe(&m.unit)));
+            }
+            _ => {}
+        }
+    }
+    (Phase::Successful, format!("canary {}", format_value(v, &m.unit)))
+}
+
+pub(super) fn describe_condition(m: &MetricSpec) -> String {
+    let mut parts = Vec::new();
+    if let Some(max) = m.max {
+        parts.push(format!("< {}", format_value(max, &m.unit)));
+    }
+    if let Some(min) = m.min {
+        parts.push(format!("> {}", format_value(min, &m.unit)));
+    }
+    if let Some(r) = m.max_ratio {
+        parts.push(format!("≤ {r} × stable"));
+    }
+    if parts.is_empty() { "observed only".into() } else { parts.join(" and ") }
+}
