@@ -506,3 +506,16 @@ fn the_age_of_canary_data_is_the_age_of_its_newest_sample() {
     update(&mut st, Action::CanaryLoaded { request: 8, service: "payments".into(), result: Box::new(down) });
     assert_eq!(st.canary.data["payments"].last_ok.map(|t| t.as_second()), Some(sample));
 }
+
+#[test]
+fn a_command_typed_whole_completes_with_its_arguments() {
+    let mut st = state(120, 40);
+    let feed = flightdeck::delivery::Feed {
+        label: "Argo Rollouts · prod-eu · all namespaces".into(),
+        state: flightdeck::delivery::FeedState::Live,
+        scopes: vec!["prod-eu".into(), "staging".into()],
+    };
+    st.releases.feeds.insert("argo".into(), feed);
+    assert_eq!(flightdeck::app::command::complete("ctx", &st), vec!["ctx prod-eu".to_string(), "ctx staging".to_string()]);
+    assert_eq!(flightdeck::app::command::complete("ctx s", &st), vec!["ctx staging".to_string()]);
+}

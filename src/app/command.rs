@@ -97,6 +97,14 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
 
 /// Full-line completions for what has been typed so far.
 pub fn complete(line: &str, state: &State) -> Vec<String> {
+    // A command that takes an argument, typed whole: its arguments are what is left to choose.
+    const TAKES_ARGUMENT: [&str; 9] = ["run", "trigger", "theme", "inject", "ctx", "context", "ns", "namespace", "open"];
+    if TAKES_ARGUMENT.contains(&line) {
+        let with_space = complete(&format!("{line} "), state);
+        if !with_space.is_empty() {
+            return with_space;
+        }
+    }
     match line.split_once(' ') {
         None => names().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
         Some((cmd, arg)) => {
