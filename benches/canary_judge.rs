@@ -74,6 +74,7 @@ fn spec() -> AnalysisSpec {
         metrics: default_metrics(),
         alert_matchers: Vec::new(),
         alerts_gate: false,
+        since: None,
     }
 }
 

@@ -146,6 +146,7 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                         metrics,
                         alert_matchers: a.alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                         alerts_gate: a.alerts_gate,
+                        since: None,
                     },
                 },
             ),

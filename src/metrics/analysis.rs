@@ -63,6 +63,9 @@ pub struct AnalysisSpec {
     /// Firing alerts matching these labels fail the analysis.
     pub alert_matchers: Vec<(String, String)>,
     pub alerts_gate: bool,
+    /// When the judged attempt began (unix seconds): samples and alerts from before it say
+    /// nothing about it (a retry is not judged on the failure that aborted the last attempt).
+    pub since: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -298,7 +301,9 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
                         continue;
                     }
                     let labels = al.labels();
-                    if a.alert_matchers.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                    // An alert that began before this attempt is about the previous one.
+                    let earlier = a.since.is_some_and(|since| al.active_at().unix_timestamp() < since);
+                    if !earlier && a.alert_matchers.iter().all(|(k, v)| labels.get(k) == Some(v)) {
                         let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                         l.sort();
                         alerts.push(FiringAlert {
@@ -406,6 +411,7 @@ mod tests {
             metrics: vec![],
             alert_matchers: vec![],
             alerts_gate: false,
+            since: None,
         }
     }
 

@@ -62,8 +62,11 @@ pub fn judge_metric(
         out.measurements.push(Measurement { time: t, canary: c, stable: s, requests: reqs, phase, reason });
         t += step;
     }
-    // Only the analysis' own intervals are judged; earlier points are there for the charts.
-    let judged_from = out.measurements.len().saturating_sub(a.count);
+    // Only the analysis' own intervals are judged; earlier points are there for the charts. Nor
+    // is a sample taken before the judged attempt began.
+    let fresh_from = a.since;
+    let first_fresh = out.measurements.iter().position(|x| fresh_from.is_none_or(|f| x.time >= f)).unwrap_or(out.measurements.len());
+    let judged_from = out.measurements.len().saturating_sub(a.count).max(first_fresh);
     let recent = &out.measurements[judged_from..];
     let count = |p: Phase| recent.iter().filter(|x| x.phase == p).count();
     let (failed, inconclusive, errors) = (count(Phase::Failed), count(Phase::Inconclusive), count(Phase::Error));
@@ -71,9 +74,10 @@ pub fn judge_metric(
     let judged_len = recent.len();
     // The judge compares like with like; metrics that are only observed (traffic) are not judged.
     let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
-    // An analysis of no more intervals than its failure limit could never fail: it proves nothing.
+    // An analysis of no more intervals than its failure limit could never fail: it proves
+    // nothing yet (never Successful; a script gets "undecided").
     if judged_len <= a.failure_limit && judged && failed <= a.failure_limit {
-        out.phase = Phase::Inconclusive;
+        out.phase = Phase::Running;
         out.reason = format!("{judged_len} measurement(s) cannot be judged with a failure limit of {}", a.failure_limit);
         return out;
     }
@@ -221,4 +225,45 @@ pub(super) fn describe_condition(m: &MetricSpec) -> String {
         parts.push(format!("≤ {r} × stable"));
     }
     if parts.is_empty() { "observed only".into() } else { parts.join(" and ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_new_attempt_is_not_judged_on_the_samples_of_the_last_one() {
+        let m = MetricSpec {
+            name: "error ratio".into(),
+            query: String::new(),
+            max: Some(0.02),
+            min: None,
+            max_ratio: None,
+            higher_is_worse: true,
+            unit: "ratio".into(),
+        };
+        let mut a = AnalysisSpec {
+            interval: Duration::from_secs(15),
+            count: 8,
+            failure_limit: 0,
+            inconclusive_limit: 1,
+            min_requests: 0.0,
+            alpha: None,
+            metrics: vec![],
+            alert_matchers: vec![],
+            alerts_gate: false,
+            since: None,
+        };
+        // The last attempt failed (10 % errors) until t = 60; the retry began at t = 60, healthy.
+        let canary: Vec<(i64, f64)> = (0..8).map(|i| (i * 15, if i * 15 < 60 { 0.10 } else { 0.001 })).collect();
+        let stable: Vec<(i64, f64)> = (0..8).map(|i| (i * 15, 0.001)).collect();
+        let requests: Vec<(i64, f64)> = (0..8).map(|i| (i * 15, 100.0)).collect();
+        let judge = |a: &AnalysisSpec| {
+            judge_metric(&m, a, 0, 105, 15, Ok(canary.clone()), Ok(stable.clone()), Ok(&requests), 1, String::new(), String::new()).phase
+        };
+        assert_eq!(judge(&a), Phase::Failed, "judged over everything, the old failure shows");
+        a.since = Some(60);
+        assert_ne!(judge(&a), Phase::Failed, "judged from the retry on");
+    }
 }

@@ -452,6 +452,8 @@ impl Controller {
         let elapsed = from.map(|f| now.as_second() - f.as_second()).unwrap_or(every);
         let mut judged = service.clone();
         judged.analysis.count = ((elapsed / every).max(1) as usize).min(service.analysis.count);
+        // Nothing from before this attempt judges it: not the samples, not the alerts.
+        judged.analysis.since = rec.attempt_started.map(|t| t.as_second());
         let end = now.as_second() / every * every;
         let result = crate::metrics::analyse(&source, &judged, end).await;
         rec.verdict = Some(Verdict { phase: result.phase, reason: result.reason.clone() });

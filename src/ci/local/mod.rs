@@ -280,12 +280,17 @@ impl LocalRunner {
     async fn decide(&self, id: &RunRef, job: String, decision: GateDecision) -> Result<(), CiError> {
         if let Some((_, gates)) = self.local(id) {
             let (tx, rx) = oneshot::channel();
-            gates.send(GateMsg { job, decision, reply: Some(tx) }).map_err(|_| CiError::WrongState {
-                run: id.clone(),
-                status: "finished".into(),
-                what: "the gate is no longer waiting".into(),
-            })?;
-            return rx.await.unwrap_or_else(|_| Err(CiError::Other("the run ended before the decision was applied".into())));
+            let sent = gates.send(GateMsg { job: job.clone(), decision, reply: Some(tx) });
+            let answer = match sent {
+                Ok(()) => rx.await.ok(),
+                Err(_) => None,
+            };
+            // The run ended meanwhile: say who decided, when someone did.
+            return answer.unwrap_or_else(|| {
+                let rec = self.inner.store.load(id)?;
+                gates::already_decided(&rec, &job)?;
+                Err(CiError::WrongState { run: id.clone(), status: "finished".into(), what: "the gate is no longer waiting".into() })
+            });
         }
         let store = self.inner.store.clone();
         let rec = store.load(id)?;
