@@ -315,7 +315,8 @@ async fn a_hung_api_server_shows_stalled_and_recovers() {
     api.put(rollout("web", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
     let (mut c, _k) = cockpit(&api).await;
     api.hang(true);
-    // The configured timeout is 3 s: silence beyond 18 s is a stall.
+    // The configured timeout is 3 s: a watch that stays silent 12 s, then a renewed one that does
+    // too, is a stall.
     let bound = Duration::from_secs(40);
     c.until("the stall shown", bound, |s| {
         s.releases.feeds.get("argo").is_some_and(|f| matches!(&f.state, FeedState::Retrying(why) if why.contains("stalled")))
@@ -326,4 +327,19 @@ async fn a_hung_api_server_shows_stalled_and_recovers() {
     api.hang(false);
     c.until("live again", bound, |s| s.releases.feeds.get("argo").is_some_and(|f| f.state == FeedState::Live)).await;
     assert!(!c.screen().contains("stalled"), "no stale error: {}", c.screen());
+}
+
+/// A quiet, healthy cluster says nothing for minutes: that is not a stall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_cluster_is_never_shown_stalled() {
+    let api = ApiDouble::start().await;
+    api.put(rollout("web", json!({"phase": "Healthy", "currentStepIndex": 3, "stableRS": "new"})));
+    let (mut c, _k) = cockpit(&api).await;
+    // Longer than two silences of the stall bound (3 s timeout): nothing changes meanwhile.
+    for _ in 0..30 {
+        c.pump(Duration::from_secs(1)).await;
+        let feed = &c.state.releases.feeds["argo"];
+        assert!(!matches!(&feed.state, FeedState::Retrying(why) if why.contains("stalled")), "a quiet cluster shown as {:?}", feed.state);
+    }
+    assert_eq!(c.state.releases.rows.len(), 1);
 }

@@ -121,22 +121,30 @@ impl ArgoProvider {
             }
         };
         let scopes = Cluster::contexts(self.settings.kubeconfig.as_deref()).unwrap_or_default();
-        // A stuck server or a silently dead connection says nothing at all: past this much
-        // silence (twice the watch's renewal) the feed is stalled, shown so, and started again.
-        let idle = (self.settings.timeout * 6).max(std::time::Duration::from_secs(10));
-        let renew = (idle.as_secs() / 2).max(1) as u32;
-        let mut stream = Box::pin(cluster.watch_renewed(scope.namespace.as_deref(), Some(renew)));
+        // A quiet cluster, a stuck server and a silently dead connection all say nothing. After
+        // `idle` of silence the watch is started again (its first list answers at once from a
+        // healthy server); only a new watch that gets no answer either is a stall.
+        let idle = (self.settings.timeout * 4).max(std::time::Duration::from_secs(10));
+        let watch = || Box::pin(cluster.watch_renewed(scope.namespace.as_deref(), Some((idle.as_secs() / 2).max(1) as u32)));
+        let mut stream = watch();
+        let mut renewed = false;
         let mut live = false;
         loop {
             let update = match tokio::time::timeout(idle, stream.next()).await {
                 Ok(Some(update)) => update,
                 Ok(None) => break,
+                Err(_) if !renewed => {
+                    renewed = true;
+                    stream = watch();
+                    continue;
+                }
                 Err(_) => {
-                    let why = format!("stalled: no word from the API server for {}s; reconnecting", idle.as_secs());
+                    let why = format!("stalled: no answer from the API server for {}s; reconnecting", 2 * idle.as_secs());
                     send_feed(FeedState::Retrying(why), &cluster.context, scopes.clone())?;
                     return Ok(());
                 }
             };
+            renewed = false;
             let now = Timestamp::now();
             // Healthy again: an old error must not stay on screen.
             if !live && !matches!(update, WatchUpdate::Error(_)) {
