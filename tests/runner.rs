@@ -399,3 +399,33 @@ async fn unknown_pipeline_names_the_configured_ones() {
     let err = h.runner.trigger("relase".into(), Harness::trigger()).await.unwrap_err();
     assert_eq!(err.to_string(), "no pipeline named `relase` (configured: release)");
 }
+
+/// An approval whose intent already has its outcome (it failed or timed out) cannot be replayed
+/// later by a request file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concluded_approval_cannot_be_replayed() {
+    let cfg = "[[pipelines.p.stages]]\nname = \"approve\"\ngate = true\n[[pipelines.p.stages]]\nname = \"ship\"\nneeds = [\"approve\"]\nrun = \"true\"\n";
+    let mut h = Harness::new(cfg);
+    let id = h.runner.trigger("p".into(), Harness::trigger()).await.unwrap();
+    h.wait_job(id.clone(), "approve", JobStatus::Waiting, LIMIT).await;
+    let d = GateDecision { approved: true, by: "reviewer".into(), at: jiff::Timestamp::now(), comment: String::new() };
+    support::journal_decision(&h.data, &id, "approve", &d);
+    let journal = flightdeck::audit::Journal::in_data_dir(&h.data);
+    let intent = journal.read().unwrap().0.last().unwrap().seq;
+    let outcome = flightdeck::audit::Draft {
+        actor: "reviewer".into(),
+        action: "gate.approve".into(),
+        target: "approve".into(),
+        parameters: serde_json::json!({ "run": id, "gate": "approve" }),
+        phase: Some(flightdeck::audit::Phase::Outcome),
+        result: "failure".into(),
+        error: Some("no answer within 30s".into()),
+        intent: Some(intent),
+        ..Default::default()
+    };
+    journal.append(outcome).unwrap();
+    let err = h.runner.decide_gate(id.clone(), "approve".into(), d).await.unwrap_err();
+    assert!(err.to_string().contains("has no record in the journal"), "{err}");
+    let rec = h.runner.run(id).await.unwrap();
+    assert_eq!(rec.job("approve").unwrap().status, JobStatus::Waiting, "the gate still waits");
+}

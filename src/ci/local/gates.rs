@@ -11,8 +11,12 @@ pub(super) fn backed_by_journal(inner: &Inner, rec: &RunRecord, job: &str, d: &G
     let run = rec.id.text();
     let (records, _) =
         inner.journal.read().map_err(|e| CiError::Other(format!("the journal cannot be read to check the decision: {e}")))?;
+    // An intent still waiting for its outcome: one that already has an outcome (it failed, or
+    // timed out) cannot be replayed later by a request file.
+    let concluded: std::collections::HashSet<u64> = records.iter().filter_map(|r| r.intent).collect();
     let backed = records.iter().rev().any(|r| {
         r.phase == crate::audit::Phase::Intent
+            && !concluded.contains(&r.seq)
             && r.action == action
             && r.actor == d.by
             && r.parameters["run"].as_str() == Some(run.as_str())
