@@ -56,6 +56,20 @@ impl Request {
     }
 }
 
+/// The revision an undo goes back to: the one asked for, else the one before the newest, among
+/// the rollout's own ReplicaSets.
+pub fn undo_target<'a>(r: &Rollout, revisions: &'a [ReplicaSet], to_revision: Option<i64>) -> Result<&'a ReplicaSet, String> {
+    let name = r.key();
+    let mut owned: Vec<&ReplicaSet> = revisions.iter().filter(|rs| rs.owned_by(r)).collect();
+    owned.sort_by_key(|rs| std::cmp::Reverse(rs.revision()));
+    match to_revision {
+        Some(n) if n > 0 => {
+            owned.iter().find(|rs| rs.revision() == n).copied().ok_or_else(|| format!("{name} has no revision {n} in its history"))
+        }
+        _ => owned.get(1).copied().ok_or_else(|| format!("{name} has no earlier revision to go back to")),
+    }
+}
+
 /// Planned requests, or why the action makes no sense now (nothing is sent).
 pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: jiff::Timestamp) -> Result<Vec<Request>, String> {
     let st = &r.status;
@@ -135,14 +149,7 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
             out.push(Request::spec(json!({"restartAt": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()})));
         }
         RolloutAction::Undo { to_revision } => {
-            let mut owned: Vec<&ReplicaSet> = revisions.iter().filter(|rs| rs.owned_by(r)).collect();
-            owned.sort_by_key(|rs| std::cmp::Reverse(rs.revision()));
-            let target = match to_revision {
-                Some(n) if *n > 0 => {
-                    owned.iter().find(|rs| rs.revision() == *n).ok_or_else(|| format!("{name} has no revision {n} in its history"))?
-                }
-                _ => owned.get(1).ok_or_else(|| format!("{name} has no earlier revision to go back to"))?,
-            };
+            let target = undo_target(r, revisions, *to_revision)?;
             let wanted = without_hash(target.spec.template.clone());
             if without_hash(r.spec.template.clone()) == wanted {
                 return Err(format!("{name} already runs revision {}: nothing was sent", target.revision()));

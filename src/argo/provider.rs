@@ -540,13 +540,7 @@ impl RolloutProvider for ArgoProvider {
         )];
         if let RolloutAction::Undo { to_revision } = action {
             // Name where it goes back to, and show the whole request (the template it restores).
-            let mut owned: Vec<&ReplicaSet> = revisions.iter().filter(|rs| rs.owned_by(r)).collect();
-            owned.sort_by_key(|rs| std::cmp::Reverse(rs.revision()));
-            let target = match to_revision {
-                Some(n) if *n > 0 => owned.iter().find(|rs| rs.revision() == *n).copied(),
-                _ => owned.get(1).copied(),
-            };
-            if let Some(t) = target {
+            if let Ok(t) = actions::undo_target(r, revisions, *to_revision) {
                 effect.push(format!("Back to revision {}: {}.", t.revision(), t.images().join(", ")));
             }
             effect.extend(requests.iter().map(|q| match &q.body {
