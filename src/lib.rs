@@ -25,6 +25,7 @@ pub mod paths;
 pub mod policy;
 pub mod providers;
 pub mod rollout;
+pub mod supervisor;
 pub mod theme;
 pub mod ui;
 pub mod util;

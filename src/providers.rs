@@ -28,11 +28,14 @@ pub enum Open {
     Lazily,
 }
 
+/// Local runs are executed by the data directory's supervisor, never by the process that asks:
+/// the cockpit and the command line can come and go.
 pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>, open: Open) -> Result<Ci, CiError> {
-    let local = match open {
-        Open::Recover => LocalRunner::new(config.clone(), data_dir, events)?,
-        Open::Lazily => LocalRunner::open(config.clone(), data_dir, events)?,
-    };
+    let supervisor = Arc::new(crate::supervisor::Client::new(data_dir, config.path.as_deref()));
+    let local = LocalRunner::dispatching(config.clone(), data_dir, events, supervisor)?;
+    if open == Open::Recover {
+        local.recover_interrupted()?;
+    }
     let providers: Vec<Arc<dyn CiProvider>> = vec![Arc::new(local.clone())];
     Ok(Ci { registry: Registry::new(providers), local })
 }
@@ -43,7 +46,9 @@ pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEven
 pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery::Registry {
     let mut providers: Vec<Arc<dyn crate::delivery::RolloutProvider>> = Vec::new();
     if !config.rollouts.is_empty() {
-        providers.push(Arc::new(crate::rollout::NginxProvider::new(nginx_controller(config, data_dir))));
+        // Canaries left under way are kept moving by the supervisor when no cockpit is open.
+        let keeper = Arc::new(crate::supervisor::Client::new(data_dir, config.path.as_deref()));
+        providers.push(Arc::new(crate::rollout::NginxProvider::kept_by(nginx_controller(config, data_dir), keeper)));
     }
     match &config.kubernetes {
         Some(k) => providers.push(Arc::new(crate::argo::ArgoProvider::new(k.clone()))),

@@ -1,13 +1,24 @@
 //! The headless CLI, run as a real binary.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::supervision::{job_processes, supervisor_pid, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
 struct Env {
     dir: tempfile::TempDir,
+}
+
+/// Runs go on in the supervisor after the command that started them: a test stops it at its end.
+impl Drop for Env {
+    fn drop(&mut self) {
+        support::supervision::stop_supervisor(&self.dir.path().join("data"));
+    }
 }
 
 impl Env {
@@ -83,6 +94,9 @@ run = "echo shipped"
 [[pipelines.slow.stages]]
 name = "wait"
 run = "echo waiting; sleep 521.5"
+[[pipelines.brief.stages]]
+name = "pause"
+run = "echo begun; sleep 2; echo ended"
 "#;
 
 #[test]
@@ -211,16 +225,16 @@ fn audit_verify_reports_tampering_with_a_non_zero_exit() {
 #[test]
 fn cancel_from_another_process_ends_the_jobs() {
     let e = Env::new(PIPELINES);
+    let data = e.dir.path().join("data");
     assert_eq!(e.run(&["run", "slow"]).0, 0);
     e.wait_status(1, "running");
     // Follow it from a third process while it runs.
     let follower = e.cmd(&["logs", "1", "--follow"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    assert!(process_alive("sleep 521.5"));
+    wait_until(Duration::from_secs(10), "the job's processes starting", || !job_processes(&data).is_empty());
     let (code, _, err) = e.run(&["cancel", "1"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("run #1 is cancelled"), "{err}");
-    assert!(!process_alive("sleep 521.5"));
+    assert_eq!(job_processes(&data), Vec::<i32>::new(), "the cancel ended every process of the job");
     let out = follower.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("[wait] waiting"), "{stdout}");
@@ -231,17 +245,43 @@ fn cancel_from_another_process_ends_the_jobs() {
 }
 
 #[test]
-fn a_killed_executor_leaves_an_interrupted_run() {
+fn ending_the_follower_in_any_way_leaves_the_run_going() {
     let e = Env::new(PIPELINES);
-    let mut child = e.cmd(&["run", "slow", "--follow"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let signals = [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGKILL];
+    let mut followers: Vec<_> =
+        signals.iter().map(|_| e.cmd(&["run", "brief", "--follow"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()).collect();
+    for n in 1..=signals.len() {
+        e.wait_status(n, "running");
+    }
+    for (child, sig) in followers.iter_mut().zip(signals) {
+        // SAFETY: a signal to a child this test started and has not reaped yet.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the follower ended by signal {sig}: {status:?}");
+    }
+    // Ctrl-C, a dropped SSH session, a SIGTERM or a kill of the follower: the run goes on.
+    for n in 1..=signals.len() {
+        let r = e.wait_status(n, "success");
+        assert_eq!(r["jobs"][0]["status"], "success", "{r}");
+    }
+    let (_, journal, _) = e.run(&["audit", "export"]);
+    assert!(!journal.contains("run.cancel"), "nothing was cancelled: {journal}");
+}
+
+#[test]
+fn a_killed_supervisor_leaves_an_interrupted_run_and_no_job_process() {
+    let e = Env::new(PIPELINES);
+    let data = e.dir.path().join("data");
+    assert_eq!(e.run(&["run", "slow"]).0, 0);
     e.wait_status(1, "running");
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
+    wait_until(Duration::from_secs(10), "the job's processes starting", || !job_processes(&data).is_empty());
+    let pid = supervisor_pid(&data).expect("a supervisor executes the run");
+    // SAFETY: SIGKILL to the supervisor this test's command started: no chance to clean up.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    wait_until(Duration::from_secs(10), "the guard ending the orphaned job", || job_processes(&data).is_empty());
     let r = e.wait_status(1, "interrupted");
-    assert!(r["note"].as_str().unwrap().contains("stopped before the run finished"));
+    assert!(r["note"].as_str().unwrap().contains("stopped before the run finished"), "{r}");
     assert_eq!(r["jobs"][0]["status"], "interrupted");
-    // The orphaned job is still ours to clean up in this test.
-    let _ = Command::new("pkill").args(["-f", "sleep 521.5"]).status();
 }
 
 #[test]
@@ -307,15 +347,6 @@ fn completions_and_errors_go_where_they_belong() {
     let (code, _, err) = e.run(&[]);
     assert_eq!(code, 3, "an error, not an outcome");
     assert!(err.contains("needs a terminal"), "{err}");
-}
-
-fn process_alive(needle: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
-    entries.flatten().any(|e| {
-        let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        cmd.contains(needle) && !stat.contains(") Z ") && !cmd.contains("pkill")
-    })
 }
 
 #[test]

@@ -30,14 +30,14 @@ fn demo_first_frame_trigger_logs_and_clean_quit() {
     t.wait_for("Run pipeline `release`?", "confirmation dialog");
     t.send("y");
     t.wait_for("checking src/api.rs", "live log lines of the lint job");
+    // Quitting asks nothing: runs belong to the supervisor, not to the cockpit.
     t.send("q");
-    t.wait_for("Quit flightdeck?", "quitting with a live run asks first");
-    t.send("y");
     t.wait_raw(b"\x1b[?1049l", "leaving the alternate screen");
     t.wait_raw(b"\x1b[?25h", "showing the cursor");
     let status = t.session.get_process().wait().expect("wait");
     assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
-    // The run was cancelled on the way out and recorded as such.
+    // The demo's lab ends with it, so the demo stops its supervisor: the run is cancelled and
+    // recorded as such.
     let out = Command::new(BIN).args(["--data-dir", data.path().to_str().unwrap(), "runs", "--json"]).output().unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs[0]["status"], "cancelled");
@@ -80,8 +80,9 @@ fn sigterm_restores_the_terminal() {
     assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
 }
 
+/// The demo's services end with it, so its runs are cancelled, and nothing of it is left running.
 #[test]
-fn a_hangup_cancels_the_runs_and_leaves_no_process_behind() {
+fn a_hangup_ends_the_demo_and_leaves_no_process_behind() {
     let data = tempfile::tempdir().unwrap();
     let demo = tempfile::tempdir().unwrap();
     let mut t = Term::spawn_in(&["--data-dir", data.path().to_str().unwrap(), "demo"], Some(demo.path()));
@@ -107,6 +108,45 @@ fn a_hangup_cancels_the_runs_and_leaves_no_process_behind() {
     assert!(leftovers.is_empty(), "processes still running in the demo project: {leftovers:?}");
 }
 
+/// A dropped SSH session ends the cockpit, never the run it started: the supervisor executes it to
+/// the end, and then exits by itself.
+#[test]
+fn a_hangup_of_the_cockpit_leaves_its_run_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("brief.toml");
+    std::fs::write(&cfg, "[[pipelines.brief.stages]]\nname = \"pause\"\nrun = \"echo begun; sleep 2; echo ended\"\n").unwrap();
+    let data = dir.path().join("data");
+    let _stops = support::supervision::StopsSupervisor(data.clone());
+    let mut t = Term::spawn(&["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    t.wait_for("no runs yet", "first frame");
+    t.send("r");
+    t.wait_for("Run pipeline `brief`?", "confirmation");
+    t.send("y");
+    t.wait_for("begun", "the job's first line");
+    let pid = t.session.get_process().pid();
+    // SAFETY: SIGHUP to the cockpit this test started, as a terminal that goes away sends it.
+    unsafe {
+        libc::kill(pid.as_raw(), libc::SIGHUP);
+    }
+    let status = t.session.get_process().wait().unwrap();
+    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    let runs = || -> serde_json::Value {
+        let out =
+            Command::new(BIN).args(["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "runs", "--json"]).output();
+        serde_json::from_slice(&out.unwrap().stdout).unwrap()
+    };
+    support::supervision::wait_until(Duration::from_secs(20), "the run finishing after the hangup", || runs()[0]["status"] == "success");
+    let log = std::fs::read_dir(data.join("runs/1/logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(log.contains("ended"), "the job ran to its end: {log}");
+    support::supervision::wait_until(Duration::from_secs(20), "the idle supervisor exiting", || {
+        support::supervision::supervisor_pid(&data).is_none()
+    });
+}
+
 /// Every screen, with a gate waiting and an Argo Rollout paused for a human: once what changes has
 /// been drawn, nothing is written at all, however long the cockpit is left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,6 +170,8 @@ async fn every_screen_is_silent_while_a_gate_waits_and_a_rollout_is_paused() {
     )
     .unwrap();
     let data = dir.path().join("data");
+    // The gate still waits in the supervisor when the cockpit has gone.
+    let _stops = support::supervision::StopsSupervisor(data.clone());
     let (cfg, data) = (cfg.to_str().unwrap().to_string(), data.to_str().unwrap().to_string());
     tokio::task::spawn_blocking(move || {
         let mut t = Term::spawn(&["--config", &cfg, "--data-dir", &data]);
@@ -163,8 +205,6 @@ async fn every_screen_is_silent_while_a_gate_waits_and_a_rollout_is_paused() {
         assert!(t.screen().contains("Paused"), "the rollout is paused on screen:\n{}", t.screen());
         assert!(noisy.is_empty(), "an idle cockpit wrote to the terminal: {noisy:?}\n{}", t.screen());
         t.send("q");
-        t.wait_for("Quit flightdeck?", "quitting with a waiting run asks first");
-        t.send("y");
         t.wait_raw(b"\x1b[?1049l", "terminal restored");
     })
     .await

@@ -199,28 +199,16 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
         },
     );
     assert_eq!(st.selected_run, Some(flightdeck::domain::RunRef::local(4)), "the new run is selected");
-    assert!(st.local_runs.contains(&flightdeck::domain::RunRef::local(4)));
-    // A run a remote CI started does not execute in this cockpit: quitting does not ask about it.
-    let remote = flightdeck::domain::RunRef::new("gh", "acme/shop:77");
-    update(
-        &mut st,
-        Action::OpDone {
-            op: "run release".into(),
-            result: Ok(Report { message: "started".into(), new_run: Some(remote.clone()), warning: None }),
-        },
-    );
-    assert!(!st.local_runs.contains(&remote));
 }
 
 #[test]
-fn quitting_with_local_runs_asks_first() {
+fn quitting_never_asks_about_runs_still_going() {
     let mut st = state(80, 24);
+    let running = st.runs.iter().filter(|r| !r.record.status.is_terminal()).count();
+    assert!(running > 0, "the fixture has a run still going");
+    // The supervisor executes them, not the cockpit: they go on after it quits.
     assert_eq!(keys(&mut st, "q"), vec![Effect::Quit]);
-    let mut st = state(80, 24);
-    st.local_runs.insert(flightdeck::domain::RunRef::local(3));
-    assert!(keys(&mut st, "q").is_empty());
-    assert!(matches!(st.overlay, Some(Overlay::Confirm(_))));
-    assert_eq!(keys(&mut st, "y"), vec![Effect::Quit]);
+    assert!(st.overlay.is_none());
 }
 
 #[test]

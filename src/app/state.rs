@@ -230,7 +230,6 @@ pub const TOAST_SECS: i64 = 5;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmOp {
     Op(Box<Operation>),
-    Quit { runs: usize },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,8 +394,6 @@ pub struct State {
     pub pending_log: Option<u64>,
     pub pending_runs: Option<u64>,
     pub in_flight: HashSet<String>,
-    /// Runs executing inside this process (quitting cancels them).
-    pub local_runs: HashSet<RunRef>,
     pub quit: bool,
     pub dirty: bool,
 }
@@ -445,7 +442,6 @@ impl State {
             pending_log: None,
             pending_runs: None,
             in_flight: HashSet::new(),
-            local_runs: HashSet::new(),
             quit: false,
             dirty: true,
         }

@@ -2,20 +2,16 @@
 //! policy, the journal and `ops::execute`. The confirmation tiers become flags.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use futures::FutureExt;
-use futures::future::BoxFuture;
 
 use crate::audit::Journal;
-use crate::ci::local::LocalRunner;
-use crate::ci::{CiError, CiProvider};
+use crate::ci::CiProvider;
 use crate::config::Config;
-use crate::domain::{GateDecision, RunRecord, RunRef, Trigger};
+use crate::domain::RunRecord;
 use crate::identity::Identity;
-use crate::logstore::RawLine;
 use crate::ops::{self, Approved, Operation, Report};
 use crate::policy::{Request, Tier, Verdict};
 
@@ -138,79 +134,4 @@ pub(super) fn authorise(
     }
     let via = if std::env::var_os("FLIGHTDECK_RUN_ID").is_some() { "pipeline" } else { "cli" };
     Ok(Approved { op, identity: identity.clone(), via: via.into(), target, reason, break_glass: break_glass_used, tier })
-}
-
-/// The local runner, but runs are executed by a detached background process so the shell gets its
-/// prompt back (`run` and `retry` without --follow).
-pub struct Detached<'a> {
-    pub runner: &'a LocalRunner,
-    pub config_file: Option<PathBuf>,
-    pub data_dir: PathBuf,
-}
-
-impl CiProvider for Detached<'_> {
-    fn name(&self) -> &str {
-        "local (background)"
-    }
-    fn pipelines(&self) -> Vec<String> {
-        self.runner.pipelines()
-    }
-    fn claims(&self, bare_id: &str) -> bool {
-        self.runner.claims(bare_id)
-    }
-    fn list_runs(&self, query: crate::ci::RunQuery) -> BoxFuture<'_, Result<crate::ci::RunPage, CiError>> {
-        self.runner.list_runs(query)
-    }
-    fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>> {
-        async move {
-            let rec = self.runner.create_run(&pipeline, trigger)?;
-            spawn_worker(&self.config_file, &self.data_dir, rec.id.clone(), false).map_err(|e| CiError::Other(format!("{e:#}")))?;
-            Ok(rec.id)
-        }
-        .boxed()
-    }
-    fn run(&self, run: RunRef) -> BoxFuture<'_, Result<RunRecord, CiError>> {
-        self.runner.run(run)
-    }
-    fn cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
-        self.runner.cancel(run)
-    }
-    fn retry(&self, run: RunRef, _trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>> {
-        async move { spawn_worker(&self.config_file, &self.data_dir, run, true).map_err(|e| CiError::Other(format!("{e:#}"))) }.boxed()
-    }
-    fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
-        self.runner.decide_gate(run, job, decision)
-    }
-    fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
-        self.runner.read_log(run, job)
-    }
-    fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
-        self.runner.evidence(run)
-    }
-}
-
-/// Starts a detached process that executes the run.
-pub fn spawn_worker(config: &Option<PathBuf>, data_dir: &Path, run: RunRef, retry: bool) -> anyhow::Result<()> {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("cannot find the flightdeck executable to start the run")?;
-    let mut cmd = std::process::Command::new(exe);
-    if let Some(c) = config {
-        cmd.arg("--config").arg(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
-    }
-    cmd.arg("--data-dir").arg(data_dir).arg("run-worker").arg(run.text());
-    if retry {
-        cmd.arg("--retry");
-    }
-    let log = std::fs::File::create(crate::ci::local::RunStore::open(data_dir)?.run_dir(&run).join("worker.log"))
-        .context("cannot create the worker's log")?;
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
-    // SAFETY: setsid is async-signal-safe; it detaches the worker from the terminal's session.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    cmd.spawn().context("cannot start the background run")?;
-    Ok(())
 }

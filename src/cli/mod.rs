@@ -13,6 +13,7 @@ mod audit;
 mod changes;
 mod releases;
 mod runs;
+mod supervisor;
 mod tools;
 
 use changes::Confirmation;
@@ -333,13 +334,34 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Executes a run detached from the terminal (started by `run` without --follow)
+    /// The supervisor of the data directory: executes runs and keeps canaries moving (started
+    /// on demand by the cockpit and the command line)
     #[command(hide = true)]
-    RunWorker {
-        /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
-        run: RunRef,
+    Supervise {
+        /// Be the supervisor's guard, ending its jobs if it is killed
         #[arg(long)]
-        retry: bool,
+        guard: bool,
+    },
+    /// The supervisor that executes this data directory's runs: status, stop
+    Supervisor {
+        #[command(subcommand)]
+        command: SupervisorCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SupervisorCmd {
+    /// Whether it runs, and which runs and canaries it keeps going
+    Status {
+        /// Print JSON: whether it runs, its pid, account, runs and canaries
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop it: every run it executes is cancelled first (each through the policy and journaled);
+    /// refused while a canary is under way
+    Stop {
+        #[command(flatten)]
+        confirm: Confirmation,
     },
 }
 
@@ -476,6 +498,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::demo::service::run(*listen, version.clone())?;
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Cmd::Supervise { guard }) => {
+            let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
+            if *guard {
+                return Ok(crate::supervisor::guard(&data_dir));
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+            return rt.block_on(crate::supervisor::serve(data_dir));
+        }
         Some(Cmd::DemoTraffic { targets, rps }) => {
             crate::demo::traffic::run(targets.clone(), *rps)?;
             return Ok(ExitCode::SUCCESS);
@@ -511,9 +541,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             crate::cockpit::run_tui(config, data_dir, opts).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Run { pipeline, follow, confirm }) => {
-            runs::start(&who, loc.config_file.clone(), pipeline, follow, colour, &confirm).await
-        }
+        Some(Cmd::Run { pipeline, follow, confirm }) => runs::start(&who, pipeline, follow, colour, &confirm).await,
         Some(Cmd::Retry { target, kube, follow, confirm }) => {
             // The reference says which: a run (`42`, `local:42`, `gh:…`) or a rollout
             // (`NS/NAME`, `nginx:NAME`, `argo:CTX/NS/NAME`, or a NAME no CI provider claims).
@@ -523,11 +551,12 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 _ => true,
             });
             match run {
-                Some(run) => runs::retry(&who, loc.config_file.clone(), run, follow, colour, &confirm).await,
+                Some(run) => runs::retry(&who, run, follow, colour, &confirm).await,
                 None => releases::act(&who, &kube, &target, RA::Retry, None, &confirm).await,
             }
         }
-        Some(Cmd::RunWorker { run, retry }) => runs::work(&who, run, retry).await,
+        Some(Cmd::Supervise { .. }) => unreachable!("handled before the configuration is read"),
+        Some(Cmd::Supervisor { command }) => supervisor::run(&who, command).await,
         Some(Cmd::Runs { pipeline, json, limit }) => runs::list(&who, pipeline, json, limit).await,
         Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
         Some(Cmd::Cancel { run, confirm }) => runs::cancel(&who, run, &confirm).await,

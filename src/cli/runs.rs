@@ -9,11 +9,11 @@ use std::time::Duration;
 use anyhow::bail;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use super::changes::{Caller, Confirmation, Detached, change};
-use crate::ci::local::{LocalRunner, Tailer};
+use super::changes::{Caller, Confirmation, change};
+use crate::ci::local::Tailer;
 use crate::ci::{CiProvider, RunEvent, RunQuery};
 use crate::config::Config;
-use crate::domain::{JobStatus, RunRecord, RunRef, RunStatus, Trigger};
+use crate::domain::{JobStatus, RunRecord, RunRef, RunStatus};
 use crate::logstore::sanitize::{sanitize_line_full, strip_sgr};
 use crate::logstore::{RawLine, Stream};
 use crate::ops::Operation;
@@ -40,8 +40,7 @@ pub(super) fn claimed(who: &Caller<'_>, bare_id: &str) -> bool {
     providers(who, Open::Lazily).map(|(ci, _)| ci.registry.claims(bare_id)).unwrap_or(false)
 }
 
-/// Runs started here execute in this process (`--follow`) or in a detached one; both are the
-/// local runner's, the only provider that executes runs itself.
+/// Only the local runner's runs have files here to follow.
 fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {
     if run.local_number().is_none() {
         bail!("{what} works for runs of the local runner; {} is a run of `{}`", run.text(), run.provider);
@@ -49,26 +48,23 @@ fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `run PIPELINE [--follow]`.
+/// `run PIPELINE [--follow]`. The supervisor executes the run; following it only reads its files,
+/// so Ctrl-C, a closed terminal or a dropped SSH session end the following, never the run.
 pub(super) async fn start(
     who: &Caller<'_>,
-    config_file: Option<std::path::PathBuf>,
     pipeline: String,
     follow: bool,
     colour: bool,
     confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
-    let (ci, rx) = providers(who, Open::Recover)?;
+    let (ci, _events) = providers(who, Open::Recover)?;
     let op = Operation::Trigger { pipeline: pipeline.clone() };
+    let report = change(&ci.registry, who, op, None, None, confirm).await?;
+    let Some(id) = report.new_run else { bail!("the run was not created") };
     if follow {
-        let report = change(&ci.registry, who, op, None, None, confirm).await?;
-        let Some(id) = report.new_run else { bail!("the run was not created") };
-        eprintln!("run #{id} of `{pipeline}` started");
-        follow_local(&ci.local, id, rx, colour).await
+        eprintln!("run #{id} of `{pipeline}` started; Ctrl-C stops following, not the run");
+        follow_files(&ci, id, None, Printer::new(colour)).await
     } else {
-        let detached = Detached { runner: &ci.local, config_file, data_dir: who.data_dir.to_path_buf() };
-        let report = change(&detached, who, op, None, None, confirm).await?;
-        let Some(id) = report.new_run else { bail!("the run was not created") };
         println!("{}", id.text());
         eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {} --follow`", id.text());
         Ok(ExitCode::SUCCESS)
@@ -76,52 +72,21 @@ pub(super) async fn start(
 }
 
 /// `retry RUN [--follow]`.
-pub(super) async fn retry(
-    who: &Caller<'_>,
-    config_file: Option<std::path::PathBuf>,
-    run: RunRef,
-    follow: bool,
-    colour: bool,
-    confirm: &Confirmation,
-) -> anyhow::Result<ExitCode> {
-    let (ci, rx) = providers(who, Open::Recover)?;
+pub(super) async fn retry(who: &Caller<'_>, run: RunRef, follow: bool, colour: bool, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+    let (ci, _events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
-    let op = Operation::Retry { run: run.clone() };
     if follow {
         local_only(&run, "retry --follow")?;
-        change(&ci.registry, who, op, Some(&rec), None, confirm).await?;
-        eprintln!("retrying run #{run}");
-        follow_local(&ci.local, run, rx, colour).await
-    } else if run.local_number().is_some() {
-        let detached = Detached { runner: &ci.local, config_file, data_dir: who.data_dir.to_path_buf() };
-        change(&detached, who, op, Some(&rec), None, confirm).await?;
-        eprintln!("retrying run #{run} in the background; follow it with `flightdeck logs {} --follow`", run.text());
-        Ok(ExitCode::SUCCESS)
+    }
+    change(&ci.registry, who, Operation::Retry { run: run.clone() }, Some(&rec), None, confirm).await?;
+    if follow {
+        eprintln!("retrying run #{run}; Ctrl-C stops following, not the run");
+        follow_files(&ci, run, None, Printer::new(colour)).await
     } else {
-        change(&ci.registry, who, op, Some(&rec), None, confirm).await?;
-        eprintln!("retrying run {}", run.text());
+        eprintln!("retrying run {} in the background; follow it with `flightdeck logs {} --follow`", run.text(), run.text());
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The hidden `run-worker`: executes a local run detached from any terminal.
-pub(super) async fn work(who: &Caller<'_>, run: RunRef, retry: bool) -> anyhow::Result<ExitCode> {
-    let (ci, rx) = providers(who, Open::Recover)?;
-    let run = ci.registry.resolve(run)?;
-    local_only(&run, "run-worker")?;
-    let runner = &ci.local;
-    if retry {
-        let trigger = runner
-            .run(run.clone())
-            .await
-            .map(|r| r.trigger)
-            .unwrap_or_else(|_| Trigger { actor: who.identity.actor.clone(), via: "cli".into() });
-        runner.retry(run.clone(), trigger).await?;
-    } else {
-        runner.start(runner.run(run.clone()).await?)?;
-    }
-    wait_quietly(runner, run, rx).await
 }
 
 /// `runs [PIPELINE] [--json] [--limit N]`.
@@ -182,10 +147,14 @@ pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follo
         return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
     }
     local_only(&run, "logs --follow")?;
-    // The run executes in another process: follow its files.
+    follow_files(&ci, run, job, printer).await
+}
+
+/// Follows a local run's files (the supervisor writes them) until it ends; the exit code is the
+/// run's: 0 only when it succeeded.
+async fn follow_files(ci: &Ci, run: RunRef, job: Option<String>, mut printer: Printer) -> anyhow::Result<ExitCode> {
     let (events, mut tailed) = unbounded_channel();
     let mut tailer = Tailer::new(run.clone());
-    let mut printer = printer;
     loop {
         let done = tailer.poll(ci.local.store(), &events)?;
         while let Ok(ev) = tailed.try_recv() {
@@ -434,49 +403,6 @@ pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Op
             Ok(ExitCode::SUCCESS)
         }
         None => Ok(ExitCode::SUCCESS),
-    }
-}
-
-/// Streams a run executed by this process; exit 0 only on success.
-pub(super) async fn follow_local(
-    runner: &LocalRunner,
-    id: RunRef,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-    colour: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut printer = Printer::new(colour);
-    loop {
-        tokio::select! {
-            ev = rx.recv() => {
-                let Some(ev) = ev else { bail!("the run stopped reporting") };
-                if let Some(rec) = printer.event(&id, ev) {
-                    return Ok(finish(&rec));
-                }
-            }
-            _ = sigint.recv() => { eprintln!("cancelling run #{id}…"); let _ = runner.cancel(id.clone()).await; }
-            _ = sigterm.recv() => { let _ = runner.cancel(id.clone()).await; }
-        }
-    }
-}
-
-pub(super) async fn wait_quietly(
-    runner: &LocalRunner,
-    id: RunRef,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-) -> anyhow::Result<ExitCode> {
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(RunEvent::Updated(rec)) if rec.id == id && rec.status.is_terminal() => return Ok(finish(&rec)),
-                Some(RunEvent::Problem { message, .. }) => eprintln!("{message}"),
-                Some(_) => {}
-                None => bail!("the run stopped reporting"),
-            },
-            _ = sigterm.recv() => { let _ = runner.cancel(id.clone()).await; }
-        }
     }
 }
 

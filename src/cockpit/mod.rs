@@ -6,7 +6,6 @@ pub mod effects;
 mod releases;
 pub mod terminal;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,20 +104,11 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         }
     }
 
-    // Whatever ends the loop (quit, signal, a terminal that went away), the runs started here are
-    // cancelled and recorded before the process exits.
+    // Whatever ends the loop (quit, signal, a terminal that went away), runs and canaries go on:
+    // the supervisor executes them, not this process.
     let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
-
     stop_watch.cancel();
     releases.stop.cancel();
-    let cancelled = ci.local.cancel_all();
-    if cancelled > 0 {
-        // The terminal may be gone (SIGHUP): never let a failed write stop the cleanup.
-        let _ = writeln!(std::io::stderr(), "flightdeck: cancelling {cancelled} run(s) started from this cockpit…");
-        if !ci.local.wait_idle(config.runner.kill_grace + Duration::from_secs(5)).await {
-            crate::ci::local::process::end_all_jobs();
-        }
-    }
     outcome
 }
 

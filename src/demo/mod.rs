@@ -134,6 +134,13 @@ pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
     };
     let result = rt.block_on(crate::cockpit::run_tui(config, data_dir.clone(), opts));
     drop(rt);
+    // The demo's runs and canary act on its lab, which ends with it: its supervisor stops too,
+    // cancelling them (journaled), rather than failing against services that are gone.
+    let supervisor = crate::supervisor::Client::new(&data_dir, loc.config_file.as_deref());
+    let stopped = supervisor.stop_and_wait("the demo ended", std::time::Duration::from_secs(30));
+    if let Err(e) = stopped {
+        let _ = writeln!(std::io::stderr(), "flightdeck: {e}");
+    }
     drop(lab);
     result?;
     // Best effort: after a hangup there is no terminal to print to.

@@ -12,6 +12,12 @@ use std::time::Duration;
 pub mod provider;
 
 pub use controller::Controller;
+
+/// Whoever keeps canaries moving and judged when no cockpit is open (the supervisor): told after
+/// every change that leaves one under way.
+pub trait Keeper: Send + Sync {
+    fn keep_moving(&self) -> Result<(), String>;
+}
 pub use provider::NginxProvider;
 pub use record::{Phase, Record};
 

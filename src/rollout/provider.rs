@@ -20,11 +20,17 @@ use crate::domain::{NGINX, RolloutRef};
 #[derive(Clone)]
 pub struct NginxProvider {
     controller: Controller,
+    keeper: Option<std::sync::Arc<dyn super::Keeper>>,
 }
 
 impl NginxProvider {
     pub fn new(controller: Controller) -> NginxProvider {
-        NginxProvider { controller }
+        NginxProvider { controller, keeper: None }
+    }
+
+    /// A provider that hands every canary left under way to `keeper`, so it goes on without us.
+    pub fn kept_by(controller: Controller, keeper: std::sync::Arc<dyn super::Keeper>) -> NginxProvider {
+        NginxProvider { controller, keeper: Some(keeper) }
     }
 
     fn name_of(&self, r: &RolloutRef) -> Result<String, DeliveryError> {
@@ -313,7 +319,14 @@ impl RolloutProvider for NginxProvider {
                 }
                 _ => self.controller.act(&name, &action, seen.as_ref(), &by.actor).await?,
             };
-            Ok(format!("{name}: {}", rec.message()))
+            let mut message = format!("{name}: {}", rec.message());
+            if let Some(keeper) = self.keeper.clone().filter(|_| rec.moving()) {
+                let kept = tokio::task::spawn_blocking(move || keeper.keep_moving()).await.unwrap_or_else(|e| Err(e.to_string()));
+                if let Err(e) = kept {
+                    message.push_str(&format!(" (warning: nothing will move it on while no flightdeck is open: {e})"));
+                }
+            }
+            Ok(message)
         }
         .boxed()
     }

@@ -103,6 +103,11 @@ impl std::fmt::Display for Verdict {
 const HISTORY: usize = 200;
 
 impl Record {
+    /// Whether the rollout moves, or is judged, without anyone acting: a canary serving traffic.
+    pub fn moving(&self) -> bool {
+        matches!(self.phase, Phase::Progressing | Phase::Paused)
+    }
+
     pub fn new(name: &str, weight: u8) -> Record {
         Record {
             name: name.to_string(),

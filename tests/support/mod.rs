@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod nginx;
 pub mod prom;
 pub mod pty;
+pub mod supervision;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -53,17 +53,8 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         return Vec::new();
     }
     match cmd {
+        // Runs and canaries are the supervisor's: quitting leaves them going, so it asks nothing.
         Command::Quit => {
-            let active = state.local_runs.iter().filter(|id| state.run(id).is_some_and(|r| !r.record.status.is_terminal())).count();
-            if active > 0 {
-                let lines = vec![
-                    format!("{active} run{} executing in this cockpit.", if active == 1 { " is" } else { "s are" }),
-                    "Quitting cancels them and ends their processes.".into(),
-                ];
-                let c = Confirm::new("Quit flightdeck?".into(), lines, ConfirmOp::Quit { runs: active }, Tier::YesNo, None, Vec::new());
-                state.overlay = Some(Overlay::Confirm(Box::new(c)));
-                return Vec::new();
-            }
             state.quit = true;
             vec![Effect::Quit]
         }

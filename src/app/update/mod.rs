@@ -143,11 +143,6 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                         state.toast_error(w);
                     }
                     if let Some(id) = report.new_run {
-                        // Only the local runner executes runs in this process (quitting asks
-                        // about them); a remote CI's runs go on without it.
-                        if id.local_number().is_some() {
-                            state.local_runs.insert(id.clone());
-                        }
                         state.filter.clear();
                         return refresh_audit(state).into_iter().chain(select_run(state, id)).collect();
                     }

@@ -7,9 +7,6 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
         RunEvent::Updated(rec) => {
             let rec = *rec;
             let id = rec.id.clone();
-            if rec.status.is_terminal() {
-                state.local_runs.remove(&id);
-            }
             upsert_run(state, rec);
             state.dirty = true;
             let mut fx: Vec<Effect> = Vec::new();

@@ -146,13 +146,6 @@ pub(crate) fn refuse(state: &mut State, op: &Operation, target: &ops::Target, wh
 
 pub(crate) fn execute(state: &mut State, op: Operation, target: ops::Target, tier: Tier, reason: String, break_glass: bool) -> Vec<Effect> {
     state.in_flight.insert(op.key());
-    if let Operation::Retry { run } = &op
-        && run.local_number().is_some()
-    {
-        // A retried local run executes under this cockpit again (a new run is marked when it
-        // exists); a remote CI's runs never execute here.
-        state.local_runs.insert(run.clone());
-    }
     let approved = Approved { op, identity: state.identity.clone(), via: "tui".into(), target, reason, break_glass, tier };
     vec![Effect::Execute(Box::new(approved))]
 }
@@ -164,10 +157,6 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
     let typed = c.typed_name();
     let expiry = c.expiry_date().and_then(Result::ok);
     let op = match c.op {
-        ConfirmOp::Quit { .. } => {
-            state.quit = true;
-            return vec![Effect::Quit];
-        }
         ConfirmOp::Op(op) => match *op {
             Operation::AcceptRisk { run, id, package, target, severity, file, .. } => {
                 Operation::AcceptRisk { run, id, package, target, severity, expires: expiry, file }

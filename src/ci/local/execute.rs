@@ -239,6 +239,8 @@ fn schedule(
                 env.push(("FLIGHTDECK_CONFIG".into(), std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()));
             }
             env.push(("FLIGHTDECK_DATA_DIR".into(), inner.store.data_dir().display().to_string()));
+            // Marks every process of the job, so one its executor left behind can be found.
+            env.push((reap::TOKEN_VAR.into(), reap::token(&inner.store, &rec.id)));
             let spec = JobSpec {
                 command: plan::expand_command(&stage, &combo),
                 cwd: stage.cwd.clone(),

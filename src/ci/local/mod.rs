@@ -6,6 +6,8 @@ mod execute;
 mod gates;
 mod plan;
 pub mod process;
+pub mod reap;
+mod requests;
 pub mod store;
 mod tail;
 
@@ -42,8 +44,17 @@ pub struct LocalRunner {
     inner: Arc<Inner>,
 }
 
+/// Who executes the runs a runner creates, when it is not this process: a supervisor that outlives
+/// whoever asked (the cockpit, the command line).
+pub trait Dispatch: Send + Sync {
+    /// Asks for a queued, recorded run to be executed; returns once an executor has taken it.
+    fn execute(&self, run: &RunRef) -> Result<(), CiError>;
+}
+
 struct Inner {
     config: Arc<Config>,
+    /// None: runs execute in this process (the supervisor, and tests).
+    dispatch: Option<Arc<dyn Dispatch>>,
     store: RunStore,
     /// Where gate timeouts are recorded (decisions are journaled by whoever makes them).
     journal: crate::audit::Journal,
@@ -91,10 +102,42 @@ impl LocalRunner {
     /// Opens the run history without reading it; `list_runs` recovers interrupted runs later, off
     /// the caller's path (the cockpit draws its first frame before touching the history).
     pub fn open(config: Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>) -> Result<LocalRunner, CiError> {
+        LocalRunner::build(config, data_dir, events, None)
+    }
+
+    /// A runner whose runs are executed by `dispatch` rather than by this process: quitting the
+    /// cockpit, or losing its terminal, then leaves them running.
+    pub fn dispatching(
+        config: Arc<Config>,
+        data_dir: &Path,
+        events: UnboundedSender<RunEvent>,
+        dispatch: Arc<dyn Dispatch>,
+    ) -> Result<LocalRunner, CiError> {
+        LocalRunner::build(config, data_dir, events, Some(dispatch))
+    }
+
+    fn build(
+        config: Arc<Config>,
+        data_dir: &Path,
+        events: UnboundedSender<RunEvent>,
+        dispatch: Option<Arc<dyn Dispatch>>,
+    ) -> Result<LocalRunner, CiError> {
         let store = RunStore::open(data_dir)?;
         let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
         let journal = crate::audit::Journal::in_data_dir(data_dir);
-        Ok(LocalRunner { inner: Arc::new(Inner { config, store, journal, events, active: Mutex::new(HashMap::new()), permits }) })
+        let active = Mutex::new(HashMap::new());
+        Ok(LocalRunner { inner: Arc::new(Inner { config, dispatch, store, journal, events, active, permits }) })
+    }
+
+    /// Executes a queued run: here, or by asking the dispatcher.
+    async fn launch(&self, rec: RunRecord) -> Result<(), CiError> {
+        match &self.inner.dispatch {
+            None => self.start(rec),
+            Some(d) => {
+                let d = d.clone();
+                tokio::task::spawn_blocking(move || d.execute(&rec.id)).await.map_err(|e| CiError::Other(e.to_string()))?
+            }
+        }
     }
 
     pub fn store(&self) -> &RunStore {
@@ -112,8 +155,10 @@ impl LocalRunner {
             let Some(_lock) = self.inner.store.try_lock(&rec.id)? else {
                 continue;
             };
-            let age = Timestamp::now().as_millisecond() - rec.created_at.as_millisecond();
-            if rec.status == RunStatus::Queued && (age as u128) < QUEUED_GRACE.as_millis() {
+            // Queued since it was created or put back for a retry: its executor may be starting.
+            if rec.status == RunStatus::Queued
+                && self.inner.store.last_saved(&rec.id).is_some_and(|t| t.elapsed().map_or(true, |age| age < QUEUED_GRACE))
+            {
                 continue;
             }
             let now = Timestamp::now();
@@ -128,6 +173,10 @@ impl LocalRunner {
             rec.note = Some(format!("interrupted: the flightdeck process executing it (pid {pid}) stopped before the run finished"));
             self.inner.store.save(&rec)?;
             marked.push(rec.id.clone());
+        }
+        if !marked.is_empty() {
+            // Whatever their jobs left running has nobody to end it now.
+            reap::reap_orphans(&self.inner.store);
         }
         Ok(marked)
     }
@@ -237,7 +286,8 @@ impl LocalRunner {
         }
     }
 
-    fn retry_blocking(&self, id: &RunRef, trigger: Trigger) -> Result<(), CiError> {
+    /// Puts a finished run's failed, cancelled or skipped jobs back in the queue.
+    fn requeue(&self, id: &RunRef, trigger: Trigger) -> Result<RunRecord, CiError> {
         if self.is_active_here(id) {
             return Err(CiError::WrongState { run: id.clone(), status: "running".into(), what: "retry it when it has finished".into() });
         }
@@ -274,7 +324,7 @@ impl LocalRunner {
         rec.note = Some(format!("retried by {}", trigger.actor));
         rec.retried_by.push(trigger.actor.clone());
         self.inner.store.save(&rec)?;
-        self.start(rec)
+        Ok(rec)
     }
 
     async fn decide(&self, id: &RunRef, job: String, decision: GateDecision) -> Result<(), CiError> {
@@ -478,7 +528,7 @@ impl CiProvider for LocalRunner {
         async move {
             let rec = self.create_run(&pipeline, trigger)?;
             let id = rec.id.clone();
-            self.start(rec)?;
+            self.launch(rec).await?;
             Ok(id)
         }
         .boxed()
@@ -494,7 +544,11 @@ impl CiProvider for LocalRunner {
     }
 
     fn retry(&self, run: RunRef, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>> {
-        async move { self.retry_blocking(&run, trigger) }.boxed()
+        async move {
+            let rec = self.requeue(&run, trigger)?;
+            self.launch(rec).await
+        }
+        .boxed()
     }
 
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {

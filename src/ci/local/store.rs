@@ -125,6 +125,11 @@ impl RunStore {
     }
 
     /// The process that last wrote the run's record (0 when unknown).
+    /// When the run's record was last written (None when it cannot be told).
+    pub fn last_saved(&self, id: &RunRef) -> Option<std::time::SystemTime> {
+        fs::metadata(self.run_dir(id).join("run.json")).and_then(|m| m.modified()).ok()
+    }
+
     pub fn owner_pid(&self, id: &RunRef) -> u32 {
         let path = self.run_dir(id).join("run.json");
         let read = || -> Option<u32> {

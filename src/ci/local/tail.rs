@@ -28,8 +28,12 @@ impl Tailer {
         let meta_path = store.run_dir(&self.run).join("run.json");
         let sig = std::fs::metadata(&meta_path).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
         let rec = store.load(&self.run)?;
-        if sig != self.record_sig {
-            self.record_sig = sig;
+        // The record first, so a reader knows a job before its lines arrive; but the final record
+        // last, so a follower that stops at the run's end has had every line.
+        let changed = sig != self.record_sig;
+        self.record_sig = sig;
+        let finished = rec.status.is_terminal();
+        if changed && !finished {
             let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
         }
         for job in &rec.jobs {
@@ -54,6 +58,9 @@ impl Tailer {
                 let _ = events.send(RunEvent::Log { run: self.run.clone(), job: job.key.clone(), lines });
             }
         }
-        Ok(rec.status.is_terminal())
+        if changed && finished {
+            let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
+        }
+        Ok(finished)
     }
 }

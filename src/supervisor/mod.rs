@@ -1,0 +1,261 @@
+//! The supervisor: one small process per data directory that executes local runs and keeps NGINX
+//! canaries moving and judged, so that nothing depends on a cockpit or a terminal staying open.
+//! The cockpit and the command line are its clients: they ask over a Unix socket, then follow the
+//! run's files. It starts on demand, outlives its clients, and exits when no run or canary needs
+//! it. It takes each caller's identity from the kernel (peer credentials), never from the request.
+
+mod guard;
+mod server;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ci::CiError;
+use crate::domain::RunRef;
+pub use guard::guard;
+pub use server::serve;
+
+/// How long a client waits for a supervisor it started to answer.
+const START_LIMIT: Duration = Duration::from_secs(15);
+/// How long a client waits for an answer to one request.
+const ANSWER_LIMIT: Duration = Duration::from_secs(60);
+
+/// A request from a client, one JSON line.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// Execute a queued run, created (and journaled) by the client, with this configuration.
+    Execute { config: Option<PathBuf>, run: RunRef },
+    /// Keep the configuration's NGINX canaries moving until none is under way.
+    KeepMoving { config: Option<PathBuf> },
+    /// What the supervisor is doing.
+    Status,
+    /// Stop now, cancelling the runs it executes: already checked against the policy and
+    /// journaled by the client; the supervisor journals the cancellations it makes.
+    Stop { reason: String },
+}
+
+/// The answer to a request, one JSON line.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reply {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    pub pid: u32,
+    /// The operating-system account it runs as.
+    pub account: String,
+    pub started: String,
+    /// Runs it executes now.
+    pub runs: Vec<String>,
+    /// Canaries it keeps moving now.
+    pub rollouts: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("the supervisor's socket path {0} is too long for a Unix socket (over 107 bytes); use a shorter --data-dir")]
+    PathTooLong(PathBuf),
+    #[error("cannot start the flightdeck supervisor: {0}")]
+    Start(String),
+    #[error("the flightdeck supervisor did not answer: {0} (its log: {1})")]
+    NoAnswer(String, PathBuf),
+    #[error("the flightdeck supervisor refused: {0}")]
+    Refused(String),
+}
+
+/// The files of a data directory's supervisor.
+pub struct Files {
+    pub socket: PathBuf,
+    pub lock: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Files {
+    pub fn of(data_dir: &Path) -> Files {
+        Files { socket: data_dir.join("supervisor.sock"), lock: data_dir.join("supervisor.lock"), log: data_dir.join("supervisor.log") }
+    }
+}
+
+/// A client of the data directory's supervisor, starting it when it is not there.
+#[derive(Clone, Debug)]
+pub struct Client {
+    data_dir: PathBuf,
+    /// The configuration file the client uses: the supervisor executes with the same one.
+    config: Option<PathBuf>,
+}
+
+impl Client {
+    pub fn new(data_dir: &Path, config: Option<&Path>) -> Client {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        Client { data_dir: canonical(data_dir), config: config.map(canonical) }
+    }
+
+    /// Sends one request to the running supervisor, starting one first if none answers.
+    pub fn call(&self, request: &Request) -> Result<Reply, SupervisorError> {
+        let files = Files::of(&self.data_dir);
+        if files.socket.as_os_str().len() > 107 {
+            return Err(SupervisorError::PathTooLong(files.socket));
+        }
+        let stream = match UnixStream::connect(&files.socket) {
+            Ok(s) => s,
+            Err(_) => self.start_and_connect(&files)?,
+        };
+        exchange(stream, request).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))
+    }
+
+    /// Asks the supervisor, without starting one, what it is doing (None: none is running).
+    pub fn status_if_running(&self) -> Result<Option<Status>, SupervisorError> {
+        let files = Files::of(&self.data_dir);
+        let Ok(stream) = UnixStream::connect(&files.socket) else {
+            return Ok(None);
+        };
+        let reply = exchange(stream, &Request::Status).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))?;
+        Ok(reply.status)
+    }
+
+    /// Asks a running supervisor to stop; false when none was running.
+    pub fn stop(&self, reason: &str) -> Result<bool, SupervisorError> {
+        let files = Files::of(&self.data_dir);
+        let Ok(stream) = UnixStream::connect(&files.socket) else {
+            return Ok(false);
+        };
+        let reply =
+            exchange(stream, &Request::Stop { reason: reason.to_string() }).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))?;
+        if reply.ok { Ok(true) } else { Err(SupervisorError::Refused(reply.message)) }
+    }
+
+    /// Asks a running supervisor to stop, and waits (bounded) until it has: its runs cancelled and
+    /// recorded. False when none was running.
+    pub fn stop_and_wait(&self, reason: &str, limit: Duration) -> Result<bool, SupervisorError> {
+        if !self.stop(reason)? {
+            return Ok(false);
+        }
+        let files = Files::of(&self.data_dir);
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if !held(&files.lock) {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(SupervisorError::NoAnswer(format!("it was still stopping after {}s", limit.as_secs()), files.log))
+    }
+
+    fn start_and_connect(&self, files: &Files) -> Result<UnixStream, SupervisorError> {
+        let mut child = spawn(&self.data_dir, files)?;
+        let started = Instant::now();
+        loop {
+            if let Ok(s) = UnixStream::connect(&files.socket) {
+                // Reaped later by nobody: it is a daemon, detached into its own session.
+                std::mem::forget(child);
+                return Ok(s);
+            }
+            // Another client's supervisor may have won the start; this one then exits at once.
+            if let Ok(Some(status)) = child.try_wait()
+                && !status.success()
+            {
+                return Err(SupervisorError::Start(format!("it exited with {status}; see {}", files.log.display())));
+            }
+            if started.elapsed() > START_LIMIT {
+                return Err(SupervisorError::Start(format!(
+                    "it did not open {} within {}s; see {}",
+                    files.socket.display(),
+                    START_LIMIT.as_secs(),
+                    files.log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Starts `flightdeck supervise` in its own session, detached from any terminal, with the user's
+/// own file-creation mask (it makes its files private itself, and gives jobs the user's mask).
+fn spawn(data_dir: &Path, files: &Files) -> Result<std::process::Child, SupervisorError> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| SupervisorError::Start(format!("cannot find the flightdeck executable: {e}")))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&files.log)
+        .map_err(|e| SupervisorError::Start(format!("cannot open its log {}: {e}", files.log.display())))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--data-dir").arg(data_dir).arg("supervise");
+    // Started from inside a job, it must not carry the job's mark: it is nobody's orphan.
+    cmd.env_remove(crate::ci::local::reap::TOKEN_VAR);
+    cmd.current_dir("/");
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log);
+    let mask = crate::paths::job_umask() as libc::mode_t;
+    // SAFETY: setsid and umask are async-signal-safe; the supervisor leaves the caller's session
+    // (no SIGHUP when the terminal goes) and starts with the user's own mask.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::umask(mask);
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|e| SupervisorError::Start(e.to_string()))
+}
+
+/// Whether a supervisor holds the lock file (a supervisor that is gone holds nothing).
+fn held(lock: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().read(true).open(lock) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; taking the lock proves nobody holds it, and closing the
+    // file releases it at once.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+}
+
+/// One request, one answer.
+fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply, String> {
+    stream.set_read_timeout(Some(ANSWER_LIMIT)).map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    stream.write_all(&line).map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).map_err(|e| format!("no answer: {e}"))?;
+    if answer.is_empty() {
+        return Err("it closed the connection without answering".into());
+    }
+    serde_json::from_str(&answer).map_err(|e| format!("an answer that is not understood: {e}"))
+}
+
+impl crate::ci::local::Dispatch for Client {
+    fn execute(&self, run: &RunRef) -> Result<(), CiError> {
+        let reply =
+            self.call(&Request::Execute { config: self.config.clone(), run: run.clone() }).map_err(|e| CiError::Other(e.to_string()))?;
+        if reply.ok { Ok(()) } else { Err(CiError::Other(reply.message)) }
+    }
+}
+
+impl crate::rollout::Keeper for Client {
+    fn keep_moving(&self) -> Result<(), String> {
+        let reply = self.call(&Request::KeepMoving { config: self.config.clone() }).map_err(|e| e.to_string())?;
+        if reply.ok { Ok(()) } else { Err(reply.message) }
+    }
+}
+
+/// The account name of a user id, from the password database (the id itself when it has none).
+pub fn account_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out at
+    // once and the pointer never kept.
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return format!("uid {uid}");
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+    }
+}

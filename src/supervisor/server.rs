@@ -1,0 +1,332 @@
+//! `flightdeck supervise`: the supervisor's side. One per data directory (a lock file says which),
+//! reachable only by the account that owns the data directory (peer credentials), exiting when it
+//! has had nothing to do for a moment.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use super::{Files, Reply, Request, Status, account_name};
+use crate::ci::RunEvent;
+use crate::ci::local::LocalRunner;
+use crate::config::{Config, Locations};
+use crate::rollout::Controller;
+
+/// How long it stays with nothing to do before it exits (a client about to ask finds it there).
+const LINGER: Duration = Duration::from_secs(3);
+/// Requests are one short line.
+const REQUEST_LIMIT: usize = 64 * 1024;
+
+/// What one configuration file needs executed: its runs, and its canaries.
+struct Workspace {
+    runner: LocalRunner,
+    controller: Controller,
+    /// Set while its canaries are kept moving; cancelled when none is under way any more.
+    keeping: Option<CancellationToken>,
+    /// The canaries under way at the last look.
+    moving: Vec<String>,
+}
+
+struct Shared {
+    data_dir: PathBuf,
+    workspaces: Mutex<HashMap<Option<PathBuf>, Workspace>>,
+    /// Requests being answered now: the supervisor is not idle while there are any.
+    in_flight: std::sync::atomic::AtomicUsize,
+    started: jiff::Timestamp,
+    stop: CancellationToken,
+}
+
+/// Serves the data directory until nothing needs it.
+pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let files = Files::of(&data_dir);
+    let Some(_lock) = take_lock(&files).await? else {
+        // Another supervisor answers for this data directory.
+        return Ok(ExitCode::SUCCESS);
+    };
+    eprintln!("{} supervisor {} started for {}", jiff::Timestamp::now(), std::process::id(), data_dir.display());
+    let store = crate::ci::local::RunStore::open(&data_dir)?;
+    let reaped = crate::ci::local::reap::reap_orphans(&store);
+    if reaped > 0 {
+        eprintln!("ended {reaped} job process(es) left behind by a supervisor that died");
+    }
+    // Ends this supervisor's jobs if it is killed outright; lives as long as we do.
+    let mut guard = super::guard::start(&data_dir).context("cannot start the supervisor's guard")?;
+    let _ = std::fs::remove_file(&files.socket);
+    let listener = UnixListener::bind(&files.socket).with_context(|| format!("cannot listen on {}", files.socket.display()))?;
+    let shared = Arc::new(Shared {
+        data_dir: data_dir.clone(),
+        workspaces: Mutex::new(HashMap::new()),
+        in_flight: Default::default(),
+        started: jiff::Timestamp::now(),
+        stop: CancellationToken::new(),
+    });
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    // A terminal it never had cannot hang up on it; ignore the signal all the same.
+    let mut _hangup = signal(SignalKind::hangup())?;
+    let mut idle_since = Instant::now();
+    let mut look = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            conn = listener.accept() => {
+                if let Ok((stream, _)) = conn {
+                    shared.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let s = shared.clone();
+                    tokio::spawn(async move {
+                        answer(&s, stream).await;
+                        s.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
+            }
+            _ = look.tick() => {
+                if !matches!(guard.try_wait(), Ok(None)) {
+                    eprintln!("{} the guard was gone; starting another", jiff::Timestamp::now());
+                    guard = super::guard::start(&data_dir).context("cannot restart the supervisor's guard")?;
+                }
+                if !idle(&shared) {
+                    idle_since = Instant::now();
+                } else if idle_since.elapsed() >= LINGER {
+                    break;
+                }
+            }
+            _ = shared.stop.cancelled() => break,
+            _ = terminate.recv() => { stop_everything(&shared, "the supervisor received SIGTERM"); break; }
+            _ = interrupt.recv() => { stop_everything(&shared, "the supervisor received SIGINT"); break; }
+        }
+    }
+    // New clients start a new supervisor, which waits for our lock: nothing is accepted from here.
+    let _ = std::fs::remove_file(&files.socket);
+    drop(listener);
+    wait_for_runs(&shared).await;
+    eprintln!("{} supervisor {} exits: nothing left to do", jiff::Timestamp::now(), std::process::id());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The supervisor's lock, waiting while a previous supervisor finishes exiting; None when another
+/// one is serving.
+async fn take_lock(files: &Files) -> anyhow::Result<Option<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&files.lock)
+        .with_context(|| format!("cannot open {}", files.lock.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(Some(file));
+        }
+        if std::os::unix::net::UnixStream::connect(&files.socket).is_ok() {
+            return Ok(None);
+        }
+        if Instant::now() > deadline {
+            bail!("another supervisor holds {} but does not answer on {}", files.lock.display(), files.socket.display());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Nothing executing, nothing to keep moving, nobody asking.
+fn idle(shared: &Shared) -> bool {
+    if shared.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        return false;
+    }
+    let Ok(ws) = shared.workspaces.lock() else { return false };
+    ws.values().all(|w| w.runner.active_count() == 0 && w.keeping.is_none())
+}
+
+async fn wait_for_runs(shared: &Shared) {
+    let runners: Vec<LocalRunner> = shared.workspaces.lock().map(|ws| ws.values().map(|w| w.runner.clone()).collect()).unwrap_or_default();
+    for r in runners {
+        r.wait_idle(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Cancels every run and stops every keeper (an explicit stop, or a signal from the system).
+fn stop_everything(shared: &Shared, why: &str) {
+    eprintln!("{} stopping: {why}", jiff::Timestamp::now());
+    if let Ok(mut ws) = shared.workspaces.lock() {
+        for w in ws.values_mut() {
+            w.runner.cancel_all_journaled(why);
+            if let Some(k) = w.keeping.take() {
+                k.cancel();
+            }
+        }
+    }
+}
+
+async fn answer(shared: &Arc<Shared>, stream: UnixStream) {
+    let peer = stream.peer_cred();
+    let (read, mut write) = stream.into_split();
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(read.take(REQUEST_LIMIT as u64));
+    let read = tokio::time::timeout(Duration::from_secs(10), reader.read_until(b'\n', &mut line)).await;
+    let reply = match (peer, read) {
+        (Err(e), _) => refuse(format!("cannot tell who is asking: {e}")),
+        (_, Err(_)) | (_, Ok(Err(_))) => refuse("the request did not arrive in time".into()),
+        (Ok(cred), Ok(Ok(_))) => {
+            // SAFETY: geteuid has no failure mode and no memory effects.
+            let me = unsafe { libc::geteuid() };
+            if cred.uid() != me {
+                refuse(format!(
+                    "this supervisor belongs to {}; {} may not use it (its data directory is private to its owner)",
+                    account_name(me),
+                    account_name(cred.uid())
+                ))
+            } else {
+                match serde_json::from_slice::<Request>(&line) {
+                    Ok(request) => handle(shared, request, cred.pid()).await,
+                    Err(e) => refuse(format!("a request that is not understood: {e}")),
+                }
+            }
+        }
+    };
+    let mut out = serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"ok\":false,\"message\":\"internal error\"}".to_vec());
+    out.push(b'\n');
+    let _ = write.write_all(&out).await;
+}
+
+fn refuse(message: String) -> Reply {
+    Reply { ok: false, message, status: None }
+}
+
+fn ok(message: String) -> Reply {
+    Reply { ok: true, message, status: None }
+}
+
+async fn handle(shared: &Arc<Shared>, request: Request, peer: Option<i32>) -> Reply {
+    let from = peer.map(|p| format!("pid {p}")).unwrap_or_else(|| "a client".into());
+    match request {
+        Request::Status => Reply { ok: true, message: "running".into(), status: Some(status(shared)) },
+        Request::Stop { reason } => {
+            eprintln!("{} {from} asked to stop: {}", jiff::Timestamp::now(), crate::logstore::sanitize::plain(&reason));
+            stop_everything(shared, &format!("the supervisor was stopped: {reason}"));
+            shared.stop.cancel();
+            ok("stopping".into())
+        }
+        Request::Execute { config, run } => {
+            let runner = match workspace(shared, &config) {
+                Ok(r) => r,
+                Err(e) => return refuse(e),
+            };
+            match runner.execute_requested(&run).await {
+                Ok(()) => {
+                    eprintln!("{} executing run #{run} for {from}", jiff::Timestamp::now());
+                    ok(format!("run #{run} is executing"))
+                }
+                Err(e) => refuse(e.to_string()),
+            }
+        }
+        Request::KeepMoving { config } => match workspace(shared, &config) {
+            Ok(_) => {
+                keep_moving(shared, &config);
+                ok("the canaries under way are kept moving".into())
+            }
+            Err(e) => refuse(e),
+        },
+    }
+}
+
+fn status(shared: &Shared) -> Status {
+    let mut s = Status {
+        pid: std::process::id(),
+        // SAFETY: geteuid has no failure mode and no memory effects.
+        account: account_name(unsafe { libc::geteuid() }),
+        started: shared.started.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        ..Default::default()
+    };
+    if let Ok(ws) = shared.workspaces.lock() {
+        for w in ws.values() {
+            s.runs.extend(w.runner.active_runs().iter().map(|r| r.text()));
+            s.rollouts.extend(w.moving.iter().map(|n| format!("nginx:{n}")));
+        }
+    }
+    s.runs.sort();
+    s.rollouts.sort();
+    s
+}
+
+/// The runner for a configuration file, loading it the first time it is asked for.
+fn workspace(shared: &Arc<Shared>, config: &Option<PathBuf>) -> Result<LocalRunner, String> {
+    let mut ws = shared.workspaces.lock().map_err(|_| "internal state poisoned".to_string())?;
+    if let Some(w) = ws.get(config) {
+        return Ok(w.runner.clone());
+    }
+    let loc = Locations { config_file: config.clone(), config_dir: Locations::discover(None).config_dir };
+    let cfg = Arc::new(Config::load(&loc).map_err(|e| format!("{e:#}"))?);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(log_problems(rx));
+    let runner = LocalRunner::new(cfg.clone(), &shared.data_dir, tx).map_err(|e| e.to_string())?;
+    let journal = crate::audit::Journal::in_data_dir(&shared.data_dir);
+    let controller = Controller::new(cfg.rollouts.clone(), &shared.data_dir, cfg.canary_services(), Some(journal));
+    ws.insert(config.clone(), Workspace { runner: runner.clone(), controller, keeping: None, moving: Vec::new() });
+    Ok(runner)
+}
+
+/// Problems of runs executing here go to the supervisor's log.
+async fn log_problems(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
+    while let Some(ev) = rx.recv().await {
+        if let RunEvent::Problem { run, message } = ev {
+            let run = run.map(|r| format!("run #{r}: ")).unwrap_or_default();
+            eprintln!("{} {run}{}", jiff::Timestamp::now(), crate::logstore::sanitize::plain(&message));
+        }
+    }
+}
+
+/// Moves the configuration's canaries on every tick until none is under way.
+fn keep_moving(shared: &Arc<Shared>, config: &Option<PathBuf>) {
+    let Ok(mut ws) = shared.workspaces.lock() else { return };
+    let Some(w) = ws.get_mut(config) else { return };
+    if w.keeping.is_some() {
+        return;
+    }
+    let stop = CancellationToken::new();
+    w.keeping = Some(stop.clone());
+    let controller = w.controller.clone();
+    let (shared, config) = (shared.clone(), config.clone());
+    tokio::spawn(async move {
+        loop {
+            let before = shared.workspaces.lock().ok().and_then(|ws| Some(ws.get(&config)?.moving.clone())).unwrap_or_default();
+            let mut moving = Vec::new();
+            for name in controller.names() {
+                match controller.tick(&name).await {
+                    Ok(rec) if rec.moving() => moving.push(name),
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("{} canary {name}: {}", jiff::Timestamp::now(), crate::logstore::sanitize::plain(&e.to_string()));
+                        // A canary that was under way may still be serving traffic: keep looking.
+                        if before.contains(&name) {
+                            moving.push(name);
+                        }
+                    }
+                }
+            }
+            let done = moving.is_empty();
+            if let Ok(mut ws) = shared.workspaces.lock()
+                && let Some(w) = ws.get_mut(&config)
+            {
+                w.moving = moving;
+                if done {
+                    w.keeping = None;
+                }
+            }
+            if done {
+                return;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(crate::rollout::controller::TICK) => {}
+            }
+        }
+    });
+}
