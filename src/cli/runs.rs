@@ -63,7 +63,7 @@ pub(super) async fn start(
     let Some(id) = report.new_run else { bail!("the run was not created") };
     if follow {
         eprintln!("run #{id} of `{pipeline}` started; Ctrl-C stops following, not the run");
-        follow_files(&ci, id, None, Printer::new(colour)).await
+        follow_files(&ci, id, None, Printer::new(colour), true).await
     } else {
         println!("{}", id.text());
         eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {} --follow`", id.text());
@@ -82,7 +82,7 @@ pub(super) async fn retry(who: &Caller<'_>, run: RunRef, follow: bool, colour: b
     change(&ci.registry, who, Operation::Retry { run: run.clone() }, Some(&rec), None, confirm).await?;
     if follow {
         eprintln!("retrying run #{run}; Ctrl-C stops following, not the run");
-        follow_files(&ci, run, None, Printer::new(colour)).await
+        follow_files(&ci, run, None, Printer::new(colour), true).await
     } else {
         eprintln!("retrying run {} in the background; follow it with `flightdeck logs {} --follow`", run.text(), run.text());
         Ok(ExitCode::SUCCESS)
@@ -147,15 +147,23 @@ pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follo
         return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
     }
     local_only(&run, "logs --follow")?;
-    follow_files(&ci, run, job, printer).await
+    follow_files(&ci, run, job, printer, false).await
 }
 
 /// Follows a local run's files (the supervisor writes them) until it ends; the exit code is the
 /// run's: 0 only when it succeeded.
-async fn follow_files(ci: &Ci, run: RunRef, job: Option<String>, mut printer: Printer) -> anyhow::Result<ExitCode> {
+/// `taken`: the supervisor said it executes the run (so a queued record with nobody holding it is
+/// an executor that died, not one on its way).
+async fn follow_files(ci: &Ci, run: RunRef, job: Option<String>, mut printer: Printer, taken: bool) -> anyhow::Result<ExitCode> {
     let (events, mut tailed) = unbounded_channel();
     let mut tailer = Tailer::new(run.clone());
+    let mut looked = std::time::Instant::now();
     loop {
+        // A supervisor killed outright says nothing: find out, and say the run was interrupted.
+        if looked.elapsed() >= Duration::from_millis(500) {
+            looked = std::time::Instant::now();
+            ci.local.recover_if_abandoned(&run, !taken)?;
+        }
         let done = tailer.poll(ci.local.store(), &events)?;
         while let Ok(ev) = tailed.try_recv() {
             let ev = match (ev, &job) {

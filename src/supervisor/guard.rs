@@ -5,7 +5,9 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
+
+use tokio::process::{Child, Command};
 
 /// Starts the guard of the supervisor that calls it.
 pub(super) fn start(data_dir: &Path) -> std::io::Result<Child> {
@@ -25,8 +27,17 @@ pub(super) fn start(data_dir: &Path) -> std::io::Result<Child> {
 pub fn guard(data_dir: &Path) -> ExitCode {
     let mut sink = [0u8; 64];
     let mut stdin = std::io::stdin().lock();
+    // SAFETY: getppid has no failure mode and no memory effects.
+    let supervisor = unsafe { libc::getppid() };
     // Nothing is ever written: the read returns when the supervisor's end is closed.
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    // The kernel closes a dying process's files one by one: the runs' locks may not be released
+    // yet. The guard is handed to another parent only once the supervisor is entirely gone.
+    let started = std::time::Instant::now();
+    // SAFETY: as above.
+    while unsafe { libc::getppid() } == supervisor && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     match crate::ci::local::RunStore::open(data_dir) {
         Ok(store) => {
             let ended = crate::ci::local::reap::reap_orphans(&store);

@@ -91,12 +91,20 @@ pub struct Client {
     data_dir: PathBuf,
     /// The configuration file the client uses: the supervisor executes with the same one.
     config: Option<PathBuf>,
+    /// The flightdeck executable that serves as the supervisor (None: this one).
+    program: Option<PathBuf>,
 }
 
 impl Client {
     pub fn new(data_dir: &Path, config: Option<&Path>) -> Client {
         let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        Client { data_dir: canonical(data_dir), config: config.map(canonical) }
+        Client { data_dir: canonical(data_dir), config: config.map(canonical), program: None }
+    }
+
+    /// Starts `program` as the supervisor, for a program that embeds flightdeck's library.
+    pub fn with_program(mut self, program: &Path) -> Client {
+        self.program = Some(program.to_path_buf());
+        self
     }
 
     /// Sends one request to the running supervisor, starting one first if none answers.
@@ -151,7 +159,11 @@ impl Client {
     }
 
     fn start_and_connect(&self, files: &Files) -> Result<UnixStream, SupervisorError> {
-        let mut child = spawn(&self.data_dir, files)?;
+        let program = match &self.program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe().map_err(|e| SupervisorError::Start(format!("cannot find the flightdeck executable: {e}")))?,
+        };
+        let mut child = spawn(&program, &self.data_dir, files)?;
         let started = Instant::now();
         loop {
             if let Ok(s) = UnixStream::connect(&files.socket) {
@@ -180,9 +192,8 @@ impl Client {
 
 /// Starts `flightdeck supervise` in its own session, detached from any terminal, with the user's
 /// own file-creation mask (it makes its files private itself, and gives jobs the user's mask).
-fn spawn(data_dir: &Path, files: &Files) -> Result<std::process::Child, SupervisorError> {
+fn spawn(exe: &Path, data_dir: &Path, files: &Files) -> Result<std::process::Child, SupervisorError> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| SupervisorError::Start(format!("cannot find the flightdeck executable: {e}")))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

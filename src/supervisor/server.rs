@@ -60,6 +60,8 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     }
     // Ends this supervisor's jobs if it is killed outright; lives as long as we do.
     let mut guard = super::guard::start(&data_dir).context("cannot start the supervisor's guard")?;
+    // Our end of its pipe, held apart from the child: waiting for a child closes its stdin.
+    let mut _guard_pipe = guard.stdin.take();
     let _ = std::fs::remove_file(&files.socket);
     let listener = UnixListener::bind(&files.socket).with_context(|| format!("cannot listen on {}", files.socket.display()))?;
     let shared = Arc::new(Shared {
@@ -87,10 +89,16 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
                     });
                 }
             }
+            _ = guard.wait() => {
+                eprintln!("{} the guard was gone; starting another", jiff::Timestamp::now());
+                guard = super::guard::start(&data_dir).context("cannot restart the supervisor's guard")?;
+                _guard_pipe = guard.stdin.take();
+            }
             _ = look.tick() => {
-                if !matches!(guard.try_wait(), Ok(None)) {
-                    eprintln!("{} the guard was gone; starting another", jiff::Timestamp::now());
-                    guard = super::guard::start(&data_dir).context("cannot restart the supervisor's guard")?;
+                if !files.lock.exists() {
+                    // Its data directory was deleted: nothing it does could be recorded any more.
+                    stop_everything(&shared, "its data directory was deleted");
+                    break;
                 }
                 if !idle(&shared) {
                     idle_since = Instant::now();

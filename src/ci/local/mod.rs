@@ -148,37 +148,51 @@ impl LocalRunner {
     pub fn recover_interrupted(&self) -> Result<Vec<RunRef>, CiError> {
         let (runs, _) = self.inner.store.list()?;
         let mut marked = Vec::new();
-        for mut rec in runs.into_iter().filter(|r| !r.status.is_terminal()) {
-            if self.is_active_here(&rec.id) {
-                continue;
+        for rec in runs.into_iter().filter(|r| !r.status.is_terminal()) {
+            if self.recover_if_abandoned(&rec.id, true)? {
+                marked.push(rec.id);
             }
-            let Some(_lock) = self.inner.store.try_lock(&rec.id)? else {
-                continue;
-            };
-            // Queued since it was created or put back for a retry: its executor may be starting.
-            if rec.status == RunStatus::Queued
-                && self.inner.store.last_saved(&rec.id).is_some_and(|t| t.elapsed().map_or(true, |age| age < QUEUED_GRACE))
-            {
-                continue;
-            }
-            let now = Timestamp::now();
-            for j in rec.jobs.iter_mut().filter(|j| !j.status.is_terminal()) {
-                j.status = JobStatus::Interrupted;
-                j.finished_at = Some(now);
-                j.error = Some("the flightdeck process executing this job stopped before it finished".into());
-            }
-            rec.status = RunStatus::Interrupted;
-            rec.finished_at = Some(now);
-            let pid = self.inner.store.owner_pid(&rec.id);
-            rec.note = Some(format!("interrupted: the flightdeck process executing it (pid {pid}) stopped before the run finished"));
-            self.inner.store.save(&rec)?;
-            marked.push(rec.id.clone());
-        }
-        if !marked.is_empty() {
-            // Whatever their jobs left running has nobody to end it now.
-            reap::reap_orphans(&self.inner.store);
         }
         Ok(marked)
+    }
+
+    /// Marks the run `interrupted` when it is unfinished and no live process executes it (its
+    /// executor holds its lock for as long as it lives); ends whatever its jobs left running.
+    /// `queued_grace`: a run queued a moment ago may still be on its way to its executor; a caller
+    /// that knows an executor had taken it says false.
+    pub fn recover_if_abandoned(&self, id: &RunRef, queued_grace: bool) -> Result<bool, CiError> {
+        if self.is_active_here(id) {
+            return Ok(false);
+        }
+        let Some(_lock) = self.inner.store.try_lock(id)? else {
+            return Ok(false);
+        };
+        // Read again under the lock: the executor may have finished it and gone meanwhile.
+        let mut rec = self.inner.store.load(id)?;
+        if rec.status.is_terminal() {
+            return Ok(false);
+        }
+        // Queued since it was created or put back for a retry: its executor may be starting.
+        if queued_grace
+            && rec.status == RunStatus::Queued
+            && self.inner.store.last_saved(id).is_some_and(|t| t.elapsed().map_or(true, |age| age < QUEUED_GRACE))
+        {
+            return Ok(false);
+        }
+        let now = Timestamp::now();
+        for j in rec.jobs.iter_mut().filter(|j| !j.status.is_terminal()) {
+            j.status = JobStatus::Interrupted;
+            j.finished_at = Some(now);
+            j.error = Some("the flightdeck process executing this job stopped before it finished".into());
+        }
+        rec.status = RunStatus::Interrupted;
+        rec.finished_at = Some(now);
+        let pid = self.inner.store.owner_pid(id);
+        rec.note = Some(format!("interrupted: the flightdeck process executing it (pid {pid}) stopped before the run finished"));
+        self.inner.store.save(&rec)?;
+        // Whatever its jobs left running has nobody to end it now.
+        reap::reap_orphans(&self.inner.store);
+        Ok(true)
     }
 
     fn is_active_here(&self, id: &RunRef) -> bool {
@@ -391,6 +405,7 @@ impl LocalRunner {
                 tokio::task::spawn_blocking(move || store.ids().unwrap_or_default()).await.unwrap_or_default().into_iter().collect();
             let mut tailers: HashMap<RunRef, Tailer> = HashMap::new();
             let mut first = true;
+            let mut rounds: u64 = 0;
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -418,8 +433,13 @@ impl LocalRunner {
                     }
                 }
                 first = false;
+                rounds += 1;
                 let mut finished = Vec::new();
                 for (id, t) in tailers.iter_mut() {
+                    // An executor killed outright says nothing: look for one every few rounds.
+                    if rounds.is_multiple_of(4) {
+                        let _ = runner.recover_if_abandoned(id, true);
+                    }
                     match t.poll(&store, &runner.inner.events) {
                         Ok(true) => finished.push(id.clone()),
                         Ok(false) => {}

@@ -1,0 +1,268 @@
+//! The supervisor under what users do to it: kill -9 of clients and of the supervisor at random
+//! moments, a run record nobody journaled, and a canary left under way with no cockpit open.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::supervision::{StopsSupervisor, job_processes, supervisor_pid, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+fn flightdeck(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(dir.join("flightdeck.toml")).arg("--data-dir").arg(dir.join("data")).args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// A small deterministic generator: the moments of the kills, reproducible from the printed seed.
+struct Moments(u64);
+
+impl Moments {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn kill9(pid: i32) {
+    // SAFETY: SIGKILL to a process of this test's data directory, found by pid just before.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+fn reap(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// 200 kill -9 at random moments: of a `run --follow` client, of the supervisor, or of its guard.
+/// A job process is an orphan when it is still alive once its supervisor is gone and the guard had
+/// its chance; the drill counts them, and there must be none.
+#[test]
+fn two_hundred_kills_at_random_moments_leave_no_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each job leaves children behind, one of them in a session of its own (as daemons do).
+    std::fs::write(
+        dir.path().join("flightdeck.toml"),
+        "[runner]\nmax_parallel_jobs = 64\n[[pipelines.drill.stages]]\nname = \"job\"\n\
+         run = \"sh -c 'sleep 600' & setsid sleep 601 & echo started; sleep 602\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let _stops = StopsSupervisor(data.clone());
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut moments = Moments(seed);
+    let (mut clients, mut supervisors, mut guards, mut orphans) = (0, 0, 0, 0);
+    for round in 0..200 {
+        let said = dir.path().join(format!("client-{round}.err"));
+        let mut client = flightdeck(dir.path(), &["run", "drill", "--follow", "--yes"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&said).unwrap())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(moments.next(250)));
+        let target = moments.next(3);
+        let victim = match target {
+            1 => supervisor_pid(&data).map(|p| p as i32),
+            2 => supervisor_pid(&data).and_then(|p| guard_of(p as i32)),
+            _ => None,
+        };
+        match (target, victim) {
+            (1, Some(pid)) => {
+                kill9(pid);
+                supervisors += 1;
+                // The guard ends what the supervisor executed. (The client may meanwhile have
+                // started another supervisor: its runs are not orphans.)
+                orphans += orphans_after(&data, Duration::from_secs(5));
+            }
+            (2, Some(pid)) => {
+                kill9(pid);
+                guards += 1;
+                // The run goes on (the supervisor starts another guard): stop following it.
+                kill9(client.id() as i32);
+                clients += 1;
+            }
+            _ => {
+                kill9(client.id() as i32);
+                clients += 1;
+            }
+        }
+        // A follower whose supervisor died finds out and says the run was interrupted; one whose
+        // run goes on in a supervisor started meanwhile is stopped here.
+        if target == 1 && !reap(&mut client, Duration::from_secs(3)) && job_processes(&data).len() > orphans_now(&data) {
+            kill9(client.id() as i32);
+            clients += 1;
+        }
+        let hanging = !reap(&mut client, Duration::from_secs(15));
+        if hanging {
+            let _ = client.kill();
+            let _ = client.wait();
+        }
+        assert!(
+            !hanging,
+            "round {round}: a client was left hanging after a kill of {}: {}\nsupervisor: {}",
+            ["the client", "the supervisor", "the guard"][target as usize],
+            std::fs::read_to_string(&said).unwrap_or_default(),
+            {
+                let log = std::fs::read_to_string(data.join("supervisor.log")).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let holders: Vec<String> = std::fs::read_dir("/proc")
+                    .unwrap()
+                    .flatten()
+                    .filter_map(|e| {
+                        let fds = std::fs::read_dir(e.path().join("fd")).ok()?;
+                        let holds =
+                            fds.flatten().any(|f| std::fs::read_link(f.path()).is_ok_and(|l| l.to_string_lossy().contains("owner.lock")));
+                        holds.then(|| {
+                            String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ")
+                        })
+                    })
+                    .collect();
+                format!("{}\nlock holders: {holders:?}", lines[lines.len().saturating_sub(12)..].join("\n"))
+            }
+        );
+    }
+    // The end: the last supervisor is killed outright too, and then nothing may be left at all.
+    if let Some(pid) = supervisor_pid(&data) {
+        kill9(pid as i32);
+        supervisors += 1;
+    }
+    orphans += orphans_after(&data, Duration::from_secs(5));
+    let start = Instant::now();
+    while !job_processes(&data).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(job_processes(&data), Vec::<i32>::new(), "no job process is left once every supervisor is gone");
+    let kills = clients + supervisors + guards;
+    eprintln!("{kills} kills ({clients} clients, {supervisors} supervisors, {guards} guards): {orphans} orphaned job processes");
+    assert!(kills >= 200, "{kills}");
+    assert!(supervisors >= 20 && clients >= 20, "every kind of process was killed: {clients} clients, {supervisors} supervisors");
+    assert_eq!(orphans, 0);
+    // Every run ended in a state that says what happened.
+    let out = flightdeck(dir.path(), &["runs", "--json", "--limit", "1000"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert!(!runs.is_empty());
+    for r in runs {
+        assert!(matches!(r["status"].as_str(), Some("interrupted" | "cancelled" | "queued")), "{r}");
+    }
+}
+
+/// Job processes of the data directory whose run no live executor holds: its `owner.lock` is not
+/// among the kernel's locks (/proc/locks names the inode of every lock held).
+fn orphans(data: &Path) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let held =
+        |inode: u64| locks.lines().any(|l| l.split_whitespace().nth(5).is_some_and(|dev_inode| dev_inode.ends_with(&format!(":{inode}"))));
+    job_processes(data)
+        .into_iter()
+        .filter(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let token = env
+                .split(|&b| b == 0)
+                .find_map(|v| v.strip_prefix(b"FLIGHTDECK_JOB_TOKEN=".as_slice()).map(|t| String::from_utf8_lossy(t).into_owned()));
+            match token.and_then(|t| std::fs::metadata(Path::new(&t).join("owner.lock")).ok()) {
+                Some(m) => !held(m.ino()),
+                None => true,
+            }
+        })
+        .collect()
+}
+
+/// Waits until the orphans are gone, or the guard has had `limit` to end them; returns how many
+/// are left.
+fn orphans_now(data: &Path) -> usize {
+    orphans(data).len()
+}
+
+fn orphans_after(data: &Path, limit: Duration) -> usize {
+    let start = Instant::now();
+    while !orphans(data).is_empty() && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    orphans(data).len()
+}
+
+/// The guard is the supervisor's child running `supervise --guard`.
+fn guard_of(supervisor: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let ppid: i32 = stat.rsplit(") ").next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        (ppid == supervisor && String::from_utf8_lossy(&cmd).contains("--guard")).then_some(pid)
+    })
+}
+
+/// A run record nobody journaled (written by hand, or by a script around the journal) is never
+/// executed, and the refusal is journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_nobody_journaled_is_not_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("deployed");
+    let cfg = format!("[[pipelines.deploy.stages]]\nname = \"ship\"\nrun = \"touch {}\"\n", marker.display());
+    std::fs::write(dir.path().join("flightdeck.toml"), &cfg).unwrap();
+    let data = dir.path().join("data");
+    let _stops = StopsSupervisor(data.clone());
+    let config = std::sync::Arc::new(flightdeck::config::Config::parse(&cfg, Some(&dir.path().join("flightdeck.toml")), None).unwrap());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = flightdeck::ci::local::LocalRunner::new(config, &data, tx).unwrap();
+    let trigger = flightdeck::domain::Trigger { actor: "mallory".into(), via: "cli".into() };
+    let rec = runner.create_run("deploy", trigger).unwrap();
+    let client = flightdeck::supervisor::Client::new(&data, Some(&dir.path().join("flightdeck.toml"))).with_program(BIN.as_ref());
+    let id = rec.id.clone();
+    let refused = tokio::task::spawn_blocking(move || flightdeck::ci::local::Dispatch::execute(&client, &id)).await.unwrap();
+    let err = refused.expect_err("a run without its journaled request must not execute");
+    assert!(err.to_string().contains("no pending request in the journal"), "{err}");
+    let journal = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(journal.contains("\"refused\"") && journal.contains("supervisor request") && journal.contains("mallory"), "{journal}");
+    assert!(!marker.exists(), "nothing was deployed");
+    // The same pipeline through `flightdeck run` executes.
+    let out = flightdeck(dir.path(), &["run", "deploy", "--follow", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(marker.exists());
+}
+
+/// A canary started from the command line keeps moving through its steps with no cockpit and no
+/// follower open: the supervisor drives it to the end, and then exits.
+#[test]
+fn a_canary_moves_on_with_nobody_watching() {
+    let n = support::nginx::Nginx::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = n.spec();
+    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let cfg = format!(
+        "[rollouts.web]\nsteps = [{{ set_weight = 50 }}, {{ pause = {{ duration = \"1s\" }} }}, {{ set_weight = 100 }}]\n\
+         [rollouts.web.nginx]\ninclude = {:?}\nupstream = \"app\"\nstable = [{}]\ncanary = [{}]\nconf = {:?}\nvalidate = [{}]\nreload = [{}]\n",
+        spec.include.display().to_string(),
+        quote(&spec.stable),
+        quote(&spec.canary),
+        spec.conf.as_ref().unwrap().display().to_string(),
+        quote(&spec.validate),
+        quote(&spec.reload),
+    );
+    std::fs::write(dir.path().join("flightdeck.toml"), cfg).unwrap();
+    let data = dir.path().join("data");
+    let _stops = StopsSupervisor(data.clone());
+    let out = flightdeck(dir.path(), &["rollout", "start", "web", "--version", "2.0.0", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(n.split(10), (5, 5), "the first step is in force");
+    // Nobody reads the rollout from here on: only the supervisor can end the timed pause.
+    let record = data.join("rollouts").join("web.json");
+    wait_until(Duration::from_secs(30), "the canary reaching 100 %", || {
+        let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap_or_default()).unwrap_or_default();
+        rec["phase"] == "healthy" && rec["weight"] == 100
+    });
+    assert_eq!(n.split(10), (0, 10));
+    wait_until(Duration::from_secs(20), "the supervisor exiting with nothing left to do", || supervisor_pid(&data).is_none());
+}
