@@ -43,7 +43,7 @@ struct Inner {
 }
 
 /// The actor name of the controller's own moves.
-const CONTROLLER: &str = "flightdeck";
+pub const CONTROLLER: &str = "controller";
 
 /// Held while a rollout is being changed.
 struct Guard {

@@ -185,7 +185,7 @@ fn timeline(state: &State, r: &Release, detail: Option<&Detail>) -> Vec<(Option<
     for rec in state.audit.records.iter().filter(|j| j.target == name && j.phase != crate::audit::Phase::Intent) {
         // Entries the provider keeps itself (an NGINX canary's history) already say what the
         // controller did; the journal adds what people did, and why.
-        if rec.actor == "flightdeck" && rec.origin == "rollout controller" {
+        if rec.actor == crate::rollout::controller::CONTROLLER && rec.origin == "rollout controller" {
             continue;
         }
         let why = if rec.reason.is_empty() { String::new() } else { format!(" — {}", rec.reason) };
