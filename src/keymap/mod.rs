@@ -164,6 +164,26 @@ const fn def(
     CommandDef { command, name, context, defaults, hint, desc, mutating }
 }
 
+/// The global commands the footer offers after the focused pane's own keys, per context (the
+/// navigation keys are in the help screen). On the inbox the decisions come first.
+pub fn footer_extras(context: Context) -> &'static [Command] {
+    match context {
+        Context::Approvals => &[Command::Approve, Command::Reject, Command::Open, Command::ScreenPipelines, Command::Help, Command::Quit],
+        Context::Audit => &[Command::Filter, Command::ScreenPipelines, Command::ScreenApprovals, Command::Help, Command::Quit],
+        Context::Findings => &[Command::Filter, Command::ScreenPipelines, Command::Help, Command::Quit],
+        _ => &[
+            Command::Trigger,
+            Command::Cancel,
+            Command::Retry,
+            Command::Approve,
+            Command::Filter,
+            Command::CommandLine,
+            Command::Help,
+            Command::Quit,
+        ],
+    }
+}
+
 use Command as C;
 use Context::{Global, Log};
 use RolloutKey as RA;

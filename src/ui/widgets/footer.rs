@@ -11,24 +11,6 @@ use crate::keymap::{COMMANDS, Command, Context};
 use crate::theme::Role;
 use crate::ui::widgets::text::width;
 
-/// On the inbox the decisions come first.
-const APPROVAL_HINTS: &[Command] =
-    &[Command::Approve, Command::Reject, Command::Open, Command::ScreenPipelines, Command::Help, Command::Quit];
-const FINDINGS_HINTS: &[Command] = &[Command::Filter, Command::ScreenPipelines, Command::Help, Command::Quit];
-const AUDIT_HINTS: &[Command] = &[Command::Filter, Command::ScreenPipelines, Command::ScreenApprovals, Command::Help, Command::Quit];
-
-/// Global commands worth a hint (navigation keys are in the help screen).
-const GLOBAL_HINTS: &[Command] = &[
-    Command::Trigger,
-    Command::Cancel,
-    Command::Retry,
-    Command::Approve,
-    Command::Filter,
-    Command::CommandLine,
-    Command::Help,
-    Command::Quit,
-];
-
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let ctx = state.context();
@@ -38,12 +20,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         .filter(|d| crate::app::selectors::offered(state, d.command))
         .map(|d| d.command)
         .collect();
-    items.extend_from_slice(match ctx {
-        Context::Approvals => APPROVAL_HINTS,
-        Context::Audit => AUDIT_HINTS,
-        Context::Findings => FINDINGS_HINTS,
-        _ => GLOBAL_HINTS,
-    });
+    items.extend_from_slice(crate::keymap::footer_extras(ctx));
     let mut spans = Vec::new();
     let mut used = 0usize;
     let max = area.width as usize;
