@@ -20,6 +20,8 @@ pub enum AuditError {
     Read { path: PathBuf, source: io::Error },
     #[error("the audit journal {path} ends in a record that cannot be parsed ({detail}); run `flightdeck audit verify`")]
     Damaged { path: PathBuf, detail: String },
+    #[error("record {seq} is in the journal, but its witness could not be written: {detail}")]
+    Witness { seq: u64, detail: String },
 }
 
 #[derive(Clone, Debug)]
@@ -105,18 +107,46 @@ impl Journal {
         out.extend_from_slice(&line_of(&record));
         file.write_all(&out).map_err(werr)?;
         file.sync_data().map_err(werr)?;
+        // Still under the lock, so the witness sees the heads in the journal's order.
+        super::witness::checkpoint(&super::witness::configured(), &self.path, &record)
+            .map_err(|detail| AuditError::Witness { seq: record.seq, detail })?;
         Ok(record)
     }
 
-    /// Every record that parses, and the verification of the whole file.
+    /// Every record that parses, and the verification of the whole file against its chain and the
+    /// configured witness.
     pub fn read(&self) -> Result<(Vec<AuditRecord>, VerifyReport), AuditError> {
+        self.read_witnessed(&super::witness::configured())
+    }
+
+    /// Like `read`, with the checkpoints of the witness file in `settings` (when there is one).
+    pub fn read_witnessed(&self, settings: &super::WitnessSettings) -> Result<(Vec<AuditRecord>, VerifyReport), AuditError> {
+        use std::os::unix::fs::MetadataExt;
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(source) => return Err(AuditError::Read { path: self.path.clone(), source }),
         };
-        let records = bytes.split(|b| *b == b'\n').filter_map(|l| serde_json::from_slice(l).ok()).collect();
-        Ok((records, verify_bytes(&bytes)))
+        let records: Vec<AuditRecord> = bytes.split(|b| *b == b'\n').filter_map(|l| serde_json::from_slice(l).ok()).collect();
+        let mut report = verify_bytes(&bytes);
+        let Some(witness) = settings.file.as_deref().filter(|_| report.ok()) else {
+            return Ok((records, report));
+        };
+        let inode = std::fs::metadata(&self.path).ok().map(|m| m.ino());
+        let found = match super::witness::read(witness, &self.path, settings.signing_key.as_deref()) {
+            Ok(checkpoints) => super::witness::compare(&records, inode, &checkpoints),
+            Err(p) => Some(p),
+        };
+        if let Some(p) = found {
+            // What is before the problem is as it was written; a cut-off end leaves the rest sound.
+            report.good = match p.kind {
+                super::ProblemKind::Truncated | super::ProblemKind::RolledBack | super::ProblemKind::WitnessForged => records.len(),
+                super::ProblemKind::WitnessUnreadable => records.len(),
+                _ => p.line.saturating_sub(1),
+            };
+            report.problem = Some(p);
+        }
+        Ok((records, report))
     }
 }
 

@@ -18,6 +18,20 @@ pub enum ProblemKind {
     Torn,
     /// A line that is not a record at all.
     Corrupt,
+    /// The last records were removed (the witness saw more).
+    Truncated,
+    /// The file was replaced by an older copy (another file, shorter than what the witness saw).
+    RolledBack,
+    /// The chain is whole but differs from what the witness saw: rewritten and re-hashed.
+    Rewritten,
+    /// The journal was deleted (and perhaps a new chain started).
+    Restarted,
+    /// Records at the end that no witness ever saw.
+    Unwitnessed,
+    /// The witness itself holds a checkpoint that is not genuine.
+    WitnessForged,
+    /// The witness cannot be read.
+    WitnessUnreadable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +107,12 @@ pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
         };
         if rec.seq != expected_seq || rec.prev_hash != expected_prev {
             let prev_seq = prev.as_ref().map(|p| p.seq).unwrap_or(0);
-            let (kind, message) = if rec.seq > expected_seq {
+            // A record that is missing here but comes later was moved, not deleted.
+            let comes_later =
+                || lines[i + 1..].iter().filter_map(|l| serde_json::from_slice::<AuditRecord>(l).ok()).any(|r| r.seq == expected_seq);
+            let (kind, message) = if rec.seq > expected_seq && comes_later() {
+                (ProblemKind::Reordered, format!("record {} appears before record {expected_seq}", rec.seq))
+            } else if rec.seq > expected_seq {
                 (ProblemKind::Deleted, format!("records {expected_seq}..{} are missing before record {}", rec.seq - 1, rec.seq))
             } else if rec.seq == prev_seq {
                 (ProblemKind::Inserted, format!("a second record {} was inserted", rec.seq))

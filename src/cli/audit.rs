@@ -11,12 +11,25 @@ use crate::audit::{Journal, export_csv, export_rows, parse_time_bound};
 pub fn run(cmd: AuditCmd, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let journal_of = |j: Option<std::path::PathBuf>| j.map(Journal::new).unwrap_or_else(|| Journal::in_data_dir(data_dir));
     match cmd {
-        AuditCmd::Verify { journal } => {
+        AuditCmd::Verify { journal, witness, key } => {
             let j = journal_of(journal);
-            if !j.path().exists() {
+            let mut settings = crate::audit::witness::configured();
+            if witness.is_some() {
+                settings.file = witness;
+            }
+            if key.is_some() {
+                settings.signing_key = key;
+            }
+            if !j.path().exists() && settings.file.is_none() {
                 anyhow::bail!("there is no audit journal at {}", j.path().display());
             }
-            let (_, report) = j.read()?;
+            let (_, report) = j.read_witnessed(&settings)?;
+            match &settings.file {
+                Some(w) => eprintln!("checked against the witness {}", w.display()),
+                None => eprintln!(
+                    "note: no witness is configured ([audit] witness): a journal cut off at its end, rewritten as a whole, rolled back or deleted cannot be told from an intact one"
+                ),
+            }
             if report.ok() {
                 println!("{}: {report}", j.path().display());
                 Ok(ExitCode::SUCCESS)

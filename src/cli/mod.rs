@@ -373,6 +373,12 @@ pub enum AuditCmd {
         /// Journal file (default: audit.jsonl in the data directory)
         #[arg(long, value_name = "FILE")]
         journal: Option<PathBuf>,
+        /// The witness file of checkpoints to compare with (default: [audit] witness)
+        #[arg(long, value_name = "FILE")]
+        witness: Option<PathBuf>,
+        /// The key that signed the checkpoints (default: [audit] signing_key)
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Write the evidence for auditors: one row per action, approvals linked to their runs
     Export {
@@ -514,6 +520,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let loc = Locations::discover(cli.config.as_deref());
     let config = Arc::new(Config::load(&loc)?);
+    crate::audit::witness::configure(config.audit.clone());
     let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
     let _log_guard = crate::logging::init(&data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

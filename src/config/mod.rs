@@ -44,6 +44,8 @@ pub struct Config {
     /// Rules per environment (read-only from the command line is applied by the caller).
     pub policy: Policy,
     pub findings: FindingsSettings,
+    /// Where the journal's checkpoints are witnessed.
+    pub audit: crate::audit::WitnessSettings,
     pub prometheus: BTreeMap<String, crate::metrics::Source>,
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
     pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
@@ -359,6 +361,11 @@ impl Config {
         });
 
         rep.finish()?;
+        let audit = crate::audit::WitnessSettings {
+            file: raw.audit.witness.as_deref().map(|w| base_dir.join(w)),
+            signing_key: raw.audit.signing_key.as_deref().map(|k| base_dir.join(k)),
+            syslog: raw.audit.syslog.unwrap_or(true),
+        };
         Ok(Config {
             path: path.map(Path::to_path_buf),
             base_dir,
@@ -373,6 +380,7 @@ impl Config {
             pipelines,
             policy,
             findings,
+            audit,
             prometheus,
             services,
             rollouts,

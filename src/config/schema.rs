@@ -18,6 +18,8 @@ pub struct RawConfig {
     pub ui: RawUi,
     #[serde(default)]
     pub findings: RawFindings,
+    #[serde(default)]
+    pub audit: RawAudit,
     /// Prometheus-compatible sources by name.
     #[serde(default)]
     pub prometheus: BTreeMap<String, Spanned<RawPrometheus>>,
@@ -179,6 +181,18 @@ pub struct RawFindings {
     pub acceptances: Option<String>,
     /// Larger reports are refused (and fail the gate).
     pub max_report_size: Option<Spanned<ByteSize>>,
+}
+
+/// Where the journal's checkpoints are witnessed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// An append-only file of checkpoints, relative to the config file.
+    pub witness: Option<String>,
+    /// A key file that signs every checkpoint, relative to the config file.
+    pub signing_key: Option<String>,
+    /// Send every checkpoint to the system log too (default true).
+    pub syslog: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

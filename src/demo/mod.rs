@@ -117,6 +117,7 @@ pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
     let user = Locations::discover(None);
     let loc = Locations { config_file: Some(config_file), config_dir: user.config_dir };
     let config = Arc::new(Config::load(&loc)?);
+    crate::audit::witness::configure(config.audit.clone());
     let data_dir = match &cli.data_dir {
         Some(d) => d.clone(),
         None => root.join("data"),

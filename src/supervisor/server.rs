@@ -272,6 +272,8 @@ fn workspace(shared: &Arc<Shared>, config: &Option<PathBuf>) -> Result<LocalRunn
     }
     let loc = Locations { config_file: config.clone(), config_dir: Locations::discover(None).config_dir };
     let cfg = Arc::new(Config::load(&loc).map_err(|e| format!("{e:#}"))?);
+    // The journal this supervisor writes is witnessed as its first client's configuration says.
+    crate::audit::witness::configure(cfg.audit.clone());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(log_problems(rx));
     let runner = LocalRunner::new(cfg.clone(), &shared.data_dir, tx).map_err(|e| e.to_string())?;
