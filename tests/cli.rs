@@ -285,6 +285,19 @@ fn a_killed_supervisor_leaves_an_interrupted_run_and_no_job_process() {
 }
 
 #[test]
+fn jobs_do_not_inherit_flightdecks_credentials() {
+    let e = Env::new(
+        "[prometheus.main]\nurl = \"http://127.0.0.1:9\"\nbearer_token_env = \"FD_TEST_PROM_TOKEN\"\n\
+         [[pipelines.p.stages]]\nname = \"show\"\nrun = \"echo token=${FD_TEST_PROM_TOKEN:-withheld} other=${FD_TEST_OTHER:-unset}\"\n",
+    );
+    let out = e.cmd(&["run", "p", "--follow"]).env("FD_TEST_PROM_TOKEN", "s3cret").env("FD_TEST_OTHER", "kept").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("token=withheld other=kept"), "{stdout}");
+    assert!(!stdout.contains("s3cret"));
+}
+
+#[test]
 fn retry_reruns_only_what_failed() {
     let e = Env::new(PIPELINES);
     let flag = e.dir.path().join("fixed");

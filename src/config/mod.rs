@@ -388,6 +388,15 @@ impl Config {
         })
     }
 
+    /// The environment variables that hold flightdeck's own credentials: pipeline jobs never
+    /// inherit them.
+    pub fn secret_env_vars(&self) -> Vec<String> {
+        let mut vars: Vec<String> = self.prometheus.values().filter_map(|s| s.auth.env_var().map(str::to_string)).collect();
+        vars.sort();
+        vars.dedup();
+        vars
+    }
+
     pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
         self.pipelines.get(name)
     }

@@ -35,6 +35,16 @@ pub enum Auth {
     Basic { username: String, password: Secret },
 }
 
+impl Auth {
+    /// The environment variable holding the credential, when it comes from one.
+    pub fn env_var(&self) -> Option<&str> {
+        match self {
+            Auth::Bearer(Secret::Env(v)) | Auth::Basic { password: Secret::Env(v), .. } => Some(v),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     pub name: String,

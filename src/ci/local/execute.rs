@@ -245,6 +245,7 @@ fn schedule(
                 command: plan::expand_command(&stage, &combo),
                 cwd: stage.cwd.clone(),
                 env,
+                withheld: inner.config.secret_env_vars(),
                 timeout: stage.timeout.or(inner.config.runner.default_timeout),
                 kill_grace: inner.config.runner.kill_grace,
             };

@@ -22,6 +22,8 @@ pub struct JobSpec {
     pub command: String,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Variables of flightdeck's own environment the job must not inherit (its credentials).
+    pub withheld: Vec<String>,
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
 }
@@ -45,6 +47,10 @@ pub async fn run(spec: &JobSpec, lines: UnboundedSender<RawLine>, cancel: Cancel
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // A stage that names one of them in its own `env` gets it: that is the user's choice.
+    for var in spec.withheld.iter().filter(|v| !spec.env.iter().any(|(k, _)| k == *v)) {
+        cmd.env_remove(var);
+    }
     let mask = crate::paths::job_umask() as libc::mode_t;
     // SAFETY: umask is async-signal-safe; it gives the job the user's own file-creation mask.
     unsafe {
