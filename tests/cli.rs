@@ -192,14 +192,33 @@ fn background_run_gate_approved_from_another_process() {
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let actions: Vec<(&str, &str)> =
         rows.as_array().unwrap().iter().map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap())).collect();
-    assert_eq!(actions, [("run.trigger", "success"), ("gate.approve", "refused"), ("gate.approve", "success")], "{out}");
-    let approval = &rows[2];
+    // Refusals for a missing --confirm or --reason are journaled like the policy's own.
+    assert_eq!(
+        actions,
+        [
+            ("run.trigger", "success"),
+            ("gate.approve", "refused"),
+            ("gate.approve", "refused"),
+            ("gate.approve", "refused"),
+            ("gate.approve", "success")
+        ],
+        "{out}"
+    );
+    let approval = &rows[4];
     assert_eq!(
         (approval["run"].as_str(), approval["gate"].as_str(), approval["reason"].as_str()),
         (Some("local:1"), Some("approve-prod"), Some("ship it"))
     );
     let (_, csv, _) = e.run(&["audit", "export", "--format", "csv", "--since", "2020-01-01"]);
-    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    // The confirmation recorded is the one that happened: nobody was asked to start the run (no
+    // terminal), and the approval was typed.
+    let journal = std::fs::read_to_string(e.dir.path().join("data/audit.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let trigger = records.iter().find(|r| r["action"] == "run.trigger").unwrap();
+    assert_eq!(trigger["parameters"]["confirmation"], "none", "{trigger}");
+    let approved = records.iter().find(|r| r["action"] == "gate.approve" && r["phase"] == "intent").unwrap();
+    assert_eq!(approved["parameters"]["confirmation"], "typed", "{approved}");
     assert!(csv.lines().next().unwrap().starts_with("time,actor,origin,environment,action,target,run,pipeline,gate,reason"));
     let (_, none, _) = e.run(&["audit", "export", "--since", "2999-01-01"]);
     assert_eq!(none.trim(), "[]");

@@ -103,18 +103,26 @@ pub(super) fn authorise(
         }
     };
     let reason = flags.reason.clone().unwrap_or_default().trim().to_string();
-    match tier {
+    // A refusal for a missing flag is evidence too: someone tried.
+    let refuse = |why: String| -> anyhow::Error {
+        let draft = ops::refusal(&op, identity, &target.name, &target.environments, target.parameters.clone(), &why);
+        let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
+        anyhow::anyhow!("refused: {why}{journaled}")
+    };
+    // What the journal records is the confirmation that really happened.
+    let shown = match tier {
         Tier::Typed => {
             if flags.confirm.as_deref() != Some(target.name.as_str()) {
-                bail!(
-                    "refused: {} needs a typed confirmation here; add --confirm {} (exactly) and --reason TEXT",
+                return Err(refuse(format!(
+                    "{} needs a typed confirmation here; add --confirm {} (exactly) and --reason TEXT",
                     op.action(),
                     target.name
-                );
+                )));
             }
             if reason.is_empty() {
-                bail!("refused: {} needs a reason here; add --reason TEXT (it is journaled)", op.action());
+                return Err(refuse(format!("{} needs a reason here; add --reason TEXT (it is journaled)", op.action())));
             }
+            Tier::Typed
         }
         Tier::YesNo | Tier::Dialog if !flags.yes && std::io::stdin().is_terminal() => {
             let mut err = std::io::stderr().lock();
@@ -129,9 +137,11 @@ pub(super) fn authorise(
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
                 bail!("not confirmed; nothing was done");
             }
+            Tier::YesNo
         }
-        _ => {}
-    }
+        // --yes, or no terminal to ask on: nobody was asked.
+        _ => Tier::None,
+    };
     let via = if std::env::var_os("FLIGHTDECK_RUN_ID").is_some() { "pipeline" } else { "cli" };
-    Ok(Approved { op, identity: identity.clone(), via: via.into(), target, reason, break_glass: break_glass_used, tier })
+    Ok(Approved { op, identity: identity.clone(), via: via.into(), target, reason, break_glass: break_glass_used, tier: shown })
 }

@@ -257,6 +257,7 @@ pub struct Approved {
     pub target: Target,
     pub reason: String,
     pub break_glass: bool,
+    /// The confirmation that really happened (None when nobody was asked).
     pub tier: Tier,
 }
 
