@@ -77,7 +77,7 @@ fn sigterm_restores_the_terminal() {
     }
     t.wait_raw(b"\x1b[?1049l", "terminal restored on SIGTERM");
     let status = t.session.get_process().wait().unwrap();
-    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    assert!(matches!(status, WaitStatus::Exited(_, 143)), "128 + the signal, as a shell reports it: {status:?}");
 }
 
 /// The demo's services end with it, so its runs are cancelled, and nothing of it is left running.
@@ -93,7 +93,7 @@ fn a_hangup_ends_the_demo_and_leaves_no_process_behind() {
         libc::kill(pid.as_raw(), libc::SIGHUP);
     }
     let status = t.session.get_process().wait().unwrap();
-    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    assert!(matches!(status, WaitStatus::Exited(_, 129)), "128 + the signal, as a shell reports it: {status:?}");
     let out = Command::new(BIN).args(["--data-dir", data.path().to_str().unwrap(), "runs", "--json"]).output().unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs[0]["status"], "cancelled");
@@ -129,7 +129,7 @@ fn a_hangup_of_the_cockpit_leaves_its_run_going() {
         libc::kill(pid.as_raw(), libc::SIGHUP);
     }
     let status = t.session.get_process().wait().unwrap();
-    assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    assert!(matches!(status, WaitStatus::Exited(_, 129)), "128 + the signal, as a shell reports it: {status:?}");
     let runs = || -> serde_json::Value {
         let out =
             Command::new(BIN).args(["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "runs", "--json"]).output();

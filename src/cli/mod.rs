@@ -421,6 +421,14 @@ pub enum ConfigCmd {
 /// Exit codes, the same for every subcommand: what was judged or done is told apart from a
 /// command that could not judge or do anything.
 pub mod exit {
+    /// 0, or 128 + the signal that ended the process, as shells report it.
+    pub fn after(signal: Option<i32>) -> std::process::ExitCode {
+        match signal {
+            Some(n) => std::process::ExitCode::from(128u8.saturating_add(u8::try_from(n).unwrap_or(0))),
+            None => std::process::ExitCode::SUCCESS,
+        }
+    }
+
     /// Done; the run succeeded; the gate passes; the canary is Successful.
     pub const OK: u8 = 0;
     /// A negative outcome: the run failed, the gate fails, the canary is Failed, the rollout was
@@ -545,8 +553,8 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 start_screen: cli.screen.map(StartScreen::screen),
                 kube_context: cli.kube_context.clone(),
             };
-            crate::cockpit::run_tui(config, data_dir, opts).await?;
-            Ok(ExitCode::SUCCESS)
+            let signalled = crate::cockpit::run_tui(config, data_dir, opts).await?;
+            Ok(exit::after(signalled))
         }
         Some(Cmd::Run { pipeline, follow, confirm }) => runs::start(&who, pipeline, follow, colour, &confirm).await,
         Some(Cmd::Retry { target, kube, follow, confirm }) => {

@@ -52,7 +52,9 @@ pub struct DemoLink {
     pub notices: Vec<String>,
 }
 
-pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<()> {
+/// Runs the cockpit until the user quits (None) or a signal ends it (Some(signal number): the
+/// process then exits with 128 + it, as a shell expects).
+pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<Option<i32>> {
     let (action_tx, mut action_rx) = unbounded_channel::<Action>();
     let (run_tx, mut run_rx) = unbounded_channel();
     let ci = crate::providers::ci(&config, &data_dir, run_tx, crate::providers::Open::Lazily)?;
@@ -117,7 +119,8 @@ async fn event_loop(
     effects: &EffectRunner,
     action_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Action>,
     run_rx: &mut tokio::sync::mpsc::UnboundedReceiver<crate::ci::RunEvent>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<i32>> {
+    let mut signalled = None;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -158,9 +161,9 @@ async fn event_loop(
             Some(a) = action_rx.recv() => dispatch(state, a),
             Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
             _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
-            _ = sigterm.recv() => dispatch(state, Action::Terminate),
-            _ = sighup.recv() => dispatch(state, Action::Terminate),
-            _ = sigint.recv() => dispatch(state, Action::Terminate),
+            _ = sigterm.recv() => { signalled = Some(libc::SIGTERM); dispatch(state, Action::Terminate) }
+            _ = sighup.recv() => { signalled = Some(libc::SIGHUP); dispatch(state, Action::Terminate) }
+            _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }
             _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
         }
         // Drain whatever else is already waiting, then draw once.
@@ -179,7 +182,7 @@ async fn event_loop(
             last_draw = Instant::now();
         }
     }
-    Ok(())
+    Ok(signalled)
 }
 
 fn translate(ev: Event) -> Option<Action> {

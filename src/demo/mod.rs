@@ -143,9 +143,9 @@ pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
         let _ = writeln!(std::io::stderr(), "flightdeck: {e}");
     }
     drop(lab);
-    result?;
+    let signalled = result?;
     // Best effort: after a hangup there is no terminal to print to.
     let _ =
         writeln!(std::io::stderr(), "demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::after(signalled))
 }
