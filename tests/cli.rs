@@ -303,6 +303,74 @@ fn a_killed_supervisor_leaves_an_interrupted_run_and_no_job_process() {
     assert_eq!(r["jobs"][0]["status"], "interrupted");
 }
 
+/// A history this account may only read — another user's (as root: run as `nobody`), or a
+/// read-only one — still serves every read command, with an unfinished run in it.
+#[test]
+fn a_data_directory_that_cannot_be_written_serves_every_read_command() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let e = Env::new(PIPELINES);
+    let data = e.dir.path().join("data");
+    assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
+    assert_eq!(e.run(&["run", "slow"]).0, 0);
+    e.wait_status(2, "running");
+    // Its executor dies; nobody who may write has looked since.
+    let pid = supervisor_pid(&data).expect("a supervisor executes the run");
+    // SAFETY: SIGKILL to the supervisor this test's command started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    wait_until(Duration::from_secs(10), "the guard ending the orphaned job", || job_processes(&data).is_empty());
+    // SAFETY: geteuid has no failure mode.
+    let root = unsafe { libc::geteuid() } == 0;
+    let walk = |mode_dir: u32, mode_file: u32| {
+        fn each(p: &std::path::Path, f: &dyn Fn(&std::path::Path, bool)) {
+            f(p, p.is_dir());
+            if p.is_dir() {
+                for c in std::fs::read_dir(p).unwrap().flatten() {
+                    each(&c.path(), f);
+                }
+            }
+        }
+        each(e.dir.path(), &|p, dir| {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(if dir { mode_dir } else { mode_file }));
+        });
+    };
+    // Readable by all, writable by nobody but the owner (and, without root, not even the owner).
+    if root {
+        walk(0o755, 0o644)
+    } else {
+        walk(0o555, 0o444)
+    }
+    let reader = |args: &[&str]| {
+        let mut c = e.cmd(args);
+        if root {
+            c.uid(65534).gid(65534);
+        }
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    for args in [
+        &["runs"][..],
+        &["runs", "--json"],
+        &["logs", "1"],
+        &["logs", "2"],
+        &["findings", "1"],
+        &["approvals"],
+        &["audit", "verify"],
+        &["audit", "export"],
+        &["supervisor", "status"],
+    ] {
+        let (code, out) = reader(args);
+        assert_eq!(code, Some(0), "`{}` failed on a history it may only read: {out}", args.join(" "));
+    }
+    let (_, out) = reader(&["runs"]);
+    assert!(out.contains("slow") && out.contains("ok"), "{out}");
+    // A change is refused with a message, not a panic.
+    let (code, out) = reader(&["run", "ok"]);
+    assert_ne!(code, Some(101), "{out}");
+    assert_ne!(code, Some(0), "{out}");
+    walk(0o755, 0o644);
+}
+
 #[test]
 fn jobs_do_not_inherit_flightdecks_credentials() {
     let e = Env::new(

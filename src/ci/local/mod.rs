@@ -149,8 +149,12 @@ impl LocalRunner {
         let (runs, _) = self.inner.store.list()?;
         let mut marked = Vec::new();
         for rec in runs.into_iter().filter(|r| !r.status.is_terminal()) {
-            if self.recover_if_abandoned(&rec.id, true)? {
-                marked.push(rec.id);
+            match self.recover_if_abandoned(&rec.id, true) {
+                Ok(true) => marked.push(rec.id),
+                Ok(false) => {}
+                // A history this account may only read (read-only, or another user's) is shown as
+                // it is: recovering it is for whoever can write it.
+                Err(e) => tracing::warn!("run #{} cannot be checked for a lost executor: {e}", rec.id),
             }
         }
         Ok(marked)
