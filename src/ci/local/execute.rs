@@ -26,7 +26,7 @@ pub(super) fn persist(inner: &Inner, rec: &mut RunRecord) {
 pub(super) fn meta_line(inner: &Inner, rec: &RunRecord, job: &str, text: String) {
     let lines: Vec<RawLine> =
         text.lines().map(|l| RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: l.as_bytes().to_vec() }).collect();
-    if let Some(path) = inner.store.log_path(rec, job) {
+    if let Some(path) = inner.store.log_path(rec, job).filter(|_| !inner.store.space().is_full()) {
         let mut buf = Vec::new();
         for line in &lines {
             encode_line(&mut buf, line);
@@ -352,7 +352,7 @@ async fn job_task(
     let _ = started.send((key.clone(), started_at));
     let run = rec.id.clone();
     let (tx, rx) = unbounded_channel();
-    let sink = tokio::spawn(log_sink(inner.events.clone(), run, key.clone(), log_path, rx));
+    let sink = tokio::spawn(log_sink(inner.events.clone(), inner.store.space().clone(), run, key.clone(), log_path, rx));
     // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
     let meta = |text: String| {
         for line in text.lines() {
@@ -493,6 +493,7 @@ fn stale_report(path: &std::path::Path, stage_started: Timestamp) -> Option<Stri
 /// Appends a job's lines to its log file and forwards them, batched, to whoever listens.
 async fn log_sink(
     events: UnboundedSender<RunEvent>,
+    space: super::space::Space,
     run: RunRef,
     job: String,
     path: Option<std::path::PathBuf>,
@@ -515,12 +516,21 @@ async fn log_sink(
     let mut batch = Vec::with_capacity(256);
     let mut buf = Vec::with_capacity(64 * 1024);
     while rx.recv_many(&mut batch, 4096).await > 0 {
+        if file.is_some() && space.is_full() {
+            // What space is left is for the runs' final states.
+            let _ = events.send(RunEvent::Problem {
+                run: Some(run.clone()),
+                message: format!("the disk is full: the rest of the log of `{job}` is only on screen"),
+            });
+            file = None;
+        }
         if let Some(f) = file.as_mut() {
             buf.clear();
             for l in &batch {
                 encode_line(&mut buf, l);
             }
             if let Err(e) = f.write_all(&buf).await {
+                space.note(&e);
                 let shown = path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
                 let _ = events.send(RunEvent::Problem {
                     run: Some(run.clone()),

@@ -8,6 +8,7 @@ mod plan;
 pub mod process;
 pub mod reap;
 mod requests;
+pub mod space;
 pub mod store;
 mod tail;
 
@@ -225,7 +226,10 @@ impl LocalRunner {
             note: None,
             retried_by: Vec::new(),
         };
-        self.inner.store.save(&rec)?;
+        if let Err(e) = self.inner.store.save(&rec) {
+            self.inner.store.discard(&rec.id);
+            return Err(e);
+        }
         Ok(rec)
     }
 

@@ -22,6 +22,7 @@ use crate::logstore::{RawLine, Stream};
 #[derive(Clone, Debug)]
 pub struct RunStore {
     root: PathBuf,
+    space: super::space::Space,
 }
 
 /// Held while a process executes a run; released when dropped (or when the process dies).
@@ -35,7 +36,13 @@ impl RunStore {
         let root = data_dir.join("runs");
         fs::create_dir_all(&root)
             .map_err(|e| CiError::storage(format!("cannot create the run history directory {}", root.display()), e))?;
-        Ok(RunStore { root })
+        super::space::ensure_reserve(&root);
+        Ok(RunStore { root, space: Default::default() })
+    }
+
+    /// Whether the disk was found full: logs are then no longer written, records still are.
+    pub fn space(&self) -> &super::space::Space {
+        &self.space
     }
 
     pub fn root(&self) -> &Path {
@@ -105,7 +112,25 @@ impl RunStore {
             f.sync_data()?;
             fs::rename(&tmp, &target)
         };
-        write().map_err(|e| CiError::storage(format!("cannot save run #{} to {}", rec.id, target.display()), e))
+        let mut result = write();
+        if let Err(e) = &result {
+            let _ = fs::remove_file(&tmp);
+            // No space: the reserve makes room for the record, once.
+            if self.space.note(e) && super::space::release_reserve(&self.root) {
+                result = write();
+                if result.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+            }
+        }
+        result.map_err(|e| CiError::storage(format!("cannot save run #{} to {}", rec.id, target.display()), e))
+    }
+
+    /// Removes a run that could not be recorded at all (its directory would be an empty husk).
+    pub fn discard(&self, id: &RunRef) {
+        if id.local_number().is_some() {
+            let _ = fs::remove_dir_all(self.run_dir(id));
+        }
     }
 
     pub fn load(&self, id: &RunRef) -> Result<RunRecord, CiError> {
@@ -181,13 +206,17 @@ impl RunStore {
     pub fn save_findings(&self, rec: &RunRecord, job: &str, parsed: &JobFindings) -> Result<(), CiError> {
         let path = self.findings_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
         let body = serde_json::to_vec(parsed).map_err(|e| CiError::Other(e.to_string()))?;
+        let tmp = path.with_extension("json.tmp");
         let write = || -> io::Result<()> {
             fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            let tmp = path.with_extension("json.tmp");
             fs::write(&tmp, &body)?;
             fs::rename(&tmp, &path)
         };
-        write().map_err(|e| CiError::storage(format!("cannot save the findings of `{job}` to {}", path.display()), e))
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            self.space.note(&e);
+            CiError::storage(format!("cannot save the findings of `{job}` to {}", path.display()), e)
+        })
     }
 
     /// The run's security evidence: every report of every job that declares reports, grouped.
