@@ -60,6 +60,22 @@ gate = true
 }
 
 #[test]
+fn an_absurd_matrix_is_refused_with_its_size_and_the_limit() {
+    let axis = |n: usize| format!("[{}]", (1..=n).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", "));
+    let text = format!(
+        "[[pipelines.p.stages]]\nname = \"m\"\nrun = \"true\"\nmatrix = {{ a = {}, b = {}, c = {} }}\n",
+        axis(10),
+        axis(10),
+        axis(40)
+    );
+    let err = Config::parse(&text, Some(Path::new("x.toml")), None).unwrap_err().to_string();
+    assert!(err.contains("pipelines.p.stages[0].matrix: the matrix expands to 4000 jobs; at most 256 per stage"), "{err}");
+    // 256 is fine.
+    let text = format!("[[pipelines.p.stages]]\nname = \"m\"\nrun = \"true\"\nmatrix = {{ a = {}, b = {} }}\n", axis(16), axis(16));
+    assert!(Config::parse(&text, Some(Path::new("x.toml")), None).is_ok());
+}
+
+#[test]
 fn a_user_theme_overrides_a_builtin_and_bad_ones_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("themes")).unwrap();

@@ -137,11 +137,15 @@ pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follo
     if !follow || rec.status.is_terminal() {
         let mut out = std::io::stdout().lock();
         for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
-            for l in ci.registry.read_log(run.clone(), j.key.clone()).await? {
-                let line = printer.format(&j.key, &l);
-                if writeln!(out, "{line}").is_err() {
-                    return Ok(ExitCode::SUCCESS); // e.g. piped into head
-                }
+            let mut print = |l: RawLine| writeln!(out, "{}", printer.format(&j.key, &l)).is_ok();
+            // A local log is streamed from its file, so a log of any size takes little memory.
+            let read_on = if run.local_number().is_some() {
+                ci.local.store().stream_log(&rec, &j.key, &mut print)?
+            } else {
+                ci.registry.read_log(run.clone(), j.key.clone()).await?.into_iter().all(&mut print)
+            };
+            if !read_on {
+                return Ok(ExitCode::SUCCESS); // e.g. piped into head
             }
         }
         return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
@@ -177,7 +181,9 @@ async fn follow_files(ci: &Ci, run: RunRef, job: Option<String>, mut printer: Pr
         if done {
             return Ok(finish(&ci.registry.run(run.clone()).await?));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if !tailer.behind() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// More jobs than this in one stage's matrix is a mistake, not a build: each job is a process, a
+/// log and a row on screen.
+pub const MAX_MATRIX_JOBS: usize = 256;
+
 pub(super) fn validate_pipeline(
     rep: &mut Reporter<'_>,
     name: &str,
@@ -116,6 +120,16 @@ pub(super) fn validate_pipeline(
             }
             if gate.is_some() && !matrix.is_empty() {
                 rep.error(Some(m.span()), format!("{skey}.matrix"), "a gate cannot have a matrix");
+            }
+            // The product is computed without overflow: an absurd matrix is refused, not built.
+            let jobs = m.get_ref().values().try_fold(1usize, |n, v| n.checked_mul(v.len().max(1))).unwrap_or(usize::MAX);
+            if jobs > MAX_MATRIX_JOBS {
+                let size = if jobs == usize::MAX { "more jobs than can be counted".to_string() } else { format!("{jobs} jobs") };
+                rep.error(
+                    Some(m.span()),
+                    format!("{skey}.matrix"),
+                    format!("the matrix expands to {size}; at most {MAX_MATRIX_JOBS} per stage (split the stage, or use fewer values)"),
+                );
             }
         }
         if s.retries > 10 {

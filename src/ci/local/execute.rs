@@ -351,19 +351,24 @@ async fn job_task(
     let started_at = Timestamp::now();
     let _ = started.send((key.clone(), started_at));
     let run = rec.id.clone();
-    let (tx, rx) = unbounded_channel();
+    // Bounded: a job that writes faster than its log is stored waits on its pipe, and memory stays
+    // flat however much it writes.
+    let (tx, rx) = tokio::sync::mpsc::channel(LINE_QUEUE);
     let sink = tokio::spawn(log_sink(inner.events.clone(), inner.store.space().clone(), run, key.clone(), log_path, rx));
     // One stored line per text line: the log format is line-oriented, and scripts are multi-line.
     let meta = |text: String| {
-        for line in text.lines() {
-            let _ = tx.send(RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: line.as_bytes().to_vec() });
+        let tx = tx.clone();
+        async move {
+            for line in text.lines() {
+                let _ = tx.send(RawLine { ts_ms: now_ms(), stream: Stream::Meta, bytes: line.as_bytes().to_vec() }).await;
+            }
         }
     };
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
         let of = if retries > 0 { format!(" (attempt {attempt} of {})", retries + 1) } else { String::new() };
-        meta(format!("$ {}{of}", spec.command));
+        meta(format!("$ {}{of}", spec.command)).await;
         let t0 = std::time::Instant::now();
         let mut this_attempt = spec.clone();
         this_attempt.env.push(("FLIGHTDECK_ATTEMPT".into(), attempt.to_string()));
@@ -384,10 +389,11 @@ async fn job_task(
         meta(match &error {
             None => format!("✓ succeeded in {took}"),
             Some(e) => format!("✗ {e} after {took}"),
-        });
+        })
+        .await;
         let retry = matches!(status, JobStatus::Failed | JobStatus::TimedOut) && attempt <= retries && !cancel.is_cancelled();
         if retry {
-            meta(format!("retrying in 1s: attempt {} of {}", attempt + 1, retries + 1));
+            meta(format!("retrying in 1s: attempt {} of {}", attempt + 1, retries + 1)).await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                 _ = cancel.cancelled() => break JobResult { status: JobStatus::Cancelled, findings: None, started: Some(started_at), finished: Timestamp::now(), exit_code: code, attempts: attempt, error: Some("cancelled before the retry".into()) },
@@ -415,7 +421,7 @@ async fn job_task(
         } else {
             format!("findings: {} — unreadable: {}", summary.counts.badge(), summary.errors.join("; "))
         };
-        meta(text);
+        meta(text).await;
         result.findings = Some(summary);
     }
     drop(tx);
@@ -490,6 +496,9 @@ fn stale_report(path: &std::path::Path, stage_started: Timestamp) -> Option<Stri
     })
 }
 
+/// Lines waiting between a job's pipes and its log file.
+const LINE_QUEUE: usize = 1024;
+
 /// Appends a job's lines to its log file and forwards them, batched, to whoever listens.
 async fn log_sink(
     events: UnboundedSender<RunEvent>,
@@ -497,7 +506,7 @@ async fn log_sink(
     run: RunRef,
     job: String,
     path: Option<std::path::PathBuf>,
-    mut rx: UnboundedReceiver<RawLine>,
+    mut rx: tokio::sync::mpsc::Receiver<RawLine>,
 ) {
     use tokio::io::AsyncWriteExt;
     let mut file = match &path {

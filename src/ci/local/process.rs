@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use crate::logstore::{RawLine, Stream};
@@ -37,7 +37,7 @@ pub enum Outcome {
     SpawnFailed(String),
 }
 
-pub async fn run(spec: &JobSpec, lines: UnboundedSender<RawLine>, cancel: CancellationToken) -> Outcome {
+pub async fn run(spec: &JobSpec, lines: Sender<RawLine>, cancel: CancellationToken) -> Outcome {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(&spec.command)
@@ -182,7 +182,7 @@ pub fn group_alive(pgid: i32) -> bool {
     unsafe { libc::killpg(pgid, 0) == 0 }
 }
 
-async fn read_lines<R: AsyncRead + Unpin>(reader: R, stream: Stream, tx: UnboundedSender<RawLine>) {
+async fn read_lines<R: AsyncRead + Unpin>(reader: R, stream: Stream, tx: Sender<RawLine>) {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line: Vec<u8> = Vec::new();
     while let Ok(buf) = reader.fill_buf().await {
@@ -204,12 +204,12 @@ async fn read_lines<R: AsyncRead + Unpin>(reader: R, stream: Stream, tx: Unbound
         reader.consume(used);
         if complete {
             let bytes = std::mem::take(&mut line);
-            if tx.send(RawLine { ts_ms: now_ms(), stream, bytes }).is_err() {
+            if tx.send(RawLine { ts_ms: now_ms(), stream, bytes }).await.is_err() {
                 return;
             }
         }
     }
     if !line.is_empty() {
-        let _ = tx.send(RawLine { ts_ms: now_ms(), stream, bytes: line });
+        let _ = tx.send(RawLine { ts_ms: now_ms(), stream, bytes: line }).await;
     }
 }

@@ -195,6 +195,32 @@ impl RunStore {
         }
     }
 
+    /// Hands a job's log to `each`, line by line from the file, until it returns false; false when
+    /// it stopped early.
+    pub fn stream_log(&self, rec: &RunRecord, job: &str, each: &mut dyn FnMut(RawLine) -> bool) -> Result<bool, CiError> {
+        use std::io::BufRead;
+        let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(CiError::storage(format!("cannot read {}", path.display()), e)),
+        };
+        let mut reader = io::BufReader::with_capacity(256 * 1024, file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            for l in parse_log(&line).0 {
+                if !each(l) {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
     fn findings_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
         let log = self.log_path(rec, job)?;
         let name = log.file_name()?.to_string_lossy().replace(".log", ".json");

@@ -11,19 +11,30 @@ use super::store::{RunStore, parse_log};
 use crate::ci::{CiError, RunEvent};
 use crate::domain::RunRef;
 
+/// At most this much of one log is read per poll: following a log of any size takes bounded
+/// memory. It holds the longest line a job can write (16 MiB) and its framing.
+const CHUNK: u64 = 17 * 1024 * 1024;
+
 pub struct Tailer {
     run: RunRef,
     record_sig: Option<(u64, SystemTime)>,
     offsets: HashMap<String, u64>,
+    behind: bool,
 }
 
 impl Tailer {
     pub fn new(run: RunRef) -> Tailer {
-        Tailer { run, record_sig: None, offsets: HashMap::new() }
+        Tailer { run, record_sig: None, offsets: HashMap::new(), behind: false }
     }
 
-    /// Emits what changed since the last poll. Returns true once the run has finished and its logs
-    /// were read to the end.
+    /// Whether the last poll left lines unread (poll again without waiting).
+    pub fn behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Emits what changed since the last poll, at most a chunk of each log. Returns true once the
+    /// run has finished and its logs were read to the end; poll again at once while it returns
+    /// false with more to read.
     pub fn poll(&mut self, store: &RunStore, events: &UnboundedSender<RunEvent>) -> Result<bool, CiError> {
         let meta_path = store.run_dir(&self.run).join("run.json");
         let sig = std::fs::metadata(&meta_path).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
@@ -33,6 +44,8 @@ impl Tailer {
         let changed = sig != self.record_sig;
         self.record_sig = sig;
         let finished = rec.status.is_terminal();
+        // Set when a log has more than one chunk waiting: the run is not read to its end yet.
+        let mut more = false;
         if changed && !finished {
             let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
         }
@@ -48,15 +61,27 @@ impl Tailer {
             if len <= *offset {
                 continue;
             }
-            let mut buf = Vec::with_capacity((len - *offset) as usize);
+            let want = (len - *offset).min(CHUNK);
+            let mut buf = Vec::with_capacity(want as usize);
             f.seek(SeekFrom::Start(*offset))
-                .and_then(|_| f.read_to_end(&mut buf))
+                .and_then(|_| (&mut f).take(want).read_to_end(&mut buf))
                 .map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
+            if want < len - *offset {
+                more = true;
+            }
             let (lines, used) = parse_log(&buf);
             *offset += used as u64;
             if !lines.is_empty() {
                 let _ = events.send(RunEvent::Log { run: self.run.clone(), job: job.key.clone(), lines });
             }
+        }
+        self.behind = more;
+        if more {
+            // The final record waits until every line has been read.
+            if finished {
+                self.record_sig = None;
+            }
+            return Ok(false);
         }
         if changed && finished {
             let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
