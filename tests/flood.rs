@@ -13,6 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 const FLOOD_MIB: u64 = 256;
 
 /// Runs `cmd` to its end and returns its exit code and peak resident memory in MiB.
+// wait4 reaps the child (std's `wait` does not report its peak memory).
+#[allow(clippy::zombie_processes)]
 fn peak_of(mut cmd: Command) -> (i32, u64) {
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let mut status = 0;
