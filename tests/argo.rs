@@ -355,6 +355,39 @@ async fn actions_are_recorded_as_kubernetes_events_with_the_actor() {
     assert_eq!(events[0]["message"], "pause by alice@ops via flightdeck: error budget burning");
 }
 
+/// A namespace full of Events about other things: only the rollout's own are asked for, by a field
+/// selector the API server applies, so opening a rollout reads a few, not thousands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_rollouts_own_events_are_read() {
+    let e = env().await;
+    e.api.put(rollout("web", 2, json!({})));
+    for i in 0..3000 {
+        e.api.put(json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("pod-{i}.1"), "namespace": NS},
+            "involvedObject": {"kind": "Pod", "name": format!("pod-{i}"), "namespace": NS},
+            "reason": "Pulled", "message": "Container image already present on machine", "type": "Normal"
+        }));
+    }
+    e.api.put(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "web.1", "namespace": NS},
+        "involvedObject": {"kind": "Rollout", "name": "web", "namespace": NS},
+        "reason": "RolloutUpdated", "message": "Rollout updated to revision 2", "type": "Normal"
+    }));
+    e.api.take_requests();
+    let events = e.cluster.events(&get(&e, "web")).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["reason"], "RolloutUpdated");
+    let asked: Vec<Received> = e.api.take_requests().into_iter().filter(|r| r.path.ends_with("/events")).collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(
+        asked[0].query.get("fieldSelector").map(String::as_str),
+        Some("involvedObject.kind=Rollout,involvedObject.name=web"),
+        "the API server selects them"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_api_server_is_a_timeout_not_a_freeze() {
     let e = env().await;

@@ -18,6 +18,11 @@ use super::actions::{Body, Request, Target};
 use super::model::{ReplicaSet, Rollout};
 use crate::delivery::{RolloutAction, Seen};
 
+/// The field selector of the Events about one rollout (the API server indexes these fields).
+fn about_rollout(name: &str) -> String {
+    format!("involvedObject.kind=Rollout,involvedObject.name={name}")
+}
+
 /// The name flightdeck writes under (`managedFields`) and reports events as.
 pub const FIELD_MANAGER: &str = "flightdeck";
 
@@ -215,9 +220,11 @@ impl Cluster {
             .collect())
     }
 
-    /// Kubernetes Events about the rollout.
+    /// Kubernetes Events about the rollout, selected by the API server.
     pub async fn events(&self, r: &Rollout) -> Result<Vec<Value>, ArgoError> {
-        let list = self.timed(self.api(&event_resource(), Some(&r.metadata.namespace)).list(&ListParams::default())).await?;
+        // Only this rollout's: a namespace can hold thousands of Events about everything else.
+        let params = ListParams::default().fields(&about_rollout(&r.metadata.name));
+        let list = self.timed(self.api(&event_resource(), Some(&r.metadata.namespace)).list(&params)).await?;
         Ok(list
             .items
             .iter()
@@ -316,10 +323,11 @@ impl Cluster {
             o.data["involvedObject"]["kind"] == "Rollout" && o.data["involvedObject"]["name"].as_str() == Some(&name)
         };
         let all = watcher::Config::default();
+        let about = watcher::Config::default().fields(&about_rollout(&r.metadata.name));
         futures::stream::select_all([
             changes(watcher(self.api(&replica_set_resource(), ns), sets), |_| true),
-            changes(watcher(self.api(&analysis_run_resource(), ns), all.clone()), owned),
-            changes(watcher(self.api(&event_resource(), ns), all), naming),
+            changes(watcher(self.api(&analysis_run_resource(), ns), all), owned),
+            changes(watcher(self.api(&event_resource(), ns), about), naming),
         ])
     }
 

@@ -483,9 +483,16 @@ fn fields_match(selector: &str, obj: &Value) -> bool {
         } else {
             return false;
         };
+        // The fields a real API server can select Events by, as well as every object's name.
         let actual = match k.trim() {
             "metadata.name" => obj["metadata"]["name"].as_str(),
             "metadata.namespace" => obj["metadata"]["namespace"].as_str(),
+            "involvedObject.kind" => obj["involvedObject"]["kind"].as_str(),
+            "involvedObject.name" => obj["involvedObject"]["name"].as_str(),
+            "involvedObject.namespace" => obj["involvedObject"]["namespace"].as_str(),
+            "involvedObject.uid" => obj["involvedObject"]["uid"].as_str(),
+            "reason" => obj["reason"].as_str(),
+            "type" => obj["type"].as_str(),
             _ => None,
         };
         (actual == Some(v.trim())) != neg
