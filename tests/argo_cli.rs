@@ -281,3 +281,31 @@ async fn a_pipeline_stage_fails_when_the_rollout_is_aborted() {
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("shop/web: Aborted: metric error-rate assessed Failed"), "{}", text(&out));
 }
+
+/// An action that would change nothing (pause when paused, abort when fully promoted, retry when
+/// not aborted, promote at the end) sends nothing and exits 4, so a script can tell it from a
+/// failure (1) and from an error or a refusal (3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_would_change_nothing_has_its_own_exit_code() {
+    let e = Env::new().await;
+    let mut paused = rollout("shop", "web", json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true}));
+    paused["spec"]["paused"] = json!(true);
+    e.api.put(paused);
+    e.api.put(rollout("shop", "done", json!({"phase": "Healthy", "currentStepIndex": 3, "currentPodHash": "new", "stableRS": "new"})));
+    e.api.take_requests();
+    for (args, says) in [
+        (&["pause", "shop/web"][..], "already paused"),
+        (&["retry", "shop/web"][..], "not aborted"),
+        (&["abort", "shop/done"][..], "fully promoted"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--context", "staging", "--yes", "--reason", "checking"]);
+        let out = e.run(&all).await;
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("nothing to do") && text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    assert!(e.api.take_writes().is_empty(), "nothing was sent");
+    // A refusal is still a refusal: an unknown rollout is an error, exit 3.
+    let out = e.run(&["pause", "shop/nope", "--context", "staging", "--yes", "--reason", "checking"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::model::{HASH_LABEL, ReplicaSet, Rollout};
-use crate::delivery::RolloutAction;
+use crate::delivery::{PlanError, RolloutAction};
 
 /// Which object a request goes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub fn undo_target<'a>(r: &Rollout, revisions: &'a [ReplicaSet], to_revision: Op
 }
 
 /// Planned requests, or why the action makes no sense now (nothing is sent).
-pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: jiff::Timestamp) -> Result<Vec<Request>, String> {
+pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: jiff::Timestamp) -> Result<Vec<Request>, PlanError> {
     let st = &r.status;
     let name = r.key();
     let mut out = Vec::new();
@@ -89,7 +89,9 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
             } else if !r.is_blue_green() && steps > 0 {
                 if i >= steps {
                     if !r.spec.paused {
-                        return Err(format!("{name} has no step left to promote to; it is at the end of its steps"));
+                        return Err(PlanError::NothingToDo(format!(
+                            "{name} has no step left to promote to; it is at the end of its steps"
+                        )));
                     }
                 } else {
                     out.push(Request::status(json!({"pauseConditions": null, "currentStepIndex": i + 1})));
@@ -99,7 +101,7 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
                 out.push(Request::spec(json!({"paused": false})));
             }
             if out.is_empty() {
-                return Err(format!("{name} is not paused and has no step to skip: nothing to promote"));
+                return Err(PlanError::NothingToDo(format!("{name} is not paused and has no step to skip: nothing to promote")));
             }
         }
         RolloutAction::PromoteFull => {
@@ -110,12 +112,12 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
                 out.push(Request::spec(json!({"paused": false})));
             }
             if out.is_empty() {
-                return Err(format!("{name} is already fully promoted"));
+                return Err(PlanError::NothingToDo(format!("{name} is already fully promoted")));
             }
         }
         RolloutAction::Pause => {
             if r.spec.paused {
-                return Err(format!("{name} is already paused"));
+                return Err(PlanError::NothingToDo(format!("{name} is already paused")));
             }
             out.push(Request::spec(json!({"paused": true})));
         }
@@ -126,22 +128,24 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
                 } else {
                     format!(" (it waits at {}: promote goes on past it)", st.pause_conditions[0].reason)
                 };
-                return Err(format!("{name} is not manually paused{hint}"));
+                return Err(PlanError::NothingToDo(format!("{name} is not manually paused{hint}")));
             }
             out.push(Request::spec(json!({"paused": false})));
         }
         RolloutAction::Abort => {
             if st.abort {
-                return Err(format!("{name} is already aborted"));
+                return Err(PlanError::NothingToDo(format!("{name} is already aborted")));
             }
             if r.fully_promoted() {
-                return Err(format!("{name} is fully promoted: there is no update to abort (undo goes back to a revision)"));
+                return Err(PlanError::NothingToDo(format!(
+                    "{name} is fully promoted: there is no update to abort (undo goes back to a revision)"
+                )));
             }
             out.push(Request::status(json!({"abort": true})));
         }
         RolloutAction::Retry => {
             if !st.abort {
-                return Err(format!("{name} is not aborted: nothing to retry"));
+                return Err(PlanError::NothingToDo(format!("{name} is not aborted: nothing to retry")));
             }
             out.push(Request::status(json!({"abort": false})));
         }
@@ -152,10 +156,10 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
             let target = undo_target(r, revisions, *to_revision)?;
             let wanted = without_hash(target.spec.template.clone());
             if without_hash(r.spec.template.clone()) == wanted {
-                return Err(format!("{name} already runs revision {}: nothing was sent", target.revision()));
+                return Err(PlanError::NothingToDo(format!("{name} already runs revision {}: nothing was sent", target.revision())));
             }
             if r.spec.workload_ref.is_some() {
-                return Err(format!("{name} takes its template from a workloadRef: undo the referenced Deployment instead"));
+                return Err(format!("{name} takes its template from a workloadRef: undo the referenced Deployment instead").into());
             }
             out.push(Request {
                 target: Target::Rollout,
@@ -164,7 +168,7 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
         }
         RolloutAction::Deploy { container, version: image, run, .. } => {
             if r.spec.workload_ref.is_some() {
-                return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment"));
+                return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment").into());
             }
             // A test before each replace: if someone changed the image meanwhile, nothing applies.
             let mut ops = Vec::new();
@@ -193,8 +197,8 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
             }
             if ops.is_empty() {
                 return Err(match container {
-                    Some(c) => format!("{name}: container `{c}` already runs {image}, or there is no such container"),
-                    None => format!("{name} already runs {image}"),
+                    Some(c) => format!("{name}: container `{c}` already runs {image}, or there is no such container").into(),
+                    None => PlanError::NothingToDo(format!("{name} already runs {image}")),
                 });
             }
             out.push(Request { target: Target::Rollout, body: Body::Json(Value::Array(ops)) });
@@ -313,7 +317,7 @@ mod tests {
         assert_eq!(bodies(&r, RolloutAction::Resume), vec![(Target::Rollout, json!({"spec": {"paused": false}}))]);
         let at_pause_step = canary(json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}), false);
         let why = plan(&at_pause_step, &RolloutAction::Resume, &[], at()).unwrap_err();
-        assert!(why.contains("promote goes on past it"), "{why}");
+        assert!(matches!(&why, PlanError::NothingToDo(w) if w.contains("promote goes on past it")), "{why}");
     }
 
     #[test]
@@ -354,8 +358,9 @@ mod tests {
             }]
         );
         let same = plan(&r, &RolloutAction::Undo { to_revision: Some(3) }, &revisions, at()).unwrap_err();
-        assert!(same.contains("already runs revision 3"), "{same}");
-        assert!(plan(&r, &RolloutAction::Undo { to_revision: Some(9) }, &revisions, at()).unwrap_err().contains("no revision 9"));
+        assert!(matches!(&same, PlanError::NothingToDo(w) if w.contains("already runs revision 3")), "{same}");
+        let missing = plan(&r, &RolloutAction::Undo { to_revision: Some(9) }, &revisions, at()).unwrap_err();
+        assert!(matches!(&missing, PlanError::Invalid(w) if w.contains("no revision 9")), "{missing}");
     }
 
     #[test]

@@ -431,7 +431,7 @@ pub async fn execute(
         }
     }
     let revisions = if matches!(action, RolloutAction::Undo { .. }) { cluster.revisions(&r).await? } else { Vec::new() };
-    let requests = super::actions::plan(&r, action, &revisions, now).map_err(ArgoError::Refused)?;
+    let requests = super::actions::plan(&r, action, &revisions, now).map_err(|e| ArgoError::Refused(e.to_string()))?;
     cluster.send(&r, &requests).await?;
     let event_error =
         if by.record_event { cluster.record_event(&r, action, &by.actor, &by.reason).await.err().map(|e| e.to_string()) } else { None };

@@ -20,8 +20,8 @@ use super::model::{ReplicaSet, Rollout};
 use super::status::{self, State};
 use crate::config::KubernetesSettings;
 use crate::delivery::{
-    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, Release, ReleaseEvent, Revision, RolloutAction,
-    RolloutProvider, Section, Seen, StepState, StepView, TimelineEntry,
+    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, Revision,
+    RolloutAction, RolloutProvider, Section, Seen, StepState, StepView, TimelineEntry,
 };
 use crate::domain::{ARGO, RolloutRef};
 
@@ -520,11 +520,11 @@ impl RolloutProvider for ArgoProvider {
         .boxed()
     }
 
-    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, String> {
+    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, PlanError> {
         let r = release.native.get::<Rollout>().ok_or_else(|| format!("{}: it has not been read yet", release.reference))?;
         let objects = detail.filter(|d| d.reference.as_ref() == Some(&release.reference)).and_then(|d| d.native.get::<Objects>());
         if matches!(action, RolloutAction::Undo { .. }) && objects.is_none() {
-            return Err(format!("{}: its revisions have not been read yet (open it first)", release.reference));
+            return Err(format!("{}: its revisions have not been read yet (open it first)", release.reference).into());
         }
         let revisions = objects.map(|o| o.revisions.as_slice()).unwrap_or_default();
         let requests = actions::plan(r, action, revisions, now)?;

@@ -439,12 +439,21 @@ pub mod exit {
     /// Nothing was judged or done: a bad command line, an unknown run, pipeline, service or
     /// environment, a refusal by the policy, an unreachable backend.
     pub const ERROR: u8 = 3;
+    /// Nothing to do: the action would change nothing (promote at the end of the steps, pause
+    /// when paused, abort when healthy, retry when not aborted). Nothing was sent.
+    pub const NOTHING_TO_DO: u8 = 4;
+
+    /// An action that would change nothing; the process exits with `NOTHING_TO_DO`.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct NothingToDo(pub String);
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 done, or the outcome is good (run succeeded, gate passes, canary Successful); \
 1 the outcome is bad (run failed, gate fails, canary Failed, rollout aborted, journal not intact); \
 2 no outcome yet (canary Inconclusive, Running or Error); \
-3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable).";
+3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable); \
+4 nothing to do (the rollout action would change nothing: promote at the end, pause when paused, abort when healthy, retry when not aborted).";
 
 pub fn main() -> ExitCode {
     crate::paths::private_files();
@@ -466,6 +475,10 @@ pub fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<exit::NothingToDo>().is_some() => {
+            eprintln!("nothing to do: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));
+            ExitCode::from(exit::NOTHING_TO_DO)
+        }
         Err(e) => {
             crate::cockpit::terminal::restore_if_raw();
             eprintln!("error: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));

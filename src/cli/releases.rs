@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::changes::{Caller, Confirmation, authorise};
 use crate::audit::Journal;
-use crate::delivery::{Detail, Health, Registry, Release, RolloutAction, RolloutProvider, StepState};
+use crate::delivery::{Detail, Health, PlanError, Registry, Release, RolloutAction, RolloutProvider, StepState};
 use crate::domain::{RolloutRef, RunRef};
 use crate::logstore::sanitize::plain;
 use crate::ops::{self, Operation};
@@ -245,7 +245,10 @@ async fn change(
     let release = reg.get(r.clone()).await?;
     let detail = if matches!(action, RolloutAction::Undo { .. }) { Some(reg.detail(r.clone()).await?) } else { None };
     let op = Operation::Rollout { target: r.clone(), action: action.clone(), seen: Some(release.seen.clone()) };
-    let mut target = ops::describe_release(reg, &release, detail.as_ref(), &action, now).map_err(anyhow::Error::msg)?;
+    let mut target = ops::describe_release(reg, &release, detail.as_ref(), &action, now).map_err(|e| match e {
+        PlanError::NothingToDo(why) => anyhow::Error::new(super::exit::NothingToDo(why)),
+        PlanError::Invalid(why) => anyhow::Error::msg(why),
+    })?;
     // Know before sending: the backend says whether this user may.
     if let Some(why) = reg.permissions(r.clone()).await?.denies(&action) {
         let draft = ops::refusal(&op, who.identity, &target.name, &target.environments, target.parameters.clone(), why);

@@ -315,6 +315,24 @@ pub enum DeliveryError {
     Backend(String),
 }
 
+/// Why an action cannot be planned.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// It would change nothing (promote at the end, pause when paused, abort when healthy, retry
+    /// when not aborted): scripts can tell this from a failure.
+    #[error("{0}")]
+    NothingToDo(String),
+    /// It makes no sense in the rollout's state, or cannot be planned.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for PlanError {
+    fn from(why: String) -> PlanError {
+        PlanError::Invalid(why)
+    }
+}
+
 /// One rollout backend. References handed to it are its own (the registry routes them).
 pub trait RolloutProvider: Send + Sync {
     /// The prefix of its references (`nginx`, `argo`).
@@ -350,7 +368,7 @@ pub trait RolloutProvider: Send + Sync {
     }
     /// What `action` would do to `release` as seen, or why it makes no sense now. Pure: the
     /// dialog shows it, and the journal records it.
-    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, String>;
+    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, PlanError>;
     /// Reads the rollout afresh, refuses if it moved on since `seen`, and acts. Returns what was
     /// done, for people.
     fn execute(&self, r: RolloutRef, action: RolloutAction, seen: Option<Seen>, by: By) -> BoxFuture<'_, Result<String, DeliveryError>>;

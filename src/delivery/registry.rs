@@ -136,7 +136,7 @@ impl RolloutProvider for Registry {
         async move { self.provider(&r)?.permissions(r).await }.boxed()
     }
 
-    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, String> {
+    fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, super::PlanError> {
         self.provider(&release.reference).map_err(|e| e.to_string())?.plan(release, detail, action, now)
     }
 

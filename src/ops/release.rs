@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Approved, Operation, Report, Target, journaled};
 use crate::audit::Journal;
-use crate::delivery::{By, Detail, Release, RolloutAction, RolloutProvider};
+use crate::delivery::{By, Detail, PlanError, Release, RolloutAction, RolloutProvider};
 
 /// Describes `action` on `release` as the user sees it (with the opened detail, when it is this
 /// release's), or says why it makes no sense now or why the backend would refuse it.
@@ -16,10 +16,10 @@ pub fn describe_release(
     detail: Option<&Detail>,
     action: &RolloutAction,
     now: jiff::Timestamp,
-) -> Result<Target, String> {
+) -> Result<Target, PlanError> {
     let plan = provider.plan(release, detail, action, now)?;
     if let Some(why) = plan.denied {
-        return Err(why);
+        return Err(PlanError::Invalid(why));
     }
     let mut effect = plan.effect;
     let mut evidence_hint = None;

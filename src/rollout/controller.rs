@@ -487,6 +487,7 @@ impl Controller {
 pub fn check(action: &RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result<(), RolloutError> {
     let name = &spec.name;
     let refuse = |why: String| Err(RolloutError::Refused(why));
+    let nothing = |why: String| Err(RolloutError::NothingToDo(why));
     match (action, rec.phase) {
         (RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. }, _) => refuse(format!(
             "{name} is an NGINX canary: it has no pods to restart and no analysis run to stop (its analysis is flightdeck's own)"
@@ -500,22 +501,22 @@ pub fn check(action: &RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result
         (RolloutAction::Deploy { .. }, _) => Ok(()),
         (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Progressing | Phase::Paused) => Ok(()),
         (RolloutAction::Promote | RolloutAction::PromoteFull, Phase::Aborted) => refuse(format!("{name} was aborted; retry it first")),
-        (RolloutAction::Promote | RolloutAction::PromoteFull, _) => refuse(format!("{name} has no canary under way; nothing to promote")),
+        (RolloutAction::Promote | RolloutAction::PromoteFull, _) => nothing(format!("{name} has no canary under way; nothing to promote")),
         (RolloutAction::Pause, Phase::Progressing) => Ok(()),
-        (RolloutAction::Pause, Phase::Paused) => refuse(format!("{name} is already paused")),
+        (RolloutAction::Pause, Phase::Paused) => nothing(format!("{name} is already paused")),
         (RolloutAction::Pause, p) => refuse(format!("{name} is {}; there is nothing to pause", p.label())),
         (RolloutAction::Resume, Phase::Paused) if rec.pause.as_ref().is_some_and(|p| p.by_user) => Ok(()),
         (RolloutAction::Resume, Phase::Paused) => {
             refuse(format!("{name} is paused by its steps or its analysis, not by a person; promote to go on"))
         }
-        (RolloutAction::Resume, p) => refuse(format!("{name} is {}, not paused", p.label())),
+        (RolloutAction::Resume, p) => nothing(format!("{name} is {}, not paused", p.label())),
         (RolloutAction::Abort, Phase::Progressing | Phase::Paused | Phase::Degraded) => Ok(()),
-        (RolloutAction::Abort, p) => refuse(format!("{name} is {}; there is no canary to abort", p.label())),
+        (RolloutAction::Abort, p) => nothing(format!("{name} is {}; there is no canary to abort", p.label())),
         (RolloutAction::Retry, Phase::Aborted | Phase::Degraded) if rec.version.is_some() => Ok(()),
-        (RolloutAction::Retry, p) => refuse(format!("{name} is {}; only an aborted rollout can be retried", p.label())),
+        (RolloutAction::Retry, p) => nothing(format!("{name} is {}; only an aborted rollout can be retried", p.label())),
         (RolloutAction::Undo { .. }, Phase::Healthy) if rec.weight > 0 => Ok(()),
         (RolloutAction::Undo { .. }, Phase::Healthy) => {
-            refuse(format!("{name}: the stable version already serves 100 %; nothing to undo (nothing was sent)"))
+            nothing(format!("{name}: the stable version already serves 100 %; nothing to undo (nothing was sent)"))
         }
         (RolloutAction::Undo { .. }, p) => refuse(format!("{name} is {}; abort instead of undo while a canary is under way", p.label())),
     }

@@ -89,6 +89,9 @@ pub enum RolloutError {
     /// The action makes no sense in the rollout's state; nothing was sent.
     #[error("{0}")]
     Refused(String),
+    /// The action would change nothing; nothing was sent.
+    #[error("{0}")]
+    NothingToDo(String),
     /// NGINX rejected or failed the change; the previous configuration is back in place.
     #[error("{0}")]
     Nginx(String),

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::controller::{self, Controller, TICK};
 use super::{Phase, Record, RolloutError, RolloutSpec, Step};
 use crate::delivery::{
-    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Plan, Release, ReleaseEvent, RolloutAction, RolloutProvider, Section, Seen,
-    StepState, StepView, TimelineEntry,
+    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Plan, PlanError, Release, ReleaseEvent, RolloutAction, RolloutProvider,
+    Section, Seen, StepState, StepView, TimelineEntry,
 };
 use crate::domain::{NGINX, RolloutRef};
 
@@ -42,7 +42,7 @@ impl From<RolloutError> for DeliveryError {
     fn from(e: RolloutError) -> DeliveryError {
         match e {
             RolloutError::Unknown(n) => DeliveryError::Unknown(n),
-            RolloutError::Refused(why) => DeliveryError::Refused(why),
+            RolloutError::Refused(why) | RolloutError::NothingToDo(why) => DeliveryError::Refused(why),
             RolloutError::Nginx(e) | RolloutError::Io(e) => DeliveryError::Backend(e),
         }
     }
@@ -126,8 +126,11 @@ fn step_label(s: &Step) -> String {
 }
 
 /// What an action does to the canary as the user sees it, or why it makes no sense now.
-pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<Plan, String> {
-    controller::check(action, rec, spec).map_err(|e| e.to_string())?;
+pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<Plan, PlanError> {
+    controller::check(action, rec, spec).map_err(|e| match e {
+        RolloutError::NothingToDo(why) => PlanError::NothingToDo(why),
+        e => PlanError::Invalid(e.to_string()),
+    })?;
     let at = |i: usize| spec.steps.get(i).map(Step::describe).unwrap_or_else(|| "the end (100 %)".into());
     let now = format!(
         "`{}` is {} at step {}/{} ({}), canary {} % ({} → {}).",
@@ -156,7 +159,7 @@ pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<
         RolloutAction::Retry => "Retry: starts the steps again from the first one.".into(),
         RolloutAction::Undo { .. } => "Undo: the stable servers get 100 % of the traffic back.".into(),
         RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. } => {
-            return Err(format!("{}: not for NGINX canaries", action.verb()));
+            return Err(format!("{}: not for NGINX canaries", action.verb()).into());
         }
     };
     Ok(Plan {
@@ -302,7 +305,7 @@ impl RolloutProvider for NginxProvider {
         .boxed()
     }
 
-    fn plan(&self, release: &Release, _detail: Option<&Detail>, action: &RolloutAction, _now: Timestamp) -> Result<Plan, String> {
+    fn plan(&self, release: &Release, _detail: Option<&Detail>, action: &RolloutAction, _now: Timestamp) -> Result<Plan, PlanError> {
         let (spec, rec) = release
             .native
             .get::<(RolloutSpec, Record)>()

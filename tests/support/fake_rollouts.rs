@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use flightdeck::delivery::{
-    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, Release, ReleaseEvent, Revision, RolloutAction,
-    RolloutProvider, Seen, StepState, StepView, TimelineEntry,
+    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, Revision,
+    RolloutAction, RolloutProvider, Seen, StepState, StepView, TimelineEntry,
 };
 use flightdeck::domain::RolloutRef;
 use futures::FutureExt;
@@ -164,16 +164,18 @@ impl RolloutProvider for FakeRollouts {
         async move { Ok(detail) }.boxed()
     }
 
-    fn plan(&self, release: &Release, _detail: Option<&Detail>, action: &RolloutAction, _now: Timestamp) -> Result<Plan, String> {
-        let d = release.native.get::<Deployment>().ok_or("not read yet")?;
+    fn plan(&self, release: &Release, _detail: Option<&Detail>, action: &RolloutAction, _now: Timestamp) -> Result<Plan, PlanError> {
+        let d = release.native.get::<Deployment>().ok_or_else(|| PlanError::Invalid("not read yet".into()))?;
         let effect = match action {
-            RolloutAction::Promote if d.health != Health::Paused => return Err("payments is not waiting for a promotion".into()),
+            RolloutAction::Promote if d.health != Health::Paused => {
+                return Err(PlanError::NothingToDo("payments is not waiting for a promotion".into()));
+            }
             RolloutAction::Promote => format!("ECS: shift traffic {} % → {} %", STEPS[d.step], STEPS[(d.step + 1).min(STEPS.len() - 1)]),
             RolloutAction::Abort => "ECS: stop deployment, traffic back to the blue task set".into(),
             RolloutAction::Undo { to_revision } => {
                 format!("ECS: redeploy task definition revision {}", to_revision.unwrap_or(d.revision - 1))
             }
-            other => return Err(format!("{} is not offered by this fake", other.verb())),
+            other => return Err(format!("{} is not offered by this fake", other.verb()).into()),
         };
         Ok(Plan { effect: vec![effect], parameters: serde_json::json!({"revision": d.revision, "step": d.step}), denied: None })
     }

@@ -29,7 +29,8 @@ pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, Str
             if !changes.is_empty() {
                 return Err(format!("{} moved on since you looked ({})", target.short(), changes.join(", ")));
             }
-            return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now);
+            return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now)
+                .map_err(|e| e.to_string());
         }
         Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
