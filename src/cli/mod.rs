@@ -421,13 +421,6 @@ pub enum ConfigCmd {
 /// Exit codes, the same for every subcommand: what was judged or done is told apart from a
 /// command that could not judge or do anything.
 pub mod exit {
-    /// 0, or 128 + the signal that ended the process, as shells report it.
-    pub fn after(signal: Option<i32>) -> std::process::ExitCode {
-        match signal {
-            Some(n) => std::process::ExitCode::from(128u8.saturating_add(u8::try_from(n).unwrap_or(0))),
-            None => std::process::ExitCode::SUCCESS,
-        }
-    }
 
     /// Done; the run succeeded; the gate passes; the canary is Successful.
     pub const OK: u8 = 0;
@@ -567,7 +560,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 kube_context: cli.kube_context.clone(),
             };
             let signalled = crate::cockpit::run_tui(config, data_dir, opts).await?;
-            Ok(exit::after(signalled))
+            Ok(crate::cockpit::exit_code(signalled))
         }
         Some(Cmd::Run { pipeline, follow, confirm }) => runs::start(&who, pipeline, follow, colour, &confirm).await,
         Some(Cmd::Retry { target, kube, follow, confirm }) => {

@@ -52,6 +52,14 @@ pub struct DemoLink {
     pub notices: Vec<String>,
 }
 
+/// 0, or 128 + the signal that ended the cockpit, as shells report it.
+pub fn exit_code(signal: Option<i32>) -> std::process::ExitCode {
+    match signal {
+        Some(n) => std::process::ExitCode::from(128u8.saturating_add(u8::try_from(n).unwrap_or(0))),
+        None => std::process::ExitCode::SUCCESS,
+    }
+}
+
 /// Runs the cockpit until the user quits (None) or a signal ends it (Some(signal number): the
 /// process then exits with 128 + it, as a shell expects).
 pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -> anyhow::Result<Option<i32>> {

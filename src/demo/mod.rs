@@ -147,5 +147,5 @@ pub fn run(cli: &DemoOptions, start: bool) -> anyhow::Result<ExitCode> {
     // Best effort: after a hangup there is no terminal to print to.
     let _ =
         writeln!(std::io::stderr(), "demo project: {}  ·  demo history and logs: {}", root.join("project").display(), data_dir.display());
-    Ok(crate::cli::exit::after(signalled))
+    Ok(crate::cockpit::exit_code(signalled))
 }
