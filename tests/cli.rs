@@ -371,6 +371,22 @@ fn a_data_directory_that_cannot_be_written_serves_every_read_command() {
     walk(0o755, 0o644);
 }
 
+/// A job sees the environment of the shell that asked for its run, not the one of whichever shell
+/// happened to start the supervisor.
+#[test]
+fn jobs_start_from_the_environment_of_whoever_asked() {
+    let e = Env::new(&format!("{PIPELINES}[[pipelines.show.stages]]\nname = \"env\"\nrun = \"echo var=${{FD_SHELL_VAR:-unset}}\"\n"));
+    let first = e.cmd(&["run", "slow"]).env("FD_SHELL_VAR", "first shell").output().unwrap();
+    assert!(first.status.success());
+    e.wait_status(1, "running");
+    let out = e.cmd(&["run", "show", "--follow"]).env("FD_SHELL_VAR", "second shell").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("var=second shell"), "{stdout}");
+    let out = e.cmd(&["run", "show", "--follow"]).env_remove("FD_SHELL_VAR").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("var=unset"), "{stdout}");
+}
+
 #[test]
 fn jobs_do_not_inherit_flightdecks_credentials() {
     let e = Env::new(

@@ -28,8 +28,14 @@ const ANSWER_LIMIT: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
-    /// Execute a queued run, created (and journaled) by the client, with this configuration.
-    Execute { config: Option<PathBuf>, run: RunRef },
+    /// Execute a queued run, created (and journaled) by the client, with this configuration; its
+    /// jobs start from the client's environment.
+    Execute {
+        config: Option<PathBuf>,
+        run: RunRef,
+        #[serde(default)]
+        env: Vec<(String, String)>,
+    },
     /// Keep the configuration's NGINX canaries moving until none is under way.
     KeepMoving { config: Option<PathBuf> },
     /// What the supervisor is doing.
@@ -245,8 +251,9 @@ fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply, String> 
 
 impl crate::ci::local::Dispatch for Client {
     fn execute(&self, run: &RunRef) -> Result<(), CiError> {
-        let reply =
-            self.call(&Request::Execute { config: self.config.clone(), run: run.clone() }).map_err(|e| CiError::Other(e.to_string()))?;
+        let reply = self
+            .call(&Request::Execute { config: self.config.clone(), run: run.clone(), env: requester_env() })
+            .map_err(|e| CiError::Other(e.to_string()))?;
         if reply.ok { Ok(()) } else { Err(CiError::Other(reply.message)) }
     }
 }
@@ -256,6 +263,15 @@ impl crate::rollout::Keeper for Client {
         let reply = self.call(&Request::KeepMoving { config: self.config.clone() }).map_err(|e| e.to_string())?;
         if reply.ok { Ok(()) } else { Err(reply.message) }
     }
+}
+
+/// This process's environment, as a job started from this shell would see it (without a job's
+/// mark, which would make the run's jobs look like another run's).
+fn requester_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k != crate::ci::local::reap::TOKEN_VAR)
+        .collect()
 }
 
 /// The account name of a user id, from the password database (the id itself when it has none).

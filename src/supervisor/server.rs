@@ -222,12 +222,12 @@ async fn handle(shared: &Arc<Shared>, request: Request, peer: Option<i32>) -> Re
             shared.stop.cancel();
             ok("stopping".into())
         }
-        Request::Execute { config, run } => {
+        Request::Execute { config, run, env } => {
             let runner = match workspace(shared, &config) {
                 Ok(r) => r,
                 Err(e) => return refuse(e),
             };
-            match runner.execute_requested(&run).await {
+            match runner.execute_requested(&run, env).await {
                 Ok(()) => {
                     eprintln!("{} executing run #{run} for {from}", jiff::Timestamp::now());
                     ok(format!("run #{run} is executing"))

@@ -246,6 +246,7 @@ fn schedule(
                 cwd: stage.cwd.clone(),
                 env,
                 withheld: inner.config.secret_env_vars(),
+                base_env: inner.active.lock().ok().and_then(|a| a.get(&rec.id).and_then(|r| r.env.clone())),
                 timeout: stage.timeout.or(inner.config.runner.default_timeout),
                 kill_grace: inner.config.runner.kill_grace,
             };

@@ -67,6 +67,9 @@ struct Inner {
 struct ActiveRun {
     cancel: CancellationToken,
     gates: UnboundedSender<GateMsg>,
+    /// The environment its jobs start from: the one of whoever asked for the run (None: this
+    /// process's own).
+    env: Option<Arc<Vec<(String, String)>>>,
 }
 
 struct GateMsg {
@@ -235,6 +238,11 @@ impl LocalRunner {
 
     /// Executes a run in this process (it must not be executing anywhere else).
     pub fn start(&self, rec: RunRecord) -> Result<(), CiError> {
+        self.start_with(rec, None)
+    }
+
+    /// Executes a run in this process, its jobs starting from `env` rather than this process's.
+    pub fn start_with(&self, rec: RunRecord, env: Option<Arc<Vec<(String, String)>>>) -> Result<(), CiError> {
         let lock = self
             .inner
             .store
@@ -246,7 +254,7 @@ impl LocalRunner {
             .active
             .lock()
             .map_err(|_| CiError::Other("internal state poisoned".into()))?
-            .insert(rec.id.clone(), ActiveRun { cancel: cancel.clone(), gates: gates_tx });
+            .insert(rec.id.clone(), ActiveRun { cancel: cancel.clone(), gates: gates_tx, env });
         let inner = self.inner.clone();
         tokio::spawn(drive(inner, rec, lock, cancel, gates_rx));
         Ok(())

@@ -24,6 +24,8 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
     /// Variables of flightdeck's own environment the job must not inherit (its credentials).
     pub withheld: Vec<String>,
+    /// The environment to start from instead of this process's (the requester's).
+    pub base_env: Option<std::sync::Arc<Vec<(String, String)>>>,
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
 }
@@ -39,6 +41,9 @@ pub enum Outcome {
 
 pub async fn run(spec: &JobSpec, lines: Sender<RawLine>, cancel: CancellationToken) -> Outcome {
     let mut cmd = Command::new("/bin/sh");
+    if let Some(base) = &spec.base_env {
+        cmd.env_clear().envs(base.iter().map(|(k, v)| (k, v)));
+    }
     cmd.arg("-c")
         .arg(&spec.command)
         .current_dir(&spec.cwd)

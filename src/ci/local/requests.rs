@@ -6,8 +6,9 @@ use super::*;
 use crate::audit::Phase;
 
 impl LocalRunner {
-    /// Executes a run a client created and journaled, here.
-    pub async fn execute_requested(&self, id: &RunRef) -> Result<(), CiError> {
+    /// Executes a run a client created and journaled, here, its jobs starting from the client's
+    /// environment (as they would in the client's shell).
+    pub async fn execute_requested(&self, id: &RunRef, env: Vec<(String, String)>) -> Result<(), CiError> {
         let store = self.inner.store.clone();
         let rid = id.clone();
         let rec = tokio::task::spawn_blocking(move || store.load(&rid)).await.map_err(|e| CiError::Other(e.to_string()))??;
@@ -26,7 +27,7 @@ impl LocalRunner {
             refuse(&self.inner, &rec, &e);
             return Err(e);
         }
-        self.start(rec)
+        self.start_with(rec, (!env.is_empty()).then(|| Arc::new(env)))
     }
 
     /// Runs executing in this process.
