@@ -119,11 +119,21 @@ impl Client {
         if files.socket.as_os_str().len() > 107 {
             return Err(SupervisorError::PathTooLong(files.socket));
         }
-        let stream = match UnixStream::connect(&files.socket) {
-            Ok(s) => s,
-            Err(_) => self.start_and_connect(&files)?,
-        };
-        exchange(stream, request).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))
+        // A supervisor that was exiting as we connected (idle, or stopped) closes without reading
+        // the request: nothing was done, so ask again, which starts another one.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let stream = match UnixStream::connect(&files.socket) {
+                Ok(s) => s,
+                Err(_) => self.start_and_connect(&files)?,
+            };
+            match exchange(stream, request) {
+                Ok(reply) => return Ok(reply),
+                Err(Unanswered::Closed(_)) if attempts < 3 => std::thread::sleep(Duration::from_millis(50)),
+                Err(Unanswered::Closed(e) | Unanswered::Other(e)) => return Err(SupervisorError::NoAnswer(e, files.log.clone())),
+            }
+        }
     }
 
     /// Asks the supervisor, without starting one, what it is doing (None: none is running).
@@ -132,7 +142,7 @@ impl Client {
         let Ok(stream) = UnixStream::connect(&files.socket) else {
             return Ok(None);
         };
-        let reply = exchange(stream, &Request::Status).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))?;
+        let reply = exchange(stream, &Request::Status).map_err(|e| SupervisorError::NoAnswer(e.to_string(), files.log.clone()))?;
         Ok(reply.status)
     }
 
@@ -142,8 +152,8 @@ impl Client {
         let Ok(stream) = UnixStream::connect(&files.socket) else {
             return Ok(false);
         };
-        let reply =
-            exchange(stream, &Request::Stop { reason: reason.to_string() }).map_err(|e| SupervisorError::NoAnswer(e, files.log.clone()))?;
+        let reply = exchange(stream, &Request::Stop { reason: reason.to_string() })
+            .map_err(|e| SupervisorError::NoAnswer(e.to_string(), files.log.clone()))?;
         if reply.ok { Ok(true) } else { Err(SupervisorError::Refused(reply.message)) }
     }
 
@@ -173,8 +183,9 @@ impl Client {
         let started = Instant::now();
         loop {
             if let Ok(s) = UnixStream::connect(&files.socket) {
-                // Reaped later by nobody: it is a daemon, detached into its own session.
-                std::mem::forget(child);
+                // A daemon in its own session, but still our child: reaped when it exits, so a long
+                // cockpit session collects no zombies.
+                std::thread::spawn(move || child.wait());
                 return Ok(s);
             }
             // Another client's supervisor may have won the start; this one then exits at once.
@@ -236,17 +247,32 @@ fn held(lock: &Path) -> bool {
 }
 
 /// One request, one answer.
-fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply, String> {
-    stream.set_read_timeout(Some(ANSWER_LIMIT)).map_err(|e| e.to_string())?;
-    let mut line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply, Unanswered> {
+    stream.set_read_timeout(Some(ANSWER_LIMIT)).map_err(|e| Unanswered::Other(e.to_string()))?;
+    let mut line = serde_json::to_vec(request).map_err(|e| Unanswered::Other(e.to_string()))?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(|e| format!("cannot send the request: {e}"))?;
+    stream.write_all(&line).map_err(|e| Unanswered::Closed(format!("cannot send the request: {e}")))?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(|e| format!("no answer: {e}"))?;
-    if answer.is_empty() {
-        return Err("it closed the connection without answering".into());
+    match BufReader::new(stream).read_line(&mut answer) {
+        Ok(0) => return Err(Unanswered::Closed("it closed the connection without answering".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            return Err(Unanswered::Closed(format!("it closed the connection without answering: {e}")));
+        }
+        Err(e) => return Err(Unanswered::Other(format!("no answer: {e}"))),
     }
-    serde_json::from_str(&answer).map_err(|e| format!("an answer that is not understood: {e}"))
+    serde_json::from_str(&answer).map_err(|e| Unanswered::Other(format!("an answer that is not understood: {e}")))
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+enum Unanswered {
+    /// The connection closed before any answer: the supervisor went away (and, if it was exiting,
+    /// never read the request).
+    #[error("{0}")]
+    Closed(String),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl crate::ci::local::Dispatch for Client {
