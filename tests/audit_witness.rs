@@ -258,3 +258,30 @@ fn without_a_witness_verify_says_what_it_cannot_see() {
     let client = flightdeck::supervisor::Client::new(&dir.path().join("data"), None);
     let _ = client.stop_and_wait("the test is over", std::time::Duration::from_secs(30));
 }
+
+/// A witness that cannot be written stops the change before anything is journaled: no intent is
+/// left waiting for an outcome that nothing would ever write (and that a request could replay).
+#[test]
+fn an_unwritable_witness_stops_the_change_before_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flightdeck.toml"),
+        "[audit]\nwitness = \"no-such-dir/checkpoints.jsonl\"\nsyslog = false\n[[pipelines.p.stages]]\nname = \"s\"\nrun = \"true\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.path().join("flightdeck.toml"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["run", "p", "--yes"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("witness cannot be written") && err.contains("nothing was done"), "{err}");
+    let journal = std::fs::read_to_string(dir.path().join("data/audit.jsonl")).unwrap_or_default();
+    assert!(journal.is_empty(), "nothing was journaled: {journal}");
+    let client = flightdeck::supervisor::Client::new(&dir.path().join("data"), None);
+    let _ = client.stop_and_wait("the test is over", std::time::Duration::from_secs(30));
+}

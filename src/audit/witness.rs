@@ -72,53 +72,77 @@ fn sign(key_file: &Path, text: &str) -> Result<String, String> {
     Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Records the journal's new head with every configured witness. Called under the journal's lock,
-/// after the record is on disk.
-pub fn checkpoint(settings: &WitnessSettings, journal: &Path, record: &AuditRecord) -> Result<(), String> {
-    if settings.file.is_none() && !settings.syslog {
-        return Ok(());
+/// The witnesses of one journal write, opened before the record is written: a witness that
+/// cannot be written stops the write, rather than leaving a record (an intent that nothing would
+/// ever conclude) that no witness saw.
+pub struct Witness {
+    file: Option<(PathBuf, std::fs::File)>,
+    key: Option<PathBuf>,
+    syslog: bool,
+}
+
+impl Witness {
+    pub fn open(settings: &WitnessSettings) -> Result<Witness, String> {
+        let file = match &settings.file {
+            Some(path) => Some((
+                path.clone(),
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the journal's witness {}: {e}", path.display()))?,
+            )),
+            None => None,
+        };
+        if let Some(key) = &settings.signing_key {
+            // Read now, so a missing key stops the write too.
+            sign(key, "")?;
+        }
+        Ok(Witness { file, key: settings.signing_key.clone(), syslog: settings.syslog })
     }
-    let inode = std::fs::metadata(journal).map(|m| m.ino()).unwrap_or(0);
-    let mut cp = Checkpoint {
-        journal: canonical(journal),
-        seq: record.seq,
-        hash: record.hash.clone(),
-        time: record.time.clone(),
-        inode,
-        signature: None,
-    };
-    if let Some(key) = &settings.signing_key {
-        cp.signature = Some(sign(key, &cp.signed_text())?);
+
+    /// Records the journal's new head. Called under the journal's lock, after the record is on disk.
+    pub fn record(&mut self, journal: &Path, record: &AuditRecord) -> Result<(), String> {
+        if self.file.is_none() && !self.syslog {
+            return Ok(());
+        }
+        let inode = std::fs::metadata(journal).map(|m| m.ino()).unwrap_or(0);
+        let mut cp = Checkpoint {
+            journal: canonical(journal),
+            seq: record.seq,
+            hash: record.hash.clone(),
+            time: record.time.clone(),
+            inode,
+            signature: None,
+        };
+        if let Some(key) = &self.key {
+            cp.signature = Some(sign(key, &cp.signed_text())?);
+        }
+        let mut line = serde_json::to_vec(&cp).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        if self.syslog {
+            to_syslog(&line);
+        }
+        if let Some((path, f)) = &mut self.file {
+            f.write_all(&line)
+                .and_then(|_| f.sync_data())
+                .map_err(|e| format!("cannot write the journal's witness {}: {e}", path.display()))?;
+        }
+        Ok(())
     }
-    let mut line = serde_json::to_vec(&cp).map_err(|e| e.to_string())?;
-    line.push(b'\n');
-    if settings.syslog {
-        to_syslog(&line);
-    }
-    if let Some(file) = &settings.file {
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(file)
-            .map_err(|e| format!("cannot open the journal's witness {}: {e}", file.display()))?;
-        f.write_all(&line)
-            .and_then(|_| f.sync_data())
-            .map_err(|e| format!("cannot write the journal's witness {}: {e}", file.display()))?;
-    }
-    Ok(())
 }
 
 fn to_syslog(line: &[u8]) {
+    static OPENED: std::sync::Once = std::sync::Once::new();
     let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(line)).replace('\0', "");
-    let (Ok(ident), Ok(msg), Ok(fmt)) =
-        (std::ffi::CString::new("flightdeck-audit"), std::ffi::CString::new(text), std::ffi::CString::new("%s"))
-    else {
+    let (Ok(msg), Ok(fmt)) = (std::ffi::CString::new(text), std::ffi::CString::new("%s")) else {
         return;
     };
-    // SAFETY: the strings are NUL-terminated and outlive the calls; `%s` keeps the message from
-    // being read as a format. openlog keeps the ident pointer, so it is leaked for the process's life.
+    // SAFETY: openlog keeps the ident pointer, so it is opened once with a static string; the
+    // message and format are NUL-terminated and outlive the call, and `%s` keeps the message from
+    // being read as a format.
     unsafe {
-        libc::openlog(ident.into_raw(), libc::LOG_PID, libc::LOG_AUTHPRIV);
+        OPENED.call_once(|| libc::openlog(c"flightdeck-audit".as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV));
         libc::syslog(libc::LOG_NOTICE, fmt.as_ptr(), msg.as_ptr());
     }
 }
