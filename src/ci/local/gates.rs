@@ -9,15 +9,10 @@ use super::*;
 pub(super) fn backed_by_journal(inner: &Inner, rec: &RunRecord, job: &str, d: &GateDecision) -> Result<(), CiError> {
     let action = if d.approved { "gate.approve" } else { "gate.reject" };
     let run = rec.id.text();
-    let (records, _) =
-        inner.journal.read().map_err(|e| CiError::Other(format!("the journal cannot be read to check the decision: {e}")))?;
-    // An intent still waiting for its outcome: one that already has an outcome (it failed, or
-    // timed out) cannot be replayed later by a request file.
-    let concluded: std::collections::HashSet<u64> = records.iter().filter_map(|r| r.intent).collect();
-    let backed = records.iter().rev().any(|r| {
-        r.phase == crate::audit::Phase::Intent
-            && !concluded.contains(&r.seq)
-            && r.action == action
+    let pending =
+        inner.journal.pending_intents().map_err(|e| CiError::Other(format!("the journal cannot be read to check the decision: {e}")))?;
+    let backed = pending.iter().any(|r| {
+        r.action == action
             && r.actor == d.by
             && r.parameters["run"].as_str() == Some(run.as_str())
             && r.parameters["gate"].as_str() == Some(job)
@@ -49,8 +44,13 @@ pub(super) fn refuse_unjournaled(inner: &Inner, rec: &RunRecord, job: &str, d: &
         error: Some(e.to_string()),
         ..Default::default()
     };
+    journal_refusal(inner, &rec.id, draft, e);
+}
+
+/// Journals a refusal of a request from another process, and says so to whoever listens.
+pub(super) fn journal_refusal(inner: &Inner, run: &RunRef, draft: crate::audit::Draft, e: &CiError) {
     let journaled = inner.journal.append(draft).err().map(|j| format!(" (and it could not be journaled: {j})")).unwrap_or_default();
-    let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("{e}{journaled}") });
+    let _ = inner.events.send(RunEvent::Problem { run: Some(run.clone()), message: format!("{e}{journaled}") });
 }
 
 pub(super) fn apply_gate(inner: &Inner, rec: &mut RunRecord, job: &str, decision: GateDecision) -> Result<(), CiError> {

@@ -243,11 +243,17 @@ impl LocalRunner {
 
     /// Executes a run in this process, its jobs starting from `env` rather than this process's.
     pub fn start_with(&self, rec: RunRecord, env: Option<Arc<Vec<(String, String)>>>) -> Result<(), CiError> {
-        let lock = self
-            .inner
-            .store
-            .try_lock(&rec.id)?
-            .ok_or_else(|| CiError::OwnedElsewhere { run: rec.id.clone(), pid: self.inner.store.owner_pid(&rec.id) })?;
+        let lock = self.take(&rec.id)?;
+        self.start_locked(rec, lock, env)
+    }
+
+    /// The run's executor lock, or who holds it.
+    fn take(&self, id: &RunRef) -> Result<OwnerLock, CiError> {
+        self.inner.store.try_lock(id)?.ok_or_else(|| CiError::OwnedElsewhere { run: id.clone(), pid: self.inner.store.owner_pid(id) })
+    }
+
+    /// Executes a run whose lock this process already holds.
+    fn start_locked(&self, rec: RunRecord, lock: OwnerLock, env: Option<Arc<Vec<(String, String)>>>) -> Result<(), CiError> {
         let cancel = CancellationToken::new();
         let (gates_tx, gates_rx) = unbounded_channel();
         self.inner
@@ -260,7 +266,7 @@ impl LocalRunner {
         Ok(())
     }
 
-    /// Cancels every run this process executes (used when the cockpit quits).
+    /// Cancels every run this process executes (the supervisor stopping).
     pub fn cancel_all(&self) -> usize {
         let active = self.inner.active.lock().map(|a| a.values().map(|r| r.cancel.clone()).collect::<Vec<_>>()).unwrap_or_default();
         for c in &active {

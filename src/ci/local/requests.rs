@@ -9,25 +9,28 @@ impl LocalRunner {
     /// Executes a run a client created and journaled, here, its jobs starting from the client's
     /// environment (as they would in the client's shell).
     pub async fn execute_requested(&self, id: &RunRef, env: Vec<(String, String)>) -> Result<(), CiError> {
-        let store = self.inner.store.clone();
-        let rid = id.clone();
-        let rec = tokio::task::spawn_blocking(move || store.load(&rid)).await.map_err(|e| CiError::Other(e.to_string()))??;
-        if rec.status != RunStatus::Queued {
-            return Err(CiError::WrongState {
-                run: id.clone(),
-                status: rec.status.label().into(),
-                what: "only a queued run can be executed".into(),
-            });
-        }
-        let inner = self.inner.clone();
-        let checked = rec.clone();
-        let backed =
-            tokio::task::spawn_blocking(move || backed_by_journal(&inner, &checked)).await.map_err(|e| CiError::Other(e.to_string()))?;
-        if let Err(e) = backed {
-            refuse(&self.inner, &rec, &e);
-            return Err(e);
-        }
-        self.start_with(rec, (!env.is_empty()).then(|| Arc::new(env)))
+        let (runner, rid) = (self.clone(), id.clone());
+        // Checked under the run's lock, so nothing (a second request, a recovery) changes it
+        // between the check and the start.
+        let (rec, lock) = tokio::task::spawn_blocking(move || -> Result<_, CiError> {
+            let lock = runner.take(&rid)?;
+            let rec = runner.inner.store.load(&rid)?;
+            if rec.status != RunStatus::Queued {
+                return Err(CiError::WrongState {
+                    run: rid,
+                    status: rec.status.label().into(),
+                    what: "only a queued run can be executed".into(),
+                });
+            }
+            if let Err(e) = backed_by_journal(&runner.inner, &rec) {
+                refuse(&runner.inner, &rec, &e);
+                return Err(e);
+            }
+            Ok((rec, lock))
+        })
+        .await
+        .map_err(|e| CiError::Other(e.to_string()))??;
+        self.start_locked(rec, lock, (!env.is_empty()).then(|| Arc::new(env)))
     }
 
     /// Runs executing in this process.
@@ -64,11 +67,11 @@ impl LocalRunner {
 /// The intent that asked for this run: a retry names the run and its last retrier; a trigger names
 /// the pipeline and who triggered it.
 fn backed_by_journal(inner: &Inner, rec: &RunRecord) -> Result<(), CiError> {
-    let (records, _) = inner.journal.read().map_err(|e| CiError::Other(format!("the journal cannot be read to check the request: {e}")))?;
-    let concluded: HashSet<u64> = records.iter().filter_map(|r| r.intent).collect();
+    let pending =
+        inner.journal.pending_intents().map_err(|e| CiError::Other(format!("the journal cannot be read to check the request: {e}")))?;
     let run = rec.id.text();
     let retrier = rec.retried_by.last();
-    let backed = records.iter().rev().filter(|r| r.phase == Phase::Intent && !concluded.contains(&r.seq)).any(|r| match retrier {
+    let backed = pending.iter().any(|r| match retrier {
         Some(by) => r.action == "run.retry" && &r.actor == by && r.parameters["run"].as_str() == Some(run.as_str()),
         None => {
             r.action == "run.trigger" && r.actor == rec.trigger.actor && r.parameters["pipeline"].as_str() == Some(rec.pipeline.as_str())
@@ -96,6 +99,5 @@ fn refuse(inner: &Inner, rec: &RunRecord, e: &CiError) {
         error: Some(e.to_string()),
         ..Default::default()
     };
-    let journaled = inner.journal.append(draft).err().map(|j| format!(" (and it could not be journaled: {j})")).unwrap_or_default();
-    let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("{e}{journaled}") });
+    super::gates::journal_refusal(inner, &rec.id, draft, e);
 }
