@@ -456,12 +456,19 @@ impl LocalRunner {
                 }
                 first = false;
                 rounds += 1;
+                // An executor killed outright says nothing: look for one every few rounds (off the
+                // async threads: recovery writes the record and ends what its jobs left running).
+                if rounds.is_multiple_of(4) && !tailers.is_empty() {
+                    let (r, ids) = (runner.clone(), tailers.keys().cloned().collect::<Vec<_>>());
+                    let look = move || {
+                        for id in &ids {
+                            let _ = r.recover_if_abandoned(id, true);
+                        }
+                    };
+                    let _ = tokio::task::spawn_blocking(look).await;
+                }
                 let mut finished = Vec::new();
                 for (id, t) in tailers.iter_mut() {
-                    // An executor killed outright says nothing: look for one every few rounds.
-                    if rounds.is_multiple_of(4) {
-                        let _ = runner.recover_if_abandoned(id, true);
-                    }
                     match t.poll(&store, &runner.inner.events) {
                         Ok(true) => finished.push(id.clone()),
                         Ok(false) => {}
