@@ -1,12 +1,14 @@
-//! Follows a run that another process executes, from its files: the record when it changes, and
-//! each job's log as it grows.
+//! Follows runs that another process executes, from their files: the record when it changes, and
+//! each job's log as it grows, a bounded chunk at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
+use super::LocalRunner;
 use super::store::{RunStore, parse_log};
 use crate::ci::{CiError, RunEvent};
 use crate::domain::RunRef;
@@ -87,5 +89,75 @@ impl Tailer {
             let _ = events.send(RunEvent::Updated(Box::new(rec.clone())));
         }
         Ok(finished)
+    }
+}
+
+impl LocalRunner {
+    /// Follows runs executed by other processes (and runs created by them) until `stop`; what is
+    /// in the history when it starts is known already.
+    pub(super) fn watch_foreign(&self, stop: CancellationToken) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let store = runner.inner.store.clone();
+            let mut known: HashSet<RunRef> =
+                tokio::task::spawn_blocking(move || store.ids().unwrap_or_default()).await.unwrap_or_default().into_iter().collect();
+            let mut tailers: HashMap<RunRef, Tailer> = HashMap::new();
+            let mut first = true;
+            let mut rounds: u64 = 0;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                let store = runner.inner.store.clone();
+                let ids = store.ids().unwrap_or_default();
+                for id in ids {
+                    if runner.is_active_here(&id) {
+                        tailers.remove(&id);
+                        known.insert(id);
+                        continue;
+                    }
+                    let is_new = known.insert(id.clone());
+                    if (is_new || first) && !tailers.contains_key(&id) {
+                        match store.load(&id) {
+                            Ok(rec) if !rec.status.is_terminal() => {
+                                tailers.insert(id.clone(), Tailer::new(id));
+                            }
+                            Ok(rec) if is_new => {
+                                let _ = runner.inner.events.send(RunEvent::Updated(Box::new(rec)));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                first = false;
+                rounds += 1;
+                // An executor killed outright says nothing: look for one every few rounds (off the
+                // async threads: recovery writes the record and ends what its jobs left running).
+                if rounds.is_multiple_of(4) && !tailers.is_empty() {
+                    let (r, ids) = (runner.clone(), tailers.keys().cloned().collect::<Vec<_>>());
+                    let look = move || {
+                        for id in &ids {
+                            let _ = r.recover_if_abandoned(id, true);
+                        }
+                    };
+                    let _ = tokio::task::spawn_blocking(look).await;
+                }
+                let mut finished = Vec::new();
+                for (id, t) in tailers.iter_mut() {
+                    match t.poll(&store, &runner.inner.events) {
+                        Ok(true) => finished.push(id.clone()),
+                        Ok(false) => {}
+                        Err(e) => {
+                            let _ = runner.inner.events.send(RunEvent::Problem { run: Some(id.clone()), message: e.to_string() });
+                            finished.push(id.clone());
+                        }
+                    }
+                }
+                for id in finished {
+                    tailers.remove(&id);
+                }
+            }
+        });
     }
 }
