@@ -7,6 +7,7 @@
 //! ends (tokio's threads come and go) and reaches only the direct child; a child subreaper would
 //! have to reap with `waitpid(-1)`, which steals exit statuses from tokio's own child handling; and
 //! a writable cgroup is rarely there for an ordinary user over SSH. The token needs none of these.
+//! Pidfds are used where they help: each process is pinned before it is signalled.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,8 +69,7 @@ pub fn reap_orphans(store: &RunStore) -> usize {
                 _ => continue,
             }
             for pid in pids {
-                // SAFETY: kill only sends a signal; the pid was just read with the run's token.
-                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                if end_if_marked(pid, &token) {
                     this_pass += 1;
                 }
             }
@@ -81,6 +81,24 @@ pub fn reap_orphans(store: &RunStore) -> usize {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     ended
+}
+
+/// Ends the process `pid` if it still carries `token`. The process is pinned with a pidfd before
+/// its mark is read again, so a pid the kernel reused meanwhile is never signalled.
+fn end_if_marked(pid: i32, token: &str) -> bool {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor, owned from here on.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if raw < 0 {
+        return false; // gone already
+    }
+    // SAFETY: `raw` is a descriptor the kernel just gave us and nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mark = format!("{TOKEN_VAR}={token}");
+    let marked = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == mark.as_bytes()));
+    // SAFETY: signals the pinned process (ESRCH if it has exited); no memory is passed.
+    marked
+        && unsafe { libc::syscall(libc::SYS_pidfd_send_signal, std::os::fd::AsRawFd::as_raw_fd(&pidfd), libc::SIGKILL, 0usize, 0u32) } == 0
 }
 
 /// The run a token names (its directory's last component is the run number).
