@@ -429,3 +429,20 @@ async fn a_concluded_approval_cannot_be_replayed() {
     let rec = h.runner.run(id).await.unwrap();
     assert_eq!(rec.job("approve").unwrap().status, JobStatus::Waiting, "the gate still waits");
 }
+
+/// An executor that has cancelled its runs to stop starts no other: a request that arrives while it
+/// stops is told to ask again, and its run stays queued for whoever executes next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_executor_starts_no_run() {
+    let h = Harness::new("[[pipelines.p.stages]]\nname = \"a\"\nrun = \"sleep 30\"\n");
+    let first = h.runner.create_run("p", Harness::trigger()).unwrap();
+    h.runner.start(first.clone()).unwrap();
+    let cancelled = h.runner.cancel_all();
+    assert_eq!(cancelled, vec![first.id.clone()]);
+    let late = h.runner.create_run("p", Harness::trigger()).unwrap();
+    let err = h.runner.start(late.clone()).unwrap_err();
+    assert!(err.to_string().contains("stopping; ask again"), "{err}");
+    assert_eq!(h.runner.run(late.id.clone()).await.unwrap().status, RunStatus::Queued);
+    assert!(h.runner.wait_idle(Duration::from_secs(10)).await, "the cancelled run ended");
+    assert_eq!(h.runner.run(first.id).await.unwrap().status, RunStatus::Cancelled);
+}

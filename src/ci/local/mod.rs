@@ -61,6 +61,8 @@ struct Inner {
     journal: crate::audit::Journal,
     events: UnboundedSender<RunEvent>,
     active: Mutex<HashMap<RunRef, ActiveRun>>,
+    /// Set, under `active`'s lock, once every run was cancelled: no run starts after that.
+    stopping: std::sync::atomic::AtomicBool,
     permits: Arc<Semaphore>,
 }
 
@@ -130,7 +132,8 @@ impl LocalRunner {
         let permits = Arc::new(Semaphore::new(config.runner.max_parallel_jobs));
         let journal = crate::audit::Journal::in_data_dir(data_dir);
         let active = Mutex::new(HashMap::new());
-        Ok(LocalRunner { inner: Arc::new(Inner { config, dispatch, store, journal, events, active, permits }) })
+        let stopping = Default::default();
+        Ok(LocalRunner { inner: Arc::new(Inner { config, dispatch, store, journal, events, active, stopping, permits }) })
     }
 
     /// Executes a queued run: here, or by asking the dispatcher.
@@ -256,23 +259,39 @@ impl LocalRunner {
     fn start_locked(&self, rec: RunRecord, lock: OwnerLock, env: Option<Arc<Vec<(String, String)>>>) -> Result<(), CiError> {
         let cancel = CancellationToken::new();
         let (gates_tx, gates_rx) = unbounded_channel();
-        self.inner
-            .active
-            .lock()
-            .map_err(|_| CiError::Other("internal state poisoned".into()))?
-            .insert(rec.id.clone(), ActiveRun { cancel: cancel.clone(), gates: gates_tx, env });
+        {
+            let mut active = self.inner.active.lock().map_err(|_| CiError::Other("internal state poisoned".into()))?;
+            // Checked under the same lock `cancel_all` takes: a run either is cancelled with the
+            // others, or never starts.
+            if self.inner.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(CiError::Other(format!("run #{} was not started: its executor is stopping; ask again", rec.id)));
+            }
+            active.insert(rec.id.clone(), ActiveRun { cancel: cancel.clone(), gates: gates_tx, env });
+        }
         let inner = self.inner.clone();
         tokio::spawn(drive(inner, rec, lock, cancel, gates_rx));
         Ok(())
     }
 
-    /// Cancels every run this process executes (the supervisor stopping).
-    pub fn cancel_all(&self) -> usize {
-        let active = self.inner.active.lock().map(|a| a.values().map(|r| r.cancel.clone()).collect::<Vec<_>>()).unwrap_or_default();
-        for c in &active {
-            c.cancel();
-        }
-        active.len()
+    /// Cancels every run this process executes, and starts none after it (the supervisor stopping).
+    /// Returns the runs it cancelled.
+    pub fn cancel_all(&self) -> Vec<RunRef> {
+        let active = self
+            .inner
+            .active
+            .lock()
+            .map(|a| {
+                self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                a.iter().map(|(id, r)| (id.clone(), r.cancel.clone())).collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        active
+            .into_iter()
+            .map(|(id, cancel)| {
+                cancel.cancel();
+                id
+            })
+            .collect()
     }
 
     pub fn active_count(&self) -> usize {

@@ -40,7 +40,7 @@ impl LocalRunner {
 
     /// Cancels every run this process executes, each journaled with why (the supervisor stopped).
     pub fn cancel_all_journaled(&self, why: &str) -> usize {
-        let runs = self.active_runs();
+        let runs = self.cancel_all();
         for id in &runs {
             let draft = crate::audit::Draft {
                 actor: "flightdeck".into(),
@@ -60,7 +60,7 @@ impl LocalRunner {
                     .send(RunEvent::Problem { run: Some(id.clone()), message: format!("the cancellation could not be journaled: {e}") });
             }
         }
-        self.cancel_all()
+        runs.len()
     }
 }
 
