@@ -33,6 +33,26 @@ impl NginxProvider {
         NginxProvider { controller, keeper: Some(keeper) }
     }
 
+    /// Reads a rollout, moving it on only where nobody else does. With a keeper (the supervisor),
+    /// a canary under way is the keeper's to move and judge: it is only read here, and the keeper
+    /// is reminded when `remind` (which starts it again if it is gone; if it cannot be, the canary
+    /// is moved on here). An idle canary is still checked against NGINX here.
+    async fn advance(&self, name: &str, remind: bool) -> Result<Record, RolloutError> {
+        if let Some(keeper) = self.keeper.clone() {
+            let rec = self.controller.get(name).await?;
+            if rec.moving() {
+                if !remind {
+                    return Ok(rec);
+                }
+                let kept = tokio::task::spawn_blocking(move || keeper.keep_moving()).await.unwrap_or_else(|e| Err(e.to_string()));
+                if kept.is_ok() {
+                    return Ok(rec);
+                }
+            }
+        }
+        self.controller.tick(name).await
+    }
+
     fn name_of(&self, r: &RolloutRef) -> Result<String, DeliveryError> {
         self.controller.spec(&r.name).map(|s| s.name.clone()).map_err(|_| DeliveryError::Unknown(r.text()))
     }
@@ -254,18 +274,21 @@ impl RolloutProvider for NginxProvider {
     fn get(&self, r: RolloutRef) -> BoxFuture<'_, Result<Release, DeliveryError>> {
         async move {
             let name = self.name_of(&r)?;
-            // Reading moves it on too, so that what is shown is what is acted on.
-            let rec = self.controller.tick(&name).await?;
+            // What is shown is what is acted on: up to date, and moved on if nobody else does.
+            let rec = self.advance(&name, true).await?;
             Ok(release(self.controller.spec(&name)?, &rec))
         }
         .boxed()
     }
 
-    /// The driver: every rollout is moved on (timed pauses, analysis steps) once a tick, and each
-    /// change is reported. The controller serialises with any other process doing the same.
+    /// Every rollout once a tick, each change reported; moved on here only where nobody else does
+    /// (see `advance`), the keeper reminded every `REMIND` ticks. The controller serialises with
+    /// any other process moving the same rollout.
     fn watch(&self, events: UnboundedSender<ReleaseEvent>, stop: CancellationToken) {
-        let c = self.controller.clone();
+        const REMIND: u64 = 30;
+        let (me, c) = (self.clone(), self.controller.clone());
         tokio::spawn(async move {
+            let mut ticks: u64 = 0;
             let feed = Feed { label: "NGINX canaries".into(), state: FeedState::Live, scopes: Vec::new() };
             if events.send(ReleaseEvent::Feed { provider: NGINX.into(), feed }).is_err() {
                 return;
@@ -274,7 +297,7 @@ impl RolloutProvider for NginxProvider {
             loop {
                 for name in c.names() {
                     let Ok(spec) = c.spec(&name) else { continue };
-                    let result = c.tick(&name).await.map_err(|e| e.to_string());
+                    let result = me.advance(&name, ticks.is_multiple_of(REMIND)).await.map_err(|e| e.to_string());
                     let key = result.as_ref().map(|r| r.seq).map_err(Clone::clone);
                     if last.get(&name) == Some(&key) {
                         continue;
@@ -288,6 +311,7 @@ impl RolloutProvider for NginxProvider {
                         return;
                     }
                 }
+                ticks += 1;
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(TICK) => {}
