@@ -1,13 +1,14 @@
 //! The canary judge's error rates, on canaries simulated request by request and measured the way
-//! Prometheus would: a 1 m window every 15 s (so neighbouring measurements overlap), the default
-//! analysis (8 intervals, p99 latency ≤ 1.2 × stable, error ratio < 2 % and ≤ 2 × stable, Mann-
-//! Whitney at 0.05). Prints the false-failure rate over healthy canaries and the detection rates
-//! of a 20 % p99 regression and of a 2× error-ratio regression.
+//! Prometheus would: a 1 m window every 15 s (so neighbouring measurements overlap), and judged by
+//! the default analysis exactly as the controller judges it, interval after interval. Prints, at
+//! two traffic levels, the false-failure rate over healthy canaries, how often a change inside
+//! the tolerance fails, the detection rates of a 20 % p99 regression and of a 2× error-ratio
+//! regression, and how long a verdict takes.
 //!
 //! The random numbers come from a small seeded generator (splitmix64): a simulation needs them
 //! reproducible, not cryptographic, and no dependency is worth adding for it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use flightdeck::metrics::analysis::{AnalysisSpec, Phase, default_metrics, judge_metric};
 
@@ -63,62 +64,93 @@ fn measure(buckets: &[Bucket]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (p99, errors, requests)
 }
 
+/// The default analysis, as a service without settings of its own gets it.
 fn spec() -> AnalysisSpec {
-    AnalysisSpec {
-        interval: Duration::from_secs(15),
-        count: 8,
-        failure_limit: 0,
-        inconclusive_limit: 1,
-        min_requests: 1.0,
-        alpha: Some(0.05),
-        metrics: default_metrics(),
-        alert_matchers: Vec::new(),
-        alerts_gate: false,
-        since: None,
-    }
+    AnalysisSpec { metrics: default_metrics(), ..AnalysisSpec::default() }
 }
 
-/// The verdict on one simulated canary (the worst metric's phase).
-fn verdict(rng: &mut Rng, a: &AnalysisSpec, slower: f64, error_factor: f64) -> Phase {
-    const STEPS: usize = 8 + 3;
+/// One simulated canary and its stable: the measured series, 8 intervals of 15 s.
+struct Simulated {
+    canary: (Vec<f64>, Vec<f64>, Vec<f64>),
+    stable: (Vec<f64>, Vec<f64>, Vec<f64>),
+}
+
+/// Traffic of the canary (req/s); stable gets four times as much (a 20 % canary).
+fn simulate(rng: &mut Rng, a: &AnalysisSpec, rps: f64, slower: f64, error_factor: f64) -> Simulated {
+    let steps = a.count + 3;
     let base_errors = 0.005;
-    let canary: Vec<Bucket> = (0..STEPS).map(|_| bucket(rng, 10.0, slower, base_errors * error_factor)).collect();
-    let stable: Vec<Bucket> = (0..STEPS).map(|_| bucket(rng, 40.0, 1.0, base_errors)).collect();
-    let (cp, ce, creq) = measure(&canary);
-    let (sp, se, _) = measure(&stable);
-    let times = |v: &[f64]| v.iter().enumerate().map(|(i, x)| (i as i64 * 15, *x)).collect::<Vec<_>>();
-    let end = (cp.len() as i64 - 1) * 15;
-    let requests = times(&creq);
-    let mut worst = Phase::Successful;
+    let canary: Vec<Bucket> = (0..steps).map(|_| bucket(rng, rps, slower, base_errors * error_factor)).collect();
+    let stable: Vec<Bucket> = (0..steps).map(|_| bucket(rng, 4.0 * rps, 1.0, base_errors)).collect();
+    Simulated { canary: measure(&canary), stable: measure(&stable) }
+}
+
+/// The verdict after the first `intervals` intervals, judged as the controller judges an
+/// analysis under way (its count grows with the time elapsed).
+fn judge(a: &AnalysisSpec, sim: &Simulated, intervals: usize) -> Phase {
+    let times = |v: &[f64]| v.iter().take(intervals).enumerate().map(|(i, x)| (i as i64 * 15, *x)).collect::<Vec<_>>();
+    let end = (intervals as i64 - 1) * 15;
+    let requests = times(&sim.canary.2);
+    let now = a.clone();
+    let mut results = Vec::new();
     for m in &a.metrics {
         let (c, s) = match m.unit.as_str() {
-            "s" => (times(&cp), times(&sp)),
-            "ratio" => (times(&ce), times(&se)),
+            "s" => (times(&sim.canary.0), times(&sim.stable.0)),
+            "ratio" => (times(&sim.canary.1), times(&sim.stable.1)),
             _ => continue,
         };
-        let r = judge_metric(m, a, 0, end, 15, Ok(c), Ok(s), Ok(&requests), 4, String::new(), String::new());
+        let r = judge_metric(m, &now, 0, end, 15, Ok(c), Ok(s), Ok(&requests), 4, String::new(), String::new());
         if r.phase == Phase::Failed && std::env::var_os("JUDGE_WHY").is_some() {
             eprintln!("{}: {}", m.name, r.reason.split(':').next().unwrap_or_default());
         }
-        worst = worst.max(r.phase);
+        results.push(r);
     }
-    worst
+    // The analysis' verdict as the controller gets it: critical metrics, then the score.
+    flightdeck::metrics::verdict(&results, &now, &[], None).0
 }
 
-fn rate(label: &str, n: usize, slower: f64, error_factor: f64, seed: u64) -> f64 {
+/// Simulates `n` canaries; prints how many the analysis failed at its end, how many it failed
+/// at any interval on the way (what a controller aborting on the first Failed does), and when.
+fn rate(label: &str, n: usize, rps: f64, slower: f64, error_factor: f64, seed: u64) {
     let mut rng = Rng(seed);
     let a = spec();
     let started = Instant::now();
-    let failed = (0..n).filter(|_| verdict(&mut rng, &a, slower, error_factor) == Phase::Failed).count();
-    let r = failed as f64 / n as f64;
-    println!("{label:<48} {:>6.2} % Failed of {n} ({:.1} s)", r * 100.0, started.elapsed().as_secs_f64());
-    r
+    let (mut at_end, mut first_failure) = (0, Vec::new());
+    for _ in 0..n {
+        let sim = simulate(&mut rng, &a, rps, slower, error_factor);
+        if judge(&a, &sim, a.count) == Phase::Failed {
+            at_end += 1;
+        }
+        if let Some(k) = (1..=a.count).find(|k| judge(&a, &sim, *k) == Phase::Failed) {
+            first_failure.push(k * 15);
+        }
+    }
+    first_failure.sort_unstable();
+    let pct = |k: usize| 100.0 * k as f64 / n as f64;
+    let at = |q: f64| first_failure.get(((first_failure.len() as f64 * q) as usize).min(first_failure.len().saturating_sub(1))).copied();
+    let when = match (at(0.5), at(0.95)) {
+        (Some(p50), Some(p95)) => format!("first Failed after {p50} s median, {p95} s p95"),
+        _ => "never Failed".into(),
+    };
+    println!(
+        "{label:<36} {rps:>4} req/s  {:>6.2} % at the end, {:>6.2} % at any interval of {n}; {when} ({:.0} s)",
+        pct(at_end),
+        pct(first_failure.len()),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn main() {
-    println!("canary judge, default analysis (8 × 15 s, 1 m windows), canary 10 req/s, stable 40 req/s");
-    rate("healthy canaries (false failures)", 10_000, 1.0, 1.0, 1);
-    rate("p99 latency 20 % worse (detection)", 2_000, 1.2, 1.0, 2);
-    rate("error ratio 2× worse (detection)", 2_000, 1.0, 2.0, 3);
-    rate("error ratio 4× worse (detection)", 2_000, 1.0, 4.0, 4);
+    let a = spec();
+    println!(
+        "canary judge, default analysis ({} × {} s, 1 m windows, 0.5 % errors, lognormal latency), stable at 4 × the canary's traffic",
+        a.count,
+        a.interval.as_secs()
+    );
+    let healthy = std::env::var("JUDGE_HEALTHY").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    for rps in [10.0, 20.0, 50.0] {
+        rate("healthy canaries (false failures)", healthy, rps, 1.0, 1.0, 1);
+        rate("p99 latency 1 % worse (inside tolerance)", 2_000, rps, 1.01, 1.0, 5);
+        rate("p99 latency 20 % worse (detection)", 2_000, rps, 1.2, 1.0, 2);
+        rate("error ratio 2× worse (detection)", 2_000, rps, 1.0, 2.0, 3);
+    }
 }

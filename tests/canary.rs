@@ -6,9 +6,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flightdeck::metrics::analysis::{MetricSpec, Reading, ServiceSpec, builtin, default_metrics};
+use flightdeck::metrics::analysis::{MetricSpec, Reading, ServiceSpec, default_metrics};
 use flightdeck::metrics::{AnalysisSpec, Auth, Phase, QueryError, Source, analyse};
-use support::prom::{END, Profile, SLOW_CANARY, STABLE, backfilled, fake_server, scraping};
+use support::prom::{END, Profile, SLOW_CANARY, STABLE, backfilled, fake_server, live_target, scraping};
 
 fn source(port: u16) -> Source {
     Source {
@@ -19,6 +19,7 @@ fn source(port: u16) -> Source {
         headers: vec![],
         ca_file: None,
         insecure: false,
+        max_response_bytes: flightdeck::metrics::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 
@@ -41,13 +42,13 @@ fn service(metrics: Vec<MetricSpec>, min_requests: f64) -> ServiceSpec {
             alert_matchers: vec![],
             alerts_gate: false,
             since: None,
+            ..AnalysisSpec::default()
         },
     }
 }
 
 fn metric(name: &str, max: Option<f64>, ratio: Option<f64>) -> MetricSpec {
-    let (q, unit, worse) = builtin(name).unwrap();
-    MetricSpec { name: name.into(), query: q.into(), max, min: None, max_ratio: ratio, higher_is_worse: worse, unit: unit.into() }
+    MetricSpec::built_in(name, name, max, ratio).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,6 +140,27 @@ async fn every_failure_mode_is_a_clear_error() {
             )),
             "refused the credentials",
         ),
+        // A JSON 401 keeps its status.
+        (
+            fake_server(Some(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 66\r\nconnection: close\r\n\r\n{\"status\":\"error\",\"errorType\":\"unauthorized\",\"error\":\"bad token!\"}",
+            )),
+            "refused the credentials (HTTP 401)",
+        ),
+        // Prometheus' own query timeout is not "did not answer".
+        (
+            fake_server(Some(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 91\r\nconnection: close\r\n\r\n{\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"query timed out in expression evaluation\"}",
+            )),
+            "gave up evaluating the query",
+        ),
+        // A body announced larger than the cap is not read at all.
+        (
+            fake_server(Some(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2147483648\r\nconnection: close\r\n\r\n{",
+            )),
+            "more than 32 MiB",
+        ),
     ];
     for (port, want) in cases {
         let t0 = Instant::now();
@@ -152,44 +174,6 @@ async fn every_failure_mode_is_a_clear_error() {
     let r = analyse(&with_token, &svc, END).await;
     assert!(r.reason.contains("FD_TEST_UNSET_TOKEN") && r.reason.contains("not set"), "{}", r.reason);
     let _ = QueryError::Http { status: 500 }; // the type is public for callers
-}
-
-/// A tiny /metrics endpoint whose canary starts failing when told to.
-fn live_target(errors: Arc<Mutex<bool>>) -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let started = Instant::now();
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let mut err_total = 0.0f64;
-        let mut last = Instant::now();
-        for mut s in l.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let t = started.elapsed().as_secs_f64() + 100.0;
-            let bad = *errors.lock().unwrap();
-            let dt = last.elapsed().as_secs_f64();
-            last = Instant::now();
-            if bad {
-                err_total += 5.0 * dt;
-            } else {
-                err_total += 0.01 * dt;
-            }
-            let body = format!(
-                "http_requests_total{{track=\"stable\",code=\"200\"}} {}\nhttp_requests_total{{track=\"stable\",code=\"500\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"200\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"500\"}} {}\n",
-                10.0 * t,
-                0.01 * t,
-                10.0 * t,
-                err_total
-            );
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,6 +278,7 @@ async fn verdicts_that_used_to_be_wrong_are_right() {
         max_ratio: None,
         higher_is_worse: false,
         unit: "ratio".into(),
+        ..MetricSpec::default()
     };
     let r = analyse(&source(healthy.port), &service(vec![success], 10.0), END).await;
     assert_eq!(r.phase, Phase::Successful, "{}", r.reason);
@@ -307,10 +292,48 @@ async fn verdicts_that_used_to_be_wrong_are_right() {
         max_ratio: None,
         higher_is_worse: true,
         unit: "req/s".into(),
+        ..MetricSpec::default()
     };
     let r = analyse(&source(healthy.port), &service(vec![per_code], 10.0), END).await;
     assert_eq!(r.phase, Phase::Failed, "the busiest series (9.9 req/s of 200s) is above 1: {}", r.reason);
     assert!(r.metrics[0].reason.contains("series: the worst decides"), "{}", r.metrics[0].reason);
+}
+
+/// A 503 now and then is asked again within the deadline, not turned into a verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_503_is_retried() {
+    let prom = backfilled(STABLE, STABLE);
+    let flaky = Arc::new(support::prom::Flaky::default());
+    let proxy = support::prom::flaky_proxy(prom.port, flaky.clone());
+    let svc = service(default_metrics(), 10.0);
+    // Seven queries at once; the first two connections are refused.
+    flaky.next.store(2, std::sync::atomic::Ordering::SeqCst);
+    let r = analyse(&source(proxy), &svc, END).await;
+    assert_eq!(r.phase, Phase::Successful, "{}", r.reason);
+    assert_eq!(flaky.next.load(std::sync::atomic::Ordering::SeqCst), 0, "the failures happened");
+    // Refused every time: the error is the server's, after the retries.
+    flaky.always.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = analyse(&source(proxy), &svc, END).await;
+    assert_eq!(r.phase, Phase::Error);
+    assert!(r.reason.contains("HTTP 503"), "{}", r.reason);
+}
+
+/// An answer that never ends is cut at the source's cap: memory stays bounded, and the error says
+/// why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_refused_at_the_cap() {
+    let (port, sent) = support::prom::endless_server();
+    let mut small = source(port);
+    small.max_response_bytes = 4 << 20;
+    small.timeout = Duration::from_secs(20);
+    let started = Instant::now();
+    let r = analyse(&small, &service(default_metrics(), 0.0), END).await;
+    assert_eq!(r.phase, Phase::Error, "{}", r.reason);
+    assert!(r.reason.contains("more than 4 MiB"), "{}", r.reason);
+    assert!(started.elapsed() < Duration::from_secs(15), "refused as the cap was passed, not at the deadline");
+    // Every query was refused after about 4 MiB (the server is ahead by what the sockets buffer).
+    let total = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(total > 4 << 20, "the server sent {total} bytes");
 }
 
 /// A hanging Prometheus costs one deadline for the whole analysis, not one per query.
@@ -324,4 +347,20 @@ async fn a_hanging_prometheus_costs_one_deadline() {
     assert_eq!(r.phase, Phase::Error, "{}", r.reason);
     // Three metrics, two tracks each, and the request count: seven queries, one 2 s deadline.
     assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+/// A dry-run metric is measured and shown, never decisive; the score is of the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_metric_is_shown_and_never_decides() {
+    let prom = backfilled(STABLE, SLOW_CANARY);
+    let slow = MetricSpec { dry_run: true, ..metric("latency_p99", None, Some(1.2)) };
+    let traffic = metric("request_rate", Some(1000.0), None);
+    let r = analyse(&source(prom.port), &service(vec![slow.clone(), traffic.clone()], 0.0), END).await;
+    assert_eq!(r.metrics[0].phase, Phase::Failed, "measured: {}", r.metrics[0].reason);
+    assert_eq!((r.phase, r.score), (Phase::Successful, Some(100.0)), "{}", r.reason);
+    // The same metric, critical instead, fails the analysis whatever the score.
+    let critical = MetricSpec { dry_run: false, critical: true, ..slow };
+    let r = analyse(&source(prom.port), &service(vec![critical, traffic], 0.0), END).await;
+    assert_eq!(r.phase, Phase::Failed);
+    assert!(r.reason.starts_with("critical metric latency_p99"), "{}", r.reason);
 }

@@ -102,12 +102,16 @@ window = "banana"
 count = 1
 failure_limit = 1
 mann_whitney_alpha = 1.5
+initial_delay = "soon"
+pass_score = 60
+marginal_score = 80
 
 [[services.payments.analysis.metrics]]
 name = "success"
 query = "vector(1)"
 min = 0.99
 max = 0.9
+weight = 0
 "#;
     let err = Config::parse(text, Some(Path::new("x.toml")), None).unwrap_err();
     let all = err.to_string();
@@ -116,6 +120,9 @@ max = 0.9
         "services.payments.analysis.mann_whitney_alpha: 1.5 is not between 0 (off) and 1",
         "count 1 is not above failure_limit 1: the analysis could never fail",
         "services.payments.analysis.metrics.success: min 0.99 is above max 0.9",
+        "services.payments.analysis.initial_delay:",
+        "0 ≤ marginal_score (80) ≤ pass_score (60) ≤ 100",
+        "services.payments.analysis.metrics.success.weight: weight must be a positive number",
     ] {
         assert!(all.contains(part), "{part:?} in:\n{all}");
     }

@@ -308,6 +308,7 @@ fn the_canary_screen_queries_on_the_data_cadence_not_per_frame() {
         metrics: vec![],
         alerts: vec![],
         end: 0,
+        score: None,
     };
     update(&mut st, Action::CanaryLoaded { request: request - 1, service: "payments".into(), result: Box::new(result.clone()) });
     assert!(st.canary.data["payments"].result.is_none());
@@ -470,6 +471,10 @@ fn the_age_of_canary_data_is_the_age_of_its_newest_sample() {
         condition: String::new(),
         max: None,
         max_ratio: None,
+        judged: true,
+        weight: 1.0,
+        critical: false,
+        dry_run: false,
     };
     let result = AnalysisResult {
         service: "payments".into(),
@@ -478,6 +483,7 @@ fn the_age_of_canary_data_is_the_age_of_its_newest_sample() {
         metrics: vec![metric],
         alerts: vec![],
         end: sample,
+        score: None,
     };
     update(&mut st, Action::CanaryLoaded { request: 7, service: "payments".into(), result: Box::new(result) });
     assert_eq!(st.canary.data["payments"].last_ok.map(|t| t.as_second()), Some(sample));
@@ -490,6 +496,7 @@ fn the_age_of_canary_data_is_the_age_of_its_newest_sample() {
         metrics: vec![],
         alerts: vec![],
         end: 0,
+        score: None,
     };
     update(&mut st, Action::CanaryLoaded { request: 8, service: "payments".into(), result: Box::new(down) });
     assert_eq!(st.canary.data["payments"].last_ok.map(|t| t.as_second()), Some(sample));

@@ -223,6 +223,10 @@ fn canary_screen_with_charts_numbers_and_verdict() {
             condition: "< 2.00% and ≤ 2 × stable".into(),
             max,
             max_ratio: ratio,
+            judged: true,
+            weight: 1.0,
+            critical: false,
+            dry_run: false,
         };
     let demo = std::cell::Cell::new(false);
     let prepare = |st: &mut flightdeck::app::state::State| {
@@ -242,6 +246,7 @@ fn canary_screen_with_charts_numbers_and_verdict() {
             ],
             alerts: vec![],
             end: 1_704_069_285,
+            score: None,
         };
         st.canary
             .data
@@ -312,6 +317,10 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
             condition: "< 2.00%".into(),
             max: Some(0.02),
             max_ratio: None,
+            judged: true,
+            weight: 1.0,
+            critical: false,
+            dry_run: false,
         };
         let result = AnalysisResult {
             service: "payments".into(),
@@ -320,6 +329,7 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
             metrics: vec![errors],
             alerts: vec![],
             end: 1_704_069_105,
+            score: None,
         };
         st.canary
             .data
@@ -459,9 +469,14 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
                 condition: "< 2.00%".into(),
                 max: Some(0.02),
                 max_ratio: None,
+                judged: true,
+                weight: 1.0,
+                critical: false,
+                dry_run: false,
             }],
             alerts: vec![],
             end: 1_704_069_105,
+            score: None,
         };
         st.canary.services = vec![("payments".into(), 15)];
         st.canary.data.insert(

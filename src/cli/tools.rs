@@ -84,12 +84,25 @@ pub(super) async fn canary(config: &Arc<Config>, service: &str, window: Option<&
                 m.measurements.iter().rev().find(|x| x.canary != crate::metrics::analysis::Reading::NoData).or(m.measurements.last());
             let (c, st) = last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()));
             let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
-            println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  {}", m.name, c, st, m.condition, m.phase.label(), p, m.reason);
+            let role = if m.dry_run {
+                " (dry run)"
+            } else if m.critical {
+                " (critical)"
+            } else {
+                ""
+            };
+            let name = crate::logstore::sanitize::plain(&format!("{}{role}", m.name));
+            let why = crate::logstore::sanitize::plain(&m.reason);
+            println!("{:<16} {:>12} {:>12}  {:<28} {:<13} {:>9}  {why}", name, c, st, m.condition, m.phase.label(), p);
         }
         for a in &result.alerts {
-            println!("alert firing: {} {}", a.name, a.summary);
+            println!("alert firing: {}", crate::logstore::sanitize::plain(&format!("{} {}", a.name, a.summary)));
         }
-        println!("verdict: {} — {}", result.phase.label(), result.reason);
+        if let Some(score) = result.score {
+            let a = &spec.analysis;
+            println!("score: {score:.0} (passes at {:.0}, fails below {:.0})", a.pass_score, a.marginal_score);
+        }
+        println!("verdict: {} — {}", result.phase.label(), crate::logstore::sanitize::plain(&result.reason));
     }
     Ok(match result.phase {
         Phase::Successful => ExitCode::SUCCESS,

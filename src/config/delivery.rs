@@ -46,6 +46,7 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                 headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 ca_file: r.ca_file.as_ref().map(|f| base_dir.join(f)),
                 insecure: r.insecure,
+                max_response_bytes: r.max_response_bytes.unwrap_or(crate::metrics::DEFAULT_MAX_RESPONSE_BYTES),
             },
         );
     }
@@ -89,6 +90,9 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                 max_ratio: m.max_ratio,
                 higher_is_worse: m.higher_is_worse.unwrap_or(worse),
                 unit: m.unit.clone().unwrap_or(unit),
+                weight: m.weight.unwrap_or(1.0),
+                critical: m.critical,
+                dry_run: m.dry_run,
             });
         }
         if metrics.is_empty() {
@@ -104,7 +108,7 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
         if !(0.0..1.0).contains(&alpha) {
             rep.error(Some(sv.span()), format!("{key}.analysis.mann_whitney_alpha"), format!("{alpha} is not between 0 (off) and 1"));
         }
-        let count = a.count.unwrap_or(8);
+        let count = a.count.unwrap_or(crate::metrics::analysis::DEFAULT_COUNT);
         let failure_limit = a.failure_limit.unwrap_or(0);
         if count == 0 {
             rep.error(Some(sv.span()), format!("{key}.analysis.count"), "count must be at least 1");
@@ -121,9 +125,25 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
             {
                 rep.error(Some(sv.span()), format!("{key}.analysis.metrics.{}", m.name), format!("min {min} is above max {max}"));
             }
+            if m.weight.is_some_and(|w| !(w > 0.0 && w.is_finite())) {
+                let why = "weight must be a positive number (use dry_run = true to mute a metric)";
+                rep.error(Some(sv.span()), format!("{key}.analysis.metrics.{}.weight", m.name), why);
+            }
             if m.max_ratio.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
                 rep.error(Some(sv.span()), format!("{key}.analysis.metrics.{}.max_ratio", m.name), "max_ratio must be a positive number");
             }
+        }
+        let initial_delay = a.initial_delay.as_deref().map(parse_duration).transpose().unwrap_or_else(|e| {
+            rep.error(Some(sv.span()), format!("{key}.analysis.initial_delay"), e);
+            None
+        });
+        let (pass_score, marginal_score) = (a.pass_score.unwrap_or(95.0), a.marginal_score.unwrap_or(75.0));
+        if !(0.0..=100.0).contains(&pass_score) || !(0.0..=100.0).contains(&marginal_score) || marginal_score > pass_score {
+            rep.error(
+                Some(sv.span()),
+                format!("{key}.analysis.pass_score"),
+                format!("scores must satisfy 0 ≤ marginal_score ({marginal_score}) ≤ pass_score ({pass_score}) ≤ 100"),
+            );
         }
         services.insert(
             name.clone(),
@@ -138,7 +158,7 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                     requests_query: r.requests_query.clone().unwrap_or_else(|| DEFAULT_REQUESTS_QUERY.into()),
                     analysis: AnalysisSpec {
                         interval: interval.unwrap_or(std::time::Duration::from_secs(15)),
-                        count: a.count.unwrap_or(8).max(1),
+                        count: a.count.unwrap_or(crate::metrics::analysis::DEFAULT_COUNT).max(1),
                         failure_limit: a.failure_limit.unwrap_or(0),
                         inconclusive_limit: a.inconclusive_limit.unwrap_or(1),
                         min_requests: a.min_requests.unwrap_or(1.0),
@@ -147,6 +167,11 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                         alert_matchers: a.alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                         alerts_gate: a.alerts_gate,
                         since: None,
+                        judge_from: None,
+                        initial_delay: initial_delay.unwrap_or_default(),
+                        consecutive_error_limit: a.consecutive_error_limit.unwrap_or(4),
+                        pass_score,
+                        marginal_score,
                     },
                 },
             ),

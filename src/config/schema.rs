@@ -290,6 +290,8 @@ pub struct RawPrometheus {
     pub ca_file: Option<String>,
     #[serde(default)]
     pub insecure: bool,
+    /// Answers larger than this many bytes are refused (default 32 MiB).
+    pub max_response_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,6 +330,14 @@ pub struct RawAnalysis {
     pub min_requests: Option<f64>,
     /// Significance level of the Mann-Whitney judge; 0 turns it off (default 0.05).
     pub mann_whitney_alpha: Option<f64>,
+    /// How long after the start of an analysis its first interval is judged (default 0s).
+    pub initial_delay: Option<String>,
+    /// Analyses in a row that could not be taken before the verdict is Error (default 4).
+    pub consecutive_error_limit: Option<usize>,
+    /// The canary score (0–100, weights of passing metrics): at least `pass_score` passes
+    /// (default 95), below `marginal_score` fails (default 75), between asks a human.
+    pub pass_score: Option<f64>,
+    pub marginal_score: Option<f64>,
     /// Alerts: firing alerts whose labels match fail the analysis when `alerts_gate` is true.
     #[serde(default)]
     pub alerts: BTreeMap<String, String>,
@@ -349,6 +359,14 @@ pub struct RawMetric {
     pub max_ratio: Option<f64>,
     pub higher_is_worse: Option<bool>,
     pub unit: Option<String>,
+    /// Share of the canary score (default 1).
+    pub weight: Option<f64>,
+    /// A failure of this metric fails the analysis whatever the score.
+    #[serde(default)]
+    pub critical: bool,
+    /// Measured and shown, never part of the verdict (a metric being tried out, or muted).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,7 +176,9 @@ timeout = "5s"
 prometheus = "demo"
 canary = 'track="canary",service="{service}"'
 stable = 'track="stable",service="{service}"'
-window = "30s"
+# Short windows (Prometheus scrapes every second here), so that a 30 s analysis step holds the
+# three independent windows a relative condition needs.
+window = "10s"
 
 [services.{service}.analysis]
 interval = "5s"

@@ -47,6 +47,45 @@ pub struct MetricSpec {
     pub higher_is_worse: bool,
     /// Shown with values (`s`, `ratio`, `req/s`).
     pub unit: String,
+    /// Share of the canary score.
+    pub weight: f64,
+    /// A failure fails the analysis whatever the score.
+    pub critical: bool,
+    /// Shown, never decisive.
+    pub dry_run: bool,
+}
+
+impl MetricSpec {
+    /// A built-in metric (`latency_p99`, `error_ratio`…) named `label`, with its conditions.
+    pub fn built_in(query: &str, label: &str, max: Option<f64>, max_ratio: Option<f64>) -> Option<MetricSpec> {
+        let (q, unit, higher_is_worse) = builtin(query)?;
+        Some(MetricSpec {
+            name: label.into(),
+            query: q.into(),
+            max,
+            max_ratio,
+            higher_is_worse,
+            unit: unit.into(),
+            ..MetricSpec::default()
+        })
+    }
+}
+
+impl Default for MetricSpec {
+    fn default() -> Self {
+        MetricSpec {
+            name: String::new(),
+            query: String::new(),
+            max: None,
+            min: None,
+            max_ratio: None,
+            higher_is_worse: true,
+            unit: String::new(),
+            weight: 1.0,
+            critical: false,
+            dry_run: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +105,39 @@ pub struct AnalysisSpec {
     /// When the judged attempt began (unix seconds): samples and alerts from before it say
     /// nothing about it (a retry is not judged on the failure that aborted the last attempt).
     pub since: Option<i64>,
+    /// When this analysis began, if later than `since` (an analysis step): only its own
+    /// intervals are judged, while alerts count from the start of the attempt.
+    pub judge_from: Option<i64>,
+    /// Intervals from the first `initial_delay` after `since` are not judged (a canary warming
+    /// its caches).
+    pub initial_delay: Duration,
+    /// Analyses in a row that could not be taken before the verdict becomes Error.
+    pub consecutive_error_limit: usize,
+    /// Canary score thresholds (0–100).
+    pub pass_score: f64,
+    pub marginal_score: f64,
+}
+
+impl Default for AnalysisSpec {
+    fn default() -> Self {
+        AnalysisSpec {
+            interval: Duration::from_secs(15),
+            count: DEFAULT_COUNT,
+            failure_limit: 0,
+            inconclusive_limit: 1,
+            min_requests: 1.0,
+            alpha: Some(0.05),
+            metrics: default_metrics(),
+            alert_matchers: Vec::new(),
+            alerts_gate: false,
+            since: None,
+            judge_from: None,
+            initial_delay: Duration::ZERO,
+            consecutive_error_limit: 4,
+            pass_score: 95.0,
+            marginal_score: 75.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +224,11 @@ pub struct MetricResult {
     /// The numeric limits, for drawing them.
     pub max: Option<f64>,
     pub max_ratio: Option<f64>,
+    /// Whether it has a condition to judge (a traffic volume is only observed).
+    pub judged: bool,
+    pub weight: f64,
+    pub critical: bool,
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -170,6 +247,8 @@ pub struct AnalysisResult {
     pub alerts: Vec<FiringAlert>,
     /// Unix seconds of the last point considered.
     pub end: i64,
+    /// The canary score (0–100) once every deciding metric has a verdict.
+    pub score: Option<f64>,
 }
 
 impl AnalysisResult {
@@ -211,7 +290,10 @@ async fn range(
     step: f64,
     how: Combine,
 ) -> Result<(Vec<(i64, f64)>, usize), QueryError> {
-    let res = client.query_range(query, start, end, step).get().await.map_err(|e| source.explain(e, query))?;
+    let res: prometheus_http_query::response::PromqlResult = super::fetch::with_retries(source, query, || async {
+        client.query_range(query, start, end, step).get_raw().await.map_err(|e| source.explain(e, query))
+    })
+    .await?;
     let data = res.data();
     let Some(m) = data.as_matrix() else {
         return Err(QueryError::Garbage { detail: "a range query did not return a matrix".into() });
@@ -249,7 +331,7 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
     let a = &svc.analysis;
     let step = a.interval.as_secs().max(1) as i64;
     let start = end - step * (a.count.max(history).max(1) as i64 - 1);
-    let client = match source.client() {
+    let (client, http) = match source.http().and_then(|http| Ok((source.client()?, http))) {
         Ok(c) => c,
         Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
     };
@@ -259,7 +341,6 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
     // judge takes every `stride`-th interval.
     let window = crate::util::parse_duration(&svc.window).map(|d| d.as_secs() as i64).unwrap_or(step);
     let stride = ((window + step - 1) / step).max(1) as usize;
-    // Every metric's queries at once, under the one deadline of the whole analysis.
     let queries = a.metrics.iter().map(|m| {
         let cq = render(&m.query, svc, &svc.canary);
         let sq = render(&m.query, svc, &svc.stable);
@@ -273,14 +354,16 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
             (c, s, cq, sq)
         }
     });
-    let answers = match tokio::time::timeout(source.timeout, futures::future::join(requests, futures::future::join_all(queries))).await {
+    let alerts = async { if a.alert_matchers.is_empty() { Ok(Vec::new()) } else { super::fetch::alerts(source, &http).await } };
+    // Every query of the analysis at once, the alerts included, under one deadline.
+    let everything = futures::future::join3(requests, futures::future::join_all(queries), alerts);
+    let (requests, answers, alerts) = match tokio::time::timeout(source.timeout, everything).await {
         Ok(answers) => answers,
         Err(_) => {
             let why = format!("Prometheus did not answer within {}s (one deadline for the whole analysis)", source.timeout.as_secs());
             return failed_all(svc, end, Phase::Error, why);
         }
     };
-    let (requests, answers) = answers;
     let requests = requests.map(|(pts, _)| pts);
     let mut metrics = Vec::new();
     for (m, (c, s, cq, sq)) in a.metrics.iter().zip(answers) {
@@ -291,57 +374,39 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
         }
         metrics.push(r);
     }
-    let mut alerts = Vec::new();
-    let mut alert_problem = None;
-    if !a.alert_matchers.is_empty() {
-        match client.alerts().await {
-            Ok(list) => {
-                for al in list {
-                    if !al.state().is_firing() {
-                        continue;
-                    }
-                    let labels = al.labels();
-                    // An alert that began before this attempt is about the previous one.
-                    let earlier = a.since.is_some_and(|since| al.active_at().unix_timestamp() < since);
-                    if !earlier && a.alert_matchers.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-                        let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                        l.sort();
-                        alerts.push(FiringAlert {
-                            name: labels.get("alertname").cloned().unwrap_or_default(),
-                            labels: l,
-                            summary: al.annotations().get("summary").cloned().unwrap_or_default(),
-                        });
-                    }
-                }
-            }
-            Err(e) => alert_problem = Some(source.explain(e, "/api/v1/alerts").to_string()),
+    let (alerts, alert_problem) = match alerts {
+        Ok(list) => (firing(a, list), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let (phase, reason, score) = super::score::verdict(&metrics, a, &alerts, alert_problem);
+    AnalysisResult { service: svc.name.clone(), phase, reason, metrics, alerts, end, score }
+}
+
+/// The firing alerts that match the analysis' labels and began during the judged attempt.
+fn firing(a: &AnalysisSpec, list: Vec<prometheus_http_query::response::Alert>) -> Vec<FiringAlert> {
+    let mut out = Vec::new();
+    for al in list {
+        if !al.state().is_firing() {
+            continue;
+        }
+        let labels = al.labels();
+        // An alert that began before this attempt is about the previous one.
+        let earlier = a.since.is_some_and(|since| al.active_at().unix_timestamp() < since);
+        if !earlier && a.alert_matchers.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            l.sort();
+            out.push(FiringAlert {
+                name: labels.get("alertname").cloned().unwrap_or_default(),
+                labels: l,
+                summary: al.annotations().get("summary").cloned().unwrap_or_default(),
+            });
         }
     }
-    let (phase, reason) = overall(&metrics, &alerts, a.alerts_gate, alert_problem);
-    AnalysisResult { service: svc.name.clone(), phase, reason, metrics, alerts, end }
+    out
 }
 
 fn failed_all(svc: &ServiceSpec, end: i64, phase: Phase, reason: String) -> AnalysisResult {
-    AnalysisResult { service: svc.name.clone(), phase, reason, metrics: Vec::new(), alerts: Vec::new(), end }
-}
-
-fn overall(metrics: &[MetricResult], alerts: &[FiringAlert], alerts_gate: bool, alert_problem: Option<String>) -> (Phase, String) {
-    if alerts_gate && !alerts.is_empty() {
-        let names: Vec<&str> = alerts.iter().map(|a| a.name.as_str()).collect();
-        return (Phase::Failed, format!("alert firing: {}", names.join(", ")));
-    }
-    let worst = metrics.iter().map(|m| m.phase).max().unwrap_or(Phase::Error);
-    if metrics.is_empty() {
-        return (Phase::Error, "no metric could be analysed".into());
-    }
-    let reason = match metrics.iter().find(|m| m.phase == worst) {
-        Some(m) if worst != Phase::Successful => format!("{}: {}", m.name, m.reason),
-        _ => format!("all {} metrics within their conditions", metrics.len()),
-    };
-    match alert_problem {
-        Some(p) if alerts_gate && worst < Phase::Error => (Phase::Error, format!("alerts could not be read: {p}")),
-        _ => (worst, reason),
-    }
+    AnalysisResult { service: svc.name.clone(), phase, reason, metrics: Vec::new(), alerts: Vec::new(), end, score: None }
 }
 
 /// The built-in query templates for the common shapes.
@@ -367,19 +432,24 @@ pub fn builtin(name: &str) -> Option<(&'static str, &'static str, bool)> {
     })
 }
 
+/// Intervals in an analysis by default: ten minutes at 15 s, so that ten independent 1 m
+/// windows judge the relative conditions (two minutes of data cannot tell a 20 % regression
+/// from noise at ordinary traffic; see the judge's benchmark).
+pub const DEFAULT_COUNT: usize = 40;
+
 /// Requests counted per interval for the traffic minimum.
 pub const DEFAULT_REQUESTS_QUERY: &str = "sum(increase(http_requests_total{{selector}}[{window}]))";
 
-/// The default analysis when a service names none: p99 no more than 20 % over stable, error ratio
-/// under 2 % and no more than twice stable's.
+/// The default analysis when a service names none: p99 no more than 10 % over stable, error
+/// ratio under 2 % and no more than 1.5 × stable's (so that a 20 % slower p99 or twice the errors
+/// are caught), request rate observed.
 pub fn default_metrics() -> Vec<MetricSpec> {
     let b = |name: &str, label: &str, max: Option<f64>, ratio: Option<f64>| {
-        let (q, unit, worse) = builtin(name).unwrap_or(("", "", true));
-        MetricSpec { name: label.into(), query: q.into(), max, min: None, max_ratio: ratio, higher_is_worse: worse, unit: unit.into() }
+        MetricSpec::built_in(name, label, max, ratio).unwrap_or_else(|| MetricSpec { name: label.into(), ..MetricSpec::default() })
     };
     vec![
-        b("latency_p99", "p99 latency", None, Some(1.2)),
-        b("error_ratio", "error ratio", Some(0.02), Some(2.0)),
+        b("latency_p99", "p99 latency", None, Some(1.1)),
+        b("error_ratio", "error ratio", Some(0.02), Some(1.5)),
         b("request_rate", "request rate", None, None),
     ]
 }
@@ -398,21 +468,11 @@ mod tests {
             max_ratio: Some(1.2),
             higher_is_worse: true,
             unit: "s".into(),
+            ..MetricSpec::default()
         }
     }
     fn spec() -> AnalysisSpec {
-        AnalysisSpec {
-            interval: Duration::from_secs(15),
-            count: 4,
-            failure_limit: 0,
-            inconclusive_limit: 1,
-            min_requests: 10.0,
-            alpha: None,
-            metrics: vec![],
-            alert_matchers: vec![],
-            alerts_gate: false,
-            since: None,
-        }
+        AnalysisSpec { count: 4, min_requests: 10.0, alpha: None, metrics: vec![], ..AnalysisSpec::default() }
     }
 
     #[test]

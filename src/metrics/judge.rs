@@ -38,6 +38,10 @@ pub fn judge_metric(
         condition,
         max: m.max,
         max_ratio: m.max_ratio,
+        judged: m.max.is_some() || m.min.is_some() || m.max_ratio.is_some(),
+        weight: m.weight,
+        critical: m.critical,
+        dry_run: m.dry_run,
     };
     let (canary, stable) = match (canary, stable) {
         (Ok(c), Ok(s)) => (c, s),
@@ -63,8 +67,14 @@ pub fn judge_metric(
         t += step;
     }
     // Only the analysis' own intervals are judged; earlier points are there for the charts. Nor
-    // is a sample taken before the judged attempt began.
-    let fresh_from = a.since;
+    // is a sample taken before the judged attempt began, or during its initial delay.
+    let delay = a.initial_delay.as_secs() as i64;
+    let fresh_from = a.since.max(a.judge_from).map(|s| s + delay);
+    if let Some(from) = fresh_from.filter(|f| delay > 0 && end < *f) {
+        out.phase = Phase::Running;
+        out.reason = format!("initial delay: judging starts in {}s", from - end);
+        return out;
+    }
     let first_fresh = out.measurements.iter().position(|x| fresh_from.is_none_or(|f| x.time >= f)).unwrap_or(out.measurements.len());
     let judged_from = out.measurements.len().saturating_sub(a.count).max(first_fresh);
     let recent = &out.measurements[judged_from..];
@@ -73,7 +83,7 @@ pub fn judge_metric(
     let taken = recent.iter().filter(|x| x.canary != Reading::NoData || x.stable != Reading::NoData).count();
     let judged_len = recent.len();
     // The judge compares like with like; metrics that are only observed (traffic) are not judged.
-    let judged = m.max.is_some() || m.min.is_some() || m.max_ratio.is_some();
+    let judged = out.judged;
     // An analysis of no more intervals than its failure limit could never fail: it proves
     // nothing yet (never Successful; a script gets "undecided").
     if judged_len <= a.failure_limit && judged && failed <= a.failure_limit {
@@ -85,7 +95,10 @@ pub fn judge_metric(
     // a difference beyond the tolerance (the metric's max_ratio, else 10 %), and never on a
     // traffic volume, which differs with the weight by design.
     let volume = m.unit == "req/s";
-    if let Some(alpha) = a.alpha.filter(|_| judged && !volume) {
+    // Looking again at every interval would multiply its false alarms: the test decides once,
+    // when the analysis is complete.
+    let complete = taken >= a.count;
+    if let Some(alpha) = a.alpha.filter(|_| judged && !volume && complete) {
         let independent: Vec<&Measurement> = recent.iter().rev().step_by(stride.max(1)).collect();
         let cs: Vec<f64> = independent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect();
         let tolerance = m.max_ratio.unwrap_or(1.0 + DEFAULT_TOLERANCE);
@@ -110,23 +123,33 @@ pub fn judge_metric(
             }
         }
     }
-    // The relative condition over the analysis: the canary's median against `max_ratio` × the
-    // stable's median, so that one noisy interval does not fail a good release.
-    if let Some(ratio) = m.max_ratio.filter(|_| failed <= a.failure_limit && taken >= a.count) {
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            (!v.is_empty()).then(|| if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
-        };
-        let cm = median(recent.iter().filter_map(|x| x.canary.value()).filter(|v| v.is_finite()).collect());
-        let sm = median(recent.iter().filter_map(|x| x.stable.value()).filter(|v| v.is_finite()).collect());
-        if let (Some(c), Some(s)) = (cm, sm)
+    // The relative condition over the analysis: the canary's typical value against `max_ratio` ×
+    // the stable's, so that one noisy interval does not fail a good release. It needs a few
+    // independent windows: two minutes of a 1 m rate are two samples, and their median is noise.
+    // Before the analysis is complete it fails only on a margin as many times wider as the data
+    // is short (3 × the tolerance with a third of the windows): a gross regression is stopped
+    // early, and looking at every interval does not multiply the false alarms.
+    let windows = recent.len().div_ceil(stride.max(1));
+    let planned = a.count.div_ceil(stride.max(1)).max(windows);
+    let mut too_little = None;
+    if let Some(limit) = m.max_ratio.filter(|_| failed <= a.failure_limit) {
+        let widen = if complete { 1.0 } else { planned as f64 / windows.max(1) as f64 };
+        let ratio = 1.0 + (limit - 1.0) * widen;
+        if windows < MIN_INDEPENDENT_WINDOWS {
+            too_little = Some(format!(
+                "too little data to judge ≤ {limit} × stable: {windows} independent window(s) of {}, {MIN_INDEPENDENT_WINDOWS} needed",
+                if stride > 1 { "a rate window" } else { "an interval" }
+            ));
+        } else if let (Some(c), Some(s)) = (typical(m, recent, |x| x.canary), typical(m, recent, |x| x.stable))
             && s > 0.0
         {
             let worse = if m.higher_is_worse { c > ratio * s } else { c * ratio < s };
             if worse {
                 out.phase = Phase::Failed;
+                let early = if complete { String::new() } else { format!(" (early: {ratio:.2} until the analysis is complete)") };
                 out.reason = format!(
-                    "canary median {} {} {ratio} × stable median {} over {judged_len} intervals",
+                    "canary {} {} {} {limit} × stable {} over {judged_len} intervals{early}",
+                    typical_name(m),
                     format_value(c, &m.unit),
                     if m.higher_is_worse { ">" } else { "<" },
                     format_value(s, &m.unit)
@@ -156,10 +179,42 @@ pub fn judge_metric(
         )
     } else if taken < a.count {
         (Phase::Running, format!("{taken} of {} measurements so far", a.count))
+    } else if let Some(why) = too_little {
+        // Never Successful on a condition that could not be checked.
+        (Phase::Running, why)
     } else {
         (Phase::Successful, format!("{judged_len} measurements within {}", out.condition))
     };
     out
+}
+
+/// Independent windows needed before a relative condition can be judged.
+pub const MIN_INDEPENDENT_WINDOWS: usize = 3;
+
+/// A ratio (errors per request) is pooled over the analysis, weighted by requests: its median
+/// over intervals with a handful of errors each is mostly noise. Anything else (latency) takes
+/// the median, which one slow interval does not move.
+fn typical(m: &MetricSpec, recent: &[Measurement], side: impl Fn(&Measurement) -> Reading) -> Option<f64> {
+    let values: Vec<(f64, f64)> =
+        recent.iter().filter_map(|x| side(x).value().filter(|v| v.is_finite()).map(|v| (v, x.requests.unwrap_or(1.0).max(0.0)))).collect();
+    if values.is_empty() {
+        return None;
+    }
+    if m.unit == "ratio" {
+        let weight: f64 = values.iter().map(|(_, w)| w).sum();
+        return Some(if weight > 0.0 {
+            values.iter().map(|(v, w)| v * w).sum::<f64>() / weight
+        } else {
+            values.iter().map(|(v, _)| v).sum::<f64>() / values.len() as f64
+        });
+    }
+    let mut v: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
+    v.sort_by(f64::total_cmp);
+    Some(if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
+}
+
+fn typical_name(m: &MetricSpec) -> &'static str {
+    if m.unit == "ratio" { "pooled" } else { "median" }
 }
 
 /// The smallest relative difference the statistical judge looks for when a metric has no
@@ -242,18 +297,15 @@ mod tests {
             max_ratio: None,
             higher_is_worse: true,
             unit: "ratio".into(),
+            ..MetricSpec::default()
         };
         let mut a = AnalysisSpec {
             interval: Duration::from_secs(15),
             count: 8,
-            failure_limit: 0,
-            inconclusive_limit: 1,
             min_requests: 0.0,
             alpha: None,
             metrics: vec![],
-            alert_matchers: vec![],
-            alerts_gate: false,
-            since: None,
+            ..AnalysisSpec::default()
         };
         // The last attempt failed (10 % errors) until t = 60; the retry began at t = 60, healthy.
         let canary: Vec<(i64, f64)> = (0..8).map(|i| (i * 15, if i * 15 < 60 { 0.10 } else { 0.001 })).collect();

@@ -2,10 +2,13 @@
 //! judge, and a verdict with the evidence behind it.
 
 pub mod analysis;
+mod fetch;
 pub mod inject;
 mod judge;
 pub mod mann_whitney;
+mod score;
 pub mod source;
 
 pub use analysis::{AnalysisResult, AnalysisSpec, MetricSpec, Phase, ServiceSpec, analyse, analyse_with_history};
-pub use source::{Auth, QueryError, Secret, Source};
+pub use score::verdict;
+pub use source::{Auth, DEFAULT_MAX_RESPONSE_BYTES, QueryError, Secret, Source};

@@ -54,7 +54,14 @@ pub struct Source {
     pub headers: Vec<(String, String)>,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
+    /// Answers larger than this are refused rather than read (a runaway query or a hostile
+    /// endpoint must not take the cockpit's memory).
+    pub max_response_bytes: usize,
 }
+
+/// The default cap on one answer: a range query of a canary analysis is kilobytes; 32 MiB holds
+/// thousands of series over the longest chart window.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
@@ -62,6 +69,12 @@ pub enum QueryError {
     Unreachable { url: String, detail: String },
     #[error("Prometheus at {url} did not answer within {secs}s")]
     Timeout { url: String, secs: u64 },
+    #[error("Prometheus gave up evaluating the query (its own query timeout): {message}")]
+    ServerTimeout { message: String },
+    #[error("Prometheus at {url} answered with more than {} MiB; refused (max_response_bytes)", limit >> 20)]
+    TooLarge { url: String, limit: usize },
+    #[error("Prometheus answered HTTP {status}: {message}")]
+    Server { status: u16, message: String },
     #[error("Prometheus refused the credentials (HTTP {status}); check the token or password configured for it")]
     Auth { status: u16 },
     #[error("Prometheus answered HTTP {status}")]
@@ -76,9 +89,27 @@ pub enum QueryError {
     Other(String),
 }
 
+impl QueryError {
+    /// Worth asking again within the same deadline: the server or the way to it may be back in
+    /// a moment. A refused credential, a bad query or an oversized answer will not change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            QueryError::Unreachable { .. } | QueryError::ServerTimeout { .. } => true,
+            QueryError::Http { status } | QueryError::Server { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+}
+
 impl Source {
-    /// Builds the HTTP client (timeouts, auth, extra headers, TLS settings).
+    /// Builds the Prometheus client over `http()`.
     pub fn client(&self) -> Result<Client, QueryError> {
+        let http = self.http()?;
+        Client::from(http, &self.url).map_err(|e| QueryError::Config(format!("`{}` is not a usable Prometheus URL: {e}", self.url)))
+    }
+
+    /// Builds the HTTP client (timeouts, auth, extra headers, TLS settings).
+    pub fn http(&self) -> Result<reqwest::Client, QueryError> {
         let mut headers = HeaderMap::new();
         match &self.auth {
             Auth::None => {}
@@ -114,8 +145,7 @@ impl Source {
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         }
-        let http = builder.build().map_err(|e| QueryError::Config(format!("cannot set up the HTTP client: {e}")))?;
-        Client::from(http, &self.url).map_err(|e| QueryError::Config(format!("`{}` is not a usable Prometheus URL: {e}", self.url)))
+        builder.build().map_err(|e| QueryError::Config(format!("cannot set up the HTTP client: {e}")))
     }
 
     /// Turns a client error into one that says what happened.
@@ -126,17 +156,24 @@ impl Source {
             E::Prometheus(p) if p.is_timeout() => QueryError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() },
             E::Prometheus(p) => QueryError::Other(plain(p.message())),
             E::Client(c) => match c.inner() {
-                Some(r) if r.status().is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) => {
-                    QueryError::Auth { status: r.status().map(|s| s.as_u16()).unwrap_or(401) }
-                }
-                Some(r) if r.status().is_some() => QueryError::Http { status: r.status().map(|s| s.as_u16()).unwrap_or(0) },
-                Some(r) if r.is_timeout() => QueryError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() },
-                Some(r) if r.is_connect() => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
-                Some(r) if r.is_decode() || r.is_body() => QueryError::Garbage { detail: root_cause(r) },
-                Some(r) => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
+                Some(r) => self.explain_http(r),
                 None => QueryError::Garbage { detail: plain(&c.to_string()) },
             },
             other => QueryError::Other(other.to_string()),
+        }
+    }
+}
+
+impl Source {
+    /// Turns an HTTP client error into one that says what happened.
+    pub fn explain_http(&self, r: &reqwest::Error) -> QueryError {
+        match r.status() {
+            Some(s) if s.as_u16() == 401 || s.as_u16() == 403 => QueryError::Auth { status: s.as_u16() },
+            Some(s) => QueryError::Http { status: s.as_u16() },
+            None if r.is_timeout() => QueryError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() },
+            None if r.is_connect() => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
+            None if r.is_decode() || r.is_body() => QueryError::Garbage { detail: root_cause(r) },
+            None => QueryError::Unreachable { url: self.url.clone(), detail: root_cause(r) },
         }
     }
 }

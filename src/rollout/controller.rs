@@ -38,8 +38,15 @@ struct Inner {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where the controller records what it does by itself (steps, automatic aborts).
     journal: Option<crate::audit::Journal>,
-    /// When each rollout was last judged by this process: once per analysis interval is enough.
-    judged_at: Mutex<HashMap<String, Timestamp>>,
+    /// When each rollout was last judged by this process (once per analysis interval is
+    /// enough), and how many analyses in a row could not be taken.
+    judged_at: Mutex<HashMap<String, AnalysisClock>>,
+}
+
+#[derive(Clone, Copy)]
+struct AnalysisClock {
+    at: Timestamp,
+    errors_in_a_row: usize,
 }
 
 /// The actor name of the controller's own moves.
@@ -348,7 +355,10 @@ impl Controller {
         if matches!(rec.phase, Phase::Healthy | Phase::Aborted | Phase::Degraded) {
             return Ok(false);
         }
-        if spec.background_analysis && rec.weight > 0 && self.judge(spec, rec, now, None).await? {
+        // An analysis step judges the canary itself (on its own intervals); the background
+        // analysis covers the rest of the rollout.
+        let in_analysis_step = matches!(spec.steps.get(rec.step), Some(Step::Analysis(_))) && rec.phase == Phase::Progressing;
+        if spec.background_analysis && rec.weight > 0 && !in_analysis_step && self.judge(spec, rec, now, None, None).await? {
             return Ok(false);
         }
         if rec.phase == Phase::Paused {
@@ -396,11 +406,18 @@ impl Controller {
             }
             Step::Analysis(d) => {
                 let started = *rec.step_started.get_or_insert(now);
-                let done = now.as_second() - started.as_second() >= d.as_secs() as i64;
-                if self.judge(spec, rec, now, Some(started)).await? {
+                let elapsed = now.as_second() - started.as_second();
+                if self.judge(spec, rec, now, Some(started), Some(d)).await? {
                     return Ok(false);
                 }
-                if !done {
+                if elapsed < d.as_secs() as i64 {
+                    return Ok(false);
+                }
+                // The step's last interval may land a moment after its end: wait two intervals
+                // for it rather than pausing on "Running".
+                let every = self.interval_of(spec).as_secs() as i64;
+                let still_running = rec.verdict.as_ref().is_some_and(|v| v.phase == crate::metrics::Phase::Running);
+                if still_running && elapsed < d.as_secs() as i64 + 2 * every {
                     return Ok(false);
                 }
                 match &rec.verdict {
@@ -423,6 +440,12 @@ impl Controller {
         }
     }
 
+    /// The analysis interval of the service judging a rollout.
+    fn interval_of(&self, spec: &RolloutSpec) -> std::time::Duration {
+        let service = spec.service.as_ref().and_then(|s| self.inner.analysis.get(s));
+        service.map(|(_, s)| s.analysis.interval).unwrap_or(std::time::Duration::from_secs(15)).max(std::time::Duration::from_secs(1))
+    }
+
     async fn degrade(&self, spec: &RolloutSpec, rec: &mut Record, e: RolloutError) {
         rec.phase = Phase::Degraded;
         rec.cause = Some(e.to_string());
@@ -432,7 +455,14 @@ impl Controller {
 
     /// Judges the canary (once per interval) since `since` (or the start of the rollout); returns
     /// true when it failed and the rollout was aborted or paused because of it.
-    async fn judge(&self, spec: &RolloutSpec, rec: &mut Record, now: Timestamp, since: Option<Timestamp>) -> Result<bool, RolloutError> {
+    async fn judge(
+        &self,
+        spec: &RolloutSpec,
+        rec: &mut Record,
+        now: Timestamp,
+        since: Option<Timestamp>,
+        planned: Option<std::time::Duration>,
+    ) -> Result<bool, RolloutError> {
         let Some((source, service)) = spec.service.as_ref().and_then(|s| self.inner.analysis.get(s)).cloned() else {
             if since.is_some() && rec.verdict.is_none() {
                 let reason = "no analysed service is configured for this rollout".into();
@@ -441,21 +471,57 @@ impl Controller {
             return Ok(false);
         };
         let every = service.analysis.interval.as_secs().max(1) as i64;
-        {
+        let errors_so_far = {
             let mut judged = self.inner.judged_at.lock().map_err(|_| RolloutError::Io("analysis clock poisoned".into()))?;
-            if judged.get(&spec.name).is_some_and(|t| now.as_second() - t.as_second() < every) {
+            let clock = judged.entry(spec.name.clone()).or_insert(AnalysisClock { at: Timestamp::UNIX_EPOCH, errors_in_a_row: 0 });
+            if now.as_second() - clock.at.as_second() < every {
                 return Ok(false);
             }
-            judged.insert(spec.name.clone(), now);
-        }
+            clock.at = now;
+            clock.errors_in_a_row
+        };
         let from = since.or(rec.attempt_started);
-        let elapsed = from.map(|f| now.as_second() - f.as_second()).unwrap_or(every);
+        // Nothing is judged during the initial delay (a canary warming its caches).
+        let delay = service.analysis.initial_delay.as_secs() as i64;
+        let elapsed = from.map(|f| now.as_second() - f.as_second() - delay).unwrap_or(every);
+        if elapsed < 0 {
+            let reason = format!("initial delay: judging starts in {}s", -elapsed);
+            rec.verdict = Some(Verdict { phase: crate::metrics::Phase::Running, reason });
+            return Ok(false);
+        }
         let mut judged = service.clone();
-        judged.analysis.count = ((elapsed / every).max(1) as usize).min(service.analysis.count);
-        // Nothing from before this attempt judges it: not the samples, not the alerts.
+        // An analysis step is as many intervals as its duration holds; until they are all in, the
+        // verdict is Running unless a limit is clearly broken.
+        if let Some(d) = planned {
+            judged.analysis.count = ((d.as_secs() as i64 / every).max(1) as usize).min(service.analysis.count);
+        }
+        // Nothing from before this attempt judges it: not the samples, not the alerts; and a step
+        // judges only its own intervals.
         judged.analysis.since = rec.attempt_started.map(|t| t.as_second());
+        judged.analysis.judge_from = since.map(|t| t.as_second());
         let end = now.as_second() / every * every;
         let result = crate::metrics::analyse(&source, &judged, end).await;
+        // One failed measurement is not a verdict: up to the limit, the last verdict stands and
+        // says that the latest analysis could not be taken.
+        let errors = if result.phase == crate::metrics::Phase::Error { errors_so_far + 1 } else { 0 };
+        if let Ok(mut judged) = self.inner.judged_at.lock()
+            && let Some(clock) = judged.get_mut(&spec.name)
+        {
+            clock.errors_in_a_row = errors;
+        }
+        let limit = service.analysis.consecutive_error_limit;
+        if errors > 0 && errors <= limit {
+            let last = rec.verdict.as_ref().filter(|v| v.phase != crate::metrics::Phase::Error);
+            let phase = last.map(|v| v.phase).unwrap_or(crate::metrics::Phase::Running);
+            let before = last.map(|v| v.reason.split(" — measurement error").next().unwrap_or_default().to_string());
+            let reason = format!(
+                "{} — measurement error {errors} of {limit} allowed in a row: {}",
+                before.unwrap_or_else(|| "no verdict yet".into()),
+                result.reason
+            );
+            rec.verdict = Some(Verdict { phase, reason });
+            return Ok(false);
+        }
         rec.verdict = Some(Verdict { phase: result.phase, reason: result.reason.clone() });
         if result.phase != crate::metrics::Phase::Failed {
             return Ok(false);

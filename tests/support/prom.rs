@@ -145,3 +145,111 @@ pub fn fake_server(response: Option<&'static str>) -> u16 {
     });
     port
 }
+
+/// When a `flaky_proxy` fails: always, or for the next few connections.
+#[derive(Default)]
+pub struct Flaky {
+    pub always: std::sync::atomic::AtomicBool,
+    pub next: std::sync::atomic::AtomicUsize,
+}
+
+/// A TCP proxy in front of `target` that, while `flaky` says so, answers a new connection with
+/// `503 Service Unavailable` instead (a load balancer in front of a Prometheus that is
+/// restarting). Each analysis opens its own connections, so a change takes effect at the next.
+pub fn flaky_proxy(target: u16, flaky: std::sync::Arc<Flaky>) -> u16 {
+    use std::sync::atomic::Ordering;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            let once = flaky.next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            if once || flaky.always.load(Ordering::SeqCst) {
+                let mut client = client;
+                let mut buf = [0u8; 8192];
+                let _ = client.read(&mut buf);
+                let _ = client.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 11\r\nconnection: close\r\n\r\nunavailable",
+                );
+                continue;
+            }
+            let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+            let (Ok(mut c2), Ok(mut u2)) = (client.try_clone(), upstream.try_clone()) else { continue };
+            let (mut c1, mut u1) = (client, upstream);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut u1);
+                let _ = u1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// A tiny /metrics endpoint whose canary starts failing when told to.
+pub fn live_target(errors: std::sync::Arc<std::sync::Mutex<bool>>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut err_total = 0.0f64;
+        let mut last = Instant::now();
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let t = started.elapsed().as_secs_f64() + 100.0;
+            let bad = *errors.lock().unwrap();
+            let dt = last.elapsed().as_secs_f64();
+            last = Instant::now();
+            if bad {
+                err_total += 5.0 * dt;
+            } else {
+                err_total += 0.01 * dt;
+            }
+            let body = format!(
+                "http_requests_total{{track=\"stable\",code=\"200\"}} {}\nhttp_requests_total{{track=\"stable\",code=\"500\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"200\"}} {}\nhttp_requests_total{{track=\"canary\",code=\"500\"}} {}\n",
+                10.0 * t,
+                0.01 * t,
+                10.0 * t,
+                err_total
+            );
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// A server that answers every request with a JSON body that never ends (a runaway query, or a
+/// hostile endpoint), until the client hangs up. Returns the port and the bytes sent so far.
+pub fn endless_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::Ordering;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[";
+                if s.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let series = "{\"metric\":{},\"values\":[[1,\"1\"]]},".repeat(2000);
+                while s.write_all(series.as_bytes()).is_ok() {
+                    counter.fetch_add(series.len() as u64, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (port, sent)
+}

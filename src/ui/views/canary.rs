@@ -3,7 +3,7 @@
 //! the only carrier of information); the verdict, why, the firing alerts, and how fresh the data is.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Modifier;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
@@ -103,31 +103,119 @@ pub fn render(frame: &mut Frame, state: &State) {
         frame.render_widget(Paragraph::new(Line::styled(format!("asking Prometheus about {name}…"), t.fg(Role::Muted))), area);
         return;
     };
+    detail(frame, area, state, res);
+}
+
+/// The verdict and why (wrapped, never cut), the firing alerts, a legend, and the metrics: a
+/// chart each when they fit, else one line each and the chart of the metric that decides.
+fn detail(frame: &mut Frame, area: Rect, state: &State, res: &crate::metrics::AnalysisResult) {
+    let t = &state.theme;
     let (g, role) = status::verdict(res.phase);
-    let mut lines = vec![Line::from(vec![
+    let score = res.score.map(|s| format!("score {s:.0} · ")).unwrap_or_default();
+    let mut head = vec![Line::from(vec![
         Span::styled(format!("{g} {} ", res.phase.label()), t.status(role)),
-        Span::styled(truncate(&crate::logstore::sanitize::plain(&res.reason), area.width as usize - 16), t.fg(Role::Text)),
+        Span::styled(format!("{score}{}", crate::logstore::sanitize::plain(&res.reason)), t.fg(Role::Text)),
     ])];
     for a in &res.alerts {
         // Alert names and summaries are whatever the rules' authors wrote.
         let text = crate::logstore::sanitize::plain(&format!("🔔 alert firing: {} {}", a.name, a.summary));
-        lines.push(Line::styled(text, t.status(Role::Failure)));
+        head.push(Line::styled(text, t.status(Role::Failure)));
     }
-    let head_h = lines.len() as u16;
-    frame.render_widget(Paragraph::new(lines), Rect { height: head_h, ..area });
+    head.push(legend(state));
+    let head = Paragraph::new(head).wrap(Wrap { trim: true });
+    let head_h = (head.line_count(area.width) as u16).min(area.height);
+    frame.render_widget(head, Rect { height: head_h, ..area });
     let charts = Rect { y: area.y + head_h, height: area.height.saturating_sub(head_h), ..area };
     if res.metrics.is_empty() || charts.height < 3 {
         return;
     }
-    let each = (charts.height / res.metrics.len() as u16).max(3);
-    for (i, m) in res.metrics.iter().enumerate() {
-        let y = charts.y + i as u16 * each;
-        if y + 3 > charts.bottom() {
-            break;
+    let n = res.metrics.len() as u16;
+    let each = charts.height / n;
+    let fits =
+        res.metrics.iter().all(|m| each >= 6 && numbers(state, m, numbers_width(charts)).line_count(numbers_width(charts)) as u16 <= each);
+    if fits {
+        for (i, m) in res.metrics.iter().enumerate() {
+            metric(frame, Rect { y: charts.y + i as u16 * each, height: each, ..charts }, state, m);
         }
-        let row = Rect { y, height: each.min(charts.bottom() - y), ..charts };
-        metric(frame, row, state, m);
+        return;
     }
+    // Too small for every chart: a line per metric, and the chart of the one that decides.
+    for (i, m) in res.metrics.iter().enumerate() {
+        let y = charts.y + i as u16;
+        if y >= charts.bottom() {
+            return;
+        }
+        let (g, role) = status::verdict(m.phase);
+        let (c, s) = latest(m);
+        let p = m.p_value.map(|p| format!("p {p:.4}")).unwrap_or_default();
+        let text = format!("{g} {} canary {c:>9}  stable {s:>9}  {p}", pad(&label(m), 22));
+        frame.render_widget(
+            Paragraph::new(Line::styled(truncate(&text, charts.width as usize), t.fg(role))),
+            Rect { y, height: 1, ..charts },
+        );
+    }
+    let shown = deciding(res);
+    let top = charts.y + n;
+    if let Some(m) = shown.filter(|_| top + 3 <= charts.bottom()) {
+        metric(frame, Rect { y: top, height: charts.bottom() - top, ..charts }, state, m);
+    }
+}
+
+/// The metric worth drawing when only one fits: the worst deciding one.
+fn deciding(res: &crate::metrics::AnalysisResult) -> Option<&MetricResult> {
+    res.metrics.iter().filter(|m| m.judged && !m.dry_run).max_by_key(|m| m.phase).or(res.metrics.first())
+}
+
+fn label(m: &MetricResult) -> String {
+    let role = if m.dry_run {
+        " (dry run)"
+    } else if m.critical {
+        " (critical)"
+    } else {
+        ""
+    };
+    crate::logstore::sanitize::plain(&format!("{}{role}", m.name))
+}
+
+/// What the marks of a chart mean: each has its own glyph as well as its colour.
+fn legend(state: &State) -> Line<'static> {
+    let t = &state.theme;
+    Line::from(vec![
+        Span::styled("⣿ canary  ", t.fg(Role::Running)),
+        Span::styled("• stable  ", t.fg(Role::Success)),
+        Span::styled("▄ limit  ", t.fg(Role::Failure)),
+        Span::styled("time → newest sample on the right", t.fg(Role::Muted)),
+    ])
+}
+
+fn numbers_width(row: Rect) -> u16 {
+    34u16.min(row.width / 2).saturating_sub(1)
+}
+
+/// The newest canary and stable readings.
+fn latest(m: &MetricResult) -> (String, String) {
+    let last = m.measurements.iter().rev().find(|x| x.canary.value().is_some()).or(m.measurements.last());
+    last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()))
+}
+
+/// The numbers beside a chart: a chart is never the only carrier of information.
+fn numbers<'a>(state: &State, m: &MetricResult, _width: u16) -> Paragraph<'a> {
+    let t = &state.theme;
+    let (_, role) = status::verdict(m.phase);
+    let (c, s) = latest(m);
+    let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
+    let mut judge = format!("p = {p}");
+    if m.weight != 1.0 {
+        judge.push_str(&format!(" · weight {}", m.weight));
+    }
+    let lines = vec![
+        Line::styled(format!("canary  {c}"), t.fg(Role::Running)),
+        Line::styled(format!("stable  {s}"), t.fg(Role::Success)),
+        Line::styled(format!("limit   {}", m.condition), t.fg(Role::Muted)),
+        Line::styled(format!("judge   {judge}"), t.fg(Role::Muted)),
+        Line::styled(crate::logstore::sanitize::plain(&m.reason), t.fg(role)),
+    ];
+    Paragraph::new(lines).wrap(Wrap { trim: true })
 }
 
 /// One metric: canary and stable over time with the limit drawn, and the numbers beside it.
@@ -151,35 +239,32 @@ pub(super) fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResu
         sets.push(
             Dataset::default()
                 .name("limit")
-                .marker(Marker::Dot)
+                .marker(Marker::Bar)
                 .graph_type(GraphType::Line)
                 .style(t.fg(Role::Failure))
                 .data(&threshold_pts),
         );
     }
     let (g, role) = status::verdict(m.phase);
+    // Time labels from the data alone (how far back the chart reaches): an idle screen writes nothing.
+    let span = crate::util::age(
+        jiff::Timestamp::from_second(x0 as i64).unwrap_or_default(),
+        jiff::Timestamp::from_second(x1 as i64).unwrap_or_default(),
+    );
     let chart = Chart::new(sets)
         .block(Block::bordered().border_style(t.fg(Role::Border)).title(Line::from(vec![
-            Span::styled(format!(" {} ", m.name), t.fg(Role::Accent)),
+            Span::styled(format!(" {} ", label(m)), t.fg(Role::Accent)),
             Span::styled(format!("{g} {} ", m.phase.label()), t.status(role)),
         ])))
-        .x_axis(Axis::default().bounds([x0, x1.max(x0 + 1.0)]))
+        .hidden_legend_constraints((Constraint::Length(0), Constraint::Length(0)))
+        .x_axis(
+            Axis::default()
+                .bounds([x0, x1.max(x0 + 1.0)])
+                .labels(vec![Span::styled(span.replace(" ago", " before"), t.fg(Role::Muted)), Span::styled("newest", t.fg(Role::Muted))]),
+        )
         .y_axis(Axis::default().bounds([0.0, ymax]).labels(vec![Span::raw("0"), Span::raw(format_value(ymax, &m.unit))]));
     frame.render_widget(chart, chart_area);
-    let last = m.measurements.iter().rev().find(|x| x.canary.value().is_some()).or(m.measurements.last());
-    let (c, s) = last.map(|x| (x.canary.describe(&m.unit), x.stable.describe(&m.unit))).unwrap_or(("-".into(), "-".into()));
-    let p = m.p_value.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into());
-    let lines = vec![
-        Line::styled(format!("canary  {c}"), t.fg(Role::Running)),
-        Line::styled(format!("stable  {s}"), t.fg(Role::Success)),
-        Line::styled(format!("limit   {}", m.condition), t.fg(Role::Muted)),
-        Line::styled(format!("judge   p = {p}"), t.fg(Role::Muted)),
-        Line::styled(truncate(&crate::logstore::sanitize::plain(&m.reason), 200), t.fg(role)),
-    ];
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }),
-        Rect { x: num_area.x + 1, width: num_area.width.saturating_sub(1), ..num_area },
-    );
+    frame.render_widget(numbers(state, m, numbers_w), Rect { x: num_area.x + 1, width: num_area.width.saturating_sub(1), ..num_area });
 }
 
 /// Where to draw the limit: the absolute maximum, else the relative one against stable's mean.
