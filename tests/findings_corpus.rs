@@ -17,7 +17,7 @@ fn parse(name: &str) -> flightdeck::findings::ParsedReport {
 }
 
 fn gate(max: Severity, fixable_only: bool) -> GatePolicy {
-    GatePolicy { max_allowed: Some(max), fixable_only, break_glass: false }
+    GatePolicy { max_allowed: Some(max), fixable_only, break_glass: false, max_licence: None }
 }
 
 fn today() -> jiff::civil::Date {
@@ -118,6 +118,16 @@ fn cyclonedx_vulnerabilities_and_vex_are_findings() {
 
 #[test]
 fn incomplete_or_unknown_scans_fail_closed() {
+    // Real logs of runs that did not complete (the SARIF SDK's test data): an empty `results`
+    // there is not a clean scan, and errors the tool reported stop the gate with its own words.
+    for name in ["sarif-failed-OneRunWithBasicInvocation.sarif", "sarif-failed-OneRunWithInvocationExitCode.sarif"] {
+        let e = parse_report(&std::fs::read(corpus().join(name)).unwrap(), name).unwrap_err();
+        assert!(e.problem.contains("CodeScanner reports that its run did not complete"), "{name}: {e}");
+    }
+    let name = "sarif-failed-Fortify-ScanWithFailureLevelMatrices.fpr.sarif";
+    let e = parse_report(&std::fs::read(corpus().join(name)).unwrap(), name).unwrap_err();
+    assert!(e.problem.contains("reports an error in its run: Assuming Java source level to be 1.8"), "{e}");
+    // The same with the tool's message inside a failed invocation.
     let failed_run = br#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "scanner"}},
         "invocations": [{"executionSuccessful": false, "toolExecutionNotifications": [{"level": "error", "message": {"text": "out of memory"}}]}],
         "results": []}]}"#;
@@ -194,4 +204,27 @@ fn a_grype_critical_is_stopped_by_a_high_gate() {
         let v = evaluate(&report.findings, &[], &gate(Severity::High, false), &Acceptances::default(), today());
         assert!(!v.pass, "{name}: {}", v.summary);
     }
+}
+
+/// Trivy's licence results are findings of their own kind, judged only by an environment's own
+/// licence threshold: off by default, and then a licence above it blocks like a vulnerability.
+#[test]
+fn licences_have_their_own_gate_off_by_default() {
+    let report = parse("trivy-license-cyclonedx.cdx.json");
+    let licences: Vec<_> = report.findings.iter().filter(|f| f.kind == flightdeck::findings::FindingKind::Licence).collect();
+    assert_eq!(licences.len(), 3, "EPL-1.0, BSD-3-Clause, MIT");
+    let epl = licences.iter().find(|f| f.id == "EPL-1.0").unwrap();
+    assert_eq!((epl.severity, epl.title.as_str()), (Severity::Medium, "licence EPL-1.0 (reciprocal)"));
+    assert!(epl.location.starts_with("org.eclipse.sisu:org.eclipse.sisu.plexus in "), "{}", epl.location);
+
+    let strict = gate(Severity::Info, false);
+    let off = evaluate(&report.findings, &[], &strict, &Acceptances::default(), today());
+    assert!(off.pass, "licences are not judged unless asked: {}", off.summary);
+    assert_eq!(off.counts, flightdeck::findings::Counts::default(), "nor counted");
+
+    let on = GatePolicy { max_licence: Some(Severity::Low), ..strict };
+    let v = evaluate(&report.findings, &[], &on, &Acceptances::default(), today());
+    assert!(!v.pass);
+    assert_eq!(v.blocking.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["EPL-1.0"], "{}", v.summary);
+    assert!(v.summary.contains("no licence above LOW"), "{}", v.summary);
 }

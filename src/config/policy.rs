@@ -59,10 +59,22 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 None if env.production => Some(crate::findings::Severity::Medium),
                 None => None,
             };
+            let max_licence = raw_sec.and_then(|s| s.max_licence_severity.as_ref()).and_then(|m| {
+                let parsed = crate::findings::Severity::parse(m.get_ref());
+                if parsed.is_none() {
+                    rep.error(
+                        Some(m.span()),
+                        format!("{key}.security.max_licence_severity"),
+                        format!("`{}` is not a severity (critical, high, medium, low, info)", m.get_ref()),
+                    );
+                }
+                parsed
+            });
             crate::findings::GatePolicy {
                 max_allowed,
                 fixable_only: raw_sec.is_some_and(|s| s.fixable_only),
                 break_glass: raw_sec.is_some_and(|s| s.break_glass),
+                max_licence,
             }
         };
         policy.environments.insert(

@@ -172,6 +172,10 @@ pub struct RawSecurity {
     /// Whether break-glass may override a failed gate (default: false).
     #[serde(default)]
     pub break_glass: bool,
+    /// The most severe licence finding allowed (Trivy's licence scan): critical, high, medium,
+    /// low. Default: licences are shown, never judged.
+    #[serde(alias = "max_license_severity")]
+    pub max_licence_severity: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::{Acceptance, Acceptances, Counts, Finding, ReportError, Severity};
+use super::{Acceptance, Acceptances, Counts, Finding, FindingKind, ReportError, Severity};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GatePolicy {
@@ -14,6 +14,16 @@ pub struct GatePolicy {
     pub fixable_only: bool,
     /// Whether break-glass may override a failed gate.
     pub break_glass: bool,
+    /// The most severe licence finding allowed through; `None` (the default): licences are
+    /// shown, never judged.
+    pub max_licence: Option<Severity>,
+}
+
+impl GatePolicy {
+    /// The limit that applies to a finding, if any: licences have their own.
+    fn limit_for(&self, f: &Finding) -> Option<Severity> {
+        if f.kind == FindingKind::Licence { self.max_licence } else { self.max_allowed }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -42,10 +52,15 @@ pub fn evaluate(
         return GateVerdict { pass: true, summary: "no security gate here".into(), ..GateVerdict::default() };
     };
     let mut v = GateVerdict { unreadable: unreadable.to_vec(), ..GateVerdict::default() };
-    let counting = findings.iter().filter(|f| f.suppressed.is_none() && acceptances.find(f).is_none_or(|a| a.expired(today)));
+    let judged = |f: &&Finding| policy.limit_for(f).is_some();
+    let counting =
+        findings.iter().filter(judged).filter(|f| f.suppressed.is_none() && acceptances.find(f).is_none_or(|a| a.expired(today)));
     v.counts = Counts::of(counting);
     for f in findings {
-        if f.suppressed.is_some() || f.severity <= max || (policy.fixable_only && !f.fixable()) {
+        let Some(limit) = policy.limit_for(f) else { continue };
+        // A licence has no fix to wait for: `fixable_only` is about vulnerabilities.
+        let waits_for_fix = policy.fixable_only && f.kind != FindingKind::Licence && !f.fixable();
+        if f.suppressed.is_some() || f.severity <= limit || waits_for_fix {
             continue;
         }
         match acceptances.find(f) {
@@ -60,7 +75,8 @@ pub fn evaluate(
         }
     }
     v.pass = v.blocking.is_empty() && v.unreadable.is_empty();
-    let limit = format!("nothing above {}{}", max.label(), if policy.fixable_only { " with a fix" } else { "" });
+    let licences = policy.max_licence.map(|l| format!(", no licence above {}", l.label())).unwrap_or_default();
+    let limit = format!("nothing above {}{}{licences}", max.label(), if policy.fixable_only { " with a fix" } else { "" });
     v.summary = if v.pass {
         let acc = if v.accepted.is_empty() { String::new() } else { format!(", {} accepted", v.accepted.len()) };
         format!("pass ({limit}{acc}; open: {})", v.counts.badge())

@@ -34,6 +34,8 @@ pub enum FindingKind {
     Code,
     Misconfiguration,
     Secret,
+    /// A licence of note: judged by its own gate threshold, off unless an environment sets one.
+    Licence,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

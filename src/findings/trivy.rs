@@ -25,6 +25,24 @@ struct TResult {
     vulnerabilities: Option<Vec<Vuln>>,
     misconfigurations: Option<Vec<Misconf>>,
     secrets: Option<Vec<Secret>>,
+    licenses: Option<Vec<Licence>>,
+}
+
+/// A licence Trivy classified (`--scanners license`): its name, Google's licence category
+/// (forbidden, restricted, reciprocal, notice, permissive, unencumbered, unknown) and the
+/// severity Trivy gives that category.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Licence {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    severity: String,
+    category: Option<String>,
+    pkg_name: Option<String>,
+    file_path: Option<String>,
+    confidence: Option<f64>,
+    link: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +213,30 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
                 fixed: None,
                 target: Some(r.target.clone()),
                 url: None,
+                suppressed: None,
+                reports: vec![shown_as.to_string()],
+            });
+        }
+        for l in r.licenses.iter().flatten() {
+            let (severity, reason) = from_label("Trivy", &l.severity);
+            let category = l.category.clone().unwrap_or_else(|| "unknown".into());
+            let owner = l.pkg_name.clone().filter(|p| !p.is_empty()).or_else(|| l.file_path.clone().filter(|f| !f.is_empty()));
+            let confidence = l.confidence.filter(|c| *c < 1.0).map(|c| format!(" (detected with confidence {c:.2})")).unwrap_or_default();
+            findings.push(Finding {
+                id: l.name.clone(),
+                tools: vec![tool.clone()],
+                kind: FindingKind::Licence,
+                severity,
+                raw_severity: l.severity.clone(),
+                severity_reason: reason,
+                title: format!("licence {} ({category})", l.name),
+                description: format!("Trivy classifies {} as {category}{confidence}.", l.name),
+                location: format!("{} in {}", owner.as_deref().unwrap_or("?"), r.target),
+                package: l.pkg_name.clone().filter(|p| !p.is_empty()),
+                installed: None,
+                fixed: None,
+                target: Some(r.target.clone()),
+                url: l.link.clone().filter(|u| !u.is_empty()),
                 suppressed: None,
                 reports: vec![shown_as.to_string()],
             });
