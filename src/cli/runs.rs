@@ -353,30 +353,46 @@ pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Op
         }
     };
     if json {
-        let findings: Vec<serde_json::Value> = evidence
-            .findings
-            .iter()
-            .map(|f| {
-                let mut v = serde_json::to_value(f).unwrap_or_default();
-                let (state, detail) = standing(f);
-                v["state"] = state.into();
-                v["state_detail"] = detail.into();
-                if let Some(a) = evidence.acceptances.find(f) {
-                    v["acceptance"] = serde_json::json!({"by": a.by, "reason": a.reason, "expires": a.expires.to_string()});
-                }
-                v
-            })
-            .collect();
+        // Each finding with its standing, made as it is written: a report of 100,000 findings is
+        // never held a second time as a JSON tree.
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            #[serde(flatten)]
+            finding: &'a crate::findings::Finding,
+            state: &'static str,
+            state_detail: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            acceptance: Option<serde_json::Value>,
+        }
+        struct All<'a, F: Fn(&'a crate::findings::Finding) -> Shown<'a>>(&'a [crate::findings::Finding], F);
+        impl<'a, F: Fn(&'a crate::findings::Finding) -> Shown<'a>> serde::Serialize for All<'a, F> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(&self.1))
+            }
+        }
+        let findings = All(&evidence.findings, |f| {
+            let (state, state_detail) = standing(f);
+            let acceptance =
+                evidence.acceptances.find(f).map(|a| serde_json::json!({"by": a.by, "reason": a.reason, "expires": a.expires.to_string()}));
+            Shown { finding: f, state, state_detail, acceptance }
+        });
         let body = serde_json::json!({
             "run": run.text(),
             "pipeline": rec.pipeline,
-            "findings": findings,
             "unreadable": evidence.unreadable,
             "gate": verdict.as_ref().map(|(env, v)| serde_json::json!({
                 "environment": env, "pass": v.pass, "summary": v.summary, "counts": v.counts,
                 "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>(),
             })),
         });
+        #[derive(serde::Serialize)]
+        #[serde(bound = "")]
+        struct Body<'a, F: Fn(&'a crate::findings::Finding) -> Shown<'a>> {
+            #[serde(flatten)]
+            head: serde_json::Value,
+            findings: All<'a, F>,
+        }
+        let body = Body { head: body, findings };
         // Written as it is serialised, without a second copy of a large report in memory.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         serde_json::to_writer_pretty(&mut out, &body)?;

@@ -7,19 +7,38 @@ use super::{Finding, FindingKind};
 
 /// What makes two reports the same finding: the id and, for a vulnerability, the package and its
 /// installed version (another version is another finding, which a fix or an acceptance treats
-/// apart); for code, the location.
-fn key(f: &Finding) -> (String, String) {
-    match f.kind {
-        FindingKind::Vulnerability => (
-            f.id.to_ascii_uppercase(),
-            format!(
-                "{}@{}",
-                f.package.clone().unwrap_or_default().to_ascii_lowercase(),
-                f.installed.clone().unwrap_or_default().to_ascii_lowercase()
-            ),
-        ),
-        _ => (f.id.clone(), f.location.clone()),
+/// apart); for code, the location. Compared case-insensitively for vulnerabilities, without
+/// copying anything: a report may hold 100,000 findings.
+fn same_key(a: &Finding, b: &Finding) -> bool {
+    match (a.kind, b.kind) {
+        (FindingKind::Vulnerability, FindingKind::Vulnerability) => {
+            let eq = |x: &Option<String>, y: &Option<String>| x.as_deref().unwrap_or("").eq_ignore_ascii_case(y.as_deref().unwrap_or(""));
+            a.id.eq_ignore_ascii_case(&b.id) && eq(&a.package, &b.package) && eq(&a.installed, &b.installed)
+        }
+        (FindingKind::Vulnerability, _) | (_, FindingKind::Vulnerability) => false,
+        _ => a.id == b.id && a.location == b.location,
     }
+}
+
+/// A hash agreeing with `same_key`.
+fn key_hash(f: &Finding) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let folded = |s: &str, h: &mut std::collections::hash_map::DefaultHasher| {
+        for b in s.bytes() {
+            b.to_ascii_lowercase().hash(h);
+        }
+        0xffu8.hash(h);
+    };
+    match f.kind {
+        FindingKind::Vulnerability => {
+            folded(&f.id, &mut h);
+            folded(f.package.as_deref().unwrap_or(""), &mut h);
+            folded(f.installed.as_deref().unwrap_or(""), &mut h);
+        }
+        _ => (1u8, &f.id, &f.location).hash(&mut h),
+    }
+    h.finish()
 }
 
 /// Whether `f` joins the group `g` of the same key: another tool's report of it does; the same
@@ -29,48 +48,58 @@ fn joins(g: &Finding, f: &Finding) -> bool {
 }
 
 /// Groups findings, keeping the highest severity (and its reason) and every tool and report.
-/// The result is sorted most severe first.
-pub fn group(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut index: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    for f in findings {
-        let k = key(&f);
-        let found = index.get(&k).and_then(|candidates| candidates.iter().copied().find(|&i| joins(&out[i], &f)));
+/// The result is sorted most severe first. Works in place: a report of 100,000 findings is not
+/// held twice.
+pub fn group(mut findings: Vec<Finding>) -> Vec<Finding> {
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut keep = vec![true; findings.len()];
+    for i in 0..findings.len() {
+        let k = key_hash(&findings[i]);
+        let found = index.get(&k).and_then(|candidates| {
+            candidates.iter().copied().find(|&j| same_key(&findings[j], &findings[i]) && joins(&findings[j], &findings[i]))
+        });
         match found {
-            Some(i) => {
-                let g = &mut out[i];
-                for t in f.tools {
-                    if !g.tools.contains(&t) {
-                        g.tools.push(t);
-                    }
-                }
-                for r in f.reports {
-                    if !g.reports.contains(&r) {
-                        g.reports.push(r);
-                    }
-                }
-                if f.severity > g.severity {
-                    g.severity = f.severity;
-                    g.severity_reason = f.severity_reason;
-                    g.raw_severity = f.raw_severity;
-                }
-                if g.fixed.is_none() {
-                    g.fixed = f.fixed;
-                }
-                if g.url.is_none() {
-                    g.url = f.url;
-                }
-                // Suppressed only if every tool says so.
-                if f.suppressed.is_none() {
-                    g.suppressed = None;
-                }
+            Some(j) => {
+                // j < i: the group was opened by an earlier finding.
+                let (before, from_i) = findings.split_at_mut(i);
+                merge(&mut before[j], &from_i[0]);
+                keep[i] = false;
             }
-            None => {
-                index.entry(k).or_default().push(out.len());
-                out.push(f);
-            }
+            None => index.entry(k).or_default().push(i),
         }
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)).then_with(|| a.location.cmp(&b.location)));
-    out
+    drop(index);
+    let mut kept = keep.into_iter();
+    findings.retain(|_| kept.next().unwrap_or(true));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)).then_with(|| a.location.cmp(&b.location)));
+    findings
+}
+
+/// Folds `f` into its group `g`.
+fn merge(g: &mut Finding, f: &Finding) {
+    for t in &f.tools {
+        if !g.tools.contains(t) {
+            g.tools.push(t.clone());
+        }
+    }
+    for r in &f.reports {
+        if !g.reports.contains(r) {
+            g.reports.push(r.clone());
+        }
+    }
+    if f.severity > g.severity {
+        g.severity = f.severity;
+        g.severity_reason = f.severity_reason.clone();
+        g.raw_severity = f.raw_severity.clone();
+    }
+    if g.fixed.is_none() {
+        g.fixed = f.fixed.clone();
+    }
+    if g.url.is_none() {
+        g.url = f.url.clone();
+    }
+    // Suppressed only if every tool says so.
+    if f.suppressed.is_none() {
+        g.suppressed = None;
+    }
 }

@@ -8,16 +8,18 @@ use super::{Finding, FindingKind, ParsedReport, json_problem};
 use crate::findings::detect::Format;
 
 #[derive(Deserialize)]
-struct Log {
-    #[serde(default)]
-    runs: Option<Vec<Run>>,
+struct Log<'a> {
+    #[serde(default, borrow)]
+    runs: Option<Vec<Run<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct Run {
+struct Run<'a> {
     tool: Tool,
-    #[serde(default)]
-    results: Option<Vec<Res>>,
+    /// Kept as the report's own text and read one at a time, so a large report is never held
+    /// twice (parsed results beside the findings made from them).
+    #[serde(default, borrow)]
+    results: Option<Vec<&'a serde_json::value::RawValue>>,
     #[serde(default)]
     invocations: Vec<Invocation>,
     /// Files results may point at by index.
@@ -224,7 +226,9 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         let Some(results) = &run.results else {
             return Err(format!("the {tool} run has no `results`: the scan did not produce any (an empty list would mean a clean scan)"));
         };
-        for r in results {
+        for raw in results {
+            let r: Res = serde_json::from_str(raw.get()).map_err(|e| json_problem(&e, "SARIF result"))?;
+            let r = &r;
             // The rule: by index (in the driver or the referenced extension), else by id.
             let component = match r.rule.as_ref().and_then(|x| x.tool_component.as_ref()) {
                 Some(c) => c

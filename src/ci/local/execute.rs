@@ -465,19 +465,30 @@ async fn read_reports(
         reports: vec![],
         errors: vec![crate::findings::ReportError { path: reports.join(", "), problem: format!("internal error: {e}") }],
     });
-    let all: Vec<crate::findings::Finding> = parsed.reports.iter().flat_map(|r| r.findings.iter().cloned()).collect();
+    let mut parsed = parsed;
+    let reports = parsed
+        .reports
+        .iter()
+        .map(|r| crate::domain::ReportSummary {
+            path: r.path.clone(),
+            format: r.format.name().into(),
+            tool: r.tool.clone(),
+            findings: r.findings.len(),
+        })
+        .collect();
+    // The findings are stored; what stays is their counts (taken, not copied: a large report is
+    // not held twice).
+    let mut all: Vec<crate::findings::Finding> = Vec::new();
+    for r in &mut parsed.reports {
+        if all.is_empty() {
+            all = std::mem::take(&mut r.findings);
+        } else {
+            all.append(&mut r.findings);
+        }
+    }
     crate::domain::FindingsSummary {
         counts: crate::findings::Counts::of(crate::findings::group(all).iter().filter(|f| f.suppressed.is_none())),
-        reports: parsed
-            .reports
-            .iter()
-            .map(|r| crate::domain::ReportSummary {
-                path: r.path.clone(),
-                format: r.format.name().into(),
-                tool: r.tool.clone(),
-                findings: r.findings.len(),
-            })
-            .collect(),
+        reports,
         errors: parsed.errors.iter().map(|e| e.to_string()).collect(),
     }
 }

@@ -231,11 +231,14 @@ impl RunStore {
     /// even when the next run overwrites the report files.
     pub fn save_findings(&self, rec: &RunRecord, job: &str, parsed: &JobFindings) -> Result<(), CiError> {
         let path = self.findings_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
-        let body = serde_json::to_vec(parsed).map_err(|e| CiError::Other(e.to_string()))?;
         let tmp = path.with_extension("json.tmp");
+        // Written as it is serialised: a large report's findings are not held twice.
         let write = || -> io::Result<()> {
             fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            fs::write(&tmp, &body)?;
+            let mut out = io::BufWriter::new(fs::File::create(&tmp)?);
+            serde_json::to_writer(&mut out, parsed).map_err(io::Error::other)?;
+            io::Write::flush(&mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             fs::rename(&tmp, &path)
         };
         write().map_err(|e| {
@@ -262,12 +265,21 @@ impl RunStore {
                 continue;
             }
             let loaded = self.findings_path(rec, &job.key).ok_or_else(|| "no such job".to_string()).and_then(|p| {
-                let bytes = fs::read(&p).map_err(|e| format!("cannot read the stored findings {}: {e}", p.display()))?;
-                serde_json::from_slice::<JobFindings>(&bytes).map_err(|e| format!("the stored findings {} are damaged: {e}", p.display()))
+                // Read as it is parsed: the stored text and the findings are not both in memory.
+                let file = fs::File::open(&p).map_err(|e| format!("cannot read the stored findings {}: {e}", p.display()))?;
+                serde_json::from_reader::<_, JobFindings>(io::BufReader::with_capacity(1 << 16, file))
+                    .map_err(|e| format!("the stored findings {} are damaged: {e}", p.display()))
             });
             match loaded {
                 Ok(jf) => {
-                    findings.extend(jf.reports.into_iter().flat_map(|r| r.findings));
+                    for mut r in jf.reports {
+                        // Moved, not copied: a large report's findings are not held twice.
+                        if findings.is_empty() {
+                            findings = std::mem::take(&mut r.findings);
+                        } else {
+                            findings.append(&mut r.findings);
+                        }
+                    }
                     errors.extend(jf.errors);
                 }
                 Err(e) => errors.push(ReportError { path: job.reports.join(", "), problem: e }),
