@@ -318,7 +318,8 @@ pub struct RawService {
     pub stable: String,
     /// Rate window used in queries (`{window}`), default 1m.
     pub window: Option<String>,
-    /// Query counting requests per interval (`{selector}`, `{window}` …).
+    /// Query counting the canary's requests in the rate window ending at each measurement
+    /// (`{selector}`, `{window}` …); `min_requests` is compared with it.
     pub requests_query: Option<String>,
     #[serde(default)]
     pub analysis: RawAnalysis,

@@ -94,7 +94,8 @@ pub struct AnalysisSpec {
     pub count: usize,
     pub failure_limit: usize,
     pub inconclusive_limit: usize,
-    /// Below this many canary requests per interval a measurement is inconclusive.
+    /// Below this many canary requests in the rate window ending at a measurement, it is
+    /// inconclusive.
     pub min_requests: f64,
     /// Significance level of the Mann-Whitney judge (None: off).
     pub alpha: Option<f64>,
