@@ -8,6 +8,8 @@
 #[path = "../tests/support/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;
+#[path = "common/scale.rs"]
+mod scale;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -24,26 +26,11 @@ use flightdeck::theme::{ColorDepth, Theme, ThemeSpec};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use serde_json::{Value, json};
+use scale::{ROLLOUTS, object};
+use serde_json::json;
 
 fn main() {
     divan::main();
-}
-
-const ROLLOUTS: usize = 1_000;
-const NAMESPACES: usize = 100;
-
-fn object(i: usize) -> Value {
-    let phase = ["Healthy", "Paused", "Progressing", "Degraded"][i % 4];
-    let mut status =
-        json!({"phase": phase, "currentStepIndex": i % 5, "currentPodHash": "new", "stableRS": "old", "observedGeneration": "1"});
-    if phase == "Paused" {
-        status["pauseConditions"] = json!([{"reason": "CanaryPauseStep", "startTime": "2026-11-22T10:00:00Z"}]);
-    }
-    json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": format!("service-{i:04}"), "namespace": format!("team-{:03}", i % NAMESPACES), "uid": format!("uid-{i}")},
-        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "10m"}}, {"setWeight": 100}]}}},
-        "status": status})
 }
 
 fn state() -> State {

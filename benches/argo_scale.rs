@@ -1,0 +1,81 @@
+//! The cockpit at scale, measured on the real binary in a pseudo-terminal against the in-process
+//! Kubernetes API double holding 1,000 Argo Rollouts in 100 namespaces: the releases key (`6`,
+//! which starts the watch) to the full list, resident memory once the list is in, and
+//! what an idle cockpit costs (CPU and bytes written).
+//!
+//! Targets: resident memory ≤ 25 MB, key → full list ≤ 200 ms, idle CPU < 0.1 %, idle output
+//! 0 bytes.
+
+#[path = "../tests/support/apiserver.rs"]
+#[allow(dead_code)]
+mod apiserver;
+#[path = "../tests/support/pty.rs"]
+#[allow(dead_code)]
+mod pty;
+#[path = "common/scale.rs"]
+mod scale;
+
+use std::time::{Duration, Instant};
+
+use scale::{NAMESPACES, ROLLOUTS, object};
+
+/// Resident memory, and CPU time (user + system, in clock ticks), of a process.
+fn rss_kb(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or_default().split_whitespace().collect();
+    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let api = rt.block_on(apiserver::ApiDouble::start());
+    for i in 0..ROLLOUTS {
+        api.put(object(i));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig(&[("prod-eu", "")])).expect("kubeconfig");
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kubernetes]\nkubeconfig = \"{}\"\nenvironments = {{ prod-eu = \"prod\" }}\n\n[environments.prod]\n",
+            kubeconfig.display()
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let (config, data) = (config.display().to_string(), data.display().to_string());
+    let mut term = pty::Term::spawn(&["--config", &config, "--data-dir", &data]);
+    term.wait_for("flightdeck", "the cockpit");
+    term.settle(Duration::from_millis(300), Duration::from_secs(20), "the first screen");
+
+    // The releases key → the whole list on screen (the watch starts with the screen).
+    let pressed = Instant::now();
+    term.send("6");
+    term.wait_for("1000 rollouts", "the whole list");
+    let listed = pressed.elapsed();
+    term.settle(Duration::from_millis(500), Duration::from_secs(20), "the list");
+    let pid = term.pid();
+    let rss = rss_kb(pid);
+
+    // Idle: nothing changes on the server for 10 s.
+    let ticks = cpu_ticks(pid);
+    let idle = Duration::from_secs(10);
+    let bytes = term.bytes_during(idle);
+    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / idle.as_secs_f64() * 100.0;
+    println!(
+        "{ROLLOUTS} Argo Rollouts in {NAMESPACES} namespaces: releases key → full list {:.0} ms; resident {:.1} MB; idle CPU {cpu:.2} %; idle output {bytes} B in 10 s",
+        listed.as_secs_f64() * 1000.0,
+        rss as f64 / 1024.0
+    );
+    if std::env::var_os("SCALE_SCREEN").is_some() {
+        println!("{}", term.screen());
+    }
+    term.send("q");
+}
