@@ -21,4 +21,3 @@ pub fn object(i: usize) -> Value {
                  "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "10m"}}, {"setWeight": 100}]}}},
         "status": status})
 }
-
