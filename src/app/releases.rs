@@ -33,6 +33,14 @@ pub struct ReleasesView {
     pub picker: Option<usize>,
 }
 
+/// Rows of the selected release's detail under the releases list.
+pub const RELEASE_DETAIL_ROWS: u16 = 8;
+
+/// How many rows the releases list holds in a block of `inner_height`.
+pub fn releases_capacity(inner_height: u16) -> usize {
+    (inner_height.saturating_sub(RELEASE_DETAIL_ROWS + 2) as usize).max(3)
+}
+
 impl std::fmt::Debug for ReleasesView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReleasesView").field("rows", &self.rows.len()).field("selected", &self.selected).finish_non_exhaustive()
@@ -71,6 +79,29 @@ impl State {
             Some(chosen) => rows.iter().position(|row| row.reference == *chosen).unwrap_or(0),
             None => self.releases.cursor.min(rows.len().saturating_sub(1)),
         }
+    }
+
+    /// The rows the releases list shows: a window of `capacity` rows that follows the cursor.
+    /// The view draws exactly these; the clock asks whether a countdown is among them.
+    pub fn release_window(rows: usize, cursor: usize, capacity: usize) -> std::ops::Range<usize> {
+        let offset = cursor.saturating_sub(capacity.saturating_sub(1));
+        offset.min(rows)..(offset + capacity).min(rows)
+    }
+
+    /// Whether a timed pause's countdown (in seconds) is on screen: only then does the cockpit
+    /// need its clock for the releases (a thousand rows with one countdown scrolled away cost
+    /// a redraw a second otherwise).
+    pub fn countdown_on_screen(&self) -> bool {
+        let selected = self.selected_release().is_some_and(|r| r.pause_until.is_some());
+        if self.screen != super::state::Screen::Overview || selected {
+            return selected;
+        }
+        let rows = self.releases();
+        // The list's height at this terminal size (header, footer, borders, the detail below),
+        // with a row to spare either side.
+        let capacity = releases_capacity(self.size.1.saturating_sub(4)) + 2;
+        let cursor = self.release_cursor(&rows);
+        rows[State::release_window(rows.len(), cursor.saturating_add(1), capacity)].iter().any(|r| r.pause_until.is_some())
     }
 
     /// The opened detail, when it is `release`'s.

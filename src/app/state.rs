@@ -540,7 +540,7 @@ impl State {
                 // Canary data on its cadence; the overview's pause countdowns.
                 Screen::Canary => !self.canary.services.is_empty(),
                 Screen::Overview | Screen::Release => {
-                    let countdown = self.releases.rows.values().any(|r| r.pause_until.is_some());
+                    let countdown = self.countdown_on_screen();
                     let stale = self.releases.feeds.values().any(|f| matches!(f.state, crate::delivery::FeedState::Retrying(_)));
                     countdown || stale || !self.canary.services.is_empty()
                 }

@@ -153,11 +153,10 @@ pub fn render(frame: &mut Frame, state: &State) {
     let mut lines = vec![heading(&table_line(&shown, " ", &headers), w, t)];
     // Only the rows that fit are built (a context may hold a thousand rollouts), leaving room for
     // the selected one's detail, and the window follows the cursor.
-    const DETAIL_ROWS: u16 = 8;
-    let capacity = (inner.height.saturating_sub(DETAIL_ROWS + 2) as usize).max(3);
+    let capacity = crate::app::releases::releases_capacity(inner.height);
     let cursor = state.release_cursor(&rows);
-    let offset = cursor.saturating_sub(capacity - 1);
-    for (i, row) in rows.iter().enumerate().skip(offset).take(capacity) {
+    let window = State::release_window(rows.len(), cursor, capacity);
+    for (i, row) in rows.iter().enumerate().skip(window.start).take(window.len()) {
         let (glyph, role) = status::release(row.health);
         let cells = cells(state, row);
         let style = if i == cursor { t.selection() } else { t.fg(role) };
