@@ -514,3 +514,32 @@ fn a_command_typed_whole_completes_with_its_arguments() {
     assert_eq!(flightdeck::app::command::complete("ctx", &st), vec!["ctx prod-eu".to_string(), "ctx staging".to_string()]);
     assert_eq!(flightdeck::app::command::complete("ctx s", &st), vec!["ctx staging".to_string()]);
 }
+
+/// A thousand rollouts with one timed pause far down the list: the clock (and the redraw it
+/// costs) runs only while that countdown is on screen.
+#[test]
+fn a_countdown_out_of_view_does_not_keep_the_clock() {
+    let mut st = state(120, 40);
+    st.screen = flightdeck::app::state::Screen::Overview;
+    let rollout: flightdeck::argo::Rollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "svc", "namespace": "team", "uid": "u"},
+        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}},
+        "status": {"phase": "Degraded", "currentStepIndex": 0, "observedGeneration": "1"}}))
+    .unwrap();
+    let base = flightdeck::argo::provider::release(&flightdeck::config::KubernetesSettings::default(), "prod", &rollout, st.now);
+    let mut timed = None;
+    for i in 0..1000 {
+        let mut r = base.clone();
+        r.reference.name = format!("svc-{i:04}");
+        if i == 999 {
+            r.urgency = u8::MAX;
+            r.pause_until = Some(jiff::Timestamp::from_second(st.now.as_second() + 600).unwrap());
+            timed = Some(r.reference.clone());
+        }
+        st.releases.rows.insert(r.reference.clone(), r);
+    }
+    assert!(!st.needs_clock(), "the countdown is a thousand rows down");
+    st.releases.selected = timed;
+    assert!(st.needs_clock(), "selected, its countdown is on screen");
+}
