@@ -201,7 +201,10 @@ impl LocalRunner {
         let pid = self.inner.store.owner_pid(id);
         rec.note = Some(format!("interrupted: the flightdeck process executing it (pid {pid}) stopped before the run finished"));
         self.inner.store.save(&rec)?;
-        // Whatever its jobs left running has nobody to end it now.
+        // Whatever its jobs left running has nobody to end it now: this run's while its lock is
+        // still ours (a guard reaping at this moment sees the lock held and leaves them), then
+        // any other run's.
+        reap::end_run_processes(&self.inner.store, id);
         reap::reap_orphans(&self.inner.store);
         Ok(true)
     }

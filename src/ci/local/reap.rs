@@ -57,16 +57,28 @@ pub fn job_processes(runs_root: &Path) -> BTreeMap<String, Vec<i32>> {
 
 /// Ends every process of runs whose executor is gone; returns how many were signalled.
 pub fn reap_orphans(store: &RunStore) -> usize {
+    ended_in_passes(store, |run| {
+        // The executor holds the run's lock for as long as it lives.
+        matches!(store.try_lock(run), Ok(Some(_free)))
+    })
+}
+
+/// Ends every process of `run`, whose lock the caller holds (a lock is held per open file, so
+/// `reap_orphans` would see this very lock as a live executor and leave them).
+pub fn end_run_processes(store: &RunStore, run: &RunRef) -> usize {
+    ended_in_passes(store, |r| r == run)
+}
+
+/// Ends the processes of the runs `orphaned` says nobody executes, in a few passes: a job may
+/// fork while we look, and each pass catches what the previous one missed.
+fn ended_in_passes(store: &RunStore, orphaned: impl Fn(&RunRef) -> bool) -> usize {
     let mut ended = 0;
-    // A job may fork while we look: a few passes catch what the previous one missed.
     for _ in 0..5 {
         let mut this_pass = 0;
         for (token, pids) in job_processes(store.root()) {
             let Some(run) = run_of(&token) else { continue };
-            // The executor holds the run's lock for as long as it lives.
-            match store.try_lock(&run) {
-                Ok(Some(_free)) => {}
-                _ => continue,
+            if !orphaned(&run) {
+                continue;
             }
             for pid in pids {
                 if end_if_marked(pid, &token) {
