@@ -80,4 +80,10 @@ fn main() {
         println!("{}", term.screen());
     }
     term.send("q");
+    // Let it leave on its own (restoring the terminal) before the pseudo-terminal closes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        term.pump();
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
