@@ -96,6 +96,10 @@ impl State {
         if self.screen != super::state::Screen::Overview || selected {
             return selected;
         }
+        // Asked on every turn of the event loop: no countdown at all needs no ordering of rows.
+        if !self.releases.rows.values().any(|r| r.pause_until.is_some()) {
+            return false;
+        }
         let rows = self.releases();
         // The list's height at this terminal size (header, footer, borders, the detail below),
         // with a row to spare either side.

@@ -131,8 +131,10 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, res: &crate::metrics::An
     }
     let n = res.metrics.len() as u16;
     let each = charts.height / n;
-    let fits =
-        res.metrics.iter().all(|m| each >= 6 && numbers(state, m, numbers_width(charts)).line_count(numbers_width(charts)) as u16 <= each);
+    let fits = res
+        .metrics
+        .iter()
+        .all(|m| each >= 6 && numbers(state, m).line_count(numbers_width(charts).saturating_sub(1).max(1)) as u16 <= each);
     if fits {
         for (i, m) in res.metrics.iter().enumerate() {
             metric(frame, Rect { y: charts.y + i as u16 * each, height: each, ..charts }, state, m);
@@ -188,8 +190,9 @@ fn legend(state: &State) -> Line<'static> {
     ])
 }
 
+/// The column of numbers beside a chart (its first cell is a gap).
 fn numbers_width(row: Rect) -> u16 {
-    34u16.min(row.width / 2).saturating_sub(1)
+    34u16.min(row.width / 2).max(1)
 }
 
 /// The newest canary and stable readings.
@@ -199,7 +202,7 @@ fn latest(m: &MetricResult) -> (String, String) {
 }
 
 /// The numbers beside a chart: a chart is never the only carrier of information.
-fn numbers<'a>(state: &State, m: &MetricResult, _width: u16) -> Paragraph<'a> {
+fn numbers<'a>(state: &State, m: &MetricResult) -> Paragraph<'a> {
     let t = &state.theme;
     let (_, role) = status::verdict(m.phase);
     let (c, s) = latest(m);
@@ -221,7 +224,7 @@ fn numbers<'a>(state: &State, m: &MetricResult, _width: u16) -> Paragraph<'a> {
 /// One metric: canary and stable over time with the limit drawn, and the numbers beside it.
 pub(super) fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResult) {
     let t = &state.theme;
-    let numbers_w = 34u16.min(row.width / 2);
+    let numbers_w = numbers_width(row);
     let chart_area = Rect { width: row.width - numbers_w, ..row };
     let num_area = Rect { x: row.x + chart_area.width, width: numbers_w, ..row };
     let width = chart_area.width.saturating_sub(10) as usize * 2;
@@ -264,7 +267,7 @@ pub(super) fn metric(frame: &mut Frame, row: Rect, state: &State, m: &MetricResu
         )
         .y_axis(Axis::default().bounds([0.0, ymax]).labels(vec![Span::raw("0"), Span::raw(format_value(ymax, &m.unit))]));
     frame.render_widget(chart, chart_area);
-    frame.render_widget(numbers(state, m, numbers_w), Rect { x: num_area.x + 1, width: num_area.width.saturating_sub(1), ..num_area });
+    frame.render_widget(numbers(state, m), Rect { x: num_area.x + 1, width: num_area.width.saturating_sub(1), ..num_area });
 }
 
 /// Where to draw the limit: the absolute maximum, else the relative one against stable's mean.
