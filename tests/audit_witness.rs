@@ -93,6 +93,15 @@ fn journal() -> Env {
     e
 }
 
+/// A journal of a few records, its lines edited by `edit`: `audit verify` names `kind`.
+fn found_after_editing(kind: &str, edit: impl FnOnce(&mut Vec<String>)) {
+    let e = journal();
+    let mut l = lines(&e.journal());
+    edit(&mut l);
+    write_lines(&e.journal(), &l);
+    assert_found(&e, kind);
+}
+
 fn assert_found(e: &Env, kind: &str) {
     let (code, out) = e.verify();
     assert_eq!(code, 1, "tampering ({kind}) must fail verification: {out}");
@@ -101,39 +110,31 @@ fn assert_found(e: &Env, kind: &str) {
 
 #[test]
 fn an_edited_record_is_found() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    l[2] = l[2].replace("\"actor\":\"", "\"actor\":\"x");
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Edited");
+    found_after_editing("Edited", |l| {
+        l[2] = l[2].replace("\"actor\":\"", "\"actor\":\"x");
+    });
 }
 
 #[test]
 fn a_deleted_record_is_found() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    l.remove(2);
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Deleted");
+    found_after_editing("Deleted", |l| {
+        l.remove(2);
+    });
 }
 
 #[test]
 fn a_reorder_is_named_a_reorder() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    l.swap(2, 3);
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Reordered");
+    found_after_editing("Reordered", |l| {
+        l.swap(2, 3);
+    });
 }
 
 #[test]
 fn an_inserted_record_is_found() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    let copy = l[2].clone();
-    l.insert(3, copy);
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Inserted");
+    found_after_editing("Inserted", |l| {
+        let copy = l[2].clone();
+        l.insert(3, copy);
+    });
 }
 
 #[test]
@@ -146,26 +147,22 @@ fn a_torn_last_record_is_found() {
 
 #[test]
 fn records_cut_off_the_end_are_found() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    l.truncate(4);
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Truncated");
+    found_after_editing("Truncated", |l| {
+        l.truncate(4);
+    });
 }
 
 #[test]
 fn a_record_appended_with_a_recomputed_hash_is_found() {
-    let e = journal();
-    let mut l = lines(&e.journal());
-    let last = record(l.last().unwrap());
-    let mut forged = last.clone();
-    forged.seq += 1;
-    forged.prev_hash = last.hash.clone();
-    forged.action = "gate.approve".into();
-    forged.actor = "carol".into();
-    l.push(line_of(&forged.seal()));
-    write_lines(&e.journal(), &l);
-    assert_found(&e, "Unwitnessed");
+    found_after_editing("Unwitnessed", |l| {
+        let last = record(l.last().unwrap());
+        let mut forged = last.clone();
+        forged.seq += 1;
+        forged.prev_hash = last.hash.clone();
+        forged.action = "gate.approve".into();
+        forged.actor = "carol".into();
+        l.push(line_of(&forged.seal()));
+    });
 }
 
 #[test]
