@@ -42,7 +42,7 @@ fn state() -> State {
     let settings = flightdeck::config::KubernetesSettings::default();
     for i in 0..ROLLOUTS {
         let r: Rollout = serde_json::from_value(object(i)).unwrap();
-        let row = flightdeck::argo::provider::release(&settings, "prod-eu", &r, st.now);
+        let row = flightdeck::argo::provider::release(&settings, "prod-eu", r.clone(), st.now);
         st.releases.rows.insert(row.reference.clone(), row);
     }
     st.releases.selected = Some(st.releases()[500].reference.clone());
@@ -81,7 +81,7 @@ fn watch_update_into_state(bencher: Bencher) {
         let mut o = object(i % ROLLOUTS);
         o["status"]["currentStepIndex"] = json!(i % 5);
         let r: Rollout = serde_json::from_value(o).unwrap();
-        let row = flightdeck::argo::provider::release(&settings, "prod-eu", &r, st.now);
+        let row = flightdeck::argo::provider::release(&settings, "prod-eu", r.clone(), st.now);
         flightdeck::app::update::update(&mut st, Action::Release(flightdeck::delivery::ReleaseEvent::Changed(Box::new(row))));
     });
 }

@@ -68,7 +68,12 @@ fn main() {
     // Idle: nothing changes on the server for 30 s (CPU time is counted in 10 ms ticks).
     let ticks = cpu_ticks(pid);
     let idle = Duration::from_secs(30);
+    let before_idle = term.raw.len();
     let bytes = term.bytes_during(idle);
+    if bytes > 0 {
+        // What an idle cockpit wrote, to find what redrew.
+        eprintln!("idle output: {:?}", String::from_utf8_lossy(&term.raw[before_idle..]));
+    }
     let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / idle.as_secs_f64() * 100.0;
     println!(
         "{ROLLOUTS} Argo Rollouts in {NAMESPACES} namespaces: releases key → full list {:.0} ms; resident {:.1} MB ({:.1} MB before the list); idle CPU {cpu:.2} %; idle output {bytes} B in 30 s",
@@ -76,6 +81,10 @@ fn main() {
         rss as f64 / 1024.0,
         before as f64 / 1024.0
     );
+    if std::env::var_os("SCALE_SMAPS").is_some() {
+        println!("{}", std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default());
+        println!("{}", std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default());
+    }
     if std::env::var_os("SCALE_SCREEN").is_some() {
         println!("{}", term.screen());
     }

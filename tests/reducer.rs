@@ -527,7 +527,7 @@ fn a_countdown_out_of_view_does_not_keep_the_clock() {
         "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}},
         "status": {"phase": "Degraded", "currentStepIndex": 0, "observedGeneration": "1"}}))
     .unwrap();
-    let base = flightdeck::argo::provider::release(&flightdeck::config::KubernetesSettings::default(), "prod", &rollout, st.now);
+    let base = flightdeck::argo::provider::release(&flightdeck::config::KubernetesSettings::default(), "prod", rollout.clone(), st.now);
     let mut timed = None;
     for i in 0..1000 {
         let mut r = base.clone();

@@ -15,6 +15,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 use super::actions::{Body, Request, Target};
+use super::listed::Listed;
 use super::model::{ReplicaSet, Rollout};
 use crate::delivery::{RolloutAction, Seen};
 
@@ -341,11 +342,18 @@ impl Cluster {
     /// lists again): a quiet but healthy cluster still says something that often, so silence
     /// beyond it means the connection or the server is stuck.
     pub fn watch_renewed(&self, ns: Option<&str>, renew_secs: Option<u32>) -> impl Stream<Item = WatchUpdate> + Send + use<> {
-        let api = self.api(&rollout_resource(), ns);
+        let ar = rollout_resource();
+        let api: Api<Listed> = match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        };
         let mut buffer: Vec<Rollout> = Vec::new();
+        // Pages of 250 where the server pages (kube's default is 500): a page is held while
+        // it is parsed.
+        let config = watcher::Config::default().page_size(250);
         let config = match renew_secs {
-            Some(s) => watcher::Config::default().timeout(s),
-            None => watcher::Config::default(),
+            Some(s) => config.timeout(s),
+            None => config,
         };
         watcher(api, config).default_backoff().filter_map(move |ev| {
             let out = match ev {
@@ -354,14 +362,12 @@ impl Cluster {
                     None
                 }
                 Ok(watcher::Event::InitApply(o)) => {
-                    if let Ok(r) = read::<Rollout>(&o) {
-                        buffer.push(r);
-                    }
+                    buffer.push(o.rollout);
                     None
                 }
                 Ok(watcher::Event::InitDone) => Some(WatchUpdate::Reset(std::mem::take(&mut buffer))),
-                Ok(watcher::Event::Apply(o)) => read::<Rollout>(&o).ok().map(|r| WatchUpdate::Apply(Box::new(r))),
-                Ok(watcher::Event::Delete(o)) => read::<Rollout>(&o).ok().map(|r| WatchUpdate::Delete(r.key())),
+                Ok(watcher::Event::Apply(o)) => Some(WatchUpdate::Apply(Box::new(o.rollout))),
+                Ok(watcher::Event::Delete(o)) => Some(WatchUpdate::Delete(o.rollout.key())),
                 Err(e) => Some(WatchUpdate::Error(e.to_string())),
             };
             futures::future::ready(out)

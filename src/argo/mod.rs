@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod client;
+pub mod listed;
 pub mod model;
 pub mod provider;
 pub mod status;

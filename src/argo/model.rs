@@ -64,18 +64,19 @@ pub struct Canary {
     pub max_traffic_weight: Option<i64>,
 }
 
-/// One canary step: exactly one of the fields is set.
+/// One canary step: exactly one of the fields is set (the kinds flightdeck only names are boxed:
+/// a row holds every step of a thousand rollouts).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CanaryStep {
     pub set_weight: Option<i64>,
     pub pause: Option<PauseStep>,
-    pub analysis: Option<Value>,
-    pub experiment: Option<Value>,
-    pub set_canary_scale: Option<Value>,
-    pub set_header_route: Option<Value>,
-    pub set_mirror_route: Option<Value>,
-    pub plugin: Option<Value>,
+    pub analysis: Option<Box<Value>>,
+    pub experiment: Option<Box<Value>>,
+    pub set_canary_scale: Option<Box<Value>>,
+    pub set_header_route: Option<Box<Value>>,
+    pub set_mirror_route: Option<Box<Value>>,
+    pub plugin: Option<Box<Value>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -288,6 +289,32 @@ impl Rollout {
     /// `namespace/name`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
+    }
+
+    /// What a row of the list keeps, a thousand of them at a time: the pod template reduced to
+    /// its containers' names and images (what `deploy` patches), annotation values only for the
+    /// keys flightdeck reads (the keys stay: a patch adds to the map or creates it), no labels and
+    /// no selector (the opened rollout's ReplicaSets are found from the rollout read whole).
+    /// An undo plans against the opened rollout, read whole.
+    pub fn compact(mut self) -> Rollout {
+        self.spec.template = self.spec.template.take().map(|t| {
+            let mut spec = serde_json::Map::new();
+            for list in ["containers", "initContainers"] {
+                if let Some(cs) = t.pointer(&format!("/spec/{list}")).and_then(Value::as_array) {
+                    let named = cs.iter().map(|c| serde_json::json!({"name": c.get("name"), "image": c.get("image")})).collect();
+                    spec.insert(list.to_string(), Value::Array(named));
+                }
+            }
+            serde_json::json!({ "spec": spec })
+        });
+        for (key, value) in self.metadata.annotations.iter_mut() {
+            if key != REVISION && key != RELEASE_RUN {
+                *value = String::new();
+            }
+        }
+        self.metadata.labels = BTreeMap::new();
+        self.spec.selector = None;
+        self
     }
 }
 

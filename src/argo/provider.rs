@@ -101,7 +101,7 @@ impl ArgoProvider {
         Ok((self.cluster(context).await?, namespace.to_string(), r.name.clone()))
     }
 
-    fn release(&self, context: &str, r: &Rollout, now: Timestamp) -> Release {
+    fn release(&self, context: &str, r: Rollout, now: Timestamp) -> Release {
         release(&self.settings, context, r, now)
     }
 
@@ -153,10 +153,10 @@ impl ArgoProvider {
             }
             let sent = match update {
                 WatchUpdate::Reset(all) => {
-                    let releases = all.iter().map(|r| self.release(&cluster.context, r, now)).collect();
+                    let releases = all.into_iter().map(|r| self.release(&cluster.context, r, now)).collect();
                     events.send(ReleaseEvent::Reset { provider: ARGO.into(), releases })
                 }
-                WatchUpdate::Apply(r) => events.send(ReleaseEvent::Changed(Box::new(self.release(&cluster.context, &r, now)))),
+                WatchUpdate::Apply(r) => events.send(ReleaseEvent::Changed(Box::new(self.release(&cluster.context, *r, now)))),
                 WatchUpdate::Delete(key) => {
                     let (ns, name) = key.split_once('/').unwrap_or(("", &key));
                     events.send(ReleaseEvent::Gone(RolloutRef::argo(cluster.context.clone(), ns, name)))
@@ -183,8 +183,10 @@ fn health(st: &State) -> Health {
     }
 }
 
-/// A rollout as a release, in `context`.
-pub fn release(settings: &KubernetesSettings, context: &str, r: &Rollout, now: Timestamp) -> Release {
+/// A rollout as a release, in `context`; the row keeps the rollout compacted.
+pub fn release(settings: &KubernetesSettings, context: &str, rollout: Rollout, now: Timestamp) -> Release {
+    let rollout = rollout.compact();
+    let r = &rollout;
     let st = status::state(r, now);
     let (state, pause_until) = match &st {
         // The countdown is drawn from the end time, so the row needs no new read every second.
@@ -222,7 +224,7 @@ pub fn release(settings: &KubernetesSettings, context: &str, r: &Rollout, now: T
         pause_until,
         supports,
         seen: actions::seen(r, now),
-        native: Native::new(r.clone()),
+        native: Native::new(rollout),
     }
 }
 
@@ -252,9 +254,11 @@ fn permissions(access: &Access) -> Permissions {
     p
 }
 
-/// The opened rollout's own objects, kept for planning an undo.
+/// The opened rollout's own objects, kept for planning an undo (the rollout read whole: a row
+/// keeps only a compact copy).
 #[derive(Clone, Debug, PartialEq)]
 struct Objects {
+    rollout: Rollout,
     revisions: Vec<ReplicaSet>,
     access: Option<Access>,
 }
@@ -294,7 +298,7 @@ pub fn detail_for(
     events: &[Value],
 ) -> Detail {
     let reference = RolloutRef::argo(context.to_string(), &r.metadata.namespace, &r.metadata.name);
-    detail(r, reference, Objects { revisions, access }, runs, events, Vec::new())
+    detail(r, reference, Objects { rollout: r.clone(), revisions, access }, runs, events, Vec::new())
 }
 
 /// Everything the detail shows, from what was read; each part may have failed on its own.
@@ -416,7 +420,7 @@ impl RolloutProvider for ArgoProvider {
             let cluster = self.cluster(&scope.context.clone().unwrap_or_else(|| self.default_context())).await?;
             let now = Timestamp::now();
             let all = cluster.list(scope.namespace.as_deref()).await?;
-            Ok(all.iter().map(|r| self.release(&cluster.context, r, now)).collect())
+            Ok(all.into_iter().map(|r| self.release(&cluster.context, r, now)).collect())
         }
         .boxed()
     }
@@ -425,7 +429,7 @@ impl RolloutProvider for ArgoProvider {
         async move {
             let (cluster, ns, name) = self.locate(&r).await?;
             let rollout = cluster.get(&ns, &name).await?;
-            Ok(self.release(&cluster.context, &rollout, Timestamp::now()))
+            Ok(self.release(&cluster.context, rollout, Timestamp::now()))
         }
         .boxed()
     }
@@ -476,7 +480,7 @@ impl RolloutProvider for ArgoProvider {
             let (cluster, ns, name) = self.locate(&r).await?;
             let rollout = cluster.get(&ns, &name).await?;
             let mut problems = Vec::new();
-            let mut objects = Objects { revisions: Vec::new(), access: None };
+            let mut objects = Objects { rollout: rollout.clone(), revisions: Vec::new(), access: None };
             match cluster.revisions(&rollout).await {
                 Ok(v) => objects.revisions = v,
                 Err(e) => problems.push(format!("revisions: {e}")),
@@ -527,7 +531,12 @@ impl RolloutProvider for ArgoProvider {
             return Err(format!("{}: its revisions have not been read yet (open it first)", release.reference).into());
         }
         let revisions = objects.map(|o| o.revisions.as_slice()).unwrap_or_default();
-        let requests = actions::plan(r, action, revisions, now)?;
+        // An undo restores a whole pod template, compared with the whole current one.
+        let whole = match objects {
+            Some(o) if matches!(action, RolloutAction::Undo { .. }) => &o.rollout,
+            _ => r,
+        };
+        let requests = actions::plan(whole, action, revisions, now)?;
         let st = status::state(r, now);
         let (context, _) = release.reference.argo_scope().unwrap_or_default();
         let mut effect = vec![format!(
@@ -540,7 +549,7 @@ impl RolloutProvider for ArgoProvider {
         )];
         if let RolloutAction::Undo { to_revision } = action {
             // Name where it goes back to, and show the whole request (the template it restores).
-            if let Ok(t) = actions::undo_target(r, revisions, *to_revision) {
+            if let Ok(t) = actions::undo_target(whole, revisions, *to_revision) {
                 effect.push(format!("Back to revision {}: {}.", t.revision(), t.images().join(", ")));
             }
             effect.extend(requests.iter().map(|q| match &q.body {

@@ -297,7 +297,7 @@ pub fn show_argo(
 ) {
     with_planners(st);
     for r in rollouts {
-        let row = flightdeck::argo::provider::release(settings, context, r, st.now);
+        let row = flightdeck::argo::provider::release(settings, context, r.clone(), st.now);
         st.releases.rows.insert(row.reference.clone(), row);
     }
     let feed = flightdeck::delivery::Feed {

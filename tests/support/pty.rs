@@ -22,7 +22,17 @@ impl Term {
     }
 
     pub fn spawn_in(args: &[&str], demo_dir: Option<&std::path::Path>) -> Term {
-        let mut cmd = Command::new(BIN);
+        // FLIGHTDECK_WRAPPER runs the binary under a profiler ("heaptrack", "valgrind --tool=massif").
+        let wrapper = std::env::var("FLIGHTDECK_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.args(args).env("TERM", "xterm-256color").env_remove("NO_COLOR");
         if let Some(d) = demo_dir {
             cmd.env("FLIGHTDECK_DEMO_DIR", d);
