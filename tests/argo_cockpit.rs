@@ -57,6 +57,8 @@ async fn cockpit(api: &ApiDouble) -> (Cockpit, tempfile::TempDir) {
         s.releases.feeds.get("argo").is_some_and(|f| f.state == FeedState::Live) && !s.releases.rows.is_empty()
     })
     .await;
+    // The selected row's detail brings what this user may do; until then no key is offered.
+    c.until("the selected rollout's access review", LIMIT, |s| opened(s).is_some()).await;
     (c, kube)
 }
 
@@ -126,6 +128,34 @@ async fn forbidden_actions_are_greyed_with_the_reason_before_any_key() {
     c.press("X");
     assert!(c.state.overlay.is_none());
     assert!(api.take_writes().iter().all(|r| r.method != "PATCH"));
+}
+
+/// On the list (screen 6), where keys act on the selected row without opening it: a key is not
+/// offered before the access review is back, and a forbidden one never sends its PATCH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_view_asks_what_is_allowed_before_offering_a_key() {
+    let api = ApiDouble::start().await;
+    let paused =
+        json!({"phase": "Paused", "currentStepIndex": 1, "controllerPause": true, "pauseConditions": [{"reason": "CanaryPauseStep"}]});
+    api.put(rollout("web", paused.clone()));
+    api.put(rollout("api", paused));
+    api.forbid("patch", "rollouts/status");
+    let (mut c, _k) = cockpit(&api).await;
+    assert_eq!(c.state.screen, Screen::Overview, "on the list");
+    c.press("p");
+    assert!(c.state.overlay.is_none(), "a forbidden promote is not offered:\n{}", c.screen());
+    let why = flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutKey::Promote)).unwrap_err();
+    assert!(why.contains("you may not patch rollouts/status"), "{why}");
+
+    // The next row, while the API server does not answer: its access review is not back yet.
+    api.hang(true);
+    c.press("j");
+    c.press("p");
+    assert!(c.state.overlay.is_none(), "no promote is offered before the review:\n{}", c.screen());
+    let why = flightdeck::app::selectors::preview(&c.state, Command::Rollout(RolloutKey::Promote)).unwrap_err();
+    assert!(why.contains("still reading what you may do"), "{why}");
+    api.hang(false);
+    assert!(api.take_writes().iter().all(|r| r.method != "PATCH"), "nothing was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,9 +233,11 @@ async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
 
     // The linked one: its run's findings are read when it is opened, and they judge the promotion.
     c.press("<esc>");
-    c.state.releases.selected = Some(RolloutRef::argo("prod-eu", "shop", "web"));
+    let web = RolloutRef::argo("prod-eu", "shop", "web");
+    c.state.releases.selected = Some(web.clone());
     c.press("7");
     c.until("its run's findings", LIMIT, |s| s.run(&run).is_some_and(|r| r.evidence.is_some())).await;
+    c.until("opened", LIMIT, |s| opened(s).is_some_and(|d| d.reference.as_ref() == Some(&web))).await;
     c.press("p");
     let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("promote asks for the typed name:\n{}", c.screen()) };
     assert!(d.lines.iter().any(|l| l.contains(&format!("security findings of run {}", run.text()))), "{:?}", d.lines);
@@ -234,6 +266,7 @@ async fn the_releases_screen_lists_argo_rollouts_and_acts_on_them() {
     c.press("6");
     assert_eq!(c.state.screen, Screen::Overview);
     c.until("the releases", LIMIT, |s| s.releases().len() == 2).await;
+    c.until("the selected rollout's access review", LIMIT, |s| opened(s).is_some()).await;
     let text = c.screen();
     assert!(text.contains("Releases · 2 rollouts"), "{text}");
     let web = text.lines().position(|l| l.contains("shop/web")).expect("web listed");

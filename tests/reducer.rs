@@ -369,7 +369,7 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     let spec = support::fixtures::rollout_spec("payments-api", "prod", None);
     let mut rec = support::fixtures::rollout_record("payments-api", Phase::Paused, 1, 20);
     rec.run = Some(flightdeck::domain::RunRef::local(2));
-    support::fixtures::show_nginx(&mut st, &[spec], &[rec], None);
+    support::fixtures::show_nginx(&mut st, &[spec], &[rec], Some("payments-api"));
     st.run_mut(&flightdeck::domain::RunRef::local(2)).unwrap().evidence = None;
     let promote = Command::Rollout(RolloutKey::Promote);
     // Not read yet: the gate cannot be judged, so promote is greyed with the reason.

@@ -93,7 +93,10 @@ async fn an_action_on_what_the_user_no_longer_sees_is_refused_before_the_provide
     let (mut c, fake) = cockpit();
     let payments = fake_rollouts::reference("payments");
     c.press("6");
-    c.until("its rows", LIMIT, |s| s.release(&payments).is_some()).await;
+    c.until("its rows, and what may be done there", LIMIT, |s| {
+        s.release(&payments).is_some_and(|r| s.detail_of(r).is_some_and(|d| d.loaded))
+    })
+    .await;
     c.press("p");
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))));
     // It finished by itself meanwhile: promote makes no sense any more, and nothing is sent.

@@ -178,8 +178,15 @@ pub fn switch(state: &mut State, change: String) -> Vec<Effect> {
 /// The operation on `release` with what the user sees now; refused when the provider said this
 /// user may not.
 pub fn op_on(state: &State, release: &Release, action: RolloutAction) -> Result<Operation, String> {
-    if let Some(why) = state.detail_of(release).and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(&action)) {
-        return Err(why.to_string());
+    // What this user may do is read with the release's detail; until then no key is offered (a
+    // forbidden change would be sent, and come back refused by the server).
+    match state.detail_of(release) {
+        Some(d) if d.loaded => {
+            if let Some(why) = d.permissions.as_ref().and_then(|p| p.denies(&action)) {
+                return Err(why.to_string());
+            }
+        }
+        _ => return Err(format!("{}: still reading what you may do there; a moment", release.reference.short())),
     }
     // Our last change is not observed yet: the same press again would act on a state about to
     // move (a second promote could skip a pause).
