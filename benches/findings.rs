@@ -29,6 +29,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+#[path = "common/sarif.rs"]
+mod sarif_doc;
+use sarif_doc::sarif;
+
 fn main() {
     let doc = sarif(100_000);
     let before = CURRENT.load(Ordering::Relaxed);
@@ -48,34 +52,6 @@ fn main() {
     );
     drop(grouped);
     divan::main();
-}
-
-/// A SARIF document shaped like Semgrep's output: rules with security-severity, results with
-/// locations, fingerprints and properties.
-fn sarif(n: usize) -> Vec<u8> {
-    let rules: Vec<String> = (0..200)
-        .map(|r| format!(r#"{{"id":"rule.{r}","shortDescription":{{"text":"Rule {r} finds a risky pattern"}},"helpUri":"https://example.test/r/{r}","properties":{{"security-severity":"{}.{}","tags":["security","CWE-{r}"]}}}}"#, r % 10, r % 9))
-        .collect();
-    let results: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                r#"{{"ruleId":"rule.{}","ruleIndex":{},"level":"{}","message":{{"text":"Untrusted input reaches a sink in handler {i}"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"src/module_{}/file_{}.py"}},"region":{{"startLine":{},"startColumn":5}}}}}}],"partialFingerprints":{{"primaryLocationLineHash":"{:016x}"}},"properties":{{"confidence":"HIGH"}}}}"#,
-                i % 200,
-                i % 200,
-                ["error", "warning", "note"][i % 3],
-                i % 97,
-                i % 1013,
-                i % 4000 + 1,
-                i * 2654435761
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"Semgrep OSS","version":"1.90.0","rules":[{}]}}}},"results":[{}]}}]}}"#,
-        rules.join(","),
-        results.join(",")
-    )
-    .into_bytes()
 }
 
 #[divan::bench(sample_count = 5)]

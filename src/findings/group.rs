@@ -51,13 +51,25 @@ fn joins(g: &Finding, f: &Finding) -> bool {
 /// The result is sorted most severe first. Works in place: a report of 100,000 findings is not
 /// held twice.
 pub fn group(mut findings: Vec<Finding>) -> Vec<Finding> {
-    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    // Each key hash names the first and the last group opened under it, and `later` chains the
+    // groups of one hash in the order they were opened: a few numbers per finding, no list per
+    // key. Candidates are tried oldest first.
+    const NONE: u32 = u32::MAX;
+    let mut index: HashMap<u64, (u32, u32)> = HashMap::with_capacity(findings.len());
+    let mut later: Vec<u32> = vec![NONE; findings.len()];
     let mut keep = vec![true; findings.len()];
     for i in 0..findings.len() {
         let k = key_hash(&findings[i]);
-        let found = index.get(&k).and_then(|candidates| {
-            candidates.iter().copied().find(|&j| same_key(&findings[j], &findings[i]) && joins(&findings[j], &findings[i]))
-        });
+        let mut candidate = index.get(&k).map_or(NONE, |&(first, _)| first);
+        let mut found = None;
+        while candidate != NONE {
+            let j = candidate as usize;
+            if same_key(&findings[j], &findings[i]) && joins(&findings[j], &findings[i]) {
+                found = Some(j);
+                break;
+            }
+            candidate = later[j];
+        }
         match found {
             Some(j) => {
                 // j < i: the group was opened by an earlier finding.
@@ -65,13 +77,34 @@ pub fn group(mut findings: Vec<Finding>) -> Vec<Finding> {
                 merge(&mut before[j], &from_i[0]);
                 keep[i] = false;
             }
-            None => index.entry(k).or_default().push(i),
+            None => match index.get_mut(&k) {
+                Some((_, last)) => {
+                    later[*last as usize] = i as u32;
+                    *last = i as u32;
+                }
+                None => {
+                    index.insert(k, (i as u32, i as u32));
+                }
+            },
         }
     }
+    drop(later);
     drop(index);
     let mut kept = keep.into_iter();
     findings.retain(|_| kept.next().unwrap_or(true));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)).then_with(|| a.location.cmp(&b.location)));
+    // In place (a stable sort would borrow half the findings' size again), ordered fully enough
+    // that equal-looking findings still come out the same way every time.
+    findings.sort_unstable_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.location.cmp(&b.location))
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.installed.cmp(&b.installed))
+            .then_with(|| a.target.cmp(&b.target))
+            .then_with(|| a.tools.cmp(&b.tools))
+            .then_with(|| a.title.cmp(&b.title))
+    });
     findings
 }
 

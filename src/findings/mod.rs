@@ -157,7 +157,11 @@ pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, Report
         Format::Bandit => bandit::parse(bytes, shown_as),
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
     };
-    parsed.map_err(err)
+    parsed.map_err(err).map(|mut p| {
+        // A vector grown one finding at a time holds up to twice its length.
+        p.findings.shrink_to_fit();
+        p
+    })
 }
 
 /// A short, plain excerpt of a value from a report, for a diagnostic: reports are outside text

@@ -226,6 +226,9 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         let Some(results) = &run.results else {
             return Err(format!("the {tool} run has no `results`: the scan did not produce any (an empty list would mean a clean scan)"));
         };
+        // One finding per result: room for exactly that many (a vector grown one at a time
+        // holds up to twice its length at the end, when memory is at its peak).
+        findings.reserve_exact(results.len());
         for raw in results {
             let r: Res = serde_json::from_str(raw.get()).map_err(|e| json_problem(&e, "SARIF result"))?;
             let r = &r;

@@ -285,6 +285,7 @@ impl RunStore {
                 Err(e) => errors.push(ReportError { path: job.reports.join(", "), problem: e }),
             }
         }
+        findings.shrink_to_fit();
         (crate::findings::group(findings), errors)
     }
 
