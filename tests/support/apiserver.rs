@@ -16,60 +16,17 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
-/// A resource type the double serves.
-#[derive(Clone, Debug)]
-pub struct Kind {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub plural: &'static str,
-    pub namespaced: bool,
-    pub status_subresource: bool,
-    pub short: &'static [&'static str],
-}
+#[path = "apiserver_http.rs"]
+mod http;
+#[path = "apiserver_kinds.rs"]
+mod kinds;
+#[path = "apiserver_select.rs"]
+mod select;
 
-impl Kind {
-    fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
-    }
-}
-
-pub const KINDS: &[Kind] = &[
-    Kind {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        kind: "Rollout",
-        plural: "rollouts",
-        namespaced: true,
-        status_subresource: true,
-        short: &["ro"],
-    },
-    Kind {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        kind: "AnalysisRun",
-        plural: "analysisruns",
-        namespaced: true,
-        status_subresource: false,
-        short: &["ar"],
-    },
-    Kind {
-        group: "apps",
-        version: "v1",
-        kind: "ReplicaSet",
-        plural: "replicasets",
-        namespaced: true,
-        status_subresource: true,
-        short: &["rs"],
-    },
-    Kind { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, status_subresource: true, short: &["po"] },
-    Kind { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true, status_subresource: false, short: &["ev"] },
-    Kind { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, status_subresource: true, short: &["ns"] },
-];
-
-fn kind_of(group: &str, plural: &str) -> Option<&'static Kind> {
-    KINDS.iter().find(|k| k.group == group && k.plural == plural)
-}
+use http::{Reply, error, parse_query, reason_phrase, reply, status_body};
+pub use kinds::KINDS;
+use kinds::{Route, discovery, route};
+use select::{fields_match, labels_match};
 
 /// One request as the double received it.
 #[derive(Clone, Debug)]
@@ -234,72 +191,6 @@ struct Shared {
     hang: Arc<AtomicBool>,
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(q: &str) -> BTreeMap<String, String> {
-    // kube-rs writes `?&watch=true…` and bare `?`: empty pairs are skipped.
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn status_body(code: u16, reason: &str, message: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code})
-}
-
-struct Reply {
-    code: u16,
-    body: Value,
-}
-
-fn reply(code: u16, body: Value) -> Reply {
-    Reply { code, body }
-}
-
-fn error(code: u16, reason: &str, message: &str) -> Reply {
-    reply(code, status_body(code, reason, message))
-}
-
-fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        201 => "Created",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        410 => "Gone",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        _ => "Error",
-    }
-}
-
 async fn serve(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
     // Watch events are small writes that must leave at once, as from a real server.
     stream.set_nodelay(true)?;
@@ -375,128 +266,6 @@ async fn serve(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         write.write_all(&text).await?;
         write.flush().await?;
     }
-}
-
-/// What a path names.
-struct Route {
-    kind: &'static Kind,
-    namespace: Option<String>,
-    name: Option<String>,
-    sub: Option<String>,
-}
-
-fn route(path: &str) -> Option<Route> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, rest) = match *segs.first()? {
-        "api" => ("", segs.get(2..)?),
-        "apis" => (*segs.get(1)?, segs.get(3..)?),
-        _ => return None,
-    };
-    let (namespace, rest) =
-        if rest.first() == Some(&"namespaces") && rest.len() >= 3 { (Some(rest[1].to_string()), &rest[2..]) } else { (None, rest) };
-    let kind = kind_of(group, rest.first()?)?;
-    Some(Route { kind, namespace, name: rest.get(1).map(|s| s.to_string()), sub: rest.get(2).map(|s| s.to_string()) })
-}
-
-fn discovery(path: &str) -> Option<Value> {
-    let resources = |group: &str, version: &str| -> Value {
-        let mut list = Vec::new();
-        for k in KINDS.iter().filter(|k| k.group == group && k.version == version) {
-            list.push(json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced, "kind": k.kind,
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"], "shortNames": k.short}));
-            if k.status_subresource {
-                list.push(json!({"name": format!("{}/status", k.plural), "singularName": "", "namespaced": k.namespaced, "kind": k.kind, "verbs": ["get", "patch", "update"]}));
-            }
-            if k.plural == "rollouts" {
-                list.push(json!({"name": "rollouts/scale", "singularName": "", "namespaced": true, "kind": "Scale", "group": "autoscaling", "version": "v1", "verbs": ["get", "patch", "update"]}));
-            }
-        }
-        if group == "authorization.k8s.io" {
-            list.push(json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}));
-        }
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list})
-    };
-    let group = |name: &str, version: &str| {
-        json!({"name": name, "versions": [{"groupVersion": format!("{name}/{version}"), "version": version}],
-               "preferredVersion": {"groupVersion": format!("{name}/{version}"), "version": version}})
-    };
-    Some(match path.trim_end_matches('/') {
-        "/version" => json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-double", "platform": "linux/amd64"}),
-        "/api" => {
-            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
-        }
-        "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            group("apps", "v1"), group("argoproj.io", "v1alpha1"), group("authorization.k8s.io", "v1")]}),
-        "/api/v1" => resources("", "v1"),
-        "/apis/apps/v1" => resources("apps", "v1"),
-        "/apis/argoproj.io/v1alpha1" => resources("argoproj.io", "v1alpha1"),
-        "/apis/authorization.k8s.io/v1" => resources("authorization.k8s.io", "v1"),
-        _ => return None,
-    })
-}
-
-/// Label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-joined.
-fn labels_match(selector: &str, labels: &Value) -> bool {
-    let mut terms = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in selector.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                terms.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    terms.push(cur);
-    let get = |k: &str| labels.get(k.trim()).and_then(Value::as_str).map(str::to_string);
-    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
-        if let Some((k, v)) = t.split_once("!=") {
-            get(k).as_deref() != Some(v.trim())
-        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            get(k).as_deref() == Some(v.trim())
-        } else if let Some((k, set)) = t.split_once(" notin ") {
-            let set: Vec<&str> = set.trim().trim_matches(|c| c == '(' || c == ')').split(',').map(str::trim).collect();
-            get(k).is_none_or(|v| !set.contains(&v.as_str()))
-        } else if let Some((k, set)) = t.split_once(" in ") {
-            let set: Vec<&str> = set.trim().trim_matches(|c| c == '(' || c == ')').split(',').map(str::trim).collect();
-            get(k).is_some_and(|v| set.contains(&v.as_str()))
-        } else if let Some(k) = t.strip_prefix('!') {
-            get(k).is_none()
-        } else {
-            get(t).is_some()
-        }
-    })
-}
-
-fn fields_match(selector: &str, obj: &Value) -> bool {
-    selector.split(',').filter(|t| !t.is_empty()).all(|t| {
-        let (k, v, neg) = if let Some((k, v)) = t.split_once("!=") {
-            (k, v, true)
-        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            (k, v, false)
-        } else {
-            return false;
-        };
-        // The fields a real API server can select Events by, as well as every object's name.
-        let actual = match k.trim() {
-            "metadata.name" => obj["metadata"]["name"].as_str(),
-            "metadata.namespace" => obj["metadata"]["namespace"].as_str(),
-            "involvedObject.kind" => obj["involvedObject"]["kind"].as_str(),
-            "involvedObject.name" => obj["involvedObject"]["name"].as_str(),
-            "involvedObject.namespace" => obj["involvedObject"]["namespace"].as_str(),
-            "involvedObject.uid" => obj["involvedObject"]["uid"].as_str(),
-            "reason" => obj["reason"].as_str(),
-            "type" => obj["type"].as_str(),
-            _ => None,
-        };
-        (actual == Some(v.trim())) != neg
-    })
 }
 
 fn selected(obj: &Value, route: &Route, query: &BTreeMap<String, String>) -> bool {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod cli_env;
 pub mod cockpit;
 pub mod fake_ci;
 pub mod fake_rollouts;
