@@ -152,10 +152,12 @@ pub(super) async fn drive(
     }
     rec.finished_at = Some(Timestamp::now());
     rec.status = rec.derive_status();
+    // Recorded as ended before it stops counting as active: whoever waits for idleness (the
+    // supervisor before it exits) must find the final record.
+    persist(&inner, &mut rec);
     if let Ok(mut a) = inner.active.lock() {
         a.remove(&id);
     }
-    persist(&inner, &mut rec);
     let _ = std::fs::remove_dir_all(inner.store.control_dir(&id));
     drop(lock);
 }
