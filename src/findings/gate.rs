@@ -26,10 +26,25 @@ impl GatePolicy {
     }
 }
 
+/// A finding that stops the gate, as the verdict names it (a report can hold tens of thousands:
+/// the verdict does not copy them whole).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blocking {
+    pub id: String,
+    pub severity: super::Severity,
+    pub location: String,
+}
+
+impl Blocking {
+    fn of(f: &Finding) -> Blocking {
+        Blocking { id: f.id.clone(), severity: f.severity, location: f.location.clone() }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GateVerdict {
     pub pass: bool,
-    pub blocking: Vec<Finding>,
+    pub blocking: Vec<Blocking>,
     pub unreadable: Vec<ReportError>,
     /// Findings over the limit that a valid acceptance lets through.
     pub accepted: Vec<(String, Acceptance)>,
@@ -69,9 +84,9 @@ pub fn evaluate(
                 if !v.expired.contains(a) {
                     v.expired.push(a.clone());
                 }
-                v.blocking.push(f.clone());
+                v.blocking.push(Blocking::of(f));
             }
-            None => v.blocking.push(f.clone()),
+            None => v.blocking.push(Blocking::of(f)),
         }
     }
     v.pass = v.blocking.is_empty() && v.unreadable.is_empty();
@@ -85,7 +100,12 @@ pub fn evaluate(
         if !v.blocking.is_empty() {
             let ids: Vec<&str> = v.blocking.iter().take(3).map(|f| f.id.as_str()).collect();
             let more = if v.blocking.len() > 3 { format!(" +{}", v.blocking.len() - 3) } else { String::new() };
-            parts.push(format!("{} blocking ({}): {}{more}", v.blocking.len(), Counts::of(&v.blocking).badge(), ids.join(", ")));
+            parts.push(format!(
+                "{} blocking ({}): {}{more}",
+                v.blocking.len(),
+                Counts::of_severities(v.blocking.iter().map(|b| b.severity)).badge(),
+                ids.join(", ")
+            ));
         }
         if !v.unreadable.is_empty() {
             parts.push(format!("{} unreadable report(s): {}", v.unreadable.len(), v.unreadable[0]));

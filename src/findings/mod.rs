@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use acceptances::{Acceptance, Acceptances};
 pub use detect::{Format, detect};
-pub use gate::{GatePolicy, GateVerdict, evaluate};
+pub use gate::{Blocking, GatePolicy, GateVerdict, evaluate};
 pub use group::group;
 pub use severity::Severity;
 
@@ -43,6 +43,7 @@ pub struct Finding {
     /// Rule or vulnerability id (CVE-…, GHSA-…, B301, a SARIF rule id).
     pub id: String,
     /// Every tool that reported it (more than one after grouping).
+    #[serde(deserialize_with = "exactly_sized")]
     pub tools: Vec<String>,
     pub kind: FindingKind,
     pub severity: Severity,
@@ -70,7 +71,16 @@ pub struct Finding {
     #[serde(default)]
     pub suppressed: Option<String>,
     /// Report files it came from.
+    #[serde(deserialize_with = "exactly_sized")]
     pub reports: Vec<String>,
+}
+
+/// A list read back at its length: one read from a stream is given room for four, and a stored
+/// report holds 100,000 findings with two lists each.
+fn exactly_sized<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let mut v = Vec::<String>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
 }
 
 impl Finding {
@@ -222,9 +232,13 @@ pub struct Counts {
 
 impl Counts {
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Counts {
+        Counts::of_severities(findings.into_iter().map(|f| f.severity))
+    }
+
+    pub fn of_severities(severities: impl IntoIterator<Item = Severity>) -> Counts {
         let mut c = Counts::default();
-        for f in findings {
-            match f.severity {
+        for severity in severities {
+            match severity {
                 Severity::Critical => c.critical += 1,
                 Severity::High => c.high += 1,
                 Severity::Medium => c.medium += 1,
