@@ -83,7 +83,7 @@ fn main() {
     let (_, baseline) = peak_of(flightdeck(&["--version"]));
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "100,000-result SARIF of {:.1} MB: supervisor peak {:.1} MB ({:.1}×), `findings --json --gate` peak {:.1} MB ({:.1}×); the program alone {:.1} MB",
+        "100,000-result SARIF of {:.1} MiB: supervisor peak {:.1} MiB ({:.1}×), `findings --json --gate` peak {:.1} MiB ({:.1}×); the program alone {:.1} MiB",
         mb(size_kb),
         mb(supervisor),
         supervisor as f64 / size_kb as f64,

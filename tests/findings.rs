@@ -327,3 +327,39 @@ fn parsers_never_panic() {
         let _ = parse_report(&bytes, "random.json");
     }
 }
+
+/// A large report is read through a mapped copy that lets go of what was parsed: the findings are
+/// exactly those of the same bytes parsed in memory, and the size limit still holds.
+#[test]
+fn a_large_report_read_through_a_mapping_gives_the_same_findings() {
+    let base = fixture("codeql.sarif");
+    let doc: serde_json::Value = serde_json::from_slice(&base).unwrap();
+    let results = doc["runs"][0]["results"].as_array().unwrap().clone();
+    assert!(!results.is_empty());
+    // The tool's own results, repeated (each copy on another line) past the size read by mapping.
+    let mut big = doc.clone();
+    let mut many = Vec::new();
+    let (mut n, mut size) = (0, 0);
+    while size < 9 << 20 {
+        for r in &results {
+            let mut r = r.clone();
+            if let Some(line) = r.pointer_mut("/locations/0/physicalLocation/region/startLine") {
+                *line = serde_json::json!(n + 1);
+            }
+            size += r.to_string().len() + 1;
+            many.push(r);
+            n += 1;
+        }
+    }
+    big["runs"][0]["results"] = serde_json::Value::Array(many);
+    let bytes = serde_json::to_vec(&big).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.sarif");
+    std::fs::write(&path, &bytes).unwrap();
+    let mapped = read_report(&path, "big.sarif", flightdeck::findings::DEFAULT_MAX_REPORT_BYTES).unwrap();
+    let plain = parse_report(&bytes, "big.sarif").unwrap();
+    assert!(mapped.findings.len() > n / 2, "{} findings of {n} results", mapped.findings.len());
+    assert_eq!(mapped, plain);
+    let err = read_report(&path, "big.sarif", 8 << 20).unwrap_err();
+    assert!(err.problem.contains("limit"), "{err}");
+}

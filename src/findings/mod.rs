@@ -10,6 +10,7 @@ mod detect;
 mod gate;
 mod group;
 mod grype;
+mod read;
 mod sarif;
 pub mod severity;
 mod trivy;
@@ -135,6 +136,11 @@ pub fn read_report(path: &Path, shown_as: &str, max_bytes: u64) -> Result<Parsed
             max_bytes / (1024 * 1024)
         )));
     }
+    if meta.len() >= read::MAPPED_FROM
+        && let Some(parsed) = read::mapped(path, shown_as, max_bytes)
+    {
+        return parsed;
+    }
     use std::io::Read;
     // Never more than the limit, even if the file grows while it is read.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -149,9 +155,15 @@ pub fn read_report(path: &Path, shown_as: &str, max_bytes: u64) -> Result<Parsed
 
 /// Parses report bytes of any supported format (detected from the content).
 pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, ReportError> {
+    parse_report_releasing(bytes, shown_as, &mut |_| {})
+}
+
+/// `parse_report`, telling `done_with` how much of the text will not be read again.
+fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMut(usize)) -> Result<ParsedReport, ReportError> {
     let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
     // Some tools on Windows start their JSON with a byte order mark.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bytes = &bytes[bom..];
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(err("the report is empty".into()));
     }
@@ -161,7 +173,7 @@ pub fn parse_report(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, Report
     let format = detect(bytes)
         .ok_or_else(|| err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX)".into()))?;
     let parsed = match format {
-        Format::Sarif => sarif::parse(bytes, shown_as),
+        Format::Sarif => sarif::parse(bytes, shown_as, &mut |n| done_with(n + bom)),
         Format::Trivy => trivy::parse(bytes, shown_as),
         Format::Grype => grype::parse(bytes, shown_as),
         Format::Bandit => bandit::parse(bytes, shown_as),

@@ -198,7 +198,9 @@ struct Versioned {
     version: Option<String>,
 }
 
-pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
+/// `done_with(n)`: the first `n` bytes of the text will not be read again (a mapped report lets
+/// go of them as the results are read).
+pub fn parse(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMut(usize)) -> Result<ParsedReport, String> {
     let v: Versioned = serde_json::from_slice(bytes).map_err(|e| json_problem(&e, "SARIF report"))?;
     match v.version.as_deref() {
         Some("2.1.0") => {}
@@ -230,6 +232,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         // holds up to twice its length at the end, when memory is at its peak).
         findings.reserve_exact(results.len());
         for raw in results {
+            done_with(raw.get().as_ptr() as usize - bytes.as_ptr() as usize);
             let r: Res = serde_json::from_str(raw.get()).map_err(|e| json_problem(&e, "SARIF result"))?;
             let r = &r;
             // The rule: by index (in the driver or the referenced extension), else by id.
