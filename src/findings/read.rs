@@ -12,7 +12,8 @@ use super::{ParsedReport, ReportError};
 pub const MAPPED_FROM: u64 = 8 << 20;
 
 /// Parses the report at `path` through a mapped private copy. None when the copy or the mapping
-/// cannot be made (a full temporary directory…): the caller then reads it the plain way.
+/// cannot be made (a directory that cannot be written, a full disk…): the caller then reads it
+/// the plain way.
 pub fn mapped(path: &Path, shown_as: &str, max_bytes: u64) -> Option<Result<ParsedReport, ReportError>> {
     let err = |problem: String| ReportError { path: shown_as.to_string(), problem };
     let mut source = match File::open(path) {
@@ -20,8 +21,10 @@ pub fn mapped(path: &Path, shown_as: &str, max_bytes: u64) -> Option<Result<Pars
         Err(e) => return Some(Err(err(format!("cannot read the report: {e}")))),
     };
     // A copy of our own, unlinked at once: nobody else can change or truncate what is mapped (a
-    // truncated mapping would kill the process on the next read).
-    let mut copy = tempfile::tempfile().ok()?;
+    // truncated mapping would kill the process on the next read). Beside the report, on the disk
+    // that already holds it: a temporary directory in memory (tmpfs) would only move the report's
+    // size from this process to the system.
+    let mut copy = tempfile::tempfile_in(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).ok()?;
     // Never more than the limit, even if the file grows while it is copied.
     let copied = std::io::copy(&mut (&mut source).take(max_bytes + 1), &mut copy).ok()?;
     if copied > max_bytes {
