@@ -40,7 +40,14 @@ pub fn guard(data_dir: &Path) -> ExitCode {
     }
     match crate::ci::local::RunStore::open(data_dir) {
         Ok(store) => {
-            let ended = crate::ci::local::reap::reap_orphans(&store);
+            let mut ended = crate::ci::local::reap::reap_orphans(&store);
+            // A job the supervisor was starting as it died carries its run's mark only once it
+            // executes, a moment later: look again for a little while.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                ended += crate::ci::local::reap::reap_orphans(&store);
+            }
             if ended > 0 {
                 eprintln!("{} the supervisor died: ended {ended} job process(es) it left behind", jiff::Timestamp::now());
             }
