@@ -47,7 +47,8 @@ fn unreadable(value: &serde_json::Value, e: &serde_json::Error) -> Rollout {
     let metadata = value.get("metadata").and_then(|m| Meta::deserialize(m).ok()).unwrap_or_default();
     let mut r = Rollout { metadata, ..Rollout::default() };
     r.status.phase = Some("Degraded".into());
-    r.status.message = Some(format!("flightdeck cannot read this rollout: {e}"));
+    // serde quotes the offending value, which is the cluster's text and may be of any size.
+    r.status.message = Some(format!("flightdeck cannot read this rollout: {}", crate::logstore::sanitize::excerpt(&e.to_string(), 160)));
     r
 }
 
@@ -136,5 +137,16 @@ mod tests {
             let kube::core::WatchEvent::Added(listed) = event else { panic!("an added rollout: {text}") };
             assert_eq!(listed.rollout.key(), "shop/web");
         }
+    }
+
+    #[test]
+    fn the_reason_a_rollout_cannot_be_read_quotes_only_an_excerpt_of_its_text() {
+        let huge = format!("\u{1b}]52;c;{}", "x".repeat(1 << 20));
+        let text =
+            serde_json::json!([{"metadata": {"name": "odd", "namespace": "shop"}, "status": {"currentStepIndex": huge}}]).to_string();
+        let listed: Vec<Listed> = serde_json::from_str(&text).expect("listed");
+        let message = listed[0].rollout.status.message.clone().unwrap_or_default();
+        assert!(message.len() < 400, "{} bytes", message.len());
+        assert!(!message.contains('\u{1b}'), "{message:?}");
     }
 }

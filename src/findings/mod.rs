@@ -189,23 +189,14 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
 /// A short, plain excerpt of a value from a report, for a diagnostic: reports are outside text
 /// and can be huge.
 pub(crate) fn excerpt(value: &str) -> String {
-    excerpt_of(value, 80)
-}
-
-/// `excerpt` with room for `chars` characters.
-pub(crate) fn excerpt_of(value: &str, chars: usize) -> String {
-    let plain = crate::logstore::sanitize::plain(value);
-    match plain.char_indices().nth(chars) {
-        Some((i, _)) => format!("{}… ({} bytes)", &plain[..i], value.len()),
-        None => plain,
-    }
+    crate::logstore::sanitize::excerpt(value, 80)
 }
 
 /// A serde_json error in words an engineer can act on. serde quotes the offending value, which
 /// can be megabytes of outside text: only a short, plain excerpt of it is kept.
 pub(crate) fn json_problem(e: &serde_json::Error, what: &str) -> String {
     use serde_json::error::Category;
-    let said = excerpt_of(&e.to_string(), 240);
+    let said = crate::logstore::sanitize::excerpt(&e.to_string(), 240);
     match e.classify() {
         Category::Eof => format!("the {what} is truncated (it ends in the middle, at line {} column {})", e.line(), e.column()),
         Category::Syntax if said.contains("recursion limit") => {

@@ -101,6 +101,19 @@ pub fn plain(input: &str) -> String {
     redact_credentials(&strip_sgr(&sanitize_str(input)))
 }
 
+/// A short plain excerpt of outside text that may be huge (a value quoted in an error): at most
+/// `chars` characters, then how long it really was. The text is cut before it is cleaned, so a
+/// value of megabytes costs no more than its excerpt.
+pub fn excerpt(value: &str, chars: usize) -> String {
+    let cut = value.char_indices().nth(chars.saturating_mul(2)).map_or(value.len(), |(i, _)| i);
+    let plain = plain(&value[..cut]);
+    match plain.char_indices().nth(chars) {
+        Some((i, _)) => format!("{}… ({} bytes)", &plain[..i], value.len()),
+        None if cut < value.len() => format!("{plain}… ({} bytes)", value.len()),
+        None => plain,
+    }
+}
+
 /// A password in a URL (`https://user:secret@host`) is never shown: `https://user:•••@host`.
 pub fn redact_credentials(text: &str) -> String {
     if !text.contains("://") {
