@@ -2,6 +2,8 @@
 //! executes the run and parses the report, and `findings RUN --json --gate ENV` reading the stored
 //! findings. Target: at most 3 × the report's size, each.
 
+#[path = "../tests/support/peak.rs"]
+mod peak;
 #[path = "common/sarif.rs"]
 #[allow(dead_code)]
 mod sarif_doc;
@@ -9,31 +11,13 @@ mod sarif_doc;
 #[allow(dead_code)]
 mod supervision;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use peak::{peak_of, vm_hwm_kb};
 use supervision::{StopsSupervisor, supervisor_pid};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
-
-fn vm_hwm_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Runs `cmd` to its end; its exit code and peak resident memory in kB.
-// wait4 reaps the child (std's `wait` does not report its peak memory).
-#[allow(clippy::zombie_processes)]
-fn peak_of(mut cmd: Command) -> (i32, u64) {
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("flightdeck starts");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child just started.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; both pointers are valid for the call.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
-}
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -4,33 +4,14 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use support::peak::{peak_of, vm_hwm_kb};
 use support::supervision::{StopsSupervisor, supervisor_pid};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 const FLOOD_MIB: u64 = 256;
-
-/// Runs `cmd` to its end and returns its exit code and peak resident memory in MiB.
-// wait4 reaps the child (std's `wait` does not report its peak memory).
-#[allow(clippy::zombie_processes)]
-fn peak_of(mut cmd: Command) -> (i32, u64) {
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child we just started.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; both pointers are valid for the call.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 / 1024)
-}
-
-fn vm_hwm_mib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
-}
 
 #[test]
 fn a_flood_of_output_takes_bounded_memory() {
@@ -57,7 +38,7 @@ fn a_flood_of_output_takes_bounded_memory() {
             let start = std::time::Instant::now();
             while start.elapsed() < Duration::from_secs(600) {
                 match supervisor_pid(&data) {
-                    Some(pid) => peak = peak.max(vm_hwm_mib(pid).unwrap_or(0)),
+                    Some(pid) => peak = peak.max(vm_hwm_kb(pid).unwrap_or(0) / 1024),
                     None if peak > 0 => return peak,
                     None => {}
                 }
@@ -67,9 +48,11 @@ fn a_flood_of_output_takes_bounded_memory() {
         })
     };
     let (code, follower) = peak_of(flightdeck(&["run", "flood", "--follow", "--yes"]));
+    let follower = follower / 1024;
     assert_eq!(code, 0);
     let supervisor = watcher.join().unwrap();
     let (code, reader) = peak_of(flightdeck(&["logs", "1"]));
+    let reader = reader / 1024;
     assert_eq!(code, 0);
     eprintln!("{FLOOD_MIB} MiB of output: follower {follower} MiB, supervisor {supervisor} MiB, `logs` {reader} MiB at their peak");
     assert!(supervisor > 0, "the supervisor was seen");

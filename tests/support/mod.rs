@@ -8,6 +8,7 @@ pub mod fake_ci;
 pub mod fake_rollouts;
 pub mod fixtures;
 pub mod nginx;
+pub mod peak;
 pub mod prom;
 pub mod pty;
 pub mod supervision;
