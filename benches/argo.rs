@@ -34,7 +34,7 @@ fn main() {
 }
 
 fn state() -> State {
-    let identity = Identity { actor: "bench@host".into(), origin: "local".into(), backends: Default::default() };
+    let identity = Identity { actor: "bench@host".into(), origin: "local".into(), display: None, backends: Default::default() };
     let theme = Theme::new(&ThemeSpec::builtin("dark").unwrap(), ColorDepth::TrueColor);
     let mut st = State::new(identity, Keymap::default(), theme, vec![], None, LogSettings::default());
     st.size = (200, 50);

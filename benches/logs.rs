@@ -61,7 +61,7 @@ fn ingest_1m_lines_capped_at_100k(bencher: Bencher) {
 }
 
 fn state_with(lines: usize, wrap: bool) -> State {
-    let identity = Identity { actor: "bench@host".into(), origin: "local".into(), backends: Default::default() };
+    let identity = Identity { actor: "bench@host".into(), origin: "local".into(), display: None, backends: Default::default() };
     let theme = Theme::new(&ThemeSpec::builtin("dark").unwrap(), ColorDepth::TrueColor);
     let mut st = State::new(identity, Keymap::default(), theme, vec!["release".into()], Some("release".into()), LogSettings::default());
     st.size = (200, 50);

@@ -44,103 +44,13 @@ fn runs_and_logs_read_the_history() {
 }
 
 #[test]
-fn background_run_gate_approved_from_another_process() {
-    let e = Env::new(PIPELINES);
-    let (code, out, err) = e.run_as("bob", &["run", "gated"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "local:1", "the run's reference, as every other command takes it");
-    e.wait_status(1, "waiting");
-    let (code, _, err) = e.run_as("carol", &["reject", "1", "--gate", "nope"]);
-    assert_eq!(code, 3, "an error, not an outcome");
-    assert!(err.contains("no job `nope`"), "{err}");
-
-    // The inbox shows it, and who may approve.
-    let (code, out, _) = e.run_as("bob", &["approvals"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("approve-prod") && out.contains("cannot: four-eyes"), "{out}");
-    let (_, out, _) = e.run_as("carol", &["approvals", "--json"]);
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows[0]["you_may_approve"], true);
-    assert_eq!(rows[0]["triggered_by"].as_str().unwrap().split('@').next(), Some("bob"));
-    assert!(rows[0]["security_gate"]["summary"].as_str().is_some_and(|s| s.starts_with("pass")), "{}", rows[0]);
-    // A broken acceptances file does not hide the inbox: no acceptance counts, and it says where.
-    std::fs::write(e.dir.path().join("risk-acceptances.toml"), "[[accept]]\nid = \n").unwrap();
-    let (code, out, err) = e.run_as("carol", &["approvals"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("approve-prod") && err.contains("risk-acceptances.toml:2:"), "{out}\n{err}");
-    std::fs::remove_file(e.dir.path().join("risk-acceptances.toml")).unwrap();
-
-    // Production: the typed name and a reason are required, and four-eyes applies.
-    let (code, _, err) = e.run_as("carol", &["approve", "1"]);
-    assert_eq!(code, 3, "an error, not an outcome");
-    assert!(err.contains("--confirm approve-prod"), "{err}");
-    let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod"]);
-    assert_eq!(code, 3, "an error, not an outcome");
-    assert!(err.contains("needs a reason"), "{err}");
-    let (code, _, err) = e.run_as("bob", &["approve", "1", "--confirm", "approve-prod", "--reason", "my own"]);
-    assert_eq!(code, 3, "an error, not an outcome");
-    assert!(err.contains("four-eyes") && err.contains("environments.prod.four_eyes"), "{err}");
-    let (code, _, err) = e.run_as("carol", &["approve", "1", "--confirm", "approve-prod", "--comment", "ship it"]);
-    assert_eq!(code, 0, "{err}");
-    let r = e.wait_status(1, "success");
-    let gate = r["jobs"].as_array().unwrap().iter().find(|j| j["key"] == "approve-prod").unwrap().clone();
-    assert_eq!(gate["gate"]["decision"]["comment"], "ship it");
-    let (code, _, err) = e.run_as("carol", &["approve", "1"]);
-    assert_eq!(code, 3, "an error, not an outcome");
-    assert!(err.contains("no gate waiting"), "{err}");
-    // `logs --follow` on a finished run prints everything and ends.
-    let (code, out, _) = e.run(&["logs", "1", "ship", "--follow"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("shipped"));
-
-    // The journal has the whole story and verifies.
-    let (code, out, err) = e.run(&["audit", "verify"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("chain intact"), "{out}");
-    let (_, out, _) = e.run(&["audit", "export"]);
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let actions: Vec<(&str, &str)> =
-        rows.as_array().unwrap().iter().map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap())).collect();
-    // Refusals for a missing --confirm or --reason are journaled like the policy's own.
-    assert_eq!(
-        actions,
-        [
-            ("run.trigger", "success"),
-            ("gate.approve", "refused"),
-            ("gate.approve", "refused"),
-            ("gate.approve", "refused"),
-            ("gate.approve", "success")
-        ],
-        "{out}"
-    );
-    let approval = &rows[4];
-    assert_eq!(
-        (approval["run"].as_str(), approval["gate"].as_str(), approval["reason"].as_str()),
-        (Some("local:1"), Some("approve-prod"), Some("ship it"))
-    );
-    let (_, csv, _) = e.run(&["audit", "export", "--format", "csv", "--since", "2020-01-01"]);
-    assert_eq!(csv.lines().count(), 6, "{csv}");
-    // The confirmation recorded is the one that happened: nobody was asked to start the run (no
-    // terminal), and the approval was typed.
-    let journal = std::fs::read_to_string(e.dir.path().join("data/audit.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let trigger = records.iter().find(|r| r["action"] == "run.trigger").unwrap();
-    assert_eq!(trigger["parameters"]["confirmation"], "none", "{trigger}");
-    let approved = records.iter().find(|r| r["action"] == "gate.approve" && r["phase"] == "intent").unwrap();
-    assert_eq!(approved["parameters"]["confirmation"], "typed", "{approved}");
-    assert!(csv.lines().next().unwrap().starts_with("time,actor,origin,environment,action,target,run,pipeline,gate,reason"));
-    let (_, none, _) = e.run(&["audit", "export", "--since", "2999-01-01"]);
-    assert_eq!(none.trim(), "[]");
-}
-
-#[test]
 fn audit_verify_reports_tampering_with_a_non_zero_exit() {
     let e = Env::new(PIPELINES);
     assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
     assert_eq!(e.run(&["run", "ok", "--follow"]).0, 0);
     let journal = e.dir.path().join("data/audit.jsonl");
     let text = std::fs::read_to_string(&journal).unwrap();
-    std::fs::write(&journal, text.replacen("tester", "mallory", 1)).unwrap();
+    std::fs::write(&journal, text.replacen("\"actor\":\"", "\"actor\":\"mallory-", 1)).unwrap();
     let (code, _, err) = e.run(&["audit", "verify"]);
     assert_eq!(code, 1);
     assert!(err.contains("NOT INTACT") && err.contains("line 1") && err.contains("Edited"), "{err}");
@@ -352,41 +262,6 @@ fn a_reader_that_goes_away_ends_the_listing_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     assert_ne!(out.status.code(), Some(101), "no panic");
-}
-
-/// Two people deciding one gate at once, from two processes: exactly one decision wins, the other
-/// is told who decided and exits non-zero, and the journal says so — race after race.
-#[test]
-fn exactly_one_decision_wins_a_race_on_a_gate() {
-    let e = Env::new(PIPELINES);
-    const RACES: usize = 5;
-    let mut double = 0;
-    for n in 1..=RACES {
-        let (code, _, err) = e.run_as("bob", &["run", "gated"]);
-        assert_eq!(code, 0, "{err}");
-        e.wait_status(n, "waiting");
-        let run = n.to_string();
-        let decide = |who: &str, verb: &str| {
-            e.cmd(&[verb, &run, "--confirm", "approve-prod", "--reason", "race"])
-                .env("USER", who)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (carol, dave) = (decide("carol", "approve"), decide("dave", "reject"));
-        let (a, b) = (carol.wait_with_output().unwrap(), dave.wait_with_output().unwrap());
-        let won = [&a, &b].iter().filter(|o| o.status.success()).count();
-        double += usize::from(won != 1);
-        let loser = if a.status.success() { &b } else { &a };
-        let said = String::from_utf8_lossy(&loser.stderr);
-        assert!(said.contains("was already approved by") || said.contains("was already rejected by"), "the loser is told: {said}");
-        assert_eq!(loser.status.code(), Some(3), "{said}");
-    }
-    assert_eq!(double, 0, "double decisions in {RACES} races");
-    let journal = std::fs::read_to_string(e.dir.path().join("data/audit.jsonl")).unwrap_or_default();
-    let failures = journal.lines().filter(|l| l.contains("\"phase\":\"outcome\"") && l.contains("already")).count();
-    assert_eq!(failures, RACES, "each loser's outcome is journaled as what happened");
 }
 
 #[test]

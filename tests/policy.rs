@@ -418,7 +418,7 @@ fn global_read_only_refuses_everything() {
 fn bad_policy_config_is_reported() {
     let text = r#"
 [environments.prod]
-approvers = ["group:nobody"]
+approvers = ["group:no-such-team"]
 [environments.prod.confirm]
 launch = "typed"
 approve = "twice"
@@ -432,7 +432,7 @@ start = "2026-12-24"
 "#;
     let err = Config::parse(text, Some(Path::new("p.toml")), None).unwrap_err().to_string();
     for needle in [
-        "group `nobody` is not declared",
+        "group `no-such-team` is neither declared under [groups] nor an operating-system group",
         "confirm.launch: unknown action",
         "`twice` is not a tier",
         "unknown time zone `Mars/Olympus`",

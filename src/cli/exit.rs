@@ -19,3 +19,10 @@ pub const NOTHING_TO_DO: u8 = 4;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct NothingToDo(pub String);
+
+/// What `--help` says about them.
+pub const EXIT_CODES: &str = "Exit codes: 0 done, or the outcome is good (run succeeded, gate passes, canary Successful); \
+1 the outcome is bad (run failed, gate fails, canary Failed, rollout aborted, journal not intact); \
+2 no outcome yet (canary Inconclusive, Running or Error); \
+3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable); \
+4 nothing to do (the rollout action would change nothing: promote at the end, pause when paused, abort when healthy, retry when not aborted).";

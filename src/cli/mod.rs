@@ -12,8 +12,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod audit;
 mod changes;
 pub mod exit;
+mod peer;
 mod releases;
 mod runs;
+mod screens;
+pub use screens::StartScreen;
 mod supervisor;
 mod tools;
 
@@ -22,11 +25,10 @@ use changes::Confirmation;
 use crate::cockpit::TuiOptions;
 use crate::config::{Config, Locations};
 use crate::domain::RunRef;
-use crate::identity::Identity;
 use crate::theme::{ColorChoice, ColorDepth};
 
 #[derive(Parser, Debug)]
-#[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None, after_help = EXIT_CODES)]
+#[command(name = "flightdeck", version, about = "A keyboard-driven terminal release cockpit", long_about = None, after_help = exit::EXIT_CODES)]
 pub struct Cli {
     /// Configuration file (default: $FLIGHTDECK_CONFIG, then flightdeck.toml in this directory or
     /// one above it up to the git root, then config.toml in the user config directory)
@@ -38,6 +40,10 @@ pub struct Cli {
     /// Disable every action that changes something
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Use the supervisor another account shares on this host, at this socket: the command (or
+    /// the cockpit) runs there, on this terminal, as you
+    #[arg(long, global = true, value_name = "SOCKET", env = "FLIGHTDECK_CONNECT")]
+    pub connect: Option<PathBuf>,
     /// Colour output (NO_COLOR is honoured with auto)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -49,33 +55,6 @@ pub struct Cli {
     pub kube_context: Option<String>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
-}
-
-/// The screens the cockpit can open on.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartScreen {
-    Pipelines,
-    Approvals,
-    Findings,
-    Audit,
-    Canary,
-    Releases,
-    Release,
-}
-
-impl StartScreen {
-    pub fn screen(self) -> crate::app::state::Screen {
-        use crate::app::state::Screen;
-        match self {
-            StartScreen::Pipelines => Screen::Pipelines,
-            StartScreen::Approvals => Screen::Approvals,
-            StartScreen::Findings => Screen::Findings,
-            StartScreen::Audit => Screen::Audit,
-            StartScreen::Canary => Screen::Canary,
-            StartScreen::Releases => Screen::Overview,
-            StartScreen::Release => Screen::Release,
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -358,6 +337,9 @@ pub enum SupervisorCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Serve this data directory in the foreground, shared with the accounts under [supervisor]
+    /// share_with (for a service manager); it stays until stopped
+    Serve,
     /// Stop it: every run it executes is cancelled first (each through the policy and journaled);
     /// refused while a canary is under way
     Stop {
@@ -419,12 +401,6 @@ pub enum ConfigCmd {
     Example,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 done, or the outcome is good (run succeeded, gate passes, canary Successful); \
-1 the outcome is bad (run failed, gate fails, canary Failed, rollout aborted, journal not intact); \
-2 no outcome yet (canary Inconclusive, Running or Error); \
-3 nothing was judged or done (bad command line, unknown name, refused by policy, backend unreachable); \
-4 nothing to do (the rollout action would change nothing: promote at the end, pause when paused, abort when healthy, retry when not aborted).";
-
 pub fn main() -> ExitCode {
     crate::paths::private_files();
     let cli = match Cli::try_parse() {
@@ -435,6 +411,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if asked { exit::OK } else { exit::ERROR });
         }
     };
+    if let Some(socket) = cli.connect.clone() {
+        return peer::attach(&socket);
+    }
+    if let Err(refusal) = peer::may_run(&cli) {
+        eprintln!("refused: {refusal}");
+        return ExitCode::from(exit::ERROR);
+    }
     if prints_only(&cli) {
         // Like other Unix tools, a reader that goes away (`| head -1`) ends the printing quietly,
         // rather than a panic on a broken pipe. Only for commands that change nothing.
@@ -501,7 +484,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(crate::supervisor::guard(&data_dir));
             }
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-            return rt.block_on(crate::supervisor::serve(data_dir));
+            return rt.block_on(crate::supervisor::serve(data_dir, None));
+        }
+        Some(Cmd::Supervisor { command: SupervisorCmd::Serve }) => {
+            return supervisor::serve_shared(cli.config.as_deref(), cli.data_dir.as_deref());
         }
         Some(Cmd::DemoTraffic { targets, rps }) => {
             crate::demo::traffic::run(targets.clone(), *rps)?;
@@ -519,7 +505,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
-    let identity = Identity::resolve(config.actor.as_deref());
+    let identity = crate::identity::of(&config.people, config.path.as_deref(), &data_dir)?;
     let colour = cli.color.depth() != ColorDepth::None && std::io::stdout().is_terminal();
     let who = changes::Caller { config: &config, data_dir: &data_dir, identity: &identity, read_only: cli.read_only };
     match cli.command {

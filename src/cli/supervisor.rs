@@ -15,6 +15,7 @@ use crate::supervisor::Client;
 pub(super) async fn run(who: &Caller<'_>, command: SupervisorCmd) -> anyhow::Result<ExitCode> {
     let client = Client::new(who.data_dir, who.config.path.as_deref());
     match command {
+        SupervisorCmd::Serve => unreachable!("served before the configuration is read"),
         SupervisorCmd::Status { json } => {
             let status = tokio::task::spawn_blocking(move || client.status_if_running()).await??;
             if json {
@@ -78,4 +79,24 @@ fn journal_stop(who: &Caller<'_>, reason: &str, runs: &[String]) -> anyhow::Resu
     };
     crate::audit::Journal::in_data_dir(who.data_dir).append(draft)?;
     Ok(())
+}
+
+/// `supervisor serve`: the data directory's supervisor in the foreground, shared as the
+/// configuration's `[supervisor]` says.
+pub(super) fn serve_shared(config: Option<&std::path::Path>, data_dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let loc = crate::config::Locations::discover(config);
+    let config = crate::config::Config::load(&loc)?;
+    let (Some(path), Some(sharing)) = (config.path.clone(), config.sharing.clone()) else {
+        bail!("nothing to share: set [supervisor] share_socket and share_with in the configuration");
+    };
+    let data_dir = crate::paths::data_dir(data_dir)?;
+    let share = crate::supervisor::Share {
+        socket: sharing.socket,
+        config: std::fs::canonicalize(&path).unwrap_or(path),
+        with: sharing.with,
+        groups: config.policy.groups.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    rt.block_on(crate::supervisor::serve(data_dir, Some(share)))
 }

@@ -23,7 +23,6 @@ use crate::app::state::{self, State};
 use crate::app::{initial_state, update};
 use crate::ci::CiProvider;
 use crate::config::Config;
-use crate::identity::Identity;
 use crate::theme::{ColorChoice, Theme};
 use effects::EffectRunner;
 pub use releases::ReleaseRuntime;
@@ -66,7 +65,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let (action_tx, mut action_rx) = unbounded_channel::<Action>();
     let (run_tx, mut run_rx) = unbounded_channel();
     let ci = crate::providers::ci(&config, &data_dir, run_tx, crate::providers::Open::Lazily)?;
-    let identity = Identity::resolve(config.actor.as_deref());
+    let identity = crate::identity::of(&config.people, config.path.as_deref(), &data_dir)?;
     let depth = opts.color.depth();
     let releases = crate::providers::releases(&config, &data_dir, false);
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only, releases.clone());

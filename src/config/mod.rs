@@ -32,7 +32,10 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Directory relative paths are resolved against (the file's directory).
     pub base_dir: PathBuf,
-    pub actor: Option<String>,
+    /// Operating-system account → display name.
+    pub people: BTreeMap<String, String>,
+    /// Whether, and with whom, the supervisor is shared.
+    pub sharing: Option<SharingSettings>,
     pub default_pipeline: Option<String>,
     pub runner: RunnerSettings,
     pub logs: LogSettings,
@@ -50,6 +53,13 @@ pub struct Config {
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
     pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
     pub kubernetes: Option<KubernetesSettings>,
+}
+
+/// A supervisor shared by several accounts: where they connect, and who may.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharingSettings {
+    pub socket: PathBuf,
+    pub with: Vec<String>,
 }
 
 /// Where Argo Rollouts are, and how flightdeck acts on them.
@@ -360,6 +370,23 @@ impl Config {
             }
         });
 
+        if let Some(actor) = &raw.general.actor {
+            rep.error(
+                Some(actor.span()),
+                "general.actor",
+                "the actor can no longer be configured: who acts is the operating-system account; \
+                 map a display name under [people] instead",
+            );
+        }
+        let sharing = match &raw.supervisor.share_socket {
+            Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
+            None => {
+                if !raw.supervisor.share_with.is_empty() {
+                    rep.error(None, "supervisor.share_with", "share_with needs share_socket: the socket the others connect to");
+                }
+                None
+            }
+        };
         rep.finish()?;
         let audit = crate::audit::WitnessSettings {
             file: raw.audit.witness.as_deref().map(|w| base_dir.join(w)),
@@ -369,7 +396,8 @@ impl Config {
         Ok(Config {
             path: path.map(Path::to_path_buf),
             base_dir,
-            actor: raw.general.actor.clone(),
+            people: raw.people.clone(),
+            sharing,
             default_pipeline,
             runner,
             logs,

@@ -28,8 +28,13 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
         for a in &env.approvers {
             if let Some(g) = a.get_ref().strip_prefix("group:")
                 && !raw.groups.contains_key(g)
+                && !matches!(nix::unistd::Group::from_name(g), Ok(Some(_)))
             {
-                rep.error(Some(a.span()), format!("{key}.approvers"), format!("group `{g}` is not declared under [groups]"));
+                rep.error(
+                    Some(a.span()),
+                    format!("{key}.approvers"),
+                    format!("group `{g}` is neither declared under [groups] nor an operating-system group"),
+                );
             }
         }
         let mut freezes = Vec::new();

@@ -40,6 +40,11 @@ pub struct RawConfig {
     /// Named groups of users, used as `group:NAME` in approvers.
     #[serde(default)]
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Operating-system account → the name shown for it.
+    #[serde(default)]
+    pub people: BTreeMap<String, String>,
+    #[serde(default)]
+    pub supervisor: RawSupervisor,
     #[serde(default)]
     pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
 }
@@ -93,10 +98,21 @@ impl KeySpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGeneral {
-    /// Name recorded as the actor of actions; default `$USER@host`.
-    pub actor: Option<String>,
+    /// No longer accepted: who acts is the operating-system account (read to say so).
+    pub actor: Option<Spanned<String>>,
     /// Pipeline that `r` triggers when no run is selected.
     pub default_pipeline: Option<Spanned<String>>,
+}
+
+/// A supervisor shared by several accounts on one host.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSupervisor {
+    /// The socket other accounts connect to (`flightdeck --connect PATH`).
+    pub share_socket: Option<Spanned<String>>,
+    /// Accounts, or `group:NAME` (configured or operating-system groups), who may use it.
+    #[serde(default)]
+    pub share_with: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

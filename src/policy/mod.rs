@@ -204,10 +204,15 @@ impl Verdict {
 }
 
 /// Whether `actor` (e.g. `alice@host`) is named by `entry` (`alice`, `alice@host`, `group:NAME`).
-fn matches_actor(entry: &str, actor: &str, groups: &BTreeMap<String, Vec<String>>) -> bool {
+/// Whether an approver entry (`alice`, `alice@host`, `group:NAME`) names the actor. A group is
+/// the one under `[groups]`, else the operating-system group of that name.
+pub fn matches_actor(entry: &str, actor: &str, groups: &BTreeMap<String, Vec<String>>) -> bool {
     let user = actor.split('@').next().unwrap_or(actor);
     match entry.strip_prefix("group:") {
-        Some(g) => groups.get(g).is_some_and(|members| members.iter().any(|m| m == actor || m == user)),
+        Some(g) => match groups.get(g) {
+            Some(members) => members.iter().any(|m| m == actor || m == user),
+            None => crate::identity::in_os_group(user, g),
+        },
         None => entry == actor || entry == user,
     }
 }

@@ -6,6 +6,7 @@
 
 mod guard;
 mod server;
+pub mod share;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -18,6 +19,7 @@ use crate::ci::CiError;
 use crate::domain::RunRef;
 pub use guard::guard;
 pub use server::serve;
+pub use share::Share;
 
 /// How long a client waits for a supervisor it started to answer.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -298,17 +300,4 @@ fn requester_env() -> Vec<(String, String)> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k != crate::ci::local::reap::TOKEN_VAR)
         .collect()
-}
-
-/// The account name of a user id, from the password database (the id itself when it has none).
-pub fn account_name(uid: u32) -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out at
-    // once and the pointer never kept.
-    unsafe {
-        let pw = libc::getpwuid(uid);
-        if pw.is_null() || (*pw).pw_name.is_null() {
-            return format!("uid {uid}");
-        }
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
-    }
 }

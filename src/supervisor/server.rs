@@ -15,10 +15,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::{Files, Reply, Request, Status, account_name};
+use super::share::Share;
+use super::{Files, Reply, Request, Status};
 use crate::ci::RunEvent;
 use crate::ci::local::LocalRunner;
 use crate::config::{Config, Locations};
+use crate::identity::account_name;
 use crate::rollout::Controller;
 
 /// How long it stays with nothing to do before it exits (a client about to ask finds it there).
@@ -45,10 +47,13 @@ struct Shared {
     stop: CancellationToken,
 }
 
-/// Serves the data directory until nothing needs it.
-pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+/// Serves the data directory until nothing needs it; shared, until it is stopped.
+pub async fn serve(data_dir: PathBuf, share: Option<Share>) -> anyhow::Result<ExitCode> {
     let files = Files::of(&data_dir);
     let Some(_lock) = take_lock(&files).await? else {
+        if share.is_some() {
+            bail!("a supervisor already serves {}; stop it first (flightdeck supervisor stop --reason TEXT)", data_dir.display());
+        }
         // Another supervisor answers for this data directory.
         return Ok(ExitCode::SUCCESS);
     };
@@ -64,6 +69,10 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     let mut _guard_pipe = guard.stdin.take();
     let _ = std::fs::remove_file(&files.socket);
     let listener = UnixListener::bind(&files.socket).with_context(|| format!("cannot listen on {}", files.socket.display()))?;
+    let shared_listener = match &share {
+        Some(s) => Some(listen_shared(s)?),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         data_dir: data_dir.clone(),
         workspaces: Mutex::new(HashMap::new()),
@@ -89,6 +98,12 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
                     });
                 }
             }
+            conn = accept_shared(shared_listener.as_ref()) => {
+                if let (Ok(stream), Some(share)) = (conn, share.clone()) {
+                    let data_dir = data_dir.clone();
+                    std::thread::spawn(move || super::share::serve_session(&share, &data_dir, stream));
+                }
+            }
             _ = guard.wait() => {
                 eprintln!("{} the guard was gone; starting another", jiff::Timestamp::now());
                 guard = super::guard::start(&data_dir).context("cannot restart the supervisor's guard")?;
@@ -100,7 +115,7 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
                     stop_everything(&shared, "its data directory was deleted");
                     break;
                 }
-                if !idle(&shared) {
+                if share.is_some() || !idle(&shared) {
                     idle_since = Instant::now();
                 } else if idle_since.elapsed() >= LINGER {
                     break;
@@ -113,10 +128,34 @@ pub async fn serve(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     }
     // New clients start a new supervisor, which waits for our lock: nothing is accepted from here.
     let _ = std::fs::remove_file(&files.socket);
+    if let Some(s) = &share {
+        let _ = std::fs::remove_file(&s.socket);
+    }
     drop(listener);
     wait_for_runs(&shared).await;
     eprintln!("{} supervisor {} exits: nothing left to do", jiff::Timestamp::now(), std::process::id());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The shared socket: anyone may connect, and each connection is admitted by its peer credentials.
+fn listen_shared(share: &Share) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(&share.socket);
+    let listener = UnixListener::bind(&share.socket).with_context(|| format!("cannot listen on {}", share.socket.display()))?;
+    std::fs::set_permissions(&share.socket, std::fs::Permissions::from_mode(0o666))
+        .with_context(|| format!("cannot open {} to the accounts it is shared with", share.socket.display()))?;
+    eprintln!("{} shared on {} with {}", jiff::Timestamp::now(), share.socket.display(), share.with.join(", "));
+    Ok(listener)
+}
+
+/// The next connection to the shared socket, as a blocking stream (a session is served on a thread
+/// of its own); never, when not shared.
+async fn accept_shared(listener: Option<&UnixListener>) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let Some(l) = listener else { return std::future::pending().await };
+    let (stream, _) = l.accept().await?;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 /// The supervisor's lock, waiting while a previous supervisor finishes exiting; None when another

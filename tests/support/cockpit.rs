@@ -72,7 +72,7 @@ impl Cockpit {
             faults: None,
             releases: Arc::new(flightdeck::cockpit::ReleaseRuntime::new(releases.clone())),
         };
-        let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
+        let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), display: None, backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false, releases);
         state.size = (w, h);
         let mut c = Cockpit { state, runner, effects, actions, runs, dir, quit_requested: false };

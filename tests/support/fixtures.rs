@@ -148,7 +148,7 @@ pub fn sample_log(lines: usize) -> LogStore {
 }
 
 pub fn state(w: u16, h: u16) -> State {
-    let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), backends: Default::default() };
+    let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), display: None, backends: Default::default() };
     let mut st = State::new(
         identity,
         Keymap::default(),

@@ -11,6 +11,7 @@ pub mod nginx;
 pub mod peak;
 pub mod prom;
 pub mod pty;
+pub mod shared;
 pub mod supervision;
 
 use std::path::{Path, PathBuf};

@@ -140,10 +140,12 @@ fn right_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
         let text = if compact { format!("⏸{paused} ") } else { format!("⏸ {paused} waiting ") };
         right.push(Span::styled(text, t.status(Role::Paused)));
     }
-    let who = if state.identity.origin == "local" || compact {
+    let who = if compact {
         state.identity.actor.clone()
+    } else if state.identity.origin == "local" {
+        state.identity.shown()
     } else {
-        format!("{} ({})", state.identity.actor, state.identity.origin)
+        format!("{} — {}", state.identity.shown(), state.identity.origin)
     };
     right.push(Span::styled(format!(" {who} "), t.fg(Role::Muted)));
     if state.read_only {
