@@ -30,7 +30,7 @@ impl Env {
     async fn run(&self, args: &[&str]) -> Output {
         let mut c = Command::new(BIN);
         c.arg("--config").arg(self.dir.path().join("flightdeck.toml")).arg("--data-dir").arg(self.dir.path().join("data"));
-        c.args(args).env("NO_COLOR", "1").env("USER", "alice").env_remove("KUBECONFIG");
+        c.args(args).env("NO_COLOR", "1").env_remove("KUBECONFIG");
         tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
     }
 
@@ -99,6 +99,8 @@ async fn promote_goes_through_policy_and_journal_and_sends_the_patch() {
     let journal = e.journal();
     assert!(journal.contains("\"action\":\"rollout.promote\"") && journal.contains("\"phase\":\"intent\""), "{journal}");
     assert!(journal.contains("\"result\":\"success\""), "{journal}");
+    // Beside the local account, who the cluster authenticated.
+    assert!(journal.contains("\"kubernetes_user\":\"tester\""), "{journal}");
 
     // Production: a promotion is judged by the release's security findings; with no pipeline run
     // behind it they cannot be read, and the gate fails closed.

@@ -141,3 +141,15 @@ async fn kubectl_watch_sees_changes_made_by_a_controller() {
     let phases = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(phases.lines().collect::<Vec<_>>(), ["Paused", "Progressing", "Healthy"], "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The double names the authenticated user as kube-apiserver does for `kubectl auth whoami`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_whoami_reads_the_self_subject_review() {
+    let api = ApiDouble::start().await;
+    let k = Kubectl::new(&api);
+    let out = k.run(&["auth", "whoami", "-o", "json"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let review: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(review["kind"], "SelfSubjectReview");
+    assert_eq!(review["status"]["userInfo"]["username"], "tester");
+}

@@ -256,6 +256,18 @@ impl Cluster {
         Ok(Access { allowed: status.allowed, reason: status.reason.unwrap_or_default() })
     }
 
+    /// Who the API server takes the user to be (SelfSubjectReview, Kubernetes 1.28+); None where
+    /// the server does not offer it.
+    pub async fn user(&self) -> Result<Option<String>, ArgoError> {
+        use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+        let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
+        match self.timed(api.create(&PostParams::default(), &SelfSubjectReview::default())).await {
+            Ok(review) => Ok(review.status.and_then(|s| s.user_info).and_then(|u| u.username)),
+            Err(ArgoError::NotFound(_) | ArgoError::Api { code: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Asks the API server what the user may do to this rollout.
     pub async fn permissions(&self, ns: &str, name: &str) -> Result<Permissions, ArgoError> {
         Ok(Permissions { patch: self.can_i(ns, name, None).await?, patch_status: self.can_i(ns, name, Some("status")).await? })

@@ -261,6 +261,9 @@ struct Objects {
     rollout: Rollout,
     revisions: Vec<ReplicaSet>,
     access: Option<Access>,
+    /// Who the API server takes the user to be: journaled with every action beside the local
+    /// account.
+    user: Option<String>,
 }
 
 fn revision_label(r: &Rollout, rs: &ReplicaSet) -> String {
@@ -298,7 +301,7 @@ pub fn detail_for(
     events: &[Value],
 ) -> Detail {
     let reference = RolloutRef::argo(context.to_string(), &r.metadata.namespace, &r.metadata.name);
-    detail(r, reference, Objects { rollout: r.clone(), revisions, access }, runs, events, Vec::new())
+    detail(r, reference, Objects { rollout: r.clone(), revisions, access, user: None }, runs, events, Vec::new())
 }
 
 /// Everything the detail shows, from what was read; each part may have failed on its own.
@@ -480,7 +483,7 @@ impl RolloutProvider for ArgoProvider {
             let (cluster, ns, name) = self.locate(&r).await?;
             let rollout = cluster.get(&ns, &name).await?;
             let mut problems = Vec::new();
-            let mut objects = Objects { rollout: rollout.clone(), revisions: Vec::new(), access: None };
+            let mut objects = Objects { rollout: rollout.clone(), revisions: Vec::new(), access: None, user: None };
             match cluster.revisions(&rollout).await {
                 Ok(v) => objects.revisions = v,
                 Err(e) => problems.push(format!("revisions: {e}")),
@@ -496,6 +499,10 @@ impl RolloutProvider for ArgoProvider {
             match cluster.permissions(&ns, &name).await {
                 Ok(p) => objects.access = Some(p),
                 Err(e) => problems.push(format!("access review: {e}")),
+            }
+            match cluster.user().await {
+                Ok(u) => objects.user = u,
+                Err(e) => problems.push(format!("who the cluster takes you to be: {e}")),
             }
             Ok(detail(&rollout, r, objects, &runs, &events, problems))
         }
@@ -519,7 +526,9 @@ impl RolloutProvider for ArgoProvider {
     fn permissions(&self, r: RolloutRef) -> BoxFuture<'_, Result<Permissions, DeliveryError>> {
         async move {
             let (cluster, ns, name) = self.locate(&r).await?;
-            Ok(permissions(&cluster.permissions(&ns, &name).await?))
+            let mut p = permissions(&cluster.permissions(&ns, &name).await?);
+            p.authenticated = cluster.user().await.ok().flatten().map(|u| ("kubernetes".to_string(), u));
+            Ok(p)
         }
         .boxed()
     }
@@ -563,6 +572,7 @@ impl RolloutProvider for ArgoProvider {
             parameters: json!({
                 "context": context, "namespace": r.metadata.namespace, "rollout": r.metadata.name, "action": action,
                 "resource_version": r.metadata.resource_version, "step": r.step_index(), "state": st.label(),
+                "kubernetes_user": objects.and_then(|o| o.user.clone()),
             }),
             denied: objects.and_then(|o| o.access.as_ref()).and_then(|a| a.denies(&requests)),
         })

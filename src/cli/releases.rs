@@ -250,7 +250,11 @@ async fn change(
         PlanError::Invalid(why) => anyhow::Error::msg(why),
     })?;
     // Know before sending: the backend says whether this user may.
-    if let Some(why) = reg.permissions(r.clone()).await?.denies(&action) {
+    let permissions = reg.permissions(r.clone()).await?;
+    if let (Some((backend, user)), Value::Object(p)) = (&permissions.authenticated, &mut target.parameters) {
+        p.insert(format!("{backend}_user"), user.clone().into());
+    }
+    if let Some(why) = permissions.denies(&action) {
         let draft = ops::refusal(&op, who.identity, &target.name, &target.environments, target.parameters.clone(), why);
         let journaled = journal.append(draft).err().map(|e| format!(" (the refusal could not be journaled: {e})")).unwrap_or_default();
         bail!("refused: {why}{journaled}");

@@ -240,6 +240,9 @@ pub struct Detail {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
     pub denied: BTreeMap<String, String>,
+    /// Who the backend authenticated (`("kubernetes", "alice@corp")`), journaled with every action
+    /// beside the local account.
+    pub authenticated: Option<(String, String)>,
 }
 
 impl Permissions {

@@ -300,6 +300,15 @@ fn handle(method: &str, path: &str, query: &BTreeMap<String, String>, content_ty
     {
         return reply(200, d);
     }
+    if method == "POST" && path.trim_end_matches('/') == "/apis/authentication.k8s.io/v1/selfsubjectreviews" {
+        // As kube-apiserver answers `kubectl auth whoami`: the authenticated user of the request.
+        let mut out: Value = serde_json::from_slice(body).unwrap_or_else(|_| json!({}));
+        out["apiVersion"] = json!("authentication.k8s.io/v1");
+        out["kind"] = json!("SelfSubjectReview");
+        out["status"] =
+            json!({"userInfo": {"username": "tester", "uid": "0d6d0c4e", "groups": ["system:authenticated", "release-managers"]}});
+        return reply(201, out);
+    }
     if method == "POST" && path.trim_end_matches('/') == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" {
         let review: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let attrs = &review["spec"]["resourceAttributes"];

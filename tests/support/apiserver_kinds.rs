@@ -92,6 +92,9 @@ pub(super) fn discovery(path: &str) -> Option<Value> {
                 list.push(json!({"name": "rollouts/scale", "singularName": "", "namespaced": true, "kind": "Scale", "group": "autoscaling", "version": "v1", "verbs": ["get", "patch", "update"]}));
             }
         }
+        if group == "authentication.k8s.io" {
+            list.push(json!({"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": false, "kind": "SelfSubjectReview", "verbs": ["create"]}));
+        }
         if group == "authorization.k8s.io" {
             list.push(json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}));
         }
@@ -108,10 +111,11 @@ pub(super) fn discovery(path: &str) -> Option<Value> {
             json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
         }
         "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            group("apps", "v1"), group("argoproj.io", "v1alpha1"), group("authorization.k8s.io", "v1")]}),
+            group("apps", "v1"), group("argoproj.io", "v1alpha1"), group("authentication.k8s.io", "v1"), group("authorization.k8s.io", "v1")]}),
         "/api/v1" => resources("", "v1"),
         "/apis/apps/v1" => resources("apps", "v1"),
         "/apis/argoproj.io/v1alpha1" => resources("argoproj.io", "v1alpha1"),
+        "/apis/authentication.k8s.io/v1" => resources("authentication.k8s.io", "v1"),
         "/apis/authorization.k8s.io/v1" => resources("authorization.k8s.io", "v1"),
         _ => return None,
     })

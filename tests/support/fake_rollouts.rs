@@ -158,6 +158,7 @@ impl RolloutProvider for FakeRollouts {
             permissions: Some(Permissions {
                 denied: [("promote-full".to_string(), "IAM: codedeploy:ContinueDeployment is not allowed for this role".to_string())]
                     .into(),
+                authenticated: None,
             }),
             native: Native::default(),
         };
