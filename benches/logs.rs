@@ -79,12 +79,14 @@ fn state_with(lines: usize, wrap: bool) -> State {
         reports: vec![],
         gate: None,
         findings: None,
+        steps: Vec::new(),
+        url: None,
     };
     let rec = RunRecord {
         id: flightdeck::domain::RunRef::local(1),
         pipeline: "release".into(),
         status: RunStatus::Running,
-        trigger: Trigger { actor: "bench".into(), via: "bench".into() },
+        trigger: Trigger { actor: "bench".into(), via: "bench".into(), ..Default::default() },
         created_at: now,
         started_at: Some(now),
         finished_at: None,

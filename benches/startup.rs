@@ -91,6 +91,8 @@ fn history(runs: u64) -> tempfile::TempDir {
                 reports: vec![],
                 gate: None,
                 findings: None,
+                steps: Vec::new(),
+                url: None,
             })
             .collect();
         let stages = (0..8).map(|i| StageRecord { name: format!("stage-{i}"), needs: vec![], gate: false, environment: None }).collect();
@@ -98,7 +100,7 @@ fn history(runs: u64) -> tempfile::TempDir {
             id,
             pipeline: "release".into(),
             status: RunStatus::Success,
-            trigger: Trigger { actor: "bench".into(), via: "cli".into() },
+            trigger: Trigger { actor: "bench".into(), via: "cli".into(), ..Default::default() },
             created_at: now,
             started_at: Some(now),
             finished_at: Some(now),

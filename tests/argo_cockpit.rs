@@ -204,7 +204,7 @@ async fn a_linked_run_judges_the_promotion_and_f_opens_its_findings() {
     let (mut c, _kube) =
         unwatched(&api, "prod-eu", "prod", "production = true\n\n[[pipelines.build.stages]]\nname = \"b\"\nrun = \"true\"\n");
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
-    let trigger = flightdeck::domain::Trigger { actor: "bob@laptop".into(), via: "cli".into() };
+    let trigger = flightdeck::domain::Trigger { actor: "bob@laptop".into(), via: "cli".into(), ..Default::default() };
     let run = flightdeck::ci::CiProvider::trigger(&c.runner, "build".into(), trigger).await.unwrap();
     c.until("the run succeeds", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status.is_terminal())).await;
 

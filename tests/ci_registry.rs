@@ -20,7 +20,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 const LOCAL: &str = "[[pipelines.ok.stages]]\nname = \"a\"\nrun = \"true\"\n";
 
 fn bob() -> Trigger {
-    Trigger { actor: "bob@laptop".into(), via: "cli".into() }
+    Trigger { actor: "bob@laptop".into(), via: "cli".into(), ..Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

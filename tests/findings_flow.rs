@@ -57,7 +57,7 @@ async fn the_gate_blocks_until_the_risk_is_accepted() {
     .unwrap();
     let mut c = Cockpit::new(&config(&report.display().to_string()), 140, 40);
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
-    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
+    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("the gate waits with its evidence read", LIMIT, |s| {
         s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| !e.findings.is_empty()))
     })
@@ -111,7 +111,7 @@ async fn an_unreadable_report_fails_the_gate_closed() {
     std::fs::write(&broken, &std::fs::read(fixture("trivy.json")).unwrap()[..300]).unwrap();
     let mut c = Cockpit::new(&config(&broken.display().to_string()), 140, 40);
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
-    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
+    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("the gate waits with the scan's evidence read", LIMIT, |s| {
         s.run(&run).is_some_and(|r| {
             r.record.status == RunStatus::Waiting

@@ -188,7 +188,7 @@ fn trigger_asks_then_starts_the_selected_pipeline() {
     keys(&mut st, "r");
     let fx = keys(&mut st, "y");
     assert!(
-        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Trigger { pipeline: "release".into() } && a.identity.actor == "alice@ops" && a.via == "tui"),
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Trigger { pipeline: "release".into(), with: Default::default() } && a.identity.actor == "alice@ops" && a.via == "tui"),
         "{fx:?}"
     );
     update(

@@ -41,7 +41,7 @@ run = "echo deployed"
 /// Starts a run as someone else (bob) and waits until its gate waits.
 async fn bobs_run_at_the_gate(c: &mut Cockpit) -> flightdeck::domain::RunRef {
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
-    let id = c.runner.trigger("release".into(), Trigger { actor: "bob@laptop".into(), via: "cli".into() }).await.unwrap();
+    let id = c.runner.trigger("release".into(), Trigger { actor: "bob@laptop".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("the gate waits", LIMIT, |s| s.run(&id).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
     id
 }
@@ -147,7 +147,7 @@ async fn a_stale_approval_is_refused_and_a_double_keypress_acts_once() {
     assert!(journal(&c).iter().all(|r| r.phase != Phase::Intent || r.actor == "carol"), "nothing was attempted by alice");
 
     // A second run: approve, then press again at once.
-    let run2 = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into() }).await.unwrap();
+    let run2 = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("second gate waits", LIMIT, |s| s.run(&run2).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
     c.press("ay");
     c.press("ay");

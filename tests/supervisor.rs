@@ -222,7 +222,7 @@ async fn a_run_nobody_journaled_is_not_executed() {
     let config = std::sync::Arc::new(flightdeck::config::Config::parse(&cfg, Some(&dir.path().join("flightdeck.toml")), None).unwrap());
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = flightdeck::ci::local::LocalRunner::new(config, &data, tx).unwrap();
-    let trigger = flightdeck::domain::Trigger { actor: "mallory".into(), via: "cli".into() };
+    let trigger = flightdeck::domain::Trigger { actor: "mallory".into(), via: "cli".into(), ..Default::default() };
     let rec = runner.create_run("deploy", trigger).unwrap();
     let client = flightdeck::supervisor::Client::new(&data, Some(&dir.path().join("flightdeck.toml"))).with_program(BIN.as_ref());
     let id = rec.id.clone();

@@ -63,7 +63,7 @@ pub fn offered(state: &State, cmd: Command) -> bool {
 pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
     let op = match cmd {
         Command::Trigger => match state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone()) {
-            Some(pipeline) => Operation::Trigger { pipeline },
+            Some(pipeline) => Operation::Trigger { pipeline, with: Default::default() },
             None => return Ok(()),
         },
         Command::Cancel | Command::Retry => {

@@ -53,7 +53,7 @@ pub async fn change(
     let (config, data_dir, identity, read_only) = (who.config, who.data_dir, who.identity, who.read_only);
     let journal = Journal::in_data_dir(data_dir);
     let envs = match &op {
-        Operation::Trigger { pipeline } => config.pipeline(pipeline).map(|p| p.environments.clone()).unwrap_or_default(),
+        Operation::Trigger { pipeline, .. } => config.pipeline(pipeline).map(|p| p.environments.clone()).unwrap_or_default(),
         _ => Vec::new(),
     };
     let target = ops::describe(&op, run, &envs).map_err(anyhow::Error::msg)?;

@@ -84,11 +84,18 @@ pub enum Cmd {
     },
     /// Start a run of a pipeline
     Run {
-        /// The pipeline to run, as named in the configuration
+        /// The pipeline to run, as named in the configuration (`gh:owner/repo:deploy.yml` for a
+        /// GitHub workflow)
         pipeline: String,
         /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
         follow: bool,
+        /// The branch, tag or commit to run (GitHub workflows; default: the repository's default branch)
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// A workflow input, NAME=VALUE (repeatable)
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -525,7 +532,10 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let signalled = crate::cockpit::run_tui(config, data_dir, opts).await?;
             Ok(crate::cockpit::exit_code(signalled))
         }
-        Some(Cmd::Run { pipeline, follow, confirm }) => runs::start(&who, pipeline, follow, colour, &confirm).await,
+        Some(Cmd::Run { pipeline, follow, git_ref, inputs, confirm }) => {
+            let with = runs::trigger_with(git_ref, &inputs)?;
+            runs::start(&who, pipeline, with, follow, colour, &confirm).await
+        }
         Some(Cmd::Retry { target, kube, follow, confirm }) => {
             // The reference says which: a run (`42`, `local:42`, `gh:…`) or a rollout
             // (`NS/NAME`, `nginx:NAME`, `argo:CTX/NS/NAME`, or a NAME no CI provider claims).

@@ -48,17 +48,30 @@ fn local_only(run: &RunRef, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--ref` and `--input NAME=VALUE` as a trigger takes them.
+pub(super) fn trigger_with(git_ref: Option<String>, inputs: &[String]) -> anyhow::Result<crate::ops::TriggerWith> {
+    let mut with = crate::ops::TriggerWith { git_ref, ..Default::default() };
+    for i in inputs {
+        let Some((name, value)) = i.split_once('=').filter(|(n, _)| !n.trim().is_empty()) else {
+            bail!("--input `{i}` is not NAME=VALUE");
+        };
+        with.inputs.insert(name.trim().to_string(), value.to_string());
+    }
+    Ok(with)
+}
+
 /// `run PIPELINE [--follow]`. The supervisor executes the run; following it only reads its files,
 /// so Ctrl-C, a closed terminal or a dropped SSH session end the following, never the run.
 pub(super) async fn start(
     who: &Caller<'_>,
     pipeline: String,
+    with: crate::ops::TriggerWith,
     follow: bool,
     colour: bool,
     confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
     let (ci, _events) = providers(who, Open::Recover)?;
-    let op = Operation::Trigger { pipeline: pipeline.clone() };
+    let op = Operation::Trigger { pipeline: pipeline.clone(), with };
     let report = change(&ci.registry, who, op, None, None, confirm).await?;
     let Some(id) = report.new_run else { bail!("the run was not created") };
     if follow {

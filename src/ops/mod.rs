@@ -14,10 +14,19 @@ use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger};
 use crate::identity::Identity;
 use crate::policy::{ActionKind, Tier};
 
+/// What a trigger names besides the pipeline: a branch, tag or commit, and the workflow's inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TriggerWith {
+    pub git_ref: Option<String>,
+    pub inputs: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
     Trigger {
         pipeline: String,
+        /// The ref and inputs to run it with, where the CI service takes them.
+        with: TriggerWith,
     },
     Cancel {
         run: RunRef,
@@ -78,7 +87,7 @@ impl Operation {
     /// Identity of the operation: a second one with the same key is refused while one is in flight.
     pub fn key(&self) -> String {
         match self {
-            Operation::Trigger { pipeline } => format!("run {pipeline}"),
+            Operation::Trigger { pipeline, .. } => format!("run {pipeline}"),
             Operation::Cancel { run } => format!("cancel #{run}"),
             Operation::Retry { run } => format!("retry #{run}"),
             Operation::Gate { run, job, approve } => format!("{} gate {job} of #{run}", if *approve { "approve" } else { "reject" }),
@@ -123,11 +132,14 @@ impl Target {
 pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String]) -> Result<Target, String> {
     match op {
         Operation::Rollout { target, .. } => Err(format!("rollout {target}: describe it with its release (describe_release)")),
-        Operation::Trigger { pipeline } => Ok(Target {
+        Operation::Trigger { pipeline, with } => Ok(Target {
             name: pipeline.clone(),
             environments: pipeline_envs.to_vec(),
             triggered_by: Vec::new(),
-            parameters: json!({ "pipeline": pipeline }),
+            parameters: match (&with.git_ref, with.inputs.is_empty()) {
+                (None, true) => json!({ "pipeline": pipeline }),
+                _ => json!({ "pipeline": pipeline, "ref": with.git_ref, "inputs": with.inputs }),
+            },
             effect: vec![format!(
                 "Starts a new run of `{pipeline}`{}.",
                 if pipeline_envs.is_empty() { String::new() } else { format!(", which deploys to {}", pipeline_envs.join(", ")) }
@@ -303,10 +315,11 @@ async fn append(journal: &Journal, draft: Draft) -> Result<crate::audit::AuditRe
 
 /// Journals the intent (and stops if that fails), acts, journals the outcome.
 pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Result<Report, String> {
-    let trigger = Trigger { actor: a.identity.actor.clone(), via: a.via.clone() };
+    let trigger = Trigger { actor: a.identity.actor.clone(), via: a.via.clone(), ..Default::default() };
     let act = async {
         match &a.op {
-            Operation::Trigger { pipeline } => {
+            Operation::Trigger { pipeline, with } => {
+                let trigger = Trigger { git_ref: with.git_ref.clone(), inputs: with.inputs.clone(), ..trigger.clone() };
                 ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
             }
             Operation::Cancel { run } => ci.cancel(run.clone()).await.map(|_| (format!("cancelling run #{run}"), None)),

@@ -76,6 +76,8 @@ fn job(key: &str, status: JobStatus, gate: Option<&str>) -> JobRecord {
         reports: Vec::new(),
         gate: gate.map(|env| GateInfo { environment: Some(env.into()), deadline: None, decision: None }),
         findings: None,
+        steps: Vec::new(),
+        url: None,
     }
 }
 

@@ -49,6 +49,8 @@ pub fn job(stage: &str, matrix: Option<(&str, &str)>, status: JobStatus, start: 
         reports: Vec::new(),
         gate: None,
         findings: None,
+        steps: Vec::new(),
+        url: None,
     }
 }
 
@@ -76,7 +78,7 @@ pub fn runs() -> Vec<RunRecord> {
         id: flightdeck::domain::RunRef::local(3),
         pipeline: "release".into(),
         status: RunStatus::Running,
-        trigger: Trigger { actor: "bob@ci".into(), via: "tui".into() },
+        trigger: Trigger { actor: "bob@ci".into(), via: "tui".into(), ..Default::default() },
         created_at: at(-70),
         started_at: Some(at(-70)),
         finished_at: None,
@@ -100,7 +102,7 @@ pub fn runs() -> Vec<RunRecord> {
         status: RunStatus::Waiting,
         created_at: at(-3600),
         started_at: Some(at(-3600)),
-        trigger: Trigger { actor: "alice@ops".into(), via: "cli".into() },
+        trigger: Trigger { actor: "alice@ops".into(), via: "cli".into(), ..Default::default() },
         jobs: vec![
             job("lint", None, JobStatus::Success, Some(-3600), Some(-3590)),
             job("unit-test", Some(("node", "18")), JobStatus::Success, Some(-3590), Some(-3500)),
@@ -121,7 +123,7 @@ pub fn runs() -> Vec<RunRecord> {
         created_at: at(-86_400),
         started_at: Some(at(-86_400)),
         finished_at: Some(at(-86_000)),
-        trigger: Trigger { actor: "cron@build".into(), via: "cli".into() },
+        trigger: Trigger { actor: "cron@build".into(), via: "cli".into(), ..Default::default() },
         stages: vec![stage("fuzz", &[], false, None), stage("report", &["fuzz"], false, None)],
         jobs: vec![
             job("fuzz", None, JobStatus::Failed, Some(-86_400), Some(-86_010)),

@@ -50,7 +50,7 @@ impl Harness {
     }
 
     pub fn trigger() -> Trigger {
-        Trigger { actor: "tester".into(), via: "test".into() }
+        Trigger { actor: "tester".into(), via: "test".into(), ..Default::default() }
     }
 
     /// Waits for the run to reach a terminal status, collecting every event on the way.

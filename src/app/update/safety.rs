@@ -16,7 +16,7 @@ pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Ve
         state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
         return Vec::new();
     }
-    request(state, Operation::Trigger { pipeline })
+    request(state, Operation::Trigger { pipeline, with: Default::default() })
 }
 
 /// Describes the target as the user sees it now.
@@ -32,7 +32,7 @@ pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, Str
             return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now)
                 .map_err(|e| e.to_string());
         }
-        Operation::Trigger { pipeline } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
+        Operation::Trigger { pipeline, .. } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
         Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(run).map(|r| &r.record), Vec::new())
         }
@@ -116,7 +116,7 @@ pub(crate) fn request(state: &mut State, op: Operation) -> Vec<Effect> {
 /// Starts a pipeline on the user's behalf without a dialog (the demo's opening move); the policy
 /// still decides and the journal still records it.
 pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
-    let op = Operation::Trigger { pipeline: pipeline.to_string() };
+    let op = Operation::Trigger { pipeline: pipeline.to_string(), with: Default::default() };
     let Ok(target) = describe(state, &op) else { return Vec::new() };
     match verdict(state, &op, &target, false) {
         // No dialog appears, and the journal says so.
@@ -127,7 +127,7 @@ pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
 
 pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
     match op {
-        Operation::Trigger { pipeline } => format!("Run pipeline `{pipeline}`?"),
+        Operation::Trigger { pipeline, .. } => format!("Run pipeline `{pipeline}`?"),
         Operation::Cancel { run } => format!("Cancel run #{run}?"),
         Operation::Retry { run } => format!("Retry run #{run}?"),
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),

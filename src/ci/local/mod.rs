@@ -529,6 +529,11 @@ impl CiProvider for LocalRunner {
 
     fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>> {
         async move {
+            if trigger.git_ref.is_some() || !trigger.inputs.is_empty() {
+                return Err(CiError::Other(format!(
+                    "`{pipeline}` runs on the local runner, from the working tree: --ref and --input are for GitHub workflows"
+                )));
+            }
             let rec = self.create_run(&pipeline, trigger)?;
             let id = rec.id.clone();
             self.launch(rec).await?;

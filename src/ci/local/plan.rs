@@ -28,6 +28,8 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
                 reports: stage.reports.clone(),
                 gate: stage.gate.as_ref().map(|_| GateInfo { environment: stage.environment.clone(), deadline: None, decision: None }),
                 findings: None,
+                steps: Vec::new(),
+                url: None,
             });
         }
     }
