@@ -220,11 +220,17 @@ pub fn attach(socket: &std::path::Path, args: Vec<String>) -> Result<i32, String
     line.push(b'\n');
     let fds = [0, 1, 2];
     let iov = [std::io::IoSlice::new(&line)];
-    sendmsg::<()>(stream.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| format!("cannot hand the terminal to the supervisor: {e}"))?;
-    forward_signals(&stream)?;
+    // A supervisor that turns the account away answers before reading: its answer says why.
+    let sent = sendmsg::<()>(stream.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None);
+    if sent.is_ok() {
+        forward_signals(&stream)?;
+    }
     let mut answer = String::new();
-    BufReader::new(&stream).read_line(&mut answer).map_err(|e| format!("the supervisor did not answer: {e}"))?;
+    let read = BufReader::new(&stream).read_line(&mut answer);
+    if let (Err(e), true) = (sent, answer.is_empty()) {
+        return Err(format!("cannot hand the terminal to the supervisor: {e}"));
+    }
+    read.map_err(|e| format!("the supervisor did not answer: {e}"))?;
     let end: SessionEnd = serde_json::from_str(&answer).map_err(|_| "the supervisor ended the session without an exit code".to_string())?;
     match (end.exit, end.refused) {
         (Some(code), _) => Ok(code),
