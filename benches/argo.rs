@@ -5,6 +5,12 @@
 //! the API server reaches the reducer within 100 ms (through kube-rs's watch against the
 //! in-process API double used by the tests).
 
+#[path = "../tests/support/http1.rs"]
+pub mod http1;
+/// The API double reads requests with the tests' HTTP/1.1 helper, where it looks for it.
+mod support {
+    pub use super::http1;
+}
 #[path = "../tests/support/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;

@@ -6,6 +6,12 @@
 //! Targets: resident memory ≤ 25 MB, key → full list ≤ 200 ms, idle CPU < 0.1 %, idle output
 //! 0 bytes.
 
+#[path = "../tests/support/http1.rs"]
+pub mod http1;
+/// The API double reads requests with the tests' HTTP/1.1 helper, where it looks for it.
+mod support {
+    pub use super::http1;
+}
 #[path = "../tests/support/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;

@@ -32,11 +32,14 @@ pub enum Open {
 /// the cockpit and the command line can come and go.
 pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEvent>, open: Open) -> Result<Ci, CiError> {
     let supervisor = Arc::new(crate::supervisor::Client::new(data_dir, config.path.as_deref()));
-    let local = LocalRunner::dispatching(config.clone(), data_dir, events, supervisor)?;
+    let local = LocalRunner::dispatching(config.clone(), data_dir, events.clone(), supervisor)?;
     if open == Open::Recover {
         local.recover_interrupted()?;
     }
-    let providers: Vec<Arc<dyn CiProvider>> = vec![Arc::new(local.clone())];
+    let mut providers: Vec<Arc<dyn CiProvider>> = vec![Arc::new(local.clone())];
+    for settings in &config.github {
+        providers.push(Arc::new(crate::ci::github::GithubProvider::new(settings.clone(), events.clone())?));
+    }
     Ok(Ci { registry: Registry::new(providers), local })
 }
 

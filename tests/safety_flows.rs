@@ -41,7 +41,8 @@ run = "echo deployed"
 /// Starts a run as someone else (bob) and waits until its gate waits.
 async fn bobs_run_at_the_gate(c: &mut Cockpit) -> flightdeck::domain::RunRef {
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
-    let id = c.runner.trigger("release".into(), Trigger { actor: "bob@laptop".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
+    let id =
+        c.runner.trigger("release".into(), Trigger { actor: "bob@laptop".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("the gate waits", LIMIT, |s| s.run(&id).is_some_and(|r| r.record.status == RunStatus::Waiting)).await;
     id
 }

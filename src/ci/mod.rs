@@ -3,6 +3,7 @@
 //! configured provider and is itself a provider, so the cockpit and the command line talk to one
 //! thing and never know which provider answers.
 
+pub mod github;
 pub mod local;
 mod registry;
 
@@ -108,6 +109,11 @@ pub trait CiProvider: Send + Sync {
     fn retry(&self, run: RunRef, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
     fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
+    /// Who the CI service takes the user to be, for an action on `subject` (a run reference or
+    /// `provider:pipeline`): `("github", "octocat")`. None where the service authenticates nobody.
+    fn authenticated(&self, _subject: &str) -> BoxFuture<'_, Option<(String, String)>> {
+        Box::pin(async { None })
+    }
     /// The run's scan findings (grouped) and the reports that could not be read.
     fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<RunEvidence, CiError>>;
 }

@@ -112,6 +112,18 @@ impl CiProvider for Registry {
         .boxed()
     }
 
+    fn authenticated(&self, subject: &str) -> BoxFuture<'_, Option<(String, String)>> {
+        let provider = subject.split_once(':').and_then(|(name, _)| self.providers.iter().find(|p| p.name() == name)).cloned();
+        let subject = subject.to_string();
+        async move {
+            match provider {
+                Some(p) => p.authenticated(&subject).await,
+                None => None,
+            }
+        }
+        .boxed()
+    }
+
     fn watch(&self, stop: CancellationToken) {
         for p in &self.providers {
             p.watch(stop.clone());

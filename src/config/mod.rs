@@ -1,6 +1,7 @@
 //! Loading and validating the configuration. Every problem is reported with file, line and key;
 //! nothing is silently ignored.
 
+mod ci;
 mod delivery;
 mod diagnostics;
 mod pipelines;
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use ci::{GITHUB_API, GithubSettings};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
@@ -53,6 +55,8 @@ pub struct Config {
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
     pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
     pub kubernetes: Option<KubernetesSettings>,
+    /// GitHub Actions, per `[ci.github.NAME]`.
+    pub github: Vec<GithubSettings>,
 }
 
 /// A supervisor shared by several accounts: where they connect, and who may.
@@ -378,6 +382,7 @@ impl Config {
                  map a display name under [people] instead",
             );
         }
+        let github = ci::build_github(&mut rep, &raw);
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {
@@ -413,6 +418,7 @@ impl Config {
             services,
             rollouts,
             kubernetes,
+            github,
         })
     }
 
@@ -420,6 +426,10 @@ impl Config {
     /// inherit them.
     pub fn secret_env_vars(&self) -> Vec<String> {
         let mut vars: Vec<String> = self.prometheus.values().filter_map(|s| s.auth.env_var().map(str::to_string)).collect();
+        if !self.github.is_empty() {
+            // The variables a GitHub token is read from (as `gh` reads them).
+            vars.extend(["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"].map(String::from));
+        }
         vars.sort();
         vars.dedup();
         vars

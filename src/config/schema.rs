@@ -45,6 +45,9 @@ pub struct RawConfig {
     pub people: BTreeMap<String, String>,
     #[serde(default)]
     pub supervisor: RawSupervisor,
+    /// CI systems besides the local runner.
+    #[serde(default)]
+    pub ci: RawCi,
     #[serde(default)]
     pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
 }
@@ -102,6 +105,29 @@ pub struct RawGeneral {
     pub actor: Option<Spanned<String>>,
     /// Pipeline that `r` triggers when no run is selected.
     pub default_pipeline: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCi {
+    #[serde(default)]
+    pub github: BTreeMap<String, Spanned<RawGithub>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub repos: Vec<String>,
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub workflows: Vec<String>,
+    /// Workflow file (or `*`) → names of artifacts holding scan reports.
+    #[serde(default)]
+    pub report_artifacts: BTreeMap<String, Vec<String>>,
+    pub active_poll: Option<String>,
+    pub idle_poll: Option<String>,
 }
 
 /// A supervisor shared by several accounts on one host.

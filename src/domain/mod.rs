@@ -5,4 +5,6 @@ mod run;
 
 pub use refs::{ARGO, BadRolloutRef, BadRunRef, LOCAL, NGINX, RolloutRef, RunRef};
 
-pub use run::{FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunRecord, RunStatus, StageRecord, StepRecord, Trigger};
+pub use run::{
+    FindingsSummary, GateDecision, GateInfo, JobRecord, JobStatus, ReportSummary, RunRecord, RunStatus, StageRecord, StepRecord, Trigger,
+};

@@ -216,6 +216,14 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
             let j = rec.job(job).ok_or_else(|| format!("run #{id} has no gate `{job}`"))?;
             if j.status != JobStatus::Waiting {
+                if let Some(d) = j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
+                    let verdict = if d.approved { "approved" } else { "rejected" };
+                    return Err(format!(
+                        "gate `{job}` of run #{id} was already {verdict} by {} at {}",
+                        d.by,
+                        d.at.strftime("%Y-%m-%d %H:%M:%S UTC")
+                    ));
+                }
                 return Err(format!("gate `{job}` of run #{id} is not waiting (it is {})", j.status.label()));
             }
             let env = j.gate.as_ref().and_then(|g| g.environment.clone());
@@ -314,7 +322,19 @@ async fn append(journal: &Journal, draft: Draft) -> Result<crate::audit::AuditRe
 }
 
 /// Journals the intent (and stops if that fails), acts, journals the outcome.
-pub async fn execute(ci: &dyn CiProvider, journal: &Journal, a: Approved) -> Result<Report, String> {
+pub async fn execute(ci: &dyn CiProvider, journal: &Journal, mut a: Approved) -> Result<Report, String> {
+    // Where the CI service authenticates the user, who it knows them as goes beside the account.
+    let subject = match &a.op {
+        Operation::Trigger { pipeline, .. } => Some(pipeline.clone()),
+        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } => Some(run.text()),
+        _ => None,
+    };
+    if let Some(subject) = subject
+        && let Some((service, user)) = ci.authenticated(&subject).await
+        && let serde_json::Value::Object(m) = &mut a.target.parameters
+    {
+        m.insert(format!("{service}_user"), json!(user));
+    }
     let trigger = Trigger { actor: a.identity.actor.clone(), via: a.via.clone(), ..Default::default() };
     let act = async {
         match &a.op {

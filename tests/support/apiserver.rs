@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
@@ -23,7 +23,7 @@ mod kinds;
 #[path = "apiserver_select.rs"]
 mod select;
 
-use http::{Reply, error, parse_query, reason_phrase, reply, status_body};
+use http::{Reply, error, reason_phrase, reply, status_body};
 pub use kinds::KINDS;
 use kinds::{Route, discovery, route};
 use select::{fields_match, labels_match};
@@ -197,46 +197,8 @@ async fn serve(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let target = parts.next().unwrap_or("/").to_string();
-        let mut headers = BTreeMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).await? == 0 {
-                return Ok(());
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let mut body = Vec::new();
-        if let Some(len) = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()) {
-            body.resize(len, 0);
-            reader.read_exact(&mut body).await?;
-        } else if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size).await?;
-                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                let mut chunk = vec![0; n + 2];
-                reader.read_exact(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-        }
-        let (path, query) =
-            target.split_once('?').map(|(p, q)| (p.to_string(), parse_query(q))).unwrap_or((target.clone(), BTreeMap::new()));
+        let Some(req) = crate::support::http1::read_request(&mut reader).await? else { return Ok(()) };
+        let crate::support::http1::Request { method, path, query, headers, body } = req;
         let content_type = headers.get("content-type").cloned().unwrap_or_default();
         let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         shared.store.lock().unwrap().received.push(Received {

@@ -7,6 +7,8 @@ pub mod cockpit;
 pub mod fake_ci;
 pub mod fake_rollouts;
 pub mod fixtures;
+pub mod github;
+pub mod http1;
 pub mod nginx;
 pub mod peak;
 pub mod prom;

@@ -1,0 +1,96 @@
+//! A GitHub Actions job log as log lines: each line's timestamp taken from GitHub's prefix, groups
+//! and error or warning annotations (`##[group]`, `##[error]`, `::error::`) marked as such.
+
+use crate::logstore::{RawLine, Stream};
+
+/// The lines of a job's log as GitHub serves it (`2026-11-29T10:00:00.1234567Z text`).
+pub fn parse(text: &[u8]) -> Vec<RawLine> {
+    let mut out = Vec::new();
+    let mut last_ms = 0;
+    for raw in text.split(|b| *b == b'\n') {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
+        if raw.is_empty() {
+            continue;
+        }
+        let (ts_ms, rest) = split_time(raw).unwrap_or((last_ms, raw));
+        last_ms = ts_ms;
+        let (stream, bytes) = classify(rest);
+        if let Some(bytes) = bytes {
+            out.push(RawLine { ts_ms, stream, bytes });
+        }
+    }
+    out
+}
+
+fn split_time(line: &[u8]) -> Option<(i64, &[u8])> {
+    let space = line.iter().position(|b| *b == b' ')?;
+    let stamp = std::str::from_utf8(&line[..space]).ok()?;
+    let t: jiff::Timestamp = stamp.parse().ok()?;
+    Some((t.as_millisecond(), &line[space + 1..]))
+}
+
+/// Which stream a line is shown as, and its text (None: a marker with nothing to show).
+fn classify(line: &[u8]) -> (Stream, Option<Vec<u8>>) {
+    let with = |prefix: &str, rest: &[u8]| {
+        let mut v = prefix.as_bytes().to_vec();
+        v.extend_from_slice(rest);
+        Some(v)
+    };
+    if let Some(rest) = line.strip_prefix(b"##[group]") {
+        return (Stream::Meta, with("▸ ", rest));
+    }
+    if line.starts_with(b"##[endgroup]") {
+        return (Stream::Meta, None);
+    }
+    for (marker, label) in [(&b"##[error]"[..], "error: "), (b"##[warning]", "warning: "), (b"##[notice]", "notice: ")] {
+        if let Some(rest) = line.strip_prefix(marker) {
+            return (Stream::Err, with(label, rest));
+        }
+    }
+    // Workflow commands a step printed: `::error file=app.js,line=1::Missing semicolon`.
+    for (command, label) in [(&b"::error"[..], "error: "), (b"::warning", "warning: ")] {
+        if let Some(rest) = line.strip_prefix(command)
+            && let Some(end) = find(rest, b"::")
+            && matches!(rest.first(), Some(b' ' | b':'))
+        {
+            let params = String::from_utf8_lossy(&rest[..end]).trim().to_string();
+            let message = &rest[end + 2..];
+            let mut v = label.as_bytes().to_vec();
+            v.extend_from_slice(message);
+            if !params.is_empty() {
+                v.extend_from_slice(format!(" ({params})").as_bytes());
+            }
+            return (Stream::Err, Some(v));
+        }
+    }
+    (Stream::Out, Some(line.to_vec()))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_groups_and_annotations() {
+        let log = "\u{feff}2026-11-29T10:00:00.1234567Z ##[group]Run npm test\r\n2026-11-29T10:00:01.0000000Z > jest\n2026-11-29T10:00:02.0000000Z ##[endgroup]\n2026-11-29T10:00:03.5000000Z ::error file=app.js,line=3::Missing semicolon\n2026-11-29T10:00:04.0000000Z ##[error]Process completed with exit code 1.\nno stamp\n";
+        let lines = parse(log.as_bytes());
+        let text: Vec<(Stream, String)> = lines.iter().map(|l| (l.stream, String::from_utf8_lossy(&l.bytes).into_owned())).collect();
+        assert_eq!(
+            text,
+            [
+                (Stream::Meta, "▸ Run npm test".to_string()),
+                (Stream::Out, "> jest".to_string()),
+                (Stream::Err, "error: Missing semicolon (file=app.js,line=3)".to_string()),
+                (Stream::Err, "error: Process completed with exit code 1.".to_string()),
+                (Stream::Out, "no stamp".to_string()),
+            ]
+        );
+        assert_eq!(lines[0].ts_ms, "2026-11-29T10:00:00.123Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        assert_eq!(lines[4].ts_ms, lines[3].ts_ms, "a line without a stamp keeps the last one");
+    }
+}

@@ -1,0 +1,365 @@
+//! GitHub Actions as a CI provider, against the GitHub double: dispatch with inputs, jobs and
+//! steps, logs behind a redirect (the token never goes to storage), deployment reviews as gates
+//! through the policy and the journal, conditional requests, rate limits and errors.
+
+mod support;
+
+use std::time::Duration;
+
+use flightdeck::ci::github::GithubProvider;
+use flightdeck::ci::{CiProvider, RunQuery};
+use flightdeck::config::GithubSettings;
+use flightdeck::domain::{GateDecision, JobStatus, RunRef, RunStatus, Trigger};
+use serde_json::Value;
+use support::github::{GithubDouble, LOGIN, TOKEN};
+
+const REPO: &str = "acme/shop";
+
+const DEPLOY: &str = r#"
+name: deploy
+run-name: Deploy ${{ inputs.env }}
+on:
+  workflow_dispatch:
+    inputs:
+      env:
+        type: choice
+        options: [staging, production]
+        required: true
+      dry_run:
+        type: boolean
+        default: false
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Check out
+        uses: actions/checkout@v4
+      - name: Test
+        run: make test
+  deploy:
+    needs: build
+    environment: production
+    runs-on: ubuntu-latest
+    steps:
+      - name: Ship
+        run: ./ship
+"#;
+
+fn settings(gh: &GithubDouble) -> GithubSettings {
+    GithubSettings {
+        name: "gh".into(),
+        repos: vec![REPO.into()],
+        api_url: gh.api_url(),
+        workflows: Vec::new(),
+        report_artifacts: Default::default(),
+        active_poll: Duration::from_secs(1),
+        idle_poll: Duration::from_secs(30),
+    }
+}
+
+/// The provider as the cockpit builds it, with the token where `gh` keeps it for an Enterprise host.
+fn provider(gh: &GithubDouble) -> GithubProvider {
+    // SAFETY: tests of this file set the same value; nothing reads it concurrently in another way.
+    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", TOKEN) };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    GithubProvider::new(settings(gh), tx).unwrap()
+}
+
+fn id_of(run: &RunRef) -> u64 {
+    run.id.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+async fn double() -> GithubDouble {
+    let gh = GithubDouble::start(true).await;
+    gh.add_workflow(REPO, "deploy.yml", DEPLOY);
+    gh
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_follows_jobs_and_steps_and_reads_each_log_without_sending_the_token_to_storage() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let trigger = Trigger {
+        actor: "alice@ops".into(),
+        via: "cli".into(),
+        git_ref: Some("main".into()),
+        inputs: [("env".to_string(), "production".to_string())].into(),
+    };
+    let run = p.trigger(format!("{REPO}:deploy.yml"), trigger).await.unwrap();
+    assert_eq!(run.provider, "gh");
+    let id = id_of(&run);
+    assert_eq!(gh.run(id).inputs["env"], "production", "the inputs went along");
+    let dispatch = gh.exchanges().into_iter().find(|e| e.path.ends_with("/dispatches")).unwrap();
+    assert_eq!(dispatch.request_body["return_run_details"], true);
+    assert_eq!(dispatch.request_body["ref"], "main");
+
+    // Queued, then the build job with its steps.
+    let rec = p.run(run.clone()).await.unwrap();
+    assert_eq!(rec.status, RunStatus::Queued);
+    gh.advance(id);
+    gh.advance(id);
+    let rec = p.run(run.clone()).await.unwrap();
+    assert_eq!(rec.status, RunStatus::Running);
+    let build = rec.job("build").unwrap();
+    assert_eq!(build.status, JobStatus::Running);
+    assert_eq!(
+        build.steps.iter().map(|s| (s.name.as_str(), s.status)).collect::<Vec<_>>(),
+        [("Check out", JobStatus::Success), ("Test", JobStatus::Running)]
+    );
+    assert!(rec.note.as_deref().unwrap().contains("Deploy"), "{:?}", rec.note);
+    // A running job's log: GitHub publishes it at the end; its steps are shown meanwhile.
+    let lines = p.read_log(run.clone(), "build".into()).await.unwrap();
+    let text: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect();
+    assert!(text[0].contains("GitHub publishes a job's log when the job ends"), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("Test")), "{text:?}");
+
+    gh.set_log(id, "build", "2026-11-29T10:00:00.5000000Z ##[group]Run make test\n2026-11-29T10:00:01.0000000Z ok 12 tests\n2026-11-29T10:00:02.0000000Z ::warning file=src/lib.rs,line=3::unused import\n");
+    gh.advance(id);
+    let lines = p.read_log(run.clone(), "build".into()).await.unwrap();
+    let text: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect();
+    assert_eq!(text, ["▸ Run make test", "ok 12 tests", "warning: unused import (file=src/lib.rs,line=3)"]);
+    assert_eq!(lines[0].ts_ms, "2026-11-29T10:00:00.5Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+    let storage = gh.with(|s| s.storage_requests.clone());
+    assert!(!storage.is_empty(), "the log came from the storage host");
+    assert!(storage.iter().all(|(_, token)| !token), "no token went to storage: {storage:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_review_is_a_gate_decided_once() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.advance_until_settled(id);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    let rec = p.run(run.clone()).await.unwrap();
+    assert_eq!(rec.status, RunStatus::Waiting);
+    let gate = rec.jobs.iter().find(|j| j.gate.is_some()).unwrap();
+    assert_eq!(gate.key, "environment production");
+    assert_eq!(gate.status, JobStatus::Waiting);
+    assert!(gate.error.as_deref().unwrap().contains(&format!("@{LOGIN}")), "{:?}", gate.error);
+    assert_eq!(rec.trigger.actor, "github:bob", "four-eyes sees who started it on GitHub");
+
+    let decision = |approved| GateDecision { approved, by: "carol@ops".into(), at: jiff::Timestamp::now(), comment: "CAB-12".into() };
+    p.decide_gate(run.clone(), gate.key.clone(), decision(true)).await.unwrap();
+    let approvals = gh.run(id).approvals;
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0]["comment"], "carol@ops via flightdeck: CAB-12");
+    // The second decision is told who decided first.
+    let err = p.decide_gate(run.clone(), gate.key.clone(), decision(false)).await.unwrap_err().to_string();
+    assert!(err.contains("already approved by github:octo-reviewer"), "{err}");
+    gh.advance_until_settled(id);
+    let rec = p.run(run.clone()).await.unwrap();
+    assert_eq!(rec.status, RunStatus::Success);
+    let decided = rec.job("environment production").unwrap();
+    assert!(decided.gate.as_ref().unwrap().decision.as_ref().unwrap().approved, "the review stays in the run's history");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_github_does_not_let_approve_is_told_so_and_nothing_is_reviewed() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.advance_until_settled(id);
+    gh.with(|s| s.reviewer_may_approve = false);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    let rec = p.run(run.clone()).await.unwrap();
+    assert!(rec.job("environment production").unwrap().error.as_deref().unwrap().contains("may NOT approve"));
+    let err = p
+        .decide_gate(
+            run,
+            "environment production".into(),
+            GateDecision { approved: true, by: "carol".into(), at: jiff::Timestamp::now(), comment: String::new() },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may not review `production`") && err.contains(&format!("@{LOGIN}")), "{err}");
+    assert!(gh.run(id).approvals.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_list_costs_no_rate_limit() {
+    let gh = double().await;
+    let p = provider(&gh);
+    gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    let q = RunQuery { limit: 10, ..Default::default() };
+    let first = p.list_runs(q.clone()).await.unwrap();
+    let second = p.list_runs(q).await.unwrap();
+    assert_eq!(first.runs, second.runs);
+    let lists: Vec<u16> = gh.exchanges().iter().filter(|e| e.path.ends_with("/actions/runs")).map(|e| e.status).collect();
+    assert_eq!(lists, [200, 304]);
+    let budget = p.budget();
+    assert_eq!((budget.sent, budget.spent), (2, 1), "a 304 costs nothing");
+    assert_eq!(budget.remaining, Some(support::github::BUDGET - 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_stop_requests_until_they_reset() {
+    let gh = double().await;
+    let p = provider(&gh);
+    // A secondary limit: nothing more is sent until Retry-After has passed.
+    gh.with(|s| s.secondary_limit = Some(120));
+    let err = p.list_runs(RunQuery::default()).await.unwrap_err().to_string();
+    assert!(err.contains("rate limit"), "{err}");
+    let sent = gh.exchanges().len();
+    let err = p.list_runs(RunQuery::default()).await.unwrap_err().to_string();
+    assert!(err.contains("rate limit is spent; it resets at"), "{err}");
+    assert_eq!(gh.exchanges().len(), sent, "nothing was sent while waiting");
+
+    // The primary budget running out is said, with when it resets.
+    let p = provider(&gh);
+    gh.with(|s| s.remaining = 1);
+    p.list_runs(RunQuery::default()).await.unwrap();
+    assert!(p.budget().low().is_some_and(|l| l.contains("GitHub budget 0/5000 until")), "{:?}", p.budget());
+    let err = p.list_runs(RunQuery::default()).await.unwrap_err().to_string();
+    assert!(err.contains("rate limit"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_unknown_repository_and_an_old_enterprise_server() {
+    let gh = double().await;
+    // 401: the message says what to do.
+    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", "ghp_wrong") };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let wrong = GithubProvider::new(settings(&gh), tx).unwrap();
+    let err = wrong.list_runs(RunQuery::default()).await.unwrap_err().to_string();
+    assert!(err.contains("401") && err.contains("Bad credentials") && err.contains("GH_TOKEN"), "{err}");
+    assert!(!err.contains("ghp_"), "the token is never shown: {err}");
+
+    let p = provider(&gh);
+    let err = p.run(RunRef::new("gh", format!("{REPO}:424242"))).await.unwrap_err().to_string();
+    assert!(err.contains("does not exist"), "{err}");
+    let mut other = settings(&gh);
+    other.repos = vec!["acme/nope".into()];
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = GithubProvider::new(other, tx).unwrap().list_runs(RunQuery::default()).await.unwrap_err().to_string();
+    assert!(err.contains("no repository acme/nope"), "{err}");
+
+    // A server that refuses `return_run_details`: the run is found by workflow, ref, actor and time.
+    gh.with(|s| s.no_run_details = true);
+    let trigger = Trigger {
+        actor: "alice".into(),
+        via: "cli".into(),
+        git_ref: Some("main".into()),
+        inputs: [("env".into(), "staging".into())].into(),
+    };
+    let run = p.trigger(format!("{REPO}:deploy.yml"), trigger.clone()).await.unwrap();
+    assert_eq!(gh.run(id_of(&run)).inputs["env"], "staging");
+    assert_eq!(gh.exchanges().iter().filter(|e| e.path.ends_with("/dispatches")).count(), 2, "asked with the field, then without");
+
+    // Inputs are checked against the workflow file before anything is sent.
+    let bad = Trigger { inputs: [("env".into(), "moon".into())].into(), ..trigger };
+    let err = p.trigger(format!("{REPO}:deploy.yml"), bad).await.unwrap_err().to_string();
+    assert!(err.contains("must be one of staging, production"), "{err}");
+    assert_eq!(gh.exchanges().iter().filter(|e| e.path.ends_with("/dispatches")).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_from_github_never_reaches_the_terminal_raw() {
+    let gh = double().await;
+    gh.add_workflow(REPO, "evil.yml", "name: \"evil\\e]0;owned\\a\"\nrun-name: \"title \\e[2J\\e]52;c;Zm9v\\a done\"\non: [push]\njobs:\n  x:\n    name: \"job \\e[31mred\"\n    steps: []\n");
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "evil.yml", "main", "bob", "push");
+    gh.set_log(id, "job \u{1b}[31mred", "2026-11-29T10:00:00.0000000Z hello \u{1b}]52;c;Zm9v\u{7} \u{1b}[2J bye\n");
+    gh.advance_until_settled(id);
+    let rec = p.run(flightdeck::ci::github::run_ref("gh", REPO, id)).await.unwrap();
+    let shown = serde_json::to_string(&rec).unwrap();
+    assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown}");
+    let job = rec.jobs[0].key.clone();
+    let lines = p.read_log(rec.id.clone(), job).await.unwrap();
+    // Log lines keep their bytes (the log view and the CLI clean them as they print).
+    let printed: String = lines.iter().map(|l| flightdeck::logstore::sanitize::plain(&String::from_utf8_lossy(&l.bytes))).collect();
+    assert!(printed.contains("hello") && printed.contains("bye") && !printed.contains('\u{1b}'), "{printed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_megabyte_log_is_read_whole() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    let line = "2026-11-29T10:00:00.0000000Z ".to_string() + &"x".repeat(70) + "\n";
+    let count = 100 * 1024 * 1024 / line.len();
+    gh.set_log(id, "build", &line.repeat(count));
+    gh.advance_until_settled(id);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    let lines = p.read_log(run, "build".into()).await.unwrap();
+    assert_eq!(lines.len(), count);
+}
+
+/// Builds a value from a JSON text (a test helper for the CLI's `--json`).
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_policy() {
+    let gh = double().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        format!("[environments.production]\nproduction = true\n\n[ci.github.gh]\nrepo = \"{REPO}\"\napi_url = \"{}\"\n", gh.api_url());
+    std::fs::write(dir.path().join("flightdeck.toml"), config).unwrap();
+    let dir_path = dir.path().to_path_buf();
+    let cli = move |args: &[&str]| {
+        let out = std::process::Command::new(support::cli_env::BIN)
+            .arg("--config")
+            .arg(dir_path.join("flightdeck.toml"))
+            .arg("--data-dir")
+            .arg(dir_path.join("data"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("GH_ENTERPRISE_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let run_cli = |args: Vec<String>| {
+        let cli = cli.clone();
+        async move { tokio::task::spawn_blocking(move || cli(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap() }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let (code, out, err) = run_cli(args(&["run", "gh:acme/shop:deploy.yml", "--ref", "main", "-i", "env=production", "--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let run = out.trim().to_string();
+    assert!(run.starts_with("gh:acme/shop:"), "{out}");
+    let id: u64 = run.rsplit(':').next().unwrap().parse().unwrap();
+    gh.advance_until_settled(id);
+
+    let (code, out, err) = run_cli(args(&["runs", "--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    let runs = parse(&out);
+    let listed = runs.as_array().unwrap().iter().find(|r| r["id"] == run.as_str()).unwrap();
+    assert_eq!(listed["status"], "waiting");
+
+    let (code, out, err) = run_cli(args(&["logs", &run, "build"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("doing build"), "{out}");
+
+    let (code, out, err) = run_cli(args(&["approvals", "--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    let inbox = parse(&out);
+    assert!(inbox.as_array().unwrap().iter().any(|g| g["run"] == run.as_str() && g["gate"] == "environment production"), "{inbox}");
+
+    let (code, _, err) =
+        run_cli(args(&["approve", &run, "--gate", "environment production", "--confirm", "environment production", "--reason", "CAB-7"]))
+            .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(gh.run(id).approvals[0]["comment"].as_str().unwrap().contains("via flightdeck: CAB-7"));
+    let (code, _, err) =
+        run_cli(args(&["approve", &run, "--gate", "environment production", "--confirm", "environment production", "--reason", "again"]))
+            .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("already approved by github:octo-reviewer"), "{err}");
+
+    let journal = std::fs::read_to_string(dir.path().join("data/audit.jsonl")).unwrap();
+    let trigger = journal.lines().map(parse).find(|r| r["action"] == "run.trigger").unwrap();
+    assert_eq!(trigger["parameters"]["ref"], "main");
+    assert_eq!(trigger["parameters"]["inputs"]["env"], "production");
+    // Beside the local account, the GitHub login the token belongs to.
+    assert_eq!(trigger["parameters"]["github_user"], LOGIN);
+    assert!(!journal.contains(TOKEN), "the token is never journaled");
+}
