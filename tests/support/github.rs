@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub mod objects;
 #[path = "github_routes.rs"]
 mod routes;
+#[path = "github_tls.rs"]
+pub mod tls;
 
 pub const TOKEN: &str = "ghp_doubletoken0123456789";
 pub const LOGIN: &str = "octo-reviewer";
@@ -70,6 +72,8 @@ pub struct RunState {
     /// (environment id, name, reviewers, whether the token's user may approve, since).
     pub pending: Vec<(u64, String, Vec<Value>, bool, String)>,
     pub approvals: Vec<Value>,
+    /// (id, name, zip archive) of the run's artifacts.
+    pub artifacts: Vec<(u64, String, Vec<u8>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -117,7 +121,7 @@ impl GithubDouble {
             while let Ok((stream, _)) = api.accept().await {
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, s, enterprise, storage_port).await;
+                    let _ = serve(stream, s, enterprise, false, storage_port).await;
                 });
             }
         });
@@ -198,6 +202,15 @@ impl GithubDouble {
         r.jobs.iter_mut().find(|j| j.name == job).unwrap().log = log.into();
     }
 
+    /// Uploads an artifact to a run, as `actions/upload-artifact` would (a zip archive).
+    pub fn add_artifact(&self, run: u64, name: &str, zip: Vec<u8>) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.runs.get_mut(&run).unwrap().artifacts.push((id, name.into(), zip));
+        id
+    }
+
     pub fn run(&self, id: u64) -> RunState {
         self.state.lock().unwrap().runs.get(&id).cloned().unwrap()
     }
@@ -224,12 +237,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     state: Arc<Mutex<State>>,
     enterprise: bool,
+    tls: bool,
     storage_port: u16,
 ) -> std::io::Result<()> {
     let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await? {
-        let reply = routes::answer(&state, &req, enterprise, storage_port);
+        let reply = routes::answer(&state, &req, enterprise, tls, storage_port);
         write_reply(&mut write, &reply).await?;
     }
     Ok(())

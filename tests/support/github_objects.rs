@@ -3,13 +3,35 @@
 
 use serde_json::{Value, json};
 
-pub const HOST: &str = "https://github.example";
+use std::cell::RefCell;
+
+thread_local! {
+    /// The roots links are built on: those of the request being answered (its scheme and Host).
+    static ROOTS: RefCell<(String, String)> = RefCell::new(("https://github.example/api/v3".into(), "https://github.example".into()));
+}
+
+/// Sets the roots for the answer being built on this thread.
+pub fn set_roots(api: String, web: String) {
+    ROOTS.with(|r| *r.borrow_mut() = (api, web));
+}
+
+/// The API root (`https://HOST/api/v3` on an Enterprise Server).
+pub fn api() -> String {
+    ROOTS.with(|r| r.borrow().0.clone())
+}
+
+/// The web root (`https://HOST`).
+pub fn web() -> String {
+    ROOTS.with(|r| r.borrow().1.clone())
+}
 
 pub fn user(login: &str, id: u64) -> Value {
-    let u = format!("{HOST}/api/v3/users/{login}");
+    let api = api();
+    let web = web();
+    let u = format!("{api}/users/{login}");
     json!({
-        "login": login, "id": id, "node_id": format!("U_{id}"), "avatar_url": format!("{HOST}/avatars/{login}"),
-        "gravatar_id": "", "url": u, "html_url": format!("{HOST}/{login}"),
+        "login": login, "id": id, "node_id": format!("U_{id}"), "avatar_url": format!("{web}/avatars/{login}"),
+        "gravatar_id": "", "url": u, "html_url": format!("{web}/{login}"),
         "followers_url": format!("{u}/followers"), "following_url": format!("{u}/following{{/other_user}}"),
         "gists_url": format!("{u}/gists{{/gist_id}}"), "starred_url": format!("{u}/starred{{/owner}}{{/repo}}"),
         "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"),
@@ -18,12 +40,38 @@ pub fn user(login: &str, id: u64) -> Value {
     })
 }
 
+/// The authenticated user (`GET /user`), as GitHub shows a user to others.
+pub fn public_user(login: &str, id: u64) -> Value {
+    let mut u = user(login, id);
+    for (k, v) in [
+        ("user_view_type", json!("public")),
+        ("name", json!("Octo Reviewer")),
+        ("company", Value::Null),
+        ("blog", json!("")),
+        ("location", Value::Null),
+        ("email", Value::Null),
+        ("hireable", Value::Null),
+        ("bio", Value::Null),
+        ("public_repos", json!(0)),
+        ("public_gists", json!(0)),
+        ("followers", json!(0)),
+        ("following", json!(0)),
+        ("created_at", json!("2020-01-01T00:00:00Z")),
+        ("updated_at", json!("2026-11-01T00:00:00Z")),
+    ] {
+        u[k] = v;
+    }
+    u
+}
+
 pub fn minimal_repository(full_name: &str, id: u64) -> Value {
+    let api = api();
+    let web = web();
     let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
-    let u = format!("{HOST}/api/v3/repos/{full_name}");
+    let u = format!("{api}/repos/{full_name}");
     let mut r = json!({
         "id": id, "node_id": format!("R_{id}"), "name": name, "full_name": full_name, "owner": user(owner, 1000 + id),
-        "private": true, "html_url": format!("{HOST}/{full_name}"), "description": null, "fork": false, "url": u,
+        "private": true, "html_url": format!("{web}/{full_name}"), "description": null, "fork": false, "url": u,
     });
     for (k, suffix) in [
         ("archive_url", "/{archive_format}{/ref}"),
@@ -70,12 +118,13 @@ pub fn minimal_repository(full_name: &str, id: u64) -> Value {
 
 /// The full repository (`GET /repos/{owner}/{repo}`): the minimal one with what `full-repository` adds.
 pub fn full_repository(full_name: &str, id: u64) -> Value {
+    let web = web();
     let mut r = minimal_repository(full_name, id);
-    let u = format!("{HOST}/{full_name}");
+    let u = format!("{web}/{full_name}");
     for (k, v) in [
         ("clone_url", json!(format!("{u}.git"))),
-        ("git_url", json!(format!("git://github.example/{full_name}.git"))),
-        ("ssh_url", json!(format!("git@github.example:{full_name}.git"))),
+        ("git_url", json!(format!("git://localhost/{full_name}.git"))),
+        ("ssh_url", json!(format!("git@localhost:{full_name}.git"))),
         ("svn_url", json!(u)),
         ("mirror_url", Value::Null),
         ("homepage", Value::Null),
@@ -111,11 +160,13 @@ pub fn full_repository(full_name: &str, id: u64) -> Value {
 }
 
 pub fn workflow(repo: &str, id: u64, file: &str, name: &str) -> Value {
+    let api = api();
+    let web = web();
     json!({
         "id": id, "node_id": format!("W_{id}"), "name": name, "path": format!(".github/workflows/{file}"), "state": "active",
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
-        "url": format!("{HOST}/api/v3/repos/{repo}/actions/workflows/{id}"), "html_url": format!("{HOST}/{repo}/blob/main/.github/workflows/{file}"),
-        "badge_url": format!("{HOST}/{repo}/workflows/{name}/badge.svg")
+        "url": format!("{api}/repos/{repo}/actions/workflows/{id}"), "html_url": format!("{web}/{repo}/blob/main/.github/workflows/{file}"),
+        "badge_url": format!("{web}/{repo}/workflows/{name}/badge.svg")
     })
 }
 
@@ -140,17 +191,19 @@ pub struct RunFields<'a> {
 }
 
 pub fn workflow_run(f: &RunFields<'_>) -> Value {
-    let u = format!("{HOST}/api/v3/repos/{}/actions/runs/{}", f.repo, f.id);
+    let api = api();
+    let web = web();
+    let u = format!("{api}/repos/{}/actions/runs/{}", f.repo, f.id);
     json!({
         "id": f.id, "node_id": format!("WFR_{}", f.id), "name": f.name, "display_title": f.title, "head_branch": f.branch,
         "head_sha": f.sha, "path": format!(".github/workflows/{}", f.file), "run_number": f.number, "run_attempt": f.attempt,
         "event": f.event, "status": f.status, "conclusion": f.conclusion, "workflow_id": f.workflow_id,
-        "url": u, "html_url": format!("{HOST}/{}/actions/runs/{}", f.repo, f.id), "pull_requests": [],
+        "url": u, "html_url": format!("{web}/{}/actions/runs/{}", f.repo, f.id), "pull_requests": [],
         "created_at": f.created_at, "updated_at": f.updated_at, "run_started_at": f.created_at,
         "actor": user(f.actor, 7), "triggering_actor": user(f.actor, 7),
-        "jobs_url": format!("{u}/jobs"), "logs_url": format!("{u}/logs"), "check_suite_url": format!("{HOST}/api/v3/repos/{}/check-suites/{}", f.repo, f.id),
+        "jobs_url": format!("{u}/jobs"), "logs_url": format!("{u}/logs"), "check_suite_url": format!("{api}/repos/{}/check-suites/{}", f.repo, f.id),
         "artifacts_url": format!("{u}/artifacts"), "cancel_url": format!("{u}/cancel"), "rerun_url": format!("{u}/rerun"),
-        "workflow_url": format!("{HOST}/api/v3/repos/{}/actions/workflows/{}", f.repo, f.workflow_id),
+        "workflow_url": format!("{api}/repos/{}/actions/workflows/{}", f.repo, f.workflow_id),
         "head_commit": {"id": f.sha, "tree_id": f.sha, "message": f.title, "timestamp": f.created_at,
                         "author": {"name": f.actor, "email": format!("{}@example.com", f.actor)},
                         "committer": {"name": f.actor, "email": format!("{}@example.com", f.actor)}},
@@ -176,15 +229,17 @@ pub struct JobFields<'a> {
 }
 
 pub fn job(f: &JobFields<'_>) -> Value {
+    let api = api();
+    let web = web();
     json!({
         "id": f.id, "node_id": format!("J_{}", f.id), "run_id": f.run_id, "run_attempt": f.attempt,
-        "run_url": format!("{HOST}/api/v3/repos/{}/actions/runs/{}", f.repo, f.run_id),
+        "run_url": format!("{api}/repos/{}/actions/runs/{}", f.repo, f.run_id),
         "head_sha": f.sha, "head_branch": f.branch, "workflow_name": f.workflow_name, "name": f.name,
-        "url": format!("{HOST}/api/v3/repos/{}/actions/jobs/{}", f.repo, f.id), "html_url": format!("{HOST}/{}/actions/runs/{}/job/{}", f.repo, f.run_id, f.id),
+        "url": format!("{api}/repos/{}/actions/jobs/{}", f.repo, f.id), "html_url": format!("{web}/{}/actions/runs/{}/job/{}", f.repo, f.run_id, f.id),
         "status": f.status, "conclusion": f.conclusion, "created_at": f.created_at,
         // GitHub gives a job not yet started its creation time as started_at.
         "started_at": f.started_at.unwrap_or(f.created_at), "completed_at": f.completed_at,
-        "check_run_url": format!("{HOST}/api/v3/repos/{}/check-runs/{}", f.repo, f.id), "labels": ["ubuntu-latest"],
+        "check_run_url": format!("{api}/repos/{}/check-runs/{}", f.repo, f.id), "labels": ["ubuntu-latest"],
         "runner_id": 1, "runner_name": "runner-1", "runner_group_id": 1, "runner_group_name": "Default", "steps": f.steps
     })
 }
@@ -196,7 +251,17 @@ pub fn step(number: u32, name: &str, status: &str, conclusion: Option<&str>, at:
 }
 
 pub fn environment_ref(repo: &str, id: u64, name: &str) -> Value {
+    let api = api();
+    let web = web();
     json!({"id": id, "node_id": format!("EN_{id}"), "name": name,
-           "url": format!("{HOST}/api/v3/repos/{repo}/environments/{name}"), "html_url": format!("{HOST}/{repo}/deployments/activity_log?environments_filter={name}"),
+           "url": format!("{api}/repos/{repo}/environments/{name}"), "html_url": format!("{web}/{repo}/deployments/activity_log?environments_filter={name}"),
            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"})
+}
+
+pub fn artifact(repo: &str, run: u64, id: u64, name: &str, size: usize, branch: &str, sha: &str) -> Value {
+    let api = api();
+    json!({"id": id, "node_id": format!("MDg6QXJ0aWZhY3Q{id}"), "name": name, "size_in_bytes": size,
+           "url": format!("{api}/repos/{repo}/actions/artifacts/{id}"), "archive_download_url": format!("{api}/repos/{repo}/actions/artifacts/{id}/zip"),
+           "expired": false, "created_at": "2026-11-29T10:00:00Z", "expires_at": "2027-02-27T10:00:00Z", "updated_at": "2026-11-29T10:00:00Z",
+           "digest": null, "workflow_run": {"id": run, "repository_id": 1, "head_repository_id": 1, "head_branch": branch, "head_sha": sha}})
 }

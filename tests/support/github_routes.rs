@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::objects::{self, HOST, JobFields, RunFields};
+use super::objects::{self, JobFields, RunFields};
 use super::{BUDGET, Exchange, JobState, LOGIN, Reply, Request, RunState, State, TOKEN};
 
 pub fn now() -> String {
@@ -16,7 +16,11 @@ fn message(status: u16, text: &str) -> (u16, Value) {
     (status, json!({"message": text, "documentation_url": "https://docs.github.com/rest", "status": status.to_string()}))
 }
 
-pub(super) fn answer(state: &Arc<Mutex<State>>, req: &Request, enterprise: bool, storage_port: u16) -> Reply {
+pub(super) fn answer(state: &Arc<Mutex<State>>, req: &Request, enterprise: bool, tls: bool, storage_port: u16) -> Reply {
+    let host = req.headers.get("host").cloned().unwrap_or_else(|| "localhost".into());
+    let scheme = if tls { "https" } else { "http" };
+    let web = format!("{scheme}://{host}");
+    objects::set_roots(if enterprise { format!("{web}/api/v3") } else { web.clone() }, web);
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     let path = if enterprise { req.path.strip_prefix("/api/v3").unwrap_or("/not-the-api").to_string() } else { req.path.clone() };
     let auth = req.headers.get("authorization").cloned().unwrap_or_default();
@@ -81,7 +85,7 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
         (s, b, Vec::new())
     };
     match (method, &seg[..]) {
-        ("GET", ["user"]) => ok(objects::user(LOGIN, 7)),
+        ("GET", ["user"]) => ok(objects::public_user(LOGIN, 7)),
         ("GET", ["rate_limit"]) => {
             let core = json!({"limit": BUDGET, "remaining": st.remaining, "reset": jiff::Timestamp::now().as_second() + 3600, "used": BUDGET - st.remaining});
             ok(json!({"resources": {"core": core, "search": core}, "rate": core}))
@@ -99,6 +103,14 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
             let ws: Vec<Value> = st.repos[&repo].1.iter().map(|w| objects::workflow(&repo, w.id, &w.file, &w.name)).collect();
             ok(json!({"total_count": ws.len(), "workflows": ws}))
         }
+        ("GET", ["repos", o, r, "actions", "workflows", wf]) => {
+            let repo = format!("{o}/{r}");
+            match st.repos[&repo].1.iter().find(|w| w.file == *wf || w.id.to_string() == *wf) {
+                Some(w) => ok(objects::workflow(&repo, w.id, &w.file, &w.name)),
+                None => not_found(),
+            }
+        }
+        ("GET", ["repos", _, _, "check-runs", _, "annotations"]) => ok(json!([])),
         ("GET", ["repos", o, r, "contents", ".github", "workflows", file]) => {
             let repo = format!("{o}/{r}");
             match st.repos[&repo].1.iter().find(|w| w.file == *file) {
@@ -106,7 +118,7 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
                     use base64::Engine;
                     let content = base64::engine::general_purpose::STANDARD.encode(&w.yaml);
                     let p = format!(".github/workflows/{file}");
-                    let u = format!("{HOST}/api/v3/repos/{repo}/contents/{p}");
+                    let u = format!("{}/repos/{repo}/contents/{p}", objects::api());
                     ok(json!({"type": "file", "encoding": "base64", "size": w.yaml.len(), "name": file, "path": p, "content": content,
                               "sha": "3d21ec53a331a6f037a91c368710b99387d012c1", "url": u, "git_url": null, "html_url": null, "download_url": null,
                               "_links": {"self": u, "git": null, "html": null}}))
@@ -136,8 +148,8 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
             match create_run(st, &repo, &file, git_ref, LOGIN, "workflow_dispatch", body["inputs"].clone()) {
                 Ok(id) if body["return_run_details"] == json!(true) => ok(json!({
                     "workflow_run_id": id,
-                    "run_url": format!("{HOST}/api/v3/repos/{repo}/actions/runs/{id}"),
-                    "html_url": format!("{HOST}/{repo}/actions/runs/{id}"),
+                    "run_url": format!("{}/repos/{repo}/actions/runs/{id}", objects::api()),
+                    "html_url": format!("{}/{repo}/actions/runs/{id}", objects::web()),
                 })),
                 Ok(_) => (204, Value::Null, Vec::new()),
                 Err(m) => {
@@ -152,6 +164,19 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
                 return not_found();
             };
             run_route(st, method, id, rest, body, req)
+        }
+        ("GET", ["repos", o, r, "actions", "artifacts", id, "zip"]) => {
+            let repo = format!("{o}/{r}");
+            let found = id
+                .parse::<u64>()
+                .ok()
+                .filter(|id| st.runs.values().filter(|r| r.repo == repo).any(|r| r.artifacts.iter().any(|a| a.0 == *id)));
+            match found {
+                Some(id) => {
+                    (302, Value::Null, vec![("Location".into(), format!("http://127.0.0.1:{storage_port}/artifacts/{id}?sig=signed"))])
+                }
+                None => not_found(),
+            }
         }
         ("GET", ["repos", o, r, "actions", "jobs", id, "logs"]) => {
             let repo = format!("{o}/{r}");
@@ -256,6 +281,15 @@ fn run_route(st: &mut State, method: &str, id: u64, rest: &[&str], body: &Value,
             ok(json!({"total_count": jobs.len(), "jobs": jobs}))
         }
         ("GET", ["approvals"]) => ok(Value::Array(st.runs[&id].approvals.clone())),
+        ("GET", ["artifacts"]) => {
+            let r = &st.runs[&id];
+            let list: Vec<Value> = r
+                .artifacts
+                .iter()
+                .map(|(aid, name, zip)| objects::artifact(&r.repo, r.id, *aid, name, zip.len(), &r.branch, &r.sha))
+                .collect();
+            ok(json!({"total_count": list.len(), "artifacts": list}))
+        }
         ("GET", ["pending_deployments"]) => {
             let r = &st.runs[&id];
             let may = st.reviewer_may_approve;
@@ -370,10 +404,10 @@ fn review(st: &mut State, id: u64, body: &Value) -> Routed {
     let deployments: Vec<Value> = reviewed
         .iter()
         .map(|(i, n)| {
-            json!({"url": format!("{HOST}/api/v3/repos/{}/deployments/{i}", r.repo), "id": i, "node_id": format!("DE_{i}"), "task": "deploy",
+            json!({"url": format!("{}/repos/{}/deployments/{i}", objects::api(), r.repo), "id": i, "node_id": format!("DE_{i}"), "task": "deploy",
                    "original_environment": n, "environment": n, "description": null, "created_at": now(), "updated_at": now(),
-                   "statuses_url": format!("{HOST}/api/v3/repos/{}/deployments/{i}/statuses", r.repo),
-                   "repository_url": format!("{HOST}/api/v3/repos/{}", r.repo), "creator": objects::user(LOGIN, 7), "sha": r.sha, "ref": r.branch,
+                   "statuses_url": format!("{}/repos/{}/deployments/{i}/statuses", objects::api(), r.repo),
+                   "repository_url": format!("{}/repos/{}", objects::api(), r.repo), "creator": objects::user(LOGIN, 7), "sha": r.sha, "ref": r.branch,
                    "payload": {}, "transient_environment": false, "production_environment": true})
         })
         .collect();
@@ -438,6 +472,7 @@ pub fn create_run(st: &mut State, repo: &str, file: &str, branch: &str, actor: &
             jobs,
             pending: Vec::new(),
             approvals: Vec::new(),
+            artifacts: Vec::new(),
         },
     );
     Ok(id)
