@@ -45,6 +45,19 @@ jobs:
         run: ./ship
 "#;
 
+/// A zip archive of files, as `actions/upload-artifact` makes one.
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    for (name, bytes) in files {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
 fn settings(gh: &GithubDouble) -> GithubSettings {
     GithubSettings {
         name: "gh".into(),
@@ -362,4 +375,56 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     // Beside the local account, the GitHub login the token belongs to.
     assert_eq!(trigger["parameters"]["github_user"], LOGIN);
     assert!(!journal.contains(TOKEN), "the token is never journaled");
+}
+
+/// Reports uploaded as an artifact are the run's evidence: real Trivy and Grype reports (from the
+/// scanners' own test data) counted as the local runner counts them, and an artifact that is
+/// missing or not a zip fails the gate closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_closed() {
+    let gh = double().await;
+    let mut s = settings(&gh);
+    s.report_artifacts = [("deploy.yml".to_string(), vec!["scan-reports".to_string()])].into();
+    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", TOKEN) };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let p = GithubProvider::new(s, tx).unwrap();
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.advance_until_settled(id);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+
+    // Nothing uploaded yet: the gate cannot be judged, and says why.
+    let (findings, unreadable) = p.evidence(run.clone()).await.unwrap();
+    assert!(findings.is_empty());
+    assert_eq!(unreadable.len(), 1);
+    assert!(unreadable[0].problem.contains("has not uploaded it"), "{unreadable:?}");
+    let gate = p.run(run.clone()).await.unwrap().jobs.into_iter().find(|j| j.gate.is_some()).unwrap();
+    assert_eq!(gate.reports, ["artifact scan-reports"], "the gate names the evidence it waits on");
+
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let trivy = std::fs::read(corpus.join("trivy-debian-buster.json")).unwrap();
+    let grype = std::fs::read(corpus.join("grype-keycloak-test.json")).unwrap();
+    gh.add_artifact(id, "scan-reports", zip_of(&[("trivy.json", &trivy), ("grype/keycloak.json", &grype)]));
+    let (findings, unreadable) = p.evidence(run.clone()).await.unwrap();
+    assert!(unreadable.is_empty(), "{unreadable:?}");
+    // The same findings as the same files parsed by the local runner's parser: Trivy's 2 and
+    // Grype's 6 (expected.json of the corpus), grouped the same way.
+    let expected = flightdeck::findings::group(
+        [("trivy.json", &trivy), ("keycloak.json", &grype)]
+            .iter()
+            .flat_map(|(n, b)| flightdeck::findings::parse_report(b, n).unwrap().findings)
+            .collect(),
+    );
+    let key = |f: &flightdeck::findings::Finding| (f.id.clone(), f.severity, f.raw_severity.clone());
+    let mut got: Vec<_> = findings.iter().map(key).collect();
+    let mut want: Vec<_> = expected.iter().map(key).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(findings.iter().filter(|f| f.raw_severity == "CRITICAL").count(), 1);
+
+    // An artifact that is not a zip archive is unreadable, not empty.
+    let broken = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.add_artifact(broken, "scan-reports", b"not a zip".to_vec());
+    let (_, unreadable) = p.evidence(flightdeck::ci::github::run_ref("gh", REPO, broken)).await.unwrap();
+    assert!(unreadable.iter().any(|u| u.problem.contains("not a readable zip")), "{unreadable:?}");
 }

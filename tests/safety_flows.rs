@@ -143,7 +143,11 @@ async fn a_stale_approval_is_refused_and_a_double_keypress_acts_once() {
     c.runner.decide_gate(run.clone(), "approve-prod".into(), other).await.unwrap();
     c.until("the rejection arrives", LIMIT, |s| s.run(&run).is_some_and(|r| r.record.status.is_terminal())).await;
     c.press("y");
-    assert!(c.state.toasts.iter().any(|t| t.text.contains("stale") && t.text.contains("not waiting")), "{:?}", c.state.toasts);
+    assert!(
+        c.state.toasts.iter().any(|t| t.text.contains("stale") && t.text.contains("already rejected by carol")),
+        "{:?}",
+        c.state.toasts
+    );
     wait_journal(&mut c, "refused").await;
     assert!(journal(&c).iter().all(|r| r.phase != Phase::Intent || r.actor == "carol"), "nothing was attempted by alice");
 

@@ -252,7 +252,11 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                     } else {
                         "Rejecting fails the gate; everything after it is skipped.".into()
                     },
-                ],
+                ]
+                .into_iter()
+                // What the CI service says about the gate (a GitHub environment's reviewers).
+                .chain(j.error.clone())
+                .collect(),
                 evidence_hint: None,
             })
         }

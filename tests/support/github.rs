@@ -283,16 +283,18 @@ async fn serve_storage(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) 
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await? {
-        let job: u64 = req.path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let log = {
+        let id: u64 = req.path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let content = {
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
             st.storage_requests.push((req.path.clone(), req.headers.contains_key("authorization")));
-            st.runs.values().flat_map(|r| &r.jobs).find(|j| j.id == job).map(|j| j.log.clone())
-        };
-        let reply = match (log, req.query.get("sig").map(String::as_str)) {
-            (Some(log), Some("signed")) => {
-                Reply { status: 200, headers: vec![("Content-Type".into(), "text/plain".into())], body: log.into_bytes() }
+            if req.path.starts_with("/artifacts/") {
+                st.runs.values().flat_map(|r| &r.artifacts).find(|a| a.0 == id).map(|a| (a.2.clone(), "application/zip"))
+            } else {
+                st.runs.values().flat_map(|r| &r.jobs).find(|j| j.id == id).map(|j| (j.log.clone().into_bytes(), "text/plain"))
             }
+        };
+        let reply = match (content, req.query.get("sig").map(String::as_str)) {
+            (Some((body, kind)), Some("signed")) => Reply { status: 200, headers: vec![("Content-Type".into(), kind.into())], body },
             _ => Reply { status: 403, headers: Vec::new(), body: b"<Error>AuthenticationFailed</Error>".to_vec() },
         };
         write_reply(&mut write, &reply).await?;

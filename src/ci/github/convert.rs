@@ -72,6 +72,8 @@ pub struct RunParts<'a> {
     pub jobs: &'a [Job],
     pub pending: &'a [PendingDeployment],
     pub approvals: &'a [Approval],
+    /// The artifacts holding the scan reports that judge the run's gates.
+    pub reports: &'a [String],
 }
 
 pub fn record(p: RunParts<'_>) -> RunRecord {
@@ -84,9 +86,13 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
             key: key.clone(),
             stage: key,
             matrix: Default::default(),
-            status: status_of(&j.status, j.conclusion.as_deref()),
+            // A job GitHub holds for a review is not itself the gate: the environment is.
+            status: match status_of(&j.status, j.conclusion.as_deref()) {
+                JobStatus::Waiting => JobStatus::Pending,
+                s => s,
+            },
             exit_code: None,
-            started_at: ts(j.started_at.as_deref()),
+            started_at: ts(j.started_at.as_deref()).filter(|_| j.status != "queued" && j.status != "waiting"),
             finished_at: ts(j.completed_at.as_deref()),
             attempts: j.run_attempt.unwrap_or(1),
             error: None,
@@ -118,7 +124,7 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
                 if reviewers.is_empty() { "none listed".into() } else { sanitize::excerpt(&reviewers.join(", "), 300) },
                 if d.current_user_can_approve { "your token may approve" } else { "your token may NOT approve" }
             )),
-            reports: Vec::new(),
+            reports: p.reports.iter().map(|a| format!("artifact {a}")).collect(),
             gate: Some(GateInfo { environment: Some(env), deadline, decision: None }),
             findings: None,
             steps: Vec::new(),

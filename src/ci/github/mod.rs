@@ -150,6 +150,7 @@ impl GithubProvider {
                     jobs: &[],
                     pending: &[],
                     approvals: &[],
+                    reports: &[],
                 }));
             }
         }
@@ -174,6 +175,7 @@ impl GithubProvider {
             jobs: &jobs.jobs,
             pending: &pending,
             approvals: &approvals,
+            reports: &evidence::wanted(self, convert::pipeline_of(repo, &run).rsplit(':').next().unwrap_or_default()),
         });
         Ok((rec, jobs.jobs))
     }
@@ -347,10 +349,17 @@ impl CiProvider for GithubProvider {
         async move { self.login().await.ok().map(|l| ("github".to_string(), l)) }.boxed()
     }
 
-    fn evidence(&self, _run: RunRef) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
-        async move { Ok((Vec::new(), Vec::new())) }.boxed()
+    fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
+        async move {
+            let (repo, id) = self.repo_of(&run)?;
+            let (rec, _) = self.full_run(repo, id).await?;
+            let workflow = rec.pipeline.rsplit(':').next().unwrap_or_default().to_string();
+            evidence::read(self, repo, id, &workflow).await
+        }
+        .boxed()
     }
 }
 
 mod dispatch;
+mod evidence;
 mod reviews;

@@ -155,3 +155,17 @@ pub struct Approval {
 pub struct Dispatched {
     pub workflow_run_id: u64,
 }
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Artifact {
+    pub id: u64,
+    pub name: String,
+    pub size_in_bytes: u64,
+    #[serde(default)]
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Artifacts {
+    pub artifacts: Vec<Artifact>,
+}

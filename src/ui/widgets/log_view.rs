@@ -80,6 +80,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             .filter(|_| job.status != JobStatus::Running)
             .map(|e| format!("{msg} — {e}"))
             .unwrap_or_else(|| msg.to_string());
+        if !job.steps.is_empty() && !job.status.is_terminal() {
+            // A CI service that publishes a job's log only when the job ends: its steps meanwhile.
+            frame.render_widget(Paragraph::new(steps_so_far(job, t)), inner);
+            return;
+        }
         frame.render_widget(Paragraph::new(Line::styled(msg, t.fg(Role::Muted))), inner);
         return;
     };
@@ -238,6 +243,24 @@ fn slice<'a>(spans: &[Span<'a>], skip: usize, take: usize) -> Vec<Span<'a>> {
         }
     }
     out
+}
+
+/// The steps of a job whose log is published only when it ends, with a word on why.
+fn steps_so_far<'a>(job: &'a crate::domain::JobRecord, t: &crate::theme::Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::styled("The CI service publishes this job's log when the job ends. Its steps so far:", t.fg(Role::Muted))];
+    for s in &job.steps {
+        let role = match s.status {
+            JobStatus::Success => Role::Success,
+            JobStatus::Failed | JobStatus::TimedOut => Role::Failure,
+            JobStatus::Running => Role::Running,
+            _ => Role::Muted,
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {} {:<10} ", s.status.glyph(), s.status.label()), t.fg(role)),
+            Span::raw(crate::logstore::sanitize::plain(&s.name)),
+        ]));
+    }
+    lines
 }
 
 #[cfg(test)]

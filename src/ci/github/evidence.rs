@@ -1,0 +1,117 @@
+//! A run's scan reports, uploaded as artifacts (named per workflow in `report_artifacts`):
+//! downloaded as zip archives within size limits and parsed like local reports, so that they feed
+//! the findings screen and the security gate of the run's reviews. An artifact that is missing,
+//! expired, too large or unreadable is an unreadable report: the gate fails closed.
+
+use std::io::Read;
+
+use super::GithubProvider;
+use super::model::Artifacts;
+use crate::ci::{CiError, RunEvidence};
+use crate::findings::{Finding, ReportError};
+use crate::logstore::sanitize;
+
+/// The most an artifact's archive may be.
+const ARCHIVE_LIMIT: u64 = 256 * 1024 * 1024;
+/// The most one report inside it may be once unpacked (a small archive may unpack to much more).
+const ENTRY_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// The artifact names configured for a workflow file (`*` applies to every workflow).
+pub fn wanted(gh: &GithubProvider, workflow: &str) -> Vec<String> {
+    let map = &gh.inner.settings.report_artifacts;
+    let mut names: Vec<String> = map.get(workflow).into_iter().chain(map.get("*")).flatten().cloned().collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> Result<RunEvidence, CiError> {
+    let names = wanted(gh, workflow);
+    if names.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let list: Artifacts = gh.inner.api.get(&format!("/repos/{repo}/actions/runs/{id}/artifacts?per_page=100")).await?;
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    for name in names {
+        let shown = format!("artifact {name}");
+        let problem = |p: String| ReportError { path: shown.clone(), problem: p };
+        let Some(a) = list.artifacts.iter().find(|a| a.name == name) else {
+            errors.push(problem("the run has not uploaded it (yet); the gate cannot be judged without it".into()));
+            continue;
+        };
+        if a.expired {
+            errors.push(problem("it has expired on GitHub; its reports can no longer be read".into()));
+            continue;
+        }
+        if a.size_in_bytes > ARCHIVE_LIMIT {
+            errors.push(problem(format!("it is {} MiB, over the {} MiB limit", a.size_in_bytes >> 20, ARCHIVE_LIMIT >> 20)));
+            continue;
+        }
+        match gh.inner.api.download(&format!("/repos/{repo}/actions/artifacts/{}/zip", a.id), ARCHIVE_LIMIT).await {
+            Err(e) => errors.push(problem(e.to_string())),
+            Ok(bytes) => {
+                let (f, e) = tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
+                findings.extend(f);
+                errors.extend(e);
+            }
+        }
+    }
+    Ok((crate::findings::group(findings), errors))
+}
+
+/// Every report in an artifact's archive, parsed.
+pub fn unpack(archive: &[u8], artifact: &str) -> (Vec<Finding>, Vec<ReportError>) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let mut zip = match zip::ZipArchive::new(std::io::Cursor::new(archive)) {
+        Ok(z) => z,
+        Err(e) => {
+            return (
+                findings,
+                vec![ReportError { path: format!("artifact {artifact}"), problem: format!("not a readable zip archive: {e}") }],
+            );
+        }
+    };
+    let mut reports = 0;
+    for i in 0..zip.len() {
+        let mut entry = match zip.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(ReportError { path: format!("artifact {artifact}"), problem: format!("entry {i}: {e}") });
+                continue;
+            }
+        };
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("entry {i}"));
+        let shown = format!("{artifact}/{}", sanitize::excerpt(&name, 200));
+        reports += 1;
+        if entry.size() > ENTRY_LIMIT {
+            errors.push(ReportError {
+                path: shown,
+                problem: format!("unpacks to {} MiB, over the {} MiB limit", entry.size() >> 20, ENTRY_LIMIT >> 20),
+            });
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        // Never more than the limit, whatever the archive claims.
+        if let Err(e) = (&mut entry).take(ENTRY_LIMIT + 1).read_to_end(&mut bytes) {
+            errors.push(ReportError { path: shown, problem: format!("cannot unpack it: {e}") });
+            continue;
+        }
+        if bytes.len() as u64 > ENTRY_LIMIT {
+            errors.push(ReportError { path: shown, problem: format!("unpacks to more than {} MiB", ENTRY_LIMIT >> 20) });
+            continue;
+        }
+        match crate::findings::parse_report(&bytes, &shown) {
+            Ok(parsed) => findings.extend(parsed.findings),
+            Err(e) => errors.push(e),
+        }
+    }
+    if reports == 0 {
+        errors.push(ReportError { path: format!("artifact {artifact}"), problem: "it holds no file".into() });
+    }
+    (findings, errors)
+}
