@@ -38,7 +38,8 @@ pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEven
     }
     let mut providers: Vec<Arc<dyn CiProvider>> = vec![Arc::new(local.clone())];
     for settings in &config.github {
-        providers.push(Arc::new(crate::ci::github::GithubProvider::new(settings.clone(), events.clone())?));
+        let github = crate::ci::github::GithubProvider::new(settings.clone(), events.clone())?.cached_in(&data_dir.join("cache"));
+        providers.push(Arc::new(github));
     }
     Ok(Ci { registry: Registry::new(providers), local })
 }

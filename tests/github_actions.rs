@@ -428,3 +428,33 @@ async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_c
     let (_, unreadable) = p.evidence(flightdeck::ci::github::run_ref("gh", REPO, broken)).await.unwrap();
     assert!(unreadable.iter().any(|u| u.problem.contains("not a readable zip")), "{unreadable:?}");
 }
+
+/// The last known runs are kept on disk and shown at once (marked as such) when the cockpit starts,
+/// before GitHub answers, even when GitHub does not answer at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_known_runs_are_shown_at_once_marked_as_such() {
+    let gh = double().await;
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.advance_until_settled(id);
+    let data = tempfile::tempdir().unwrap();
+    provider(&gh).cached_in(data.path()).list_runs(RunQuery::default()).await.unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let file = data.path().join("github-gh.json");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "private to the user");
+
+    // A GitHub that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut s = settings(&gh);
+    s.api_url = format!("http://{}", silent.local_addr().unwrap());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let p = GithubProvider::new(s, tx).unwrap().cached_in(data.path());
+    let started = std::time::Instant::now();
+    let stop = tokio_util::sync::CancellationToken::new();
+    p.watch(stop.clone());
+    let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    let flightdeck::ci::RunEvent::Updated(rec) = ev else { panic!("{ev:?}") };
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert_eq!(id_of(&rec.id), id);
+    assert!(rec.note.as_deref().unwrap().starts_with("last known state; asking GitHub"), "{:?}", rec.note);
+    stop.cancel();
+}

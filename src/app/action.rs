@@ -21,6 +21,10 @@ pub enum Action {
         request: u64,
         result: Result<Vec<RunRecord>, String>,
     },
+    /// Another CI provider's runs, after the first answer to the same request.
+    MoreRunsLoaded {
+        result: Result<Vec<RunRecord>, String>,
+    },
     LogLoaded {
         request: u64,
         run: RunRef,

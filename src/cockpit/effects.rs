@@ -19,7 +19,7 @@ const EFFECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct EffectRunner {
-    pub ci: Arc<dyn CiProvider>,
+    pub ci: Arc<crate::ci::Registry>,
     pub actions: UnboundedSender<Action>,
     pub config_dir: Option<PathBuf>,
     pub depth: ColorDepth,
@@ -47,11 +47,7 @@ impl EffectRunner {
         let releases = self.releases.clone();
         tokio::spawn(async move {
             let action = match effect {
-                Effect::LoadRuns { request } => {
-                    // The whole history: the runs list filters and scrolls it in memory.
-                    let result = timed(ci.list_runs(crate::ci::RunQuery::default())).await.map(|page| page.runs);
-                    Action::RunsLoaded { request, result }
-                }
+                Effect::LoadRuns { request } => load_runs(&ci, &tx, request).await,
                 Effect::LoadLog { request, run, job } => {
                     let result = timed(ci.read_log(run.clone(), job.clone())).await;
                     Action::LogLoaded { request, run, job, result }
@@ -138,6 +134,33 @@ impl EffectRunner {
             let _ = tx.send(action);
         });
     }
+}
+
+/// The whole history (the runs list filters and scrolls it in memory), each provider's as it comes:
+/// the local history does not wait for a remote service. The first answer settles the request;
+/// the others follow as more runs.
+async fn load_runs(ci: &crate::ci::Registry, tx: &UnboundedSender<Action>, request: u64) -> Action {
+    use futures::StreamExt;
+    let mut lists: futures::stream::FuturesUnordered<_> = ci
+        .providers()
+        .iter()
+        .map(|p| async move {
+            let name = p.name().to_string();
+            (name, timed(p.list_runs(crate::ci::RunQuery::default())).await.map(|page| page.runs))
+        })
+        .collect();
+    let mut answer = None;
+    while let Some((name, result)) = lists.next().await {
+        let result = result.map_err(|e| format!("{name}: {e}"));
+        match answer.take() {
+            None => answer = Some(Action::RunsLoaded { request, result }),
+            Some(earlier) => {
+                let _ = tx.send(earlier);
+                answer = Some(Action::MoreRunsLoaded { result });
+            }
+        }
+    }
+    answer.unwrap_or(Action::RunsLoaded { request, result: Ok(Vec::new()) })
 }
 
 async fn timed<T, E: std::fmt::Display>(fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, String> {

@@ -110,6 +110,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::MoreRunsLoaded { result } => {
+            state.dirty = true;
+            match result {
+                Ok(runs) => {
+                    let waiting: Vec<RunRef> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id.clone()).collect();
+                    for rec in runs {
+                        upsert_run(state, rec);
+                    }
+                    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
+                    if state.selected_run.is_none()
+                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id.clone())
+                    {
+                        fx.extend(select_run(state, id));
+                    }
+                    return fx;
+                }
+                Err(e) => state.toast_error(format!("cannot read runs: {e}")),
+            }
+            Vec::new()
+        }
         Action::LogLoaded { request, run, job, result } => {
             if state.pending_log != Some(request) {
                 return Vec::new(); // the user has moved on; drop the stale answer

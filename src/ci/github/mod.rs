@@ -49,6 +49,8 @@ struct Inner {
     workflows: Mutex<BTreeMap<String, Vec<model::Workflow>>>,
     /// The login the token belongs to, once asked.
     login: Mutex<Option<String>>,
+    /// Where the last known runs are kept, for a first frame that does not wait for GitHub.
+    cache: Option<std::path::PathBuf>,
 }
 
 /// The token for an API root, as `gh` finds it: `GH_TOKEN`/`GITHUB_TOKEN` for github.com,
@@ -75,8 +77,20 @@ impl GithubProvider {
     pub fn new(settings: GithubSettings, events: UnboundedSender<RunEvent>) -> Result<GithubProvider, CiError> {
         let api = Api::new(&settings.api_url, find_token(&settings.api_url))?;
         Ok(GithubProvider {
-            inner: Arc::new(Inner { settings, api, events, workflows: Mutex::new(BTreeMap::new()), login: Mutex::new(None) }),
+            inner: Arc::new(Inner { settings, api, events, workflows: Mutex::new(BTreeMap::new()), login: Mutex::new(None), cache: None }),
         })
+    }
+
+    /// Keeps the last known runs in `dir`: the cockpit shows them at once, marked as such.
+    pub fn cached_in(self, dir: &std::path::Path) -> GithubProvider {
+        let file = dir.join(format!("github-{}.json", self.inner.settings.name));
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.cache = Some(file);
+                GithubProvider { inner: Arc::new(inner) }
+            }
+            Err(inner) => GithubProvider { inner },
+        }
     }
 
     pub fn budget(&self) -> api::Budget {
@@ -251,12 +265,19 @@ impl CiProvider for GithubProvider {
             }
             runs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
             runs.truncate(limit);
+            if query.pipeline.is_none() {
+                cache::save(self.inner.cache.as_deref(), &runs);
+            }
             Ok(RunPage { runs, next: None })
         }
         .boxed()
     }
 
     fn watch(&self, stop: CancellationToken) {
+        // The last known state first (marked as such), then what GitHub says now.
+        for rec in cache::load(self.inner.cache.as_deref()) {
+            let _ = self.inner.events.send(RunEvent::Updated(Box::new(rec)));
+        }
         tokio::spawn(watch::poll(self.clone(), stop));
     }
 
@@ -360,6 +381,7 @@ impl CiProvider for GithubProvider {
     }
 }
 
+mod cache;
 mod dispatch;
 mod evidence;
 mod reviews;
