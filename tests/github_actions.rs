@@ -348,6 +348,16 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     let listed = runs.as_array().unwrap().iter().find(|r| r["id"] == run.as_str()).unwrap();
     assert_eq!(listed["status"], "waiting");
 
+    // Only GitHub's, or only the local runner's.
+    let (code, out, err) = run_cli(args(&["runs", "--provider", "gh", "--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(parse(&out).as_array().unwrap().iter().all(|r| r["id"].as_str().unwrap().starts_with("gh:")), "{out}");
+    let (code, out, err) = run_cli(args(&["runs", "--provider", "local", "--json"])).await;
+    assert_eq!((code, parse(&out)), (0, serde_json::json!([])), "{err}");
+    let (code, _, err) = run_cli(args(&["runs", "--provider", "gitlab"])).await;
+    assert_eq!(code, 3);
+    assert!(err.contains("no CI provider named `gitlab`") && err.contains("local, gh"), "{err}");
+
     let (code, out, err) = run_cli(args(&["logs", &run, "build"])).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("doing build"), "{out}");
@@ -457,4 +467,39 @@ async fn the_last_known_runs_are_shown_at_once_marked_as_such() {
     assert_eq!(id_of(&rec.id), id);
     assert!(rec.note.as_deref().unwrap().starts_with("last known state; asking GitHub"), "{:?}", rec.note);
     stop.cancel();
+}
+
+/// `run --follow` of a GitHub workflow streams each job's log as the job completes and exits by how
+/// the run ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_follow_streams_a_github_run_to_its_end() {
+    let gh = double().await;
+    gh.add_workflow(REPO, "ci.yml", "name: ci\non: workflow_dispatch\njobs:\n  lint:\n    steps:\n      - name: Lint\n        run: make lint\n  test:\n    steps:\n      - name: Test\n        run: make test\n");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(&config, format!("[ci.github.gh]\nrepo = \"{REPO}\"\napi_url = \"{}\"\nactive_poll = \"1s\"\n", gh.api_url())).unwrap();
+    let mut cmd = std::process::Command::new(support::cli_env::BIN);
+    cmd.arg("--config").arg(&config).arg("--data-dir").arg(dir.path().join("data"));
+    cmd.args(["run", "gh:acme/shop:ci.yml", "--ref", "main", "--follow", "--yes"]).env("GH_ENTERPRISE_TOKEN", TOKEN).env("NO_COLOR", "1");
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // The runner moves the run on while flightdeck follows it.
+    let mover = {
+        let state = gh.state.clone();
+        tokio::spawn(async move {
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let ids: Vec<u64> = state.lock().unwrap().runs.keys().copied().collect();
+                for id in ids {
+                    support::github::advance_in(&state, id);
+                }
+            }
+        })
+    };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    mover.abort();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[lint] doing lint") && stdout.contains("[test] doing test"), "{stdout}");
+    assert!(stderr.contains("lint success") && stderr.contains("test success"), "each job's end is said: {stderr}");
 }

@@ -23,6 +23,10 @@ pub enum Effect {
     LoadFindings {
         run: RunRef,
     },
+    /// Read a run whole (a remote provider lists runs without their jobs).
+    LoadRun {
+        run: RunRef,
+    },
     LoadAcceptances,
     /// Analyse a service's canary over the last `window` seconds.
     Analyse {

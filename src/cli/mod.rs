@@ -109,6 +109,9 @@ pub enum Cmd {
         /// Show at most this many runs
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only the runs of this CI provider (`local`, or a [ci.github.NAME])
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
     },
     /// Print a run's logs (all jobs, or one)
     Logs {
@@ -551,7 +554,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         }
         Some(Cmd::Supervise { .. }) => unreachable!("handled before the configuration is read"),
         Some(Cmd::Supervisor { command }) => supervisor::run(&who, command).await,
-        Some(Cmd::Runs { pipeline, json, limit }) => runs::list(&who, pipeline, json, limit).await,
+        Some(Cmd::Runs { pipeline, json, limit, provider }) => runs::list(&who, pipeline, provider, json, limit).await,
         Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
         Some(Cmd::Cancel { run, confirm }) => runs::cancel(&who, run, &confirm).await,
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,

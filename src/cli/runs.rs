@@ -70,12 +70,15 @@ pub(super) async fn start(
     colour: bool,
     confirm: &Confirmation,
 ) -> anyhow::Result<ExitCode> {
-    let (ci, _events) = providers(who, Open::Recover)?;
+    let (ci, mut events) = providers(who, Open::Recover)?;
     let op = Operation::Trigger { pipeline: pipeline.clone(), with };
     let report = change(&ci.registry, who, op, None, None, confirm).await?;
     let Some(id) = report.new_run else { bail!("the run was not created") };
     if follow {
         eprintln!("run #{id} of `{pipeline}` started; Ctrl-C stops following, not the run");
+        if id.local_number().is_none() {
+            return follow_events(&ci, &mut events, id, None, Printer::new(colour)).await;
+        }
         follow_files(&ci, id, None, Printer::new(colour), true).await
     } else {
         println!("{}", id.text());
@@ -103,9 +106,19 @@ pub(super) async fn retry(who: &Caller<'_>, run: RunRef, follow: bool, colour: b
 }
 
 /// `runs [PIPELINE] [--json] [--limit N]`.
-pub(super) async fn list(who: &Caller<'_>, pipeline: Option<String>, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+pub(super) async fn list(
+    who: &Caller<'_>,
+    pipeline: Option<String>,
+    provider: Option<String>,
+    json: bool,
+    limit: usize,
+) -> anyhow::Result<ExitCode> {
     let (ci, mut events) = providers(who, Open::Recover)?;
-    let page = ci.registry.list_runs(RunQuery { pipeline, limit, after: None }).await?;
+    let query = RunQuery { pipeline, limit, after: None };
+    let page = match provider {
+        None => ci.registry.list_runs(query).await?,
+        Some(name) => ci.registry.provider(&RunRef::new(name, ""))?.list_runs(query).await?,
+    };
     while let Ok(ev) = events.try_recv() {
         if let RunEvent::Problem { message, .. } = ev {
             eprintln!("warning: {}", crate::logstore::sanitize::plain(&message));
@@ -142,7 +155,7 @@ pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, confirm: &Confirmation
 
 /// `logs RUN [JOB] [--follow]`. With --follow the exit code is the run's: 0 only when it succeeded.
 pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follow: bool, colour: bool) -> anyhow::Result<ExitCode> {
-    let (ci, _provider_events) = providers(who, Open::Recover)?;
+    let (ci, mut provider_events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
     let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
@@ -163,8 +176,35 @@ pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follo
         }
         return Ok(if follow { finish(&rec) } else { ExitCode::SUCCESS });
     }
-    local_only(&run, "logs --follow")?;
+    if run.local_number().is_none() {
+        return follow_events(&ci, &mut provider_events, run, job, printer).await;
+    }
     follow_files(&ci, run, job, printer, false).await
+}
+
+/// Follows a remote provider's run through what it reports (each job's log as the job completes)
+/// until the run ends; its exit code says how it ended.
+async fn follow_events(
+    ci: &Ci,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    run: RunRef,
+    job: Option<String>,
+    mut printer: Printer,
+) -> anyhow::Result<ExitCode> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _stop_on_return = stop.clone().drop_guard();
+    ci.registry.watch(stop);
+    while let Some(ev) = events.recv().await {
+        if let (RunEvent::Log { job: j, .. }, Some(k)) = (&ev, &job)
+            && j != k
+        {
+            continue;
+        }
+        if let Some(rec) = printer.event(&run, ev) {
+            return Ok(finish(&rec));
+        }
+    }
+    bail!("run #{run}: its provider stopped reporting")
 }
 
 /// Follows a local run's files (the supervisor writes them) until it ends; the exit code is the
@@ -493,7 +533,7 @@ impl Printer {
                     return Some(*rec);
                 }
             }
-            RunEvent::Problem { message, .. } => eprintln!("warning: {message}"),
+            RunEvent::Problem { message, .. } => eprintln!("warning: {}", crate::logstore::sanitize::plain(&message)),
             _ => {}
         }
         None

@@ -99,6 +99,8 @@ pub struct State {
     pub no_run_details: bool,
     /// Requests that reached the storage host, and whether they carried a token.
     pub storage_requests: Vec<(String, bool)>,
+    /// How long every answer takes (a slow network).
+    pub delay: std::time::Duration,
 }
 
 pub struct GithubDouble {
@@ -226,6 +228,11 @@ impl GithubDouble {
 
 pub(super) use crate::support::http1::{Request, read_request};
 
+/// Moves a run on by one change, from a task that holds only the state.
+pub fn advance_in(state: &Arc<Mutex<State>>, run: u64) {
+    routes::advance(&mut state.lock().unwrap(), run);
+}
+
 /// One reply: status, headers, body bytes.
 pub(super) struct Reply {
     pub status: u16,
@@ -243,6 +250,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await? {
+        let delay = state.lock().map(|s| s.delay).unwrap_or_default();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let reply = routes::answer(&state, &req, enterprise, tls, storage_port);
         write_reply(&mut write, &reply).await?;
     }

@@ -87,6 +87,11 @@ pub(crate) fn upsert_run(state: &mut State, rec: RunRecord) {
         for k in reset {
             view.logs.remove(&k);
         }
+        // A summary without jobs (a remote provider's list) does not erase what was read whole,
+        // unless the run moved on.
+        if rec.jobs.is_empty() && !view.record.jobs.is_empty() && rec.status == view.record.status {
+            return;
+        }
         view.record = rec;
     } else {
         let pos = state.runs.iter().position(|r| rec.is_newer_than(&r.record)).unwrap_or(state.runs.len());
@@ -112,7 +117,12 @@ pub(crate) fn select_run(state: &mut State, id: RunRef) -> Vec<Effect> {
         reset_log_view(state);
     }
     state.dirty = true;
-    ensure_log(state).into_iter().chain(ensure_evidence(state, id, false)).collect()
+    // A run listed without its jobs (a remote provider's summary) is read whole once opened.
+    let whole = state
+        .run(&id)
+        .filter(|r| r.record.jobs.is_empty() && r.record.id.local_number().is_none())
+        .map(|_| Effect::LoadRun { run: id.clone() });
+    whole.into_iter().chain(ensure_log(state)).chain(ensure_evidence(state, id, false)).collect()
 }
 
 pub(crate) fn select_job(state: &mut State, key: String) -> Vec<Effect> {

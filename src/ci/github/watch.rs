@@ -32,8 +32,14 @@ pub async fn poll(gh: GithubProvider, stop: CancellationToken) {
                 }
             };
             for listed in runs {
-                let finished_before = seen.get(&listed.id).is_some_and(|r| r.status.is_terminal());
-                if finished_before && seen.get(&listed.id).is_some_and(|r| r.status == listed.status) {
+                let before = seen.get(&listed.id).map(|r| r.status);
+                if listed.status.is_terminal() && before.is_none_or(|b| b.is_terminal()) {
+                    // Finished before we looked, or already read whole: the list says enough, and
+                    // its jobs and logs are read when someone opens it.
+                    if before.is_none() {
+                        let _ = gh.inner.events.send(RunEvent::Updated(Box::new(listed.clone())));
+                        seen.insert(listed.id.clone(), listed);
+                    }
                     continue;
                 }
                 busy |= !listed.status.is_terminal();
