@@ -43,8 +43,9 @@ fn settings(gh: &github::GithubDouble, repos: Vec<String>, active: Duration, idl
 }
 
 fn token() {
-    // SAFETY: set once, before any provider reads it.
-    unsafe { std::env::set_var("GH_TOKEN", github::TOKEN) };
+    // SAFETY: set once, before any provider reads it. The double is not api.github.com, so the
+    // token is read as an Enterprise Server's.
+    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", github::TOKEN) };
 }
 
 /// 5 repositories, 4 workflows each, 10 finished runs per workflow.
@@ -78,11 +79,12 @@ async fn idle_budget() {
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     // The first look, then 30 idle polls.
     tokio::time::sleep(tick / 2).await;
-    let first = gh.exchanges().len();
-    let first_spent = gh.exchanges().iter().filter(|e| e.status != 304).count();
+    let look = gh.exchanges();
+    let (first, first_spent) = (look.len(), look.iter().filter(|e| e.status != 304).count());
     tokio::time::sleep(tick * 30).await;
     stop.cancel();
     let all = gh.exchanges();
+    assert!(all.iter().all(|e| e.authorized), "every request carried the token");
     let polls = (all.len() - first) as f64 / 30.0;
     let spent = all[first..].iter().filter(|e| e.status != 304).count() as f64 / 30.0;
     let per_hour = 3600.0 / DEFAULT_IDLE.as_secs_f64();
@@ -168,7 +170,7 @@ fn time_to_show(config: &std::path::Path, data: &std::path::Path, needle: &str) 
     // SAFETY: both were just created and belong to nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let mut cmd = std::process::Command::new(binary());
-    cmd.arg("--config").arg(config).arg("--data-dir").arg(data).env("TERM", "xterm-256color").env("GH_TOKEN", github::TOKEN);
+    cmd.arg("--config").arg(config).arg("--data-dir").arg(data).env("TERM", "xterm-256color").env("GH_ENTERPRISE_TOKEN", github::TOKEN);
     cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
     // SAFETY: setsid and TIOCSCTTY are async-signal-safe; they make the pty the child's terminal.
     unsafe {

@@ -367,10 +367,16 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     let inbox = parse(&out);
     assert!(inbox.as_array().unwrap().iter().any(|g| g["run"] == run.as_str() && g["gate"] == "environment production"), "{inbox}");
 
-    let (code, _, err) =
-        run_cli(args(&["approve", &run, "--gate", "environment production", "--confirm", "environment production", "--reason", "CAB-7"]))
-            .await;
+    let approve =
+        ["approve", &run, "--gate", "environment production", "--confirm", "environment production", "--reason", "CAB-7", "--json"];
+    let (code, out, err) = run_cli(args(&approve)).await;
     assert_eq!(code, 0, "{err}");
+    let said = parse(&out);
+    assert_eq!(
+        (said["done"].as_bool(), said["run"].as_str(), said["decision"].as_str()),
+        (Some(true), Some(run.as_str()), Some("approved")),
+        "{out}"
+    );
     assert!(gh.run(id).approvals[0]["comment"].as_str().unwrap().contains("via flightdeck: CAB-7"));
     let (code, _, err) =
         run_cli(args(&["approve", &run, "--gate", "environment production", "--confirm", "environment production", "--reason", "again"]))

@@ -30,6 +30,27 @@ pub struct Confirmation {
     /// Do not ask on the terminal for y/N and dialog confirmations
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Print what was done as JSON on stdout (a refusal still exits non-zero with its reason)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Says what a change did: `message` for people, or one JSON object on stdout with `--json`.
+pub(super) fn tell(flags: &Confirmation, report: &ops::Report, fields: serde_json::Value, to_stdout: bool) {
+    if flags.json {
+        let mut out = serde_json::json!({ "done": true, "message": crate::logstore::sanitize::plain(&report.message) });
+        if let (serde_json::Value::Object(o), serde_json::Value::Object(f)) = (&mut out, fields) {
+            o.extend(f);
+        }
+        if let Some(w) = &report.warning {
+            out["warning"] = serde_json::json!(crate::logstore::sanitize::plain(w));
+        }
+        println!("{out}");
+    } else if to_stdout {
+        println!("{}", crate::logstore::sanitize::plain(&report.message));
+    } else {
+        eprintln!("{}", crate::logstore::sanitize::plain(&report.message));
+    }
 }
 
 /// Who asks for a change from the command line, and with which configuration and data.

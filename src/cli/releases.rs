@@ -228,7 +228,7 @@ pub async fn act(
 ) -> anyhow::Result<ExitCode> {
     let (reg, r) = locate(who, kube, name)?;
     let report = change(who, &reg, &r, action, evidence, flags).await?;
-    println!("{}", plain(&report.message));
+    super::changes::tell(flags, &report, serde_json::json!({ "rollout": r.text() }), true);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,7 +316,7 @@ pub async fn run(cmd: RolloutCmd, who: &Caller<'_>) -> anyhow::Result<ExitCode> 
             };
             let action = RolloutAction::Deploy { version, container: None, stable_version, run };
             let report = change(who, &reg, &r, action, None, &confirm).await?;
-            println!("{}", plain(&report.message));
+            super::changes::tell(&confirm, &report, serde_json::json!({ "rollout": r.text() }), true);
             if stay { follow(&reg, &r).await } else { Ok(ExitCode::SUCCESS) }
         }
     }

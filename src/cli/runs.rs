@@ -73,13 +73,16 @@ pub(super) async fn start(
     let (ci, mut events) = providers(who, Open::Recover)?;
     let op = Operation::Trigger { pipeline: pipeline.clone(), with };
     let report = change(&ci.registry, who, op, None, None, confirm).await?;
-    let Some(id) = report.new_run else { bail!("the run was not created") };
+    let Some(id) = report.new_run.clone() else { bail!("the run was not created") };
     if follow {
         eprintln!("run #{id} of `{pipeline}` started; Ctrl-C stops following, not the run");
         if id.local_number().is_none() {
             return follow_events(&ci, &mut events, id, None, Printer::new(colour)).await;
         }
         follow_files(&ci, id, None, Printer::new(colour), true).await
+    } else if confirm.json {
+        super::changes::tell(confirm, &report, serde_json::json!({ "run": id.text(), "pipeline": pipeline }), true);
+        Ok(ExitCode::SUCCESS)
     } else {
         println!("{}", id.text());
         eprintln!("run #{id} of `{pipeline}` started in the background; follow it with `flightdeck logs {} --follow`", id.text());
@@ -95,7 +98,11 @@ pub(super) async fn retry(who: &Caller<'_>, run: RunRef, follow: bool, colour: b
     if follow {
         local_only(&run, "retry --follow")?;
     }
-    change(&ci.registry, who, Operation::Retry { run: run.clone() }, Some(&rec), None, confirm).await?;
+    let report = change(&ci.registry, who, Operation::Retry { run: run.clone() }, Some(&rec), None, confirm).await?;
+    if confirm.json && !follow {
+        super::changes::tell(confirm, &report, serde_json::json!({ "run": run.text() }), true);
+        return Ok(ExitCode::SUCCESS);
+    }
     if follow {
         eprintln!("retrying run #{run}; Ctrl-C stops following, not the run");
         follow_files(&ci, run, None, Printer::new(colour), true).await
@@ -137,19 +144,25 @@ pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, confirm: &Confirmation
     let (ci, _events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
-    change(&ci.registry, who, Operation::Cancel { run: run.clone() }, Some(&rec), None, confirm).await?;
+    let report = change(&ci.registry, who, Operation::Cancel { run: run.clone() }, Some(&rec), None, confirm).await?;
     let limit = who.config.runner.kill_grace + Duration::from_secs(10);
+    // A remote service is asked once a second: each look costs it something.
+    let every = if run.local_number().is_some() { Duration::from_millis(100) } else { Duration::from_secs(1) };
     let start = std::time::Instant::now();
     loop {
         let rec = ci.registry.run(run.clone()).await?;
         if rec.status.is_terminal() {
-            eprintln!("run #{run} is {}", rec.status.label());
+            if confirm.json {
+                super::changes::tell(confirm, &report, serde_json::json!({ "run": run.text(), "status": rec.status }), true);
+            } else {
+                eprintln!("run #{run} is {}", rec.status.label());
+            }
             return Ok(ExitCode::SUCCESS);
         }
         if start.elapsed() > limit {
             bail!("asked run #{run} to cancel, but it is still {} after {}s", rec.status.label(), limit.as_secs());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(every).await;
     }
 }
 
@@ -263,8 +276,9 @@ pub(super) async fn decide(
         }
     };
     let evidence = evidence_of(who.config, &ci.registry, &run).await?;
+    let fields = serde_json::json!({ "run": run.text(), "gate": job, "decision": if approve { "approved" } else { "rejected" } });
     let report = change(&ci.registry, who, Operation::Gate { run, job, approve }, Some(&rec), Some(&evidence), confirm).await?;
-    eprintln!("{}", report.message);
+    super::changes::tell(confirm, &report, fields, false);
     Ok(ExitCode::SUCCESS)
 }
 
