@@ -54,6 +54,13 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
         let keeper = Arc::new(crate::supervisor::Client::new(data_dir, config.path.as_deref()));
         providers.push(Arc::new(crate::rollout::NginxProvider::kept_by(nginx_controller(config, data_dir), keeper)));
     }
+    for settings in &config.github {
+        // The repositories' deployments: which version is in which environment.
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(gh) = crate::ci::github::GithubProvider::new(settings.clone(), events) {
+            providers.push(Arc::new(crate::ci::github::GithubDeployments::of(gh)));
+        }
+    }
     match &config.kubernetes {
         Some(k) => providers.push(Arc::new(crate::argo::ArgoProvider::new(k.clone()))),
         None if kube => providers.push(Arc::new(crate::argo::ArgoProvider::new(Default::default()))),

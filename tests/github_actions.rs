@@ -384,6 +384,20 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("already approved by github:octo-reviewer"), "{err}");
 
+    // Once deployed, the Releases overview says which version is in production, and which run.
+    gh.advance_until_settled(id);
+    let (code, out, err) = run_cli(args(&["rollouts", "--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    let rows = parse(&out);
+    let row = rows.as_array().unwrap().iter().find(|r| r["kind"] == "GitHub deployment").unwrap_or_else(|| panic!("{rows}"));
+    assert_eq!(
+        (row["environment"].as_str(), row["state"].as_str(), row["health"].as_str()),
+        (Some("production"), Some("success"), Some("healthy")),
+        "{row}"
+    );
+    assert!(row["version"].as_str().unwrap().starts_with("main @ "), "{row}");
+    assert_eq!(row["run"], run.as_str(), "{row}");
+
     let journal = std::fs::read_to_string(dir.path().join("data/audit.jsonl")).unwrap();
     let trigger = journal.lines().map(parse).find(|r| r["action"] == "run.trigger").unwrap();
     assert_eq!(trigger["parameters"]["ref"], "main");

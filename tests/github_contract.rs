@@ -70,6 +70,10 @@ async fn scenario(gh: &GithubDouble) {
     p.decide_gate(run.clone(), "environment production".into(), decide(true)).await.unwrap();
     p.decide_gate(run.clone(), "environment production".into(), decide(false)).await.unwrap_err();
     gh.advance_until_settled(id);
+    // Which version is in which environment.
+    use flightdeck::delivery::RolloutProvider;
+    let deployed = flightdeck::ci::github::GithubDeployments::of(provider(gh)).list().await.unwrap();
+    assert_eq!(deployed.len(), 1, "production was deployed");
     p.retry(run.clone(), trigger("production")).await.unwrap();
     p.cancel(run.clone()).await.unwrap();
     gh.add_artifact(id, "scan-reports", b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());

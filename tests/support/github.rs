@@ -101,6 +101,22 @@ pub struct State {
     pub storage_requests: Vec<(String, bool)>,
     /// How long every answer takes (a slow network).
     pub delay: std::time::Duration,
+    /// Deployments, as a job with an `environment` makes them.
+    pub deployments: Vec<Deployment>,
+}
+
+/// One deployment and its statuses (oldest first).
+#[derive(Clone, Debug, Default)]
+pub struct Deployment {
+    pub id: u64,
+    pub repo: String,
+    pub environment: String,
+    pub git_ref: String,
+    pub sha: String,
+    pub run: u64,
+    pub created_at: String,
+    /// (id, state, at)
+    pub statuses: Vec<(u64, String, String)>,
 }
 
 pub struct GithubDouble {

@@ -265,3 +265,22 @@ pub fn artifact(repo: &str, run: u64, id: u64, name: &str, size: usize, branch: 
            "expired": false, "created_at": "2026-11-29T10:00:00Z", "expires_at": "2027-02-27T10:00:00Z", "updated_at": "2026-11-29T10:00:00Z",
            "digest": null, "workflow_run": {"id": run, "repository_id": 1, "head_repository_id": 1, "head_branch": branch, "head_sha": sha}})
 }
+
+pub fn deployment(d: &super::Deployment) -> Value {
+    let api = api();
+    let u = format!("{api}/repos/{}/deployments/{}", d.repo, d.id);
+    json!({"url": u, "id": d.id, "node_id": format!("DE_{}", d.id), "sha": d.sha, "ref": d.git_ref, "task": "deploy", "payload": {},
+           "original_environment": d.environment, "environment": d.environment, "description": null, "creator": user("github-actions[bot]", 41898282),
+           "created_at": d.created_at, "updated_at": d.statuses.last().map(|s| s.2.clone()).unwrap_or_else(|| d.created_at.clone()),
+           "statuses_url": format!("{u}/statuses"), "repository_url": format!("{api}/repos/{}", d.repo),
+           "transient_environment": false, "production_environment": d.environment == "production"})
+}
+
+pub fn deployment_status(d: &super::Deployment, id: u64, state: &str, at: &str) -> Value {
+    let (api, web) = (api(), web());
+    let run_url = format!("{web}/{}/actions/runs/{}", d.repo, d.run);
+    json!({"url": format!("{api}/repos/{}/deployments/{}/statuses/{id}", d.repo, d.id), "id": id, "node_id": format!("DES_{id}"), "state": state,
+           "creator": user("github-actions[bot]", 41898282), "description": "", "environment": d.environment, "target_url": run_url, "log_url": run_url,
+           "environment_url": "", "created_at": at, "updated_at": at, "deployment_url": format!("{api}/repos/{}/deployments/{}", d.repo, d.id),
+           "repository_url": format!("{api}/repos/{}", d.repo)})
+}

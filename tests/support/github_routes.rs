@@ -127,6 +127,27 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
             }
         }
         ("GET", ["repos", o, r, "actions", "runs"]) => ok(list_runs(st, &format!("{o}/{r}"), None, req)),
+        ("GET", ["repos", o, r, "deployments"]) => {
+            let repo = format!("{o}/{r}");
+            let env = req.query.get("environment");
+            let list: Vec<Value> = st
+                .deployments
+                .iter()
+                .rev()
+                .filter(|d| d.repo == repo && env.is_none_or(|e| &d.environment == e))
+                .map(objects::deployment)
+                .collect();
+            ok(Value::Array(list))
+        }
+        ("GET", ["repos", o, r, "deployments", id, "statuses"]) => {
+            let repo = format!("{o}/{r}");
+            match st.deployments.iter().find(|d| d.repo == repo && d.id.to_string() == *id) {
+                Some(d) => ok(Value::Array(
+                    d.statuses.iter().rev().map(|(sid, state, at)| objects::deployment_status(d, *sid, state, at)).collect(),
+                )),
+                None => not_found(),
+            }
+        }
         ("GET", ["repos", o, r, "actions", "workflows", wf, "runs"]) => {
             let repo = format!("{o}/{r}");
             match workflow_file(st, &repo, wf) {
@@ -493,6 +514,9 @@ pub fn advance(st: &mut State, id: u64) {
         .flat_map(|a| a["environments"].as_array().cloned().unwrap_or_default())
         .filter_map(|e| e["name"].as_str().map(str::to_string))
         .collect();
+    let mut deploy_started: Option<String> = None;
+    let mut deploy_ended: Option<(String, String)> = None;
+    let (repo, branch, sha) = (r.repo.clone(), r.branch.clone(), r.sha.clone());
     let Some(j) = r.jobs.iter_mut().find(|j| j.status != "completed") else {
         let failed = r.jobs.iter().any(|j| j.conclusion.as_deref() == Some("failure"));
         r.status = "completed".into();
@@ -514,6 +538,9 @@ pub fn advance(st: &mut State, id: u64) {
                 if let Some(s) = j.steps.first_mut() {
                     s.1 = "in_progress".into();
                 }
+                if let Some(env) = j.environment.clone() {
+                    deploy_started = Some(env);
+                }
             }
         },
         "in_progress" => match j.steps.iter().position(|s| s.1 != "completed") {
@@ -526,14 +553,38 @@ pub fn advance(st: &mut State, id: u64) {
                     j.status = "completed".into();
                     j.conclusion = Some("success".into());
                     j.completed_at = Some(now());
+                    deploy_ended = j.environment.clone().map(|e| (e, "success".to_string()));
                 }
             }
             None => {
                 j.status = "completed".into();
                 j.conclusion = Some("success".into());
                 j.completed_at = Some(now());
+                deploy_ended = j.environment.clone().map(|e| (e, "success".to_string()));
             }
         },
         _ => {}
+    }
+    // A job with an environment deploys there: in progress while it runs, then how it ended.
+    if let Some(env) = deploy_started {
+        st.next_id += 1;
+        let (deployment, status) = (st.next_id, st.next_id + 1);
+        st.next_id += 1;
+        st.deployments.push(super::Deployment {
+            id: deployment,
+            repo,
+            environment: env,
+            git_ref: branch,
+            sha,
+            run: id,
+            created_at: now(),
+            statuses: vec![(status, "in_progress".into(), now())],
+        });
+    } else if let Some((env, state)) = deploy_ended {
+        st.next_id += 1;
+        let sid = st.next_id;
+        if let Some(d) = st.deployments.iter_mut().rev().find(|d| d.run == id && d.environment == env) {
+            d.statuses.push((sid, state, now()));
+        }
     }
 }

@@ -26,6 +26,7 @@ use crate::config::{GITHUB_API, GithubSettings};
 use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger};
 use crate::logstore::{RawLine, Stream};
 pub use convert::{gate_key, run_ref};
+pub use deployments::GithubDeployments;
 
 /// The most runs one list asks for per repository.
 const PAGE: usize = 100;
@@ -382,6 +383,7 @@ impl CiProvider for GithubProvider {
 }
 
 mod cache;
+mod deployments;
 mod dispatch;
 mod evidence;
 mod reviews;
