@@ -176,7 +176,11 @@ async fn a_reviewer_github_does_not_let_approve_is_told_so_and_nothing_is_review
     gh.with(|s| s.reviewer_may_approve = false);
     let run = flightdeck::ci::github::run_ref("gh", REPO, id);
     let rec = p.run(run.clone()).await.unwrap();
-    assert!(rec.job("environment production").unwrap().error.as_deref().unwrap().contains("may NOT approve"));
+    let gate = rec.job("environment production").unwrap();
+    assert!(gate.error.as_deref().unwrap().contains("may NOT approve"));
+    assert!(
+        gate.gate.as_ref().unwrap().refused_by_service.as_deref().unwrap().contains("not among the required reviewers (@octo-reviewer)")
+    );
     let err = p
         .decide_gate(
             run,

@@ -332,7 +332,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                 security: Some(&evidence),
             });
             let blocked = match verdict {
-                crate::policy::Verdict::Allowed { .. } => None,
+                crate::policy::Verdict::Allowed { .. } => gate.gate.as_ref().and_then(|g| g.refused_by_service.clone()),
                 crate::policy::Verdict::Refused { message, .. } => Some(message),
             };
             let gate_verdict = env.as_deref().and_then(|e| config.policy.environments.get(e)).map(|p| evidence.judge(&p.security, today));

@@ -150,6 +150,9 @@ pub struct GateInfo {
     pub deadline: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<GateDecision>,
+    /// Why the CI service itself would refuse this user's decision (not a required reviewer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by_service: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -74,7 +74,7 @@ fn job(key: &str, status: JobStatus, gate: Option<&str>) -> JobRecord {
         attempts: 1,
         error: None,
         reports: Vec::new(),
-        gate: gate.map(|env| GateInfo { environment: Some(env.into()), deadline: None, decision: None }),
+        gate: gate.map(|env| GateInfo { environment: Some(env.into()), deadline: None, decision: None, refused_by_service: None }),
         findings: None,
         steps: Vec::new(),
         url: None,

@@ -68,7 +68,7 @@ pub fn release_stages() -> Vec<StageRecord> {
 
 fn gate_job(status: JobStatus, start: Option<i64>) -> JobRecord {
     let mut j = job("approve-prod", None, status, start, None);
-    j.gate = Some(GateInfo { environment: Some("prod".into()), deadline: None, decision: None });
+    j.gate = Some(GateInfo { environment: Some("prod".into()), deadline: None, decision: None, refused_by_service: None });
     j
 }
 

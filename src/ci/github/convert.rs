@@ -125,7 +125,17 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
                 if d.current_user_can_approve { "your token may approve" } else { "your token may NOT approve" }
             )),
             reports: p.reports.iter().map(|a| format!("artifact {a}")).collect(),
-            gate: Some(GateInfo { environment: Some(env), deadline, decision: None }),
+            gate: Some(GateInfo {
+                environment: Some(env),
+                deadline,
+                decision: None,
+                refused_by_service: (!d.current_user_can_approve).then(|| {
+                    format!(
+                        "GitHub: this token's user is not among the required reviewers ({})",
+                        sanitize::excerpt(&reviewers.join(", "), 300)
+                    )
+                }),
+            }),
             findings: None,
             steps: Vec::new(),
             url: Some(run.html_url.clone()),
@@ -158,6 +168,7 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
                         at: ts(Some(&run.updated_at)).unwrap_or_else(Timestamp::now),
                         comment: sanitize::excerpt(&a.comment, 500),
                     }),
+                    refused_by_service: None,
                 }),
                 findings: None,
                 steps: Vec::new(),

@@ -16,6 +16,7 @@ const FOLLOWED: usize = 20;
 pub async fn poll(gh: GithubProvider, stop: CancellationToken) {
     let mut seen: HashMap<RunRef, RunRecord> = HashMap::new();
     let mut logs_sent: HashSet<(RunRef, String)> = HashSet::new();
+    let mut warned_at: Option<u64> = None;
     for repo in gh.inner.settings.repos.clone() {
         if let Err(e) = gh.workflows(&repo).await {
             let _ = gh.inner.events.send(RunEvent::Problem { run: None, message: format!("GitHub {repo}: {e}") });
@@ -75,8 +76,13 @@ pub async fn poll(gh: GithubProvider, stop: CancellationToken) {
                 }
             }
         }
-        if let Some(low) = gh.budget().low() {
+        // Said when the budget runs low, then each time what is left halves; not at every poll.
+        let budget = gh.budget();
+        if let (Some(low), Some(left)) = (budget.low(), budget.remaining)
+            && warned_at.is_none_or(|w| left * 2 <= w)
+        {
             let _ = gh.inner.events.send(RunEvent::Problem { run: None, message: low });
+            warned_at = Some(left.max(1));
         }
         let pause = if busy { gh.inner.settings.active_poll } else { gh.inner.settings.idle_poll };
         tokio::select! {

@@ -26,7 +26,12 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
                 attempts: 0,
                 error: None,
                 reports: stage.reports.clone(),
-                gate: stage.gate.as_ref().map(|_| GateInfo { environment: stage.environment.clone(), deadline: None, decision: None }),
+                gate: stage.gate.as_ref().map(|_| GateInfo {
+                    environment: stage.environment.clone(),
+                    deadline: None,
+                    decision: None,
+                    refused_by_service: None,
+                }),
                 findings: None,
                 steps: Vec::new(),
                 url: None,

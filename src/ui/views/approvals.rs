@@ -16,6 +16,9 @@ use crate::util::{elapsed, format_duration};
 
 /// Whether the current user may approve this gate, and if not why.
 pub fn may_approve(state: &State, run: &RunRecord, gate: &JobRecord) -> Result<(), String> {
+    if let Some(why) = gate.gate.as_ref().and_then(|g| g.refused_by_service.clone()) {
+        return Err(why);
+    }
     let env: Vec<String> = gate.gate.as_ref().and_then(|g| g.environment.clone()).into_iter().collect();
     let started_by = run.started_by();
     match state.policy.evaluate(&Request {
