@@ -527,3 +527,38 @@ async fn run_follow_streams_a_github_run_to_its_end() {
     assert!(stdout.contains("[lint] doing lint") && stdout.contains("[test] doing test"), "{stdout}");
     assert!(stderr.contains("lint success") && stderr.contains("test success"), "each job's end is said: {stderr}");
 }
+
+/// Re-run what failed, the whole run or one job; cancel, or force-cancel a run that does not stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_failed_all_or_one_job_and_force_cancel() {
+    use flightdeck::ci::RetryScope;
+    let gh = double().await;
+    gh.add_workflow(REPO, "ci.yml", "name: ci\non: [push]\njobs:\n  lint:\n    steps:\n      - name: Lint\n        run: make lint\n  test:\n    steps:\n      - name: Test\n        run: make test\n");
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "ci.yml", "main", "bob", "push");
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    gh.fail_job(id, "lint", "2026-11-29T10:00:00.0000000Z ##[error]lint failed\n");
+    gh.advance_until_settled(id);
+    let who = Trigger { actor: "alice".into(), via: "cli".into(), ..Default::default() };
+    let posted = |gh: &GithubDouble| gh.exchanges().iter().filter(|e| e.method == "POST").map(|e| e.path.clone()).collect::<Vec<_>>();
+
+    p.retry_scoped(run.clone(), who.clone(), RetryScope::Failed).await.unwrap();
+    assert!(posted(&gh).last().unwrap().ends_with(&format!("/runs/{id}/rerun-failed-jobs")));
+    // Still running: GitHub re-runs only what has ended.
+    let err = p.retry_scoped(run.clone(), who.clone(), RetryScope::All).await.unwrap_err().to_string();
+    assert!(err.contains("only once it has ended"), "{err}");
+    gh.advance_until_settled(id);
+    p.retry_scoped(run.clone(), who.clone(), RetryScope::All).await.unwrap();
+    assert!(posted(&gh).last().unwrap().ends_with(&format!("/runs/{id}/rerun")));
+    gh.advance_until_settled(id);
+    p.retry_scoped(run.clone(), who.clone(), RetryScope::Job("test".into())).await.unwrap();
+    assert!(posted(&gh).last().unwrap().contains("/actions/jobs/"), "{:?}", posted(&gh));
+    assert_eq!(gh.run(id).attempt, 4, "three re-runs, each a new attempt");
+    let err = p.retry_scoped(run.clone(), who.clone(), RetryScope::Job("deploy".into())).await.unwrap_err().to_string();
+    assert!(err.contains("has no job `deploy`"), "{err}");
+
+    // A run that does not stop: the forced cancel.
+    p.force_cancel(run.clone()).await.unwrap();
+    assert!(posted(&gh).last().unwrap().ends_with(&format!("/runs/{id}/force-cancel")));
+    assert_eq!(gh.run(id).conclusion.as_deref(), Some("cancelled"));
+}

@@ -76,6 +76,9 @@ async fn scenario(gh: &GithubDouble) {
     assert_eq!(deployed.len(), 1, "production was deployed");
     p.retry(run.clone(), trigger("production")).await.unwrap();
     p.cancel(run.clone()).await.unwrap();
+    gh.advance_until_settled(id);
+    p.retry_scoped(run.clone(), trigger("production"), flightdeck::ci::RetryScope::Job("build".into())).await.unwrap();
+    p.force_cancel(run.clone()).await.unwrap();
     gh.add_artifact(id, "scan-reports", b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());
     p.run(run.clone()).await.unwrap();
     p.login().await.unwrap();

@@ -139,7 +139,7 @@ fn mutations_need_confirmation_and_run_once() {
     keys(&mut st, "c");
     let fx = keys(&mut st, "y");
     assert!(
-        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Cancel { run: flightdeck::domain::RunRef::local(3) } && a.tier == Tier::YesNo),
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Cancel { run: flightdeck::domain::RunRef::local(3), force: false } && a.tier == Tier::YesNo),
         "{fx:?}"
     );
     // Pressed again before the first cancel finished: nothing is sent twice.

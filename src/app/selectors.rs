@@ -68,7 +68,11 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
         },
         Command::Cancel | Command::Retry => {
             let Some(run) = state.selected_run.clone() else { return Ok(()) };
-            if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } }
+            if cmd == Command::Cancel {
+                Operation::Cancel { run, force: false }
+            } else {
+                Operation::Retry { run, scope: Default::default() }
+            }
         }
         Command::Approve | Command::Reject => {
             let gate = match state.screen {

@@ -67,6 +67,28 @@ pub struct DecidedGate {
     pub at: String,
 }
 
+/// What a retry runs again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RetryScope {
+    /// The jobs that failed, were cancelled or skipped.
+    #[default]
+    Failed,
+    /// The whole run.
+    All,
+    /// One job.
+    Job(String),
+}
+
+impl RetryScope {
+    pub fn describe(&self) -> String {
+        match self {
+            RetryScope::Failed => "the failed jobs".into(),
+            RetryScope::All => "every job".into(),
+            RetryScope::Job(j) => format!("job `{j}`"),
+        }
+    }
+}
+
 /// Which runs to list: newest first, at most `limit`, older than the cursor a previous page gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {
@@ -107,6 +129,21 @@ pub trait CiProvider: Send + Sync {
     fn trigger(&self, pipeline: String, trigger: Trigger) -> BoxFuture<'_, Result<RunRef, CiError>>;
     fn cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>>;
     fn retry(&self, run: RunRef, trigger: Trigger) -> BoxFuture<'_, Result<(), CiError>>;
+    /// Runs again what `scope` says; a provider that retries only what failed refuses the rest.
+    fn retry_scoped(&self, run: RunRef, trigger: Trigger, scope: RetryScope) -> BoxFuture<'_, Result<(), CiError>> {
+        match scope {
+            RetryScope::Failed => self.retry(run, trigger),
+            other => {
+                let why = format!("{} retries the failed, cancelled and skipped jobs of a run only, not {}", self.name(), other.describe());
+                Box::pin(async move { Err(CiError::Other(why)) })
+            }
+        }
+    }
+    /// The CI service's forced cancel, for a run that does not stop.
+    fn force_cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
+        let why = format!("{} has no forced cancel: `cancel {}` ends its jobs", self.name(), run.text());
+        Box::pin(async move { Err(CiError::Other(why)) })
+    }
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
     fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
     /// Who the CI service takes the user to be, for an action on `subject` (a run reference or

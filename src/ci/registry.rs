@@ -164,6 +164,14 @@ impl CiProvider for Registry {
         async move { self.provider(&run)?.retry(run, trigger).await }.boxed()
     }
 
+    fn retry_scoped(&self, run: RunRef, trigger: Trigger, scope: crate::ci::RetryScope) -> BoxFuture<'_, Result<(), CiError>> {
+        async move { self.provider(&run)?.retry_scoped(run, trigger, scope).await }.boxed()
+    }
+
+    fn force_cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
+        async move { self.provider(&run)?.force_cancel(run).await }.boxed()
+    }
+
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
         async move { self.provider(&run)?.decide_gate(run, job, decision).await }.boxed()
     }

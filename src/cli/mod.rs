@@ -127,6 +127,9 @@ pub enum Cmd {
     Cancel {
         /// The run: its number (42), or provider:id (local:42, gh:owner/repo:123)
         run: RunRef,
+        /// The CI service's forced cancel, for a run that does not stop (GitHub's force-cancel)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -141,6 +144,15 @@ pub enum Cmd {
         /// Stream the jobs' logs and exit 0 only if the run succeeds
         #[arg(long, short)]
         follow: bool,
+        /// Only the failed, cancelled or skipped jobs (the default)
+        #[arg(long, conflicts_with_all = ["all", "job"])]
+        failed: bool,
+        /// Every job of the run (GitHub)
+        #[arg(long, conflicts_with = "job")]
+        all: bool,
+        /// One job (GitHub)
+        #[arg(long, value_name = "JOB")]
+        job: Option<String>,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -539,7 +551,12 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let with = runs::trigger_with(git_ref, &inputs)?;
             runs::start(&who, pipeline, with, follow, colour, &confirm).await
         }
-        Some(Cmd::Retry { target, kube, follow, confirm }) => {
+        Some(Cmd::Retry { target, kube, follow, failed: _, all, job, confirm }) => {
+            let scope = match (all, job) {
+                (true, _) => crate::ci::RetryScope::All,
+                (false, Some(j)) => crate::ci::RetryScope::Job(j),
+                (false, None) => crate::ci::RetryScope::Failed,
+            };
             // The reference says which: a run (`42`, `local:42`, `gh:…`) or a rollout
             // (`NS/NAME`, `nginx:NAME`, `argo:CTX/NS/NAME`, or a NAME no CI provider claims).
             let run = target.parse::<RunRef>().ok().filter(|r| match r.provider.as_str() {
@@ -548,7 +565,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
                 _ => true,
             });
             match run {
-                Some(run) => runs::retry(&who, run, follow, colour, &confirm).await,
+                Some(run) => runs::retry(&who, run, scope, follow, colour, &confirm).await,
                 None => releases::act(&who, &kube, &target, RA::Retry, None, &confirm).await,
             }
         }
@@ -556,7 +573,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Supervisor { command }) => supervisor::run(&who, command).await,
         Some(Cmd::Runs { pipeline, json, limit, provider }) => runs::list(&who, pipeline, provider, json, limit).await,
         Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
-        Some(Cmd::Cancel { run, confirm }) => runs::cancel(&who, run, &confirm).await,
+        Some(Cmd::Cancel { run, force, confirm }) => runs::cancel(&who, run, force, &confirm).await,
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => runs::decide(&who, run, gate, false, &confirm).await,
         Some(Cmd::Findings { run, json, gate }) => runs::findings(&who, run, json, gate.as_deref()).await,

@@ -91,14 +91,21 @@ pub(super) async fn start(
 }
 
 /// `retry RUN [--follow]`.
-pub(super) async fn retry(who: &Caller<'_>, run: RunRef, follow: bool, colour: bool, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+pub(super) async fn retry(
+    who: &Caller<'_>,
+    run: RunRef,
+    scope: crate::ci::RetryScope,
+    follow: bool,
+    colour: bool,
+    confirm: &Confirmation,
+) -> anyhow::Result<ExitCode> {
     let (ci, _events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
     if follow {
         local_only(&run, "retry --follow")?;
     }
-    let report = change(&ci.registry, who, Operation::Retry { run: run.clone() }, Some(&rec), None, confirm).await?;
+    let report = change(&ci.registry, who, Operation::Retry { run: run.clone(), scope }, Some(&rec), None, confirm).await?;
     if confirm.json && !follow {
         super::changes::tell(confirm, &report, serde_json::json!({ "run": run.text() }), true);
         return Ok(ExitCode::SUCCESS);
@@ -140,11 +147,11 @@ pub(super) async fn list(
 }
 
 /// `cancel RUN`: asks, then waits until the run has ended.
-pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
+pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, force: bool, confirm: &Confirmation) -> anyhow::Result<ExitCode> {
     let (ci, _events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
-    let report = change(&ci.registry, who, Operation::Cancel { run: run.clone() }, Some(&rec), None, confirm).await?;
+    let report = change(&ci.registry, who, Operation::Cancel { run: run.clone(), force }, Some(&rec), None, confirm).await?;
     let limit = who.config.runner.kill_grace + Duration::from_secs(10);
     // A remote service is asked once a second: each look costs it something.
     let every = if run.local_number().is_some() { Duration::from_millis(100) } else { Duration::from_secs(1) };

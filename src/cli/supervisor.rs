@@ -55,7 +55,7 @@ pub(super) async fn run(who: &Caller<'_>, command: SupervisorCmd) -> anyhow::Res
             for text in &status.runs {
                 let run = ci.registry.resolve(text.parse()?)?;
                 let rec = ci.registry.run(run.clone()).await?;
-                change(&ci.registry, who, Operation::Cancel { run }, Some(&rec), None, &confirm).await?;
+                change(&ci.registry, who, Operation::Cancel { run, force: false }, Some(&rec), None, &confirm).await?;
             }
             journal_stop(who, &reason, &status.runs)?;
             let stopped = tokio::task::spawn_blocking(move || client.stop(&reason)).await??;

@@ -30,9 +30,12 @@ pub enum Operation {
     },
     Cancel {
         run: RunRef,
+        /// The CI service's forced cancel (GitHub's `force-cancel`), for a run stuck cancelling.
+        force: bool,
     },
     Retry {
         run: RunRef,
+        scope: crate::ci::RetryScope,
     },
     Gate {
         run: RunRef,
@@ -88,8 +91,8 @@ impl Operation {
     pub fn key(&self) -> String {
         match self {
             Operation::Trigger { pipeline, .. } => format!("run {pipeline}"),
-            Operation::Cancel { run } => format!("cancel #{run}"),
-            Operation::Retry { run } => format!("retry #{run}"),
+            Operation::Cancel { run, .. } => format!("cancel #{run}"),
+            Operation::Retry { run, .. } => format!("retry #{run}"),
             Operation::Gate { run, job, approve } => format!("{} gate {job} of #{run}", if *approve { "approve" } else { "reject" }),
             Operation::AcceptRisk { id, package, .. } => {
                 format!("accept {id}{}", package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default())
@@ -146,7 +149,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
             )],
             evidence_hint: None,
         }),
-        Operation::Cancel { run: id } | Operation::Retry { run: id } => {
+        Operation::Cancel { run: id, .. } | Operation::Retry { run: id, .. } => {
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
             let envs = run_environments(rec);
             let base = json!({ "run": id, "pipeline": rec.pipeline });
@@ -330,7 +333,7 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, mut a: Approved) ->
     // Where the CI service authenticates the user, who it knows them as goes beside the account.
     let subject = match &a.op {
         Operation::Trigger { pipeline, .. } => Some(pipeline.clone()),
-        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } => Some(run.text()),
+        Operation::Cancel { run, .. } | Operation::Retry { run, .. } | Operation::Gate { run, .. } => Some(run.text()),
         _ => None,
     };
     if let Some(subject) = subject
@@ -346,10 +349,14 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, mut a: Approved) ->
                 let trigger = Trigger { git_ref: with.git_ref.clone(), inputs: with.inputs.clone(), ..trigger.clone() };
                 ci.trigger(pipeline.clone(), trigger).await.map(|id| (format!("started run #{id} of `{pipeline}`"), Some(id)))
             }
-            Operation::Cancel { run } => ci.cancel(run.clone()).await.map(|_| (format!("cancelling run #{run}"), None)),
-            Operation::Retry { run } => {
-                ci.retry(run.clone(), trigger).await.map(|_| (format!("retrying the failed jobs of run #{run}"), None))
+            Operation::Cancel { run, force: false } => ci.cancel(run.clone()).await.map(|_| (format!("cancelling run #{run}"), None)),
+            Operation::Cancel { run, force: true } => {
+                ci.force_cancel(run.clone()).await.map(|_| (format!("force-cancelling run #{run}"), None))
             }
+            Operation::Retry { run, scope } => ci
+                .retry_scoped(run.clone(), trigger, scope.clone())
+                .await
+                .map(|_| (format!("retrying {} of run #{run}", scope.describe()), None)),
             Operation::Gate { run, job, approve } => {
                 let decision = GateDecision {
                     approved: *approve,

@@ -199,6 +199,34 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
                 None => not_found(),
             }
         }
+        ("POST", ["repos", o, r, "actions", "jobs", id, "rerun"]) => {
+            let repo = format!("{o}/{r}");
+            let Some(job) = id.parse::<u64>().ok() else { return not_found() };
+            let Some(run) = st.runs.values_mut().find(|run| run.repo == repo && run.jobs.iter().any(|j| j.id == job)) else {
+                return not_found();
+            };
+            if run.status != "completed" {
+                let (s, b) = message(403, "This workflow is already running");
+                return (s, b, Vec::new());
+            }
+            run.attempt += 1;
+            run.status = "queued".into();
+            run.conclusion = None;
+            for j in &mut run.jobs {
+                if j.id == job {
+                    *j = JobState {
+                        id: j.id + 100_000,
+                        name: j.name.clone(),
+                        environment: j.environment.clone(),
+                        steps: reset_steps(&j.steps),
+                        status: "queued".into(),
+                        ..JobState::default()
+                    };
+                }
+            }
+            run.updated_at = now();
+            (201, json!({}), Vec::new())
+        }
         ("GET", ["repos", o, r, "actions", "jobs", id, "logs"]) => {
             let repo = format!("{o}/{r}");
             let job = id
@@ -325,7 +353,7 @@ fn run_route(st: &mut State, method: &str, id: u64, rest: &[&str], body: &Value,
             ok(Value::Array(pending))
         }
         ("POST", ["pending_deployments"]) => review(st, id, body),
-        ("POST", ["cancel"]) => {
+        ("POST", ["cancel" | "force-cancel"]) => {
             let r = st.runs.get_mut(&id).unwrap();
             if r.status == "completed" {
                 let (s, b) = message(409, "Cannot cancel a workflow run that is completed.");

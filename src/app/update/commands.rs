@@ -176,7 +176,11 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 state.toast_error("no run selected");
                 return Vec::new();
             };
-            let op = if cmd == Command::Cancel { Operation::Cancel { run } } else { Operation::Retry { run } };
+            let op = if cmd == Command::Cancel {
+                Operation::Cancel { run, force: false }
+            } else {
+                Operation::Retry { run, scope: Default::default() }
+            };
             request(state, op)
         }
         Command::Approve | Command::Reject => {

@@ -33,7 +33,7 @@ pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, Str
                 .map_err(|e| e.to_string());
         }
         Operation::Trigger { pipeline, .. } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
-        Operation::Cancel { run } | Operation::Retry { run } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
+        Operation::Cancel { run, .. } | Operation::Retry { run, .. } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(run).map(|r| &r.record), Vec::new())
         }
     };
@@ -128,8 +128,8 @@ pub fn start_without_dialog(state: &mut State, pipeline: &str) -> Vec<Effect> {
 pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
     match op {
         Operation::Trigger { pipeline, .. } => format!("Run pipeline `{pipeline}`?"),
-        Operation::Cancel { run } => format!("Cancel run #{run}?"),
-        Operation::Retry { run } => format!("Retry run #{run}?"),
+        Operation::Cancel { run, .. } => format!("Cancel run #{run}?"),
+        Operation::Retry { run, .. } => format!("Retry run #{run}?"),
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),

@@ -343,6 +343,59 @@ impl CiProvider for GithubProvider {
         .boxed()
     }
 
+    fn retry_scoped(&self, run: RunRef, _trigger: Trigger, scope: crate::ci::RetryScope) -> BoxFuture<'_, Result<(), CiError>> {
+        async move {
+            let (repo, id) = self.repo_of(&run)?;
+            let (rec, jobs) = self.full_run(repo, id).await?;
+            let path = match &scope {
+                crate::ci::RetryScope::All => format!("/repos/{repo}/actions/runs/{id}/rerun"),
+                crate::ci::RetryScope::Failed => {
+                    if !rec.jobs.iter().any(|j| matches!(j.status, JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut)) {
+                        return Err(CiError::WrongState {
+                            run,
+                            status: rec.status.label().into(),
+                            what: "no job failed; `retry --all` runs every job again".into(),
+                        });
+                    }
+                    format!("/repos/{repo}/actions/runs/{id}/rerun-failed-jobs")
+                }
+                crate::ci::RetryScope::Job(key) => {
+                    let index = rec
+                        .jobs
+                        .iter()
+                        .position(|j| &j.key == key)
+                        .ok_or_else(|| CiError::NoSuchJob { run: run.clone(), job: key.clone() })?;
+                    let job =
+                        jobs.get(index).ok_or_else(|| CiError::Other(format!("`{key}` is a review, not a job: it cannot be re-run")))?;
+                    format!("/repos/{repo}/actions/jobs/{}/rerun", job.id)
+                }
+            };
+            if !rec.status.is_terminal() {
+                return Err(CiError::WrongState {
+                    run,
+                    status: rec.status.label().into(),
+                    what: "GitHub re-runs a run only once it has ended".into(),
+                });
+            }
+            self.inner.api.call(Method::POST, &path, Some(&json!({}))).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn force_cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
+        async move {
+            let (repo, id) = self.repo_of(&run)?;
+            self.inner
+                .api
+                .call(Method::POST, &format!("/repos/{repo}/actions/runs/{id}/force-cancel"), None)
+                .await
+                .map_err(|e| in_run(repo, id, e))?;
+            Ok(())
+        }
+        .boxed()
+    }
+
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>> {
         async move {
             let (repo, id) = self.repo_of(&run)?;
