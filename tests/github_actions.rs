@@ -562,3 +562,25 @@ async fn retry_failed_all_or_one_job_and_force_cancel() {
     assert!(posted(&gh).last().unwrap().ends_with(&format!("/runs/{id}/force-cancel")));
     assert_eq!(gh.run(id).conclusion.as_deref(), Some("cancelled"));
 }
+
+/// A first-time contributor's run is a gate of its own, clearly labelled; approving it lets it run,
+/// and there is no rejecting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_time_contributors_run_is_let_start_by_a_labelled_gate() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "deploy.yml", "feature", "newcomer", "pull_request");
+    gh.hold_for_approval(id);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    let rec = p.run(run.clone()).await.unwrap();
+    assert_eq!(rec.status, RunStatus::Waiting);
+    let gate = rec.waiting_gates().next().unwrap();
+    assert_eq!(gate.key, "let a first-time contributor's run start");
+    assert!(gate.error.as_deref().unwrap().contains("first-time contributor's fork"), "{:?}", gate.error);
+    let decide = |approved| GateDecision { approved, by: "carol".into(), at: jiff::Timestamp::now(), comment: String::new() };
+    let err = p.decide_gate(run.clone(), gate.key.clone(), decide(false)).await.unwrap_err().to_string();
+    assert!(err.contains("no rejection"), "{err}");
+    p.decide_gate(run.clone(), gate.key.clone(), decide(true)).await.unwrap();
+    assert!(gh.exchanges().iter().any(|e| e.method == "POST" && e.path.ends_with(&format!("/runs/{id}/approve")) && e.status == 201));
+    assert_eq!(gh.run(id).status, "queued", "it runs now");
+}

@@ -82,6 +82,16 @@ async fn scenario(gh: &GithubDouble) {
     gh.add_artifact(id, "scan-reports", b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());
     p.run(run.clone()).await.unwrap();
     p.login().await.unwrap();
+    // A first-time contributor's run, let start (github.com only: Enterprise Server 3.19's
+    // description has no such operation).
+    if !gh.enterprise {
+        let held = gh.start_run(REPO, "deploy.yml", "feature", "newcomer", "pull_request");
+        gh.hold_for_approval(held);
+        let decide_held = GateDecision { approved: true, by: "carol".into(), at: jiff::Timestamp::now(), comment: String::new() };
+        p.decide_gate(flightdeck::ci::github::run_ref("gh", REPO, held), "let a first-time contributor's run start".into(), decide_held)
+            .await
+            .unwrap();
+    }
     // Errors: an unknown run, then a spent budget.
     p.run(flightdeck::ci::github::run_ref("gh", REPO, 1)).await.unwrap_err();
     gh.with(|s| s.remaining = 0);

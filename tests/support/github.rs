@@ -200,6 +200,15 @@ impl GithubDouble {
         }
     }
 
+    /// A run from a first-time contributor's fork, held until someone approves it.
+    pub fn hold_for_approval(&self, run: u64) {
+        let mut st = self.state.lock().unwrap();
+        let r = st.runs.get_mut(&run).unwrap();
+        r.event = "pull_request".into();
+        r.status = "completed".into();
+        r.conclusion = Some("action_required".into());
+    }
+
     pub fn fail_job(&self, run: u64, job: &str, log: &str) {
         let mut st = self.state.lock().unwrap();
         let r = st.runs.get_mut(&run).unwrap();

@@ -353,6 +353,17 @@ fn run_route(st: &mut State, method: &str, id: u64, rest: &[&str], body: &Value,
             ok(Value::Array(pending))
         }
         ("POST", ["pending_deployments"]) => review(st, id, body),
+        ("POST", ["approve"]) => {
+            let r = st.runs.get_mut(&id).unwrap();
+            if r.conclusion.as_deref() != Some("action_required") {
+                let (s, b) = message(403, "This run is not waiting for approval");
+                return (s, b, Vec::new());
+            }
+            r.status = "queued".into();
+            r.conclusion = None;
+            r.updated_at = now();
+            (201, json!({}), Vec::new())
+        }
         ("POST", ["cancel" | "force-cancel"]) => {
             let r = st.runs.get_mut(&id).unwrap();
             if r.status == "completed" {

@@ -60,6 +60,9 @@ fn job_key(job: &Job, taken: &[JobRecord]) -> String {
     if taken.iter().any(|j| j.key == name) { format!("{name} #{}", job.id) } else { name }
 }
 
+/// The gate of a run GitHub holds until someone lets a first-time contributor's workflow run.
+pub const FIRST_TIMER_GATE: &str = "let a first-time contributor's run start";
+
 /// The key of the gate an environment review is: the environment's name, as `--gate` takes it.
 pub fn gate_key(environment: &str) -> String {
     format!("environment {environment}")
@@ -136,6 +139,29 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
                     )
                 }),
             }),
+            findings: None,
+            steps: Vec::new(),
+            url: Some(run.html_url.clone()),
+        });
+    }
+    // A fork's first contribution: nothing runs until someone with write access says so.
+    if run.conclusion.as_deref() == Some("action_required") && run.status.as_deref() == Some("completed") {
+        jobs.push(JobRecord {
+            key: FIRST_TIMER_GATE.into(),
+            stage: FIRST_TIMER_GATE.into(),
+            matrix: Default::default(),
+            status: JobStatus::Waiting,
+            exit_code: None,
+            started_at: ts(Some(&run.updated_at)),
+            finished_at: None,
+            attempts: 1,
+            error: Some(
+                "GitHub holds this run from a first-time contributor's fork: nothing has run yet. Approving lets its \
+                 workflow run with this repository's runners; read the change first."
+                    .into(),
+            ),
+            reports: Vec::new(),
+            gate: Some(GateInfo { environment: None, deadline: None, decision: None, refused_by_service: None }),
             findings: None,
             steps: Vec::new(),
             url: Some(run.html_url.clone()),

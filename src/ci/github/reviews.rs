@@ -17,6 +17,15 @@ fn environment_of(job: &str) -> &str {
 
 pub async fn decide(gh: &GithubProvider, repo: &str, id: u64, run: &RunRef, job: &str, decision: &GateDecision) -> Result<(), CiError> {
     let api = &gh.inner.api;
+    if job == super::convert::FIRST_TIMER_GATE {
+        if !decision.approved {
+            return Err(CiError::Other(
+                "GitHub has no rejection for a first-time contributor's run: it never runs unless approved; cancel it to close it".into(),
+            ));
+        }
+        api.call(Method::POST, &format!("/repos/{repo}/actions/runs/{id}/approve"), None).await?;
+        return Ok(());
+    }
     let env = environment_of(job);
     let pending: Vec<PendingDeployment> = api.get(&format!("/repos/{repo}/actions/runs/{id}/pending_deployments")).await?;
     let Some(waiting) = pending.iter().find(|d| d.environment.name == env) else {
