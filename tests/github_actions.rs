@@ -358,6 +358,31 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     assert!(parse(&out).as_array().unwrap().iter().all(|r| r["id"].as_str().unwrap().starts_with("gh:")), "{out}");
     let (code, out, err) = run_cli(args(&["runs", "--provider", "local", "--json"])).await;
     assert_eq!((code, parse(&out)), (0, serde_json::json!([])), "{err}");
+    // Filters go to GitHub, which sends only what matches.
+    let filtered = [
+        "runs",
+        "--provider",
+        "gh",
+        "--branch",
+        "main",
+        "--event",
+        "workflow_dispatch",
+        "--actor",
+        "octo-reviewer",
+        "--status",
+        "waiting",
+        "--json",
+    ];
+    let (code, out, err) = run_cli(args(&filtered)).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(parse(&out).as_array().unwrap().len(), 1, "{out}");
+    let asked = gh.exchanges().into_iter().rev().find(|e| e.path.ends_with("/actions/runs") && e.query.contains_key("branch")).unwrap();
+    assert_eq!(
+        (asked.query["branch"].as_str(), asked.query["event"].as_str(), asked.query["status"].as_str()),
+        ("main", "workflow_dispatch", "waiting")
+    );
+    let (code, out, err) = run_cli(args(&["runs", "--provider", "gh", "--branch", "release/9", "--json"])).await;
+    assert_eq!((code, parse(&out)), (0, serde_json::json!([])), "{err}");
     let (code, _, err) = run_cli(args(&["runs", "--provider", "gitlab"])).await;
     assert_eq!(code, 3);
     assert!(err.contains("no CI provider named `gitlab`") && err.contains("local, gh"), "{err}");

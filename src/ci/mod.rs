@@ -97,6 +97,36 @@ pub struct RunQuery {
     pub limit: usize,
     /// `RunPage::next` of the previous page.
     pub after: Option<String>,
+    /// Only the runs that match every one given.
+    pub filter: RunFilter,
+}
+
+/// What runs to keep besides the pipeline: a CI service asks its server for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// The branch or tag the run is for.
+    pub branch: Option<String>,
+    /// What started it (`push`, `workflow_dispatch`, `pull_request`; `cli`, `tui` locally).
+    pub event: Option<String>,
+    /// Who started it (the provider's own name for them).
+    pub actor: Option<String>,
+    /// Its status (`queued`, `running`, `waiting`, `success`, `failed`, `cancelled`).
+    pub status: Option<String>,
+}
+
+impl RunFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &RunFilter::default()
+    }
+
+    /// Whether a run matches, from what its record says.
+    pub fn matches(&self, r: &RunRecord) -> bool {
+        let person = |s: &str| s.split('@').next().unwrap_or(s).trim_start_matches("github:").to_lowercase();
+        self.branch.as_ref().is_none_or(|b| r.trigger.git_ref.as_ref() == Some(b))
+            && self.event.as_ref().is_none_or(|e| r.trigger.via.rsplit(' ').next() == Some(e.as_str()))
+            && self.actor.as_ref().is_none_or(|a| person(&r.trigger.actor) == person(a))
+            && self.status.as_ref().is_none_or(|s| r.status.label() == s)
+    }
 }
 
 /// One page of runs, newest first.

@@ -112,6 +112,18 @@ pub enum Cmd {
         /// Only the runs of this CI provider (`local`, or a [ci.github.NAME])
         #[arg(long, value_name = "NAME")]
         provider: Option<String>,
+        /// Only the runs of this branch or tag
+        #[arg(long)]
+        branch: Option<String>,
+        /// Only the runs started this way (push, workflow_dispatch, pull_request; cli, tui)
+        #[arg(long)]
+        event: Option<String>,
+        /// Only the runs this person started
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only the runs in this state (queued, running, waiting, success, failed, cancelled)
+        #[arg(long)]
+        status: Option<String>,
     },
     /// Print a run's logs (all jobs, or one)
     Logs {
@@ -571,7 +583,10 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         }
         Some(Cmd::Supervise { .. }) => unreachable!("handled before the configuration is read"),
         Some(Cmd::Supervisor { command }) => supervisor::run(&who, command).await,
-        Some(Cmd::Runs { pipeline, json, limit, provider }) => runs::list(&who, pipeline, provider, json, limit).await,
+        Some(Cmd::Runs { pipeline, json, limit, provider, branch, event, actor, status }) => {
+            let filter = crate::ci::RunFilter { branch, event, actor, status };
+            runs::list(&who, crate::ci::RunQuery { pipeline, limit, after: None, filter }, provider, json).await
+        }
         Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
         Some(Cmd::Cancel { run, force, confirm }) => runs::cancel(&who, run, force, &confirm).await,
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,

@@ -120,15 +120,8 @@ pub(super) async fn retry(
 }
 
 /// `runs [PIPELINE] [--json] [--limit N]`.
-pub(super) async fn list(
-    who: &Caller<'_>,
-    pipeline: Option<String>,
-    provider: Option<String>,
-    json: bool,
-    limit: usize,
-) -> anyhow::Result<ExitCode> {
+pub(super) async fn list(who: &Caller<'_>, query: RunQuery, provider: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let (ci, mut events) = providers(who, Open::Recover)?;
-    let query = RunQuery { pipeline, limit, after: None };
     let page = match provider {
         None => ci.registry.list_runs(query).await?,
         Some(name) => ci.registry.provider(&RunRef::new(name, ""))?.list_runs(query).await?,

@@ -105,7 +105,7 @@ async fn workflow_file(gh: &GithubProvider, repo: &str, workflow: &str, git_ref:
 }
 
 /// Percent-encodes a ref for a query string.
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_./~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()

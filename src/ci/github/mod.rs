@@ -145,12 +145,34 @@ impl GithubProvider {
     }
 
     /// One repository's newest runs (of one workflow file when given).
-    async fn repo_runs(&self, repo: &str, workflow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>, CiError> {
+    async fn repo_runs(
+        &self,
+        repo: &str,
+        workflow: Option<&str>,
+        limit: usize,
+        filter: &crate::ci::RunFilter,
+    ) -> Result<Vec<RunRecord>, CiError> {
         let per_page = limit.clamp(1, PAGE);
-        let path = match workflow {
+        let mut path = match workflow {
             Some(w) => format!("/repos/{repo}/actions/workflows/{w}/runs?per_page={per_page}"),
             None => format!("/repos/{repo}/actions/runs?per_page={per_page}"),
         };
+        // GitHub filters on its side: only what matches is sent (and counted).
+        let status = filter.status.as_deref().map(|s| match s {
+            "running" => "in_progress",
+            "failed" => "failure",
+            other => other,
+        });
+        for (key, value) in [
+            ("branch", filter.branch.as_deref()),
+            ("event", filter.event.as_deref()),
+            ("actor", filter.actor.as_deref()),
+            ("status", status),
+        ] {
+            if let Some(v) = value {
+                path.push_str(&format!("&{key}={}", dispatch::urlencode(v)));
+            }
+        }
         let runs: model::Runs = self.inner.api.get(&path).await.map_err(|e| in_repo(repo, e))?;
         let mut out = Vec::new();
         for r in runs.workflow_runs.iter().filter(|r| self.shown(r)) {
@@ -262,8 +284,9 @@ impl CiProvider for GithubProvider {
                     },
                     None => None,
                 };
-                runs.extend(self.repo_runs(repo, workflow.as_deref(), limit).await?);
+                runs.extend(self.repo_runs(repo, workflow.as_deref(), limit, &query.filter).await?);
             }
+            runs.retain(|r| query.filter.matches(r));
             runs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
             runs.truncate(limit);
             if query.pipeline.is_none() {

@@ -25,7 +25,7 @@ pub async fn poll(gh: GithubProvider, stop: CancellationToken) {
     loop {
         let mut busy = false;
         for repo in gh.inner.settings.repos.clone() {
-            let runs = match gh.repo_runs(&repo, None, FOLLOWED).await {
+            let runs = match gh.repo_runs(&repo, None, FOLLOWED, &Default::default()).await {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = gh.inner.events.send(RunEvent::Problem { run: None, message: format!("GitHub {repo}: {e}") });

@@ -512,6 +512,7 @@ impl CiProvider for LocalRunner {
                 .into_iter()
                 .filter(|r| below.is_none_or(|b| r.id.local_number().is_some_and(|n| n < b)))
                 .filter(|r| query.pipeline.as_ref().is_none_or(|p| r.pipeline == *p))
+                .filter(|r| query.filter.matches(r))
                 .collect();
             let mut next = None;
             if query.limit > 0 && runs.len() > query.limit {
