@@ -548,3 +548,22 @@ fn eighty_by_twenty_four_shows_the_essentials_on_every_screen() {
     let text = screen(&st);
     assert!(text.contains("STATE"), "whether each finding is accepted or open: {text}");
 }
+
+/// A job of a CI service that publishes its log at the end: its steps so far, and a display name.
+#[test]
+fn a_remote_job_still_running_shows_its_steps() {
+    use flightdeck::domain::{JobStatus, StepRecord};
+    both_sizes("remote_steps", |st| {
+        st.identity.display = Some("Alice Liddell".into());
+        let run = &mut st.runs[0].record;
+        let job = run.jobs.iter_mut().find(|j| j.key == "unit-test[18]").unwrap();
+        job.status = JobStatus::Running;
+        let at = |s| Some(support::fixtures::t0() + jiff::SignedDuration::from_secs(s));
+        job.steps = vec![
+            StepRecord { name: "Check out".into(), status: JobStatus::Success, started_at: at(1), finished_at: at(2) },
+            StepRecord { name: "Test".into(), status: JobStatus::Running, started_at: at(2), finished_at: None },
+            StepRecord { name: "Upload \u{1b}[31mreports".into(), status: JobStatus::Pending, started_at: None, finished_at: None },
+        ];
+        st.runs[0].logs.clear();
+    });
+}
