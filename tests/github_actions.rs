@@ -383,6 +383,30 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     );
     let (code, out, err) = run_cli(args(&["runs", "--provider", "gh", "--branch", "release/9", "--json"])).await;
     assert_eq!((code, parse(&out)), (0, serde_json::json!([])), "{err}");
+    // GitHub refusing the token does not hide the local runs: it is said, and the rest listed.
+    let (code, out, err) = {
+        let dir_path = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(support::cli_env::BIN)
+                .arg("--config")
+                .arg(dir_path.join("flightdeck.toml"))
+                .arg("--data-dir")
+                .arg(dir_path.join("data"))
+                .args(["runs", "--json"])
+                .env("GH_ENTERPRISE_TOKEN", "ghp_revoked")
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!((code, parse(&out)), (0, serde_json::json!([])), "{err}");
+    assert!(err.contains("warning: not listed: gh:") && err.contains("401"), "{err}");
     let (code, _, err) = run_cli(args(&["runs", "--provider", "gitlab"])).await;
     assert_eq!(code, 3);
     assert!(err.contains("no CI provider named `gitlab`") && err.contains("local, gh"), "{err}");

@@ -135,6 +135,8 @@ pub struct RunPage {
     pub runs: Vec<RunRecord>,
     /// Where the next (older) page starts; None on the last page.
     pub next: Option<String>,
+    /// Providers that could not be asked (the runs of the others are still listed).
+    pub problems: Vec<String>,
 }
 
 /// A run's scan findings (grouped) and the reports that could not be read.

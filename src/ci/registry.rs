@@ -100,14 +100,15 @@ impl CiProvider for Registry {
                     Err(e) => problems.push(format!("{}: {e}", p.name())),
                 }
             }
-            if runs.is_empty() && !problems.is_empty() {
+            // Only when nobody answered is it an error; otherwise the others' runs, and what failed.
+            if problems.len() == self.providers.len() {
                 return Err(CiError::Other(problems.join("; ")));
             }
             let mut runs = merge(runs);
             if query.limit > 0 {
                 runs.truncate(query.limit);
             }
-            Ok(RunPage { runs, next: None })
+            Ok(RunPage { runs, next: None, problems })
         }
         .boxed()
     }

@@ -131,6 +131,9 @@ pub(super) async fn list(who: &Caller<'_>, query: RunQuery, provider: Option<Str
             eprintln!("warning: {}", crate::logstore::sanitize::plain(&message));
         }
     }
+    for p in &page.problems {
+        eprintln!("warning: not listed: {}", crate::logstore::sanitize::plain(p));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&page.runs)?);
     } else {

@@ -100,7 +100,7 @@ impl CiProvider for FakeCi {
         if query.limit > 0 {
             runs.truncate(query.limit);
         }
-        async move { Ok(RunPage { runs, next: None }) }.boxed()
+        async move { Ok(RunPage { runs, next: None, problems: Vec::new() }) }.boxed()
     }
 
     fn run(&self, run: RunRef) -> BoxFuture<'_, Result<RunRecord, CiError>> {

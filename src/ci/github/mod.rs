@@ -292,7 +292,7 @@ impl CiProvider for GithubProvider {
             if query.pipeline.is_none() {
                 cache::save(self.inner.cache.as_deref(), &runs);
             }
-            Ok(RunPage { runs, next: None })
+            Ok(RunPage { runs, next: None, problems: Vec::new() })
         }
         .boxed()
     }

@@ -519,7 +519,7 @@ impl CiProvider for LocalRunner {
                 runs.truncate(query.limit);
                 next = runs.last().and_then(|r| r.id.local_number()).map(|n| n.to_string());
             }
-            Ok(RunPage { runs, next })
+            Ok(RunPage { runs, next, problems: Vec::new() })
         }
         .boxed()
     }
