@@ -543,3 +543,29 @@ fn a_countdown_out_of_view_does_not_keep_the_clock() {
     st.releases.selected = timed;
     assert!(st.needs_clock(), "selected, its countdown is on screen");
 }
+
+/// `:run` of a CI service's workflow takes its ref and inputs, and knows the workflow from its runs.
+#[test]
+fn a_workflow_is_run_from_the_command_line_with_its_ref_and_inputs() {
+    let mut st = state(120, 40);
+    st.runs[0].record.pipeline = "acme/shop:deploy.yml".into();
+    keys(&mut st, ":");
+    for c in "run acme/shop:deploy.yml ref=release/9 env=prod".chars() {
+        update(&mut st, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let fx = keys(&mut st, "y");
+    let want = flightdeck::ops::TriggerWith { git_ref: Some("release/9".into()), inputs: [("env".to_string(), "prod".to_string())].into() };
+    assert!(
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Trigger { pipeline: "acme/shop:deploy.yml".into(), with: want.clone() }),
+        "{fx:?} {:?}",
+        st.toasts
+    );
+    // A word that is not NAME=VALUE is refused with an example, and nothing is asked.
+    keys(&mut st, ":");
+    for c in "run acme/shop:deploy.yml prod".chars() {
+        update(&mut st, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert!(st.toasts.iter().any(|t| t.text.contains("is not NAME=VALUE")), "{:?}", st.toasts);
+}

@@ -69,6 +69,8 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     let depth = opts.color.depth();
     let releases = crate::providers::releases(&config, &data_dir, false);
     let mut state = initial_state(&config, identity.clone(), Theme::new(&config.theme, depth), opts.read_only, releases.clone());
+    // Every provider's pipelines (a GitHub provider's configured workflows too).
+    state.pipelines = ci.registry.pipelines();
     let journal = crate::audit::Journal::in_data_dir(&data_dir);
     let releases = Arc::new(ReleaseRuntime::new(releases));
     let effects = EffectRunner {

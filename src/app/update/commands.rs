@@ -5,7 +5,7 @@ use super::*;
 pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
     match cmd {
         LineCommand::Run(None) => run_command(state, Command::Trigger),
-        LineCommand::Run(Some(p)) => request_trigger(state, Some(p)),
+        LineCommand::Run(Some(p)) => request_trigger_line(state, &p),
         LineCommand::Open(id) => {
             let Some(id) = state.find_run(&id) else {
                 state.toast_error(format!("there is no run {}", id.text()));

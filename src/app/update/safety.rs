@@ -4,6 +4,30 @@
 use super::*;
 
 pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Vec<Effect> {
+    request_trigger_with(state, pipeline, Default::default())
+}
+
+/// `:run PIPELINE [ref=REF] [NAME=VALUE]…`: the pipeline, and for a workflow its ref and inputs.
+pub(crate) fn request_trigger_line(state: &mut State, line: &str) -> Vec<Effect> {
+    let mut words = line.split_whitespace();
+    let Some(pipeline) = words.next().map(str::to_string) else { return request_trigger(state, None) };
+    let mut with = crate::ops::TriggerWith::default();
+    for w in words {
+        match w.split_once('=') {
+            Some(("ref", r)) => with.git_ref = Some(r.to_string()),
+            Some((k, v)) if !k.is_empty() => {
+                with.inputs.insert(k.to_string(), v.to_string());
+            }
+            _ => {
+                state.toast_error(format!("`{w}` is not NAME=VALUE (e.g. :run {pipeline} ref=main env=prod)"));
+                return Vec::new();
+            }
+        }
+    }
+    request_trigger_with(state, Some(pipeline), with)
+}
+
+fn request_trigger_with(state: &mut State, pipeline: Option<String>, with: crate::ops::TriggerWith) -> Vec<Effect> {
     let Some(pipeline) = pipeline else {
         if state.pipelines.is_empty() {
             state.toast_error("no pipeline is configured; see config.example.toml");
@@ -12,11 +36,13 @@ pub(crate) fn request_trigger(state: &mut State, pipeline: Option<String>) -> Ve
         }
         return Vec::new();
     };
-    if !state.pipelines.contains(&pipeline) {
+    // A configured pipeline, or a CI service's workflow (`owner/repo:file.yml`) that has runs here.
+    let known = state.pipelines.contains(&pipeline) || state.runs.iter().any(|r| r.record.pipeline == pipeline);
+    if !known {
         state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
         return Vec::new();
     }
-    request(state, Operation::Trigger { pipeline, with: Default::default() })
+    request(state, Operation::Trigger { pipeline, with })
 }
 
 /// Describes the target as the user sees it now.
