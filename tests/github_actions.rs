@@ -252,6 +252,20 @@ async fn bad_token_unknown_repository_and_an_old_enterprise_server() {
     let err = GithubProvider::new(other, tx).unwrap().list_runs(RunQuery::default()).await.unwrap_err().to_string();
     assert!(err.contains("no repository acme/nope"), "{err}");
 
+    // A token that may read but not act: GitHub's reason, and nothing started.
+    gh.with(|s| s.read_only_token = true);
+    let err = p
+        .trigger(
+            format!("{REPO}:deploy.yml"),
+            Trigger { git_ref: Some("main".into()), inputs: [("env".into(), "staging".into())].into(), ..Default::default() },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("403") && err.contains("Resource not accessible by personal access token"), "{err}");
+    assert!(gh.with(|s| s.runs.is_empty()), "nothing was started");
+    gh.with(|s| s.read_only_token = false);
+
     // A server that refuses `return_run_details`: the run is found by workflow, ref, actor and time.
     gh.with(|s| s.no_run_details = true);
     let trigger = Trigger {
@@ -260,15 +274,17 @@ async fn bad_token_unknown_repository_and_an_old_enterprise_server() {
         git_ref: Some("main".into()),
         inputs: [("env".into(), "staging".into())].into(),
     };
+    let dispatches = |gh: &GithubDouble| gh.exchanges().iter().filter(|e| e.path.ends_with("/dispatches")).count();
+    let before = dispatches(&gh);
     let run = p.trigger(format!("{REPO}:deploy.yml"), trigger.clone()).await.unwrap();
     assert_eq!(gh.run(id_of(&run)).inputs["env"], "staging");
-    assert_eq!(gh.exchanges().iter().filter(|e| e.path.ends_with("/dispatches")).count(), 2, "asked with the field, then without");
+    assert_eq!(dispatches(&gh) - before, 2, "asked with the field, then without");
 
     // Inputs are checked against the workflow file before anything is sent.
     let bad = Trigger { inputs: [("env".into(), "moon".into())].into(), ..trigger };
     let err = p.trigger(format!("{REPO}:deploy.yml"), bad).await.unwrap_err().to_string();
     assert!(err.contains("must be one of staging, production"), "{err}");
-    assert_eq!(gh.exchanges().iter().filter(|e| e.path.ends_with("/dispatches")).count(), 2);
+    assert_eq!(dispatches(&gh) - before, 2, "nothing more was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

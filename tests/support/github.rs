@@ -97,6 +97,8 @@ pub struct State {
     pub reviewer_may_approve: bool,
     /// An Enterprise Server too old for `return_run_details`.
     pub no_run_details: bool,
+    /// The token may read but not change anything (a fine-grained token without Actions write).
+    pub read_only_token: bool,
     /// Requests that reached the storage host, and whether they carried a token.
     pub storage_requests: Vec<(String, bool)>,
     /// How long every answer takes (a slow network).

@@ -34,6 +34,9 @@ pub(super) fn answer(state: &Arc<Mutex<State>>, req: &Request, enterprise: bool,
     } else if let Some(wait) = st.secondary_limit.take() {
         let (s, b) = message(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
         (s, b, vec![("Retry-After".to_string(), wait.to_string())])
+    } else if st.read_only_token && req.method == "POST" {
+        let (s, b) = message(403, "Resource not accessible by personal access token");
+        (s, b, Vec::new())
     } else if st.remaining == 0 && path != "/rate_limit" {
         let (s, b) = message(403, "API rate limit exceeded for user ID 7.");
         (s, b, Vec::new())
