@@ -649,3 +649,19 @@ async fn a_first_time_contributors_run_is_let_start_by_a_labelled_gate() {
     assert!(gh.exchanges().iter().any(|e| e.method == "POST" && e.path.ends_with(&format!("/runs/{id}/approve")) && e.status == 201));
     assert_eq!(gh.run(id).status, "queued", "it runs now");
 }
+
+/// What starting a workflow asks for, read from its file at the default branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_says_what_starting_it_asks_for() {
+    let gh = double().await;
+    let p = provider(&gh);
+    let form = p.trigger_form(&format!("{REPO}:deploy.yml")).await.unwrap().unwrap();
+    assert_eq!(form.git_ref, "main");
+    let described: Vec<(&str, &str, bool)> = form.inputs.iter().map(|i| (i.name.as_str(), i.kind.as_str(), i.required)).collect();
+    assert_eq!(described, [("dry_run", "boolean", false), ("env", "choice", true)]);
+    assert!(form.choices().contains(&"env=production".to_string()), "{:?}", form.choices());
+    assert_eq!(p.trigger_form("release").await.unwrap(), None, "not one of its pipelines");
+    gh.add_workflow(REPO, "push-only.yml", "name: p\non: [push]\njobs: {}\n");
+    let err = p.trigger_form(&format!("{REPO}:push-only.yml")).await.unwrap_err().to_string();
+    assert!(err.contains("cannot be started by hand"), "{err}");
+}

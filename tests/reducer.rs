@@ -569,3 +569,58 @@ fn a_workflow_is_run_from_the_command_line_with_its_ref_and_inputs() {
     update(&mut st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
     assert!(st.toasts.iter().any(|t| t.text.contains("is not NAME=VALUE")), "{:?}", st.toasts);
 }
+
+/// `r` on a workflow's run asks what it takes, offers its ref and inputs on the command line at
+/// their defaults with the choices to complete, refuses what the workflow would refuse, then asks.
+#[test]
+fn starting_a_workflow_offers_its_inputs_and_checks_them() {
+    use flightdeck::ci::form::{TriggerForm, WorkflowInput};
+    let mut st = state(120, 40);
+    st.runs[0].record.pipeline = "acme/shop:deploy.yml".into();
+    st.selected_run = Some(st.runs[0].record.id.clone());
+    let fx = keys(&mut st, "r");
+    assert!(matches!(&fx[..], [Effect::LoadTriggerForm { pipeline }] if pipeline == "acme/shop:deploy.yml"), "{fx:?}");
+    let input = |name: &str, kind: &str, required: bool, default: Option<&str>, options: &[&str]| WorkflowInput {
+        name: name.into(),
+        kind: kind.into(),
+        required,
+        default: default.map(str::to_string),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        description: String::new(),
+    };
+    let form = TriggerForm {
+        pipeline: "acme/shop:deploy.yml".into(),
+        git_ref: "main".into(),
+        inputs: vec![input("env", "choice", true, None, &["staging", "prod"]), input("dry_run", "boolean", false, Some("false"), &[])],
+    };
+    update(&mut st, Action::TriggerFormLoaded { pipeline: "acme/shop:deploy.yml".into(), result: Ok(Some(form)) });
+    let Some(Overlay::Input(line)) = &st.overlay else { panic!("{:?}", st.overlay) };
+    assert_eq!(line.value(), "run acme/shop:deploy.yml ref=main env= dry_run=false");
+    // The required choice left empty: refused with the workflow's own terms, and offered again.
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert!(st.toasts.iter().any(|t| t.text.contains("input `env` must be one of staging, prod")), "{:?}", st.toasts);
+    let Some(Overlay::Input(line)) = &st.overlay else { panic!("the line is offered again") };
+    assert_eq!(line.value(), "run acme/shop:deploy.yml ref=main env= dry_run=false");
+    // Typing completes from the choices.
+    for _ in 0.."dry_run=false".len() {
+        update(&mut st, Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+    }
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+    for c in "p".chars() {
+        update(&mut st, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    let Some(Overlay::Input(line)) = &st.overlay else { panic!() };
+    assert_eq!(line.value(), "run acme/shop:deploy.yml ref=main env=p");
+    assert!(line.suggestions.contains(&"run acme/shop:deploy.yml ref=main env=prod".to_string()), "{:?}", line.suggestions);
+    for c in "rod".chars() {
+        update(&mut st, Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    update(&mut st, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let fx = keys(&mut st, "y");
+    let want = flightdeck::ops::TriggerWith { git_ref: Some("main".into()), inputs: [("env".to_string(), "prod".to_string())].into() };
+    assert!(
+        matches!(&fx[..], [Effect::Execute(a)] if a.op == Operation::Trigger { pipeline: "acme/shop:deploy.yml".into(), with: want.clone() }),
+        "{fx:?} {:?}",
+        st.toasts
+    );
+}

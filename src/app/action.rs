@@ -21,6 +21,11 @@ pub enum Action {
         request: u64,
         result: Result<Vec<RunRecord>, String>,
     },
+    /// What starting a pipeline asks for (None: only its name).
+    TriggerFormLoaded {
+        pipeline: String,
+        result: Result<Option<crate::ci::form::TriggerForm>, String>,
+    },
     /// Another CI provider's runs, after the first answer to the same request.
     MoreRunsLoaded {
         result: Result<Vec<RunRecord>, String>,

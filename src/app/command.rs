@@ -109,7 +109,21 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
         None => names().filter(|(c, _)| c.starts_with(line)).map(|(c, _)| c.to_string()).collect(),
         Some((cmd, arg)) => {
             let options: Vec<String> = match cmd {
-                "run" | "trigger" => state.pipelines.clone(),
+                "run" | "trigger" => {
+                    // After a workflow's name: its ref and inputs, as it declares them.
+                    if let Some((pipeline, rest)) = arg.split_once(' ')
+                        && let Some(form) = state.trigger_form.as_ref().filter(|f| f.pipeline == pipeline)
+                    {
+                        let (done, last) = rest.rsplit_once(' ').map(|(d, l)| (format!("{d} "), l)).unwrap_or((String::new(), rest));
+                        return form
+                            .choices()
+                            .into_iter()
+                            .filter(|c| c.starts_with(last))
+                            .map(|c| format!("{cmd} {pipeline} {done}{c}"))
+                            .collect();
+                    }
+                    state.pipelines.clone()
+                }
                 "theme" => state.theme_names.clone(),
                 "inject" => state.canary.faults.as_ref().map(|f| f.names()).unwrap_or_default(),
                 "ctx" | "context" => state.releases.feeds.values().flat_map(|f| f.scopes.clone()).collect(),

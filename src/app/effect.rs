@@ -23,6 +23,10 @@ pub enum Effect {
     LoadFindings {
         run: RunRef,
     },
+    /// What starting a pipeline asks for besides its name (a workflow's ref and inputs).
+    LoadTriggerForm {
+        pipeline: String,
+    },
     /// Read a run whole (a remote provider lists runs without their jobs).
     LoadRun {
         run: RunRef,

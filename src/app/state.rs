@@ -371,6 +371,8 @@ pub struct State {
     pub releases: ReleasesView,
     /// Undo was asked for on a release whose revisions are being read: it goes on when they come.
     pub pending_undo: Option<crate::domain::RolloutRef>,
+    /// The last workflow whose ref and inputs were asked for (`:run` checks and completes them).
+    pub trigger_form: Option<crate::ci::form::TriggerForm>,
     pub keymap: Keymap,
     pub theme: Theme,
     pub theme_names: Vec<String>,
@@ -421,6 +423,7 @@ impl State {
             canary: Default::default(),
             releases: ReleasesView::default(),
             pending_undo: None,
+            trigger_form: None,
             keymap,
             theme,
             theme_names: crate::theme::BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),

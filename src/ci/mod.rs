@@ -3,6 +3,7 @@
 //! configured provider and is itself a provider, so the cockpit and the command line talk to one
 //! thing and never know which provider answers.
 
+pub mod form;
 pub mod github;
 pub mod local;
 mod registry;
@@ -170,6 +171,10 @@ pub trait CiProvider: Send + Sync {
                 Box::pin(async move { Err(CiError::Other(why)) })
             }
         }
+    }
+    /// What starting `pipeline` asks for (a workflow's ref and inputs); None when only its name.
+    fn trigger_form(&self, _pipeline: &str) -> BoxFuture<'_, Result<Option<form::TriggerForm>, CiError>> {
+        Box::pin(async { Ok(None) })
     }
     /// The CI service's forced cancel, for a run that does not stop.
     fn force_cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {

@@ -169,6 +169,20 @@ impl CiProvider for Registry {
         async move { self.provider(&run)?.retry_scoped(run, trigger, scope).await }.boxed()
     }
 
+    fn trigger_form(&self, pipeline: &str) -> BoxFuture<'_, Result<Option<crate::ci::form::TriggerForm>, CiError>> {
+        let pipeline = pipeline.to_string();
+        async move {
+            // The first provider that knows the pipeline and asks for more than its name.
+            for p in &self.providers {
+                if let Some(form) = p.trigger_form(&pipeline).await? {
+                    return Ok(Some(form));
+                }
+            }
+            Ok(None)
+        }
+        .boxed()
+    }
+
     fn force_cancel(&self, run: RunRef) -> BoxFuture<'_, Result<(), CiError>> {
         async move { self.provider(&run)?.force_cancel(run).await }.boxed()
     }

@@ -48,6 +48,10 @@ impl EffectRunner {
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => load_runs(&ci, &tx, request).await,
+                Effect::LoadTriggerForm { pipeline } => {
+                    let result = timed(ci.trigger_form(&pipeline)).await;
+                    Action::TriggerFormLoaded { pipeline, result }
+                }
                 Effect::LoadRun { run } => match timed(ci.run(run.clone())).await {
                     Ok(rec) => Action::Run(crate::ci::RunEvent::Updated(Box::new(rec))),
                     Err(e) => Action::Run(crate::ci::RunEvent::Problem { run: Some(run), message: e }),

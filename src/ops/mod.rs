@@ -144,7 +144,13 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                 _ => json!({ "pipeline": pipeline, "ref": with.git_ref, "inputs": with.inputs }),
             },
             effect: vec![format!(
-                "Starts a new run of `{pipeline}`{}.",
+                "Starts a new run of `{pipeline}`{}{}{}.",
+                with.git_ref.as_ref().map(|r| format!(" on {r}")).unwrap_or_default(),
+                if with.inputs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {}", with.inputs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                },
                 if pipeline_envs.is_empty() { String::new() } else { format!(", which deploys to {}", pipeline_envs.join(", ")) }
             )],
             evidence_hint: None,

@@ -110,6 +110,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::TriggerFormLoaded { pipeline, result } => safety::trigger_form_loaded(state, pipeline, result),
         Action::MoreRunsLoaded { result } => {
             state.dirty = true;
             match result {

@@ -12,7 +12,9 @@ pub(crate) fn request_trigger_line(state: &mut State, line: &str) -> Vec<Effect>
     let mut words = line.split_whitespace();
     let Some(pipeline) = words.next().map(str::to_string) else { return request_trigger(state, None) };
     let mut with = crate::ops::TriggerWith::default();
+    let mut any = false;
     for w in words {
+        any = true;
         match w.split_once('=') {
             Some(("ref", r)) => with.git_ref = Some(r.to_string()),
             Some((k, v)) if !k.is_empty() => {
@@ -24,7 +26,48 @@ pub(crate) fn request_trigger_line(state: &mut State, line: &str) -> Vec<Effect>
             }
         }
     }
+    // Checked against what the workflow declares before anything is asked or sent.
+    if let Some(form) = state.trigger_form.as_ref().filter(|f| f.pipeline == pipeline && any)
+        && let Err(problems) = crate::ci::form::check_inputs(&form.inputs, &with.inputs)
+    {
+        state.toast_error(format!("{pipeline}: {problems}"));
+        open_input(state, InputKind::Command, &format!("run {line}"));
+        return Vec::new();
+    }
+    if !any {
+        // Only the name: a workflow that asks for more is asked about first.
+        return request_trigger(state, Some(pipeline));
+    }
     request_trigger_with(state, Some(pipeline), with)
+}
+
+/// The ref and inputs a workflow asks for came back: offer them on the command line, at their
+/// defaults, or start it at once when it asks for nothing.
+pub(crate) fn trigger_form_loaded(
+    state: &mut State,
+    pipeline: String,
+    result: Result<Option<crate::ci::form::TriggerForm>, String>,
+) -> Vec<Effect> {
+    state.dirty = true;
+    match result {
+        Err(e) => {
+            state.toast_error(format!("cannot read what {pipeline} asks for: {e}"));
+            Vec::new()
+        }
+        Ok(None) => request(state, Operation::Trigger { pipeline, with: Default::default() }),
+        Ok(Some(form)) if form.inputs.is_empty() => {
+            let with = crate::ops::TriggerWith { git_ref: Some(form.git_ref.clone()), ..Default::default() };
+            state.trigger_form = Some(form);
+            request(state, Operation::Trigger { pipeline, with })
+        }
+        Ok(Some(form)) => {
+            let line = form.prefilled();
+            state.trigger_form = Some(form);
+            state.toast_info(format!("{pipeline} takes inputs: edit them, Tab completes, Enter starts it"));
+            open_input(state, InputKind::Command, &line);
+            Vec::new()
+        }
+    }
 }
 
 fn request_trigger_with(state: &mut State, pipeline: Option<String>, with: crate::ops::TriggerWith) -> Vec<Effect> {
@@ -41,6 +84,11 @@ fn request_trigger_with(state: &mut State, pipeline: Option<String>, with: crate
     if !known {
         state.toast_error(format!("no pipeline named `{pipeline}` (configured: {})", state.pipelines.join(", ")));
         return Vec::new();
+    }
+    // A CI service's workflow with nothing chosen yet: ask what it takes first.
+    let remote = pipeline.split_once(':').is_some_and(|(repo, _)| repo.contains('/'));
+    if remote && with == crate::ops::TriggerWith::default() {
+        return vec![Effect::LoadTriggerForm { pipeline }];
     }
     request(state, Operation::Trigger { pipeline, with })
 }

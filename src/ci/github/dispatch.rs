@@ -12,24 +12,14 @@ use serde_json::{Value, json};
 use super::GithubProvider;
 use super::api::GhError;
 use crate::ci::CiError;
+use crate::ci::form::{WorkflowInput, check_inputs};
 use crate::domain::RunRef;
 
 /// How long a run started without its details is looked for.
 const FIND_LIMIT: Duration = Duration::from_secs(30);
 
-/// One input of `on.workflow_dispatch.inputs`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Input {
-    pub name: String,
-    pub kind: String,
-    pub required: bool,
-    pub default: Option<String>,
-    pub options: Vec<String>,
-    pub description: String,
-}
-
 /// The inputs a workflow file declares (None: it cannot be started by hand).
-pub fn declared_inputs(yaml: &str) -> Result<Option<Vec<Input>>, String> {
+pub fn declared_inputs(yaml: &str) -> Result<Option<Vec<WorkflowInput>>, String> {
     let doc: Value = serde_saphyr::from_str(yaml).map_err(|e| format!("the workflow file is not YAML: {e}"))?;
     // `on: workflow_dispatch`, `on: [push, workflow_dispatch]`, or `on: {workflow_dispatch: …}`.
     let on = &doc["on"];
@@ -51,7 +41,7 @@ pub fn declared_inputs(yaml: &str) -> Result<Option<Vec<Input>>, String> {
     Ok(Some(
         inputs
             .iter()
-            .map(|(name, spec)| Input {
+            .map(|(name, spec)| WorkflowInput {
                 name: name.clone(),
                 kind: spec["type"].as_str().unwrap_or("string").to_string(),
                 required: spec["required"].as_bool().unwrap_or(false),
@@ -61,35 +51,6 @@ pub fn declared_inputs(yaml: &str) -> Result<Option<Vec<Input>>, String> {
             })
             .collect(),
     ))
-}
-
-/// Checks the given values against the declared inputs; every problem at once.
-pub fn check_inputs(declared: &[Input], given: &BTreeMap<String, String>) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for name in given.keys() {
-        if !declared.iter().any(|i| &i.name == name) {
-            let known: Vec<&str> = declared.iter().map(|i| i.name.as_str()).collect();
-            problems.push(format!(
-                "no input `{name}` (the workflow declares: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
-            ));
-        }
-    }
-    for i in declared {
-        match given.get(&i.name) {
-            None if i.required && i.default.is_none() => problems.push(format!("input `{}` is required", i.name)),
-            None => {}
-            Some(v) => match i.kind.as_str() {
-                "choice" if !i.options.contains(v) => {
-                    problems.push(format!("input `{}` must be one of {} (got `{v}`)", i.name, i.options.join(", ")))
-                }
-                "boolean" if v != "true" && v != "false" => problems.push(format!("input `{}` must be true or false (got `{v}`)", i.name)),
-                "number" if v.parse::<f64>().is_err() => problems.push(format!("input `{}` must be a number (got `{v}`)", i.name)),
-                _ => {}
-            },
-        }
-    }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 /// The workflow file's text at a ref.
@@ -109,6 +70,25 @@ pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_./~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// The repository's default branch.
+pub async fn default_branch(gh: &GithubProvider, repo: &str) -> Result<String, CiError> {
+    let info: Value = gh.inner.api.get(&format!("/repos/{repo}")).await.map_err(|e| match e {
+        GhError::NotFound(_) => CiError::Other(format!("GitHub has no repository {repo} that this token can see (404)")),
+        e => e.into(),
+    })?;
+    Ok(info["default_branch"].as_str().unwrap_or("main").to_string())
+}
+
+/// What starting a workflow asks for: its inputs at the default branch.
+pub async fn form(gh: &GithubProvider, repo: &str, workflow: &str, pipeline: &str) -> Result<crate::ci::form::TriggerForm, CiError> {
+    let git_ref = default_branch(gh, repo).await?;
+    let yaml = workflow_file(gh, repo, workflow, &git_ref).await?;
+    let inputs = declared_inputs(&yaml)
+        .map_err(CiError::Other)?
+        .ok_or_else(|| CiError::Other(format!("{workflow} cannot be started by hand: it has no `on: workflow_dispatch`")))?;
+    Ok(crate::ci::form::TriggerForm { pipeline: pipeline.to_string(), git_ref, inputs })
 }
 
 pub async fn run(

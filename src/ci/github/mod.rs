@@ -324,10 +324,7 @@ impl CiProvider for GithubProvider {
             }
             let git_ref = match trigger.git_ref.clone() {
                 Some(r) => r,
-                None => {
-                    let info: serde_json::Value = self.inner.api.get(&format!("/repos/{repo}")).await.map_err(|e| in_repo(repo, e))?;
-                    info["default_branch"].as_str().unwrap_or("main").to_string()
-                }
+                None => dispatch::default_branch(self, repo).await?,
             };
             dispatch::run(self, repo, workflow, &git_ref, &trigger.inputs).await
         }
@@ -402,6 +399,19 @@ impl CiProvider for GithubProvider {
             }
             self.inner.api.call(Method::POST, &path, Some(&json!({}))).await?;
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn trigger_form(&self, pipeline: &str) -> BoxFuture<'_, Result<Option<crate::ci::form::TriggerForm>, CiError>> {
+        let pipeline = pipeline.to_string();
+        async move {
+            let Some((repo, workflow)) =
+                pipeline.split_once(':').filter(|(r, _)| self.inner.settings.repos.iter().any(|x| x.eq_ignore_ascii_case(r)))
+            else {
+                return Ok(None);
+            };
+            dispatch::form(self, repo, workflow, &pipeline).await.map(Some)
         }
         .boxed()
     }

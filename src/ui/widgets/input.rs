@@ -37,6 +37,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {
             .map(|s| {
                 let word = s.split(' ').next().unwrap_or("");
                 let desc = crate::app::command::names().find(|(c, _)| *c == word && !s.contains(' ')).map(|(_, d)| d).unwrap_or("");
+                if desc.is_empty() {
+                    // A long line differs from what is typed only in its last word: show that.
+                    let label = match s.rsplit_once(' ') {
+                        Some((head, last)) if head.contains(' ') => format!("… {last}"),
+                        _ => s.to_string(),
+                    };
+                    return Line::styled(label, t.fg(Role::Accent));
+                }
                 Line::from(vec![Span::styled(pad(s, 16), t.fg(Role::Accent)), Span::styled(desc.to_string(), t.fg(Role::Muted))])
             })
             .collect();
