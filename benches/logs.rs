@@ -97,6 +97,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
         jobs: vec![job("lint", JobStatus::Success), job("test", JobStatus::Running), job("build", JobStatus::Pending)],
         note: None,
         retried_by: Vec::new(),
+        refused: Default::default(),
     };
     let mut store = LogStore::new(MILLION, 1 << 30);
     for l in raw_lines(lines) {

@@ -108,6 +108,7 @@ fn history(runs: u64) -> tempfile::TempDir {
             jobs,
             note: None,
             retried_by: Vec::new(),
+            refused: Default::default(),
         };
         store.save(&rec).expect("save");
     }

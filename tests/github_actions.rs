@@ -206,8 +206,9 @@ async fn an_unchanged_list_costs_no_rate_limit() {
     let lists: Vec<u16> = gh.exchanges().iter().filter(|e| e.path.ends_with("/actions/runs")).map(|e| e.status).collect();
     assert_eq!(lists, [200, 304]);
     let budget = p.budget();
-    assert_eq!((budget.sent, budget.spent), (2, 1), "a 304 costs nothing");
-    assert_eq!(budget.remaining, Some(support::github::BUDGET - 1));
+    // Each list reads the runs and the repository (the user's access): twice 200, then twice 304.
+    assert_eq!((budget.sent, budget.spent), (4, 2), "a 304 costs nothing");
+    assert_eq!(budget.remaining, Some(support::github::BUDGET - 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,4 +665,25 @@ async fn a_workflow_says_what_starting_it_asks_for() {
     gh.add_workflow(REPO, "push-only.yml", "name: p\non: [push]\njobs: {}\n");
     let err = p.trigger_form(&format!("{REPO}:push-only.yml")).await.unwrap_err().to_string();
     assert!(err.contains("cannot be started by hand"), "{err}");
+}
+
+/// Read-only access to the repository greys the changes before anything is tried, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_access_refuses_changes_before_they_are_tried() {
+    use flightdeck::ops::{Operation, describe};
+    let gh = double().await;
+    let p = provider(&gh);
+    let id = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
+    gh.with(|s| s.read_only_token = true);
+    let run = flightdeck::ci::github::run_ref("gh", REPO, id);
+    let rec = p.run(run.clone()).await.unwrap();
+    let why = rec.refused.get("cancel").expect("cancel is refused");
+    assert!(why.contains("read-only") && why.contains(REPO), "{why}");
+    let err = describe(&Operation::Cancel { run: run.clone(), force: false }, Some(&rec), &[]).unwrap_err();
+    assert_eq!(&err, why, "the dialog is never offered; the key says why");
+    let posts = gh.exchanges().iter().filter(|e| e.method == "POST").count();
+    assert_eq!(posts, 0, "nothing was tried");
+    // Write access again: nothing refused.
+    gh.with(|s| s.read_only_token = false);
+    assert!(p.run(run).await.unwrap().refused.is_empty());
 }

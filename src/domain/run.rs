@@ -248,6 +248,10 @@ pub struct RunRecord {
     /// approving this run's gates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retried_by: Vec<String>,
+    /// Changes the CI service would refuse this user (`trigger`, `cancel`, `retry` → why), known
+    /// before anything is tried.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, String>,
 }
 
 impl RunRecord {

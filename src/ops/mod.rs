@@ -157,6 +157,10 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
         }),
         Operation::Cancel { run: id, .. } | Operation::Retry { run: id, .. } => {
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
+            let verb = if matches!(op, Operation::Cancel { .. }) { "cancel" } else { "retry" };
+            if let Some(why) = rec.refused.get(verb) {
+                return Err(why.clone());
+            }
             let envs = run_environments(rec);
             let base = json!({ "run": id, "pipeline": rec.pipeline });
             let name = format!("{}#{id}", rec.pipeline);

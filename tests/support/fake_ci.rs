@@ -135,6 +135,7 @@ impl CiProvider for FakeCi {
                 jobs: vec![build, job("approve-prod", JobStatus::Waiting, Some("prod"))],
                 note: None,
                 retried_by: Vec::new(),
+                refused: Default::default(),
             };
             s.runs.insert(n, rec.clone());
             let _ = self.events.send(RunEvent::Updated(Box::new(rec)));

@@ -96,6 +96,7 @@ pub fn runs() -> Vec<RunRecord> {
         ],
         note: None,
         retried_by: Vec::new(),
+        refused: Default::default(),
     };
     let waiting = RunRecord {
         id: flightdeck::domain::RunRef::local(2),

@@ -150,6 +150,7 @@ pub fn full_repository(full_name: &str, id: u64) -> Value {
         ("updated_at", json!("2026-11-28T09:00:00Z")),
         ("subscribers_count", json!(1)),
         ("network_count", json!(0)),
+        ("license", Value::Null),
         ("forks", json!(0)),
         ("open_issues", json!(0)),
         ("watchers", json!(0)),

@@ -94,7 +94,12 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
             ok(json!({"resources": {"core": core, "search": core}, "rate": core}))
         }
         ("GET", ["repos", o, r]) => match st.repos.get(&format!("{o}/{r}")) {
-            Some((id, _)) => ok(objects::full_repository(&format!("{o}/{r}"), *id)),
+            Some((id, _)) => {
+                let mut repo = objects::full_repository(&format!("{o}/{r}"), *id);
+                let write = !st.read_only_token;
+                repo["permissions"] = json!({"admin": false, "maintain": false, "push": write, "triage": true, "pull": true});
+                ok(repo)
+            }
             None => not_found(),
         },
         (_, ["repos", o, r, rest @ ..]) if !st.repos.contains_key(&format!("{o}/{r}")) => {

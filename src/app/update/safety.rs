@@ -106,7 +106,13 @@ pub(crate) fn describe(state: &State, op: &Operation) -> Result<ops::Target, Str
             return ops::describe_release(&state.releases.providers, release, state.detail_of(release), action, state.now)
                 .map_err(|e| e.to_string());
         }
-        Operation::Trigger { pipeline, .. } => (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default()),
+        Operation::Trigger { pipeline, .. } => {
+            // The CI service already said this user may not start it.
+            if let Some(why) = state.runs.iter().filter(|r| &r.record.pipeline == pipeline).find_map(|r| r.record.refused.get("trigger")) {
+                return Err(why.clone());
+            }
+            (None, state.pipeline_envs.get(pipeline).cloned().unwrap_or_default())
+        }
         Operation::Cancel { run, .. } | Operation::Retry { run, .. } | Operation::Gate { run, .. } | Operation::AcceptRisk { run, .. } => {
             (state.run(run).map(|r| &r.record), Vec::new())
         }

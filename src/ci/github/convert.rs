@@ -77,6 +77,8 @@ pub struct RunParts<'a> {
     pub approvals: &'a [Approval],
     /// The artifacts holding the scan reports that judge the run's gates.
     pub reports: &'a [String],
+    /// What the user's access to the repository does not allow.
+    pub refused: &'a std::collections::BTreeMap<String, String>,
 }
 
 pub fn record(p: RunParts<'_>) -> RunRecord {
@@ -235,6 +237,7 @@ pub fn record(p: RunParts<'_>) -> RunRecord {
             run.run_attempt.unwrap_or(1)
         )),
         retried_by: Vec::new(),
+        refused: p.refused.clone(),
     };
     rec.status = run_status(run, &rec);
     rec

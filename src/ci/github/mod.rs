@@ -174,6 +174,7 @@ impl GithubProvider {
             }
         }
         let runs: model::Runs = self.inner.api.get(&path).await.map_err(|e| in_repo(repo, e))?;
+        let refused = self.refused(repo).await;
         let mut out = Vec::new();
         for r in runs.workflow_runs.iter().filter(|r| self.shown(r)) {
             // A run waiting for a review is read whole: its gates are what a human must see.
@@ -188,6 +189,7 @@ impl GithubProvider {
                     pending: &[],
                     approvals: &[],
                     reports: &[],
+                    refused: &refused,
                 }));
             }
         }
@@ -213,8 +215,21 @@ impl GithubProvider {
             pending: &pending,
             approvals: &approvals,
             reports: &evidence::wanted(self, convert::pipeline_of(repo, &run).rsplit(':').next().unwrap_or_default()),
+            refused: &self.refused(repo).await,
         });
         Ok((rec, jobs.jobs))
+    }
+
+    /// What the user's access to a repository rules out, from the permissions GitHub reports with
+    /// it (a conditional read: usually a 304). Unknown access rules out nothing: GitHub's own
+    /// answer will say.
+    async fn refused(&self, repo: &str) -> BTreeMap<String, String> {
+        let Ok(info) = self.inner.api.get::<serde_json::Value>(&format!("/repos/{repo}")).await else { return BTreeMap::new() };
+        if info["permissions"]["push"].as_bool() != Some(false) {
+            return BTreeMap::new();
+        }
+        let why = format!("GitHub: your access to {repo} is read-only, so it cannot start, cancel or re-run its workflows");
+        ["trigger", "cancel", "retry"].into_iter().map(|v| (v.to_string(), why.clone())).collect()
     }
 
     /// A completed job's log as lines; for a job still going, what can be said instead.

@@ -234,6 +234,7 @@ impl LocalRunner {
             jobs,
             note: None,
             retried_by: Vec::new(),
+            refused: Default::default(),
         };
         if let Err(e) = self.inner.store.save(&rec) {
             self.inner.store.discard(&rec.id);
