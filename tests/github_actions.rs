@@ -431,6 +431,15 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     let (code, out, err) = run_cli(args(&["logs", &run, "build"])).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("doing build"), "{out}");
+    let (code, out, err) = run_cli(args(&["logs", &run, "build", "--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(parse).collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"job": "build", "at": "2026-11-29T10:00:00Z", "stream": "meta", "text": "▸ Run build"}),
+        "{out}"
+    );
+    assert_eq!((lines[1]["stream"].as_str(), lines[1]["text"].as_str()), (Some("out"), Some("doing build")));
 
     let (code, out, err) = run_cli(args(&["approvals", "--json"])).await;
     assert_eq!(code, 0, "{err}");

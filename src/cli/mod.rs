@@ -134,6 +134,9 @@ pub enum Cmd {
         /// Keep printing as the run goes on; exit 0 only when it succeeds
         #[arg(long, short)]
         follow: bool,
+        /// One JSON object per line: job, time, stream (out, err, meta) and text
+        #[arg(long)]
+        json: bool,
     },
     /// Cancel a run (its job processes are ended)
     Cancel {
@@ -587,7 +590,7 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
             let filter = crate::ci::RunFilter { branch, event, actor, status };
             runs::list(&who, crate::ci::RunQuery { pipeline, limit, after: None, filter }, provider, json).await
         }
-        Some(Cmd::Logs { run, job, follow }) => runs::logs(&who, run, job.as_deref(), follow, colour).await,
+        Some(Cmd::Logs { run, job, follow, json }) => runs::logs(&who, run, job.as_deref(), follow, colour && !json, json).await,
         Some(Cmd::Cancel { run, force, confirm }) => runs::cancel(&who, run, force, &confirm).await,
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => runs::decide(&who, run, gate, false, &confirm).await,

@@ -170,12 +170,20 @@ pub(super) async fn cancel(who: &Caller<'_>, run: RunRef, force: bool, confirm: 
 }
 
 /// `logs RUN [JOB] [--follow]`. With --follow the exit code is the run's: 0 only when it succeeded.
-pub(super) async fn logs(who: &Caller<'_>, run: RunRef, job: Option<&str>, follow: bool, colour: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn logs(
+    who: &Caller<'_>,
+    run: RunRef,
+    job: Option<&str>,
+    follow: bool,
+    colour: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let (ci, mut provider_events) = providers(who, Open::Recover)?;
     let run = ci.registry.resolve(run)?;
     let rec = ci.registry.run(run.clone()).await?;
     let job = job.map(|j| resolve_job(&rec, j)).transpose()?;
-    let printer = Printer::new(colour);
+    let mut printer = Printer::new(colour);
+    printer.json = json;
     if !follow || rec.status.is_terminal() {
         let mut out = std::io::stdout().lock();
         for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
@@ -515,13 +523,15 @@ fn finish(rec: &RunRecord) -> ExitCode {
 /// Prints log lines prefixed by job, and job transitions, from run events.
 struct Printer {
     colour: bool,
+    /// JSON lines instead of `[job] text`.
+    json: bool,
     seen: std::collections::HashMap<String, JobStatus>,
     announced_gates: std::collections::HashSet<String>,
 }
 
 impl Printer {
     fn new(colour: bool) -> Printer {
-        Printer { colour, seen: Default::default(), announced_gates: Default::default() }
+        Printer { colour, json: false, seen: Default::default(), announced_gates: Default::default() }
     }
 
     /// Returns the record once the run has finished.
@@ -557,6 +567,16 @@ impl Printer {
     }
 
     fn format(&self, job: &str, l: &RawLine) -> String {
+        if self.json {
+            let at = jiff::Timestamp::from_millisecond(l.ts_ms).map(|t| t.to_string()).unwrap_or_default();
+            let stream = match l.stream {
+                Stream::Out => "out",
+                Stream::Err => "err",
+                Stream::Meta => "meta",
+            };
+            let text = strip_sgr(&sanitize_line_full(&l.bytes)).into_owned();
+            return serde_json::json!({ "job": job, "at": at, "stream": stream, "text": text }).to_string();
+        }
         let text = sanitize_line_full(&l.bytes);
         let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
         match l.stream {
