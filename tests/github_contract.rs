@@ -117,6 +117,7 @@ fn check(gh: &GithubDouble, description: &str) -> String {
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the double's exchanges do not match {description}:\n{text}");
+    eprintln!("{description}: {}", text.lines().last().unwrap_or_default());
     text
 }
 
