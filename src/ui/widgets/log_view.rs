@@ -82,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             .unwrap_or_else(|| msg.to_string());
         if !job.steps.is_empty() && !job.status.is_terminal() {
             // A CI service that publishes a job's log only when the job ends: its steps meanwhile.
-            frame.render_widget(Paragraph::new(steps_so_far(job, t)), inner);
+            frame.render_widget(Paragraph::new(steps_so_far(job, t, state.now)), inner);
             return;
         }
         frame.render_widget(Paragraph::new(Line::styled(msg, t.fg(Role::Muted))), inner);
@@ -246,7 +246,7 @@ fn slice<'a>(spans: &[Span<'a>], skip: usize, take: usize) -> Vec<Span<'a>> {
 }
 
 /// The steps of a job whose log is published only when it ends, with a word on why.
-fn steps_so_far<'a>(job: &'a crate::domain::JobRecord, t: &crate::theme::Theme) -> Vec<Line<'a>> {
+fn steps_so_far<'a>(job: &'a crate::domain::JobRecord, t: &crate::theme::Theme, now: jiff::Timestamp) -> Vec<Line<'a>> {
     let mut lines = vec![Line::styled("The CI service publishes this job's log when the job ends. Its steps so far:", t.fg(Role::Muted))];
     for s in &job.steps {
         let role = match s.status {
@@ -255,8 +255,9 @@ fn steps_so_far<'a>(job: &'a crate::domain::JobRecord, t: &crate::theme::Theme) 
             JobStatus::Running => Role::Running,
             _ => Role::Muted,
         };
+        let took = crate::util::elapsed(s.started_at, s.finished_at, now).map(crate::util::format_duration).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(format!("  {} {:<10} ", s.status.glyph(), s.status.label()), t.fg(role)),
+            Span::styled(format!("  {} {:<10} {took:>6}  ", s.status.glyph(), s.status.label()), t.fg(role)),
             Span::raw(crate::logstore::sanitize::plain(&s.name)),
         ]));
     }
