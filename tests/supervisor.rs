@@ -195,7 +195,18 @@ fn orphans_after(data: &Path, limit: Duration) -> usize {
     while !orphans(data).is_empty() && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(20));
     }
-    orphans(data).len()
+    let left = orphans(data);
+    // What a failure needs to be understood: each orphan, and what the supervisors and guards said.
+    for pid in &left {
+        let read = |f: &str| String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{f}")).unwrap_or_default()).replace('\0', " ");
+        eprintln!("orphan {pid}: {} | stat {}", read("cmdline"), read("stat"));
+    }
+    if !left.is_empty() {
+        let log = std::fs::read_to_string(data.join("supervisor.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!("supervisor.log, last lines:\n{}", lines[lines.len().saturating_sub(20)..].join("\n"));
+    }
+    left.len()
 }
 
 /// The guard is the supervisor's child running `supervise --guard`.

@@ -32,11 +32,19 @@ pub fn guard(data_dir: &Path) -> ExitCode {
     // Nothing is ever written: the read returns when the supervisor's end is closed.
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     // The kernel closes a dying process's files one by one: the runs' locks may not be released
-    // yet. The guard is handed to another parent only once the supervisor is entirely gone.
+    // yet. The guard is handed to another parent only once the supervisor is entirely gone, which
+    // on a busy disk (a SIGKILL waits for an fsync to return) can take many seconds: reaping
+    // before would take the dead supervisor's runs for live ones and leave their jobs.
     let started = std::time::Instant::now();
     // SAFETY: as above.
-    while unsafe { libc::getppid() } == supervisor && started.elapsed() < std::time::Duration::from_secs(10) {
+    while unsafe { libc::getppid() } == supervisor && started.elapsed() < std::time::Duration::from_secs(120) {
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if started.elapsed() >= std::time::Duration::from_secs(120) {
+        eprintln!(
+            "{} the supervisor {supervisor} closed its end but is still not gone after 120s; ending what no one holds",
+            jiff::Timestamp::now()
+        );
     }
     match crate::ci::local::RunStore::open(data_dir) {
         Ok(store) => {
