@@ -110,6 +110,13 @@ pub async fn serve(data_dir: PathBuf, share: Option<Share>) -> anyhow::Result<Ex
                 _guard_pipe = guard.stdin.take();
             }
             _ = look.tick() => {
+                // A guard that is gone without its exit being heard is started again all the same:
+                // a supervisor without one would leave its jobs behind if killed outright.
+                if !matches!(guard.try_wait(), Ok(None)) {
+                    eprintln!("{} the guard is not there; starting another", jiff::Timestamp::now());
+                    guard = super::guard::start(&data_dir).context("cannot restart the supervisor's guard")?;
+                    _guard_pipe = guard.stdin.take();
+                }
                 if !files.lock.exists() {
                     // Its data directory was deleted: nothing it does could be recorded any more.
                     stop_everything(&shared, "its data directory was deleted");
