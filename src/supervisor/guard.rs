@@ -56,9 +56,9 @@ pub fn guard(data_dir: &Path) -> ExitCode {
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 ended += crate::ci::local::reap::reap_orphans(&store);
             }
-            if ended > 0 {
-                eprintln!("{} the supervisor died: ended {ended} job process(es) it left behind", jiff::Timestamp::now());
-            }
+            // Said even when nothing was left: a drill that finds an orphan needs to know the
+            // guard looked.
+            eprintln!("{} the supervisor {supervisor} died: ended {ended} job process(es) it left behind", jiff::Timestamp::now());
             ExitCode::SUCCESS
         }
         Err(e) => {
