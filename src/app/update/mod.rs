@@ -93,17 +93,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             match result {
                 Ok(runs) => {
-                    let waiting: Vec<RunRef> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id.clone()).collect();
-                    for rec in runs {
-                        upsert_run(state, rec);
-                    }
-                    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
+                    let mut fx = take_runs(state, runs);
                     fx.push(Effect::LoadAcceptances);
-                    if state.selected_run.is_none()
-                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id.clone())
-                    {
-                        fx.extend(select_run(state, id));
-                    }
                     return fx;
                 }
                 Err(e) => state.toast_error(format!("cannot read the run history: {e}")),
@@ -114,19 +105,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::MoreRunsLoaded { result } => {
             state.dirty = true;
             match result {
-                Ok(runs) => {
-                    let waiting: Vec<RunRef> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id.clone()).collect();
-                    for rec in runs {
-                        upsert_run(state, rec);
-                    }
-                    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
-                    if state.selected_run.is_none()
-                        && let Some(id) = state.visible_runs().first().map(|r| r.record.id.clone())
-                    {
-                        fx.extend(select_run(state, id));
-                    }
-                    return fx;
-                }
+                Ok(runs) => return take_runs(state, runs),
                 Err(e) => state.toast_error(format!("cannot read runs: {e}")),
             }
             Vec::new()
@@ -316,4 +295,20 @@ pub(crate) fn refresh_audit(state: &mut State) -> Option<Effect> {
 pub(crate) fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// Folds a provider's runs into the list: evidence for those waiting on a gate, and a first
+/// selection when nothing is selected yet.
+fn take_runs(state: &mut State, runs: Vec<crate::domain::RunRecord>) -> Vec<Effect> {
+    let waiting: Vec<RunRef> = runs.iter().filter(|r| r.waiting_gates().next().is_some()).map(|r| r.id.clone()).collect();
+    for rec in runs {
+        upsert_run(state, rec);
+    }
+    let mut fx: Vec<Effect> = waiting.into_iter().filter_map(|id| ensure_evidence(state, id, false)).collect();
+    if state.selected_run.is_none()
+        && let Some(id) = state.visible_runs().first().map(|r| r.record.id.clone())
+    {
+        fx.extend(select_run(state, id));
+    }
+    fx
 }
