@@ -59,23 +59,11 @@ fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn settings(gh: &GithubDouble) -> GithubSettings {
-    GithubSettings {
-        name: "gh".into(),
-        repos: vec![REPO.into()],
-        api_url: gh.api_url(),
-        workflows: Vec::new(),
-        report_artifacts: Default::default(),
-        active_poll: Duration::from_secs(1),
-        idle_poll: Duration::from_secs(30),
-    }
+    gh.settings(REPO)
 }
 
-/// The provider as the cockpit builds it, with the token where `gh` keeps it for an Enterprise host.
 fn provider(gh: &GithubDouble) -> GithubProvider {
-    // SAFETY: tests of this file set the same value; nothing reads it concurrently in another way.
-    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", TOKEN) };
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    GithubProvider::new(settings(gh), tx).unwrap()
+    gh.provider(REPO)
 }
 
 fn id_of(run: &RunRef) -> u64 {

@@ -7,7 +7,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use flightdeck::ci::CiProvider;
 use flightdeck::ci::github::GithubProvider;
@@ -34,20 +33,7 @@ fn gh_available() {
 }
 
 fn provider(gh: &GithubDouble) -> GithubProvider {
-    // SAFETY: every test of this file sets the same value.
-    unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", TOKEN) };
-    unsafe { std::env::set_var("GH_TOKEN", TOKEN) };
-    let settings = flightdeck::config::GithubSettings {
-        name: "gh".into(),
-        repos: vec![REPO.into()],
-        api_url: gh.api_url(),
-        workflows: Vec::new(),
-        report_artifacts: Default::default(),
-        active_poll: Duration::from_secs(1),
-        idle_poll: Duration::from_secs(30),
-    };
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    GithubProvider::new(settings, tx).unwrap()
+    gh.provider(REPO)
 }
 
 /// Everything the provider does, once: the exchanges the contract is checked on.

@@ -157,6 +157,28 @@ impl GithubDouble {
         GithubDouble { port, storage_port, enterprise, state, _tasks: vec![api_task, storage_task] }
     }
 
+    /// A GitHub provider's settings for `repo` on this double (1 s active poll, 30 s idle).
+    pub fn settings(&self, repo: &str) -> flightdeck::config::GithubSettings {
+        flightdeck::config::GithubSettings {
+            name: "gh".into(),
+            repos: vec![repo.into()],
+            api_url: self.api_url(),
+            workflows: Vec::new(),
+            report_artifacts: Default::default(),
+            active_poll: std::time::Duration::from_secs(1),
+            idle_poll: std::time::Duration::from_secs(30),
+        }
+    }
+
+    /// The provider as the cockpit builds it for `repo`, with the token where `gh` keeps it for an
+    /// Enterprise host (every test sets the same value).
+    pub fn provider(&self, repo: &str) -> flightdeck::ci::github::GithubProvider {
+        // SAFETY: every caller sets the same value; nothing reads it concurrently in another way.
+        unsafe { std::env::set_var("GH_ENTERPRISE_TOKEN", TOKEN) };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        flightdeck::ci::github::GithubProvider::new(self.settings(repo), tx).unwrap()
+    }
+
     pub fn api_url(&self) -> String {
         if self.enterprise { format!("http://127.0.0.1:{}/api/v3", self.port) } else { format!("http://127.0.0.1:{}", self.port) }
     }
