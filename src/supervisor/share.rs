@@ -144,7 +144,10 @@ fn session(share: &Share, data_dir: &std::path::Path, stream: &UnixStream) -> Re
         "{} session {pid} for {}: {}",
         jiff::Timestamp::now(),
         account_name(cred.uid()),
-        crate::logstore::sanitize::plain(&request.args.join(" "))
+        // The command words only: values (workflow inputs, reasons) may hold what must not be kept.
+        crate::logstore::sanitize::plain(
+            &request.args.iter().take_while(|a| !a.starts_with('-')).map(String::as_str).collect::<Vec<_>>().join(" ")
+        )
     );
     // The client's signals, until it goes away: then the session is hung up on, as a terminal would.
     let forwarding = stream.try_clone().map_err(|e| e.to_string())?;
