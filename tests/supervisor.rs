@@ -157,6 +157,36 @@ fn two_hundred_kills_at_random_moments_leave_no_orphan() {
     }
 }
 
+/// A supervisor killed in the moment between starting a new guard and that guard's first look has
+/// already handed the guard to another parent: the guard must still know whom it guards, and end
+/// what was left at once rather than wait for its new parent to die.
+#[test]
+fn a_guard_whose_supervisor_died_before_it_looked_ends_the_jobs_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("data/runs/7");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let token = std::fs::canonicalize(&run_dir).unwrap();
+    let mut job = Command::new("sleep").arg("600").env("FLIGHTDECK_JOB_TOKEN", &token).spawn().unwrap();
+    // The supervisor: gone before its guard starts.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let supervisor = gone.id().to_string();
+    gone.wait().unwrap();
+    let mut guard = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["supervise", "--guard", &supervisor])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(20), "the guard ending the job left behind", || matches!(job.try_wait(), Ok(Some(_))));
+    let status = guard.wait().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(guard.stderr.as_mut().unwrap(), &mut said).unwrap();
+    assert!(status.success() && said.contains(&format!("the supervisor {supervisor} died: ended 1 job process")), "{status:?}: {said}");
+    let _ = job.kill();
+}
+
 /// How long the guard has to end what a killed supervisor left. A SIGKILL takes effect only once
 /// the process leaves the kernel: a supervisor in the middle of an fsync on a busy disk (the rest
 /// of the suite runs beside this drill) dies seconds later, and its guard hears of it then.

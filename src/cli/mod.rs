@@ -358,9 +358,9 @@ pub enum Cmd {
     /// on demand by the cockpit and the command line)
     #[command(hide = true)]
     Supervise {
-        /// Be the supervisor's guard, ending its jobs if it is killed
-        #[arg(long)]
-        guard: bool,
+        /// Be the guard of the supervisor with this pid, ending its jobs if it is killed
+        #[arg(long, value_name = "SUPERVISOR_PID")]
+        guard: Option<i32>,
     },
     /// The supervisor that executes this data directory's runs: status, stop
     Supervisor {
@@ -448,8 +448,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Supervise { guard }) => {
             let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
-            if *guard {
-                return Ok(crate::supervisor::guard(&data_dir));
+            if let Some(supervisor) = *guard {
+                return Ok(crate::supervisor::guard(&data_dir, supervisor));
             }
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
             return rt.block_on(crate::supervisor::serve(data_dir, None));

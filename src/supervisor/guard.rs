@@ -17,18 +17,20 @@ pub(super) fn start(data_dir: &Path) -> std::io::Result<Child> {
         .arg(data_dir)
         .arg("supervise")
         .arg("--guard")
+        .arg(std::process::id().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
 }
 
-/// `flightdeck supervise --guard`: waits for its supervisor to go, then ends its orphans.
-pub fn guard(data_dir: &Path) -> ExitCode {
+/// `flightdeck supervise --guard PID`: waits for its supervisor to go, then ends its orphans.
+/// The supervisor names itself rather than the guard asking for its parent: a supervisor killed
+/// before its new guard first looks has already handed it to another parent, and the guard would
+/// then wait for that one instead.
+pub fn guard(data_dir: &Path, supervisor: i32) -> ExitCode {
     let mut sink = [0u8; 64];
     let mut stdin = std::io::stdin().lock();
-    // SAFETY: getppid has no failure mode and no memory effects.
-    let supervisor = unsafe { libc::getppid() };
     // Nothing is ever written: the read returns when the supervisor's end is closed.
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     // The kernel closes a dying process's files one by one: the runs' locks may not be released
@@ -36,7 +38,7 @@ pub fn guard(data_dir: &Path) -> ExitCode {
     // on a busy disk (a SIGKILL waits for an fsync to return) can take many seconds: reaping
     // before would take the dead supervisor's runs for live ones and leave their jobs.
     let started = std::time::Instant::now();
-    // SAFETY: as above.
+    // SAFETY: getppid has no failure mode and no memory effects.
     while unsafe { libc::getppid() } == supervisor && started.elapsed() < std::time::Duration::from_secs(120) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
