@@ -20,6 +20,7 @@ pub mod keymap;
 pub mod logging;
 pub mod logstore;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod paths;
 pub mod policy;

@@ -2,6 +2,23 @@
 
 use std::time::Duration;
 
+/// Replaces a file whole: a temporary file beside it, synced, renamed over it, then the directory
+/// synced (best effort), so a crash or a full disk leaves the old content or the new, never half.
+pub fn replace_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.flightdeck-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Parses durations written the way people write them in config files: `90s`, `5m`, `1h30m`, `24h`,
 /// `250ms`. A bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

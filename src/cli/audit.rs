@@ -8,10 +8,11 @@ use anyhow::Context;
 use super::{AuditCmd, ExportFormat};
 use crate::audit::{Journal, export_csv, export_rows, parse_time_bound};
 
-pub fn run(cmd: AuditCmd, data_dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: AuditCmd, data_dir: &Path, config: &crate::config::Config) -> anyhow::Result<ExitCode> {
     let journal_of = |j: Option<std::path::PathBuf>| j.map(Journal::new).unwrap_or_else(|| Journal::in_data_dir(data_dir));
     match cmd {
         AuditCmd::Verify { journal, witness, key } => {
+            let own = journal.is_none();
             let j = journal_of(journal);
             let mut settings = crate::audit::witness::configured();
             if witness.is_some() {
@@ -35,6 +36,9 @@ pub fn run(cmd: AuditCmd, data_dir: &Path) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("{}: NOT INTACT — {report}", j.path().display());
+                if own {
+                    super::notify::audit_failed(config, data_dir, &report.to_string());
+                }
                 Ok(ExitCode::FAILURE)
             }
         }

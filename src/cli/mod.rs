@@ -12,6 +12,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod audit;
 mod changes;
 pub mod exit;
+mod notify;
 mod peer;
 mod printer;
 mod releases;
@@ -19,7 +20,7 @@ mod runs;
 mod screens;
 mod subcommands;
 pub use screens::StartScreen;
-pub use subcommands::{AuditCmd, ConfigCmd, ExportFormat, SupervisorCmd};
+pub use subcommands::{AuditCmd, ConfigCmd, ExportFormat, NotifyCmd, SupervisorCmd};
 mod supervisor;
 mod tools;
 
@@ -367,6 +368,11 @@ pub enum Cmd {
         #[command(subcommand)]
         command: SupervisorCmd,
     },
+    /// Notifications: send a test message to a sink, see what waits or was given up
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCmd,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -469,7 +475,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = crate::paths::data_dir(cli.data_dir.as_deref())?;
     let _log_guard = crate::logging::init(&data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    rt.block_on(dispatch(cli, config, data_dir, loc))
+    let journal_before = notify::journal_size(&data_dir);
+    let result = rt.block_on(dispatch(cli, config.clone(), data_dir.clone(), loc));
+    notify::journal_grew(&config, &data_dir, journal_before);
+    result
 }
 
 async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locations) -> anyhow::Result<ExitCode> {
@@ -528,7 +537,8 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Findings { run, json, gate }) => runs::findings(&who, run, json, gate.as_deref()).await,
         Some(Cmd::Canary { service, window, json }) => tools::canary(&config, &service, window.as_deref(), json).await,
         Some(Cmd::Approvals { json }) => runs::approvals(&who, json).await,
-        Some(Cmd::Audit { command }) => audit::run(command, &data_dir),
+        Some(Cmd::Audit { command }) => audit::run(command, &data_dir, &config),
+        Some(Cmd::Notify { command }) => notify::run(&who, command).await,
         Some(Cmd::Rollouts { json, kube }) => releases::list(&who, &kube, json).await,
         Some(Cmd::Rollout { command }) => releases::run(command, &who).await,
         Some(Cmd::Promote { name, full, evidence, kube, confirm }) => {

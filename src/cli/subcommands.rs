@@ -77,3 +77,18 @@ pub enum ConfigCmd {
     /// Print a complete, commented example configuration
     Example,
 }
+
+#[derive(Subcommand, Debug)]
+pub enum NotifyCmd {
+    /// Send a test message to one sink now, and say what its receiver answered
+    Test {
+        /// The sink, as named in [notify.NAME]
+        sink: String,
+    },
+    /// What waits to be delivered, and what was given up (with why)
+    Outbox {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -4,6 +4,7 @@
 mod ci;
 mod delivery;
 mod diagnostics;
+mod notify;
 mod pipelines;
 mod policy;
 mod schema;
@@ -16,6 +17,7 @@ pub use ci::{GITHUB_API, GithubSettings};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
+pub use notify::{EVENTS as NOTIFY_EVENTS, EmailSettings, SinkKind, SinkSettings, SmtpTls, event_matches};
 use pipelines::validate_pipeline;
 use policy::build_policy;
 use schema::{ByteSize, RawConfig, RawGate, RawPipeline};
@@ -57,6 +59,8 @@ pub struct Config {
     pub kubernetes: Option<KubernetesSettings>,
     /// GitHub Actions, per `[ci.github.NAME]`.
     pub github: Vec<GithubSettings>,
+    /// Where notifications go, per `[notify.NAME]`.
+    pub notify: Vec<SinkSettings>,
 }
 
 /// A supervisor shared by several accounts: where they connect, and who may.
@@ -383,6 +387,7 @@ impl Config {
             );
         }
         let github = ci::build_github(&mut rep, &raw);
+        let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir);
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {
@@ -419,6 +424,7 @@ impl Config {
             rollouts,
             kubernetes,
             github,
+            notify,
         })
     }
 
@@ -429,6 +435,12 @@ impl Config {
         if !self.github.is_empty() {
             // The variables a GitHub token is read from (as `gh` reads them).
             vars.extend(["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"].map(String::from));
+        }
+        for sink in &self.notify {
+            vars.extend(sink.kind.secret_env_vars());
+            if matches!(sink.kind, SinkKind::Sns { .. }) {
+                vars.extend(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].map(String::from));
+            }
         }
         vars.sort();
         vars.dedup();

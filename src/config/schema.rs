@@ -48,6 +48,9 @@ pub struct RawConfig {
     /// CI systems besides the local runner.
     #[serde(default)]
     pub ci: RawCi,
+    /// Where people are told what happened.
+    #[serde(default)]
+    pub notify: BTreeMap<String, Spanned<super::notify::RawSink>>,
     #[serde(default)]
     pub pipelines: BTreeMap<String, Spanned<RawPipeline>>,
 }

@@ -17,6 +17,19 @@ pub enum Secret {
 }
 
 impl Secret {
+    /// The secret's value, for `what` it is (said in the error, never the value).
+    pub fn reveal(&self, what: &str) -> Result<String, String> {
+        match self {
+            Secret::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+                _ => Err(format!("the environment variable {var} ({what}) is not set")),
+            },
+            Secret::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("cannot read {} ({what}): {e}", p.display())),
+        }
+    }
+
     fn read(&self) -> Result<String, QueryError> {
         match self {
             Secret::Env(var) => std::env::var(var)

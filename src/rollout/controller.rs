@@ -401,7 +401,10 @@ impl Controller {
                     None => format!("step {}: waiting to be promoted", rec.step + 1),
                 };
                 rec.note(CONTROLLER, reason.clone());
-                rec.pause = Some(Pause { reason, until, by_user: false });
+                rec.pause = Some(Pause { reason: reason.clone(), until, by_user: false });
+                if until.is_none() {
+                    self.record_event(spec, rec, "rollout.waiting", &reason).await;
+                }
                 Ok(false)
             }
             Step::Analysis(d) => {

@@ -100,19 +100,9 @@ pub fn current(spec: &NginxSpec) -> Result<u8, RolloutError> {
     parse(spec, &text).map_err(|e| RolloutError::Nginx(format!("{}: {e}", spec.include.display())))
 }
 
-/// Writes `text` to `path` atomically (temp file in the same directory, fsync, rename).
+/// Writes `text` to `path` atomically.
 fn replace(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.flightdeck-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("include")));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::util::replace_file(path, text.as_bytes())
 }
 
 fn run(cmd: &[String], what: &str) -> Result<(), String> {

@@ -40,6 +40,8 @@ pub enum Request {
     },
     /// Keep the configuration's NGINX canaries moving until none is under way.
     KeepMoving { config: Option<PathBuf> },
+    /// The journal grew: deliver the notifications it holds (with this configuration's sinks).
+    Notify { config: Option<PathBuf> },
     /// What the supervisor is doing.
     Status,
     /// Stop now, cancelling the runs it executes: already checked against the policy and
@@ -78,6 +80,18 @@ pub enum SupervisorError {
     NoAnswer(String, PathBuf),
     #[error("the flightdeck supervisor refused: {0}")]
     Refused(String),
+}
+
+/// Tells the data directory's supervisor that the journal grew, starting it when notifications
+/// are configured and none is running; does nothing when none are configured.
+pub fn poke_notifier(config: &crate::config::Config, data_dir: &Path) {
+    if config.notify.is_empty() {
+        return;
+    }
+    let client = Client::new(data_dir, config.path.as_deref());
+    if let Err(e) = client.call(&Request::Notify { config: config.path.clone() }) {
+        tracing::warn!("the supervisor was not told to notify: {e}");
+    }
 }
 
 /// The files of a data directory's supervisor.

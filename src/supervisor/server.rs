@@ -45,6 +45,13 @@ struct Shared {
     in_flight: std::sync::atomic::AtomicUsize,
     started: jiff::Timestamp,
     stop: CancellationToken,
+    /// Delivers the journal's notifications, once a configuration with sinks has been seen.
+    notifier: Mutex<Option<Notifying>>,
+}
+
+struct Notifying {
+    notifier: Arc<crate::notify::Notifier>,
+    poke: Arc<tokio::sync::Notify>,
 }
 
 /// Serves the data directory until nothing needs it; shared, until it is stopped.
@@ -79,6 +86,7 @@ pub async fn serve(data_dir: PathBuf, share: Option<Share>) -> anyhow::Result<Ex
         in_flight: Default::default(),
         started: jiff::Timestamp::now(),
         stop: CancellationToken::new(),
+        notifier: Mutex::new(None),
     });
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -195,8 +203,9 @@ fn idle(shared: &Shared) -> bool {
     if shared.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
         return false;
     }
+    let settled = shared.notifier.lock().map(|n| n.as_ref().is_none_or(|n| n.notifier.settled())).unwrap_or(false);
     let Ok(ws) = shared.workspaces.lock() else { return false };
-    ws.values().all(|w| w.runner.active_count() == 0 && w.keeping.is_none())
+    settled && ws.values().all(|w| w.runner.active_count() == 0 && w.keeping.is_none())
 }
 
 async fn wait_for_runs(shared: &Shared) {
@@ -281,6 +290,16 @@ async fn handle(shared: &Arc<Shared>, request: Request, peer: Option<i32>) -> Re
                 Err(e) => refuse(e.to_string()),
             }
         }
+        Request::Notify { config } => match workspace(shared, &config) {
+            Ok(_) => match shared.notifier.lock().ok().as_ref().and_then(|n| n.as_ref().map(|n| n.poke.clone())) {
+                Some(poke) => {
+                    poke.notify_one();
+                    ok("notifying".into())
+                }
+                None => refuse("no notification sink is configured".into()),
+            },
+            Err(e) => refuse(e),
+        },
         Request::KeepMoving { config } => match workspace(shared, &config) {
             Ok(_) => {
                 keep_moving(shared, &config);
@@ -326,7 +345,29 @@ fn workspace(shared: &Arc<Shared>, config: &Option<PathBuf>) -> Result<LocalRunn
     let journal = crate::audit::Journal::in_data_dir(&shared.data_dir);
     let controller = Controller::new(cfg.rollouts.clone(), &shared.data_dir, cfg.canary_services(), Some(journal));
     ws.insert(config.clone(), Workspace { runner: runner.clone(), controller, keeping: None, moving: Vec::new() });
+    start_notifier(shared, &cfg);
     Ok(runner)
+}
+
+/// Starts delivering notifications with the first configuration that has sinks (one notifier per
+/// data directory: it reads one journal).
+fn start_notifier(shared: &Arc<Shared>, cfg: &Arc<Config>) {
+    if cfg.notify.is_empty() {
+        return;
+    }
+    let Ok(mut slot) = shared.notifier.lock() else { return };
+    if slot.is_some() {
+        return;
+    }
+    match crate::notify::Notifier::new(cfg.clone(), &shared.data_dir) {
+        Ok(n) => {
+            let notifier = Arc::new(n);
+            let poke = Arc::new(tokio::sync::Notify::new());
+            tokio::spawn(notifier.clone().run(shared.stop.clone(), poke.clone()));
+            *slot = Some(Notifying { notifier, poke });
+        }
+        Err(e) => eprintln!("{} notifications cannot start: {}", jiff::Timestamp::now(), crate::logstore::sanitize::plain(&e)),
+    }
 }
 
 /// Problems of runs executing here go to the supervisor's log.

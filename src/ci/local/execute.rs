@@ -152,6 +152,15 @@ pub(super) async fn drive(
     }
     rec.finished_at = Some(Timestamp::now());
     rec.status = rec.derive_status();
+    if rec.status == RunStatus::Failed {
+        let failed: Vec<String> = rec
+            .jobs
+            .iter()
+            .filter(|j| matches!(j.status, JobStatus::Failed | JobStatus::TimedOut))
+            .map(|j| format!("`{}` {}", j.key, j.status.label()))
+            .collect();
+        journal_observation(&inner, &rec, "", "run.failed", failed.join(", "), serde_json::json!({}));
+    }
     // Recorded as ended before it stops counting as active: whoever waits for idleness (the
     // supervisor before it exits) must find the final record.
     persist(&inner, &mut rec);
@@ -220,6 +229,7 @@ fn schedule(
                 };
                 let text = if gate.message.is_empty() { text } else { format!("{text}: {}", gate.message) };
                 meta_line(inner, rec, &key, text);
+                journal_observation(inner, rec, &key, "gate.waiting", gate.message.clone(), serde_json::json!({ "deadline": deadline }));
                 progressed = true;
                 continue;
             }
@@ -566,5 +576,33 @@ async fn log_sink(
     }
     if let Some(mut f) = file {
         let _ = f.flush().await;
+    }
+}
+
+/// Journals something the runner observed (a gate waiting, a run failing): the journal is where
+/// notifications are built from. A journal that cannot be written does not stop the run.
+fn journal_observation(inner: &Inner, rec: &RunRecord, job: &str, action: &str, reason: String, extra: serde_json::Value) {
+    let environment = rec.job(job).and_then(|j| j.gate.as_ref()?.environment.clone());
+    let mut parameters = serde_json::json!({ "run": rec.id, "pipeline": rec.pipeline });
+    if !job.is_empty() {
+        parameters["gate"] = serde_json::Value::String(job.to_string());
+    }
+    if let (Some(p), serde_json::Value::Object(more)) = (parameters.as_object_mut(), extra) {
+        p.extend(more.into_iter().filter(|(_, v)| !v.is_null()));
+    }
+    let draft = crate::audit::Draft {
+        actor: "flightdeck".into(),
+        origin: "local".into(),
+        environment,
+        target: if job.is_empty() { rec.id.text() } else { job.to_string() },
+        action: action.into(),
+        parameters,
+        reason,
+        phase: Some(crate::audit::Phase::Event),
+        result: "recorded".into(),
+        ..Default::default()
+    };
+    if let Err(e) = inner.journal.append(draft) {
+        let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("`{action}` could not be journaled: {e}") });
     }
 }
