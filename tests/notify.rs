@@ -75,3 +75,106 @@ fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(r.received().len(), 2, "{:?}", r.received().iter().map(|x| x.body.clone()).collect::<Vec<_>>());
 }
+
+/// The supervisor of a test's data directory: its pid, and its peak memory (kB).
+fn supervisor_peak_kb(e: &Env) -> Option<u64> {
+    let pid = support::supervision::supervisor_pid(&e.dir.path().join("data"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// Appends records to the project's journal as the runner writes them when a run fails: a flood
+/// of failures without starting a thousand processes.
+fn journal_failures(e: &Env, count: usize, environment: Option<&str>) {
+    let journal = flightdeck::audit::Journal::in_data_dir(&e.dir.path().join("data"));
+    for n in 0..count {
+        journal
+            .append(flightdeck::audit::Draft {
+                actor: "flightdeck".into(),
+                origin: "local".into(),
+                environment: environment.map(str::to_string),
+                target: format!("local:{}", 1000 + n),
+                action: "run.failed".into(),
+                parameters: serde_json::json!({ "run": format!("local:{}", 1000 + n), "pipeline": "bad" }),
+                reason: "`boom` failed".into(),
+                phase: Some(flightdeck::audit::Phase::Event),
+                result: "recorded".into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+}
+
+fn poke(e: &Env) {
+    let config = flightdeck::config::Config::parse(&std::fs::read_to_string(e.config()).unwrap(), Some(&e.config()), None).unwrap();
+    // SAFETY: set before any thread of this test reads the environment for the supervisor it starts.
+    unsafe { std::env::set_var("FD_TEST_HOOK_SECRET", SECRET) };
+    flightdeck::supervisor::poke_notifier(&config, &e.dir.path().join("data"));
+}
+
+#[test]
+fn a_flood_of_failures_is_grouped_and_memory_stays_bounded() {
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"2s\"\nevents = [\"run.*\"]")));
+    // The notifier starts reading the journal from where it is when it first starts.
+    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
+    assert_eq!(code, 1, "{err}");
+    journal_failures(&e, 1000, Some("staging"));
+    poke(&e);
+    let got = r.wait_accepted(2, Duration::from_secs(60));
+    let total: u64 = got.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum::<u64>();
+    // Give the rest a moment to arrive, if anything was split.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut messages = r.accepted();
+    while messages.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum::<u64>() < 1001 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        messages = r.accepted();
+    }
+    let counted: u64 = messages.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(counted, 1001, "every failure is told, once ({total} in the first two)");
+    assert!(messages.len() <= 4, "1,001 failures in a few messages, not one each: {} messages", messages.len());
+    let grouped = messages.iter().find(|m| m.body["count"].as_u64() > Some(100)).expect("a grouped message");
+    let text = grouped.body["text"].as_str().unwrap();
+    assert!(text.contains("runs failed in staging") && text.contains("and ") && text.lines().count() <= 23, "{text}");
+    let peak = supervisor_peak_kb(&e).unwrap_or(0);
+    eprintln!("supervisor peak memory with 1,000 notices: {peak} kB in {} messages", messages.len());
+    assert!(peak < 96 * 1024, "the supervisor's memory stays bounded: {peak} kB");
+    assert!(r.violations().is_empty(), "{:?}", r.violations());
+}
+
+#[test]
+fn a_receiver_that_rate_limits_fails_or_hangs_gets_it_later_with_the_same_key() {
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    r.script(&[Answer::Status(429, Some(1)), Answer::Status(500, None), Answer::Hang, Answer::Status(503, None)]);
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
+    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
+    assert_eq!(code, 1, "{err}");
+    let got = r.wait_accepted(1, Duration::from_secs(60));
+    assert_eq!(got[0].body["event"], "run.failed");
+    let all = r.received();
+    assert_eq!(all.len(), 5, "four refusals, then delivered: {:?}", all.iter().map(|x| x.accepted).collect::<Vec<_>>());
+    let keys: std::collections::BTreeSet<&String> = all.iter().map(|x| &x.headers["x-flightdeck-delivery"]).collect();
+    assert_eq!(keys.len(), 1, "every attempt carries the same key: {keys:?}");
+    let (code, out, _) = run(&e, &["notify", "outbox", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::json!([]), "nothing left: {out}");
+}
+
+#[test]
+fn a_receiver_that_refuses_for_good_is_given_up_journaled_and_listed() {
+    let r = Receiver::start(Kind::Webhook { secret: "not the secret flightdeck signs with".into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
+    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
+    assert_eq!(code, 1, "{err}");
+    support::supervision::wait_until(Duration::from_secs(30), "the delivery given up", || {
+        run(&e, &["notify", "outbox", "--json"]).1.contains("\"failed\"")
+    });
+    let (code, out, _) = run(&e, &["notify", "outbox", "--json"]);
+    assert_eq!(code, 3, "failed deliveries make the listing fail: {out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["state"], "failed");
+    assert!(rows[0]["last_error"].as_str().unwrap().contains("400"), "{rows}");
+    let (_, journal, _) = run(&e, &["audit", "export"]);
+    assert!(journal.contains("notify.failed"), "the failure is journaled: {journal}");
+    assert_eq!(r.violations().len(), 1, "the receiver saw one bad signature: {:?}", r.violations());
+}
