@@ -178,3 +178,85 @@ fn a_receiver_that_refuses_for_good_is_given_up_journaled_and_listed() {
     assert!(journal.contains("notify.failed"), "the failure is journaled: {journal}");
     assert_eq!(r.violations().len(), 1, "the receiver saw one bad signature: {:?}", r.violations());
 }
+
+/// Text from outside (a reason typed by a user, a pipeline's output) cannot steer a terminal,
+/// page a whole channel or hide a link in any format.
+const HOSTILE: &str = "ship it <!channel> <https://evil.example|docs> & \u{1b}]52;c;cm0gLXJmIH4=\u{7} \u{202e}reversed";
+
+#[test]
+fn a_slack_bot_threads_a_releases_messages_and_escapes_hostile_text() {
+    let token = "xoxb-test-token";
+    let r = Receiver::start(Kind::SlackApi { token: token.into() });
+    let slack = sink("releases", &format!("kind = \"slack\"\ntoken_env = \"FD_TEST_SLACK_TOKEN\"\nchannel = \"C0RELEASES\"\napi_url = \"{}\"", r.url), "group_wait = \"0s\"");
+    let e = Env::new(&format!("{PIPELINES}{slack}"));
+    let with_token = |args: &[&str]| {
+        let out = e.cmd(args).env("FD_TEST_SLACK_TOKEN", token).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = with_token(&["run", "release"]);
+    assert_eq!(code, 0, "{err}");
+    r.wait_accepted(1, Duration::from_secs(30));
+    let (code, err) = with_token(&["approve", "1", "--confirm", "approve-staging", "--reason", HOSTILE]);
+    assert_eq!(code, 0, "{err}");
+    let got = r.wait_accepted(2, Duration::from_secs(30));
+    assert!(got[0].body.get("thread_ts").is_none(), "the release's first message starts its thread");
+    assert_eq!(got[1].body["thread_ts"], "1700000000.000001", "the decision is threaded under it: {}", got[1].body);
+    let text = got[1].body["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt;") && text.contains("&lt;https://evil.example|docs&gt;") && text.contains("&amp;"), "{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(r.violations().is_empty(), "{:?}", r.violations());
+    // The test message goes straight to the sink, and says what happened.
+    let (code, err) = with_token(&["notify", "test", "releases"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.accepted().len(), 3);
+    let wrong = e.cmd(&["notify", "test", "releases"]).env("FD_TEST_SLACK_TOKEN", "xoxb-wrong").output().unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("not delivered") && said.contains("not_authed") && !said.contains("xoxb-wrong"), "{said}");
+}
+
+/// An NGINX canary of `web` behind a real NGINX: 50 %, then a pause that waits for a human.
+fn canary_config(n: &support::nginx::Nginx) -> String {
+    let spec = n.spec();
+    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "[rollouts.web]\nsteps = [{{ set_weight = 50 }}, {{ pause = {{}} }}]\n\
+         [rollouts.web.nginx]\ninclude = {:?}\nupstream = \"app\"\nstable = [{}]\ncanary = [{}]\nconf = {:?}\nvalidate = [{}]\nreload = [{}]\n",
+        spec.include.display().to_string(),
+        quote(&spec.stable),
+        quote(&spec.canary),
+        spec.conf.as_ref().unwrap().display().to_string(),
+        quote(&spec.validate),
+        quote(&spec.reload),
+    )
+}
+
+#[test]
+fn a_pager_is_triggered_by_an_abort_and_resolved_when_the_rollout_is_healthy_again() {
+    let n = support::nginx::Nginx::start(None);
+    let r = Receiver::start(Kind::PagerDuty);
+    let pager = sink("oncall", &format!("kind = \"pagerduty\"\nrouting_key_env = \"FD_TEST_PD_KEY\"\nevents_url = \"{}/v2/enqueue\"", r.url), "");
+    let e = Env::new(&format!("{}{pager}", canary_config(&n)));
+    let (code, _, err) = run(&e, &["rollout", "start", "web", "--version", "2.0.0", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&e, &["abort", "web", "--yes", "--reason", HOSTILE]);
+    assert_eq!(code, 0, "{err}");
+    let got = r.wait_accepted(1, Duration::from_secs(30));
+    let trigger = &got[0].body;
+    assert_eq!(trigger["event_action"], "trigger", "{trigger}");
+    assert_eq!(trigger["payload"]["severity"], "critical");
+    let summary = trigger["payload"]["summary"].as_str().unwrap();
+    assert!(summary.contains("web was aborted by") && !summary.contains('\u{1b}'), "{summary:?}");
+    let dedup = trigger["dedup_key"].as_str().unwrap().to_string();
+    // The next release goes all the way: the incident is resolved, by the same key.
+    let (code, _, err) = run(&e, &["rollout", "start", "web", "--version", "2.0.1", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&e, &["promote", "web", "--full", "--yes", "--reason", "checked by hand"]);
+    assert_eq!(code, 0, "{err}");
+    let got = r.wait_accepted(2, Duration::from_secs(30));
+    assert_eq!(got[1].body["event_action"], "resolve", "{}", got[1].body);
+    assert_eq!(got[1].body["dedup_key"], dedup.as_str());
+    // A pause for a human and a promotion are news, not pages: nothing else was sent.
+    assert_eq!(r.received().len(), 2, "{:?}", r.received().iter().map(|x| x.body.clone()).collect::<Vec<_>>());
+    assert!(r.violations().is_empty(), "{:?}", r.violations());
+}

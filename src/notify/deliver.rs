@@ -27,6 +27,8 @@ pub struct Notifier {
     config: Arc<Config>,
     outbox: Outbox,
     sinks: Vec<(SinkSettings, Box<dyn Sink>)>,
+    /// Subjects fully promoted a moment ago.
+    promoted_recently: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 fn now_ms() -> i64 {
@@ -40,7 +42,7 @@ impl Notifier {
         for s in &config.notify {
             sinks.push((s.clone(), super::sinks::build(s, outbox.threads_path())?));
         }
-        let n = Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks };
+        let n = Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks, promoted_recently: Default::default() };
         // The first time: from now on, not the whole history.
         if n.outbox.cursor().is_none() {
             let offset = std::fs::metadata(n.journal_path()).map(|m| m.len()).unwrap_or(0);
@@ -116,6 +118,7 @@ impl Notifier {
                 queued += self.queue(&[super::audit_failed(&problem, jiff::Timestamp::now())], rec.seq * 16 + 15)?;
             }
             let mut notices = notices_from(&rec, &self.config.people);
+            self.drop_repeated_promotion(&mut notices);
             for n in notices.iter_mut().filter(|n| n.event == "gate.waiting") {
                 if let Some(line) = self.gate_verdict(&rec) {
                     n.details.insert(0, line);
@@ -127,6 +130,15 @@ impl Notifier {
         }
         self.outbox.save_cursor(&cursor).map_err(|e| format!("cannot save how far the journal was read: {e}"))?;
         Ok(queued)
+    }
+
+    /// A person's full promotion and the controller then reaching 100 % are one piece of news,
+    /// journaled twice in either order: the second within two minutes is not sent again.
+    fn drop_repeated_promotion(&self, notices: &mut Vec<Notice>) {
+        let Ok(mut recent) = self.promoted_recently.lock() else { return };
+        let now = now_ms();
+        recent.retain(|_, at| now - *at < 120_000);
+        notices.retain(|n| n.event != "rollout.promoted-full" || recent.insert(n.subject.clone(), now).is_none());
     }
 
     /// Queues a notice that comes from no journal record (the journal failing its check).

@@ -158,6 +158,11 @@ fn answer(state: &Mutex<State>, kind: &Kind, req: super::http1::Request) -> Opti
     if !problems.is_empty() {
         s.violations.extend(problems.iter().cloned());
         s.received.push(record);
+        // The Web API answers 200 with `ok: false` and an error code; the others refuse with 400.
+        if matches!(kind, Kind::SlackApi { .. }) {
+            let code = problems[0].split(':').next().unwrap_or("invalid_arguments").to_string();
+            return Some((200, Vec::new(), serde_json::json!({ "ok": false, "error": code }).to_string()));
+        }
         return Some((400, Vec::new(), serde_json::json!({ "status": "invalid event", "errors": problems }).to_string()));
     }
     record.accepted = true;

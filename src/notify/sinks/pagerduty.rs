@@ -37,20 +37,24 @@ impl Sink for PagerDuty {
                 };
                 // PagerDuty cuts summaries at 1024 characters.
                 let summary: String = message.title.chars().take(1000).collect();
+                let mut payload = serde_json::json!({
+                    "summary": summary,
+                    "source": "flightdeck",
+                    "severity": severity,
+                    "timestamp": first.at,
+                    "component": message.subject,
+                    "class": message.event,
+                    "custom_details": {"id": message.key, "text": message.text, "actor": first.actor},
+                });
+                // Optional fields are left out rather than sent empty.
+                if let Some(env) = &message.environment {
+                    payload["group"] = serde_json::Value::String(env.clone());
+                }
                 serde_json::json!({
                     "routing_key": routing_key,
                     "event_action": "trigger",
                     "dedup_key": dedup_key(&message.subject),
-                    "payload": {
-                        "summary": summary,
-                        "source": "flightdeck",
-                        "severity": severity,
-                        "timestamp": first.at,
-                        "component": message.subject,
-                        "group": message.environment,
-                        "class": message.event,
-                        "custom_details": {"id": message.key, "text": message.text, "actor": first.actor},
-                    },
+                    "payload": payload,
                 })
             };
             let request = self.http.post(&self.url).json(&body);
