@@ -66,7 +66,10 @@ fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
     let got = r.wait_accepted(2, Duration::from_secs(30));
     let decided = &got[1].body;
     assert_eq!(decided["event"], "gate.decided", "{decided}");
-    assert!(decided["text"].as_str().unwrap().contains("approved by") && decided["text"].as_str().unwrap().contains("release checked"), "{decided}");
+    assert!(
+        decided["text"].as_str().unwrap().contains("approved by") && decided["text"].as_str().unwrap().contains("release checked"),
+        "{decided}"
+    );
     assert_ne!(got[0].headers["x-flightdeck-delivery"], got[1].headers["x-flightdeck-delivery"]);
     assert!(r.violations().is_empty(), "{:?}", r.violations());
     // Nothing routed elsewhere arrives (the run's success is no event).
@@ -86,6 +89,7 @@ fn supervisor_peak_kb(e: &Env) -> Option<u64> {
 /// Appends records to the project's journal as the runner writes them when a run fails: a flood
 /// of failures without starting a thousand processes.
 fn journal_failures(e: &Env, count: usize, environment: Option<&str>) {
+    std::fs::create_dir_all(e.dir.path().join("data")).unwrap();
     let journal = flightdeck::audit::Journal::in_data_dir(&e.dir.path().join("data"));
     for n in 0..count {
         journal
@@ -105,11 +109,16 @@ fn journal_failures(e: &Env, count: usize, environment: Option<&str>) {
     }
 }
 
+/// Tells the supervisor the journal grew (starting it, with the sink's secret in its environment).
 fn poke(e: &Env) {
-    let config = flightdeck::config::Config::parse(&std::fs::read_to_string(e.config()).unwrap(), Some(&e.config()), None).unwrap();
-    // SAFETY: set before any thread of this test reads the environment for the supervisor it starts.
+    // SAFETY: set before the supervisor this starts reads its environment; no other thread of
+    // this test reads it.
     unsafe { std::env::set_var("FD_TEST_HOOK_SECRET", SECRET) };
-    flightdeck::supervisor::poke_notifier(&config, &e.dir.path().join("data"));
+    let config = std::fs::canonicalize(e.config()).unwrap();
+    let client =
+        flightdeck::supervisor::Client::new(&e.dir.path().join("data"), Some(&config)).with_program(support::cli_env::BIN.as_ref());
+    let reply = client.call(&flightdeck::supervisor::Request::Notify { config: Some(config) }).unwrap();
+    assert!(reply.ok, "{}", reply.message);
 }
 
 #[test]
@@ -187,7 +196,11 @@ const HOSTILE: &str = "ship it <!channel> <https://evil.example|docs> & \u{1b}]5
 fn a_slack_bot_threads_a_releases_messages_and_escapes_hostile_text() {
     let token = "xoxb-test-token";
     let r = Receiver::start(Kind::SlackApi { token: token.into() });
-    let slack = sink("releases", &format!("kind = \"slack\"\ntoken_env = \"FD_TEST_SLACK_TOKEN\"\nchannel = \"C0RELEASES\"\napi_url = \"{}\"", r.url), "group_wait = \"0s\"");
+    let slack = sink(
+        "releases",
+        &format!("kind = \"slack\"\ntoken_env = \"FD_TEST_SLACK_TOKEN\"\nchannel = \"C0RELEASES\"\napi_url = \"{}\"", r.url),
+        "group_wait = \"0s\"",
+    );
     let e = Env::new(&format!("{PIPELINES}{slack}"));
     let with_token = |args: &[&str]| {
         let out = e.cmd(args).env("FD_TEST_SLACK_TOKEN", token).output().unwrap();
@@ -235,7 +248,8 @@ fn canary_config(n: &support::nginx::Nginx) -> String {
 fn a_pager_is_triggered_by_an_abort_and_resolved_when_the_rollout_is_healthy_again() {
     let n = support::nginx::Nginx::start(None);
     let r = Receiver::start(Kind::PagerDuty);
-    let pager = sink("oncall", &format!("kind = \"pagerduty\"\nrouting_key_env = \"FD_TEST_PD_KEY\"\nevents_url = \"{}/v2/enqueue\"", r.url), "");
+    let pager =
+        sink("oncall", &format!("kind = \"pagerduty\"\nrouting_key_env = \"FD_TEST_PD_KEY\"\nevents_url = \"{}/v2/enqueue\"", r.url), "");
     let e = Env::new(&format!("{}{pager}", canary_config(&n)));
     let (code, _, err) = run(&e, &["rollout", "start", "web", "--version", "2.0.0", "--yes"]);
     assert_eq!(code, 0, "{err}");
@@ -258,5 +272,115 @@ fn a_pager_is_triggered_by_an_abort_and_resolved_when_the_rollout_is_healthy_aga
     assert_eq!(got[1].body["dedup_key"], dedup.as_str());
     // A pause for a human and a promotion are news, not pages: nothing else was sent.
     assert_eq!(r.received().len(), 2, "{:?}", r.received().iter().map(|x| x.body.clone()).collect::<Vec<_>>());
+    assert!(r.violations().is_empty(), "{:?}", r.violations());
+}
+
+/// Journals what a person did to a rollout, as `flightdeck promote|pause|abort` records it.
+fn journal_rollout_action(e: &Env, rollout: &str, action: &str, n: usize) {
+    std::fs::create_dir_all(e.dir.path().join("data")).unwrap();
+    let journal = flightdeck::audit::Journal::in_data_dir(&e.dir.path().join("data"));
+    journal
+        .append(flightdeck::audit::Draft {
+            actor: "alice".into(),
+            origin: "cli".into(),
+            environment: Some("staging".into()),
+            target: rollout.into(),
+            action: action.into(),
+            parameters: serde_json::json!({ "step": n }),
+            reason: format!("change {n}"),
+            phase: Some(flightdeck::audit::Phase::Outcome),
+            result: "success".into(),
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+/// The order each rollout's notices arrived in: the `change N` numbers, per rollout.
+fn order_per_rollout(got: &[support::receivers::Received]) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let mut order: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for g in got {
+        let n = g.body["title"].as_str().unwrap().rsplit("change ").next().unwrap().parse().unwrap();
+        order.entry(g.body["subject"].as_str().unwrap().to_string()).or_default().push(n);
+    }
+    order
+}
+
+#[test]
+fn a_receiver_down_for_a_while_gets_everything_afterwards_in_order_per_rollout() {
+    let outage = Duration::from_secs(std::env::var("FD_NOTIFY_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20));
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
+    journal_rollout_action(&e, "before", "rollout.pause", 0);
+    poke(&e);
+    r.wait_accepted(1, Duration::from_secs(30));
+    r.set_down(true);
+    for n in 1..=30 {
+        journal_rollout_action(&e, ["web", "api", "worker"][n % 3], ["rollout.pause", "rollout.promote", "rollout.abort"][n % 3], n);
+    }
+    poke(&e);
+    let started = std::time::Instant::now();
+    support::supervision::wait_until(Duration::from_secs(30), "the first attempts refused", || r.received().len() > 1);
+    std::thread::sleep(outage.saturating_sub(started.elapsed()));
+    r.set_down(false);
+    let back = std::time::Instant::now();
+    let got = r.wait_accepted(31, outage + Duration::from_secs(120));
+    eprintln!("down {}s: everything arrived {:.1}s after it was back", outage.as_secs(), back.elapsed().as_secs_f64());
+    let order = order_per_rollout(&got[1..]);
+    for (rollout, seen) in &order {
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, &sorted, "{rollout}'s notices in the order they happened");
+        assert_eq!(seen.len(), 10, "{rollout}: {seen:?}");
+    }
+    assert_eq!(order.len(), 3);
+    assert!(r.violations().is_empty(), "{:?}", r.violations());
+}
+
+#[test]
+fn kill_9_of_the_supervisor_during_deliveries_loses_nothing_and_repeats_carry_the_same_key() {
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
+    let data = e.dir.path().join("data");
+    journal_rollout_action(&e, "before", "rollout.pause", 0);
+    poke(&e);
+    r.wait_accepted(1, Duration::from_secs(30));
+    for n in 1..=60 {
+        journal_rollout_action(&e, ["web", "api", "worker"][n % 3], "rollout.promote", n);
+    }
+    // The first delivery hangs, so a kill lands while a request is in flight; then kills at
+    // moments spread over the rest.
+    r.script(&[Answer::Hang]);
+    let mut kills = 0;
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("seed {seed}");
+    for _ in 0..12 {
+        poke(&e);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(30 + (seed >> 33) % 150));
+        if let Some(pid) = support::supervision::supervisor_pid(&data) {
+            // SAFETY: SIGKILL to the supervisor of this test's own data directory.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            kills += 1;
+            support::supervision::wait_until(Duration::from_secs(20), "the killed supervisor gone", || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+            });
+        }
+    }
+    poke(&e);
+    let got = r.wait_accepted(61, Duration::from_secs(120));
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    for g in &got {
+        *seen.entry(g.body["title"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 61, "every notice arrived");
+    // A repeat is the same delivery again: the same key, which receivers use to drop it.
+    let mut keys: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for g in r.received() {
+        keys.entry(g.body["title"].as_str().unwrap().to_string()).or_default().insert(g.headers["x-flightdeck-delivery"].clone());
+    }
+    assert!(keys.values().all(|k| k.len() == 1), "one key per notice, however often sent: {keys:?}");
+    let repeats = got.len() - seen.len();
+    eprintln!("{kills} kills during delivery: 61 notices, {repeats} delivered twice (same key)");
+    assert!(kills >= 6, "{kills}");
     assert!(r.violations().is_empty(), "{:?}", r.violations());
 }

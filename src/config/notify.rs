@@ -26,14 +26,30 @@ pub struct SinkSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SinkKind {
     /// An incoming webhook, or a bot token posting with `chat.postMessage` (threads per release).
-    Slack { webhook: Option<Secret>, token: Option<Secret>, channel: Option<String>, api_url: String },
+    Slack {
+        webhook: Option<Secret>,
+        token: Option<Secret>,
+        channel: Option<String>,
+        api_url: String,
+    },
     /// PagerDuty Events API v2.
-    PagerDuty { routing_key: Secret, events_url: String },
+    PagerDuty {
+        routing_key: Secret,
+        events_url: String,
+    },
     Email(EmailSettings),
     /// An AWS SNS topic (Publish, signed with SigV4).
-    Sns { topic_arn: String, region: Option<String>, endpoint_url: Option<String>, profile: Option<String> },
+    Sns {
+        topic_arn: String,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+        profile: Option<String>,
+    },
     /// JSON with an HMAC-SHA256 signature.
-    Webhook { url: String, secret: Secret },
+    Webhook {
+        url: String,
+        secret: Secret,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,7 +234,11 @@ pub(super) fn build_sinks(rep: &mut Reporter<'_>, raw: &BTreeMap<String, toml::S
             "sns" => &["topic_arn", "region", "endpoint_url", "profile"],
             "webhook" => &["url", "secret_env", "secret_file"],
             _ => {
-                rep.error(span.clone(), format!("{key}.kind"), "say which kind: kind = \"slack\", \"pagerduty\", \"email\", \"sns\" or \"webhook\"");
+                rep.error(
+                    span.clone(),
+                    format!("{key}.kind"),
+                    "say which kind: kind = \"slack\", \"pagerduty\", \"email\", \"sns\" or \"webhook\"",
+                );
                 continue;
             }
         };
@@ -269,7 +289,11 @@ pub(super) fn build_sinks(rep: &mut Reporter<'_>, raw: &BTreeMap<String, toml::S
                     missing("smtp_server = \"HOST\" or \"HOST:PORT\"", rep);
                 }
                 if tls == SmtpTls::None && !matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1") {
-                    rep.error(span.clone(), format!("{key}.tls"), "tls = \"none\" only to a relay on this host: mail and passwords would cross the network in the clear");
+                    rep.error(
+                        span.clone(),
+                        format!("{key}.tls"),
+                        "tls = \"none\" only to a relay on this host: mail and passwords would cross the network in the clear",
+                    );
                 }
                 let password = secret(&r.password_env, &r.password_file, "password", rep);
                 if password.is_some() != r.username.is_some() {

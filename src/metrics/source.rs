@@ -24,9 +24,9 @@ impl Secret {
                 Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
                 _ => Err(format!("the environment variable {var} ({what}) is not set")),
             },
-            Secret::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| format!("cannot read {} ({what}): {e}", p.display())),
+            Secret::File(p) => {
+                std::fs::read_to_string(p).map(|s| s.trim().to_string()).map_err(|e| format!("cannot read {} ({what}): {e}", p.display()))
+            }
         }
     }
 

@@ -19,8 +19,10 @@ use crate::config::{Config, SinkSettings};
 /// How many deliveries of one sink are looked at in one pass: a flood is worked through in
 /// slices, so memory does not grow with it.
 const SLICE: usize = 500;
+/// How far back notifications start when they are first configured.
+const FIRST_LOOK_BACK: Duration = Duration::from_secs(15 * 60);
 /// The longest wait between two attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub struct Notifier {
     data_dir: PathBuf,
@@ -43,11 +45,13 @@ impl Notifier {
             sinks.push((s.clone(), super::sinks::build(s, outbox.threads_path())?));
         }
         let n = Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks, promoted_recently: Default::default() };
-        // The first time: from now on, not the whole history.
+        // The first time: what happened in the last minutes (the action that started the
+        // supervisor among it), not the whole history.
         if n.outbox.cursor().is_none() {
-            let offset = std::fs::metadata(n.journal_path()).map(|m| m.len()).unwrap_or(0);
-            let seq = crate::audit::Journal::in_data_dir(data_dir).read().ok().and_then(|(r, _)| r.last().map(|r| r.seq)).unwrap_or(0);
-            n.outbox.save_cursor(&Cursor { offset, seq, hash: None }).map_err(|e| format!("cannot start the notifications' outbox: {e}"))?;
+            let since = now_ms() - FIRST_LOOK_BACK.as_millis() as i64;
+            n.outbox
+                .save_cursor(&Cursor { since_ms: Some(since), ..Cursor::default() })
+                .map_err(|e| format!("cannot start the notifications' outbox: {e}"))?;
         }
         Ok(n)
     }
@@ -99,7 +103,10 @@ impl Notifier {
             let rec = match serde_json::from_slice::<AuditRecord>(&line) {
                 Ok(r) => r,
                 Err(e) => {
-                    queued += self.queue(&[super::audit_failed(&format!("the record at byte {at} cannot be read: {e}"), jiff::Timestamp::now())], cursor.seq * 16 + 15)?;
+                    queued += self.queue(
+                        &[super::audit_failed(&format!("the record at byte {at} cannot be read: {e}"), jiff::Timestamp::now())],
+                        cursor.seq * 16 + 15,
+                    )?;
                     continue;
                 }
             };
@@ -117,7 +124,8 @@ impl Notifier {
             if let Some(problem) = broken {
                 queued += self.queue(&[super::audit_failed(&problem, jiff::Timestamp::now())], rec.seq * 16 + 15)?;
             }
-            let mut notices = notices_from(&rec, &self.config.people);
+            let old = cursor.since_ms.is_some_and(|since| rec.time.parse::<jiff::Timestamp>().is_ok_and(|t| t.as_millisecond() < since));
+            let mut notices = if old { Vec::new() } else { notices_from(&rec, &self.config.people) };
             self.drop_repeated_promotion(&mut notices);
             for n in notices.iter_mut().filter(|n| n.event == "gate.waiting") {
                 if let Some(line) = self.gate_verdict(&rec) {
@@ -344,7 +352,7 @@ impl Notifier {
     }
 }
 
-/// Exponential backoff with jitter: about 1, 2, 4 … seconds, up to five minutes, each between
+/// Exponential backoff with jitter: about 1, 2, 4 … seconds, up to a minute, each between
 /// half and all of that (so many clients do not retry in step).
 fn backoff(attempts: u32) -> Duration {
     let full = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(9)).min(MAX_BACKOFF);

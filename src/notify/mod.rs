@@ -89,7 +89,8 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
     };
     let succeeded = rec.phase == Phase::Outcome && rec.result == "success";
     let observed = rec.phase == Phase::Event;
-    let param = |k: &str| rec.parameters.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())));
+    let param =
+        |k: &str| rec.parameters.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())));
     let run = param("run").unwrap_or_default();
     let target = plain(&rec.target);
     let reason = plain(&rec.reason);
@@ -144,10 +145,22 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
             push("run.failed", run.clone(), format!("run {run} of `{pipeline}` failed{because}"), Vec::new(), None);
         }
         ("run.cancel", true, _) => {
-            push("run.cancelled", target.clone(), format!("run {target} was cancelled by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+            push(
+                "run.cancelled",
+                target.clone(),
+                format!("run {target} was cancelled by {by_person}{because}"),
+                Vec::new(),
+                Some(rec.actor.clone()),
+            );
         }
         ("rollout.pause", true, _) => {
-            push("rollout.paused", target.clone(), format!("{target} was paused by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+            push(
+                "rollout.paused",
+                target.clone(),
+                format!("{target} was paused by {by_person}{because}"),
+                Vec::new(),
+                Some(rec.actor.clone()),
+            );
         }
         ("rollout.waiting", _, true) => {
             push("rollout.paused", target.clone(), format!("{target} is paused, waiting to be promoted{env}{because}"), Vec::new(), None);
@@ -157,7 +170,13 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
             push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
         }
         ("rollout.promote", true, _) => {
-            push("rollout.promoted", target.clone(), format!("{target} was promoted by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+            push(
+                "rollout.promoted",
+                target.clone(),
+                format!("{target} was promoted by {by_person}{because}"),
+                Vec::new(),
+                Some(rec.actor.clone()),
+            );
         }
         ("rollout.promote-full", true, _) => {
             push(
@@ -172,14 +191,26 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
             push("rollout.promoted-full", target.clone(), format!("{target} is fully promoted{because}"), Vec::new(), None);
         }
         ("rollout.abort", true, _) => {
-            push("rollout.aborted", target.clone(), format!("{target} was aborted by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+            push(
+                "rollout.aborted",
+                target.clone(),
+                format!("{target} was aborted by {by_person}{because}"),
+                Vec::new(),
+                Some(rec.actor.clone()),
+            );
         }
         ("rollout.auto-abort", _, true) => {
             push("rollout.aborted", target.clone(), format!("{target} was aborted by its controller{because}"), Vec::new(), None);
             push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
         }
         ("rollout.undo", true, _) => {
-            push("rollout.undone", target.clone(), format!("{target} was rolled back by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+            push(
+                "rollout.undone",
+                target.clone(),
+                format!("{target} was rolled back by {by_person}{because}"),
+                Vec::new(),
+                Some(rec.actor.clone()),
+            );
         }
         _ => {}
     }

@@ -61,6 +61,10 @@ pub struct Cursor {
     /// Its hash: the next record must link to it.
     #[serde(default)]
     pub hash: Option<String>,
+    /// Records older than this (ms since the epoch) are not told: set when notifications are
+    /// first configured, so the history is not sent as news.
+    #[serde(default)]
+    pub since_ms: Option<i64>,
 }
 
 impl Outbox {
@@ -102,8 +106,7 @@ impl Outbox {
     pub fn pending(&self, sink: &str, limit: usize) -> Vec<(PathBuf, Delivery)> {
         let dir = self.pending_dir(sink);
         let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-        let mut names: Vec<PathBuf> =
-            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
         names.sort();
         let mut out: Vec<(PathBuf, Delivery)> = Vec::new();
         for path in names {
@@ -137,7 +140,9 @@ impl Outbox {
         let Ok(entries) = std::fs::read_dir(self.root.join("outbox")) else { return Vec::new() };
         entries
             .flatten()
-            .filter(|e| std::fs::read_dir(e.path()).is_ok_and(|mut d| d.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|x| x == "json")))))
+            .filter(|e| {
+                std::fs::read_dir(e.path()).is_ok_and(|mut d| d.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|x| x == "json"))))
+            })
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .collect()
     }
@@ -192,7 +197,8 @@ impl Outbox {
             let Ok(sinks) = std::fs::read_dir(dir) else { return out };
             for sink in sinks.flatten() {
                 let Ok(files) = std::fs::read_dir(sink.path()) else { continue };
-                let mut paths: Vec<PathBuf> = files.flatten().map(|f| f.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+                let mut paths: Vec<PathBuf> =
+                    files.flatten().map(|f| f.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
                 paths.sort();
                 out.extend(paths.iter().filter_map(|p| serde_json::from_slice::<Delivery>(&std::fs::read(p).ok()?).ok()));
             }

@@ -75,7 +75,8 @@ impl Receiver {
                                 return;
                             }
                         };
-                        let mut out = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+                        let mut out =
+                            format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
                         for (k, v) in headers {
                             out.push_str(&format!("{k}: {v}\r\n"));
                         }
@@ -149,9 +150,11 @@ fn answer(state: &Mutex<State>, kind: &Kind, req: super::http1::Request) -> Opti
         s.received.push(record);
         return match a {
             Answer::Hang => None,
-            Answer::Status(code, after) => {
-                Some((code, after.map(|a| vec![("retry-after".to_string(), a.to_string())]).unwrap_or_default(), "{\"error\":\"scripted\"}".into()))
-            }
+            Answer::Status(code, after) => Some((
+                code,
+                after.map(|a| vec![("retry-after".to_string(), a.to_string())]).unwrap_or_default(),
+                "{\"error\":\"scripted\"}".into(),
+            )),
         };
     }
     let problems = check(kind, &req, &body, &s.issued_ts);
@@ -176,9 +179,11 @@ fn answer(state: &Mutex<State>, kind: &Kind, req: super::http1::Request) -> Opti
             s.issued_ts.push(ts.clone());
             (200, Vec::new(), serde_json::json!({ "ok": true, "channel": body["channel"], "ts": ts }).to_string())
         }
-        Kind::PagerDuty => {
-            (202, Vec::new(), serde_json::json!({ "status": "success", "message": "Event processed", "dedup_key": body["dedup_key"] }).to_string())
-        }
+        Kind::PagerDuty => (
+            202,
+            Vec::new(),
+            serde_json::json!({ "status": "success", "message": "Event processed", "dedup_key": body["dedup_key"] }).to_string(),
+        ),
     })
 }
 

@@ -603,6 +603,7 @@ fn journal_observation(inner: &Inner, rec: &RunRecord, job: &str, action: &str, 
         ..Default::default()
     };
     if let Err(e) = inner.journal.append(draft) {
-        let _ = inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("`{action}` could not be journaled: {e}") });
+        let _ =
+            inner.events.send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("`{action}` could not be journaled: {e}") });
     }
 }

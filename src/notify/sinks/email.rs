@@ -36,7 +36,8 @@ impl Email {
             SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
             SmtpTls::None => Tls::None,
         };
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone()).port(s.port).tls(tls).timeout(Some(self.timeout));
+        let mut b =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone()).port(s.port).tls(tls).timeout(Some(self.timeout));
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             let password = password.reveal("the mail server's password").map_err(SendError::Permanent)?;
             b = b.credentials(Credentials::new(user.clone(), password));
@@ -66,7 +67,9 @@ impl Sink for Email {
             let server = format!("the mail server {}:{}", self.settings.host, self.settings.port);
             match transport.send(mail).await {
                 Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() || e.is_tls() => Err(SendError::Permanent(format!("{server} refused it: {}", crate::logstore::sanitize::plain(&e.to_string())))),
+                Err(e) if e.is_permanent() || e.is_tls() => {
+                    Err(SendError::Permanent(format!("{server} refused it: {}", crate::logstore::sanitize::plain(&e.to_string()))))
+                }
                 Err(e) => Err(SendError::retry(format!("{server}: {}", crate::logstore::sanitize::plain(&e.to_string())))),
             }
         })

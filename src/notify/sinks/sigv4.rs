@@ -95,7 +95,10 @@ pub fn sign_post(
     let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
     let mut out = vec![
         ("x-amz-date", amz_date),
-        ("authorization", format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}", creds.access_key_id)),
+        (
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}", creds.access_key_id),
+        ),
     ];
     if let Some(t) = &creds.session_token {
         out.push(("x-amz-security-token", t.clone()));
@@ -117,7 +120,8 @@ mod tests {
             session_token: None,
         };
         let now: jiff::Timestamp = "2015-08-30T12:36:00Z".parse().unwrap();
-        let headers = sign_post(&creds, "us-east-1", "service", "example.amazonaws.com", "application/x-www-form-urlencoded", b"Param1=value1", now);
+        let headers =
+            sign_post(&creds, "us-east-1", "service", "example.amazonaws.com", "application/x-www-form-urlencoded", b"Param1=value1", now);
         let auth = &headers.iter().find(|(k, _)| *k == "authorization").unwrap().1;
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature="), "{auth}");
     }

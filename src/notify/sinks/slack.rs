@@ -65,7 +65,8 @@ impl Slack {
         }
         let request = self.http.post(format!("{}/chat.postMessage", self.api_url)).bearer_auth(token).json(&body);
         let answer = judge_response("Slack", request.send().await).await?;
-        let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|_| SendError::retry("Slack answered something that is not JSON"))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&answer).map_err(|_| SendError::retry("Slack answered something that is not JSON"))?;
         if answer["ok"].as_bool() != Some(true) {
             let error = crate::logstore::sanitize::plain(answer["error"].as_str().unwrap_or("no reason given"));
             return Err(match error.as_str() {

@@ -49,29 +49,30 @@ impl Sink for Sns {
             let creds = super::sigv4::credentials(self.profile.as_deref()).map_err(SendError::Permanent)?;
             let region = self.region();
             let endpoint = self.endpoint(&region);
-            let url = reqwest::Url::parse(&format!("{endpoint}/")).map_err(|e| SendError::Permanent(format!("the SNS endpoint `{endpoint}`: {e}")))?;
+            let url = reqwest::Url::parse(&format!("{endpoint}/"))
+                .map_err(|e| SendError::Permanent(format!("the SNS endpoint `{endpoint}`: {e}")))?;
             let host = match (url.host_str(), url.port()) {
                 (Some(h), Some(p)) => format!("{h}:{p}"),
                 (Some(h), None) => h.to_string(),
                 _ => return Err(SendError::Permanent(format!("the SNS endpoint `{endpoint}` has no host"))),
             };
             let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            form.append_pair("Action", "Publish")
-                .append_pair("Version", "2010-03-31")
-                .append_pair("TopicArn", &self.topic_arn)
-                .append_pair("Subject", &subject(&message.title))
-                .append_pair("Message", &message.text)
-                .append_pair("MessageAttributes.entry.1.Name", "flightdeck_id")
-                .append_pair("MessageAttributes.entry.1.Value.DataType", "String")
-                .append_pair("MessageAttributes.entry.1.Value.StringValue", &message.key)
-                .append_pair("MessageAttributes.entry.2.Name", "flightdeck_event")
-                .append_pair("MessageAttributes.entry.2.Value.DataType", "String")
-                .append_pair("MessageAttributes.entry.2.Value.StringValue", &message.event);
-            if self.topic_arn.ends_with(".fifo") {
-                form.append_pair("MessageGroupId", &message.subject).append_pair("MessageDeduplicationId", &message.key);
-            }
-            form.finish().into_bytes()
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("Action", "Publish")
+                    .append_pair("Version", "2010-03-31")
+                    .append_pair("TopicArn", &self.topic_arn)
+                    .append_pair("Subject", &subject(&message.title))
+                    .append_pair("Message", &message.text)
+                    .append_pair("MessageAttributes.entry.1.Name", "flightdeck_id")
+                    .append_pair("MessageAttributes.entry.1.Value.DataType", "String")
+                    .append_pair("MessageAttributes.entry.1.Value.StringValue", &message.key)
+                    .append_pair("MessageAttributes.entry.2.Name", "flightdeck_event")
+                    .append_pair("MessageAttributes.entry.2.Value.DataType", "String")
+                    .append_pair("MessageAttributes.entry.2.Value.StringValue", &message.event);
+                if self.topic_arn.ends_with(".fifo") {
+                    form.append_pair("MessageGroupId", &message.subject).append_pair("MessageDeduplicationId", &message.key);
+                }
+                form.finish().into_bytes()
             };
             let content_type = "application/x-www-form-urlencoded; charset=utf-8";
             let signed = super::sigv4::sign_post(&creds, &region, "sns", &host, content_type, &body, jiff::Timestamp::now());
@@ -82,14 +83,20 @@ impl Sink for Sns {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => return Err(SendError::retry("SNS did not answer in time")),
-                Err(e) => return Err(SendError::retry(format!("cannot reach SNS at {endpoint}: {}", crate::logstore::sanitize::plain(&e.to_string())))),
+                Err(e) => {
+                    return Err(SendError::retry(format!(
+                        "cannot reach SNS at {endpoint}: {}",
+                        crate::logstore::sanitize::plain(&e.to_string())
+                    )));
+                }
             };
             let status = response.status();
             let text = response.text().await.unwrap_or_default();
             if status.is_success() {
                 return Ok(());
             }
-            let tag = |t: &str| text.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).unwrap_or("").to_string();
+            let tag =
+                |t: &str| text.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).unwrap_or("").to_string();
             let (code, said) = (tag("Code"), crate::logstore::sanitize::excerpt(&crate::logstore::sanitize::plain(&tag("Message")), 300));
             let why = format!("SNS answered {status}: {code} {said}");
             if status.is_server_error() || status.as_u16() == 429 || code.contains("Throttl") || code == "RequestExpired" {
