@@ -384,3 +384,93 @@ fn kill_9_of_the_supervisor_during_deliveries_loses_nothing_and_repeats_carry_th
     assert!(kills >= 6, "{kills}");
     assert!(r.violations().is_empty(), "{:?}", r.violations());
 }
+
+#[test]
+fn e_mail_goes_through_starttls_and_authentication_to_a_real_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = support::python_tools::test_certificates(dir.path());
+    let outdir = dir.path().join("mail");
+    std::fs::create_dir(&outdir).unwrap();
+    let smtp = support::python_tools::Server::start(
+        "aiosmtpd",
+        "smtp_server.py",
+        &[cert.to_str().unwrap(), key.to_str().unwrap(), "flightdeck", "mail password", outdir.to_str().unwrap()],
+    );
+    let mail = sink(
+        "managers",
+        &format!(
+            "kind = \"email\"\nsmtp_server = \"127.0.0.1:{}\"\nusername = \"flightdeck\"\npassword_env = \"FD_TEST_SMTP_PASSWORD\"\nca_file = {:?}\n\
+             from = \"flightdeck@example.com\"\nto = [\"release-managers@example.com\", \"oncall@example.com\"]",
+            smtp.port,
+            ca.display().to_string()
+        ),
+        "group_wait = \"0s\"\ntimeout = \"10s\"",
+    );
+    let mail = mail.replace("timeout = \"1s\"\n", "");
+    let e = Env::new(&format!("{PIPELINES}{mail}"));
+    let with_password = |args: &[&str], password: &str| {
+        let out = e.cmd(args).env("FD_TEST_SMTP_PASSWORD", password).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, _, err) = with_password(&["run", "release"], "mail password");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_password(&["approve", "1", "--confirm", "approve-staging", "--reason", HOSTILE], "mail password");
+    assert_eq!(code, 0, "{err}");
+    support::supervision::wait_until(Duration::from_secs(30), "two e-mails", || outdir.join("2.eml").exists());
+    let first = std::fs::read_to_string(outdir.join("1.eml")).unwrap();
+    let second = std::fs::read_to_string(outdir.join("2.eml")).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(outdir.join("2.json")).unwrap()).unwrap();
+    assert_eq!(envelope["tls"], true, "STARTTLS was used: {envelope}");
+    assert_eq!(envelope["to"], serde_json::json!(["release-managers@example.com", "oncall@example.com"]));
+    assert!(first.contains("Subject: gate `approve-staging` of run local:1 is waiting for a decision"), "{first}");
+    assert!(first.contains("Message-ID: <fd-"), "{first}");
+    assert!(second.contains("approved by") && !second.contains('\u{1b}') && !second.contains('\u{202e}'), "{second}");
+    // A wrong password is a refusal for good, said plainly, without the password.
+    let (code, _, err) = with_password(&["notify", "test", "managers"], "wrong password");
+    assert_eq!(code, 1);
+    assert!(err.contains("refused") && !err.contains("wrong password"), "{err}");
+    let (code, out, err) = with_password(&["notify", "test", "managers"], "mail password");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("delivered to managers (email)"), "{out}");
+}
+
+#[test]
+fn sns_publishes_are_signed_as_botocore_signs_them_and_fit_its_service_model() {
+    let sns = support::python_tools::Server::start("botocore", "sns_double.py", &["AKIDFLIGHTDECKTEST", "test/secret+key"]);
+    let topic = sink(
+        "failures",
+        &format!("kind = \"sns\"\ntopic_arn = \"arn:aws:sns:eu-west-1:123456789012:release-events\"\nendpoint_url = \"http://127.0.0.1:{}\"", sns.port),
+        "group_wait = \"0s\"",
+    );
+    let e = Env::new(&format!("{PIPELINES}{topic}"));
+    let with_keys = |args: &[&str], secret: &str| {
+        let out = e
+            .cmd(args)
+            .env("AWS_ACCESS_KEY_ID", "AKIDFLIGHTDECKTEST")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, _, err) = with_keys(&["run", "bad", "--follow"], "test/secret+key");
+    assert_eq!(code, 1, "{err}");
+    let messages = || -> Vec<serde_json::Value> {
+        serde_json::from_str(&support::python_tools::get(sns.port, "/messages")).unwrap_or_default()
+    };
+    support::supervision::wait_until(Duration::from_secs(30), "the failure published", || !messages().is_empty());
+    let m = &messages()[0];
+    assert_eq!(m["TopicArn"], "arn:aws:sns:eu-west-1:123456789012:release-events");
+    assert!(m["Subject"].as_str().unwrap().contains("run local:1 of `bad` failed"), "{m}");
+    assert_eq!(m["MessageAttributes.entry.1.Name"], "flightdeck_id");
+    assert!(m["MessageAttributes.entry.1.Value.StringValue"].as_str().unwrap().starts_with("fd-"), "{m}");
+    // A wrong secret is refused by the signature check, and said so without the secret.
+    let (code, _, err) = with_keys(&["notify", "test", "failures"], "not/the+secret");
+    assert_eq!(code, 1);
+    assert!(err.contains("SignatureDoesNotMatch") && !err.contains("not/the+secret"), "{err}");
+    let (code, out, err) = with_keys(&["notify", "test", "failures"], "test/secret+key");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("delivered to failures (sns)"), "{out}");
+    assert_eq!(messages().len(), 2);
+}

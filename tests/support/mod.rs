@@ -13,6 +13,7 @@ pub mod nginx;
 pub mod peak;
 pub mod prom;
 pub mod pty;
+pub mod python_tools;
 pub mod receivers;
 pub mod shared;
 pub mod supervision;

@@ -1,0 +1,75 @@
+//! The pinned Python tools `make test-tools` installs (tests/contract/requirements.txt): real
+//! servers and AWS's own signer, run by the tests as child processes they stop by pid.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The virtual environment's Python, or a failure that says how to get it.
+pub fn python(module: &str) -> PathBuf {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-tools/venv/bin/python");
+    let ok = python.exists() && Command::new(&python).args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success());
+    assert!(ok, "the Python module `{module}` is missing: run `make test-tools` (make test runs it)");
+    python
+}
+
+pub fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/contract").join(name)
+}
+
+/// A server started from a script that prints its port on its first line once it listens.
+pub struct Server {
+    pub port: u16,
+    child: Child,
+}
+
+impl Server {
+    pub fn start(module: &str, script_name: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(python(module))
+            .arg(script(script_name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let port = first.trim().parse().unwrap_or_else(|_| panic!("{script_name} did not start: {first:?}"));
+        Server { port, child }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test CA and a certificate for 127.0.0.1 signed by it, as PEM files in `dir`: (ca, cert, key).
+pub fn test_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "flightdeck test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let paths = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// The body of `GET path` from a server on loopback (HTTP/1.0, read to the end).
+pub fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
