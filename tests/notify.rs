@@ -474,3 +474,63 @@ fn sns_publishes_are_signed_as_botocore_signs_them_and_fit_its_service_model() {
     assert!(out.contains("delivered to failures (sns)"), "{out}");
     assert_eq!(messages().len(), 2);
 }
+
+#[test]
+fn each_sink_gets_its_environments_and_events_and_a_broken_freeze_is_told() {
+    let managers = Receiver::start(Kind::SlackWebhook);
+    let staging = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let config = format!(
+        "{PIPELINES}[environments.frozen]\n[[environments.frozen.freeze]]\nreason = \"year-end freeze\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+         [[pipelines.hotfix.stages]]\nname = \"approve-frozen\"\nenvironment = \"frozen\"\ngate = true\n\
+         {}{}",
+        sink("managers", "kind = \"slack\"\nwebhook_url_env = \"FD_TEST_SLACK_WEBHOOK\"", "group_wait = \"0s\"\nenvironments = [\"frozen\"]\nevents = [\"gate.*\", \"freeze.broken\"]"),
+        webhook(&staging, "group_wait = \"0s\"\nenvironments = [\"staging\"]"),
+    );
+    let e = Env::new(&config);
+    let hook_url = format!("{}/services/T000/B000/XXXX", managers.url);
+    let go = |args: &[&str]| {
+        let out = e.cmd(args).env("FD_TEST_HOOK_SECRET", SECRET).env("FD_TEST_SLACK_WEBHOOK", &hook_url).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = go(&["run", "release"]);
+    assert_eq!(code, 0, "{err}");
+    let got = staging.wait_accepted(1, Duration::from_secs(30));
+    assert_eq!(got[0].body["environment"], "staging");
+    let (code, err) = go(&["run", "hotfix"]);
+    assert_ne!(code, 0, "the freeze refuses a plain trigger: {err}");
+    let (code, err) = go(&["run", "hotfix", "--break-glass", "--confirm", "hotfix", "--reason", "the fix for the outage"]);
+    assert_eq!(code, 0, "{err}");
+    managers.wait_accepted(2, Duration::from_secs(30));
+    let (code, err) = go(&["approve", "2", "--confirm", "approve-frozen", "--reason", "the fix for the outage"]);
+    assert_ne!(code, 0, "the freeze refuses a plain approval: {err}");
+    assert!(err.contains("year-end freeze"), "{err}");
+    let (code, err) = go(&["approve", "2", "--confirm", "approve-frozen", "--reason", "the fix for the outage", "--break-glass"]);
+    assert_eq!(code, 0, "{err}");
+    let got = managers.wait_accepted(4, Duration::from_secs(30));
+    let texts: Vec<&str> = got.iter().map(|g| g.body["text"].as_str().unwrap()).collect();
+    assert!(texts[0].contains("broke glass in frozen: run.trigger") && texts[0].contains("the fix for the outage"), "{texts:?}");
+    assert!(texts[1].contains("approve-frozen") && texts[1].contains("waiting"), "{texts:?}");
+    assert!(texts[2].contains("approved by"), "{texts:?}");
+    assert!(texts[3].contains("broke glass in frozen: gate.approve"), "{texts:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(staging.received().len(), 1, "nothing of the frozen environment went to staging's sink");
+    assert_eq!(managers.received().len(), 4, "nothing of staging went to the managers");
+    assert!(managers.violations().is_empty() && staging.violations().is_empty());
+}
+
+#[test]
+fn a_journal_that_fails_its_check_is_told() {
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"\nevents = [\"audit.failed\"]")));
+    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
+    assert_eq!(code, 1, "{err}");
+    // Someone edits a record of the past.
+    let path = e.dir.path().join("data/audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"actor\":\"flightdeck\"", "\"actor\":\"mallory\"", 1)).unwrap();
+    let (code, _, err) = run(&e, &["audit", "verify"]);
+    assert_eq!(code, 1, "{err}");
+    let got = r.wait_accepted(1, Duration::from_secs(30));
+    assert_eq!(got[0].body["event"], "audit.failed", "{}", got[0].body);
+    assert!(got[0].body["text"].as_str().unwrap().contains("flightdeck audit verify"), "{}", got[0].body);
+}

@@ -66,8 +66,12 @@ impl Notice {
     }
 }
 
-/// Whether `sink` takes `notice`: its events and environments.
+/// Whether `sink` takes `notice`: its events and environments. A sink is never told that it
+/// itself failed (that would loop).
 pub fn routed_to(sink: &SinkSettings, notice: &Notice) -> bool {
+    if notice.event == "notify.failed" && notice.subject == sink.name {
+        return false;
+    }
     let event_ok = if sink.events.is_empty() {
         // A pager by default only for what needs someone now, and the all-clear that ends it.
         !matches!(sink.kind, crate::config::SinkKind::PagerDuty { .. }) || notice.is_alarm() || notice.is_all_clear()
@@ -203,6 +207,16 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
             push("rollout.aborted", target.clone(), format!("{target} was aborted by its controller{because}"), Vec::new(), None);
             push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
         }
+        ("notify.failed", _, true) => {
+            let event = param("event").unwrap_or_default();
+            push(
+                "notify.failed",
+                target.clone(),
+                format!("a `{event}` notification could not be delivered to {target}{because}"),
+                vec!["see what waits or was given up: flightdeck notify outbox".into()],
+                None,
+            );
+        }
         ("rollout.undo", true, _) => {
             push(
                 "rollout.undone",
@@ -240,5 +254,91 @@ pub fn audit_failed(problem: &str, at: jiff::Timestamp) -> Notice {
         actor: None,
         at: at.to_string(),
         journal_seq: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(action: &str, phase: Phase, result: &str, reason: &str) -> AuditRecord {
+        let rec = AuditRecord {
+            seq: 7,
+            time: "2026-11-29T08:00:00Z".into(),
+            actor: "alice".into(),
+            origin: "cli".into(),
+            environment: Some("production".into()),
+            target: "web".into(),
+            action: action.into(),
+            parameters: serde_json::json!({ "revision": 3 }),
+            reason: reason.into(),
+            phase,
+            result: result.into(),
+            error: None,
+            intent: None,
+            break_glass: false,
+            prev_hash: crate::audit::GENESIS.into(),
+            hash: String::new(),
+        };
+        rec.seal()
+    }
+
+    fn events(rec: &AuditRecord) -> Vec<String> {
+        notices_from(rec, &Default::default()).into_iter().map(|n| n.event).collect()
+    }
+
+    #[test]
+    fn what_the_controller_does_by_itself_is_told_with_its_cause() {
+        let abort = record("rollout.auto-abort", Phase::Event, "aborted", "analysis failed: error ratio 0.12 > 0.05");
+        assert_eq!(events(&abort), ["rollout.aborted", "canary.failed"]);
+        let n = &notices_from(&abort, &Default::default())[1];
+        assert!(n.title.contains("judged Failed") && n.title.contains("error ratio 0.12"), "{}", n.title);
+        assert_eq!(n.actor, None);
+        assert_eq!(events(&record("rollout.auto-pause", Phase::Event, "paused", "analysis failed")), ["rollout.paused", "canary.failed"]);
+        assert_eq!(events(&record("rollout.promoted", Phase::Event, "healthy", "")), ["rollout.promoted-full"]);
+        assert_eq!(events(&record("rollout.waiting", Phase::Event, "paused", "step 2")), ["rollout.paused"]);
+        // A weight step is progress, not news.
+        assert!(events(&record("rollout.set-weight", Phase::Event, "progressing", "")).is_empty());
+    }
+
+    #[test]
+    fn only_what_happened_is_told_not_what_was_attempted_or_refused() {
+        assert_eq!(events(&record("rollout.undo", Phase::Outcome, "success", "bad build")), ["rollout.undone"]);
+        assert!(events(&record("rollout.undo", Phase::Intent, "pending", "")).is_empty());
+        assert!(events(&record("rollout.abort", Phase::Outcome, "failure", "")).is_empty());
+        assert!(events(&record("rollout.abort", Phase::Refused, "refused", "")).is_empty());
+        let mut glass = record("rollout.promote-full", Phase::Outcome, "success", "hotfix");
+        glass.break_glass = true;
+        let glass = glass.seal();
+        assert_eq!(events(&glass), ["rollout.promoted-full", "freeze.broken"]);
+    }
+
+    #[test]
+    fn each_notice_of_a_record_has_its_own_stable_key() {
+        let abort = record("rollout.auto-abort", Phase::Event, "aborted", "x");
+        let a = notices_from(&abort, &Default::default());
+        let b = notices_from(&abort, &Default::default());
+        assert_eq!(a, b, "built again after a crash: the same keys");
+        assert_ne!(a[0].key, a[1].key);
+    }
+
+    #[test]
+    fn a_sink_is_not_told_of_its_own_failure() {
+        let failed = record("notify.failed", Phase::Event, "recorded", "answered 400");
+        let mut failed = failed;
+        failed.target = "pager".into();
+        failed.parameters = serde_json::json!({ "event": "rollout.aborted" });
+        let n = notices_from(&failed.seal(), &Default::default()).remove(0);
+        let sink = |name: &str| SinkSettings {
+            name: name.into(),
+            kind: crate::config::SinkKind::Webhook { url: "https://example.com".into(), secret: crate::metrics::Secret::Env("X".into()) },
+            events: vec![],
+            environments: vec![],
+            group_wait: std::time::Duration::ZERO,
+            give_up_after: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(1),
+        };
+        assert!(!routed_to(&sink("pager"), &n));
+        assert!(routed_to(&sink("chat"), &n));
     }
 }
