@@ -186,6 +186,14 @@ fn a_receiver_that_refuses_for_good_is_given_up_journaled_and_listed() {
     let (_, journal, _) = run(&e, &["audit", "export"]);
     assert!(journal.contains("notify.failed"), "the failure is journaled: {journal}");
     assert_eq!(r.violations().len(), 1, "the receiver saw one bad signature: {:?}", r.violations());
+    // The cockpit says so in its header, and once as an error.
+    let config = e.config();
+    let data = e.dir.path().join("data");
+    let mut t = support::pty::Term::spawn(&["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    t.wait_for("1 not delivered", "the header counting the notification given up");
+    t.wait_for("flightdeck notify outbox", "the error saying where to look");
+    t.send("q");
+    t.wait_exit();
 }
 
 /// Text from outside (a reason typed by a user, a pipeline's output) cannot steer a terminal,
@@ -410,7 +418,11 @@ fn e_mail_goes_through_starttls_and_authentication_to_a_real_smtp_server() {
     let e = Env::new(&format!("{PIPELINES}{mail}"));
     let with_password = |args: &[&str], password: &str| {
         let out = e.cmd(args).env("FD_TEST_SMTP_PASSWORD", password).output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, _, err) = with_password(&["run", "release"], "mail password");
     assert_eq!(code, 0, "{err}");
@@ -439,7 +451,10 @@ fn sns_publishes_are_signed_as_botocore_signs_them_and_fit_its_service_model() {
     let sns = support::python_tools::Server::start("botocore", "sns_double.py", &["AKIDFLIGHTDECKTEST", "test/secret+key"]);
     let topic = sink(
         "failures",
-        &format!("kind = \"sns\"\ntopic_arn = \"arn:aws:sns:eu-west-1:123456789012:release-events\"\nendpoint_url = \"http://127.0.0.1:{}\"", sns.port),
+        &format!(
+            "kind = \"sns\"\ntopic_arn = \"arn:aws:sns:eu-west-1:123456789012:release-events\"\nendpoint_url = \"http://127.0.0.1:{}\"",
+            sns.port
+        ),
         "group_wait = \"0s\"",
     );
     let e = Env::new(&format!("{PIPELINES}{topic}"));
@@ -452,13 +467,16 @@ fn sns_publishes_are_signed_as_botocore_signs_them_and_fit_its_service_model() {
             .env_remove("AWS_PROFILE")
             .output()
             .unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, _, err) = with_keys(&["run", "bad", "--follow"], "test/secret+key");
     assert_eq!(code, 1, "{err}");
-    let messages = || -> Vec<serde_json::Value> {
-        serde_json::from_str(&support::python_tools::get(sns.port, "/messages")).unwrap_or_default()
-    };
+    let messages =
+        || -> Vec<serde_json::Value> { serde_json::from_str(&support::python_tools::get(sns.port, "/messages")).unwrap_or_default() };
     support::supervision::wait_until(Duration::from_secs(30), "the failure published", || !messages().is_empty());
     let m = &messages()[0];
     assert_eq!(m["TopicArn"], "arn:aws:sns:eu-west-1:123456789012:release-events");
@@ -483,7 +501,11 @@ fn each_sink_gets_its_environments_and_events_and_a_broken_freeze_is_told() {
         "{PIPELINES}[environments.frozen]\n[[environments.frozen.freeze]]\nreason = \"year-end freeze\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
          [[pipelines.hotfix.stages]]\nname = \"approve-frozen\"\nenvironment = \"frozen\"\ngate = true\n\
          {}{}",
-        sink("managers", "kind = \"slack\"\nwebhook_url_env = \"FD_TEST_SLACK_WEBHOOK\"", "group_wait = \"0s\"\nenvironments = [\"frozen\"]\nevents = [\"gate.*\", \"freeze.broken\"]"),
+        sink(
+            "managers",
+            "kind = \"slack\"\nwebhook_url_env = \"FD_TEST_SLACK_WEBHOOK\"",
+            "group_wait = \"0s\"\nenvironments = [\"frozen\"]\nevents = [\"gate.*\", \"freeze.broken\"]"
+        ),
         webhook(&staging, "group_wait = \"0s\"\nenvironments = [\"staging\"]"),
     );
     let e = Env::new(&config);

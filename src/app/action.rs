@@ -58,6 +58,10 @@ pub enum Action {
         result: Result<(Vec<crate::audit::AuditRecord>, crate::audit::VerifyReport), String>,
     },
     ThemeLoaded(Result<Theme, String>),
+    /// Time to look at the notifications' outbox again (on a slow clock of its own).
+    NotificationsDue,
+    /// How many notifications could not be delivered.
+    NotificationsChecked(usize),
     /// What a rollout provider reported: its feed, a release that changed, one that went.
     Release(crate::delivery::ReleaseEvent),
     /// The opened release's detail was read (again).

@@ -41,6 +41,8 @@ pub enum Effect {
     LoadAudit {
         request: u64,
     },
+    /// Count the notifications that could not be delivered.
+    CheckNotifications,
     LoadTheme {
         name: String,
     },

@@ -41,5 +41,6 @@ pub fn initial_state(config: &Config, identity: Identity, theme: Theme, read_onl
     state.pipeline_envs = config.pipelines.iter().map(|(n, p)| (n.clone(), p.environments.clone())).collect();
     state.log.wrap = config.ui.wrap;
     state.log.timestamps = config.ui.timestamps;
+    state.notifications.configured = !config.notify.is_empty();
     state
 }

@@ -354,6 +354,13 @@ pub enum Overlay {
     Input(Box<Input>),
 }
 
+/// Whether notifications are configured, and how many could not be delivered (shown in the header).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notifications {
+    pub configured: bool,
+    pub failed: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct State {
     pub identity: Identity,
@@ -389,6 +396,7 @@ pub struct State {
     pub log: LogView,
     pub overlay: Option<Overlay>,
     pub toasts: Vec<Toast>,
+    pub notifications: Notifications,
     pub now: Timestamp,
     pub size: (u16, u16),
     pub next_request: u64,
@@ -439,6 +447,7 @@ impl State {
             log: LogView::default(),
             overlay: None,
             toasts: Vec::new(),
+            notifications: Notifications::default(),
             now: Timestamp::now(),
             size: (80, 24),
             next_request: 1,

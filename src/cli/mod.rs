@@ -408,7 +408,9 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             crate::cockpit::terminal::restore_if_raw();
-            eprintln!("error: {}", crate::logstore::sanitize::plain(&format!("{e:#}")));
+            // Each line sanitised on its own: a hint on the next line stays on the next line.
+            let text: Vec<String> = format!("{e:#}").lines().map(crate::logstore::sanitize::plain).collect();
+            eprintln!("error: {}", text.join("\n"));
             ExitCode::from(exit::ERROR)
         }
     }

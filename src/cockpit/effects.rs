@@ -32,6 +32,9 @@ pub struct EffectRunner {
     pub faults: Option<Arc<dyn crate::metrics::inject::FaultInjector>>,
     /// Every rollout provider.
     pub releases: Arc<ReleaseRuntime>,
+    /// With notifications configured: the configuration and data directory whose supervisor
+    /// delivers them (told whenever the cockpit journals something).
+    pub notify: Option<(Arc<crate::config::Config>, PathBuf)>,
 }
 
 impl EffectRunner {
@@ -45,6 +48,14 @@ impl EffectRunner {
         let canary = self.canary.clone();
         let faults = self.faults.clone();
         let releases = self.releases.clone();
+        let notify = self.notify.clone();
+        let outbox_dir = self.notify.as_ref().map(|(_, d)| d.clone());
+        // The supervisor delivers what the journal now holds (it starts if it is not running).
+        let tell_supervisor = move || {
+            if let Some((config, data_dir)) = notify.clone() {
+                tokio::task::spawn_blocking(move || crate::supervisor::poke_notifier(&config, &data_dir));
+            }
+        };
         tokio::spawn(async move {
             let action = match effect {
                 Effect::LoadRuns { request } => load_runs(&ci, &tx, request).await,
@@ -74,6 +85,7 @@ impl EffectRunner {
                         Ok(r) => r,
                         Err(_) => Err(format!("no answer within {}s; check the run and the audit journal", EFFECT_TIMEOUT.as_secs())),
                     };
+                    tell_supervisor();
                     Action::OpDone { op, result }
                 }
                 Effect::Journal(draft) => {
@@ -81,7 +93,15 @@ impl EffectRunner {
                     let result = tokio::task::spawn_blocking(move || j.append(*draft).map(|_| ()).map_err(|e| e.to_string()))
                         .await
                         .unwrap_or_else(|e| Err(e.to_string()));
+                    tell_supervisor();
                     Action::Journaled(result)
+                }
+                Effect::CheckNotifications => {
+                    let Some(data_dir) = outbox_dir else { return };
+                    let failed = tokio::task::spawn_blocking(move || crate::notify::Outbox::in_data_dir(&data_dir).failed_count())
+                        .await
+                        .unwrap_or(0);
+                    Action::NotificationsChecked(failed)
                 }
                 Effect::LoadFindings { run } => {
                     let result = timed(ci.evidence(run.clone())).await;

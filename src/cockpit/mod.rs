@@ -83,6 +83,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         canary: Arc::new(config.canary_services()),
         faults: opts.demo.as_ref().map(|d| d.faults.clone()),
         releases: releases.clone(),
+        notify: (!config.notify.is_empty()).then(|| (config.clone(), data_dir.clone())),
     };
     // NGINX canaries are moved on by their provider's feed: it runs from the start, whatever
     // screen is shown.
@@ -144,6 +145,11 @@ async fn event_loop(
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Notifications given up are looked for on a slow clock of their own (an idle cockpit stays
+    // idle between two looks).
+    let mut outbox_clock = tokio::time::interval(Duration::from_secs(15));
+    outbox_clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let notifying = state.notifications.configured;
 
     let dispatch = |state: &mut State, action: Action| {
         for effect in update::update(state, action) {
@@ -170,6 +176,7 @@ async fn event_loop(
             Some(a) = action_rx.recv() => dispatch(state, a),
             Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
             _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
+            _ = outbox_clock.tick(), if notifying => dispatch(state, Action::NotificationsDue),
             _ = sigterm.recv() => { signalled = Some(libc::SIGTERM); dispatch(state, Action::Terminate) }
             _ = sighup.recv() => { signalled = Some(libc::SIGHUP); dispatch(state, Action::Terminate) }
             _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }

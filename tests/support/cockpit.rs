@@ -71,6 +71,7 @@ impl Cockpit {
             canary: Arc::new(config.canary_services()),
             faults: None,
             releases: Arc::new(flightdeck::cockpit::ReleaseRuntime::new(releases.clone())),
+            notify: None,
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), display: None, backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false, releases);

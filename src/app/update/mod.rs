@@ -57,6 +57,25 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
             canary_refresh(state).into_iter().collect()
         }
+        Action::NotificationsDue => {
+            if state.notifications.configured {
+                vec![Effect::CheckNotifications]
+            } else {
+                Vec::new()
+            }
+        }
+        Action::NotificationsChecked(failed) => {
+            let before = state.notifications.failed;
+            state.notifications.failed = failed;
+            if failed > before {
+                state.toast_error(format!(
+                    "{} notification(s) could not be delivered and were given up: flightdeck notify outbox",
+                    failed - before
+                ));
+            }
+            state.dirty |= failed != before;
+            Vec::new()
+        }
         Action::CanaryLoaded { request, service, result } => {
             let now = state.now;
             let Some(d) = state.canary.data.get_mut(&service) else { return Vec::new() };

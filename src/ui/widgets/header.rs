@@ -140,6 +140,11 @@ fn right_side(state: &State, fit: Fit) -> Vec<Span<'static>> {
         let text = if compact { format!("⏸{paused} ") } else { format!("⏸ {paused} waiting ") };
         right.push(Span::styled(text, t.status(Role::Paused)));
     }
+    if state.notifications.failed > 0 {
+        let n = state.notifications.failed;
+        let text = if compact { format!("✉✗{n} ") } else { format!("✉ {n} not delivered ") };
+        right.push(Span::styled(text, t.status(Role::Failure)));
+    }
     let who = if compact {
         state.identity.actor.clone()
     } else if state.identity.origin == "local" {
