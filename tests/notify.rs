@@ -28,6 +28,9 @@ run = "echo shipped"
 [[pipelines.bad.stages]]
 name = "boom"
 run = "echo about to fail; exit 4"
+[[pipelines.slow.stages]]
+name = "wait"
+run = "echo waiting; sleep 600"
 "#;
 
 const SECRET: &str = "a shared secret for the receiver";
@@ -61,15 +64,14 @@ fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
     assert!(text.contains("gate `approve-staging` of run local:1 is waiting"), "{text}");
     assert!(text.contains("flightdeck approve local:1 approve-staging"), "says what to run: {text}");
     assert!(text.contains("security gate"), "carries the gate's verdict: {text}");
-    let (code, _, err) = run(&e, &["approve", "1", "--confirm", "approve-staging", "--reason", "release checked"]);
+    let (code, _, err) = run(&e, &["approve", "1", "--confirm", "approve-staging", "--reason", &format!("release checked {HOSTILE}")]);
     assert_eq!(code, 0, "{err}");
     let got = r.wait_accepted(2, Duration::from_secs(30));
     let decided = &got[1].body;
     assert_eq!(decided["event"], "gate.decided", "{decided}");
-    assert!(
-        decided["text"].as_str().unwrap().contains("approved by") && decided["text"].as_str().unwrap().contains("release checked"),
-        "{decided}"
-    );
+    let said = decided.to_string();
+    assert!(said.contains("approved by") && said.contains("release checked"), "{decided}");
+    assert!(!said.contains("\\u001b") && !said.contains("\\u0007") && !said.contains('\u{202e}'), "sanitised: {said}");
     assert_ne!(got[0].headers["x-flightdeck-delivery"], got[1].headers["x-flightdeck-delivery"]);
     assert!(r.violations().is_empty(), "{:?}", r.violations());
     // Nothing routed elsewhere arrives (the run's success is no event).
@@ -555,4 +557,19 @@ fn a_journal_that_fails_its_check_is_told() {
     let got = r.wait_accepted(1, Duration::from_secs(30));
     assert_eq!(got[0].body["event"], "audit.failed", "{}", got[0].body);
     assert!(got[0].body["text"].as_str().unwrap().contains("flightdeck audit verify"), "{}", got[0].body);
+}
+
+#[test]
+fn a_cancelled_run_is_told_with_who_cancelled_it() {
+    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
+    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
+    let (code, _, err) = run(&e, &["run", "slow"]);
+    assert_eq!(code, 0, "{err}");
+    e.wait_status(1, "running");
+    let (code, _, err) = run(&e, &["cancel", "1", "--reason", "wrong branch", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let got = r.wait_accepted(1, Duration::from_secs(30));
+    assert_eq!(got[0].body["event"], "run.cancelled", "{}", got[0].body);
+    let text = got[0].body["text"].as_str().unwrap();
+    assert!(text.contains("run local:1 was cancelled by") && text.contains("wrong branch"), "{text}");
 }

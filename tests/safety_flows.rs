@@ -190,7 +190,9 @@ async fn when_the_journal_cannot_be_written_nothing_happens() {
     let mut c = Cockpit::new(&config("four_eyes = false\n[environments.prod.confirm]\napprove = \"yes-no\""), 120, 40);
     let run = bobs_run_at_the_gate(&mut c).await;
     // The journal's path is taken by a directory: every append fails.
-    std::fs::create_dir_all(c.dir.path().join("data/audit.jsonl")).unwrap();
+    let path = c.dir.path().join("data/audit.jsonl");
+    let _ = std::fs::remove_file(&path);
+    std::fs::create_dir_all(&path).unwrap();
     c.press("2ay");
     c.until("the failure is reported", LIMIT, |s| s.in_flight.is_empty()).await;
     let err = c.state.toasts.iter().find(|t| t.text.contains("not done")).expect("told why");

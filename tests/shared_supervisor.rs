@@ -92,6 +92,7 @@ fn background_run_gate_approved_from_another_process() {
         actions,
         [
             ("run.trigger", "success"),
+            ("gate.waiting", "recorded"),
             ("gate.approve", "refused"),
             ("gate.approve", "refused"),
             ("gate.approve", "refused"),
@@ -99,13 +100,13 @@ fn background_run_gate_approved_from_another_process() {
         ],
         "{out}"
     );
-    let approval = &rows[4];
+    let approval = &rows[5];
     assert_eq!(
         (approval["run"].as_str(), approval["gate"].as_str(), approval["reason"].as_str()),
         (Some("local:1"), Some("approve-prod"), Some("ship it"))
     );
     let (_, csv, _) = e.run_as(CAROL, &["audit", "export", "--format", "csv", "--since", "2020-01-01"]);
-    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert_eq!(csv.lines().count(), 7, "{csv}");
     // The confirmation recorded is the one that happened: nobody was asked to start the run (no
     // terminal), and the approval was typed.
     let journal = std::fs::read_to_string(e.dir.path().join("data/audit.jsonl")).unwrap();

@@ -28,8 +28,27 @@ impl Moments {
 }
 
 fn kill9(pid: i32) {
-    // SAFETY: SIGKILL to a process of this test's data directory, found by pid just before.
+    // SAFETY: SIGKILL to a child of this test it has not reaped yet (its pid cannot be reused).
     unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// SIGKILL to the flightdeck process `pid` of this data directory, if that is still what `pid` is:
+/// the pid is pinned with a pidfd before its command line is read, so a pid reused meanwhile (the
+/// machine's pid_max may be 32768, and the suite starts thousands of processes) is not signalled.
+fn kill9_ours(pid: i32, data: &Path) -> bool {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor, owned from here on.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if raw < 0 {
+        return false;
+    }
+    // SAFETY: a descriptor the kernel just gave us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
+    let ours = String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(&format!("--data-dir {} supervise", data.display()));
+    // SAFETY: signals the pinned process; no memory is passed.
+    ours && unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, 0usize, 0u32) } == 0
 }
 
 fn reap(child: &mut Child, limit: Duration) -> bool {
@@ -77,15 +96,13 @@ fn two_hundred_kills_at_random_moments_leave_no_orphan() {
             _ => None,
         };
         match (target, victim) {
-            (1, Some(pid)) => {
-                kill9(pid);
+            (1, Some(pid)) if kill9_ours(pid, &data) => {
                 supervisors += 1;
                 // The guard ends what the supervisor executed. (The client may meanwhile have
                 // started another supervisor: its runs are not orphans.)
                 orphans += orphans_after(&data, REAPED_WITHIN);
             }
-            (2, Some(pid)) => {
-                kill9(pid);
+            (2, Some(pid)) if kill9_ours(pid, &data) => {
                 guards += 1;
                 // The run goes on (the supervisor starts another guard): stop following it.
                 kill9(client.id() as i32);
@@ -132,8 +149,9 @@ fn two_hundred_kills_at_random_moments_leave_no_orphan() {
         );
     }
     // The end: the last supervisor is killed outright too, and then nothing may be left at all.
-    if let Some(pid) = supervisor_pid(&data) {
-        kill9(pid as i32);
+    if let Some(pid) = supervisor_pid(&data)
+        && kill9_ours(pid as i32, &data)
+    {
         supervisors += 1;
     }
     orphans += orphans_after(&data, REAPED_WITHIN);

@@ -387,7 +387,7 @@ impl Config {
             );
         }
         let github = ci::build_github(&mut rep, &raw);
-        let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir);
+        let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {

@@ -169,7 +169,12 @@ pub fn event_matches(pattern: &str, event: &str) -> bool {
     }
 }
 
-pub(super) fn build_sinks(rep: &mut Reporter<'_>, raw: &BTreeMap<String, toml::Spanned<RawSink>>, base_dir: &Path) -> Vec<SinkSettings> {
+pub(super) fn build_sinks(
+    rep: &mut Reporter<'_>,
+    raw: &BTreeMap<String, toml::Spanned<RawSink>>,
+    base_dir: &Path,
+    environments: &BTreeMap<String, Environment>,
+) -> Vec<SinkSettings> {
     let mut out = Vec::new();
     for (name, spanned) in raw {
         let key = format!("notify.{name}");
@@ -177,6 +182,9 @@ pub(super) fn build_sinks(rep: &mut Reporter<'_>, raw: &BTreeMap<String, toml::S
         let r = spanned.get_ref();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             rep.error(span.clone(), key.clone(), format!("`{name}` cannot name a notification sink (letters, digits, - and _)"));
+        }
+        for env in r.environments.iter().filter(|e| !environments.contains_key(*e)) {
+            rep.error(span.clone(), format!("{key}.environments"), format!("environment `{env}` is not defined in [environments]"));
         }
         for pattern in &r.events {
             if !EVENTS.iter().any(|e| event_matches(pattern, e)) {

@@ -149,10 +149,11 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
             push("run.failed", run.clone(), format!("run {run} of `{pipeline}` failed{because}"), Vec::new(), None);
         }
         ("run.cancel", true, _) => {
+            let run = if run.is_empty() { target.clone() } else { run.clone() };
             push(
                 "run.cancelled",
-                target.clone(),
-                format!("run {target} was cancelled by {by_person}{because}"),
+                run.clone(),
+                format!("run {run} was cancelled by {by_person}{because}"),
                 Vec::new(),
                 Some(rec.actor.clone()),
             );
