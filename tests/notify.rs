@@ -493,6 +493,46 @@ fn sns_publishes_are_signed_as_botocore_signs_them_and_fit_its_service_model() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("delivered to failures (sns)"), "{out}");
     assert_eq!(messages().len(), 2);
+
+    // Further along the credential chain: a container's endpoint, then the instance's metadata.
+    let issued = r#"{"AccessKeyId":"AKIDFLIGHTDECKTEST","SecretAccessKey":"test/secret+key","Token":"session-token-1","Expiration":"2099-01-01T00:00:00Z"}"#;
+    let container =
+        support::python_tools::Endpoint::start(move |_, path, headers| match (path, headers.contains("authorization: container-token")) {
+            ("/v2/credentials/abc", true) => (200, issued.to_string()),
+            _ => (403, "{}".into()),
+        });
+    let imds = support::python_tools::Endpoint::start(move |method, path, headers| match (method, path) {
+        ("PUT", "/latest/api/token") if headers.contains("x-aws-ec2-metadata-token-ttl-seconds") => (200, "imds-session".into()),
+        ("GET", _) if !headers.contains("x-aws-ec2-metadata-token: imds-session") => (401, String::new()),
+        ("GET", "/latest/meta-data/iam/security-credentials/") => (200, "release-host-role\n".into()),
+        ("GET", "/latest/meta-data/iam/security-credentials/release-host-role") => (200, issued.to_string()),
+        _ => (404, String::new()),
+    });
+    let without_keys = |extra: &[(&str, &str)]| {
+        let mut c = e.cmd(&["notify", "test", "failures"]);
+        for k in
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        {
+            c.env_remove(k);
+        }
+        c.env("AWS_SHARED_CREDENTIALS_FILE", e.dir.path().join("no-such-file"));
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let full_uri = format!("{}/v2/credentials/abc", container.url);
+    let (code, err) =
+        without_keys(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri), ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token")]);
+    assert_eq!(code, 0, "container credentials: {err}");
+    let (code, err) = without_keys(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds.url)]);
+    assert_eq!(code, 0, "instance credentials: {err}");
+    let published = messages();
+    assert_eq!(published.len(), 4);
+    let (code, err) = without_keys(&[("AWS_EC2_METADATA_DISABLED", "true")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no AWS credentials") && err.contains("no-such-file") && err.contains("disabled"), "{err}");
 }
 
 #[test]

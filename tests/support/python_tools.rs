@@ -73,3 +73,49 @@ pub fn get(port: u16, path: &str) -> String {
     stream.read_to_string(&mut text).unwrap();
     text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
 }
+
+/// A loopback HTTP server answering each request by `answer(method, path, headers)` (status, body),
+/// for AWS's credential endpoints. Lives as long as the value.
+pub struct Endpoint {
+    pub url: String,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Endpoint {
+    pub fn start(answer: impl Fn(&str, &str, &str) -> (u16, String) + Send + 'static) -> Endpoint {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            loop {
+                if !matches!(stopped.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
+                    return;
+                }
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap_or(0);
+                let mut headers = String::new();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    headers.push_str(&h.to_ascii_lowercase());
+                }
+                let mut parts = first.split_whitespace();
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let (status, body) = answer(method, path, &headers);
+                let mut stream = stream;
+                let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+        Endpoint { url, _stop: stop }
+    }
+}

@@ -19,22 +19,45 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The AWS credential chain as the CLI reads it, for what flightdeck supports: the environment
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then the shared
-/// credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials) for the profile.
-pub fn credentials(profile: Option<&str>) -> Result<Credentials, String> {
+/// The AWS credential chain, in the order the AWS CLI walks it, for the sources a release host
+/// has: the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the
+/// shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials) for the profile;
+/// a container's credentials endpoint (ECS, EKS Pod Identity); the instance metadata service
+/// (IMDSv2, on EC2). Says what it tried when nothing gave credentials.
+pub async fn credentials(http: &reqwest::Client, profile: Option<&str>) -> Result<Credentials, String> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         return Ok(Credentials { access_key_id: id, secret_access_key: secret, session_token: env("AWS_SESSION_TOKEN") });
     }
+    let mut tried = vec!["AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set".to_string()];
+    match shared_file(profile) {
+        Ok(c) => return Ok(c),
+        Err(e) => tried.push(e),
+    }
+    match container(http).await {
+        Some(Ok(c)) => return Ok(c),
+        Some(Err(e)) => return Err(e),
+        None => tried.push("no container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI)".into()),
+    }
+    if env("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        tried.push("the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED)".into());
+    } else {
+        match instance_metadata(http).await {
+            Ok(c) => return Ok(c),
+            Err(e) => tried.push(e),
+        }
+    }
+    Err(format!("no AWS credentials: {}", tried.join("; ")))
+}
+
+fn shared_file(profile: Option<&str>) -> Result<Credentials, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let profile = profile.map(str::to_string).or_else(|| env("AWS_PROFILE")).unwrap_or_else(|| "default".into());
     let file = env("AWS_SHARED_CREDENTIALS_FILE")
         .map(std::path::PathBuf::from)
         .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join(".aws/credentials")))
         .ok_or("no home directory to find ~/.aws/credentials in")?;
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        format!("no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and {} cannot be read ({e})", file.display())
-    })?;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{} cannot be read ({e})", file.display()))?;
     let mut section = String::new();
     let (mut id, mut secret, mut token) = (None, None, None);
     for line in text.lines().map(str::trim) {
@@ -54,8 +77,94 @@ pub fn credentials(profile: Option<&str>) -> Result<Credentials, String> {
     }
     match (id, secret) {
         (Some(access_key_id), Some(secret_access_key)) => Ok(Credentials { access_key_id, secret_access_key, session_token: token }),
-        _ => Err(format!("no AWS credentials for profile `{profile}` in {}", file.display())),
+        _ => Err(format!("no credentials for profile `{profile}` in {}", file.display())),
     }
+}
+
+/// Credentials as the container and metadata endpoints give them.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Issued {
+    access_key_id: String,
+    secret_access_key: String,
+    token: Option<String>,
+}
+
+impl From<Issued> for Credentials {
+    fn from(i: Issued) -> Credentials {
+        Credentials { access_key_id: i.access_key_id, secret_access_key: i.secret_access_key, session_token: i.token }
+    }
+}
+
+/// The container credentials endpoint, when the environment names one (None: it does not).
+async fn container(http: &reqwest::Client) -> Option<Result<Credentials, String>> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let url = match (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+        (Some(relative), _) => format!("http://169.254.170.2{relative}"),
+        (None, Some(full)) => full,
+        (None, None) => return None,
+    };
+    let token = match (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+        (Some(file), _) => std::fs::read_to_string(&file).ok().map(|t| t.trim().to_string()),
+        (None, token) => token,
+    };
+    let mut request = http.get(&url).timeout(std::time::Duration::from_secs(2));
+    if let Some(t) = token {
+        request = request.header("authorization", t);
+    }
+    let answer = async {
+        let r = request.send().await.map_err(|e| format!("the container credentials endpoint did not answer: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("the container credentials endpoint answered {}", r.status()));
+        }
+        r.json::<Issued>().await.map(Credentials::from).map_err(|e| format!("the container credentials endpoint's answer: {e}"))
+    };
+    Some(answer.await)
+}
+
+/// IMDSv2: a session token, then the instance role's credentials.
+async fn instance_metadata(http: &reqwest::Client) -> Result<Credentials, String> {
+    let base = std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "http://169.254.169.254".into())
+        .trim_end_matches('/')
+        .to_string();
+    let limit = std::time::Duration::from_secs(1);
+    let unreachable = |e: reqwest::Error| {
+        format!("no instance metadata service at {base} ({})", if e.is_timeout() { "no answer" } else { "unreachable" })
+    };
+    let token = http
+        .put(format!("{base}/latest/api/token"))
+        .header("x-aws-ec2-metadata-token-ttl-seconds", "300")
+        .timeout(limit)
+        .send()
+        .await
+        .map_err(unreachable)?
+        .error_for_status()
+        .map_err(|e| format!("the instance metadata service refused a session: {e}"))?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let get = |path: String| http.get(format!("{base}{path}")).header("x-aws-ec2-metadata-token", token.trim()).timeout(limit).send();
+    let roles = get("/latest/meta-data/iam/security-credentials/".into())
+        .await
+        .map_err(unreachable)?
+        .error_for_status()
+        .map_err(|_| "the instance has no IAM role".to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let role = roles.lines().next().map(str::trim).filter(|r| !r.is_empty()).ok_or("the instance has no IAM role")?;
+    get(format!("/latest/meta-data/iam/security-credentials/{role}"))
+        .await
+        .map_err(unreachable)?
+        .error_for_status()
+        .map_err(|e| format!("the instance role's credentials: {e}"))?
+        .json::<Issued>()
+        .await
+        .map(Credentials::from)
+        .map_err(|e| format!("the instance role's credentials: {e}"))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {

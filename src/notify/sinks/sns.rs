@@ -46,7 +46,7 @@ fn subject(title: &str) -> String {
 impl Sink for Sns {
     fn send<'a>(&'a self, message: &'a Message, _batch: &'a [Notice]) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let creds = super::sigv4::credentials(self.profile.as_deref()).map_err(SendError::Permanent)?;
+            let creds = super::sigv4::credentials(&self.http, self.profile.as_deref()).await.map_err(SendError::Permanent)?;
             let region = self.region();
             let endpoint = self.endpoint(&region);
             let url = reqwest::Url::parse(&format!("{endpoint}/"))
