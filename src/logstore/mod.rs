@@ -2,6 +2,7 @@
 //! output cannot exhaust memory; the job's log file on disk stays complete.
 
 pub mod ansi;
+pub mod index;
 pub mod sanitize;
 mod store;
 
