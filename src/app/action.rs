@@ -36,6 +36,23 @@ pub enum Action {
         job: String,
         result: Result<Vec<RawLine>, String>,
     },
+    /// Lines of a job's log read from disk: a window starting at `from`, and how many lines the
+    /// whole log has. `request` is set when it answers the first load of a finished job's log.
+    LogWindowLoaded {
+        request: Option<u64>,
+        run: RunRef,
+        job: String,
+        from: u64,
+        result: Result<(Vec<RawLine>, u64), String>,
+    },
+    /// Lines of the whole log that a search found, in order, and how far it has got.
+    LogSearchFound {
+        request: u64,
+        hits: Vec<u64>,
+        scanned: u64,
+        of: u64,
+        done: bool,
+    },
     /// An operation finished (or could not start); `op` is its in-flight key.
     OpDone {
         op: String,

@@ -16,6 +16,25 @@ pub enum Effect {
         run: RunRef,
         job: String,
     },
+    /// Read lines `[from, from + count)` of a job's log on disk.
+    LoadLogWindow {
+        run: RunRef,
+        job: String,
+        from: u64,
+        count: usize,
+    },
+    /// Search a job's whole log on disk; results come back in batches.
+    SearchLog {
+        request: u64,
+        run: RunRef,
+        job: String,
+        query: String,
+        regex: bool,
+    },
+    /// Stop a search under way.
+    CancelSearch {
+        request: u64,
+    },
     /// An authorised, confirmed change: journal intent, act, journal outcome.
     Execute(Box<Approved>),
     /// Record a refused attempt in the journal.

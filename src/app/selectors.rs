@@ -26,7 +26,7 @@ pub fn current_top(state: &State) -> u64 {
         return 0;
     };
     let rows = layout::log_rows(state) as u64;
-    let (first, end) = (log.store.first_seq(), log.store.end_seq());
+    let (first, end) = (log.first_line(), log.end_line());
     let bottom_top = end.saturating_sub(rows).max(first);
     if state.log.follow { bottom_top } else { state.log.top.clamp(first, bottom_top) }
 }

@@ -183,6 +183,11 @@ pub trait CiProvider: Send + Sync {
     }
     fn decide_gate(&self, run: RunRef, job: String, decision: GateDecision) -> BoxFuture<'_, Result<(), CiError>>;
     fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>>;
+    /// Where the job's whole log is on disk, in the job log format, when it is: the log view then
+    /// reads any part of it from there, and searches it there, whatever its size.
+    fn log_file(&self, _run: RunRef, _job: String) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        Box::pin(async { None })
+    }
     /// Who the CI service takes the user to be, for an action on `subject` (a run reference or
     /// `provider:pipeline`): `("github", "octocat")`. None where the service authenticates nobody.
     fn authenticated(&self, _subject: &str) -> BoxFuture<'_, Option<(String, String)>> {

@@ -195,6 +195,10 @@ impl CiProvider for Registry {
         async move { self.provider(&run)?.read_log(run, job).await }.boxed()
     }
 
+    fn log_file(&self, run: RunRef, job: String) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        async move { self.provider(&run).ok()?.log_file(run, job).await }.boxed()
+    }
+
     fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<RunEvidence, CiError>> {
         async move { self.provider(&run)?.evidence(run).await }.boxed()
     }

@@ -35,6 +35,8 @@ pub struct EffectRunner {
     /// With notifications configured: the configuration and data directory whose supervisor
     /// delivers them (told whenever the cockpit journals something).
     pub notify: Option<(Arc<crate::config::Config>, PathBuf)>,
+    /// Job logs on disk, indexed, and the search of one under way.
+    pub log_files: Arc<super::logfiles::LogFiles>,
 }
 
 impl EffectRunner {
@@ -50,6 +52,7 @@ impl EffectRunner {
         let releases = self.releases.clone();
         let notify = self.notify.clone();
         let outbox_dir = self.notify.as_ref().map(|(_, d)| d.clone());
+        let log_files = self.log_files.clone();
         // The supervisor delivers what the journal now holds (it starts if it is not running).
         let tell_supervisor = move || {
             if let Some((config, data_dir)) = notify.clone() {
@@ -68,8 +71,52 @@ impl EffectRunner {
                     Err(e) => Action::Run(crate::ci::RunEvent::Problem { run: Some(run), message: e }),
                 },
                 Effect::LoadLog { request, run, job } => {
-                    let result = timed(ci.read_log(run.clone(), job.clone())).await;
-                    Action::LogLoaded { request, run, job, result }
+                    // A log on disk is read at its end, through its index, whatever its size.
+                    if let Some(path) = ci.log_file(run.clone(), job.clone()).await {
+                        let read = tokio::task::spawn_blocking(move || log_files.window(&path, None, crate::app::update::LOG_WINDOW)).await;
+                        let (from, result) = match read {
+                            Ok(Ok((from, lines, total))) => (from, Ok((lines, total))),
+                            Ok(Err(e)) => (0, Err(e)),
+                            Err(e) => (0, Err(e.to_string())),
+                        };
+                        Action::LogWindowLoaded { request: Some(request), run, job, from, result }
+                    } else {
+                        let result = timed(ci.read_log(run.clone(), job.clone())).await;
+                        Action::LogLoaded { request, run, job, result }
+                    }
+                }
+                Effect::LoadLogWindow { run, job, from, count } => {
+                    let result = match ci.log_file(run.clone(), job.clone()).await {
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.window(&path, Some(from), count))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()))
+                            .map(|(_, lines, total)| (lines, total)),
+                        None => Err("this provider keeps no copy of the log on disk; only its last lines are shown".into()),
+                    };
+                    Action::LogWindowLoaded { request: None, run, job, from, result }
+                }
+                Effect::SearchLog { request, run, job, query, regex } => {
+                    let Some(path) = ci.log_file(run, job).await else {
+                        return;
+                    };
+                    let pattern = if regex {
+                        match crate::logstore::index::Pattern::regex(&query) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                let _ = tx.send(Action::Failed(format!("not a regular expression: {e}")));
+                                return;
+                            }
+                        }
+                    } else {
+                        crate::logstore::index::Pattern::literal(&query)
+                    };
+                    let tx = tx.clone();
+                    let _ = tokio::task::spawn_blocking(move || log_files.search(&path, request, pattern, &tx)).await;
+                    return;
+                }
+                Effect::CancelSearch { request } => {
+                    log_files.cancel(request);
+                    return;
                 }
                 Effect::Execute(approved) => {
                     let op = approved.op.key();

@@ -3,6 +3,7 @@
 //! only when something changed.
 
 pub mod effects;
+pub mod logfiles;
 mod releases;
 pub mod terminal;
 
@@ -84,6 +85,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         faults: opts.demo.as_ref().map(|d| d.faults.clone()),
         releases: releases.clone(),
         notify: (!config.notify.is_empty()).then(|| (config.clone(), data_dir.clone())),
+        log_files: Default::default(),
     };
     // NGINX canaries are moved on by their provider's feed: it runs from the start, whatever
     // screen is shown.

@@ -157,9 +157,32 @@ impl LogFile {
     /// now; `found` gets them in order, in batches, with the bytes scanned so far. Stops early,
     /// returning false, when `cancel` is set.
     pub fn search(&self, pattern: &Pattern, cancel: &AtomicBool, found: &mut dyn FnMut(&[u64], u64)) -> io::Result<bool> {
+        self.snapshot()?.search(pattern, cancel, found)
+    }
+
+    /// The log as indexed now, to search without holding the index (which keeps following the
+    /// file meanwhile).
+    pub fn snapshot(&self) -> io::Result<Snapshot> {
+        Ok(Snapshot { file: self.file.try_clone()?, end: self.indexed })
+    }
+}
+
+/// A log's file and its length at one moment: what a search goes through.
+pub struct Snapshot {
+    file: File,
+    end: u64,
+}
+
+impl Snapshot {
+    pub fn bytes(&self) -> u64 {
+        self.end
+    }
+
+    /// See [`LogFile::search`].
+    pub fn search(&self, pattern: &Pattern, cancel: &AtomicBool, found: &mut dyn FnMut(&[u64], u64)) -> io::Result<bool> {
         let mut f = self.file.try_clone()?;
         f.seek(SeekFrom::Start(0))?;
-        let end = self.indexed;
+        let end = self.end;
         let mut buf = vec![0u8; CHUNK + LINE_CAP];
         let mut carry = 0usize; // bytes of an unfinished line kept from the previous chunk
         let mut at = 0u64; // file offset of buf[0]
@@ -232,6 +255,11 @@ impl Pattern {
             .build()
             .map(|regex| Pattern { regex, per_line: true })
             .map_err(|e| crate::logstore::sanitize::plain(&e.to_string()))
+    }
+
+    /// Whether a line's text as shown (sanitised, colour codes allowed) matches.
+    pub fn is_match_text(&self, text: &str) -> bool {
+        self.regex.is_match(super::sanitize::strip_sgr(text).as_bytes())
     }
 
     /// Whether one encoded line (`<ms> <s> <text>`, with or without its newline) matches.

@@ -133,3 +133,12 @@ fn a_search_stops_when_cancelled() {
     assert!(!finished);
     assert_eq!(batches, 1);
 }
+
+#[test]
+fn an_anchored_regex_matches_the_text_of_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.log");
+    write_log(&path, (0..300u64).map(|n| encoded(&format!("line {}", 150_000 + n), n)));
+    let log = LogFile::open(&path).unwrap();
+    assert_eq!(all_matches(&log, &Pattern::regex("^line 1500[0-9][0-9]$").unwrap()).len(), 100);
+}

@@ -30,6 +30,11 @@ impl LogStore {
         LogStore { lines: VecDeque::new(), first_seq: 0, bytes: 0, max_lines: max_lines.max(1), max_bytes: max_bytes.max(1) }
     }
 
+    /// An empty store whose first line will be line `first` of the log (a window of a long log).
+    pub fn starting_at(max_lines: usize, max_bytes: usize, first: u64) -> Self {
+        LogStore { first_seq: first, ..LogStore::new(max_lines, max_bytes) }
+    }
+
     pub fn push_raw(&mut self, ts_ms: i64, stream: Stream, raw: &[u8]) {
         let text = sanitize_line(raw).into_boxed_str();
         self.push(StoredLine { ts_ms, stream, text });

@@ -94,7 +94,9 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
-                state.log.search = None;
+                // Esc stops a search of the whole log under way, and clears the matches.
+                let running = state.log.search.take().and_then(|s| s.running).map(|(request, ..)| Effect::CancelSearch { request });
+                return running.into_iter().collect();
             } else {
                 match state.focus {
                     Pane::Log => state.focus = Pane::Jobs,
@@ -297,7 +299,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::LogFirstError => {
-            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq()));
+            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq().max(current_top(state))));
             match found {
                 Some(seq) => jump_to(state, seq),
                 None => state.toast_info("no line that looks like an error in this log"),

@@ -220,10 +220,7 @@ pub(crate) fn submit_input(state: &mut State, input: Box<Input>) -> Vec<Effect> 
             keep_selection_visible(state);
             Vec::new()
         }
-        InputKind::Search => {
-            search(state, value.trim());
-            Vec::new()
-        }
+        InputKind::Search => search(state, value.trim()),
         InputKind::AuditFilter => {
             state.audit.filter = value.trim().to_string();
             state.audit.cursor = 0;

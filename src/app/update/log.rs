@@ -1,6 +1,7 @@
 //! The log view: scrolling, following, search.
 
 use super::*;
+use crate::logstore::RawLine;
 
 pub(crate) fn reset_log_view(state: &mut State) {
     let (wrap, timestamps) = (state.log.wrap, state.log.timestamps);
@@ -10,9 +11,14 @@ pub(crate) fn reset_log_view(state: &mut State) {
     state.pending_log = None;
 }
 
+/// How many lines of a long log are held around what is shown.
+pub const WINDOW: usize = 2_000;
+/// The most matches a search of the whole log keeps (line numbers: 8 bytes each).
+pub const MAX_MATCHES: usize = 2_000_000;
+
 pub(crate) fn scroll_up(state: &mut State, n: u64) {
     let top = current_top(state);
-    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+    let first = state.current_log().map(|l| l.first_line()).unwrap_or(0);
     state.log.top = top.saturating_sub(n).max(first);
     state.log.follow = false;
 }
@@ -25,7 +31,7 @@ pub(crate) fn scroll_down(state: &mut State, n: u64) {
         return;
     };
     let rows = layout::log_rows(state) as u64;
-    let bottom_top = log.store.end_seq().saturating_sub(rows).max(log.store.first_seq());
+    let bottom_top = log.end_line().saturating_sub(rows).max(log.first_line());
     let top = current_top(state) + n;
     if top >= bottom_top {
         state.log.follow = true;
@@ -37,31 +43,149 @@ pub(crate) fn scroll_down(state: &mut State, n: u64) {
 
 pub(crate) fn jump_to(state: &mut State, seq: u64) {
     let rows = layout::log_rows(state) as u64;
-    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+    let first = state.current_log().map(|l| l.first_line()).unwrap_or(0);
     state.log.follow = false;
     state.log.top = seq.saturating_sub(rows / 3).max(first);
 }
 
-pub(crate) fn search(state: &mut State, query: &str) {
+/// The lines of a long log the view needs and the store does not hold are read from disk: one
+/// window at a time, around what is shown.
+pub(crate) fn ensure_window(state: &mut State) -> Option<Effect> {
+    let rows = layout::log_rows(state) as u64;
+    let top = current_top(state);
+    let follow = state.log.follow;
+    let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
+    let log = state.run_mut(&run)?.logs.get_mut(&job)?;
+    let end = log.end_line();
+    let file = log.file.as_mut()?;
+    if file.loading.is_some() || end == 0 {
+        return None;
+    }
+    let want_end = (top + rows).min(end);
+    if log.store.first_seq() <= top && want_end <= log.store.end_seq() && !(follow && log.store.end_seq() < end) {
+        return None;
+    }
+    let from = if follow { end.saturating_sub(WINDOW as u64) } else { top.saturating_sub(WINDOW as u64 / 2) };
+    file.loading = Some(from);
+    Some(Effect::LoadLogWindow { run, job, from, count: WINDOW })
+}
+
+/// A window of a long log, read from disk: it replaces what the store held.
+pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u64, result: Result<(Vec<RawLine>, u64), String>) {
+    let caps = state.log_caps;
+    let Some(view) = state.run_mut(run) else { return };
+    let finished = view.record.job(job).is_some_and(|j| j.status.is_terminal());
+    let log = view.logs.entry(job.to_string()).or_insert_with(|| JobLog::new(caps));
+    match result {
+        Ok((lines, total)) => {
+            let mut store = LogStore::starting_at(caps.max_lines, caps.max_bytes, from);
+            for l in &lines {
+                store.push_raw(l.ts_ms, l.stream, &l.bytes);
+            }
+            log.store = store;
+            log.from_disk |= finished;
+            log.file = Some(LogFileView { total: total.max(from + lines.len() as u64), loading: None });
+        }
+        Err(e) => {
+            // Not on disk (a provider that keeps no file): the view keeps what it holds.
+            if let Some(f) = log.file.as_mut() {
+                f.loading = None;
+            }
+            if log.store.is_empty() || log.store.first_seq() > 0 {
+                log.file = None;
+            }
+            state.toast_error(format!("cannot read the log of `{job}`: {e}"));
+        }
+    }
+    state.dirty = true;
+}
+
+pub(crate) fn search(state: &mut State, query: &str) -> Vec<Effect> {
+    if let Some(Search { running: Some((request, ..)), .. }) = state.log.search {
+        state.log.search = None;
+        return [Effect::CancelSearch { request }].into_iter().chain(search(state, query)).collect();
+    }
     if query.is_empty() {
         state.log.search = None;
-        return;
+        return Vec::new();
     }
     let top = current_top(state);
     let Some(log) = state.current_log() else {
         state.toast_error("no log to search; select a job first");
-        return;
+        return Vec::new();
     };
-    let matches = log.store.find_all(query);
+    let (regex, text) = match query.strip_prefix("re:") {
+        Some(r) => (true, r.to_string()),
+        None => (false, query.to_string()),
+    };
+    // The whole log is on disk: it is searched there, off the UI, and the matches come in.
+    if log.file.is_some() {
+        if regex && let Err(e) = crate::logstore::index::Pattern::regex(&text) {
+            state.toast_error(format!("not a regular expression: {e}"));
+            return Vec::new();
+        }
+        let (run, job) = match (state.current_run(), state.current_job()) {
+            (Some(r), Some(j)) => (r.record.id.clone(), j.key.clone()),
+            _ => return Vec::new(),
+        };
+        let request = state.request_id();
+        state.log.search =
+            Some(Search { query: query.to_string(), matches: Vec::new(), current: None, running: Some((request, 0, 0)), truncated: false });
+        let _ = top;
+        return vec![Effect::SearchLog { request, run, job, query: text, regex }];
+    }
+    let matches = if regex {
+        match crate::logstore::index::Pattern::regex(&text) {
+            Ok(p) => log
+                .store
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| p.is_match_text(&l.text))
+                .map(|(i, _)| log.store.first_seq() + i as u64)
+                .collect(),
+            Err(e) => {
+                state.toast_error(format!("not a regular expression: {e}"));
+                return Vec::new();
+            }
+        }
+    } else {
+        log.store.find_all(&text)
+    };
     let current = matches.iter().position(|m| *m >= top).or(if matches.is_empty() { None } else { Some(0) });
     let target = current.map(|i| matches[i]);
     if matches.is_empty() {
         state.toast_info(format!("no line matches `{query}`"));
     }
-    state.log.search = Some(Search { query: query.to_string(), matches, current });
+    state.log.search = Some(Search { query: query.to_string(), matches, current, running: None, truncated: false });
     if let Some(seq) = target {
         jump_to(state, seq);
     }
+    Vec::new()
+}
+
+/// Matches of a search of the whole log: the first one at or below the view is jumped to.
+pub(crate) fn search_found(state: &mut State, request: u64, hits: Vec<u64>, scanned: u64, of: u64, done: bool) {
+    let top = current_top(state);
+    let Some(s) = state.log.search.as_mut().filter(|s| s.running.is_some_and(|(r, ..)| r == request)) else { return };
+    let room = MAX_MATCHES.saturating_sub(s.matches.len());
+    s.truncated |= hits.len() > room;
+    s.matches.extend(hits.into_iter().take(room));
+    s.running = if done { None } else { Some((request, scanned, of)) };
+    let mut jump = None;
+    if s.current.is_none()
+        && let Some(i) = s.matches.iter().position(|m| *m >= top).or(if done && !s.matches.is_empty() { Some(0) } else { None })
+    {
+        s.current = Some(i);
+        jump = Some(s.matches[i]);
+    }
+    let (empty, query) = (s.matches.is_empty(), s.query.clone());
+    if done && empty {
+        state.toast_info(format!("no line matches `{query}`"));
+    }
+    if let Some(seq) = jump {
+        jump_to(state, seq);
+    }
+    state.dirty = true;
 }
 
 pub(crate) fn step_match(state: &mut State, forward: bool) {

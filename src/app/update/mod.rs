@@ -11,6 +11,7 @@ mod runs;
 mod safety;
 
 use self::{commands::*, keys::*, log::*, navigate::*, releases::*, runs::*, safety::*};
+pub use log::WINDOW as LOG_WINDOW;
 pub(crate) use release::preview_op as release_preview_op;
 pub use safety::start_without_dialog;
 pub(crate) use safety::{describe, verdict};
@@ -22,7 +23,8 @@ use super::action::Action;
 use super::command::{self, LineCommand};
 use super::effect::Effect;
 use super::state::{
-    Confirm, ConfirmField, ConfirmOp, Input, InputKind, JobLog, Overlay, Pane, RunView, Screen, Search, State, TOAST_SECS, ToastLevel,
+    Confirm, ConfirmField, ConfirmOp, Input, InputKind, JobLog, LogFileView, Overlay, Pane, RunView, Screen, Search, State, TOAST_SECS,
+    ToastLevel,
 };
 use crate::app::layout;
 pub(crate) use crate::app::selectors::*;
@@ -34,6 +36,13 @@ use crate::ops::{self, Approved, Operation};
 use crate::policy::{Request, Tier, Verdict};
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let mut effects = reduce(state, action);
+    // Whatever moved the log view, the lines it now shows are read from disk if not held.
+    effects.extend(ensure_window(state));
+    effects
+}
+
+fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(ev) => on_key(state, ev),
         Action::Paste(text) => {
@@ -144,12 +153,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                         for l in &lines {
                             store.push_raw(l.ts_ms, l.stream, &l.bytes);
                         }
-                        view.logs.insert(job, JobLog { store, from_disk: true });
+                        view.logs.insert(job, JobLog { store, from_disk: true, file: None });
                     }
                 }
                 Err(e) => state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}")),
             }
             state.dirty = true;
+            Vec::new()
+        }
+        Action::LogWindowLoaded { request, run, job, from, result } => {
+            if let Some(r) = request {
+                if state.pending_log != Some(r) {
+                    return Vec::new(); // the user has moved on
+                }
+                state.pending_log = None;
+            }
+            window_loaded(state, &run, &job, from, result);
+            Vec::new()
+        }
+        Action::LogSearchFound { request, hits, scanned, of, done } => {
+            search_found(state, request, hits, scanned, of, done);
             Vec::new()
         }
         Action::OpDone { op, result } => {

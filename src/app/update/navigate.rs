@@ -115,7 +115,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
                 Command::PageUp => scroll_up(state, rows.saturating_sub(1).max(1)),
                 Command::PageDown => scroll_down(state, rows.saturating_sub(1).max(1)),
                 Command::Top => {
-                    let first = state.current_log().map(|l| l.store.first_seq()).unwrap_or(0);
+                    let first = state.current_log().map(|l| l.first_line()).unwrap_or(0);
                     state.log.follow = false;
                     state.log.top = first;
                 }

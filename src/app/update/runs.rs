@@ -34,14 +34,30 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             let Some(view) = state.run_mut(&run) else {
                 return Vec::new();
             };
-            let entry =
-                view.logs.entry(job).or_insert_with(|| JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false });
+            let entry = view.logs.entry(job).or_insert_with(|| JobLog::new(caps));
             if entry.from_disk {
-                return Vec::new(); // a finished job's log already read whole from disk
+                return Vec::new(); // a finished job's log already read from disk
+            }
+            if !entry.at_end() {
+                // The view holds a window further up a long log: the new lines are counted, and
+                // read from disk when the view gets to them.
+                if let Some(f) = entry.file.as_mut() {
+                    f.total += lines.len() as u64;
+                }
+                if selected && !state.log.follow {
+                    state.log.new_lines += lines.len() as u64;
+                    state.dirty = true;
+                }
+                return Vec::new();
             }
             let before = entry.store.end_seq();
             for l in &lines {
                 entry.store.push_raw(l.ts_ms, l.stream, &l.bytes);
+            }
+            // Lines the store let go of are still in the job's log on disk (local runs).
+            if entry.store.evicted() > 0 || entry.file.is_some() {
+                let total = entry.store.end_seq();
+                entry.file.get_or_insert(LogFileView { total, loading: None }).total = total;
             }
             if selected {
                 let added = entry.store.end_seq() - before;

@@ -565,6 +565,13 @@ impl CiProvider for LocalRunner {
         async move { self.decide(&run, job, decision).await }.boxed()
     }
 
+    fn log_file(&self, run: RunRef, job: String) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        let store = self.inner.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || store.load(&run).ok().and_then(|rec| store.log_path(&rec, &job))).await.ok().flatten()
+        })
+    }
+
     fn read_log(&self, run: RunRef, job: String) -> BoxFuture<'_, Result<Vec<RawLine>, CiError>> {
         let store = self.inner.store.clone();
         async move {

@@ -33,8 +33,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     if let Some(l) = log {
-        title.push(Span::styled(format!("· {} lines ", l.store.len()), t.fg(Role::Muted)));
-        if l.store.evicted() > 0 {
+        title.push(Span::styled(format!("· {} lines ", l.end_line()), t.fg(Role::Muted)));
+        if l.file.is_none() && l.store.evicted() > 0 {
             title.push(Span::styled(
                 format!("(+{} older dropped, cap {}) ", l.store.evicted(), format_bytes(l.store.bytes() as u64)),
                 t.fg(Role::Warning),
@@ -50,7 +50,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
     if let Some(s) = &state.log.search {
         let pos = s.current.map(|c| format!("{}/{}", c + 1, s.matches.len())).unwrap_or_else(|| format!("0/{}", s.matches.len()));
-        title.push(Span::styled(format!("· /{} {pos} ", s.query), t.fg(Role::Warning)));
+        let more = if s.truncated { "+ (only the first are kept) " } else { "" };
+        title.push(Span::styled(format!("· /{} {pos}{more} ", s.query), t.fg(Role::Warning)));
+        if let Some((_, scanned, of)) = s.running {
+            let pct = (scanned * 100).checked_div(of).unwrap_or(0);
+            let esc = state.keymap.label(Command::Back).unwrap_or_default();
+            title.push(Span::styled(format!("searching {pct}% ({esc} stops) "), t.fg(Role::Running)));
+        }
     }
     if state.log.wrap {
         title.push(Span::styled("· wrap ", t.fg(Role::Muted)));
@@ -66,7 +72,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         frame.render_widget(Paragraph::new(Line::styled("select a run and a job to see its log", t.fg(Role::Muted))), inner);
         return;
     };
-    let Some(log) = log.filter(|l| !l.store.is_empty()) else {
+    let Some(log) = log.filter(|l| l.end_line() > 0) else {
         let msg = match job.status {
             JobStatus::Pending => "not started yet",
             JobStatus::Running => "running — waiting for output…",
@@ -99,14 +105,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
 
     if !state.log.wrap {
         let top = current_top(state);
-        for seq in top..(top + rows as u64).min(store.end_seq()) {
-            if let Some(l) = store.get(seq) {
-                let spans = line_spans(l, state, t, current_match == Some(seq));
-                let mut body = slice(&spans, state.log.hscroll, avail);
-                if prefix > 0 {
-                    body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
+        for seq in top..(top + rows as u64).min(log.end_line()) {
+            match store.get(seq) {
+                Some(l) => {
+                    let spans = line_spans(l, state, t, current_match == Some(seq));
+                    let mut body = slice(&spans, state.log.hscroll, avail);
+                    if prefix > 0 {
+                        body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
+                    }
+                    lines.push(Line::from(body));
                 }
-                lines.push(Line::from(body));
+                // Not held yet: being read from disk.
+                None => lines.push(Line::styled("…", t.fg(Role::Muted))),
             }
         }
     } else {

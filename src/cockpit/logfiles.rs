@@ -1,0 +1,94 @@
+//! The cockpit's open job logs on disk, each behind its line index (kept between reads, so a
+//! window of a long log is a seek away), and the search of one of them under way.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::action::Action;
+use crate::logstore::RawLine;
+use crate::logstore::index::{LogFile, Pattern};
+
+/// How many logs stay indexed (the oldest opened is let go first).
+const KEPT: usize = 8;
+/// Matches are sent back at most this often while a search goes on.
+const BATCH_EVERY: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+pub struct LogFiles {
+    open: Mutex<Vec<(PathBuf, LogFile)>>,
+    /// The search whose results are wanted (0: none); an older one stops at its next chunk.
+    searching: AtomicU64,
+}
+
+impl LogFiles {
+    /// Runs `f` on the log at `path`, indexed and brought up to date.
+    fn with<T>(&self, path: &Path, f: impl FnOnce(&LogFile) -> std::io::Result<T>) -> Result<T, String> {
+        let mut open = self.open.lock().map_err(|_| "the log index is unusable".to_string())?;
+        let at = match open.iter().position(|(p, _)| p == path) {
+            Some(i) => {
+                open[i].1.refresh().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                i
+            }
+            None => {
+                let log = LogFile::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if open.len() >= KEPT {
+                    open.remove(0);
+                }
+                open.push((path.to_path_buf(), log));
+                open.len() - 1
+            }
+        };
+        f(&open[at].1).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Lines `[from, from + count)` and the log's length; `from = None`: the last `count` lines.
+    pub fn window(&self, path: &Path, from: Option<u64>, count: usize) -> Result<(u64, Vec<RawLine>, u64), String> {
+        self.with(path, |log| {
+            let from = from.unwrap_or_else(|| log.len().saturating_sub(count as u64)).min(log.len());
+            Ok((from, log.read(from, count)?, log.len()))
+        })
+    }
+
+    /// Searches the whole log, sending the matches back in batches; a later search or a cancel
+    /// stops it.
+    pub fn search(self: Arc<Self>, path: &Path, request: u64, pattern: Pattern, tx: &UnboundedSender<Action>) {
+        self.searching.store(request, Ordering::SeqCst);
+        let snapshot = match self.with(path, |log| log.snapshot()) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Action::Failed(e));
+                let _ = tx.send(Action::LogSearchFound { request, hits: Vec::new(), scanned: 0, of: 0, done: true });
+                return;
+            }
+        };
+        let of = snapshot.bytes();
+        let cancel = AtomicBool::new(false);
+        let mut pending = Vec::new();
+        let mut sent_at = Instant::now();
+        let finished = snapshot.search(&pattern, &cancel, &mut |hits, scanned| {
+            if self.searching.load(Ordering::SeqCst) != request {
+                cancel.store(true, Ordering::SeqCst);
+                return;
+            }
+            pending.extend_from_slice(hits);
+            if sent_at.elapsed() >= BATCH_EVERY {
+                sent_at = Instant::now();
+                let _ = tx.send(Action::LogSearchFound { request, hits: std::mem::take(&mut pending), scanned, of, done: false });
+            }
+        });
+        if matches!(finished, Ok(true)) || self.searching.load(Ordering::SeqCst) == request {
+            if let Err(e) = &finished {
+                let _ = tx.send(Action::Failed(format!("the search stopped: {e}")));
+            }
+            let _ = tx.send(Action::LogSearchFound { request, hits: pending, scanned: of, of, done: true });
+        }
+    }
+
+    pub fn cancel(&self, request: u64) {
+        let _ = self.searching.compare_exchange(request, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}

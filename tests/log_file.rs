@@ -1,0 +1,82 @@
+//! A log longer than the view holds: the whole log stays on disk, behind its index. The view shows
+//! any part of it, and search goes through all of it, off the UI, with the memory of a window.
+
+mod support;
+
+use std::time::Duration;
+
+use flightdeck::app::state::Pane;
+use flightdeck::domain::{RunRef, RunStatus};
+use support::cockpit::Cockpit;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const LINES: u64 = 300_000;
+
+/// 300,000 numbered lines between a first and a last marker: more than the view keeps (200,000).
+/// The log also has the command (its first line) and the exit status (its last).
+const CONFIG: &str = r#"
+[[pipelines.long.stages]]
+name = "build"
+run = "echo FIRST-MARKER-$((40+2)); seq 1 300000 | sed 's/^/line /'; echo LAST-MARKER"
+"#;
+
+async fn opened_long_log() -> Cockpit {
+    let mut c = Cockpit::new(CONFIG, 200, 40);
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    c.press(":run long<enter>y");
+    c.until("the run succeeds", LIMIT, |s| s.run(&RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.press("<enter><left><enter>");
+    assert_eq!(c.state.focus, Pane::Log);
+    c.until("the whole log counted", LIMIT, |s| s.current_log().is_some_and(|l| l.end_line() == LINES + 4)).await;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_line_of_a_log_longer_than_the_view_keeps_is_one_key_away() {
+    let mut c = opened_long_log().await;
+    assert!(c.screen().contains("LAST-MARKER"), "{}", c.screen());
+    assert!(c.screen().contains(&format!("{} lines", LINES + 4)), "{}", c.screen());
+    c.press("g");
+    c.until("the top of the log read from disk", LIMIT, |s| s.current_log().is_some_and(|l| l.store.first_seq() == 0)).await;
+    let screen = c.screen();
+    assert!(screen.contains("FIRST-MARKER") && screen.contains("line 2 "), "{screen}");
+    let held = c.state.current_log().unwrap().store.len();
+    assert!(held <= 2 * flightdeck::app::update::LOG_WINDOW, "a window is held, not the log: {held} lines");
+    // The middle of the log, far from both windows read so far: read when it is shown.
+    c.press("/re:^line 222222$<enter>");
+    c.until("the middle shown", LIMIT, |s| flightdeck_screen(s).contains("line 222222 ")).await;
+    assert!(c.state.current_log().unwrap().store.first_seq() > 200_000, "the window moved there");
+    // Back to the end, following again.
+    c.press("G");
+    c.until("the end read again", LIMIT, |s| flightdeck_screen(s).contains("LAST-MARKER")).await;
+    assert!(c.state.log.follow);
+}
+
+fn flightdeck_screen(s: &flightdeck::app::state::State) -> String {
+    support::fixtures::screen(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_goes_through_the_whole_log_on_disk() {
+    let mut c = opened_long_log().await;
+    c.press("/first-marker-42<enter>");
+    c.until("the search done", LIMIT, |s| s.log.search.as_ref().is_some_and(|x| x.running.is_none())).await;
+    let s = c.state.log.search.clone().unwrap();
+    assert_eq!(s.matches, vec![1], "found at the very start, which the view no longer held");
+    c.until("the match shown", LIMIT, |s| flightdeck_screen(s).contains("FIRST-MARKER")).await;
+    // A regular expression, across the whole log, and n/N through its matches.
+    // (Esc clears the search, so that / starts an empty one.)
+    c.press("<esc>/re:^line 1500[0-9][0-9]$<enter>");
+    c.until("the regex search done", LIMIT, |s| s.log.search.as_ref().is_some_and(|x| x.running.is_none())).await;
+    let s = c.state.log.search.clone().unwrap();
+    assert_eq!(s.matches.len(), 100, "line 150000 to line 150099");
+    assert_eq!(s.matches[0], 150_001, "numbered as lines of the whole log (the command is line 0, FIRST-MARKER line 1)");
+    c.press("n");
+    c.until("the second match shown", LIMIT, |s| flightdeck_screen(s).contains("line 150001")).await;
+    assert!(c.screen().contains("2/100"), "{}", c.screen());
+    c.press("N");
+    assert!(c.screen().contains("1/100"), "{}", c.screen());
+    // A regular expression that is not one says so.
+    c.press("<esc>/re:(unclosed<enter>");
+    assert!(c.state.toasts.iter().any(|t| t.text.contains("not a regular expression")), "{:?}", c.state.toasts);
+}
