@@ -46,6 +46,14 @@ impl Term {
         }
     }
 
+    /// Resizes the terminal (the emulator and the pty).
+    pub fn set_size(&mut self, cols: u16, rows: u16) {
+        self.session.get_process_mut().set_window_size(cols, rows).expect("window size");
+        self.parser
+            .screen_mut()
+            .set_size(std::num::NonZero::new(rows.max(1)).expect("rows"), std::num::NonZero::new(cols.max(1)).expect("cols"));
+    }
+
     /// Reads what is available; returns the number of bytes.
     pub fn pump(&mut self) -> usize {
         let mut buf = [0u8; 16384];

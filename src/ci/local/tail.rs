@@ -13,9 +13,12 @@ use super::store::{RunStore, parse_log};
 use crate::ci::{CiError, RunEvent};
 use crate::domain::RunRef;
 
-/// At most this much of one log is read per poll: following a log of any size takes bounded
-/// memory. It holds the longest line a job can write (16 MiB) and its framing.
-const CHUNK: u64 = 17 * 1024 * 1024;
+/// This much of one log is read per poll: following a log of any size, at any speed, takes a
+/// small bounded memory.
+const CHUNK: u64 = 1024 * 1024;
+/// A read that holds no whole line is read again this long: it holds the longest line a job can
+/// write (16 MiB) and its framing.
+const LONGEST: u64 = 17 * 1024 * 1024;
 
 pub struct Tailer {
     run: RunRef,
@@ -63,11 +66,20 @@ impl Tailer {
             if len <= *offset {
                 continue;
             }
-            let want = (len - *offset).min(CHUNK);
+            let mut want = (len - *offset).min(CHUNK);
             let mut buf = Vec::with_capacity(want as usize);
-            f.seek(SeekFrom::Start(*offset))
-                .and_then(|_| (&mut f).take(want).read_to_end(&mut buf))
-                .map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
+            let mut read = |want: u64, buf: &mut Vec<u8>| {
+                buf.clear();
+                f.seek(SeekFrom::Start(*offset))
+                    .and_then(|_| (&mut f).take(want).read_to_end(buf))
+                    .map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))
+            };
+            read(want, &mut buf)?;
+            if !buf.contains(&b'\n') && want < len - *offset {
+                // One line longer than a chunk: read it whole.
+                want = (len - *offset).min(LONGEST);
+                read(want, &mut buf)?;
+            }
             if want < len - *offset {
                 more = true;
             }
