@@ -17,7 +17,7 @@ const LINES: u64 = 300_000;
 const CONFIG: &str = r#"
 [[pipelines.long.stages]]
 name = "build"
-run = "echo FIRST-MARKER-$((40+2)); seq 1 300000 | sed 's/^/line /'; echo LAST-MARKER"
+run = "echo FIRST-MARKER-$((40+2)); seq 1 300000 | sed 's/^/line /'; echo FA''TAL: out of disk; echo LAST-MARKER"
 "#;
 
 async fn opened_long_log() -> Cockpit {
@@ -27,7 +27,7 @@ async fn opened_long_log() -> Cockpit {
     c.until("the run succeeds", LIMIT, |s| s.run(&RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.press("<enter><left><enter>");
     assert_eq!(c.state.focus, Pane::Log);
-    c.until("the whole log counted", LIMIT, |s| s.current_log().is_some_and(|l| l.end_line() == LINES + 4)).await;
+    c.until("the whole log counted", LIMIT, |s| s.current_log().is_some_and(|l| l.end_line() == LINES + 5)).await;
     c
 }
 
@@ -35,7 +35,7 @@ async fn opened_long_log() -> Cockpit {
 async fn the_first_line_of_a_log_longer_than_the_view_keeps_is_one_key_away() {
     let mut c = opened_long_log().await;
     assert!(c.screen().contains("LAST-MARKER"), "{}", c.screen());
-    assert!(c.screen().contains(&format!("{} lines", LINES + 4)), "{}", c.screen());
+    assert!(c.screen().contains(&format!("{} lines", LINES + 5)), "{}", c.screen());
     c.press("g");
     c.until("the top of the log read from disk", LIMIT, |s| s.current_log().is_some_and(|l| l.store.first_seq() == 0)).await;
     let screen = c.screen();
@@ -79,4 +79,23 @@ async fn a_search_goes_through_the_whole_log_on_disk() {
     // A regular expression that is not one says so.
     c.press("<esc>/re:(unclosed<enter>");
     assert!(c.state.toasts.iter().any(|t| t.text.contains("not a regular expression")), "{:?}", c.state.toasts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_number_and_the_errors_of_a_long_log_are_one_command_away() {
+    let mut c = opened_long_log().await;
+    c.press(":line 100003<enter>");
+    c.until("line 100003 shown", LIMIT, |s| flightdeck_screen(s).contains("line 100001 ")).await;
+    assert!(!c.state.log.follow);
+    c.press(":line 999999999<enter>");
+    assert!(c.state.toasts.iter().any(|t| t.text.contains(&format!("the log has {} lines", LINES + 5))), "{:?}", c.state.toasts);
+    // `e` from the top: the first error, searched for on disk.
+    c.press("g");
+    c.press("e");
+    c.until("the error found", LIMIT, |s| s.log.search.as_ref().is_some_and(|x| x.running.is_none() && !x.matches.is_empty())).await;
+    assert_eq!(c.state.log.search.as_ref().unwrap().matches, vec![LINES + 2]);
+    c.until("the error shown", LIMIT, |s| flightdeck_screen(s).contains("FATAL: out of disk")).await;
+    // A time before the job started: its first line.
+    c.press(":time 2000-01-01T00:00:00Z<enter>");
+    c.until("the first line shown", LIMIT, |s| flightdeck_screen(s).contains("FIRST-MARKER-42")).await;
 }

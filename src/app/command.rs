@@ -24,6 +24,10 @@ pub enum LineCommand {
     Context(String),
     /// Scope to a namespace (None: all namespaces).
     Namespace(Option<String>),
+    /// Show line N of the log (counted from 1).
+    Line(u64),
+    /// Show the first log line at or after a time (`14:02`, `14:02:30`, or RFC 3339).
+    Time(String),
     /// Any command of the key map, by its name in `[keys]` (`:rollout.promote`, `:log.wrap`).
     Key(crate::keymap::Command),
 }
@@ -41,6 +45,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("wrap", "toggle log line wrapping"),
     ("timestamps", "toggle log timestamps"),
     ("follow", "toggle following the log"),
+    ("line", "line N — show line N of the log"),
+    ("time", "time HH:MM[:SS] — show the first log line at or after that time (UTC, the log's day)"),
     ("inject", "inject FAULT — where the canary offers faults (the demo): change its behaviour"),
     ("ctx", "ctx CONTEXT — switch the Kubernetes context"),
     ("ns", "ns NAMESPACE|all — show one namespace, or all"),
@@ -79,6 +85,11 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "wrap" => LineCommand::Wrap,
         "timestamps" | "ts" => LineCommand::Timestamps,
         "follow" => LineCommand::Follow,
+        "line" | "l" => {
+            LineCommand::Line(arg.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("`{arg}` is not a line number (e.g. :line 1200)"))?)
+        }
+        "time" | "t" if !arg.is_empty() => LineCommand::Time(arg.to_string()),
+        "time" | "t" => return Err("which time? e.g. :time 14:02:30 (UTC)".into()),
         "inject" if !arg.is_empty() => LineCommand::Inject(arg.to_string()),
         "inject" => return Err("which fault? e.g. :inject slow (Tab lists them)".into()),
         "ctx" | "context" if !arg.is_empty() => LineCommand::Context(arg.to_string()),

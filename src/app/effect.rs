@@ -31,6 +31,12 @@ pub enum Effect {
         query: String,
         regex: bool,
     },
+    /// Find the first line of a job's log on disk stamped at or after `ts_ms`.
+    FindLogTime {
+        run: RunRef,
+        job: String,
+        ts_ms: i64,
+    },
     /// Stop a search under way.
     CancelSearch {
         request: u64,

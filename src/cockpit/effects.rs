@@ -114,6 +114,15 @@ impl EffectRunner {
                     let _ = tokio::task::spawn_blocking(move || log_files.search(&path, request, pattern, &tx)).await;
                     return;
                 }
+                Effect::FindLogTime { run, job, ts_ms } => {
+                    let found = match ci.log_file(run, job).await {
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.line_at(&path, ts_ms))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string())),
+                        None => Err("this log is not on disk".into()),
+                    };
+                    Action::LogJump(found)
+                }
                 Effect::CancelSearch { request } => {
                     log_files.cancel(request);
                     return;

@@ -53,6 +53,11 @@ impl LogFiles {
         })
     }
 
+    /// The first line stamped at or after `ts_ms`.
+    pub fn line_at(&self, path: &Path, ts_ms: i64) -> Result<u64, String> {
+        self.with(path, |log| log.first_at_or_after(ts_ms))
+    }
+
     /// Searches the whole log, sending the matches back in batches; a later search or a cancel
     /// stops it.
     pub fn search(self: Arc<Self>, path: &Path, request: u64, pattern: Pattern, tx: &UnboundedSender<Action>) {

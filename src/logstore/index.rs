@@ -153,6 +153,29 @@ impl LogFile {
         Ok(out)
     }
 
+    /// The first line stamped at or after `ts_ms` (len() when none is): the checkpoints are
+    /// bisected by their first line's stamp, then the lines after the last one before `ts_ms`
+    /// are read. Job logs are stamped as they are written, so stamps do not go back.
+    pub fn first_at_or_after(&self, ts_ms: i64) -> io::Result<u64> {
+        let stamp_of = |line: u64| -> io::Result<i64> { Ok(self.read(line, 1)?.first().map_or(i64::MAX, |l| l.ts_ms)) };
+        let (mut lo, mut hi) = (0usize, self.checkpoints.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let line = mid as u64 * EVERY;
+            if line < self.lines && stamp_of(line)? < ts_ms { lo = mid + 1 } else { hi = mid }
+        }
+        let mut line = (lo.saturating_sub(1) as u64) * EVERY;
+        let mut reader = self.reader_at(line)?;
+        let mut buf = Vec::new();
+        while line < self.lines {
+            if read_line_capped(&mut reader, &mut buf, 64)? == 0 || decode(&buf).ts_ms >= ts_ms {
+                break;
+            }
+            line += 1;
+        }
+        Ok(line)
+    }
+
     /// Finds the lines that `pattern` matches, from the start of the log to its end as indexed
     /// now; `found` gets them in order, in batches, with the bytes scanned so far. Stops early,
     /// returning false, when `cancel` is set.

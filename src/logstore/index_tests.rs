@@ -142,3 +142,17 @@ fn an_anchored_regex_matches_the_text_of_each_line() {
     let log = LogFile::open(&path).unwrap();
     assert_eq!(all_matches(&log, &Pattern::regex("^line 1500[0-9][0-9]$").unwrap()).len(), 100);
 }
+
+#[test]
+fn a_time_is_found_by_its_first_line_at_or_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.log");
+    // Ten lines a second stamp, for 2,000 lines.
+    write_log(&path, (0..2_000u64).map(|n| format!("{} o line {n}\n", 1_700_000_000_000u64 + n / 10 * 1000)));
+    let log = LogFile::open(&path).unwrap();
+    assert_eq!(log.first_at_or_after(0).unwrap(), 0);
+    assert_eq!(log.first_at_or_after(1_700_000_000_000 + 37_000).unwrap(), 370);
+    assert_eq!(log.first_at_or_after(1_700_000_000_000 + 36_500).unwrap(), 370, "between two stamps: the next one");
+    assert_eq!(log.first_at_or_after(1_700_000_000_000 + 150_000).unwrap(), 1_500);
+    assert_eq!(log.first_at_or_after(i64::MAX - 1).unwrap(), 2_000, "after the end: the end");
+}

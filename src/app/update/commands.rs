@@ -29,6 +29,15 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
         LineCommand::Wrap => run_command(state, Command::LogWrap),
         LineCommand::Timestamps => run_command(state, Command::LogTimestamps),
         LineCommand::Follow => run_command(state, Command::LogFollow),
+        LineCommand::Line(n) => {
+            match state.current_log().map(|l| l.end_line()) {
+                Some(end) if n <= end => jump_to(state, n - 1),
+                Some(end) => state.toast_error(format!("the log has {end} lines")),
+                None => state.toast_error("no log to move in; select a job first"),
+            }
+            Vec::new()
+        }
+        LineCommand::Time(text) => jump_to_time(state, &text).into_iter().collect(),
         LineCommand::Help => run_command(state, Command::Help),
         LineCommand::Quit => run_command(state, Command::Quit),
         LineCommand::Inject(name) => match state.canary.faults.as_ref().map(|f| (f.find(&name), f.names())) {
@@ -299,7 +308,12 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::LogFirstError => {
-            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq().max(current_top(state))));
+            // A long log is searched on disk for its errors: this jumps to the first at or below
+            // the view, and n/N go to the next and previous.
+            if state.current_log().is_some_and(|l| l.file.is_some()) {
+                return search(state, ERROR_SEARCH);
+            }
+            let found = state.current_log().and_then(|l| l.store.first_error(l.store.first_seq()));
             match found {
                 Some(seq) => jump_to(state, seq),
                 None => state.toast_info("no line that looks like an error in this log"),

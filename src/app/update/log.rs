@@ -11,6 +11,9 @@ pub(crate) fn reset_log_view(state: &mut State) {
     state.pending_log = None;
 }
 
+/// The lines `e` looks for in a long log: the words `looks_like_error` looks for, whole.
+pub const ERROR_SEARCH: &str = r"re:\b(error|errors|fatal|failed|failure|panic|panicked|exception)\b";
+
 /// How many lines of a long log are held around what is shown.
 pub const WINDOW: usize = 2_000;
 /// The most matches a search of the whole log keeps (line numbers: 8 bytes each).
@@ -207,4 +210,41 @@ pub(crate) fn step_match(state: &mut State, forward: bool) {
     s.current = Some(next);
     let seq = s.matches[next];
     jump_to(state, seq);
+}
+
+/// `:time T`: the first line at or after T. T is a time of day in UTC on the day of the log's
+/// first line held, or an RFC 3339 timestamp.
+pub(crate) fn jump_to_time(state: &mut State, text: &str) -> Option<Effect> {
+    let Some(log) = state.current_log() else {
+        state.toast_error("no log to move in; select a job first");
+        return None;
+    };
+    let day = log.store.iter().next().and_then(|l| jiff::Timestamp::from_millisecond(l.ts_ms).ok()).unwrap_or(state.now);
+    let at = match parse_time(text, day) {
+        Ok(t) => t.as_millisecond(),
+        Err(e) => {
+            state.toast_error(e);
+            return None;
+        }
+    };
+    if log.file.is_some() {
+        let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
+        return Some(Effect::FindLogTime { run, job, ts_ms: at });
+    }
+    let found = log.store.iter().position(|l| l.ts_ms >= at).map(|i| log.store.first_seq() + i as u64);
+    match found {
+        Some(line) => jump_to(state, line),
+        None => state.toast_info(format!("no line at or after {text}")),
+    }
+    None
+}
+
+fn parse_time(text: &str, day: jiff::Timestamp) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let time: jiff::civil::Time =
+        text.parse().map_err(|_| format!("`{text}` is not a time (e.g. 14:02, 14:02:30, or 2026-11-29T14:02:30Z)"))?;
+    let date = day.to_zoned(jiff::tz::TimeZone::UTC).date();
+    date.to_datetime(time).to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }

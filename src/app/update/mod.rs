@@ -171,6 +171,14 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
             window_loaded(state, &run, &job, from, result);
             Vec::new()
         }
+        Action::LogJump(found) => {
+            match found {
+                Ok(line) if state.current_log().is_some_and(|l| line < l.end_line()) => jump_to(state, line),
+                Ok(_) => state.toast_info("no line at or after that time"),
+                Err(e) => state.toast_error(e),
+            }
+            Vec::new()
+        }
         Action::LogSearchFound { request, hits, scanned, of, done } => {
             search_found(state, request, hits, scanned, of, done);
             Vec::new()
