@@ -106,8 +106,8 @@ fn main() {
     term.send("y");
     until(&mut term, "#2", Duration::from_secs(20));
     term.send("\r");
-    std::thread::sleep(Duration::from_millis(100));
-    term.send("\x1b[D\r");
+    std::thread::sleep(Duration::from_millis(300));
+    term.send("\r");
     until(&mut term, "following", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(2));
     let mut answers = Vec::new();

@@ -37,6 +37,8 @@ pub enum Effect {
         job: String,
         ts_ms: i64,
     },
+    /// Put text on the user's clipboard (OSC 52, written by the cockpit at the user's request).
+    Clipboard(String),
     /// Stop a search under way.
     CancelSearch {
         request: u64,

@@ -37,6 +37,8 @@ pub struct EffectRunner {
     pub notify: Option<(Arc<crate::config::Config>, PathBuf)>,
     /// Job logs on disk, indexed, and the search of one under way.
     pub log_files: Arc<super::logfiles::LogFiles>,
+    /// Effects only the event loop may carry out, since it owns the terminal (the clipboard).
+    pub terminal: Option<UnboundedSender<Effect>>,
 }
 
 impl EffectRunner {
@@ -53,6 +55,12 @@ impl EffectRunner {
         let notify = self.notify.clone();
         let outbox_dir = self.notify.as_ref().map(|(_, d)| d.clone());
         let log_files = self.log_files.clone();
+        if let Effect::Clipboard(_) = &effect {
+            if let Some(t) = &self.terminal {
+                let _ = t.send(effect);
+            }
+            return;
+        }
         // The supervisor delivers what the journal now holds (it starts if it is not running).
         let tell_supervisor = move || {
             if let Some((config, data_dir)) = notify.clone() {
@@ -123,6 +131,7 @@ impl EffectRunner {
                     };
                     Action::LogJump(found)
                 }
+                Effect::Clipboard(_) => return,
                 Effect::CancelSearch { request } => {
                     log_files.cancel(request);
                     return;

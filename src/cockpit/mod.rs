@@ -74,6 +74,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
     state.pipelines = ci.registry.pipelines();
     let journal = crate::audit::Journal::in_data_dir(&data_dir);
     let releases = Arc::new(ReleaseRuntime::new(releases));
+    let (terminal_tx, mut terminal_rx) = tokio::sync::mpsc::unbounded_channel();
     let effects = EffectRunner {
         ci: Arc::new(ci.registry.clone()),
         actions: action_tx.clone(),
@@ -86,6 +87,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
         releases: releases.clone(),
         notify: (!config.notify.is_empty()).then(|| (config.clone(), data_dir.clone())),
         log_files: Default::default(),
+        terminal: Some(terminal_tx),
     };
     // NGINX canaries are moved on by their provider's feed: it runs from the start, whatever
     // screen is shown.
@@ -120,7 +122,7 @@ pub async fn run_tui(config: Arc<Config>, data_dir: PathBuf, opts: TuiOptions) -
 
     // Whatever ends the loop (quit, signal, a terminal that went away), runs and canaries go on:
     // the supervisor executes them, not this process.
-    let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx).await;
+    let outcome = event_loop(&mut state, &effects, &mut action_rx, &mut run_rx, &mut terminal_rx).await;
     stop_watch.cancel();
     releases.stop.cancel();
     outcome
@@ -131,6 +133,7 @@ async fn event_loop(
     effects: &EffectRunner,
     action_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Action>,
     run_rx: &mut tokio::sync::mpsc::UnboundedReceiver<crate::ci::RunEvent>,
+    terminal_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Effect>,
 ) -> anyhow::Result<Option<i32>> {
     let mut signalled = None;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -182,6 +185,7 @@ async fn event_loop(
             _ = sigterm.recv() => { signalled = Some(libc::SIGTERM); dispatch(state, Action::Terminate) }
             _ = sighup.recv() => { signalled = Some(libc::SIGHUP); dispatch(state, Action::Terminate) }
             _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }
+            Some(Effect::Clipboard(text)) = terminal_rx.recv() => guard.copy_to_clipboard(&text),
             _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
         }
         // Drain whatever else is already waiting, then draw once.

@@ -77,6 +77,20 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// Puts `text` on the user's clipboard with OSC 52, which terminals (and tmux with
+    /// `set-clipboard on`) pass to the clipboard of the machine the user sits at, over SSH too.
+    /// The text is sanitised already; it is capped, as terminals cap what they accept.
+    pub fn copy_to_clipboard(&mut self, text: &str) {
+        use base64::Engine;
+        let capped: String = text.chars().take(64 * 1024).collect();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(capped.as_bytes());
+        let out = self.terminal.backend_mut();
+        let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+        let _ = out.flush();
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         let _ = std::io::Write::flush(self.terminal.backend_mut());

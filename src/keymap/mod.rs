@@ -95,6 +95,7 @@ pub enum Command {
     LogNextMatch,
     LogPrevMatch,
     LogFirstError,
+    LogCopy,
     ScreenPipelines,
     ScreenApprovals,
     ScreenAudit,
@@ -383,6 +384,15 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::LogNextMatch, "log.next_match", Log, &["n"], "next match", "jump to the next search match", false),
     def(C::LogPrevMatch, "log.prev_match", Log, &["N"], "prev match", "jump to the previous search match", false),
     def(C::LogFirstError, "log.first_error", Log, &["e"], "first error", "jump to the first line that looks like an error", false),
+    def(
+        C::LogCopy,
+        "log.copy",
+        Log,
+        &["y"],
+        "copy",
+        "copy the current line (the current match, else the top one) to your clipboard (OSC 52)",
+        false,
+    ),
 ];
 
 pub fn def_of(command: Command) -> &'static CommandDef {

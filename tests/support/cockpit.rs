@@ -73,6 +73,7 @@ impl Cockpit {
             releases: Arc::new(flightdeck::cockpit::ReleaseRuntime::new(releases.clone())),
             notify: None,
             log_files: Default::default(),
+            terminal: None,
         };
         let identity = Identity { actor: "alice@ops".into(), origin: "local".into(), display: None, backends: Default::default() };
         let mut state = flightdeck::app::initial_state(&config, identity, Theme::mono(), false, releases);

@@ -248,3 +248,24 @@ fn parse_time(text: &str, day: jiff::Timestamp) -> Result<jiff::Timestamp, Strin
     let date = day.to_zoned(jiff::tz::TimeZone::UTC).date();
     date.to_datetime(time).to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
+
+/// The line `y` acts on: the current match, else the top line shown.
+fn current_line(state: &State) -> u64 {
+    state.log.search.as_ref().and_then(|s| s.matches.get(s.current?).copied()).unwrap_or_else(|| current_top(state))
+}
+
+/// `y`: the current line's text, as shown (sanitised, without colours), to the user's clipboard.
+pub(crate) fn copy_line(state: &mut State) -> Option<Effect> {
+    let line = current_line(state);
+    let text = state.current_log()?.store.get(line).map(|l| crate::logstore::sanitize::strip_sgr(&l.text).into_owned());
+    match text {
+        Some(text) => {
+            state.toast_info(format!("line {} copied to your clipboard", line + 1));
+            Some(Effect::Clipboard(text))
+        }
+        None => {
+            state.toast_info("that line is still being read; try again in a moment");
+            None
+        }
+    }
+}
