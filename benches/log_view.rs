@@ -71,15 +71,12 @@ fn main() {
     let mut term = pty::Term::spawn(&["--config", &config_s, "--data-dir", &data_s]);
     term.set_size(200, 50);
     until(&mut term, "#1", Duration::from_secs(20));
+    term.send("\r");
+    until(&mut term, "✓ build", Duration::from_secs(10));
     let start = Instant::now();
     term.send("\r");
-    std::thread::sleep(Duration::from_millis(100));
-    term.send("\x1b[D\r");
     until(&mut term, "exit 0", Duration::from_secs(60));
-    println!(
-        "keys → the last page of the {mb} MiB log on screen: {:.0} ms (including 100 ms between the keys)",
-        start.elapsed().as_secs_f64() * 1000.0
-    );
+    println!("enter on the job → the last page of the {mb} MiB log on screen: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
     println!("resident memory with the log open (peak): {} kB", hwm_kb(term.pid()));
     let start = Instant::now();
     term.send("/needle-at-the-start\r");

@@ -138,3 +138,26 @@ fn y_copies_the_current_line_to_the_clipboard_and_the_logs_own_osc52_stays_strip
     t.send("q");
     t.wait_exit();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_matching_lines_with_their_numbers_and_enter_shows_one_in_context() {
+    let mut c = opened_long_log().await;
+    c.press("/re:^line 2000[0-9]$<enter>");
+    c.until("the search done", LIMIT, |s| s.log.search.as_ref().is_some_and(|x| x.running.is_none())).await;
+    c.press("F");
+    // Numbered as `:line` numbers them (from 1; the command is line 1, FIRST-MARKER line 2).
+    c.until("the matching lines read from disk", LIMIT, |s| {
+        let screen = flightdeck_screen(s);
+        screen.contains("20002 │ line 20000") && screen.contains("20011 │ line 20009")
+    })
+    .await;
+    assert!(!c.screen().contains("line 20010"), "only the matches: {}", c.screen());
+    c.press("<down><down><enter>");
+    assert!(c.state.log.filter.is_none(), "enter leaves the filtered view");
+    c.until("the third match in context", LIMIT, |s| {
+        let screen = flightdeck_screen(s);
+        screen.contains("line 20002 ") && screen.contains("line 19995 ") && screen.contains("line 20020 ")
+    })
+    .await;
+    assert!(c.screen().contains("3/10"), "{}", c.screen());
+}

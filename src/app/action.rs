@@ -45,6 +45,10 @@ pub enum Action {
         from: u64,
         result: Result<(Vec<RawLine>, u64), String>,
     },
+    /// Text of lines of the current log, for the filtered view.
+    LogLinesLoaded {
+        lines: Vec<(u64, RawLine)>,
+    },
     /// Show this line of the current log (what a time was found at), or say why not.
     LogJump(Result<u64, String>),
     /// Lines of the whole log that a search found, in order, and how far it has got.

@@ -31,6 +31,12 @@ pub enum Effect {
         query: String,
         regex: bool,
     },
+    /// Read these lines of a job's log on disk (the filtered view's).
+    LoadLogLines {
+        run: RunRef,
+        job: String,
+        lines: Vec<u64>,
+    },
     /// Find the first line of a job's log on disk stamped at or after `ts_ms`.
     FindLogTime {
         run: RunRef,

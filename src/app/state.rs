@@ -229,6 +229,20 @@ pub struct Search {
     pub truncated: bool,
 }
 
+/// The log filtered to the lines its search matches, like `grep -n`: a cursor over the matches,
+/// and the text of those on screen.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    /// Index into the search's matches of the selected one.
+    pub cursor: usize,
+    /// Index of the first one shown.
+    pub top: usize,
+    /// Text of matched lines read from disk (only those near the screen are kept).
+    pub lines: std::collections::BTreeMap<u64, crate::logstore::StoredLine>,
+    /// Lines asked for and not arrived yet.
+    pub loading: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct LogView {
     pub follow: bool,
@@ -240,11 +254,13 @@ pub struct LogView {
     /// Lines that arrived while not following.
     pub new_lines: u64,
     pub search: Option<Search>,
+    /// Showing only the lines the search matches.
+    pub filter: Option<LogFilter>,
 }
 
 impl Default for LogView {
     fn default() -> Self {
-        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None }
+        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None, filter: None }
     }
 }
 

@@ -122,6 +122,18 @@ impl EffectRunner {
                     let _ = tokio::task::spawn_blocking(move || log_files.search(&path, request, pattern, &tx)).await;
                     return;
                 }
+                Effect::LoadLogLines { run, job, lines } => {
+                    let read = match ci.log_file(run, job).await {
+                        Some(path) => {
+                            tokio::task::spawn_blocking(move || log_files.lines(&path, &lines)).await.unwrap_or_else(|e| Err(e.to_string()))
+                        }
+                        None => Err("this log is not on disk".into()),
+                    };
+                    match read {
+                        Ok(lines) => Action::LogLinesLoaded { lines },
+                        Err(e) => Action::Failed(e),
+                    }
+                }
                 Effect::FindLogTime { run, job, ts_ms } => {
                     let found = match ci.log_file(run, job).await {
                         Some(path) => tokio::task::spawn_blocking(move || log_files.line_at(&path, ts_ms))

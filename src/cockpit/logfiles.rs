@@ -53,6 +53,19 @@ impl LogFiles {
         })
     }
 
+    /// These lines (each read on its own: they are the matches on screen, far apart).
+    pub fn lines(&self, path: &Path, wanted: &[u64]) -> Result<Vec<(u64, RawLine)>, String> {
+        self.with(path, |log| {
+            let mut out = Vec::with_capacity(wanted.len());
+            for &n in wanted {
+                if let Some(l) = log.read(n, 1)?.pop() {
+                    out.push((n, l));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The first line stamped at or after `ts_ms`.
     pub fn line_at(&self, path: &Path, ts_ms: i64) -> Result<u64, String> {
         self.with(path, |log| log.first_at_or_after(ts_ms))

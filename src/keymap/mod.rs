@@ -96,6 +96,7 @@ pub enum Command {
     LogPrevMatch,
     LogFirstError,
     LogCopy,
+    LogFilter,
     ScreenPipelines,
     ScreenApprovals,
     ScreenAudit,
@@ -384,6 +385,15 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::LogNextMatch, "log.next_match", Log, &["n"], "next match", "jump to the next search match", false),
     def(C::LogPrevMatch, "log.prev_match", Log, &["N"], "prev match", "jump to the previous search match", false),
     def(C::LogFirstError, "log.first_error", Log, &["e"], "first error", "jump to the first line that looks like an error", false),
+    def(
+        C::LogFilter,
+        "log.filter",
+        Log,
+        &["F"],
+        "only matches",
+        "show only the lines the search matches, with their numbers; enter shows one in context",
+        false,
+    ),
     def(
         C::LogCopy,
         "log.copy",

@@ -102,6 +102,8 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 return super::release::close(state);
             } else if state.screen != Screen::Pipelines {
                 state.screen = Screen::Pipelines;
+            } else if state.focus == Pane::Log && state.log.filter.is_some() {
+                state.log.filter = None;
             } else if state.focus == Pane::Log && state.log.search.is_some() {
                 // Esc stops a search of the whole log under way, and clears the matches.
                 let running = state.log.search.take().and_then(|s| s.running).map(|(request, ..)| Effect::CancelSearch { request });
@@ -162,6 +164,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::ReleaseFindings => open_release(state, Screen::Findings),
         Command::ReleaseApproval => open_release_approval(state),
+        Command::Open if state.focus == Pane::Log && state.log.filter.is_some() => filter_open(state),
         Command::Open => {
             match state.focus {
                 Pane::Runs if state.selected_run.is_some() => state.focus = Pane::Jobs,
@@ -308,6 +311,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::LogCopy => copy_line(state).into_iter().collect(),
+        Command::LogFilter => toggle_filter(state),
         Command::LogFirstError => {
             // A long log is searched on disk for its errors: this jumps to the first at or below
             // the view, and n/N go to the next and previous.

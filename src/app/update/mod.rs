@@ -4,13 +4,14 @@
 mod commands;
 mod keys;
 mod log;
+mod log_filter;
 mod navigate;
 mod release;
 mod releases;
 mod runs;
 mod safety;
 
-use self::{commands::*, keys::*, log::*, navigate::*, releases::*, runs::*, safety::*};
+use self::{commands::*, keys::*, log::*, log_filter::*, navigate::*, releases::*, runs::*, safety::*};
 pub use log::WINDOW as LOG_WINDOW;
 pub(crate) use release::preview_op as release_preview_op;
 pub use safety::start_without_dialog;
@@ -39,6 +40,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut effects = reduce(state, action);
     // Whatever moved the log view, the lines it now shows are read from disk if not held.
     effects.extend(ensure_window(state));
+    effects.extend(ensure_filter_lines(state));
     effects
 }
 
@@ -170,6 +172,10 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
             }
             window_loaded(state, &run, &job, from, result);
             Vec::new()
+        }
+        Action::LogLinesLoaded { lines } => {
+            filter_lines_loaded(state, lines);
+            ensure_filter_lines(state).into_iter().collect()
         }
         Action::LogJump(found) => {
             match found {

@@ -107,6 +107,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             let key = columns[col][row].clone();
             select_job(state, key)
         }
+        Pane::Log if state.log.filter.is_some() => filter_move(state, cmd),
         Pane::Log => {
             let rows = layout::log_rows(state) as u64;
             match cmd {

@@ -61,6 +61,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     if state.log.wrap {
         title.push(Span::styled("· wrap ", t.fg(Role::Muted)));
     }
+    if state.log.filter.is_some() {
+        let enter = state.keymap.label(Command::Open).unwrap_or_default();
+        title.push(Span::styled(format!("· only the matching lines ({enter} shows one in context) "), t.fg(Role::Accent)));
+    }
     let block = Block::bordered().border_style(t.border(focused)).title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -95,6 +99,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         return;
     };
 
+    if let (Some(f), Some(search)) = (&state.log.filter, &state.log.search) {
+        render_filter(frame, inner, state, log, f, search);
+        return;
+    }
     let rows = inner.height as usize;
     let cols = inner.width as usize;
     let prefix = if state.log.timestamps { TS_WIDTH } else { 0 };
@@ -272,6 +280,36 @@ fn steps_so_far<'a>(job: &'a crate::domain::JobRecord, t: &crate::theme::Theme, 
         ]));
     }
     lines
+}
+
+/// The matching lines only, numbered as in the whole log (`grep -n`), the selected one marked.
+fn render_filter(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    log: &crate::app::state::JobLog,
+    f: &crate::app::state::LogFilter,
+    search: &crate::app::state::Search,
+) {
+    let t = &state.theme;
+    let rows = area.height as usize;
+    let width_no = search.matches.last().map_or(1, |n| (n + 1).to_string().len()).max(4);
+    let avail = (area.width as usize).saturating_sub(width_no + 3).max(1);
+    let mut lines: Vec<Line> = Vec::with_capacity(rows);
+    for (i, &n) in search.matches.iter().enumerate().skip(f.top).take(rows) {
+        let selected = i == f.cursor;
+        let number = Span::styled(format!("{:>width_no$} │ ", n + 1), if selected { t.selection() } else { t.fg(Role::Muted) });
+        let mut spans = vec![number];
+        match log.store.get(n).or_else(|| f.lines.get(&n)) {
+            Some(l) => spans.extend(slice(&line_spans(l, state, t, selected), 0, avail)),
+            None => spans.push(Span::styled("…", t.fg(Role::Muted))),
+        }
+        lines.push(Line::from(spans));
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("no matching line yet…", t.fg(Role::Muted)));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 #[cfg(test)]
