@@ -123,6 +123,17 @@ async fn dispatch_follows_jobs_and_steps_and_reads_each_log_without_sending_the_
     let storage = gh.with(|s| s.storage_requests.clone());
     assert!(!storage.is_empty(), "the log came from the storage host");
     assert!(storage.iter().all(|(_, token)| !token), "no token went to storage: {storage:?}");
+
+    // Spooled to disk for the log view, once: read and searched there like a local log.
+    let spool = tempfile::tempdir().unwrap();
+    let cached = provider(&gh).cached_in(spool.path());
+    let path = cached.log_file(run.clone(), "build".into()).await.expect("a finished job's log on disk");
+    let log = flightdeck::logstore::index::LogFile::open(&path).unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log.read(1, 1).unwrap()[0].bytes, b"ok 12 tests");
+    let downloads = gh.with(|s| s.storage_requests.len());
+    assert_eq!(cached.log_file(run.clone(), "build".into()).await, Some(path), "the same file");
+    assert_eq!(gh.with(|s| s.storage_requests.len()), downloads, "not downloaded again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -468,6 +468,30 @@ impl CiProvider for GithubProvider {
         .boxed()
     }
 
+    /// A finished job's log is spooled to disk beside the cached runs (once: GitHub does not change
+    /// it), so the log view reads and searches it like a local one.
+    fn log_file(&self, run: RunRef, job: String) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        async move {
+            let dir = self.inner.cache.as_ref()?.parent()?.join("logs");
+            let (repo, id) = self.repo_of(&run).ok()?;
+            let (rec, jobs) = self.full_run(repo, id).await.ok()?;
+            let index = rec.jobs.iter().position(|j| j.key == job)?;
+            let gh_job = jobs.get(index).filter(|j| j.status == "completed")?;
+            let path = dir.join(format!("{}-{}-{}.log", self.inner.settings.name, repo.replace('/', "_"), gh_job.id));
+            if path.is_file() {
+                return Some(path);
+            }
+            let lines = self.job_log(repo, gh_job).await.ok()?;
+            let mut bytes = Vec::new();
+            for l in &lines {
+                crate::ci::local::encode_line(&mut bytes, l);
+            }
+            crate::util::replace_file(&path, &bytes).ok()?;
+            Some(path)
+        }
+        .boxed()
+    }
+
     fn authenticated(&self, _subject: &str) -> BoxFuture<'_, Option<(String, String)>> {
         async move { self.login().await.ok().map(|l| ("github".to_string(), l)) }.boxed()
     }

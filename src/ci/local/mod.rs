@@ -31,8 +31,9 @@ use crate::domain::{GateDecision, JobRecord, JobStatus, RunRecord, RunRef, RunSt
 use crate::logstore::{RawLine, Stream};
 use crate::util::{format_duration, now_ms};
 use execute::drive;
+use store::OwnerLock;
 pub use store::RunStore;
-use store::{OwnerLock, encode_line};
+pub use store::encode_line;
 pub use tail::Tailer;
 
 /// A queued run whose executor never took its lock within this time is considered lost.
