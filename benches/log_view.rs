@@ -75,7 +75,7 @@ fn main() {
     until(&mut term, "✓ build", Duration::from_secs(10));
     let start = Instant::now();
     term.send("\r");
-    until(&mut term, "exit 0", Duration::from_secs(60));
+    until(&mut term, &format!("batch {} of the ledger", lines - 1), Duration::from_secs(60));
     println!("enter on the job → the last page of the {mb} MiB log on screen: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
     println!("resident memory with the log open (peak): {} kB", hwm_kb(term.pid()));
     let start = Instant::now();

@@ -114,7 +114,12 @@ pub(crate) fn search(state: &mut State, query: &str) -> Vec<Effect> {
     }
     let top = current_top(state);
     let Some(log) = state.current_log() else {
-        state.toast_error("no log to search; select a job first");
+        let why = if state.pending_log.is_some() {
+            "the log is still being read; search again in a moment"
+        } else {
+            "no log to search; select a job first"
+        };
+        state.toast_error(why);
         return Vec::new();
     };
     let (regex, text) = match query.strip_prefix("re:") {
