@@ -89,6 +89,7 @@ fn main() {
         (mb << 20) as f64 / searched.as_secs_f64() / 1e9
     );
     println!("peak resident memory, viewing and searching: {} kB", hwm_kb(term.pid()));
+    term.settle(Duration::from_millis(500), Duration::from_secs(10), "the window read after the jump");
     let idle = term.bytes_during(Duration::from_secs(5));
     println!("idle output over 5 s: {idle} B");
 
