@@ -35,12 +35,13 @@ fn kill9(pid: i32) {
 /// SIGKILL to the flightdeck process `pid` of this data directory, if that is still what `pid` is:
 /// the pid is pinned with a pidfd before its command line is read, so a pid reused meanwhile (the
 /// machine's pid_max may be 32768, and the suite starts thousands of processes) is not signalled.
-fn kill9_ours(pid: i32, data: &Path) -> bool {
+/// Returns the pidfd, to wait until the process is gone.
+fn kill9_ours(pid: i32, data: &Path) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor, owned from here on.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     if raw < 0 {
-        return false;
+        return None;
     }
     // SAFETY: a descriptor the kernel just gave us.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -48,7 +49,19 @@ fn kill9_ours(pid: i32, data: &Path) -> bool {
     let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
     let ours = String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(&format!("--data-dir {} supervise", data.display()));
     // SAFETY: signals the pinned process; no memory is passed.
-    ours && unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, 0usize, 0u32) } == 0
+    let sent = ours && unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, 0usize, 0u32) } == 0;
+    sent.then_some(pidfd)
+}
+
+/// Waits until the process a pidfd pins has ended (a SIGKILL takes effect only when the process
+/// leaves the kernel: one in an fsync on a busy disk dies seconds later); how long that took.
+fn gone(pidfd: &std::os::fd::OwnedFd) -> Duration {
+    use std::os::fd::AsRawFd;
+    let start = Instant::now();
+    let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: polls one descriptor we own; a pidfd becomes readable when its process ends.
+    unsafe { libc::poll(&mut p, 1, 120_000) };
+    start.elapsed()
 }
 
 fn reap(child: &mut Child, limit: Duration) -> bool {
@@ -96,13 +109,14 @@ fn two_hundred_kills_at_random_moments_leave_no_orphan() {
             _ => None,
         };
         match (target, victim) {
-            (1, Some(pid)) if kill9_ours(pid, &data) => {
+            (1, Some(pid)) if let Some(pinned) = kill9_ours(pid, &data) => {
                 supervisors += 1;
-                // The guard ends what the supervisor executed. (The client may meanwhile have
-                // started another supervisor: its runs are not orphans.)
-                orphans += orphans_after(&data, REAPED_WITHIN);
+                // Once it is gone, the guard ends what the supervisor executed. (The client may
+                // meanwhile have started another supervisor: its runs are not orphans.)
+                let dying = gone(&pinned);
+                orphans += orphans_after(&data, REAPED_WITHIN, dying);
             }
-            (2, Some(pid)) if kill9_ours(pid, &data) => {
+            (2, Some(pid)) if kill9_ours(pid, &data).is_some() => {
                 guards += 1;
                 // The run goes on (the supervisor starts another guard): stop following it.
                 kill9(client.id() as i32);
@@ -149,12 +163,14 @@ fn two_hundred_kills_at_random_moments_leave_no_orphan() {
         );
     }
     // The end: the last supervisor is killed outright too, and then nothing may be left at all.
+    let mut dying = Duration::ZERO;
     if let Some(pid) = supervisor_pid(&data)
-        && kill9_ours(pid as i32, &data)
+        && let Some(pinned) = kill9_ours(pid as i32, &data)
     {
         supervisors += 1;
+        dying = gone(&pinned);
     }
-    orphans += orphans_after(&data, REAPED_WITHIN);
+    orphans += orphans_after(&data, REAPED_WITHIN, dying);
     let start = Instant::now();
     while !job_processes(&data).is_empty() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
@@ -238,22 +254,34 @@ fn orphans_now(data: &Path) -> usize {
     orphans(data).len()
 }
 
-fn orphans_after(data: &Path, limit: Duration) -> usize {
+fn orphans_after(data: &Path, limit: Duration, dying: Duration) -> usize {
     let start = Instant::now();
     while !orphans(data).is_empty() && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(20));
     }
     let left = orphans(data);
-    // What a failure needs to be understood: each orphan, and what the supervisors and guards said.
+    if left.is_empty() {
+        return 0;
+    }
+    // What a failure needs to be understood: each orphan, what the supervisors and guards said,
+    // and whether the guard was late or never came.
     for pid in &left {
         let read = |f: &str| String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{f}")).unwrap_or_default()).replace('\0', " ");
         eprintln!("orphan {pid}: {} | stat {}", read("cmdline"), read("stat"));
     }
-    if !left.is_empty() {
-        let log = std::fs::read_to_string(data.join("supervisor.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        eprintln!("supervisor.log, last lines:\n{}", lines[lines.len().saturating_sub(20)..].join("\n"));
+    let later = Instant::now();
+    while !orphans(data).is_empty() && later.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let log = std::fs::read_to_string(data.join("supervisor.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    eprintln!("supervisor.log, last lines:\n{}", lines[lines.len().saturating_sub(24)..].join("\n"));
+    eprintln!(
+        "the killed supervisor took {:.1}s to be gone; its orphans were {} {:.1}s after the limit",
+        dying.as_secs_f64(),
+        if orphans(data).is_empty() { "ended" } else { "still there" },
+        later.elapsed().as_secs_f64()
+    );
     left.len()
 }
 

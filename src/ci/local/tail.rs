@@ -116,13 +116,25 @@ impl LocalRunner {
             let mut tailers: HashMap<RunRef, Tailer> = HashMap::new();
             let mut first = true;
             let mut rounds: u64 = 0;
+            let mut behind = false;
+            let mut last_look = std::time::Instant::now();
             loop {
+                // A log with more than a chunk waiting is read on at once: a job writing fast is
+                // followed at the disk's pace, not a chunk per half second.
+                let pause = if behind { Duration::ZERO } else { Duration::from_millis(500) };
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
                 let store = runner.inner.store.clone();
-                let ids = store.ids().unwrap_or_default();
+                // Catching up with a fast log: only the logs, until it has caught up (new runs
+                // and lost executors are looked for on the usual cadence).
+                let catching_up = behind && last_look.elapsed() < Duration::from_millis(500);
+                let ids = if catching_up { Vec::new() } else { store.ids().unwrap_or_default() };
+                if !catching_up {
+                    last_look = std::time::Instant::now();
+                    rounds += 1;
+                }
                 for id in ids {
                     if runner.is_active_here(&id) {
                         tailers.remove(&id);
@@ -143,10 +155,9 @@ impl LocalRunner {
                     }
                 }
                 first = false;
-                rounds += 1;
                 // An executor killed outright says nothing: look for one every few rounds (off the
                 // async threads: recovery writes the record and ends what its jobs left running).
-                if rounds.is_multiple_of(4) && !tailers.is_empty() {
+                if !catching_up && rounds.is_multiple_of(4) && !tailers.is_empty() {
                     let (r, ids) = (runner.clone(), tailers.keys().cloned().collect::<Vec<_>>());
                     let look = move || {
                         for id in &ids {
@@ -156,10 +167,11 @@ impl LocalRunner {
                     let _ = tokio::task::spawn_blocking(look).await;
                 }
                 let mut finished = Vec::new();
+                behind = false;
                 for (id, t) in tailers.iter_mut() {
                     match t.poll(&store, &runner.inner.events) {
                         Ok(true) => finished.push(id.clone()),
-                        Ok(false) => {}
+                        Ok(false) => behind |= t.behind(),
                         Err(e) => {
                             let _ = runner.inner.events.send(RunEvent::Problem { run: Some(id.clone()), message: e.to_string() });
                             finished.push(id.clone());
