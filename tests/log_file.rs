@@ -161,3 +161,53 @@ async fn only_the_matching_lines_with_their_numbers_and_enter_shows_one_in_conte
     .await;
     assert!(c.screen().contains("3/10"), "{}", c.screen());
 }
+
+/// `v` hands the terminal to the pager at the current line: the pager gets the keys typed while
+/// it runs (nothing of flightdeck reads the terminal meanwhile), and the cockpit comes back whole.
+#[test]
+fn v_hands_the_terminal_to_the_pager_and_takes_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(&config, "[[pipelines.p.stages]]\nname = \"build\"\nrun = \"seq 1 500\"\n").unwrap();
+    // A pager that writes down its arguments and the key it reads from the terminal.
+    let seen = dir.path().join("pager-saw");
+    let pager = dir.path().join("pager.sh");
+    std::fs::write(&pager, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}\nIFS= read -r key\necho \"key:$key\" >> {0}\n", seen.display()))
+        .unwrap();
+    std::fs::set_permissions(&pager, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    let (config, data_s) = (config.display().to_string(), data.display().to_string());
+    let _stops = support::supervision::StopsSupervisor(data.clone());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["--config", &config, "--data-dir", &data_s, "run", "p", "--follow", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // SAFETY: set before the cockpit this test starts reads its environment.
+    unsafe { std::env::set_var("PAGER", pager.display().to_string()) };
+    let mut t = support::pty::Term::spawn(&["--config", &config, "--data-dir", &data_s]);
+    t.wait_for("#1", "the run listed");
+    t.send("\r");
+    t.wait_for("build", "the jobs");
+    t.send("\r");
+    t.wait_for("500", "the log");
+    t.send(":line 250\r");
+    t.wait_for("paused", "the view at line 250");
+    t.send("v");
+    support::supervision::wait_until(Duration::from_secs(20), "the pager started", || seen.exists());
+    t.send("typed-into-the-pager\r");
+    support::supervision::wait_until(Duration::from_secs(20), "the pager read its key", || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s.contains("key:"))
+    });
+    let said = std::fs::read_to_string(&seen).unwrap();
+    let mut lines = said.lines();
+    let at: u64 = lines.next().unwrap().trim_start_matches('+').parse().unwrap();
+    assert!((230..=250).contains(&at), "the pager starts at the line in view: {said}");
+    let copy = lines.next().unwrap();
+    assert!(said.contains("key:typed-into-the-pager"), "the pager got every key: {said}");
+    let copy = std::path::PathBuf::from(copy);
+    support::supervision::wait_until(Duration::from_secs(20), "the copy removed once the pager ended", || !copy.exists());
+    t.wait_for("Runs (1)", "the cockpit drawn again");
+    t.send("q");
+    t.wait_exit();
+}

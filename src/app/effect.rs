@@ -43,6 +43,20 @@ pub enum Effect {
         job: String,
         ts_ms: i64,
     },
+    /// Open a job's log in the user's pager or editor at a line (counted from 1).
+    OpenLog {
+        run: RunRef,
+        job: String,
+        line: u64,
+        editor: bool,
+    },
+    /// Hand the terminal to the pager or editor over `file` (a sanitised copy of a log), then take
+    /// it back and remove the file.
+    HandOver {
+        file: std::path::PathBuf,
+        line: u64,
+        editor: bool,
+    },
     /// Put text on the user's clipboard (OSC 52, written by the cockpit at the user's request).
     Clipboard(String),
     /// Stop a search under way.

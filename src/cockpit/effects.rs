@@ -55,7 +55,8 @@ impl EffectRunner {
         let notify = self.notify.clone();
         let outbox_dir = self.notify.as_ref().map(|(_, d)| d.clone());
         let log_files = self.log_files.clone();
-        if let Effect::Clipboard(_) = &effect {
+        let terminal = self.terminal.clone();
+        if let Effect::Clipboard(_) | Effect::HandOver { .. } = &effect {
             if let Some(t) = &self.terminal {
                 let _ = t.send(effect);
             }
@@ -143,7 +144,26 @@ impl EffectRunner {
                     };
                     Action::LogJump(found)
                 }
-                Effect::Clipboard(_) => return,
+                Effect::Clipboard(_) | Effect::HandOver { .. } => return,
+                Effect::OpenLog { run, job, line, editor } => {
+                    let copied = match ci.log_file(run.clone(), job.clone()).await {
+                        Some(path) => {
+                            tokio::task::spawn_blocking(move || log_files.plain_copy(&path)).await.unwrap_or_else(|e| Err(e.to_string()))
+                        }
+                        None => Err("this log is not on disk; only what is on screen can be shown".into()),
+                    };
+                    match (copied, &terminal) {
+                        (Ok(file), Some(t)) => {
+                            let _ = t.send(Effect::HandOver { file, line, editor });
+                            return;
+                        }
+                        (Ok(file), None) => {
+                            let _ = std::fs::remove_file(file);
+                            return;
+                        }
+                        (Err(e), _) => Action::Failed(e),
+                    }
+                }
                 Effect::CancelSearch { request } => {
                     log_files.cancel(request);
                     return;

@@ -66,6 +66,34 @@ impl LogFiles {
         })
     }
 
+    /// A sanitised copy of the log (the text as shown, without colours), for a pager or an
+    /// editor, written a batch of lines at a time into a private temporary file.
+    pub fn plain_copy(&self, path: &Path) -> Result<PathBuf, String> {
+        use std::io::Write;
+        let out = tempfile::Builder::new()
+            .prefix("flightdeck-log-")
+            .suffix(".txt")
+            .tempfile()
+            .map_err(|e| format!("cannot make a copy of the log: {e}"))?;
+        let (file, copy) = out.keep().map_err(|e| format!("cannot make a copy of the log: {e}"))?;
+        let mut w = std::io::BufWriter::new(file);
+        let total = self.with(path, |log| Ok(log.len()))?;
+        let mut at = 0;
+        while at < total {
+            let lines = self.with(path, |log| log.read(at, 10_000))?;
+            if lines.is_empty() {
+                break;
+            }
+            for l in &lines {
+                let shown = crate::logstore::sanitize::sanitize_line(&l.bytes);
+                writeln!(w, "{}", crate::logstore::sanitize::strip_sgr(&shown)).map_err(|e| format!("cannot write the copy: {e}"))?;
+            }
+            at += lines.len() as u64;
+        }
+        w.flush().map_err(|e| format!("cannot write the copy: {e}"))?;
+        Ok(copy)
+    }
+
     /// The first line stamped at or after `ts_ms`.
     pub fn line_at(&self, path: &Path, ts_ms: i64) -> Result<u64, String> {
         self.with(path, |log| log.first_at_or_after(ts_ms))

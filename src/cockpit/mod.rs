@@ -3,6 +3,7 @@
 //! only when something changed.
 
 pub mod effects;
+mod input;
 pub mod logfiles;
 mod releases;
 pub mod terminal;
@@ -11,8 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
+use crossterm::event::Event;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::Instant;
@@ -147,7 +147,7 @@ async fn event_loop(
     state.dirty = false;
     let mut last_draw = Instant::now();
 
-    let mut events = EventStream::new();
+    let mut input = input::Input::start();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Notifications given up are looked for on a slow clock of their own (an idle cockpit stays
@@ -168,7 +168,7 @@ async fn event_loop(
         let wants_clock = state.needs_clock();
         let draw_at = last_draw + FRAME_INTERVAL;
         tokio::select! {
-            ev = events.next() => match ev {
+            ev = input.events.recv() => match ev {
                 Some(Ok(ev)) => if let Some(a) = translate(ev) {
                     // The clock only ticks while something moves; a keypress may decide a change
                     // under a time-bound policy, so it carries the current time.
@@ -185,7 +185,21 @@ async fn event_loop(
             _ = sigterm.recv() => { signalled = Some(libc::SIGTERM); dispatch(state, Action::Terminate) }
             _ = sighup.recv() => { signalled = Some(libc::SIGHUP); dispatch(state, Action::Terminate) }
             _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }
-            Some(Effect::Clipboard(text)) = terminal_rx.recv() => guard.copy_to_clipboard(&text),
+            Some(request) = terminal_rx.recv() => match request {
+                Effect::Clipboard(text) => guard.copy_to_clipboard(&text),
+                Effect::HandOver { file, line, editor } => {
+                    // Nothing of flightdeck reads the terminal while the other program has it.
+                    input.pause();
+                    let ran = guard.hand_over(&file, line, editor);
+                    input.resume();
+                    let _ = std::fs::remove_file(&file);
+                    if let Err(e) = ran {
+                        state.toast_error(e);
+                    }
+                    state.dirty = true;
+                }
+                _ => {}
+            },
             _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
         }
         // Drain whatever else is already waiting, then draw once.

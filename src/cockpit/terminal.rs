@@ -91,6 +91,34 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// Gives the terminal to the user's pager or editor over `file`, at `line`, and takes it back
+    /// when that ends: the screen is then drawn again whole.
+    pub fn hand_over(&mut self, file: &std::path::Path, line: u64, editor: bool) -> Result<(), String> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let program = if editor {
+            env("VISUAL").or_else(|| env("EDITOR")).unwrap_or_else(|| "vi".into())
+        } else {
+            env("PAGER").unwrap_or_else(|| "less".into())
+        };
+        let _ = self.terminal.backend_mut().flush();
+        restore();
+        // The program's own words (`less -R`) are split by the shell, as git does; the file is an
+        // argument, never part of the command text.
+        let status = std::process::Command::new("sh").arg("-c").arg(format!("{program} +{line} \"$1\"")).arg("sh").arg(file).status();
+        let back = crossterm::terminal::enable_raw_mode()
+            .and_then(|_| execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, cursor::Hide))
+            .and_then(|_| self.terminal.clear());
+        self.shown = None;
+        back.map_err(|e| format!("the terminal could not be taken back: {e}"))?;
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(format!("`{program}` ended with {s}")),
+            Err(e) => Err(format!("cannot start `{program}`: {e}")),
+        }
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         let _ = std::io::Write::flush(self.terminal.backend_mut());

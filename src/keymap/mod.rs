@@ -96,6 +96,8 @@ pub enum Command {
     LogPrevMatch,
     LogFirstError,
     LogCopy,
+    LogPager,
+    LogEditor,
     LogFilter,
     ScreenPipelines,
     ScreenApprovals,
@@ -394,6 +396,8 @@ pub const COMMANDS: &[CommandDef] = &[
         "show only the lines the search matches, with their numbers; enter shows one in context",
         false,
     ),
+    def(C::LogPager, "log.pager", Log, &["v"], "pager", "open the log in $PAGER (less) at the current line", false),
+    def(C::LogEditor, "log.editor", Log, &["V"], "editor", "open the log in $EDITOR (vi) at the current line", false),
     def(
         C::LogCopy,
         "log.copy",

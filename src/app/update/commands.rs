@@ -312,6 +312,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::LogCopy => copy_line(state).into_iter().collect(),
         Command::LogFilter => toggle_filter(state),
+        Command::LogPager | Command::LogEditor => open_outside(state, cmd == Command::LogEditor).into_iter().collect(),
         Command::LogFirstError => {
             // A long log is searched on disk for its errors: this jumps to the first at or below
             // the view, and n/N go to the next and previous.

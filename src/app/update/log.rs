@@ -274,3 +274,12 @@ pub(crate) fn copy_line(state: &mut State) -> Option<Effect> {
         }
     }
 }
+
+/// `v`/`V`: the log in the user's pager or editor, at the current line (the terminal is handed
+/// over, and taken back when it ends).
+pub(crate) fn open_outside(state: &mut State, editor: bool) -> Option<Effect> {
+    let line = current_line(state) + 1;
+    let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
+    state.toast_info(if editor { "opening the log in your editor…" } else { "opening the log in your pager…" });
+    Some(Effect::OpenLog { run, job, line, editor })
+}
