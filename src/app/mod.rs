@@ -6,6 +6,7 @@ pub mod action;
 pub mod command;
 pub mod effect;
 pub mod layout;
+mod log_state;
 pub mod releases;
 pub mod selectors;
 pub mod state;

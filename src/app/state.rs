@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 use ratatui_textarea::TextArea;
 
+pub use super::log_state::{JobLog, LogFileView, LogFilter, LogView, Search};
 use crate::audit::{AuditRecord, VerifyReport};
 use crate::config::LogSettings;
 use crate::domain::{JobRecord, JobStatus, RunRecord, RunRef};
 use crate::identity::Identity;
 use crate::keymap::{Context, Keymap};
-use crate::logstore::LogStore;
 use crate::ops::{Operation, Target};
 use crate::policy::{Policy, Tier};
 use crate::theme::Theme;
@@ -150,47 +150,6 @@ impl Pane {
 }
 
 #[derive(Clone, Debug)]
-pub struct JobLog {
-    /// The lines held: all of a short log, the latest of a live one, or a window of a long one
-    /// (numbered as lines of the whole log).
-    pub store: LogStore,
-    /// Loaded from the log file of a finished job (live lines are not expected).
-    pub from_disk: bool,
-    /// The whole log on disk, when the store holds only part of it: the view reads the rest.
-    pub file: Option<LogFileView>,
-}
-
-/// A log whose whole text is on disk, seen through a window.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogFileView {
-    /// Lines in the whole log, as last known.
-    pub total: u64,
-    /// The first line of the window being read now: one is asked for at a time.
-    pub loading: Option<u64>,
-}
-
-impl JobLog {
-    pub fn new(caps: crate::config::LogSettings) -> JobLog {
-        JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false, file: None }
-    }
-
-    /// The first line the view may show.
-    pub fn first_line(&self) -> u64 {
-        if self.file.is_some() { 0 } else { self.store.first_seq() }
-    }
-
-    /// One past the last line of the log.
-    pub fn end_line(&self) -> u64 {
-        self.file.as_ref().map_or(self.store.end_seq(), |f| f.total.max(self.store.end_seq()))
-    }
-
-    /// Whether the store holds the end of the log, so that live lines belong in it.
-    pub fn at_end(&self) -> bool {
-        self.file.as_ref().is_none_or(|f| self.store.end_seq() >= f.total)
-    }
-}
-
-#[derive(Clone, Debug)]
 pub struct RunView {
     pub record: RunRecord,
     pub logs: HashMap<String, JobLog>,
@@ -214,53 +173,6 @@ impl RunView {
             .map(|j| format!("{}:{}:{}", j.key, j.status.label(), j.findings.is_some()))
             .collect::<Vec<_>>()
             .join("|")
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Search {
-    pub query: String,
-    pub matches: Vec<u64>,
-    /// Index into `matches` of the current one.
-    pub current: Option<usize>,
-    /// A search of the whole log on disk under way: its request, and bytes scanned of how many.
-    pub running: Option<(u64, u64, u64)>,
-    /// More lines matched than are kept.
-    pub truncated: bool,
-}
-
-/// The log filtered to the lines its search matches, like `grep -n`: a cursor over the matches,
-/// and the text of those on screen.
-#[derive(Clone, Debug, Default)]
-pub struct LogFilter {
-    /// Index into the search's matches of the selected one.
-    pub cursor: usize,
-    /// Index of the first one shown.
-    pub top: usize,
-    /// Text of matched lines read from disk (only those near the screen are kept).
-    pub lines: std::collections::BTreeMap<u64, crate::logstore::StoredLine>,
-    /// Lines asked for and not arrived yet.
-    pub loading: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct LogView {
-    pub follow: bool,
-    /// Sequence number of the top line when not following.
-    pub top: u64,
-    pub hscroll: usize,
-    pub wrap: bool,
-    pub timestamps: bool,
-    /// Lines that arrived while not following.
-    pub new_lines: u64,
-    pub search: Option<Search>,
-    /// Showing only the lines the search matches.
-    pub filter: Option<LogFilter>,
-}
-
-impl Default for LogView {
-    fn default() -> Self {
-        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None, filter: None }
     }
 }
 
