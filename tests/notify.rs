@@ -1,54 +1,15 @@
 //! Notifications reach real receivers on loopback, in the formats the services document: a gate
-//! waiting and decided, runs failing, retries through 429/5xx/hangs, an outage, a flood, kill -9
-//! mid-delivery, and hostile text.
+//! waiting and decided, runs failing and cancelled, rollouts paged and resolved, e-mail over a real
+//! SMTP server, SNS signed as AWS signs, routing, a broken freeze or journal, and hostile text.
+//! (The drills are in `notify_drills.rs`.)
 
 mod support;
 
 use std::time::Duration;
 
 use support::cli_env::Env;
-use support::receivers::{Answer, Kind, Receiver};
-
-/// A release with a gate in staging (no four-eyes rule there: the test's one account decides), and a
-/// pipeline that fails.
-const PIPELINES: &str = r#"
-[environments.staging]
-[[pipelines.release.stages]]
-name = "build"
-run = "echo built"
-[[pipelines.release.stages]]
-name = "approve-staging"
-needs = ["build"]
-environment = "staging"
-gate = true
-[[pipelines.release.stages]]
-name = "ship"
-needs = ["approve-staging"]
-run = "echo shipped"
-[[pipelines.bad.stages]]
-name = "boom"
-run = "echo about to fail; exit 4"
-[[pipelines.slow.stages]]
-name = "wait"
-run = "echo waiting; sleep 600"
-"#;
-
-const SECRET: &str = "a shared secret for the receiver";
-
-fn sink(name: &str, kind_and_keys: &str, extra: &str) -> String {
-    format!("[notify.{name}]\n{kind_and_keys}\ntimeout = \"1s\"\n{extra}\n")
-}
-
-fn webhook(r: &Receiver, extra: &str) -> String {
-    sink("hook", &format!("kind = \"webhook\"\nurl = \"{}/hooks/flightdeck\"\nsecret_env = \"FD_TEST_HOOK_SECRET\"", r.url), extra)
-}
-
-/// The project's commands, with the sink's secret in their environment (the supervisor they start
-/// inherits it).
-fn run(e: &Env, args: &[&str]) -> (i32, String, String) {
-    let out = e.cmd(args).env("FD_TEST_HOOK_SECRET", SECRET).env("FD_TEST_PD_KEY", "0123456789abcdef0123456789abcdef").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use support::notify_env::*;
+use support::receivers::{Kind, Receiver};
 
 #[test]
 fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
@@ -81,96 +42,6 @@ fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
     assert_eq!(r.received().len(), 2, "{:?}", r.received().iter().map(|x| x.body.clone()).collect::<Vec<_>>());
 }
 
-/// The supervisor of a test's data directory: its pid, and its peak memory (kB).
-fn supervisor_peak_kb(e: &Env) -> Option<u64> {
-    let pid = support::supervision::supervisor_pid(&e.dir.path().join("data"))?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-}
-
-/// Appends records to the project's journal as the runner writes them when a run fails: a flood
-/// of failures without starting a thousand processes.
-fn journal_failures(e: &Env, count: usize, environment: Option<&str>) {
-    std::fs::create_dir_all(e.dir.path().join("data")).unwrap();
-    let journal = flightdeck::audit::Journal::in_data_dir(&e.dir.path().join("data"));
-    for n in 0..count {
-        journal
-            .append(flightdeck::audit::Draft {
-                actor: "flightdeck".into(),
-                origin: "local".into(),
-                environment: environment.map(str::to_string),
-                target: format!("local:{}", 1000 + n),
-                action: "run.failed".into(),
-                parameters: serde_json::json!({ "run": format!("local:{}", 1000 + n), "pipeline": "bad" }),
-                reason: "`boom` failed".into(),
-                phase: Some(flightdeck::audit::Phase::Event),
-                result: "recorded".into(),
-                ..Default::default()
-            })
-            .unwrap();
-    }
-}
-
-/// Tells the supervisor the journal grew (starting it, with the sink's secret in its environment).
-fn poke(e: &Env) {
-    // SAFETY: set before the supervisor this starts reads its environment; no other thread of
-    // this test reads it.
-    unsafe { std::env::set_var("FD_TEST_HOOK_SECRET", SECRET) };
-    let config = std::fs::canonicalize(e.config()).unwrap();
-    let client =
-        flightdeck::supervisor::Client::new(&e.dir.path().join("data"), Some(&config)).with_program(support::cli_env::BIN.as_ref());
-    let reply = client.call(&flightdeck::supervisor::Request::Notify { config: Some(config) }).unwrap();
-    assert!(reply.ok, "{}", reply.message);
-}
-
-#[test]
-fn a_flood_of_failures_is_grouped_and_memory_stays_bounded() {
-    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
-    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"2s\"\nevents = [\"run.*\"]")));
-    // The notifier starts reading the journal from where it is when it first starts.
-    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
-    assert_eq!(code, 1, "{err}");
-    journal_failures(&e, 1000, Some("staging"));
-    poke(&e);
-    let got = r.wait_accepted(2, Duration::from_secs(60));
-    let total: u64 = got.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum::<u64>();
-    // Give the rest a moment to arrive, if anything was split.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut messages = r.accepted();
-    while messages.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum::<u64>() < 1001 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        messages = r.accepted();
-    }
-    let counted: u64 = messages.iter().map(|g| g.body["count"].as_u64().unwrap_or(0)).sum();
-    assert_eq!(counted, 1001, "every failure is told, once ({total} in the first two)");
-    assert!(messages.len() <= 4, "1,001 failures in a few messages, not one each: {} messages", messages.len());
-    let grouped = messages.iter().find(|m| m.body["count"].as_u64() > Some(100)).expect("a grouped message");
-    let text = grouped.body["text"].as_str().unwrap();
-    assert!(text.contains("runs failed in staging") && text.contains("and ") && text.lines().count() <= 23, "{text}");
-    let peak = supervisor_peak_kb(&e).unwrap_or(0);
-    eprintln!("supervisor peak memory with 1,000 notices: {peak} kB in {} messages", messages.len());
-    assert!(peak < 96 * 1024, "the supervisor's memory stays bounded: {peak} kB");
-    assert!(r.violations().is_empty(), "{:?}", r.violations());
-}
-
-#[test]
-fn a_receiver_that_rate_limits_fails_or_hangs_gets_it_later_with_the_same_key() {
-    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
-    r.script(&[Answer::Status(429, Some(1)), Answer::Status(500, None), Answer::Hang, Answer::Status(503, None)]);
-    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
-    let (code, _, err) = run(&e, &["run", "bad", "--follow"]);
-    assert_eq!(code, 1, "{err}");
-    let got = r.wait_accepted(1, Duration::from_secs(60));
-    assert_eq!(got[0].body["event"], "run.failed");
-    let all = r.received();
-    assert_eq!(all.len(), 5, "four refusals, then delivered: {:?}", all.iter().map(|x| x.accepted).collect::<Vec<_>>());
-    let keys: std::collections::BTreeSet<&String> = all.iter().map(|x| &x.headers["x-flightdeck-delivery"]).collect();
-    assert_eq!(keys.len(), 1, "every attempt carries the same key: {keys:?}");
-    let (code, out, _) = run(&e, &["notify", "outbox", "--json"]);
-    assert_eq!(code, 0);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::json!([]), "nothing left: {out}");
-}
-
 #[test]
 fn a_receiver_that_refuses_for_good_is_given_up_journaled_and_listed() {
     let r = Receiver::start(Kind::Webhook { secret: "not the secret flightdeck signs with".into() });
@@ -197,10 +68,6 @@ fn a_receiver_that_refuses_for_good_is_given_up_journaled_and_listed() {
     t.send("q");
     t.wait_exit();
 }
-
-/// Text from outside (a reason typed by a user, a pipeline's output) cannot steer a terminal,
-/// page a whole channel or hide a link in any format.
-const HOSTILE: &str = "ship it <!channel> <https://evil.example|docs> & \u{1b}]52;c;cm0gLXJmIH4=\u{7} \u{202e}reversed";
 
 #[test]
 fn a_slack_bot_threads_a_releases_messages_and_escapes_hostile_text() {
@@ -282,116 +149,6 @@ fn a_pager_is_triggered_by_an_abort_and_resolved_when_the_rollout_is_healthy_aga
     assert_eq!(got[1].body["dedup_key"], dedup.as_str());
     // A pause for a human and a promotion are news, not pages: nothing else was sent.
     assert_eq!(r.received().len(), 2, "{:?}", r.received().iter().map(|x| x.body.clone()).collect::<Vec<_>>());
-    assert!(r.violations().is_empty(), "{:?}", r.violations());
-}
-
-/// Journals what a person did to a rollout, as `flightdeck promote|pause|abort` records it.
-fn journal_rollout_action(e: &Env, rollout: &str, action: &str, n: usize) {
-    std::fs::create_dir_all(e.dir.path().join("data")).unwrap();
-    let journal = flightdeck::audit::Journal::in_data_dir(&e.dir.path().join("data"));
-    journal
-        .append(flightdeck::audit::Draft {
-            actor: "alice".into(),
-            origin: "cli".into(),
-            environment: Some("staging".into()),
-            target: rollout.into(),
-            action: action.into(),
-            parameters: serde_json::json!({ "step": n }),
-            reason: format!("change {n}"),
-            phase: Some(flightdeck::audit::Phase::Outcome),
-            result: "success".into(),
-            ..Default::default()
-        })
-        .unwrap();
-}
-
-/// The order each rollout's notices arrived in: the `change N` numbers, per rollout.
-fn order_per_rollout(got: &[support::receivers::Received]) -> std::collections::BTreeMap<String, Vec<usize>> {
-    let mut order: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
-    for g in got {
-        let n = g.body["title"].as_str().unwrap().rsplit("change ").next().unwrap().parse().unwrap();
-        order.entry(g.body["subject"].as_str().unwrap().to_string()).or_default().push(n);
-    }
-    order
-}
-
-#[test]
-fn a_receiver_down_for_a_while_gets_everything_afterwards_in_order_per_rollout() {
-    let outage = Duration::from_secs(std::env::var("FD_NOTIFY_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20));
-    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
-    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
-    journal_rollout_action(&e, "before", "rollout.pause", 0);
-    poke(&e);
-    r.wait_accepted(1, Duration::from_secs(30));
-    r.set_down(true);
-    for n in 1..=30 {
-        journal_rollout_action(&e, ["web", "api", "worker"][n % 3], ["rollout.pause", "rollout.promote", "rollout.abort"][n % 3], n);
-    }
-    poke(&e);
-    let started = std::time::Instant::now();
-    support::supervision::wait_until(Duration::from_secs(30), "the first attempts refused", || r.received().len() > 1);
-    std::thread::sleep(outage.saturating_sub(started.elapsed()));
-    r.set_down(false);
-    let back = std::time::Instant::now();
-    let got = r.wait_accepted(31, outage + Duration::from_secs(120));
-    eprintln!("down {}s: everything arrived {:.1}s after it was back", outage.as_secs(), back.elapsed().as_secs_f64());
-    let order = order_per_rollout(&got[1..]);
-    for (rollout, seen) in &order {
-        let mut sorted = seen.clone();
-        sorted.sort();
-        assert_eq!(seen, &sorted, "{rollout}'s notices in the order they happened");
-        assert_eq!(seen.len(), 10, "{rollout}: {seen:?}");
-    }
-    assert_eq!(order.len(), 3);
-    assert!(r.violations().is_empty(), "{:?}", r.violations());
-}
-
-#[test]
-fn kill_9_of_the_supervisor_during_deliveries_loses_nothing_and_repeats_carry_the_same_key() {
-    let r = Receiver::start(Kind::Webhook { secret: SECRET.into() });
-    let e = Env::new(&format!("{PIPELINES}{}", webhook(&r, "group_wait = \"0s\"")));
-    let data = e.dir.path().join("data");
-    journal_rollout_action(&e, "before", "rollout.pause", 0);
-    poke(&e);
-    r.wait_accepted(1, Duration::from_secs(30));
-    for n in 1..=60 {
-        journal_rollout_action(&e, ["web", "api", "worker"][n % 3], "rollout.promote", n);
-    }
-    // The first delivery hangs, so a kill lands while a request is in flight; then kills at
-    // moments spread over the rest.
-    r.script(&[Answer::Hang]);
-    let mut kills = 0;
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("seed {seed}");
-    for _ in 0..12 {
-        poke(&e);
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(30 + (seed >> 33) % 150));
-        if let Some(pid) = support::supervision::supervisor_pid(&data) {
-            // SAFETY: SIGKILL to the supervisor of this test's own data directory.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            kills += 1;
-            support::supervision::wait_until(Duration::from_secs(20), "the killed supervisor gone", || {
-                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
-            });
-        }
-    }
-    poke(&e);
-    let got = r.wait_accepted(61, Duration::from_secs(120));
-    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-    for g in &got {
-        *seen.entry(g.body["title"].as_str().unwrap().to_string()).or_default() += 1;
-    }
-    assert_eq!(seen.len(), 61, "every notice arrived");
-    // A repeat is the same delivery again: the same key, which receivers use to drop it.
-    let mut keys: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
-    for g in r.received() {
-        keys.entry(g.body["title"].as_str().unwrap().to_string()).or_default().insert(g.headers["x-flightdeck-delivery"].clone());
-    }
-    assert!(keys.values().all(|k| k.len() == 1), "one key per notice, however often sent: {keys:?}");
-    let repeats = got.len() - seen.len();
-    eprintln!("{kills} kills during delivery: 61 notices, {repeats} delivered twice (same key)");
-    assert!(kills >= 6, "{kills}");
     assert!(r.violations().is_empty(), "{:?}", r.violations());
 }
 

@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod github;
 pub mod http1;
 pub mod nginx;
+pub mod notify_env;
 pub mod peak;
 pub mod prom;
 pub mod pty;
