@@ -185,6 +185,7 @@ fn e_mail_goes_through_starttls_and_authentication_to_a_real_smtp_server() {
     };
     let (code, _, err) = with_password(&["run", "release"], "mail password");
     assert_eq!(code, 0, "{err}");
+    support::supervision::wait_until(Duration::from_secs(30), "the gate's e-mail", || outdir.join("1.eml").exists());
     let (code, _, err) = with_password(&["approve", "1", "--confirm", "approve-staging", "--reason", HOSTILE], "mail password");
     assert_eq!(code, 0, "{err}");
     support::supervision::wait_until(Duration::from_secs(30), "two e-mails", || outdir.join("2.eml").exists());
@@ -329,10 +330,15 @@ fn each_sink_gets_its_environments_and_events_and_a_broken_freeze_is_told() {
     assert_eq!(code, 0, "{err}");
     let got = managers.wait_accepted(4, Duration::from_secs(30));
     let texts: Vec<&str> = got.iter().map(|g| g.body["text"].as_str().unwrap()).collect();
-    assert!(texts[0].contains("broke glass in frozen: run.trigger") && texts[0].contains("the fix for the outage"), "{texts:?}");
-    assert!(texts[1].contains("approve-frozen") && texts[1].contains("waiting"), "{texts:?}");
-    assert!(texts[2].contains("approved by"), "{texts:?}");
-    assert!(texts[3].contains("broke glass in frozen: gate.approve"), "{texts:?}");
+    // In the journal's order: the gate may start waiting before the trigger's outcome is written.
+    let at = |what: &str| texts.iter().position(|t| t.contains(what)).unwrap_or_else(|| panic!("no `{what}` in {texts:?}"));
+    let (trigger, waiting, approved, glass) = (
+        at("broke glass in frozen: run.trigger on hotfix: the fix for the outage"),
+        at("`approve-frozen` of run local:2 is waiting"),
+        at("approved by"),
+        at("broke glass in frozen: gate.approve"),
+    );
+    assert!(trigger < approved && waiting < approved && approved < glass, "{texts:?}");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(staging.received().len(), 1, "nothing of the frozen environment went to staging's sink");
     assert_eq!(managers.received().len(), 4, "nothing of staging went to the managers");

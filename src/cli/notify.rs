@@ -8,9 +8,12 @@ use super::changes::Caller;
 use crate::config::Config;
 
 pub async fn run(who: &Caller<'_>, cmd: NotifyCmd) -> anyhow::Result<ExitCode> {
-    let notifier = crate::notify::Notifier::new(who.config.clone(), who.data_dir).map_err(anyhow::Error::msg)?;
     match cmd {
-        NotifyCmd::Test { sink } => match notifier.send_test(&sink, &who.identity.actor).await {
+        NotifyCmd::Test { sink } => match crate::notify::Notifier::new(who.config.clone(), who.data_dir)
+            .map_err(anyhow::Error::msg)?
+            .send_test(&sink, &who.identity.actor)
+            .await
+        {
             Ok(said) => {
                 println!("{said}");
                 Ok(ExitCode::SUCCESS)
@@ -21,7 +24,8 @@ pub async fn run(who: &Caller<'_>, cmd: NotifyCmd) -> anyhow::Result<ExitCode> {
             }
         },
         NotifyCmd::Outbox { json } => {
-            let (pending, failed) = notifier.outbox().list();
+            // Read only: listing writes nothing (another account may read a shared history).
+            let (pending, failed) = crate::notify::Outbox::in_data_dir(who.data_dir).list();
             if json {
                 let row = |d: &crate::notify::Delivery, state: &str| {
                     serde_json::json!({

@@ -44,16 +44,7 @@ impl Notifier {
         for s in &config.notify {
             sinks.push((s.clone(), super::sinks::build(s, outbox.threads_path())?));
         }
-        let n = Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks, promoted_recently: Default::default() };
-        // The first time: what happened in the last minutes (the action that started the
-        // supervisor among it), not the whole history.
-        if n.outbox.cursor().is_none() {
-            let since = now_ms() - FIRST_LOOK_BACK.as_millis() as i64;
-            n.outbox
-                .save_cursor(&Cursor { since_ms: Some(since), ..Cursor::default() })
-                .map_err(|e| format!("cannot start the notifications' outbox: {e}"))?;
-        }
-        Ok(n)
+        Ok(Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks, promoted_recently: Default::default() })
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -75,7 +66,12 @@ impl Notifier {
     /// hash and its link to the one before are checked as it is read: a journal that fails is
     /// itself a notice.
     pub fn ingest(&self) -> Result<usize, String> {
-        let mut cursor = self.outbox.cursor().unwrap_or_default();
+        // The first time: what happened in the last minutes (the action that started the
+        // supervisor among it), not the whole history.
+        let mut cursor = self
+            .outbox
+            .cursor()
+            .unwrap_or_else(|| Cursor { since_ms: Some(now_ms() - FIRST_LOOK_BACK.as_millis() as i64), ..Cursor::default() });
         let path = self.journal_path();
         let Ok(file) = std::fs::File::open(&path) else { return Ok(0) };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
