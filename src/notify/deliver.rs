@@ -217,20 +217,22 @@ impl Notifier {
     /// the order they happened, even across a receiver's outage.
     async fn deliver_sink(&self, settings: &SinkSettings, sink: &dyn Sink) -> Option<i64> {
         loop {
+            // While the head waits (a backoff, a burst's window), only the head is read: the
+            // rest of a long queue is read when something is due.
+            let (_, head) = self.outbox.pending(&settings.name, 1).into_iter().next()?;
+            let now = now_ms();
+            if due_at(&head, settings) > now {
+                return Some(due_at(&head, settings));
+            }
             let pending = self.outbox.pending(&settings.name, SLICE);
             let (head_path, head) = pending.first()?.clone();
-            let now = now_ms();
-            if head.next_ms > now {
-                return Some(head.next_ms);
+            if due_at(&head, settings) > now {
+                continue; // a stale copy was set aside: the head is another one
             }
             let (path, delivery) = if head.sealed {
                 (head_path, head)
             } else {
-                // Wait for the burst the first one may be part of, then seal it as one.
-                let opens = head.queued_ms + settings.group_wait.as_millis() as i64;
-                if opens > now {
-                    return Some(opens);
-                }
+                // The burst the first one is part of is sealed as one.
                 let group = head.notices[0].group();
                 let members: Vec<(PathBuf, Delivery)> = if settings.group_wait.is_zero() {
                     vec![(head_path, head)]
@@ -346,6 +348,11 @@ impl Notifier {
             }
         }
     }
+}
+
+/// When a delivery may go: after its backoff, and an unsealed one after its burst's window.
+fn due_at(d: &Delivery, settings: &SinkSettings) -> i64 {
+    if d.sealed { d.next_ms } else { d.next_ms.max(d.queued_ms + settings.group_wait.as_millis() as i64) }
 }
 
 /// Exponential backoff with jitter: about 1, 2, 4 … seconds, up to a minute, each between

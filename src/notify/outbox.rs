@@ -85,7 +85,7 @@ impl Outbox {
     }
 
     pub fn save_cursor(&self, cursor: &Cursor) -> std::io::Result<()> {
-        write_whole(&self.root.join("cursor.json"), &serde_json::to_vec(cursor).unwrap_or_default())
+        crate::util::replace_file(&self.root.join("cursor.json"), &serde_json::to_vec(cursor).unwrap_or_default())
     }
 
     /// Queues a delivery unless one with its name is already there (the journal read again after
@@ -96,7 +96,7 @@ impl Outbox {
         if path.exists() || self.failed_dir(&d.sink).join(d.file_name()).exists() {
             return Ok(false);
         }
-        write_whole(&path, &serde_json::to_vec(d).unwrap_or_default())?;
+        crate::util::replace_file(&path, &serde_json::to_vec(d).unwrap_or_default())?;
         Ok(true)
     }
 
@@ -164,7 +164,7 @@ impl Outbox {
             sealed.notices = first.notices.clone();
         }
         let path = self.pending_dir(&sealed.sink).join(sealed.file_name());
-        write_whole(&path, &serde_json::to_vec(&sealed).unwrap_or_default())?;
+        crate::util::replace_file(&path, &serde_json::to_vec(&sealed).unwrap_or_default())?;
         for (p, _) in members {
             if *p != path {
                 let _ = std::fs::remove_file(p);
@@ -175,7 +175,7 @@ impl Outbox {
 
     /// Writes a delivery's new state (after a failed attempt).
     pub fn update(&self, path: &Path, d: &Delivery) -> std::io::Result<()> {
-        write_whole(path, &serde_json::to_vec(d).unwrap_or_default())
+        crate::util::replace_file(path, &serde_json::to_vec(d).unwrap_or_default())
     }
 
     /// The receiver has it.
@@ -186,7 +186,7 @@ impl Outbox {
     /// Given up: kept apart so that it is seen, not retried.
     pub fn give_up(&self, path: &Path, d: &Delivery) -> std::io::Result<()> {
         let to = self.failed_dir(&d.sink).join(d.file_name());
-        write_whole(&to, &serde_json::to_vec(d).unwrap_or_default())?;
+        crate::util::replace_file(&to, &serde_json::to_vec(d).unwrap_or_default())?;
         std::fs::remove_file(path)
     }
 
@@ -216,9 +216,4 @@ impl Outbox {
     pub fn threads_path(&self) -> PathBuf {
         self.root.join("threads.json")
     }
-}
-
-/// Writes a file whole (private to the owner: flightdeck runs with a private file mask).
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::util::replace_file(path, bytes)
 }

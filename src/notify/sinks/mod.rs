@@ -101,7 +101,7 @@ pub(crate) async fn judge_response(what: &str, response: Result<reqwest::Respons
 }
 
 /// An answer's text, at most 64 KiB of it (a hostile or broken receiver cannot fill memory).
-async fn read_bounded(mut response: reqwest::Response) -> String {
+pub(crate) async fn read_bounded(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         body.extend_from_slice(&chunk[..chunk.len().min((64 << 10) - body.len().min(64 << 10))]);

@@ -29,7 +29,9 @@ pub fn escape(text: &str) -> String {
 
 /// The release a message belongs to: grouped run failures start no thread.
 fn thread_of(message: &Message) -> Option<String> {
-    (message.count == 1 || !message.event.starts_with("run.")).then(|| message.subject.clone())
+    // A test message (sent by `notify test`, outside the supervisor) belongs to no release, and
+    // must not write the threads the supervisor keeps.
+    (message.event != "notify.test" && (message.count == 1 || !message.event.starts_with("run."))).then(|| message.subject.clone())
 }
 
 impl Slack {

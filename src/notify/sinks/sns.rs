@@ -91,7 +91,7 @@ impl Sink for Sns {
                 }
             };
             let status = response.status();
-            let text = response.text().await.unwrap_or_default();
+            let text = super::read_bounded(response).await;
             if status.is_success() {
                 return Ok(());
             }
