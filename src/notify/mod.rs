@@ -83,6 +83,19 @@ pub fn routed_to(sink: &SinkSettings, notice: &Notice) -> bool {
     event_ok && env_ok
 }
 
+/// What a person does to a rollout (the journal's action), the event it is, and the verb told.
+const BY_A_PERSON: &[(&str, &str, &str)] = &[
+    ("rollout.pause", "rollout.paused", "paused"),
+    ("rollout.promote", "rollout.promoted", "promoted"),
+    ("rollout.promote-full", "rollout.promoted-full", "fully promoted"),
+    ("rollout.abort", "rollout.aborted", "aborted"),
+    ("rollout.undo", "rollout.undone", "rolled back"),
+];
+
+/// What a rollout's controller does by itself, likewise.
+const BY_THE_CONTROLLER: &[(&str, &str, &str)] =
+    &[("rollout.auto-pause", "rollout.paused", "paused"), ("rollout.auto-abort", "rollout.aborted", "aborted")];
+
 /// The notices one journal record gives: usually none or one; an action under break-glass also
 /// says that a freeze was broken; an automatic abort also says the canary was judged Failed.
 pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<String, String>) -> Vec<Notice> {
@@ -116,6 +129,15 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
         });
     };
     let env = rec.environment.as_deref().map(|e| format!(" in {e}")).unwrap_or_default();
+    let by =
+        |table: &[(&str, &'static str, &'static str)]| table.iter().find(|(action, ..)| *action == rec.action).map(|(_, e, v)| (*e, *v));
+    if let Some((event, verb)) = by(BY_A_PERSON).filter(|_| succeeded) {
+        push(event, target.clone(), format!("{target} was {verb} by {by_person}{because}"), Vec::new(), Some(rec.actor.clone()));
+    } else if let Some((event, verb)) = by(BY_THE_CONTROLLER).filter(|_| observed) {
+        // The controller acts by itself only on a canary judged Failed.
+        push(event, target.clone(), format!("{target} was {verb} by its controller{because}"), Vec::new(), None);
+        push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
+    }
     match (rec.action.as_str(), succeeded, observed) {
         ("gate.waiting", _, true) => {
             let gate = param("gate").unwrap_or_else(|| target.clone());
@@ -158,55 +180,11 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
                 Some(rec.actor.clone()),
             );
         }
-        ("rollout.pause", true, _) => {
-            push(
-                "rollout.paused",
-                target.clone(),
-                format!("{target} was paused by {by_person}{because}"),
-                Vec::new(),
-                Some(rec.actor.clone()),
-            );
-        }
         ("rollout.waiting", _, true) => {
             push("rollout.paused", target.clone(), format!("{target} is paused, waiting to be promoted{env}{because}"), Vec::new(), None);
         }
-        ("rollout.auto-pause", _, true) => {
-            push("rollout.paused", target.clone(), format!("{target} was paused by its controller{because}"), Vec::new(), None);
-            push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
-        }
-        ("rollout.promote", true, _) => {
-            push(
-                "rollout.promoted",
-                target.clone(),
-                format!("{target} was promoted by {by_person}{because}"),
-                Vec::new(),
-                Some(rec.actor.clone()),
-            );
-        }
-        ("rollout.promote-full", true, _) => {
-            push(
-                "rollout.promoted-full",
-                target.clone(),
-                format!("{target} was fully promoted by {by_person}{because}"),
-                Vec::new(),
-                Some(rec.actor.clone()),
-            );
-        }
         ("rollout.promoted", _, true) => {
             push("rollout.promoted-full", target.clone(), format!("{target} is fully promoted{because}"), Vec::new(), None);
-        }
-        ("rollout.abort", true, _) => {
-            push(
-                "rollout.aborted",
-                target.clone(),
-                format!("{target} was aborted by {by_person}{because}"),
-                Vec::new(),
-                Some(rec.actor.clone()),
-            );
-        }
-        ("rollout.auto-abort", _, true) => {
-            push("rollout.aborted", target.clone(), format!("{target} was aborted by its controller{because}"), Vec::new(), None);
-            push("canary.failed", target.clone(), format!("the canary of {target} was judged Failed{because}"), Vec::new(), None);
         }
         ("notify.failed", _, true) => {
             let event = param("event").unwrap_or_default();
@@ -216,15 +194,6 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
                 format!("a `{event}` notification could not be delivered to {target}{because}"),
                 vec!["see what waits or was given up: flightdeck notify outbox".into()],
                 None,
-            );
-        }
-        ("rollout.undo", true, _) => {
-            push(
-                "rollout.undone",
-                target.clone(),
-                format!("{target} was rolled back by {by_person}{because}"),
-                Vec::new(),
-                Some(rec.actor.clone()),
             );
         }
         _ => {}
