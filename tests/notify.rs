@@ -105,29 +105,13 @@ fn a_slack_bot_threads_a_releases_messages_and_escapes_hostile_text() {
     assert!(said.contains("not delivered") && said.contains("not_authed") && !said.contains("xoxb-wrong"), "{said}");
 }
 
-/// An NGINX canary of `web` behind a real NGINX: 50 %, then a pause that waits for a human.
-fn canary_config(n: &support::nginx::Nginx) -> String {
-    let spec = n.spec();
-    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    format!(
-        "[rollouts.web]\nsteps = [{{ set_weight = 50 }}, {{ pause = {{}} }}]\n\
-         [rollouts.web.nginx]\ninclude = {:?}\nupstream = \"app\"\nstable = [{}]\ncanary = [{}]\nconf = {:?}\nvalidate = [{}]\nreload = [{}]\n",
-        spec.include.display().to_string(),
-        quote(&spec.stable),
-        quote(&spec.canary),
-        spec.conf.as_ref().unwrap().display().to_string(),
-        quote(&spec.validate),
-        quote(&spec.reload),
-    )
-}
-
 #[test]
 fn a_pager_is_triggered_by_an_abort_and_resolved_when_the_rollout_is_healthy_again() {
     let n = support::nginx::Nginx::start(None);
     let r = Receiver::start(Kind::PagerDuty);
     let pager =
         sink("oncall", &format!("kind = \"pagerduty\"\nrouting_key_env = \"FD_TEST_PD_KEY\"\nevents_url = \"{}/v2/enqueue\"", r.url), "");
-    let e = Env::new(&format!("{}{pager}", canary_config(&n)));
+    let e = Env::new(&format!("{}{pager}", n.rollout_config("web", "{ set_weight = 50 }, { pause = {} }")));
     let (code, _, err) = run(&e, &["rollout", "start", "web", "--version", "2.0.0", "--yes"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(&e, &["abort", "web", "--yes", "--reason", HOSTILE]);

@@ -331,18 +331,7 @@ async fn a_run_nobody_journaled_is_not_executed() {
 fn a_canary_moves_on_with_nobody_watching() {
     let n = support::nginx::Nginx::start(None);
     let dir = tempfile::tempdir().unwrap();
-    let spec = n.spec();
-    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    let cfg = format!(
-        "[rollouts.web]\nsteps = [{{ set_weight = 50 }}, {{ pause = {{ duration = \"1s\" }} }}, {{ set_weight = 100 }}]\n\
-         [rollouts.web.nginx]\ninclude = {:?}\nupstream = \"app\"\nstable = [{}]\ncanary = [{}]\nconf = {:?}\nvalidate = [{}]\nreload = [{}]\n",
-        spec.include.display().to_string(),
-        quote(&spec.stable),
-        quote(&spec.canary),
-        spec.conf.as_ref().unwrap().display().to_string(),
-        quote(&spec.validate),
-        quote(&spec.reload),
-    );
+    let cfg = n.rollout_config("web", r#"{ set_weight = 50 }, { pause = { duration = "1s" } }, { set_weight = 100 }"#);
     std::fs::write(dir.path().join("flightdeck.toml"), cfg).unwrap();
     let data = dir.path().join("data");
     let _stops = StopsSupervisor(data.clone());

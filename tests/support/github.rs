@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub mod objects;
 #[path = "github_routes.rs"]
 mod routes;
+#[path = "test_ca.rs"]
+pub mod test_ca;
 #[path = "github_tls.rs"]
 pub mod tls;
 

@@ -222,14 +222,7 @@ fn route(st: &mut State, method: &str, path: &str, req: &Request, body: &Value, 
             run.conclusion = None;
             for j in &mut run.jobs {
                 if j.id == job {
-                    *j = JobState {
-                        id: j.id + 100_000,
-                        name: j.name.clone(),
-                        environment: j.environment.clone(),
-                        steps: reset_steps(&j.steps),
-                        status: "queued".into(),
-                        ..JobState::default()
-                    };
+                    *j = rerun(j);
                 }
             }
             run.updated_at = now();
@@ -402,14 +395,7 @@ fn run_route(st: &mut State, method: &str, id: u64, rest: &[&str], body: &Value,
             r.conclusion = None;
             for j in &mut r.jobs {
                 if *verb == "rerun" || j.conclusion.as_deref() != Some("success") {
-                    *j = JobState {
-                        id: j.id + 100_000,
-                        name: j.name.clone(),
-                        environment: j.environment.clone(),
-                        steps: reset_steps(&j.steps),
-                        status: "queued".into(),
-                        ..JobState::default()
-                    };
+                    *j = rerun(j);
                 }
             }
             r.updated_at = now();
@@ -633,5 +619,17 @@ pub fn advance(st: &mut State, id: u64) {
         if let Some(d) = st.deployments.iter_mut().rev().find(|d| d.run == id && d.environment == env) {
             d.statuses.push((sid, state, now()));
         }
+    }
+}
+
+/// A job run again, as GitHub does: a new id, its steps not started, queued.
+fn rerun(j: &JobState) -> JobState {
+    JobState {
+        id: j.id + 100_000,
+        name: j.name.clone(),
+        environment: j.environment.clone(),
+        steps: reset_steps(&j.steps),
+        status: "queued".into(),
+        ..JobState::default()
     }
 }

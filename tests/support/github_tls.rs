@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
@@ -12,15 +11,7 @@ use super::GithubDouble;
 
 /// The double's API on a TLS port of its own (the plain port keeps serving), and the CA's PEM.
 pub async fn serve_tls(gh: &GithubDouble) -> (u16, String, tokio::task::JoinHandle<()>) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "flightdeck test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let super::test_ca::TestCa { ca_pem, cert, key } = super::test_ca::issue();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -42,5 +33,5 @@ pub async fn serve_tls(gh: &GithubDouble) -> (u16, String, tokio::task::JoinHand
             });
         }
     });
-    (port, ca_cert.pem(), task)
+    (port, ca_pem, task)
 }

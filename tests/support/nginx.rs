@@ -108,6 +108,23 @@ impl Nginx {
         }
     }
 
+    /// A `[rollouts.NAME]` table moving this NGINX through `steps` (TOML, e.g.
+    /// `{ set_weight = 50 }, { pause = {} }`).
+    pub fn rollout_config(&self, name: &str, steps: &str) -> String {
+        let spec = self.spec();
+        let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "[rollouts.{name}]\nsteps = [{steps}]\n\
+             [rollouts.{name}.nginx]\ninclude = {:?}\nupstream = \"app\"\nstable = [{}]\ncanary = [{}]\nconf = {:?}\nvalidate = [{}]\nreload = [{}]\n",
+            spec.include.display().to_string(),
+            quote(&spec.stable),
+            quote(&spec.canary),
+            spec.conf.as_ref().map(|c| c.display().to_string()).unwrap_or_default(),
+            quote(&spec.validate),
+            quote(&spec.reload),
+        )
+    }
+
     /// (stable, canary) answers out of `n` sequential requests through the proxy.
     pub fn split(&self, n: usize) -> (usize, usize) {
         let mut s = 0;
