@@ -29,8 +29,6 @@ pub struct Notifier {
     config: Arc<Config>,
     outbox: Outbox,
     sinks: Vec<(SinkSettings, Box<dyn Sink>)>,
-    /// Subjects fully promoted a moment ago.
-    promoted_recently: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 fn now_ms() -> i64 {
@@ -44,7 +42,7 @@ impl Notifier {
         for s in &config.notify {
             sinks.push((s.clone(), super::sinks::build(s, outbox.threads_path())?));
         }
-        Ok(Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks, promoted_recently: Default::default() })
+        Ok(Notifier { data_dir: data_dir.to_path_buf(), config, outbox, sinks })
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -122,7 +120,6 @@ impl Notifier {
             }
             let old = cursor.since_ms.is_some_and(|since| rec.time.parse::<jiff::Timestamp>().is_ok_and(|t| t.as_millisecond() < since));
             let mut notices = if old { Vec::new() } else { notices_from(&rec, &self.config.people) };
-            self.drop_repeated_promotion(&mut notices);
             for n in notices.iter_mut().filter(|n| n.event == "gate.waiting") {
                 if let Some(line) = self.gate_verdict(&rec) {
                     n.details.insert(0, line);
@@ -134,15 +131,6 @@ impl Notifier {
         }
         self.outbox.save_cursor(&cursor).map_err(|e| format!("cannot save how far the journal was read: {e}"))?;
         Ok(queued)
-    }
-
-    /// A person's full promotion and the controller then reaching 100 % are one piece of news,
-    /// journaled twice in either order: the second within two minutes is not sent again.
-    fn drop_repeated_promotion(&self, notices: &mut Vec<Notice>) {
-        let Ok(mut recent) = self.promoted_recently.lock() else { return };
-        let now = now_ms();
-        recent.retain(|_, at| now - *at < 120_000);
-        notices.retain(|n| n.event != "rollout.promoted-full" || recent.insert(n.subject.clone(), now).is_none());
     }
 
     /// Queues a notice that comes from no journal record (the journal failing its check).

@@ -286,7 +286,10 @@ impl Controller {
                 self.set_weight(&spec, &mut rec, 100, actor, "full promotion").await?;
                 rec.step = last;
                 rec.pause = None;
-                rec.phase = Phase::Progressing;
+                // Done here, by the person: the controller has no step left to take, and does not
+                // journal (or notify) the same promotion again as its own.
+                rec.phase = Phase::Healthy;
+                rec.note(actor, format!("{} is fully promoted", rec.version.as_deref().unwrap_or("the canary")));
             }
             RolloutAction::Pause => {
                 rec.phase = Phase::Paused;
