@@ -106,8 +106,13 @@ pub fn notices_from(rec: &AuditRecord, people: &std::collections::BTreeMap<Strin
     };
     let succeeded = rec.phase == Phase::Outcome && rec.result == "success";
     let observed = rec.phase == Phase::Event;
-    let param =
-        |k: &str| rec.parameters.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())));
+    // Parameters carry names from outside too (a GitHub environment, a job): shown plain.
+    let param = |k: &str| {
+        rec.parameters
+            .get(k)
+            .and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())))
+            .map(|v| plain(&v))
+    };
     let run = param("run").unwrap_or_default();
     let target = plain(&rec.target);
     let reason = plain(&rec.reason);
@@ -281,6 +286,15 @@ mod tests {
         glass.break_glass = true;
         let glass = glass.seal();
         assert_eq!(events(&glass), ["rollout.promoted-full", "freeze.broken"]);
+    }
+
+    #[test]
+    fn names_from_outside_in_the_parameters_are_shown_plain() {
+        let mut rec = record("gate.approve", Phase::Outcome, "success", "ok");
+        rec.parameters = serde_json::json!({ "run": "gh:acme/shop:42", "gate": "environment \u{1b}]52;c;aGk=\u{7}prod\u{202e}" });
+        let n = notices_from(&rec.seal(), &Default::default()).remove(0);
+        assert!(n.title.contains("environment") && n.title.contains("prod"), "{}", n.title);
+        assert!(!n.title.chars().any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}'), "{:?}", n.title);
     }
 
     #[test]
