@@ -77,10 +77,6 @@ impl LogFile {
         self.checkpoints.capacity() * std::mem::size_of::<u64>()
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Looks at the file again: what was appended is indexed; a file truncated or replaced is
     /// indexed again from the start.
     pub fn refresh(&mut self) -> io::Result<Refresh> {

@@ -49,10 +49,6 @@ impl Notifier {
         crate::audit::Journal::in_data_dir(&self.data_dir).path().to_path_buf()
     }
 
-    pub fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
     /// Whether every journal record has been read and nothing waits to be sent.
     pub fn settled(&self) -> bool {
         let read = self.outbox.cursor().map(|c| c.offset).unwrap_or(0);
