@@ -211,3 +211,21 @@ fn v_hands_the_terminal_to_the_pager_and_takes_it_back() {
     t.send("q");
     t.wait_exit();
 }
+
+/// A job that never ran has no log file: opening it says so, not that a file is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_of_a_job_that_never_ran_is_empty_not_an_error() {
+    let mut c = Cockpit::new(
+        "[[pipelines.p.stages]]\nname = \"first\"\nrun = \"exit 3\"\n[[pipelines.p.stages]]\nname = \"second\"\nneeds = [\"first\"]\nrun = \"echo never\"\n",
+        120,
+        40,
+    );
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    c.press(":run p<enter>y");
+    c.until("the run fails", LIMIT, |s| s.run(&RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Failed)).await;
+    c.press("<enter><right><enter>");
+    assert_eq!(c.state.selected_job.as_deref(), Some("second"));
+    c.until("the log read", LIMIT, |s| s.pending_log.is_none() && s.current_log().is_some()).await;
+    assert!(c.state.toasts.iter().all(|t| !t.text.contains("cannot read")), "{:?}", c.state.toasts);
+    assert!(c.screen().contains("skipped"), "{}", c.screen());
+}

@@ -47,6 +47,11 @@ impl LogFiles {
 
     /// Lines `[from, from + count)` and the log's length; `from = None`: the last `count` lines.
     pub fn window(&self, path: &Path, from: Option<u64>, count: usize) -> Result<(u64, Vec<RawLine>, u64), String> {
+        // A job that never ran (skipped, cancelled before it started) has no log file: its log is
+        // empty, not an error.
+        if !path.exists() {
+            return Ok((0, Vec::new(), 0));
+        }
         self.with(path, |log| {
             let from = from.unwrap_or_else(|| log.len().saturating_sub(count as u64)).min(log.len());
             Ok((from, log.read(from, count)?, log.len()))
