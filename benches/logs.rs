@@ -104,7 +104,7 @@ fn state_with(lines: usize, wrap: bool) -> State {
         store.push_raw(l.ts_ms, l.stream, &l.bytes);
     }
     let mut view = RunView::new(rec);
-    view.logs.insert("test".into(), JobLog { store, from_disk: false, file: None });
+    view.logs.insert("test".into(), JobLog::with_store(store));
     st.runs.push(view);
     st.selected_run = Some(flightdeck::domain::RunRef::local(1));
     st.selected_job = Some("test".into());

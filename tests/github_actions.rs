@@ -118,7 +118,7 @@ async fn dispatch_follows_jobs_and_steps_and_reads_each_log_without_sending_the_
     gh.advance(id);
     let lines = p.read_log(run.clone(), "build".into()).await.unwrap();
     let text: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect();
-    assert_eq!(text, ["▸ Run make test", "ok 12 tests", "warning: unused import (file=src/lib.rs,line=3)"]);
+    assert_eq!(text, ["##[group]Run make test", "ok 12 tests", "warning: unused import (file=src/lib.rs,line=3)"]);
     assert_eq!(lines[0].ts_ms, "2026-11-29T10:00:00.5Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
     let storage = gh.with(|s| s.storage_requests.clone());
     assert!(!storage.is_empty(), "the log came from the storage host");
@@ -435,7 +435,7 @@ async fn the_command_line_dispatches_lists_reads_logs_and_approves_through_the_p
     let lines: Vec<serde_json::Value> = out.lines().map(parse).collect();
     assert_eq!(
         lines[0],
-        serde_json::json!({"job": "build", "at": "2026-11-29T10:00:00Z", "stream": "meta", "text": "▸ Run build"}),
+        serde_json::json!({"job": "build", "at": "2026-11-29T10:00:00Z", "stream": "meta", "text": "##[group]Run build"}),
         "{out}"
     );
     assert_eq!((lines[1]["stream"].as_str(), lines[1]["text"].as_str()), (Some("out"), Some("doing build")));

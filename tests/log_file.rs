@@ -105,27 +105,8 @@ async fn a_line_number_and_the_errors_of_a_long_log_are_one_command_away() {
 #[test]
 fn y_copies_the_current_line_to_the_clipboard_and_the_logs_own_osc52_stays_stripped() {
     use base64::Engine;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("flightdeck.toml");
-    std::fs::write(
-        &config,
-        "[[pipelines.copy.stages]]\nname = \"build\"\nrun = \"printf '\\\\033]52;c;aGlqYWNr\\\\007 hostile\\\\n'; echo the line to copy\"\n",
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let (config, data_s) = (config.display().to_string(), data.display().to_string());
-    let _stops = support::supervision::StopsSupervisor(data.clone());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args(["--config", &config, "--data-dir", &data_s, "run", "copy", "--follow", "--yes"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut t = support::pty::Term::spawn(&["--config", &config, "--data-dir", &data_s]);
-    t.wait_for("#1", "the run listed");
-    t.send("\r");
-    t.wait_for("build", "the jobs");
-    t.send("\r");
-    t.wait_for("the line to copy", "the log");
+    let (_dir, _stops, mut t) =
+        support::pty_log::cockpit_on_log(r"printf '\033]52;c;aGlqYWNr\007 hostile\n'; echo the line to copy", "the line to copy");
     assert!(!String::from_utf8_lossy(&t.raw).contains("\x1b]52;c;aGlqYWNr"), "the log's own OSC 52 never reaches the terminal");
     // The command shown at the top matches too: the second match is the job's own line.
     t.send("/to copy\r");

@@ -43,11 +43,20 @@ pub enum Action {
         run: RunRef,
         job: String,
         from: u64,
-        result: Result<(Vec<RawLine>, u64), String>,
+        result: Result<LogWindow, String>,
     },
-    /// Text of lines of the current log, for the filtered view.
+    /// Text of lines of a log, for the filtered view or the screen (none when they could not be
+    /// read: the reason comes on its own).
     LogLinesLoaded {
+        run: RunRef,
+        job: String,
         lines: Vec<(u64, RawLine)>,
+        for_filter: bool,
+    },
+    /// Lines read for the clipboard (as shown, without colours), from line `from`.
+    LogReadForCopy {
+        from: u64,
+        result: Result<Vec<String>, String>,
     },
     /// Show this line of the current log (what a time was found at), or say why not.
     LogJump(Result<u64, String>),
@@ -94,4 +103,14 @@ pub enum Action {
     /// The canary's injected fault was changed to the named one (or could not be).
     FaultInjected(Result<String, String>),
     Run(RunEvent),
+}
+
+/// Lines of a log on disk, from a window's first line.
+#[derive(Debug)]
+pub struct LogWindow {
+    pub lines: Vec<RawLine>,
+    /// Lines in the whole log.
+    pub total: u64,
+    /// Its sections and their version, when they differ from the version the reader had.
+    pub sections: Option<Box<(u64, crate::logstore::sections::Sections)>>,
 }

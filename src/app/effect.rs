@@ -16,12 +16,14 @@ pub enum Effect {
         run: RunRef,
         job: String,
     },
-    /// Read lines `[from, from + count)` of a job's log on disk.
+    /// Read lines `[from, from + count)` of a job's log on disk (and its sections, when their
+    /// version is not `sections`).
     LoadLogWindow {
         run: RunRef,
         job: String,
         from: u64,
         count: usize,
+        sections: u64,
     },
     /// Search a job's whole log on disk; results come back in batches.
     SearchLog {
@@ -31,11 +33,19 @@ pub enum Effect {
         query: String,
         regex: bool,
     },
-    /// Read these lines of a job's log on disk (the filtered view's).
+    /// Read these lines of a job's log on disk (the filtered view's, or the screen's).
     LoadLogLines {
         run: RunRef,
         job: String,
         lines: Vec<u64>,
+        for_filter: bool,
+    },
+    /// Read lines of a job's log on disk for the clipboard.
+    ReadLogForCopy {
+        run: RunRef,
+        job: String,
+        from: u64,
+        count: usize,
     },
     /// Find the first line of a job's log on disk stamped at or after `ts_ms`.
     FindLogTime {

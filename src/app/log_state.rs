@@ -1,7 +1,10 @@
 //! The log view's part of the state: a job's log as held (all of it, its latest lines, or a
 //! window of a long log on disk), the search, the filtered view, and where the view is.
 
-use crate::logstore::LogStore;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::logstore::sections::{Folded, Sections};
+use crate::logstore::{LogStore, StoredLine};
 
 #[derive(Clone, Debug)]
 pub struct JobLog {
@@ -12,6 +15,13 @@ pub struct JobLog {
     pub from_disk: bool,
     /// The whole log on disk, when the store holds only part of it: the view reads the rest.
     pub file: Option<LogFileView>,
+    /// Its foldable sections, and the version of them read from disk (0: none read).
+    pub sections: Sections,
+    pub sections_version: u64,
+    /// Headers of the sections folded.
+    pub folded: BTreeSet<u64>,
+    /// Lines on screen that the window does not hold (either side of a long folded section).
+    pub extra: BTreeMap<u64, StoredLine>,
 }
 
 /// A log whose whole text is on disk, seen through a window.
@@ -25,7 +35,46 @@ pub struct LogFileView {
 
 impl JobLog {
     pub fn new(caps: crate::config::LogSettings) -> JobLog {
-        JobLog { store: LogStore::new(caps.max_lines, caps.max_bytes), from_disk: false, file: None }
+        JobLog::with_store(LogStore::new(caps.max_lines, caps.max_bytes))
+    }
+
+    pub fn with_store(store: LogStore) -> JobLog {
+        JobLog {
+            store,
+            from_disk: false,
+            file: None,
+            sections: Sections::default(),
+            sections_version: 0,
+            folded: BTreeSet::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Pushes a line that follows the last one, noting a section marker.
+    pub fn push_raw(&mut self, ts_ms: i64, stream: crate::logstore::Stream, raw: &[u8]) {
+        self.sections.observe(self.store.end_seq(), raw);
+        self.store.push_raw(ts_ms, stream, raw);
+    }
+
+    /// The log as shown, with its folded sections.
+    pub fn folds(&self) -> Folded<'_> {
+        Folded { sections: &self.sections, folded: &self.folded, end: self.end_line() }
+    }
+
+    /// A line's text: from the window, or read for the screen.
+    pub fn line(&self, seq: u64) -> Option<&StoredLine> {
+        self.store.get(seq).or_else(|| self.extra.get(&seq))
+    }
+
+    /// Sections read from disk, when newer than those known. Ignored when the live lines have
+    /// gone past what was read (the next read brings them).
+    pub fn take_sections(&mut self, version: u64, sections: Sections) {
+        if sections.upto() >= self.sections.upto() {
+            self.sections = sections;
+            self.sections_version = version;
+            let sections = &self.sections;
+            self.folded.retain(|l| sections.starting_at(*l).is_some());
+        }
     }
 
     /// The first line the view may show.
@@ -83,10 +132,12 @@ pub struct LogView {
     pub search: Option<Search>,
     /// Showing only the lines the search matches.
     pub filter: Option<LogFilter>,
+    /// One end of the lines `y` copies (the other is the current line).
+    pub mark: Option<u64>,
 }
 
 impl Default for LogView {
     fn default() -> Self {
-        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None, filter: None }
+        LogView { follow: true, top: 0, hscroll: 0, wrap: false, timestamps: false, new_lines: 0, search: None, filter: None, mark: None }
     }
 }

@@ -25,10 +25,16 @@ pub fn current_top(state: &State) -> u64 {
     let Some(log) = state.current_log() else {
         return 0;
     };
-    let rows = layout::log_rows(state) as u64;
-    let (first, end) = (log.first_line(), log.end_line());
-    let bottom_top = end.saturating_sub(rows).max(first);
-    if state.log.follow { bottom_top } else { state.log.top.clamp(first, bottom_top) }
+    let rows = layout::log_rows(state) as usize;
+    let first = log.first_line();
+    let folds = log.folds();
+    let bottom_top = folds.top_for_end(rows).max(first);
+    if state.log.follow { bottom_top } else { folds.shown(state.log.top.clamp(first, bottom_top)) }
+}
+
+/// The line the log view acts on (`y`, `m`, `z`): the current match, else the top line shown.
+pub fn current_line(state: &State) -> u64 {
+    state.log.search.as_ref().and_then(|s| s.matches.get(s.current?).copied()).unwrap_or_else(|| current_top(state))
 }
 
 /// Elapsed or total duration of a job for display.
@@ -52,6 +58,10 @@ pub fn offered(state: &State, cmd: Command) -> bool {
     let offers = |verb: &str| state.selected_release().is_some_and(|r| r.supports.contains(&verb));
     match cmd {
         Command::InjectFault => state.canary.faults.is_some(),
+        // Folding is offered where there is something to fold; marking, once a search or a
+        // scroll has picked a line (the footer keeps room for search).
+        Command::LogFold | Command::LogFoldAll => state.current_log().is_some_and(|l| !l.sections.is_empty()),
+        Command::LogMark => !state.log.follow || state.log.search.is_some(),
         Command::Rollout(K::Restart) => offers("restart"),
         Command::Rollout(K::TerminateAnalysis) => offers("terminate-analysis"),
         _ => true,

@@ -65,6 +65,12 @@ impl Printer {
             let text = strip_sgr(&sanitize_line_full(&l.bytes)).into_owned();
             return serde_json::json!({ "job": job, "at": at, "stream": stream, "text": text }).to_string();
         }
+        // A section marker (`##[group]Build`, `section_start:…`) reads as the view shows it.
+        match crate::logstore::sections::marker(&l.bytes) {
+            Some(crate::logstore::sections::Marker::Start { title, .. }) => return format!("[{job}] ▸ {title}"),
+            Some(crate::logstore::sections::Marker::End { .. }) => return format!("[{job}] ╰"),
+            None => {}
+        }
         let text = sanitize_line_full(&l.bytes);
         let text = if self.colour { text } else { strip_sgr(&text).into_owned() };
         match l.stream {

@@ -82,9 +82,10 @@ impl EffectRunner {
                 Effect::LoadLog { request, run, job } => {
                     // A log on disk is read at its end, through its index, whatever its size.
                     if let Some(path) = ci.log_file(run.clone(), job.clone()).await {
-                        let read = tokio::task::spawn_blocking(move || log_files.window(&path, None, crate::app::update::LOG_WINDOW)).await;
+                        let read =
+                            tokio::task::spawn_blocking(move || log_files.window(&path, None, crate::app::update::LOG_WINDOW, 0)).await;
                         let (from, result) = match read {
-                            Ok(Ok((from, lines, total))) => (from, Ok((lines, total))),
+                            Ok(Ok((from, window))) => (from, Ok(window)),
                             Ok(Err(e)) => (0, Err(e)),
                             Err(e) => (0, Err(e.to_string())),
                         };
@@ -94,12 +95,12 @@ impl EffectRunner {
                         Action::LogLoaded { request, run, job, result }
                     }
                 }
-                Effect::LoadLogWindow { run, job, from, count } => {
+                Effect::LoadLogWindow { run, job, from, count, sections } => {
                     let result = match ci.log_file(run.clone(), job.clone()).await {
-                        Some(path) => tokio::task::spawn_blocking(move || log_files.window(&path, Some(from), count))
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.window(&path, Some(from), count, sections))
                             .await
                             .unwrap_or_else(|e| Err(e.to_string()))
-                            .map(|(_, lines, total)| (lines, total)),
+                            .map(|(_, window)| window),
                         None => Err("this provider keeps no copy of the log on disk; only its last lines are shown".into()),
                     };
                     Action::LogWindowLoaded { request: None, run, job, from, result }
@@ -123,17 +124,30 @@ impl EffectRunner {
                     let _ = tokio::task::spawn_blocking(move || log_files.search(&path, request, pattern, &tx)).await;
                     return;
                 }
-                Effect::LoadLogLines { run, job, lines } => {
-                    let read = match ci.log_file(run, job).await {
+                Effect::LoadLogLines { run, job, lines, for_filter } => {
+                    let read = match ci.log_file(run.clone(), job.clone()).await {
                         Some(path) => {
                             tokio::task::spawn_blocking(move || log_files.lines(&path, &lines)).await.unwrap_or_else(|e| Err(e.to_string()))
                         }
                         None => Err("this log is not on disk".into()),
                     };
                     match read {
-                        Ok(lines) => Action::LogLinesLoaded { lines },
-                        Err(e) => Action::Failed(e),
+                        Ok(lines) => Action::LogLinesLoaded { run, job, lines, for_filter },
+                        Err(e) => {
+                            let _ = tx.send(Action::Failed(e));
+                            Action::LogLinesLoaded { run, job, lines: Vec::new(), for_filter }
+                        }
                     }
+                }
+                Effect::ReadLogForCopy { run, job, from, count } => {
+                    let result = match ci.log_file(run, job).await {
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.window(&path, Some(from), count, u64::MAX))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()))
+                            .map(|(_, w)| w.lines.iter().map(|l| crate::logstore::sanitize::plain_line(&l.bytes)).collect()),
+                        None => Err("this log is not on disk".into()),
+                    };
+                    Action::LogReadForCopy { from, result }
                 }
                 Effect::FindLogTime { run, job, ts_ms } => {
                     let found = match ci.log_file(run, job).await {

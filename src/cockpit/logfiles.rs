@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::app::action::Action;
+use crate::app::action::{Action, LogWindow};
 use crate::logstore::RawLine;
 use crate::logstore::index::{LogFile, Pattern};
 
@@ -45,16 +45,19 @@ impl LogFiles {
         f(&open[at].1).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 
-    /// Lines `[from, from + count)` and the log's length; `from = None`: the last `count` lines.
-    pub fn window(&self, path: &Path, from: Option<u64>, count: usize) -> Result<(u64, Vec<RawLine>, u64), String> {
+    /// Lines `[from, from + count)` (`from = None`: the last `count` lines), the log's length, and
+    /// its sections when their version is not `have`.
+    pub fn window(&self, path: &Path, from: Option<u64>, count: usize, have: u64) -> Result<(u64, LogWindow), String> {
         // A job that never ran (skipped, cancelled before it started) has no log file: its log is
         // empty, not an error.
         if !path.exists() {
-            return Ok((0, Vec::new(), 0));
+            return Ok((0, LogWindow { lines: Vec::new(), total: 0, sections: None }));
         }
         self.with(path, |log| {
             let from = from.unwrap_or_else(|| log.len().saturating_sub(count as u64)).min(log.len());
-            Ok((from, log.read(from, count)?, log.len()))
+            let (sections, version) = log.sections();
+            let sections = (version != have).then(|| Box::new((version, sections.clone())));
+            Ok((from, LogWindow { lines: log.read(from, count)?, total: log.len(), sections }))
         })
     }
 
@@ -90,8 +93,7 @@ impl LogFiles {
                 break;
             }
             for l in &lines {
-                let shown = crate::logstore::sanitize::sanitize_line(&l.bytes);
-                writeln!(w, "{}", crate::logstore::sanitize::strip_sgr(&shown)).map_err(|e| format!("cannot write the copy: {e}"))?;
+                writeln!(w, "{}", crate::logstore::sanitize::plain_line(&l.bytes)).map_err(|e| format!("cannot write the copy: {e}"))?;
             }
             at += lines.len() as u64;
         }

@@ -99,6 +99,9 @@ pub enum Command {
     LogPager,
     LogEditor,
     LogFilter,
+    LogFold,
+    LogFoldAll,
+    LogMark,
     ScreenPipelines,
     ScreenApprovals,
     ScreenAudit,
@@ -404,9 +407,20 @@ pub const COMMANDS: &[CommandDef] = &[
         Log,
         &["y"],
         "copy",
-        "copy the current line (the current match, else the top one) to your clipboard (OSC 52)",
+        "copy the current line (the current match, else the top one), or from the mark to it, to your clipboard (OSC 52)",
         false,
     ),
+    def(C::LogMark, "log.mark", Log, &["m"], "mark", "mark the current line: y then copies from the mark to the current line", false),
+    def(
+        C::LogFold,
+        "log.fold",
+        Log,
+        &["z"],
+        "fold",
+        "fold or unfold the section (##[group], section_start:…) the current line is in",
+        false,
+    ),
+    def(C::LogFoldAll, "log.fold_all", Log, &["Z"], "fold all", "fold every section, or unfold them all", false),
 ];
 
 pub fn def_of(command: Command) -> &'static CommandDef {

@@ -9,8 +9,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::sections::{Candidates, MAX_SECTIONS, Sections, marker};
 use super::{RawLine, Stream};
 
 /// A checkpoint every this many lines.
@@ -43,7 +44,21 @@ pub struct LogFile {
     lines: u64,
     /// Bytes indexed: the offset just after the last complete line.
     indexed: u64,
+    /// Where section markers may be, and the sections found in the lines they name.
+    candidates: Candidates,
+    marker_lines: Vec<u64>,
+    /// The line being indexed holds a candidate (found before its newline was read).
+    pending_marker: bool,
+    /// Marker lines parsed into `sections` so far.
+    parsed: usize,
+    sections: Sections,
+    /// Changes whenever `sections` does (unique across files: a reader compares it with the one
+    /// it has).
+    sections_version: u64,
 }
+
+/// Source of section versions.
+static SECTIONS_VERSION: AtomicU64 = AtomicU64::new(1);
 
 impl LogFile {
     pub fn open(path: &Path) -> io::Result<LogFile> {
@@ -52,8 +67,20 @@ impl LogFile {
         if !meta.is_file() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display())));
         }
-        let mut log =
-            LogFile { path: path.to_path_buf(), file, identity: (meta.dev(), meta.ino()), checkpoints: vec![0], lines: 0, indexed: 0 };
+        let mut log = LogFile {
+            path: path.to_path_buf(),
+            file,
+            identity: (meta.dev(), meta.ino()),
+            checkpoints: vec![0],
+            lines: 0,
+            indexed: 0,
+            candidates: Candidates::default(),
+            marker_lines: Vec::new(),
+            pending_marker: false,
+            parsed: 0,
+            sections: Sections::default(),
+            sections_version: SECTIONS_VERSION.fetch_add(1, Ordering::Relaxed),
+        };
         log.index_to_end()?;
         Ok(log)
     }
@@ -99,28 +126,78 @@ impl LogFile {
         self.file.seek(SeekFrom::Start(self.indexed))?;
         let mut buf = vec![0u8; CHUNK];
         let mut at = self.indexed;
+        let mut found = Vec::new();
         loop {
             let n = self.file.read(&mut buf)?;
             if n == 0 {
                 break;
             }
+            self.candidates.find(&buf[..n], &mut found);
+            let mut next = found.iter().copied().peekable();
             for nl in memchr::memchr_iter(b'\n', &buf[..n]) {
+                while next.next_if(|&c| c < nl).is_some() {
+                    self.pending_marker = true;
+                }
+                if std::mem::take(&mut self.pending_marker) && self.marker_lines.len() < 2 * MAX_SECTIONS {
+                    self.marker_lines.push(self.lines);
+                }
                 self.lines += 1;
                 self.indexed = at + nl as u64 + 1;
                 if self.lines.is_multiple_of(EVERY) {
                     self.checkpoints.push(self.indexed);
                 }
             }
+            // A candidate in the unfinished line counts when its newline comes.
+            self.pending_marker |= next.next().is_some();
             at += n as u64;
         }
+        // The unfinished line is read again from its start next time.
+        self.pending_marker = false;
+        self.candidates.reset();
+        self.parse_markers()
+    }
+
+    /// Reads the marker lines found since the last look, and takes their sections.
+    fn parse_markers(&mut self) -> io::Result<()> {
+        let new = self.marker_lines.len() - self.parsed;
+        if new > 0 {
+            let mut reader: Option<(BufReader<At>, u64)> = None;
+            let mut buf = Vec::new();
+            for i in self.parsed..self.marker_lines.len() {
+                let line = self.marker_lines[i];
+                // Near the last one read: read on; far: seek through the index.
+                let (r, at) = match reader.take() {
+                    Some((mut r, at)) if line >= at && line - at < 2 * EVERY => {
+                        for _ in at..line {
+                            read_line_capped(&mut r, &mut buf, 0)?;
+                        }
+                        (r, line)
+                    }
+                    _ => (self.reader_at(line)?, line),
+                };
+                let mut r = r;
+                read_line_capped(&mut r, &mut buf, LINE_CAP)?;
+                reader = Some((r, at + 1));
+                if let Some(m) = marker(&decode(&buf).bytes) {
+                    self.sections.observe_marker(line, m);
+                }
+            }
+            self.parsed = self.marker_lines.len();
+            self.sections_version = SECTIONS_VERSION.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sections.read_to(self.lines);
         Ok(())
     }
 
+    /// The log's sections as indexed now, and their version (which changes when they do).
+    pub fn sections(&self) -> (&Sections, u64) {
+        (&self.sections, self.sections_version)
+    }
+
     /// A reader positioned at the start of line `line` (which must be ≤ len()).
-    fn reader_at(&self, line: u64) -> io::Result<BufReader<File>> {
+    fn reader_at(&self, line: u64) -> io::Result<BufReader<At>> {
         let checkpoint = (line / EVERY) as usize;
-        let mut f = self.file.try_clone()?;
-        f.seek(SeekFrom::Start(self.checkpoints[checkpoint.min(self.checkpoints.len() - 1)]))?;
+        let f = At::new(&self.file, self.checkpoints[checkpoint.min(self.checkpoints.len() - 1)])?;
         let mut reader = BufReader::with_capacity(64 * 1024, f);
         let mut skip = line - checkpoint as u64 * EVERY;
         let mut sink = Vec::new();
@@ -199,8 +276,7 @@ impl Snapshot {
 
     /// See [`LogFile::search`].
     pub fn search(&self, pattern: &Pattern, cancel: &AtomicBool, found: &mut dyn FnMut(&[u64], u64)) -> io::Result<bool> {
-        let mut f = self.file.try_clone()?;
-        f.seek(SeekFrom::Start(0))?;
+        let mut f = At::new(&self.file, 0)?;
         let end = self.end;
         let mut buf = vec![0u8; CHUNK + LINE_CAP];
         let mut carry = 0usize; // bytes of an unfinished line kept from the previous chunk
@@ -391,7 +467,7 @@ pub fn read_line_capped<R: BufRead>(reader: &mut R, line: &mut Vec<u8>, cap: usi
     }
 }
 
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {
@@ -403,7 +479,7 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Skips to just after the next newline; returns the bytes skipped.
-fn skip_to_newline(f: &mut File) -> io::Result<u64> {
+fn skip_to_newline(f: &mut At) -> io::Result<u64> {
     let mut buf = [0u8; 64 * 1024];
     let mut skipped = 0u64;
     loop {
@@ -412,10 +488,32 @@ fn skip_to_newline(f: &mut File) -> io::Result<u64> {
             return Ok(skipped);
         }
         if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            f.seek(SeekFrom::Current(-((n - i - 1) as i64)))?;
+            f.pos -= (n - i - 1) as u64;
             return Ok(skipped + i as u64 + 1);
         }
         skipped += n as u64;
+    }
+}
+
+/// A reader of the log's file at its own position (positional reads): readers of the same file
+/// at once — a search, a window, the index — never move each other (a cloned descriptor would
+/// share one offset, and a search would count lines from the wrong place).
+pub struct At {
+    file: File,
+    pos: u64,
+}
+
+impl At {
+    fn new(file: &File, pos: u64) -> io::Result<At> {
+        Ok(At { file: file.try_clone()?, pos })
+    }
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

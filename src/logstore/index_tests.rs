@@ -156,3 +156,76 @@ fn a_time_is_found_by_its_first_line_at_or_after_it() {
     assert_eq!(log.first_at_or_after(1_700_000_000_000 + 150_000).unwrap(), 1_500);
     assert_eq!(log.first_at_or_after(i64::MAX - 1).unwrap(), 2_000, "after the end: the end");
 }
+
+/// Section markers are found wherever they fall: one straddling two chunks of the index's reads,
+/// one written in two parts (its line finished later), and in a long log, far from the start.
+#[test]
+fn sections_are_found_across_chunk_boundaries_and_as_the_log_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.log");
+    // Pad the first line so that the marker of the second straddles the first chunk's end.
+    let before_needle = encoded("##[", 1).len() - 1; // the second line's bytes before `group`
+    let pad = "x".repeat(CHUNK - 2 - before_needle - encoded("", 0).len());
+    let mut text = encoded(&pad, 0);
+    text.push_str(&encoded("##[group]Straddling", 1));
+    let needle = text.find("group]").unwrap();
+    assert!(needle < CHUNK && needle + 5 > CHUNK, "the needle straddles the first chunk's end: {needle}");
+    text.push_str(&encoded("inside", 2));
+    text.push_str(&encoded("##[endgroup]", 3));
+    for n in 4..(4 + 3 * EVERY) {
+        text.push_str(&encoded("filler", n));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let mut log = LogFile::open(&path).unwrap();
+    let (sections, v1) = log.sections();
+    let got: Vec<_> = sections.iter().map(|s| (s.start, s.end, s.title.to_string())).collect();
+    assert_eq!(got, vec![(1, Some(3), "Straddling".to_string())]);
+
+    // A GitLab section begun in a line written in two parts.
+    let start = 4 + 3 * EVERY;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let line = encoded("\x1b[0Ksection_start:1:deploy\r\x1b[0KDeploying", start);
+    let (a, b) = line.split_at(line.len() / 2);
+    f.write_all(a.as_bytes()).unwrap();
+    log.refresh().unwrap();
+    assert_eq!(log.sections().0.len(), 1, "an unfinished line is not read yet");
+    f.write_all(b.as_bytes()).unwrap();
+    f.write_all(encoded("steps", start + 1).as_bytes()).unwrap();
+    log.refresh().unwrap();
+    let (sections, v2) = log.sections();
+    assert_ne!(v1, v2, "a new version when the sections change");
+    let deploy = sections.iter().nth(1).unwrap();
+    assert_eq!((deploy.start, deploy.end, &*deploy.title), (start, None, "Deploying"));
+    f.write_all(encoded("\x1b[0Ksection_end:2:deploy\r\x1b[0K", start + 2).as_bytes()).unwrap();
+    log.refresh().unwrap();
+    assert_eq!(log.sections().0.iter().nth(1).unwrap().end, Some(start + 2));
+    // A refresh that finds nothing new keeps the version.
+    let (_, v3) = log.sections();
+    log.refresh().unwrap();
+    assert_eq!(log.sections().1, v3);
+}
+
+/// A search reads the file while windows of it are read (the view scrolling): neither moves the
+/// other, so the line numbers found stay right.
+#[test]
+fn a_search_counts_lines_right_while_windows_are_read_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.log");
+    let total = 200_000u64; // several chunks
+    write_log(&path, (0..total).map(|n| encoded(&format!("{} line {n}", if n % 9_999 == 0 { "needle" } else { "hay" }), n)));
+    let log = LogFile::open(&path).unwrap();
+    let snapshot = log.snapshot().unwrap();
+    let mut hits = Vec::new();
+    let mut reads = 0;
+    snapshot
+        .search(&Pattern::literal("needle"), &AtomicBool::new(false), &mut |found, _| {
+            hits.extend_from_slice(found);
+            // The view reads a window far away meanwhile.
+            let w = log.read(total - 10, 5).unwrap();
+            assert_eq!(w[0].bytes, format!("hay line {}", total - 10).into_bytes());
+            reads += 1;
+        })
+        .unwrap();
+    assert!(reads > 2, "the search went chunk by chunk: {reads}");
+    assert_eq!(hits, (0..total).filter(|n| n % 9_999 == 0).collect::<Vec<_>>());
+}

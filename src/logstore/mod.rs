@@ -4,6 +4,7 @@
 pub mod ansi;
 pub mod index;
 pub mod sanitize;
+pub mod sections;
 mod store;
 
 pub use store::{LogStore, Matcher, StoredLine, looks_like_error};

@@ -97,6 +97,11 @@ pub fn sanitize_str(input: &str) -> String {
 
 /// Outside text for places that show it as plain text (toasts, dialogs, tables, errors): every
 /// control sequence removed, colour included.
+/// One line of output as plain text, as the log view shows it but without colours.
+pub fn plain_line(raw: &[u8]) -> String {
+    strip_sgr(&sanitize_line(raw)).into_owned()
+}
+
 pub fn plain(input: &str) -> String {
     redact_credentials(&strip_sgr(&sanitize_str(input)))
 }

@@ -14,6 +14,13 @@ pub struct StoredLine {
     pub text: Box<str>,
 }
 
+impl StoredLine {
+    /// A line as captured, sanitised for display.
+    pub fn from_raw(line: &super::RawLine) -> StoredLine {
+        StoredLine { ts_ms: line.ts_ms, stream: line.stream, text: sanitize_line(&line.bytes).into_boxed_str() }
+    }
+}
+
 /// Ring buffer of sanitised lines addressed by a monotonically increasing sequence number, so that
 /// positions held by the view (scroll top, search matches) stay valid while old lines are evicted.
 #[derive(Clone, Debug)]

@@ -166,7 +166,7 @@ pub fn state(w: u16, h: u16) -> State {
     for rec in runs() {
         st.runs.push(RunView::new(rec));
     }
-    st.runs[0].logs.insert("unit-test[18]".into(), JobLog { store: sample_log(120), from_disk: false, file: None });
+    st.runs[0].logs.insert("unit-test[18]".into(), JobLog::with_store(sample_log(120)));
     st.selected_run = Some(flightdeck::domain::RunRef::local(3));
     st.selected_job = Some("unit-test[18]".into());
     st.dirty = false;

@@ -14,6 +14,7 @@ pub mod notify_env;
 pub mod peak;
 pub mod prom;
 pub mod pty;
+pub mod pty_log;
 pub mod python_tools;
 pub mod receivers;
 pub mod shared;

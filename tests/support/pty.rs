@@ -87,7 +87,7 @@ impl Term {
     pub fn wait_raw(&mut self, needle: &[u8], what: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.raw.windows(needle.len()).any(|w| w == needle) {
-            assert!(Instant::now() < deadline, "{what}: not written");
+            assert!(Instant::now() < deadline, "{what}: not written; screen:\n{}", self.screen());
             if self.pump() == 0 {
                 std::thread::sleep(Duration::from_millis(20));
             }

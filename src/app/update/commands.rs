@@ -310,7 +310,13 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             step_match(state, cmd == Command::LogNextMatch);
             Vec::new()
         }
-        Command::LogCopy => copy_line(state).into_iter().collect(),
+        Command::LogCopy => copy_lines(state).into_iter().collect(),
+        Command::LogMark => {
+            mark_line(state);
+            Vec::new()
+        }
+        Command::LogFold => toggle_fold(state),
+        Command::LogFoldAll => toggle_all_folds(state),
         Command::LogFilter => toggle_filter(state),
         Command::LogPager | Command::LogEditor => open_outside(state, cmd == Command::LogEditor).into_iter().collect(),
         Command::LogFirstError => {

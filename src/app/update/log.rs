@@ -1,7 +1,6 @@
 //! The log view: scrolling, following, search.
 
 use super::*;
-use crate::logstore::RawLine;
 
 pub(crate) fn reset_log_view(state: &mut State) {
     let (wrap, timestamps) = (state.log.wrap, state.log.timestamps);
@@ -21,8 +20,8 @@ pub const MAX_MATCHES: usize = 2_000_000;
 
 pub(crate) fn scroll_up(state: &mut State, n: u64) {
     let top = current_top(state);
-    let first = state.current_log().map(|l| l.first_line()).unwrap_or(0);
-    state.log.top = top.saturating_sub(n).max(first);
+    let Some(log) = state.current_log() else { return };
+    state.log.top = log.folds().up(top, n).max(log.first_line());
     state.log.follow = false;
 }
 
@@ -33,9 +32,10 @@ pub(crate) fn scroll_down(state: &mut State, n: u64) {
     let Some(log) = state.current_log() else {
         return;
     };
-    let rows = layout::log_rows(state) as u64;
-    let bottom_top = log.end_line().saturating_sub(rows).max(log.first_line());
-    let top = current_top(state) + n;
+    let rows = layout::log_rows(state) as usize;
+    let folds = log.folds();
+    let bottom_top = folds.top_for_end(rows).max(log.first_line());
+    let top = folds.down(current_top(state), n);
     if top >= bottom_top {
         state.log.follow = true;
         state.log.new_lines = 0;
@@ -45,49 +45,69 @@ pub(crate) fn scroll_down(state: &mut State, n: u64) {
 }
 
 pub(crate) fn jump_to(state: &mut State, seq: u64) {
+    reveal(state, seq);
     let rows = layout::log_rows(state) as u64;
-    let first = state.current_log().map(|l| l.first_line()).unwrap_or(0);
     state.log.follow = false;
-    state.log.top = seq.saturating_sub(rows / 3).max(first);
+    let Some(log) = state.current_log() else { return };
+    state.log.top = log.folds().up(seq, rows / 3).max(log.first_line());
 }
 
 /// The lines of a long log the view needs and the store does not hold are read from disk: one
 /// window at a time, around what is shown.
 pub(crate) fn ensure_window(state: &mut State) -> Option<Effect> {
-    let rows = layout::log_rows(state) as u64;
+    let rows = layout::log_rows(state) as usize;
     let top = current_top(state);
     let follow = state.log.follow;
+    let needed = screen_lines(state, top, rows);
     let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
     let log = state.run_mut(&run)?.logs.get_mut(&job)?;
     let end = log.end_line();
+    let sections = log.sections_version;
+    let missing: Vec<u64> = needed.iter().copied().filter(|l| log.line(*l).is_none()).collect();
     let file = log.file.as_mut()?;
     if file.loading.is_some() || end == 0 {
         return None;
     }
-    let want_end = (top + rows).min(end);
-    if log.store.first_seq() <= top && want_end <= log.store.end_seq() && !(follow && log.store.end_seq() < end) {
+    let behind = follow && log.store.end_seq() < end;
+    if missing.is_empty() && !behind {
         return None;
     }
-    let from = if follow { end.saturating_sub(WINDOW as u64) } else { top.saturating_sub(WINDOW as u64 / 2) };
-    file.loading = Some(from);
-    Some(Effect::LoadLogWindow { run, job, from, count: WINDOW })
+    // What one window must hold: the lines on screen, and when following, the end.
+    let lo = needed.first().copied().unwrap_or(top).min(top);
+    let hi = if follow { end } else { needed.last().map_or(top, |l| l + 1) };
+    if hi - lo <= WINDOW as u64 {
+        let from = if follow { end.saturating_sub(WINDOW as u64) } else { lo.saturating_sub((WINDOW as u64 - (hi - lo)) / 2) };
+        file.loading = Some(from);
+        return Some(Effect::LoadLogWindow { run, job, from, count: WINDOW, sections });
+    }
+    // Either side of a folded section longer than a window: the lines on screen, on their own.
+    if missing.is_empty() {
+        return None;
+    }
+    file.loading = Some(lo);
+    Some(Effect::LoadLogLines { run, job, lines: missing, for_filter: false })
 }
 
 /// A window of a long log, read from disk: it replaces what the store held.
-pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u64, result: Result<(Vec<RawLine>, u64), String>) {
+pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u64, result: Result<crate::app::action::LogWindow, String>) {
     let caps = state.log_caps;
     let Some(view) = state.run_mut(run) else { return };
     let finished = view.record.job(job).is_some_and(|j| j.status.is_terminal());
     let log = view.logs.entry(job.to_string()).or_insert_with(|| JobLog::new(caps));
     match result {
-        Ok((lines, total)) => {
+        Ok(window) => {
             let mut store = LogStore::starting_at(caps.max_lines, caps.max_bytes, from);
-            for l in &lines {
+            for l in &window.lines {
                 store.push_raw(l.ts_ms, l.stream, &l.bytes);
             }
             log.store = store;
+            log.extra.clear();
             log.from_disk |= finished;
-            log.file = Some(LogFileView { total: total.max(from + lines.len() as u64), loading: None });
+            log.file = Some(LogFileView { total: window.total.max(from + window.lines.len() as u64), loading: None });
+            if let Some(s) = window.sections {
+                let (version, sections) = *s;
+                log.take_sections(version, sections);
+            }
         }
         Err(e) => {
             // Not on disk (a provider that keeps no file): the view keeps what it holds.
@@ -254,25 +274,70 @@ fn parse_time(text: &str, day: jiff::Timestamp) -> Result<jiff::Timestamp, Strin
     date.to_datetime(time).to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
-/// The line `y` acts on: the current match, else the top line shown.
-fn current_line(state: &State) -> u64 {
-    state.log.search.as_ref().and_then(|s| s.matches.get(s.current?).copied()).unwrap_or_else(|| current_top(state))
+/// The most lines `y` copies at once: terminals limit what a clipboard request may carry.
+pub const COPY_LINES: u64 = 5_000;
+const COPY_BYTES: usize = 512 * 1024;
+
+/// `m`: the current line is one end of what `y` copies (pressed again on it: no mark).
+pub(crate) fn mark_line(state: &mut State) {
+    let line = current_line(state);
+    if state.log.mark.take() == Some(line) {
+        state.toast_info("mark removed");
+        return;
+    }
+    state.log.mark = Some(line);
+    let y = state.keymap.label(Command::LogCopy).unwrap_or_default();
+    state.toast_info(format!("line {} marked: move, then {y} copies from it to the current line", line + 1));
 }
 
-/// `y`: the current line's text, as shown (sanitised, without colours), to the user's clipboard.
-pub(crate) fn copy_line(state: &mut State) -> Option<Effect> {
+/// `y`: the current line — or the lines from the mark to it — as shown (sanitised, without
+/// colours), to the user's clipboard. Lines the view does not hold are read from disk first.
+pub(crate) fn copy_lines(state: &mut State) -> Option<Effect> {
     let line = current_line(state);
-    let text = state.current_log()?.store.get(line).map(|l| crate::logstore::sanitize::strip_sgr(&l.text).into_owned());
-    match text {
-        Some(text) => {
-            state.toast_info(format!("line {} copied to your clipboard", line + 1));
-            Some(Effect::Clipboard(text))
+    let (from, to) = match state.log.mark {
+        Some(m) => (m.min(line), m.max(line)),
+        None => (line, line),
+    };
+    let count = to - from + 1;
+    if count > COPY_LINES {
+        let v = state.keymap.label(Command::LogPager).unwrap_or_default();
+        state.toast_error(format!("{count} lines are more than a clipboard takes ({COPY_LINES} at most); {v} opens the log in your pager"));
+        return None;
+    }
+    let log = state.current_log()?;
+    let held: Option<Vec<String>> =
+        (from..=to).map(|l| log.line(l).map(|l| crate::logstore::sanitize::strip_sgr(&l.text).into_owned())).collect();
+    match held {
+        Some(lines) => copied(state, from, lines),
+        None if log.file.is_some() => {
+            let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
+            Some(Effect::ReadLogForCopy { run, job, from, count: count as usize })
         }
         None => {
-            state.toast_info("that line is still being read; try again in a moment");
+            state.toast_info("those lines are no longer held; open the log in your pager to copy them");
             None
         }
     }
+}
+
+/// Lines read for `y`: to the clipboard.
+pub(crate) fn copied(state: &mut State, from: u64, lines: Vec<String>) -> Option<Effect> {
+    state.log.mark = None;
+    let text = lines.join("\n");
+    if text.len() > COPY_BYTES {
+        state.toast_error(format!("{} are more than a clipboard takes (512 KiB at most)", crate::util::format_bytes(text.len() as u64)));
+        return None;
+    }
+    let what = match lines.len() {
+        0 => {
+            state.toast_info("nothing to copy there");
+            return None;
+        }
+        1 => format!("line {}", from + 1),
+        n => format!("lines {}–{}", from + 1, from + n as u64),
+    };
+    state.toast_info(format!("{what} copied to your clipboard"));
+    Some(Effect::Clipboard(text))
 }
 
 /// `v`/`V`: the log in the user's pager or editor, at the current line (the terminal is handed

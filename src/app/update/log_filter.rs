@@ -86,7 +86,7 @@ pub(crate) fn ensure_filter_lines(state: &mut State) -> Option<Effect> {
         return None;
     }
     state.log.filter.as_mut()?.loading = true;
-    Some(Effect::LoadLogLines { run, job, lines: missing })
+    Some(Effect::LoadLogLines { run, job, lines: missing, for_filter: true })
 }
 
 /// Text of matched lines, read from disk.
@@ -99,8 +99,7 @@ pub(crate) fn filter_lines_loaded(state: &mut State, lines: Vec<(u64, RawLine)>)
     let Some(f) = state.log.filter.as_mut() else { return };
     f.loading = false;
     for (n, l) in lines {
-        let text = crate::logstore::sanitize::sanitize_line(&l.bytes).into_boxed_str();
-        f.lines.insert(n, crate::logstore::StoredLine { ts_ms: l.ts_ms, stream: l.stream, text });
+        f.lines.insert(n, crate::logstore::StoredLine::from_raw(&l));
     }
     // Only the lines near the screen are kept: past a few screens' worth, those not shown go.
     if f.lines.len() > 4 * rows.max(50) {

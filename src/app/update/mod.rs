@@ -5,13 +5,14 @@ mod commands;
 mod keys;
 mod log;
 mod log_filter;
+mod log_fold;
 mod navigate;
 mod release;
 mod releases;
 mod runs;
 mod safety;
 
-use self::{commands::*, keys::*, log::*, log_filter::*, navigate::*, releases::*, runs::*, safety::*};
+use self::{commands::*, keys::*, log::*, log_filter::*, log_fold::*, navigate::*, releases::*, runs::*, safety::*};
 pub use log::WINDOW as LOG_WINDOW;
 pub(crate) use release::preview_op as release_preview_op;
 pub use safety::start_without_dialog;
@@ -151,11 +152,12 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
                     if let Some(view) = state.run_mut(&run)
                         && !view.logs.contains_key(&job)
                     {
-                        let mut store = LogStore::new(caps.max_lines, caps.max_bytes);
+                        let mut log = JobLog::new(caps);
                         for l in &lines {
-                            store.push_raw(l.ts_ms, l.stream, &l.bytes);
+                            log.push_raw(l.ts_ms, l.stream, &l.bytes);
                         }
-                        view.logs.insert(job, JobLog { store, from_disk: true, file: None });
+                        log.from_disk = true;
+                        view.logs.insert(job, log);
                     }
                 }
                 Err(e) => state.toast_error(format!("cannot read the log of `{job}` in run #{run}: {e}")),
@@ -173,10 +175,21 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
             window_loaded(state, &run, &job, from, result);
             Vec::new()
         }
-        Action::LogLinesLoaded { lines } => {
-            filter_lines_loaded(state, lines);
-            ensure_filter_lines(state).into_iter().collect()
+        Action::LogLinesLoaded { run, job, lines, for_filter } => {
+            if for_filter {
+                filter_lines_loaded(state, lines);
+                return ensure_filter_lines(state).into_iter().collect();
+            }
+            screen_lines_loaded(state, &run, &job, lines);
+            ensure_window(state).into_iter().collect()
         }
+        Action::LogReadForCopy { from, result } => match result {
+            Ok(lines) => copied(state, from, lines).into_iter().collect(),
+            Err(e) => {
+                state.toast_error(format!("cannot copy: {e}"));
+                Vec::new()
+            }
+        },
         Action::LogJump(found) => {
             match found {
                 Ok(line) if state.current_log().is_some_and(|l| line < l.end_line()) => jump_to(state, line),

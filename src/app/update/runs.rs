@@ -52,7 +52,7 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             }
             let before = entry.store.end_seq();
             for l in &lines {
-                entry.store.push_raw(l.ts_ms, l.stream, &l.bytes);
+                entry.push_raw(l.ts_ms, l.stream, &l.bytes);
             }
             // Lines the store let go of are still in the job's log on disk (local runs).
             if entry.store.evicted() > 0 || entry.file.is_some() {

@@ -1,5 +1,6 @@
-//! A GitHub Actions job log as log lines: each line's timestamp taken from GitHub's prefix, groups
-//! and error or warning annotations (`##[group]`, `##[error]`, `::error::`) marked as such.
+//! A GitHub Actions job log as log lines: each line's timestamp taken from GitHub's prefix, group
+//! markers kept (the view folds what they enclose), error or warning annotations (`##[error]`,
+//! `::error::`) marked as such.
 
 use crate::logstore::{RawLine, Stream};
 
@@ -16,9 +17,7 @@ pub fn parse(text: &[u8]) -> Vec<RawLine> {
         let (ts_ms, rest) = split_time(raw).unwrap_or((last_ms, raw));
         last_ms = ts_ms;
         let (stream, bytes) = classify(rest);
-        if let Some(bytes) = bytes {
-            out.push(RawLine { ts_ms, stream, bytes });
-        }
+        out.push(RawLine { ts_ms, stream, bytes });
     }
     out
 }
@@ -30,18 +29,15 @@ fn split_time(line: &[u8]) -> Option<(i64, &[u8])> {
     Some((t.as_millisecond(), &line[space + 1..]))
 }
 
-/// Which stream a line is shown as, and its text (None: a marker with nothing to show).
-fn classify(line: &[u8]) -> (Stream, Option<Vec<u8>>) {
+/// Which stream a line is shown as, and its text.
+fn classify(line: &[u8]) -> (Stream, Vec<u8>) {
     let with = |prefix: &str, rest: &[u8]| {
         let mut v = prefix.as_bytes().to_vec();
         v.extend_from_slice(rest);
-        Some(v)
+        v
     };
-    if let Some(rest) = line.strip_prefix(b"##[group]") {
-        return (Stream::Meta, with("▸ ", rest));
-    }
-    if line.starts_with(b"##[endgroup]") {
-        return (Stream::Meta, None);
+    if line.starts_with(b"##[group]") || line.starts_with(b"##[endgroup]") {
+        return (Stream::Meta, line.to_vec());
     }
     for (marker, label) in [(&b"##[error]"[..], "error: "), (b"##[warning]", "warning: "), (b"##[notice]", "notice: ")] {
         if let Some(rest) = line.strip_prefix(marker) {
@@ -61,10 +57,10 @@ fn classify(line: &[u8]) -> (Stream, Option<Vec<u8>>) {
             if !params.is_empty() {
                 v.extend_from_slice(format!(" ({params})").as_bytes());
             }
-            return (Stream::Err, Some(v));
+            return (Stream::Err, v);
         }
     }
-    (Stream::Out, Some(line.to_vec()))
+    (Stream::Out, line.to_vec())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -83,14 +79,15 @@ mod tests {
         assert_eq!(
             text,
             [
-                (Stream::Meta, "▸ Run npm test".to_string()),
+                (Stream::Meta, "##[group]Run npm test".to_string()),
                 (Stream::Out, "> jest".to_string()),
+                (Stream::Meta, "##[endgroup]".to_string()),
                 (Stream::Err, "error: Missing semicolon (file=app.js,line=3)".to_string()),
                 (Stream::Err, "error: Process completed with exit code 1.".to_string()),
                 (Stream::Out, "no stamp".to_string()),
             ]
         );
         assert_eq!(lines[0].ts_ms, "2026-11-29T10:00:00.123Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
-        assert_eq!(lines[4].ts_ms, lines[3].ts_ms, "a line without a stamp keeps the last one");
+        assert_eq!(lines[5].ts_ms, lines[4].ts_ms, "a line without a stamp keeps the last one");
     }
 }

@@ -8,12 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use crate::app::selectors::current_top;
+use crate::app::selectors::{current_line, current_top};
+use crate::app::state::JobLog;
 use crate::app::state::{Pane, State};
 use crate::domain::JobStatus;
 use crate::keymap::Command;
 use crate::logstore::sanitize::strip_sgr;
-use crate::logstore::{LogStore, StoredLine, Stream, ansi};
+use crate::logstore::{StoredLine, Stream, ansi};
 use crate::theme::{Role, Theme};
 use crate::ui::widgets::text::width;
 use crate::util::{clock_ms, format_bytes};
@@ -111,27 +112,52 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut lines: Vec<Line> = Vec::with_capacity(rows);
     let current_match = state.log.search.as_ref().and_then(|s| s.current.map(|c| s.matches.get(c).copied())).flatten();
 
+    let folds = log.folds();
+    let selected = |seq: u64| state.log.mark.is_some_and(|m| seq >= m.min(current_line(state)) && seq <= m.max(current_line(state)));
     if !state.log.wrap {
         let top = current_top(state);
-        for seq in top..(top + rows as u64).min(log.end_line()) {
-            match store.get(seq) {
-                Some(l) => {
-                    let spans = line_spans(l, state, t, current_match == Some(seq));
-                    let mut body = slice(&spans, state.log.hscroll, avail);
-                    if prefix > 0 {
-                        body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
+        for seq in folds.rows_from(top, rows) {
+            let mut line = if let Some(header) = section_row(log, seq, t) {
+                header
+            } else {
+                match log.line(seq) {
+                    Some(l) => {
+                        let spans = line_spans(l, state, t, current_match == Some(seq));
+                        let mut body = slice(&spans, state.log.hscroll, avail);
+                        if prefix > 0 {
+                            body.insert(0, Span::styled(format!("{} ", clock_ms(l.ts_ms)), t.fg(Role::Muted)));
+                        }
+                        Line::from(body)
                     }
-                    lines.push(Line::from(body));
+                    // Not held yet: being read from disk.
+                    None => Line::styled("…", t.fg(Role::Muted)),
                 }
-                // Not held yet: being read from disk.
-                None => lines.push(Line::styled("…", t.fg(Role::Muted))),
+            };
+            if selected(seq) {
+                line = line.patch_style(t.selection());
             }
+            lines.push(line);
         }
     } else {
-        let start = wrapped_start(store, state, rows, avail);
+        let start = wrapped_start(log, state, rows, avail);
         let mut skip_rows = start.1;
-        for seq in start.0..store.end_seq() {
-            let Some(l) = store.get(seq) else { continue };
+        let mut seq = start.0;
+        while seq < store.end_seq() {
+            let this = seq;
+            seq = folds.next(seq);
+            if let Some(header) = section_row(log, this, t) {
+                if skip_rows > 0 {
+                    skip_rows -= 1;
+                    continue;
+                }
+                lines.push(header);
+                if lines.len() == rows {
+                    break;
+                }
+                continue;
+            }
+            let Some(l) = store.get(this) else { continue };
+            let seq = this;
             let spans = line_spans(l, state, t, current_match == Some(seq));
             let total = width(&strip_sgr(&l.text)).max(1);
             let n_rows = total.div_ceil(avail);
@@ -159,22 +185,51 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 /// Where a wrapped view starts: the line and how many of its rows scroll off the top.
-fn wrapped_start(store: &LogStore, state: &State, rows: usize, avail: usize) -> (u64, usize) {
+fn wrapped_start(log: &JobLog, state: &State, rows: usize, avail: usize) -> (u64, usize) {
     if !state.log.follow {
         return (current_top(state), 0);
     }
+    let (store, folds) = (&log.store, log.folds());
     let mut need = rows;
     let mut seq = store.end_seq();
     while seq > store.first_seq() {
-        seq -= 1;
-        let Some(l) = store.get(seq) else { break };
-        let n = width(&strip_sgr(&l.text)).max(1).div_ceil(avail);
+        seq = folds.prev(seq);
+        let n = if log.sections.starting_at(seq).is_some() {
+            1
+        } else {
+            let Some(l) = store.get(seq) else { break };
+            width(&strip_sgr(&l.text)).max(1).div_ceil(avail)
+        };
         if n >= need {
             return (seq, n - need);
         }
         need -= n;
     }
     (store.first_seq(), 0)
+}
+
+/// A section's header (folded: with how many lines it hides) or its end, drawn from the
+/// sections rather than the marker's own text.
+fn section_row<'a>(log: &JobLog, seq: u64, t: &Theme) -> Option<Line<'a>> {
+    if let Some(s) = log.sections.starting_at(seq) {
+        let indent = "  ".repeat(s.depth.min(8) as usize);
+        let title = Span::styled(
+            format!("{indent}{} {}", if log.folded.contains(&seq) { "▸" } else { "▾" }, s.title),
+            t.fg(Role::Accent).add_modifier(Modifier::BOLD),
+        );
+        if !log.folded.contains(&seq) {
+            return Some(Line::from(title));
+        }
+        let hidden = match s.end {
+            Some(e) => format!("  ⋯ {} lines", e - seq),
+            None => format!("  ⋯ {} lines so far", log.end_line().saturating_sub(seq + 1)),
+        };
+        return Some(Line::from(vec![title, Span::styled(hidden, t.fg(Role::Muted))]));
+    }
+    if log.sections.ends_at(seq) {
+        return Some(Line::styled("╰", t.fg(Role::Muted)));
+    }
+    None
 }
 
 fn line_spans<'a>(l: &'a StoredLine, state: &State, t: &Theme, is_current: bool) -> Vec<Span<'a>> {
