@@ -20,7 +20,10 @@ fn main() {
         let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).expect("create the log"));
         let mut written = 0u64;
         while written < mb << 20 {
+            // A GitHub-style group every thousand lines: the index finds their sections as it goes.
             let text = match lines % 20 {
+                _ if lines.is_multiple_of(1000) => format!("##[group]Run step {}", lines / 1000),
+                _ if lines % 1000 == 999 => "##[endgroup]".to_string(),
                 3 => format!("\x1b[32mPASS\x1b[0m test/suite_{lines}.test.js (12 ms)"),
                 7 => format!("\x1b[31merror\x1b[0m: request {lines} failed with status 503 after 3 retries"),
                 _ => format!("2026-11-22T10:00:00Z INFO settlement worker processed batch {lines} of the ledger in 42ms"),
@@ -46,6 +49,9 @@ fn main() {
         log.index_bytes() / 1024,
         log.index_bytes() as f64 * 100.0 / bytes as f64
     );
+    let (sections, _) = log.sections();
+    println!("sections found while indexing: {} (one per thousand lines expected: {})", sections.len(), lines.div_ceil(1000));
+    assert_eq!(sections.len() as u64, lines.div_ceil(1000), "every group found");
     let last_page = Instant::now();
     let page = log.read(log.len().saturating_sub(50), 50).expect("the last page");
     println!("last page (50 lines) read in {:.3} ms", last_page.elapsed().as_secs_f64() * 1000.0);

@@ -34,7 +34,7 @@ async fn opened_long_log() -> Cockpit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_line_of_a_log_longer_than_the_view_keeps_is_one_key_away() {
     let mut c = opened_long_log().await;
-    assert!(c.screen().contains("LAST-MARKER"), "{}", c.screen());
+    c.until("the end of the log shown", LIMIT, |s| flightdeck_screen(s).contains("LAST-MARKER")).await;
     assert!(c.screen().contains(&format!("{} lines", LINES + 5)), "{}", c.screen());
     c.press("g");
     c.until("the top of the log read from disk", LIMIT, |s| s.current_log().is_some_and(|l| l.store.first_seq() == 0)).await;
@@ -150,12 +150,26 @@ fn v_hands_the_terminal_to_the_pager_and_takes_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("flightdeck.toml");
     std::fs::write(&config, "[[pipelines.p.stages]]\nname = \"build\"\nrun = \"seq 1 500\"\n").unwrap();
-    // A pager that writes down its arguments and the key it reads from the terminal.
+    // A pager that writes down its arguments and the key it reads from the terminal (its input is
+    // the log, as with `less` reading a pipe), then the text it was given.
     let seen = dir.path().join("pager-saw");
+    let text = dir.path().join("pager-text");
     let pager = dir.path().join("pager.sh");
-    std::fs::write(&pager, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}\nIFS= read -r key\necho \"key:$key\" >> {0}\n", seen.display()))
-        .unwrap();
+    std::fs::write(
+        &pager,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}\nIFS= read -r key < /dev/tty\ncat > {1}\necho \"key:$key\" >> {0}\n",
+            seen.display(),
+            text.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&pager, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // An editor that writes down its arguments and the file's first line.
+    let edited = dir.path().join("editor-saw");
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}\nsed -n 2p \"$2\" >> {0}\n", edited.display())).unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let data = dir.path().join("data");
     let (config, data_s) = (config.display().to_string(), data.display().to_string());
     let _stops = support::supervision::StopsSupervisor(data.clone());
@@ -166,6 +180,8 @@ fn v_hands_the_terminal_to_the_pager_and_takes_it_back() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // SAFETY: set before the cockpit this test starts reads its environment.
     unsafe { std::env::set_var("PAGER", pager.display().to_string()) };
+    // SAFETY: as above.
+    unsafe { std::env::set_var("VISUAL", editor.display().to_string()) };
     let mut t = support::pty::Term::spawn(&["--config", &config, "--data-dir", &data_s]);
     t.wait_for("#1", "the run listed");
     t.send("\r");
@@ -181,13 +197,27 @@ fn v_hands_the_terminal_to_the_pager_and_takes_it_back() {
         std::fs::read_to_string(&seen).is_ok_and(|s| s.contains("key:"))
     });
     let said = std::fs::read_to_string(&seen).unwrap();
-    let mut lines = said.lines();
-    let at: u64 = lines.next().unwrap().trim_start_matches('+').parse().unwrap();
+    let at: u64 = said.lines().next().unwrap().trim_start_matches('+').parse().unwrap();
     assert!((230..=250).contains(&at), "the pager starts at the line in view: {said}");
-    let copy = lines.next().unwrap();
     assert!(said.contains("key:typed-into-the-pager"), "the pager got every key: {said}");
-    let copy = std::path::PathBuf::from(copy);
-    support::supervision::wait_until(Duration::from_secs(20), "the copy removed once the pager ended", || !copy.exists());
+    // Its input was the whole log, plain: the command's line, the 500 numbers, the exit line.
+    let given = std::fs::read_to_string(&text).unwrap();
+    let lines: Vec<&str> = given.lines().collect();
+    assert_eq!(lines.len(), 502, "{given}");
+    assert_eq!((lines[1], lines[500]), ("1", "500"));
+    assert!(!given.contains('\u{1b}'), "no escape sequences");
+    t.wait_for("Runs (1)", "the cockpit drawn again");
+    // `V`: the editor over a copy of the log, at the same line; the copy goes when it ends.
+    t.send("V");
+    support::supervision::wait_until(Duration::from_secs(20), "the editor ran", || {
+        std::fs::read_to_string(&edited).is_ok_and(|s| s.lines().count() >= 3)
+    });
+    let said = std::fs::read_to_string(&edited).unwrap();
+    let mut words = said.lines();
+    assert_eq!(words.next().unwrap().trim_start_matches('+').parse::<u64>().unwrap(), at, "{said}");
+    let copy = std::path::PathBuf::from(words.next().unwrap());
+    assert_eq!(words.next(), Some("1"), "the copy holds the log: {said}");
+    support::supervision::wait_until(Duration::from_secs(20), "the copy removed once the editor ended", || !copy.exists());
     t.wait_for("Runs (1)", "the cockpit drawn again");
     t.send("q");
     t.wait_exit();
@@ -209,4 +239,77 @@ async fn the_log_of_a_job_that_never_ran_is_empty_not_an_error() {
     c.until("the log read", LIMIT, |s| s.pending_log.is_none() && s.current_log().is_some()).await;
     assert!(c.state.toasts.iter().all(|t| !t.text.contains("cannot read")), "{:?}", c.state.toasts);
     assert!(c.screen().contains("skipped"), "{}", c.screen());
+}
+
+/// The cockpit opened on a job that has already written megabytes and is still running (executed
+/// by the supervisor): it follows from near the end instead of reading the log from its start,
+/// the lines before are read from disk when shown, and every line keeps its number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_with_a_long_log_is_followed_from_near_its_end_with_every_line_numbered() {
+    const WRITTEN: u64 = 400_000;
+    let config = r#"
+[[pipelines.long.stages]]
+name = "build"
+run = "seq 1 400000 | sed 's/^/line /'; while [ ! -e go ]; do sleep 0.05; done; seq 1 1000 | sed 's/^/after /'"
+"#;
+    let mut c = Cockpit::new(config, 200, 40);
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    let (dir, data) = (c.dir.path().to_path_buf(), c.dir.path().join("data"));
+    let _stops = support::supervision::StopsSupervisor(data.clone());
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .current_dir(&dir)
+        .args(["--config", &dir.join("flightdeck.toml").display().to_string(), "--data-dir", &data.display().to_string()])
+        .args(["run", "long", "--yes"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // The supervisor runs it; wait until the job has written its first part and waits.
+    let deadline = std::time::Instant::now() + LIMIT;
+    let log = loop {
+        let rec = c.runner.store().load(&RunRef::local(1));
+        if let Some(p) = rec.ok().and_then(|r| c.runner.store().log_path(&r, "build")) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run was never recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let count = |p: &std::path::Path| std::fs::read(p).map(|b| b.iter().filter(|c| **c == b'\n').count() as u64).unwrap_or(0);
+    let deadline = std::time::Instant::now() + LIMIT;
+    while count(&log) < WRITTEN + 1 {
+        assert!(std::time::Instant::now() < deadline, "the job never wrote its lines to {}", log.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = count(&log);
+    assert!(std::fs::metadata(&log).unwrap().len() > 8 << 20, "more than the follower skips over");
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    flightdeck::ci::CiProvider::watch(&c.runner, stop.clone());
+    c.until("the run followed and its log known to its end", LIMIT, |s| {
+        s.run(&RunRef::local(1)).and_then(|r| r.logs.get("build")).is_some_and(|l| l.end_line() == before)
+    })
+    .await;
+    let held = c.state.run(&RunRef::local(1)).unwrap().logs["build"].store.first_seq();
+    assert!(held > WRITTEN / 2, "followed from near the end, not from line 0 (first line held: {held})");
+    c.press("<enter><left><enter>");
+    assert_eq!(c.state.focus, Pane::Log);
+    c.until("the last line written shown", LIMIT, |s| flightdeck_screen(s).contains("line 400000")).await;
+    // The first lines, skipped by the follower, read from disk.
+    c.press("g");
+    c.until("the first line from disk", LIMIT, |s| flightdeck_screen(s).contains("│line 1 ") || flightdeck_screen(s).contains("│line 1\n"))
+        .await;
+
+    // The job goes on: the new lines are numbered as the file numbers them.
+    std::fs::write(dir.join("go"), "").unwrap();
+    c.until("the run ends", LIMIT, |s| s.run(&RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Success)).await;
+    c.press("G");
+    let total = count(&log);
+    c.until("every line counted", LIMIT, |s| s.current_log().is_some_and(|l| l.end_line() == total)).await;
+    c.press("/re:^after 500$<enter>");
+    c.until("the search done", LIMIT, |s| s.log.search.as_ref().is_some_and(|x| x.running.is_none() && !x.matches.is_empty())).await;
+    let found = c.state.log.search.as_ref().unwrap().matches.clone();
+    let on_disk = flightdeck::logstore::index::LogFile::open(&log).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(on_disk.read(found[0], 1).unwrap()[0].bytes, b"after 500", "line {} is that line on disk", found[0]);
+    c.until("that line shown", LIMIT, |s| flightdeck_screen(s).contains("after 500")).await;
+    stop.cancel();
 }

@@ -38,7 +38,10 @@ async fn opened() -> Cockpit {
     c.until("the run succeeds", LIMIT, |s| s.run(&RunRef::local(1)).is_some_and(|r| r.record.status == RunStatus::Success)).await;
     c.press("<enter><left><enter>");
     assert_eq!(c.state.focus, Pane::Log);
-    c.until("both sections known from the log on disk", LIMIT, |s| s.current_log().is_some_and(|l| l.sections.len() == 2)).await;
+    c.until("both sections known to their ends", LIMIT, |s| {
+        s.current_log().is_some_and(|l| l.sections.len() == 2 && l.sections.iter().all(|x| x.end.is_some()))
+    })
+    .await;
     c
 }
 
@@ -50,7 +53,7 @@ async fn sections_fold_and_unfold_and_a_match_inside_a_folded_one_unfolds_it() {
     // The first lines are the command; then the group (three lines), then the section to its end.
     let g = spans[0].0;
     assert_eq!(spans, vec![(g, Some(g + 2), "Install".to_string()), (g + 3, Some(g + 4 + BODY), "Big section".to_string())]);
-    assert!(screen(&c.state).contains("AFTER-BIG"));
+    assert!(screen(&c.state).contains("AFTER-BIG"), "{}", c.screen());
 
     // Everything folded: the end of the log shows the command, both headers and the last line,
     // which lie further apart than any window: the lines on screen are read on their own.
@@ -110,4 +113,51 @@ fn a_marked_range_of_lines_is_copied_to_the_clipboard() {
     t.wait_for("copied", "the toast");
     t.send("q");
     t.wait_exit();
+}
+
+/// Live lines and windows read from disk meet without losing a line's number: the disk ahead of
+/// the live stream, behind it, or the view elsewhere while lines arrive.
+#[test]
+fn live_lines_and_windows_from_disk_keep_every_line_numbered() {
+    use flightdeck::app::action::{Action, LogWindow};
+    use flightdeck::app::update::update;
+    use flightdeck::ci::RunEvent;
+    use flightdeck::logstore::{RawLine, Stream};
+    let raw = |range: std::ops::Range<u64>| -> Vec<RawLine> {
+        range.map(|n| RawLine { ts_ms: n as i64, stream: Stream::Out, bytes: format!("l{n}").into_bytes() }).collect()
+    };
+    let mut st = support::fixtures::state(80, 24);
+    let run = RunRef::local(3);
+    let live = |st: &mut flightdeck::app::state::State, range: std::ops::Range<u64>| {
+        update(st, Action::Run(RunEvent::Log { run: RunRef::local(3), job: "live".into(), lines: raw(range) }));
+    };
+    let window = |st: &mut flightdeck::app::state::State, from: u64, to: u64, total: u64| {
+        let w = LogWindow { lines: raw(from..to), total, sections: None };
+        update(st, Action::LogWindowLoaded { request: None, run: RunRef::local(3), job: "live".into(), from, result: Ok(w) });
+    };
+    let text = |st: &flightdeck::app::state::State, n: u64| st.run(&run).unwrap().logs["live"].line(n).map(|l| l.text.to_string());
+    live(&mut st, 0..10);
+    // The disk is ahead of the live stream: the next live lines it already has are not added again.
+    window(&mut st, 5, 12, 12);
+    live(&mut st, 10..15);
+    assert_eq!((text(&st, 11), text(&st, 12), text(&st, 14)), (Some("l11".into()), Some("l12".into()), Some("l14".into())));
+    assert_eq!(st.run(&run).unwrap().logs["live"].end_line(), 15);
+    // A window read while following that ends before the live lines held is not taken.
+    window(&mut st, 8, 13, 13);
+    assert_eq!(text(&st, 14), Some("l14".into()));
+    // The view went up the log: live lines are counted, not put after the window.
+    st.log.follow = false;
+    window(&mut st, 0, 3, 15);
+    live(&mut st, 15..17);
+    let log = &st.run(&run).unwrap().logs["live"];
+    assert_eq!((log.store.end_seq(), log.end_line()), (3, 17));
+    // Back at the end, the window behind the live stream, which then goes on.
+    st.log.follow = true;
+    window(&mut st, 10, 16, 16);
+    live(&mut st, 17..18);
+    assert_eq!(text(&st, 15), Some("l15".into()));
+    assert_eq!(st.run(&run).unwrap().logs["live"].end_line(), 18);
+    window(&mut st, 10, 18, 18);
+    live(&mut st, 18..20);
+    assert_eq!((text(&st, 17), text(&st, 19)), (Some("l17".into()), Some("l19".into())));
 }

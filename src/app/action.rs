@@ -53,6 +53,12 @@ pub enum Action {
         lines: Vec<(u64, RawLine)>,
         for_filter: bool,
     },
+    /// The sections of a log on disk, with their version (none: not to be had).
+    LogSectionsLoaded {
+        run: RunRef,
+        job: String,
+        sections: Option<Box<(u64, crate::logstore::sections::Sections)>>,
+    },
     /// Lines read for the clipboard (as shown, without colours), from line `from`.
     LogReadForCopy {
         from: u64,

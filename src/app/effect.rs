@@ -40,6 +40,11 @@ pub enum Effect {
         lines: Vec<u64>,
         for_filter: bool,
     },
+    /// Read the sections of a job's log on disk.
+    LoadLogSections {
+        run: RunRef,
+        job: String,
+    },
     /// Read lines of a job's log on disk for the clipboard.
     ReadLogForCopy {
         run: RunRef,
@@ -60,12 +65,10 @@ pub enum Effect {
         line: u64,
         editor: bool,
     },
-    /// Hand the terminal to the pager or editor over `file` (a sanitised copy of a log), then take
-    /// it back and remove the file.
+    /// Hand the terminal to the pager or editor at `line`, then take it back.
     HandOver {
-        file: std::path::PathBuf,
+        to: Outside,
         line: u64,
-        editor: bool,
     },
     /// Put text on the user's clipboard (OSC 52, written by the cockpit at the user's request).
     Clipboard(String),
@@ -117,4 +120,14 @@ pub enum Effect {
     InjectFault(String),
     /// Leave the event loop (the loop cancels local runs and restores the terminal).
     Quit,
+}
+
+/// Where a log goes when the terminal is handed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outside {
+    /// The user's pager, reading the log's text (sanitised, without colours) from a pipe as it is
+    /// written from the job's log file: it shows at once, whatever the log's size.
+    Pager { log: std::path::PathBuf },
+    /// The user's editor, over `copy`: a sanitised copy of the log, removed afterwards.
+    Editor { copy: std::path::PathBuf },
 }

@@ -22,6 +22,10 @@ pub struct JobLog {
     pub folded: BTreeSet<u64>,
     /// Lines on screen that the window does not hold (either side of a long folded section).
     pub extra: BTreeMap<u64, StoredLine>,
+    /// Lines of the live stream received so far: the number of the next live line.
+    pub live_end: u64,
+    /// The sections are being read from disk.
+    pub sections_loading: bool,
 }
 
 /// A log whose whole text is on disk, seen through a window.
@@ -38,8 +42,10 @@ impl JobLog {
         JobLog::with_store(LogStore::new(caps.max_lines, caps.max_bytes))
     }
 
+    /// A log whose stream so far is what `store` holds.
     pub fn with_store(store: LogStore) -> JobLog {
         JobLog {
+            live_end: store.end_seq(),
             store,
             from_disk: false,
             file: None,
@@ -47,6 +53,7 @@ impl JobLog {
             sections_version: 0,
             folded: BTreeSet::new(),
             extra: BTreeMap::new(),
+            sections_loading: false,
         }
     }
 
@@ -69,9 +76,10 @@ impl JobLog {
     /// Sections read from disk, when newer than those known. Ignored when the live lines have
     /// gone past what was read (the next read brings them).
     pub fn take_sections(&mut self, version: u64, sections: Sections) {
+        // The version is kept either way: it is asked for again only when it changes.
+        self.sections_version = version;
         if sections.upto() >= self.sections.upto() {
             self.sections = sections;
-            self.sections_version = version;
             let sections = &self.sections;
             self.folded.retain(|l| sections.starting_at(*l).is_some());
         }
@@ -84,12 +92,12 @@ impl JobLog {
 
     /// One past the last line of the log.
     pub fn end_line(&self) -> u64 {
-        self.file.as_ref().map_or(self.store.end_seq(), |f| f.total.max(self.store.end_seq()))
+        self.file.as_ref().map_or(self.store.end_seq(), |f| f.total.max(self.store.end_seq())).max(self.live_end)
     }
 
     /// Whether the store holds the end of the log, so that live lines belong in it.
     pub fn at_end(&self) -> bool {
-        self.file.as_ref().is_none_or(|f| self.store.end_seq() >= f.total)
+        self.store.end_seq() >= self.end_line()
     }
 }
 

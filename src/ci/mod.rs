@@ -21,6 +21,9 @@ pub enum RunEvent {
     Updated(Box<RunRecord>),
     /// New log lines of one job.
     Log { run: RunRef, job: String, lines: Vec<RawLine> },
+    /// A job's log already held this many lines when following began: they are on disk (read
+    /// through its index when shown), and the `Log` events that follow continue from there.
+    LogSkipped { run: RunRef, job: String, lines: u64 },
     /// Something went wrong that the user must hear about (e.g. a log could not be written).
     Problem { run: Option<RunRef>, message: String },
 }

@@ -139,6 +139,13 @@ impl EffectRunner {
                         }
                     }
                 }
+                Effect::LoadLogSections { run, job } => {
+                    let sections = match ci.log_file(run.clone(), job.clone()).await {
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.sections(&path)).await.ok().and_then(Result::ok),
+                        None => None,
+                    };
+                    Action::LogSectionsLoaded { run, job, sections }
+                }
                 Effect::ReadLogForCopy { run, job, from, count } => {
                     let result = match ci.log_file(run, job).await {
                         Some(path) => tokio::task::spawn_blocking(move || log_files.window(&path, Some(from), count, u64::MAX))
@@ -160,21 +167,26 @@ impl EffectRunner {
                 }
                 Effect::Clipboard(_) | Effect::HandOver { .. } => return,
                 Effect::OpenLog { run, job, line, editor } => {
-                    let copied = match ci.log_file(run.clone(), job.clone()).await {
-                        Some(path) => {
-                            tokio::task::spawn_blocking(move || log_files.plain_copy(&path)).await.unwrap_or_else(|e| Err(e.to_string()))
-                        }
+                    use crate::app::effect::Outside;
+                    let to = match ci.log_file(run.clone(), job.clone()).await {
+                        // A pager reads the log as it is written to it; an editor needs a file.
+                        Some(log) if !editor => Ok(Outside::Pager { log }),
+                        Some(path) => tokio::task::spawn_blocking(move || log_files.plain_copy(&path))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()))
+                            .map(|copy| Outside::Editor { copy }),
                         None => Err("this log is not on disk; only what is on screen can be shown".into()),
                     };
-                    match (copied, &terminal) {
-                        (Ok(file), Some(t)) => {
-                            let _ = t.send(Effect::HandOver { file, line, editor });
+                    match (to, &terminal) {
+                        (Ok(to), Some(t)) => {
+                            let _ = t.send(Effect::HandOver { to, line });
                             return;
                         }
-                        (Ok(file), None) => {
-                            let _ = std::fs::remove_file(file);
+                        (Ok(Outside::Editor { copy }), None) => {
+                            let _ = std::fs::remove_file(copy);
                             return;
                         }
+                        (Ok(_), None) => return,
                         (Err(e), _) => Action::Failed(e),
                     }
                 }

@@ -61,6 +61,14 @@ impl LogFiles {
         })
     }
 
+    /// The log's sections as indexed now, and their version.
+    pub fn sections(&self, path: &Path) -> Result<Box<(u64, crate::logstore::sections::Sections)>, String> {
+        self.with(path, |log| {
+            let (sections, version) = log.sections();
+            Ok(Box::new((version, sections.clone())))
+        })
+    }
+
     /// These lines (each read on its own: they are the matches on screen, far apart).
     pub fn lines(&self, path: &Path, wanted: &[u64]) -> Result<Vec<(u64, RawLine)>, String> {
         self.with(path, |log| {

@@ -187,12 +187,14 @@ async fn event_loop(
             _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }
             Some(request) = terminal_rx.recv() => match request {
                 Effect::Clipboard(text) => guard.copy_to_clipboard(&text),
-                Effect::HandOver { file, line, editor } => {
+                Effect::HandOver { to, line } => {
                     // Nothing of flightdeck reads the terminal while the other program has it.
                     input.pause();
-                    let ran = guard.hand_over(&file, line, editor);
+                    let ran = guard.hand_over(&to, line);
                     input.resume();
-                    let _ = std::fs::remove_file(&file);
+                    if let crate::app::effect::Outside::Editor { copy } = &to {
+                        let _ = std::fs::remove_file(copy);
+                    }
                     if let Err(e) = ran {
                         state.toast_error(e);
                     }

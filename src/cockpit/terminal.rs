@@ -3,6 +3,8 @@
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::Once;
 
+use crate::app::effect::Outside;
+
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute, queue};
@@ -92,20 +94,37 @@ impl TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Gives the terminal to the user's pager or editor over `file`, at `line`, and takes it back
-    /// when that ends: the screen is then drawn again whole.
-    pub fn hand_over(&mut self, file: &std::path::Path, line: u64, editor: bool) -> Result<(), String> {
+    /// Gives the terminal to the user's pager or editor at `line`, and takes it back when that
+    /// ends: the screen is then drawn again whole.
+    pub fn hand_over(&mut self, to: &Outside, line: u64) -> Result<(), String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let program = if editor {
-            env("VISUAL").or_else(|| env("EDITOR")).unwrap_or_else(|| "vi".into())
-        } else {
-            env("PAGER").unwrap_or_else(|| "less".into())
+        let program = match to {
+            Outside::Editor { .. } => env("VISUAL").or_else(|| env("EDITOR")).unwrap_or_else(|| "vi".into()),
+            Outside::Pager { .. } => env("PAGER").unwrap_or_else(|| "less".into()),
         };
         let _ = self.terminal.backend_mut().flush();
         restore();
-        // The program's own words (`less -R`) are split by the shell, as git does; the file is an
+        // The program's own words (`less -R`) are split by the shell, as git does; a file is an
         // argument, never part of the command text.
-        let status = std::process::Command::new("sh").arg("-c").arg(format!("{program} +{line} \"$1\"")).arg("sh").arg(file).status();
+        let mut command = std::process::Command::new("sh");
+        let status = match to {
+            Outside::Editor { copy } => command.arg("-c").arg(format!("{program} +{line} \"$1\"")).arg("sh").arg(copy).status(),
+            Outside::Pager { log } => {
+                command.arg("-c").arg(format!("{program} +{line}")).stdin(std::process::Stdio::piped());
+                command.spawn().and_then(|mut child| {
+                    let feeding = child.stdin.take().map(|stdin| {
+                        let log = log.clone();
+                        std::thread::spawn(move || feed_plain(&log, stdin))
+                    });
+                    let status = child.wait();
+                    // A pager that quit early closed the pipe: the feeder stops at its next write.
+                    if let Some(f) = feeding {
+                        let _ = f.join();
+                    }
+                    status
+                })
+            }
+        };
         let back = crossterm::terminal::enable_raw_mode()
             .and_then(|_| execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, cursor::Hide))
             .and_then(|_| self.terminal.clear());
@@ -117,6 +136,19 @@ impl TerminalGuard {
             Err(e) => Err(format!("cannot start `{program}`: {e}")),
         }
     }
+}
+
+/// Writes a job's log as the view shows it (sanitised, without colours) into `out`, a line at a
+/// time, until the end or until the reader goes away.
+fn feed_plain(log: &std::path::Path, out: impl Write) -> io::Result<()> {
+    let mut reader = io::BufReader::with_capacity(1 << 16, std::fs::File::open(log)?);
+    let mut out = BufWriter::with_capacity(1 << 16, out);
+    let mut line = Vec::new();
+    while crate::logstore::index::read_line_capped(&mut reader, &mut line, crate::logstore::index::LINE_CAP)? > 0 {
+        let raw = crate::logstore::index::decode(&line);
+        writeln!(out, "{}", crate::logstore::sanitize::plain_line(&raw.bytes))?;
+    }
+    out.flush()
 }
 
 impl Drop for TerminalGuard {

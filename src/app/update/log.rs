@@ -91,10 +91,23 @@ pub(crate) fn ensure_window(state: &mut State) -> Option<Effect> {
 /// A window of a long log, read from disk: it replaces what the store held.
 pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u64, result: Result<crate::app::action::LogWindow, String>) {
     let caps = state.log_caps;
+    let following = state.log.follow;
     let Some(view) = state.run_mut(run) else { return };
     let finished = view.record.job(job).is_some_and(|j| j.status.is_terminal());
     let log = view.logs.entry(job.to_string()).or_insert_with(|| JobLog::new(caps));
     match result {
+        // The live lines held reach further than this window, read while following: they stay
+        // (a file written after its lines were sent lags behind them).
+        Ok(window) if following && log.store.end_seq() >= log.live_end && from + (window.lines.len() as u64) < log.store.end_seq() => {
+            if let Some(f) = log.file.as_mut() {
+                f.loading = None;
+                f.total = f.total.max(window.total);
+            }
+            if let Some(s) = window.sections {
+                let (version, sections) = *s;
+                log.take_sections(version, sections);
+            }
+        }
         Ok(window) => {
             let mut store = LogStore::starting_at(caps.max_lines, caps.max_bytes, from);
             for l in &window.lines {

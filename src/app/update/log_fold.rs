@@ -31,7 +31,7 @@ pub(crate) fn toggle_fold(state: &mut State) -> Vec<Effect> {
         }
     }
     state.dirty = true;
-    ensure_window(state).into_iter().collect()
+    Vec::new()
 }
 
 /// `Z`: unfolds every section when one is folded, else folds them all.
@@ -51,7 +51,7 @@ pub(crate) fn toggle_all_folds(state: &mut State) -> Vec<Effect> {
         state.log.top = log.folds().shown(top);
     }
     state.dirty = true;
-    ensure_window(state).into_iter().collect()
+    Vec::new()
 }
 
 /// Unfolds what hides `line`, so that it can be shown.
@@ -93,4 +93,35 @@ pub(crate) fn screen_lines_loaded(state: &mut State, run: &RunRef, job: &str, li
 fn current_log_mut(state: &mut State) -> Option<&mut JobLog> {
     let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
     state.run_mut(&run)?.logs.get_mut(&job)
+}
+
+/// The sections of a log on disk not read yet (a log followed from near its end, or opened while
+/// its job ran) are asked for, apart from any window.
+pub(crate) fn ensure_sections(state: &mut State) -> Option<Effect> {
+    let (run, job) = (state.current_run()?.record.id.clone(), state.current_job()?.key.clone());
+    let log = state.run_mut(&run)?.logs.get_mut(&job)?;
+    if log.file.is_none() || log.sections_version != 0 || log.sections_loading {
+        return None;
+    }
+    log.sections_loading = true;
+    Some(Effect::LoadLogSections { run, job })
+}
+
+/// Sections read from disk (none: the log has no file, or it could not be read; not asked again).
+pub(crate) fn sections_loaded(
+    state: &mut State,
+    run: &RunRef,
+    job: &str,
+    sections: Option<Box<(u64, crate::logstore::sections::Sections)>>,
+) {
+    let Some(log) = state.run_mut(run).and_then(|v| v.logs.get_mut(job)) else { return };
+    log.sections_loading = false;
+    match sections {
+        Some(s) => {
+            let (version, sections) = *s;
+            log.take_sections(version, sections);
+        }
+        None => log.sections_version = u64::MAX,
+    }
+    state.dirty = true;
 }

@@ -41,6 +41,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut effects = reduce(state, action);
     // Whatever moved the log view, the lines it now shows are read from disk if not held.
     effects.extend(ensure_window(state));
+    effects.extend(ensure_sections(state));
     effects.extend(ensure_filter_lines(state));
     effects
 }
@@ -181,7 +182,11 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
                 return ensure_filter_lines(state).into_iter().collect();
             }
             screen_lines_loaded(state, &run, &job, lines);
-            ensure_window(state).into_iter().collect()
+            Vec::new()
+        }
+        Action::LogSectionsLoaded { run, job, sections } => {
+            sections_loaded(state, &run, &job, sections);
+            Vec::new()
         }
         Action::LogReadForCopy { from, result } => match result {
             Ok(lines) => copied(state, from, lines).into_iter().collect(),

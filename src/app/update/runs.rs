@@ -27,6 +27,20 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             }
             fx
         }
+        RunEvent::LogSkipped { run, job, lines } => {
+            let caps = state.log_caps;
+            if let Some(view) = state.run_mut(&run) {
+                let entry = view.logs.entry(job).or_insert_with(|| JobLog::new(caps));
+                // Only a log not begun yet starts further on: its first lines are read from disk.
+                if entry.store.end_seq() == 0 && entry.live_end == 0 && !entry.from_disk {
+                    entry.store = LogStore::starting_at(caps.max_lines, caps.max_bytes, lines);
+                    entry.file = Some(LogFileView { total: lines, loading: None });
+                    entry.live_end = lines;
+                }
+            }
+            state.dirty = true;
+            Vec::new()
+        }
         RunEvent::Log { run, job, lines } => {
             let caps = state.log_caps;
             let selected = state.selected_run == Some(run.clone()) && state.selected_job.as_deref() == Some(job.as_str());
@@ -38,20 +52,26 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             if entry.from_disk {
                 return Vec::new(); // a finished job's log already read from disk
             }
-            if !entry.at_end() {
+            // Lines come numbered by their place in the stream; the store takes those that
+            // continue it (a window read from disk may already hold some of them).
+            let n = lines.len() as u64;
+            let start = entry.live_end;
+            entry.live_end += n;
+            let end = entry.store.end_seq();
+            if end < start || end >= start + n {
                 // The view holds a window further up a long log: the new lines are counted, and
                 // read from disk when the view gets to them.
                 if let Some(f) = entry.file.as_mut() {
-                    f.total += lines.len() as u64;
+                    f.total = f.total.max(entry.live_end);
                 }
-                if selected && !state.log.follow {
-                    state.log.new_lines += lines.len() as u64;
+                if selected && !state.log.follow && end < start {
+                    state.log.new_lines += n;
                     state.dirty = true;
                 }
                 return Vec::new();
             }
-            let before = entry.store.end_seq();
-            for l in &lines {
+            let before = end;
+            for l in &lines[(end - start) as usize..] {
                 entry.push_raw(l.ts_ms, l.stream, &l.bytes);
             }
             // Lines the store let go of are still in the job's log on disk (local runs).
@@ -69,8 +89,13 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
                     }
                     None => Vec::new(),
                 };
+                let on_disk = entry.file.is_some();
                 if let Some(s) = state.log.search.as_mut() {
-                    s.matches.retain(|m| *m >= first);
+                    // A search of the store forgets what the store let go of; one of the whole
+                    // log on disk keeps every match.
+                    if !on_disk {
+                        s.matches.retain(|m| *m >= first);
+                    }
                     s.matches.extend(new_matches);
                 }
                 if !state.log.follow {

@@ -17,7 +17,7 @@ pub struct JobFindings {
     pub errors: Vec<ReportError>,
 }
 use crate::domain::{RunRecord, RunRef};
-use crate::logstore::{RawLine, Stream};
+use crate::logstore::RawLine;
 
 #[derive(Clone, Debug)]
 pub struct RunStore {
@@ -334,11 +334,7 @@ pub fn parse_log(bytes: &[u8]) -> (Vec<RawLine>, usize) {
             break;
         };
         consumed += chunk.len();
-        let mut parts = body.splitn(3, |&b| b == b' ');
-        let ts = parts.next().and_then(|t| std::str::from_utf8(t).ok()).and_then(|t| t.parse().ok()).unwrap_or(0);
-        let stream = parts.next().and_then(|s| s.first().copied()).map(Stream::from_code).unwrap_or(Stream::Out);
-        let bytes = parts.next().unwrap_or(&[]).to_vec();
-        lines.push(RawLine { ts_ms: ts, stream, bytes });
+        lines.push(crate::logstore::index::decode(body));
     }
     (lines, consumed)
 }
@@ -346,6 +342,7 @@ pub fn parse_log(bytes: &[u8]) -> (Vec<RawLine>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logstore::Stream;
 
     #[test]
     fn log_format_round_trips_arbitrary_bytes() {

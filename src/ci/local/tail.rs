@@ -20,16 +20,28 @@ const CHUNK: u64 = 1024 * 1024;
 /// write (16 MiB) and its framing.
 const LONGEST: u64 = 17 * 1024 * 1024;
 
+/// A log longer than this when following begins is followed from its last chunk (with
+/// `from_the_end`): the lines before are counted, not sent.
+const SKIP_OVER: u64 = 8 * CHUNK;
+
 pub struct Tailer {
     run: RunRef,
     record_sig: Option<(u64, SystemTime)>,
     offsets: HashMap<String, u64>,
     behind: bool,
+    /// A long log is followed from near its end (the cockpit reads the rest from disk); a reader
+    /// that prints every line starts at the beginning.
+    from_the_end: bool,
 }
 
 impl Tailer {
     pub fn new(run: RunRef) -> Tailer {
-        Tailer { run, record_sig: None, offsets: HashMap::new(), behind: false }
+        Tailer { run, record_sig: None, offsets: HashMap::new(), behind: false, from_the_end: false }
+    }
+
+    /// A tailer that sends only the last chunk of a log already long, after a `LogSkipped`.
+    pub fn from_the_end(run: RunRef) -> Tailer {
+        Tailer { from_the_end: true, ..Tailer::new(run) }
     }
 
     /// Whether the last poll left lines unread (poll again without waiting).
@@ -58,11 +70,21 @@ impl Tailer {
             let Some(path) = store.log_path(&rec, &job.key) else {
                 continue;
             };
-            let offset = self.offsets.entry(job.key.clone()).or_insert(0);
             let Ok(mut f) = std::fs::File::open(&path) else {
                 continue;
             };
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if !self.offsets.contains_key(&job.key) {
+                let mut start = 0;
+                if self.from_the_end && len > SKIP_OVER {
+                    let (at, lines) =
+                        lines_before(&mut f, len - CHUNK).map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
+                    let _ = events.send(RunEvent::LogSkipped { run: self.run.clone(), job: job.key.clone(), lines });
+                    start = at;
+                }
+                self.offsets.insert(job.key.clone(), start);
+            }
+            let offset = self.offsets.entry(job.key.clone()).or_insert(0);
             if len <= *offset {
                 continue;
             }
@@ -102,6 +124,26 @@ impl Tailer {
         }
         Ok(finished)
     }
+}
+
+/// The lines that end before `limit`, and the offset just after the last of them.
+fn lines_before(f: &mut std::fs::File, limit: u64) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let (mut at, mut lines, mut after_last) = (0u64, 0u64, 0u64);
+    while at < limit {
+        let want = (limit - at).min(CHUNK) as usize;
+        let n = f.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        for nl in memchr::memchr_iter(b'\n', &buf[..n]) {
+            lines += 1;
+            after_last = at + nl as u64 + 1;
+        }
+        at += n as u64;
+    }
+    Ok((after_last, lines))
 }
 
 impl LocalRunner {
@@ -145,7 +187,7 @@ impl LocalRunner {
                     if (is_new || first) && !tailers.contains_key(&id) {
                         match store.load(&id) {
                             Ok(rec) if !rec.status.is_terminal() => {
-                                tailers.insert(id.clone(), Tailer::new(id));
+                                tailers.insert(id.clone(), Tailer::from_the_end(id));
                             }
                             Ok(rec) if is_new => {
                                 let _ = runner.inner.events.send(RunEvent::Updated(Box::new(rec)));
