@@ -315,8 +315,15 @@ async fn a_hundred_megabyte_log_is_read_whole() {
     gh.set_log(id, "build", &line.repeat(count));
     gh.advance_until_settled(id);
     let run = flightdeck::ci::github::run_ref("gh", REPO, id);
-    let lines = p.read_log(run, "build".into()).await.unwrap();
+    let lines = p.read_log(run.clone(), "build".into()).await.unwrap();
     assert_eq!(lines.len(), count);
+    // Spooled to disk as it arrives: every line, numbered and stamped as the whole log parses.
+    let spool = tempfile::tempdir().unwrap();
+    let path = provider(&gh).cached_in(spool.path()).log_file(run, "build".into()).await.expect("spooled");
+    let log = flightdeck::logstore::index::LogFile::open(&path).unwrap();
+    assert_eq!(log.len(), count as u64);
+    assert_eq!(log.read(count as u64 - 1, 1).unwrap()[0], lines[count - 1]);
+    assert_eq!(log.read(count as u64 / 2, 1).unwrap()[0], lines[count / 2]);
 }
 
 /// Builds a value from a JSON text (a test helper for the CLI's `--json`).

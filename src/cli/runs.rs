@@ -188,9 +188,12 @@ pub(super) async fn logs(
         let mut out = std::io::stdout().lock();
         for j in rec.jobs.iter().filter(|j| job.as_ref().is_none_or(|k| &j.key == k)) {
             let mut print = |l: RawLine| writeln!(out, "{}", printer.format(&j.key, &l)).is_ok();
-            // A local log is streamed from its file, so a log of any size takes little memory.
+            // A log on disk (a local one, or a remote one spooled there as it downloads) is
+            // streamed from its file, so a log of any size takes little memory.
             let read_on = if run.local_number().is_some() {
                 ci.local.store().stream_log(&rec, &j.key, &mut print)?
+            } else if let Some(path) = ci.registry.log_file(run.clone(), j.key.clone()).await {
+                crate::ci::local::stream_log_file(&path, &mut print)?
             } else {
                 ci.registry.read_log(run.clone(), j.key.clone()).await?.into_iter().all(&mut print)
             };

@@ -14,8 +14,10 @@ use crate::logstore::sanitize;
 const API_VERSION: &str = "2022-11-28";
 /// Longest a request may take before the server is taken to hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most a log or artifact download may be.
+/// The most a log or artifact download held in memory may be.
 pub const DOWNLOAD_LIMIT: u64 = 512 * 1024 * 1024;
+/// The most a job's log spooled to disk may be (it is written as it arrives, never held whole).
+pub const SPOOL_LIMIT: u64 = 8 * 1024 * 1024 * 1024;
 /// Without a Retry-After, how long a secondary limit is waited out.
 const SECONDARY_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -229,6 +231,22 @@ impl Api {
     /// Downloads what the API redirects to (a job's log, an artifact's zip): the API is asked with
     /// the token, the storage host without it. At most `limit` bytes.
     pub async fn download(&self, path: &str, limit: u64) -> Result<bytes::Bytes, GhError> {
+        let mut out = Vec::new();
+        self.download_into(path, limit, &mut |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        Ok(out.into())
+    }
+
+    /// Downloads `path` a chunk at a time into `sink` (which may refuse one), at most `limit` bytes.
+    pub async fn download_into(
+        &self,
+        path: &str,
+        limit: u64,
+        sink: &mut (dyn FnMut(&[u8]) -> Result<(), GhError> + Send),
+    ) -> Result<(), GhError> {
         let resp = self.send(self.request(Method::GET, path)).await?;
         let resp = if resp.status().is_redirection() {
             let location = resp
@@ -252,15 +270,16 @@ impl Api {
         if !status.is_success() {
             return Err(error_of(status, &resp.bytes().await.unwrap_or_default()));
         }
-        let mut out = Vec::new();
+        let mut received = 0u64;
         let mut resp = resp;
         while let Some(chunk) = resp.chunk().await.map_err(|e| GhError::Unreachable(e.to_string()))? {
-            if out.len() as u64 + chunk.len() as u64 > limit {
+            received += chunk.len() as u64;
+            if received > limit {
                 return Err(GhError::TooLarge(format!("{path} is larger than {} MiB", limit / (1024 * 1024))));
             }
-            out.extend_from_slice(&chunk);
+            sink(&chunk)?;
         }
-        Ok(out.into())
+        Ok(())
     }
 }
 

@@ -6,20 +6,62 @@ use crate::logstore::{RawLine, Stream};
 
 /// The lines of a job's log as GitHub serves it (`2026-11-29T10:00:00.1234567Z text`).
 pub fn parse(text: &[u8]) -> Vec<RawLine> {
+    let mut parser = Parser::default();
     let mut out = Vec::new();
-    let mut last_ms = 0;
-    for raw in text.split(|b| *b == b'\n') {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
-        if raw.is_empty() {
-            continue;
-        }
-        let (ts_ms, rest) = split_time(raw).unwrap_or((last_ms, raw));
-        last_ms = ts_ms;
-        let (stream, bytes) = classify(rest);
-        out.push(RawLine { ts_ms, stream, bytes });
-    }
+    parser.feed(text, &mut out);
+    parser.finish(&mut out);
     out
+}
+
+/// The same, a piece at a time (a log downloaded straight to disk): lines split across pieces
+/// are joined.
+#[derive(Default)]
+pub struct Parser {
+    last_ms: i64,
+    carry: Vec<u8>,
+}
+
+impl Parser {
+    pub fn feed(&mut self, piece: &[u8], out: &mut Vec<RawLine>) {
+        let Some(last_nl) = memchr::memrchr(b'\n', piece) else {
+            self.carry.extend_from_slice(piece);
+            return;
+        };
+        let whole: &[u8] = if self.carry.is_empty() {
+            &piece[..last_nl]
+        } else {
+            self.carry.extend_from_slice(&piece[..last_nl]);
+            &self.carry
+        };
+        let mut last_ms = self.last_ms;
+        for raw in whole.split(|b| *b == b'\n') {
+            if let Some(line) = one_line(raw, &mut last_ms) {
+                out.push(line);
+            }
+        }
+        self.last_ms = last_ms;
+        self.carry = piece[last_nl + 1..].to_vec();
+    }
+
+    /// The last line, when the log does not end with a newline.
+    pub fn finish(&mut self, out: &mut Vec<RawLine>) {
+        let rest = std::mem::take(&mut self.carry);
+        if let Some(line) = one_line(&rest, &mut self.last_ms) {
+            out.push(line);
+        }
+    }
+}
+
+fn one_line(raw: &[u8], last_ms: &mut i64) -> Option<RawLine> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
+    if raw.is_empty() {
+        return None;
+    }
+    let (ts_ms, rest) = split_time(raw).unwrap_or((*last_ms, raw));
+    *last_ms = ts_ms;
+    let (stream, bytes) = classify(rest);
+    Some(RawLine { ts_ms, stream, bytes })
 }
 
 fn split_time(line: &[u8]) -> Option<(i64, &[u8])> {
@@ -70,6 +112,21 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_fed_in_pieces_reads_as_the_whole() {
+        let log = "\u{feff}2026-11-29T10:00:00.1234567Z ##[group]Run npm test\r\n2026-11-29T10:00:01.0000000Z > jest\nno stamp\n2026-11-29T10:00:02.0000000Z last, no newline";
+        let whole = parse(log.as_bytes());
+        for size in [1, 2, 3, 7, 64] {
+            let (mut parser, mut out) = (Parser::default(), Vec::new());
+            for piece in log.as_bytes().chunks(size) {
+                parser.feed(piece, &mut out);
+            }
+            parser.finish(&mut out);
+            assert_eq!(out, whole, "pieces of {size} bytes");
+        }
+        assert_eq!(whole.len(), 4);
+    }
 
     #[test]
     fn timestamps_groups_and_annotations() {

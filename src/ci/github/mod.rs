@@ -481,13 +481,13 @@ impl CiProvider for GithubProvider {
             if path.is_file() {
                 return Some(path);
             }
-            let lines = self.job_log(repo, gh_job).await.ok()?;
-            let mut bytes = Vec::new();
-            for l in &lines {
-                crate::ci::local::encode_line(&mut bytes, l);
+            match self.spool_log(repo, gh_job.id, &path).await {
+                Ok(()) => Some(path),
+                Err(e) => {
+                    tracing::warn!("the log of GitHub job {} could not be kept on disk: {e}", gh_job.id);
+                    None
+                }
             }
-            crate::util::replace_file(&path, &bytes).ok()?;
-            Some(path)
         }
         .boxed()
     }
@@ -512,3 +512,4 @@ mod deployments;
 mod dispatch;
 mod evidence;
 mod reviews;
+mod spool;

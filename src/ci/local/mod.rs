@@ -33,7 +33,7 @@ use crate::util::{format_duration, now_ms};
 use execute::drive;
 use store::OwnerLock;
 pub use store::RunStore;
-pub use store::encode_line;
+pub use store::{encode_line, stream_log_file};
 pub use tail::Tailer;
 
 /// A queued run whose executor never took its lock within this time is considered lost.

@@ -198,27 +198,8 @@ impl RunStore {
     /// Hands a job's log to `each`, line by line from the file, until it returns false; false when
     /// it stopped early.
     pub fn stream_log(&self, rec: &RunRecord, job: &str, each: &mut dyn FnMut(RawLine) -> bool) -> Result<bool, CiError> {
-        use std::io::BufRead;
         let path = self.log_path(rec, job).ok_or_else(|| CiError::NoSuchJob { run: rec.id.clone(), job: job.to_string() })?;
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-            Err(e) => return Err(CiError::storage(format!("cannot read {}", path.display()), e)),
-        };
-        let mut reader = io::BufReader::with_capacity(256 * 1024, file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
-            if n == 0 {
-                return Ok(true);
-            }
-            for l in parse_log(&line).0 {
-                if !each(l) {
-                    return Ok(false);
-                }
-            }
-        }
+        stream_log_file(&path, each)
     }
 
     fn findings_path(&self, rec: &RunRecord, job: &str) -> Option<PathBuf> {
@@ -326,6 +307,31 @@ pub fn encode_line(out: &mut Vec<u8>, line: &RawLine) {
 
 /// Parses complete lines; returns them and how many bytes were consumed (a partial last line is
 /// left for the next read when following a file that is still being written).
+/// Streams a log file in the job log format, a line at a time (a missing file is an empty log);
+/// false when `each` stopped it.
+pub fn stream_log_file(path: &std::path::Path, each: &mut dyn FnMut(RawLine) -> bool) -> Result<bool, CiError> {
+    use std::io::BufRead;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(CiError::storage(format!("cannot read {}", path.display()), e)),
+    };
+    let mut reader = io::BufReader::with_capacity(256 * 1024, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| CiError::storage(format!("cannot read {}", path.display()), e))?;
+        if n == 0 {
+            return Ok(true);
+        }
+        for l in parse_log(&line).0 {
+            if !each(l) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
 pub fn parse_log(bytes: &[u8]) -> (Vec<RawLine>, usize) {
     let mut lines = Vec::new();
     let mut consumed = 0;
