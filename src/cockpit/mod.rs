@@ -167,21 +167,25 @@ async fn event_loop(
     loop {
         let wants_clock = state.needs_clock();
         let draw_at = last_draw + FRAME_INTERVAL;
+        // A keypress is answered at once, not at the next frame's turn: the frame cap is for what
+        // streams in (a flood of log lines), not for the person typing.
+        let mut typed = false;
         tokio::select! {
+            // In this order (`biased`): keys, signals and hand-overs, the frame due, the clocks,
+            // and only then what streams in — a flood of log lines never makes the person wait,
+            // and a branch always ready cannot starve those before it.
+            biased;
             ev = input.events.recv() => match ev {
                 Some(Ok(ev)) => if let Some(a) = translate(ev) {
                     // The clock only ticks while something moves; a keypress may decide a change
                     // under a time-bound policy, so it carries the current time.
                     state.now = jiff::Timestamp::now().max(state.now);
-                    dispatch(state, a)
+                    dispatch(state, a);
+                    typed = true;
                 },
                 Some(Err(e)) => { tracing::error!("terminal input failed: {e}"); break; }
                 None => break,
             },
-            Some(a) = action_rx.recv() => dispatch(state, a),
-            Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
-            _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
-            _ = outbox_clock.tick(), if notifying => dispatch(state, Action::NotificationsDue),
             _ = sigterm.recv() => { signalled = Some(libc::SIGTERM); dispatch(state, Action::Terminate) }
             _ = sighup.recv() => { signalled = Some(libc::SIGHUP); dispatch(state, Action::Terminate) }
             _ = sigint.recv() => { signalled = Some(libc::SIGINT); dispatch(state, Action::Terminate) }
@@ -203,18 +207,30 @@ async fn event_loop(
                 _ => {}
             },
             _ = tokio::time::sleep_until(draw_at), if state.dirty => {}
+            _ = clock.tick(), if wants_clock => dispatch(state, Action::Tick(jiff::Timestamp::now())),
+            _ = outbox_clock.tick(), if notifying => dispatch(state, Action::NotificationsDue),
+            Some(a) = action_rx.recv() => dispatch(state, a),
+            Some(ev) = run_rx.recv() => dispatch(state, Action::Run(ev)),
         }
-        // Drain whatever else is already waiting, then draw once.
-        while let Ok(a) = action_rx.try_recv() {
-            dispatch(state, a);
-        }
-        while let Ok(ev) = run_rx.try_recv() {
-            dispatch(state, Action::Run(ev));
+        // Drain what else is waiting, for at most half a frame, then draw once (after a keypress,
+        // draw first): the next keypress is looked at before the rest of a backlog.
+        if !typed {
+            let until = Instant::now() + FRAME_INTERVAL / 2;
+            while Instant::now() < until
+                && let Ok(a) = action_rx.try_recv()
+            {
+                dispatch(state, a);
+            }
+            while Instant::now() < until
+                && let Ok(ev) = run_rx.try_recv()
+            {
+                dispatch(state, Action::Run(ev));
+            }
         }
         if state.quit {
             break;
         }
-        if state.dirty && last_draw.elapsed() >= FRAME_INTERVAL {
+        if state.dirty && (typed || last_draw.elapsed() >= FRAME_INTERVAL) {
             guard.draw(|f| crate::ui::render(f, state))?;
             state.dirty = false;
             last_draw = Instant::now();

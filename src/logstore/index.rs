@@ -46,7 +46,8 @@ pub struct LogFile {
     indexed: u64,
     /// Where section markers may be, and the sections found in the lines they name.
     candidates: Candidates,
-    marker_lines: Vec<u64>,
+    /// Lines where a marker may be, with the offset each starts at.
+    marker_lines: Vec<(u64, u64)>,
     /// The line being indexed holds a candidate (found before its newline was read).
     pending_marker: bool,
     /// Marker lines parsed into `sections` so far.
@@ -139,7 +140,7 @@ impl LogFile {
                     self.pending_marker = true;
                 }
                 if std::mem::take(&mut self.pending_marker) && self.marker_lines.len() < 2 * MAX_SECTIONS {
-                    self.marker_lines.push(self.lines);
+                    self.marker_lines.push((self.lines, self.indexed));
                 }
                 self.lines += 1;
                 self.indexed = at + nl as u64 + 1;
@@ -159,25 +160,13 @@ impl LogFile {
 
     /// Reads the marker lines found since the last look, and takes their sections.
     fn parse_markers(&mut self) -> io::Result<()> {
-        let new = self.marker_lines.len() - self.parsed;
-        if new > 0 {
-            let mut reader: Option<(BufReader<At>, u64)> = None;
+        if self.parsed < self.marker_lines.len() {
             let mut buf = Vec::new();
-            for i in self.parsed..self.marker_lines.len() {
-                let line = self.marker_lines[i];
-                // Near the last one read: read on; far: seek through the index.
-                let (r, at) = match reader.take() {
-                    Some((mut r, at)) if line >= at && line - at < 2 * EVERY => {
-                        for _ in at..line {
-                            read_line_capped(&mut r, &mut buf, 0)?;
-                        }
-                        (r, line)
-                    }
-                    _ => (self.reader_at(line)?, line),
-                };
-                let mut r = r;
-                read_line_capped(&mut r, &mut buf, LINE_CAP)?;
-                reader = Some((r, at + 1));
+            let mut at = At::new(&self.file, 0)?;
+            for &(line, offset) in &self.marker_lines[self.parsed..] {
+                at.pos = offset;
+                let mut reader = BufReader::with_capacity(4096, &mut at);
+                read_line_capped(&mut reader, &mut buf, LINE_CAP)?;
                 if let Some(m) = marker(&decode(&buf).bytes) {
                     self.sections.observe_marker(line, m);
                 }

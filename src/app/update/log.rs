@@ -99,9 +99,12 @@ pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u6
         // The live lines held reach further than this window, read while following: they stay
         // (a file written after its lines were sent lags behind them).
         Ok(window) if following && log.store.end_seq() >= log.live_end && from + (window.lines.len() as u64) < log.store.end_seq() => {
+            let live = !finished && log.live_end > 0;
             if let Some(f) = log.file.as_mut() {
                 f.loading = None;
-                f.total = f.total.max(window.total);
+                if !live {
+                    f.total = f.total.max(window.total);
+                }
             }
             if let Some(s) = window.sections {
                 let (version, sections) = *s;
@@ -116,7 +119,11 @@ pub(crate) fn window_loaded(state: &mut State, run: &RunRef, job: &str, from: u6
             log.store = store;
             log.extra.clear();
             log.from_disk |= finished;
-            log.file = Some(LogFileView { total: window.total.max(from + window.lines.len() as u64), loading: None });
+            // While the job runs, its live lines say where the log ends: a file read ahead of them
+            // would send the view chasing the disk instead of following the stream.
+            let read_to = from + window.lines.len() as u64;
+            let total = if !finished && log.live_end > 0 { window.total.min(read_to.max(log.live_end)) } else { window.total.max(read_to) };
+            log.file = Some(LogFileView { total, loading: None });
             if let Some(s) = window.sections {
                 let (version, sections) = *s;
                 log.take_sections(version, sections);

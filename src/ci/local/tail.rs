@@ -20,6 +20,8 @@ const CHUNK: u64 = 1024 * 1024;
 /// write (16 MiB) and its framing.
 const LONGEST: u64 = 17 * 1024 * 1024;
 
+/// Lines per event.
+const BATCH: usize = 8_192;
 /// A log longer than this when following begins is followed from its last chunk (with
 /// `from_the_end`): the lines before are counted, not sent.
 const SKIP_OVER: u64 = 8 * CHUNK;
@@ -107,8 +109,13 @@ impl Tailer {
             }
             let (lines, used) = parse_log(&buf);
             *offset += used as u64;
-            if !lines.is_empty() {
+            // In batches a reader takes in a few milliseconds: a cockpit answers a keypress
+            // between two, however fast the job writes.
+            let mut lines = lines;
+            while !lines.is_empty() {
+                let rest = lines.split_off(lines.len().min(BATCH));
                 let _ = events.send(RunEvent::Log { run: self.run.clone(), job: job.key.clone(), lines });
+                lines = rest;
             }
         }
         self.behind = more;
