@@ -13,6 +13,7 @@ pub mod cockpit;
 pub mod config;
 pub mod delivery;
 pub mod demo;
+pub mod deploy;
 pub mod domain;
 pub mod findings;
 pub mod identity;

@@ -1,0 +1,4 @@
+//! Deployments: what is deployed where and whether it matches what git says — Argo CD
+//! Applications, read and acted on through the Argo CD API server or the Kubernetes API.
+
+pub mod argocd;
