@@ -170,14 +170,15 @@ impl Cluster {
         Ok(kc.contexts.into_iter().map(|c| c.name).collect())
     }
 
-    async fn timed<T>(&self, f: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, ArgoError> {
+    /// A call with the cluster's deadline: a hanging API server becomes an error.
+    pub(crate) async fn timed<T>(&self, f: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, ArgoError> {
         match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r.map_err(ArgoError::from),
             Err(_) => Err(ArgoError::Timeout(self.timeout.as_secs().max(1))),
         }
     }
 
-    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
+    pub(crate) fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
         match ns {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
             None => Api::all_with(self.client.clone(), ar),
@@ -235,19 +236,22 @@ impl Cluster {
     }
 
     async fn can_i(&self, ns: &str, name: &str, subresource: Option<&str>) -> Result<Access, ArgoError> {
+        self.access(ResourceAttributes {
+            group: Some("argoproj.io".into()),
+            resource: Some("rollouts".into()),
+            subresource: subresource.map(str::to_string),
+            verb: Some("patch".into()),
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Asks the API server whether the user may do what `attributes` say (SelfSubjectAccessReview).
+    pub(crate) async fn access(&self, attributes: ResourceAttributes) -> Result<Access, ArgoError> {
         let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    group: Some("argoproj.io".into()),
-                    resource: Some("rollouts".into()),
-                    subresource: subresource.map(str::to_string),
-                    verb: Some("patch".into()),
-                    namespace: Some(ns.into()),
-                    name: Some(name.into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+            spec: SelfSubjectAccessReviewSpec { resource_attributes: Some(attributes), ..Default::default() },
             ..Default::default()
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());

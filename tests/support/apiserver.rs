@@ -39,11 +39,11 @@ pub struct Received {
 }
 
 #[derive(Clone, Debug)]
-struct WatchEvent {
+pub struct WatchEvent {
     rv: u64,
-    kind: &'static str,
-    kind_name: &'static str,
-    object: Value,
+    pub kind: &'static str,
+    pub kind_name: &'static str,
+    pub object: Value,
 }
 
 #[derive(Default)]
@@ -143,6 +143,11 @@ impl ApiDouble {
 
     pub fn get(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
         self.store.lock().unwrap().objects.get(&(plural.to_string(), ns.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every change from now on, as watchers see it (a scripted controller follows these).
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
+        self.events.subscribe()
     }
 
     /// Every request received so far (and forgets them).

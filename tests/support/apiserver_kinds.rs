@@ -49,6 +49,26 @@ pub const KINDS: &[Kind] = &[
         status_subresource: true,
         short: &["rs"],
     },
+    // Argo CD's, as its CRDs declare them (no status subresource: the controller and the API
+    // server write status with the object).
+    Kind {
+        group: "argoproj.io",
+        version: "v1alpha1",
+        kind: "Application",
+        plural: "applications",
+        namespaced: true,
+        status_subresource: false,
+        short: &["app", "apps"],
+    },
+    Kind {
+        group: "argoproj.io",
+        version: "v1alpha1",
+        kind: "AppProject",
+        plural: "appprojects",
+        namespaced: true,
+        status_subresource: false,
+        short: &["appproj", "appprojs"],
+    },
     Kind { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, status_subresource: true, short: &["po"] },
     Kind { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true, status_subresource: false, short: &["ev"] },
     Kind { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, status_subresource: true, short: &["ns"] },

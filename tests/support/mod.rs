@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod argocd_controller;
 pub mod cli_env;
 pub mod cockpit;
 pub mod fake_ci;
@@ -9,6 +10,7 @@ pub mod fake_rollouts;
 pub mod fixtures;
 pub mod github;
 pub mod http1;
+pub mod kubectl;
 pub mod nginx;
 pub mod notify_env;
 pub mod peak;

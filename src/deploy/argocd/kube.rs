@@ -1,0 +1,123 @@
+//! The Kubernetes way in, for teams without access to the Argo CD API server: Applications read,
+//! watched and written with the user's own kubeconfig identity, in the namespace Argo CD keeps
+//! them in. What the API server would do for an action is done here (see `ops`), and the
+//! cluster's RBAC decides who may (asked beforehand with a SelfSubjectAccessReview).
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::authorization::v1::ResourceAttributes;
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::{WatchStreamExt, watcher};
+
+use super::model::App;
+use super::ops::{self, AppAction, Seen};
+use crate::argo::client::{Access, ArgoError, Cluster, FIELD_MANAGER};
+
+/// Where Argo CD keeps its Applications unless told otherwise.
+pub const DEFAULT_NAMESPACE: &str = "argocd";
+
+pub fn application_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"), "applications")
+}
+
+/// A change seen on the watch of the Applications.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppUpdate {
+    /// The watch (re)started: this is the whole set.
+    Reset(Vec<App>),
+    Apply(Box<App>),
+    Delete(String),
+    /// The watch failed; it starts again with backoff.
+    Error(String),
+}
+
+#[derive(Clone)]
+pub struct KubeApps {
+    cluster: Cluster,
+    namespace: String,
+}
+
+fn read(obj: &DynamicObject) -> Result<App, ArgoError> {
+    let value = serde_json::to_value(obj).map_err(|e| ArgoError::Api { code: 0, message: format!("unreadable Application: {e}") })?;
+    App::from_json(value).map_err(|message| ArgoError::Api { code: 0, message })
+}
+
+impl KubeApps {
+    pub fn new(cluster: Cluster, namespace: Option<&str>) -> KubeApps {
+        KubeApps { cluster, namespace: namespace.unwrap_or(DEFAULT_NAMESPACE).to_string() }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub async fn list(&self) -> Result<Vec<App>, ArgoError> {
+        let api = self.cluster.api(&application_resource(), Some(&self.namespace));
+        let list = self.cluster.timed(api.list(&ListParams::default())).await?;
+        list.items.iter().map(read).collect()
+    }
+
+    pub async fn get(&self, name: &str) -> Result<App, ArgoError> {
+        let api = self.cluster.api(&application_resource(), Some(&self.namespace));
+        read(&self.cluster.timed(api.get(name)).await?)
+    }
+
+    /// Whether the user may change the Application (every action is a patch of it).
+    pub async fn may_change(&self, name: &str) -> Result<Access, ArgoError> {
+        self.cluster
+            .access(ResourceAttributes {
+                group: Some("argoproj.io".into()),
+                resource: Some("applications".into()),
+                verb: Some("patch".into()),
+                namespace: Some(self.namespace.clone()),
+                name: Some(name.into()),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Reads the app afresh, refuses if it moved on since `seen` (what the user looked at),
+    /// plans the action as Argo CD would and writes it. The write carries the version just read:
+    /// a change in between makes the API server refuse it (409), and nothing is sent again.
+    pub async fn act(&self, name: &str, action: &AppAction, seen: Option<&Seen>, user: &str) -> Result<(App, String), ArgoError> {
+        let app = self.get(name).await?;
+        if let Some(changed) = seen.and_then(|s| s.changed(&app)) {
+            return Err(ArgoError::Refused(format!("{name} moved on since you looked ({changed}); look again")));
+        }
+        let now = jiff::Timestamp::now().to_string();
+        let write = ops::plan(&app, action, user, &now).map_err(ArgoError::Refused)?;
+        let api = self.cluster.api(&application_resource(), Some(&self.namespace));
+        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        let written = self.cluster.timed(api.patch(name, &pp, &Patch::Merge(&write.patch))).await?;
+        Ok((read(&written)?, write.summary))
+    }
+
+    /// The Applications as they change: the whole set when the watch (re)starts, then each change.
+    pub fn watch(&self) -> impl Stream<Item = AppUpdate> + Send + use<> {
+        let api = self.cluster.api(&application_resource(), Some(&self.namespace));
+        let mut buffer: Vec<App> = Vec::new();
+        watcher(api, watcher::Config::default().page_size(250)).default_backoff().filter_map(move |ev| {
+            let out = match ev {
+                Ok(watcher::Event::Init) => {
+                    buffer.clear();
+                    None
+                }
+                Ok(watcher::Event::InitApply(o)) => {
+                    match read(&o) {
+                        Ok(app) => buffer.push(app),
+                        Err(e) => tracing::warn!("an Application could not be read: {e}"),
+                    }
+                    None
+                }
+                Ok(watcher::Event::InitDone) => Some(AppUpdate::Reset(std::mem::take(&mut buffer))),
+                Ok(watcher::Event::Apply(o)) => Some(match read(&o) {
+                    Ok(app) => AppUpdate::Apply(Box::new(app)),
+                    Err(e) => AppUpdate::Error(e.to_string()),
+                }),
+                Ok(watcher::Event::Delete(o)) => Some(AppUpdate::Delete(o.metadata.name.unwrap_or_default())),
+                Err(e) => Some(AppUpdate::Error(e.to_string())),
+            };
+            futures::future::ready(out)
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! A scripted Argo CD application controller over the Kubernetes API double: it takes up the
+//! `operation` a sync or rollback sets, runs it (`status.operationState`), and when done writes
+//! the history entry, the sync and health status, and removes the operation — as Argo CD's
+//! controller does. `hold` keeps operations running (to test what happens meanwhile); `progress`
+//! keeps a synced app Progressing until released. A refresh annotation is taken and removed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+
+use super::apiserver::ApiDouble;
+
+pub struct ScriptedArgoCd {
+    pub hold: Arc<AtomicBool>,
+    pub progress: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScriptedArgoCd {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ScriptedArgoCd {
+    pub fn start(api: Arc<ApiDouble>, namespace: &str) -> ScriptedArgoCd {
+        let (hold, progress) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let mut events = api.subscribe();
+        let (h, p, ns) = (hold.clone(), progress.clone(), namespace.to_string());
+        let task = tokio::spawn(async move {
+            loop {
+                // Every change to an Application is looked at; a release of `hold` or `progress`
+                // is a tick (see `release`).
+                let Ok(ev) = events.recv().await else { return };
+                if ev.kind_name != "applications" && ev.kind_name != "appprojects" {
+                    continue;
+                }
+                let Some(name) = ev.object["metadata"]["name"].as_str().map(str::to_string) else { continue };
+                let Some(mut app) = api.get("applications", &ns, &name) else { continue };
+                if step(&mut app, h.load(Ordering::SeqCst), p.load(Ordering::SeqCst)) {
+                    api.put(app);
+                }
+            }
+        });
+        ScriptedArgoCd { hold, progress, task }
+    }
+
+    /// Lets held operations finish (and Progressing apps become Healthy): the next change to the
+    /// app moves it on; `api.modify` of anything on it is such a change.
+    pub fn release(&self, api: &ApiDouble, namespace: &str, name: &str) {
+        self.hold.store(false, Ordering::SeqCst);
+        self.progress.store(false, Ordering::SeqCst);
+        api.modify("applications", namespace, name, |a| a["metadata"]["labels"]["tick"] = json!(now()));
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+/// One look at one app, as the controller's reconcile would; whether it changed.
+fn step(app: &mut Value, hold: bool, progress: bool) -> bool {
+    let mut changed = false;
+    let annotations = app["metadata"]["annotations"].as_object_mut();
+    if let Some(a) = annotations
+        && a.remove("argocd.argoproj.io/refresh").is_some()
+    {
+        a.remove("argocd.argoproj.io/refresh-timestamp");
+        app["status"]["reconciledAt"] = json!(now());
+        changed = true;
+    }
+    let op = app.get("operation").filter(|o| !o.is_null()).cloned();
+    let phase = app.pointer("/status/operationState/phase").and_then(Value::as_str).map(str::to_string);
+    match (op, phase.as_deref()) {
+        (Some(op), None) => {
+            app["status"]["operationState"] =
+                json!({"phase": "Running", "message": "one or more tasks are running", "startedAt": now(), "operation": op});
+            changed = true;
+        }
+        (Some(_), Some("Terminating")) => {
+            let state = &mut app["status"]["operationState"];
+            state["phase"] = json!("Failed");
+            state["message"] = json!("Operation terminated");
+            state["finishedAt"] = json!(now());
+            app.as_object_mut().map(|o| o.remove("operation"));
+            changed = true;
+        }
+        (Some(op), Some("Running")) if !hold => {
+            finish(app, &op, progress);
+            changed = true;
+        }
+        (None, Some(_)) if !progress && app.pointer("/status/health/status") == Some(&json!("Progressing")) => {
+            app["status"]["health"] = json!({"status": "Healthy"});
+            changed = true;
+        }
+        _ => {}
+    }
+    changed
+}
+
+/// The operation done: what it deployed is the app's revision, recorded in its history.
+fn finish(app: &mut Value, op: &Value, progress: bool) {
+    let sync = &op["sync"];
+    let revision = sync["revision"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| app.pointer("/status/sync/revision").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| "HEAD".into());
+    let resources: Vec<Value> = app["status"]["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| json!({"group": r["group"], "version": r["version"], "kind": r["kind"], "namespace": r["namespace"],
+                                "name": r["name"], "status": "Synced", "message": format!("{} configured", r["name"].as_str().unwrap_or(""))}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let state = &mut app["status"]["operationState"];
+    state["phase"] = json!("Succeeded");
+    state["message"] = json!("successfully synced (all tasks run)");
+    state["finishedAt"] = json!(now());
+    state["syncResult"] = json!({"revision": revision, "resources": resources});
+    if sync["dryRun"] != json!(true) {
+        let history = app["status"]["history"].as_array().cloned().unwrap_or_default();
+        let id = history.iter().filter_map(|h| h["id"].as_i64()).max().unwrap_or(-1) + 1;
+        let source = if sync["source"].is_null() { app["spec"]["source"].clone() } else { sync["source"].clone() };
+        let mut history = history;
+        history.push(json!({"id": id, "revision": revision, "deployedAt": now(), "source": source, "initiatedBy": op["initiatedBy"]}));
+        app["status"]["history"] = json!(history);
+        app["status"]["sync"] = json!({"status": "Synced", "revision": revision});
+        app["status"]["health"] = json!({"status": if progress { "Progressing" } else { "Healthy" }});
+    }
+    app.as_object_mut().map(|o| o.remove("operation"));
+}
