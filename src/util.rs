@@ -223,3 +223,25 @@ mod tests {
         assert_eq!(format_bytes(1536), "1.5KiB");
     }
 }
+
+/// A credential (an API token), never shown: Debug prints a placeholder; only the request that
+/// carries it reads it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Token {
+        Token(value)
+    }
+
+    /// The value, for the one header that sends it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}

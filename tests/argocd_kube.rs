@@ -14,39 +14,16 @@ use flightdeck::argo::client::{ArgoError, Cluster};
 use flightdeck::deploy::argocd::kube::{AppUpdate, KubeApps};
 use flightdeck::deploy::argocd::ops::{AppAction, Seen, SyncOptions};
 use futures::StreamExt;
-use serde_json::{Value, json};
 use support::apiserver::ApiDouble;
-use support::argocd_controller::ScriptedArgoCd;
+use support::argocd_controller::{HEAD, OLD, ScriptedArgoCd, application};
 use support::kubectl::{Kubectl, text};
 
 const NS: &str = "argocd";
-const OLD: &str = "8f2c1a9d0b7e6f5a4c3b2a1908f7e6d5c4b3a291";
-const HEAD: &str = "1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e";
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn application(name: &str) -> Value {
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "project": "shop",
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "prod"},
-            "source": {"repoURL": "https://git.example/shop.git", "path": name, "targetRevision": "main"}
-        },
-        "status": {
-            "sync": {"status": "OutOfSync", "revision": HEAD},
-            "health": {"status": "Healthy"},
-            "resources": [{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "prod", "name": name, "status": "OutOfSync", "health": {"status": "Healthy"}}],
-            "history": [{"id": 0, "revision": OLD, "deployedAt": "2026-11-28T09:00:00Z",
-                         "source": {"repoURL": "https://git.example/shop.git", "path": name, "targetRevision": "main"},
-                         "initiatedBy": {"username": "alice"}}]
-        }
-    })
-}
 
 async fn setup() -> (Arc<ApiDouble>, KubeApps, ScriptedArgoCd, tempfile::TempDir) {
     let api = Arc::new(ApiDouble::start().await);
-    api.put(application("checkout"));
+    api.put(application(NS, "checkout"));
     let controller = ScriptedArgoCd::start(api.clone(), NS);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("config");
@@ -56,15 +33,7 @@ async fn setup() -> (Arc<ApiDouble>, KubeApps, ScriptedArgoCd, tempfile::TempDir
 }
 
 async fn until(apps: &KubeApps, what: &str, done: impl Fn(&flightdeck::deploy::argocd::App) -> bool) -> flightdeck::deploy::argocd::App {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let app = apps.get("checkout").await.unwrap();
-        if done(&app) {
-            return app;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}\n{app:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::argocd_controller::until_app(what, || async { apps.get("checkout").await.unwrap() }, done).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +148,7 @@ async fn a_write_that_meets_a_change_is_refused_and_the_watch_resumes_after_a_dr
     let first = tokio::time::timeout(LIMIT, watch.next()).await.unwrap().unwrap();
     assert!(matches!(&first, AppUpdate::Reset(all) if all.len() == 1), "{first:?}");
     api.drop_watches();
-    api.put(application("payments"));
+    api.put(application(NS, "payments"));
     // After the drop, the watch lists again or goes on: either way `payments` arrives.
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {

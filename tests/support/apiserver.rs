@@ -141,6 +141,12 @@ impl ApiDouble {
         self.put(obj)
     }
 
+    /// Every object of a kind in a namespace.
+    pub fn list(&self, plural: &str, ns: &str) -> Vec<Value> {
+        let st = self.store.lock().unwrap();
+        st.objects.iter().filter(|((p, n, _), _)| p == plural && n == ns).map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn get(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
         self.store.lock().unwrap().objects.get(&(plural.to_string(), ns.to_string(), name.to_string())).cloned()
     }

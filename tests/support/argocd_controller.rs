@@ -11,6 +11,48 @@ use serde_json::{Value, json};
 
 use super::apiserver::ApiDouble;
 
+/// The revision an app was deployed at before, and the one git now points at.
+pub const OLD: &str = "8f2c1a9d0b7e6f5a4c3b2a1908f7e6d5c4b3a291";
+pub const HEAD: &str = "1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e";
+
+/// An Application out of sync with git (HEAD), deployed once before (OLD), with one Deployment.
+pub fn application(namespace: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "project": "shop",
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "prod"},
+            "source": {"repoURL": "https://git.example/shop.git", "path": name, "targetRevision": "main"}
+        },
+        "status": {
+            "sync": {"status": "OutOfSync", "revision": HEAD},
+            "health": {"status": "Healthy"},
+            "resources": [{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "prod", "name": name, "status": "OutOfSync", "health": {"status": "Healthy"}}],
+            "history": [{"id": 0, "revision": OLD, "deployedAt": "2026-11-28T09:00:00Z",
+                         "source": {"repoURL": "https://git.example/shop.git", "path": name, "targetRevision": "main"},
+                         "initiatedBy": {"username": "alice"}}]
+        }
+    })
+}
+
+/// Reads the app with `read` until `done` holds (a limit of 20 s, then the app as last read).
+pub async fn until_app<Fut: std::future::Future<Output = flightdeck::deploy::argocd::App>>(
+    what: &str,
+    read: impl Fn() -> Fut,
+    done: impl Fn(&flightdeck::deploy::argocd::App) -> bool,
+) -> flightdeck::deploy::argocd::App {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let app = read().await;
+        if done(&app) {
+            return app;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}\n{app:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub struct ScriptedArgoCd {
     pub hold: Arc<AtomicBool>,
     pub progress: Arc<AtomicBool>,
@@ -62,8 +104,7 @@ fn now() -> String {
 /// One look at one app, as the controller's reconcile would; whether it changed.
 fn step(app: &mut Value, hold: bool, progress: bool) -> bool {
     let mut changed = false;
-    let annotations = app["metadata"]["annotations"].as_object_mut();
-    if let Some(a) = annotations
+    if let Some(a) = app.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut)
         && a.remove("argocd.argoproj.io/refresh").is_some()
     {
         a.remove("argocd.argoproj.io/refresh-timestamp");

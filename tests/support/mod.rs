@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod argocd_controller;
+pub mod argocd_server;
 pub mod cli_env;
 pub mod cockpit;
 pub mod fake_ci;

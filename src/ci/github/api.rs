@@ -21,21 +21,7 @@ pub const SPOOL_LIMIT: u64 = 8 * 1024 * 1024 * 1024;
 /// Without a Retry-After, how long a secondary limit is waited out.
 const SECONDARY_BACKOFF: Duration = Duration::from_secs(60);
 
-/// A token, never shown: Debug and Display print a placeholder.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(value: String) -> Token {
-        Token(value)
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(…)")
-    }
-}
+pub use crate::util::Token;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GhError {
@@ -131,7 +117,7 @@ impl Api {
             .header(header::ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION);
         if let Some(t) = &self.token {
-            r = r.bearer_auth(&t.0);
+            r = r.bearer_auth(t.reveal());
         }
         r
     }

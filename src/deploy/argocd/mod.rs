@@ -4,5 +4,6 @@
 pub mod kube;
 pub mod model;
 pub mod ops;
+pub mod server;
 
 pub use model::App;

@@ -179,7 +179,9 @@ pub struct Summary {
 
 impl App {
     /// Reads an Application from its JSON (as either way in serves it).
-    pub fn from_json(value: Value) -> Result<App, String> {
+    pub fn from_json(mut value: Value) -> Result<App, String> {
+        // A field set to null is a field not set (as Kubernetes and Argo CD read it).
+        strip_nulls(&mut value);
         serde_json::from_value(value).map_err(|e| format!("not an Argo CD Application: {e}"))
     }
 
@@ -236,5 +238,16 @@ impl App {
         } else {
             1
         }
+    }
+}
+
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
