@@ -66,6 +66,13 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
         None if kube => providers.push(Arc::new(crate::argo::ArgoProvider::new(Default::default()))),
         None => {}
     }
+    if let Some(settings) = &config.argocd {
+        let production = config.environments.iter().filter(|(_, e)| e.production).map(|(n, _)| n.clone()).collect();
+        match crate::deploy::argocd::provider::ArgoCdProvider::from_settings(settings, production, "flightdeck".into()) {
+            Ok(p) => providers.push(Arc::new(p)),
+            Err(e) => tracing::warn!("Argo CD is configured but cannot be used: {e}"),
+        }
+    }
     crate::delivery::Registry::new(providers)
 }
 

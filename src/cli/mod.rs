@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod apps;
 mod audit;
 mod changes;
 pub mod exit;
@@ -206,6 +207,18 @@ pub enum Cmd {
         json: bool,
         #[command(flatten)]
         kube: releases::KubeTarget,
+    },
+    /// Argo CD Applications, what needs a human first: out of sync in production, degraded, an
+    /// operation failed or under way
+    Apps {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// One Argo CD Application: get, sync, rollback, refresh, terminate, auto-sync
+    App {
+        #[command(subcommand)]
+        command: apps::AppCmd,
     },
     /// One rollout (get), or start rolling out a version (start)
     Rollout {
@@ -426,6 +439,7 @@ fn prints_only(cli: &Cli) -> bool {
                 | Cmd::Findings { .. }
                 | Cmd::Approvals { .. }
                 | Cmd::Rollouts { .. }
+                | Cmd::Apps { .. }
                 | Cmd::Canary { .. }
                 | Cmd::Keys { .. }
                 | Cmd::Completions { .. }
@@ -542,6 +556,8 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir, &config),
         Some(Cmd::Notify { command }) => notify::run(&who, command).await,
         Some(Cmd::Rollouts { json, kube }) => releases::list(&who, &kube, json).await,
+        Some(Cmd::Apps { json }) => apps::list(&who, json).await,
+        Some(Cmd::App { command }) => apps::run(command, &who).await,
         Some(Cmd::Rollout { command }) => releases::run(command, &who).await,
         Some(Cmd::Promote { name, full, evidence, kube, confirm }) => {
             let action = if full { RA::PromoteFull } else { RA::Promote };

@@ -1,6 +1,7 @@
 //! Loading and validating the configuration. Every problem is reported with file, line and key;
 //! nothing is silently ignored.
 
+mod argocd;
 mod ci;
 mod delivery;
 mod diagnostics;
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use argocd::{ArgoCdSettings, RawArgoCd};
 pub use ci::{GITHUB_API, GithubSettings};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
@@ -61,6 +63,8 @@ pub struct Config {
     pub github: Vec<GithubSettings>,
     /// Where notifications go, per `[notify.NAME]`.
     pub notify: Vec<SinkSettings>,
+    /// Argo CD Applications, when `[argocd]` is there.
+    pub argocd: Option<ArgoCdSettings>,
 }
 
 /// A supervisor shared by several accounts: where they connect, and who may.
@@ -388,6 +392,7 @@ impl Config {
         }
         let github = ci::build_github(&mut rep, &raw);
         let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
+        let argocd = argocd::build(&mut rep, raw.argocd.as_ref(), &environments, kubernetes.as_ref());
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {
@@ -425,6 +430,7 @@ impl Config {
             kubernetes,
             github,
             notify,
+            argocd,
         })
     }
 
@@ -435,6 +441,9 @@ impl Config {
         if !self.github.is_empty() {
             // The variables a GitHub token is read from (as `gh` reads them).
             vars.extend(["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"].map(String::from));
+        }
+        if self.argocd.is_some() {
+            vars.push("ARGOCD_AUTH_TOKEN".into());
         }
         for sink in &self.notify {
             vars.extend(sink.kind.secret_env_vars());

@@ -32,6 +32,8 @@ pub struct RawConfig {
     /// Argo Rollouts over the Kubernetes API.
     #[serde(default)]
     pub kubernetes: Option<Spanned<RawKubernetes>>,
+    /// Argo CD Applications.
+    pub argocd: Option<Spanned<super::RawArgoCd>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,

@@ -28,6 +28,33 @@ pub enum RolloutAction {
     TerminateAnalysis {
         run: String,
     },
+    /// Apply what git says (a GitOps application): the whole app or some resources.
+    Sync {
+        #[serde(default)]
+        prune: bool,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default)]
+        force: bool,
+        #[serde(default)]
+        out_of_sync_only: bool,
+        /// A revision other than the app's target.
+        #[serde(default)]
+        revision: Option<String>,
+        /// Only these resources (`KIND/NAME` or `GROUP/KIND/NAMESPACE/NAME`); none: all.
+        #[serde(default)]
+        resources: Vec<String>,
+    },
+    /// Compare with git again (hard: generate the manifests again too).
+    Refresh {
+        hard: bool,
+    },
+    /// Stop the operation (a sync) under way.
+    TerminateOperation,
+    /// Let the GitOps controller sync by itself, or not (a rollback needs it off).
+    AutoSync {
+        on: bool,
+    },
     /// Roll out a new version. `container` picks which containers get it where a rollout has
     /// several; `run` is the pipeline run that built it, recorded with the rollout so that its
     /// promotions are judged by that run's evidence.
@@ -53,6 +80,10 @@ impl RolloutAction {
             RolloutAction::Undo { .. } => "undo",
             RolloutAction::TerminateAnalysis { .. } => "terminate-analysis",
             RolloutAction::Deploy { .. } => "deploy",
+            RolloutAction::Sync { .. } => "sync",
+            RolloutAction::Refresh { .. } => "refresh",
+            RolloutAction::TerminateOperation => "terminate-operation",
+            RolloutAction::AutoSync { .. } => "auto-sync",
         }
     }
 
@@ -69,6 +100,10 @@ impl RolloutAction {
             RolloutAction::Undo { .. } => "rollout.undo",
             RolloutAction::TerminateAnalysis { .. } => "rollout.terminate-analysis",
             RolloutAction::Deploy { .. } => "rollout.deploy",
+            RolloutAction::Sync { .. } => "app.sync",
+            RolloutAction::Refresh { .. } => "app.refresh",
+            RolloutAction::TerminateOperation => "app.terminate-operation",
+            RolloutAction::AutoSync { .. } => "app.auto-sync",
         }
     }
 
@@ -85,6 +120,10 @@ impl RolloutAction {
             RolloutAction::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
             // A new version going out, as when a pipeline starts it.
             RolloutAction::Deploy { .. } => ActionKind::Trigger,
+            RolloutAction::Sync { .. } => ActionKind::Sync,
+            RolloutAction::Refresh { .. } => ActionKind::Refresh,
+            RolloutAction::TerminateOperation => ActionKind::TerminateOperation,
+            RolloutAction::AutoSync { .. } => ActionKind::AutoSync,
         }
     }
 

@@ -40,10 +40,15 @@ pub enum ActionKind {
     Undo,
     Restart,
     TerminateAnalysis,
+    /// A GitOps sync (Argo CD): what git says, applied.
+    Sync,
+    Refresh,
+    TerminateOperation,
+    AutoSync,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 15] = [
+    pub const ALL: [ActionKind; 19] = [
         ActionKind::Trigger,
         ActionKind::Cancel,
         ActionKind::Retry,
@@ -59,6 +64,10 @@ impl ActionKind {
         ActionKind::Undo,
         ActionKind::Restart,
         ActionKind::TerminateAnalysis,
+        ActionKind::Sync,
+        ActionKind::Refresh,
+        ActionKind::TerminateOperation,
+        ActionKind::AutoSync,
     ];
 
     /// Name used in `[environments.X.confirm]`.
@@ -79,6 +88,10 @@ impl ActionKind {
             ActionKind::Undo => "undo",
             ActionKind::Restart => "restart",
             ActionKind::TerminateAnalysis => "terminate-analysis",
+            ActionKind::Sync => "sync",
+            ActionKind::Refresh => "refresh",
+            ActionKind::TerminateOperation => "terminate-operation",
+            ActionKind::AutoSync => "auto-sync",
         }
     }
 
@@ -91,6 +104,10 @@ impl ActionKind {
         use ActionKind::*;
         match (self, production) {
             (Retry | RolloutRetry | Pause | Resume, _) => Tier::YesNo,
+            // Reading git again changes nothing deployed.
+            (Refresh, _) => Tier::YesNo,
+            (Sync | TerminateOperation | AutoSync, false) => Tier::YesNo,
+            (Sync | TerminateOperation | AutoSync, true) => Tier::Typed,
             (Trigger | Cancel | Restart | TerminateAnalysis, false) => Tier::YesNo,
             (Approve | Reject | Promote | PromoteFull | Abort | Undo, false) => Tier::Dialog,
             (Trigger | Promote | Restart | TerminateAnalysis, true) => Tier::Dialog,

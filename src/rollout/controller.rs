@@ -324,7 +324,13 @@ impl Controller {
                 );
             }
             // `check` refused these; a new version starts through `start`.
-            RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. } | RolloutAction::Deploy { .. } => {
+            RolloutAction::Restart
+            | RolloutAction::TerminateAnalysis { .. }
+            | RolloutAction::Deploy { .. }
+            | RolloutAction::Sync { .. }
+            | RolloutAction::Refresh { .. }
+            | RolloutAction::TerminateOperation
+            | RolloutAction::AutoSync { .. } => {
                 return Err(RolloutError::Refused(format!("{name}: {} is not an action on an NGINX canary under way", action.verb())));
             }
         }
@@ -591,6 +597,10 @@ pub fn check(action: &RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result
             nothing(format!("{name}: the stable version already serves 100 %; nothing to undo (nothing was sent)"))
         }
         (RolloutAction::Undo { .. }, p) => refuse(format!("{name} is {}; abort instead of undo while a canary is under way", p.label())),
+        (
+            RolloutAction::Sync { .. } | RolloutAction::Refresh { .. } | RolloutAction::TerminateOperation | RolloutAction::AutoSync { .. },
+            _,
+        ) => refuse(format!("{name} is an NGINX canary, not a GitOps application: {} is for Argo CD", action.verb())),
     }
 }
 

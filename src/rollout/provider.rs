@@ -178,7 +178,12 @@ pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<
         RolloutAction::Abort => "Abort: all traffic goes back to the stable servers (canary 0 %).".into(),
         RolloutAction::Retry => "Retry: starts the steps again from the first one.".into(),
         RolloutAction::Undo { .. } => "Undo: the stable servers get 100 % of the traffic back.".into(),
-        RolloutAction::Restart | RolloutAction::TerminateAnalysis { .. } => {
+        RolloutAction::Restart
+        | RolloutAction::TerminateAnalysis { .. }
+        | RolloutAction::Sync { .. }
+        | RolloutAction::Refresh { .. }
+        | RolloutAction::TerminateOperation
+        | RolloutAction::AutoSync { .. } => {
             return Err(format!("{}: not for NGINX canaries", action.verb()).into());
         }
     };

@@ -4,6 +4,7 @@
 pub mod kube;
 pub mod model;
 pub mod ops;
+pub mod provider;
 pub mod server;
 
 pub use model::App;
