@@ -64,6 +64,11 @@ pub fn offered(state: &State, cmd: Command) -> bool {
         Command::LogMark => !state.log.follow || state.log.search.is_some(),
         Command::Rollout(K::Restart) => offers("restart"),
         Command::Rollout(K::TerminateAnalysis) => offers("terminate-analysis"),
+        // A GitOps application's keys where one is selected; a rollout's steps where it is not.
+        Command::Rollout(K::Sync | K::AutoSync) => offers("sync"),
+        Command::Rollout(K::Refresh | K::HardRefresh) => offers("refresh"),
+        Command::Rollout(K::TerminateOperation) => offers("terminate-operation"),
+        Command::Rollout(K::Promote | K::PromoteFull | K::Pause | K::Resume | K::Abort | K::Retry) => !offers("sync"),
         _ => true,
     }
 }

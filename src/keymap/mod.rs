@@ -143,6 +143,12 @@ pub enum RolloutKey {
     Restart,
     Undo,
     TerminateAnalysis,
+    /// GitOps applications (Argo CD).
+    Sync,
+    Refresh,
+    HardRefresh,
+    TerminateOperation,
+    AutoSync,
 }
 
 pub struct CommandDef {
@@ -337,6 +343,43 @@ pub const COMMANDS: &[CommandDef] = &[
         &["U"],
         "undo",
         "go back: NGINX gives stable all traffic back; Argo asks which revision",
+        true,
+    ),
+    def(C::Rollout(RA::Sync), "app.sync", Context::Rollouts, &["s"], "sync", "sync the Argo CD application with git (asks first)", true),
+    def(
+        C::Rollout(RA::Refresh),
+        "app.refresh",
+        Context::Rollouts,
+        &["o"],
+        "refresh",
+        "compare the Argo CD application with git again",
+        true,
+    ),
+    def(
+        C::Rollout(RA::HardRefresh),
+        "app.hard_refresh",
+        Context::Rollouts,
+        &["O"],
+        "hard refresh",
+        "generate the Argo CD application's manifests again, then compare",
+        true,
+    ),
+    def(
+        C::Rollout(RA::TerminateOperation),
+        "app.terminate",
+        Context::Rollouts,
+        &["C"],
+        "stop sync",
+        "stop the sync (or rollback) running on the Argo CD application",
+        true,
+    ),
+    def(
+        C::Rollout(RA::AutoSync),
+        "app.auto_sync",
+        Context::Rollouts,
+        &["A"],
+        "auto-sync",
+        "turn the Argo CD application's automatic sync on or off",
         true,
     ),
     def(

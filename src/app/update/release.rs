@@ -221,6 +221,8 @@ pub fn preview_op(state: &State, key: RolloutKey) -> Option<Result<Operation, St
             Some(run) => RolloutAction::TerminateAnalysis { run: run.clone() },
             None => return Some(Err(format!("{} has no running analysis", release.reference.short()))),
         },
+        // Auto-sync flips what the app has now (the provider's `seen` says which).
+        RolloutKey::AutoSync => RolloutAction::AutoSync { on: !release.seen.state.ends_with("auto-sync on") },
         other => simple(other)?,
     };
     Some(op_on(state, release, action))
@@ -235,7 +237,18 @@ fn simple(key: RolloutKey) -> Option<RolloutAction> {
         RolloutKey::Abort => RolloutAction::Abort,
         RolloutKey::Retry => RolloutAction::Retry,
         RolloutKey::Restart => RolloutAction::Restart,
-        RolloutKey::Undo | RolloutKey::TerminateAnalysis => return None,
+        RolloutKey::Sync => RolloutAction::Sync {
+            prune: false,
+            dry_run: false,
+            force: false,
+            out_of_sync_only: false,
+            revision: None,
+            resources: Vec::new(),
+        },
+        RolloutKey::Refresh => RolloutAction::Refresh { hard: false },
+        RolloutKey::HardRefresh => RolloutAction::Refresh { hard: true },
+        RolloutKey::TerminateOperation => RolloutAction::TerminateOperation,
+        RolloutKey::Undo | RolloutKey::TerminateAnalysis | RolloutKey::AutoSync => return None,
     })
 }
 

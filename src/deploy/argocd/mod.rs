@@ -1,6 +1,7 @@
 //! Argo CD Applications: the model both ways in share (the API server and the Kubernetes API serve
 //! the same `argoproj.io/v1alpha1` object), how one is judged, and what each action writes.
 
+pub mod actions;
 pub mod kube;
 pub mod model;
 pub mod ops;

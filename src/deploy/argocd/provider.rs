@@ -11,9 +11,10 @@ use jiff::Timestamp;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use super::actions::app_action;
 use super::kube::{AppUpdate, KubeApps};
 use super::model::App;
-use super::ops::{self, AppAction, ResourceRef, SyncOptions};
+use super::ops;
 use super::server::{ServerApps, ServerError, StreamUpdate};
 use crate::argo::client::ArgoError;
 use crate::delivery::{
@@ -234,67 +235,21 @@ fn short(rev: &str) -> &str {
     if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }
 
-/// What the user sees of an app, for the check before an action is sent.
+/// What the user sees of an app, for the check before an action is sent: the revision, the sync
+/// status, the operation (an operation running is the app's own state, not one of ours pending:
+/// stopping it must stay possible) and auto-sync, last (the `A` key flips what it says).
 fn seen_of(app: &App) -> Seen {
-    let op = app.status.operation_state.as_ref().map(|o| o.phase.clone());
+    let op = match (&app.operation, &app.status.operation_state) {
+        (Some(_), Some(o)) => format!("operation {}", o.phase),
+        (Some(_), None) => "operation requested".to_string(),
+        (None, _) => "no operation".to_string(),
+    };
     Seen {
         revision: app.status.sync.revision.clone().unwrap_or_default(),
         step: None,
-        state: format!("{} / auto-sync {}", app.status.sync.status, if app.auto_sync() { "on" } else { "off" }),
-        pending: app.operation.as_ref().map(|_| format!("an operation ({})", op.unwrap_or_else(|| "requested".into()))),
+        state: format!("{} / {op} / auto-sync {}", app.status.sync.status, if app.auto_sync() { "on" } else { "off" }),
+        pending: None,
     }
-}
-
-/// A resource named on the command line: `KIND/NAME`, or `GROUP/KIND/NAMESPACE/NAME`.
-fn resource(text: &str) -> Result<ResourceRef, PlanError> {
-    let parts: Vec<&str> = text.split('/').collect();
-    match parts.as_slice() {
-        [kind, name] => Ok(ResourceRef { group: String::new(), kind: kind.to_string(), namespace: String::new(), name: name.to_string() }),
-        [group, kind, namespace, name] => {
-            Ok(ResourceRef { group: group.to_string(), kind: kind.to_string(), namespace: namespace.to_string(), name: name.to_string() })
-        }
-        _ => Err(PlanError::Invalid(format!("`{text}` is not a resource: KIND/NAME or GROUP/KIND/NAMESPACE/NAME"))),
-    }
-}
-
-/// The action in Argo CD's terms, for this app.
-pub fn app_action(app: &App, action: &RolloutAction) -> Result<AppAction, PlanError> {
-    Ok(match action {
-        RolloutAction::Sync { prune, dry_run, force, out_of_sync_only, revision, resources } => AppAction::Sync(SyncOptions {
-            prune: *prune,
-            dry_run: *dry_run,
-            force: *force,
-            apply_out_of_sync_only: *out_of_sync_only,
-            revision: revision.clone(),
-            resources: resources.iter().map(|r| resource(r)).collect::<Result<_, _>>()?,
-        }),
-        RolloutAction::Refresh { hard } => AppAction::Refresh { hard: *hard },
-        RolloutAction::TerminateOperation => AppAction::Terminate,
-        RolloutAction::AutoSync { on } => AppAction::AutoSync { on: *on },
-        RolloutAction::Undo { to_revision } => {
-            // The history entry before the one deployed now, unless one is named.
-            let id = match to_revision {
-                Some(id) => *id,
-                None => {
-                    let mut ids: Vec<i64> = app.status.history.iter().map(|h| h.id).collect();
-                    ids.sort();
-                    ids.iter()
-                        .rev()
-                        .nth(1)
-                        .copied()
-                        .ok_or_else(|| PlanError::NothingToDo(format!("{} has no earlier deployment to roll back to", app.name())))?
-                }
-            };
-            AppAction::Rollback { id, prune: false, dry_run: false }
-        }
-        other => {
-            return Err(PlanError::Invalid(format!(
-                "{} is an Argo CD application: `{}` is for rollouts (sync, rollback, refresh, terminate-operation and auto-sync are its actions)",
-                app.name(),
-                other.verb()
-            )));
-        }
-    })
 }
 
 impl RolloutProvider for ArgoCdProvider {
@@ -481,6 +436,28 @@ impl RolloutProvider for ArgoCdProvider {
                     excerpt(s["targetRevision"].as_str().unwrap_or("HEAD"), 60)
                 )
             });
+            // The history as revisions to roll back to, newest first (the undo picker's list).
+            let last = app.last_deployed().map(|h| h.id);
+            let mut revisions: Vec<crate::delivery::Revision> = app
+                .status
+                .history
+                .iter()
+                .map(|h| crate::delivery::Revision {
+                    number: h.id,
+                    label: format!(
+                        "{} · by {}",
+                        h.revision.as_deref().map(short).unwrap_or("-"),
+                        if h.initiated_by.automated {
+                            "auto-sync".to_string()
+                        } else {
+                            excerpt(h.initiated_by.username.as_deref().unwrap_or("?"), 80)
+                        }
+                    ),
+                    current: Some(h.id) == last,
+                    created: h.deployed_at.as_deref().and_then(|t| t.parse().ok()),
+                })
+                .collect();
+            revisions.sort_by_key(|r| std::cmp::Reverse(r.number));
             let denied = self.denied(&app).await.unwrap_or_default();
             Ok(Detail {
                 reference: Some(r),
@@ -497,6 +474,7 @@ impl RolloutProvider for ArgoCdProvider {
                 ],
                 sections,
                 timeline,
+                revisions,
                 permissions: Some(Permissions { denied, authenticated: None }),
                 native: Native::new(app),
                 ..Detail::default()
@@ -539,8 +517,6 @@ impl RolloutProvider for ArgoCdProvider {
             let app = self.app(&r.name).await?;
             if let Some(seen) = seen {
                 let changes = seen.changes(&seen_of(&app));
-                let pending = (seen.pending != seen_of(&app).pending).then(|| "an operation started or ended".to_string());
-                let changes: Vec<String> = changes.into_iter().chain(pending).collect();
                 if !changes.is_empty() {
                     return Err(DeliveryError::Refused(format!(
                         "{} moved on since you looked ({}); nothing was sent",

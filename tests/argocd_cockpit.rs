@@ -1,0 +1,103 @@
+//! The cockpit on Argo CD, headless: an application is a row on the releases screen, with its
+//! keys (and not a rollout's); `s` syncs it behind its confirmation; `U` picks a history entry
+//! to roll back to; `C` stops a sync that runs; a cluster that forbids greys the keys.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use flightdeck::app::state::Overlay;
+use flightdeck::delivery::FeedState;
+use support::apiserver::ApiDouble;
+use support::argocd_controller::{OLD, ScriptedArgoCd, application};
+use support::cockpit::Cockpit;
+
+const LIMIT: Duration = Duration::from_secs(20);
+const NS: &str = "argocd";
+
+async fn cockpit(api: &Arc<ApiDouble>) -> (Cockpit, tempfile::TempDir) {
+    let kube = tempfile::tempdir().unwrap();
+    let path = kube.path().join("kubeconfig");
+    std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
+    let config = format!(
+        "[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\n\n[argocd]\nserver = \"kubernetes\"\nenvironments = {{ shop = \"staging\" }}\n\n[environments.staging]\n",
+        path.display()
+    );
+    let mut c = Cockpit::new(&config, 160, 45);
+    c.press("6");
+    c.until("the application listed", LIMIT, |s| {
+        s.releases.feeds.get("argocd").is_some_and(|f| f.state == FeedState::Live)
+            && s.releases.rows.values().any(|r| r.reference.provider == "argocd")
+    })
+    .await;
+    // The cluster has no Argo Rollouts: the application is the only row, and selected.
+    c.until("its detail read", LIMIT, |s| s.releases.detail.as_ref().is_some_and(|d| d.loaded && d.permissions.is_some())).await;
+    (c, kube)
+}
+
+fn synced(api: &ApiDouble, history: usize) -> bool {
+    api.get("applications", NS, "checkout").is_some_and(|a| {
+        a["status"]["history"].as_array().is_some_and(|h| h.len() == history) && a.get("operation").is_none_or(|o| o.is_null())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_is_synced_and_rolled_back_by_keystroke() {
+    let api = Arc::new(ApiDouble::start().await);
+    api.put(application(NS, "checkout"));
+    let controller = ScriptedArgoCd::start(api.clone(), NS);
+    let (mut c, _k) = cockpit(&api).await;
+    let screen = c.screen();
+    assert!(screen.contains("argocd:checkout") || screen.contains("checkout"), "{screen}");
+    assert!(screen.contains("OutOfSync · Healthy"), "{screen}");
+    assert!(screen.contains("s sync") && screen.contains("o refresh"), "its own keys: {screen}");
+    assert!(!screen.contains("p promote"), "not a rollout's: {screen}");
+
+    // `s`: the confirmation says what will be written, then the controller runs it.
+    c.press("s");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("sync asks first:\n{}", c.screen()) };
+    assert!(confirm.lines.iter().any(|l| l.contains("Sync checkout")), "{:?}", confirm.lines);
+    assert!(confirm.lines.iter().any(|l| l.contains("\"operation\"")), "the exact write: {:?}", confirm.lines);
+    c.press("y");
+    c.until("the sync sent", LIMIT, |s| s.in_flight.is_empty()).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !synced(&api, 2) {
+        assert!(tokio::time::Instant::now() < deadline, "never synced");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.until("the row in sync", LIMIT, |s| s.releases.rows.values().any(|r| r.state.starts_with("Synced"))).await;
+
+    // `U`: the history to pick from; the older entry, confirmed, is deployed again.
+    c.until("the history in the detail", LIMIT, |s| s.releases.detail.as_ref().is_some_and(|d| d.revisions.len() == 2)).await;
+    c.press("U");
+    c.until("the picker", LIMIT, |s| s.releases.picker.is_some()).await;
+    c.press("<enter>");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("rollback asks first:\n{}", c.screen()) };
+    assert!(confirm.lines.iter().any(|l| l.contains("back to history 0")), "{:?}", confirm.lines);
+    c.press("y");
+    c.until("the rollback sent", LIMIT, |s| s.in_flight.is_empty()).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !synced(&api, 3) {
+        assert!(tokio::time::Instant::now() < deadline, "never rolled back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(api.get("applications", NS, "checkout").unwrap()["status"]["sync"]["revision"], OLD);
+
+    // A sync that runs: `C` stops it.
+    controller.hold.store(true, Ordering::SeqCst);
+    c.until("the row again", LIMIT, |s| {
+        s.releases.rows.values().any(|r| r.reference.provider == "argocd" && r.seen.state.contains("no operation"))
+    })
+    .await;
+    c.press("s");
+    c.press("y");
+    c.until("the sync sent", LIMIT, |s| s.in_flight.is_empty()).await;
+    c.until("the sync running", LIMIT, |s| s.releases.rows.values().any(|r| r.state.contains("sync running"))).await;
+    c.until("stop offered", LIMIT, |s| s.selected_release().is_some_and(|r| r.supports.contains(&"terminate-operation"))).await;
+    c.press("C");
+    let Some(Overlay::Confirm(_)) = &c.state.overlay else { panic!("stop asks first:\n{}", c.screen()) };
+    c.press("y");
+    c.until("the sync stopped", LIMIT, |s| s.releases.rows.values().any(|r| r.state.contains("sync failed"))).await;
+}
