@@ -133,6 +133,17 @@ async fn scenario(e: &Env) {
 async fn apps_and_app_verbs_through_the_kubernetes_api() {
     let e = Env::new(false).await;
     scenario(&e).await;
+    // The project's deny window, on all day: a sync is refused with it, before anything is sent;
+    // `app get` shows it.
+    e.api.put(serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"syncWindows": [{"kind": "deny", "schedule": "0 0 * * *", "duration": "24h", "applications": ["cat*"]}]}}));
+    let out = e.run(&["app", "sync", "catalog", "--yes"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("blocked by sync window (deny `0 0 * * *` for 24h (UTC))"), "{}", text(&out));
+    let out = e.run(&["app", "get", "catalog"]).await;
+    assert!(text(&out).contains("Sync windows: deny `0 0 * * *` for 24h (UTC) — active now"), "{}", text(&out));
+    assert!(e.journal().contains("blocked by sync window"), "the refusal is journaled");
     // A cluster that does not let this user patch Applications: refused before anything is sent.
     e.api.forbid("patch", "applications");
     let out = e.run(&["app", "refresh", "catalog", "--yes"]).await;
@@ -145,6 +156,12 @@ async fn apps_and_app_verbs_through_the_api_server() {
     let e = Env::new(true).await;
     scenario(&e).await;
     let server = e.server.as_ref().unwrap();
+    // A deny window the server reports: refused before sending, with the window.
+    server.deny_window(true);
+    let out = e.run(&["app", "sync", "catalog", "--yes"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("blocked by sync window (deny `0 22 * * *` for 1h (UTC))"), "{}", text(&out));
+    server.deny_window(false);
     // Argo CD's RBAC, asked beforehand (can-i), refuses this user's sync.
     server.deny("sync");
     let out = e.run(&["app", "sync", "catalog", "--yes"]).await;

@@ -53,6 +53,7 @@ fn contract(server: &ArgoCdServer) {
         "POST /api/v1/applications/{name}/rollback",
         "DELETE /api/v1/applications/{name}/operation",
         "GET /api/v1/account/can-i/{resource}/{action}/{subresource}",
+        "GET /api/v1/applications/{name}/syncwindows",
         "GET /api/v1/stream/applications",
     ] {
         assert!(routes.contains(want), "the scenario used {want}: {routes:?}");
@@ -129,6 +130,8 @@ async fn the_api_server_way_in_held_to_argo_cds_api_description() {
 
     // A sync window that denies, then RBAC: asked beforehand, and the 403 when sent anyway.
     w.server.deny_window(true);
+    let windows = w.apps.windows("checkout").await.unwrap();
+    assert!(!windows.can_sync && windows.active.len() == 1 && windows.active[0].kind == "deny", "{windows:?}");
     let err = w.apps.act("checkout", &AppAction::Sync(SyncOptions::default()), None).await.unwrap_err();
     assert_eq!(err, ServerError::Forbidden("cannot sync: blocked by sync window".into()));
     w.server.deny_window(false);

@@ -124,6 +124,7 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
         ("POST", ["api", "v1", "applications", _, "sync"]) => "/api/v1/applications/{name}/sync",
         ("POST", ["api", "v1", "applications", _, "rollback"]) => "/api/v1/applications/{name}/rollback",
         ("DELETE", ["api", "v1", "applications", _, "operation"]) => "/api/v1/applications/{name}/operation",
+        ("GET", ["api", "v1", "applications", _, "syncwindows"]) => "/api/v1/applications/{name}/syncwindows",
         ("GET", ["api", "v1", "account", "can-i", ..]) => "/api/v1/account/can-i/{resource}/{action}/{subresource}",
         _ => "unknown",
     }
@@ -213,6 +214,13 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
                             }
                         }),
                     )
+                }
+                "/api/v1/applications/{name}/syncwindows" => {
+                    // The project's one window, a deny window that is on whenever `deny_window` is.
+                    let deny = rules.lock().unwrap().deny_window;
+                    let window = json!({"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "manualSync": false});
+                    let active = if deny { vec![window.clone()] } else { Vec::new() };
+                    (200, json!({"assignedWindows": [window], "activeWindows": active, "canSync": !deny}))
                 }
                 "/api/v1/applications/{name}/operation" => {
                     if denied("sync") {

@@ -11,10 +11,15 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use super::model::App;
 use super::ops::{self, AppAction, Seen};
+use super::windows::{SyncWindow, can_sync_manually};
 use crate::argo::client::{Access, ArgoError, Cluster, FIELD_MANAGER};
 
 /// Where Argo CD keeps its Applications unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "argocd";
+
+fn project_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("argoproj.io", "v1alpha1", "AppProject"), "appprojects")
+}
 
 pub fn application_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"), "applications")
@@ -62,6 +67,20 @@ impl KubeApps {
         read(&self.cluster.timed(api.get(name)).await?)
     }
 
+    /// The sync windows of a project (none when the project cannot be read: Argo CD's own
+    /// `default` project may not exist as an object the user can see).
+    pub async fn windows(&self, project: &str) -> Result<Vec<SyncWindow>, ArgoError> {
+        let api = self.cluster.api(&project_resource(), Some(&self.namespace));
+        match self.cluster.timed(api.get(project)).await {
+            Ok(p) => {
+                let windows = p.data.pointer("/spec/syncWindows").cloned().unwrap_or_default();
+                Ok(serde_json::from_value(windows).unwrap_or_default())
+            }
+            Err(ArgoError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the user may change the Application (every action is a patch of it).
     pub async fn may_change(&self, name: &str) -> Result<Access, ArgoError> {
         self.cluster
@@ -83,6 +102,11 @@ impl KubeApps {
         let app = self.get(name).await?;
         if let Some(changed) = seen.and_then(|s| s.changed(&app)) {
             return Err(ArgoError::Refused(format!("{name} moved on since you looked ({changed}); look again")));
+        }
+        // As the API server: a sync goes only where the project's sync windows let a manual one.
+        if matches!(action, AppAction::Sync(_)) {
+            let windows = self.windows(&app.spec.project).await?;
+            can_sync_manually(&windows, &app, jiff::Timestamp::now()).map_err(ArgoError::Refused)?;
         }
         let now = jiff::Timestamp::now().to_string();
         let write = ops::plan(&app, action, user, &now).map_err(ArgoError::Refused)?;

@@ -7,5 +7,6 @@ pub mod model;
 pub mod ops;
 pub mod provider;
 pub mod server;
+pub mod windows;
 
 pub use model::App;

@@ -231,6 +231,33 @@ impl ArgoCdProvider {
     }
 }
 
+impl ArgoCdProvider {
+    /// The sync windows that apply to the app, said for people, and why a manual sync is blocked
+    /// now (None: it may go).
+    async fn windows(&self, app: &App) -> Result<(Vec<String>, Option<String>), DeliveryError> {
+        match &self.backend {
+            Backend::Server(s) => {
+                let w = s.windows(app.name()).await.map_err(backend_error)?;
+                let lines = w
+                    .assigned
+                    .iter()
+                    .map(|x| format!("{}{}", x.describe(), if w.active.contains(x) { " — active now" } else { "" }))
+                    .collect();
+                let blocked = (!w.can_sync).then(|| {
+                    let which = w.active.iter().find(|x| x.kind == "deny").or(w.assigned.first()).map(|x| x.describe()).unwrap_or_default();
+                    format!("cannot sync: blocked by sync window ({which})")
+                });
+                Ok((lines, blocked))
+            }
+            Backend::Kube(k) => {
+                let windows = k.get().await?.windows(&app.spec.project).await.map_err(backend_error)?;
+                let now = Timestamp::now();
+                Ok((super::windows::describe_for(&windows, app, now), super::windows::can_sync_manually(&windows, app, now).err()))
+            }
+        }
+    }
+}
+
 fn short(rev: &str) -> &str {
     if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }
@@ -458,7 +485,14 @@ impl RolloutProvider for ArgoCdProvider {
                 })
                 .collect();
             revisions.sort_by_key(|r| std::cmp::Reverse(r.number));
-            let denied = self.denied(&app).await.unwrap_or_default();
+            let mut denied = self.denied(&app).await.unwrap_or_default();
+            let (window_lines, blocked) = self.windows(&app).await.unwrap_or_else(|e| (vec![format!("cannot read them: {e}")], None));
+            if !window_lines.is_empty() {
+                sections.push(Section { title: "Sync windows".into(), lines: window_lines });
+            }
+            if let Some(why) = blocked {
+                denied.entry("sync".into()).or_insert(why);
+            }
             Ok(Detail {
                 reference: Some(r),
                 loaded: true,
@@ -486,7 +520,11 @@ impl RolloutProvider for ArgoCdProvider {
     fn permissions(&self, r: RolloutRef) -> BoxFuture<'_, Result<Permissions, DeliveryError>> {
         async move {
             let app = self.app(&r.name).await?;
-            Ok(Permissions { denied: self.denied(&app).await?, authenticated: None })
+            let mut denied = self.denied(&app).await?;
+            if let (_, Some(why)) = self.windows(&app).await? {
+                denied.entry("sync".into()).or_insert(why);
+            }
+            Ok(Permissions { denied, authenticated: None })
         }
         .boxed()
     }

@@ -136,6 +136,14 @@ pub struct ServerApps {
     path_for_errors: PathBuf,
 }
 
+/// Sync windows as the API server reports them for an application.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerWindows {
+    pub assigned: Vec<super::windows::SyncWindow>,
+    pub active: Vec<super::windows::SyncWindow>,
+    pub can_sync: bool,
+}
+
 /// One line of the application stream.
 #[derive(Deserialize)]
 struct StreamLine {
@@ -210,6 +218,18 @@ impl ServerApps {
     pub async fn get(&self, name: &str) -> Result<App, ServerError> {
         App::from_json(self.send(self.http.get(self.url(&format!("/api/v1/applications/{}", enc(name))))).await?)
             .map_err(ServerError::Decode)
+    }
+
+    /// The sync windows assigned to the app, those active now, and whether a manual sync may go,
+    /// as the server judges them.
+    pub async fn windows(&self, name: &str) -> Result<ServerWindows, ServerError> {
+        let answer = self.send(self.http.get(self.url(&format!("/api/v1/applications/{}/syncwindows", enc(name))))).await?;
+        let list = |key: &str| -> Vec<super::windows::SyncWindow> { serde_json::from_value(answer[key].clone()).unwrap_or_default() };
+        Ok(ServerWindows {
+            assigned: list("assignedWindows"),
+            active: list("activeWindows"),
+            can_sync: answer["canSync"].as_bool().unwrap_or(true),
+        })
     }
 
     /// Whether Argo CD's RBAC lets the user do `action` (`sync`, `update`, `get`…) to the app
