@@ -42,9 +42,15 @@ pub struct KubeApps {
     namespace: String,
 }
 
-fn read(obj: &DynamicObject) -> Result<App, ArgoError> {
-    let value = serde_json::to_value(obj).map_err(|e| ArgoError::Api { code: 0, message: format!("unreadable Application: {e}") })?;
-    App::from_json(value).map_err(|message| ArgoError::Api { code: 0, message })
+/// An Application from the API, its body read where it lies (no copy of the whole object).
+fn read_owned(obj: DynamicObject) -> Result<App, ArgoError> {
+    let unreadable = |message: String| ArgoError::Api { code: 0, message };
+    let meta = serde_json::to_value(&obj.metadata).map_err(|e| unreadable(format!("unreadable Application: {e}")))?;
+    let mut body = obj.data;
+    if let Some(o) = body.as_object_mut() {
+        o.insert("metadata".into(), meta);
+    }
+    App::from_json(body).map_err(unreadable)
 }
 
 impl KubeApps {
@@ -59,12 +65,12 @@ impl KubeApps {
     pub async fn list(&self) -> Result<Vec<App>, ArgoError> {
         let api = self.cluster.api(&application_resource(), Some(&self.namespace));
         let list = self.cluster.timed(api.list(&ListParams::default())).await?;
-        list.items.iter().map(read).collect()
+        list.items.into_iter().map(|o| read_owned(o).map(App::for_list)).collect()
     }
 
     pub async fn get(&self, name: &str) -> Result<App, ArgoError> {
         let api = self.cluster.api(&application_resource(), Some(&self.namespace));
-        read(&self.cluster.timed(api.get(name)).await?)
+        read_owned(self.cluster.timed(api.get(name)).await?)
     }
 
     /// The sync windows of a project (none when the project cannot be read: Argo CD's own
@@ -113,7 +119,7 @@ impl KubeApps {
         let api = self.cluster.api(&application_resource(), Some(&self.namespace));
         let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
         let written = self.cluster.timed(api.patch(name, &pp, &Patch::Merge(&write.patch))).await?;
-        Ok((read(&written)?, write.summary))
+        Ok((read_owned(written)?, write.summary))
     }
 
     /// The Applications as they change: the whole set when the watch (re)starts, then each change.
@@ -127,15 +133,15 @@ impl KubeApps {
                     None
                 }
                 Ok(watcher::Event::InitApply(o)) => {
-                    match read(&o) {
-                        Ok(app) => buffer.push(app),
+                    match read_owned(o) {
+                        Ok(app) => buffer.push(app.for_list()),
                         Err(e) => tracing::warn!("an Application could not be read: {e}"),
                     }
                     None
                 }
                 Ok(watcher::Event::InitDone) => Some(AppUpdate::Reset(std::mem::take(&mut buffer))),
-                Ok(watcher::Event::Apply(o)) => Some(match read(&o) {
-                    Ok(app) => AppUpdate::Apply(Box::new(app)),
+                Ok(watcher::Event::Apply(o)) => Some(match read_owned(o) {
+                    Ok(app) => AppUpdate::Apply(Box::new(app.for_list())),
                     Err(e) => AppUpdate::Error(e.to_string()),
                 }),
                 Ok(watcher::Event::Delete(o)) => Some(AppUpdate::Delete(o.metadata.name.unwrap_or_default())),

@@ -224,6 +224,19 @@ impl App {
         self.status.history.iter().max_by_key(|h| h.id)
     }
 
+    /// What a list row keeps: without the resources, the last operation's request and its
+    /// per-resource results (the opened application reads them afresh). A thousand apps held
+    /// for the overview then cost a few megabytes, not tens.
+    pub fn for_list(mut self) -> App {
+        self.status.resources = Vec::new();
+        if let Some(op) = self.status.operation_state.as_mut() {
+            op.operation = Value::Null;
+            op.sync_result = None;
+        }
+        self.status.conditions.truncate(1);
+        self
+    }
+
     /// Where it goes in a list of what needs a human first: 0 — out of sync in production,
     /// degraded or missing, an operation failed or under way; 1 — progressing, or out of sync
     /// elsewhere, or not known; 2 — synced and healthy.

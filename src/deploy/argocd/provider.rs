@@ -302,9 +302,15 @@ impl RolloutProvider for ArgoCdProvider {
             };
             let mut backoff = std::time::Duration::from_millis(500);
             loop {
-                // The whole set first (the stream then says what changes).
-                match me.list().await {
-                    Ok(releases) => {
+                // The whole set first, then what changes. The Kubernetes watch lists by itself (a
+                // page at a time); the server's stream says only what changes.
+                let listed = match &me.backend {
+                    Backend::Server(_) => me.list().await.map(Some),
+                    Backend::Kube(_) => Ok(None),
+                };
+                match listed {
+                    Ok(None) => {}
+                    Ok(Some(releases)) => {
                         backoff = std::time::Duration::from_millis(500);
                         if events.send(ReleaseEvent::Reset { provider: ARGOCD.into(), releases }).is_err()
                             || events.send(feed(FeedState::Live)).is_err()
@@ -360,7 +366,12 @@ impl RolloutProvider for ArgoCdProvider {
                             };
                             let ev = match next {
                                 Some(AppUpdate::Reset(apps)) => {
-                                    ReleaseEvent::Reset { provider: ARGOCD.into(), releases: apps.iter().map(|a| me.release(a)).collect() }
+                                    let releases = apps.iter().map(|a| me.release(a)).collect();
+                                    if events.send(ReleaseEvent::Reset { provider: ARGOCD.into(), releases }).is_err() {
+                                        return;
+                                    }
+                                    backoff = std::time::Duration::from_millis(500);
+                                    feed(FeedState::Live)
                                 }
                                 Some(AppUpdate::Apply(app)) => ReleaseEvent::Changed(Box::new(me.release(&app))),
                                 Some(AppUpdate::Delete(name)) => {

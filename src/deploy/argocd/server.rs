@@ -212,7 +212,7 @@ impl ServerApps {
     pub async fn list(&self) -> Result<Vec<App>, ServerError> {
         let list = self.send(self.http.get(self.url("/api/v1/applications"))).await?;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        items.into_iter().map(|v| App::from_json(v).map_err(ServerError::Decode)).collect()
+        items.into_iter().map(|v| App::from_json(v).map(App::for_list).map_err(ServerError::Decode)).collect()
     }
 
     pub async fn get(&self, name: &str) -> Result<App, ServerError> {
@@ -353,7 +353,7 @@ fn update_of(line: &[u8]) -> Option<StreamUpdate> {
         Ok(a) => a,
         Err(e) => return Some(StreamUpdate::Broken(e)),
     };
-    Some(if event.kind == "DELETED" { StreamUpdate::Delete(app.metadata.name) } else { StreamUpdate::Apply(Box::new(app)) })
+    Some(if event.kind == "DELETED" { StreamUpdate::Delete(app.metadata.name) } else { StreamUpdate::Apply(Box::new(app.for_list())) })
 }
 
 /// A path segment, percent-encoded.
