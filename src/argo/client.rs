@@ -178,6 +178,18 @@ impl Cluster {
         }
     }
 
+    /// An API of objects read with their own (compact) model.
+    pub(crate) fn api_of<K: kube::Resource<DynamicType = ApiResource, Scope = kube::core::DynamicResourceScope>>(
+        &self,
+        ar: &ApiResource,
+        ns: Option<&str>,
+    ) -> Api<K> {
+        match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
     pub(crate) fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
         match ns {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),

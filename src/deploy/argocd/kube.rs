@@ -9,6 +9,7 @@ use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::listed::ListedApp;
 use super::model::App;
 use super::ops::{self, AppAction, Seen};
 use super::windows::{SyncWindow, can_sync_manually};
@@ -124,7 +125,7 @@ impl KubeApps {
 
     /// The Applications as they change: the whole set when the watch (re)starts, then each change.
     pub fn watch(&self) -> impl Stream<Item = AppUpdate> + Send + use<> {
-        let api = self.cluster.api(&application_resource(), Some(&self.namespace));
+        let api: kube::Api<ListedApp> = self.cluster.api_of(&application_resource(), Some(&self.namespace));
         let mut buffer: Vec<App> = Vec::new();
         watcher(api, watcher::Config::default().page_size(250)).default_backoff().filter_map(move |ev| {
             let out = match ev {
@@ -133,18 +134,12 @@ impl KubeApps {
                     None
                 }
                 Ok(watcher::Event::InitApply(o)) => {
-                    match read_owned(o) {
-                        Ok(app) => buffer.push(app.for_list()),
-                        Err(e) => tracing::warn!("an Application could not be read: {e}"),
-                    }
+                    buffer.push(o.app);
                     None
                 }
                 Ok(watcher::Event::InitDone) => Some(AppUpdate::Reset(std::mem::take(&mut buffer))),
-                Ok(watcher::Event::Apply(o)) => Some(match read_owned(o) {
-                    Ok(app) => AppUpdate::Apply(Box::new(app.for_list())),
-                    Err(e) => AppUpdate::Error(e.to_string()),
-                }),
-                Ok(watcher::Event::Delete(o)) => Some(AppUpdate::Delete(o.metadata.name.unwrap_or_default())),
+                Ok(watcher::Event::Apply(o)) => Some(AppUpdate::Apply(Box::new(o.app))),
+                Ok(watcher::Event::Delete(o)) => Some(AppUpdate::Delete(o.app.metadata.name)),
                 Err(e) => Some(AppUpdate::Error(e.to_string())),
             };
             futures::future::ready(out)

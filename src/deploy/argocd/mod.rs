@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod kube;
+pub mod listed;
 pub mod model;
 pub mod ops;
 pub mod provider;
