@@ -36,10 +36,22 @@ fn main() {
     let mb: u64 = std::env::var("FD_BENCH_LOG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
     let dir = tempfile::tempdir_in(std::env::var("FD_BENCH_DIR").unwrap_or_else(|_| ".".into())).expect("a directory");
     let config = dir.path().join("flightdeck.toml");
+    // The flood: as fast as `seq` writes (about three million lines a second here), or, with
+    // FD_BENCH_LINES_PER_SEC, that many a second (a hundredth of them every 10 ms).
+    let flood = match std::env::var("FD_BENCH_LINES_PER_SEC").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(rate) => {
+            let script = "import sys, time\nrate = int(sys.argv[1])\nbatch = max(1, rate // 100)\nt = time.time()\nn = 0\nwhile n < 50000000:\n    sys.stdout.write(''.join(str(n + i) + '\\n' for i in range(batch)))\n    n += batch\n    t += 0.01\n    d = t - time.time()\n    if d > 0:\n        time.sleep(d)\n";
+            std::fs::write(dir.path().join("flood.py"), script).expect("the flood script");
+            format!("python3 flood.py {rate}")
+        }
+        None => "seq 1 50000000".to_string(),
+    };
     std::fs::write(
         &config,
-        "[[pipelines.long.stages]]\nname = \"build\"\nrun = \"echo placeholder\"\n\
-         [[pipelines.flood.stages]]\nname = \"build\"\nrun = \"seq 1 50000000\"\n",
+        format!(
+            "[[pipelines.long.stages]]\nname = \"build\"\nrun = \"echo placeholder\"\n\
+             [[pipelines.flood.stages]]\nname = \"build\"\nrun = \"{flood}\"\n"
+        ),
     )
     .expect("config");
     let data = dir.path().join("data");
