@@ -87,8 +87,11 @@ async fn an_application_is_synced_and_rolled_back_by_keystroke() {
 
     // A sync that runs: `C` stops it.
     controller.hold.store(true, Ordering::SeqCst);
-    c.until("the row again", LIMIT, |s| {
-        s.releases.rows.values().any(|r| r.reference.provider == "argocd" && r.seen.state.contains("no operation"))
+    c.until("the row showing the rollback done", LIMIT, |s| {
+        s.releases
+            .rows
+            .values()
+            .any(|r| r.reference.provider == "argocd" && r.seen.revision == OLD && r.seen.state.contains("no operation"))
     })
     .await;
     c.press("s");
