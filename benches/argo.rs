@@ -15,6 +15,7 @@ mod support {
 #[allow(dead_code)]
 mod apiserver;
 #[path = "common/scale.rs"]
+#[allow(dead_code)]
 mod scale;
 
 use std::hint::black_box;

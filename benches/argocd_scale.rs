@@ -15,9 +15,13 @@ mod apiserver;
 #[path = "../tests/support/pty.rs"]
 #[allow(dead_code)]
 mod pty;
+#[path = "common/scale.rs"]
+#[allow(dead_code)]
+mod scale;
 
 use std::time::{Duration, Instant};
 
+use scale::{cpu_ticks, rss_kb};
 use serde_json::json;
 
 const APPS: usize = 1000;
@@ -46,17 +50,6 @@ fn application(i: usize) -> serde_json::Value {
                    "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)", "startedAt": "2026-11-28T09:00:00Z", "finishedAt": "2026-11-28T09:00:05Z", "operation": {"sync": {"revision": rev(4)}}},
                    "resources": resources, "history": history, "reconciledAt": "2026-11-29T09:00:00Z"}
     })
-}
-
-fn rss_kb(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-}
-
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or_default().split_whitespace().collect();
-    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn main() {

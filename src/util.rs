@@ -245,3 +245,9 @@ impl std::fmt::Debug for Token {
         f.write_str("Token(…)")
     }
 }
+
+/// `text` with its first letter upper case (a sentence from a verb or a summary).
+pub fn capitalised(text: &str) -> String {
+    let mut c = text.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}

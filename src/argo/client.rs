@@ -323,7 +323,7 @@ impl Cluster {
             "metadata": {"generateName": format!("{}.", r.metadata.name), "namespace": r.metadata.namespace},
             "involvedObject": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": r.metadata.name,
                                "namespace": r.metadata.namespace, "uid": r.metadata.uid},
-            "reason": format!("Flightdeck{}", action.verb().split('-').map(capitalise).collect::<String>()),
+            "reason": format!("Flightdeck{}", action.verb().split('-').map(crate::util::capitalised).collect::<String>()),
             "message": if reason.is_empty() {
                 format!("{} by {actor} via flightdeck", action.verb())
             } else {
@@ -419,11 +419,6 @@ fn changes(
             futures::future::ready(hit.then_some(()))
         })
         .boxed()
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// Who acts and why; with `record_event`, a Kubernetes Event on the rollout says so too.

@@ -366,10 +366,7 @@ pub(crate) fn refresh_audit(state: &mut State) -> Option<Effect> {
     }
 }
 
-pub(crate) fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-}
+pub(crate) use crate::util::capitalised;
 
 /// Folds a provider's runs into the list: evidence for those waiting on a gate, and a first
 /// selection when nothing is selected yet.

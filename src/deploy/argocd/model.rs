@@ -206,9 +206,8 @@ impl App {
 
     /// The revision deployed, short (a commit's first 7 characters; a tag or chart version whole).
     pub fn short_revision(&self) -> Option<String> {
-        let rev = self.status.sync.revision.clone().or_else(|| self.status.sync.revisions.first().cloned())?;
-        let is_sha = rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit());
-        Some(if is_sha { rev[..7].to_string() } else { rev })
+        let rev = self.status.sync.revision.as_deref().or_else(|| self.status.sync.revisions.first().map(String::as_str))?;
+        Some(short(rev).to_string())
     }
 
     /// The destination, for people: `cluster/namespace`.
@@ -263,4 +262,9 @@ fn strip_nulls(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(strip_nulls),
         _ => {}
     }
+}
+
+/// A revision for people: a commit's first 7 characters; a tag or chart version whole.
+pub fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }

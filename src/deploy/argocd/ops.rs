@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{App, REFRESH_ANNOTATION, REFRESH_TIMESTAMP_ANNOTATION};
+use super::model::{App, REFRESH_ANNOTATION, REFRESH_TIMESTAMP_ANNOTATION, short};
 
 /// A resource of the app, for a partial sync.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -232,10 +232,6 @@ fn refuse_if_operating(app: &App) -> Result<(), Refusal> {
 
 fn is_zero(v: &Value) -> bool {
     v.as_object().is_none_or(|o| o.values().all(|x| x.is_null() || x.as_str() == Some("")))
-}
-
-fn short(rev: &str) -> &str {
-    if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }
 
 /// What the user saw of an app, for the check before an action is sent.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::actions::app_action;
 use super::kube::{AppUpdate, KubeApps};
-use super::model::App;
+use super::model::{App, short};
 use super::ops;
 use super::server::{ServerApps, ServerError, StreamUpdate};
 use crate::argo::client::ArgoError;
@@ -99,7 +99,10 @@ impl ArgoCdProvider {
             match Connection::find(None).map_err(backend_error)? {
                 // A server named in the configuration wins over the CLI's; the token still comes
                 // from the environment or the CLI's configuration.
-                Some(c) => Some(Connection { server: settings.server.clone().map(|s| server_url(&s)).unwrap_or(c.server), token: c.token }),
+                Some(c) => Some(Connection {
+                    server: settings.server.clone().map(|s| super::server::with_scheme(&s, false)).unwrap_or(c.server),
+                    token: c.token,
+                }),
                 None if settings.server.is_some() => {
                     return Err(DeliveryError::Backend(
                         "[argocd] names a server, but no token was found: set ARGOCD_AUTH_TOKEN or run `argocd login`".into(),
@@ -256,10 +259,6 @@ impl ArgoCdProvider {
             }
         }
     }
-}
-
-fn short(rev: &str) -> &str {
-    if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) { &rev[..7] } else { rev }
 }
 
 /// What the user sees of an app, for the check before an action is sent: the revision, the sync
@@ -553,7 +552,7 @@ impl RolloutProvider for ArgoCdProvider {
         Ok(Plan {
             effect: vec![
                 format!("Now: {} at {}.", release.state, release.version.as_deref().unwrap_or("no revision")),
-                format!("{}.", capitalise(&write.summary)),
+                format!("{}.", crate::util::capitalised(&write.summary)),
                 what,
             ],
             parameters: serde_json::json!({"application": app.name(), "project": app.spec.project, "revision": app.status.sync.revision, "action": wanted}),
@@ -594,18 +593,5 @@ impl RolloutProvider for ArgoCdProvider {
             Ok(format!("{}: asked Argo CD to {summary}", r.name))
         }
         .boxed()
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
-fn server_url(server: &str) -> String {
-    if server.starts_with("http://") || server.starts_with("https://") {
-        server.trim_end_matches('/').to_string()
-    } else {
-        format!("https://{server}")
     }
 }

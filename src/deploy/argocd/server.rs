@@ -81,7 +81,8 @@ struct CliUser {
     auth_token: String,
 }
 
-fn with_scheme(server: &str, plain_text: bool) -> String {
+/// `host:port` as a URL (`http` for a plain-text server); a URL as it is.
+pub(super) fn with_scheme(server: &str, plain_text: bool) -> String {
     if server.starts_with("http://") || server.starts_with("https://") {
         server.trim_end_matches('/').to_string()
     } else {
