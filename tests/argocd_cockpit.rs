@@ -103,4 +103,18 @@ async fn an_application_is_synced_and_rolled_back_by_keystroke() {
     let Some(Overlay::Confirm(_)) = &c.state.overlay else { panic!("stop asks first:\n{}", c.screen()) };
     c.press("y");
     c.until("the sync stopped", LIMIT, |s| s.releases.rows.values().any(|r| r.state.contains("sync failed"))).await;
+
+    // `A` turns auto-sync on, and pressed again, off.
+    c.until("nothing in flight", LIMIT, |s| s.in_flight.is_empty()).await;
+    for on in [true, false] {
+        c.press("A");
+        let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("auto-sync asks first:\n{}", c.screen()) };
+        let want = if on { "auto-sync of checkout on" } else { "auto-sync of checkout off" };
+        assert!(confirm.lines.iter().any(|l| l.contains(want)), "{want}: {:?}", confirm.lines);
+        c.press("y");
+        c.until("auto-sync flipped", LIMIT, |s| {
+            s.selected_release().is_some_and(|r| r.offers_verb("auto-sync-off") == on) && s.in_flight.is_empty()
+        })
+        .await;
+    }
 }

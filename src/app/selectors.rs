@@ -55,7 +55,7 @@ pub fn job_duration(job: &crate::domain::JobRecord, now: Timestamp) -> Option<St
 /// provider offers.
 pub fn offered(state: &State, cmd: Command) -> bool {
     use crate::keymap::RolloutKey as K;
-    let offers = |verb: &str| state.selected_release().is_some_and(|r| r.supports.contains(&verb));
+    let offers = |verb: &str| state.selected_release().is_some_and(|r| r.offers_verb(verb));
     match cmd {
         Command::InjectFault => state.canary.faults.is_some(),
         // Folding is offered where there is something to fold; marking, once a search or a

@@ -110,8 +110,13 @@ impl Release {
         }
     }
 
+    /// Whether the provider lists `verb` among what this release supports now.
+    pub fn offers_verb(&self, verb: &str) -> bool {
+        self.supports.contains(&verb)
+    }
+
     pub fn offers(&self, action: &RolloutAction) -> bool {
-        self.supports.contains(&action.verb())
+        self.offers_verb(action.verb())
     }
 }
 

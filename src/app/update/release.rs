@@ -221,8 +221,8 @@ pub fn preview_op(state: &State, key: RolloutKey) -> Option<Result<Operation, St
             Some(run) => RolloutAction::TerminateAnalysis { run: run.clone() },
             None => return Some(Err(format!("{} has no running analysis", release.reference.short()))),
         },
-        // Auto-sync flips what the app has now (the provider's `seen` says which).
-        RolloutKey::AutoSync => RolloutAction::AutoSync { on: !release.seen.state.ends_with("auto-sync on") },
+        // Auto-sync flips what the app has now: the provider offers turning it off when it is on.
+        RolloutKey::AutoSync => RolloutAction::AutoSync { on: !release.offers_verb("auto-sync-off") },
         other => simple(other)?,
     };
     Some(op_on(state, release, action))

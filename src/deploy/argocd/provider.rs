@@ -175,6 +175,10 @@ impl ArgoCdProvider {
         if !app.auto_sync() && app.status.history.len() > 1 {
             supports.push("undo");
         }
+        if app.auto_sync() {
+            // What `A` does now: turn it off.
+            supports.push("auto-sync-off");
+        }
         Release {
             reference: RolloutRef { provider: ARGOCD.into(), scope: String::new(), name: app.name().to_string() },
             kind: "Argo CD app".into(),

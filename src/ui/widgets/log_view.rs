@@ -113,7 +113,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let current_match = state.log.search.as_ref().and_then(|s| s.current.map(|c| s.matches.get(c).copied())).flatten();
 
     let folds = log.folds();
-    let selected = |seq: u64| state.log.mark.is_some_and(|m| seq >= m.min(current_line(state)) && seq <= m.max(current_line(state)));
+    // The marked range, worked out once per frame (the current line walks the folds).
+    let marked = state.log.mark.map(|m| {
+        let here = current_line(state);
+        m.min(here)..=m.max(here)
+    });
+    let selected = |seq: u64| marked.as_ref().is_some_and(|r| r.contains(&seq));
     if !state.log.wrap {
         let top = current_top(state);
         for seq in folds.rows_from(top, rows) {
