@@ -69,7 +69,10 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
     if let Some(settings) = &config.argocd {
         let production = config.environments.iter().filter(|(_, e)| e.production).map(|(n, _)| n.clone()).collect();
         match crate::deploy::argocd::provider::ArgoCdProvider::from_settings(settings, production, "flightdeck".into()) {
-            Ok(p) => providers.push(Arc::new(p)),
+            Ok(p) => {
+                let services = config.kubernetes.as_ref().map(|k| k.services.clone()).unwrap_or_default();
+                providers.push(Arc::new(p.with_services(services)))
+            }
             Err(e) => tracing::warn!("Argo CD is configured but cannot be used: {e}"),
         }
     }

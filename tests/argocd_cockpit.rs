@@ -21,10 +21,7 @@ async fn cockpit(api: &Arc<ApiDouble>) -> (Cockpit, tempfile::TempDir) {
     let kube = tempfile::tempdir().unwrap();
     let path = kube.path().join("kubeconfig");
     std::fs::write(&path, api.kubeconfig(&[("staging", "shop")])).unwrap();
-    let config = format!(
-        "[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\n\n[argocd]\nserver = \"kubernetes\"\nenvironments = {{ shop = \"staging\" }}\n\n[environments.staging]\n",
-        path.display()
-    );
+    let config = config_for(&path);
     let mut c = Cockpit::new(&config, 160, 45);
     c.press("6");
     c.until("the application listed", LIMIT, |s| {
@@ -35,6 +32,14 @@ async fn cockpit(api: &Arc<ApiDouble>) -> (Cockpit, tempfile::TempDir) {
     // The cluster has no Argo Rollouts: the application is the only row, and selected.
     c.until("its detail read", LIMIT, |s| s.releases.detail.as_ref().is_some_and(|d| d.loaded && d.permissions.is_some())).await;
     (c, kube)
+}
+
+/// Argo Rollouts and Argo CD (through the Kubernetes API) on the double behind `kubeconfig`.
+fn config_for(kubeconfig: &std::path::Path) -> String {
+    format!(
+        "[kubernetes]\nkubeconfig = \"{}\"\ntimeout = \"3s\"\n\n[argocd]\nserver = \"kubernetes\"\nenvironments = {{ shop = \"staging\" }}\n\n[environments.staging]\n",
+        kubeconfig.display()
+    )
 }
 
 fn synced(api: &ApiDouble, history: usize) -> bool {
@@ -117,4 +122,79 @@ async fn an_application_is_synced_and_rolled_back_by_keystroke() {
         })
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_in_full_shows_its_tree_and_l_opens_the_rollout_it_owns() {
+    let api = Arc::new(ApiDouble::start().await);
+    support::argocd_controller::owning_app(&api, NS, "checkout");
+    let _controller = ScriptedArgoCd::start(api.clone(), NS);
+    let kube = tempfile::tempdir().unwrap();
+    let path = kube.path().join("kubeconfig");
+    // The Argo Rollouts provider watches `prod`, where the application deploys.
+    std::fs::write(&path, api.kubeconfig(&[("staging", "prod")])).unwrap();
+    let config = config_for(&path);
+    let mut c = Cockpit::new(&config, 160, 60);
+    c.press("6");
+    c.until("the application and its rollout listed", LIMIT, |s| {
+        s.releases.rows.keys().any(|r| r.provider == "argocd") && s.releases.rows.keys().any(|r| r.provider == "argo")
+    })
+    .await;
+    // Select the application and open it in full.
+    for _ in 0..s_rows(&c) {
+        if c.state.selected_release().is_some_and(|r| r.reference.provider == "argocd") {
+            break;
+        }
+        c.press("j");
+    }
+    c.press("7");
+    c.until("its tree read", LIMIT, |s| s.releases.detail.as_ref().is_some_and(|d| d.loaded && !d.related.is_empty())).await;
+    let screen = c.screen();
+    for want in
+        ["Resources (2 · 1 out of sync)", "≠ Service/checkout (prod)", "ReplicaSet/checkout-6d4f", "Pod/checkout-6d4f-a", "L owned rollout"]
+    {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
+
+    // `L`: the Argo Rollout it owns, in full, with a rollout's keys.
+    c.press("L");
+    c.until("the rollout opened", LIMIT, |s| {
+        s.selected_release().is_some_and(|r| r.reference.provider == "argo")
+            && s.releases.detail.as_ref().is_some_and(|d| d.loaded && d.reference.as_ref().is_some_and(|r| r.provider == "argo"))
+    })
+    .await;
+    let screen = c.screen();
+    assert!(screen.contains("Release · prod/checkout") && screen.contains("p promote"), "{screen}");
+
+    // An application that owns two: `L` asks which.
+    let mut second = api.get("rollouts", "prod", "checkout").unwrap();
+    second["metadata"] = serde_json::json!({"name": "checkout-eu", "namespace": "prod"});
+    api.put(second);
+    api.modify("applications", NS, "checkout", |a| {
+        let mut eu = a["status"]["resources"][0].clone();
+        eu["name"] = "checkout-eu".into();
+        a["status"]["resources"].as_array_mut().unwrap().push(eu);
+    });
+    c.until("both rollouts listed", LIMIT, |s| s.releases.rows.keys().filter(|r| r.provider == "argo").count() == 2).await;
+    c.press("<esc>");
+    for _ in 0..s_rows(&c) {
+        if c.state.selected_release().is_some_and(|r| r.reference.provider == "argocd") {
+            break;
+        }
+        c.press("j");
+    }
+    c.press("7");
+    c.until("both owned", LIMIT, |s| s.releases.detail.as_ref().is_some_and(|d| d.related.len() == 2)).await;
+    c.press("L");
+    c.until("the picker", LIMIT, |s| s.releases.picker.is_some() && s.releases.picking_owned).await;
+    let screen = c.screen();
+    assert!(screen.contains("Which Argo Rollout of checkout?") && screen.contains("prod/checkout-eu"), "{screen}");
+    c.press("j");
+    c.press("<enter>");
+    c.until("the second opened", LIMIT, |s| s.selected_release().is_some_and(|r| r.reference.name == "checkout-eu")).await;
+    assert!(c.state.releases.picker.is_none());
+}
+
+fn s_rows(c: &Cockpit) -> usize {
+    c.state.releases.rows.len()
 }

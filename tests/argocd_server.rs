@@ -55,6 +55,8 @@ fn contract(server: &ArgoCdServer) {
         "GET /api/v1/account/can-i/{resource}/{action}/{subresource}",
         "GET /api/v1/applications/{name}/syncwindows",
         "GET /api/v1/stream/applications",
+        "GET /api/v1/applications/{applicationName}/resource-tree",
+        "GET /api/v1/applications/{name}/events",
     ] {
         assert!(routes.contains(want), "the scenario used {want}: {routes:?}");
     }
@@ -123,6 +125,13 @@ async fn the_api_server_way_in_held_to_argo_cds_api_description() {
     w.apps.act("checkout", &AppAction::Rollback { id: 0, prune: false, dry_run: false }, None).await.unwrap();
     let app = until(&w.apps, "rolled back", |a| a.status.history.len() == 3).await;
     assert_eq!(app.status.sync.revision.as_deref(), Some(OLD));
+
+    // Its resource tree and the controller's Events on it (each sync started and finished).
+    let tree = w.apps.tree("checkout").await.unwrap();
+    assert_eq!(tree.nodes.len(), 1, "{tree:?}");
+    let events = w.apps.events("checkout").await.unwrap();
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.iter().filter(|r| **r == "OperationCompleted").count() >= 3, "{reasons:?}");
 
     // A refresh, taken up by the controller.
     w.apps.act("checkout", &AppAction::Refresh { hard: false }, None).await.unwrap();

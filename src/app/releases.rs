@@ -29,8 +29,10 @@ pub struct ReleasesView {
     pub selected: Option<RolloutRef>,
     /// The opened release's detail (screen 7).
     pub detail: Option<Detail>,
-    /// Undo's revision picker: an index into the detail's revisions.
+    /// Undo's revision picker: an index into the detail's revisions (or, with `picking_owned`,
+    /// into the releases it owns).
     pub picker: Option<usize>,
+    pub picking_owned: bool,
 }
 
 /// Rows of the selected release's detail under the releases list.
@@ -106,6 +108,18 @@ impl State {
         let capacity = releases_capacity(self.size.1.saturating_sub(4)) + 2;
         let cursor = self.release_cursor(&rows);
         rows[State::release_window(rows.len(), cursor.saturating_add(1), capacity)].iter().any(|r| r.pause_until.is_some())
+    }
+
+    /// The row of a release another one owns: the reference itself, or an Argo Rollout of that
+    /// namespace and name in whichever context the Argo Rollouts provider watches.
+    pub fn owned_row(&self, r: &RolloutRef) -> Option<&Release> {
+        self.release(r).or_else(|| {
+            let (_, namespace) = r.argo_scope()?;
+            self.releases
+                .rows
+                .values()
+                .find(|row| row.reference.name == r.name && row.reference.argo_scope().is_some_and(|(_, ns)| ns == namespace))
+        })
     }
 
     /// The opened detail, when it is `release`'s.

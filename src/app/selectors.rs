@@ -63,6 +63,7 @@ pub fn offered(state: &State, cmd: Command) -> bool {
         Command::LogFold | Command::LogFoldAll => state.current_log().is_some_and(|l| !l.sections.is_empty()),
         Command::LogMark => !state.log.follow || state.log.search.is_some(),
         Command::Rollout(K::Restart) => offers("restart"),
+        Command::ReleaseOwned => state.selected_release().and_then(|r| state.detail_of(r)).is_some_and(|d| !d.related.is_empty()),
         Command::Rollout(K::TerminateAnalysis) => offers("terminate-analysis"),
         // A GitOps application's keys where one is selected; a rollout's steps where it is not.
         Command::Rollout(K::Sync | K::AutoSync) => offers("sync"),
@@ -110,4 +111,13 @@ pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
         Verdict::Refused { message, break_glass_possible: false, .. } => Err(message),
         _ => Ok(()),
     }
+}
+
+/// A caveat on a change key that is allowed (a sync only a window's manual exception lets
+/// through), for the footer to say beside it.
+pub fn note(state: &State, cmd: Command) -> Option<String> {
+    let Command::Rollout(key) = cmd else { return None };
+    let Some(Ok(Operation::Rollout { action, .. })) = release_preview_op(state, key) else { return None };
+    let release = state.selected_release()?;
+    state.detail_of(release)?.permissions.as_ref()?.notes.get(action.verb()).cloned()
 }

@@ -364,14 +364,7 @@ fn detail(r: &Rollout, reference: RolloutRef, objects: Objects, runs: &[Value], 
         sections.push(Section { title: "analysis runs".into(), lines: analysis });
     }
     let mut timeline = Vec::new();
-    for e in events {
-        let when = e["lastTimestamp"].as_str().or(e["eventTime"].as_str()).or(e["firstTimestamp"].as_str());
-        let kind = if e["type"] == "Warning" { "⚠ " } else { "" };
-        timeline.push(TimelineEntry {
-            at: ts(when),
-            text: format!("{kind}{}: {}", e["reason"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")),
-        });
-    }
+    timeline.extend(events.iter().map(TimelineEntry::of_event));
     for c in &r.status.conditions {
         if let Some(when) = ts(c.last_transition_time.as_deref()) {
             timeline.push(TimelineEntry { at: Some(when), text: format!("{}={} {}: {}", c.type_, c.status, c.reason, c.message) });
@@ -397,6 +390,7 @@ fn detail(r: &Rollout, reference: RolloutRef, objects: Objects, runs: &[Value], 
         timeline,
         permissions: objects.access.as_ref().map(permissions),
         native: Native::new(objects),
+        related: Vec::new(),
     }
 }
 

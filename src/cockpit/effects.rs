@@ -62,6 +62,12 @@ impl EffectRunner {
             }
             return;
         }
+        // Followed in the order asked: run as tasks, a quick `esc` then `7` could stop the
+        // follower after the new one started, and the opened release would never be read.
+        if let Effect::FollowRelease { reference } = effect {
+            releases.follow(reference, tx);
+            return;
+        }
         // The supervisor delivers what the journal now holds (it starts if it is not running).
         let tell_supervisor = move || {
             if let Some((config, data_dir)) = notify.clone() {
@@ -276,10 +282,7 @@ impl EffectRunner {
                         Err(e) => Action::Failed(e.to_string()),
                     }
                 }
-                Effect::FollowRelease { reference } => {
-                    releases.follow(reference, tx);
-                    return;
-                }
+                Effect::FollowRelease { .. } => return,
                 Effect::Quit => return,
             };
             let _ = tx.send(action);

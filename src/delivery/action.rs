@@ -67,6 +67,11 @@ pub enum RolloutAction {
 }
 
 impl RolloutAction {
+    /// A sync of the whole application, with Argo CD's defaults (no prune, no dry run).
+    pub fn whole_sync() -> RolloutAction {
+        RolloutAction::Sync { prune: false, dry_run: false, force: false, out_of_sync_only: false, revision: None, resources: Vec::new() }
+    }
+
     /// The command-line verb, and the key of `Permissions`.
     pub fn verb(&self) -> &'static str {
         match self {

@@ -221,6 +221,24 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
+impl TimelineEntry {
+    /// A Kubernetes Event (`v1.Event` as JSON): when it last happened, a warning marked, its
+    /// reason and message (repeats counted).
+    pub fn of_event(e: &serde_json::Value) -> TimelineEntry {
+        let when = e["lastTimestamp"].as_str().or(e["eventTime"].as_str()).or(e["firstTimestamp"].as_str());
+        let warning = if e["type"] == "Warning" { "⚠ " } else { "" };
+        let count = e["count"].as_i64().filter(|n| *n > 1).map(|n| format!(" (×{n})")).unwrap_or_default();
+        TimelineEntry {
+            at: when.and_then(|w| w.parse().ok()),
+            text: format!(
+                "{warning}{}: {}{count}",
+                crate::logstore::sanitize::excerpt(e["reason"].as_str().unwrap_or(""), 80),
+                crate::logstore::sanitize::excerpt(e["message"].as_str().unwrap_or(""), 400)
+            ),
+        }
+    }
+}
+
 /// Everything the opened rollout shows beyond its row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Detail {
@@ -238,6 +256,9 @@ pub struct Detail {
     pub permissions: Option<Permissions>,
     /// The provider's own objects, for its pure `plan` (revisions to undo to …).
     pub native: Native,
+    /// Releases this one owns, which other providers show (an Argo CD app's Argo Rollouts); an
+    /// empty context in a reference means whichever the other provider watches.
+    pub related: Vec<RolloutRef>,
 }
 
 /// Which actions the backend would refuse this user, with the backend's reason. Keys are
@@ -245,6 +266,9 @@ pub struct Detail {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
     pub denied: BTreeMap<String, String>,
+    /// Actions allowed with a caveat the key should say (a sync that only a window's manual
+    /// exception lets through).
+    pub notes: BTreeMap<String, String>,
     /// Who the backend authenticated (`("kubernetes", "alice@corp")`), journaled with every action
     /// beside the local account.
     pub authenticated: Option<(String, String)>,

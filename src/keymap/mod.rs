@@ -117,6 +117,8 @@ pub enum Command {
     ReleaseFindings,
     /// The approval waiting for the selected rollout's environment.
     ReleaseApproval,
+    /// The release the opened one owns (an Argo CD app's Argo Rollout).
+    ReleaseOwned,
     /// An action on the selected rollout.
     Rollout(RolloutKey),
     DialogYes,
@@ -303,6 +305,15 @@ pub const COMMANDS: &[CommandDef] = &[
         &["f"],
         "findings",
         "open the security findings of the run behind the selected rollout (enter opens the run)",
+        false,
+    ),
+    def(
+        C::ReleaseOwned,
+        "release.owned",
+        Context::Rollouts,
+        &["L"],
+        "owned rollout",
+        "open the Argo Rollout the selected Argo CD application owns (asks which when it owns several)",
         false,
     ),
     def(

@@ -249,6 +249,7 @@ pub fn detail(spec: &RolloutSpec, rec: &Record) -> Detail {
             .collect(),
         permissions: None,
         native: Native::default(),
+        related: Vec::new(),
     }
 }
 

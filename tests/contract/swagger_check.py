@@ -15,8 +15,19 @@ from jsonschema import Draft4Validator
 
 
 def strict(schema, definitions, seen=None):
-    """The schema with `additionalProperties: false` wherever properties are listed."""
+    """The schema with `additionalProperties: false` wherever properties are listed. An object
+    made of `allOf` parts (a ResourceNode is its own fields and a ResourceRef's) gets the parts'
+    properties merged first, so that each part's fields are allowed in the whole."""
     if isinstance(schema, dict):
+        schema = dict(schema)
+        if "allOf" in schema and definitions is not None:
+            merged = dict(schema.get("properties", {}))
+            for part in schema.pop("allOf"):
+                if "$ref" in part:
+                    part = definitions[part["$ref"].split("/")[-1]]
+                merged.update(part.get("properties", {}))
+            schema["properties"] = merged
+            schema.setdefault("type", "object")
         out = {k: strict(v, definitions) for k, v in schema.items()}
         if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
             out["additionalProperties"] = False
@@ -29,12 +40,12 @@ def strict(schema, definitions, seen=None):
 def main():
     swagger = json.load(open(sys.argv[1]))
     exchanges = json.load(open(sys.argv[2]))
-    definitions = strict(swagger["definitions"], None)
+    definitions = {name: strict(d, swagger["definitions"]) for name, d in swagger["definitions"].items()}
     failures = 0
 
     def check(schema, value, what):
         nonlocal failures
-        root = dict(strict(schema, None))
+        root = dict(strict(schema, swagger["definitions"]))
         root["definitions"] = definitions
         for error in Draft4Validator(root).iter_errors(value):
             failures += 1

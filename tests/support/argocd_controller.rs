@@ -80,8 +80,18 @@ impl ScriptedArgoCd {
                 }
                 let Some(name) = ev.object["metadata"]["name"].as_str().map(str::to_string) else { continue };
                 let Some(mut app) = api.get("applications", &ns, &name) else { continue };
+                let before = phase_of(&app);
                 if step(&mut app, h.load(Ordering::SeqCst), p.load(Ordering::SeqCst)) {
+                    let after = phase_of(&app);
                     api.put(app);
+                    // As Argo CD's controller, an Event on the app when an operation starts and ends.
+                    match (before.as_deref(), after.as_deref()) {
+                        (None, Some("Running")) => record(&api, &ns, &name, "OperationStarted", "Initiated sync"),
+                        (Some("Running" | "Terminating"), Some(done @ ("Succeeded" | "Failed"))) => {
+                            record(&api, &ns, &name, "OperationCompleted", &format!("Sync operation {}", done.to_lowercase()))
+                        }
+                        _ => {}
+                    }
                 }
             }
         });
@@ -95,6 +105,22 @@ impl ScriptedArgoCd {
         self.progress.store(false, Ordering::SeqCst);
         api.modify("applications", namespace, name, |a| a["metadata"]["labels"]["tick"] = json!(now()));
     }
+}
+
+fn phase_of(app: &Value) -> Option<String> {
+    app.pointer("/status/operationState/phase").and_then(Value::as_str).map(str::to_string)
+}
+
+/// A Kubernetes Event about the app, as Argo CD records one.
+fn record(api: &ApiDouble, ns: &str, app: &str, reason: &str, message: &str) {
+    let at = now();
+    api.put(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{app}.{}.{}", reason.to_lowercase(), at.replace([':', '.'], "-").to_lowercase()), "namespace": ns},
+        "involvedObject": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "name": app, "namespace": ns},
+        "reason": reason, "message": message, "type": "Normal", "source": {"component": "argocd-application-controller"},
+        "firstTimestamp": at, "lastTimestamp": at, "count": 1
+    }));
 }
 
 fn now() -> String {
@@ -173,4 +199,40 @@ fn finish(app: &mut Value, op: &Value, progress: bool) {
         app["status"]["health"] = json!({"status": if progress { "Progressing" } else { "Healthy" }});
     }
     app.as_object_mut().map(|o| o.remove("operation"));
+}
+
+/// An Application that manages an Argo Rollout and its Service in `prod`, with the Rollout's
+/// ReplicaSet and Pods live in the cluster (owned through owner references, as the Rollouts
+/// controller makes them), one Pod not ready yet.
+pub fn owning_app(api: &ApiDouble, namespace: &str, name: &str) {
+    let rollout = api.put(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "prod"},
+        "spec": {"replicas": 2, "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}},
+        "status": {"phase": "Paused", "currentStepIndex": 1}
+    }));
+    let owner = |kind: &str, api_version: &str, o: &Value| json!([{"apiVersion": api_version, "kind": kind, "name": o["metadata"]["name"], "uid": o["metadata"]["uid"], "controller": true}]);
+    let rs = api.put(json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": format!("{name}-6d4f"), "namespace": "prod", "ownerReferences": owner("Rollout", "argoproj.io/v1alpha1", &rollout)},
+        "spec": {"replicas": 2}, "status": {"replicas": 2, "readyReplicas": 1}
+    }));
+    for (pod, ready) in [("a", "True"), ("b", "False")] {
+        api.put(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{name}-6d4f-{pod}"), "namespace": "prod", "ownerReferences": owner("ReplicaSet", "apps/v1", &rs)},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}
+        }));
+    }
+    // A Pod of something else in the namespace, which the tree leaves out.
+    api.put(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stranger", "namespace": "prod"}, "status": {"phase": "Running"}}),
+    );
+    let mut app = application(namespace, name);
+    app["status"]["resources"] = json!([
+        {"group": "argoproj.io", "version": "v1alpha1", "kind": "Rollout", "namespace": "prod", "name": name, "status": "Synced",
+         "health": {"status": "Suspended", "message": "Rollout is paused"}},
+        {"version": "v1", "kind": "Service", "namespace": "prod", "name": name, "status": "OutOfSync", "health": {"status": "Healthy"}}
+    ]);
+    api.put(app);
 }

@@ -35,6 +35,8 @@ struct Rules {
     denied: BTreeSet<String>,
     /// A sync window that denies syncs is active.
     deny_window: bool,
+    /// The active deny window lets manual syncs through (`manualSync`).
+    manual_sync: bool,
     exchanges: Vec<Exchange>,
 }
 
@@ -97,6 +99,18 @@ impl ArgoCdServer {
         self.rules.lock().unwrap().deny_window = on;
     }
 
+    /// The deny window, active, lets manual syncs through.
+    pub fn deny_window_but_manual(&self) {
+        let mut rules = self.rules.lock().unwrap();
+        rules.deny_window = true;
+        rules.manual_sync = true;
+    }
+
+    /// How many application streams are open now.
+    pub fn open_streams(&self) -> usize {
+        self.drop_streams.receiver_count()
+    }
+
     /// Ends every open application stream, as a server restart or a proxy's timeout would.
     pub fn drop_streams(&self) {
         let _ = self.drop_streams.send(());
@@ -125,6 +139,8 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
         ("POST", ["api", "v1", "applications", _, "rollback"]) => "/api/v1/applications/{name}/rollback",
         ("DELETE", ["api", "v1", "applications", _, "operation"]) => "/api/v1/applications/{name}/operation",
         ("GET", ["api", "v1", "applications", _, "syncwindows"]) => "/api/v1/applications/{name}/syncwindows",
+        ("GET", ["api", "v1", "applications", _, "resource-tree"]) => "/api/v1/applications/{applicationName}/resource-tree",
+        ("GET", ["api", "v1", "applications", _, "events"]) => "/api/v1/applications/{name}/events",
         ("GET", ["api", "v1", "account", "can-i", ..]) => "/api/v1/account/can-i/{resource}/{action}/{subresource}",
         _ => "unknown",
     }
@@ -172,7 +188,11 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
                         let (s, b) = error(403, 7, &format!("permission denied: applications, sync, shop/{name}"));
                         return (route, s, b);
                     }
-                    if route.ends_with("/sync") && rules.lock().unwrap().deny_window {
+                    let blocked = {
+                        let r = rules.lock().unwrap();
+                        r.deny_window && !r.manual_sync
+                    };
+                    if route.ends_with("/sync") && blocked {
                         let (s, b) = error(403, 7, "cannot sync: blocked by sync window");
                         return (route, s, b);
                     }
@@ -217,10 +237,22 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
                 }
                 "/api/v1/applications/{name}/syncwindows" => {
                     // The project's one window, a deny window that is on whenever `deny_window` is.
-                    let deny = rules.lock().unwrap().deny_window;
-                    let window = json!({"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "manualSync": false});
+                    let (deny, manual) = {
+                        let r = rules.lock().unwrap();
+                        (r.deny_window, r.manual_sync)
+                    };
+                    let window = json!({"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "manualSync": manual});
                     let active = if deny { vec![window.clone()] } else { Vec::new() };
-                    (200, json!({"assignedWindows": [window], "activeWindows": active, "canSync": !deny}))
+                    (200, json!({"assignedWindows": [window], "activeWindows": active, "canSync": !deny || manual}))
+                }
+                "/api/v1/applications/{applicationName}/resource-tree" => (200, resource_tree(api, &app)),
+                "/api/v1/applications/{name}/events" => {
+                    let items: Vec<Value> = api
+                        .list("events", ns)
+                        .into_iter()
+                        .filter(|e| e["involvedObject"]["kind"] == "Application" && e["involvedObject"]["name"] == json!(name))
+                        .collect();
+                    (200, json!({"metadata": {}, "items": items}))
                 }
                 "/api/v1/applications/{name}/operation" => {
                     if denied("sync") {
@@ -240,6 +272,62 @@ fn answer(api: &ApiDouble, rules: &Mutex<Rules>, ns: &str, req: &Request) -> (St
         _ => error(404, 5, "no such route"),
     };
     (route, status, value)
+}
+
+/// The app's resource tree as Argo CD's controller keeps it: the managed resources (with the
+/// health the app's status gives them), and the ReplicaSets and Pods they own, found by owner
+/// references, each with its parents.
+fn resource_tree(api: &ApiDouble, app: &Value) -> Value {
+    let plural = |kind: &str| match kind {
+        "Rollout" => Some("rollouts"),
+        "ReplicaSet" => Some("replicasets"),
+        "Pod" => Some("pods"),
+        _ => None,
+    };
+    let mut nodes: Vec<Value> = Vec::new();
+    let mut uids: BTreeSet<String> = BTreeSet::new();
+    let mut namespaces = BTreeSet::new();
+    for r in app["status"]["resources"].as_array().into_iter().flatten() {
+        let (kind, ns, name) = (r["kind"].as_str().unwrap_or(""), r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
+        let live = plural(kind).and_then(|p| api.get(p, ns, name));
+        let uid =
+            live.as_ref().and_then(|l| l["metadata"]["uid"].as_str().map(str::to_string)).unwrap_or_else(|| format!("{kind}-{ns}-{name}"));
+        uids.insert(uid.clone());
+        namespaces.insert(ns.to_string());
+        let mut node = json!({"group": r["group"], "version": r["version"], "kind": kind, "namespace": ns, "name": name, "uid": uid});
+        if !r["health"].is_null() {
+            node["health"] = r["health"].clone();
+        }
+        nodes.push(node);
+    }
+    // Owners first: ReplicaSets, then the Pods they own.
+    for (plural, group, version, kind) in [("replicasets", "apps", "v1", "ReplicaSet"), ("pods", "", "v1", "Pod")] {
+        for ns in &namespaces {
+            for o in api.list(plural, ns) {
+                let parents: Vec<Value> = o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["uid"].as_str().is_some_and(|u| uids.contains(u)))
+                    .map(|r| json!({"kind": r["kind"], "namespace": ns, "name": r["name"], "uid": r["uid"]}))
+                    .collect();
+                if parents.is_empty() {
+                    continue;
+                }
+                let uid = o["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+                uids.insert(uid.clone());
+                let ready = if kind == "Pod" {
+                    o["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                } else {
+                    o["status"]["readyReplicas"].as_i64().unwrap_or(0) >= o["spec"]["replicas"].as_i64().unwrap_or(1)
+                };
+                let health = if ready { "Healthy" } else { "Progressing" };
+                nodes.push(json!({"group": group, "version": version, "kind": kind, "namespace": ns, "name": o["metadata"]["name"],
+                                  "uid": uid, "parentRefs": parents, "health": {"status": health}, "resourceVersion": o["metadata"]["resourceVersion"]}));
+            }
+        }
+    }
+    json!({"nodes": nodes, "hosts": []})
 }
 
 /// The application stream: every change to an Application as one JSON line, chunk by chunk,

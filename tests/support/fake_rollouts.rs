@@ -158,9 +158,10 @@ impl RolloutProvider for FakeRollouts {
             permissions: Some(Permissions {
                 denied: [("promote-full".to_string(), "IAM: codedeploy:ContinueDeployment is not allowed for this role".to_string())]
                     .into(),
-                authenticated: None,
+                ..Permissions::default()
             }),
             native: Native::default(),
+            related: Vec::new(),
         };
         async move { Ok(detail) }.boxed()
     }

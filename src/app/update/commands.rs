@@ -164,6 +164,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         }
         Command::ReleaseFindings => open_release(state, Screen::Findings),
         Command::ReleaseApproval => open_release_approval(state),
+        Command::ReleaseOwned => super::release::open_owned(state),
         Command::Open if state.focus == Pane::Log && state.log.filter.is_some() => filter_open(state),
         Command::Open => {
             match state.focus {

@@ -32,6 +32,9 @@ pub(crate) fn on_key(state: &mut State, ev: KeyEvent) -> Vec<Effect> {
         None if state.releases.picker.is_some() && matches!(state.screen, Screen::Overview | Screen::Release) => {
             // The picker's own keys, then moving through it with the global up and down.
             let cmd = state.keymap.resolve(Context::Picker, &ev).or_else(|| state.keymap.resolve(Context::Global, &ev));
+            if state.releases.picking_owned && cmd == Some(Command::PickerChoose) {
+                return super::release::choose_owned(state);
+            }
             match super::release::picker_key(state, cmd) {
                 Some(Ok(op)) => request(state, op),
                 Some(Err(e)) => {

@@ -109,7 +109,7 @@ pub fn open(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     state.releases.selected = Some(reference.clone());
-    state.releases.picker = None;
+    close_picker(state);
     state.releases.detail = Some(crate::delivery::Detail { reference: Some(reference.clone()), ..Default::default() });
     // Its canary's numbers when a service judges it, and the journal for its timeline (read
     // once; after an action the journal is read again anyway).
@@ -144,7 +144,7 @@ pub fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
 /// Esc on screen 7: stop following the opened release.
 pub fn close(state: &mut State) -> Vec<Effect> {
     state.releases.detail = None;
-    state.releases.picker = None;
+    close_picker(state);
     state.screen = Screen::Overview;
     vec![Effect::FollowRelease { reference: None }]
 }
@@ -163,7 +163,7 @@ pub fn switch(state: &mut State, change: String) -> Vec<Effect> {
         }
     }
     state.releases.detail = None;
-    state.releases.picker = None;
+    close_picker(state);
     state.releases.selected = None;
     // A new scope: what the scoped feeds showed is not there any more (their next list refills it).
     let scoped: Vec<String> = state.releases.feeds.iter().filter(|(_, f)| !f.scopes.is_empty()).map(|(p, _)| p.clone()).collect();
@@ -237,14 +237,7 @@ fn simple(key: RolloutKey) -> Option<RolloutAction> {
         RolloutKey::Abort => RolloutAction::Abort,
         RolloutKey::Retry => RolloutAction::Retry,
         RolloutKey::Restart => RolloutAction::Restart,
-        RolloutKey::Sync => RolloutAction::Sync {
-            prune: false,
-            dry_run: false,
-            force: false,
-            out_of_sync_only: false,
-            revision: None,
-            resources: Vec::new(),
-        },
+        RolloutKey::Sync => RolloutAction::whole_sync(),
         RolloutKey::Refresh => RolloutAction::Refresh { hard: false },
         RolloutKey::HardRefresh => RolloutAction::Refresh { hard: true },
         RolloutKey::TerminateOperation => RolloutAction::TerminateOperation,
@@ -262,6 +255,7 @@ fn undo(state: &mut State) -> Result<Option<Operation>, String> {
             // The picker sits over the release in full, with its revisions.
             state.screen = Screen::Release;
             state.releases.picker = Some(1);
+            state.releases.picking_owned = false;
             state.dirty = true;
             Ok(None)
         }
@@ -280,16 +274,67 @@ pub fn undo_needs_detail(state: &State) -> bool {
     state.pending_undo.is_some() && state.selected_release().is_some_and(|r| state.detail_of(r).is_none())
 }
 
-/// Keys while the revision picker is open; Enter asks to undo to the chosen revision.
+/// `L`: the release the opened one owns (an Argo CD app's Argo Rollout), opened in full; a
+/// picker when it owns several.
+pub fn open_owned(state: &mut State) -> Vec<Effect> {
+    let Some(release) = state.selected_release() else { return Vec::new() };
+    let related = match state.detail_of(release).filter(|d| d.loaded) {
+        Some(d) => d.related.clone(),
+        None => {
+            state.toast_info("reading what it owns… press again in a moment");
+            return if state.releases.detail.is_none() { open(state) } else { Vec::new() };
+        }
+    };
+    match related.as_slice() {
+        [] => {
+            state.toast_info(format!("{} owns no Argo Rollout", release.reference.short()));
+            Vec::new()
+        }
+        [one] => go_to_owned(state, &one.clone()),
+        _ => {
+            state.screen = Screen::Release;
+            state.releases.picker = Some(0);
+            state.releases.picking_owned = true;
+            state.dirty = true;
+            Vec::new()
+        }
+    }
+}
+
+/// Enter in the picker of owned releases: the chosen one, opened.
+pub fn choose_owned(state: &mut State) -> Vec<Effect> {
+    let chosen = state.releases.picker.and_then(|i| state.releases.detail.as_ref().and_then(|d| d.related.get(i)).cloned());
+    close_picker(state);
+    match chosen {
+        Some(r) => go_to_owned(state, &r),
+        None => Vec::new(),
+    }
+}
+
+fn go_to_owned(state: &mut State, owned: &RolloutRef) -> Vec<Effect> {
+    let Some(row) = state.owned_row(owned).map(|r| r.reference.clone()) else {
+        state.toast_error(format!(
+            "{} is not among the releases: flightdeck watches Argo Rollouts through [kubernetes] (its context and namespaces)",
+            owned.short()
+        ));
+        return Vec::new();
+    };
+    state.releases.selected = Some(row);
+    show(state)
+}
+
+/// Keys while a picker is open: Enter asks to undo to the chosen revision (the owned releases'
+/// picker opens its choice in `choose_owned`).
 pub fn picker_key(state: &mut State, cmd: Option<Command>) -> Option<Result<Operation, String>> {
     let i = state.releases.picker?;
-    let n = state.releases.detail.as_ref().map(|d| d.revisions.len()).unwrap_or(0);
+    let owned = state.releases.picking_owned;
+    let n = state.releases.detail.as_ref().map(|d| if owned { d.related.len() } else { d.revisions.len() }).unwrap_or(0);
     match cmd {
-        Some(Command::PickerClose | Command::Back) => state.releases.picker = None,
+        Some(Command::PickerClose | Command::Back) => close_picker(state),
         Some(Command::Up) => state.releases.picker = Some(i.saturating_sub(1)),
         Some(Command::Down) => state.releases.picker = Some((i + 1).min(n.saturating_sub(1))),
         Some(Command::PickerChoose) => {
-            state.releases.picker = None;
+            close_picker(state);
             let revision = state.releases.detail.as_ref().and_then(|d| d.revisions.get(i)).map(|r| r.number);
             let release = state.selected_release()?;
             return Some(op_on(state, release, RolloutAction::Undo { to_revision: revision }));
@@ -298,6 +343,11 @@ pub fn picker_key(state: &mut State, cmd: Option<Command>) -> Option<Result<Oper
     }
     state.dirty = true;
     None
+}
+
+fn close_picker(state: &mut State) {
+    state.releases.picker = None;
+    state.releases.picking_owned = false;
 }
 
 /// The release an operation targets, when the cockpit shows it.

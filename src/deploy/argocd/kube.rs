@@ -3,6 +3,8 @@
 //! them in. What the API server would do for an action is done here (see `ops`), and the
 //! cluster's RBAC decides who may (asked beforehand with a SelfSubjectAccessReview).
 
+use std::collections::BTreeSet;
+
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
@@ -12,8 +14,14 @@ use kube::runtime::{WatchStreamExt, watcher};
 use super::listed::ListedApp;
 use super::model::App;
 use super::ops::{self, AppAction, Seen};
+use super::tree::Tree;
 use super::windows::{SyncWindow, can_sync_manually};
 use crate::argo::client::{Access, ArgoError, Cluster, FIELD_MANAGER};
+
+/// The cluster Argo CD runs in, as a destination names it.
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+/// The most ReplicaSets or Pods read from one namespace for a tree.
+const OWNED_LIMIT: u32 = 2000;
 
 /// Where Argo CD keeps its Applications unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "argocd";
@@ -86,6 +94,55 @@ impl KubeApps {
             Err(ArgoError::NotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The app's resource tree: its managed resources and, where they run in this cluster, what
+    /// they own. Argo CD's controller reads every destination cluster; with only the user's
+    /// kubeconfig, another cluster's resources show at the top level.
+    pub async fn tree(&self, app: &App) -> Result<Tree, ArgoError> {
+        let d = &app.spec.destination;
+        let here = d.server.as_deref() == Some(IN_CLUSTER) || d.name.as_deref() == Some("in-cluster");
+        if !here {
+            return Ok(Tree::top_level(
+                app,
+                Some(format!("{} is another cluster; the Argo CD API server reads it", app.destination_text())),
+            ));
+        }
+        let namespaces: BTreeSet<&str> = app.status.resources.iter().map(|r| r.namespace.as_str()).filter(|ns| !ns.is_empty()).collect();
+        let mut owned = Vec::new();
+        for ns in namespaces {
+            for (group, version, kind, plural) in [("apps", "v1", "ReplicaSet", "replicasets"), ("", "v1", "Pod", "pods")] {
+                let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+                let api = self.cluster.api(&ar, Some(ns));
+                match self.cluster.timed(api.list(&ListParams::default().limit(OWNED_LIMIT))).await {
+                    Ok(list) => owned.extend(list.items.into_iter().filter_map(|o| {
+                        let mut v = serde_json::to_value(o).ok()?;
+                        // A listed item carries no kind of its own.
+                        v["kind"] = kind.into();
+                        v["apiVersion"] = ar.api_version.clone().into();
+                        Some(v)
+                    })),
+                    // What the user may not list is left out of the tree, not an error for it.
+                    Err(ArgoError::Forbidden(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(Tree::with_owned(app, &owned))
+    }
+
+    /// The Kubernetes Events about the Application itself (Argo CD's controller records syncs,
+    /// health changes and operation results on it).
+    pub async fn events(&self, name: &str) -> Result<Vec<serde_json::Value>, ArgoError> {
+        let fields = format!("involvedObject.kind=Application,involvedObject.name={name}");
+        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Event"), "events");
+        let list = self.cluster.timed(self.cluster.api(&ar, Some(&self.namespace)).list(&ListParams::default().fields(&fields))).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .filter(|v| v["involvedObject"]["kind"] == "Application" && v["involvedObject"]["name"].as_str() == Some(name))
+            .collect())
     }
 
     /// Whether the user may change the Application (every action is a patch of it).

@@ -223,11 +223,12 @@ impl App {
         self.status.history.iter().max_by_key(|h| h.id)
     }
 
-    /// What a list row keeps: without the resources, the last operation's request and its
+    /// What a list row keeps: without the resources (but its Argo Rollouts), the last operation's request and its
     /// per-resource results (the opened application reads them afresh). A thousand apps held
     /// for the overview then cost a few megabytes, not tens.
     pub fn for_list(mut self) -> App {
-        self.status.resources = Vec::new();
+        // The Argo Rollouts it manages stay: a row shows the canary verdict of the one mapped.
+        self.status.resources.retain(|r| r.kind == "Rollout" && r.group == "argoproj.io");
         if let Some(op) = self.status.operation_state.as_mut() {
             op.operation = Value::Null;
             op.sync_result = None;
@@ -253,7 +254,7 @@ impl App {
     }
 }
 
-fn strip_nulls(value: &mut Value) {
+pub(crate) fn strip_nulls(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.retain(|_, v| !v.is_null());

@@ -19,7 +19,7 @@ use super::server::{ServerApps, ServerError, StreamUpdate};
 use crate::argo::client::ArgoError;
 use crate::delivery::{
     By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, RolloutAction,
-    RolloutProvider, Section, Seen, TimelineEntry,
+    RolloutProvider, Seen,
 };
 use crate::domain::RolloutRef;
 use crate::logstore::sanitize::excerpt;
@@ -74,6 +74,8 @@ pub struct ArgoCdProvider {
     production: BTreeSet<String>,
     /// Who a Kubernetes-mode operation is initiated by (the API server knows its own user).
     actor: String,
+    /// Argo Rollout (`namespace/name`) → the service whose canary verdict judges it.
+    services: BTreeMap<String, String>,
 }
 
 fn backend_error(e: impl std::fmt::Display) -> DeliveryError {
@@ -82,7 +84,14 @@ fn backend_error(e: impl std::fmt::Display) -> DeliveryError {
 
 impl ArgoCdProvider {
     pub fn new(backend: Backend, environments: BTreeMap<String, String>, production: BTreeSet<String>, actor: String) -> ArgoCdProvider {
-        ArgoCdProvider { backend, environments, production, actor }
+        ArgoCdProvider { backend, environments, production, actor, services: BTreeMap::new() }
+    }
+
+    /// The canary verdicts to show beside apps: the service judging each Argo Rollout
+    /// (`[kubernetes] services`), for the app that manages it.
+    pub fn with_services(mut self, services: BTreeMap<String, String>) -> ArgoCdProvider {
+        self.services = services;
+        self
     }
 
     /// From `[argocd]`: the API server named there, or in `ARGOCD_SERVER`, or the argocd CLI's
@@ -183,7 +192,12 @@ impl ArgoCdProvider {
             reference: RolloutRef { provider: ARGOCD.into(), scope: String::new(), name: app.name().to_string() },
             kind: "Argo CD app".into(),
             environment,
-            service: None,
+            service: app
+                .status
+                .resources
+                .iter()
+                .filter(|r| r.kind == "Rollout")
+                .find_map(|r| self.services.get(&format!("{}/{}", r.namespace, r.name)).cloned()),
             health,
             state: excerpt(&state, 80),
             message,
@@ -203,6 +217,20 @@ impl ArgoCdProvider {
             supports,
             seen: seen_of(app),
             native: Native::new(app.clone()),
+        }
+    }
+
+    async fn tree(&self, app: &App) -> Result<super::tree::Tree, DeliveryError> {
+        match &self.backend {
+            Backend::Server(s) => s.tree(app.name()).await.map_err(backend_error),
+            Backend::Kube(k) => k.get().await?.tree(app).await.map_err(backend_error),
+        }
+    }
+
+    async fn events(&self, app: &App) -> Result<Vec<serde_json::Value>, DeliveryError> {
+        match &self.backend {
+            Backend::Server(s) => s.events(app.name()).await.map_err(backend_error),
+            Backend::Kube(k) => k.get().await?.events(app.name()).await.map_err(backend_error),
         }
     }
 
@@ -239,27 +267,35 @@ impl ArgoCdProvider {
 }
 
 impl ArgoCdProvider {
-    /// The sync windows that apply to the app, said for people, and why a manual sync is blocked
-    /// now (None: it may go).
-    async fn windows(&self, app: &App) -> Result<(Vec<String>, Option<String>), DeliveryError> {
+    /// The sync windows that apply to the app, said for people, and whether a manual sync may go
+    /// now (with a note when only a window's `manualSync` lets it).
+    async fn windows(&self, app: &App) -> Result<super::windows::Judged, DeliveryError> {
+        use super::windows::{Judged, can_sync_manually, describe_for, judge_manual};
         match &self.backend {
             Backend::Server(s) => {
                 let w = s.windows(app.name()).await.map_err(backend_error)?;
                 let lines = w
                     .assigned
                     .iter()
-                    .map(|x| format!("{}{}", x.describe(), if w.active.contains(x) { " — active now" } else { "" }))
+                    .map(|x| {
+                        let manual = if x.manual_sync { " · manual sync allowed" } else { "" };
+                        format!("{} — {}{manual}", x.describe(), if w.active.contains(x) { "active now" } else { "not active" })
+                    })
                     .collect();
-                let blocked = (!w.can_sync).then(|| {
-                    let which = w.active.iter().find(|x| x.kind == "deny").or(w.assigned.first()).map(|x| x.describe()).unwrap_or_default();
-                    format!("cannot sync: blocked by sync window ({which})")
-                });
-                Ok((lines, blocked))
+                // The server's word decides; the same judgement over its windows says which one.
+                let judged: Vec<_> = w.assigned.iter().map(|x| (x, w.active.contains(x))).collect();
+                let manual = match (w.can_sync, judge_manual(&judged)) {
+                    (true, Ok(note)) => Ok(note),
+                    (true, Err(_)) => Ok(None),
+                    (false, Err(why)) => Err(why),
+                    (false, Ok(_)) => Err("cannot sync: blocked by a sync window (the server says so)".to_string()),
+                };
+                Ok(Judged { lines, manual })
             }
             Backend::Kube(k) => {
                 let windows = k.get().await?.windows(&app.spec.project).await.map_err(backend_error)?;
                 let now = Timestamp::now();
-                Ok((super::windows::describe_for(&windows, app, now), super::windows::can_sync_manually(&windows, app, now).err()))
+                Ok(Judged { lines: describe_for(&windows, app, now), manual: can_sync_manually(&windows, app, now) })
             }
         }
     }
@@ -405,128 +441,17 @@ impl RolloutProvider for ArgoCdProvider {
     fn detail(&self, r: RolloutRef) -> BoxFuture<'_, Result<Detail, DeliveryError>> {
         async move {
             let app = self.app(&r.name).await?;
-            let mut sections = Vec::new();
-            if let Some(op) = &app.status.operation_state {
-                let mut lines = vec![format!("{} — {}", op.phase, excerpt(op.message.as_deref().unwrap_or(""), 300))];
-                if let Some(result) = &op.sync_result {
-                    for res in &result.resources {
-                        lines.push(format!(
-                            "{} {}/{} {}",
-                            res.status.as_deref().unwrap_or("-"),
-                            excerpt(&res.kind, 60),
-                            excerpt(&res.name, 100),
-                            excerpt(res.message.as_deref().unwrap_or(""), 200)
-                        ));
-                    }
-                }
-                sections.push(Section { title: "Last operation".into(), lines });
-            }
-            let out_of_sync: Vec<String> = app
-                .status
-                .resources
-                .iter()
-                .map(|res| {
-                    let health = res.health.as_ref().map(|h| h.status.as_str()).unwrap_or("-");
-                    format!(
-                        "{} {}/{} {} · {}",
-                        if res.status.as_deref() == Some("OutOfSync") { "≠" } else { "=" },
-                        excerpt(&res.kind, 60),
-                        excerpt(&res.name, 100),
-                        res.status.as_deref().unwrap_or("-"),
-                        health
-                    )
-                })
-                .collect();
-            if !out_of_sync.is_empty() {
-                sections.push(Section { title: "Resources".into(), lines: out_of_sync });
-            }
-            if !app.status.conditions.is_empty() {
-                sections.push(Section {
-                    title: "Conditions".into(),
-                    lines: app
-                        .status
-                        .conditions
-                        .iter()
-                        .map(|c| format!("{}: {}", excerpt(&c.kind, 60), excerpt(&c.message, 300)))
-                        .collect(),
-                });
-            }
-            let timeline = app
-                .status
-                .history
-                .iter()
-                .map(|h| TimelineEntry {
-                    at: h.deployed_at.as_deref().and_then(|t| t.parse().ok()),
-                    text: format!(
-                        "#{} {} by {}",
-                        h.id,
-                        h.revision.as_deref().map(short).unwrap_or("-"),
-                        if h.initiated_by.automated {
-                            "auto-sync".to_string()
-                        } else {
-                            excerpt(h.initiated_by.username.as_deref().unwrap_or("?"), 80)
-                        }
-                    ),
-                })
-                .collect();
-            let source = app.spec.source.as_ref().map(|s| {
-                format!(
-                    "{} {} @ {}",
-                    excerpt(s["repoURL"].as_str().unwrap_or("?"), 200),
-                    excerpt(s["path"].as_str().or(s["chart"].as_str()).unwrap_or(""), 100),
-                    excerpt(s["targetRevision"].as_str().unwrap_or("HEAD"), 60)
-                )
-            });
-            // The history as revisions to roll back to, newest first (the undo picker's list).
-            let last = app.last_deployed().map(|h| h.id);
-            let mut revisions: Vec<crate::delivery::Revision> = app
-                .status
-                .history
-                .iter()
-                .map(|h| crate::delivery::Revision {
-                    number: h.id,
-                    label: format!(
-                        "{} · by {}",
-                        h.revision.as_deref().map(short).unwrap_or("-"),
-                        if h.initiated_by.automated {
-                            "auto-sync".to_string()
-                        } else {
-                            excerpt(h.initiated_by.username.as_deref().unwrap_or("?"), 80)
-                        }
-                    ),
-                    current: Some(h.id) == last,
-                    created: h.deployed_at.as_deref().and_then(|t| t.parse().ok()),
-                })
-                .collect();
-            revisions.sort_by_key(|r| std::cmp::Reverse(r.number));
-            let mut denied = self.denied(&app).await.unwrap_or_default();
-            let (window_lines, blocked) = self.windows(&app).await.unwrap_or_else(|e| (vec![format!("cannot read them: {e}")], None));
-            if !window_lines.is_empty() {
-                sections.push(Section { title: "Sync windows".into(), lines: window_lines });
-            }
-            if let Some(why) = blocked {
-                denied.entry("sync".into()).or_insert(why);
-            }
-            Ok(Detail {
-                reference: Some(r),
-                loaded: true,
-                about: vec![
-                    format!(
-                        "Argo CD application in project {} → {} ({})",
-                        excerpt(&app.spec.project, 60),
-                        app.destination_text(),
-                        self.way_in()
-                    ),
-                    source.unwrap_or_else(|| format!("{} sources", app.spec.sources.len())),
-                    format!("auto-sync {}", if app.auto_sync() { "on" } else { "off" }),
-                ],
-                sections,
-                timeline,
-                revisions,
-                permissions: Some(Permissions { denied, authenticated: None }),
-                native: Native::new(app),
-                ..Detail::default()
-            })
+            let (tree, events, windows, denied) = futures::join!(self.tree(&app), self.events(&app), self.windows(&app), self.denied(&app));
+            let err = |e: DeliveryError| e.to_string();
+            let read = super::detail::Read {
+                tree: tree.map_err(err),
+                events: events.map_err(err),
+                windows: windows.map_err(err),
+                denied: denied.unwrap_or_default(),
+                way_in: self.way_in(),
+                app,
+            };
+            Ok(super::detail::detail(r, read))
         }
         .boxed()
     }
@@ -535,10 +460,17 @@ impl RolloutProvider for ArgoCdProvider {
         async move {
             let app = self.app(&r.name).await?;
             let mut denied = self.denied(&app).await?;
-            if let (_, Some(why)) = self.windows(&app).await? {
-                denied.entry("sync".into()).or_insert(why);
+            let mut notes = BTreeMap::new();
+            match self.windows(&app).await?.manual {
+                Err(why) => {
+                    denied.entry("sync".into()).or_insert(why);
+                }
+                Ok(Some(note)) => {
+                    notes.insert("sync".to_string(), note);
+                }
+                Ok(None) => {}
             }
-            Ok(Permissions { denied, authenticated: None })
+            Ok(Permissions { denied, notes, authenticated: None })
         }
         .boxed()
     }

@@ -233,6 +233,20 @@ impl ServerApps {
         })
     }
 
+    /// The app's resource tree as the server's controller sees it, every node with its health.
+    pub async fn tree(&self, name: &str) -> Result<super::tree::Tree, ServerError> {
+        let mut answer = self.send(self.http.get(self.url(&format!("/api/v1/applications/{}/resource-tree", enc(name))))).await?;
+        // A field sent as null is a field not sent.
+        super::model::strip_nulls(&mut answer);
+        serde_json::from_value(answer).map_err(|e| ServerError::Decode(format!("a resource tree: {e}")))
+    }
+
+    /// The Kubernetes Events about the app itself (syncs started and finished, health changes).
+    pub async fn events(&self, name: &str) -> Result<Vec<Value>, ServerError> {
+        let answer = self.send(self.http.get(self.url(&format!("/api/v1/applications/{}/events", enc(name))))).await?;
+        Ok(answer["items"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Whether Argo CD's RBAC lets the user do `action` (`sync`, `update`, `get`…) to the app
     /// (`PROJECT/NAME`).
     pub async fn can_i(&self, action: &str, project: &str, name: &str) -> Result<bool, ServerError> {

@@ -95,39 +95,47 @@ impl SyncWindow {
     }
 }
 
-/// Whether a manual sync of `app` may go now under `windows` (the project's), and if not, the
-/// window that stops it.
-pub fn can_sync_manually(windows: &[SyncWindow], app: &App, now: jiff::Timestamp) -> Result<(), String> {
-    let matching: Vec<&SyncWindow> = windows.iter().filter(|w| w.matches(app)).collect();
-    if matching.is_empty() {
-        return Ok(());
+/// The windows of an app for people, and whether a manual sync may go (see `can_sync_manually`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judged {
+    pub lines: Vec<String>,
+    pub manual: Result<Option<String>, String>,
+}
+
+/// Whether a manual sync of `app` may go now under `windows` (the project's): `Ok(None)` freely,
+/// `Ok(Some(note))` only because a window lets manual syncs through (said on the key), and
+/// `Err` with the window that stops it.
+pub fn can_sync_manually(windows: &[SyncWindow], app: &App, now: jiff::Timestamp) -> Result<Option<String>, String> {
+    let mut judged = Vec::new();
+    for w in windows.iter().filter(|w| w.matches(app)) {
+        judged.push((w, w.active(now).map_err(|e| format!("cannot sync: invalid sync window: {e}"))?));
     }
-    let mut active = Vec::new();
-    for w in &matching {
-        if w.active(now).map_err(|e| format!("cannot sync: invalid sync window: {e}"))? {
-            active.push(*w);
-        }
-    }
-    let denies: Vec<&&SyncWindow> = active.iter().filter(|w| w.kind == "deny").collect();
-    if !denies.is_empty() {
+    judge_manual(&judged)
+}
+
+/// Argo CD's `CanSync(isManual: true)` over the windows that match an app, each with whether it
+/// is active now (the server says which are; through Kubernetes they are worked out here).
+pub fn judge_manual(windows: &[(&SyncWindow, bool)]) -> Result<Option<String>, String> {
+    let active: Vec<&SyncWindow> = windows.iter().filter(|(_, on)| *on).map(|(w, _)| *w).collect();
+    let denies: Vec<&SyncWindow> = active.iter().copied().filter(|w| w.kind == "deny").collect();
+    if let Some(first) = denies.first() {
         // Manual syncs pass only if every active deny window lets them.
-        if denies.iter().all(|w| w.manual_sync) {
-            return Ok(());
-        }
-        let w = denies.iter().find(|w| !w.manual_sync).unwrap_or(&denies[0]);
-        return Err(format!("cannot sync: blocked by sync window ({})", w.describe()));
+        return match denies.iter().find(|w| !w.manual_sync) {
+            Some(w) => Err(format!("cannot sync: blocked by sync window ({})", w.describe())),
+            None => Ok(Some(format!("a manual sync only: deny window {} lets manual syncs", first.describe()))),
+        };
     }
     if active.iter().any(|w| w.kind == "allow") {
-        return Ok(());
+        return Ok(None);
     }
-    let inactive_allows: Vec<&&SyncWindow> = matching.iter().filter(|w| w.kind == "allow").collect();
-    if !inactive_allows.is_empty() {
-        if inactive_allows.iter().all(|w| w.manual_sync) {
-            return Ok(());
+    let inactive_allows: Vec<&SyncWindow> = windows.iter().filter(|(w, on)| !on && w.kind == "allow").map(|(w, _)| *w).collect();
+    match inactive_allows.first() {
+        None => Ok(None),
+        Some(first) if inactive_allows.iter().all(|w| w.manual_sync) => {
+            Ok(Some(format!("a manual sync only: outside allow window {}, which lets manual syncs", first.describe())))
         }
-        return Err(format!("cannot sync: blocked by sync window (outside {})", inactive_allows[0].describe()));
+        Some(first) => Err(format!("cannot sync: blocked by sync window (outside {})", first.describe())),
     }
-    Ok(())
 }
 
 /// The windows that apply to `app`, each said with whether it is active now.

@@ -69,7 +69,7 @@ fn a_manual_sync_under_deny_and_allow_windows() {
     assert_eq!(why, "cannot sync: blocked by sync window (deny `0 22 * * *` for 1h (UTC))");
     let mut manual = deny.clone();
     manual["manualSync"] = json!(true);
-    assert!(can_sync_manually(&[window(manual)], &a, now).is_ok(), "the window lets manual syncs through");
+    assert!(can_sync_manually(&[window(manual)], &a, now).unwrap().is_some(), "the window lets manual syncs through, and says so");
     assert!(can_sync_manually(&[window(deny)], &a, at("2026-11-29T12:00:00Z")).is_ok(), "outside it");
     // An allow window that is not active blocks; one that is, lets through (and beats no deny).
     let allow = window(json!({"kind": "allow", "schedule": "0 9 * * mon-fri", "duration": "8h", "namespaces": ["prod"]}));
@@ -81,4 +81,76 @@ fn a_manual_sync_under_deny_and_allow_windows() {
     assert!(can_sync_manually(&[other], &a, now).is_ok());
     let broken = window(json!({"kind": "deny", "schedule": "every day", "duration": "1h", "applications": ["*"]}));
     assert!(can_sync_manually(&[broken], &a, now).unwrap_err().contains("invalid sync window"));
+}
+
+/// Argo CD's own cases for a manual sync (`TestSyncWindows_CanSync` with `isManual`, in
+/// pkg/apis/application/v1alpha1/types_test.go): each project's windows as (kind, active,
+/// manualSync), and whether Argo CD lets the manual sync go.
+#[test]
+fn the_manual_sync_verdict_agrees_with_argo_cds_own_cases() {
+    type Case = (&'static str, &'static [(&'static str, bool, bool)], bool);
+    const CASES: &[Case] = &[
+        ("inactive deny, manual", &[("deny", false, true)], true),
+        ("inactive deny, not manual", &[("deny", false, false)], true),
+        ("two inactive allows, one not manual", &[("allow", false, true), ("allow", false, false)], false),
+        ("active allow, manual", &[("allow", true, true)], true),
+        ("active allow, not manual", &[("allow", true, false)], true),
+        ("active allow and inactive deny", &[("allow", true, false), ("deny", false, false)], true),
+        ("inactive allow", &[("allow", false, false)], false),
+        ("inactive allow, manual", &[("allow", false, true)], true),
+        ("inactive allow and inactive deny", &[("allow", false, false), ("deny", false, false)], false),
+        ("active deny", &[("deny", true, false)], false),
+        ("active deny, manual", &[("deny", true, true)], true),
+        (
+            "many active denies, one not manual",
+            &[("deny", true, true), ("deny", true, true), ("deny", true, true), ("deny", true, false)],
+            false,
+        ),
+        ("active deny and active allow, not manual", &[("allow", true, false), ("deny", true, false)], false),
+        ("active deny manual and active allow", &[("allow", true, false), ("deny", true, true)], true),
+        ("no windows", &[], true),
+    ];
+    for (name, windows, allowed) in CASES {
+        let owned: Vec<(SyncWindow, bool)> = windows
+            .iter()
+            .map(|(kind, active, manual)| {
+                (
+                    SyncWindow {
+                        kind: kind.to_string(),
+                        schedule: "* * * * *".into(),
+                        duration: "1h".into(),
+                        manual_sync: *manual,
+                        ..Default::default()
+                    },
+                    *active,
+                )
+            })
+            .collect();
+        let judged: Vec<(&SyncWindow, bool)> = owned.iter().map(|(w, a)| (w, *a)).collect();
+        assert_eq!(judge_manual(&judged).is_ok(), *allowed, "{name}");
+    }
+    // Allowed only by a window's exception: the key says so.
+    let deny =
+        SyncWindow { kind: "deny".into(), schedule: "0 22 * * *".into(), duration: "8h".into(), manual_sync: true, ..Default::default() };
+    assert_eq!(
+        judge_manual(&[(&deny, true)]),
+        Ok(Some("a manual sync only: deny window deny `0 22 * * *` for 8h (UTC) lets manual syncs".into()))
+    );
+}
+
+/// Argo CD's `TestSyncWindow_Active` table: `* 10 * * *` for 2h is on at 11:00 and off at 13:00,
+/// whether the time is given in UTC or as the same instant four hours behind.
+#[test]
+fn active_agrees_with_argo_cds_own_table() {
+    for kind in ["allow", "deny"] {
+        let w = window(json!({"kind": kind, "schedule": "* 10 * * *", "duration": "2h"}));
+        for (time, on) in [
+            ("2026-11-29T11:00:00Z", true),
+            ("2026-11-29T13:00:00Z", false),
+            ("2026-11-29T07:00:00-04:00", true),
+            ("2026-11-29T09:00:00-04:00", false),
+        ] {
+            assert_eq!(w.active(at(time)).unwrap(), on, "{kind} at {time}");
+        }
+    }
 }

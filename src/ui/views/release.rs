@@ -157,6 +157,9 @@ pub fn summary(frame: &mut Frame, area: Rect, state: &State, r: &Release, compac
                 lines.push(line(format!("✗ {} — {why}", verbs.join(", ")), Role::Warning));
             }
         }
+        for (verb, note) in d.permissions.iter().flat_map(|p| &p.notes) {
+            lines.push(line(format!("✓ {verb} — {note}"), Role::Muted));
+        }
         if !d.revisions.is_empty() {
             lines.push(line("revisions".into(), Role::Muted));
             for rev in &d.revisions {
@@ -200,33 +203,50 @@ fn timeline(state: &State, r: &Release, detail: Option<&Detail>) -> Vec<(Option<
 
 fn picker(frame: &mut Frame, body: Rect, state: &State, r: &Release, d: &Detail, cursor: usize) {
     let t = &state.theme;
-    let h = (d.revisions.len() as u16 + 4).min(body.height);
+    let owned = state.releases.picking_owned;
+    // Each choice as text: a revision with its age, or an owned release with its state.
+    let choices: Vec<String> = if owned {
+        d.related
+            .iter()
+            .map(|o| match state.owned_row(o) {
+                Some(row) => format!("  {}  {} · {}", o.short(), row.state_at(state.now), row.version_text()),
+                None => format!("  {}  (not among the releases)", o.short()),
+            })
+            .collect()
+    } else {
+        d.revisions
+            .iter()
+            .map(|rev| {
+                let running = if rev.current { "  (running now)" } else { "" };
+                format!("  rev {:<3} {}  {:>6}{running}", rev.number, rev.label, age(rev.created, state.now))
+            })
+            .collect()
+    };
+    let h = (choices.len() as u16 + 4).min(body.height);
     let area = centered(body, 90, h);
     frame.render_widget(Clear, area);
-    let block = Block::bordered().border_style(t.border(true)).title(Span::styled(
-        format!(" Undo {} to which revision? ", plain(&r.reference.short())),
-        t.fg(Role::Accent).add_modifier(Modifier::BOLD),
-    ));
+    let title = if owned {
+        format!(" Which Argo Rollout of {}? ", plain(&r.reference.short()))
+    } else {
+        format!(" Undo {} to which revision? ", plain(&r.reference.short()))
+    };
+    let block = Block::bordered().border_style(t.border(true)).title(Span::styled(title, t.fg(Role::Accent).add_modifier(Modifier::BOLD)));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let mut lines: Vec<Line> = d
-        .revisions
+    let mut lines: Vec<Line> = choices
         .iter()
         .enumerate()
-        .map(|(i, rev)| {
-            let mut text = plain(&format!("  rev {:<3} {}  {:>6}", rev.number, rev.label, age(rev.created, state.now)));
-            if rev.current {
-                text.push_str("  (running now)");
-            }
-            Line::styled(truncate(&text, inner.width as usize), if i == cursor { t.selection() } else { t.fg(Role::Text) })
+        .map(|(i, text)| {
+            Line::styled(truncate(&plain(text), inner.width as usize), if i == cursor { t.selection() } else { t.fg(Role::Text) })
         })
         .collect();
     let k = |cmd| state.keymap.first(cmd);
     let hint = format!(
-        "{}/{} move · {} asks to confirm · {} cancels",
+        "{}/{} move · {} {} · {} cancels",
         k(crate::keymap::Command::Up),
         k(crate::keymap::Command::Down),
         k(crate::keymap::Command::PickerChoose),
+        if owned { "opens it" } else { "asks to confirm" },
         k(crate::keymap::Command::PickerClose)
     );
     lines.push(Line::styled(hint, t.fg(Role::Muted)));

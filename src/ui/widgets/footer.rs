@@ -30,6 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let help_w = help.as_ref().map(|(k, h)| width(k) + 1 + width(h) + 2).unwrap_or(0);
     let reserve = help_w + if state.read_only { width(reason) } else { 0 };
     let mut first_reason: Option<String> = None;
+    let mut first_note: Option<String> = None;
     for cmd in items.into_iter().filter(|c| *c != Command::Help) {
         let d = crate::keymap::def_of(cmd);
         let Some(key) = state.keymap.label(cmd) else {
@@ -41,14 +42,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         if let Some(why) = refused.filter(|_| !state.read_only && first_reason.is_none()) {
             first_reason = Some(format!(" {}: {why}", d.hint));
         }
-        let piece_w = width(&key) + 1 + width(d.hint) + 2;
+        // Allowed with a caveat: the key is marked and the caveat said where a reason would be.
+        let note = if d.mutating && !disabled { crate::app::selectors::note(state, cmd) } else { None };
+        let hint = if note.is_some() { format!("{}*", d.hint) } else { d.hint.to_string() };
+        if let Some(n) = note.filter(|_| first_note.is_none()) {
+            first_note = Some(format!(" {}*: {n}", d.hint));
+        }
+        let piece_w = width(&key) + 1 + width(&hint) + 2;
         if used + piece_w + reserve > max {
             break;
         }
         used += piece_w;
         let (ks, hs) = if disabled { (t.disabled(), t.disabled()) } else { (t.status(Role::Accent), t.fg(Role::Muted)) };
         spans.push(Span::styled(key, ks));
-        spans.push(Span::styled(format!(" {}  ", d.hint), hs));
+        spans.push(Span::styled(format!(" {hint}  "), hs));
     }
     if let Some((key, hint)) = help {
         spans.push(Span::styled(key, t.status(Role::Accent)));
@@ -57,10 +64,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
     if state.read_only {
         spans.push(Span::styled(reason, t.fg(Role::Warning)));
-    } else if let Some(why) = first_reason {
+    } else if let Some((said, role)) = first_reason.map(|r| (r, Role::Warning)).or(first_note.map(|n| (n, Role::Muted))) {
         let room = max.saturating_sub(used);
         if room > 12 {
-            spans.push(Span::styled(crate::ui::widgets::text::truncate(&why, room), t.fg(Role::Warning)));
+            spans.push(Span::styled(crate::ui::widgets::text::truncate(&said, room), t.fg(role)));
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
