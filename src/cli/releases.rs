@@ -144,6 +144,8 @@ fn detail_json(d: &Detail) -> Value {
         "sections": d.sections.iter().map(|s| json!({"title": s.title, "lines": s.lines})).collect::<Vec<_>>(),
         "timeline": d.timeline.iter().map(|t| json!({"at": t.at.map(|a| a.to_string()), "text": t.text})).collect::<Vec<_>>(),
         "denied": d.permissions.as_ref().map(|p| p.denied.clone()),
+        "allowed_with_note": d.permissions.as_ref().map(|p| p.notes.clone()),
+        "owns": d.related.iter().map(|r| r.short()).collect::<Vec<_>>(),
     })
 }
 
@@ -202,8 +204,20 @@ pub async fn get(who: &Caller<'_>, kube: &KubeTarget, name: &str, json: bool) ->
     for rev in &detail.revisions {
         println!("  revision {:<3} {}{}", rev.number, plain(&rev.label), if rev.current { "  (running now)" } else { "" });
     }
+    // A section of one line stays on its title's; a longer one (a resource tree) is a block.
     for s in &detail.sections {
-        println!("{}: {}", plain(&s.title), plain(&s.lines.join(" · ")));
+        match s.lines.as_slice() {
+            [one] => println!("{}: {}", plain(&s.title), plain(one)),
+            lines => {
+                println!("{}:", plain(&s.title));
+                for l in lines {
+                    println!("  {}", plain(l));
+                }
+            }
+        }
+    }
+    for (verb, note) in detail.permissions.iter().flat_map(|p| &p.notes) {
+        println!("{verb}: {}", plain(note));
     }
     for t in detail.timeline.iter().rev().take(15).rev() {
         let at = t.at.map(|a| a.strftime("%H:%M:%S").to_string()).unwrap_or_default();
