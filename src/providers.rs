@@ -68,7 +68,10 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
     }
     if let Some(settings) = &config.argocd {
         let production = config.environments.iter().filter(|(_, e)| e.production).map(|(n, _)| n.clone()).collect();
-        match crate::deploy::argocd::provider::ArgoCdProvider::from_settings(settings, production, "flightdeck".into()) {
+        // Through the Kubernetes API an operation names who started it: this account (the API
+        // server knows its own user), the same in the confirmation as in the write.
+        let account = crate::identity::account_name(nix::unistd::geteuid().as_raw());
+        match crate::deploy::argocd::provider::ArgoCdProvider::from_settings(settings, production, account) {
             Ok(p) => {
                 let services = config.kubernetes.as_ref().map(|k| k.services.clone()).unwrap_or_default();
                 providers.push(Arc::new(p.with_services(services)))

@@ -156,6 +156,24 @@ async fn the_application_in_full_shows_its_tree_and_l_opens_the_rollout_it_owns(
         assert!(screen.contains(want), "{want}:\n{screen}");
     }
 
+    // `:sync` with options and a resource (Tab completes them), confirmed, is written so.
+    c.press(":sync pr<tab>");
+    let Some(Overlay::Input(input)) = &c.state.overlay else { panic!("the command line:\n{}", c.screen()) };
+    assert_eq!(input.value(), "sync prune ");
+    c.press("Serv<tab><enter>");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else { panic!("the sync asks first:\n{}", c.screen()) };
+    let said = confirm.lines.join("\n");
+    assert!(
+        said.contains("\"prune\":true") && said.contains("\"kind\":\"Service\",\"name\":\"checkout\",\"namespace\":\"prod\""),
+        "{said}"
+    );
+    c.press("y");
+    c.until("the sync sent", LIMIT, |s| s.in_flight.is_empty()).await;
+    let written = api.get("applications", NS, "checkout").unwrap();
+    let history = written["status"]["history"].as_array().map(Vec::len).unwrap_or(0);
+    let op = &written["status"]["operationState"]["operation"]["sync"];
+    assert!(history == 2 || (op["prune"] == true && op["resources"][0]["kind"] == "Service"), "the write carries the options: {written:#}");
+
     // `L`: the Argo Rollout it owns, in full, with a rollout's keys.
     c.press("L");
     c.until("the rollout opened", LIMIT, |s| {

@@ -30,6 +30,31 @@ pub enum LineCommand {
     Time(String),
     /// Any command of the key map, by its name in `[keys]` (`:rollout.promote`, `:log.wrap`).
     Key(crate::keymap::Command),
+    /// Sync the selected GitOps application with these options (`:sync prune Service/web`).
+    Sync(crate::delivery::RolloutAction),
+}
+
+/// The options `:sync` takes besides resources (`KIND/NAME`).
+pub const SYNC_OPTIONS: [&str; 5] = ["prune", "dry-run", "force", "out-of-sync-only", "revision="];
+
+/// `:sync`'s words: options, `revision=R`, and the resources to limit it to.
+fn parse_sync(arg: &str) -> Result<crate::delivery::RolloutAction, String> {
+    let (mut prune, mut dry_run, mut force, mut out_of_sync_only) = (false, false, false, false);
+    let (mut revision, mut resources) = (None, Vec::new());
+    for word in arg.split_whitespace() {
+        match word {
+            "prune" => prune = true,
+            "dry-run" => dry_run = true,
+            "force" => force = true,
+            "out-of-sync-only" => out_of_sync_only = true,
+            w if w.starts_with("revision=") && w.len() > 9 => revision = Some(w[9..].to_string()),
+            w if w.contains('/') => resources.push(w.to_string()),
+            w => {
+                return Err(format!("`{w}` is not a sync option ({}R) or a resource (KIND/NAME)", SYNC_OPTIONS.join(", ")));
+            }
+        }
+    }
+    Ok(crate::delivery::RolloutAction::Sync { prune, dry_run, force, out_of_sync_only, revision, resources })
 }
 
 /// Command names with a one-line description (shown as suggestions).
@@ -50,6 +75,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("inject", "inject FAULT — where the canary offers faults (the demo): change its behaviour"),
     ("ctx", "ctx CONTEXT — switch the Kubernetes context"),
     ("ns", "ns NAMESPACE|all — show one namespace, or all"),
+    ("sync", "sync [prune] [dry-run] [force] [out-of-sync-only] [revision=R] [KIND/NAME…] — sync the selected Argo CD application"),
     ("help", "show the key map"),
     ("quit", "quit flightdeck"),
 ];
@@ -96,6 +122,7 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "ctx" | "context" => return Err("which context? e.g. :ctx prod-eu (Tab lists them)".into()),
         "ns" | "namespace" if arg.is_empty() || arg == "all" || arg == "-A" => LineCommand::Namespace(None),
         "ns" | "namespace" => LineCommand::Namespace(Some(arg.to_string())),
+        "sync" => LineCommand::Sync(parse_sync(arg)?),
         "help" | "h" => LineCommand::Help,
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
@@ -109,7 +136,7 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
 /// Full-line completions for what has been typed so far.
 pub fn complete(line: &str, state: &State) -> Vec<String> {
     // A command that takes an argument, typed whole: its arguments are what is left to choose.
-    const TAKES_ARGUMENT: [&str; 9] = ["run", "trigger", "theme", "inject", "ctx", "context", "ns", "namespace", "open"];
+    const TAKES_ARGUMENT: [&str; 10] = ["run", "trigger", "theme", "inject", "ctx", "context", "ns", "namespace", "open", "sync"];
     if TAKES_ARGUMENT.contains(&line) {
         let with_space = complete(&format!("{line} "), state);
         if !with_space.is_empty() {
@@ -148,6 +175,19 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
                     ns
                 }
                 "open" => state.runs.iter().take(50).map(|r| r.record.id.text()).collect(),
+                "sync" => {
+                    // Each word in turn: the options not given yet, then the app's resources.
+                    let (done, last) = arg.rsplit_once(' ').map(|(d, l)| (format!("{d} "), l)).unwrap_or((String::new(), arg));
+                    let given: Vec<&str> = done.split_whitespace().collect();
+                    let parts = state.releases.detail.as_ref().map(|d| d.parts.clone()).unwrap_or_default();
+                    return SYNC_OPTIONS
+                        .iter()
+                        .map(|o| o.to_string())
+                        .chain(parts)
+                        .filter(|o| !given.contains(&o.as_str()) && o.starts_with(last))
+                        .map(|o| format!("sync {done}{o}"))
+                        .collect();
+                }
                 _ => Vec::new(),
             };
             options.into_iter().filter(|o| o.starts_with(arg.trim_start())).map(|o| format!("{cmd} {o}")).collect()
@@ -182,6 +222,20 @@ mod tests {
         assert_eq!(parse("open local:12").unwrap(), LineCommand::Open(crate::domain::RunRef::local(12)));
         assert!(parse("open").is_err());
         assert!(parse("open a:").is_err());
+    }
+
+    #[test]
+    fn sync_takes_its_options_and_resources() {
+        let LineCommand::Sync(crate::delivery::RolloutAction::Sync { prune, dry_run, force, out_of_sync_only, revision, resources }) =
+            parse("sync prune out-of-sync-only revision=v2 Service/web apps/Deployment/prod/web").unwrap()
+        else {
+            panic!("a sync")
+        };
+        assert!(prune && out_of_sync_only && !dry_run && !force);
+        assert_eq!(revision.as_deref(), Some("v2"));
+        assert_eq!(resources, ["Service/web", "apps/Deployment/prod/web"]);
+        assert_eq!(parse("sync").unwrap(), LineCommand::Sync(crate::delivery::RolloutAction::whole_sync()));
+        assert!(parse("sync everything").unwrap_err().contains("not a sync option"));
     }
 
     #[test]

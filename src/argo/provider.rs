@@ -391,6 +391,7 @@ fn detail(r: &Rollout, reference: RolloutRef, objects: Objects, runs: &[Value], 
         permissions: objects.access.as_ref().map(permissions),
         native: Native::new(objects),
         related: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

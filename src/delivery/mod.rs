@@ -256,6 +256,9 @@ pub struct Detail {
     pub permissions: Option<Permissions>,
     /// The provider's own objects, for its pure `plan` (revisions to undo to …).
     pub native: Native,
+    /// What an action may be limited to (an application's resources as `KIND/NAME`, out of sync
+    /// first), offered as completions.
+    pub parts: Vec<String>,
     /// Releases this one owns, which other providers show (an Argo CD app's Argo Rollouts); an
     /// empty context in a reference means whichever the other provider watches.
     pub related: Vec<RolloutRef>,

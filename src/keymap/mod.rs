@@ -356,7 +356,15 @@ pub const COMMANDS: &[CommandDef] = &[
         "go back: NGINX gives stable all traffic back; Argo asks which revision",
         true,
     ),
-    def(C::Rollout(RA::Sync), "app.sync", Context::Rollouts, &["s"], "sync", "sync the Argo CD application with git (asks first)", true),
+    def(
+        C::Rollout(RA::Sync),
+        "app.sync",
+        Context::Rollouts,
+        &["s"],
+        "sync",
+        "sync the Argo CD application with git (asks first); :sync takes prune, dry-run, force, out-of-sync-only, revision=R and KIND/NAME",
+        true,
+    ),
     def(
         C::Rollout(RA::Refresh),
         "app.refresh",

@@ -250,6 +250,7 @@ pub fn detail(spec: &RolloutSpec, rec: &Record) -> Detail {
         permissions: None,
         native: Native::default(),
         related: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

@@ -162,6 +162,7 @@ impl RolloutProvider for FakeRollouts {
             }),
             native: Native::default(),
             related: Vec::new(),
+            parts: Vec::new(),
         };
         async move { Ok(detail) }.boxed()
     }

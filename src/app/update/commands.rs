@@ -48,6 +48,19 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
             }
             None => inject(state, 0),
         },
+        LineCommand::Sync(action) => {
+            let op = match state.selected_release() {
+                Some(release) => super::release::op_on(state, release, action),
+                None => Err("no release is selected: 6 lists them".to_string()),
+            };
+            match op {
+                Ok(op) => request(state, op),
+                Err(e) => {
+                    state.toast_error(e);
+                    Vec::new()
+                }
+            }
+        }
         LineCommand::Context(c) => super::release::switch(state, format!("context={c}")),
         LineCommand::Namespace(ns) => super::release::switch(state, format!("namespace={}", ns.as_deref().unwrap_or("all"))),
     }

@@ -4,10 +4,28 @@ use super::model::App;
 use super::ops::{AppAction, ResourceRef, SyncOptions};
 use crate::delivery::{PlanError, RolloutAction};
 
-/// A resource named on the command line: `KIND/NAME`, or `GROUP/KIND/NAMESPACE/NAME`.
-fn resource(text: &str) -> Result<ResourceRef, PlanError> {
+/// A resource named on the command line: `KIND/NAME`, or `GROUP/KIND/NAMESPACE/NAME`. The short
+/// form is found among the app's resources when it was read whole (Argo CD matches a resource
+/// by its group too: `Rollout/web` is `argoproj.io`'s).
+fn resource(app: &App, text: &str) -> Result<ResourceRef, PlanError> {
     let parts: Vec<&str> = text.split('/').collect();
     match parts.as_slice() {
+        [kind, name] if !app.status.resources.is_empty() => {
+            let found: Vec<_> = app.status.resources.iter().filter(|r| r.kind == *kind && r.name == *name).collect();
+            match found.as_slice() {
+                [one] => Ok(ResourceRef {
+                    group: one.group.clone(),
+                    kind: one.kind.clone(),
+                    namespace: one.namespace.clone(),
+                    name: one.name.clone(),
+                }),
+                [] => Err(PlanError::Invalid(format!("{} manages no {text}", app.name()))),
+                several => Err(PlanError::Invalid(format!(
+                    "{text} is in several namespaces ({}): name it GROUP/KIND/NAMESPACE/NAME",
+                    several.iter().map(|r| r.namespace.as_str()).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        }
         [kind, name] => Ok(ResourceRef { group: String::new(), kind: kind.to_string(), namespace: String::new(), name: name.to_string() }),
         [group, kind, namespace, name] => {
             Ok(ResourceRef { group: group.to_string(), kind: kind.to_string(), namespace: namespace.to_string(), name: name.to_string() })
@@ -25,7 +43,7 @@ pub fn app_action(app: &App, action: &RolloutAction) -> Result<AppAction, PlanEr
             force: *force,
             apply_out_of_sync_only: *out_of_sync_only,
             revision: revision.clone(),
-            resources: resources.iter().map(|r| resource(r)).collect::<Result<_, _>>()?,
+            resources: resources.iter().map(|r| resource(app, r)).collect::<Result<_, _>>()?,
         }),
         RolloutAction::Refresh { hard } => AppAction::Refresh { hard: *hard },
         RolloutAction::TerminateOperation => AppAction::Terminate,

@@ -62,7 +62,12 @@ pub fn detail(reference: RolloutRef, read: Read) -> Detail {
         };
         sections.push(Section { title, lines });
     }
-    // The Argo Rollouts it owns, opened with `g` in the rollout view.
+    // What a sync may be limited to, out of sync first.
+    let mut parts: Vec<(bool, String)> =
+        app.status.resources.iter().map(|r| (r.status.as_deref() != Some("OutOfSync"), format!("{}/{}", r.kind, r.name))).collect();
+    parts.sort();
+    let parts: Vec<String> = parts.into_iter().map(|(_, p)| p).collect();
+    // The Argo Rollouts it owns, opened with `L` in the rollout view.
     let related: Vec<RolloutRef> = tree.rollouts().iter().map(|(ns, name)| RolloutRef::argo("", ns, name)).collect();
     if !related.is_empty() {
         sections.push(Section { title: "Argo Rollouts it owns (g opens one)".into(), lines: related.iter().map(|r| r.short()).collect() });
@@ -142,6 +147,7 @@ pub fn detail(reference: RolloutRef, read: Read) -> Detail {
         permissions: Some(Permissions { denied, notes, authenticated: None }),
         native: Native::new(app),
         related,
+        parts,
         ..Detail::default()
     }
 }

@@ -476,7 +476,16 @@ impl RolloutProvider for ArgoCdProvider {
     }
 
     fn plan(&self, release: &Release, detail: Option<&Detail>, action: &RolloutAction, now: Timestamp) -> Result<Plan, PlanError> {
-        let app = release.native.get::<App>().ok_or_else(|| PlanError::Invalid(format!("{}: not read yet", release.reference)))?;
+        // The row is the freshest (the watch keeps it); the opened app, read whole, adds the
+        // resources a sync may be limited to.
+        let row = release.native.get::<App>().ok_or_else(|| PlanError::Invalid(format!("{}: not read yet", release.reference)))?;
+        let mut with_resources = None;
+        if let Some(whole) = detail.and_then(|d| d.native.get::<App>()) {
+            let mut app = row.clone();
+            app.status.resources = whole.status.resources.clone();
+            with_resources = Some(app);
+        }
+        let app = with_resources.as_ref().unwrap_or(row);
         let wanted = app_action(app, action)?;
         let write = ops::plan(app, &wanted, &self.actor, &now.to_string()).map_err(PlanError::Invalid)?;
         let what = match &self.backend {
