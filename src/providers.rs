@@ -76,7 +76,10 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
                 let services = config.kubernetes.as_ref().map(|k| k.services.clone()).unwrap_or_default();
                 providers.push(Arc::new(p.with_services(services)))
             }
-            Err(e) => tracing::warn!("Argo CD is configured but cannot be used: {e}"),
+            Err(e) => {
+                tracing::warn!("Argo CD is configured but cannot be used: {e}");
+                providers.push(Arc::new(crate::delivery::Unusable::new(crate::deploy::argocd::provider::ARGOCD, "Argo CD", e.to_string())));
+            }
         }
     }
     crate::delivery::Registry::new(providers)

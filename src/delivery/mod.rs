@@ -9,6 +9,9 @@
 
 mod action;
 mod registry;
+mod unusable;
+
+pub use unusable::Unusable;
 
 use std::any::Any;
 use std::collections::BTreeMap;

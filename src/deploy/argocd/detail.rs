@@ -70,7 +70,7 @@ pub fn detail(reference: RolloutRef, read: Read) -> Detail {
     // The Argo Rollouts it owns, opened with `L` in the rollout view.
     let related: Vec<RolloutRef> = tree.rollouts().iter().map(|(ns, name)| RolloutRef::argo("", ns, name)).collect();
     if !related.is_empty() {
-        sections.push(Section { title: "Argo Rollouts it owns (g opens one)".into(), lines: related.iter().map(|r| r.short()).collect() });
+        sections.push(Section { title: "Argo Rollouts it owns".into(), lines: related.iter().map(|r| r.short()).collect() });
     }
     if !app.status.conditions.is_empty() {
         sections.push(Section {

@@ -105,7 +105,7 @@ impl ArgoCdProvider {
         let connection = if settings.kubernetes_only {
             None
         } else {
-            match Connection::find(None).map_err(backend_error)? {
+            match Connection::find_for(settings.server.as_deref(), None).map_err(backend_error)? {
                 // A server named in the configuration wins over the CLI's; the token still comes
                 // from the environment or the CLI's configuration.
                 Some(c) => Some(Connection {
@@ -489,7 +489,7 @@ impl RolloutProvider for ArgoCdProvider {
         let wanted = app_action(app, action)?;
         let write = ops::plan(app, &wanted, &self.actor, &now.to_string()).map_err(PlanError::Invalid)?;
         let what = match &self.backend {
-            Backend::Server(_) => format!("Argo CD API server: {} of application {}.", wanted.verb(), app.name()),
+            Backend::Server(s) => format!("Argo CD API server {}: {}", s.server(), super::server::call_for(app.name(), &wanted).text()),
             Backend::Kube(_) => {
                 format!("Kubernetes: a merge patch of applications/{} in the Argo CD namespace: {}", app.name(), write.patch)
             }

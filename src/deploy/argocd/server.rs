@@ -95,11 +95,20 @@ impl Connection {
     /// `cli_config`, or `~/.config/argocd/config`). None: no server is configured (the
     /// Kubernetes way in is used then).
     pub fn find(cli_config: Option<&Path>) -> Result<Option<Connection>, ServerError> {
+        Connection::find_for(None, cli_config)
+    }
+
+    /// As `find`, with the server the configuration names (`[argocd] server`): then the token
+    /// may come from `ARGOCD_AUTH_TOKEN` alone.
+    pub fn find_for(configured: Option<&str>, cli_config: Option<&Path>) -> Result<Option<Connection>, ServerError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         if let Some(server) = env("ARGOCD_SERVER") {
             let token =
                 env("ARGOCD_AUTH_TOKEN").ok_or_else(|| ServerError::Config("ARGOCD_SERVER is set but ARGOCD_AUTH_TOKEN is not".into()))?;
             return Ok(Some(Connection { server: with_scheme(&server, false), token: Token::new(token) }));
+        }
+        if let (Some(server), Some(token)) = (configured, env("ARGOCD_AUTH_TOKEN")) {
+            return Ok(Some(Connection { server: with_scheme(server, false), token: Token::new(token) }));
         }
         let path = match cli_config {
             Some(p) => p.to_path_buf(),
@@ -175,6 +184,11 @@ impl ServerApps {
             .build()
             .map_err(|e| ServerError::Config(format!("cannot make an HTTP client: {e}")))?;
         Ok(ServerApps { http, path_for_errors: PathBuf::from(&connection.server), connection })
+    }
+
+    /// The server's address, for people.
+    pub fn server(&self) -> &str {
+        &self.connection.server
     }
 
     fn url(&self, path: &str) -> String {
@@ -262,39 +276,19 @@ impl ServerApps {
         if let Some(changed) = seen.and_then(|s| s.changed(&app)) {
             return Err(ServerError::Refused(format!("{name} moved on since you looked ({changed}); look again")));
         }
-        let base = format!("/api/v1/applications/{}", enc(name));
-        let (request, summary) = match action {
-            AppAction::Sync(o) => {
-                let mut body = json!({"name": name, "prune": o.prune, "dryRun": o.dry_run, "strategy": {"hook": {"force": o.force}}});
-                if let Some(r) = &o.revision {
-                    body["revision"] = json!(r);
-                }
-                if o.apply_out_of_sync_only {
-                    body["syncOptions"] = json!({"items": ["ApplyOutOfSyncOnly=true"]});
-                }
-                if !o.resources.is_empty() {
-                    body["resources"] = json!(o.resources);
-                }
-                (self.http.post(self.url(&format!("{base}/sync"))).json(&body), format!("sync {name}"))
-            }
-            AppAction::Rollback { id, prune, dry_run } => {
-                let body = json!({"name": name, "id": id, "prune": prune, "dryRun": dry_run});
-                (self.http.post(self.url(&format!("{base}/rollback"))).json(&body), format!("roll {name} back to history {id}"))
-            }
-            AppAction::Terminate => {
-                (self.http.delete(self.url(&format!("{base}/operation"))), format!("stop the operation running on {name}"))
-            }
-            AppAction::Refresh { hard } => {
-                let kind = if *hard { "hard" } else { "normal" };
-                (self.http.get(self.url(&format!("{base}?refresh={kind}"))), format!("{kind} refresh of {name}"))
-            }
-            AppAction::AutoSync { on } => {
-                let automated = if *on { json!({"prune": false, "selfHeal": false}) } else { Value::Null };
-                let patch = json!({"spec": {"syncPolicy": {"automated": automated}}}).to_string();
-                let body = json!({"name": name, "patch": patch, "patchType": "merge"});
-                (self.http.patch(self.url(&base)).json(&body), format!("turn auto-sync of {name} {}", if *on { "on" } else { "off" }))
-            }
+        let call = call_for(name, action);
+        let url = self.url(&call.path);
+        let request = match call.method {
+            "POST" => self.http.post(url),
+            "DELETE" => self.http.delete(url),
+            "PATCH" => self.http.patch(url),
+            _ => self.http.get(url),
         };
+        let request = match &call.body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let summary = call.summary;
         let answer = self.send(request).await?;
         // Terminate answers with an empty object; the app is read again.
         let app = match App::from_json(answer) {
@@ -322,6 +316,63 @@ impl ServerApps {
             Ok(response) => futures::stream::iter([StreamUpdate::Broken(format!("the stream answered {}", response.status()))]).boxed(),
             Err(e) => futures::stream::iter([StreamUpdate::Broken(sanitize::excerpt(&e.to_string(), 300))]).boxed(),
         })
+    }
+}
+
+/// One request to the API server, as sent: for the confirmation (the exact request) and for
+/// `act`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Value>,
+    pub summary: String,
+}
+
+impl Call {
+    /// `POST /api/v1/applications/web/sync {"name":"web",…}`.
+    pub fn text(&self) -> String {
+        match &self.body {
+            Some(b) => format!("{} {} {b}", self.method, self.path),
+            None => format!("{} {}", self.method, self.path),
+        }
+    }
+}
+
+/// What the API server is asked for an action on app `name` (its REST routes, as the published
+/// API description has them).
+pub fn call_for(name: &str, action: &AppAction) -> Call {
+    let base = format!("/api/v1/applications/{}", enc(name));
+    let call = |method, path: String, body: Option<Value>, summary: String| Call { method, path, body, summary };
+    match action {
+        AppAction::Sync(o) => {
+            let mut body = json!({"name": name, "prune": o.prune, "dryRun": o.dry_run, "strategy": {"hook": {"force": o.force}}});
+            if let Some(r) = &o.revision {
+                body["revision"] = json!(r);
+            }
+            if o.apply_out_of_sync_only {
+                body["syncOptions"] = json!({"items": ["ApplyOutOfSyncOnly=true"]});
+            }
+            if !o.resources.is_empty() {
+                body["resources"] = json!(o.resources);
+            }
+            call("POST", format!("{base}/sync"), Some(body), format!("sync {name}"))
+        }
+        AppAction::Rollback { id, prune, dry_run } => {
+            let body = json!({"name": name, "id": id, "prune": prune, "dryRun": dry_run});
+            call("POST", format!("{base}/rollback"), Some(body), format!("roll {name} back to history {id}"))
+        }
+        AppAction::Terminate => call("DELETE", format!("{base}/operation"), None, format!("stop the operation running on {name}")),
+        AppAction::Refresh { hard } => {
+            let kind = if *hard { "hard" } else { "normal" };
+            call("GET", format!("{base}?refresh={kind}"), None, format!("{kind} refresh of {name}"))
+        }
+        AppAction::AutoSync { on } => {
+            let automated = if *on { json!({"prune": false, "selfHeal": false}) } else { Value::Null };
+            let patch = json!({"spec": {"syncPolicy": {"automated": automated}}}).to_string();
+            let body = json!({"name": name, "patch": patch, "patchType": "merge"});
+            call("PATCH", base, Some(body), format!("turn auto-sync of {name} {}", if *on { "on" } else { "off" }))
+        }
     }
 }
 

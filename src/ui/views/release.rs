@@ -102,7 +102,11 @@ pub fn summary(frame: &mut Frame, area: Rect, state: &State, r: &Release, compac
         lines.push(Line::from(spans));
     }
     let (g, role) = glyphs::release(r.health);
-    let mut status = format!("{g} {} · step {}", r.state_at(now), r.step_text());
+    // Releases without steps (a GitOps application) say nothing of them.
+    let mut status = format!("{g} {}", r.state_at(now));
+    if r.step.is_some() {
+        status.push_str(&format!(" · step {}", r.step_text()));
+    }
     if let Some(w) = r.weight {
         status.push_str(&format!(" · canary {w} %"));
         if let Some(d) = r.desired_weight.filter(|d| *d != w) {

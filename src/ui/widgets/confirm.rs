@@ -13,15 +13,19 @@ use crate::keymap::Command;
 use crate::logstore::sanitize::plain;
 use crate::policy::Tier;
 use crate::theme::Role;
-use crate::ui::widgets::text::{centered, width};
+use crate::ui::widgets::text::{centered, wrap_hard};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     let t = &state.theme;
     let w = area.width.saturating_sub(4).clamp(30, 84);
     let inner_w = w.saturating_sub(4) as usize;
-    let rows = |lines: &[String]| -> u16 { lines.iter().map(|l| width(l).max(1).div_ceil(inner_w) as u16).sum() };
-    let mut body: Vec<String> = c.lines.clone();
-    body.extend(c.notes.iter().map(|n| format!("policy: {n}")));
+    // Lines are broken here (a request body has no spaces to wrap at), so their count is known.
+    let body: Vec<String> = c.lines.iter().flat_map(|l| wrap_hard(&plain(l), inner_w)).collect();
+    let notes: Vec<(bool, String)> = c
+        .notes
+        .iter()
+        .flat_map(|n| wrap_hard(&format!("policy: {n}"), inner_w).into_iter().map(move |l| (n.starts_with("BREAK-GLASS"), l)))
+        .collect();
     let typed = c.tier == Tier::Typed && c.frozen.is_none();
     let extra = if c.frozen.is_some() {
         4
@@ -30,7 +34,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     } else {
         3
     };
-    let h = (rows(&body) + extra + 3).min(area.height);
+    let h = ((body.len() + notes.len()) as u16 + extra + 3).min(area.height);
     let rect = centered(area, w, h);
     frame.render_widget(Clear, rect);
     let danger = c.break_glass || c.frozen.is_some() || c.tier == Tier::Typed;
@@ -40,13 +44,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, c: &Confirm) {
     frame.render_widget(block, rect);
     let inner = Rect { x: inner.x + 1, width: inner.width.saturating_sub(2), ..inner };
 
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::styled(plain(l), t.fg(Role::Text))).collect();
-    for n in &c.notes {
-        let style = if n.starts_with("BREAK-GLASS") { t.status(Role::Failure) } else { t.fg(Role::Muted) };
-        lines.push(Line::styled(format!("policy: {n}"), style));
+    let mut lines: Vec<Line> = body.iter().map(|l| Line::styled(l.clone(), t.fg(Role::Text))).collect();
+    for (glass, n) in notes {
+        let style = if glass { t.status(Role::Failure) } else { t.fg(Role::Muted) };
+        lines.push(Line::styled(n, style));
     }
-    let body_h = (lines.len() as u16).max(rows(&body));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), Rect { height: body_h.min(inner.height), ..inner });
+    let body_h = lines.len() as u16;
+    frame.render_widget(Paragraph::new(lines), Rect { height: body_h.min(inner.height), ..inner });
     let mut y = inner.y + body_h + 1;
 
     if let Some(freeze) = &c.frozen {

@@ -28,6 +28,35 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` in lines of at most `max` columns: broken at spaces, and a word longer than a line (a
+/// JSON body, a URL) broken wherever it must, so nothing is lost.
+pub fn wrap_hard(s: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut w = 0;
+    for word in s.split_inclusive(' ') {
+        let ww = width(word.trim_end());
+        if w > 0 && w + ww > max {
+            lines.push(std::mem::take(&mut line).trim_end().to_string());
+            w = 0;
+        }
+        for c in word.chars() {
+            let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if w + cw > max && c != ' ' {
+                lines.push(std::mem::take(&mut line));
+                w = 0;
+            }
+            line.push(c);
+            w += cw;
+        }
+    }
+    if !line.trim_end().is_empty() || lines.is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
 /// Left-aligns `s` in exactly `w` columns.
 pub fn pad(s: &str, w: usize) -> String {
     let t = truncate(s, w);
@@ -46,4 +75,19 @@ pub fn centered(area: ratatui::layout::Rect, w: u16, h: u16) -> ratatui::layout:
 pub fn heading(text: &str, width: usize, theme: &crate::theme::Theme) -> ratatui::text::Line<'static> {
     use ratatui::style::Modifier;
     ratatui::text::Line::styled(pad(text, width), theme.fg(crate::theme::Role::Muted).add_modifier(Modifier::BOLD))
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    #[test]
+    fn long_words_are_broken_and_nothing_is_lost() {
+        let body = r#"POST /x {"dryRun":false,"name":"checkout","prune":false}"#;
+        let lines = wrap_hard(body, 20);
+        assert!(lines.iter().all(|l| width(l) <= 20), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), body.replace(' ', ""));
+        assert_eq!(wrap_hard("a few short words", 9), ["a few", "short", "words"]);
+        assert_eq!(wrap_hard("", 9), [""]);
+    }
 }
