@@ -228,3 +228,46 @@ fn licences_have_their_own_gate_off_by_default() {
     assert_eq!(v.blocking.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["EPL-1.0"], "{}", v.summary);
     assert!(v.summary.contains("no licence above LOW"), "{}", v.summary);
 }
+
+#[test]
+fn snyk_counts_each_issue_once_per_package_version_as_its_unique_count_does() {
+    for name in [
+        "snyk-single_project_many_vulns.json",
+        "snyk-all-projects_many_vulns.json",
+        "snyk-all_containers_target_output.json",
+        "snyk-all_projects_issue4277.json",
+        "snyk-single_project_no_vulns.json",
+    ] {
+        let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(corpus().join(name)).unwrap()).unwrap();
+        let projects = raw.as_array().cloned().unwrap_or_else(|| vec![raw.clone()]);
+        let report = parse(name);
+        // The tool's own numbers: issues per project (`uniqueCount`), and the dependency paths
+        // its summary counts, which the findings' descriptions account for.
+        let mut by_target: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for f in &report.findings {
+            by_target.entry(f.target.clone().unwrap_or_default()).or_default().insert(f.id.clone());
+        }
+        let unique: u64 = projects.iter().map(|p| p["uniqueCount"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(by_target.values().map(|ids| ids.len() as u64).sum::<u64>(), unique, "{name}: Snyk's uniqueCount");
+        let paths: u64 = projects.iter().map(|p| p["vulnerabilities"].as_array().map(Vec::len).unwrap_or(0) as u64).sum();
+        let described: u64 = report
+            .findings
+            .iter()
+            .map(|f| match f.description.strip_prefix("Reached through ").and_then(|d| d.split_once(" paths")) {
+                Some((n, _)) => n.parse::<u64>().unwrap_or(1),
+                None => 1,
+            })
+            .sum();
+        assert_eq!(described, paths, "{name}: every dependency path is accounted for");
+    }
+    // The container and manifest targets' critical Django SQL injection stops a HIGH gate; a
+    // project with nothing found passes it.
+    let containers = parse("snyk-all_containers_target_output.json");
+    let django = containers.findings.iter().find(|f| f.id == "SNYK-PYTHON-DJANGO-2940618").unwrap();
+    assert_eq!((django.severity, django.fixed.as_deref()), (Severity::Critical, Some("3.2.14, 4.0.6")));
+    assert_eq!(django.target.as_deref(), Some("Mobile-Security-Framework-MobSF/requirements.txt"));
+    let v = evaluate(&containers.findings, &[], &gate(Severity::High, false), &Acceptances::default(), today());
+    assert!(!v.pass && v.blocking.iter().any(|b| b.id == django.id), "{}", v.summary);
+    let clean = parse("snyk-single_project_no_vulns.json");
+    assert!(evaluate(&clean.findings, &[], &gate(Severity::Low, false), &Acceptances::default(), today()).pass);
+}

@@ -10,6 +10,7 @@ pub enum Format {
     Grype,
     Bandit,
     CycloneDx,
+    Snyk,
 }
 
 impl Format {
@@ -20,6 +21,7 @@ impl Format {
             Format::Grype => "Grype JSON",
             Format::Bandit => "Bandit JSON",
             Format::CycloneDx => "CycloneDX SBOM",
+            Format::Snyk => "Snyk JSON",
         }
     }
 }
@@ -31,6 +33,14 @@ fn has(bytes: &[u8], key: &str) -> bool {
 
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    let snyk = || {
+        (has(bytes, "vulnerabilities") && (has(bytes, "packageManager") || has(bytes, "dependencyCount")))
+            || has(bytes, "infrastructureAsCodeIssues")
+    };
+    // `--all-projects` writes an array of results, one per project.
+    if bytes[start] == b'[' {
+        return snyk().then_some(Format::Snyk);
+    }
     if bytes[start] != b'{' {
         return None;
     }
@@ -45,6 +55,8 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Grype)
     } else if has(bytes, "results") && (has(bytes, "issue_severity") || has(bytes, "generated_at")) {
         Some(Format::Bandit)
+    } else if snyk() {
+        Some(Format::Snyk)
     } else {
         None
     }

@@ -1,4 +1,4 @@
-//! Security findings: scan reports (SARIF, Trivy, Grype, Bandit; CycloneDX summarised) turned into
+//! Security findings: scan reports (SARIF, Trivy, Grype, Bandit, Snyk; CycloneDX summarised) turned into
 //! one normalised table, grouped across tools, and judged by the security gate. Parsers are
 //! tolerant of what they do not need and never silent: a report that cannot be read is a
 //! diagnostic naming the file and the problem, and a gate with such a report fails closed.
@@ -13,6 +13,7 @@ mod grype;
 mod read;
 mod sarif;
 pub mod severity;
+mod snyk;
 mod trivy;
 
 use std::path::Path;
@@ -170,14 +171,16 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
-    let format = detect(bytes)
-        .ok_or_else(|| err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX)".into()))?;
+    let format = detect(bytes).ok_or_else(|| {
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON)".into())
+    })?;
     let parsed = match format {
         Format::Sarif => sarif::parse(bytes, shown_as, &mut |n| done_with(n + bom)),
         Format::Trivy => trivy::parse(bytes, shown_as),
         Format::Grype => grype::parse(bytes, shown_as),
         Format::Bandit => bandit::parse(bytes, shown_as),
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
+        Format::Snyk => snyk::parse(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.

@@ -1,0 +1,94 @@
+//! Mutation fuzzing of the report parsers: 100,000 inputs per format, each a real report (from
+//! tests/fixtures/corpus) with bytes flipped, spans cut, repeated or spliced from elsewhere, or
+//! truncated. Every one must come back as a report or as a diagnostic naming the file — never a
+//! panic — and the run must end (a hang would time the test out). The mutations are seeded, so a
+//! failure names the input that caused it and happens again.
+
+use std::path::Path;
+
+const PER_FORMAT: usize = 100_000;
+
+/// xorshift64*: enough randomness for mutations, and the same sequence every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+}
+
+/// Bytes that matter to a JSON parser, tried more often than chance would.
+const INTERESTING: &[&[u8]] =
+    &[b"\"", b"{", b"}", b"[", b"]", b",", b":", b"null", b"-1", b"1e999", b"\"\\u0000\"", b"\xff", b"[[[[[[[[", b"true", b"\"\""];
+
+fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(out.len().max(1));
+        match rng.below(6) {
+            0 if !out.is_empty() => out[at] ^= 1 << rng.below(8),
+            1 => {
+                let end = (at + rng.below(64)).min(out.len());
+                out.drain(at..end);
+            }
+            2 => {
+                let end = (at + rng.below(64)).min(out.len());
+                let span = out[at..end].to_vec();
+                out.splice(at..at, span.iter().copied().cycle().take(span.len() * (1 + rng.below(8))));
+            }
+            3 => {
+                let piece = INTERESTING[rng.below(INTERESTING.len())];
+                out.splice(at..at, piece.iter().copied());
+            }
+            4 => out.truncate(at),
+            _ => {
+                // A span from elsewhere in the report, where another value was.
+                let from = rng.below(seed.len().max(1));
+                let len = rng.below(128).min(seed.len() - from.min(seed.len()));
+                let end = (at + rng.below(32)).min(out.len());
+                out.splice(at..end, seed[from..from + len].iter().copied());
+            }
+        }
+    }
+    out
+}
+
+fn fuzz(seed_name: &str, seed_number: u64) {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus")).join(seed_name);
+    let seed = std::fs::read(&path).unwrap();
+    let original = flightdeck::findings::parse_report(&seed, seed_name).unwrap_or_else(|e| panic!("the seed itself: {e}"));
+    let mut rng = Rng(seed_number);
+    let (mut parsed, mut refused) = (0usize, 0usize);
+    for i in 0..PER_FORMAT {
+        let input = mutate(&seed, &mut rng);
+        let result = std::panic::catch_unwind(|| flightdeck::findings::parse_report(&input, "mutated.json"));
+        match result {
+            Ok(Ok(report)) => {
+                parsed += 1;
+                // Whatever is read is bounded by what was there: a mutation never multiplies findings.
+                assert!(report.findings.len() <= original.findings.len() * 8 + 64, "{seed_name} #{i}: {} findings", report.findings.len());
+            }
+            Ok(Err(e)) => {
+                refused += 1;
+                assert_eq!(e.path, "mutated.json", "{seed_name} #{i}: the diagnostic names the file");
+                assert!(!e.problem.is_empty() && e.problem.len() < 1000, "{seed_name} #{i}: {}", e.problem);
+            }
+            Err(_) => panic!("{seed_name}: mutated input #{i} (seed {seed_number}) made the parser panic"),
+        }
+    }
+    // Both outcomes were exercised: the mutations reach past the first byte.
+    assert_eq!(parsed + refused, PER_FORMAT);
+    assert!(parsed > 0 && refused > 0, "{seed_name}: {parsed} parsed, {refused} refused");
+}
+
+#[test]
+fn snyk_json_survives_mutation() {
+    fuzz("snyk-all-projects_many_vulns.json", 0x5eed_0001);
+}
