@@ -136,7 +136,7 @@ fn date(s: &str) -> jiff::civil::Date {
 #[test]
 fn the_gate_counts_what_is_unaccepted_and_fails_closed() {
     let findings = group(parse("trivy.json").findings.into_iter().chain(parse("codeql.sarif").findings).collect());
-    let prod = GatePolicy { max_allowed: Some(Severity::Medium), fixable_only: false, break_glass: false, max_licence: None };
+    let prod = GatePolicy { max_allowed: Some(Severity::Medium), ..GatePolicy::default() };
     let none = Acceptances::default();
     let v = evaluate(&findings, &[], &prod, &none, date("2026-11-22"));
     assert!(!v.pass);

@@ -17,7 +17,7 @@ fn parse(name: &str) -> flightdeck::findings::ParsedReport {
 }
 
 fn gate(max: Severity, fixable_only: bool) -> GatePolicy {
-    GatePolicy { max_allowed: Some(max), fixable_only, break_glass: false, max_licence: None }
+    GatePolicy { max_allowed: Some(max), fixable_only, ..GatePolicy::default() }
 }
 
 fn today() -> jiff::civil::Date {
@@ -28,7 +28,7 @@ fn today() -> jiff::civil::Date {
 fn every_report_gives_the_tools_own_counts() {
     let expected: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap()).unwrap();
-    assert!(expected.len() >= 28, "the corpus is all there");
+    assert!(expected.len() >= 44, "the corpus is all there");
     for (name, want) in &expected {
         if let Some(error) = want["error"].as_str() {
             let bytes = std::fs::read(corpus().join(name)).unwrap();
@@ -37,6 +37,16 @@ fn every_report_gives_the_tools_own_counts() {
             continue;
         }
         let report = parse(name);
+        if let Some(want_tests) = want.get("tests") {
+            let t = report.tests.as_ref().unwrap_or_else(|| panic!("{name}: read as test results"));
+            let got = serde_json::json!({"tests": t.tests, "failures": t.failures, "errors": t.errors, "skipped": t.skipped,
+                                         "flaky": t.flaky, "suites": t.suites});
+            assert_eq!(&got, want_tests, "{name}: the test cases, counted");
+            let declared =
+                t.declared.map(|d| serde_json::json!({"tests": d.tests, "failures": d.failures, "errors": d.errors, "skipped": d.skipped}));
+            assert_eq!(declared.unwrap_or(serde_json::Value::Null), want["declared"], "{name}: the totals it declares");
+            assert_eq!(t.failed.len(), (t.failures + t.errors).min(500), "{name}: every failure kept with its detail");
+        }
         let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
         for f in &report.findings {
             // SARIF's raw severity is the level, with the score beside it when there is one.
@@ -270,4 +280,26 @@ fn snyk_counts_each_issue_once_per_package_version_as_its_unique_count_does() {
     assert!(!v.pass && v.blocking.iter().any(|b| b.id == django.id), "{}", v.summary);
     let clean = parse("snyk-single_project_no_vulns.json");
     assert!(evaluate(&clean.findings, &[], &gate(Severity::Low, false), &Acceptances::default(), today()).pass);
+}
+
+#[test]
+fn a_failed_test_keeps_its_message_and_where_it_failed() {
+    let pytest = parse("junit-pytest.xml");
+    let t = pytest.tests.as_ref().unwrap();
+    let f = t.failed.iter().find(|f| f.name == "test_always_fail").unwrap();
+    assert_eq!((f.kind.as_str(), f.message.as_str(), f.location.as_deref()), ("failure", "assert False", Some("tests/test_lib.py:25")));
+    assert!(f.detail.contains("> assert False"), "the entity is read: {}", f.detail);
+    let jest = parse("junit-jest.xml");
+    let f = &jest.tests.as_ref().unwrap().failed[0];
+    assert!(f.location.as_deref().is_some_and(|l| l.ends_with("main.test.js:10")), "{f:?}");
+    // TestNG under Surefire: the same test skipped, then failed: two cases, one failure.
+    let testng = parse("junit-testng-surefire.xml");
+    let f = &testng.tests.as_ref().unwrap().failed[0];
+    assert_eq!(f.message, "expected [1.2.1] but found [1.2.0]");
+    assert_eq!(f.location.as_deref(), Some("AddMissingPatchVersionTest.java:29"), "the test's own frame, not the assertion library's");
+    // A suite that could not run is an error, with the compiler's words.
+    let errors = parse("junit-jest-suite-errors.xml");
+    let t = errors.tests.as_ref().unwrap();
+    assert_eq!(t.errors, 2);
+    assert!(t.failed[0].detail.contains("Test suite failed to run"), "{}", t.failed[0].detail);
 }

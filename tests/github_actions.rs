@@ -508,7 +508,7 @@ async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_c
     let run = flightdeck::ci::github::run_ref("gh", REPO, id);
 
     // Nothing uploaded yet: the gate cannot be judged, and says why.
-    let (findings, unreadable) = p.evidence(run.clone()).await.unwrap();
+    let flightdeck::ci::RunEvidence { findings, unreadable, .. } = p.evidence(run.clone()).await.unwrap();
     assert!(findings.is_empty());
     assert_eq!(unreadable.len(), 1);
     assert!(unreadable[0].problem.contains("has not uploaded it"), "{unreadable:?}");
@@ -518,9 +518,17 @@ async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_c
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let trivy = std::fs::read(corpus.join("trivy-debian-buster.json")).unwrap();
     let grype = std::fs::read(corpus.join("grype-keycloak-test.json")).unwrap();
-    gh.add_artifact(id, "scan-reports", zip_of(&[("trivy.json", &trivy), ("grype/keycloak.json", &grype)]));
-    let (findings, unreadable) = p.evidence(run.clone()).await.unwrap();
+    let pytest = std::fs::read(corpus.join("junit-pytest.xml")).unwrap();
+    gh.add_artifact(
+        id,
+        "scan-reports",
+        zip_of(&[("trivy.json", &trivy), ("grype/keycloak.json", &grype), ("test-results/pytest.xml", &pytest)]),
+    );
+    let flightdeck::ci::RunEvidence { findings, unreadable, tests } = p.evidence(run.clone()).await.unwrap();
     assert!(unreadable.is_empty(), "{unreadable:?}");
+    // The test results among them are read as such.
+    assert_eq!(tests.len(), 1, "{tests:?}");
+    assert_eq!((tests[0].summary.tests, tests[0].summary.failures), (10, 2));
     // The same findings as the same files parsed by the local runner's parser: Trivy's 2 and
     // Grype's 6 (expected.json of the corpus), grouped the same way.
     let expected = flightdeck::findings::group(
@@ -540,7 +548,7 @@ async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_c
     // An artifact that is not a zip archive is unreadable, not empty.
     let broken = gh.start_run(REPO, "deploy.yml", "main", "bob", "push");
     gh.add_artifact(broken, "scan-reports", b"not a zip".to_vec());
-    let (_, unreadable) = p.evidence(flightdeck::ci::github::run_ref("gh", REPO, broken)).await.unwrap();
+    let unreadable = p.evidence(flightdeck::ci::github::run_ref("gh", REPO, broken)).await.unwrap().unreadable;
     assert!(unreadable.iter().any(|u| u.problem.contains("not a readable zip")), "{unreadable:?}");
 }
 

@@ -25,10 +25,32 @@ impl Rng {
 }
 
 /// Bytes that matter to a JSON parser, tried more often than chance would.
-const INTERESTING: &[&[u8]] =
+const JSON: &[&[u8]] =
     &[b"\"", b"{", b"}", b"[", b"]", b",", b":", b"null", b"-1", b"1e999", b"\"\\u0000\"", b"\xff", b"[[[[[[[[", b"true", b"\"\""];
+/// And to an XML one.
+const XML: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"/>",
+    b"</testcase>",
+    b"<testsuite>",
+    b"<testcase name=\"x\">",
+    b"<failure message=\"m\">",
+    b"&amp;",
+    b"&#0;",
+    b"&#x110000;",
+    b"&undefined;",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>",
+    b"&e;",
+    b"\"",
+    b"tests=\"-1\"",
+    b"tests=\"1e99\"",
+    b"\xff",
+];
 
-fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
+fn mutate(seed: &[u8], rng: &mut Rng, interesting: &[&[u8]]) -> Vec<u8> {
     let mut out = seed.to_vec();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(out.len().max(1));
@@ -44,7 +66,7 @@ fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
                 out.splice(at..at, span.iter().copied().cycle().take(span.len() * (1 + rng.below(8))));
             }
             3 => {
-                let piece = INTERESTING[rng.below(INTERESTING.len())];
+                let piece = interesting[rng.below(interesting.len())];
                 out.splice(at..at, piece.iter().copied());
             }
             4 => out.truncate(at),
@@ -60,20 +82,23 @@ fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
     out
 }
 
-fn fuzz(seed_name: &str, seed_number: u64) {
+fn fuzz(seed_name: &str, seed_number: u64, interesting: &[&[u8]]) {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus")).join(seed_name);
     let seed = std::fs::read(&path).unwrap();
     let original = flightdeck::findings::parse_report(&seed, seed_name).unwrap_or_else(|e| panic!("the seed itself: {e}"));
     let mut rng = Rng(seed_number);
     let (mut parsed, mut refused) = (0usize, 0usize);
     for i in 0..PER_FORMAT {
-        let input = mutate(&seed, &mut rng);
+        let input = mutate(&seed, &mut rng, interesting);
         let result = std::panic::catch_unwind(|| flightdeck::findings::parse_report(&input, "mutated.json"));
         match result {
             Ok(Ok(report)) => {
                 parsed += 1;
                 // Whatever is read is bounded by what was there: a mutation never multiplies findings.
                 assert!(report.findings.len() <= original.findings.len() * 8 + 64, "{seed_name} #{i}: {} findings", report.findings.len());
+                // Nothing is read from outside the report (an external entity stays unexpanded).
+                let tests = report.tests.as_ref().map(|t| t.failed.iter().map(|f| f.detail.clone() + &f.message).collect::<String>());
+                assert!(!tests.unwrap_or_default().contains("root:"), "{seed_name} #{i}: an external entity was read");
             }
             Ok(Err(e)) => {
                 refused += 1;
@@ -90,5 +115,10 @@ fn fuzz(seed_name: &str, seed_number: u64) {
 
 #[test]
 fn snyk_json_survives_mutation() {
-    fuzz("snyk-all-projects_many_vulns.json", 0x5eed_0001);
+    fuzz("snyk-all-projects_many_vulns.json", 0x5eed_0001, JSON);
+}
+
+#[test]
+fn junit_xml_survives_mutation() {
+    fuzz("junit-jest.xml", 0x5eed_0002, XML);
 }

@@ -378,7 +378,7 @@ fn a_production_promote_is_judged_by_the_findings_of_the_run_that_started_the_ro
     // Opening the overview asks for that run's findings (or finds it declares no reports).
     let fx = keys(&mut st, "6");
     if fx.contains(&Effect::LoadFindings { run: flightdeck::domain::RunRef::local(2) }) {
-        update(&mut st, Action::FindingsLoaded { run: flightdeck::domain::RunRef::local(2), result: Ok((Vec::new(), Vec::new())) });
+        update(&mut st, Action::FindingsLoaded { run: flightdeck::domain::RunRef::local(2), result: Ok(Default::default()) });
     }
     assert!(st.run(&flightdeck::domain::RunRef::local(2)).unwrap().evidence.is_some());
     assert_eq!(flightdeck::app::selectors::preview(&st, promote), Ok(()), "clean findings: promote is allowed");

@@ -83,7 +83,7 @@ pub enum Action {
     Journaled(Result<(), String>),
     FindingsLoaded {
         run: RunRef,
-        result: Result<(Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>), String>,
+        result: Result<crate::findings::RunReports, String>,
     },
     CanaryLoaded {
         request: u64,

@@ -144,7 +144,7 @@ pub struct RunPage {
 }
 
 /// A run's scan findings (grouped) and the reports that could not be read.
-pub type RunEvidence = (Vec<crate::findings::Finding>, Vec<crate::findings::ReportError>);
+pub type RunEvidence = crate::findings::RunReports;
 
 /// One CI backend. Run references handed to it are its own (the registry routes them).
 pub trait CiProvider: Send + Sync {

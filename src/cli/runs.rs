@@ -305,9 +305,9 @@ pub(super) async fn judged_by(who: &Caller<'_>, run: &RunRef) -> anyhow::Result<
 
 /// A run's security evidence as the gate sees it: its findings plus the acceptances in force.
 pub async fn evidence_of(config: &Config, ci: &dyn CiProvider, run: &RunRef) -> anyhow::Result<crate::findings::Evidence> {
-    let (findings, unreadable) = ci.evidence(run.clone()).await?;
+    let reports = ci.evidence(run.clone()).await?;
     let acceptances = crate::findings::Acceptances::load(&config.findings.acceptances).map_err(anyhow::Error::msg)?;
-    Ok(crate::findings::Evidence { findings, unreadable, acceptances })
+    Ok(reports.judged_with(acceptances))
 }
 
 /// Every waiting gate, and whether the current user may approve it.
@@ -331,8 +331,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
         if rec.waiting_gates().next().is_none() {
             continue;
         }
-        let (findings, unreadable) = ci.registry.evidence(rec.id.clone()).await?;
-        let evidence = crate::findings::Evidence { findings, unreadable, acceptances: acceptances.clone() };
+        let evidence = ci.registry.evidence(rec.id.clone()).await?.judged_with(acceptances.clone());
         let started_by = rec.started_by();
         for gate in rec.waiting_gates() {
             let env = gate.gate.as_ref().and_then(|g| g.environment.clone());
@@ -367,6 +366,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "pass": v.pass, "summary": v.summary, "counts": v.counts,
                     "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>(),
                     "unreadable": v.unreadable.len(),
+                    "tests": v.tests,
                 })),
                 "acceptances_error": acceptances_error,
             }));

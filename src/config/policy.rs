@@ -75,11 +75,20 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 }
                 parsed
             });
+            let tests_must_pass = match raw_sec.and_then(|s| s.tests.as_ref()) {
+                Some(t) if t.get_ref() == "pass" => true,
+                Some(t) => {
+                    rep.error(Some(t.span()), format!("{key}.security.tests"), format!("`{}` is not a tests rule (\"pass\")", t.get_ref()));
+                    false
+                }
+                None => false,
+            };
             crate::findings::GatePolicy {
                 max_allowed,
                 fixable_only: raw_sec.is_some_and(|s| s.fixable_only),
                 break_glass: raw_sec.is_some_and(|s| s.break_glass),
                 max_licence,
+                tests_must_pass,
             }
         };
         policy.environments.insert(

@@ -203,7 +203,8 @@ pub struct RawEnvironment {
     pub confirm: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub freeze: Vec<Spanned<RawFreeze>>,
-    /// The security gate for this environment.
+    /// The release gate for this environment (`[environments.NAME.release]` is the same table).
+    #[serde(alias = "release")]
     pub security: Option<RawSecurity>,
 }
 
@@ -223,6 +224,9 @@ pub struct RawSecurity {
     /// low. Default: licences are shown, never judged.
     #[serde(alias = "max_license_severity")]
     pub max_licence_severity: Option<Spanned<String>>,
+    /// `"pass"`: no failing test — the run's test results (JUnit XML among its reports) must
+    /// exist and show no failure or error. Default: tests are shown, not judged.
+    pub tests: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

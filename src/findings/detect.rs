@@ -11,6 +11,7 @@ pub enum Format {
     Bandit,
     CycloneDx,
     Snyk,
+    JUnit,
 }
 
 impl Format {
@@ -22,6 +23,7 @@ impl Format {
             Format::Bandit => "Bandit JSON",
             Format::CycloneDx => "CycloneDX SBOM",
             Format::Snyk => "Snyk JSON",
+            Format::JUnit => "JUnit XML",
         }
     }
 }
@@ -31,12 +33,20 @@ fn has(bytes: &[u8], key: &str) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+fn has_tag(bytes: &[u8], tag: &str) -> bool {
+    memchr::memmem::find(bytes, tag.as_bytes()).is_some()
+}
+
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
     let snyk = || {
         (has(bytes, "vulnerabilities") && (has(bytes, "packageManager") || has(bytes, "dependencyCount")))
             || has(bytes, "infrastructureAsCodeIssues")
     };
+    // Test results: XML whose root is a test suite (or a list of them).
+    if bytes[start] == b'<' {
+        return (has_tag(bytes, "<testsuites") || has_tag(bytes, "<testsuite")).then_some(Format::JUnit);
+    }
     // `--all-projects` writes an array of results, one per project.
     if bytes[start] == b'[' {
         return snyk().then_some(Format::Snyk);

@@ -17,9 +17,17 @@ pub struct GatePolicy {
     /// The most severe licence finding allowed through; `None` (the default): licences are
     /// shown, never judged.
     pub max_licence: Option<Severity>,
+    /// No failing test: the run's test results (JUnit XML) must exist and show no failure or
+    /// error (a flaky test passed in the end).
+    pub tests_must_pass: bool,
 }
 
 impl GatePolicy {
+    /// Whether this environment has any rule to judge.
+    pub fn judges(&self) -> bool {
+        self.max_allowed.is_some() || self.tests_must_pass
+    }
+
     /// The limit that applies to a finding, if any: licences have their own.
     fn limit_for(&self, f: &Finding) -> Option<Severity> {
         if f.kind == FindingKind::Licence { self.max_licence } else { self.max_allowed }
@@ -54,6 +62,44 @@ pub struct GateVerdict {
     #[serde(default)]
     pub counts: Counts,
     pub summary: String,
+    /// The tests rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub tests: Option<TestsVerdict>,
+}
+
+/// The tests rule: what the run's test results say, summed over its reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestsVerdict {
+    pub pass: bool,
+    pub reports: usize,
+    pub tests: usize,
+    pub failing: usize,
+    pub skipped: usize,
+    pub flaky: usize,
+    pub summary: String,
+}
+
+/// No failing test, and results to show it: missing results fail closed.
+pub fn judge_tests(reports: &[super::TestReport]) -> TestsVerdict {
+    let mut v = TestsVerdict { reports: reports.len(), ..TestsVerdict::default() };
+    for r in reports {
+        v.tests += r.summary.tests;
+        v.failing += r.summary.failing();
+        v.skipped += r.summary.skipped;
+        v.flaky += r.summary.flaky;
+    }
+    let first = reports.iter().flat_map(|r| r.summary.failed.first().map(|f| (r, f))).next();
+    v.pass = !reports.is_empty() && v.failing == 0;
+    v.summary = if reports.is_empty() {
+        "no test results: the rule needs them (a stage's reports must include JUnit XML)".to_string()
+    } else if v.failing > 0 {
+        let (r, f) = first.map(|(r, f)| (r.path.as_str(), format!("{} — {}", f.name, f.message))).unwrap_or_default();
+        format!("{} of {} tests failing (first: {f}, in {r})", v.failing, v.tests)
+    } else {
+        let flaky = if v.flaky > 0 { format!(", {} flaky", v.flaky) } else { String::new() };
+        format!("{} tests passed ({} skipped{flaky})", v.tests - v.skipped, v.skipped)
+    };
+    v
 }
 
 pub fn evaluate(

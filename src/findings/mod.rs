@@ -10,6 +10,7 @@ mod detect;
 mod gate;
 mod group;
 mod grype;
+mod junit;
 mod read;
 mod sarif;
 pub mod severity;
@@ -22,8 +23,9 @@ use serde::{Deserialize, Serialize};
 
 pub use acceptances::{Acceptance, Acceptances};
 pub use detect::{Format, detect};
-pub use gate::{Blocking, GatePolicy, GateVerdict, evaluate};
+pub use gate::{Blocking, GatePolicy, GateVerdict, TestsVerdict, evaluate, judge_tests};
 pub use group::group;
+pub use junit::{Declared, TestFailure, TestSummary};
 pub use severity::Severity;
 
 /// Reports larger than this are refused (and a gate depending on them fails closed).
@@ -113,6 +115,9 @@ pub struct ParsedReport {
     pub findings: Vec<Finding>,
     #[serde(default)]
     pub sbom: Option<SbomSummary>,
+    /// Test results (JUnit XML), summarised rather than turned into findings.
+    #[serde(default)]
+    pub tests: Option<TestSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -172,7 +177,8 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
     let format = detect(bytes).ok_or_else(|| {
-        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON)".into())
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, JUnit XML)"
+            .into())
     })?;
     let parsed = match format {
         Format::Sarif => sarif::parse(bytes, shown_as, &mut |n| done_with(n + bom)),
@@ -181,6 +187,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::Bandit => bandit::parse(bytes, shown_as),
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
         Format::Snyk => snyk::parse(bytes, shown_as),
+        Format::JUnit => junit::parse(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.
@@ -211,18 +218,81 @@ pub(crate) fn json_problem(e: &serde_json::Error, what: &str) -> String {
     }
 }
 
-/// What a security gate judges: the run's findings (grouped), the reports that could not be
-/// read, and the acceptances in force.
+/// What a run's reports say, as its CI provider reads them: the findings (grouped), the test
+/// results, and the reports that could not be read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunReports {
+    pub findings: Vec<Finding>,
+    pub unreadable: Vec<ReportError>,
+    pub tests: Vec<TestReport>,
+}
+
+/// One test results file and what it says.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub path: String,
+    pub summary: TestSummary,
+}
+
+impl RunReports {
+    /// Every report read into findings, test results or a diagnostic.
+    pub fn add(&mut self, mut parsed: ParsedReport) {
+        if let Some(summary) = parsed.tests.take() {
+            self.tests.push(TestReport { path: parsed.path.clone(), summary });
+        }
+        // Moved, not copied: a large report's findings are not held twice.
+        if self.findings.is_empty() {
+            self.findings = std::mem::take(&mut parsed.findings);
+        } else {
+            self.findings.append(&mut parsed.findings);
+        }
+    }
+
+    /// What the gate judges: these, with the acceptances in force.
+    pub fn judged_with(self, acceptances: Acceptances) -> Evidence {
+        Evidence { findings: self.findings, unreadable: self.unreadable, tests: self.tests, acceptances }
+    }
+}
+
+/// What a release gate judges: the run's findings (grouped), its test results, the reports that
+/// could not be read, and the acceptances in force.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evidence {
     pub findings: Vec<Finding>,
     pub unreadable: Vec<ReportError>,
     pub acceptances: Acceptances,
+    pub tests: Vec<TestReport>,
 }
 
 impl Evidence {
+    /// The gate's verdict: the findings against the severity limit, and the test results
+    /// against the tests rule, each where the environment has one.
     pub fn judge(&self, policy: &GatePolicy, today: jiff::civil::Date) -> GateVerdict {
-        evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today)
+        let mut v = evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today);
+        if policy.tests_must_pass {
+            let t = gate::judge_tests(&self.tests);
+            let said = format!("tests: {}", t.summary);
+            v.summary = match (policy.max_allowed.is_some(), v.pass, t.pass) {
+                (false, _, true) => format!("pass ({said})"),
+                (false, _, false) => format!("FAIL ({said})"),
+                (true, _, _) => format!("{}; {said}", v.summary),
+            };
+            if policy.max_allowed.is_none() {
+                // Only the tests rule here: the findings' unreadable reports still fail it closed.
+                v.pass = t.pass && self.unreadable.is_empty();
+                if !self.unreadable.is_empty() {
+                    v.unreadable = self.unreadable.clone();
+                    v.summary = format!("FAIL ({said}; {} unreadable report(s): {})", self.unreadable.len(), self.unreadable[0]);
+                }
+            } else {
+                v.pass &= t.pass;
+                if !t.pass && !v.summary.starts_with("FAIL") {
+                    v.summary = format!("FAIL: {}", v.summary.trim_start_matches("pass "));
+                }
+            }
+            v.tests = Some(t);
+        }
+        v
     }
 }
 

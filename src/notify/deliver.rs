@@ -162,15 +162,14 @@ impl Notifier {
     fn gate_verdict(&self, rec: &AuditRecord) -> Option<String> {
         let env = rec.environment.as_deref()?;
         let policy = self.config.policy.environments.get(env)?;
-        if policy.security.max_allowed.is_none() {
+        if !policy.security.judges() {
             return Some(format!("no security gate in {env}"));
         }
         let run: crate::domain::RunRef = rec.parameters.get("run")?.as_str()?.parse().ok()?;
         let store = crate::ci::local::RunStore::open(&self.data_dir).ok()?;
         let record = store.load(&run).ok()?;
-        let (findings, unreadable) = store.evidence(&record);
         let acceptances = crate::findings::Acceptances::load(&self.config.findings.acceptances).unwrap_or_default();
-        let evidence = crate::findings::Evidence { findings, unreadable, acceptances };
+        let evidence = store.evidence(&record).judged_with(acceptances);
         let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).date();
         let v = evidence.judge(&policy.security, today);
         let c = v.counts;

@@ -299,8 +299,7 @@ impl Policy {
                 break_glass_used = true;
                 notes.push(format!("BREAK-GLASS: overriding the change freeze in {env_name} ({active})"));
             }
-            if matches!(req.kind, ActionKind::Approve | ActionKind::Promote | ActionKind::PromoteFull) && env.security.max_allowed.is_some()
-            {
+            if matches!(req.kind, ActionKind::Approve | ActionKind::Promote | ActionKind::PromoteFull) && env.security.judges() {
                 let failed = match req.security {
                     None => Some("the run's security findings have not been read yet; the gate cannot be judged".to_string()),
                     Some(ev) => {

@@ -184,7 +184,7 @@ impl CiProvider for FakeCi {
     }
 
     fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<flightdeck::ci::RunEvidence, CiError>> {
-        let result = self.number(&run).map(|_| (Vec::new(), Vec::new()));
+        let result = self.number(&run).map(|_| flightdeck::ci::RunEvidence::default());
         async move { result }.boxed()
     }
 }

@@ -117,10 +117,22 @@ impl Receiver {
 
     /// Waits until `n` requests were accepted; panics after `limit` saying what arrived.
     pub fn wait_accepted(&self, n: usize, limit: Duration) -> Vec<Received> {
+        self.wait_accepted_by(n, limit, |got| got.len())
+    }
+
+    /// Waits until `n` different notices (by title) were accepted: repeats of one (a delivery
+    /// sent again after a crash) do not count towards `n`.
+    pub fn wait_distinct(&self, n: usize, limit: Duration) -> Vec<Received> {
+        self.wait_accepted_by(n, limit, |got| {
+            got.iter().filter_map(|r| r.body["title"].as_str()).collect::<std::collections::BTreeSet<_>>().len()
+        })
+    }
+
+    fn wait_accepted_by(&self, n: usize, limit: Duration, count: impl Fn(&[Received]) -> usize) -> Vec<Received> {
         let start = Instant::now();
         loop {
             let got = self.accepted();
-            if got.len() >= n {
+            if got.len() >= n && count(&got) >= n {
                 return got;
             }
             assert!(

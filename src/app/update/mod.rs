@@ -238,9 +238,9 @@ fn reduce(state: &mut State, action: Action) -> Vec<Effect> {
         Action::FindingsLoaded { run, result } => {
             let acceptances = state.acceptances.clone();
             match result {
-                Ok((findings, unreadable)) => {
+                Ok(reports) => {
                     if let Some(v) = state.run_mut(&run) {
-                        v.evidence = Some(crate::findings::Evidence { findings, unreadable, acceptances });
+                        v.evidence = Some(reports.judged_with(acceptances));
                     }
                 }
                 Err(e) => state.toast_error(format!("cannot read the findings of run #{run}: {e}")),

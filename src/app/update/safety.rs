@@ -266,7 +266,12 @@ pub(crate) fn confirmed(state: &mut State, c: Confirm) -> Vec<Effect> {
         }
     };
     match verdict(state, &op, &target, c.break_glass) {
-        Verdict::Allowed { tier, break_glass_used, .. } => {
+        Verdict::Allowed { tier, break_glass_used, notes, .. } => {
+            // What the approver was shown the gates say (per rule, with counts) goes on record.
+            let mut target = target;
+            if let Some(p) = target.parameters.as_object_mut().filter(|_| !notes.is_empty()) {
+                p.insert("policy_said".into(), serde_json::json!(notes));
+            }
             if tier == Tier::Typed && (reason.is_empty() || typed != target.name) {
                 // The policy tightened while the dialog was open: ask again at the new tier.
                 let title = confirm_title(&op, &target);

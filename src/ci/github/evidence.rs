@@ -8,7 +8,7 @@ use std::io::Read;
 use super::GithubProvider;
 use super::model::Artifacts;
 use crate::ci::{CiError, RunEvidence};
-use crate::findings::{Finding, ReportError};
+use crate::findings::ReportError;
 use crate::logstore::sanitize;
 
 /// The most an artifact's archive may be.
@@ -28,12 +28,12 @@ pub fn wanted(gh: &GithubProvider, workflow: &str) -> Vec<String> {
 pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> Result<RunEvidence, CiError> {
     let names = wanted(gh, workflow);
     if names.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(RunEvidence::default());
     }
     let list: Artifacts = gh.inner.api.get(&format!("/repos/{repo}/actions/runs/{id}/artifacts?per_page=100")).await?;
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
+    let mut out = RunEvidence::default();
     for name in names {
+        let errors = &mut out.unreadable;
         let shown = format!("artifact {name}");
         let problem = |p: String| ReportError { path: shown.clone(), problem: p };
         let Some(a) = list.artifacts.iter().find(|a| a.name == name) else {
@@ -51,17 +51,21 @@ pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> R
         match gh.inner.api.download(&format!("/repos/{repo}/actions/artifacts/{}/zip", a.id), ARCHIVE_LIMIT).await {
             Err(e) => errors.push(problem(e.to_string())),
             Ok(bytes) => {
-                let (f, e) = tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
-                findings.extend(f);
-                errors.extend(e);
+                let unpacked =
+                    tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
+                for r in unpacked.0 {
+                    out.add(r);
+                }
+                out.unreadable.extend(unpacked.1);
             }
         }
     }
-    Ok((crate::findings::group(findings), errors))
+    out.findings = crate::findings::group(std::mem::take(&mut out.findings));
+    Ok(out)
 }
 
 /// Every report in an artifact's archive, parsed.
-pub fn unpack(archive: &[u8], artifact: &str) -> (Vec<Finding>, Vec<ReportError>) {
+pub fn unpack(archive: &[u8], artifact: &str) -> (Vec<crate::findings::ParsedReport>, Vec<ReportError>) {
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     let mut zip = match zip::ZipArchive::new(std::io::Cursor::new(archive)) {
@@ -106,7 +110,7 @@ pub fn unpack(archive: &[u8], artifact: &str) -> (Vec<Finding>, Vec<ReportError>
             continue;
         }
         match crate::findings::parse_report(&bytes, &shown) {
-            Ok(parsed) => findings.extend(parsed.findings),
+            Ok(parsed) => findings.push(parsed),
             Err(e) => errors.push(e),
         }
     }

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::ci::CiError;
-use crate::findings::{Finding, ParsedReport, ReportError};
+use crate::findings::{ParsedReport, ReportError};
 
 /// A job's parsed reports, stored with the run.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -232,13 +232,12 @@ impl RunStore {
     /// The run's security evidence: every report of every job that declares reports, grouped.
     /// A job that has not produced its reports (not finished, cancelled, skipped) counts as an
     /// unreadable report, so a gate never passes on missing evidence.
-    pub fn evidence(&self, rec: &RunRecord) -> (Vec<Finding>, Vec<ReportError>) {
-        let mut findings = Vec::new();
-        let mut errors = Vec::new();
+    pub fn evidence(&self, rec: &RunRecord) -> crate::findings::RunReports {
+        let mut out = crate::findings::RunReports::default();
         for job in rec.jobs.iter().filter(|j| !j.reports.is_empty()) {
             if job.findings.is_none() {
                 for r in &job.reports {
-                    errors.push(ReportError {
+                    out.unreadable.push(ReportError {
                         path: r.clone(),
                         problem: format!("job `{}` has not produced it (the job is {})", job.key, job.status.label()),
                     });
@@ -253,21 +252,17 @@ impl RunStore {
             });
             match loaded {
                 Ok(jf) => {
-                    for mut r in jf.reports {
-                        // Moved, not copied: a large report's findings are not held twice.
-                        if findings.is_empty() {
-                            findings = std::mem::take(&mut r.findings);
-                        } else {
-                            findings.append(&mut r.findings);
-                        }
+                    for r in jf.reports {
+                        out.add(r);
                     }
-                    errors.extend(jf.errors);
+                    out.unreadable.extend(jf.errors);
                 }
-                Err(e) => errors.push(ReportError { path: job.reports.join(", "), problem: e }),
+                Err(e) => out.unreadable.push(ReportError { path: job.reports.join(", "), problem: e }),
             }
         }
-        findings.shrink_to_fit();
-        (crate::findings::group(findings), errors)
+        out.findings = crate::findings::group(std::mem::take(&mut out.findings));
+        out.findings.shrink_to_fit();
+        out
     }
 
     /// Tries to become the run's executor. `None` when another live process holds it.
