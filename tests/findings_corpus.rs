@@ -28,7 +28,7 @@ fn today() -> jiff::civil::Date {
 fn every_report_gives_the_tools_own_counts() {
     let expected: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap()).unwrap();
-    assert!(expected.len() >= 44, "the corpus is all there");
+    assert!(expected.len() >= 47, "the corpus is all there");
     for (name, want) in &expected {
         if let Some(error) = want["error"].as_str() {
             let bytes = std::fs::read(corpus().join(name)).unwrap();
@@ -46,6 +46,18 @@ fn every_report_gives_the_tools_own_counts() {
                 t.declared.map(|d| serde_json::json!({"tests": d.tests, "failures": d.failures, "errors": d.errors, "skipped": d.skipped}));
             assert_eq!(declared.unwrap_or(serde_json::Value::Null), want["declared"], "{name}: the totals it declares");
             assert_eq!(t.failed.len(), (t.failures + t.errors).min(500), "{name}: every failure kept with its detail");
+        }
+        if let Some(want_cov) = want.get("coverage") {
+            let c = report.coverage.as_ref().unwrap_or_else(|| panic!("{name}: read as coverage"));
+            let got = serde_json::json!({"files": c.files, "lines_valid": c.lines_valid, "lines_covered": c.lines_covered});
+            assert_eq!(&got, want_cov, "{name}: the lines, counted");
+            let declared = want["declared_rate"].as_f64();
+            assert!(
+                c.declared_rate.zip(declared).is_some_and(|(a, b)| (a - b).abs() < 1e-9)
+                    || (c.declared_rate.is_none() && declared.is_none()),
+                "{name}: the rate it declares: {:?} vs {declared:?}",
+                c.declared_rate
+            );
         }
         let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
         for f in &report.findings {

@@ -524,7 +524,7 @@ async fn scan_reports_in_an_artifact_feed_the_findings_and_a_missing_one_fails_c
         "scan-reports",
         zip_of(&[("trivy.json", &trivy), ("grype/keycloak.json", &grype), ("test-results/pytest.xml", &pytest)]),
     );
-    let flightdeck::ci::RunEvidence { findings, unreadable, tests } = p.evidence(run.clone()).await.unwrap();
+    let flightdeck::ci::RunEvidence { findings, unreadable, tests, .. } = p.evidence(run.clone()).await.unwrap();
     assert!(unreadable.is_empty(), "{unreadable:?}");
     // The test results among them are read as such.
     assert_eq!(tests.len(), 1, "{tests:?}");

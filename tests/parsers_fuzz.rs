@@ -50,6 +50,23 @@ const XML: &[&[u8]] = &[
     b"\xff",
 ];
 
+/// And to an LCOV reader.
+const LCOV: &[&[u8]] = &[
+    b"\n",
+    b":",
+    b",",
+    b"SF:",
+    b"DA:",
+    b"DA:-1,-1",
+    b"DA:18446744073709551616,1",
+    b"LF:99999999999999999999",
+    b"LH:",
+    b"end_of_record\n",
+    b"BRDA:1,0,0,-",
+    b"\xff",
+    b"1e999",
+];
+
 fn mutate(seed: &[u8], rng: &mut Rng, interesting: &[&[u8]]) -> Vec<u8> {
     let mut out = seed.to_vec();
     for _ in 0..1 + rng.below(4) {
@@ -99,6 +116,9 @@ fn fuzz(seed_name: &str, seed_number: u64, interesting: &[&[u8]]) {
                 // Nothing is read from outside the report (an external entity stays unexpanded).
                 let tests = report.tests.as_ref().map(|t| t.failed.iter().map(|f| f.detail.clone() + &f.message).collect::<String>());
                 assert!(!tests.unwrap_or_default().contains("root:"), "{seed_name} #{i}: an external entity was read");
+                if let Some(c) = &report.coverage {
+                    assert!(c.lines_covered <= c.lines_valid, "{seed_name} #{i}: {c:?}");
+                }
             }
             Ok(Err(e)) => {
                 refused += 1;
@@ -116,6 +136,16 @@ fn fuzz(seed_name: &str, seed_number: u64, interesting: &[&[u8]]) {
 #[test]
 fn snyk_json_survives_mutation() {
     fuzz("snyk-all-projects_many_vulns.json", 0x5eed_0001, JSON);
+}
+
+#[test]
+fn cobertura_xml_survives_mutation() {
+    fuzz("cobertura-istanbul.xml", 0x5eed_0003, XML);
+}
+
+#[test]
+fn lcov_survives_mutation() {
+    fuzz("lcov-yui.info", 0x5eed_0004, LCOV);
 }
 
 #[test]

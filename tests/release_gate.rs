@@ -131,3 +131,59 @@ async fn no_test_results_fail_closed_and_passing_tests_let_the_approval_through(
     let seen = approval.parameters["policy_said"].to_string();
     assert!(seen.contains("tests passed"), "{seen}");
 }
+
+fn coverage_config(min: &str, with_reports: bool) -> String {
+    let (run, reports) = if with_reports {
+        (
+            format!(
+                "mkdir -p out && cp {} out/lcov.info && cp {} out/cobertura.xml",
+                corpus("lcov-yui.info"),
+                corpus("cobertura-istanbul.xml")
+            ),
+            "reports = [\"out/lcov.info\", \"out/cobertura.xml\"]",
+        )
+    } else {
+        ("echo no coverage".to_string(), "")
+    };
+    format!(
+        "[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\nmax_severity = \"high\"\nmin_coverage = {min}\n\
+         [[pipelines.release.stages]]\nname = \"test\"\nrun = \"{run}\"\n{reports}\n\
+         [[pipelines.release.stages]]\nname = \"approve-prod\"\nneeds = [\"test\"]\nenvironment = \"prod\"\ngate = true\n"
+    )
+}
+
+async fn waiting_with(config: String) -> Cockpit {
+    let mut c = Cockpit::new(&config, 140, 40);
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
+    c.until("the gate waits with its evidence read", LIMIT, |s| {
+        s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.is_some())
+    })
+    .await;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_below_the_minimum_or_missing_refuses_and_enough_passes() {
+    // LCOV (218 of 263 lines) and Cobertura (7 of 8) together: 225 of 271 lines, 83.0 %.
+    let mut c = waiting_with(coverage_config("85", true)).await;
+    c.press("2a");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("refused by the coverage rule");
+    assert!(err.text.contains("83.0 % of 271 lines (at least 85 % wanted)"), "{}", err.text);
+    let rows = approvals_json(&c);
+    let cov = &rows[0]["security_gate"]["coverage"];
+    assert_eq!(
+        (cov["lines_valid"].as_u64(), cov["lines_covered"].as_u64(), cov["pass"].as_bool()),
+        (Some(271), Some(225), Some(false)),
+        "{rows:#}"
+    );
+
+    let mut c = waiting_with(coverage_config("80", true)).await;
+    c.press("2a");
+    assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))), "{:?}", c.state.toasts);
+
+    let mut c = waiting_with(coverage_config("80", false)).await;
+    c.press("2a");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("refused: nothing to judge");
+    assert!(err.text.contains("no coverage report"), "{}", err.text);
+}

@@ -187,6 +187,7 @@ fn findings_screen_with_gate_verdict() {
             unreadable: vec![],
             acceptances,
             tests: vec![],
+            coverage: vec![],
         });
         update(st, key('3'));
         update(st, Action::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));

@@ -367,6 +367,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "blocking": v.blocking.iter().map(|f| &f.id).collect::<Vec<_>>(),
                     "unreadable": v.unreadable.len(),
                     "tests": v.tests,
+                    "coverage": v.coverage,
                 })),
                 "acceptances_error": acceptances_error,
             }));

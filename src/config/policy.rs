@@ -83,7 +83,16 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 }
                 None => false,
             };
+            let min_coverage = raw_sec.and_then(|s| s.min_coverage.as_ref()).and_then(|m| {
+                let v = *m.get_ref();
+                if !(0.0..=100.0).contains(&v) {
+                    rep.error(Some(m.span()), format!("{key}.security.min_coverage"), format!("`{v}` is not a percentage (0 to 100)"));
+                    return None;
+                }
+                Some((v * 100.0).round() as u32)
+            });
             crate::findings::GatePolicy {
+                min_coverage,
                 max_allowed,
                 fixable_only: raw_sec.is_some_and(|s| s.fixable_only),
                 break_glass: raw_sec.is_some_and(|s| s.break_glass),

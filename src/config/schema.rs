@@ -227,6 +227,9 @@ pub struct RawSecurity {
     /// `"pass"`: no failing test — the run's test results (JUnit XML among its reports) must
     /// exist and show no failure or error. Default: tests are shown, not judged.
     pub tests: Option<Spanned<String>>,
+    /// The least line coverage allowed, in percent (`80`), over the run's coverage reports
+    /// (Cobertura XML, LCOV). Default: coverage is shown, not judged.
+    pub min_coverage: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

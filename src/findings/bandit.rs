@@ -90,5 +90,13 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             }
         })
         .collect();
-    Ok(ParsedReport { path: shown_as.into(), format: Format::Bandit, tool: "bandit".into(), findings, sbom: None, tests: None })
+    Ok(ParsedReport {
+        path: shown_as.into(),
+        format: Format::Bandit,
+        tool: "bandit".into(),
+        findings,
+        sbom: None,
+        tests: None,
+        coverage: None,
+    })
 }

@@ -149,7 +149,15 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         }
     }
     let tool = if bom.vulnerabilities.is_empty() { "CycloneDX SBOM" } else { "CycloneDX" };
-    Ok(ParsedReport { path: shown_as.into(), format: Format::CycloneDx, tool: tool.into(), findings, sbom: Some(s), tests: None })
+    Ok(ParsedReport {
+        path: shown_as.into(),
+        format: Format::CycloneDx,
+        tool: tool.into(),
+        findings,
+        sbom: Some(s),
+        tests: None,
+        coverage: None,
+    })
 }
 
 /// A component's full name (`group:name` where it has a group).

@@ -12,6 +12,8 @@ pub enum Format {
     CycloneDx,
     Snyk,
     JUnit,
+    Cobertura,
+    Lcov,
 }
 
 impl Format {
@@ -24,6 +26,8 @@ impl Format {
             Format::CycloneDx => "CycloneDX SBOM",
             Format::Snyk => "Snyk JSON",
             Format::JUnit => "JUnit XML",
+            Format::Cobertura => "Cobertura XML",
+            Format::Lcov => "LCOV",
         }
     }
 }
@@ -45,7 +49,14 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     };
     // Test results: XML whose root is a test suite (or a list of them).
     if bytes[start] == b'<' {
-        return (has_tag(bytes, "<testsuites") || has_tag(bytes, "<testsuite")).then_some(Format::JUnit);
+        if has_tag(bytes, "<testsuites") || has_tag(bytes, "<testsuite") {
+            return Some(Format::JUnit);
+        }
+        return (has_tag(bytes, "<coverage") && has_tag(bytes, "line-rate")).then_some(Format::Cobertura);
+    }
+    // An LCOV tracefile starts with a test name or a source file record.
+    if bytes[start..].starts_with(b"TN:") || bytes[start..].starts_with(b"SF:") {
+        return Some(Format::Lcov);
     }
     // `--all-projects` writes an array of results, one per project.
     if bytes[start] == b'[' {

@@ -20,12 +20,15 @@ pub struct GatePolicy {
     /// No failing test: the run's test results (JUnit XML) must exist and show no failure or
     /// error (a flaky test passed in the end).
     pub tests_must_pass: bool,
+    /// The least line coverage allowed, in hundredths of a percent (8000: 80 %), over the run's
+    /// coverage reports; none: not judged. Without a coverage report the rule fails closed.
+    pub min_coverage: Option<u32>,
 }
 
 impl GatePolicy {
     /// Whether this environment has any rule to judge.
     pub fn judges(&self) -> bool {
-        self.max_allowed.is_some() || self.tests_must_pass
+        self.max_allowed.is_some() || self.tests_must_pass || self.min_coverage.is_some()
     }
 
     /// The limit that applies to a finding, if any: licences have their own.
@@ -65,6 +68,38 @@ pub struct GateVerdict {
     /// The tests rule's verdict, where the environment has one.
     #[serde(default)]
     pub tests: Option<TestsVerdict>,
+    /// The coverage rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub coverage: Option<CoverageVerdict>,
+}
+
+/// The coverage rule: lines covered over the run's coverage reports, against the least allowed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageVerdict {
+    pub pass: bool,
+    pub reports: usize,
+    pub lines_valid: usize,
+    pub lines_covered: usize,
+    pub percent: Option<f64>,
+    pub min: f64,
+    pub summary: String,
+}
+
+/// Line coverage at least `min` percent, with reports to show it: missing reports fail closed.
+pub fn judge_coverage(reports: &[super::CoverageReport], min: f64) -> CoverageVerdict {
+    let mut v = CoverageVerdict { reports: reports.len(), min, ..CoverageVerdict::default() };
+    for r in reports {
+        v.lines_valid = v.lines_valid.saturating_add(r.summary.lines_valid);
+        v.lines_covered = v.lines_covered.saturating_add(r.summary.lines_covered);
+    }
+    v.percent = (v.lines_valid > 0).then(|| v.lines_covered as f64 * 100.0 / v.lines_valid as f64);
+    v.pass = v.percent.is_some_and(|p| p >= min);
+    v.summary = match v.percent {
+        None if reports.is_empty() => "no coverage report: the rule needs one (Cobertura XML or LCOV among a stage's reports)".into(),
+        None => "the coverage reports measured no lines".into(),
+        Some(p) => format!("{p:.1} % of {} lines (at least {min} % wanted)", v.lines_valid),
+    };
+    v
 }
 
 /// The tests rule: what the run's test results say, summed over its reports.

@@ -234,6 +234,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         findings: Vec::new(),
         sbom: None,
         tests: Some(summary),
+        coverage: None,
     })
 }
 

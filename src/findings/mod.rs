@@ -5,6 +5,7 @@
 
 mod acceptances;
 mod bandit;
+mod coverage;
 mod cyclonedx;
 mod detect;
 mod gate;
@@ -22,8 +23,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use acceptances::{Acceptance, Acceptances};
+pub use coverage::CoverageSummary;
 pub use detect::{Format, detect};
-pub use gate::{Blocking, GatePolicy, GateVerdict, TestsVerdict, evaluate, judge_tests};
+pub use gate::{Blocking, CoverageVerdict, GatePolicy, GateVerdict, TestsVerdict, evaluate, judge_coverage, judge_tests};
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
 pub use severity::Severity;
@@ -118,6 +120,9 @@ pub struct ParsedReport {
     /// Test results (JUnit XML), summarised rather than turned into findings.
     #[serde(default)]
     pub tests: Option<TestSummary>,
+    /// Code coverage (Cobertura XML, LCOV), summarised.
+    #[serde(default)]
+    pub coverage: Option<CoverageSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -177,7 +182,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
     let format = detect(bytes).ok_or_else(|| {
-        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, JUnit XML)"
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, JUnit XML, Cobertura XML, LCOV)"
             .into())
     })?;
     let parsed = match format {
@@ -188,6 +193,8 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
         Format::Snyk => snyk::parse(bytes, shown_as),
         Format::JUnit => junit::parse(bytes, shown_as),
+        Format::Cobertura => coverage::parse_cobertura(bytes, shown_as),
+        Format::Lcov => coverage::parse_lcov(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.
@@ -225,6 +232,14 @@ pub struct RunReports {
     pub findings: Vec<Finding>,
     pub unreadable: Vec<ReportError>,
     pub tests: Vec<TestReport>,
+    pub coverage: Vec<CoverageReport>,
+}
+
+/// One coverage report and what it says.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageReport {
+    pub path: String,
+    pub summary: CoverageSummary,
 }
 
 /// One test results file and what it says.
@@ -240,6 +255,9 @@ impl RunReports {
         if let Some(summary) = parsed.tests.take() {
             self.tests.push(TestReport { path: parsed.path.clone(), summary });
         }
+        if let Some(summary) = parsed.coverage.take() {
+            self.coverage.push(CoverageReport { path: parsed.path.clone(), summary });
+        }
         // Moved, not copied: a large report's findings are not held twice.
         if self.findings.is_empty() {
             self.findings = std::mem::take(&mut parsed.findings);
@@ -250,7 +268,7 @@ impl RunReports {
 
     /// What the gate judges: these, with the acceptances in force.
     pub fn judged_with(self, acceptances: Acceptances) -> Evidence {
-        Evidence { findings: self.findings, unreadable: self.unreadable, tests: self.tests, acceptances }
+        Evidence { findings: self.findings, unreadable: self.unreadable, tests: self.tests, coverage: self.coverage, acceptances }
     }
 }
 
@@ -262,6 +280,7 @@ pub struct Evidence {
     pub unreadable: Vec<ReportError>,
     pub acceptances: Acceptances,
     pub tests: Vec<TestReport>,
+    pub coverage: Vec<CoverageReport>,
 }
 
 impl Evidence {
@@ -269,28 +288,33 @@ impl Evidence {
     /// against the tests rule, each where the environment has one.
     pub fn judge(&self, policy: &GatePolicy, today: jiff::civil::Date) -> GateVerdict {
         let mut v = evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today);
+        // Each further rule: whether it passes, and what it says.
+        let mut rules: Vec<(bool, String)> = Vec::new();
         if policy.tests_must_pass {
             let t = gate::judge_tests(&self.tests);
-            let said = format!("tests: {}", t.summary);
-            v.summary = match (policy.max_allowed.is_some(), v.pass, t.pass) {
-                (false, _, true) => format!("pass ({said})"),
-                (false, _, false) => format!("FAIL ({said})"),
-                (true, _, _) => format!("{}; {said}", v.summary),
-            };
-            if policy.max_allowed.is_none() {
-                // Only the tests rule here: the findings' unreadable reports still fail it closed.
-                v.pass = t.pass && self.unreadable.is_empty();
-                if !self.unreadable.is_empty() {
-                    v.unreadable = self.unreadable.clone();
-                    v.summary = format!("FAIL ({said}; {} unreadable report(s): {})", self.unreadable.len(), self.unreadable[0]);
-                }
-            } else {
-                v.pass &= t.pass;
-                if !t.pass && !v.summary.starts_with("FAIL") {
-                    v.summary = format!("FAIL: {}", v.summary.trim_start_matches("pass "));
-                }
-            }
+            rules.push((t.pass, format!("tests: {}", t.summary)));
             v.tests = Some(t);
+        }
+        if let Some(min) = policy.min_coverage {
+            let c = gate::judge_coverage(&self.coverage, f64::from(min) / 100.0);
+            rules.push((c.pass, format!("coverage: {}", c.summary)));
+            v.coverage = Some(c);
+        }
+        if rules.is_empty() {
+            return v;
+        }
+        let said: Vec<&str> = rules.iter().map(|(_, s)| s.as_str()).collect();
+        let rules_pass = rules.iter().all(|(p, _)| *p);
+        if policy.max_allowed.is_none() {
+            // No severity limit here: an unreadable report still fails the gate closed.
+            v.unreadable = self.unreadable.clone();
+            v.pass = rules_pass && self.unreadable.is_empty();
+            let unreadable =
+                self.unreadable.first().map(|u| format!("; {} unreadable report(s): {u}", self.unreadable.len())).unwrap_or_default();
+            v.summary = format!("{} ({}{unreadable})", if v.pass { "pass" } else { "FAIL" }, said.join("; "));
+        } else {
+            v.pass &= rules_pass;
+            v.summary = format!("{} — findings: {}; {}", if v.pass { "pass" } else { "FAIL" }, v.summary, said.join("; "));
         }
         v
     }

@@ -351,5 +351,13 @@ pub fn parse(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMut(usize)) -> 
         }
     }
     tools.dedup();
-    Ok(ParsedReport { path: shown_as.into(), format: Format::Sarif, tool: tools.join(", "), findings, sbom: None, tests: None })
+    Ok(ParsedReport {
+        path: shown_as.into(),
+        format: Format::Sarif,
+        tool: tools.join(", "),
+        findings,
+        sbom: None,
+        tests: None,
+        coverage: None,
+    })
 }
