@@ -50,8 +50,12 @@ async fn waiting(report: Option<&str>) -> (Cockpit, flightdeck::domain::RunRef) 
     let mut c = Cockpit::new(&config(report), 140, 40);
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
+    // The evidence as of the finished stage (one read while it ran said "not produced yet").
+    let has_results = report.is_some();
     c.until("the gate waits with its evidence read", LIMIT, |s| {
-        s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.is_some())
+        s.run(&run).is_some_and(|r| {
+            r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| !has_results || !e.tests.is_empty())
+        })
     })
     .await;
     (c, run)
@@ -152,12 +156,13 @@ fn coverage_config(min: &str, with_reports: bool) -> String {
     )
 }
 
-async fn waiting_with(config: String) -> Cockpit {
+async fn waiting_with(config: String, reports: usize) -> Cockpit {
     let mut c = Cockpit::new(&config, 140, 40);
     c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
     let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
     c.until("the gate waits with its evidence read", LIMIT, |s| {
-        s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.is_some())
+        s.run(&run)
+            .is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| e.coverage.len() == reports))
     })
     .await;
     c
@@ -166,7 +171,7 @@ async fn waiting_with(config: String) -> Cockpit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coverage_below_the_minimum_or_missing_refuses_and_enough_passes() {
     // LCOV (218 of 263 lines) and Cobertura (7 of 8) together: 225 of 271 lines, 83.0 %.
-    let mut c = waiting_with(coverage_config("85", true)).await;
+    let mut c = waiting_with(coverage_config("85", true), 2).await;
     c.press("2a");
     let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("refused by the coverage rule");
     assert!(err.text.contains("83.0 % of 271 lines (at least 85 % wanted)"), "{}", err.text);
@@ -178,11 +183,11 @@ async fn coverage_below_the_minimum_or_missing_refuses_and_enough_passes() {
         "{rows:#}"
     );
 
-    let mut c = waiting_with(coverage_config("80", true)).await;
+    let mut c = waiting_with(coverage_config("80", true), 2).await;
     c.press("2a");
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))), "{:?}", c.state.toasts);
 
-    let mut c = waiting_with(coverage_config("80", false)).await;
+    let mut c = waiting_with(coverage_config("80", false), 0).await;
     c.press("2a");
     let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("refused: nothing to judge");
     assert!(err.text.contains("no coverage report"), "{}", err.text);

@@ -292,12 +292,12 @@ impl Evidence {
         let mut rules: Vec<(bool, String)> = Vec::new();
         if policy.tests_must_pass {
             let t = gate::judge_tests(&self.tests);
-            rules.push((t.pass, format!("tests: {}", t.summary)));
+            rules.push((t.pass, format!("tests: {} {}", mark(t.pass), t.summary)));
             v.tests = Some(t);
         }
         if let Some(min) = policy.min_coverage {
             let c = gate::judge_coverage(&self.coverage, f64::from(min) / 100.0);
-            rules.push((c.pass, format!("coverage: {}", c.summary)));
+            rules.push((c.pass, format!("coverage: {} {}", mark(c.pass), c.summary)));
             v.coverage = Some(c);
         }
         if rules.is_empty() {
@@ -318,6 +318,11 @@ impl Evidence {
         }
         v
     }
+}
+
+/// A rule's outcome at a glance, beside what it says.
+fn mark(pass: bool) -> &'static str {
+    if pass { "✓" } else { "✗" }
 }
 
 /// Counts by severity for badges: `C2 H5 M10 L3`.
