@@ -83,6 +83,14 @@ async fn a_failing_test_refuses_the_approval_naming_it() {
     let err = c.state.toasts.iter().find(|t| t.text.contains("tests:")).expect("refused by the tests rule");
     assert!(err.text.contains("2 of 10 tests failing") && err.text.contains("test_always_fail"), "{}", err.text);
 
+    // The findings screen shows the run's test results and where the first failures are.
+    c.press("3");
+    let screen = c.screen();
+    for want in
+        ["tests out/junit.xml: 10 tests: 2 failed, 2 skipped", "✗ tests.test_lib test_always_fail (tests/test_lib.py:25): assert False"]
+    {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
     let rows = approvals_json(&c);
     let tests = &rows[0]["security_gate"]["tests"];
     assert_eq!((tests["pass"].as_bool(), tests["tests"].as_u64(), tests["failing"].as_u64()), (Some(false), Some(10), Some(2)), "{rows:#}");

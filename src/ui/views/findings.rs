@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, state: &State) {
     let today = state.now.to_zoned(jiff::tz::TimeZone::UTC).date();
     for env in run_environments(rec) {
         let Some(p) = state.policy.environments.get(&env) else { continue };
-        if p.security.max_allowed.is_none() {
+        if !p.security.judges() {
             continue;
         }
         let v = ev.judge(&p.security, today);
@@ -74,6 +74,19 @@ pub fn render(frame: &mut Frame, state: &State) {
     top.push(Line::styled(summary, t.fg(Role::Muted)));
     for e in &ev.unreadable {
         top.push(Line::styled(truncate(&format!("✗ unreadable: {}", plain(&e.to_string())), w), t.status(Role::Failure)));
+    }
+    // The run's other evidence: test results, with their first failures, and coverage.
+    for r in &ev.tests {
+        let role = if r.summary.failing() > 0 { Role::Failure } else { Role::Success };
+        top.push(Line::styled(truncate(&plain(&format!("tests {}: {}", r.path, r.summary.text())), w), t.status(role)));
+        for f in r.summary.failed.iter().take(3) {
+            let place = f.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+            let text = format!("  ✗ {} {}{place}: {}", f.classname, f.name, f.message.lines().next().unwrap_or_default());
+            top.push(Line::styled(truncate(&plain(&text), w), t.fg(Role::Text)));
+        }
+    }
+    for r in &ev.coverage {
+        top.push(Line::styled(truncate(&plain(&format!("coverage {}: {}", r.path, r.summary.text())), w), t.fg(Role::Muted)));
     }
     let top_h = (top.len() as u16).min(inner.height / 3);
     frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
