@@ -15,13 +15,12 @@ mod apiserver;
 #[path = "../tests/support/pty.rs"]
 #[allow(dead_code)]
 mod pty;
+#[path = "common/releases_scale.rs"]
+mod releases_scale;
 #[path = "common/scale.rs"]
 #[allow(dead_code)]
 mod scale;
 
-use std::time::{Duration, Instant};
-
-use scale::{cpu_ticks, rss_kb};
 use serde_json::json;
 
 const APPS: usize = 1000;
@@ -58,49 +57,22 @@ fn main() {
     for i in 0..APPS {
         api.put(application(i));
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig(&[("prod-eu", "")])).expect("kubeconfig");
-    let config = dir.path().join("flightdeck.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kubernetes]\nkubeconfig = \"{}\"\n\n[argocd]\nserver = \"kubernetes\"\nenvironments = {{ team-0 = \"prod\" }}\n\n[environments.prod]\nproduction = true\n",
-            kubeconfig.display()
-        ),
-    )
-    .expect("config");
-    let data = dir.path().join("data");
-    let (config, data) = (config.display().to_string(), data.display().to_string());
-    let mut term = pty::Term::spawn(&["--config", &config, "--data-dir", &data]);
-    term.set_size(160, 50);
-    term.wait_for("flightdeck", "the cockpit");
-    term.settle(Duration::from_millis(300), Duration::from_secs(20), "the first screen");
-    let before = rss_kb(term.pid());
-    let pressed = Instant::now();
-    term.send("6");
-    term.wait_for(&format!("{APPS} rollouts"), "the whole list");
-    let listed = pressed.elapsed();
-    term.settle(Duration::from_millis(500), Duration::from_secs(20), "the list");
-    let pid = term.pid();
-    let rss = rss_kb(pid);
-    let ticks = cpu_ticks(pid);
-    let idle = Duration::from_secs(30);
-    let bytes = term.bytes_during(idle);
-    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / idle.as_secs_f64() * 100.0;
-    println!(
-        "{APPS} Argo CD applications (Kubernetes way in): releases key → full list {:.0} ms; resident {:.1} MB ({:.1} MB before the list); idle CPU {cpu:.2} %; idle output {bytes} B in 30 s",
-        listed.as_secs_f64() * 1000.0,
-        rss as f64 / 1024.0,
-        before as f64 / 1024.0
+    let m = releases_scale::measure_releases(
+        &api,
+        |kubeconfig| {
+            format!(
+                "[kubernetes]\nkubeconfig = \"{}\"\n\n[argocd]\nserver = \"kubernetes\"\nenvironments = {{ team-0 = \"prod\" }}\n\n[environments.prod]\nproduction = true\n",
+                kubeconfig.display()
+            )
+        },
+        &format!("{APPS} rollouts"),
     );
-    if std::env::var_os("SCALE_SCREEN").is_some() {
-        println!("{}", term.screen());
-    }
-    term.send("q");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-        term.pump();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    println!(
+        "{APPS} Argo CD applications (Kubernetes way in): releases key → full list {:.0} ms; resident {:.1} MB ({:.1} MB before the list); idle CPU {:.2} %; idle output {} B in 30 s",
+        m.listed.as_secs_f64() * 1000.0,
+        m.rss_kb as f64 / 1024.0,
+        m.rss_before_kb as f64 / 1024.0,
+        m.idle_cpu_percent,
+        m.idle_bytes
+    );
 }
