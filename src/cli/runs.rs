@@ -387,7 +387,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
         let waited = elapsed(since, None, now).map(format_duration).unwrap_or_default();
         let you = match r["why_not"].as_str() {
             None => "may approve".to_string(),
-            Some(why) => format!("cannot: {why}"),
+            Some(why) => format!("cannot: {}", crate::logstore::sanitize::plain(why)),
         };
         println!(
             "{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  {you}",

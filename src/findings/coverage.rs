@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
+
+use super::junit::attr;
 use serde::{Deserialize, Serialize};
 
 use super::ParsedReport;
@@ -64,13 +66,6 @@ fn report(shown_as: &str, format: Format, tool: &str, summary: CoverageSummary) 
         tests: None,
         coverage: Some(summary),
     }
-}
-
-fn attr(e: &BytesStart, key: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == key)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
 }
 
 /// Cobertura XML: `<coverage line-rate=…>` with `<class filename=…>` holding `<line number hits

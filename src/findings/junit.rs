@@ -88,7 +88,8 @@ struct Case {
     flaky: bool,
 }
 
-fn attr(e: &BytesStart, key: &str) -> Option<String> {
+/// An attribute's value, its entities resolved (shared by the XML report readers).
+pub(super) fn attr(e: &BytesStart, key: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.as_ref() == key)
@@ -262,13 +263,15 @@ fn finish(summary: &mut TestSummary, c: Case, suite: Option<&String>) {
                         frame(&detail, own).or_else(|| frame(&message, own))
                     }
                 };
+                // Names come from the report: they reach verdicts, toasts and the command line
+                // as plain text.
                 summary.failed.push(TestFailure {
-                    suite: suite.cloned().unwrap_or_default(),
-                    name: c.name,
-                    classname: c.classname,
+                    suite: excerpt(suite.map(String::as_str).unwrap_or_default(), 300),
+                    name: excerpt(&c.name, 300),
+                    classname: excerpt(&c.classname, 300),
                     kind,
                     message: excerpt(&message, 500),
-                    location,
+                    location: location.map(|l| excerpt(&l, 300)),
                     detail,
                 });
             }
@@ -321,6 +324,16 @@ fn path_line(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_the_report_reach_the_terminal_plain() {
+        let xml = "<testsuite name=\"s\x1b]0;pwn\x07\"><testcase name=\"t\x1b[2J\" classname=\"c\x1b[31m\" file=\"f\x1b[1m.py\" line=\"3\"><failure message=\"m\x1b[0m\"/></testcase></testsuite>";
+        let r = parse(xml.as_bytes(), "r.xml").unwrap();
+        let f = &r.tests.unwrap().failed[0];
+        for text in [&f.suite, &f.name, &f.classname, &f.message, f.location.as_ref().unwrap()] {
+            assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        }
+    }
 
     #[test]
     fn stack_frames_name_where_a_test_failed() {

@@ -67,7 +67,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     } else if let Some((said, role)) = first_reason.map(|r| (r, Role::Warning)).or(first_note.map(|n| (n, Role::Muted))) {
         let room = max.saturating_sub(used);
         if room > 12 {
-            spans.push(Span::styled(crate::ui::widgets::text::truncate(&said, room), t.fg(role)));
+            // Reasons and caveats quote backends (a window's schedule, a server's refusal).
+            spans.push(Span::styled(crate::ui::widgets::text::truncate(&crate::logstore::sanitize::plain(&said), room), t.fg(role)));
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
