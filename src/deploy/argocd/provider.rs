@@ -480,7 +480,9 @@ impl RolloutProvider for ArgoCdProvider {
         // resources a sync may be limited to.
         let row = release.native.get::<App>().ok_or_else(|| PlanError::Invalid(format!("{}: not read yet", release.reference)))?;
         let mut with_resources = None;
-        if let Some(whole) = detail.and_then(|d| d.native.get::<App>()) {
+        // Only a sync of named resources needs them (the footer plans every key each frame).
+        let names_resources = matches!(action, RolloutAction::Sync { resources, .. } if !resources.is_empty());
+        if let Some(whole) = detail.and_then(|d| d.native.get::<App>()).filter(|_| names_resources) {
             let mut app = row.clone();
             app.status.resources = whole.status.resources.clone();
             with_resources = Some(app);
