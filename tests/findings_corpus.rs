@@ -59,6 +59,20 @@ fn every_report_gives_the_tools_own_counts() {
                 c.declared_rate
             );
         }
+        if let Some(want_load) = want.get("load") {
+            let l = report.load.as_ref().unwrap_or_else(|| panic!("{name}: read as a load test"));
+            assert_eq!(Some(l.requests), want_load["requests"].as_u64(), "{name}: requests");
+            if let Some(n) = want_load["thresholds"].as_u64() {
+                assert_eq!(l.thresholds.len() as u64, n, "{name}: thresholds");
+                assert_eq!(l.failed_thresholds().count() as u64, want_load["crossed"].as_u64().unwrap(), "{name}: thresholds crossed");
+            }
+            if let Some(failed) = want_load["failed"].as_u64() {
+                assert_eq!(l.failed_requests, failed, "{name}: failed requests");
+            }
+            if let Some(p95) = want_load["p95"].as_f64() {
+                assert_eq!(l.p95_ms, Some(p95), "{name}: p95");
+            }
+        }
         let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
         for f in &report.findings {
             // SARIF's raw severity is the level, with the score beside it when there is one.
@@ -314,4 +328,56 @@ fn a_failed_test_keeps_its_message_and_where_it_failed() {
     let t = errors.tests.as_ref().unwrap();
     assert_eq!(t.errors, 2);
     assert!(t.failed[0].detail.contains("Test suite failed to run"), "{}", t.failed[0].detail);
+}
+
+#[test]
+fn a_zap_alert_of_high_risk_is_stopped_by_its_own_rule_and_a_false_positive_is_exempt() {
+    use flightdeck::findings::FindingKind;
+    // ZAP's own test report: one XSS alert of high risk, seen twice.
+    let report = parse("zap-basic-traditional.json");
+    let xss = &report.findings[0];
+    assert_eq!((xss.id.as_str(), xss.kind, xss.severity), ("ZAP-1", FindingKind::Dast, Severity::High));
+    assert!(xss.location.starts_with("GET http://example.com/example_3 (Test Param) +1 more"), "{}", xss.location);
+    let dast_medium = GatePolicy { max_dast: Some(Severity::Medium), ..GatePolicy::default() };
+    let v = evaluate(&report.findings, &[], &dast_medium, &Acceptances::default(), today());
+    assert!(!v.pass && v.summary.contains("no ZAP alert above MEDIUM") && v.summary.contains("ZAP-1"), "{}", v.summary);
+    // The DAST limit is its own: a looser one lets the alert through a stricter severity gate.
+    let dast_high = GatePolicy { max_allowed: Some(Severity::Low), max_dast: Some(Severity::High), ..GatePolicy::default() };
+    assert!(evaluate(&report.findings, &[], &dast_high, &Acceptances::default(), today()).pass);
+
+    // A real baseline scan: medium alerts at most, so a "no high risk" rule passes.
+    let baseline = parse("zap-baseline-itsecgames.json");
+    assert_eq!(baseline.findings.len(), 12);
+    assert!(evaluate(&baseline.findings, &[], &dast_medium, &Acceptances::default(), today()).pass);
+
+    // The same report with the alert marked a false positive in ZAP: kept, exempt, not blocking.
+    let text = std::fs::read_to_string(corpus().join("zap-basic-traditional.json")).unwrap();
+    let marked = text.replace("\"confidence\": \"2\"", "\"confidence\": \"0\"");
+    assert_ne!(marked, text);
+    let r = parse_report(marked.as_bytes(), "zap.json").unwrap();
+    assert_eq!(r.findings[0].suppressed.as_deref(), Some("marked a false positive in ZAP"));
+    assert!(evaluate(&r.findings, &[], &dast_medium, &Acceptances::default(), today()).pass);
+}
+
+#[test]
+fn dependency_check_findings_carry_the_package_and_an_incomplete_scan_fails_closed() {
+    let report = parse("dependency-check-reportMultiModuleMavenExample.json");
+    let f = report.findings.iter().find(|f| f.id == "CVE-2014-0114").unwrap();
+    assert_eq!(f.location, "commons-beanutils/commons-beanutils@1.7.0");
+    assert_eq!((f.severity, f.raw_severity.as_str()), (Severity::High, "HIGH"));
+    assert!(f.severity_reason.contains("CVSS 7.5 (CVSS v2)"), "{}", f.severity_reason);
+    let v = evaluate(&report.findings, &[], &gate(Severity::Medium, false), &Acceptances::default(), today());
+    assert!(!v.pass && v.counts.critical == 6, "{}", v.summary);
+    // CVSS v4 is preferred where the report has it.
+    let v4 = parse("dependency-check-reportWithCvssV4.json");
+    assert!(v4.findings[0].severity_reason.contains("CVSS v4"), "{}", v4.findings[0].severity_reason);
+    // A vulnerability moved to `suppressedVulnerabilities` by the suppression file is exempt.
+    let text = std::fs::read_to_string(corpus().join("dependency-check-reportWithCvssV4.json")).unwrap();
+    let suppressed = text.replacen("\"vulnerabilities\"", "\"suppressedVulnerabilities\"", 1);
+    let r = parse_report(suppressed.as_bytes(), "dc.json").unwrap();
+    assert!(r.findings[0].suppressed.as_deref().is_some_and(|s| s.contains("suppression file")));
+    // A data source that could not be reached: the scan is refused, naming why.
+    let name = "dependency-check-reportWithExceptions.json";
+    let e = parse_report(&std::fs::read(corpus().join(name)).unwrap(), name).unwrap_err();
+    assert!(e.problem.contains("first: Failed to request component-reports (java.net.SocketTimeoutException: connect timed out)"), "{e}");
 }

@@ -67,6 +67,9 @@ const LCOV: &[&[u8]] = &[
     b"1e999",
 ];
 
+/// And to a CSV reader.
+const LOCUST_CSV: &[&[u8]] = &[b",", b"\n", b"N/A", b"Aggregated", b"-1", b"1e999", b"NaN", b"inf", b"\"", b"\xff", b",,,,,,"];
+
 fn mutate(seed: &[u8], rng: &mut Rng, interesting: &[&[u8]]) -> Vec<u8> {
     let mut out = seed.to_vec();
     for _ in 0..1 + rng.below(4) {
@@ -116,6 +119,11 @@ fn fuzz(seed_name: &str, seed_number: u64, interesting: &[&[u8]]) {
                 // Nothing is read from outside the report (an external entity stays unexpanded).
                 let tests = report.tests.as_ref().map(|t| t.failed.iter().map(|f| f.detail.clone() + &f.message).collect::<String>());
                 assert!(!tests.unwrap_or_default().contains("root:"), "{seed_name} #{i}: an external entity was read");
+                if let Some(l) = &report.load {
+                    // No number read from a load test is NaN or infinite (it would pass any limit).
+                    let numbers = [l.failure_ratio, l.p95_ms, l.rps];
+                    assert!(numbers.iter().flatten().all(|n| n.is_finite()), "{seed_name} #{i}: {l:?}");
+                }
                 if let Some(c) = &report.coverage {
                     assert!(c.lines_covered <= c.lines_valid, "{seed_name} #{i}: {c:?}");
                 }
@@ -151,4 +159,26 @@ fn lcov_survives_mutation() {
 #[test]
 fn junit_xml_survives_mutation() {
     fuzz("junit-jest.xml", 0x5eed_0002, XML);
+}
+
+#[test]
+fn zap_json_survives_mutation() {
+    fuzz("zap-basic-traditional-plus.json", 0x5eed_0005, JSON);
+}
+
+#[test]
+fn dependency_check_json_survives_mutation() {
+    fuzz("dependency-check-reportWithCvssV4.json", 0x5eed_0006, JSON);
+}
+
+#[test]
+fn k6_summaries_survive_mutation() {
+    fuzz("k6-summary-export.json", 0x5eed_0007, JSON);
+    fuzz("k6-handle-summary.json", 0x5eed_0008, JSON);
+}
+
+#[test]
+fn locust_stats_survive_mutation() {
+    fuzz("locust-stats.json", 0x5eed_0009, JSON);
+    fuzz("locust-run_stats.csv", 0x5eed_000a, LOCUST_CSV);
 }

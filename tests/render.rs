@@ -188,6 +188,7 @@ fn findings_screen_with_gate_verdict() {
             acceptances,
             tests: vec![],
             coverage: vec![],
+            load: vec![],
         });
         update(st, key('3'));
         update(st, Action::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));

@@ -91,7 +91,45 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 }
                 Some((v * 100.0).round() as u32)
             });
+            let load_must_pass = match raw_sec.and_then(|s| s.load.as_ref()) {
+                Some(t) if t.get_ref() == "pass" => true,
+                Some(t) => {
+                    rep.error(Some(t.span()), format!("{key}.security.load"), format!("`{}` is not a load rule (\"pass\")", t.get_ref()));
+                    false
+                }
+                None => false,
+            };
+            let mut limit = |field: Option<&toml::Spanned<f64>>, name: &str, max: f64| {
+                let m = field?;
+                let v = *m.get_ref();
+                if !(0.0..=max).contains(&v) {
+                    rep.error(Some(m.span()), format!("{key}.security.{name}"), format!("`{v}` is out of range (0 to {max})"));
+                    return None;
+                }
+                Some(v)
+            };
+            let load_limits = crate::findings::LoadLimits {
+                max_p95_ms: limit(raw_sec.and_then(|s| s.load_max_p95_ms.as_ref()), "load_max_p95_ms", 3_600_000.0),
+                max_failure_ratio: limit(raw_sec.and_then(|s| s.load_max_failed_percent.as_ref()), "load_max_failed_percent", 100.0)
+                    .map(|p| p / 100.0),
+                min_rps: limit(raw_sec.and_then(|s| s.load_min_rps.as_ref()), "load_min_rps", 1e9),
+            };
+            let max_dast = raw_sec.and_then(|s| s.max_dast_risk.as_ref()).and_then(|m| {
+                let parsed = crate::findings::Severity::parse(m.get_ref()).filter(|s| *s != crate::findings::Severity::Critical);
+                if parsed.is_none() {
+                    rep.error(
+                        Some(m.span()),
+                        format!("{key}.security.max_dast_risk"),
+                        format!("`{}` is not a ZAP risk (high, medium, low, info)", m.get_ref()),
+                    );
+                }
+                parsed
+            });
             crate::findings::GatePolicy {
+                environment: name.clone(),
+                load_must_pass,
+                load_limits,
+                max_dast,
                 min_coverage,
                 max_allowed,
                 fixable_only: raw_sec.is_some_and(|s| s.fixable_only),

@@ -230,6 +230,19 @@ pub struct RawSecurity {
     /// The least line coverage allowed, in percent (`80`), over the run's coverage reports
     /// (Cobertura XML, LCOV). Default: coverage is shown, not judged.
     pub min_coverage: Option<Spanned<f64>>,
+    /// `"pass"`: load tests pass — the run's load test reports (k6 summary JSON, Locust stats)
+    /// must exist, every k6 threshold must have passed, and each must meet the `load_*` limits.
+    pub load: Option<Spanned<String>>,
+    /// The slowest 95th percentile response time allowed, in milliseconds.
+    pub load_max_p95_ms: Option<Spanned<f64>>,
+    /// The most requests allowed to fail, in percent (`1`). With no `load_*` limit set, a
+    /// Locust test (which has no thresholds of its own) passes only when none failed.
+    pub load_max_failed_percent: Option<Spanned<f64>>,
+    /// The least request rate allowed, in requests per second.
+    pub load_min_rps: Option<Spanned<f64>>,
+    /// The riskiest dynamic-scan (ZAP) alert allowed through: high, medium, low, info. Default:
+    /// ZAP alerts are judged by `max_severity` like any finding.
+    pub max_dast_risk: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,6 +1,7 @@
 //! Risk acceptances (`risk-acceptances.toml`, kept with the config in the repo): a finding id
-//! (optionally narrowed to a package or target), why, who, and until when. Expired acceptances stop
-//! counting and are flagged.
+//! (optionally narrowed to a package or target), why, who, and until when; and exceptions to a
+//! release gate rule (`rule:coverage` in an environment), with the same reason, author and expiry.
+//! Expired acceptances stop counting and are flagged.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,13 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::Finding;
+
+/// An acceptance whose id starts with this excepts a whole rule of the release gate
+/// (`rule:tests`, `rule:coverage`, `rule:load`), not one finding.
+pub const RULE_PREFIX: &str = "rule:";
+
+/// The release gate rules an exception may cover (findings are accepted one by one).
+pub const EXCEPTABLE_RULES: [&str; 3] = ["tests", "coverage", "load"];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +112,16 @@ impl Acceptances {
     /// The acceptance covering a finding, valid or expired.
     pub fn find(&self, f: &Finding) -> Option<&Acceptance> {
         self.entries.iter().filter(|a| a.covers(f)).max_by_key(|a| a.expires)
+    }
+
+    /// The exception to a release gate rule (`id = "rule:coverage"`, its `target` the environment,
+    /// or none for every one), valid or expired.
+    pub fn exception(&self, rule: &str, environment: &str) -> Option<&Acceptance> {
+        self.entries
+            .iter()
+            .filter(|a| a.id.strip_prefix(RULE_PREFIX).is_some_and(|r| r.eq_ignore_ascii_case(rule)))
+            .filter(|a| a.target.as_deref().is_none_or(|t| t == environment))
+            .max_by_key(|a| a.expires)
     }
 
     /// Appends an entry to the file (created if missing), keeping what is there.

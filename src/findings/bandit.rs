@@ -98,5 +98,6 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         sbom: None,
         tests: None,
         coverage: None,
+        load: None,
     })
 }

@@ -65,6 +65,7 @@ fn report(shown_as: &str, format: Format, tool: &str, summary: CoverageSummary) 
         sbom: None,
         tests: None,
         coverage: Some(summary),
+        load: None,
     }
 }
 

@@ -157,6 +157,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         sbom: Some(s),
         tests: None,
         coverage: None,
+        load: None,
     })
 }
 

@@ -14,6 +14,11 @@ pub enum Format {
     JUnit,
     Cobertura,
     Lcov,
+    DependencyCheck,
+    Zap,
+    K6,
+    LocustJson,
+    LocustCsv,
 }
 
 impl Format {
@@ -28,13 +33,19 @@ impl Format {
             Format::JUnit => "JUnit XML",
             Format::Cobertura => "Cobertura XML",
             Format::Lcov => "LCOV",
+            Format::DependencyCheck => "Dependency-Check JSON",
+            Format::Zap => "ZAP JSON",
+            Format::K6 => "k6 summary",
+            Format::LocustJson => "Locust JSON stats",
+            Format::LocustCsv => "Locust CSV stats",
         }
     }
 }
 
+/// Whether a JSON key appears (memchr's search: the checks below scan a large report many times).
 fn has(bytes: &[u8], key: &str) -> bool {
     let needle = format!("\"{key}\"");
-    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    memchr::memmem::find(bytes, needle.as_bytes()).is_some()
 }
 
 fn has_tag(bytes: &[u8], tag: &str) -> bool {
@@ -58,8 +69,16 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     if bytes[start..].starts_with(b"TN:") || bytes[start..].starts_with(b"SF:") {
         return Some(Format::Lcov);
     }
-    // `--all-projects` writes an array of results, one per project.
+    // Locust's CSV stats start with their header.
+    if bytes[start..].starts_with(b"Type,Name,Request Count,Failure Count") {
+        return Some(Format::LocustCsv);
+    }
+    // `--all-projects` writes an array of results, one per project; Locust's `--json` an array
+    // of request stats.
     if bytes[start] == b'[' {
+        if has(bytes, "num_requests") && has(bytes, "response_times") {
+            return Some(Format::LocustJson);
+        }
         return snyk().then_some(Format::Snyk);
     }
     if bytes[start] != b'{' {
@@ -76,6 +95,12 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Grype)
     } else if has(bytes, "results") && (has(bytes, "issue_severity") || has(bytes, "generated_at")) {
         Some(Format::Bandit)
+    } else if has(bytes, "reportSchema") && has(bytes, "scanInfo") && has(bytes, "dependencies") {
+        Some(Format::DependencyCheck)
+    } else if has(bytes, "@programName") && has(bytes, "site") {
+        Some(Format::Zap)
+    } else if has(bytes, "root_group") && has(bytes, "metrics") {
+        Some(Format::K6)
     } else if snyk() {
         Some(Format::Snyk)
     } else {

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Acceptance, Acceptances, Counts, Finding, FindingKind, ReportError, Severity};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GatePolicy {
+    /// The environment these rules are for (exceptions name it).
+    pub environment: String,
     /// The most severe finding allowed through; `None`: no gate in this environment.
     pub max_allowed: Option<Severity>,
     /// Only findings that have a fix block.
@@ -23,17 +25,36 @@ pub struct GatePolicy {
     /// The least line coverage allowed, in hundredths of a percent (8000: 80 %), over the run's
     /// coverage reports; none: not judged. Without a coverage report the rule fails closed.
     pub min_coverage: Option<u32>,
+    /// Load tests must pass: the run's load test reports must exist, every k6 threshold must
+    /// have passed, and every report must be within `load_limits`.
+    pub load_must_pass: bool,
+    pub load_limits: LoadLimits,
+    /// The most severe dynamic-scan (ZAP) alert allowed through; none: judged as any finding.
+    pub max_dast: Option<Severity>,
+}
+
+/// What a load test must show, where the environment sets it (k6 judges its own thresholds;
+/// Locust has none, so these are what it is judged by).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadLimits {
+    pub max_p95_ms: Option<f64>,
+    pub max_failure_ratio: Option<f64>,
+    pub min_rps: Option<f64>,
 }
 
 impl GatePolicy {
     /// Whether this environment has any rule to judge.
     pub fn judges(&self) -> bool {
-        self.max_allowed.is_some() || self.tests_must_pass || self.min_coverage.is_some()
+        self.max_allowed.is_some() || self.tests_must_pass || self.min_coverage.is_some() || self.load_must_pass || self.max_dast.is_some()
     }
 
     /// The limit that applies to a finding, if any: licences have their own.
     fn limit_for(&self, f: &Finding) -> Option<Severity> {
-        if f.kind == FindingKind::Licence { self.max_licence } else { self.max_allowed }
+        match f.kind {
+            FindingKind::Licence => self.max_licence,
+            FindingKind::Dast => self.max_dast.or(self.max_allowed),
+            _ => self.max_allowed,
+        }
     }
 }
 
@@ -71,6 +92,76 @@ pub struct GateVerdict {
     /// The coverage rule's verdict, where the environment has one.
     #[serde(default)]
     pub coverage: Option<CoverageVerdict>,
+    /// The load test rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub load: Option<LoadVerdict>,
+}
+
+/// The load test rule: every load test report within its thresholds and the environment's limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadVerdict {
+    pub pass: bool,
+    pub reports: usize,
+    pub thresholds: usize,
+    pub thresholds_failed: usize,
+    /// Each way a report fell short, as `path: what` (k6 thresholds crossed, limits exceeded).
+    pub failures: Vec<String>,
+    pub summary: String,
+    /// Who excepted the failing rule, until when and why, when an exception lets it through.
+    #[serde(default)]
+    pub excepted: Option<String>,
+}
+
+/// Load tests within bounds, with reports to show it: missing reports fail closed.
+pub fn judge_load(reports: &[super::LoadReport], limits: &LoadLimits) -> LoadVerdict {
+    let mut v = LoadVerdict { reports: reports.len(), ..LoadVerdict::default() };
+    for r in reports {
+        let s = &r.summary;
+        v.thresholds += s.thresholds.len();
+        for t in s.failed_thresholds() {
+            v.thresholds_failed += 1;
+            v.failures.push(format!("{}: k6 threshold {} on {} crossed", r.path, t.expression, t.metric));
+        }
+        let mut short = |what: String| v.failures.push(format!("{}: {what}", r.path));
+        match (limits.max_p95_ms, s.p95_ms) {
+            (Some(max), Some(p)) if p > max => short(format!("p95 {p:.1} ms over {max} ms")),
+            (Some(_), None) => short("no p95 to judge (no requests measured)".into()),
+            _ => {}
+        }
+        match (limits.max_failure_ratio, s.failure_ratio) {
+            (Some(max), Some(f)) if f > max => short(format!("{:.2} % of requests failed, over {:.2} %", f * 100.0, max * 100.0)),
+            (Some(_), None) => short("no failure ratio to judge (no requests measured)".into()),
+            _ => {}
+        }
+        match (limits.min_rps, s.rps) {
+            (Some(min), Some(r)) if r < min => short(format!("{r:.1} req/s, under {min} req/s")),
+            (Some(_), None) => short("no request rate to judge".into()),
+            _ => {}
+        }
+        // A Locust report with no limit to meet would pass on nothing: its failures must be zero.
+        let unlimited = limits.max_p95_ms.is_none() && limits.max_failure_ratio.is_none() && limits.min_rps.is_none();
+        if s.thresholds.is_empty() && unlimited && s.failed_requests > 0 {
+            short(format!("{} of {} requests failed (no limits configured: none may fail)", s.failed_requests, s.requests));
+        }
+        if s.requests == 0 && s.thresholds.is_empty() {
+            short("measured no requests".into());
+        }
+    }
+    v.pass = !reports.is_empty() && v.failures.is_empty();
+    v.summary = if reports.is_empty() {
+        "no load test results: the rule needs them (a k6 summary or Locust stats among a stage's reports)".into()
+    } else if let Some(first) = v.failures.first() {
+        let more = if v.failures.len() > 1 { format!(" (+{} more)", v.failures.len() - 1) } else { String::new() };
+        format!(
+            "{} of {} load test(s) short: {first}{more}",
+            reports.iter().filter(|r| v.failures.iter().any(|f| f.starts_with(&r.path))).count(),
+            reports.len()
+        )
+    } else {
+        let requests: u64 = reports.iter().map(|r| r.summary.requests).sum();
+        format!("{} load test(s) passed ({requests} requests, {} thresholds)", reports.len(), v.thresholds)
+    };
+    v
 }
 
 /// The coverage rule: lines covered over the run's coverage reports, against the least allowed.
@@ -83,6 +174,9 @@ pub struct CoverageVerdict {
     pub percent: Option<f64>,
     pub min: f64,
     pub summary: String,
+    /// Who excepted the failing rule, until when and why, when an exception lets it through.
+    #[serde(default)]
+    pub excepted: Option<String>,
 }
 
 /// Line coverage at least `min` percent, with reports to show it: missing reports fail closed.
@@ -112,6 +206,9 @@ pub struct TestsVerdict {
     pub skipped: usize,
     pub flaky: usize,
     pub summary: String,
+    /// Who excepted the failing rule, until when and why, when an exception lets it through.
+    #[serde(default)]
+    pub excepted: Option<String>,
 }
 
 /// No failing test, and results to show it: missing results fail closed.
@@ -144,9 +241,9 @@ pub fn evaluate(
     acceptances: &Acceptances,
     today: Date,
 ) -> GateVerdict {
-    let Some(max) = policy.max_allowed else {
-        return GateVerdict { pass: true, summary: "no security gate here".into(), ..GateVerdict::default() };
-    };
+    if policy.max_allowed.is_none() && policy.max_dast.is_none() {
+        return GateVerdict { pass: true, summary: "no severity limit here".into(), ..GateVerdict::default() };
+    }
     let mut v = GateVerdict { unreadable: unreadable.to_vec(), ..GateVerdict::default() };
     let judged = |f: &&Finding| policy.limit_for(f).is_some();
     let counting =
@@ -172,7 +269,14 @@ pub fn evaluate(
     }
     v.pass = v.blocking.is_empty() && v.unreadable.is_empty();
     let licences = policy.max_licence.map(|l| format!(", no licence above {}", l.label())).unwrap_or_default();
-    let limit = format!("nothing above {}{}{licences}", max.label(), if policy.fixable_only { " with a fix" } else { "" });
+    let mut limits = Vec::new();
+    if let Some(max) = policy.max_allowed {
+        limits.push(format!("nothing above {}{}", max.label(), if policy.fixable_only { " with a fix" } else { "" }));
+    }
+    if let Some(max) = policy.max_dast {
+        limits.push(format!("no ZAP alert above {}", max.label()));
+    }
+    let limit = format!("{}{licences}", limits.join(", "));
     v.summary = if v.pass {
         let acc = if v.accepted.is_empty() { String::new() } else { format!(", {} accepted", v.accepted.len()) };
         format!("pass ({limit}{acc}; open: {})", v.counts.badge())

@@ -236,6 +236,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         sbom: None,
         tests: Some(summary),
         coverage: None,
+        load: None,
     })
 }
 

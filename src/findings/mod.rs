@@ -1,5 +1,6 @@
-//! Security findings: scan reports (SARIF, Trivy, Grype, Bandit, Snyk; CycloneDX summarised) turned into
-//! one normalised table, grouped across tools, and judged by the security gate. Parsers are
+//! Release evidence: scan reports (SARIF, Trivy, Grype, Bandit, Snyk, Dependency-Check, ZAP;
+//! CycloneDX summarised) turned into one normalised table of findings, grouped across tools; test
+//! results, coverage and load tests summarised; all judged by the release gate. Parsers are
 //! tolerant of what they do not need and never silent: a report that cannot be read is a
 //! diagnostic naming the file and the problem, and a gate with such a report fails closed.
 
@@ -7,27 +8,34 @@ mod acceptances;
 mod bandit;
 mod coverage;
 mod cyclonedx;
+mod dependency_check;
 mod detect;
 mod gate;
 mod group;
 mod grype;
 mod junit;
+mod load;
 mod read;
 mod sarif;
 pub mod severity;
 mod snyk;
 mod trivy;
+mod zap;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use acceptances::{Acceptance, Acceptances};
+pub use acceptances::{Acceptance, Acceptances, EXCEPTABLE_RULES, RULE_PREFIX};
 pub use coverage::CoverageSummary;
 pub use detect::{Format, detect};
-pub use gate::{Blocking, CoverageVerdict, GatePolicy, GateVerdict, TestsVerdict, evaluate, judge_coverage, judge_tests};
+pub use gate::{
+    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, TestsVerdict, evaluate, judge_coverage, judge_load,
+    judge_tests,
+};
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
+pub use load::{LoadSummary, Threshold};
 pub use severity::Severity;
 
 /// Reports larger than this are refused (and a gate depending on them fails closed).
@@ -42,6 +50,8 @@ pub enum FindingKind {
     Secret,
     /// A licence of note: judged by its own gate threshold, off unless an environment sets one.
     Licence,
+    /// An alert from a dynamic scan of the running application (ZAP).
+    Dast,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,6 +133,25 @@ pub struct ParsedReport {
     /// Code coverage (Cobertura XML, LCOV), summarised.
     #[serde(default)]
     pub coverage: Option<CoverageSummary>,
+    /// A load test (k6 summary, Locust stats), summarised.
+    #[serde(default)]
+    pub load: Option<LoadSummary>,
+}
+
+impl ParsedReport {
+    /// A report of this format with nothing in it yet.
+    pub fn empty(shown_as: &str, format: Format) -> ParsedReport {
+        ParsedReport {
+            path: shown_as.into(),
+            format,
+            tool: String::new(),
+            findings: Vec::new(),
+            sbom: None,
+            tests: None,
+            coverage: None,
+            load: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -182,7 +211,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
     let format = detect(bytes).ok_or_else(|| {
-        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, JUnit XML, Cobertura XML, LCOV)"
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, Dependency-Check JSON, ZAP JSON, JUnit XML, Cobertura XML, LCOV, k6 summary JSON, Locust stats)"
             .into())
     })?;
     let parsed = match format {
@@ -195,6 +224,11 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::JUnit => junit::parse(bytes, shown_as),
         Format::Cobertura => coverage::parse_cobertura(bytes, shown_as),
         Format::Lcov => coverage::parse_lcov(bytes, shown_as),
+        Format::DependencyCheck => dependency_check::parse(bytes, shown_as),
+        Format::Zap => zap::parse(bytes, shown_as),
+        Format::K6 => load::parse_k6(bytes, shown_as),
+        Format::LocustJson => load::parse_locust_json(bytes, shown_as),
+        Format::LocustCsv => load::parse_locust_csv(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.
@@ -233,6 +267,14 @@ pub struct RunReports {
     pub unreadable: Vec<ReportError>,
     pub tests: Vec<TestReport>,
     pub coverage: Vec<CoverageReport>,
+    pub load: Vec<LoadReport>,
+}
+
+/// One load test report and what it says.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub path: String,
+    pub summary: LoadSummary,
 }
 
 /// One coverage report and what it says.
@@ -258,6 +300,9 @@ impl RunReports {
         if let Some(summary) = parsed.coverage.take() {
             self.coverage.push(CoverageReport { path: parsed.path.clone(), summary });
         }
+        if let Some(summary) = parsed.load.take() {
+            self.load.push(LoadReport { path: parsed.path.clone(), summary });
+        }
         // Moved, not copied: a large report's findings are not held twice.
         if self.findings.is_empty() {
             self.findings = std::mem::take(&mut parsed.findings);
@@ -268,7 +313,14 @@ impl RunReports {
 
     /// What the gate judges: these, with the acceptances in force.
     pub fn judged_with(self, acceptances: Acceptances) -> Evidence {
-        Evidence { findings: self.findings, unreadable: self.unreadable, tests: self.tests, coverage: self.coverage, acceptances }
+        Evidence {
+            findings: self.findings,
+            unreadable: self.unreadable,
+            tests: self.tests,
+            coverage: self.coverage,
+            load: self.load,
+            acceptances,
+        }
     }
 }
 
@@ -281,6 +333,7 @@ pub struct Evidence {
     pub acceptances: Acceptances,
     pub tests: Vec<TestReport>,
     pub coverage: Vec<CoverageReport>,
+    pub load: Vec<LoadReport>,
 }
 
 impl Evidence {
@@ -290,22 +343,31 @@ impl Evidence {
         let mut v = evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today);
         // Each further rule: whether it passes, and what it says.
         let mut rules: Vec<(bool, String)> = Vec::new();
+        let mut rule = |name: &str, pass: &mut bool, summary: &mut String, excepted: &mut Option<String>| {
+            self.except(name, &policy.environment, today, pass, summary, excepted);
+            rules.push((*pass, format!("{name}: {} {summary}", mark(*pass))));
+        };
         if policy.tests_must_pass {
-            let t = gate::judge_tests(&self.tests);
-            rules.push((t.pass, format!("tests: {} {}", mark(t.pass), t.summary)));
+            let mut t = gate::judge_tests(&self.tests);
+            rule("tests", &mut t.pass, &mut t.summary, &mut t.excepted);
             v.tests = Some(t);
         }
         if let Some(min) = policy.min_coverage {
-            let c = gate::judge_coverage(&self.coverage, f64::from(min) / 100.0);
-            rules.push((c.pass, format!("coverage: {} {}", mark(c.pass), c.summary)));
+            let mut c = gate::judge_coverage(&self.coverage, f64::from(min) / 100.0);
+            rule("coverage", &mut c.pass, &mut c.summary, &mut c.excepted);
             v.coverage = Some(c);
+        }
+        if policy.load_must_pass {
+            let mut l = gate::judge_load(&self.load, &policy.load_limits);
+            rule("load", &mut l.pass, &mut l.summary, &mut l.excepted);
+            v.load = Some(l);
         }
         if rules.is_empty() {
             return v;
         }
         let said: Vec<&str> = rules.iter().map(|(_, s)| s.as_str()).collect();
         let rules_pass = rules.iter().all(|(p, _)| *p);
-        if policy.max_allowed.is_none() {
+        if policy.max_allowed.is_none() && policy.max_dast.is_none() {
             // No severity limit here: an unreadable report still fails the gate closed.
             v.unreadable = self.unreadable.clone();
             v.pass = rules_pass && self.unreadable.is_empty();
@@ -317,6 +379,34 @@ impl Evidence {
             v.summary = format!("{} — findings: {}; {}", if v.pass { "pass" } else { "FAIL" }, v.summary, said.join("; "));
         }
         v
+    }
+}
+
+impl Evidence {
+    /// A failing rule that an exception in force lets through passes, saying who excepted it,
+    /// until when and why; an expired exception is named and changes nothing.
+    fn except(
+        &self,
+        rule: &str,
+        environment: &str,
+        today: jiff::civil::Date,
+        pass: &mut bool,
+        summary: &mut String,
+        excepted: &mut Option<String>,
+    ) {
+        if *pass {
+            return;
+        }
+        let Some(a) = self.acceptances.exception(rule, environment) else { return };
+        let reason = crate::logstore::sanitize::excerpt(&a.reason, 120);
+        if a.expired(today) {
+            summary.push_str(&format!(" (the exception by {} expired {})", a.by, a.expires));
+            return;
+        }
+        *pass = true;
+        let said = format!("excepted by {} until {}: {reason}", a.by, a.expires);
+        *summary = format!("{said} — {summary}");
+        *excepted = Some(said);
     }
 }
 

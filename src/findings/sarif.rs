@@ -359,5 +359,6 @@ pub fn parse(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMut(usize)) -> 
         sbom: None,
         tests: None,
         coverage: None,
+        load: None,
     })
 }

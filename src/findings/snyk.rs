@@ -99,7 +99,16 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             findings.push(iac_finding(issue, &target, shown_as));
         }
     }
-    Ok(ParsedReport { path: shown_as.into(), format: Format::Snyk, tool: "snyk".into(), findings, sbom: None, tests: None, coverage: None })
+    Ok(ParsedReport {
+        path: shown_as.into(),
+        format: Format::Snyk,
+        tool: "snyk".into(),
+        findings,
+        sbom: None,
+        tests: None,
+        coverage: None,
+        load: None,
+    })
 }
 
 /// What was tested: the image, else the manifest, else the project.

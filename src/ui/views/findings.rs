@@ -88,6 +88,15 @@ pub fn render(frame: &mut Frame, state: &State) {
     for r in &ev.coverage {
         top.push(Line::styled(truncate(&plain(&format!("coverage {}: {}", r.path, r.summary.text())), w), t.fg(Role::Muted)));
     }
+    for r in &ev.load {
+        let crossed: Vec<String> = r.summary.failed_thresholds().map(|t| format!("{} {}", t.metric, t.expression)).collect();
+        let role = if crossed.is_empty() { Role::Muted } else { Role::Failure };
+        let text = format!("load {} {}: {}", r.summary.tool, r.path, r.summary.text());
+        top.push(Line::styled(truncate(&plain(&text), w), t.status(role)));
+        if !crossed.is_empty() {
+            top.push(Line::styled(truncate(&plain(&format!("  ✗ crossed: {}", crossed.join(", "))), w), t.fg(Role::Text)));
+        }
+    }
     let top_h = (top.len() as u16).min(inner.height / 3);
     frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
 
