@@ -200,3 +200,107 @@ async fn coverage_below_the_minimum_or_missing_refuses_and_enough_passes() {
     let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("refused: nothing to judge");
     assert!(err.text.contains("no coverage report"), "{}", err.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coverage_exception_lets_the_rule_through_journaled_with_its_reason_and_expiry() {
+    let mut c = waiting_with(coverage_config("85", true), 2).await;
+    c.press("3E");
+    let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("the exception asks: {:?}", c.state.toasts) };
+    assert_eq!(d.title, "Except the coverage rule in prod?");
+    assert!(d.expiry.is_some(), "an expiry is asked for");
+    c.press("rule:coverage<enter>legacy module, tests land next sprint<enter>");
+    let Some(Overlay::Confirm(d)) = &c.state.overlay else { panic!("still open at the expiry field") };
+    assert!(d.blocked().is_none(), "{:?}", d.blocked());
+    c.press("<enter>");
+    c.until("excepted", LIMIT, |s| s.in_flight.is_empty() && s.acceptances.entries.len() == 1).await;
+    let file = std::fs::read_to_string(c.dir.path().join("risk-acceptances.toml")).unwrap();
+    assert!(file.contains("id = \"rule:coverage\"") && file.contains("target = \"prod\"") && file.contains("legacy module"), "{file}");
+    c.pump(Duration::from_millis(200)).await;
+    assert!(c.screen().contains("excepted by"), "{}", c.screen());
+
+    // The approvals list and the approval carry it: who excepted the rule, until when and why.
+    let rows = approvals_json(&c);
+    let cov = &rows[0]["release_gate"]["coverage"];
+    assert_eq!(cov["pass"], true, "{rows:#}");
+    assert!(cov["excepted"].as_str().is_some_and(|e| e.contains("legacy module, tests land next sprint")), "{rows:#}");
+    c.press("2a");
+    let Some(Overlay::Confirm(dialog)) = &c.state.overlay else { panic!("the approval asks: {:?}", c.state.toasts) };
+    assert!(dialog.notes.join("\n").contains("excepted by"), "{:?}", dialog.notes);
+    c.press("approve-prod<enter>shipping with the exception<enter>");
+    c.until("approved", LIMIT, |s| s.in_flight.is_empty() && s.runs.iter().any(|r| r.record.status == RunStatus::Success)).await;
+    let (records, _) = flightdeck::audit::Journal::in_data_dir(&c.dir.path().join("data")).read().unwrap();
+    let except = records.iter().find(|r| r.action == "gate.except").expect("the exception is journaled");
+    assert_eq!((except.reason.as_str(), except.parameters["rule"].as_str()), ("legacy module, tests land next sprint", Some("coverage")));
+    let approval = records.iter().find(|r| r.action == "gate.approve").expect("journaled");
+    assert!(approval.parameters["policy_said"].to_string().contains("excepted by"), "{}", approval.parameters);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_exception_changes_nothing_and_says_so() {
+    let mut c = Cockpit::new(&coverage_config("85", true), 140, 40);
+    std::fs::write(
+        c.dir.path().join("risk-acceptances.toml"),
+        "[[accept]]\nid = \"rule:coverage\"\ntarget = \"prod\"\nreason = \"old\"\nby = \"carol\"\nexpires = 2020-01-31\n",
+    )
+    .unwrap();
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    let run = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
+    c.until("waiting with evidence", LIMIT, |s| {
+        s.run(&run).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| e.coverage.len() == 2))
+    })
+    .await;
+    // What reading the acceptances file yields (it was written after the cockpit first read it).
+    let file = flightdeck::findings::Acceptances::load(&c.dir.path().join("risk-acceptances.toml"));
+    c.dispatch(flightdeck::app::action::Action::AcceptancesLoaded(file));
+    assert_eq!(c.state.acceptances.entries.len(), 1);
+    c.press("2a");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("coverage:")).expect("still refused");
+    assert!(err.text.contains("the exception by carol expired 2020-01-31"), "{}", err.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_k6_run_whose_threshold_is_crossed_refuses_the_approval_naming_it() {
+    let target = support::python_tools::Server::start("json", "http_target.py", &[]);
+    let k6 = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-tools/venv/bin/k6");
+    assert!(k6.exists(), "k6 is missing: run `make test-tools` (make test runs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("load.js");
+    std::fs::write(
+        &script,
+        "import http from 'k6/http';\nexport const options = { vus: 2, iterations: 20, thresholds: { http_req_failed: ['rate<0.01'], http_req_duration: ['p(95)<5000'] } };\nexport default function () { http.get(`${__ENV.TARGET}/ok`); http.get(`${__ENV.TARGET}/missing`); }\n",
+    )
+    .unwrap();
+    // The stage keeps going when k6 says a threshold was crossed: the gate, not the stage, decides.
+    let run = format!(
+        "mkdir -p out && K6_NO_USAGE_REPORT=true {} run --quiet -e TARGET=http://127.0.0.1:{} --summary-export out/k6.json {} || true",
+        k6.display(),
+        target.port,
+        script.display()
+    );
+    let config = format!(
+        "[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\nmax_severity = \"high\"\nload = \"pass\"\n\
+         [[pipelines.release.stages]]\nname = \"load\"\nrun = \"{run}\"\nreports = [\"out/k6.json\"]\n\
+         [[pipelines.release.stages]]\nname = \"approve-prod\"\nneeds = [\"load\"]\nenvironment = \"prod\"\ngate = true\n"
+    );
+    let mut c = Cockpit::new(&config, 140, 40);
+    c.until("history loaded", LIMIT, |s| s.runs_loaded).await;
+    let id = c.runner.trigger("release".into(), Trigger { actor: "bob".into(), via: "cli".into(), ..Default::default() }).await.unwrap();
+    c.until("waiting with the load test read", LIMIT, |s| {
+        s.run(&id).is_some_and(|r| r.record.status == RunStatus::Waiting && r.evidence.as_ref().is_some_and(|e| !e.load.is_empty()))
+    })
+    .await;
+    c.press("2a");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("load:")).expect("refused by the load rule");
+    assert!(err.text.contains("k6 threshold rate<0.01 on http_req_failed crossed"), "{}", err.text);
+    let rows = approvals_json(&c);
+    let load = &rows[0]["release_gate"]["load"];
+    assert_eq!(
+        (load["pass"].as_bool(), load["thresholds"].as_u64(), load["thresholds_failed"].as_u64()),
+        (Some(false), Some(2), Some(1)),
+        "{rows:#}"
+    );
+    // The findings screen shows the run and what it crossed.
+    c.press("<esc>3");
+    let screen = c.screen();
+    assert!(screen.contains("load k6 out/k6.json: 40 requests") && screen.contains("crossed: http_req_failed rate<0.01"), "{screen}");
+}

@@ -32,6 +32,12 @@ pub enum LineCommand {
     Key(crate::keymap::Command),
     /// Sync the selected GitOps application with these options (`:sync prune Service/web`).
     Sync(crate::delivery::RolloutAction),
+    /// Except a release gate rule of the selected run (`:except coverage production`; the
+    /// environment may be left out when the run deploys to one).
+    Except {
+        rule: String,
+        environment: Option<String>,
+    },
 }
 
 /// The options `:sync` takes besides resources (`KIND/NAME`).
@@ -123,6 +129,17 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
         "ns" | "namespace" if arg.is_empty() || arg == "all" || arg == "-A" => LineCommand::Namespace(None),
         "ns" | "namespace" => LineCommand::Namespace(Some(arg.to_string())),
         "sync" => LineCommand::Sync(parse_sync(arg)?),
+        "except" => {
+            let mut words = arg.split_whitespace();
+            let rule = words.next().unwrap_or_default();
+            if !crate::findings::EXCEPTABLE_RULES.contains(&rule) {
+                return Err(format!(
+                    "`:except RULE [ENVIRONMENT]` takes a rule: {} (findings are accepted one by one with A)",
+                    crate::findings::EXCEPTABLE_RULES.join(", ")
+                ));
+            }
+            LineCommand::Except { rule: rule.to_string(), environment: words.next().map(str::to_string) }
+        }
         "help" | "h" => LineCommand::Help,
         "quit" | "q" | "q!" => LineCommand::Quit,
         "" => return Err("empty command".into()),
@@ -136,7 +153,7 @@ pub fn parse(line: &str) -> Result<LineCommand, String> {
 /// Full-line completions for what has been typed so far.
 pub fn complete(line: &str, state: &State) -> Vec<String> {
     // A command that takes an argument, typed whole: its arguments are what is left to choose.
-    const TAKES_ARGUMENT: [&str; 10] = ["run", "trigger", "theme", "inject", "ctx", "context", "ns", "namespace", "open", "sync"];
+    const TAKES_ARGUMENT: [&str; 11] = ["run", "trigger", "theme", "inject", "ctx", "context", "ns", "namespace", "open", "sync", "except"];
     if TAKES_ARGUMENT.contains(&line) {
         let with_space = complete(&format!("{line} "), state);
         if !with_space.is_empty() {
@@ -175,6 +192,7 @@ pub fn complete(line: &str, state: &State) -> Vec<String> {
                     ns
                 }
                 "open" => state.runs.iter().take(50).map(|r| r.record.id.text()).collect(),
+                "except" => super::selectors::failing_rules(state).into_iter().map(|(rule, env)| format!("{rule} {env}")).collect(),
                 "sync" => {
                     // Each word in turn: the options not given yet, then the app's resources.
                     let (done, last) = arg.rsplit_once(' ').map(|(d, l)| (format!("{d} "), l)).unwrap_or((String::new(), arg));

@@ -20,6 +20,22 @@ pub fn selected_finding(state: &State) -> Option<&crate::findings::Finding> {
     visible_findings(state).get(state.findings_view.cursor).copied()
 }
 
+/// The release gate rules that fail for the selected run (and could be excepted), as (rule,
+/// environment), in the order of the run's environments.
+pub fn failing_rules(state: &State) -> Vec<(String, String)> {
+    let Some(run) = state.current_run() else { return Vec::new() };
+    let Some(ev) = run.evidence.as_ref() else { return Vec::new() };
+    let today = state.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut out = Vec::new();
+    for env in crate::ops::run_environments(&run.record) {
+        let Some(p) = state.policy.environments.get(&env).filter(|p| p.security.judges()) else { continue };
+        let v = ev.judge(&p.security, today);
+        let failing = [("tests", v.tests.map(|t| t.pass)), ("coverage", v.coverage.map(|c| c.pass)), ("load", v.load.map(|l| l.pass))];
+        out.extend(failing.into_iter().filter(|(_, pass)| *pass == Some(false)).map(|(rule, _)| (rule.to_string(), env.clone())));
+    }
+    out
+}
+
 /// The sequence number of the top visible log line.
 pub fn current_top(state: &State) -> u64 {
     let Some(log) = state.current_log() else {

@@ -27,7 +27,24 @@ pub struct Acceptance {
     pub target: Option<String>,
     pub reason: String,
     pub by: String,
+    #[serde(deserialize_with = "date_or_text")]
     pub expires: Date,
+}
+
+/// An expiry written by hand is a TOML date (`2026-12-31`); one written by flightdeck (or held
+/// in JSON) is text: both are read.
+fn date_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Written::deserialize(d)? {
+        Written::Toml(t) => t.to_string(),
+        Written::Text(t) => t,
+    };
+    text.parse().map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
 }
 
 impl Acceptance {

@@ -108,6 +108,8 @@ pub enum Command {
     ScreenFindings,
     ScreenCanary,
     AcceptRisk,
+    /// Except the first failing rule of the release gate (reason and expiry; journaled).
+    ExceptRule,
     BreakGlass,
     InjectFault,
     ScreenOverview,
@@ -408,6 +410,15 @@ pub const COMMANDS: &[CommandDef] = &[
         &["A"],
         "accept risk",
         "accept the selected finding's risk (reason and expiry required; journaled)",
+        true,
+    ),
+    def(
+        C::ExceptRule,
+        "findings.except_rule",
+        Context::Findings,
+        &["E"],
+        "except rule",
+        "except the release gate's failing rule (tests, coverage, load) in this environment: reason and expiry required; journaled (:except RULE ENV picks another)",
         true,
     ),
     def(

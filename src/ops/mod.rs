@@ -82,6 +82,7 @@ impl Operation {
             Operation::Retry { .. } => "run.retry",
             Operation::Gate { approve: true, .. } => "gate.approve",
             Operation::Gate { approve: false, .. } => "gate.reject",
+            Operation::AcceptRisk { id, .. } if id.starts_with(crate::findings::RULE_PREFIX) => "gate.except",
             Operation::AcceptRisk { .. } => "risk.accept",
             Operation::Rollout { action, .. } => action.audit_action(),
         }
@@ -201,6 +202,29 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                     evidence_hint: None,
                 })
             }
+        }
+        Operation::AcceptRisk { run: id, id: rule, target: Some(environment), expires, file, .. }
+            if rule.starts_with(crate::findings::RULE_PREFIX) =>
+        {
+            let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
+            let until = expires.map(|d| d.to_string()).unwrap_or_else(|| "the expiry you give".into());
+            let name = rule.trim_start_matches(crate::findings::RULE_PREFIX);
+            Ok(Target {
+                name: rule.clone(),
+                environments: vec![environment.clone()],
+                triggered_by: Vec::new(),
+                parameters: json!({
+                    "run": id, "pipeline": rec.pipeline, "rule": name, "environment": environment,
+                    "expires": expires.map(|d| d.to_string()), "file": file.display().to_string(),
+                }),
+                effect: vec![
+                    format!(
+                        "Excepts the release gate's {name} rule in {environment} until {until}: while it fails, the gate lets it through, saying who excepted it and why."
+                    ),
+                    format!("Written to {}, beside the risk acceptances.", file.display()),
+                ],
+                evidence_hint: None,
+            })
         }
         Operation::AcceptRisk { run: id, id: finding, package, target, severity, expires, file } => {
             let rec = run.ok_or_else(|| format!("run #{id} is not known"))?;
@@ -394,7 +418,10 @@ pub async fn execute(ci: &dyn CiProvider, journal: &Journal, mut a: Approved) ->
                         .await
                         .map_err(|e| crate::ci::CiError::Other(e.to_string()))
                         .and_then(|r| r.map_err(crate::ci::CiError::Other))
-                        .map(|_| (format!("accepted the risk of {id} until {expires}"), None))
+                        .map(|_| match id.strip_prefix(crate::findings::RULE_PREFIX) {
+                            Some(rule) => (format!("excepted the {rule} rule until {expires}"), None),
+                            None => (format!("accepted the risk of {id} until {expires}"), None),
+                        })
                 }
             },
             Operation::Rollout { .. } => Err(crate::ci::CiError::Other("rollout operations go through the rollout providers".into())),

@@ -48,6 +48,7 @@ pub(crate) fn line_command(state: &mut State, cmd: LineCommand) -> Vec<Effect> {
             }
             None => inject(state, 0),
         },
+        LineCommand::Except { rule, environment } => except_rule(state, &rule, environment),
         LineCommand::Sync(action) => {
             let op = match state.selected_release() {
                 Some(release) => super::release::op_on(state, release, action),
@@ -284,6 +285,13 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 },
             )
         }
+        Command::ExceptRule => match crate::app::selectors::failing_rules(state).into_iter().next() {
+            Some((rule, environment)) => except_rule(state, &rule, Some(environment)),
+            None => {
+                state.toast_info("no release gate rule fails for this run (tests, coverage and load rules can be excepted)");
+                Vec::new()
+            }
+        },
         Command::InjectFault => {
             let next = state.canary.faults.as_ref().map(|f| f.next()).unwrap_or_default();
             inject(state, next)
@@ -347,4 +355,39 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// Asks to except a release gate rule of the selected run in one of its environments: an
+/// acceptance of `rule:RULE` for that environment, with the reason and expiry the dialog asks for.
+fn except_rule(state: &mut State, rule: &str, environment: Option<String>) -> Vec<Effect> {
+    let Some(run) = state.selected_run.clone() else {
+        state.toast_error("select a run first");
+        return Vec::new();
+    };
+    let environments = state.run(&run).map(|r| crate::ops::run_environments(&r.record)).unwrap_or_default();
+    let environment = match environment {
+        Some(e) if environments.contains(&e) => e,
+        Some(e) => {
+            state.toast_error(format!("run #{run} does not deploy to `{e}` (it deploys to: {})", environments.join(", ")));
+            return Vec::new();
+        }
+        None if environments.len() == 1 => environments[0].clone(),
+        None => {
+            state.toast_error(format!("name the environment: :except {rule} ENV ({})", environments.join(", ")));
+            return Vec::new();
+        }
+    };
+    let file = state.acceptances.path.clone().unwrap_or_else(|| std::path::PathBuf::from("risk-acceptances.toml"));
+    request(
+        state,
+        Operation::AcceptRisk {
+            run,
+            id: format!("{}{rule}", crate::findings::RULE_PREFIX),
+            package: None,
+            target: Some(environment),
+            severity: crate::findings::Severity::Info,
+            expires: None,
+            file,
+        },
+    )
 }

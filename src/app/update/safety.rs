@@ -212,6 +212,11 @@ pub(crate) fn confirm_title(op: &Operation, target: &ops::Target) -> String {
         Operation::Retry { run, .. } => format!("Retry run #{run}?"),
         Operation::Gate { approve: true, .. } => format!("Approve gate `{}`?", target.name),
         Operation::Gate { approve: false, .. } => format!("Reject gate `{}`?", target.name),
+        Operation::AcceptRisk { id, target, .. } if id.starts_with(crate::findings::RULE_PREFIX) => format!(
+            "Except the {} rule in {}?",
+            id.trim_start_matches(crate::findings::RULE_PREFIX),
+            target.as_deref().unwrap_or("every environment")
+        ),
         Operation::AcceptRisk { id, .. } => format!("Accept the risk of {id}?"),
         Operation::Rollout { action: crate::delivery::RolloutAction::Deploy { version, .. }, .. } => {
             format!("Roll out {version} on `{}`?", target.name)
