@@ -186,9 +186,7 @@ fn findings_screen_with_gate_verdict() {
             findings: flightdeck::findings::group(parsed.findings),
             unreadable: vec![],
             acceptances,
-            tests: vec![],
-            coverage: vec![],
-            load: vec![],
+            ..Default::default()
         });
         update(st, key('3'));
         update(st, Action::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));

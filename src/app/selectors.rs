@@ -30,7 +30,12 @@ pub fn failing_rules(state: &State) -> Vec<(String, String)> {
     for env in crate::ops::run_environments(&run.record) {
         let Some(p) = state.policy.environments.get(&env).filter(|p| p.security.judges()) else { continue };
         let v = ev.judge(&p.security, today);
-        let failing = [("tests", v.tests.map(|t| t.pass)), ("coverage", v.coverage.map(|c| c.pass)), ("load", v.load.map(|l| l.pass))];
+        let failing = [
+            ("tests", v.tests.map(|t| t.pass)),
+            ("coverage", v.coverage.map(|c| c.pass)),
+            ("load", v.load.map(|l| l.pass)),
+            ("quality", v.quality.map(|q| q.pass)),
+        ];
         out.extend(failing.into_iter().filter(|(_, pass)| *pass == Some(false)).map(|(rule, _)| (rule.to_string(), env.clone())));
     }
     out

@@ -359,6 +359,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "tests": v.tests,
                     "coverage": v.coverage,
                     "load": v.load,
+                    "quality": v.quality,
                 })
             });
             rows.push(serde_json::json!({

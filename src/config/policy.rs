@@ -125,7 +125,20 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 }
                 parsed
             });
+            let quality_gate_must_pass = match raw_sec.and_then(|s| s.quality_gate.as_ref()) {
+                Some(t) if t.get_ref() == "pass" => true,
+                Some(t) => {
+                    rep.error(
+                        Some(t.span()),
+                        format!("{key}.security.quality_gate"),
+                        format!("`{}` is not a quality gate rule (\"pass\")", t.get_ref()),
+                    );
+                    false
+                }
+                None => false,
+            };
             crate::findings::GatePolicy {
+                quality_gate_must_pass,
                 environment: name.clone(),
                 load_must_pass,
                 load_limits,

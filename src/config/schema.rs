@@ -243,6 +243,10 @@ pub struct RawSecurity {
     /// The riskiest dynamic-scan (ZAP) alert allowed through: high, medium, low, info. Default:
     /// ZAP alerts are judged by `max_severity` like any finding.
     pub max_dast_risk: Option<Spanned<String>>,
+    /// `"pass"`: SonarQube's quality gate must be OK for the analysed revision — the scanner's
+    /// `report-task.txt` among the run's reports, read from the server with `SONAR_TOKEN`. An
+    /// analysis the server could not be asked about fails the rule closed.
+    pub quality_gate: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -90,14 +90,5 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             }
         })
         .collect();
-    Ok(ParsedReport {
-        path: shown_as.into(),
-        format: Format::Bandit,
-        tool: "bandit".into(),
-        findings,
-        sbom: None,
-        tests: None,
-        coverage: None,
-        load: None,
-    })
+    Ok(ParsedReport { tool: "bandit".into(), findings, ..ParsedReport::empty(shown_as, Format::Bandit) })
 }

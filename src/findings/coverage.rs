@@ -57,16 +57,7 @@ fn summary_of(lines: &Lines, branches: (usize, usize), declared_rate: Option<f64
 }
 
 fn report(shown_as: &str, format: Format, tool: &str, summary: CoverageSummary) -> ParsedReport {
-    ParsedReport {
-        path: shown_as.into(),
-        format,
-        tool: tool.into(),
-        findings: Vec::new(),
-        sbom: None,
-        tests: None,
-        coverage: Some(summary),
-        load: None,
-    }
+    ParsedReport { tool: tool.into(), coverage: Some(summary), ..ParsedReport::empty(shown_as, format) }
 }
 
 /// Cobertura XML: `<coverage line-rate=…>` with `<class filename=…>` holding `<line number hits

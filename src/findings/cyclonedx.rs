@@ -149,16 +149,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         }
     }
     let tool = if bom.vulnerabilities.is_empty() { "CycloneDX SBOM" } else { "CycloneDX" };
-    Ok(ParsedReport {
-        path: shown_as.into(),
-        format: Format::CycloneDx,
-        tool: tool.into(),
-        findings,
-        sbom: Some(s),
-        tests: None,
-        coverage: None,
-        load: None,
-    })
+    Ok(ParsedReport { tool: tool.into(), findings, sbom: Some(s), ..ParsedReport::empty(shown_as, Format::CycloneDx) })
 }
 
 /// A component's full name (`group:name` where it has a group).

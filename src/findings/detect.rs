@@ -19,6 +19,7 @@ pub enum Format {
     K6,
     LocustJson,
     LocustCsv,
+    SonarTask,
 }
 
 impl Format {
@@ -38,6 +39,7 @@ impl Format {
             Format::K6 => "k6 summary",
             Format::LocustJson => "Locust JSON stats",
             Format::LocustCsv => "Locust CSV stats",
+            Format::SonarTask => "SonarQube report-task.txt",
         }
     }
 }
@@ -68,6 +70,10 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     // An LCOV tracefile starts with a test name or a source file record.
     if bytes[start..].starts_with(b"TN:") || bytes[start..].starts_with(b"SF:") {
         return Some(Format::Lcov);
+    }
+    // The SonarQube scanner's report-task.txt: `key=value` lines naming the server and the task.
+    if bytes[start].is_ascii_alphabetic() && has_tag(bytes, "ceTaskId=") && has_tag(bytes, "serverUrl=") {
+        return Some(Format::SonarTask);
     }
     // Locust's CSV stats start with their header.
     if bytes[start..].starts_with(b"Type,Name,Request Count,Failure Count") {

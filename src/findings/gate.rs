@@ -31,6 +31,9 @@ pub struct GatePolicy {
     pub load_limits: LoadLimits,
     /// The most severe dynamic-scan (ZAP) alert allowed through; none: judged as any finding.
     pub max_dast: Option<Severity>,
+    /// SonarQube's quality gate must be OK for the analysed revision (a `report-task.txt` among
+    /// the run's reports, and the server's answer).
+    pub quality_gate_must_pass: bool,
 }
 
 /// What a load test must show, where the environment sets it (k6 judges its own thresholds;
@@ -45,7 +48,12 @@ pub struct LoadLimits {
 impl GatePolicy {
     /// Whether this environment has any rule to judge.
     pub fn judges(&self) -> bool {
-        self.max_allowed.is_some() || self.tests_must_pass || self.min_coverage.is_some() || self.load_must_pass || self.max_dast.is_some()
+        self.max_allowed.is_some()
+            || self.tests_must_pass
+            || self.min_coverage.is_some()
+            || self.load_must_pass
+            || self.max_dast.is_some()
+            || self.quality_gate_must_pass
     }
 
     /// The limit that applies to a finding, if any: licences have their own.
@@ -95,6 +103,37 @@ pub struct GateVerdict {
     /// The load test rule's verdict, where the environment has one.
     #[serde(default)]
     pub load: Option<LoadVerdict>,
+    /// The SonarQube quality gate rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub quality: Option<QualityVerdict>,
+}
+
+/// The quality gate rule: every SonarQube analysis of the run passed its gate on the server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QualityVerdict {
+    pub pass: bool,
+    pub analyses: usize,
+    /// Each analysis: project, status (`OK`, `ERROR`…) and the conditions that failed.
+    pub gates: Vec<String>,
+    pub summary: String,
+    /// Who excepted the failing rule, until when and why, when an exception lets it through.
+    #[serde(default)]
+    pub excepted: Option<String>,
+}
+
+/// SonarQube's gate OK for every analysis, with one to show it; a gate the server could not be
+/// asked about fails closed.
+pub fn judge_quality(gates: &[super::sonar::QualityGate]) -> QualityVerdict {
+    let texts: Vec<String> = gates.iter().map(|g| g.text()).collect();
+    let pass = !gates.is_empty() && gates.iter().all(|g| g.passed());
+    let summary = if gates.is_empty() {
+        "no SonarQube analysis: the rule needs one (the scanner's report-task.txt among a stage's reports)".to_string()
+    } else if pass {
+        format!("{} OK", texts.join("; ").replace(" quality gate OK", ""))
+    } else {
+        texts.iter().zip(gates).filter(|(_, g)| !g.passed()).map(|(t, _)| t.clone()).collect::<Vec<_>>().join("; ")
+    };
+    QualityVerdict { pass, analyses: gates.len(), gates: texts, summary, excepted: None }
 }
 
 /// The load test rule: every load test report within its thresholds and the environment's limits.

@@ -125,5 +125,5 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         Some(Descriptor { name: Some(n), version: Some(v) }) => format!("{n} {v}"),
         _ => "grype".into(),
     };
-    Ok(ParsedReport { path: shown_as.into(), format: Format::Grype, tool, findings, sbom: None, tests: None, coverage: None, load: None })
+    Ok(ParsedReport { tool, findings, ..ParsedReport::empty(shown_as, Format::Grype) })
 }

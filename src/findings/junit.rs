@@ -228,16 +228,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         return Err("no <testsuites> or <testsuite>: not a JUnit XML test report".into());
     }
     summary.declared = root_declared.or(top_declared);
-    Ok(ParsedReport {
-        path: shown_as.into(),
-        format: Format::JUnit,
-        tool: "junit".into(),
-        findings: Vec::new(),
-        sbom: None,
-        tests: Some(summary),
-        coverage: None,
-        load: None,
-    })
+    Ok(ParsedReport { tool: "junit".into(), tests: Some(summary), ..ParsedReport::empty(shown_as, Format::JUnit) })
 }
 
 /// One test case read: counted, and kept when it failed.

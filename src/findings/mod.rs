@@ -19,6 +19,7 @@ mod read;
 mod sarif;
 pub mod severity;
 mod snyk;
+pub mod sonar;
 mod trivy;
 mod zap;
 
@@ -30,8 +31,8 @@ pub use acceptances::{Acceptance, Acceptances, EXCEPTABLE_RULES, RULE_PREFIX};
 pub use coverage::CoverageSummary;
 pub use detect::{Format, detect};
 pub use gate::{
-    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, TestsVerdict, evaluate, judge_coverage, judge_load,
-    judge_tests,
+    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, TestsVerdict, evaluate, judge_coverage,
+    judge_load, judge_quality, judge_tests,
 };
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
@@ -136,6 +137,9 @@ pub struct ParsedReport {
     /// A load test (k6 summary, Locust stats), summarised.
     #[serde(default)]
     pub load: Option<LoadSummary>,
+    /// A SonarQube analysis (`report-task.txt`) and its quality gate, once the server was asked.
+    #[serde(default)]
+    pub quality: Option<sonar::QualityGate>,
 }
 
 impl ParsedReport {
@@ -150,6 +154,7 @@ impl ParsedReport {
             tests: None,
             coverage: None,
             load: None,
+            quality: None,
         }
     }
 }
@@ -211,7 +216,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
     let format = detect(bytes).ok_or_else(|| {
-        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, Dependency-Check JSON, ZAP JSON, JUnit XML, Cobertura XML, LCOV, k6 summary JSON, Locust stats)"
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, Dependency-Check JSON, ZAP JSON, JUnit XML, Cobertura XML, LCOV, k6 summary JSON, Locust stats, SonarQube report-task.txt)"
             .into())
     })?;
     let parsed = match format {
@@ -229,6 +234,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::K6 => load::parse_k6(bytes, shown_as),
         Format::LocustJson => load::parse_locust_json(bytes, shown_as),
         Format::LocustCsv => load::parse_locust_csv(bytes, shown_as),
+        Format::SonarTask => sonar::parse_task(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.
@@ -268,6 +274,7 @@ pub struct RunReports {
     pub tests: Vec<TestReport>,
     pub coverage: Vec<CoverageReport>,
     pub load: Vec<LoadReport>,
+    pub quality: Vec<sonar::QualityGate>,
 }
 
 /// One load test report and what it says.
@@ -303,6 +310,9 @@ impl RunReports {
         if let Some(summary) = parsed.load.take() {
             self.load.push(LoadReport { path: parsed.path.clone(), summary });
         }
+        if let Some(gate) = parsed.quality.take() {
+            self.quality.push(gate);
+        }
         // Moved, not copied: a large report's findings are not held twice.
         if self.findings.is_empty() {
             self.findings = std::mem::take(&mut parsed.findings);
@@ -319,6 +329,7 @@ impl RunReports {
             tests: self.tests,
             coverage: self.coverage,
             load: self.load,
+            quality: self.quality,
             acceptances,
         }
     }
@@ -334,6 +345,7 @@ pub struct Evidence {
     pub tests: Vec<TestReport>,
     pub coverage: Vec<CoverageReport>,
     pub load: Vec<LoadReport>,
+    pub quality: Vec<sonar::QualityGate>,
 }
 
 impl Evidence {
@@ -361,6 +373,11 @@ impl Evidence {
             let mut l = gate::judge_load(&self.load, &policy.load_limits);
             rule("load", &mut l.pass, &mut l.summary, &mut l.excepted);
             v.load = Some(l);
+        }
+        if policy.quality_gate_must_pass {
+            let mut q = gate::judge_quality(&self.quality);
+            rule("quality", &mut q.pass, &mut q.summary, &mut q.excepted);
+            v.quality = Some(q);
         }
         if rules.is_empty() {
             return v;

@@ -351,14 +351,5 @@ pub fn parse(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMut(usize)) -> 
         }
     }
     tools.dedup();
-    Ok(ParsedReport {
-        path: shown_as.into(),
-        format: Format::Sarif,
-        tool: tools.join(", "),
-        findings,
-        sbom: None,
-        tests: None,
-        coverage: None,
-        load: None,
-    })
+    Ok(ParsedReport { tool: tools.join(", "), findings, ..ParsedReport::empty(shown_as, Format::Sarif) })
 }

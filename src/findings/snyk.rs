@@ -99,16 +99,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
             findings.push(iac_finding(issue, &target, shown_as));
         }
     }
-    Ok(ParsedReport {
-        path: shown_as.into(),
-        format: Format::Snyk,
-        tool: "snyk".into(),
-        findings,
-        sbom: None,
-        tests: None,
-        coverage: None,
-        load: None,
-    })
+    Ok(ParsedReport { tool: "snyk".into(), findings, ..ParsedReport::empty(shown_as, Format::Snyk) })
 }
 
 /// What was tested: the image, else the manifest, else the project.

@@ -246,7 +246,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         Some(a) => format!("trivy ({a})"),
         None => "trivy".into(),
     };
-    Ok(ParsedReport { path: shown_as.into(), format: Format::Trivy, tool, findings, sbom: None, tests: None, coverage: None, load: None })
+    Ok(ParsedReport { tool, findings, ..ParsedReport::empty(shown_as, Format::Trivy) })
 }
 
 /// Trivy's vulnerability statuses, with their documented meaning. Only `not_affected` exempts a

@@ -51,8 +51,10 @@ pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> R
         match gh.inner.api.download(&format!("/repos/{repo}/actions/artifacts/{}/zip", a.id), ARCHIVE_LIMIT).await {
             Err(e) => errors.push(problem(e.to_string())),
             Ok(bytes) => {
-                let unpacked =
+                let mut unpacked =
                     tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
+                // The analysis finished with the run: its gate is there to be read, or not at all.
+                crate::findings::sonar::resolve_all(&mut unpacked.0, std::time::Duration::from_secs(30)).await;
                 for r in unpacked.0 {
                     out.add(r);
                 }

@@ -453,7 +453,7 @@ async fn read_reports(
     reports: &[String],
     since: Option<Timestamp>,
 ) -> crate::domain::FindingsSummary {
-    let (inner2, rec2, key2, cwd2, reports2) = (inner.clone(), rec.clone(), key.to_string(), cwd.to_path_buf(), reports.to_vec());
+    let (inner2, cwd2, reports2) = (inner.clone(), cwd.to_path_buf(), reports.to_vec());
     let parsed = tokio::task::spawn_blocking(move || {
         let max = inner2.config.findings.max_report_bytes;
         let mut jf = store::JobFindings::default();
@@ -467,9 +467,6 @@ async fn read_reports(
                 Err(e) => jf.errors.push(e),
             }
         }
-        if let Err(e) = inner2.store.save_findings(&rec2, &key2, &jf) {
-            jf.errors.push(crate::findings::ReportError { path: reports2.join(", "), problem: e.to_string() });
-        }
         jf
     })
     .await
@@ -478,6 +475,25 @@ async fn read_reports(
         errors: vec![crate::findings::ReportError { path: reports.join(", "), problem: format!("internal error: {e}") }],
     });
     let mut parsed = parsed;
+    // A SonarQube analysis is judged on its server: asked once, when the stage ends, and kept.
+    crate::findings::sonar::resolve_all(&mut parsed.reports, crate::findings::sonar::ANALYSIS_WAIT).await;
+    let (inner2, rec2, key2) = (inner.clone(), rec.clone(), key.to_string());
+    let saved = tokio::task::spawn_blocking(move || {
+        let result = inner2.store.save_findings(&rec2, &key2, &parsed).map_err(|e| e.to_string());
+        (parsed, result)
+    })
+    .await;
+    let mut parsed = match saved {
+        Ok((mut parsed, Err(e))) => {
+            parsed.errors.push(crate::findings::ReportError { path: reports.join(", "), problem: e });
+            parsed
+        }
+        Ok((parsed, Ok(()))) => parsed,
+        Err(e) => store::JobFindings {
+            reports: vec![],
+            errors: vec![crate::findings::ReportError { path: reports.join(", "), problem: format!("internal error: {e}") }],
+        },
+    };
     let reports = parsed
         .reports
         .iter()

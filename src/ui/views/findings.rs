@@ -88,6 +88,11 @@ pub fn render(frame: &mut Frame, state: &State) {
     for r in &ev.coverage {
         top.push(Line::styled(truncate(&plain(&format!("coverage {}: {}", r.path, r.summary.text())), w), t.fg(Role::Muted)));
     }
+    for g in &ev.quality {
+        let role = if g.passed() { Role::Muted } else { Role::Failure };
+        let link = g.dashboard_url.as_deref().map(|u| format!(" · {u}")).unwrap_or_default();
+        top.push(Line::styled(truncate(&plain(&format!("sonarqube {}{link}", g.text())), w), t.status(role)));
+    }
     for r in &ev.load {
         let crossed: Vec<String> = r.summary.failed_thresholds().map(|t| format!("{} {}", t.metric, t.expression)).collect();
         let role = if crossed.is_empty() { Role::Muted } else { Role::Failure };
