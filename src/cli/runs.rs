@@ -360,6 +360,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "coverage": v.coverage,
                     "load": v.load,
                     "quality": v.quality,
+                    "signature": v.signature,
                 })
             });
             rows.push(serde_json::json!({

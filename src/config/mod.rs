@@ -336,7 +336,7 @@ impl Config {
             }
         };
 
-        let policy = build_policy(&mut rep, &raw);
+        let policy = build_policy(&mut rep, &raw, &base_dir);
         let mut findings = FindingsSettings {
             acceptances: base_dir.join(raw.findings.acceptances.as_deref().unwrap_or("risk-acceptances.toml")),
             max_report_bytes: crate::findings::DEFAULT_MAX_REPORT_BYTES,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Turns `[environments.*]` and `[groups]` into the policy, reporting every bad value.
-pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
+pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &std::path::Path) -> Policy {
     let mut policy = Policy { groups: raw.groups.clone(), ..Policy::default() };
     for (name, env) in &raw.environments {
         let key = format!("environments.{name}");
@@ -137,7 +137,25 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig) -> Policy {
                 }
                 None => false,
             };
+            // The key is read now: a gate that cannot verify must be known before an approval.
+            let signed_by = raw_sec.and_then(|s| s.signed_by.as_ref()).and_then(|k| {
+                let path = base_dir.join(k.get_ref());
+                let read = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                    .and_then(|pem| crate::findings::signature::TrustedKey::from_pem(k.get_ref(), &pem));
+                read.map_err(|e| rep.error(Some(k.span()), format!("{key}.security.signed_by"), e)).ok()
+            });
+            let sbom_attested = raw_sec.is_some_and(|s| s.sbom_attested);
+            if sbom_attested && signed_by.is_none() {
+                rep.error(
+                    None,
+                    format!("{key}.security.sbom_attested"),
+                    "needs `signed_by`: the attestation must be signed by a trusted key",
+                );
+            }
             crate::findings::GatePolicy {
+                signed_by,
+                sbom_attested,
                 quality_gate_must_pass,
                 environment: name.clone(),
                 load_must_pass,

@@ -247,6 +247,14 @@ pub struct RawSecurity {
     /// `report-task.txt` among the run's reports, read from the server with `SONAR_TOKEN`. An
     /// analysis the server could not be asked about fails the rule closed.
     pub quality_gate: Option<Spanned<String>>,
+    /// The image being promoted must carry a cosign signature by this public key (cosign's PEM,
+    /// ECDSA P-256; a path relative to the config file). The image is the one the build's
+    /// metadata (`docker buildx build --metadata-file`) names among a stage's reports.
+    pub signed_by: Option<Spanned<String>>,
+    /// With `signed_by`: a CycloneDX SBOM attestation signed by the same key must exist for the
+    /// image, with the components of the SBOM the pipeline produced (where it produced one).
+    #[serde(default)]
+    pub sbom_attested: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

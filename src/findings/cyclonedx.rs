@@ -129,6 +129,9 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         None => return Err("the SBOM has no specVersion".into()),
     }
     let mut s = SbomSummary { components: bom.components.len(), ..SbomSummary::default() };
+    s.component_ids = bom.components.iter().map(Component::identity).collect();
+    s.component_ids.sort();
+    s.component_ids.dedup();
     let subject = bom.metadata.and_then(|m| m.component);
     if let Some(c) = &subject {
         s.subject = format!("{}{}", c.name, c.version.as_ref().map(|v| format!("@{v}")).unwrap_or_default());
@@ -235,4 +238,27 @@ fn vulnerabilities(vulns: &[Vulnerability], components: &[Component], subject: O
         }
     }
     out
+}
+
+impl Component {
+    /// What a component is, to compare one SBOM with another: its purl, else group/name@version.
+    fn identity(&self) -> String {
+        match &self.purl {
+            Some(p) => p.clone(),
+            None => {
+                let group = self.group.as_ref().map(|g| format!("{g}/")).unwrap_or_default();
+                format!("{group}{}@{}", self.name, self.version.as_deref().unwrap_or("?"))
+            }
+        }
+    }
+}
+
+/// The components of a CycloneDX document (an attestation's predicate), by identity, sorted.
+pub fn component_ids(bom: &serde_json::Value) -> Result<Vec<String>, String> {
+    let components: Vec<Component> = serde_json::from_value(bom.get("components").cloned().unwrap_or_default())
+        .map_err(|e| format!("the SBOM's components are not CycloneDX: {e}"))?;
+    let mut ids: Vec<String> = components.iter().map(Component::identity).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }

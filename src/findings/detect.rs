@@ -20,6 +20,7 @@ pub enum Format {
     LocustJson,
     LocustCsv,
     SonarTask,
+    BuildMetadata,
 }
 
 impl Format {
@@ -40,6 +41,7 @@ impl Format {
             Format::LocustJson => "Locust JSON stats",
             Format::LocustCsv => "Locust CSV stats",
             Format::SonarTask => "SonarQube report-task.txt",
+            Format::BuildMetadata => "buildx metadata",
         }
     }
 }
@@ -103,6 +105,8 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Bandit)
     } else if has(bytes, "reportSchema") && has(bytes, "scanInfo") && has(bytes, "dependencies") {
         Some(Format::DependencyCheck)
+    } else if has(bytes, "containerimage.digest") {
+        Some(Format::BuildMetadata)
     } else if has(bytes, "@programName") && has(bytes, "site") {
         Some(Format::Zap)
     } else if has(bytes, "root_group") && has(bytes, "metrics") {

@@ -34,6 +34,11 @@ pub struct GatePolicy {
     /// SonarQube's quality gate must be OK for the analysed revision (a `report-task.txt` among
     /// the run's reports, and the server's answer).
     pub quality_gate_must_pass: bool,
+    /// The image being promoted must be signed (cosign) by this key; none: not judged.
+    pub signed_by: Option<super::signature::TrustedKey>,
+    /// With `signed_by`: a CycloneDX SBOM attestation signed by the same key must exist for the
+    /// image, and match the SBOM the pipeline produced where it produced one.
+    pub sbom_attested: bool,
 }
 
 /// What a load test must show, where the environment sets it (k6 judges its own thresholds;
@@ -54,6 +59,7 @@ impl GatePolicy {
             || self.load_must_pass
             || self.max_dast.is_some()
             || self.quality_gate_must_pass
+            || self.signed_by.is_some()
     }
 
     /// The limit that applies to a finding, if any: licences have their own.
@@ -106,6 +112,60 @@ pub struct GateVerdict {
     /// The SonarQube quality gate rule's verdict, where the environment has one.
     #[serde(default)]
     pub quality: Option<QualityVerdict>,
+    /// The signature rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub signature: Option<SignatureVerdict>,
+}
+
+/// The signature rule: each image the run built signed by the trusted key (and, where asked, with
+/// a signed SBOM attestation matching the pipeline's SBOM).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignatureVerdict {
+    pub pass: bool,
+    pub key: String,
+    /// Per image: `image@digest`, what its signatures say, and its SBOM check.
+    pub images: Vec<ImageVerdict>,
+    pub summary: String,
+    #[serde(default)]
+    pub excepted: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageVerdict {
+    pub image: String,
+    pub signed: super::signature::Signed,
+    pub sbom: Option<super::signature::SbomCheck>,
+}
+
+/// Signed by the key, with an image to show it: no image, an unsigned or wrongly signed one, or a
+/// registry that could not be read all fail closed.
+pub fn judge_signatures(
+    images: &[super::signature::ImageEvidence],
+    key: &super::signature::TrustedKey,
+    sbom_attested: bool,
+    pipeline_sbom: Option<&[String]>,
+) -> SignatureVerdict {
+    use super::signature::{Signed, check_sbom, verify};
+    let mut v = SignatureVerdict { key: key.name.clone(), ..SignatureVerdict::default() };
+    let mut said = Vec::new();
+    let mut pass = !images.is_empty();
+    for ev in images {
+        let signed = verify(ev, key);
+        let sbom = (sbom_attested && matches!(signed, Signed::By(_))).then(|| check_sbom(ev, key, pipeline_sbom));
+        let ok = matches!(signed, Signed::By(_)) && sbom.as_ref().is_none_or(|s| s.attested && s.added.is_empty() && s.missing.is_empty());
+        pass &= ok;
+        let sbom_text = sbom.as_ref().map(|s| format!("; {}", s.text)).unwrap_or_default();
+        let short = &ev.digest[..ev.digest.len().min(19)];
+        said.push(format!("{}@{short}…: {}{sbom_text}", ev.image, signed.text()));
+        v.images.push(ImageVerdict { image: format!("{}@{}", ev.image, ev.digest), signed, sbom });
+    }
+    v.pass = pass;
+    v.summary = if images.is_empty() {
+        "no image to check: the rule needs the build's metadata (docker buildx build --metadata-file) among a stage's reports".into()
+    } else {
+        said.join("; ")
+    };
+    v
 }
 
 /// The quality gate rule: every SonarQube analysis of the run passed its gate on the server.

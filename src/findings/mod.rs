@@ -7,7 +7,7 @@
 mod acceptances;
 mod bandit;
 mod coverage;
-mod cyclonedx;
+pub mod cyclonedx;
 mod dependency_check;
 mod detect;
 mod gate;
@@ -16,8 +16,10 @@ mod grype;
 mod junit;
 mod load;
 mod read;
+pub mod registry;
 mod sarif;
 pub mod severity;
+pub mod signature;
 mod snyk;
 pub mod sonar;
 mod trivy;
@@ -31,8 +33,8 @@ pub use acceptances::{Acceptance, Acceptances, EXCEPTABLE_RULES, RULE_PREFIX};
 pub use coverage::CoverageSummary;
 pub use detect::{Format, detect};
 pub use gate::{
-    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, TestsVerdict, evaluate, judge_coverage,
-    judge_load, judge_quality, judge_tests,
+    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, SignatureVerdict, TestsVerdict, evaluate,
+    judge_coverage, judge_load, judge_quality, judge_signatures, judge_tests,
 };
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
@@ -118,6 +120,10 @@ pub struct SbomSummary {
     /// Licences worth a look (copyleft), with how many components carry each.
     pub licences_of_note: std::collections::BTreeMap<String, usize>,
     pub without_licence: usize,
+    /// Each component by identity (purl, else group/name@version), sorted: what an SBOM
+    /// attestation is compared with.
+    #[serde(default)]
+    pub component_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,6 +146,9 @@ pub struct ParsedReport {
     /// A SonarQube analysis (`report-task.txt`) and its quality gate, once the server was asked.
     #[serde(default)]
     pub quality: Option<sonar::QualityGate>,
+    /// The image a build pushed, and its signatures and attestations once the registry was read.
+    #[serde(default)]
+    pub image: Option<signature::ImageEvidence>,
 }
 
 impl ParsedReport {
@@ -155,6 +164,7 @@ impl ParsedReport {
             coverage: None,
             load: None,
             quality: None,
+            image: None,
         }
     }
 }
@@ -216,7 +226,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         return Err(err(format!("the report is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to())));
     }
     let format = detect(bytes).ok_or_else(|| {
-        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, Dependency-Check JSON, ZAP JSON, JUnit XML, Cobertura XML, LCOV, k6 summary JSON, Locust stats, SonarQube report-task.txt)"
+        err("not a report format flightdeck knows (SARIF 2.1.0, Trivy JSON, Grype JSON, Bandit JSON, CycloneDX, Snyk JSON, Dependency-Check JSON, ZAP JSON, JUnit XML, Cobertura XML, LCOV, k6 summary JSON, Locust stats, SonarQube report-task.txt, buildx metadata)"
             .into())
     })?;
     let parsed = match format {
@@ -235,6 +245,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::LocustJson => load::parse_locust_json(bytes, shown_as),
         Format::LocustCsv => load::parse_locust_csv(bytes, shown_as),
         Format::SonarTask => sonar::parse_task(bytes, shown_as),
+        Format::BuildMetadata => signature::parse_metadata(bytes, shown_as),
     };
     parsed.map_err(err).map(|mut p| {
         // A vector grown one finding at a time holds up to twice its length.
@@ -275,6 +286,9 @@ pub struct RunReports {
     pub coverage: Vec<CoverageReport>,
     pub load: Vec<LoadReport>,
     pub quality: Vec<sonar::QualityGate>,
+    pub images: Vec<signature::ImageEvidence>,
+    /// The components of the SBOMs the run produced (CycloneDX among its reports), by identity.
+    pub sbom_components: Option<Vec<String>>,
 }
 
 /// One load test report and what it says.
@@ -313,6 +327,15 @@ impl RunReports {
         if let Some(gate) = parsed.quality.take() {
             self.quality.push(gate);
         }
+        if let Some(image) = parsed.image.take() {
+            self.images.push(image);
+        }
+        if let Some(sbom) = parsed.sbom.as_mut() {
+            let all = self.sbom_components.get_or_insert_with(Vec::new);
+            all.append(&mut sbom.component_ids);
+            all.sort();
+            all.dedup();
+        }
         // Moved, not copied: a large report's findings are not held twice.
         if self.findings.is_empty() {
             self.findings = std::mem::take(&mut parsed.findings);
@@ -330,6 +353,8 @@ impl RunReports {
             coverage: self.coverage,
             load: self.load,
             quality: self.quality,
+            images: self.images,
+            sbom_components: self.sbom_components,
             acceptances,
         }
     }
@@ -346,6 +371,8 @@ pub struct Evidence {
     pub coverage: Vec<CoverageReport>,
     pub load: Vec<LoadReport>,
     pub quality: Vec<sonar::QualityGate>,
+    pub images: Vec<signature::ImageEvidence>,
+    pub sbom_components: Option<Vec<String>>,
 }
 
 impl Evidence {
@@ -378,6 +405,11 @@ impl Evidence {
             let mut q = gate::judge_quality(&self.quality);
             rule("quality", &mut q.pass, &mut q.summary, &mut q.excepted);
             v.quality = Some(q);
+        }
+        if let Some(key) = &policy.signed_by {
+            let mut s = gate::judge_signatures(&self.images, key, policy.sbom_attested, self.sbom_components.as_deref());
+            rule("signature", &mut s.pass, &mut s.summary, &mut s.excepted);
+            v.signature = Some(s);
         }
         if rules.is_empty() {
             return v;

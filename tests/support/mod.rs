@@ -20,6 +20,7 @@ pub mod pty;
 pub mod pty_log;
 pub mod python_tools;
 pub mod receivers;
+pub mod registry;
 pub mod shared;
 pub mod supervision;
 

@@ -7,6 +7,7 @@ mod gates;
 mod plan;
 pub mod process;
 pub mod reap;
+mod reports;
 mod requests;
 pub mod space;
 pub mod store;

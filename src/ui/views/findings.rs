@@ -93,6 +93,14 @@ pub fn render(frame: &mut Frame, state: &State) {
         let link = g.dashboard_url.as_deref().map(|u| format!(" · {u}")).unwrap_or_default();
         top.push(Line::styled(truncate(&plain(&format!("sonarqube {}{link}", g.text())), w), t.status(role)));
     }
+    for i in &ev.images {
+        let state = match &i.problem {
+            Some(p) => format!("registry not read: {p}"),
+            None => format!("{} signature(s), {} attestation(s) in the registry", i.signatures.len(), i.attestations.len()),
+        };
+        let role = if i.problem.is_some() { Role::Failure } else { Role::Muted };
+        top.push(Line::styled(truncate(&plain(&format!("image {}@{}: {state}", i.image, i.digest)), w), t.status(role)));
+    }
     for r in &ev.load {
         let crossed: Vec<String> = r.summary.failed_thresholds().map(|t| format!("{} {}", t.metric, t.expression)).collect();
         let role = if crossed.is_empty() { Role::Muted } else { Role::Failure };
