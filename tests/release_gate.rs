@@ -95,6 +95,20 @@ async fn a_failing_test_refuses_the_approval_naming_it() {
     let tests = &rows[0]["security_gate"]["tests"];
     assert_eq!((tests["pass"].as_bool(), tests["tests"].as_u64(), tests["failing"].as_u64()), (Some(false), Some(10), Some(2)), "{rows:#}");
     assert_eq!(rows[0]["you_may_approve"], false);
+
+    // `T` lists the failed tests; the selected one's output (pytest's traceback) is below it.
+    c.press("T");
+    let screen = c.screen();
+    assert!(screen.contains("test_always_fail") && screen.contains("test_error"), "{screen}");
+    assert!(screen.contains("> assert False") && screen.contains("tests/test_lib.py:25: AssertionError"), "{screen}");
+    c.press("j");
+    let screen = c.screen();
+    assert!(screen.contains("raise Exception(\"error\")") && screen.contains("tests/test_lib.py:32: Exception"), "{screen}");
+    // Accepting a risk needs a finding, not a test; `T` again shows the findings.
+    c.press("A");
+    assert!(c.state.overlay.is_none());
+    c.press("T");
+    assert!(c.screen().contains("SEVERITY"), "{}", c.screen());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,25 @@ pub fn visible_findings(state: &State) -> Vec<&crate::findings::Finding> {
 }
 
 pub fn selected_finding(state: &State) -> Option<&crate::findings::Finding> {
+    if state.findings_view.failed_tests {
+        return None;
+    }
     visible_findings(state).get(state.findings_view.cursor).copied()
+}
+
+/// The selected run's failed tests that match the filter, with the report each is from.
+pub fn visible_failures(state: &State) -> Vec<(&str, &crate::findings::TestFailure)> {
+    let Some(ev) = state.current_run().and_then(|r| r.evidence.as_ref()) else { return Vec::new() };
+    ev.tests
+        .iter()
+        .flat_map(|r| r.summary.failed.iter().map(move |f| (r.path.as_str(), f)))
+        .filter(|(_, f)| state.findings_view.matches_failure(f))
+        .collect()
+}
+
+/// How many rows the findings screen's list has now (findings, or failed tests).
+pub fn findings_rows(state: &State) -> usize {
+    if state.findings_view.failed_tests { visible_failures(state).len() } else { visible_findings(state).len() }
 }
 
 /// The release gate rules that fail for the selected run (and could be excepted), as (rule,

@@ -110,9 +110,18 @@ pub struct CanaryView {
 pub struct FindingsView {
     pub cursor: usize,
     pub filter: String,
+    /// The list shows the run's failed tests (each with its output) instead of its findings.
+    pub failed_tests: bool,
 }
 
 impl FindingsView {
+    /// Whether a failed test matches every word of the filter (free text over its names, where
+    /// it failed and its message).
+    pub fn matches_failure(&self, f: &crate::findings::TestFailure) -> bool {
+        let text = format!("{} {} {} {} {}", f.suite, f.classname, f.name, f.location.as_deref().unwrap_or(""), f.message).to_lowercase();
+        self.filter.split_whitespace().all(|term| text.contains(&term.to_lowercase()))
+    }
+
     /// Whether a finding matches every term of the filter.
     pub fn matches(&self, f: &crate::findings::Finding) -> bool {
         self.filter.split_whitespace().all(|term| {

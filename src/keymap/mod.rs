@@ -110,6 +110,8 @@ pub enum Command {
     AcceptRisk,
     /// Except the first failing rule of the release gate (reason and expiry; journaled).
     ExceptRule,
+    /// Switch the findings screen's list between findings and failed tests.
+    FailedTests,
     BreakGlass,
     InjectFault,
     ScreenOverview,
@@ -419,6 +421,15 @@ pub const COMMANDS: &[CommandDef] = &[
         &["E"],
         "except rule",
         "except the release gate's failing rule (tests, coverage, load, quality, signature) in this environment: reason and expiry required; journaled (:except RULE ENV picks another)",
+        true,
+    ),
+    def(
+        C::FailedTests,
+        "findings.failed_tests",
+        Context::Findings,
+        &["T"],
+        "failed tests",
+        "switch the list between findings and the run's failed tests, each with its message, where it failed and its output",
         true,
     ),
     def(

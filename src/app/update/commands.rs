@@ -285,6 +285,13 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
                 },
             )
         }
+        Command::FailedTests => {
+            let v = &mut state.findings_view;
+            v.failed_tests = !v.failed_tests;
+            v.cursor = 0;
+            state.dirty = true;
+            Vec::new()
+        }
         Command::ExceptRule => match crate::app::selectors::failing_rules(state).into_iter().next() {
             Some((rule, environment)) => except_rule(state, &rule, Some(environment)),
             None => {

@@ -29,7 +29,7 @@ pub(crate) fn navigate(state: &mut State, cmd: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Screen::Findings => {
-            let n = visible_findings(state).len();
+            let n = crate::app::selectors::findings_rows(state);
             state.findings_view.cursor = step(state.findings_view.cursor, n, cmd);
             return Vec::new();
         }

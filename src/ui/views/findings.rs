@@ -8,7 +8,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::selectors::visible_findings;
+use crate::app::selectors::{visible_failures, visible_findings};
 use crate::app::state::State;
 use crate::findings::{Counts, Severity};
 use crate::logstore::sanitize::plain;
@@ -113,9 +113,16 @@ pub fn render(frame: &mut Frame, state: &State) {
     let top_h = (top.len() as u16).min(inner.height / 3);
     frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
 
-    let visible = visible_findings(state);
     let detail_h = 8u16.min(inner.height.saturating_sub(top_h) / 2);
     let list = Rect { y: inner.y + top_h, height: inner.height.saturating_sub(top_h + detail_h), ..inner };
+    if state.findings_view.failed_tests {
+        // The output gets the room: it is what a failure is read from.
+        let detail_h = inner.height.saturating_sub(top_h) / 2;
+        let list = Rect { y: inner.y + top_h, height: inner.height.saturating_sub(top_h + detail_h), ..inner };
+        failures(frame, state, list, Rect { y: inner.bottom() - detail_h, height: detail_h, ..inner });
+        return;
+    }
+    let visible = visible_findings(state);
     let rows = list.height as usize;
     let cursor = state.findings_view.cursor.min(visible.len().saturating_sub(1));
     let offset = cursor.saturating_sub(rows.saturating_sub(2));
@@ -195,4 +202,51 @@ pub fn render(frame: &mut Frame, state: &State) {
         }
         frame.render_widget(Paragraph::new(d).wrap(Wrap { trim: true }), Rect { y: inner.bottom() - detail_h, height: detail_h, ..inner });
     }
+}
+
+/// The run's failed tests (`T`), and the selected one's message, place and output below.
+fn failures(frame: &mut Frame, state: &State, list: Rect, detail: Rect) {
+    let t = &state.theme;
+    let w = list.width as usize;
+    let visible = visible_failures(state);
+    let rows = list.height as usize;
+    let cursor = state.findings_view.cursor.min(visible.len().saturating_sub(1));
+    let offset = cursor.saturating_sub(rows.saturating_sub(2));
+    let mut lines = vec![heading(&format!("{:<7} {:<40} {:<28} MESSAGE", "KIND", "TEST", "WHERE"), w, t)];
+    if visible.is_empty() {
+        let none = if state.findings_view.filter.is_empty() {
+            "no failed test (T shows the findings)"
+        } else {
+            "no failed test matches the filter"
+        };
+        lines.push(Line::styled(none, t.fg(Role::Muted)));
+    }
+    for (i, (_, f)) in visible.iter().enumerate().skip(offset).take(rows.saturating_sub(1)) {
+        let test = if f.classname.is_empty() { f.name.clone() } else { format!("{} {}", f.classname, f.name) };
+        let text = format!(
+            "{:<7} {:<40} {:<28} {}",
+            f.kind,
+            truncate(&plain(&test), 40),
+            truncate(&plain(f.location.as_deref().unwrap_or("-")), 28),
+            plain(f.message.lines().next().unwrap_or_default())
+        );
+        let mut line = Line::styled(pad(&text, w), t.fg(Role::Failure));
+        if i == cursor {
+            line = line.style(t.selection());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), list);
+    let Some((report, f)) = visible.get(cursor) else { return };
+    let mut d = vec![
+        Line::styled(plain(&format!("{} — {} {}", f.suite, f.classname, f.name)), t.fg(Role::Accent).add_modifier(Modifier::BOLD)),
+        Line::styled(
+            plain(&format!("{} at {} (from {report})", f.kind, f.location.as_deref().unwrap_or("an unknown place"))),
+            t.fg(Role::Text),
+        ),
+    ];
+    d.extend(f.message.lines().take(4).map(|l| Line::styled(plain(l), t.fg(Role::Failure))));
+    // The test's own output: its stack trace and what it printed, as the report kept them.
+    d.extend(f.detail.lines().map(|l| Line::styled(plain(l), t.fg(Role::Muted))));
+    frame.render_widget(Paragraph::new(d).wrap(Wrap { trim: false }), detail);
 }
