@@ -247,7 +247,7 @@ async fn an_unlinked_production_promotion_names_its_evidence_or_is_refused() {
     // The run named is what judges: a critical finding in it refuses the promotion.
     let out = e.run(&promote(&["--evidence", "local:2"])).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("security gate in prod"), "{}", text(&out));
+    assert!(text(&out).contains("release gate in prod"), "{}", text(&out));
     assert!(e.api.take_writes().iter().all(|r| r.method != "PATCH"), "refused: nothing sent");
     let out = e.run(&promote(&["--evidence", "1"])).await;
     assert!(out.status.success(), "{}", text(&out));

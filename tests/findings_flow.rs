@@ -64,10 +64,10 @@ async fn the_gate_blocks_until_the_risk_is_accepted() {
     .await;
     assert!(c.screen().contains("findings H1"), "{}", c.screen());
 
-    // Approving is refused by the security gate, naming the finding.
+    // Approving is refused by the release gate, naming the finding.
     c.press("2a");
     assert!(c.state.overlay.is_none());
-    let err = c.state.toasts.iter().find(|t| t.text.contains("security gate")).expect("refused by the gate");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("release gate")).expect("refused by the gate");
     assert!(err.text.contains("CVE-2024-2511") && err.text.contains("environments.prod.security"), "{}", err.text);
 
     // Accept the risk from the findings screen.
@@ -126,7 +126,7 @@ async fn an_unreadable_report_fails_the_gate_closed() {
     );
     assert!(c.screen().contains("⚠ report"), "{}", c.screen());
     c.press("2a");
-    let err = c.state.toasts.iter().find(|t| t.text.contains("security gate")).expect("fails closed");
+    let err = c.state.toasts.iter().find(|t| t.text.contains("release gate")).expect("fails closed");
     assert!(err.text.contains("unreadable"), "{}", err.text);
 }
 
@@ -164,7 +164,7 @@ fn the_cli_prints_findings_and_judges_the_gate() {
     let out = run(&["findings", "1", "--gate", "prod"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("security gate prod: FAIL") && err.contains("blocking: CRITICAL CVE-2024-45490"), "{err}");
+    assert!(err.contains("release gate prod: FAIL") && err.contains("blocking: CRITICAL CVE-2024-45490"), "{err}");
     let out = run(&["findings", "1", "--gate", "nowhere"]);
     assert_eq!(out.status.code(), Some(3), "an unknown environment is an error, not a failing gate");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no environment `nowhere`"));
@@ -175,7 +175,7 @@ fn the_cli_prints_findings_and_judges_the_gate() {
     assert_eq!(v["findings"].as_array().unwrap().len(), 7);
     let out = run(&["approve", "1", "--confirm", "approve-prod", "--reason", "ship"]);
     assert_eq!(out.status.code(), Some(3), "a refused approval did nothing");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("security gate in prod"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("release gate in prod"));
     // Cancel the waiting run so no background worker outlives the test.
     let _ = run(&["cancel", "1", "--confirm", "release#1", "--reason", "test over"]);
 }

@@ -24,7 +24,7 @@ fn a_waiting_gate_and_its_decision_reach_a_signed_webhook() {
     let text = waiting["text"].as_str().unwrap();
     assert!(text.contains("gate `approve-staging` of run local:1 is waiting"), "{text}");
     assert!(text.contains("flightdeck approve local:1 approve-staging"), "says what to run: {text}");
-    assert!(text.contains("security gate"), "carries the gate's verdict: {text}");
+    assert!(text.contains("release gate"), "carries the gate's verdict: {text}");
     let (code, _, err) = run(&e, &["approve", "1", "--confirm", "approve-staging", "--reason", &format!("release checked {HOSTILE}")]);
     assert_eq!(code, 0, "{err}");
     let got = r.wait_accepted(2, Duration::from_secs(30));

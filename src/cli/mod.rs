@@ -183,7 +183,7 @@ pub enum Cmd {
         /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
-        /// Judge the findings by this environment's security gate; exits 1 when it fails
+        /// Judge the findings by this environment's release gate; exits 1 when it fails
         #[arg(long, value_name = "ENV")]
         gate: Option<String>,
     },

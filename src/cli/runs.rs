@@ -408,7 +408,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
             waited
         );
         if let Some(summary) = r["security_gate"]["summary"].as_str() {
-            println!("       security gate: {}", crate::logstore::sanitize::plain(summary));
+            println!("       release gate: {}", crate::logstore::sanitize::plain(summary));
         }
     }
     if let Some(e) = &acceptances_error {
@@ -513,14 +513,14 @@ pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Op
         Some((env, v)) if !v.pass => {
             // Ids and locations come from the reports: never raw to the terminal.
             let plain = crate::logstore::sanitize::plain;
-            eprintln!("security gate {env}: {}", plain(&v.summary));
+            eprintln!("release gate {env}: {}", plain(&v.summary));
             for f in &v.blocking {
                 eprintln!("  blocking: {} {} ({})", f.severity.label(), plain(&f.id), plain(&f.location));
             }
             Ok(ExitCode::FAILURE)
         }
         Some((env, v)) => {
-            eprintln!("security gate {env}: {}", v.summary);
+            eprintln!("release gate {env}: {}", v.summary);
             Ok(ExitCode::SUCCESS)
         }
         None => Ok(ExitCode::SUCCESS),

@@ -1,4 +1,4 @@
-//! The policy as configured: environments, approvers, four-eyes, freezes, the security gate.
+//! The policy as configured: environments, approvers, four-eyes, freezes, the release gate.
 
 use super::*;
 

@@ -132,7 +132,7 @@ impl RolloutAction {
         }
     }
 
-    /// Whether the security gate judges it: promotions send the new version to more users.
+    /// Whether the release gate judges it: promotions send the new version to more users.
     pub fn is_promotion(&self) -> bool {
         matches!(self, RolloutAction::Promote | RolloutAction::PromoteFull)
     }

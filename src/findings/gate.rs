@@ -1,5 +1,6 @@
-//! The security gate: no unaccepted finding above the environment's maximum severity (optionally
-//! only those with a fix), and no unreadable report — a gate that cannot see fails closed.
+//! The release gate: no unaccepted finding above the environment's maximum severity (optionally
+//! only those with a fix), no unreadable report — a gate that cannot see fails closed — and the
+//! rules of the other kinds of evidence (tests, coverage, load, quality, signatures).
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};

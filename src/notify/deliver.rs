@@ -158,12 +158,12 @@ impl Notifier {
         Ok(queued)
     }
 
-    /// The security gate's verdict for a waiting gate, in one line with its counts.
+    /// The release gate's verdict for a waiting gate, in one line with its counts.
     fn gate_verdict(&self, rec: &AuditRecord) -> Option<String> {
         let env = rec.environment.as_deref()?;
         let policy = self.config.policy.environments.get(env)?;
         if !policy.security.judges() {
-            return Some(format!("no security gate in {env}"));
+            return Some(format!("no release gate in {env}"));
         }
         let run: crate::domain::RunRef = rec.parameters.get("run")?.as_str()?.parse().ok()?;
         let store = crate::ci::local::RunStore::open(&self.data_dir).ok()?;
@@ -175,7 +175,7 @@ impl Notifier {
         let c = v.counts;
         let verdict = if v.pass { "passes" } else { "FAILS" };
         Some(format!(
-            "security gate {verdict}: {} (critical {}, high {}, medium {}, low {})",
+            "release gate {verdict}: {} (critical {}, high {}, medium {}, low {})",
             crate::logstore::sanitize::plain(&v.summary),
             c.critical,
             c.high,

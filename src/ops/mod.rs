@@ -116,13 +116,13 @@ pub struct Target {
     pub parameters: serde_json::Value,
     /// The exact effect, one sentence per line.
     pub effect: Vec<String>,
-    /// When the security gate would have nothing to judge this by: how to supply the evidence.
+    /// When the release gate would have nothing to judge this by: how to supply the evidence.
     pub evidence_hint: Option<String>,
 }
 
 impl Target {
     /// Why the policy refused it, in one message for the cockpit and the command line: the rule's
-    /// words, and, when the security gate refused for want of evidence, how to supply some.
+    /// words, and, when the release gate refused for want of evidence, how to supply some.
     pub fn explain_refusal(&self, rule: &str, message: &str) -> String {
         match &self.evidence_hint {
             Some(hint) if rule.ends_with(".security") => format!("{message} [{rule}]; {hint}"),
@@ -244,7 +244,7 @@ pub fn describe(op: &Operation, run: Option<&RunRecord>, pipeline_envs: &[String
                         severity.label(),
                         package.as_ref().map(|p| format!(" in {p}")).unwrap_or_default()
                     ),
-                    format!("The security gate stops counting it until then. Written to {}.", file.display()),
+                    format!("The release gate stops counting it until then. Written to {}.", file.display()),
                 ],
                 evidence_hint: None,
             })

@@ -159,7 +159,7 @@ pub struct EnvPolicy {
     pub break_glass: bool,
     pub tiers: BTreeMap<ActionKind, Tier>,
     pub freezes: Vec<Freeze>,
-    /// The security gate approvals and promotions here must pass.
+    /// The release gate approvals and promotions here must pass.
     pub security: crate::findings::GatePolicy,
 }
 
@@ -306,7 +306,7 @@ impl Policy {
                         let today = req.now.to_zoned(jiff::tz::TimeZone::UTC).date();
                         let v = ev.judge(&env.security, today);
                         if v.pass {
-                            notes.push(format!("security gate in {env_name}: {}", v.summary));
+                            notes.push(format!("release gate in {env_name}: {}", v.summary));
                             None
                         } else {
                             Some(v.summary)
@@ -318,12 +318,12 @@ impl Policy {
                     if !(possible && req.break_glass) {
                         return Verdict::Refused {
                             rule: format!("environments.{env_name}.security"),
-                            message: format!("security gate in {env_name}: {summary}"),
+                            message: format!("release gate in {env_name}: {summary}"),
                             break_glass_possible: possible,
                         };
                     }
                     break_glass_used = true;
-                    notes.push(format!("BREAK-GLASS: overriding the failed security gate in {env_name} ({summary})"));
+                    notes.push(format!("BREAK-GLASS: overriding the failed release gate in {env_name} ({summary})"));
                 }
             }
             tier = tier.max(env.tier(req.kind));

@@ -1,6 +1,6 @@
 //! A run's scan reports, uploaded as artifacts (named per workflow in `report_artifacts`):
 //! downloaded as zip archives within size limits and parsed like local reports, so that they feed
-//! the findings screen and the security gate of the run's reviews. An artifact that is missing,
+//! the findings screen and the release gate of the run's reviews. An artifact that is missing,
 //! expired, too large or unreadable is an unreadable report: the gate fails closed.
 
 use std::io::Read;
