@@ -104,7 +104,11 @@ fn mutate(seed: &[u8], rng: &mut Rng, interesting: &[&[u8]]) -> Vec<u8> {
 
 fn fuzz(seed_name: &str, seed_number: u64, interesting: &[&[u8]]) {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus")).join(seed_name);
-    let seed = std::fs::read(&path).unwrap();
+    fuzz_bytes(seed_name, &std::fs::read(&path).unwrap(), seed_number, interesting);
+}
+
+fn fuzz_bytes(seed_name: &str, seed: &[u8], seed_number: u64, interesting: &[&[u8]]) {
+    let seed = seed.to_vec();
     let original = flightdeck::findings::parse_report(&seed, seed_name).unwrap_or_else(|e| panic!("the seed itself: {e}"));
     let mut rng = Rng(seed_number);
     let (mut parsed, mut refused) = (0usize, 0usize);
@@ -181,4 +185,19 @@ fn k6_summaries_survive_mutation() {
 fn locust_stats_survive_mutation() {
     fuzz("locust-stats.json", 0x5eed_0009, JSON);
     fuzz("locust-run_stats.csv", 0x5eed_000a, LOCUST_CSV);
+}
+
+#[test]
+fn sonarqube_report_task_survives_mutation() {
+    // As the scanner writes it (sonar-scanner 5, Maven and Gradle plugins alike).
+    let task = b"projectKey=shop\nserverUrl=https://sonar.example.com\nserverVersion=10.7.0.96327\n\
+dashboardUrl=https://sonar.example.com/dashboard?id=shop\nceTaskId=AYhSC2-LY0CHkWJxvNA9\n\
+ceTaskUrl=https://sonar.example.com/api/ce/task?id=AYhSC2-LY0CHkWJxvNA9\n";
+    fuzz_bytes("report-task.txt", task, 0x5eed_000b, &[b"=", b"\n", b"ceTaskId=", b"serverUrl=", b"file:///etc/passwd", b"\xff", b"../"]);
+}
+
+#[test]
+fn buildx_metadata_survives_mutation() {
+    let metadata = br#"{"buildx.build.ref": "builder/builder0/k3x", "containerimage.config.digest": "sha256:9d3f0a6ba4c9c9fd1b6ec2c5df3d7a8b6ac3c6dffb4f0d1e6f8f6b0b0d8f2a1c", "containerimage.digest": "sha256:4d1e5bd2e3b5b0c3a6d1e7b3f8a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6", "image.name": "registry.example.com/shop/web:1.4.2,registry.example.com/shop/web:latest"}"#;
+    fuzz_bytes("metadata.json", metadata, 0x5eed_000c, JSON);
 }
