@@ -318,3 +318,47 @@ async fn a_real_k6_run_whose_threshold_is_crossed_refuses_the_approval_naming_it
     let screen = c.screen();
     assert!(screen.contains("load k6 out/k6.json: 40 requests") && screen.contains("crossed: http_req_failed rate<0.01"), "{screen}");
 }
+
+#[test]
+fn changed_lines_coverage_judges_what_the_change_added() {
+    // The workspace is a git repository: src/app.js has 3 committed lines, and the change adds 4.
+    let lcov = "TN:\nSF:src/app.js\nDA:1,1\nDA:2,1\nDA:3,0\nDA:4,1\nDA:5,0\nDA:6,3\nDA:7,0\nLF:7\nLH:4\nend_of_record\n";
+    let e = support::cli_env::Env::new(&format!(
+        "[findings]\ndiff_base = \"HEAD\"\n[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\nmax_severity = \"high\"\nmin_changed_coverage = 75\n\
+         [[pipelines.release.stages]]\nname = \"test\"\nrun = \"mkdir -p out && printf '{}' > out/lcov.info\"\nreports = [\"out/lcov.info\"]\n\
+         [[pipelines.release.stages]]\nname = \"approve-prod\"\nneeds = [\"test\"]\nenvironment = \"prod\"\ngate = true\n",
+        lcov.replace('\n', "\\\\n")
+    ));
+    let dir = e.dir.path();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/app.js"), "a();\nb();\nc();\n").unwrap();
+    git(&["add", "src/app.js"]);
+    git(&["commit", "-q", "-m", "base"]);
+    std::fs::write(dir.join("src/app.js"), "a();\nb();\nc();\nd();\ne();\nf();\ng();\n").unwrap();
+
+    let (code, _, err) = e.run(&["run", "release"]);
+    assert_eq!(code, 0, "{err}");
+    e.wait_status(1, "waiting");
+    let (code, out, err) = e.run(&["approvals", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let changed = &rows[0]["release_gate"]["changed_coverage"];
+    // Lines 4 to 7 were added; 4 and 6 ran: 2 of 4.
+    assert_eq!(
+        (changed["lines_valid"].as_u64(), changed["lines_covered"].as_u64(), changed["pass"].as_bool()),
+        (Some(4), Some(2), Some(false)),
+        "{rows:#}"
+    );
+    assert_eq!(changed["summary"], "50.0 % of 4 changed lines since HEAD (at least 75 % wanted)", "{rows:#}");
+}

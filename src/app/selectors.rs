@@ -51,6 +51,7 @@ pub fn failing_rules(state: &State) -> Vec<(String, String)> {
         let failing = [
             ("tests", v.tests.map(|t| t.pass)),
             ("coverage", v.coverage.map(|c| c.pass)),
+            ("changed_coverage", v.changed_coverage.map(|c| c.pass)),
             ("load", v.load.map(|l| l.pass)),
             ("quality", v.quality.map(|q| q.pass)),
         ];

@@ -358,6 +358,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "unreadable": v.unreadable.len(),
                     "tests": v.tests,
                     "coverage": v.coverage,
+                    "changed_coverage": v.changed_coverage,
                     "load": v.load,
                     "quality": v.quality,
                     "signature": v.signature,

@@ -114,6 +114,8 @@ impl KubernetesSettings {
 pub struct FindingsSettings {
     pub acceptances: PathBuf,
     pub max_report_bytes: u64,
+    /// What a run's changes are compared with for changed-lines coverage (`origin/main`).
+    pub diff_base: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -340,6 +342,7 @@ impl Config {
         let mut findings = FindingsSettings {
             acceptances: base_dir.join(raw.findings.acceptances.as_deref().unwrap_or("risk-acceptances.toml")),
             max_report_bytes: crate::findings::DEFAULT_MAX_REPORT_BYTES,
+            diff_base: raw.findings.diff_base.clone(),
         };
         if let Some(m) = &raw.findings.max_report_size {
             match m.get_ref() {

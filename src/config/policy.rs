@@ -153,7 +153,20 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &s
                     "needs `signed_by`: the attestation must be signed by a trusted key",
                 );
             }
+            let min_changed_coverage = raw_sec.and_then(|s| s.min_changed_coverage.as_ref()).and_then(|m| {
+                let v = *m.get_ref();
+                if !(0.0..=100.0).contains(&v) {
+                    rep.error(
+                        Some(m.span()),
+                        format!("{key}.security.min_changed_coverage"),
+                        format!("`{v}` is not a percentage (0 to 100)"),
+                    );
+                    return None;
+                }
+                Some((v * 100.0).round() as u32)
+            });
             crate::findings::GatePolicy {
+                min_changed_coverage,
                 signed_by,
                 sbom_attested,
                 quality_gate_must_pass,

@@ -230,6 +230,9 @@ pub struct RawSecurity {
     /// The least line coverage allowed, in percent (`80`), over the run's coverage reports
     /// (Cobertura XML, LCOV). Default: coverage is shown, not judged.
     pub min_coverage: Option<Spanned<f64>>,
+    /// The least coverage of the lines the change added, in percent, over the run's coverage
+    /// reports (`[findings] diff_base` says what the change is compared with); unknown fails it.
+    pub min_changed_coverage: Option<Spanned<f64>>,
     /// `"pass"`: load tests pass — the run's load test reports (k6 summary JSON, Locust stats)
     /// must exist, every k6 threshold must have passed, and each must meet the `load_*` limits.
     pub load: Option<Spanned<String>>,
@@ -264,6 +267,9 @@ pub struct RawFindings {
     pub acceptances: Option<String>,
     /// Larger reports are refused (and fail the gate).
     pub max_report_size: Option<Spanned<ByteSize>>,
+    /// What a run's changes are compared with (a git revision: `origin/main`): coverage reports
+    /// then also say how much of the added lines the tests ran. Default: not judged.
+    pub diff_base: Option<String>,
 }
 
 /// Where the journal's checkpoints are witnessed.

@@ -24,6 +24,82 @@ pub struct CoverageSummary {
     pub branches_covered: usize,
     /// The line rate the report itself states (Cobertura's `line-rate`, LCOV's LH/LF sums).
     pub declared_rate: Option<f64>,
+    /// Coverage of the lines the change added, where the diff is known.
+    #[serde(default)]
+    pub changed: Option<ChangedCoverage>,
+    /// Each file's lines and hits, kept only until the changed lines are judged.
+    #[serde(skip)]
+    pub per_file: Lines,
+}
+
+/// How much of what a change added the tests ran: its added lines that the report measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangedCoverage {
+    /// What the change is compared with (`origin/main`).
+    pub base: String,
+    pub lines: usize,
+    pub covered: usize,
+    /// Why the changed lines could not be judged (no git, an unknown base…).
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+impl ChangedCoverage {
+    pub fn percent(&self) -> Option<f64> {
+        (self.problem.is_none() && self.lines > 0).then(|| self.covered as f64 * 100.0 / self.lines as f64)
+    }
+
+    pub fn text(&self) -> String {
+        match (&self.problem, self.percent()) {
+            (Some(p), _) => format!("changed lines not judged: {p}"),
+            (None, Some(p)) => format!("changed lines {p:.1} % ({} of {} since {})", self.covered, self.lines, self.base),
+            (None, None) => format!("no measured line changed since {}", self.base),
+        }
+    }
+}
+
+/// The lines a unified diff (`git diff --unified=0`) adds, per file (the new side's path).
+pub fn added_lines(diff: &str) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut file: Option<String> = None;
+    for line in diff.lines() {
+        if let Some(path) = line.strip_prefix("+++ ") {
+            file = path.strip_prefix("b/").map(str::to_string).filter(|_| path != "/dev/null");
+        } else if let (Some(hunk), Some(f)) = (line.strip_prefix("@@ "), &file) {
+            // `@@ -a,b +c,d @@`: d lines from c (d is 1 when left out, 0 for a pure removal).
+            let Some(new) = hunk.split_whitespace().find(|w| w.starts_with('+')) else { continue };
+            let (start, count) = match new[1..].split_once(',') {
+                Some((s, c)) => (s.parse::<u64>().unwrap_or(0), c.parse::<u64>().unwrap_or(0)),
+                None => (new[1..].parse::<u64>().unwrap_or(0), 1),
+            };
+            out.entry(f.clone()).or_default().extend(start..start.saturating_add(count.min(1_000_000)));
+        }
+    }
+    out
+}
+
+impl CoverageSummary {
+    /// Judges the added lines against what the report measured (a report's file names are
+    /// relative to its own source roots: a diff path matches the file it ends with), then lets go
+    /// of the per-file lines.
+    pub fn judge_changed(&mut self, added: &BTreeMap<String, Vec<u64>>, base: &str) {
+        let mut c = ChangedCoverage { base: base.to_string(), ..ChangedCoverage::default() };
+        for (path, lines) in added {
+            let measured = self.per_file.iter().find(|(f, _)| {
+                let f = f.trim_start_matches("./");
+                f == path || path.ends_with(&format!("/{f}")) || f.ends_with(&format!("/{path}"))
+            });
+            let Some((_, hits)) = measured else { continue };
+            for n in lines {
+                if let Some(h) = hits.get(n) {
+                    c.lines += 1;
+                    c.covered += usize::from(*h > 0);
+                }
+            }
+        }
+        self.changed = Some(c);
+        self.per_file = Lines::new();
+    }
 }
 
 impl CoverageSummary {
@@ -34,16 +110,19 @@ impl CoverageSummary {
 
     pub fn text(&self) -> String {
         match self.percent() {
-            Some(p) => format!("{p:.1} % of {} lines in {} files", self.lines_valid, self.files),
+            Some(p) => {
+                let changed = self.changed.as_ref().map(|c| format!("; {}", c.text())).unwrap_or_default();
+                format!("{p:.1} % of {} lines in {} files{changed}", self.lines_valid, self.files)
+            }
             None => "no lines measured".to_string(),
         }
     }
 }
 
 /// Per file, each line's hits (the largest seen, when a file is reported more than once).
-type Lines = BTreeMap<String, BTreeMap<u64, u64>>;
+pub type Lines = BTreeMap<String, BTreeMap<u64, u64>>;
 
-fn summary_of(lines: &Lines, branches: (usize, usize), declared_rate: Option<f64>) -> CoverageSummary {
+fn summary_of(lines: Lines, branches: (usize, usize), declared_rate: Option<f64>) -> CoverageSummary {
     let lines_valid = lines.values().map(BTreeMap::len).sum();
     let lines_covered = lines.values().flat_map(|l| l.values()).filter(|h| **h > 0).count();
     CoverageSummary {
@@ -53,6 +132,8 @@ fn summary_of(lines: &Lines, branches: (usize, usize), declared_rate: Option<f64
         branches_valid: branches.0,
         branches_covered: branches.1,
         declared_rate,
+        changed: None,
+        per_file: lines,
     }
 }
 
@@ -113,7 +194,7 @@ pub fn parse_cobertura(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, Str
         return Err("no <coverage> element: not a Cobertura coverage report".into());
     }
     let b = branches.values().fold((0usize, 0usize), |(v, c), (bv, bc)| (v.saturating_add(*bv), c.saturating_add(*bc)));
-    Ok(report(shown_as, Format::Cobertura, "cobertura", summary_of(&lines, b, declared)))
+    Ok(report(shown_as, Format::Cobertura, "cobertura", summary_of(lines, b, declared)))
 }
 
 /// An LCOV tracefile: `SF:` a file, `DA:line,hits[,checksum]`, `BRDA:line,block,branch,taken`,
@@ -169,5 +250,5 @@ pub fn parse_lcov(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> 
     }
     let declared = (declared_found > 0).then(|| declared_hit as f64 / declared_found as f64);
     let b = (branches.len(), branches.values().filter(|h| **h).count());
-    Ok(report(shown_as, Format::Lcov, "lcov", summary_of(&lines, b, declared)))
+    Ok(report(shown_as, Format::Lcov, "lcov", summary_of(lines, b, declared)))
 }

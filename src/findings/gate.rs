@@ -26,6 +26,9 @@ pub struct GatePolicy {
     /// The least line coverage allowed, in hundredths of a percent (8000: 80 %), over the run's
     /// coverage reports; none: not judged. Without a coverage report the rule fails closed.
     pub min_coverage: Option<u32>,
+    /// The least coverage of the lines the change added (hundredths of a percent); not known
+    /// (no diff base, no git) fails closed.
+    pub min_changed_coverage: Option<u32>,
     /// Load tests must pass: the run's load test reports must exist, every k6 threshold must
     /// have passed, and every report must be within `load_limits`.
     pub load_must_pass: bool,
@@ -107,6 +110,9 @@ pub struct GateVerdict {
     /// The coverage rule's verdict, where the environment has one.
     #[serde(default)]
     pub coverage: Option<CoverageVerdict>,
+    /// The changed-lines coverage rule's verdict, where the environment has one.
+    #[serde(default)]
+    pub changed_coverage: Option<CoverageVerdict>,
     /// The load test rule's verdict, where the environment has one.
     #[serde(default)]
     pub load: Option<LoadVerdict>,
@@ -277,6 +283,30 @@ pub struct CoverageVerdict {
     /// Who excepted the failing rule, until when and why, when an exception lets it through.
     #[serde(default)]
     pub excepted: Option<String>,
+}
+
+/// Coverage of the added lines at least `min` percent, summed over the reports that judged them.
+pub fn judge_changed_coverage(reports: &[super::CoverageReport], min: f64) -> CoverageVerdict {
+    let mut v = CoverageVerdict { reports: reports.len(), min, ..CoverageVerdict::default() };
+    let judged: Vec<&super::coverage::ChangedCoverage> = reports.iter().filter_map(|r| r.summary.changed.as_ref()).collect();
+    let problem = judged.iter().find_map(|c| c.problem.clone());
+    for c in judged.iter().filter(|c| c.problem.is_none()) {
+        v.lines_valid = v.lines_valid.saturating_add(c.lines);
+        v.lines_covered = v.lines_covered.saturating_add(c.covered);
+    }
+    v.percent = (v.lines_valid > 0).then(|| v.lines_covered as f64 * 100.0 / v.lines_valid as f64);
+    // No measured line changed: nothing the tests could have missed.
+    v.pass = problem.is_none() && !judged.is_empty() && v.percent.is_none_or(|p| p >= min);
+    let base = judged.first().map(|c| c.base.clone()).unwrap_or_default();
+    v.summary = match (problem, v.percent) {
+        (Some(p), _) => format!("changed lines not judged: {p}"),
+        (None, _) if judged.is_empty() => {
+            "changed lines not known: the rule needs a coverage report and `[findings] diff_base` (the revision the change is compared with)".into()
+        }
+        (None, None) => format!("no measured line changed since {base}"),
+        (None, Some(p)) => format!("{p:.1} % of {} changed lines since {base} (at least {min} % wanted)", v.lines_valid),
+    };
+    v
 }
 
 /// Line coverage at least `min` percent, with reports to show it: missing reports fail closed.

@@ -6,7 +6,7 @@
 
 mod acceptances;
 mod bandit;
-mod coverage;
+pub mod coverage;
 pub mod cyclonedx;
 mod dependency_check;
 mod detect;
@@ -30,11 +30,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use acceptances::{Acceptance, Acceptances, EXCEPTABLE_RULES, RULE_PREFIX};
-pub use coverage::CoverageSummary;
+pub use coverage::{ChangedCoverage, CoverageSummary, added_lines};
 pub use detect::{Format, detect};
 pub use gate::{
     Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, SignatureVerdict, TestsVerdict, evaluate,
-    judge_coverage, judge_load, judge_quality, judge_signatures, judge_tests,
+    judge_changed_coverage, judge_coverage, judge_load, judge_quality, judge_signatures, judge_tests,
 };
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
@@ -395,6 +395,11 @@ impl Evidence {
             let mut c = gate::judge_coverage(&self.coverage, f64::from(min) / 100.0);
             rule("coverage", &mut c.pass, &mut c.summary, &mut c.excepted);
             v.coverage = Some(c);
+        }
+        if let Some(min) = policy.min_changed_coverage {
+            let mut c = gate::judge_changed_coverage(&self.coverage, f64::from(min) / 100.0);
+            rule("changed_coverage", &mut c.pass, &mut c.summary, &mut c.excepted);
+            v.changed_coverage = Some(c);
         }
         if policy.load_must_pass {
             let mut l = gate::judge_load(&self.load, &policy.load_limits);

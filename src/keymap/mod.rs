@@ -420,7 +420,7 @@ pub const COMMANDS: &[CommandDef] = &[
         Context::Findings,
         &["E"],
         "except rule",
-        "except the release gate's failing rule (tests, coverage, load, quality, signature) in this environment: reason and expiry required; journaled (:except RULE ENV picks another)",
+        "except the release gate's failing rule (tests, coverage, changed_coverage, load, quality, signature) in this environment: reason and expiry required; journaled (:except RULE ENV picks another)",
         true,
     ),
     def(

@@ -44,6 +44,21 @@ pub(super) async fn read_reports(
     crate::findings::sonar::resolve_all(&mut parsed.reports, crate::findings::sonar::ANALYSIS_WAIT).await;
     // The image the build pushed: its signatures and attestations, as the registry holds them now.
     crate::findings::registry::read_all(&mut parsed.reports, Duration::from_secs(20)).await;
+    if parsed.reports.iter().any(|r| r.coverage.is_some())
+        && let Some(base) = inner.config.findings.diff_base.clone()
+    {
+        let diff = changes_since(cwd, &base).await;
+        for c in parsed.reports.iter_mut().filter_map(|r| r.coverage.as_mut()) {
+            match &diff {
+                Ok(added) => c.judge_changed(added, &base),
+                Err(e) => {
+                    c.changed =
+                        Some(crate::findings::ChangedCoverage { base: base.clone(), problem: Some(e.clone()), ..Default::default() });
+                    c.per_file.clear();
+                }
+            }
+        }
+    }
     let (inner2, rec2, key2) = (inner.clone(), rec.clone(), key.to_string());
     let saved = tokio::task::spawn_blocking(move || {
         let result = inner2.store.save_findings(&rec2, &key2, &parsed).map_err(|e| e.to_string());
@@ -101,4 +116,27 @@ fn stale_report(path: &std::path::Path, stage_started: Timestamp) -> Option<Stri
             stage_started.strftime("%H:%M:%S UTC")
         )
     })
+}
+
+/// The lines the workspace adds since `base` (committed or not), from git.
+async fn changes_since(cwd: &std::path::Path, base: &str) -> Result<std::collections::BTreeMap<String, Vec<u64>>, String> {
+    if base.starts_with('-') {
+        return Err(format!("`{base}` is not a revision"));
+    }
+    let run = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(cwd)
+        .args(["diff", "--unified=0", "--no-color", "--no-ext-diff", "--no-renames", base, "--"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .map_err(|_| "git diff took over 60 s".to_string())?
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        let said = crate::logstore::sanitize::excerpt(String::from_utf8_lossy(&out.stderr).trim(), 200);
+        return Err(format!("git diff {base} failed: {said}"));
+    }
+    Ok(crate::findings::added_lines(&String::from_utf8_lossy(&out.stdout)))
 }
