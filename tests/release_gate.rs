@@ -313,10 +313,21 @@ async fn a_real_k6_run_whose_threshold_is_crossed_refuses_the_approval_naming_it
         (Some(false), Some(2), Some(1)),
         "{rows:#}"
     );
+    let rules: Vec<(&str, bool)> = rows[0]["release_gate"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule"].as_str().unwrap(), r["pass"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(rules, [("findings", true), ("load", false)]);
     // The findings screen shows the run and what it crossed.
     c.press("<esc>3");
     let screen = c.screen();
     assert!(screen.contains("load k6 out/k6.json: 40 requests") && screen.contains("crossed: http_req_failed rate<0.01"), "{screen}");
+    // The gate's verdict, one line per rule.
+    for want in ["✗ gate prod: FAIL", "✓ findings: pass", "✗ load: 1 of 1 load test(s) short"] {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
 }
 
 #[test]

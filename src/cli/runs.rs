@@ -362,6 +362,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
                     "load": v.load,
                     "quality": v.quality,
                     "signature": v.signature,
+                    "rules": v.rules,
                 })
             });
             rows.push(serde_json::json!({

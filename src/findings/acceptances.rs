@@ -146,7 +146,7 @@ impl Acceptances {
         let mut text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                "# Accepted security risks: the release gate does not count these findings until they expire.\n".to_string()
+                "# Accepted risks and rule exceptions: until they expire, the release gate does not count these findings, and lets these rules through.\n".to_string()
             }
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };

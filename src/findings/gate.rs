@@ -122,6 +122,17 @@ pub struct GateVerdict {
     /// The signature rule's verdict, where the environment has one.
     #[serde(default)]
     pub signature: Option<SignatureVerdict>,
+    /// Each rule the environment has, in order, with its outcome: what a screen lists line by line.
+    #[serde(default)]
+    pub rules: Vec<RuleOutcome>,
+}
+
+/// One rule of the release gate and what it said.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleOutcome {
+    pub rule: String,
+    pub pass: bool,
+    pub summary: String,
 }
 
 /// The signature rule: each image the run built signed by the trusted key (and, where asked, with

@@ -33,8 +33,8 @@ pub use acceptances::{Acceptance, Acceptances, EXCEPTABLE_RULES, RULE_PREFIX};
 pub use coverage::{ChangedCoverage, CoverageSummary, added_lines};
 pub use detect::{Format, detect};
 pub use gate::{
-    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, SignatureVerdict, TestsVerdict, evaluate,
-    judge_changed_coverage, judge_coverage, judge_load, judge_quality, judge_signatures, judge_tests,
+    Blocking, CoverageVerdict, GatePolicy, GateVerdict, LoadLimits, LoadVerdict, QualityVerdict, RuleOutcome, SignatureVerdict,
+    TestsVerdict, evaluate, judge_changed_coverage, judge_coverage, judge_load, judge_quality, judge_signatures, judge_tests,
 };
 pub use group::group;
 pub use junit::{Declared, TestFailure, TestSummary};
@@ -380,11 +380,16 @@ impl Evidence {
     /// against the tests rule, each where the environment has one.
     pub fn judge(&self, policy: &GatePolicy, today: jiff::civil::Date) -> GateVerdict {
         let mut v = evaluate(&self.findings, &self.unreadable, policy, &self.acceptances, today);
+        let mut outcomes = Vec::new();
+        if policy.max_allowed.is_some() || policy.max_dast.is_some() {
+            outcomes.push(gate::RuleOutcome { rule: "findings".into(), pass: v.pass, summary: v.summary.clone() });
+        }
         // Each further rule: whether it passes, and what it says.
         let mut rules: Vec<(bool, String)> = Vec::new();
         let mut rule = |name: &str, pass: &mut bool, summary: &mut String, excepted: &mut Option<String>| {
             self.except(name, &policy.environment, today, pass, summary, excepted);
             rules.push((*pass, format!("{name}: {} {summary}", mark(*pass))));
+            outcomes.push(gate::RuleOutcome { rule: name.to_string(), pass: *pass, summary: summary.clone() });
         };
         if policy.tests_must_pass {
             let mut t = gate::judge_tests(&self.tests);
@@ -416,6 +421,7 @@ impl Evidence {
             rule("signature", &mut s.pass, &mut s.summary, &mut s.excepted);
             v.signature = Some(s);
         }
+        v.rules = outcomes;
         if rules.is_empty() {
             return v;
         }

@@ -60,10 +60,22 @@ pub fn render(frame: &mut Frame, state: &State) {
         }
         let v = ev.judge(&p.security, today);
         let (glyph, role) = if v.pass { ("✓", Role::Success) } else { ("✗", Role::Failure) };
-        top.push(Line::from(vec![
-            Span::styled(format!("{glyph} gate {env}: "), t.status(role)),
-            Span::styled(truncate(&plain(&v.summary), w.saturating_sub(12)), t.fg(Role::Text)),
-        ]));
+        if v.rules.len() <= 1 {
+            top.push(Line::from(vec![
+                Span::styled(format!("{glyph} gate {env}: "), t.status(role)),
+                Span::styled(truncate(&plain(&v.summary), w.saturating_sub(12)), t.fg(Role::Text)),
+            ]));
+            continue;
+        }
+        // One line per rule: a verdict of several kinds does not fit on one.
+        top.push(Line::styled(format!("{glyph} gate {env}: {}", if v.pass { "pass" } else { "FAIL" }), t.status(role)));
+        for r in &v.rules {
+            let (glyph, role) = if r.pass { ("✓", Role::Success) } else { ("✗", Role::Failure) };
+            top.push(Line::from(vec![
+                Span::styled(format!("  {glyph} {}: ", r.rule), t.status(role)),
+                Span::styled(truncate(&plain(&r.summary), w.saturating_sub(r.rule.len() + 6)), t.fg(Role::Text)),
+            ]));
+        }
     }
     let counts = Counts::of(ev.findings.iter().filter(|f| f.suppressed.is_none()));
     let suppressed = ev.findings.iter().filter(|f| f.suppressed.is_some()).count();
@@ -110,7 +122,7 @@ pub fn render(frame: &mut Frame, state: &State) {
             top.push(Line::styled(truncate(&plain(&format!("  ✗ crossed: {}", crossed.join(", "))), w), t.fg(Role::Text)));
         }
     }
-    let top_h = (top.len() as u16).min(inner.height / 3);
+    let top_h = (top.len() as u16).min(inner.height * 2 / 5);
     frame.render_widget(Paragraph::new(top), Rect { height: top_h, ..inner });
 
     let detail_h = 8u16.min(inner.height.saturating_sub(top_h) / 2);
