@@ -363,3 +363,30 @@ fn a_large_report_read_through_a_mapping_gives_the_same_findings() {
     let err = read_report(&path, "big.sarif", 8 << 20).unwrap_err();
     assert!(err.problem.contains("limit"), "{err}");
 }
+
+#[test]
+fn two_writers_accepting_at_once_lose_no_entry() {
+    use flightdeck::findings::{Acceptance, Acceptances};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("risk-acceptances.toml");
+    let entry = |who: &str, n: usize| Acceptance {
+        id: format!("CVE-2024-{n:04}"),
+        package: None,
+        target: None,
+        reason: format!("{who} #{n}"),
+        by: who.into(),
+        expires: jiff::civil::date(2030, 1, 1),
+    };
+    // Two writers (threads standing in for two cockpits), 40 entries each, interleaved.
+    let writers: Vec<_> = ["alice", "bob"]
+        .into_iter()
+        .map(|who| {
+            let path = path.clone();
+            std::thread::spawn(move || (0..40).for_each(|n| Acceptances::append(&path, &entry(who, n)).unwrap()))
+        })
+        .collect();
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    let read = Acceptances::load(&path).unwrap();
+    assert_eq!(read.entries.len(), 80, "every entry kept");
+    assert_eq!(read.entries.iter().filter(|a| a.by == "alice").count(), 40);
+}

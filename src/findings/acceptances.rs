@@ -141,8 +141,19 @@ impl Acceptances {
             .max_by_key(|a| a.expires)
     }
 
-    /// Appends an entry to the file (created if missing), keeping what is there.
+    /// Appends an entry to the file (created if missing), keeping what is there. Two people
+    /// accepting at once (two cockpits, a cockpit and a script) take turns on a lock beside the
+    /// file, so neither entry is lost; the file is replaced whole by a rename, so a kill at any
+    /// moment leaves the old file or the new one, never half of one.
     pub fn append(path: &Path, entry: &Acceptance) -> Result<(), String> {
+        let lock_path = path.with_extension("toml.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
         let mut text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -156,7 +167,8 @@ impl Acceptances {
         }
         text.push('\n');
         text.push_str(&block);
-        let tmp = path.with_extension("toml.tmp");
+        // Unique per process: a writer that died mid-write leaves only its own leftover.
+        let tmp = path.with_extension(format!("toml.{}.tmp", std::process::id()));
         std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
