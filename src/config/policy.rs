@@ -75,30 +75,9 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &s
                 }
                 parsed
             });
-            let tests_must_pass = match raw_sec.and_then(|s| s.tests.as_ref()) {
-                Some(t) if t.get_ref() == "pass" => true,
-                Some(t) => {
-                    rep.error(Some(t.span()), format!("{key}.security.tests"), format!("`{}` is not a tests rule (\"pass\")", t.get_ref()));
-                    false
-                }
-                None => false,
-            };
-            let min_coverage = raw_sec.and_then(|s| s.min_coverage.as_ref()).and_then(|m| {
-                let v = *m.get_ref();
-                if !(0.0..=100.0).contains(&v) {
-                    rep.error(Some(m.span()), format!("{key}.security.min_coverage"), format!("`{v}` is not a percentage (0 to 100)"));
-                    return None;
-                }
-                Some((v * 100.0).round() as u32)
-            });
-            let load_must_pass = match raw_sec.and_then(|s| s.load.as_ref()) {
-                Some(t) if t.get_ref() == "pass" => true,
-                Some(t) => {
-                    rep.error(Some(t.span()), format!("{key}.security.load"), format!("`{}` is not a load rule (\"pass\")", t.get_ref()));
-                    false
-                }
-                None => false,
-            };
+            let tests_must_pass = pass_rule(rep, raw_sec.and_then(|s| s.tests.as_ref()), format!("{key}.security.tests"), "tests rule");
+            let min_coverage = percent(rep, raw_sec.and_then(|s| s.min_coverage.as_ref()), format!("{key}.security.min_coverage"));
+            let load_must_pass = pass_rule(rep, raw_sec.and_then(|s| s.load.as_ref()), format!("{key}.security.load"), "load rule");
             let mut limit = |field: Option<&toml::Spanned<f64>>, name: &str, max: f64| {
                 let m = field?;
                 let v = *m.get_ref();
@@ -125,18 +104,8 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &s
                 }
                 parsed
             });
-            let quality_gate_must_pass = match raw_sec.and_then(|s| s.quality_gate.as_ref()) {
-                Some(t) if t.get_ref() == "pass" => true,
-                Some(t) => {
-                    rep.error(
-                        Some(t.span()),
-                        format!("{key}.security.quality_gate"),
-                        format!("`{}` is not a quality gate rule (\"pass\")", t.get_ref()),
-                    );
-                    false
-                }
-                None => false,
-            };
+            let quality_gate_must_pass =
+                pass_rule(rep, raw_sec.and_then(|s| s.quality_gate.as_ref()), format!("{key}.security.quality_gate"), "quality gate rule");
             // The key is read now: a gate that cannot verify must be known before an approval.
             let signed_by = raw_sec.and_then(|s| s.signed_by.as_ref()).and_then(|k| {
                 let path = base_dir.join(k.get_ref());
@@ -153,18 +122,8 @@ pub(super) fn build_policy(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &s
                     "needs `signed_by`: the attestation must be signed by a trusted key",
                 );
             }
-            let min_changed_coverage = raw_sec.and_then(|s| s.min_changed_coverage.as_ref()).and_then(|m| {
-                let v = *m.get_ref();
-                if !(0.0..=100.0).contains(&v) {
-                    rep.error(
-                        Some(m.span()),
-                        format!("{key}.security.min_changed_coverage"),
-                        format!("`{v}` is not a percentage (0 to 100)"),
-                    );
-                    return None;
-                }
-                Some((v * 100.0).round() as u32)
-            });
+            let min_changed_coverage =
+                percent(rep, raw_sec.and_then(|s| s.min_changed_coverage.as_ref()), format!("{key}.security.min_changed_coverage"));
             crate::findings::GatePolicy {
                 min_changed_coverage,
                 signed_by,
@@ -226,4 +185,27 @@ pub(super) fn build_freeze(f: &schema::RawFreeze) -> Result<Freeze, String> {
         _ => return Err("a freeze needs either `days` (with optional `from`/`to`) or both `start` and `end`".into()),
     };
     Ok(Freeze { reason: f.reason.clone(), tz_name, tz, window })
+}
+
+/// A rule that is either `"pass"` or not set; anything else is reported.
+fn pass_rule(rep: &mut Reporter<'_>, field: Option<&toml::Spanned<String>>, path: String, what: &str) -> bool {
+    match field {
+        Some(t) if t.get_ref() == "pass" => true,
+        Some(t) => {
+            rep.error(Some(t.span()), path, format!("`{}` is not a {what} (\"pass\")", t.get_ref()));
+            false
+        }
+        None => false,
+    }
+}
+
+/// A percentage (0 to 100), kept in hundredths of a percent.
+fn percent(rep: &mut Reporter<'_>, field: Option<&toml::Spanned<f64>>, path: String) -> Option<u32> {
+    let m = field?;
+    let v = *m.get_ref();
+    if !(0.0..=100.0).contains(&v) {
+        rep.error(Some(m.span()), path, format!("`{v}` is not a percentage (0 to 100)"));
+        return None;
+    }
+    Some((v * 100.0).round() as u32)
 }
