@@ -115,7 +115,10 @@ async fn fetch(ev: &ImageEvidence, timeout: Duration) -> Result<(Vec<SignedPaylo
         for l in layers(m)?.into_iter().filter(|l| l.media_type == DSSE) {
             let bytes = blob(l.digest).await?;
             match serde_json::from_slice::<Envelope>(&bytes) {
-                Ok(e) => attestations.push(e),
+                Ok(mut e) => {
+                    e.read_statement();
+                    attestations.push(e);
+                }
                 Err(e) => return Err(format!("an attestation is not a DSSE envelope: {e}")),
             }
         }

@@ -48,6 +48,38 @@ pub struct Envelope {
     pub payload: String,
     #[serde(default)]
     pub signatures: Vec<EnvelopeSignature>,
+    /// What the payload states, read once when the registry is read (an SBOM can be megabytes:
+    /// it is not parsed again at every judgement). The signature still covers `payload`.
+    #[serde(default)]
+    pub statement: Option<Statement>,
+}
+
+/// An in-toto statement, as much of it as the gate needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub predicate_type: String,
+    /// The sha256 digests it is about.
+    pub subjects: Vec<String>,
+    /// A CycloneDX predicate's components, by identity, sorted.
+    pub components: Option<Vec<String>>,
+}
+
+impl Envelope {
+    /// Reads the statement out of the payload (none when it is not one).
+    pub fn read_statement(&mut self) {
+        let Ok(payload) = B64.decode(&self.payload) else { return };
+        let Ok(statement) = serde_json::from_slice::<serde_json::Value>(&payload) else { return };
+        let predicate_type = statement["predicateType"].as_str().unwrap_or_default().to_string();
+        let components = predicate_type
+            .starts_with("https://cyclonedx.org/bom")
+            .then(|| super::cyclonedx::component_ids(&statement["predicate"]).ok())
+            .flatten();
+        let subjects = statement["subject"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|x| x["digest"]["sha256"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        self.statement = Some(Statement { predicate_type, subjects, components });
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -212,14 +244,10 @@ pub fn check_sbom(ev: &ImageEvidence, key: &TrustedKey, pipeline: Option<&[Strin
         let Ok(payload) = B64.decode(&env.payload) else { continue };
         let signed =
             env.signatures.iter().any(|s| B64.decode(&s.sig).is_ok_and(|sig| key.verifies(&pae(&env.payload_type, &payload), &sig)));
-        let Ok(statement) = serde_json::from_slice::<serde_json::Value>(&payload) else { continue };
-        let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
-        let about = statement["subject"].as_array().is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"].as_str() == Some(hex)));
-        seen.push(format!("{} ({})", excerpt(predicate_type, 60), if signed { "signed" } else { "not by the key" }));
-        if !signed || !about || !predicate_type.starts_with("https://cyclonedx.org/bom") {
-            continue;
-        }
-        let Ok(ids) = super::cyclonedx::component_ids(&statement["predicate"]) else { continue };
+        let Some(statement) = &env.statement else { continue };
+        let about = statement.subjects.iter().any(|s| s == hex);
+        seen.push(format!("{} ({})", excerpt(&statement.predicate_type, 60), if signed { "signed" } else { "not by the key" }));
+        let Some(ids) = statement.components.as_ref().filter(|_| signed && about) else { continue };
         check.attested = true;
         check.components = ids.len();
         if let Some(p) = pipeline {
