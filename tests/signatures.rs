@@ -7,6 +7,7 @@ mod support;
 
 use std::path::Path;
 
+use flightdeck::findings::registry_auth::Keychain;
 use flightdeck::findings::signature::{ImageEvidence, Signed, TrustedKey};
 use flightdeck::findings::{judge_signatures, parse_report, registry};
 use support::registry::{Registry, TestKey, simple_signing};
@@ -22,7 +23,7 @@ async fn evidence(registry: &Registry, repo: &str, digest: &str) -> ImageEvidenc
     let report = parse_report(metadata.to_string().as_bytes(), "out/metadata.json").unwrap_or_else(|e| panic!("{e}"));
     let mut image = report.image.expect("an image");
     assert_eq!(image.image, format!("{}/{repo}", registry.host()));
-    registry::read(&mut image, std::time::Duration::from_secs(10)).await;
+    registry::read(&mut image, &Keychain::default(), std::time::Duration::from_secs(10)).await;
     image
 }
 
@@ -103,7 +104,7 @@ async fn each_signature_verdict_from_a_real_registry() {
     drop(registry);
     let down = ImageEvidence { image: ev.image.clone(), digest: good.clone(), ..ImageEvidence::default() };
     let mut down = down;
-    registry::read(&mut down, std::time::Duration::from_secs(5)).await;
+    registry::read(&mut down, &Keychain::default(), std::time::Duration::from_secs(5)).await;
     let v = judge_signatures(&[down], &trusted, false, None);
     assert!(!v.pass && matches!(v.images[0].signed, Signed::Unreachable(_)), "{}", v.summary);
     assert!(v.summary.contains("registry unreachable"), "{}", v.summary);

@@ -17,6 +17,7 @@ mod junit;
 mod load;
 mod read;
 pub mod registry;
+pub mod registry_auth;
 mod sarif;
 pub mod severity;
 pub mod signature;

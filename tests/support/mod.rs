@@ -21,6 +21,7 @@ pub mod pty_log;
 pub mod python_tools;
 pub mod receivers;
 pub mod registry;
+pub mod registry_token;
 pub mod shared;
 pub mod supervision;
 

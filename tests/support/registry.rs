@@ -4,6 +4,7 @@
 //! attestations (`.att`, DSSE envelopes), signed with keys made here.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -14,10 +15,30 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
 use sha2::Digest;
 
+use super::registry_token::{ISSUER, SERVICE, TokenSigner};
+
 pub struct Registry {
     pub port: u16,
     child: Child,
     _dir: tempfile::TempDir,
+    /// How the test itself is let in to push, when the registry wants credentials.
+    pusher: Pusher,
+}
+
+/// Who may read the registry.
+pub enum Access<'a> {
+    /// Anyone, as the registry's default.
+    Anonymous,
+    /// Tokens from `realm`, signed by `signer` (the `auth.token` mode).
+    Token { realm: String, signer: Arc<TokenSigner> },
+    /// `user`:`password` sent as Basic (the `auth.htpasswd` mode, as ECR answers).
+    Htpasswd { user: &'a str, password: &'a str },
+}
+
+enum Pusher {
+    Nobody,
+    Token(Arc<TokenSigner>),
+    Basic(String),
 }
 
 impl Drop for Registry {
@@ -29,22 +50,44 @@ impl Drop for Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with(Access::Anonymous)
+    }
+
+    pub fn start_with(access: Access) -> Registry {
         let binary = flightdeck::util::which("docker-registry").unwrap_or_else(|| {
             panic!("`docker-registry` is not installed; install it with: apt-get install -y --no-install-recommends docker-registry")
         });
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = dir.path().join("config.yml");
+        let (auth, pusher) = match access {
+            Access::Anonymous => (String::new(), Pusher::Nobody),
+            Access::Token { realm, signer } => {
+                let bundle = dir.path().join("token-issuer.pem");
+                std::fs::write(&bundle, &signer.cert_pem).unwrap();
+                let auth = format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+                    bundle.display()
+                );
+                (auth, Pusher::Token(signer))
+            }
+            Access::Htpasswd { user, password } => {
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, format!("{user}:{}\n", bcrypt(password))).unwrap();
+                let auth = format!("auth:\n  htpasswd:\n    realm: flightdeck-test\n    path: {}\n", file.display());
+                (auth, Pusher::Basic(format!("Basic {}", B64.encode(format!("{user}:{password}")))))
+            }
+        };
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
                 dir.path().join("data").display()
             ),
         )
         .unwrap();
         let child = Command::new(binary).arg("serve").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let registry = Registry { port, child, _dir: dir };
+        let registry = Registry { port, child, _dir: dir, pusher };
         let deadline = Instant::now() + Duration::from_secs(20);
         let listening = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
         while !(listening() && super::python_tools::get(port, "/v2/").starts_with('{')) {
@@ -62,16 +105,32 @@ impl Registry {
         format!("http://127.0.0.1:{}/v2/{path}", self.port)
     }
 
+    /// The `Authorization` the test pushes to `repo` with, if the registry wants one.
+    fn push_authorization(&self, repo: &str) -> Option<String> {
+        match &self.pusher {
+            Pusher::Nobody => None,
+            Pusher::Token(signer) => Some(format!("Bearer {}", signer.mint("pusher", repo, &["pull", "push"]))),
+            Pusher::Basic(header) => Some(header.clone()),
+        }
+    }
+
+    fn authorized(&self, req: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
+        match self.push_authorization(repo) {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        }
+    }
+
     /// Uploads a blob (monolithically); returns its digest.
     pub async fn blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
         let http = reqwest::Client::new();
-        let start = http.post(self.url(&format!("{repo}/blobs/uploads/"))).send().await.unwrap();
+        let start = self.authorized(http.post(self.url(&format!("{repo}/blobs/uploads/"))), repo).send().await.unwrap();
         assert_eq!(start.status().as_u16(), 202, "upload refused");
         let location = start.headers()["location"].to_str().unwrap().to_string();
         let location = if location.starts_with("http") { location } else { format!("http://127.0.0.1:{}{location}", self.port) };
         let sep = if location.contains('?') { '&' } else { '?' };
-        let put = http.put(format!("{location}{sep}digest={digest}")).body(bytes.to_vec()).send().await.unwrap();
+        let put = self.authorized(http.put(format!("{location}{sep}digest={digest}")), repo).body(bytes.to_vec()).send().await.unwrap();
         assert_eq!(put.status().as_u16(), 201, "blob not stored: {}", put.text().await.unwrap_or_default());
         digest
     }
@@ -79,8 +138,8 @@ impl Registry {
     /// Stores an OCI manifest under `reference` (a tag or its digest); returns its digest.
     pub async fn manifest(&self, repo: &str, reference: &str, manifest: &serde_json::Value) -> String {
         let bytes = serde_json::to_vec(manifest).unwrap();
-        let resp = reqwest::Client::new()
-            .put(self.url(&format!("{repo}/manifests/{reference}")))
+        let resp = self
+            .authorized(reqwest::Client::new().put(self.url(&format!("{repo}/manifests/{reference}"))), repo)
             .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
             .body(bytes.clone())
             .send()
@@ -180,4 +239,16 @@ impl TestKey {
         let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
         format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
     }
+}
+
+/// A bcrypt hash as htpasswd writes it (the registry accepts nothing else), by the system's
+/// crypt(3) through Python, which every Debian has.
+fn bcrypt(password: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password])
+        .output()
+        .expect("python3 is needed to hash a test password: apt-get install -y python3");
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$2"), "crypt(3) made no bcrypt hash: {}", String::from_utf8_lossy(&out.stderr));
+    hash
 }

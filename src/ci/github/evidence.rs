@@ -55,7 +55,12 @@ pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> R
                     tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
                 // The analysis finished with the run: its gate is there to be read, or not at all.
                 crate::findings::sonar::resolve_all(&mut unpacked.0, std::time::Duration::from_secs(30)).await;
-                crate::findings::registry::read_all(&mut unpacked.0, std::time::Duration::from_secs(20)).await;
+                crate::findings::registry::read_all(
+                    &mut unpacked.0,
+                    &crate::findings::registry_auth::Keychain::from_env(),
+                    std::time::Duration::from_secs(20),
+                )
+                .await;
                 for r in unpacked.0 {
                     out.add(r);
                 }

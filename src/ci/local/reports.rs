@@ -43,7 +43,12 @@ pub(super) async fn read_reports(
     // A SonarQube analysis is judged on its server: asked once, when the stage ends, and kept.
     crate::findings::sonar::resolve_all(&mut parsed.reports, crate::findings::sonar::ANALYSIS_WAIT).await;
     // The image the build pushed: its signatures and attestations, as the registry holds them now.
-    crate::findings::registry::read_all(&mut parsed.reports, Duration::from_secs(20)).await;
+    crate::findings::registry::read_all(
+        &mut parsed.reports,
+        &crate::findings::registry_auth::Keychain::from_env(),
+        Duration::from_secs(20),
+    )
+    .await;
     if parsed.reports.iter().any(|r| r.coverage.is_some())
         && let Some(base) = inner.config.findings.diff_base.clone()
     {
