@@ -28,7 +28,7 @@ fn today() -> jiff::civil::Date {
 fn every_report_gives_the_tools_own_counts() {
     let expected: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap()).unwrap();
-    assert!(expected.len() >= 47, "the corpus is all there");
+    assert!(expected.len() >= 64, "the corpus is all there");
     for (name, want) in &expected {
         if let Some(error) = want["error"].as_str() {
             let bytes = std::fs::read(corpus().join(name)).unwrap();
@@ -72,6 +72,10 @@ fn every_report_gives_the_tools_own_counts() {
             if let Some(p95) = want_load["p95"].as_f64() {
                 assert_eq!(l.p95_ms, Some(p95), "{name}: p95");
             }
+        }
+        if let Some(packages) = want.get("packages") {
+            let s = report.sbom.as_ref().unwrap_or_else(|| panic!("{name}: read as an SBOM"));
+            assert_eq!(&serde_json::json!(s.component_ids), packages, "{name}: the packages it lists");
         }
         let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
         for f in &report.findings {
@@ -380,4 +384,22 @@ fn dependency_check_findings_carry_the_package_and_an_incomplete_scan_fails_clos
     let name = "dependency-check-reportWithExceptions.json";
     let e = parse_report(&std::fs::read(corpus().join(name)).unwrap(), name).unwrap_err();
     assert!(e.problem.contains("first: Failed to request component-reports (java.net.SocketTimeoutException: connect timed out)"), "{e}");
+}
+
+#[test]
+fn one_scan_written_as_spdx_and_as_cyclonedx_lists_the_same_packages() {
+    for (spdx, cdx) in [
+        ("syft-image.spdx.json", "syft-image.cdx.json"),
+        ("syft-dir.spdx.json", "syft-dir.cdx.json"),
+        ("trivy-conda.spdx.json", "trivy-conda.cdx.json"),
+    ] {
+        let (a, b) = (parse(spdx), parse(cdx));
+        let (a, b) = (a.sbom.unwrap(), b.sbom.unwrap());
+        assert!(!a.component_ids.is_empty(), "{spdx}");
+        assert_eq!(a.component_ids, b.component_ids, "{spdx} vs {cdx}");
+    }
+    // The scanned image is the subject, not a package; packages without a purl go by name@version.
+    let s = parse("syft-image.spdx.json").sbom.unwrap();
+    assert!(s.subject.starts_with("user-image-input@sha256:"), "{}", s.subject);
+    assert_eq!(parse("vendor-alpine.spdx.json").sbom.unwrap().subject, "alpine@3.10");
 }

@@ -171,6 +171,11 @@ fn zap_json_survives_mutation() {
 }
 
 #[test]
+fn spdx_json_survives_mutation() {
+    fuzz("syft-image.spdx.json", 0x5eed_000d, JSON);
+}
+
+#[test]
 fn dependency_check_json_survives_mutation() {
     fuzz("dependency-check-reportWithCvssV4.json", 0x5eed_0006, JSON);
 }

@@ -62,6 +62,17 @@ async fn each_signature_verdict_from_a_real_registry() {
         v.summary
     );
 
+    // An SPDX attestation (syft's or Trivy's `spdx-json`) is compared with a CycloneDX pipeline SBOM
+    // of the same scan package by package.
+    let conda = registry.push_image("shop/conda", "1.0.0", b"layer of conda").await;
+    registry.sign("shop/conda", &conda, &release, &conda).await;
+    registry.attest_sbom("shop/conda", &conda, &release, &corpus("trivy-conda.spdx.json")).await;
+    let ev = evidence(&registry, "shop/conda", &conda).await;
+    let v = judge_signatures(std::slice::from_ref(&ev), &trusted, true, Some(&sbom_ids("trivy-conda.cdx.json")));
+    assert!(v.pass && v.summary.contains("as the pipeline's SBOM"), "{}", v.summary);
+    let v = judge_signatures(std::slice::from_ref(&ev), &trusted, true, Some(&sbom_ids("syft-image.cdx.json")));
+    assert!(!v.pass && v.summary.contains("pkg:conda/openssl@1.1.1q"), "{}", v.summary);
+
     // Tampered: the payload names another digest than the one its signature covers.
     let tampered = registry.push_image("shop/api", "2.0.0", b"layer of api").await;
     let payload = simple_signing(&format!("{}/shop/api", registry.host()), &tampered);

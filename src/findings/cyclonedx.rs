@@ -113,7 +113,7 @@ struct License {
 }
 
 /// Licences whose obligations a release manager wants to know about.
-fn of_note(licence: &str) -> bool {
+pub(super) fn of_note(licence: &str) -> bool {
     let l = licence.to_ascii_uppercase();
     ["GPL", "AGPL", "LGPL", "MPL", "EPL", "CDDL", "SSPL", "EUPL", "OSL", "CC-BY-SA"].iter().any(|p| l.contains(p))
 }
@@ -129,7 +129,7 @@ pub fn parse(bytes: &[u8], shown_as: &str) -> Result<ParsedReport, String> {
         None => return Err("the SBOM has no specVersion".into()),
     }
     let mut s = SbomSummary { components: bom.components.len(), ..SbomSummary::default() };
-    s.component_ids = bom.components.iter().map(Component::identity).collect();
+    s.component_ids = bom.components.iter().filter_map(Component::identity).collect();
     s.component_ids.sort();
     s.component_ids.dedup();
     let subject = bom.metadata.and_then(|m| m.component);
@@ -242,14 +242,18 @@ fn vulnerabilities(vulns: &[Vulnerability], components: &[Component], subject: O
 
 impl Component {
     /// What a component is, to compare one SBOM with another: its purl, else group/name@version.
-    fn identity(&self) -> String {
-        match &self.purl {
+    /// The operating system is where packages live, not one of them (SPDX writers leave it out).
+    fn identity(&self) -> Option<String> {
+        if self.kind == "operating-system" {
+            return None;
+        }
+        Some(match &self.purl {
             Some(p) => p.clone(),
             None => {
                 let group = self.group.as_ref().map(|g| format!("{g}/")).unwrap_or_default();
                 format!("{group}{}@{}", self.name, self.version.as_deref().unwrap_or("?"))
             }
-        }
+        })
     }
 }
 
@@ -257,7 +261,7 @@ impl Component {
 pub fn component_ids(bom: &serde_json::Value) -> Result<Vec<String>, String> {
     let components: Vec<Component> = serde_json::from_value(bom.get("components").cloned().unwrap_or_default())
         .map_err(|e| format!("the SBOM's components are not CycloneDX: {e}"))?;
-    let mut ids: Vec<String> = components.iter().map(Component::identity).collect();
+    let mut ids: Vec<String> = components.iter().filter_map(Component::identity).collect();
     ids.sort();
     ids.dedup();
     Ok(ids)

@@ -10,6 +10,7 @@ pub enum Format {
     Grype,
     Bandit,
     CycloneDx,
+    Spdx,
     Snyk,
     JUnit,
     Cobertura,
@@ -31,6 +32,7 @@ impl Format {
             Format::Grype => "Grype JSON",
             Format::Bandit => "Bandit JSON",
             Format::CycloneDx => "CycloneDX SBOM",
+            Format::Spdx => "SPDX SBOM",
             Format::Snyk => "Snyk JSON",
             Format::JUnit => "JUnit XML",
             Format::Cobertura => "Cobertura XML",
@@ -95,6 +97,8 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     // Distinctive keys, most specific first.
     if has(bytes, "bomFormat") {
         Some(Format::CycloneDx)
+    } else if has(bytes, "spdxVersion") && has(bytes, "SPDXID") {
+        Some(Format::Spdx)
     } else if has(bytes, "SchemaVersion") && (has(bytes, "Results") || has(bytes, "ArtifactName")) {
         Some(Format::Trivy)
     } else if has(bytes, "runs") && (has(bytes, "tool") || has(bytes, "$schema") || has(bytes, "version")) {

@@ -23,6 +23,7 @@ pub mod severity;
 pub mod signature;
 mod snyk;
 pub mod sonar;
+pub mod spdx;
 mod trivy;
 mod zap;
 
@@ -236,6 +237,7 @@ fn parse_report_releasing(bytes: &[u8], shown_as: &str, done_with: &mut dyn FnMu
         Format::Grype => grype::parse(bytes, shown_as),
         Format::Bandit => bandit::parse(bytes, shown_as),
         Format::CycloneDx => cyclonedx::parse(bytes, shown_as),
+        Format::Spdx => spdx::parse(bytes, shown_as),
         Format::Snyk => snyk::parse(bytes, shown_as),
         Format::JUnit => junit::parse(bytes, shown_as),
         Format::Cobertura => coverage::parse_cobertura(bytes, shown_as),

@@ -60,7 +60,7 @@ pub struct Statement {
     pub predicate_type: String,
     /// The sha256 digests it is about.
     pub subjects: Vec<String>,
-    /// A CycloneDX predicate's components, by identity, sorted.
+    /// A CycloneDX or SPDX predicate's components, by identity, sorted.
     pub components: Option<Vec<String>>,
 }
 
@@ -70,10 +70,14 @@ impl Envelope {
         let Ok(payload) = B64.decode(&self.payload) else { return };
         let Ok(statement) = serde_json::from_slice::<serde_json::Value>(&payload) else { return };
         let predicate_type = statement["predicateType"].as_str().unwrap_or_default().to_string();
-        let components = predicate_type
-            .starts_with("https://cyclonedx.org/bom")
-            .then(|| super::cyclonedx::component_ids(&statement["predicate"]).ok())
-            .flatten();
+        let predicate = &statement["predicate"];
+        let components = if predicate_type.starts_with("https://cyclonedx.org/bom") {
+            super::cyclonedx::component_ids(predicate).ok()
+        } else if predicate_type.starts_with("https://spdx.dev/Document") {
+            super::spdx::component_ids(predicate).ok()
+        } else {
+            None
+        };
         let subjects = statement["subject"]
             .as_array()
             .map(|s| s.iter().filter_map(|x| x["digest"]["sha256"].as_str().map(str::to_string)).collect())

@@ -184,12 +184,14 @@ impl Registry {
         self.manifest(repo, &format!("{}.sig", digest.replacen(':', "-", 1)), &m).await;
     }
 
-    /// Attests `digest` with a CycloneDX SBOM as `cosign attest --type cyclonedx` does: an in-toto
+    /// Attests `digest` with an SBOM as `cosign attest --type cyclonedx` (or `spdxjson`) does: an in-toto
     /// statement in a DSSE envelope, signed over its pre-authentication encoding.
     pub async fn attest_sbom(&self, repo: &str, digest: &str, key: &TestKey, sbom: &serde_json::Value) {
+        // cosign's predicate types for `--type cyclonedx` and `--type spdxjson`.
+        let predicate_type = if sbom.get("spdxVersion").is_some() { "https://spdx.dev/Document" } else { "https://cyclonedx.org/bom" };
         let statement = json!({
             "_type": "https://in-toto.io/Statement/v0.1",
-            "predicateType": "https://cyclonedx.org/bom",
+            "predicateType": predicate_type,
             "subject": [{"name": format!("{}/{repo}", self.host()), "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
             "predicate": sbom,
         });
@@ -197,11 +199,8 @@ impl Registry {
         let pae = flightdeck::findings::signature::pae("application/vnd.in-toto+json", &payload);
         let envelope = json!({"payloadType": "application/vnd.in-toto+json", "payload": B64.encode(&payload),
                               "signatures": [{"keyid": "", "sig": B64.encode(key.sign(&pae))}]});
-        let layer = (
-            "application/vnd.dsse.envelope.v1+json",
-            serde_json::to_vec(&envelope).unwrap(),
-            json!({"predicateType": "https://cyclonedx.org/bom"}),
-        );
+        let layer =
+            ("application/vnd.dsse.envelope.v1+json", serde_json::to_vec(&envelope).unwrap(), json!({"predicateType": predicate_type}));
         let m = self.image_of(repo, &[layer]).await;
         self.manifest(repo, &format!("{}.att", digest.replacen(':', "-", 1)), &m).await;
     }
