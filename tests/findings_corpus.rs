@@ -332,6 +332,24 @@ fn a_failed_test_keeps_its_message_and_where_it_failed() {
     let t = errors.tests.as_ref().unwrap();
     assert_eq!(t.errors, 2);
     assert!(t.failed[0].detail.contains("Test suite failed to run"), "{}", t.failed[0].detail);
+    // Go (go-junit-report): the message is the test's first words, the place its `file:line`; a
+    // package that did not build or panicked is an error, with the compiler's or runtime's words.
+    let go = parse("junit-go-pass-fail-skip.xml");
+    let f = &go.tests.as_ref().unwrap().failed[0];
+    assert_eq!((f.name.as_str(), f.message.as_str(), f.location.as_deref()), ("TestOne", "Error message", Some("fail_test.go:6")));
+    let built = parse("junit-go-build-failed.xml");
+    let f = &built.tests.as_ref().unwrap().failed[0];
+    assert_eq!((f.kind.as_str(), f.message.as_str()), ("error", "Build error"));
+    assert_eq!(f.location.as_deref(), Some("failing1/failing_test.go:15"));
+    let sub = parse("junit-go-subtests.xml");
+    let names: Vec<&str> = sub.tests.as_ref().unwrap().failed.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.contains(&"TestSubtests/Subtest#01"), "{names:?}");
+    // mocha-junit-reporter (Cypress's `junit` reporter): the spec's own frame, the assertion's words.
+    let cy = parse("junit-mocha-cypress.xml");
+    let t = cy.tests.as_ref().unwrap();
+    let f = t.failed.iter().find(|f| f.name == "checkout applies a discount code").unwrap();
+    assert!(f.message.starts_with("expected the discounted total"), "{f:?}");
+    assert_eq!(f.location.as_deref(), Some("cypress/e2e/checkout.cy.js:13"), "{f:?}");
 }
 
 #[test]

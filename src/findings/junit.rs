@@ -255,6 +255,15 @@ fn finish(summary: &mut TestSummary, c: Case, suite: Option<&String>) {
                         frame(&detail, own).or_else(|| frame(&message, own))
                     }
                 };
+                // go-junit-report says only "Failed": the test's own words are the first line of
+                // its output, after `file_test.go:12: `.
+                let message = if message.is_empty() || message == "Failed" {
+                    let first = detail.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+                    let words = first.split_once(": ").filter(|(head, _)| path_line(head).is_some()).map_or(first, |(_, w)| w);
+                    if words.is_empty() { message } else { words.to_string() }
+                } else {
+                    message
+                };
                 // Names come from the report: they reach verdicts, toasts and the command line
                 // as plain text.
                 summary.failed.push(TestFailure {
