@@ -15,6 +15,7 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
     let mut jobs = Vec::new();
     for stage in &pipeline.stages {
         for combo in combinations(&stage.matrix) {
+            let reports = stage.reports.iter().map(|r| fill_matrix(r, &combo)).collect();
             jobs.push(JobRecord {
                 key: job_key(&stage.name, &combo),
                 stage: stage.name.clone(),
@@ -25,7 +26,7 @@ pub fn plan(pipeline: &Pipeline) -> (Vec<StageRecord>, Vec<JobRecord>) {
                 finished_at: None,
                 attempts: 0,
                 error: None,
-                reports: stage.reports.clone(),
+                reports,
                 gate: stage.gate.as_ref().map(|_| GateInfo {
                     environment: stage.environment.clone(),
                     deadline: None,
@@ -70,13 +71,19 @@ pub fn combinations(matrix: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<Stri
 
 /// The command with `${{ matrix.AXIS }}` placeholders filled in.
 pub fn expand_command(stage: &Stage, combo: &BTreeMap<String, String>) -> String {
-    let mut cmd = stage.run.clone().unwrap_or_default();
+    fill_matrix(stage.run.as_deref().unwrap_or_default(), combo)
+}
+
+/// `text` with `${{ matrix.AXIS }}` placeholders filled in: a command, or a report path (each
+/// matrix job writes its own report).
+fn fill_matrix(text: &str, combo: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
     for (axis, value) in combo {
         for pattern in [format!("${{{{ matrix.{axis} }}}}"), format!("${{{{matrix.{axis}}}}}")] {
-            cmd = cmd.replace(&pattern, value);
+            out = out.replace(&pattern, value);
         }
     }
-    cmd
+    out
 }
 
 #[cfg(test)]
@@ -92,5 +99,6 @@ mod tests {
         assert_eq!(c.len(), 6);
         assert_eq!(job_key("test", &c[0]), "test[18,linux]");
         assert!(combinations(&BTreeMap::new()).len() == 1);
+        assert_eq!(fill_matrix("reports/junit-${{ matrix.node }}-${{matrix.os}}.xml", &c[0]), "reports/junit-18-linux.xml");
     }
 }
