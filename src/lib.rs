@@ -7,6 +7,7 @@
 pub mod app;
 pub mod argo;
 pub mod audit;
+pub mod aws;
 pub mod ci;
 pub mod cli;
 pub mod cockpit;

@@ -41,6 +41,9 @@ pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEven
         let github = crate::ci::github::GithubProvider::new(settings.clone(), events.clone())?.cached_in(&data_dir.join("cache"));
         providers.push(Arc::new(github));
     }
+    for settings in &config.codepipeline {
+        providers.push(Arc::new(crate::ci::codepipeline::CodePipelineProvider::new(settings.clone(), events.clone())?));
+    }
     Ok(Ci { registry: Registry::new(providers), local })
 }
 

@@ -165,19 +165,7 @@ async fn a_pipeline_reads_a_private_registry_through_a_credential_helper() {
         let (code, out, err) = env.run(&["approvals", "--json"]);
         assert_eq!(code, 0, "{err}");
         let gate = serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["release_gate"].clone();
-        // Everything flightdeck wrote: journal, run records, logs.
-        let mut written = String::new();
-        let mut dirs = vec![env.dir.path().join("data")];
-        while let Some(d) = dirs.pop() {
-            for entry in std::fs::read_dir(&d).unwrap().flatten() {
-                let p = entry.path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    written.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()));
-                }
-            }
-        }
+        let written = env.written();
         assert!(written.contains("approve-prod"), "the data directory holds the run");
         (gate, written)
     })

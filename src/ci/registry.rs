@@ -94,14 +94,22 @@ impl CiProvider for Registry {
             let pages = futures::future::join_all(self.providers.iter().map(|p| p.list_runs(query.clone()))).await;
             let mut runs = Vec::new();
             let mut problems = Vec::new();
+            let mut failed = 0;
             for (p, page) in self.providers.iter().zip(pages) {
                 match page {
-                    Ok(page) => runs.extend(page.runs),
-                    Err(e) => problems.push(format!("{}: {e}", p.name())),
+                    Ok(page) => {
+                        runs.extend(page.runs);
+                        // What a provider could not ask of its own service (one of its pipelines).
+                        problems.extend(page.problems.into_iter().map(|x| format!("{}: {x}", p.name())));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        problems.push(format!("{}: {e}", p.name()));
+                    }
                 }
             }
             // Only when nobody answered is it an error; otherwise the others' runs, and what failed.
-            if problems.len() == self.providers.len() {
+            if failed == self.providers.len() {
                 return Err(CiError::Other(problems.join("; ")));
             }
             let mut runs = merge(runs);

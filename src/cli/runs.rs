@@ -314,7 +314,14 @@ pub async fn evidence_of(config: &Config, ci: &dyn CiProvider, run: &RunRef) -> 
 pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<ExitCode> {
     let (config, identity, read_only) = (who.config, who.identity, who.read_only);
     let (ci, _events) = providers(who, Open::Recover)?;
-    let runs = ci.registry.list_runs(RunQuery::default()).await?.runs;
+    let page = ci.registry.list_runs(RunQuery::default()).await?;
+    // A provider that could not be asked may have gates waiting: said, and the exit code says the
+    // inbox is incomplete (what the others answered is still shown).
+    for p in &page.problems {
+        eprintln!("warning: not asked: {}", crate::logstore::sanitize::plain(p));
+    }
+    let incomplete = if page.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::exit::ERROR) };
+    let runs = page.runs;
     let now = jiff::Timestamp::now();
     let mut policy = config.policy.clone();
     policy.read_only = read_only;
@@ -386,11 +393,15 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(incomplete);
     }
     if rows.is_empty() {
-        println!("nothing is waiting for a decision");
-        return Ok(ExitCode::SUCCESS);
+        if incomplete == ExitCode::SUCCESS {
+            println!("nothing is waiting for a decision");
+        } else {
+            println!("nothing is waiting for a decision among the providers that answered");
+        }
+        return Ok(incomplete);
     }
     println!("{:<6} {:<14} {:<16} {:<8} {:<16} {:>9}  YOU", "RUN", "PIPELINE", "GATE", "ENV", "TRIGGERED BY", "WAITING");
     for r in &rows {
@@ -416,7 +427,7 @@ pub(super) async fn approvals(who: &Caller<'_>, json: bool) -> anyhow::Result<Ex
     if let Some(e) = &acceptances_error {
         eprintln!("warning: the risk acceptances could not be read, so none counts: {e}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(incomplete)
 }
 
 pub(super) async fn findings(who: &Caller<'_>, run: RunRef, json: bool, gate: Option<&str>) -> anyhow::Result<ExitCode> {

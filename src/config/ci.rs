@@ -1,4 +1,4 @@
-//! CI systems besides the local runner, as configured: `[ci.github.NAME]`.
+//! CI systems besides the local runner, as configured: `[ci.github.NAME]`, `[ci.codepipeline.NAME]`.
 
 use super::*;
 
@@ -45,17 +45,8 @@ pub(super) fn build_github(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<Githu
         if !(api_url.starts_with("https://") || api_url.starts_with("http://127.0.0.1") || api_url.starts_with("http://localhost")) {
             rep.error(Some(g.span()), format!("{key}.api_url"), format!("`{api_url}` is not an https URL (the token is sent there)"));
         }
-        let poll = |v: &Option<String>, default: u64, field: &str, rep: &mut Reporter<'_>| match v.as_deref().map(parse_duration) {
-            None => Duration::from_secs(default),
-            Some(Ok(d)) if d >= Duration::from_secs(1) => d,
-            Some(Ok(_)) => {
-                rep.error(Some(g.span()), format!("{key}.{field}"), "at least 1s: GitHub counts every request");
-                Duration::from_secs(default)
-            }
-            Some(Err(e)) => {
-                rep.error(Some(g.span()), format!("{key}.{field}"), e);
-                Duration::from_secs(default)
-            }
+        let poll = |v: &Option<String>, default: u64, field: &str, rep: &mut Reporter<'_>| {
+            poll_interval(rep, g.span(), &format!("{key}.{field}"), v, default)
         };
         out.push(GithubSettings {
             name: name.clone(),
@@ -65,6 +56,81 @@ pub(super) fn build_github(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<Githu
             report_artifacts: r.report_artifacts.clone(),
             active_poll: poll(&r.active_poll, 5, "active_poll", rep),
             idle_poll: poll(&r.idle_poll, 60, "idle_poll", rep),
+        });
+    }
+    out
+}
+
+/// A poll interval: at least a second, as each look is a request the service counts.
+fn poll_interval(rep: &mut Reporter<'_>, span: std::ops::Range<usize>, key: &str, v: &Option<String>, default: u64) -> Duration {
+    match v.as_deref().map(parse_duration) {
+        None => Duration::from_secs(default),
+        Some(Ok(d)) if d >= Duration::from_secs(1) => d,
+        Some(Ok(_)) => {
+            rep.error(Some(span), key.to_string(), "at least 1s: the service counts every request");
+            Duration::from_secs(default)
+        }
+        Some(Err(e)) => {
+            rep.error(Some(span), key.to_string(), e);
+            Duration::from_secs(default)
+        }
+    }
+}
+
+/// One AWS account and region's CodePipeline, and the pipelines flightdeck follows there. NAME is
+/// the prefix of its run references: `aws:release/3f2a…` for `[ci.codepipeline.aws]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodePipelineSettings {
+    pub name: String,
+    /// None: `AWS_REGION`, as the AWS CLI.
+    pub region: Option<String>,
+    pub pipelines: Vec<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Stage (or `stage/action`) → environment: which policy an approval there is held to.
+    pub gate_environments: BTreeMap<String, String>,
+    pub active_poll: Duration,
+    pub idle_poll: Duration,
+}
+
+pub(super) fn build_codepipeline(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<CodePipelineSettings> {
+    let mut out = Vec::new();
+    for (name, c) in &raw.ci.codepipeline {
+        let key = format!("ci.codepipeline.{name}");
+        let r = c.get_ref();
+        let taken = raw.ci.github.contains_key(name);
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || name == crate::domain::LOCAL
+            || taken
+        {
+            rep.error(
+                Some(c.span()),
+                key.clone(),
+                format!("`{name}` cannot name a CI provider (letters, digits, - and _; not `local`, not another provider's name)"),
+            );
+        }
+        if r.pipelines.is_empty() {
+            rep.error(Some(c.span()), format!("{key}.pipelines"), "name the pipelines to show: pipelines = [\"release\"]");
+        }
+        if let Some(e) = &r.endpoint_url
+            && !(e.starts_with("https://") || e.starts_with("http://127.0.0.1") || e.starts_with("http://localhost"))
+        {
+            rep.error(
+                Some(c.span()),
+                format!("{key}.endpoint_url"),
+                format!("`{e}` is not an https URL (requests are signed with your credentials)"),
+            );
+        }
+        out.push(CodePipelineSettings {
+            name: name.clone(),
+            region: r.region.clone(),
+            pipelines: r.pipelines.clone(),
+            profile: r.profile.clone(),
+            endpoint_url: r.endpoint_url.clone(),
+            gate_environments: r.gate_environments.clone(),
+            active_poll: poll_interval(rep, c.span(), &format!("{key}.active_poll"), &r.active_poll, 5),
+            idle_poll: poll_interval(rep, c.span(), &format!("{key}.idle_poll"), &r.idle_poll, 60),
         });
     }
     out

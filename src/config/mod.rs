@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use argocd::{ArgoCdSettings, RawArgoCd};
-pub use ci::{GITHUB_API, GithubSettings};
+pub use ci::{CodePipelineSettings, GITHUB_API, GithubSettings};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
@@ -61,6 +61,8 @@ pub struct Config {
     pub kubernetes: Option<KubernetesSettings>,
     /// GitHub Actions, per `[ci.github.NAME]`.
     pub github: Vec<GithubSettings>,
+    /// AWS CodePipeline, per `[ci.codepipeline.NAME]`.
+    pub codepipeline: Vec<CodePipelineSettings>,
     /// Where notifications go, per `[notify.NAME]`.
     pub notify: Vec<SinkSettings>,
     /// Argo CD Applications, when `[argocd]` is there.
@@ -394,6 +396,7 @@ impl Config {
             );
         }
         let github = ci::build_github(&mut rep, &raw);
+        let codepipeline = ci::build_codepipeline(&mut rep, &raw);
         let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
         let argocd = argocd::build(&mut rep, raw.argocd.as_ref(), &environments, kubernetes.as_ref());
         let sharing = match &raw.supervisor.share_socket {
@@ -432,6 +435,7 @@ impl Config {
             rollouts,
             kubernetes,
             github,
+            codepipeline,
             notify,
             argocd,
         })

@@ -117,6 +117,24 @@ pub struct RawGeneral {
 pub struct RawCi {
     #[serde(default)]
     pub github: BTreeMap<String, Spanned<RawGithub>>,
+    #[serde(default)]
+    pub codepipeline: BTreeMap<String, Spanned<RawCodePipeline>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCodePipeline {
+    pub region: Option<String>,
+    #[serde(default)]
+    pub pipelines: Vec<String>,
+    /// A profile of the shared AWS config and credentials files.
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Stage (or `stage/action`) → flightdeck environment, for the policy of an approval.
+    #[serde(default)]
+    pub gate_environments: BTreeMap<String, String>,
+    pub active_poll: Option<String>,
+    pub idle_poll: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -43,6 +43,24 @@ impl Env {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+    /// Every file flightdeck wrote in its data directory (journal, run records, logs), as text: to
+    /// check what was kept, and that a secret was not.
+    pub fn written(&self) -> String {
+        let mut text = String::new();
+        let mut dirs = vec![self.dir.path().join("data")];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    text.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()));
+                }
+            }
+        }
+        text
+    }
+
     pub fn runs_json(&self) -> serde_json::Value {
         let (code, out, err) = self.run(&["runs", "--json"]);
         assert_eq!(code, 0, "{err}");

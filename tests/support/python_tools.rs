@@ -13,6 +13,16 @@ pub fn python(module: &str) -> PathBuf {
     python
 }
 
+/// The AWS tests' virtual environment (`tests/contract/aws-requirements.txt`): the real AWS CLI,
+/// moto, and the botocore they pin.
+pub fn aws_venv() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-tools/aws-venv/bin");
+    let ok = venv.join("aws").exists()
+        && Command::new(venv.join("python")).args(["-c", "import botocore, moto"]).status().is_ok_and(|s| s.success());
+    assert!(ok, "the AWS CLI and moto are missing: run `make test-tools` (make test runs it)");
+    venv
+}
+
 pub fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/contract").join(name)
 }
@@ -25,13 +35,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(module: &str, script_name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(python(module))
-            .arg(script(script_name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        Server::start_with(python(module), script_name, args)
+    }
+
+    pub fn start_with(python: PathBuf, script_name: &str, args: &[&str]) -> Server {
+        let mut child =
+            Command::new(python).arg(script(script_name)).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut first = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
         let port = first.trim().parse().unwrap_or_else(|_| panic!("{script_name} did not start: {first:?}"));

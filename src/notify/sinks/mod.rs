@@ -2,7 +2,6 @@
 
 mod email;
 mod pagerduty;
-mod sigv4;
 mod slack;
 mod sns;
 mod webhook;

@@ -46,7 +46,7 @@ fn subject(title: &str) -> String {
 impl Sink for Sns {
     fn send<'a>(&'a self, message: &'a Message, _batch: &'a [Notice]) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let creds = super::sigv4::credentials(&self.http, self.profile.as_deref()).await.map_err(SendError::Permanent)?;
+            let creds = crate::aws::credentials(&self.http, self.profile.as_deref()).await.map_err(SendError::Permanent)?;
             let region = self.region();
             let endpoint = self.endpoint(&region);
             let url = reqwest::Url::parse(&format!("{endpoint}/"))
@@ -75,7 +75,8 @@ impl Sink for Sns {
                 form.finish().into_bytes()
             };
             let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-            let signed = super::sigv4::sign_post(&creds, &region, "sns", &host, content_type, &body, jiff::Timestamp::now());
+            let post = crate::aws::sigv4::Post { region: &region, service: "sns", host: &host, content_type, extra: &[], body: &body };
+            let signed = crate::aws::sigv4::sign_post(&creds, &post, jiff::Timestamp::now());
             let mut request = self.http.post(url).header("content-type", content_type).body(body);
             for (k, v) in signed {
                 request = request.header(k, v);

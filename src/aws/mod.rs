@@ -1,0 +1,9 @@
+//! What every AWS API flightdeck speaks needs: credentials from the standard chain, SigV4, and the
+//! JSON protocol with its errors, retries and endpoints.
+
+pub mod credentials;
+pub mod json_rpc;
+pub mod sigv4;
+pub mod sts;
+
+pub use credentials::{Credentials, credentials};

@@ -1,0 +1,308 @@
+//! AWS CodePipeline as a CI provider, against a double that holds every request and answer to
+//! botocore's service models and checks SigV4 with botocore's signer, and that the real AWS CLI
+//! is pointed at too: an execution through its manual approval (approve, reject, a token that no
+//! longer holds, a second decision refused), a CodeBuild log read live, a failed stage retried,
+//! AccessDenied, throttling with retries, and expired credentials.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::cli_env::Env;
+use support::python_tools::{Server, aws_venv};
+
+struct Aws {
+    double: Server,
+    env: Env,
+}
+
+impl Aws {
+    fn start() -> Aws {
+        let double = Server::start_with(aws_venv().join("python"), "aws_double.py", &[]);
+        let env = Env::new(&format!(
+            "[environments.prod]\nproduction = true\nfour_eyes = false\n\
+             [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\nendpoint_url = \"http://127.0.0.1:{}\"\n\
+             gate_environments = {{ Approval = \"prod\" }}\nactive_poll = \"1s\"\n",
+            double.port
+        ));
+        Aws { double, env }
+    }
+
+    /// flightdeck as `key` (AKIDRELEASE: alice, a release manager; AKIDVIEWER: may not approve).
+    fn run_as(&self, key: &str, args: &[&str]) -> (i32, String, String) {
+        let secret = if key == "AKIDRELEASE" { "release-secret" } else { "viewer-secret" };
+        let out = self
+            .env
+            .cmd(args)
+            .env("USER", "tester")
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_as("AKIDRELEASE", args)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    fn control(&self, what: &str, body: Value) -> Value {
+        use std::io::{Read, Write};
+        let body = body.to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.double.port)).unwrap();
+        write!(s, "POST /_control/{what} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let answer = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("{}");
+        serde_json::from_str(answer).unwrap_or(Value::Null)
+    }
+
+    /// An execution started by a webhook, finished up to its manual approval.
+    fn at_approval(&self) -> String {
+        let id = self.control("start", json!({}))["id"].as_str().unwrap().to_string();
+        for action in ["Source", "Build", "UnitTests", "Scan"] {
+            self.control("finish", json!({"execution": id, "action": action}));
+        }
+        id
+    }
+
+    /// What the double was asked, and any request or answer that broke AWS's models.
+    fn calls(&self) -> Value {
+        let text = support::python_tools::get(self.double.port, "/_control/calls");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn assert_contract_kept(&self) {
+        let calls = self.calls();
+        assert_eq!(calls["problems"], json!([]), "requests or answers broke the service models");
+        assert!(!calls["calls"].as_array().unwrap().is_empty(), "the double was asked something");
+    }
+}
+
+fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
+    run["jobs"].as_array().unwrap().iter().find(|j| j["key"] == key).unwrap_or_else(|| panic!("no job {key} in {run:#}"))
+}
+
+#[test]
+fn an_execution_through_its_manual_approval() {
+    let aws = Aws::start();
+    let id = aws.at_approval();
+    let run = format!("aws:payments/{id}");
+
+    // The run: each stage a stage, each action a job, the approval a gate with its deadline.
+    let runs = aws.json(&["runs", "--json"]);
+    let listed = runs.as_array().unwrap().iter().find(|r| r["id"] == run).unwrap_or_else(|| panic!("{runs:#}"));
+    assert_eq!(listed["trigger"]["git_ref"], "9f1c2ab");
+    let (code, out, err) = aws.run(&["runs", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Fix rounding of refunds"), "the commit message is shown: {out}");
+
+    let inbox = aws.json(&["approvals", "--json"]);
+    let gate = inbox.as_array().unwrap().iter().find(|g| g["run"] == run).unwrap_or_else(|| panic!("{inbox:#}"));
+    assert_eq!(gate["gate"], "ApproveProd", "{gate:#}");
+    assert_eq!(gate["environment"], "prod", "{gate:#}");
+    // 24 hours from when the approval started (the action's timeoutInMinutes).
+    let deadline: jiff::Timestamp = gate["deadline"].as_str().unwrap().parse().unwrap();
+    let left = deadline.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!((23 * 3600..=24 * 3600).contains(&left), "{left} s left: {gate:#}");
+
+    // The approval's message, link and who may decide, as its log.
+    let (code, log, err) = aws.run(&["logs", &run, "ApproveProd"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(log.contains("PCI change: production deploy of payments") && log.contains("https://tickets.example/CHG-1042"), "{log}");
+
+    // Approved through flightdeck's policy: CodePipeline moves on to the deployment.
+    let (code, out, err) =
+        aws.run(&["approve", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "CHG-1042 reviewed", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let after = aws.json(&["runs", "--json"]);
+    let after = after.as_array().unwrap().iter().find(|r| r["id"] == run).unwrap().clone();
+    let approval = job(&after, "ApproveProd");
+    assert_eq!(approval["status"], "success", "{after:#}");
+    assert_eq!(approval["gate"]["decision"]["by"], "alice", "AWS's record of who approved: {after:#}");
+    assert_eq!(job(&after, "DeployProd")["status"], "running", "{after:#}");
+    let (code, out, err) = aws.run(&["logs", &run, "ApproveProd"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("approved by alice"), "the decision and who made it (AWS's record): {out}");
+
+    // The journal keeps who AWS took the approver to be (sts:GetCallerIdentity) beside the account.
+    let journal = aws.env.written();
+    assert!(journal.contains("\"aws_user\":\"arn:aws:sts::123456789012:assumed-role/ReleaseManagers/alice\""), "{journal}");
+
+    // A second decision is refused, saying who decided first.
+    let (code, out, err) = aws.run(&["reject", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "too late", "--yes"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already approved by alice"), "{err}");
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn a_rejected_approval_fails_the_execution_and_a_viewer_is_refused_by_aws() {
+    let aws = Aws::start();
+    let id = aws.at_approval();
+    let run = format!("aws:payments/{id}");
+
+    // IAM does not let the viewer decide: AWS's own words, and nothing changes.
+    let (code, _, err) =
+        aws.run_as("AKIDVIEWER", &["approve", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "r", "--yes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not authorized to perform: codepipeline:PutApprovalResult"), "{err}");
+
+    let (code, out, err) =
+        aws.run(&["reject", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "failed CAB", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rec = aws.json(&["runs", "--json"]);
+    let rec = rec.as_array().unwrap().iter().find(|r| r["id"] == run).unwrap().clone();
+    assert_eq!(rec["status"], "failed", "{rec:#}");
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn a_codebuild_log_is_read_while_the_build_runs_and_a_failed_stage_is_retried() {
+    let aws = Aws::start();
+    let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
+    let run = format!("aws:payments/{id}");
+    aws.control("finish", json!({"execution": id, "action": "Source"}));
+    aws.control("log", json!({"execution": id, "action": "Build", "lines": ["[Container] Running command npm ci", "added 412 packages"]}));
+    let (code, out, err) = aws.run(&["logs", &run, "Build"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Running command npm ci") && out.contains("added 412 packages"), "{out}");
+
+    // Followed: lines written after the follow began arrive, and it ends with the run.
+    let mut follow = aws
+        .env
+        .cmd(&["logs", "--follow", &run, "Build"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDRELEASE")
+        .env("AWS_SECRET_ACCESS_KEY", "release-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    aws.control("log", json!({"execution": id, "action": "Build", "lines": ["Successfully built 3f2a1c"]}));
+    aws.control("finish", json!({"execution": id, "action": "Build"}));
+    aws.control("log", json!({"execution": id, "action": "UnitTests", "lines": ["FAIL test/refunds.test.js"]}));
+    aws.control("finish", json!({"execution": id, "action": "UnitTests", "ok": false, "summary": "2 tests failed"}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = follow.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "logs --follow did not end with the run");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut followed = String::new();
+    std::io::Read::read_to_string(&mut follow.stdout.take().unwrap(), &mut followed).unwrap();
+    assert!(followed.contains("Successfully built 3f2a1c"), "{followed}");
+    assert!(!status.success(), "the run failed, so following it does not exit 0");
+
+    // Retrying runs the failed stage's failed action again, as a new attempt.
+    let (code, out, err) = aws.run(&["retry", &run, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rec = aws.json(&["runs", "--json"]);
+    let rec = rec.as_array().unwrap().iter().find(|r| r["id"] == run).unwrap().clone();
+    assert_eq!(rec["status"], "running", "{rec:#}");
+    aws.control("log", json!({"execution": id, "action": "UnitTests", "lines": ["PASS test/refunds.test.js"]}));
+    aws.control("finish", json!({"execution": id, "action": "UnitTests"}));
+    let (code, out, err) = aws.run(&["logs", &run, "UnitTests"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("PASS test/refunds.test.js") && !out.contains("FAIL"), "the new attempt's log: {out}");
+    let rec = aws.json(&["runs", "--json"]);
+    let rec = rec.as_array().unwrap().iter().find(|r| r["id"] == run).unwrap().clone();
+    let tests = job(&rec, "UnitTests");
+    assert_eq!((tests["status"].as_str(), tests["attempts"].as_u64()), (Some("success"), Some(2)), "{rec:#}");
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn throttling_is_retried_and_expired_credentials_are_said_plainly() {
+    let aws = Aws::start();
+    aws.at_approval();
+    // Three throttled answers: retried with backoff, the listing still arrives.
+    aws.control("throttle", json!({"count": 3}));
+    let runs = aws.json(&["runs", "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs:#}");
+    // Throttled past the retries: said as such.
+    aws.control("throttle", json!({"count": 50}));
+    let (code, _, err) = aws.run(&["approvals", "--json"]);
+    assert_eq!(code, 3, "an inbox that could not ask AWS says so: {err}");
+    assert!(err.contains("kept throttling") && err.contains("ThrottlingException"), "{err}");
+    aws.control("throttle", json!({"count": 0}));
+    // Expired credentials: renewed once from the chain, then said plainly.
+    aws.control("expire", json!({"key": "AKIDRELEASE"}));
+    let (_, out, err) = aws.run(&["approvals", "--json"]);
+    assert!(format!("{out}{err}").contains("credentials have expired"), "{out}{err}");
+    aws.control("renew", json!({"key": "AKIDRELEASE"}));
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn the_real_aws_cli_reads_and_decides_through_the_double() {
+    let aws = Aws::start();
+    let id = aws.at_approval();
+    let cli = |args: &[&str]| -> Value {
+        let out = Command::new(aws_venv().join("aws"))
+            .args(args)
+            .args(["--endpoint-url", &format!("http://127.0.0.1:{}", aws.double.port), "--region", "eu-west-1", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDRELEASE")
+            .env("AWS_SECRET_ACCESS_KEY", "release-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let pipeline = cli(&["codepipeline", "get-pipeline", "--name", "payments"]);
+    assert_eq!(pipeline["pipeline"]["stages"].as_array().unwrap().len(), 6);
+    let listed = cli(&["codepipeline", "list-pipeline-executions", "--pipeline-name", "payments"]);
+    assert_eq!(listed["pipelineExecutionSummaries"][0]["pipelineExecutionId"], id.as_str());
+    let state = cli(&["codepipeline", "get-pipeline-state", "--name", "payments"]);
+    let approval = state["stageStates"].as_array().unwrap().iter().find(|s| s["stageName"] == "Approval").unwrap();
+    let token = approval["actionStates"][0]["latestExecution"]["token"].as_str().unwrap().to_string();
+    let actions =
+        cli(&["codepipeline", "list-action-executions", "--pipeline-name", "payments", "--filter", &format!("pipelineExecutionId={id}")]);
+    assert!(actions["actionExecutionDetails"].as_array().unwrap().len() >= 5);
+    let build = actions["actionExecutionDetails"].as_array().unwrap().iter().find(|a| a["actionName"] == "Build").unwrap()["output"]
+        ["executionResult"]["externalExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let builds = cli(&["codebuild", "batch-get-builds", "--ids", &build]);
+    assert_eq!(builds["builds"][0]["buildStatus"], "SUCCEEDED");
+    let who = cli(&["sts", "get-caller-identity"]);
+    assert!(who["Arn"].as_str().unwrap().ends_with("/alice"));
+    cli(&[
+        "codepipeline",
+        "put-approval-result",
+        "--pipeline-name",
+        "payments",
+        "--stage-name",
+        "Approval",
+        "--action-name",
+        "ApproveProd",
+        "--result",
+        "summary=approved with the CLI,status=Approved",
+        "--token",
+        &token,
+    ]);
+    let rec = aws.json(&["runs", "--json"]);
+    let rec = rec.as_array().unwrap().iter().find(|r| r["id"] == format!("aws:payments/{id}")).unwrap().clone();
+    assert_eq!(rec["status"], "running", "the deployment runs after the CLI's approval: {rec:#}");
+    aws.assert_contract_kept();
+}
