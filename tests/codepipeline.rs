@@ -306,3 +306,22 @@ fn the_real_aws_cli_reads_and_decides_through_the_double() {
     assert_eq!(rec["status"], "running", "the deployment runs after the CLI's approval: {rec:#}");
     aws.assert_contract_kept();
 }
+
+#[test]
+fn a_v2_pipeline_is_started_with_its_variables_and_a_chosen_commit() {
+    let aws = Aws::start();
+    let (code, out, err) = aws.run(&["run", "payments", "--input", "RELEASE_NOTE=hotfix for refunds", "--ref", "1a2b3c4", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let runs = aws.json(&["runs", "--json"]);
+    let started = &runs.as_array().unwrap()[0];
+    assert_eq!(started["trigger"]["git_ref"], "1a2b3c4", "{started:#}");
+    assert_eq!(started["trigger"]["inputs"]["RELEASE_NOTE"], "hotfix for refunds", "{started:#}");
+    // Started by this caller, as AWS records it.
+    assert_eq!(started["trigger"]["actor"], "alice", "{started:#}");
+    // A variable the pipeline does not declare: AWS's refusal, and nothing started.
+    let (code, _, err) = aws.run(&["run", "payments", "--input", "NOPE=1", "--yes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("ValidationException") && err.contains("NOPE"), "{err}");
+    assert_eq!(aws.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
+    aws.assert_contract_kept();
+}

@@ -241,6 +241,10 @@ def op_codepipeline(op, p, who):
         if unknown:
             raise AwsFault(400, "ValidationException", f"variables not declared by the pipeline: {sorted(unknown)}")
         ex = start_execution(who["arn"], "StartPipelineExecution", variables)
+        for r in p.get("sourceRevisions", []):
+            if r["actionName"] != "Source" or r["revisionType"] != "COMMIT_ID":
+                raise AwsFault(400, "ValidationException", f"no source action {r['actionName']} taking {r['revisionType']}")
+            ex["revision"], ex["summary"] = r["revisionValue"], f"commit {r['revisionValue']} (chosen when started)"
         return {"pipelineExecutionId": ex["id"]}
     if op == "StopPipelineExecution":
         ex = execution(p)

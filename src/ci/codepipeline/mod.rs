@@ -411,6 +411,17 @@ impl CiProvider for CodePipelineProvider {
             if !trigger.inputs.is_empty() {
                 input["variables"] = trigger.inputs.iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
             }
+            // A commit to run instead of the source's newest (V2 pipelines): for the first source action.
+            if let Some(commit) = trigger.git_ref.as_deref().filter(|r| !r.is_empty()) {
+                let declaration = self.declaration(&pipeline).await?;
+                let source = declaration.stages.iter().flat_map(|s| &s.actions).find(|a| a.action_type_id.category == "Source");
+                match source {
+                    Some(a) => {
+                        input["sourceRevisions"] = json!([{"actionName": a.name, "revisionType": "COMMIT_ID", "revisionValue": commit}])
+                    }
+                    None => return Err(CiError::Other(format!("{pipeline} has no source action to run commit {commit} from"))),
+                }
+            }
             #[derive(serde::Deserialize)]
             #[serde(rename_all = "camelCase")]
             struct Started {
@@ -418,6 +429,31 @@ impl CiProvider for CodePipelineProvider {
             }
             let started: Started = self.call("StartPipelineExecution", input).await.map_err(|e| in_pipeline(&pipeline, e))?;
             Ok(RunRef::new(&self.inner.settings.name, convert::run_id(&pipeline, &started.pipeline_execution_id)))
+        }
+        .boxed()
+    }
+
+    /// A V2 pipeline's variables, with their defaults, to fill in before it is started.
+    fn trigger_form(&self, pipeline: &str) -> BoxFuture<'_, Result<Option<crate::ci::form::TriggerForm>, CiError>> {
+        let pipeline = pipeline.to_string();
+        async move {
+            if !self.inner.settings.pipelines.contains(&pipeline) {
+                return Ok(None);
+            }
+            let d = self.declaration(&pipeline).await?;
+            let inputs = d
+                .variables
+                .iter()
+                .map(|v| crate::ci::form::WorkflowInput {
+                    name: v.name.clone(),
+                    kind: "string".into(),
+                    required: v.default_value.is_none(),
+                    default: v.default_value.clone(),
+                    options: Vec::new(),
+                    description: v.description.clone().unwrap_or_default(),
+                })
+                .collect();
+            Ok(Some(crate::ci::form::TriggerForm { pipeline, git_ref: String::new(), inputs }))
         }
         .boxed()
     }
