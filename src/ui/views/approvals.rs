@@ -11,7 +11,7 @@ use crate::domain::{JobRecord, RunRecord};
 use crate::policy::{ActionKind, Request, Verdict};
 use crate::theme::Role;
 use crate::ui::widgets::status;
-use crate::ui::widgets::text::{heading, pad};
+use crate::ui::widgets::text::{heading, pad, truncate, width};
 use crate::util::{elapsed, format_duration};
 
 /// Whether the current user may approve this gate, and if not why.
@@ -57,9 +57,11 @@ pub fn render(frame: &mut Frame, state: &State) {
         return;
     }
     let w = inner.width as usize;
+    // As wide as the longest run id (`#2`, `#aws:payments/…`), within reason.
+    let run_w = gates.iter().map(|(r, _)| width(&format!("#{}", r.id))).max().unwrap_or(0).clamp(6, 16);
     let mut lines = vec![heading(
         &format!(
-            "{:<10} {:<6} {:<16} {:<8} {:<14} {:>8} {:>9}  EVIDENCE",
+            "{:<10} {:<run_w$} {:<16} {:<8} {:<14} {:>8} {:>9}  EVIDENCE",
             "PIPELINE", "RUN", "GATE", "ENV", "TRIGGERED BY", "WAITING", "TIMEOUT"
         ),
         w,
@@ -81,13 +83,14 @@ pub fn render(frame: &mut Frame, state: &State) {
                 }
             })
             .unwrap_or_else(|| "none".into());
+        // Cells are cut to their columns: a CI service's long names and ids keep the table aligned.
         let row = format!(
-            "{:<10} #{:<5} {:<16} {:<8} {:<14} {:>8} {:>9}  {}",
-            run.pipeline,
-            run.id,
-            gate.key,
-            env,
-            run.trigger.actor,
+            "{:<10} {:<run_w$} {:<16} {:<8} {:<14} {:>8} {:>9}  {}",
+            truncate(&run.pipeline, 10),
+            tail(&format!("#{}", run.id), run_w),
+            truncate(&gate.key, 16),
+            truncate(&env, 8),
+            truncate(&run.trigger.actor, 14),
             waited,
             timeout,
             evidence(run)
@@ -121,4 +124,13 @@ pub fn render(frame: &mut Frame, state: &State) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// An id cut to `max` columns from its end (`…3733a7c8-a0a0`): ids differ at their end.
+fn tail(id: &str, max: usize) -> String {
+    if width(id) <= max {
+        return id.to_string();
+    }
+    let kept: String = id.chars().rev().take(max.saturating_sub(1)).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("…{kept}")
 }
