@@ -51,6 +51,31 @@ impl Aws {
         )
     }
 
+    /// flightdeck with no keys in the environment, only `envs` (and a home of its own).
+    fn run_federated(&self, home: &std::path::Path, envs: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
+        let mut cmd = self.env.cmd(args);
+        cmd.env("USER", "tester").env("HOME", home).env("AWS_EC2_METADATA_DISABLED", "true");
+        for k in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     fn run(&self, args: &[&str]) -> (i32, String, String) {
         self.run_as("AKIDRELEASE", args)
     }
@@ -323,5 +348,67 @@ fn a_v2_pipeline_is_started_with_its_variables_and_a_chosen_commit() {
     assert_ne!(code, 0);
     assert!(err.contains("ValidationException") && err.contains("NOPE"), "{err}");
     assert_eq!(aws.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn a_web_identity_and_an_sso_login_are_traded_for_a_role_s_credentials() {
+    let aws = Aws::start();
+    let id = aws.at_approval();
+    let run = format!("aws:payments/{id}");
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", aws.double.port);
+    let approve = ["approve", run.as_str(), "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "CHG-1", "--yes"];
+
+    // A CI's OIDC token for the Deployer role (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN).
+    let token = home.path().join("oidc-token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.ci-oidc-token.signature\n").unwrap();
+    let web = [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string()),
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/Deployer".to_string()),
+        ("AWS_ROLE_SESSION_NAME", "release-pipeline".to_string()),
+        ("AWS_ENDPOINT_URL_STS", endpoint.clone()),
+    ];
+    let (code, out, err) = aws.run_federated(home.path(), &web, &["runs", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&run), "{out}");
+    // A token the identity provider did not issue: STS's refusal, said.
+    std::fs::write(&token, "forged").unwrap();
+    // (The local runner still answers, so the list is shown with CodePipeline's problem beside it.)
+    let (_, out, err) = aws.run_federated(home.path(), &web, &["runs", "--json"]);
+    assert!(!out.contains(&run), "{out}");
+    assert!(err.contains("STS refused to let the web identity assume arn:aws:iam::123456789012:role/Deployer"), "{err}");
+
+    // An IAM Identity Center login (`aws sso login` left its token in the cache), by profile.
+    let config = home.path().join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile release]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = ReleaseManager\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let cache = home.path().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // The CLI names the cache file by the SHA-1 of the session's name.
+    let name = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b"corp");
+    let file = cache.join(format!("{}.json", name.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    let cached = |expires: &str| {
+        json!({"accessToken": "sso-access-token-from-aws-sso-login", "expiresAt": expires, "region": "eu-west-1",
+                                         "startUrl": "https://corp.awsapps.com/start"})
+    };
+    std::fs::write(&file, cached("2099-01-01T00:00:00Z").to_string()).unwrap();
+    let sso = [
+        ("AWS_CONFIG_FILE", config.display().to_string()),
+        ("AWS_PROFILE", "release".to_string()),
+        ("AWS_ENDPOINT_URL_SSO", endpoint.clone()),
+    ];
+    let (code, out, err) = aws.run_federated(home.path(), &sso, &approve);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(aws.env.written().contains("assumed-role/AWSReservedSSO_ReleaseManager_1a2b/alice"), "the SSO role session is journaled");
+    // An expired login says how to renew it.
+    std::fs::write(&file, cached("2020-01-01T00:00:00Z").to_string()).unwrap();
+    let (code, _, err) = aws.run_federated(home.path(), &sso, &["approvals", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("aws sso login --profile release"), "{err}");
     aws.assert_contract_kept();
 }

@@ -13,18 +13,27 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The AWS credential chain, in the order the AWS CLI walks it, for the sources a release host
-/// has: the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the
-/// shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials) for the profile;
-/// a container's credentials endpoint (ECS, EKS Pod Identity); the instance metadata service
-/// (IMDSv2, on EC2). Says what it tried when nothing gave credentials.
-pub async fn credentials(http: &reqwest::Client, profile: Option<&str>) -> Result<Credentials, String> {
+/// The AWS credential chain, in the order the AWS CLI walks it: the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); a web identity for a role
+/// (`AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`, or the profile's); the profile's SSO login;
+/// the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials), then the
+/// config file's keys for the profile; a container's credentials endpoint (ECS, EKS Pod Identity);
+/// the instance metadata service (IMDSv2, on EC2). Says what it tried when nothing gave credentials.
+pub async fn credentials(http: &reqwest::Client, profile: Option<&str>, region: &str) -> Result<Credentials, String> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         return Ok(Credentials { access_key_id: id, secret_access_key: secret, session_token: env("AWS_SESSION_TOKEN") });
     }
     let mut tried = vec!["AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set".to_string()];
-    match shared_file(profile) {
+    let name = super::profile::profile_name(profile);
+    let settings = super::profile::config_profile(&name)?;
+    if let Some(source) = super::federated::web_identity_source(settings.as_ref()) {
+        return super::federated::web_identity(http, region, source).await;
+    }
+    if let Some(source) = settings.as_ref().map(super::federated::sso_source).transpose()?.flatten() {
+        return super::federated::sso(http, &name, source).await;
+    }
+    match shared_file(&name, settings.as_ref()) {
         Ok(c) => return Ok(c),
         Err(e) => tried.push(e),
     }
@@ -44,35 +53,24 @@ pub async fn credentials(http: &reqwest::Client, profile: Option<&str>) -> Resul
     Err(format!("no AWS credentials: {}", tried.join("; ")))
 }
 
-fn shared_file(profile: Option<&str>) -> Result<Credentials, String> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let profile = profile.map(str::to_string).or_else(|| env("AWS_PROFILE")).unwrap_or_else(|| "default".into());
-    let file = env("AWS_SHARED_CREDENTIALS_FILE")
-        .map(std::path::PathBuf::from)
-        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join(".aws/credentials")))
-        .ok_or("no home directory to find ~/.aws/credentials in")?;
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{} cannot be read ({e})", file.display()))?;
-    let mut section = String::new();
-    let (mut id, mut secret, mut token) = (None, None, None);
-    for line in text.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.trim().to_string();
-        } else if section == profile
-            && let Some((k, v)) = line.split_once('=')
-        {
-            let v = Some(v.trim().to_string());
-            match k.trim() {
-                "aws_access_key_id" => id = v,
-                "aws_secret_access_key" => secret = v,
-                "aws_session_token" => token = v,
-                _ => {}
-            }
-        }
+/// Keys for the profile in the shared credentials file, else in its config file section.
+fn shared_file(profile: &str, config: Option<&super::profile::Section>) -> Result<Credentials, String> {
+    let keys = |s: &super::profile::Section| match (s.get("aws_access_key_id"), s.get("aws_secret_access_key")) {
+        (Some(id), Some(secret)) => Some(Credentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+            session_token: s.get("aws_session_token").cloned(),
+        }),
+        _ => None,
+    };
+    let file = super::profile::credentials_file().ok_or("no home directory to find ~/.aws/credentials in")?;
+    if let Some(c) = super::profile::read(&file)?.and_then(|all| all.get(profile).and_then(keys)) {
+        return Ok(c);
     }
-    match (id, secret) {
-        (Some(access_key_id), Some(secret_access_key)) => Ok(Credentials { access_key_id, secret_access_key, session_token: token }),
-        _ => Err(format!("no credentials for profile `{profile}` in {}", file.display())),
+    if let Some(c) = config.and_then(keys) {
+        return Ok(c);
     }
+    Err(format!("no credentials for profile `{profile}` in {} or the config file", file.display()))
 }
 
 /// Credentials as the container and metadata endpoints give them.

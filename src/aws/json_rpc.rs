@@ -76,10 +76,13 @@ impl Session {
     /// from the configuration, else `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`.
     pub fn new(region: Option<String>, profile: Option<String>, endpoint_url: Option<String>) -> Result<Session, AwsError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let region = region
-            .or_else(|| env("AWS_REGION"))
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .ok_or_else(|| AwsError::Credentials("no AWS region: set `region` in the configuration, or AWS_REGION".into()))?;
+        let from_profile = || {
+            let name = super::profile::profile_name(profile.as_deref());
+            super::profile::config_profile(&name).ok().flatten().and_then(|p| p.get("region").cloned())
+        };
+        let region = region.or_else(|| env("AWS_REGION")).or_else(|| env("AWS_DEFAULT_REGION")).or_else(from_profile).ok_or_else(|| {
+            AwsError::Credentials("no AWS region: set `region` in the configuration, AWS_REGION, or the profile's region".into())
+        })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
@@ -114,7 +117,7 @@ impl Session {
             let _ = at;
             return Ok(c.clone());
         }
-        let c = super::credentials(&self.http, self.profile.as_deref()).await.map_err(AwsError::Credentials)?;
+        let c = super::credentials(&self.http, self.profile.as_deref(), &self.region).await.map_err(AwsError::Credentials)?;
         *kept = Some((c.clone(), Instant::now()));
         Ok(c)
     }

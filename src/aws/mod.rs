@@ -2,7 +2,9 @@
 //! JSON protocol with its errors, retries and endpoints.
 
 pub mod credentials;
+mod federated;
 pub mod json_rpc;
+pub mod profile;
 pub mod sigv4;
 pub mod sts;
 

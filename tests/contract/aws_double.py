@@ -33,6 +33,13 @@ KEYS = {
     "AKIDRELEASE": {"secret": "release-secret", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ReleaseManagers/alice", "approve": True},
     "AKIDVIEWER": {"secret": "viewer-secret", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Viewers/victor", "approve": False},
 }
+# What the federated sources trade for temporary keys (which then need their session token).
+WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.ci-oidc-token.signature"
+DEPLOYER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Deployer"
+SSO_TOKEN = "sso-access-token-from-aws-sso-login"
+SSO_ACCOUNT, SSO_ROLE = ACCOUNT, "ReleaseManager"
+STS_MODEL = SESSION.get_service_model("sts")
+SSO_MODEL = SESSION.get_service_model("sso")
 LOCK = threading.RLock()
 STATE = {"executions": {}, "order": [], "builds": {}, "throttle": 0, "expired": set(), "calls": [], "problems": []}
 PIPELINE = "payments"
@@ -347,6 +354,8 @@ def check_signature(handler, body, service):
     headers = {name: handler.headers.get(name, "") for name in signed}
     request = AWSRequest(method="POST", url=f"http://{handler.headers['host']}{handler.path}", data=body, headers=headers)
     request.context["timestamp"] = handler.headers["x-amz-date"]
+    if who.get("token") and handler.headers.get("x-amz-security-token") != who["token"]:
+        raise AwsFault(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
     signer = SigV4Auth(Credentials(key_id, who["secret"], handler.headers.get("x-amz-security-token")), service, region)
     expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
     if expected != parts["Signature"]:
@@ -354,6 +363,14 @@ def check_signature(handler, body, service):
     if key_id in STATE["expired"]:
         raise AwsFault(400, "ExpiredTokenException", "The security token included in the request is expired")
     return who
+
+
+def issue(prefix, arn):
+    """Temporary keys for a role session, known to the signature check from now on."""
+    with LOCK:
+        key = f"{prefix}{uuid.uuid4().hex[:12].upper()}"
+        KEYS[key] = {"secret": uuid.uuid4().hex, "token": uuid.uuid4().hex * 2, "arn": arn, "approve": True}
+        return key
 
 
 def validate(shape, value, what):
@@ -381,6 +398,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path.startswith("/federation/credentials"):
+            return self.sso()
         with LOCK:
             if self.path == "/_control/calls":
                 return self.reply(200, json.dumps({"calls": STATE["calls"], "problems": STATE["problems"]}).encode(), "application/json")
@@ -420,8 +439,33 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["problems"].append(str(e))
             return self.reply(500, json.dumps({"__type": "ContractViolation", "message": str(e)}).encode(), "application/x-amz-json-1.1")
 
+    def sso(self):
+        """IAM Identity Center's portal: GetRoleCredentials for the bearer of an `aws sso login` token."""
+        query = dict(parse_qsl(urlparse(self.path).query))
+        params = {"roleName": query.get("role_name"), "accountId": query.get("account_id"),
+                  "accessToken": self.headers.get("x-amz-sso_bearer_token")}
+        operation = SSO_MODEL.operation_model("GetRoleCredentials")
+        try:
+            validate(operation.input_shape, params, "GetRoleCredentials request")
+            if params["accessToken"] != SSO_TOKEN:
+                return self.reply(401, json.dumps({"message": "Session token not found or invalid"}).encode(), "application/json",
+                                  {"x-amzn-errortype": "UnauthorizedException"})
+            if (params["accountId"], params["roleName"]) != (SSO_ACCOUNT, SSO_ROLE):
+                return self.reply(403, json.dumps({"message": "No access"}).encode(), "application/json", {"x-amzn-errortype": "ForbiddenException"})
+            key = issue("ASIASSO", f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_{SSO_ROLE}_1a2b/alice")
+            out = {"roleCredentials": {"accessKeyId": key, "secretAccessKey": KEYS[key]["secret"], "sessionToken": KEYS[key]["token"],
+                                       "expiration": int((now().timestamp() + 3600) * 1000)}}
+            validate(operation.output_shape, out, "GetRoleCredentials answer")
+            return self.reply(200, json.dumps(out).encode(), "application/json")
+        except AssertionError as e:
+            with LOCK:
+                STATE["problems"].append(str(e))
+            return self.reply(500, b"{}", "application/json")
+
     def sts(self, body):
         params = dict(parse_qsl(body.decode()))
+        if params.get("Action") == "AssumeRoleWithWebIdentity":
+            return self.assume_role_with_web_identity(params)
         try:
             who = check_signature(self, body, "sts")
             if params.get("Action") != "GetCallerIdentity" or params.get("Version") != "2011-06-15":
@@ -433,6 +477,27 @@ class Handler(BaseHTTPRequestHandler):
         except AwsFault as f:
             xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>{f.code}</Code><Message>{f.message}</Message></Error></ErrorResponse>"
             self.reply(f.status if f.status != 400 else 403, xml.encode(), "text/xml")
+
+    def assume_role_with_web_identity(self, params):
+        """Unsigned, as STS takes it: the OIDC token is the proof."""
+        operation = STS_MODEL.operation_model("AssumeRoleWithWebIdentity")
+        fields = {k: v for k, v in params.items() if k not in ("Action", "Version")}
+        try:
+            validate(operation.input_shape, fields, "AssumeRoleWithWebIdentity request")
+        except AssertionError as e:
+            with LOCK:
+                STATE["problems"].append(str(e))
+            return self.reply(500, b"", "text/xml")
+        if params.get("Version") != "2011-06-15" or fields["WebIdentityToken"] != WEB_IDENTITY_TOKEN or fields["RoleArn"] != DEPLOYER_ROLE:
+            xml = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Couldn't retrieve verification key from your identity provider</Message></Error></ErrorResponse>"
+            return self.reply(400, xml.encode(), "text/xml")
+        key = issue("ASIAWEBID", f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/{fields['RoleSessionName']}")
+        xml = (f'<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>'
+               f'<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{KEYS[key]["secret"]}</SecretAccessKey>'
+               f'<SessionToken>{KEYS[key]["token"]}</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>'
+               f'<AssumedRoleUser><Arn>{KEYS[key]["arn"]}</Arn><AssumedRoleId>AROADEPLOYER:{fields["RoleSessionName"]}</AssumedRoleId></AssumedRoleUser>'
+               f'</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>')
+        return self.reply(200, xml.encode(), "text/xml")
 
     def control(self, what, args):
         with LOCK:

@@ -46,8 +46,8 @@ fn subject(title: &str) -> String {
 impl Sink for Sns {
     fn send<'a>(&'a self, message: &'a Message, _batch: &'a [Notice]) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let creds = crate::aws::credentials(&self.http, self.profile.as_deref()).await.map_err(SendError::Permanent)?;
             let region = self.region();
+            let creds = crate::aws::credentials(&self.http, self.profile.as_deref(), &region).await.map_err(SendError::Permanent)?;
             let endpoint = self.endpoint(&region);
             let url = reqwest::Url::parse(&format!("{endpoint}/"))
                 .map_err(|e| SendError::Permanent(format!("the SNS endpoint `{endpoint}`: {e}")))?;
