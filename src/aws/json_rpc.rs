@@ -69,6 +69,7 @@ pub struct Session {
     profile: Option<String>,
     endpoint_url: Option<String>,
     credentials: tokio::sync::Mutex<Option<(Credentials, Instant)>>,
+    fixed: Option<Credentials>,
 }
 
 impl Session {
@@ -88,7 +89,7 @@ impl Session {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| AwsError::Credentials(format!("cannot make an HTTP client: {e}")))?;
-        Ok(Session { http, region, profile, endpoint_url, credentials: tokio::sync::Mutex::new(None) })
+        Ok(Session { http, region, profile, endpoint_url, credentials: tokio::sync::Mutex::new(None), fixed: None })
     }
 
     pub fn endpoint(&self, service: &Service) -> String {
@@ -111,7 +112,15 @@ impl Session {
         &self.http
     }
 
+    /// A session that always signs with `credentials` (an embedding that holds its own keys).
+    pub fn with_credentials(self, credentials: Credentials) -> Session {
+        Session { fixed: Some(credentials), ..self }
+    }
+
     pub async fn credentials(&self, fresh: bool) -> Result<Credentials, AwsError> {
+        if let Some(c) = &self.fixed {
+            return Ok(c.clone());
+        }
         let mut kept = self.credentials.lock().await;
         if !fresh && let Some((c, at)) = kept.as_ref().filter(|(_, at)| at.elapsed() < CREDENTIALS_KEPT) {
             let _ = at;

@@ -4,6 +4,7 @@
 pub mod credentials;
 mod federated;
 pub mod json_rpc;
+pub mod logs;
 pub mod profile;
 pub mod sigv4;
 pub mod sts;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::CodePipelineProvider;
 use super::model::*;
-use crate::aws::json_rpc::{AwsError, CODEBUILD, LOGS};
+use crate::aws::json_rpc::CODEBUILD;
 use crate::ci::CiError;
 use crate::domain::JobRecord;
 use crate::logstore::{RawLine, Stream};
@@ -121,19 +121,8 @@ pub async fn tail(p: &CodePipelineProvider, build: &str, token: Option<String>) 
         // Not writing yet (or logging to S3 only).
         return Ok((Vec::new(), token, complete));
     };
-    let mut input = json!({"logGroupName": group, "logStreamName": stream, "startFromHead": true});
-    if let Some(t) = &token {
-        input["nextToken"] = json!(t);
-    }
-    let got = match session.call(&LOGS, "GetLogEvents", &input).await {
-        Ok(v) => v,
-        // The stream appears with the build's first line.
-        Err(AwsError::Service { code, .. }) if code == "ResourceNotFoundException" => return Ok((Vec::new(), token, complete)),
-        Err(e) => return Err(e.into()),
-    };
-    let page: GetLogEventsOutput = serde_json::from_value(got).map_err(|e| CiError::Other(format!("CloudWatch Logs' answer: {e}")))?;
-    let lines = page
-        .events
+    let (events, next) = crate::aws::logs::forward(session, &group, &stream, token).await?;
+    let lines = events
         .into_iter()
         .map(|e| RawLine {
             ts_ms: e.timestamp.unwrap_or_default(),
@@ -141,5 +130,5 @@ pub async fn tail(p: &CodePipelineProvider, build: &str, token: Option<String>) 
             bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
         })
         .collect();
-    Ok((lines, page.next_forward_token.or(token), complete))
+    Ok((lines, next, complete))
 }

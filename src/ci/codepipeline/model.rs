@@ -267,19 +267,3 @@ pub struct BuildLogs {
     pub stream_name: Option<String>,
     pub deep_link: Option<String>,
 }
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GetLogEventsOutput {
-    #[serde(default)]
-    pub events: Vec<LogEvent>,
-    pub next_forward_token: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogEvent {
-    pub timestamp: Option<i64>,
-    #[serde(default)]
-    pub message: String,
-}

@@ -1,0 +1,154 @@
+//! What flightdeck reads from AWS, against moto's server where moto implements the API: a build's
+//! CloudWatch Logs stream followed forward (events written with the real AWS CLI, read to the
+//! end, then only what came after; the end is the token that stops moving), and CodeBuild's
+//! `BatchGetBuilds` as flightdeck's model reads it. moto does not implement CodePipeline's
+//! pipeline state, action executions or approvals, so those are proven against the AWS double.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use flightdeck::aws::Credentials;
+use flightdeck::aws::json_rpc::{CODEBUILD, Session};
+use support::python_tools::aws_venv;
+
+struct Moto {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(aws_venv().join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Moto { port, child };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The real AWS CLI against moto.
+    fn cli(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(aws_venv().join("aws"))
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint(), "--region", "eu-west-1", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDMOTO")
+            .env("AWS_SECRET_ACCESS_KEY", "moto-secret")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn session(&self) -> Session {
+        Session::new(Some("eu-west-1".into()), None, Some(self.endpoint())).unwrap().with_credentials(Credentials {
+            access_key_id: "AKIDMOTO".into(),
+            secret_access_key: "moto-secret".into(),
+            session_token: None,
+        })
+    }
+
+    fn put(&self, group: &str, stream: &str, first: usize, count: usize) {
+        let base = jiff::Timestamp::now().as_millisecond();
+        let events: Vec<serde_json::Value> =
+            (first..first + count).map(|i| serde_json::json!({"timestamp": base + i as i64, "message": format!("line {i}")})).collect();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_vec(&events).unwrap()).unwrap();
+        self.cli(&[
+            "logs",
+            "put-log-events",
+            "--log-group-name",
+            group,
+            "--log-stream-name",
+            stream,
+            "--log-events",
+            &format!("file://{}", file.path().display()),
+        ]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_log_is_followed_forward_on_moto() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let (group, stream) = ("/aws/codebuild/payments-build", "8f0c7d2e");
+    let m = &moto;
+    tokio::task::block_in_place(|| {
+        m.cli(&["logs", "create-log-group", "--log-group-name", group]);
+        m.cli(&["logs", "create-log-stream", "--log-group-name", group, "--log-stream-name", stream]);
+        m.put(group, stream, 0, 25);
+    });
+    let session = moto.session();
+
+    // Everything written so far, in order.
+    let all = flightdeck::aws::logs::all(&session, group, stream, 100).await.unwrap();
+    let messages: Vec<&str> = all.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, (0..25).map(|i| format!("line {i}")).collect::<Vec<_>>());
+
+    // Caught up: no events, and the token does not move.
+    let (first, token) = flightdeck::aws::logs::forward(&session, group, stream, None).await.unwrap();
+    assert_eq!(first.len(), 25);
+    let (none, same) = flightdeck::aws::logs::forward(&session, group, stream, token.clone()).await.unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(same, token, "at the end the forward token stays");
+
+    // Written later: only that arrives.
+    tokio::task::block_in_place(|| m.put(group, stream, 25, 3));
+    let (later, _) = flightdeck::aws::logs::forward(&session, group, stream, token).await.unwrap();
+    let later: Vec<&str> = later.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(later, ["line 25", "line 26", "line 27"]);
+
+    // A stream that does not exist yet (a build that has not written) has no events.
+    let (nothing, t) = flightdeck::aws::logs::forward(&session, group, "not-yet", None).await.unwrap();
+    assert!(nothing.is_empty() && t.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codebuild_s_builds_read_as_flightdeck_s_model_on_moto() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let m = &moto;
+    let build = tokio::task::block_in_place(|| {
+        m.cli(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "payments-build",
+            "--source",
+            "type=S3,location=artifacts-bucket/payments.zip",
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "arn:aws:iam::123456789012:role/codebuild",
+        ]);
+        m.cli(&["codebuild", "start-build", "--project-name", "payments-build"])["build"]["id"].as_str().unwrap().to_string()
+    });
+    let got = moto.session().call(&CODEBUILD, "BatchGetBuilds", &serde_json::json!({"ids": [build]})).await.unwrap();
+    let out: flightdeck::ci::codepipeline::model::BatchGetBuildsOutput = serde_json::from_value(got).unwrap();
+    assert_eq!(out.builds.len(), 1);
+    assert_eq!(out.builds[0].id, build);
+    assert!(out.builds[0].build_status.is_some(), "{:?}", out.builds[0]);
+    assert!(out.builds[0].logs.is_some(), "where its log is: {:?}", out.builds[0]);
+}
