@@ -20,9 +20,14 @@ struct Aws {
 
 impl Aws {
     fn start() -> Aws {
+        Aws::start_with("")
+    }
+
+    /// With `release` as production's `[environments.prod.release]` table.
+    fn start_with(release: &str) -> Aws {
         let double = Server::start_with(aws_venv().join("python"), "aws_double.py", &[]);
         let env = Env::new(&format!(
-            "[environments.prod]\nproduction = true\nfour_eyes = false\n\
+            "[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\n{release}\n\
              [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\nendpoint_url = \"http://127.0.0.1:{}\"\n\
              gate_environments = {{ Approval = \"prod\" }}\nactive_poll = \"1s\"\n",
             double.port
@@ -410,5 +415,53 @@ fn a_web_identity_and_an_sso_login_are_traded_for_a_role_s_credentials() {
     let (code, _, err) = aws.run_federated(home.path(), &sso, &["approvals", "--json"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("aws sso login --profile release"), "{err}");
+    aws.assert_contract_kept();
+}
+
+#[test]
+fn codebuild_report_groups_are_the_evidence_the_release_gate_judges() {
+    let aws = Aws::start_with("tests = \"pass\"\nmin_coverage = 80\n");
+    let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
+    let run = format!("aws:payments/{id}");
+    for action in ["Source", "Build"] {
+        aws.control("finish", json!({"execution": id, "action": action}));
+    }
+    // The unit tests' report group: 3 cases, one failed; and coverage of two files, 70 %.
+    let cases = json!([
+        {"prefix": "refunds", "name": "rounds half up", "status": "SUCCEEDED"},
+        {"prefix": "refunds", "name": "refunds in the card's currency", "status": "FAILED",
+         "message": "AssertionError: expected 10.00 EUR, got 10.01 EUR\n    at refunds.test.js:42"},
+        {"prefix": "ledger", "name": "balances", "status": "SKIPPED"},
+    ]);
+    aws.control("report", json!({"execution": id, "action": "UnitTests", "group": "payments-unit", "type": "TEST", "cases": cases}));
+    let files = json!([{"path": "src/refunds.js", "covered": 60, "missed": 40}, {"path": "src/ledger.js", "covered": 80, "missed": 20}]);
+    aws.control(
+        "report",
+        json!({"execution": id, "action": "UnitTests", "group": "payments-coverage", "type": "CODE_COVERAGE", "files": files}),
+    );
+    for action in ["UnitTests", "Scan"] {
+        aws.control("finish", json!({"execution": id, "action": action}));
+    }
+
+    let inbox = aws.json(&["approvals", "--json"]);
+    let gate = inbox.as_array().unwrap().iter().find(|g| g["run"] == run).unwrap_or_else(|| panic!("{inbox:#}"));
+    let release = &gate["release_gate"];
+    assert_eq!(release["pass"], false, "{release:#}");
+    assert_eq!(release["tests"]["pass"], false, "{release:#}");
+    assert!(
+        release["tests"]["summary"].as_str().unwrap().contains("refunds in the card's currency"),
+        "the failed test is named: {release:#}"
+    );
+    assert_eq!(release["coverage"]["pass"], false, "{release:#}");
+    assert!(release["coverage"]["summary"].as_str().unwrap().contains("70.0 %"), "{release:#}");
+    assert_eq!(gate["you_may_approve"], false, "{gate:#}");
+
+    // The policy refuses the approval, and CodePipeline is not asked to approve.
+    let (code, _, err) = aws.run(&["approve", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "r", "--yes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("tests") || err.contains("release gate"), "{err}");
+    let asked: Vec<String> = aws.calls()["calls"].as_array().unwrap().iter().map(|c| c["op"].as_str().unwrap().to_string()).collect();
+    assert!(!asked.contains(&"PutApprovalResult".to_string()), "{asked:?}");
+    assert!(asked.contains(&"DescribeTestCases".to_string()) && asked.contains(&"DescribeCodeCoverages".to_string()), "{asked:?}");
     aws.assert_contract_kept();
 }

@@ -41,7 +41,7 @@ SSO_ACCOUNT, SSO_ROLE = ACCOUNT, "ReleaseManager"
 STS_MODEL = SESSION.get_service_model("sts")
 SSO_MODEL = SESSION.get_service_model("sso")
 LOCK = threading.RLock()
-STATE = {"executions": {}, "order": [], "builds": {}, "throttle": 0, "expired": set(), "calls": [], "problems": []}
+STATE = {"executions": {}, "order": [], "builds": {}, "reports": {}, "throttle": 0, "expired": set(), "calls": [], "problems": []}
 PIPELINE = "payments"
 STAGES = [
     ("Source", [("Source", {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"},
@@ -308,13 +308,35 @@ def op_codebuild(op, p, who):
             if not b:
                 missing.append(i)
                 continue
-            builds.append({"id": i, "arn": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:build/{i}", "buildStatus": b["status"], "buildComplete": b["complete"],
+            if b.get("reports"):
+                extra = {"reportArns": list(b["reports"])}
+            else:
+                extra = {}
+            builds.append({**extra, "id": i, "arn": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:build/{i}", "buildStatus": b["status"], "buildComplete": b["complete"],
                            "projectName": i.split(":")[0], "currentPhase": "COMPLETED" if b["complete"] else "BUILD",
                            "logs": {"groupName": b["group"], "streamName": b["stream"], "deepLink": f"https://console.aws.amazon.com/cloudwatch/home#logEvent:group={b['group']}"}})
         out = {"builds": builds}
         if missing:
             out["buildsNotFound"] = missing
         return out
+    if op == "BatchGetReports":
+        found = [STATE["reports"][a] for a in p["reportArns"] if a in STATE["reports"]]
+        return {"reports": [r["summary"] for r in found]}
+    if op == "DescribeTestCases":
+        r = STATE["reports"].get(p["reportArn"])
+        if r is None:
+            raise AwsFault(400, "ResourceNotFoundException", "report not found")
+        start = int(p.get("nextToken") or 0)
+        page = r["cases"][start:start + p.get("maxResults", 50)]
+        out = {"testCases": page}
+        if start + len(page) < len(r["cases"]):
+            out["nextToken"] = str(start + len(page))
+        return out
+    if op == "DescribeCodeCoverages":
+        r = STATE["reports"].get(p["reportArn"])
+        if r is None:
+            raise AwsFault(400, "ResourceNotFoundException", "report not found")
+        return {"codeCoverages": r["files"]}
     raise AwsFault(400, "UnknownOperationException", op)
 
 
@@ -514,6 +536,35 @@ class Handler(BaseHTTPRequestHandler):
                 ex = STATE["executions"][args["execution"]]
                 rec = next(a for a in reversed(ex["actions"]) if a["action"] == args["action"] and a["status"] == "InProgress")
                 finish_action(ex, rec, args.get("ok", True), args.get("summary"))
+            elif what == "report":
+                # A report group's report for the action's build: test cases, or coverage of files.
+                ex = STATE["executions"][args["execution"]]
+                rec = next(a for a in reversed(ex["actions"]) if a["action"] == args["action"])
+                arn = f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:report/{args['group']}:{uuid.uuid4()}"
+                summary = {"arn": arn, "type": args["type"], "name": args["group"], "reportGroupArn": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:report-group/{args['group']}",
+                           "executionId": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:build/{rec['external']}", "status": "SUCCEEDED", "created": ts(now())}
+                cases, files = [], []
+                if args["type"] == "TEST":
+                    for c in args["cases"]:
+                        case = {"reportArn": arn, "testRawDataPath": "reports/junit.xml", "prefix": c["prefix"], "name": c["name"], "status": c["status"],
+                                "durationInNanoSeconds": 1000000, "expired": ts(now()) + 30 * 86400, "testSuiteName": c["prefix"]}
+                        if c.get("message"):
+                            case["message"] = c["message"]
+                        cases.append(case)
+                    counts = {}
+                    for c in cases:
+                        counts[c["status"]] = counts.get(c["status"], 0) + 1
+                    summary["testSummary"] = {"total": len(cases), "statusCounts": counts, "durationInNanoSeconds": 1000000 * len(cases)}
+                else:
+                    covered = sum(f["covered"] for f in args["files"])
+                    missed = sum(f["missed"] for f in args["files"])
+                    summary["codeCoverageSummary"] = {"lineCoveragePercentage": round(100.0 * covered / (covered + missed), 2), "linesCovered": covered,
+                                                      "linesMissed": missed, "branchCoveragePercentage": 0.0, "branchesCovered": 0, "branchesMissed": 0}
+                    for f in args["files"]:
+                        files.append({"id": str(uuid.uuid4()), "reportARN": arn, "filePath": f["path"], "linesCovered": f["covered"], "linesMissed": f["missed"],
+                                      "lineCoveragePercentage": round(100.0 * f["covered"] / (f["covered"] + f["missed"]), 2), "expired": ts(now()) + 30 * 86400})
+                STATE["reports"][arn] = {"summary": summary, "cases": cases, "files": files}
+                STATE["builds"][rec["external"]].setdefault("reports", []).append(arn)
             elif what == "throttle":
                 STATE["throttle"] = args["count"]
             elif what == "expire":

@@ -4,6 +4,7 @@
 //! the build runs. Polling is fast only while something is in progress.
 
 mod convert;
+mod evidence;
 mod logs;
 pub mod model;
 mod watch;
@@ -507,9 +508,10 @@ impl CiProvider for CodePipelineProvider {
 
     fn evidence(&self, run: RunRef) -> BoxFuture<'_, Result<crate::ci::RunEvidence, CiError>> {
         async move {
-            self.pipeline_of(&run)?;
-            // Reports from build artifacts (S3) and CodeBuild report groups are not read yet.
-            Ok(crate::ci::RunEvidence::default())
+            let (pipeline, execution) = self.pipeline_of(&run)?;
+            let declaration = self.declaration(pipeline).await?;
+            let actions = self.action_executions(pipeline, execution).await?;
+            evidence::read(self, &evidence::builds_of(&declaration, &actions)).await
         }
         .boxed()
     }
