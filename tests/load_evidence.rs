@@ -140,8 +140,11 @@ fn locust_stats_match_locusts_own_numbers_and_meet_or_miss_the_limits() {
         .arg(dir.path().join("locust.json"))
         .output()
         .unwrap();
-    let own = String::from_utf8(own.stdout).unwrap();
-    let own: Vec<f64> = own.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let (text, said) = (String::from_utf8_lossy(&own.stdout).into_owned(), String::from_utf8_lossy(&own.stderr).into_owned());
+    let own: Vec<f64> = text
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or_else(|_| panic!("Locust's percentile printed {text:?} (stderr: {said})")))
+        .collect();
     assert_eq!(own.len(), 3, "Locust's own numbers: {own:?}");
     assert!(json.requests > 10, "{json:?}");
     assert_eq!((json.requests as f64, json.failed_requests as f64, json.p95_ms), (own[0], own[1], Some(own[2])));

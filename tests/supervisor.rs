@@ -242,7 +242,14 @@ fn orphans(data: &Path) -> Vec<i32> {
                 .find_map(|v| v.strip_prefix(b"FLIGHTDECK_JOB_TOKEN=".as_slice()).map(|t| String::from_utf8_lossy(t).into_owned()));
             match token.and_then(|t| std::fs::metadata(Path::new(&t).join("owner.lock")).ok()) {
                 Some(m) => !held(m.ino()),
-                None => true,
+                // No environment to read: it may have ended since it was listed. A zombie has
+                // ended; only its exit status waits for whoever adopted it (in a container, a
+                // pid 1 that may be slow to reap).
+                None => {
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+                    !matches!(state, Some("Z") | None)
+                }
             }
         })
         .collect()
