@@ -5,6 +5,7 @@
 
 use super::credentials::Credentials;
 use super::profile::Section;
+use super::xml_tag as tag;
 use crate::logstore::sanitize::{excerpt, plain};
 
 fn env(k: &str) -> Option<String> {
@@ -13,10 +14,6 @@ fn env(k: &str) -> Option<String> {
 
 fn endpoint(id: &str, default: String) -> String {
     env(&format!("AWS_ENDPOINT_URL_{id}")).or_else(|| env("AWS_ENDPOINT_URL")).unwrap_or(default).trim_end_matches('/').to_string()
-}
-
-fn tag<'a>(xml: &'a str, t: &str) -> Option<&'a str> {
-    xml.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).map(str::trim)
 }
 
 /// A web identity token file and the role it is traded for.

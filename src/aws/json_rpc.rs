@@ -122,8 +122,7 @@ impl Session {
             return Ok(c.clone());
         }
         let mut kept = self.credentials.lock().await;
-        if !fresh && let Some((c, at)) = kept.as_ref().filter(|(_, at)| at.elapsed() < CREDENTIALS_KEPT) {
-            let _ = at;
+        if !fresh && let Some((c, _)) = kept.as_ref().filter(|(_, at)| at.elapsed() < CREDENTIALS_KEPT) {
             return Ok(c.clone());
         }
         let c = super::credentials(&self.http, self.profile.as_deref(), &self.region).await.map_err(AwsError::Credentials)?;
@@ -139,10 +138,8 @@ impl Session {
             endpoint: endpoint.clone(),
             why: format!("not a URL ({e})"),
         })?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            _ => return Err(AwsError::Unreachable { service: service.title, endpoint, why: "no host".into() }),
+        let Some(host) = super::host_header(&url) else {
+            return Err(AwsError::Unreachable { service: service.title, endpoint, why: "no host".into() });
         };
         let body = serde_json::to_vec(input).unwrap_or_default();
         let target = format!("{}.{operation}", service.target_prefix);

@@ -10,3 +10,17 @@ pub mod sigv4;
 pub mod sts;
 
 pub use credentials::{Credentials, credentials};
+
+/// The `Host` a request to `url` is signed with: `host`, or `host:port` when it names one.
+pub fn host_header(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
+/// The text of the first `<t>…</t>` of an XML answer (STS's and SNS's are flat and small).
+pub fn xml_tag<'a>(xml: &'a str, t: &str) -> Option<&'a str> {
+    xml.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).map(str::trim)
+}

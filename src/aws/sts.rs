@@ -17,11 +17,7 @@ pub async fn caller_arn(session: &Session) -> Result<String, AwsError> {
         .to_string();
     let unreachable = |why: String| AwsError::Unreachable { service: "STS", endpoint: endpoint.clone(), why };
     let url = reqwest::Url::parse(&format!("{endpoint}/")).map_err(|e| unreachable(e.to_string()))?;
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        _ => return Err(unreachable("no host".into())),
-    };
+    let host = super::host_header(&url).ok_or_else(|| unreachable("no host".into()))?;
     let body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
     let content_type = "application/x-www-form-urlencoded; charset=utf-8";
     let creds = session.credentials(false).await?;
@@ -33,7 +29,7 @@ pub async fn caller_arn(session: &Session) -> Result<String, AwsError> {
     let resp = req.body(body).send().await.map_err(|e| unreachable(plain(&e.to_string())))?;
     let status = resp.status().as_u16();
     let text = resp.text().await.map_err(|e| unreachable(e.to_string()))?;
-    let tag = |t: &str| text.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).map(str::trim);
+    let tag = |t: &str| super::xml_tag(&text, t);
     if status != 200 {
         let code = plain(tag("Code").unwrap_or("unknown"));
         let message = excerpt(&plain(tag("Message").unwrap_or_default()), 300);

@@ -51,10 +51,8 @@ impl Sink for Sns {
             let endpoint = self.endpoint(&region);
             let url = reqwest::Url::parse(&format!("{endpoint}/"))
                 .map_err(|e| SendError::Permanent(format!("the SNS endpoint `{endpoint}`: {e}")))?;
-            let host = match (url.host_str(), url.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_string(),
-                _ => return Err(SendError::Permanent(format!("the SNS endpoint `{endpoint}` has no host"))),
+            let Some(host) = crate::aws::host_header(&url) else {
+                return Err(SendError::Permanent(format!("the SNS endpoint `{endpoint}` has no host")));
             };
             let body = {
                 let mut form = form_urlencoded::Serializer::new(String::new());
@@ -96,8 +94,7 @@ impl Sink for Sns {
             if status.is_success() {
                 return Ok(());
             }
-            let tag =
-                |t: &str| text.split(&format!("<{t}>")).nth(1).and_then(|r| r.split(&format!("</{t}>")).next()).unwrap_or("").to_string();
+            let tag = |t: &str| crate::aws::xml_tag(&text, t).unwrap_or("").to_string();
             let (code, said) = (tag("Code"), crate::logstore::sanitize::excerpt(&crate::logstore::sanitize::plain(&tag("Message")), 300));
             let why = format!("SNS answered {status}: {code} {said}");
             if status.is_server_error() || status.as_u16() == 429 || code.contains("Throttl") || code == "RequestExpired" {
