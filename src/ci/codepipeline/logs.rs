@@ -40,18 +40,11 @@ pub async fn read(
     actions: &[ActionExecutionDetail],
 ) -> Result<Vec<RawLine>, CiError> {
     if let Some(build) = build_id(action, actions, &stage.name) {
-        let mut lines = Vec::new();
-        let mut token = None;
-        for _ in 0..PAGES {
-            let (mut page, next, _) = tail(p, &build, token.clone()).await?;
-            let done = page.is_empty() || next == token;
-            lines.append(&mut page);
-            token = next;
-            if done {
-                break;
-            }
-        }
-        return Ok(lines);
+        // The build is asked where its log is once; the stream is then read to its end.
+        let (stream, _) = log_stream(p, &build).await?;
+        let Some((group, stream)) = stream else { return Ok(Vec::new()) };
+        let events = crate::aws::logs::all(&p.inner.session, &group, &stream, PAGES).await?;
+        return Ok(events.into_iter().map(line).collect());
     }
     let c = &action.configuration;
     let mut out = Vec::new();
@@ -108,27 +101,28 @@ pub async fn read(
 /// The build's log lines after `token` (from the start without one), the token to go on from,
 /// and whether the build has finished.
 pub async fn tail(p: &CodePipelineProvider, build: &str, token: Option<String>) -> Result<(Vec<RawLine>, Option<String>, bool), CiError> {
-    let session = &p.inner.session;
-    let got = session.call(&CODEBUILD, "BatchGetBuilds", &json!({"ids": [build]})).await?;
+    let (stream, complete) = log_stream(p, build).await?;
+    // Not writing yet (or logging to S3 only).
+    let Some((group, stream)) = stream else { return Ok((Vec::new(), token, complete)) };
+    let (events, next) = crate::aws::logs::forward(&p.inner.session, &group, &stream, token).await?;
+    Ok((events.into_iter().map(line).collect(), next, complete))
+}
+
+/// Where a build writes its log (group, stream), if it does yet, and whether it has finished.
+async fn log_stream(p: &CodePipelineProvider, build: &str) -> Result<(Option<(String, String)>, bool), CiError> {
+    let got = p.inner.session.call(&CODEBUILD, "BatchGetBuilds", &json!({"ids": [build]})).await?;
     let builds: BatchGetBuildsOutput = serde_json::from_value(got).map_err(|e| CiError::Other(format!("CodeBuild's answer: {e}")))?;
     let Some(b) = builds.builds.into_iter().next() else {
         return Err(CiError::Other(format!("CodeBuild has no build {build}")));
     };
-    let complete = b.build_complete.unwrap_or(false);
-    let (Some(group), Some(stream)) =
-        (b.logs.as_ref().and_then(|l| l.group_name.clone()), b.logs.as_ref().and_then(|l| l.stream_name.clone()))
-    else {
-        // Not writing yet (or logging to S3 only).
-        return Ok((Vec::new(), token, complete));
-    };
-    let (events, next) = crate::aws::logs::forward(session, &group, &stream, token).await?;
-    let lines = events
-        .into_iter()
-        .map(|e| RawLine {
-            ts_ms: e.timestamp.unwrap_or_default(),
-            stream: Stream::Out,
-            bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
-        })
-        .collect();
-    Ok((lines, next, complete))
+    let logs = b.logs.unwrap_or_default();
+    Ok((logs.group_name.zip(logs.stream_name), b.build_complete.unwrap_or(false)))
+}
+
+fn line(e: crate::aws::logs::Event) -> RawLine {
+    RawLine {
+        ts_ms: e.timestamp.unwrap_or_default(),
+        stream: Stream::Out,
+        bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+    }
 }

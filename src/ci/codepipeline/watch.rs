@@ -54,11 +54,11 @@ pub async fn poll(p: CodePipelineProvider, stop: CancellationToken) {
                     }
                 };
                 if let Ok(declaration) = p.declaration(&pipeline).await {
+                    let keys = super::convert::job_keys(&declaration);
                     for stage in &declaration.stages {
                         for action in &stage.actions {
                             let Some(build) = super::logs::build_id(action, &actions, &stage.name) else { continue };
-                            let key = super::convert::job_keys(&declaration).get(&(stage.name.clone(), action.name.clone())).cloned();
-                            let Some(job) = key else { continue };
+                            let Some(job) = keys.get(&(stage.name.clone(), action.name.clone())).cloned() else { continue };
                             let followed =
                                 logs.entry((rec.id.clone(), format!("{job}\u{0}{build}"))).or_insert(Followed { token: None, done: false });
                             if followed.done {
