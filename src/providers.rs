@@ -85,6 +85,15 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
             }
         }
     }
+    if let Some(settings) = &config.ecs {
+        match crate::deploy::ecs::EcsProvider::new(settings.clone()) {
+            Ok(p) => providers.push(Arc::new(p)),
+            Err(e) => {
+                tracing::warn!("ECS is configured but cannot be used: {e}");
+                providers.push(Arc::new(crate::delivery::Unusable::new(crate::deploy::ecs::ECS_PROVIDER, "ECS", e.to_string())));
+            }
+        }
+    }
     crate::delivery::Registry::new(providers)
 }
 

@@ -1,4 +1,4 @@
-//! AWS's JSON protocol (1.1): a signed POST to `/` naming the operation in `X-Amz-Target`, the
+//! AWS's JSON protocol (1.1, and 1.0): a signed POST to `/` naming the operation in `X-Amz-Target`, the
 //! error's code in `__type`. Throttling and server errors are retried with backoff; expired
 //! credentials are looked for again once; AccessDenied keeps AWS's own words.
 
@@ -11,7 +11,7 @@ use super::sigv4::{Post, sign_post};
 use crate::logstore::sanitize::{excerpt, plain};
 
 /// One AWS API spoken in JSON: how it signs, names operations, and is found.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Service {
     /// The SigV4 signing name and endpoint prefix (`codepipeline`).
     pub signing_name: &'static str,
@@ -21,14 +21,35 @@ pub struct Service {
     pub env_id: &'static str,
     /// How people name it in messages.
     pub title: &'static str,
+    /// The protocol's content type: JSON 1.1 for most, 1.0 for CloudWatch.
+    pub content_type: &'static str,
 }
 
-pub const CODEPIPELINE: Service =
-    Service { signing_name: "codepipeline", target_prefix: "CodePipeline_20150709", env_id: "CODEPIPELINE", title: "CodePipeline" };
+const JSON_11: &str = "application/x-amz-json-1.1";
+
+pub const CODEPIPELINE: Service = Service {
+    signing_name: "codepipeline",
+    target_prefix: "CodePipeline_20150709",
+    env_id: "CODEPIPELINE",
+    title: "CodePipeline",
+    content_type: JSON_11,
+};
 pub const CODEBUILD: Service =
-    Service { signing_name: "codebuild", target_prefix: "CodeBuild_20161006", env_id: "CODEBUILD", title: "CodeBuild" };
+    Service { signing_name: "codebuild", target_prefix: "CodeBuild_20161006", env_id: "CODEBUILD", title: "CodeBuild", content_type: JSON_11 };
 pub const LOGS: Service =
-    Service { signing_name: "logs", target_prefix: "Logs_20140328", env_id: "CLOUDWATCH_LOGS", title: "CloudWatch Logs" };
+    Service { signing_name: "logs", target_prefix: "Logs_20140328", env_id: "CLOUDWATCH_LOGS", title: "CloudWatch Logs", content_type: JSON_11 };
+pub const CODEDEPLOY: Service =
+    Service { signing_name: "codedeploy", target_prefix: "CodeDeploy_20141006", env_id: "CODEDEPLOY", title: "CodeDeploy", content_type: JSON_11 };
+pub const ECS: Service =
+    Service { signing_name: "ecs", target_prefix: "AmazonEC2ContainerServiceV20141113", env_id: "ECS", title: "ECS", content_type: JSON_11 };
+/// CloudWatch (alarms) speaks JSON 1.0 besides its older query protocol.
+pub const CLOUDWATCH: Service = Service {
+    signing_name: "monitoring",
+    target_prefix: "GraniteServiceVersion20100801",
+    env_id: "CLOUDWATCH",
+    title: "CloudWatch",
+    content_type: "application/x-amz-json-1.0",
+};
 
 /// Attempts per call when AWS throttles or fails on its side.
 const ATTEMPTS: u32 = 5;
@@ -153,11 +174,11 @@ impl Session {
                 region: &self.region,
                 service: service.signing_name,
                 host: &host,
-                content_type: "application/x-amz-json-1.1",
+                content_type: service.content_type,
                 extra: &extra,
                 body: &body,
             };
-            let mut req = self.http.post(url.clone()).header("content-type", "application/x-amz-json-1.1").header("x-amz-target", &target);
+            let mut req = self.http.post(url.clone()).header("content-type", service.content_type).header("x-amz-target", &target);
             for (k, v) in sign_post(&creds, &post, jiff::Timestamp::now()) {
                 req = req.header(k, v);
             }

@@ -5,6 +5,7 @@ mod argocd;
 mod ci;
 mod delivery;
 mod diagnostics;
+mod ecs;
 mod notify;
 mod pipelines;
 mod policy;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use argocd::{ArgoCdSettings, RawArgoCd};
 pub use ci::{CodePipelineSettings, GITHUB_API, GithubSettings};
+pub use ecs::{EcsSettings, RawEcs};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
@@ -67,6 +69,8 @@ pub struct Config {
     pub notify: Vec<SinkSettings>,
     /// Argo CD Applications, when `[argocd]` is there.
     pub argocd: Option<ArgoCdSettings>,
+    /// ECS blue/green deployments, when `[ecs]` is there.
+    pub ecs: Option<EcsSettings>,
 }
 
 /// A supervisor shared by several accounts: where they connect, and who may.
@@ -399,6 +403,7 @@ impl Config {
         let codepipeline = ci::build_codepipeline(&mut rep, &raw);
         let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
         let argocd = argocd::build(&mut rep, raw.argocd.as_ref(), &environments, kubernetes.as_ref());
+        let ecs = ecs::build(&mut rep, raw.ecs.as_ref(), &environments, &services);
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {
@@ -438,6 +443,7 @@ impl Config {
             codepipeline,
             notify,
             argocd,
+            ecs,
         })
     }
 

@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub kubernetes: Option<Spanned<RawKubernetes>>,
     /// Argo CD Applications.
     pub argocd: Option<Spanned<super::RawArgoCd>>,
+    /// ECS services deployed blue/green (by CodeDeploy or by ECS itself).
+    pub ecs: Option<Spanned<super::RawEcs>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,

@@ -19,6 +19,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlparse
 
+import aws_deploy_double as deploy
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -26,7 +27,7 @@ from botocore.credentials import Credentials
 from botocore.validate import ParamValidator
 
 SESSION = botocore.session.get_session()
-MODELS = {name: SESSION.get_service_model(name) for name in ("codepipeline", "codebuild", "logs")}
+MODELS = {name: SESSION.get_service_model(name) for name in ("codepipeline", "codebuild", "logs", "codedeploy", "ecs", "cloudwatch")}
 BY_PREFIX = {m.metadata["targetPrefix"]: (name, m) for name, m in MODELS.items()}
 ACCOUNT = "123456789012"
 KEYS = {
@@ -354,7 +355,7 @@ def op_logs(op, p, who):
     raise AwsFault(400, "UnknownOperationException", op)
 
 
-HANDLERS = {"codepipeline": op_codepipeline, "codebuild": op_codebuild, "logs": op_logs}
+HANDLERS = {"codepipeline": op_codepipeline, "codebuild": op_codebuild, "logs": op_logs, **deploy.HANDLERS}
 
 # ---- the wire -----------------------------------------------------------------------------------
 
@@ -441,18 +442,22 @@ class Handler(BaseHTTPRequestHandler):
                 raise AwsFault(400, "UnknownOperationException", prefix)
             operation = model.operation_model(op)
             who = check_signature(self, body, model.signing_name)
-            if self.headers.get("content-type") != "application/x-amz-json-1.1":
-                raise AwsFault(400, "SerializationException", "expected application/x-amz-json-1.1")
+            content_type = f"application/x-amz-json-{model.metadata['jsonVersion']}"
+            if self.headers.get("content-type") != content_type:
+                raise AwsFault(400, "SerializationException", f"expected {content_type}")
             params = json.loads(body or b"{}")
             validate(operation.input_shape, params, f"{op} request")
             with LOCK:
-                STATE["calls"].append({"op": op, "who": who["arn"], "protocol": "json-1.1"})
+                STATE["calls"].append({"op": op, "who": who["arn"], "protocol": f"json-{model.metadata['jsonVersion']}", "input": params})
                 if STATE["throttle"] > 0:
                     STATE["throttle"] -= 1
                     raise AwsFault(400, "ThrottlingException", "Rate exceeded")
-                out = HANDLERS[name](op, params, who)
+                try:
+                    out = HANDLERS[name](op, params, who)
+                except deploy.Fault as f:
+                    raise AwsFault(f.status, f.code, f.message)
             validate(operation.output_shape, out, f"{op} answer")
-            return self.reply(200, json.dumps(out).encode(), "application/x-amz-json-1.1")
+            return self.reply(200, json.dumps(out).encode(), content_type)
         except AwsFault as f:
             error = {"__type": f.code, "message": f.message}
             return self.reply(f.status, json.dumps(error).encode(), "application/x-amz-json-1.1")
@@ -523,6 +528,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def control(self, what, args):
         with LOCK:
+            if what.startswith("ecs/"):
+                out = deploy.control(what[len("ecs/"):], args)
+                if out is None:
+                    return self.reply(404, b"{}", "application/json")
+                return self.reply(200, json.dumps(out).encode(), "application/json")
             if what == "start":
                 ex = start_execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/ci/webhook", "Webhook", {})
                 return self.reply(200, json.dumps({"id": ex["id"]}).encode(), "application/json")
