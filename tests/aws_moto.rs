@@ -152,3 +152,131 @@ async fn codebuild_s_builds_read_as_flightdeck_s_model_on_moto() {
     assert!(out.builds[0].build_status.is_some(), "{:?}", out.builds[0]);
     assert!(out.builds[0].logs.is_some(), "where its log is: {:?}", out.builds[0]);
 }
+
+/// ECS and CodeDeploy as moto keeps them: a CODE_DEPLOY service whose task set names the
+/// deployment that made it, that deployment and its group, read by flightdeck's ECS provider, and
+/// a CloudWatch alarm's state. moto has no deployment targets (lifecycle events, traffic) and
+/// keeps no alarms on a group, so the row says the targets were not read; the double proves those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecs_blue_green_service_reads_as_a_release_on_moto() {
+    use flightdeck::delivery::{Health, RolloutProvider};
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let m = &moto;
+    let deployment = tokio::task::block_in_place(|| {
+        m.cli(&["ecs", "create-cluster", "--cluster-name", "payments"]);
+        m.cli(&[
+            "ecs",
+            "register-task-definition",
+            "--family",
+            "payments-api",
+            "--container-definitions",
+            r#"[{"name":"api","image":"registry.example/payments-api:8","memory":512}]"#,
+        ]);
+        m.cli(&[
+            "ecs",
+            "create-service",
+            "--cluster",
+            "payments",
+            "--service-name",
+            "payments-api",
+            "--task-definition",
+            "payments-api",
+            "--desired-count",
+            "2",
+            "--deployment-controller",
+            "type=CODE_DEPLOY",
+        ]);
+        m.cli(&["deploy", "create-application", "--application-name", "payments", "--compute-platform", "ECS"]);
+        m.cli(&[
+            "deploy",
+            "create-deployment-group",
+            "--application-name",
+            "payments",
+            "--deployment-group-name",
+            "payments-api-bg",
+            "--service-role-arn",
+            "arn:aws:iam::123456789012:role/codedeploy",
+            "--deployment-style",
+            "deploymentType=BLUE_GREEN,deploymentOption=WITH_TRAFFIC_CONTROL",
+            "--ecs-services",
+            "serviceName=payments-api,clusterName=payments",
+            "--alarm-configuration",
+            "enabled=true,alarms=[{name=payments-api-5xx}]",
+        ]);
+        let id = m.cli(&[
+            "deploy",
+            "create-deployment",
+            "--application-name",
+            "payments",
+            "--deployment-group-name",
+            "payments-api-bg",
+            "--revision",
+            r#"revisionType=AppSpecContent,appSpecContent={content="{}"}"#,
+        ])["deploymentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        m.cli(&[
+            "ecs",
+            "create-task-set",
+            "--cluster",
+            "payments",
+            "--service",
+            "payments-api",
+            "--task-definition",
+            "payments-api:1",
+            "--external-id",
+            &id,
+        ]);
+        m.cli(&[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            "payments-api-5xx",
+            "--metric-name",
+            "HTTPCode_Target_5XX_Count",
+            "--namespace",
+            "AWS/ApplicationELB",
+            "--statistic",
+            "Sum",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "5",
+            "--comparison-operator",
+            "GreaterThanThreshold",
+        ]);
+        m.cli(&[
+            "cloudwatch",
+            "set-alarm-state",
+            "--alarm-name",
+            "payments-api-5xx",
+            "--state-value",
+            "ALARM",
+            "--state-reason",
+            "Threshold Crossed: 9 errors",
+        ]);
+        id
+    });
+    let settings = support::aws::ecs_settings(moto.endpoint(), &["payments-api"]);
+    let provider = flightdeck::deploy::ecs::EcsProvider::with_session(settings, moto.session());
+    let rows = provider.list().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!((r.reference.to_string().as_str(), r.kind.as_str()), ("ecs:payments/payments-api", "ECS blue/green (CodeDeploy)"));
+    assert_eq!(r.health, Health::Progressing, "{r:?}");
+    assert!(r.offers_verb("abort"), "a deployment under way can be stopped: {r:?}");
+    // moto keeps no alarms on a deployment group (its answer leaves them empty), so the alarm is
+    // read as the provider reads the group's: by name, from CloudWatch.
+    let reader = flightdeck::deploy::ecs::reader::Reader::new(moto.session());
+    let (alarms, unread) = reader.alarms(&["payments-api-5xx".to_string(), "not-an-alarm".to_string()]).await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!((alarms[0].state_value.as_str(), alarms[0].state_reason.as_deref()), ("ALARM", Some("Threshold Crossed: 9 errors")));
+    assert_eq!(unread.as_deref(), Some("CloudWatch does not know not-an-alarm"));
+    let detail = provider.detail(r.reference.clone()).await.unwrap();
+    let about = detail.about.join("\n");
+    assert!(about.contains("CodeDeploy payments/payments-api-bg") && about.contains(&deployment), "{about}");
+    assert!(about.contains("Lifecycle and traffic not read"), "moto has no deployment targets: {about}");
+}

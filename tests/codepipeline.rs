@@ -6,122 +6,27 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::cli_env::Env;
-use support::python_tools::{Server, aws_venv};
+use support::aws::Aws;
 
-struct Aws {
-    double: Server,
-    env: Env,
+/// The double, with production's `[environments.prod.release]` table as `release`.
+fn start_with(release: &str) -> Aws {
+    Aws::start(&format!(
+        "[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\n{release}\n\
+         [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\nendpoint_url = \"{{endpoint}}\"\n\
+         gate_environments = {{ Approval = \"prod\" }}\nactive_poll = \"1s\"\n"
+    ))
 }
 
-impl Aws {
-    fn start() -> Aws {
-        Aws::start_with("")
+/// An execution started by a webhook, finished up to its manual approval.
+fn at_approval(aws: &Aws) -> String {
+    let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
+    for action in ["Source", "Build", "UnitTests", "Scan"] {
+        aws.control("finish", json!({"execution": id, "action": action}));
     }
-
-    /// With `release` as production's `[environments.prod.release]` table.
-    fn start_with(release: &str) -> Aws {
-        let double = Server::start_with(aws_venv().join("python"), "aws_double.py", &[]);
-        let env = Env::new(&format!(
-            "[environments.prod]\nproduction = true\nfour_eyes = false\n[environments.prod.release]\n{release}\n\
-             [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\nendpoint_url = \"http://127.0.0.1:{}\"\n\
-             gate_environments = {{ Approval = \"prod\" }}\nactive_poll = \"1s\"\n",
-            double.port
-        ));
-        Aws { double, env }
-    }
-
-    /// flightdeck as `key` (AKIDRELEASE: alice, a release manager; AKIDVIEWER: may not approve).
-    fn run_as(&self, key: &str, args: &[&str]) -> (i32, String, String) {
-        let secret = if key == "AKIDRELEASE" { "release-secret" } else { "viewer-secret" };
-        let out = self
-            .env
-            .cmd(args)
-            .env("USER", "tester")
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// flightdeck with no keys in the environment, only `envs` (and a home of its own).
-    fn run_federated(&self, home: &std::path::Path, envs: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
-        let mut cmd = self.env.cmd(args);
-        cmd.env("USER", "tester").env("HOME", home).env("AWS_EC2_METADATA_DISABLED", "true");
-        for k in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_PROFILE",
-            "AWS_CONFIG_FILE",
-            "AWS_SHARED_CREDENTIALS_FILE",
-        ] {
-            cmd.env_remove(k);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        self.run_as("AKIDRELEASE", args)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    fn control(&self, what: &str, body: Value) -> Value {
-        use std::io::{Read, Write};
-        let body = body.to_string();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.double.port)).unwrap();
-        write!(s, "POST /_control/{what} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let answer = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("{}");
-        serde_json::from_str(answer).unwrap_or(Value::Null)
-    }
-
-    /// An execution started by a webhook, finished up to its manual approval.
-    fn at_approval(&self) -> String {
-        let id = self.control("start", json!({}))["id"].as_str().unwrap().to_string();
-        for action in ["Source", "Build", "UnitTests", "Scan"] {
-            self.control("finish", json!({"execution": id, "action": action}));
-        }
-        id
-    }
-
-    /// What the double was asked, and any request or answer that broke AWS's models.
-    fn calls(&self) -> Value {
-        let text = support::python_tools::get(self.double.port, "/_control/calls");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn assert_contract_kept(&self) {
-        let calls = self.calls();
-        assert_eq!(calls["problems"], json!([]), "requests or answers broke the service models");
-        assert!(!calls["calls"].as_array().unwrap().is_empty(), "the double was asked something");
-    }
+    id
 }
 
 fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
@@ -130,8 +35,8 @@ fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
 
 #[test]
 fn an_execution_through_its_manual_approval() {
-    let aws = Aws::start();
-    let id = aws.at_approval();
+    let aws = start_with("");
+    let id = at_approval(&aws);
     let run = format!("aws:payments/{id}");
 
     // The run: each stage a stage, each action a job, the approval a gate with its deadline.
@@ -183,8 +88,8 @@ fn an_execution_through_its_manual_approval() {
 
 #[test]
 fn a_rejected_approval_fails_the_execution_and_a_viewer_is_refused_by_aws() {
-    let aws = Aws::start();
-    let id = aws.at_approval();
+    let aws = start_with("");
+    let id = at_approval(&aws);
     let run = format!("aws:payments/{id}");
 
     // IAM does not let the viewer decide: AWS's own words, and nothing changes.
@@ -204,7 +109,7 @@ fn a_rejected_approval_fails_the_execution_and_a_viewer_is_refused_by_aws() {
 
 #[test]
 fn a_codebuild_log_is_read_while_the_build_runs_and_a_failed_stage_is_retried() {
-    let aws = Aws::start();
+    let aws = start_with("");
     let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
     let run = format!("aws:payments/{id}");
     aws.control("finish", json!({"execution": id, "action": "Source"}));
@@ -260,8 +165,8 @@ fn a_codebuild_log_is_read_while_the_build_runs_and_a_failed_stage_is_retried() 
 
 #[test]
 fn throttling_is_retried_and_expired_credentials_are_said_plainly() {
-    let aws = Aws::start();
-    aws.at_approval();
+    let aws = start_with("");
+    at_approval(&aws);
     // Three throttled answers: retried with backoff, the listing still arrives.
     aws.control("throttle", json!({"count": 3}));
     let runs = aws.json(&["runs", "--json"]);
@@ -282,22 +187,9 @@ fn throttling_is_retried_and_expired_credentials_are_said_plainly() {
 
 #[test]
 fn the_real_aws_cli_reads_and_decides_through_the_double() {
-    let aws = Aws::start();
-    let id = aws.at_approval();
-    let cli = |args: &[&str]| -> Value {
-        let out = Command::new(aws_venv().join("aws"))
-            .args(args)
-            .args(["--endpoint-url", &format!("http://127.0.0.1:{}", aws.double.port), "--region", "eu-west-1", "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", "AKIDRELEASE")
-            .env("AWS_SECRET_ACCESS_KEY", "release-secret")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    };
+    let aws = start_with("");
+    let id = at_approval(&aws);
+    let cli = |args: &[&str]| aws.cli(args);
     let pipeline = cli(&["codepipeline", "get-pipeline", "--name", "payments"]);
     assert_eq!(pipeline["pipeline"]["stages"].as_array().unwrap().len(), 6);
     let listed = cli(&["codepipeline", "list-pipeline-executions", "--pipeline-name", "payments"]);
@@ -339,7 +231,7 @@ fn the_real_aws_cli_reads_and_decides_through_the_double() {
 
 #[test]
 fn a_v2_pipeline_is_started_with_its_variables_and_a_chosen_commit() {
-    let aws = Aws::start();
+    let aws = start_with("");
     let (code, out, err) = aws.run(&["run", "payments", "--input", "RELEASE_NOTE=hotfix for refunds", "--ref", "1a2b3c4", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     let runs = aws.json(&["runs", "--json"]);
@@ -358,8 +250,8 @@ fn a_v2_pipeline_is_started_with_its_variables_and_a_chosen_commit() {
 
 #[test]
 fn a_web_identity_and_an_sso_login_are_traded_for_a_role_s_credentials() {
-    let aws = Aws::start();
-    let id = aws.at_approval();
+    let aws = start_with("");
+    let id = at_approval(&aws);
     let run = format!("aws:payments/{id}");
     let home = tempfile::tempdir().unwrap();
     let endpoint = format!("http://127.0.0.1:{}", aws.double.port);
@@ -420,7 +312,7 @@ fn a_web_identity_and_an_sso_login_are_traded_for_a_role_s_credentials() {
 
 #[test]
 fn codebuild_report_groups_are_the_evidence_the_release_gate_judges() {
-    let aws = Aws::start_with("tests = \"pass\"\nmin_coverage = 80\n");
+    let aws = start_with("tests = \"pass\"\nmin_coverage = 80\n");
     let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
     let run = format!("aws:payments/{id}");
     for action in ["Source", "Build"] {

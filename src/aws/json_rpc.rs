@@ -34,14 +34,34 @@ pub const CODEPIPELINE: Service = Service {
     title: "CodePipeline",
     content_type: JSON_11,
 };
-pub const CODEBUILD: Service =
-    Service { signing_name: "codebuild", target_prefix: "CodeBuild_20161006", env_id: "CODEBUILD", title: "CodeBuild", content_type: JSON_11 };
-pub const LOGS: Service =
-    Service { signing_name: "logs", target_prefix: "Logs_20140328", env_id: "CLOUDWATCH_LOGS", title: "CloudWatch Logs", content_type: JSON_11 };
-pub const CODEDEPLOY: Service =
-    Service { signing_name: "codedeploy", target_prefix: "CodeDeploy_20141006", env_id: "CODEDEPLOY", title: "CodeDeploy", content_type: JSON_11 };
-pub const ECS: Service =
-    Service { signing_name: "ecs", target_prefix: "AmazonEC2ContainerServiceV20141113", env_id: "ECS", title: "ECS", content_type: JSON_11 };
+pub const CODEBUILD: Service = Service {
+    signing_name: "codebuild",
+    target_prefix: "CodeBuild_20161006",
+    env_id: "CODEBUILD",
+    title: "CodeBuild",
+    content_type: JSON_11,
+};
+pub const LOGS: Service = Service {
+    signing_name: "logs",
+    target_prefix: "Logs_20140328",
+    env_id: "CLOUDWATCH_LOGS",
+    title: "CloudWatch Logs",
+    content_type: JSON_11,
+};
+pub const CODEDEPLOY: Service = Service {
+    signing_name: "codedeploy",
+    target_prefix: "CodeDeploy_20141006",
+    env_id: "CODEDEPLOY",
+    title: "CodeDeploy",
+    content_type: JSON_11,
+};
+pub const ECS: Service = Service {
+    signing_name: "ecs",
+    target_prefix: "AmazonEC2ContainerServiceV20141113",
+    env_id: "ECS",
+    title: "ECS",
+    content_type: JSON_11,
+};
 /// CloudWatch (alarms) speaks JSON 1.0 besides its older query protocol.
 pub const CLOUDWATCH: Service = Service {
     signing_name: "monitoring",

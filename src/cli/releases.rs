@@ -149,10 +149,29 @@ fn detail_json(d: &Detail) -> Value {
     })
 }
 
+/// How wide the table's text columns are: as wide as what they hold (within reason).
+#[derive(Clone, Copy)]
+pub struct Widths {
+    env: usize,
+    state: usize,
+}
+
+impl Widths {
+    pub const DEFAULT: Widths = Widths { env: 8, state: 40 };
+
+    pub fn of(rows: &[Release], now: jiff::Timestamp) -> Widths {
+        let widest = |f: &dyn Fn(&Release) -> usize, least: usize, most: usize| rows.iter().map(f).max().unwrap_or(0).clamp(least, most);
+        Widths {
+            env: widest(&|r| r.environment.as_deref().map_or(1, |e| e.chars().count()), 3, 16),
+            state: widest(&|r| r.state_at(now).chars().count(), 5, 60),
+        }
+    }
+}
+
 /// One release on one line; names, versions and messages come from outside, so it is made plain.
-pub fn line(r: &Release, now: jiff::Timestamp) -> String {
+pub fn line(r: &Release, now: jiff::Timestamp, w: Widths) -> String {
     plain(&format!(
-        "{:<30} {:<6} {:<8} {:<40} {:>5} {:>6}  {}{}",
+        "{:<30} {:<6} {:<ew$} {:<sw$} {:>5} {:>6}  {}{}",
         r.reference.short(),
         r.reference.provider,
         r.environment.as_deref().unwrap_or("-"),
@@ -161,6 +180,8 @@ pub fn line(r: &Release, now: jiff::Timestamp) -> String {
         r.weight.map(|w| format!("{w} %")).unwrap_or_else(|| "-".into()),
         r.version_text(),
         r.message.as_deref().map(|m| format!("  {m}")).unwrap_or_default(),
+        ew = w.env,
+        sw = w.state,
     ))
 }
 
@@ -170,10 +191,21 @@ pub async fn list(who: &Caller<'_>, kube: &KubeTarget, json: bool) -> anyhow::Re
     if json {
         println!("{}", serde_json::to_string_pretty(&rows.iter().map(json_row).collect::<Vec<_>>())?);
     } else {
-        println!("{:<30} {:<6} {:<8} {:<40} {:>5} {:>6}  VERSION", "ROLLOUT", "BY", "ENV", "STATE", "STEP", "CANARY");
         let now = jiff::Timestamp::now();
+        let w = Widths::of(&rows, now);
+        println!(
+            "{:<30} {:<6} {:<ew$} {:<sw$} {:>5} {:>6}  VERSION",
+            "ROLLOUT",
+            "BY",
+            "ENV",
+            "STATE",
+            "STEP",
+            "CANARY",
+            ew = w.env,
+            sw = w.state
+        );
         for r in &rows {
-            println!("{}", line(r, now));
+            println!("{}", line(r, now, w));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -189,7 +221,8 @@ pub async fn get(who: &Caller<'_>, kube: &KubeTarget, name: &str, json: bool) ->
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", line(&release, jiff::Timestamp::now()));
+    let now = jiff::Timestamp::now();
+    println!("{}", line(&release, now, Widths::of(std::slice::from_ref(&release), now)));
     for a in &detail.about {
         println!("{}", plain(a));
     }
@@ -343,7 +376,7 @@ async fn follow(reg: &Registry, r: &RolloutRef) -> anyhow::Result<ExitCode> {
     loop {
         let release = reg.get(r.clone()).await?;
         let now = jiff::Timestamp::now();
-        let l = line(&release, now);
+        let l = line(&release, now, Widths::DEFAULT);
         if l != printed {
             println!("{}  {l}", now.strftime("%H:%M:%S"));
             printed = l;

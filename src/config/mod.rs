@@ -17,10 +17,10 @@ use std::time::Duration;
 
 pub use argocd::{ArgoCdSettings, RawArgoCd};
 pub use ci::{CodePipelineSettings, GITHUB_API, GithubSettings};
-pub use ecs::{EcsSettings, RawEcs};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
+pub use ecs::{EcsSettings, RawEcs};
 pub use notify::{EVENTS as NOTIFY_EVENTS, EmailSettings, SinkKind, SinkSettings, SmtpTls, event_matches};
 use pipelines::validate_pipeline;
 use policy::build_policy;

@@ -105,10 +105,19 @@ impl Release {
         self.step.map(|(i, n)| format!("{i}/{n}")).unwrap_or_else(|| "-".into())
     }
 
-    /// The state, with the countdown of a timed pause.
+    /// The state, with the countdown of a timed pause (seconds for the last two minutes, then
+    /// minutes, then hours: a 60-minute wait does not tick every second).
     pub fn state_at(&self, now: Timestamp) -> String {
         match self.pause_until {
-            Some(until) => format!("{} {}s", self.state, (until.as_second() - now.as_second()).max(0)),
+            Some(until) => {
+                let left = (until.as_second() - now.as_second()).max(0);
+                let countdown = match left {
+                    s if s < 120 => format!("{s}s"),
+                    s if s < 7200 => format!("{}m", s / 60),
+                    s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+                };
+                format!("{} {countdown}", self.state)
+            }
             None => self.state.clone(),
         }
     }

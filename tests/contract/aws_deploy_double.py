@@ -183,6 +183,8 @@ def op_codedeploy(op, p, who):
         return {"deployments": ids}
     if op == "BatchGetDeployments":
         return {"deploymentsInfo": [info(WORLD["deployments"][i]) for i in p["deploymentIds"] if i in WORLD["deployments"]]}
+    if op == "GetDeployment":
+        return {"deploymentInfo": info(deployment(p))}
     if op == "ListDeploymentTargets":
         deployment(p)
         return {"targetIds": [f"{CLUSTER}:payments-api"]}

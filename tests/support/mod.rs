@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod argocd_controller;
 pub mod argocd_server;
+pub mod aws;
 pub mod cli_env;
 pub mod cockpit;
 pub mod fake_ci;

@@ -32,6 +32,10 @@ pub struct Read {
     pub service: EcsService,
     pub deployment: Option<CdDeployment>,
     pub target: Option<EcsTarget>,
+    /// Why the target (lifecycle events, traffic) could not be read.
+    pub target_unread: Option<String>,
+    /// The deployment CodeDeploy made to roll this one back, when it did.
+    pub rolled_back_by: Option<CdDeployment>,
     pub group: Option<DeploymentGroup>,
     pub routing: Option<TrafficRouting>,
     pub alarms: Vec<Alarm>,
@@ -85,10 +89,12 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
     out.id = Some(d.deployment_id.clone());
     out.status = d.status.clone();
     let group = read.group.clone().unwrap_or_default();
-    let blue_green = d.blue_green_deployment_configuration.clone().or(group.blue_green_deployment_configuration.clone()).unwrap_or_default();
+    let blue_green =
+        d.blue_green_deployment_configuration.clone().or(group.blue_green_deployment_configuration.clone()).unwrap_or_default();
     let config_name = d.deployment_config_name.clone().or(group.deployment_config_name.clone()).unwrap_or_default();
     let ready = blue_green.deployment_ready_option.clone().unwrap_or_default();
-    let termination_wait = blue_green.terminate_blue_instances_on_deployment_success.as_ref().and_then(|t| t.termination_wait_time_in_minutes);
+    let termination_wait =
+        blue_green.terminate_blue_instances_on_deployment_success.as_ref().and_then(|t| t.termination_wait_time_in_minutes);
     let rollback = d.auto_rollback_configuration.clone().or(group.auto_rollback_configuration.clone()).unwrap_or_default();
     out.about = vec![
         format!("Service {}/{} · CodeDeploy {}/{}", out.cluster, out.service, plain(&d.application_name), plain(&d.deployment_group_name)),
@@ -103,11 +109,17 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             None => "Original task set: terminated when traffic moved".into(),
         },
         if rollback.enabled {
-            format!("Rolls back on: {}", rollback.events.iter().map(|e| plain(e).to_lowercase().replace('_', " ")).collect::<Vec<_>>().join(", "))
+            format!(
+                "Rolls back on: {}",
+                rollback.events.iter().map(|e| plain(e).to_lowercase().replace('_', " ")).collect::<Vec<_>>().join(", ")
+            )
         } else {
             "Automatic rollback: off".into()
         },
     ];
+    if let Some(why) = &read.target_unread {
+        out.about.push(format!("Lifecycle and traffic not read: {}", excerpt(why, 200)));
+    }
     if let Some(c) = &d.creator {
         out.about.push(format!("Deployment {} (by {})", plain(&d.deployment_id), plain(c)));
     }
@@ -130,7 +142,8 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
         .collect();
     for e in &events {
         if let Some(t) = timestamp(e.start_time) {
-            out.timeline.push(TimelineEntry { at: Some(t), text: format!("{} {}", plain(&e.lifecycle_event_name), e.status.to_lowercase()) });
+            out.timeline
+                .push(TimelineEntry { at: Some(t), text: format!("{} {}", plain(&e.lifecycle_event_name), e.status.to_lowercase()) });
         }
     }
 
@@ -227,19 +240,18 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             out.urgency = 4;
             out.state = "Succeeded".into();
         }
-        "Stopped" => {
-            out.health = Some(Health::Aborted);
+        status => {
+            let stopped = status == "Stopped";
+            out.health = Some(if stopped { Health::Aborted } else { Health::Degraded });
             out.urgency = 1;
-            out.state = if d.rollback_info.as_ref().is_some_and(|r| r.rollback_deployment_id.is_some()) {
-                "Stopped and rolled back".into()
-            } else {
-                "Stopped".into()
+            let word = if stopped { "Stopped".to_string() } else { plain(status) };
+            let rollback = d.rollback_info.as_ref().and_then(|r| r.rollback_deployment_id.as_ref());
+            out.state = match (&read.rolled_back_by, rollback) {
+                (Some(rb), _) if ACTIVE.contains(&rb.status.as_str()) => format!("{word}, rolling back"),
+                (Some(rb), _) if rb.status != "Succeeded" => format!("{word}, and its rollback {}", plain(&rb.status).to_lowercase()),
+                (_, Some(_)) => format!("{word} and rolled back"),
+                (_, None) => word,
             };
-        }
-        _ => {
-            out.health = Some(Health::Degraded);
-            out.urgency = 1;
-            out.state = plain(&d.status);
         }
     }
     if !finished {
@@ -275,7 +287,10 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
         out.timeline.push(TimelineEntry { at: Some(t), text: format!("deployment {}", d.status.to_lowercase()) });
     }
     for a in read.alarms.iter().filter(|a| a.state_value == "ALARM") {
-        out.timeline.push(TimelineEntry { at: timestamp(a.state_updated_timestamp), text: format!("⚠ alarm {} went ALARM", plain(&a.alarm_name)) });
+        out.timeline
+            .push(TimelineEntry {
+                at: timestamp(a.state_updated_timestamp), text: format!("⚠ alarm {} went ALARM", plain(&a.alarm_name))
+            });
     }
     out.timeline.sort_by_key(|e| e.at);
     out

@@ -78,7 +78,12 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
         out.state = "No deployment yet".into();
         out.health = Some(Health::Healthy);
         out.urgency = 4;
-        out.original = primary.map(|p| Side { task_definition: p.task_definition.clone(), running: p.running_count, desired: p.desired_count, weight: Some(100.0) });
+        out.original = primary.map(|p| Side {
+            task_definition: p.task_definition.clone(),
+            running: p.running_count,
+            desired: p.desired_count,
+            weight: Some(100.0),
+        });
         return out;
     };
     out.id = Some(d.service_deployment_arn.clone());
@@ -95,7 +100,8 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
     }
 
     let stage = d.lifecycle_stage.clone().unwrap_or_default();
-    let finished = !matches!(d.status.as_str(), "PENDING" | "IN_PROGRESS" | "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS");
+    let finished =
+        !matches!(d.status.as_str(), "PENDING" | "IN_PROGRESS" | "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS");
     let at = STAGES.iter().position(|s| *s == stage);
     out.lifecycle = STAGES
         .iter()

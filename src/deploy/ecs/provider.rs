@@ -44,8 +44,11 @@ struct Inner {
     caller: tokio::sync::Mutex<Option<String>>,
     /// What AWS refused this user (IAM), by (release, verb), with the deployment it was refused
     /// on: the key stays greyed with AWS's words while that deployment lasts.
-    denied: Mutex<Vec<((String, &'static str), String, String)>>,
+    denied: Mutex<Vec<Denial>>,
 }
+
+/// A refusal AWS gave: (release, verb), the deployment it was refused on, and AWS's words.
+type Denial = ((String, &'static str), String, String);
 
 fn backend(e: AwsError) -> DeliveryError {
     DeliveryError::Backend(e.to_string())
@@ -54,9 +57,14 @@ fn backend(e: AwsError) -> DeliveryError {
 impl EcsProvider {
     pub fn new(settings: EcsSettings) -> Result<EcsProvider, DeliveryError> {
         let session = Session::new(settings.region.clone(), settings.profile.clone(), settings.endpoint_url.clone()).map_err(backend)?;
-        Ok(EcsProvider {
+        Ok(EcsProvider::with_session(settings, session))
+    }
+
+    /// With a session of the caller's making (fixed keys, a test's endpoint).
+    pub fn with_session(settings: EcsSettings, session: Session) -> EcsProvider {
+        EcsProvider {
             inner: Arc::new(Inner { settings, reader: Reader::new(session), caller: Default::default(), denied: Mutex::default() }),
-        })
+        }
     }
 
     fn reference(cluster: &str, service: &str) -> RolloutRef {
@@ -235,12 +243,7 @@ fn shift_of(read: &ServiceRead, now: Timestamp) -> Shift {
 /// What the check before an action compares: the deployment, where its lifecycle is, and AWS's
 /// status (traffic moving within a stage is not a change that voids a decision).
 fn seen_of(shift: &Shift) -> Seen {
-    Seen {
-        revision: shift.id.clone().unwrap_or_default(),
-        step: shift.step().map(|(i, _)| i),
-        state: shift.status.clone(),
-        pending: None,
-    }
+    Seen { revision: shift.id.clone().unwrap_or_default(), step: shift.step().map(|(i, _)| i), state: shift.status.clone(), pending: None }
 }
 
 impl RolloutProvider for EcsProvider {
@@ -303,10 +306,11 @@ impl RolloutProvider for EcsProvider {
             let shift = self.read_one(&r).await?;
             let permissions = self.permissions_for(&r, &shift).await;
             let mut sections = Vec::new();
-            let traffic: Vec<String> = [shift.original.as_ref().map(|s| s.line("original")), shift.replacement.as_ref().map(|s| s.line("replacement"))]
-                .into_iter()
-                .flatten()
-                .collect();
+            let traffic: Vec<String> =
+                [shift.original.as_ref().map(|s| s.line("original")), shift.replacement.as_ref().map(|s| s.line("replacement"))]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             if !traffic.is_empty() {
                 sections.push(Section { title: "Traffic".into(), lines: traffic });
             }

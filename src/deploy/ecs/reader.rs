@@ -24,13 +24,23 @@ const HISTORY_DAYS: i64 = 30;
 /// What one service's deployment looks like now, read whole.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServiceRead {
-    CodeDeploy(codedeploy::Read),
-    Native(native::Read),
+    CodeDeploy(Box<codedeploy::Read>),
+    Native(Box<native::Read>),
     /// A rolling update, or a controller flightdeck does not drive: shown, never acted on.
-    Other { service: EcsService, why: String },
+    Other {
+        service: Box<EcsService>,
+        why: String,
+    },
     /// ECS does not know the service (misspelled, deleted, another region).
-    Missing { cluster: String, service: String, why: String },
+    Missing {
+        cluster: String,
+        service: String,
+        why: String,
+    },
 }
+
+/// (cluster, service).
+type ServiceKey = (String, String);
 
 pub struct Reader {
     pub session: Session,
@@ -41,7 +51,9 @@ pub struct Reader {
     /// Deployment config name → how it routes traffic (never changes).
     routings: Mutex<BTreeMap<String, TrafficRouting>>,
     /// (cluster, service) → the newest deployment seen, and its target once finished.
-    newest: Mutex<BTreeMap<(String, String), (CdDeployment, Option<EcsTarget>)>>,
+    newest: Mutex<BTreeMap<ServiceKey, (CdDeployment, Option<EcsTarget>)>>,
+    /// Deployment → why its target could not be read.
+    targets_unread: Mutex<BTreeMap<String, String>>,
 }
 
 fn malformed(service: &Service, operation: &str, e: serde_json::Error) -> AwsError {
@@ -62,6 +74,7 @@ impl Reader {
             group_info: Mutex::default(),
             routings: Mutex::default(),
             newest: Mutex::default(),
+            targets_unread: Mutex::default(),
         }
     }
 
@@ -77,7 +90,8 @@ impl Reader {
         let mut out = Vec::new();
         for chunk in names.chunks(10) {
             let v = self.session.call(&ECS, "DescribeServices", &json!({"cluster": cluster, "services": chunk})).await?;
-            let found: Vec<EcsService> = serde_json::from_value(v["services"].clone()).map_err(|e| malformed(&ECS, "DescribeServices", e))?;
+            let found: Vec<EcsService> =
+                serde_json::from_value(v["services"].clone()).map_err(|e| malformed(&ECS, "DescribeServices", e))?;
             for name in chunk {
                 match found.iter().find(|s| &s.service_name == name && s.status != "INACTIVE") {
                     Some(s) => out.push(ServiceOrMissing::Found(Box::new(s.clone()))),
@@ -99,14 +113,14 @@ impl Reader {
     /// Everything about one service's deployment.
     pub async fn read(&self, cluster: &str, service: EcsService) -> Result<ServiceRead, AwsError> {
         match (service.controller(), service.strategy()) {
-            ("CODE_DEPLOY", _) => Ok(ServiceRead::CodeDeploy(self.codedeploy(cluster, service).await?)),
-            ("ECS", "BLUE_GREEN" | "LINEAR" | "CANARY") => Ok(ServiceRead::Native(self.native(cluster, service).await?)),
+            ("CODE_DEPLOY", _) => Ok(ServiceRead::CodeDeploy(Box::new(self.codedeploy(cluster, service).await?))),
+            ("ECS", "BLUE_GREEN" | "LINEAR" | "CANARY") => Ok(ServiceRead::Native(Box::new(self.native(cluster, service).await?))),
             (controller, strategy) => {
                 let why = match controller {
                     "ECS" => format!("a {} update, not blue/green: nothing to shift", strategy.to_lowercase()),
                     c => format!("deployed by an {} controller flightdeck does not drive", c.to_lowercase()),
                 };
-                Ok(ServiceRead::Other { service, why })
+                Ok(ServiceRead::Other { service: Box::new(service), why })
             }
         }
     }
@@ -118,9 +132,11 @@ impl Reader {
             Some(g) => g,
             None => {
                 // The task set CodeDeploy made names its deployment, which names the group.
-                let newest_set = service.task_sets.iter().filter(|t| t.external_id.is_some()).max_by(|a, b| {
-                    a.created_at.unwrap_or(0.0).total_cmp(&b.created_at.unwrap_or(0.0))
-                });
+                let newest_set = service
+                    .task_sets
+                    .iter()
+                    .filter(|t| t.external_id.is_some())
+                    .max_by(|a, b| a.created_at.unwrap_or(0.0).total_cmp(&b.created_at.unwrap_or(0.0)));
                 let Some(id) = newest_set.and_then(|t| t.external_id.clone()) else {
                     return Ok(codedeploy::Read { service, ..Default::default() });
                 };
@@ -139,7 +155,12 @@ impl Reader {
         // Under way: the one CodeDeploy lists as active. Else the newest seen (finished, so kept),
         // or on the first look the newest of the last days.
         let active: Vec<String> = self
-            .call(&CODEDEPLOY, "ListDeployments", json!({"applicationName": app, "deploymentGroupName": group, "includeOnlyStatuses": ACTIVE}), "deployments")
+            .call(
+                &CODEDEPLOY,
+                "ListDeployments",
+                json!({"applicationName": app, "deploymentGroupName": group, "includeOnlyStatuses": ACTIVE}),
+                "deployments",
+            )
             .await?;
         let kept = self.newest.lock().map(|n| n.get(&key).cloned()).unwrap_or_default();
         let (deployment, target) = if !active.is_empty() {
@@ -180,6 +201,21 @@ impl Reader {
             };
             (d, target)
         };
+        // A rollback is a deployment of its own: people look at the one it rolled back, with how
+        // the rollback went.
+        let (deployment, target, rolled_back_by) = match deployment {
+            Some(rb) if rb.rollback_info.as_ref().and_then(|r| r.rollback_triggering_deployment_id.as_ref()).is_some() => {
+                let triggering = rb.rollback_info.as_ref().and_then(|r| r.rollback_triggering_deployment_id.clone()).unwrap_or_default();
+                match self.deployments(std::slice::from_ref(&triggering)).await?.into_iter().next() {
+                    Some(d) => {
+                        let target = self.target(&triggering).await?;
+                        (Some(d), target, Some(rb))
+                    }
+                    None => (Some(rb), target, None),
+                }
+            }
+            other => (other, target, None),
+        };
         if let (Some(d), Ok(mut newest)) = (&deployment, self.newest.lock()) {
             newest.insert(key, (d.clone(), target.clone()));
         }
@@ -195,14 +231,45 @@ impl Reader {
             .map(|a| a.alarms.iter().map(|a| a.name.clone()).collect())
             .unwrap_or_default();
         let (alarms, alarms_unread) = self.alarms(&alarm_names).await;
-        Ok(codedeploy::Read { service, deployment, target, group: Some(group_info), routing, alarms, alarms_unread })
+        let target_unread = if target.is_none() { deployment.as_ref().and_then(|d| self.target_unread(&d.deployment_id)) } else { None };
+        Ok(codedeploy::Read {
+            service,
+            deployment,
+            target,
+            target_unread,
+            rolled_back_by,
+            group: Some(group_info),
+            routing,
+            alarms,
+            alarms_unread,
+        })
     }
 
     async fn deployments(&self, ids: &[String]) -> Result<Vec<CdDeployment>, AwsError> {
         self.call(&CODEDEPLOY, "BatchGetDeployments", json!({"deploymentIds": ids}), "deploymentsInfo").await
     }
 
+    /// The deployment's ECS target (lifecycle events, task sets' traffic). Not being able to read
+    /// it (a role without `codedeploy:BatchGetDeploymentTargets`) leaves the rest shown.
     async fn target(&self, deployment: &str) -> Result<Option<EcsTarget>, AwsError> {
+        match self.target_strictly(deployment).await {
+            Ok(t) => Ok(t),
+            Err(e @ (AwsError::Unreachable { .. } | AwsError::Expired { .. } | AwsError::Credentials(_))) => Err(e),
+            Err(e) => {
+                if let Ok(mut unread) = self.targets_unread.lock() {
+                    unread.insert(deployment.to_string(), e.to_string());
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Why a deployment's target could not be read, when it could not.
+    pub fn target_unread(&self, deployment: &str) -> Option<String> {
+        self.targets_unread.lock().ok().and_then(|u| u.get(deployment).cloned())
+    }
+
+    async fn target_strictly(&self, deployment: &str) -> Result<Option<EcsTarget>, AwsError> {
         let ids: Vec<String> = self.call(&CODEDEPLOY, "ListDeploymentTargets", json!({"deploymentId": deployment}), "targetIds").await?;
         if ids.is_empty() {
             return Ok(None);
@@ -251,7 +318,11 @@ impl Reader {
         }
         let mut out = Vec::new();
         for chunk in names.chunks(100) {
-            match self.session.call(&CLOUDWATCH, "DescribeAlarms", &json!({"AlarmNames": chunk, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})).await {
+            match self
+                .session
+                .call(&CLOUDWATCH, "DescribeAlarms", &json!({"AlarmNames": chunk, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}))
+                .await
+            {
                 Ok(v) => {
                     for kind in ["MetricAlarms", "CompositeAlarms"] {
                         out.extend(serde_json::from_value::<Vec<Alarm>>(v[kind].clone()).unwrap_or_default());
@@ -262,7 +333,10 @@ impl Reader {
         }
         let missing: Vec<&String> = names.iter().filter(|n| !out.iter().any(|a| &a.alarm_name == *n)).collect();
         let unread = (!missing.is_empty()).then(|| {
-            format!("CloudWatch does not know {}", missing.iter().map(|n| crate::logstore::sanitize::plain(n)).collect::<Vec<_>>().join(", "))
+            format!(
+                "CloudWatch does not know {}",
+                missing.iter().map(|n| crate::logstore::sanitize::plain(n)).collect::<Vec<_>>().join(", ")
+            )
         });
         (out, unread)
     }
@@ -274,13 +348,16 @@ impl Reader {
             .await?;
         let briefs: Vec<ServiceDeployment> =
             serde_json::from_value(listed["serviceDeployments"].clone()).map_err(|e| malformed(&ECS, "ListServiceDeployments", e))?;
-        let newest = briefs.iter().max_by(|a, b| {
-            a.created_at.or(a.started_at).unwrap_or(0.0).total_cmp(&b.created_at.or(b.started_at).unwrap_or(0.0))
-        });
+        let newest = briefs
+            .iter()
+            .max_by(|a, b| a.created_at.or(a.started_at).unwrap_or(0.0).total_cmp(&b.created_at.or(b.started_at).unwrap_or(0.0)));
         let Some(newest) = newest else {
             return Ok(native::Read { service, ..Default::default() });
         };
-        let v = self.session.call(&ECS, "DescribeServiceDeployments", &json!({"serviceDeploymentArns": [newest.service_deployment_arn]})).await?;
+        let v = self
+            .session
+            .call(&ECS, "DescribeServiceDeployments", &json!({"serviceDeploymentArns": [newest.service_deployment_arn]}))
+            .await?;
         let found: Vec<ServiceDeployment> =
             serde_json::from_value(v["serviceDeployments"].clone()).map_err(|e| malformed(&ECS, "DescribeServiceDeployments", e))?;
         let deployment = found.into_iter().next();

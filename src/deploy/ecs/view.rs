@@ -113,7 +113,8 @@ impl Shift {
             .iter()
             .filter(|a| a.state_value == "ALARM")
             .map(|a| {
-                let why = a.state_reason.as_deref().map(|r| format!(": {}", crate::logstore::sanitize::excerpt(r, 160))).unwrap_or_default();
+                let why =
+                    a.state_reason.as_deref().map(|r| format!(": {}", crate::logstore::sanitize::excerpt(r, 160))).unwrap_or_default();
                 format!("alarm {} is ALARM{why}", crate::logstore::sanitize::plain(&a.alarm_name))
             })
             .collect()
@@ -130,7 +131,8 @@ impl Shift {
                     "ALARM" => "✗",
                     _ => "?",
                 };
-                let reason = a.state_reason.as_deref().map(|r| format!(" — {}", crate::logstore::sanitize::excerpt(r, 200))).unwrap_or_default();
+                let reason =
+                    a.state_reason.as_deref().map(|r| format!(" — {}", crate::logstore::sanitize::excerpt(r, 200))).unwrap_or_default();
                 format!("{mark} {} {}{reason}", crate::logstore::sanitize::plain(&a.alarm_name), a.state_value)
             })
             .collect();
