@@ -59,7 +59,7 @@ fn a_codedeploy_deployment_is_continued_at_its_reroute_then_stopped_with_rollbac
     assert!(message.starts_with("CodeDeploy stops this deployment in ") && message.ends_with("m unless traffic is rerouted"), "{message}");
     let about = ready["detail"]["about"].to_string();
     assert!(about.contains("canary: 10 %, the rest after 5 min (CodeDeployDefault.ECSCanary10Percent5Minutes)"), "{about}");
-    assert!(about.contains("stops after 60 min") && about.contains("terminated 60 min after traffic moved"), "{about}");
+    assert!(about.contains("stops after 60 min") && about.contains("original kept 60 min after traffic moved"), "{about}");
     let steps: Vec<(&str, &str)> =
         ready["detail"]["steps"].as_array().unwrap().iter().map(|s| (s["step"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
     assert_eq!(steps[4], ("AfterAllowTestTraffic", "done"));

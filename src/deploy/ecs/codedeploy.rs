@@ -96,18 +96,29 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
     let termination_wait =
         blue_green.terminate_blue_instances_on_deployment_success.as_ref().and_then(|t| t.termination_wait_time_in_minutes);
     let rollback = d.auto_rollback_configuration.clone().or(group.auto_rollback_configuration.clone()).unwrap_or_default();
+    // Four lines (the detail view shows that many): where, how traffic moves, the waits, and
+    // what rolls it back.
+    let by = d.creator.as_deref().map(|c| format!(" by {}", plain(c))).unwrap_or_default();
+    let reroute = match (ready.action_on_timeout.as_deref(), ready.wait_time_in_minutes) {
+        (Some("STOP_DEPLOYMENT"), Some(m)) => format!("Reroute waits for a person (stops after {m} min)"),
+        (Some("STOP_DEPLOYMENT"), None) => "Reroute waits for a person".into(),
+        _ => "Reroute at once".into(),
+    };
+    let original = match termination_wait {
+        Some(m) => format!("original kept {m} min after traffic moved"),
+        None => "original terminated when traffic moved".into(),
+    };
     out.about = vec![
-        format!("Service {}/{} · CodeDeploy {}/{}", out.cluster, out.service, plain(&d.application_name), plain(&d.deployment_group_name)),
+        format!(
+            "Service {}/{} · CodeDeploy {}/{} · {}{by}",
+            out.cluster,
+            out.service,
+            plain(&d.application_name),
+            plain(&d.deployment_group_name),
+            plain(&d.deployment_id)
+        ),
         format!("Traffic: {}", routing_text(&config_name, read.routing.as_ref())),
-        match (ready.action_on_timeout.as_deref(), ready.wait_time_in_minutes) {
-            (Some("STOP_DEPLOYMENT"), Some(m)) => format!("Reroute: waits for a person, stops after {m} min"),
-            (Some("STOP_DEPLOYMENT"), None) => "Reroute: waits for a person".into(),
-            _ => "Reroute: at once".into(),
-        },
-        match termination_wait {
-            Some(m) => format!("Original task set: terminated {m} min after traffic moved"),
-            None => "Original task set: terminated when traffic moved".into(),
-        },
+        format!("{reroute} · {original}"),
         if rollback.enabled {
             format!(
                 "Rolls back on: {}",
@@ -119,9 +130,6 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
     ];
     if let Some(why) = &read.target_unread {
         out.about.push(format!("Lifecycle and traffic not read: {}", excerpt(why, 200)));
-    }
-    if let Some(c) = &d.creator {
-        out.about.push(format!("Deployment {} (by {})", plain(&d.deployment_id), plain(c)));
     }
 
     // The lifecycle, with what each stage last did.

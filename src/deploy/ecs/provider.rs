@@ -45,6 +45,8 @@ struct Inner {
     /// What AWS refused this user (IAM), by (release, verb), with the deployment it was refused
     /// on: the key stays greyed with AWS's words while that deployment lasts.
     denied: Mutex<Vec<Denial>>,
+    /// Bumped when a refusal is remembered: the opened detail is read again to grey the key.
+    refusals: tokio::sync::watch::Sender<u64>,
 }
 
 /// A refusal AWS gave: (release, verb), the deployment it was refused on, and AWS's words.
@@ -63,7 +65,13 @@ impl EcsProvider {
     /// With a session of the caller's making (fixed keys, a test's endpoint).
     pub fn with_session(settings: EcsSettings, session: Session) -> EcsProvider {
         EcsProvider {
-            inner: Arc::new(Inner { settings, reader: Reader::new(session), caller: Default::default(), denied: Mutex::default() }),
+            inner: Arc::new(Inner {
+                settings,
+                reader: Reader::new(session),
+                caller: Default::default(),
+                denied: Mutex::default(),
+                refusals: tokio::sync::watch::Sender::new(0),
+            }),
         }
     }
 
@@ -201,6 +209,7 @@ impl EcsProvider {
             let over = d.len().saturating_sub(DENIALS_KEPT);
             d.drain(..over);
         }
+        self.inner.refusals.send_modify(|n| *n += 1);
     }
 }
 
@@ -340,6 +349,11 @@ impl RolloutProvider for EcsProvider {
             })
         }
         .boxed()
+    }
+
+    fn detail_changes(&self, _r: RolloutRef) -> futures::stream::BoxStream<'static, ()> {
+        let refusals = self.inner.refusals.subscribe();
+        Box::pin(futures::stream::unfold(refusals, |mut rx| async move { rx.changed().await.ok().map(|_| ((), rx)) }))
     }
 
     fn permissions(&self, r: RolloutRef) -> BoxFuture<'_, Result<Permissions, DeliveryError>> {
