@@ -357,3 +357,66 @@ fn codebuild_report_groups_are_the_evidence_the_release_gate_judges() {
     assert!(asked.contains(&"DescribeTestCases".to_string()) && asked.contains(&"DescribeCodeCoverages".to_string()), "{asked:?}");
     aws.assert_contract_kept();
 }
+
+/// An execution whose Build exported `IMAGE_TAG`, with ECR's scan of that image.
+fn built_and_scanned(aws: &Aws, scan: Value) -> String {
+    let id = aws.control("start", json!({}))["id"].as_str().unwrap().to_string();
+    aws.control("finish", json!({"execution": id, "action": "Source"}));
+    let tag = format!("build-{}", &id[..8]);
+    aws.control("finish", json!({"execution": id, "action": "Build", "exported": {"IMAGE_TAG": tag}}));
+    if !scan.is_null() {
+        let mut scan = scan;
+        scan["repository"] = json!("payments-api");
+        scan["tag"] = json!(tag);
+        aws.control("ecs/scan", scan);
+    }
+    for action in ["UnitTests", "Scan"] {
+        aws.control("finish", json!({"execution": id, "action": action}));
+    }
+    format!("aws:payments/{id}")
+}
+
+#[test]
+fn ecr_s_scan_of_the_built_image_is_evidence_and_an_unfinished_scan_holds_the_gate() {
+    let aws = Aws::start(
+        "[environments.prod]\nproduction = true\nfour_eyes = false\n\
+         [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\nendpoint_url = \"{endpoint}\"\n\
+         gate_environments = { Approval = \"prod\" }\necr_repositories = [\"payments-api\"]\n",
+    );
+    let gate_of = |run: &str| {
+        let inbox = aws.json(&["approvals", "--json"]);
+        inbox.as_array().unwrap().iter().find(|g| g["run"] == run).cloned().unwrap_or_else(|| panic!("{inbox:#}"))
+    };
+
+    // The AWS CLI's own published answer for a basic scan: one MEDIUM CVE in e2fsprogs, which
+    // production's default gate (nothing above MEDIUM) lets through.
+    let clean = built_and_scanned(&aws, json!({}));
+    let findings = aws.json(&["findings", &clean, "--json"]);
+    let text = findings.to_string();
+    assert!(text.contains("CVE-2019-5188") && text.contains("e2fsprogs@1.44.1-1ubuntu1.1"), "{findings:#}");
+    assert!(text.contains("ecr:payments-api:build-"), "the image is named: {findings:#}");
+    assert_eq!(gate_of(&clean)["release_gate"]["pass"], true, "{:#}", gate_of(&clean));
+
+    // Inspector's enhanced finding: HIGH by ECR, CVSS 9.8 by NVD — the higher counts, as for Trivy.
+    let bad = built_and_scanned(&aws, json!({"enhanced": true}));
+    let text = aws.json(&["findings", &bad, "--json"]).to_string();
+    assert!(text.contains("CVE-2023-38545") && text.contains("CVSS 9.8 (NVD), above ECR severity HIGH"), "{text}");
+    assert_eq!(gate_of(&bad)["release_gate"]["pass"], false);
+    let (code, _, err) = aws.run(&["approve", &bad, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "r", "--yes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("CVE-2023-38545") || err.contains("release gate"), "{err}");
+
+    // A scan still running, and an image ECR never scanned: the gate cannot pass on them.
+    let running = built_and_scanned(&aws, json!({"status": "IN_PROGRESS"}));
+    let gate = gate_of(&running);
+    assert_eq!(gate["release_gate"]["pass"], false, "{gate:#}");
+    assert!(gate.to_string().contains("ECR's scan is in_progress"), "{gate:#}");
+    let unscanned = built_and_scanned(&aws, Value::Null);
+    let gate = gate_of(&unscanned);
+    assert_eq!(gate["release_gate"]["pass"], false, "{gate:#}");
+    assert!(gate.to_string().contains("ScanNotFoundException"), "{gate:#}");
+
+    let asked: Vec<String> = aws.calls()["calls"].as_array().unwrap().iter().map(|c| c["op"].as_str().unwrap().to_string()).collect();
+    assert!(!asked.contains(&"PutApprovalResult".to_string()), "{asked:?}");
+    aws.assert_contract_kept();
+}

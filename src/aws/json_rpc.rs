@@ -62,6 +62,13 @@ pub const ECS: Service = Service {
     title: "ECS",
     content_type: JSON_11,
 };
+pub const ECR: Service = Service {
+    signing_name: "ecr",
+    target_prefix: "AmazonEC2ContainerRegistry_V20150921",
+    env_id: "ECR",
+    title: "ECR",
+    content_type: JSON_11,
+};
 /// CloudWatch (alarms) speaks JSON 1.0 besides its older query protocol.
 pub const CLOUDWATCH: Service = Service {
     signing_name: "monitoring",

@@ -89,6 +89,9 @@ pub struct CodePipelineSettings {
     pub endpoint_url: Option<String>,
     /// Stage (or `stage/action`) → environment: which policy an approval there is held to.
     pub gate_environments: BTreeMap<String, String>,
+    /// ECR repositories whose image of a run (found from what its builds exported) has scan
+    /// findings that are the run's evidence.
+    pub ecr_repositories: Vec<String>,
     pub active_poll: Duration,
     pub idle_poll: Duration,
 }
@@ -129,6 +132,7 @@ pub(super) fn build_codepipeline(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec
             profile: r.profile.clone(),
             endpoint_url: r.endpoint_url.clone(),
             gate_environments: r.gate_environments.clone(),
+            ecr_repositories: r.ecr_repositories.clone(),
             active_poll: poll_interval(rep, c.span(), &format!("{key}.active_poll"), &r.active_poll, 5),
             idle_poll: poll_interval(rep, c.span(), &format!("{key}.idle_poll"), &r.idle_poll, 60),
         });

@@ -135,6 +135,9 @@ pub struct RawCodePipeline {
     /// Stage (or `stage/action`) → flightdeck environment, for the policy of an approval.
     #[serde(default)]
     pub gate_environments: BTreeMap<String, String>,
+    /// ECR repositories whose image of the run (its scan findings) is evidence.
+    #[serde(default)]
+    pub ecr_repositories: Vec<String>,
     pub active_poll: Option<String>,
     pub idle_poll: Option<String>,
 }

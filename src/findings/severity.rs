@@ -63,7 +63,9 @@ pub fn from_label(tool: &str, label: &str) -> (Severity, String) {
         "negligible" => (Severity::Low, format!("{tool} severity {label} (negligible counts as low)")),
         "info" | "informational" | "none" => (Severity::Info, format!("{tool} severity {label}")),
         // What the tool could not rate must not slip under a HIGH gate: held until triaged.
-        "unknown" | "undefined" | "" => (Severity::High, format!("{tool} severity {label:?} is unknown; treated as HIGH until triaged")),
+        "unknown" | "undefined" | "untriaged" | "" => {
+            (Severity::High, format!("{tool} severity {label:?} is unknown; treated as HIGH until triaged"))
+        }
         _ => (Severity::High, format!("{tool} severity {label:?} is not a known label; treated as HIGH until triaged")),
     };
     (sev, why)
@@ -71,7 +73,7 @@ pub fn from_label(tool: &str, label: &str) -> (Severity, String) {
 
 /// Whether a label says nothing about severity (so a score alone decides).
 fn unrated(label: &str) -> bool {
-    matches!(label.trim().to_ascii_lowercase().as_str(), "unknown" | "undefined" | "")
+    matches!(label.trim().to_ascii_lowercase().as_str(), "unknown" | "undefined" | "untriaged" | "")
 }
 
 /// The tool's own label and, when the report has one, a CVSS score with where it came from. The

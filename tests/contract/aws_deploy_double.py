@@ -11,7 +11,11 @@ World: cluster `payments` with
 """
 
 import datetime
+import json
+import os
 import uuid
+
+import awscli
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -375,7 +379,56 @@ def op_cloudwatch(op, p, who):
     raise Fault(400, "UnknownOperationException", op)
 
 
-HANDLERS = {"codedeploy": op_codedeploy, "ecs": op_ecs, "cloudwatch": op_cloudwatch}
+# ---- ECR ----------------------------------------------------------------------------------------
+
+
+def published_example():
+    """The answer the AWS CLI's own documentation gives for describe-image-scan-findings (a basic
+    scan of an Ubuntu image), read from the pinned awscli package rather than written here."""
+    path = os.path.join(os.path.dirname(awscli.__file__), "examples", "ecr", "describe-image-scan-findings.rst")
+    text = open(path).read().split("Output::", 1)[1]
+    start = text.index("{")
+    depth = 0
+    for i, c in enumerate(text[start:], start):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth == 0:
+            return json.loads(text[start:i + 1])
+    raise AssertionError("no JSON in the published example")
+
+
+def op_ecr(op, p, who):
+    if op == "DescribeImageScanFindings":
+        image = p["imageId"].get("imageTag") or p["imageId"].get("imageDigest")
+        scan = WORLD.setdefault("scans", {}).get((p["repositoryName"], image))
+        if scan is None:
+            raise Fault(400, "ScanNotFoundException", f"Image scan does not exist for the image with '{{imageTag:{image}}}' in the repository with name '{p['repositoryName']}' in the registry with id '{ACCOUNT}'")
+        out = json.loads(json.dumps(scan))
+        out["repositoryName"], out["imageId"] = p["repositoryName"], p["imageId"]
+        return out
+    raise Fault(400, "UnknownOperationException", op)
+
+
+def scan(args):
+    """A scan of `repository:tag`: the published example, an enhanced finding, or still running."""
+    if args.get("status", "COMPLETE") != "COMPLETE":
+        out = {"registryId": ACCOUNT, "imageScanStatus": {"status": args["status"], "description": "The scan is in progress."}}
+    else:
+        out = published_example()
+        if args.get("enhanced"):
+            out["imageScanFindings"]["enhancedFindings"] = [{
+                "awsAccountId": ACCOUNT, "description": "A heap overflow in libcurl's SOCKS5 proxy handshake.",
+                "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{uuid.uuid4().hex}", "firstObservedAt": ts(now()),
+                "lastObservedAt": ts(now()), "packageVulnerabilityDetails": {
+                    "cvss": [{"baseScore": 9.8, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "source": "NVD", "version": "3.1"}],
+                    "referenceUrls": ["https://curl.se/docs/CVE-2023-38545.html"], "source": "NVD", "sourceUrl": "https://nvd.nist.gov/vuln/detail/CVE-2023-38545",
+                    "vulnerabilityId": "CVE-2023-38545",
+                    "vulnerablePackages": [{"name": "curl", "version": "7.88.1", "fixedInVersion": "8.4.0", "packageManager": "OS", "epoch": 0, "release": "10"}]},
+                "remediation": {"recommendation": {"text": "Upgrade curl to 8.4.0"}}, "score": 9.8, "severity": "HIGH", "status": "ACTIVE",
+                "title": "CVE-2023-38545 - curl", "type": "PACKAGE_VULNERABILITY", "fixAvailable": "YES", "exploitAvailable": "NO"}]
+    WORLD.setdefault("scans", {})[(args["repository"], args["tag"])] = out
+
+
+HANDLERS = {"codedeploy": op_codedeploy, "ecs": op_ecs, "cloudwatch": op_cloudwatch, "ecr": op_ecr}
 
 # ---- scripted progress (/_control/ecs/...) -------------------------------------------------------
 
@@ -412,6 +465,9 @@ def control(what, args):
             d["status"], d["stage"], d["finished"] = "SUCCESSFUL", "CLEAN_UP", now()
         d["updated"] = now()
         return {"status": d["status"]}
+    if what == "scan":
+        scan(args)
+        return {}
     if what == "alarm":
         a = WORLD["alarms"][args["name"]]
         a["state"], a["reason"], a["updated"] = args["state"], args.get("reason", "Threshold Crossed"), now()

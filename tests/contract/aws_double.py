@@ -27,7 +27,7 @@ from botocore.credentials import Credentials
 from botocore.validate import ParamValidator
 
 SESSION = botocore.session.get_session()
-MODELS = {name: SESSION.get_service_model(name) for name in ("codepipeline", "codebuild", "logs", "codedeploy", "ecs", "cloudwatch")}
+MODELS = {name: SESSION.get_service_model(name) for name in ("codepipeline", "codebuild", "logs", "codedeploy", "ecs", "cloudwatch", "ecr")}
 BY_PREFIX = {m.metadata["targetPrefix"]: (name, m) for name, m in MODELS.items()}
 ACCOUNT = "123456789012"
 KEYS = {
@@ -240,6 +240,8 @@ def op_codepipeline(op, p, who):
                     result["externalExecutionSummary"] = a["summary"]
                 if a["error"]:
                     result["errorDetails"] = a["error"]
+                if a.get("exported"):
+                    d["output"]["outputVariables"] = a["exported"]
                 details.append(d)
         return {"actionExecutionDetails": details}
     if op == "StartPipelineExecution":
@@ -545,6 +547,7 @@ class Handler(BaseHTTPRequestHandler):
             elif what == "finish":
                 ex = STATE["executions"][args["execution"]]
                 rec = next(a for a in reversed(ex["actions"]) if a["action"] == args["action"] and a["status"] == "InProgress")
+                rec["exported"] = args.get("exported")
                 finish_action(ex, rec, args.get("ok", True), args.get("summary"))
             elif what == "report":
                 # A report group's report for the action's build: test cases, or coverage of files.

@@ -4,6 +4,7 @@
 //! the build runs. Polling is fast only while something is in progress.
 
 mod convert;
+mod ecr;
 mod evidence;
 mod logs;
 pub mod model;
@@ -148,6 +149,15 @@ impl CodePipelineProvider {
                 _ => return Ok(all),
             }
         }
+    }
+
+    /// The source commit an execution built (its first artifact revision).
+    async fn execution_commit(&self, pipeline: &str, execution: &str) -> Result<Option<String>, CiError> {
+        let got: GetPipelineExecutionOutput = self
+            .call("GetPipelineExecution", json!({"pipelineName": pipeline, "pipelineExecutionId": execution}))
+            .await
+            .map_err(|e| in_pipeline(pipeline, e))?;
+        Ok(got.pipeline_execution.artifact_revisions.into_iter().find_map(|r| r.revision_id))
     }
 
     /// One execution whole: its summary, the pipeline's stages and actions, and their executions.
@@ -511,7 +521,26 @@ impl CiProvider for CodePipelineProvider {
             let (pipeline, execution) = self.pipeline_of(&run)?;
             let declaration = self.declaration(pipeline).await?;
             let actions = self.action_executions(pipeline, execution).await?;
-            evidence::read(self, &evidence::builds_of(&declaration, &actions)).await
+            let mut evidence = evidence::read(self, &evidence::builds_of(&declaration, &actions)).await?;
+            if !self.inner.settings.ecr_repositories.is_empty() {
+                let commit = self.execution_commit(pipeline, execution).await?;
+                match ecr::image_of(&actions, commit.as_deref()) {
+                    Some(image) => {
+                        for repository in &self.inner.settings.ecr_repositories {
+                            match ecr::findings(&self.inner.session, repository, &image).await {
+                                Ok(found) => evidence.findings.extend(found),
+                                Err(e) => evidence.unreadable.push(e),
+                            }
+                        }
+                    }
+                    None => evidence.unreadable.push(crate::findings::ReportError {
+                        path: "ecr".into(),
+                        problem: "no image to look up: no build exported IMAGE_DIGEST or IMAGE_TAG, and the run has no source commit"
+                            .into(),
+                    }),
+                }
+            }
+            Ok(evidence)
         }
         .boxed()
     }

@@ -232,6 +232,9 @@ pub struct ActionExecutionDetail {
 #[serde(rename_all = "camelCase")]
 pub struct ActionExecutionOutput {
     pub execution_result: Option<ExecutionResult>,
+    /// What the action exported (a CodeBuild action's `exported-variables`: IMAGE_TAG…).
+    #[serde(default)]
+    pub output_variables: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
