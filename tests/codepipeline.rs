@@ -420,3 +420,87 @@ fn ecr_s_scan_of_the_built_image_is_evidence_and_an_unfinished_scan_holds_the_ga
     assert!(!asked.contains(&"PutApprovalResult".to_string()), "{asked:?}");
     aws.assert_contract_kept();
 }
+
+#[test]
+fn a_credential_process_and_a_role_chained_from_a_source_profile_give_credentials() {
+    let aws = start_with("");
+    let id = at_approval(&aws);
+    let run = format!("aws:payments/{id}");
+    let home = tempfile::tempdir().unwrap();
+    // A vault client stand-in: its arguments are split as the AWS CLI splits them (no shell), and
+    // it prints alice's keys.
+    let script = home.path().join("vault-creds");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$2\" = \"payments prod\" ] || { echo \"wrong account: $2\" >&2; exit 2; }\n\
+         printf '{\"Version\": 1, \"AccessKeyId\": \"AKIDRELEASE\", \"SecretAccessKey\": \"release-secret\"}'\n",
+    )
+    .unwrap();
+    let failing = home.path().join("vault-down");
+    std::fs::write(&failing, "#!/bin/sh\necho 'vault: permission denied (token expired)' >&2\nexit 1\n").unwrap();
+    for f in [&script, &failing] {
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let role = "arn:aws:iam::123456789012:role/Deployer";
+    let config = home.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\ncredential_process = {} --account \"payments prod\"\nregion = eu-west-1\n\
+             [profile deployer]\nrole_arn = {role}\nsource_profile = base\nrole_session_name = release-alice\nregion = eu-west-1\n\
+             [profile down]\ncredential_process = {}\nregion = eu-west-1\n\
+             [profile loop-a]\nrole_arn = {role}\nsource_profile = loop-b\nregion = eu-west-1\n\
+             [profile loop-b]\nrole_arn = {role}\nsource_profile = loop-a\n\
+             [profile mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\nregion = eu-west-1\n",
+            script.display(),
+            failing.display()
+        ),
+    )
+    .unwrap();
+    let as_profile = |profile: &str| {
+        [
+            ("AWS_CONFIG_FILE", config.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none").display().to_string()),
+            ("AWS_PROFILE", profile.to_string()),
+            ("AWS_ENDPOINT_URL_STS", aws.endpoint()),
+        ]
+    };
+    let who_listed = || {
+        let calls = aws.calls();
+        calls["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|c| c["op"] == "ListPipelineExecutions")
+            .map(|c| c["who"].as_str().unwrap().to_string())
+    };
+
+    // The process's keys.
+    let (code, out, err) = aws.run_federated(home.path(), &as_profile("base"), &["runs", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&run), "{out}");
+    assert_eq!(who_listed().as_deref(), Some("arn:aws:sts::123456789012:assumed-role/ReleaseManagers/alice"));
+
+    // The Deployer role, assumed with them; approving journals the role session.
+    let (code, out, err) = aws.run_federated(
+        home.path(),
+        &as_profile("deployer"),
+        &["approve", &run, "--gate", "ApproveProd", "--confirm", "ApproveProd", "--reason", "CHG-7", "--yes"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let assumed: Vec<Value> = aws.calls()["calls"].as_array().unwrap().iter().filter(|c| c["op"] == "AssumeRole").cloned().collect();
+    assert_eq!(assumed[0]["input"], json!({"RoleArn": role, "RoleSessionName": "release-alice"}));
+    assert_eq!(assumed[0]["who"], "arn:aws:sts::123456789012:assumed-role/ReleaseManagers/alice", "signed with the source's keys");
+    assert!(aws.env.written().contains("assumed-role/Deployer/release-alice"), "the role session is journaled");
+
+    // A failing process, a loop of profiles, an MFA role: each said, never a secret.
+    let (_, _, err) = aws.run_federated(home.path(), &as_profile("down"), &["runs", "--json"]);
+    assert!(err.contains("profile `down`: credential_process failed") && err.contains("vault: permission denied (token expired)"), "{err}");
+    let (_, _, err) = aws.run_federated(home.path(), &as_profile("loop-a"), &["runs", "--json"]);
+    assert!(err.contains("roles chained more than 5 deep"), "{err}");
+    let (_, _, err) = aws.run_federated(home.path(), &as_profile("mfa"), &["runs", "--json"]);
+    assert!(err.contains("with an MFA code") && err.contains("flightdeck cannot ask for"), "{err}");
+    assert!(!aws.env.written().contains("release-secret"), "no file flightdeck wrote holds the secret");
+    aws.assert_contract_kept();
+}

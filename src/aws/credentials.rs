@@ -15,9 +15,10 @@ impl std::fmt::Debug for Credentials {
 
 /// The AWS credential chain, in the order the AWS CLI walks it: the environment
 /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); a web identity for a role
-/// (`AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`, or the profile's); the profile's SSO login;
-/// the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials), then the
-/// config file's keys for the profile; a container's credentials endpoint (ECS, EKS Pod Identity);
+/// (`AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`, or the profile's); the profile's role
+/// (`role_arn` with `source_profile` or `credential_source`); its SSO login; the shared
+/// credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials); its
+/// `credential_process`; the config file's keys for the profile; a container's credentials endpoint (ECS, EKS Pod Identity);
 /// the instance metadata service (IMDSv2, on EC2). Says what it tried when nothing gave credentials.
 pub async fn credentials(http: &reqwest::Client, profile: Option<&str>, region: &str) -> Result<Credentials, String> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -27,15 +28,15 @@ pub async fn credentials(http: &reqwest::Client, profile: Option<&str>, region: 
     let mut tried = vec!["AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set".to_string()];
     let name = super::profile::profile_name(profile);
     let settings = super::profile::config_profile(&name)?;
-    if let Some(source) = super::federated::web_identity_source(settings.as_ref()) {
+    if settings.as_ref().is_none_or(|s| !s.contains_key("role_arn") || s.contains_key("web_identity_token_file"))
+        && let Some(source) = super::federated::web_identity_source(settings.as_ref())
+    {
         return super::federated::web_identity(http, region, source).await;
     }
-    if let Some(source) = settings.as_ref().map(super::federated::sso_source).transpose()?.flatten() {
-        return super::federated::sso(http, &name, source).await;
-    }
-    match shared_file(&name, settings.as_ref()) {
-        Ok(c) => return Ok(c),
-        Err(e) => tried.push(e),
+    match of_profile(http, region, &name, 0).await {
+        Ok(Some(c)) => return Ok(c),
+        Ok(None) => tried.push(format!("profile `{name}` names no role, SSO login, keys or credential_process")),
+        Err(e) => return Err(e),
     }
     match container(http).await {
         Some(Ok(c)) => return Ok(c),
@@ -53,24 +54,69 @@ pub async fn credentials(http: &reqwest::Client, profile: Option<&str>, region: 
     Err(format!("no AWS credentials: {}", tried.join("; ")))
 }
 
-/// Keys for the profile in the shared credentials file, else in its config file section.
-fn shared_file(profile: &str, config: Option<&super::profile::Section>) -> Result<Credentials, String> {
-    let keys = |s: &super::profile::Section| match (s.get("aws_access_key_id"), s.get("aws_secret_access_key")) {
+/// How many profiles a role may be chained through (`source_profile` naming another's).
+const CHAIN_LIMIT: usize = 5;
+
+/// What a profile gives, as the AWS CLI reads it: a role assumed with another profile's (or the
+/// environment's, the container's, the instance's) credentials; the SSO login; keys in the
+/// credentials file; `credential_process`; keys in the config file. None: it names none of these.
+fn of_profile<'a>(
+    http: &'a reqwest::Client,
+    region: &'a str,
+    name: &'a str,
+    depth: usize,
+) -> futures::future::BoxFuture<'a, Result<Option<Credentials>, String>> {
+    Box::pin(async move {
+        if depth > CHAIN_LIMIT {
+            return Err(format!("profile `{name}`: roles chained more than {CHAIN_LIMIT} deep (do two profiles name each other?)"));
+        }
+        let settings = super::profile::config_profile(name)?;
+        let credentials_file = super::profile::credentials_file().map(|f| super::profile::read(&f)).transpose()?.flatten();
+        let keys_only = credentials_file.as_ref().and_then(|all| all.get(name)).and_then(keys);
+        if let Some(s) = settings.as_ref().filter(|s| s.contains_key("role_arn") && !s.contains_key("web_identity_token_file")) {
+            let source = match (s.get("source_profile"), s.get("credential_source").map(String::as_str)) {
+                // A profile may name itself: its own keys assume the role.
+                (Some(src), _) if src == name => keys_only.clone().or_else(|| keys(s)),
+                (Some(src), _) => of_profile(http, region, src, depth + 1).await?,
+                (None, Some("Environment")) => {
+                    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                    env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY")).map(|(id, secret)| Credentials {
+                        access_key_id: id,
+                        secret_access_key: secret,
+                        session_token: env("AWS_SESSION_TOKEN"),
+                    })
+                }
+                (None, Some("EcsContainer")) => container(http).await.transpose()?,
+                (None, Some("Ec2InstanceMetadata")) => Some(instance_metadata(http).await?),
+                (None, Some(other)) => return Err(format!("profile `{name}`: credential_source `{other}` is not one the AWS CLI knows")),
+                (None, None) => return Err(format!("profile `{name}` names role_arn without source_profile or credential_source")),
+            };
+            let source = source.ok_or_else(|| format!("profile `{name}`: the source of its role gave no credentials"))?;
+            return super::chained::assume_role(http, region, name, s, &source).await.map(Some);
+        }
+        if let Some(source) = settings.as_ref().map(super::federated::sso_source).transpose()?.flatten() {
+            return super::federated::sso(http, name, source).await.map(Some);
+        }
+        if let Some(c) = keys_only {
+            return Ok(Some(c));
+        }
+        if let Some(command) = settings.as_ref().and_then(|s| s.get("credential_process")) {
+            return super::chained::process(name, command).await.map(Some);
+        }
+        Ok(settings.as_ref().and_then(keys))
+    })
+}
+
+/// The keys a profile section holds, if it holds both.
+fn keys(s: &super::profile::Section) -> Option<Credentials> {
+    match (s.get("aws_access_key_id"), s.get("aws_secret_access_key")) {
         (Some(id), Some(secret)) => Some(Credentials {
             access_key_id: id.clone(),
             secret_access_key: secret.clone(),
             session_token: s.get("aws_session_token").cloned(),
         }),
         _ => None,
-    };
-    let file = super::profile::credentials_file().ok_or("no home directory to find ~/.aws/credentials in")?;
-    if let Some(c) = super::profile::read(&file)?.and_then(|all| all.get(profile).and_then(keys)) {
-        return Ok(c);
     }
-    if let Some(c) = config.and_then(keys) {
-        return Ok(c);
-    }
-    Err(format!("no credentials for profile `{profile}` in {} or the config file", file.display()))
 }
 
 /// Credentials as the container and metadata endpoints give them.

@@ -12,7 +12,7 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
-fn endpoint(id: &str, default: String) -> String {
+pub(super) fn endpoint(id: &str, default: String) -> String {
     env(&format!("AWS_ENDPOINT_URL_{id}")).or_else(|| env("AWS_ENDPOINT_URL")).unwrap_or(default).trim_end_matches('/').to_string()
 }
 
@@ -53,11 +53,16 @@ pub async fn web_identity(http: &reqwest::Client, region: &str, source: WebIdent
         .map_err(|e| format!("STS did not answer to assume {role} with the web identity: {}", plain(&e.to_string())))?;
     let status = resp.status().as_u16();
     let text = resp.text().await.map_err(|e| e.to_string())?;
+    role_credentials(status, &text, &role, |said| format!("STS refused to let the web identity assume {role} ({status}): {said}"))
+}
+
+/// The temporary credentials in STS's answer to assuming `role`; a refusal in STS's words.
+pub(super) fn role_credentials(status: u16, text: &str, role: &str, refused: impl FnOnce(String) -> String) -> Result<Credentials, String> {
     if status != 200 {
-        let said = format!("{} {}", tag(&text, "Code").unwrap_or_default(), tag(&text, "Message").unwrap_or_default());
-        return Err(format!("STS refused to let the web identity assume {role} ({status}): {}", excerpt(&plain(&said), 300)));
+        let said = format!("{} {}", tag(text, "Code").unwrap_or_default(), tag(text, "Message").unwrap_or_default());
+        return Err(refused(excerpt(&plain(&said), 300)));
     }
-    match (tag(&text, "AccessKeyId"), tag(&text, "SecretAccessKey"), tag(&text, "SessionToken")) {
+    match (tag(text, "AccessKeyId"), tag(text, "SecretAccessKey"), tag(text, "SessionToken")) {
         (Some(id), Some(secret), Some(token)) => {
             Ok(Credentials { access_key_id: id.into(), secret_access_key: secret.into(), session_token: Some(token.into()) })
         }

@@ -1,6 +1,7 @@
 //! What every AWS API flightdeck speaks needs: credentials from the standard chain, SigV4, and the
 //! JSON protocol with its errors, retries and endpoints.
 
+mod chained;
 pub mod credentials;
 mod federated;
 pub mod json_rpc;

@@ -398,6 +398,32 @@ def issue(prefix, arn):
         return key
 
 
+def sts_request(action, params):
+    """A query-protocol request's fields, held to STS's model; None (and the problem recorded)
+    when they break it."""
+    shape = STS_MODEL.operation_model(action).input_shape
+    fields = {k: v for k, v in params.items() if k not in ("Action", "Version")}
+    for name, member in shape.members.items():
+        if name in fields and member.type_name == "integer":
+            fields[name] = int(fields[name])
+    try:
+        validate(shape, fields, f"{action} request")
+        return fields
+    except AssertionError as e:
+        with LOCK:
+            STATE["problems"].append(str(e))
+        return None
+
+
+def role_answer(action, key, session):
+    """STS's answer to assuming the Deployer role: the temporary keys issued as `key`."""
+    return (f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+            f'<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{KEYS[key]["secret"]}</SecretAccessKey>'
+            f'<SessionToken>{KEYS[key]["token"]}</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>'
+            f'<AssumedRoleUser><Arn>{KEYS[key]["arn"]}</Arn><AssumedRoleId>AROADEPLOYER:{session}</AssumedRoleId></AssumedRoleUser>'
+            f'</{action}Result></{action}Response>').encode()
+
+
 def validate(shape, value, what):
     if shape is None:
         return
@@ -497,6 +523,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.assume_role_with_web_identity(params)
         try:
             who = check_signature(self, body, "sts")
+            if params.get("Action") == "AssumeRole":
+                return self.assume_role(who, params)
             if params.get("Action") != "GetCallerIdentity" or params.get("Version") != "2011-06-15":
                 raise AwsFault(400, "InvalidAction", str(params.get("Action")))
             xml = (f'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
@@ -507,26 +535,28 @@ class Handler(BaseHTTPRequestHandler):
             xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>{f.code}</Code><Message>{f.message}</Message></Error></ErrorResponse>"
             self.reply(f.status if f.status != 400 else 403, xml.encode(), "text/xml")
 
+    def assume_role(self, who, params):
+        """Signed with the source's keys; only the Deployer role, which alice's keys may assume."""
+        fields = sts_request("AssumeRole", params)
+        if fields is None:
+            return self.reply(500, b"", "text/xml")
+        if fields["RoleArn"] != DEPLOYER_ROLE or not who["approve"]:
+            raise AwsFault(403, "AccessDenied", f"User: {who['arn']} is not authorized to perform: sts:AssumeRole on resource: {fields['RoleArn']}")
+        with LOCK:
+            STATE["calls"].append({"op": "AssumeRole", "who": who["arn"], "protocol": "query", "input": {"RoleArn": fields["RoleArn"], "RoleSessionName": fields["RoleSessionName"]}})
+        key = issue("ASIAROLE", f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/{fields['RoleSessionName']}")
+        return self.reply(200, role_answer("AssumeRole", key, fields["RoleSessionName"]), "text/xml")
+
     def assume_role_with_web_identity(self, params):
         """Unsigned, as STS takes it: the OIDC token is the proof."""
-        operation = STS_MODEL.operation_model("AssumeRoleWithWebIdentity")
-        fields = {k: v for k, v in params.items() if k not in ("Action", "Version")}
-        try:
-            validate(operation.input_shape, fields, "AssumeRoleWithWebIdentity request")
-        except AssertionError as e:
-            with LOCK:
-                STATE["problems"].append(str(e))
+        fields = sts_request("AssumeRoleWithWebIdentity", params)
+        if fields is None:
             return self.reply(500, b"", "text/xml")
         if params.get("Version") != "2011-06-15" or fields["WebIdentityToken"] != WEB_IDENTITY_TOKEN or fields["RoleArn"] != DEPLOYER_ROLE:
             xml = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Couldn't retrieve verification key from your identity provider</Message></Error></ErrorResponse>"
             return self.reply(400, xml.encode(), "text/xml")
         key = issue("ASIAWEBID", f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/{fields['RoleSessionName']}")
-        xml = (f'<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>'
-               f'<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{KEYS[key]["secret"]}</SecretAccessKey>'
-               f'<SessionToken>{KEYS[key]["token"]}</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>'
-               f'<AssumedRoleUser><Arn>{KEYS[key]["arn"]}</Arn><AssumedRoleId>AROADEPLOYER:{fields["RoleSessionName"]}</AssumedRoleId></AssumedRoleUser>'
-               f'</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>')
-        return self.reply(200, xml.encode(), "text/xml")
+        return self.reply(200, role_answer("AssumeRoleWithWebIdentity", key, fields["RoleSessionName"]), "text/xml")
 
     def control(self, what, args):
         with LOCK:
