@@ -280,3 +280,90 @@ async fn an_ecs_blue_green_service_reads_as_a_release_on_moto() {
     assert!(about.contains("CodeDeploy payments/payments-api-bg") && about.contains(&deployment), "{about}");
     assert!(about.contains("Lifecycle and traffic not read"), "moto has no deployment targets: {about}");
 }
+
+/// The production listener rule's weights as moto's ELBv2 keeps them (query protocol, XML), read
+/// as the ECS provider reads them for ECS's own blue/green: a rule's weighted forward, and a
+/// listener's default action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_weights_read_from_moto_s_elbv2() {
+    use flightdeck::deploy::ecs::listener::{Weighted, weights};
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let m = &moto;
+    let (rule, listener) = tokio::task::block_in_place(|| {
+        let vpc = m.cli(&["ec2", "create-vpc", "--cidr-block", "10.0.0.0/16"])["Vpc"]["VpcId"].as_str().unwrap().to_string();
+        let subnets: Vec<String> = [("10.0.1.0/24", "eu-west-1a"), ("10.0.2.0/24", "eu-west-1b")]
+            .iter()
+            .map(|(cidr, zone)| {
+                m.cli(&["ec2", "create-subnet", "--vpc-id", &vpc, "--cidr-block", cidr, "--availability-zone", zone])["Subnet"]["SubnetId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let lb = m.cli(&["elbv2", "create-load-balancer", "--name", "shop", "--subnets", &subnets[0], &subnets[1]])["LoadBalancers"][0]
+            ["LoadBalancerArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let group = |name: &str| {
+            m.cli(&[
+                "elbv2",
+                "create-target-group",
+                "--name",
+                name,
+                "--protocol",
+                "HTTP",
+                "--port",
+                "8080",
+                "--vpc-id",
+                &vpc,
+                "--target-type",
+                "ip",
+            ])["TargetGroups"][0]["TargetGroupArn"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let (blue, green) = (group("checkout-blue"), group("checkout-green"));
+        let forward = |b: u32, g: u32| {
+            serde_json::json!([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue, "Weight": b}, {"TargetGroupArn": green, "Weight": g}]}}])
+            .to_string()
+        };
+        let listener = m.cli(&[
+            "elbv2",
+            "create-listener",
+            "--load-balancer-arn",
+            &lb,
+            "--protocol",
+            "HTTP",
+            "--port",
+            "80",
+            "--default-actions",
+            &forward(100, 0),
+        ])["Listeners"][0]["ListenerArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rule = m.cli(&[
+            "elbv2",
+            "create-rule",
+            "--listener-arn",
+            &listener,
+            "--priority",
+            "10",
+            "--conditions",
+            r#"[{"Field": "path-pattern", "Values": ["/checkout/*"]}]"#,
+            "--actions",
+            &forward(80, 20),
+        ])["Rules"][0]["RuleArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (rule, listener)
+    });
+    let session = moto.session();
+    let w = |name: &str, weight: i64| Weighted { target_group: name.into(), weight };
+    assert_eq!(weights(&session, &rule).await.unwrap(), [w("checkout-blue", 80), w("checkout-green", 20)]);
+    assert_eq!(weights(&session, &listener).await.unwrap(), [w("checkout-blue", 100), w("checkout-green", 0)]);
+}

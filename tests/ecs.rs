@@ -170,6 +170,11 @@ fn ecs_s_own_canary_is_continued_past_its_pause_hook_and_an_alarm_rolls_it_back(
     assert!(continued["hookId"].as_str().unwrap().starts_with("hook-"));
     let shifting = get(&aws, CHECKOUT);
     assert_eq!((shifting["state"].as_str(), shifting["weight"].as_i64()), (Some("Shifting traffic: 10 % on the new revision"), Some(10)));
+    // What the load balancer does, beside what ECS reports.
+    assert_eq!(
+        section(&shifting, "Production listener rule (ELBv2)"),
+        ["checkout-blue             90 %", "checkout-green            10 %"]
+    );
     // ECS cannot end a bake or a shift early: said, not sent.
     let (code, _, err) = aws.run(&["promote", CHECKOUT, "--full", "--yes", "--reason", "hurry"]);
     assert_ne!(code, 0);

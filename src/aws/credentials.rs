@@ -35,7 +35,14 @@ pub async fn credentials(http: &reqwest::Client, profile: Option<&str>, region: 
     }
     match of_profile(http, region, &name, 0).await {
         Ok(Some(c)) => return Ok(c),
-        Ok(None) => tried.push(format!("profile `{name}` names no role, SSO login, keys or credential_process")),
+        Ok(None) => {
+            let shown = |f: Option<std::path::PathBuf>| f.map(|f| f.display().to_string()).unwrap_or_else(|| "(no home directory)".into());
+            tried.push(format!(
+                "profile `{name}` names no role, SSO login or credential_process, and has no keys in {} or {}",
+                shown(super::profile::credentials_file()),
+                shown(super::profile::config_file())
+            ))
+        }
         Err(e) => return Err(e),
     }
     match container(http).await {

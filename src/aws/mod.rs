@@ -7,6 +7,7 @@ mod federated;
 pub mod json_rpc;
 pub mod logs;
 pub mod profile;
+pub mod query;
 pub mod sigv4;
 pub mod sts;
 

@@ -28,6 +28,9 @@ CHECKOUT_ALARMS = ["checkout-5xx"]
 EVENTS = ["BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
           "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
 ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+ELB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
+TG_BLUE, TG_GREEN = f"{ELB}:targetgroup/checkout-blue/73e2d6bc24d8a067", f"{ELB}:targetgroup/checkout-green/09a1b2c3d4e5f607"
+PROD_RULE = f"{ELB}:listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
 
 
 class Fault(Exception):
@@ -269,7 +272,10 @@ def service_of(name):
             deployments.append({"id": "ecs-svc/" + ("3" * 16), "status": "ACTIVE", "taskDefinition": WORLD["checkout_td"][-2], "desiredCount": 3,
                                 "runningCount": 3, "pendingCount": 0, "createdAt": ts(now()), "rolloutState": "COMPLETED"})
         base.update({"deploymentController": {"type": "ECS"}, "taskDefinition": WORLD["checkout_td"][-1], "deployments": deployments,
-                     "deploymentConfiguration": checkout_config()})
+                     "deploymentConfiguration": checkout_config(),
+                     "loadBalancers": [{"targetGroupArn": TG_BLUE, "containerName": "checkout", "containerPort": 8080,
+                                        "advancedConfiguration": {"alternateTargetGroupArn": TG_GREEN, "productionListenerRule": PROD_RULE,
+                                                                  "roleArn": f"arn:aws:iam::{ACCOUNT}:role/ecs-infrastructure"}}]})
     else:
         base.update({"deploymentController": {"type": "ECS"}, "taskDefinition": td(name, 12),
                      "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "ROLLING"}})
@@ -427,6 +433,28 @@ def scan(args):
                 "title": "CVE-2023-38545 - curl", "type": "PACKAGE_VULNERABILITY", "fixAvailable": "YES", "exploitAvailable": "NO"}]
     WORLD.setdefault("scans", {})[(args["repository"], args["tag"])] = out
 
+
+# ---- ELBv2 (query protocol) --------------------------------------------------------------------
+
+
+def describe_rules(params):
+    """The production rule's forward weights: the live deployment's share on green."""
+    arns = [v for k, v in sorted(params.items()) if k.startswith("RuleArns.member.")]
+    if arns != [PROD_RULE]:
+        raise Fault(400, "RuleNotFound", "One or more rules not found")
+    d = checkout_deployment()
+    green = int(d["weight"]) if d and d["status"] in ("IN_PROGRESS", "PENDING") else 0
+    return (f'<DescribeRulesResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeRulesResult><Rules><member>'
+            f'<RuleArn>{PROD_RULE}</RuleArn><Priority>10</Priority><IsDefault>false</IsDefault>'
+            f'<Conditions><member><Field>path-pattern</Field><Values><member>/checkout/*</member></Values></member></Conditions>'
+            f'<Actions><member><Type>forward</Type><Order>1</Order><ForwardConfig><TargetGroups>'
+            f'<member><TargetGroupArn>{TG_BLUE}</TargetGroupArn><Weight>{100 - green}</Weight></member>'
+            f'<member><TargetGroupArn>{TG_GREEN}</TargetGroupArn><Weight>{green}</Weight></member>'
+            f'</TargetGroups></ForwardConfig></member></Actions></member></Rules></DescribeRulesResult>'
+            f'<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></DescribeRulesResponse>')
+
+
+QUERY_HANDLERS = {"DescribeRules": describe_rules}
 
 HANDLERS = {"codedeploy": op_codedeploy, "ecs": op_ecs, "cloudwatch": op_cloudwatch, "ecr": op_ecr}
 

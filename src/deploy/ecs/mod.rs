@@ -4,6 +4,7 @@
 //! send CodeDeploy's or ECS's own calls, through the same safety path as every rollout.
 
 pub mod codedeploy;
+pub mod listener;
 pub mod model;
 pub mod native;
 pub mod provider;

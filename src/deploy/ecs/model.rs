@@ -25,6 +25,24 @@ pub struct EcsService {
     pub deployment_configuration: Option<EcsDeploymentConfiguration>,
     pub task_sets: Vec<TaskSet>,
     pub deployments: Vec<EcsDeployment>,
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+/// A load balancer of the service; ECS's own blue/green names the production listener rule whose
+/// weights it moves.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub advanced_configuration: Option<AdvancedConfiguration>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AdvancedConfiguration {
+    pub alternate_target_group_arn: Option<String>,
+    pub production_listener_rule: Option<String>,
+    pub test_listener_rule: Option<String>,
 }
 
 impl EcsService {

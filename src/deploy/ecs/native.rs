@@ -31,6 +31,8 @@ pub struct Read {
     pub deployment: Option<ServiceDeployment>,
     pub alarms: Vec<Alarm>,
     pub alarms_unread: Option<String>,
+    /// The production listener rule's forward weights, or why they were not read.
+    pub listener: Option<Result<Vec<super::listener::Weighted>, String>>,
 }
 
 fn strategy_text(svc: &EcsService, d: Option<&ServiceDeployment>) -> String {
@@ -139,6 +141,11 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
         operation: "StopServiceDeployment",
         input: json!({"serviceDeploymentArn": d.service_deployment_arn, "stopType": "ROLLBACK"}),
         does: "stop the deployment and roll back: production traffic returns to the previous revision".into(),
+    };
+    out.listener = match &read.listener {
+        Some(Ok(groups)) => groups.iter().map(|g| format!("{:<24} {:>3} %", g.target_group, g.weight)).collect(),
+        Some(Err(why)) => vec![format!("not read: {}", excerpt(why, 200))],
+        None => Vec::new(),
     };
     let weight = out.weight().unwrap_or(0);
     match d.status.as_str() {

@@ -323,6 +323,9 @@ impl RolloutProvider for EcsProvider {
             if !traffic.is_empty() {
                 sections.push(Section { title: "Traffic".into(), lines: traffic });
             }
+            if !shift.listener.is_empty() {
+                sections.push(Section { title: "Production listener rule (ELBv2)".into(), lines: shift.listener.clone() });
+            }
             let alarms = shift.alarm_lines();
             sections.push(Section {
                 title: "Alarms".into(),

@@ -363,7 +363,12 @@ impl Reader {
         let deployment = found.into_iter().next();
         let names = deployment.as_ref().and_then(|d| d.alarms.as_ref()).map(|a| a.alarm_names.clone()).unwrap_or_default();
         let (alarms, alarms_unread) = self.alarms(&names).await;
-        Ok(native::Read { service, deployment, alarms, alarms_unread })
+        let rule = service.load_balancers.iter().find_map(|l| l.advanced_configuration.as_ref()?.production_listener_rule.clone());
+        let listener = match rule {
+            Some(rule) => Some(super::listener::weights(&self.session, &rule).await.map_err(|e| e.to_string())),
+            None => None,
+        };
+        Ok(native::Read { service, deployment, alarms, alarms_unread, listener })
     }
 }
 

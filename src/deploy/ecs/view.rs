@@ -75,6 +75,9 @@ pub struct Shift {
     pub alarms: Vec<Alarm>,
     /// Alarm names configured but not read (CloudWatch refused or does not know them).
     pub alarms_unread: Option<String>,
+    /// The production listener rule's weights, as the load balancer has them (ECS's own
+    /// blue/green).
+    pub listener: Vec<String>,
     /// Verb → what it sends now. A verb missing here is not offered.
     pub calls: BTreeMap<&'static str, Call>,
     /// Why a verb people may look for is not offered (ECS cannot end a bake time early).
