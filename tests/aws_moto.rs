@@ -367,3 +367,89 @@ async fn listener_weights_read_from_moto_s_elbv2() {
     assert_eq!(weights(&session, &rule).await.unwrap(), [w("checkout-blue", 80), w("checkout-green", 20)]);
     assert_eq!(weights(&session, &listener).await.unwrap(), [w("checkout-blue", 100), w("checkout-green", 0)]);
 }
+
+/// Scan reports among a CodeBuild build's artifacts in S3: CodePipeline and CodeBuild answered by
+/// the AWS double, the artifacts kept by moto's S3 (written with the real AWS CLI): a zip of a
+/// real Trivy report (Trivy's own Debian buster golden) as the primary artifact, and a folder
+/// artifact with a Bandit report; the critical CVE holds the release gate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_reports_among_build_artifacts_in_s3_hold_the_gate() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let aws = tokio::task::spawn_blocking(|| {
+        support::aws::Aws::start(
+            "[environments.prod]\nproduction = true\nfour_eyes = false\n\
+             [ci.codepipeline.aws]\nregion = \"eu-west-1\"\npipelines = [\"payments\"]\n\
+             gate_environments = { Approval = \"prod\" }\nreport_artifacts = [\"primary\", \"scans\"]\n",
+        )
+    })
+    .await
+    .unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("reports.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        zip.start_file("reports/trivy.json", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, &std::fs::read(fixtures.join("corpus/trivy-debian-buster.json")).unwrap()).unwrap();
+        zip.finish().unwrap();
+    }
+    let m = &moto;
+    let run = tokio::task::block_in_place(|| {
+        m.cli(&[
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            "pipeline-artifacts",
+            "--create-bucket-configuration",
+            "LocationConstraint=eu-west-1",
+        ]);
+        m.cli(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            "pipeline-artifacts",
+            "--key",
+            "payments/build 1/reports.zip",
+            "--body",
+            &zip_path.display().to_string(),
+        ]);
+        let bandit = fixtures.join("reports/bandit.json").display().to_string();
+        m.cli(&["s3api", "put-object", "--bucket", "pipeline-artifacts", "--key", "payments/scans-1/bandit.json", "--body", &bandit]);
+        let id = aws.control("start", serde_json::json!({}))["id"].as_str().unwrap().to_string();
+        aws.control("finish", serde_json::json!({"execution": id, "action": "Source"}));
+        aws.control("finish", serde_json::json!({"execution": id, "action": "Build"}));
+        aws.control("finish", serde_json::json!({"execution": id, "action": "UnitTests"}));
+        for (location, identifier) in [
+            ("arn:aws:s3:::pipeline-artifacts/payments/build 1/reports.zip", None),
+            ("arn:aws:s3:::pipeline-artifacts/payments/scans-1", Some("scans")),
+        ] {
+            aws.control("artifact", serde_json::json!({"execution": id, "action": "Scan", "location": location, "identifier": identifier}));
+        }
+        aws.control("finish", serde_json::json!({"execution": id, "action": "Scan"}));
+        format!("aws:payments/{id}")
+    });
+    let flightdeck = |args: &[&str]| {
+        let out = aws
+            .env
+            .cmd(args)
+            .env("AWS_ACCESS_KEY_ID", "AKIDRELEASE")
+            .env("AWS_SECRET_ACCESS_KEY", "release-secret")
+            .env("AWS_ENDPOINT_URL", aws.endpoint())
+            .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let findings = tokio::task::block_in_place(|| flightdeck(&["findings", &run, "--json"]));
+    assert!(
+        findings.contains("CVE-2019-18224") && findings.contains("s3://pipeline-artifacts/payments/build 1/reports.zip/reports/trivy.json"),
+        "{findings}"
+    );
+    assert!(findings.contains("s3://pipeline-artifacts/payments/scans-1/bandit.json"), "the folder artifact's file: {findings}");
+    let inbox: serde_json::Value = serde_json::from_str(&tokio::task::block_in_place(|| flightdeck(&["approvals", "--json"]))).unwrap();
+    let gate = inbox.as_array().unwrap().iter().find(|g| g["run"] == run.as_str()).unwrap_or_else(|| panic!("{inbox:#}"));
+    assert_eq!(gate["release_gate"]["pass"], false, "a critical CVE holds production's gate: {gate:#}");
+    tokio::task::block_in_place(|| aws.assert_contract_kept());
+}

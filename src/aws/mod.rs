@@ -8,6 +8,7 @@ pub mod json_rpc;
 pub mod logs;
 pub mod profile;
 pub mod query;
+pub mod s3;
 pub mod sigv4;
 pub mod sts;
 

@@ -1,5 +1,5 @@
-//! AWS Signature Version 4 for a POST to `/` (the JSON and query protocols every API flightdeck
-//! calls uses). Written here rather than taken from the AWS SDK: the SDK's signer brings its
+//! AWS Signature Version 4: for a POST to `/` (the JSON and query protocols), and for any request
+//! (S3's GETs). Written here rather than taken from the AWS SDK: the SDK's signer brings its
 //! runtime and HTTP stack with it for one HMAC chain; this is checked against botocore's own
 //! signer in the tests.
 
@@ -28,11 +28,34 @@ pub struct Post<'a> {
 
 pub fn sign_post(creds: &Credentials, post: &Post<'_>, now: jiff::Timestamp) -> Vec<(&'static str, String)> {
     let Post { region, service, host, content_type, extra, body } = *post;
+    let mut headers: Vec<(&'static str, String)> = vec![("content-type", content_type.to_string())];
+    headers.extend(extra.iter().cloned());
+    let request =
+        Request { method: "POST", path: "/", query: "", region, service, host, headers, payload_hash: hex::encode(Sha256::digest(body)) };
+    sign(creds, &request, now)
+}
+
+/// Any request: its canonical path and query (already encoded as AWS wants them), the headers to
+/// sign besides `host` and `x-amz-date`, and the payload's SHA-256 in hex.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+    pub host: &'a str,
+    pub headers: Vec<(&'static str, String)>,
+    pub payload_hash: String,
+}
+
+/// The headers that sign `request` at `now`: `x-amz-date`, `authorization`, and the session
+/// token when there is one. The request's own `headers` must be sent as given.
+pub fn sign(creds: &Credentials, request: &Request<'_>, now: jiff::Timestamp) -> Vec<(&'static str, String)> {
     let amz_date = now.strftime("%Y%m%dT%H%M%SZ").to_string();
     let date = &amz_date[..8];
-    let mut headers: Vec<(&str, String)> =
-        vec![("content-type", content_type.to_string()), ("host", host.to_string()), ("x-amz-date", amz_date.clone())];
-    headers.extend(extra.iter().cloned());
+    let mut headers = request.headers.clone();
+    headers.push(("host", request.host.to_string()));
+    headers.push(("x-amz-date", amz_date.clone()));
     if let Some(t) = &creds.session_token {
         headers.push(("x-amz-security-token", t.clone()));
     }
@@ -40,7 +63,9 @@ pub fn sign_post(creds: &Credentials, post: &Post<'_>, now: jiff::Timestamp) -> 
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{}\n", v.trim())).collect();
     let signed: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
     let signed = signed.join(";");
-    let canonical_request = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{}", hex::encode(Sha256::digest(body)));
+    let canonical_request =
+        format!("{}\n{}\n{}\n{canonical_headers}\n{signed}\n{}", request.method, request.path, request.query, request.payload_hash);
+    let (region, service) = (request.region, request.service);
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())));
     let key = [date.as_bytes(), region.as_bytes(), service.as_bytes(), b"aws4_request"]

@@ -92,6 +92,9 @@ pub struct CodePipelineSettings {
     /// ECR repositories whose image of a run (found from what its builds exported) has scan
     /// findings that are the run's evidence.
     pub ecr_repositories: Vec<String>,
+    /// CodeBuild artifacts (`primary`, or a secondary artifact's identifier) whose files in S3 are
+    /// scan reports.
+    pub report_artifacts: Vec<String>,
     pub active_poll: Duration,
     pub idle_poll: Duration,
 }
@@ -133,6 +136,7 @@ pub(super) fn build_codepipeline(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec
             endpoint_url: r.endpoint_url.clone(),
             gate_environments: r.gate_environments.clone(),
             ecr_repositories: r.ecr_repositories.clone(),
+            report_artifacts: r.report_artifacts.clone(),
             active_poll: poll_interval(rep, c.span(), &format!("{key}.active_poll"), &r.active_poll, 5),
             idle_poll: poll_interval(rep, c.span(), &format!("{key}.idle_poll"), &r.idle_poll, 60),
         });

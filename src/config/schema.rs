@@ -138,6 +138,9 @@ pub struct RawCodePipeline {
     /// ECR repositories whose image of the run (its scan findings) is evidence.
     #[serde(default)]
     pub ecr_repositories: Vec<String>,
+    /// CodeBuild artifacts (`primary`, or a secondary artifact's identifier) holding scan reports.
+    #[serde(default)]
+    pub report_artifacts: Vec<String>,
     pub active_poll: Option<String>,
     pub idle_poll: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! diagnostic naming the file and the problem, and a gate with such a report fails closed.
 
 mod acceptances;
+pub mod archive;
 mod bandit;
 pub mod coverage;
 pub mod cyclonedx;

@@ -279,10 +279,10 @@ def op_codebuild(op, p, who):
             if not b:
                 missing.append(i)
                 continue
-            if b.get("reports"):
-                extra = {"reportArns": list(b["reports"])}
-            else:
-                extra = {}
+            extra = {"reportArns": list(b["reports"])} if b.get("reports") else {}
+            if b.get("artifacts"):
+                extra["artifacts"] = b["artifacts"][0]
+                extra["secondaryArtifacts"] = b["artifacts"][1:]
             builds.append({**extra, "id": i, "arn": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:build/{i}", "buildStatus": b["status"], "buildComplete": b["complete"],
                            "projectName": i.split(":")[0], "currentPhase": "COMPLETED" if b["complete"] else "BUILD",
                            "logs": {"groupName": b["group"], "streamName": b["stream"], "deepLink": f"https://console.aws.amazon.com/cloudwatch/home#logEvent:group={b['group']}"}})
@@ -342,6 +342,14 @@ def control(what, args):
         rec = next(a for a in reversed(ex["actions"]) if a["action"] == args["action"] and a["status"] == "InProgress")
         rec["exported"] = args.get("exported")
         finish_action(ex, rec, args.get("ok", True), args.get("summary"))
+    elif what == "artifact":
+        # Where the action's build put an artifact (the tests write the object itself to S3).
+        ex = STATE["executions"][args["execution"]]
+        rec = next(a for a in reversed(ex["actions"]) if a["action"] == args["action"])
+        artifact = {"location": args["location"]}
+        if args.get("identifier"):
+            artifact["artifactIdentifier"] = args["identifier"]
+        STATE["builds"][rec["external"]].setdefault("artifacts", []).append(artifact)
     elif what == "report":
         # A report group's report for the action's build: test cases, or coverage of files.
         ex = STATE["executions"][args["execution"]]

@@ -27,6 +27,16 @@ struct Builds {
 struct BuildReports {
     #[serde(default)]
     report_arns: Vec<String>,
+    artifacts: Option<Artifact>,
+    #[serde(default)]
+    secondary_artifacts: Vec<Artifact>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Artifact {
+    location: Option<String>,
+    artifact_identifier: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -107,6 +117,25 @@ pub async fn read(p: &CodePipelineProvider, builds: &[String]) -> Result<RunEvid
         return Ok(out);
     }
     let got: Builds = call(p, "BatchGetBuilds", json!({"ids": builds})).await?;
+    let wanted = &p.inner.settings.report_artifacts;
+    if !wanted.is_empty() {
+        // The primary artifact is `primary` unless it names itself; secondary ones by identifier.
+        let artifacts: Vec<(String, String)> = got
+            .builds
+            .iter()
+            .flat_map(|b| {
+                let primary = b.artifacts.clone().map(|a| (a.artifact_identifier.clone().unwrap_or_else(|| "primary".into()), a));
+                primary
+                    .into_iter()
+                    .chain(b.secondary_artifacts.iter().map(|a| (a.artifact_identifier.clone().unwrap_or_default(), a.clone())))
+            })
+            .filter(|(id, _)| wanted.contains(id))
+            .filter_map(|(id, a)| a.location.map(|l| (id, l)))
+            .collect();
+        for (id, location) in artifacts {
+            super::artifacts::read(&p.inner.session, &id, &location, &mut out).await;
+        }
+    }
     let arns: Vec<String> = got.builds.into_iter().flat_map(|b| b.report_arns).collect();
     // BatchGetReports takes at most 100 at a time.
     for chunk in arns.chunks(100) {

@@ -3,6 +3,7 @@
 //! the pipeline's state gives. A CodeBuild action's log is read from CloudWatch Logs, live while
 //! the build runs. Polling is fast only while something is in progress.
 
+mod artifacts;
 mod convert;
 mod ecr;
 mod evidence;
@@ -540,6 +541,7 @@ impl CiProvider for CodePipelineProvider {
                     }),
                 }
             }
+            evidence.findings = crate::findings::group(std::mem::take(&mut evidence.findings));
             Ok(evidence)
         }
         .boxed()

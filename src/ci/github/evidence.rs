@@ -3,18 +3,13 @@
 //! the findings screen and the release gate of the run's reviews. An artifact that is missing,
 //! expired, too large or unreadable is an unreadable report: the gate fails closed.
 
-use std::io::Read;
-
 use super::GithubProvider;
 use super::model::Artifacts;
 use crate::ci::{CiError, RunEvidence};
 use crate::findings::ReportError;
-use crate::logstore::sanitize;
 
 /// The most an artifact's archive may be.
 const ARCHIVE_LIMIT: u64 = 256 * 1024 * 1024;
-/// The most one report inside it may be once unpacked (a small archive may unpack to much more).
-const ENTRY_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// The artifact names configured for a workflow file (`*` applies to every workflow).
 pub fn wanted(gh: &GithubProvider, workflow: &str) -> Vec<String> {
@@ -51,8 +46,9 @@ pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> R
         match gh.inner.api.download(&format!("/repos/{repo}/actions/artifacts/{}/zip", a.id), ARCHIVE_LIMIT).await {
             Err(e) => errors.push(problem(e.to_string())),
             Ok(bytes) => {
-                let mut unpacked =
-                    tokio::task::spawn_blocking(move || unpack(&bytes, &name)).await.map_err(|e| CiError::Other(e.to_string()))?;
+                let mut unpacked = tokio::task::spawn_blocking(move || crate::findings::archive::unpack(&bytes, &name))
+                    .await
+                    .map_err(|e| CiError::Other(e.to_string()))?;
                 // The analysis finished with the run: its gate is there to be read, or not at all.
                 crate::findings::sonar::resolve_all(&mut unpacked.0, std::time::Duration::from_secs(30)).await;
                 crate::findings::registry::read_all(
@@ -70,60 +66,4 @@ pub async fn read(gh: &GithubProvider, repo: &str, id: u64, workflow: &str) -> R
     }
     out.findings = crate::findings::group(std::mem::take(&mut out.findings));
     Ok(out)
-}
-
-/// Every report in an artifact's archive, parsed.
-pub fn unpack(archive: &[u8], artifact: &str) -> (Vec<crate::findings::ParsedReport>, Vec<ReportError>) {
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
-    let mut zip = match zip::ZipArchive::new(std::io::Cursor::new(archive)) {
-        Ok(z) => z,
-        Err(e) => {
-            return (
-                findings,
-                vec![ReportError { path: format!("artifact {artifact}"), problem: format!("not a readable zip archive: {e}") }],
-            );
-        }
-    };
-    let mut reports = 0;
-    for i in 0..zip.len() {
-        let mut entry = match zip.by_index(i) {
-            Ok(e) => e,
-            Err(e) => {
-                errors.push(ReportError { path: format!("artifact {artifact}"), problem: format!("entry {i}: {e}") });
-                continue;
-            }
-        };
-        if entry.is_dir() {
-            continue;
-        }
-        let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("entry {i}"));
-        let shown = format!("{artifact}/{}", sanitize::excerpt(&name, 200));
-        reports += 1;
-        if entry.size() > ENTRY_LIMIT {
-            errors.push(ReportError {
-                path: shown,
-                problem: format!("unpacks to {} MiB, over the {} MiB limit", entry.size() >> 20, ENTRY_LIMIT >> 20),
-            });
-            continue;
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        // Never more than the limit, whatever the archive claims.
-        if let Err(e) = (&mut entry).take(ENTRY_LIMIT + 1).read_to_end(&mut bytes) {
-            errors.push(ReportError { path: shown, problem: format!("cannot unpack it: {e}") });
-            continue;
-        }
-        if bytes.len() as u64 > ENTRY_LIMIT {
-            errors.push(ReportError { path: shown, problem: format!("unpacks to more than {} MiB", ENTRY_LIMIT >> 20) });
-            continue;
-        }
-        match crate::findings::parse_report(&bytes, &shown) {
-            Ok(parsed) => findings.push(parsed),
-            Err(e) => errors.push(e),
-        }
-    }
-    if reports == 0 {
-        errors.push(ReportError { path: format!("artifact {artifact}"), problem: "it holds no file".into() });
-    }
-    (findings, errors)
 }
