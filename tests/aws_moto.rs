@@ -453,3 +453,44 @@ async fn scan_reports_among_build_artifacts_in_s3_hold_the_gate() {
     assert_eq!(gate["release_gate"]["pass"], false, "a critical CVE holds production's gate: {gate:#}");
     tokio::task::block_in_place(|| aws.assert_contract_kept());
 }
+
+/// CodePipeline's executions as moto keeps them (a pipeline made with the real AWS CLI, an
+/// execution started), read into flightdeck's model. moto has no pipeline state, action
+/// executions or approvals; the double proves those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codepipeline_s_executions_read_as_flightdeck_s_model_on_moto() {
+    use flightdeck::aws::json_rpc::CODEPIPELINE;
+    use flightdeck::ci::codepipeline::model::{GetPipelineExecutionOutput, ListPipelineExecutionsOutput};
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let m = &moto;
+    let started = tokio::task::block_in_place(|| {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = m.cli(&["iam", "create-role", "--role-name", "pipeline", "--assume-role-policy-document", trust])["Role"]["Arn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pipeline = serde_json::json!({
+            "name": "payments", "roleArn": role, "artifactStore": {"type": "S3", "location": "pipeline-artifacts"},
+            "stages": [
+                {"name": "Source", "actions": [{"name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+                    "configuration": {"S3Bucket": "sources", "S3ObjectKey": "payments.zip"}, "outputArtifacts": [{"name": "src"}]}]},
+                {"name": "Build", "actions": [{"name": "Build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                    "configuration": {"ProjectName": "payments-build"}, "inputArtifacts": [{"name": "src"}]}]}
+            ]
+        });
+        m.cli(&["codepipeline", "create-pipeline", "--pipeline", &pipeline.to_string()]);
+        m.cli(&["codepipeline", "start-pipeline-execution", "--name", "payments"])["pipelineExecutionId"].as_str().unwrap().to_string()
+    });
+    let session = moto.session();
+    let listed = session.call(&CODEPIPELINE, "ListPipelineExecutions", &serde_json::json!({"pipelineName": "payments"})).await.unwrap();
+    let listed: ListPipelineExecutionsOutput = serde_json::from_value(listed).unwrap();
+    assert_eq!(listed.pipeline_execution_summaries.len(), 1);
+    assert_eq!(listed.pipeline_execution_summaries[0].pipeline_execution_id, started);
+    assert!(!listed.pipeline_execution_summaries[0].status.is_empty());
+    let one = session
+        .call(&CODEPIPELINE, "GetPipelineExecution", &serde_json::json!({"pipelineName": "payments", "pipelineExecutionId": started}))
+        .await
+        .unwrap();
+    let one: GetPipelineExecutionOutput = serde_json::from_value(one).unwrap();
+    assert_eq!(one.pipeline_execution.pipeline_execution_id, started);
+}

@@ -11,6 +11,7 @@ pub mod query;
 pub mod s3;
 pub mod sigv4;
 pub mod sts;
+pub mod time;
 
 pub use credentials::{Credentials, credentials};
 

@@ -81,7 +81,9 @@ pub struct ExecutionSummary {
     /// Cancelled, InProgress, Stopped, Stopping, Succeeded, Superseded, Failed.
     pub status: String,
     pub status_summary: Option<String>,
+    #[serde(default, deserialize_with = "crate::aws::time::epoch")]
     pub start_time: Option<f64>,
+    #[serde(default, deserialize_with = "crate::aws::time::epoch")]
     pub last_update_time: Option<f64>,
     #[serde(default)]
     pub source_revisions: Vec<SourceRevision>,
@@ -189,6 +191,7 @@ pub struct ActionExecution {
     pub action_execution_id: Option<String>,
     pub status: Option<String>,
     pub summary: Option<String>,
+    #[serde(default, deserialize_with = "crate::aws::time::epoch")]
     pub last_status_change: Option<f64>,
     /// A waiting approval's token, for PutApprovalResult.
     pub token: Option<String>,
@@ -219,7 +222,9 @@ pub struct ActionExecutionDetail {
     pub action_execution_id: String,
     pub stage_name: String,
     pub action_name: String,
+    #[serde(default, deserialize_with = "crate::aws::time::epoch")]
     pub start_time: Option<f64>,
+    #[serde(default, deserialize_with = "crate::aws::time::epoch")]
     pub last_update_time: Option<f64>,
     /// The ARN of who last changed it (the approver of an approval).
     pub updated_by: Option<String>,

@@ -115,6 +115,7 @@ pub struct TaskSet {
     pub external_id: Option<String>,
     pub running_count: i64,
     pub computed_desired_count: i64,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub created_at: Option<EpochSeconds>,
 }
 
@@ -128,6 +129,7 @@ pub struct EcsDeployment {
     pub running_count: i64,
     pub desired_count: i64,
     pub rollout_state: Option<String>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub created_at: Option<EpochSeconds>,
 }
 
@@ -139,10 +141,15 @@ pub struct ServiceDeployment {
     pub status: String,
     pub status_reason: Option<String>,
     pub lifecycle_stage: Option<String>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub created_at: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub started_at: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub finished_at: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub stopped_at: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub updated_at: Option<EpochSeconds>,
     pub source_service_revisions: Vec<RevisionSummary>,
     pub target_service_revision: Option<RevisionSummary>,
@@ -167,6 +174,7 @@ pub struct HookDetail {
     pub hook_id: Option<String>,
     pub target_type: Option<String>,
     pub status: Option<String>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub expires_at: Option<EpochSeconds>,
     pub timeout_action: Option<String>,
 }
@@ -175,6 +183,7 @@ pub struct HookDetail {
 #[serde(rename_all = "camelCase", default)]
 pub struct Rollback {
     pub reason: Option<String>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub started_at: Option<EpochSeconds>,
 }
 
@@ -196,8 +205,11 @@ pub struct CdDeployment {
     pub deployment_config_name: Option<String>,
     pub status: String,
     pub error_information: Option<ErrorInformation>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub create_time: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub start_time: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub complete_time: Option<EpochSeconds>,
     pub creator: Option<String>,
     pub description: Option<String>,
@@ -266,7 +278,9 @@ pub struct EcsTarget {
 pub struct LifecycleEvent {
     pub lifecycle_event_name: String,
     pub status: String,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub start_time: Option<EpochSeconds>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub end_time: Option<EpochSeconds>,
 }
 
@@ -333,5 +347,6 @@ pub struct Alarm {
     /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     pub state_value: String,
     pub state_reason: Option<String>,
+    #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub state_updated_timestamp: Option<EpochSeconds>,
 }
