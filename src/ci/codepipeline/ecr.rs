@@ -54,7 +54,8 @@ pub fn image_of(actions: &[ActionExecutionDetail], commit: Option<&str>) -> Opti
 
 /// The findings of `repository`'s image, or why they cannot be had (the gate then fails closed).
 pub async fn findings(session: &Session, repository: &str, image: &ImageId) -> Result<Vec<Finding>, ReportError> {
-    let shown = format!("ecr:{}", image.text(repository));
+    // The tag came from the build's exported variables: outside text.
+    let shown = plain(&format!("ecr:{}", image.text(repository)));
     let err = |problem: String| ReportError { path: shown.clone(), problem };
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -101,27 +102,9 @@ fn basic(f: &Value, report: &str) -> Finding {
     let score = [("CVSS3_SCORE", "CVSS 3"), ("CVSS2_SCORE", "CVSS 2")]
         .iter()
         .find_map(|(k, source)| attribute(f, k).and_then(|s| s.parse::<f64>().ok()).map(|s| (s, *source)));
-    let (severity, severity_reason) = judged("ECR", label, score);
     let package = attribute(f, "package_name").map(plain);
     let installed = attribute(f, "package_version").map(plain);
-    Finding {
-        location: format!("{}@{}", package.as_deref().unwrap_or("?"), installed.as_deref().unwrap_or("?")),
-        title: id.clone(),
-        id,
-        tools: vec!["ECR".into()],
-        kind: FindingKind::Vulnerability,
-        severity,
-        raw_severity: plain(label),
-        severity_reason,
-        description: excerpt(&plain(f["description"].as_str().unwrap_or_default()), 2000),
-        package,
-        installed,
-        fixed: None,
-        target: Some(report.trim_start_matches("ecr:").to_string()),
-        url: f["uri"].as_str().map(plain),
-        suppressed: None,
-        reports: vec![report.to_string()],
-    }
+    Finding { url: f["uri"].as_str().map(plain), ..vulnerability(f, report, id.clone(), id, label, score, package, installed) }
 }
 
 /// An enhanced (Inspector) finding: the vulnerability, its first vulnerable package with the fix,
@@ -137,7 +120,6 @@ fn enhanced(f: &Value, report: &str) -> Finding {
         .filter_map(|c| c["baseScore"].as_f64().map(|s| (s, c["source"].as_str().unwrap_or("CVSS").to_string())))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .or_else(|| f["score"].as_f64().map(|s| (s, "Inspector".to_string())));
-    let (severity, severity_reason) = judged("ECR", label, score.as_ref().map(|(s, src)| (*s, src.as_str())));
     let package = details["vulnerablePackages"].as_array().and_then(|p| p.first()).cloned().unwrap_or(Value::Null);
     let name = package["name"].as_str().map(plain);
     let installed = package["version"].as_str().map(plain);
@@ -147,9 +129,32 @@ fn enhanced(f: &Value, report: &str) -> Finding {
         Some("CLOSED") => Some("closed by Amazon Inspector (no longer present)".to_string()),
         _ => None,
     };
+    let title = excerpt(&plain(f["title"].as_str().unwrap_or(&id)), 300);
+    let score = score.as_ref().map(|(s, src)| (*s, src.as_str()));
     Finding {
-        location: format!("{}@{}", name.as_deref().unwrap_or("?"), installed.as_deref().unwrap_or("?")),
-        title: excerpt(&plain(f["title"].as_str().unwrap_or(&id)), 300),
+        fixed,
+        url: details["sourceUrl"].as_str().map(plain),
+        suppressed,
+        ..vulnerability(f, report, id, title, label, score, name, installed)
+    }
+}
+
+/// What every ECR finding holds: judged by Trivy's rules from ECR's label and the score.
+#[allow(clippy::too_many_arguments)]
+fn vulnerability(
+    f: &Value,
+    report: &str,
+    id: String,
+    title: String,
+    label: &str,
+    score: Option<(f64, &str)>,
+    package: Option<String>,
+    installed: Option<String>,
+) -> Finding {
+    let (severity, severity_reason) = judged("ECR", label, score);
+    Finding {
+        location: format!("{}@{}", package.as_deref().unwrap_or("?"), installed.as_deref().unwrap_or("?")),
+        title,
         id,
         tools: vec!["ECR".into()],
         kind: FindingKind::Vulnerability,
@@ -157,12 +162,12 @@ fn enhanced(f: &Value, report: &str) -> Finding {
         raw_severity: plain(label),
         severity_reason,
         description: excerpt(&plain(f["description"].as_str().unwrap_or_default()), 2000),
-        package: name,
+        package,
         installed,
-        fixed,
+        fixed: None,
         target: Some(report.trim_start_matches("ecr:").to_string()),
-        url: details["sourceUrl"].as_str().map(plain),
-        suppressed,
+        url: None,
+        suppressed: None,
         reports: vec![report.to_string()],
     }
 }

@@ -62,6 +62,16 @@ pub fn routing_text(name: &str, routing: Option<&TrafficRouting>) -> String {
     format!("{how} ({})", plain(name))
 }
 
+/// `ContinueDeployment` past one of CodeDeploy's waits (`READY_WAIT`, `TERMINATION_WAIT`).
+fn continue_past(deployment: &str, wait: &str, does: &str) -> Call {
+    Call {
+        service: CODEDEPLOY,
+        operation: "ContinueDeployment",
+        input: json!({"deploymentId": deployment, "deploymentWaitType": wait}),
+        does: does.into(),
+    }
+}
+
 pub fn shift(read: &Read, now: Timestamp) -> Shift {
     let svc = &read.service;
     let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
@@ -202,12 +212,11 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             }
             out.calls.insert(
                 "promote",
-                Call {
-                    service: CODEDEPLOY,
-                    operation: "ContinueDeployment",
-                    input: json!({"deploymentId": d.deployment_id, "deploymentWaitType": "READY_WAIT"}),
-                    does: "reroute production traffic to the replacement task set, as the deployment config shifts it".into(),
-                },
+                continue_past(
+                    &d.deployment_id,
+                    "READY_WAIT",
+                    "reroute production traffic to the replacement task set, as the deployment config shifts it",
+                ),
             );
             out.calls.insert("abort", stop);
         }
@@ -218,12 +227,11 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             out.wait_until = termination_wait.and_then(|m| traffic_moved.map(|t| t + SignedDuration::from_mins(m)));
             out.calls.insert(
                 "promote-full",
-                Call {
-                    service: CODEDEPLOY,
-                    operation: "ContinueDeployment",
-                    input: json!({"deploymentId": d.deployment_id, "deploymentWaitType": "TERMINATION_WAIT"}),
-                    does: "terminate the original task set now, without waiting: rolling back is then a new deployment".into(),
-                },
+                continue_past(
+                    &d.deployment_id,
+                    "TERMINATION_WAIT",
+                    "terminate the original task set now, without waiting: rolling back is then a new deployment",
+                ),
             );
             out.calls.insert("abort", stop);
         }

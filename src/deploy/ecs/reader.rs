@@ -164,14 +164,7 @@ impl Reader {
             .await?;
         let kept = self.newest.lock().map(|n| n.get(&key).cloned()).unwrap_or_default();
         let (deployment, target) = if !active.is_empty() {
-            let mut ds = self.deployments(&active).await?;
-            ds.sort_by(|a, b| b.create_time.unwrap_or(0.0).total_cmp(&a.create_time.unwrap_or(0.0)));
-            let d = ds.into_iter().next();
-            let target = match &d {
-                Some(d) => self.target(&d.deployment_id).await?,
-                None => None,
-            };
-            (d, target)
+            self.newest_of(&active).await?
         } else if let Some((d, Some(t))) = kept.clone().filter(|(d, _)| !ACTIVE.contains(&d.status.as_str())) {
             (Some(d), Some(t))
         } else {
@@ -189,17 +182,7 @@ impl Reader {
                     .await?
                 }
             };
-            let mut ds = Vec::new();
-            for chunk in ids.chunks(25) {
-                ds.extend(self.deployments(chunk).await?);
-            }
-            ds.sort_by(|a, b| b.create_time.unwrap_or(0.0).total_cmp(&a.create_time.unwrap_or(0.0)));
-            let d = ds.into_iter().next();
-            let target = match &d {
-                Some(d) => self.target(&d.deployment_id).await?,
-                None => None,
-            };
-            (d, target)
+            self.newest_of(&ids).await?
         };
         // A rollback is a deployment of its own: people look at the one it rolled back, with how
         // the rollback went.
@@ -243,6 +226,20 @@ impl Reader {
             alarms,
             alarms_unread,
         })
+    }
+
+    /// The newest of these deployments (BatchGetDeployments takes 25 at a time), with its target.
+    async fn newest_of(&self, ids: &[String]) -> Result<(Option<CdDeployment>, Option<EcsTarget>), AwsError> {
+        let mut ds = Vec::new();
+        for chunk in ids.chunks(25) {
+            ds.extend(self.deployments(chunk).await?);
+        }
+        let newest = ds.into_iter().max_by(|a, b| a.create_time.unwrap_or(0.0).total_cmp(&b.create_time.unwrap_or(0.0)));
+        let target = match &newest {
+            Some(d) => self.target(&d.deployment_id).await?,
+            None => None,
+        };
+        Ok((newest, target))
     }
 
     async fn deployments(&self, ids: &[String]) -> Result<Vec<CdDeployment>, AwsError> {

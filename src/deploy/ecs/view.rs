@@ -44,9 +44,10 @@ impl Side {
     }
 }
 
-/// `arn:aws:ecs:…:task-definition/payments-api:8` → `payments-api:8`.
+/// `arn:aws:ecs:…:task-definition/payments-api:8` → `payments-api:8`, made plain (it comes from AWS
+/// and is shown in the version column).
 pub fn short_task_definition(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
+    crate::logstore::sanitize::plain(arn.rsplit('/').next().unwrap_or(arn))
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
