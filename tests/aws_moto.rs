@@ -494,3 +494,78 @@ async fn codepipeline_s_executions_read_as_flightdeck_s_model_on_moto() {
     let one: GetPipelineExecutionOutput = serde_json::from_value(one).unwrap();
     assert_eq!(one.pipeline_execution.pipeline_execution_id, started);
 }
+
+/// A canary judged from CloudWatch as moto keeps metrics: datapoints put with the real AWS CLI
+/// for two target groups, read back with `GetMetricData` into a verdict. moto computes Sum,
+/// Average, Minimum, Maximum and SampleCount (no percentiles), so the latency is the mean here;
+/// percentiles are proven on the double.
+#[test]
+fn a_canary_is_judged_from_cloudwatch_metrics_on_moto() {
+    const LB: &str = "app/shop/50dc6c495c0c9188";
+    let moto = Moto::start();
+    let now = jiff::Timestamp::now().as_second() / 60 * 60;
+    let put = |group: &str, latency: f64, errors: u32| {
+        let dims = serde_json::json!([{"Name": "LoadBalancer", "Value": LB}, {"Name": "TargetGroup", "Value": group}]);
+        let mut data = Vec::new();
+        for m in -13..=1 {
+            let at = jiff::Timestamp::from_second(now + m * 60 + 30).unwrap().to_string();
+            let values: Vec<f64> = (0..60).map(|i| latency * (0.8 + 0.4 * ((i * 37) % 60) as f64 / 59.0)).collect();
+            data.push(serde_json::json!({"MetricName": "TargetResponseTime", "Dimensions": dims, "Timestamp": at, "Values": values, "Unit": "Seconds"}));
+            data.push(serde_json::json!({"MetricName": "RequestCount", "Dimensions": dims, "Timestamp": at, "Value": 60, "Unit": "Count"}));
+            if errors > 0 {
+                data.push(serde_json::json!({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dims, "Timestamp": at, "Value": errors, "Unit": "Count"}));
+            }
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_vec(&data).unwrap()).unwrap();
+        let from = format!("file://{}", file.path().display());
+        moto.cli(&["cloudwatch", "put-metric-data", "--namespace", "AWS/ApplicationELB", "--metric-data", &from]);
+    };
+    put("targetgroup/checkout-blue/73e2d6bc24d8a067", 0.100, 0);
+    put("targetgroup/checkout-green/09a1b2c3d4e5f607", 0.160, 6);
+    put("targetgroup/checkout-next/5a6b7c8d9e0f1a2b", 0.098, 0);
+
+    let config = |canary: &str| {
+        format!(
+            "[cloudwatch.moto]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\n\
+             [services.checkout]\ncloudwatch = \"moto\"\n\
+             canary = \"LoadBalancer={LB},TargetGroup=targetgroup/{canary}\"\n\
+             stable = \"LoadBalancer={LB},TargetGroup=targetgroup/checkout-blue/73e2d6bc24d8a067\"\n\
+             [[services.checkout.analysis.metrics]]\nname = \"mean latency\"\nquery = \"AWS/ApplicationELB TargetResponseTime Average\"\nmax_ratio = 1.1\nunit = \"s\"\n\
+             [[services.checkout.analysis.metrics]]\nname = \"error ratio\"\nquery = \"error_ratio\"\nmax = 0.02\n",
+            moto.endpoint()
+        )
+    };
+    let verdict = |canary: &str| {
+        let env = support::cli_env::Env::new(&config(canary));
+        let out = env
+            .cmd(&["canary", "checkout", "--json"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDMOTO")
+            .env("AWS_SECRET_ACCESS_KEY", "moto-secret")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+
+    let (code, slow) = verdict("checkout-green/09a1b2c3d4e5f607");
+    assert_eq!((code, slow["phase"].as_str()), (Some(1), Some("Failed")), "{slow:#}");
+    let by_name = |v: &serde_json::Value, n: &str| v["metrics"].as_array().unwrap().iter().find(|m| m["name"] == n).cloned().unwrap();
+    let latency = by_name(&slow, "mean latency");
+    let last = latency["measurements"].as_array().unwrap().last().unwrap().clone();
+    let (c, s) = (last["canary"]["value"].as_f64().unwrap(), last["stable"]["value"].as_f64().unwrap());
+    assert!((c / s - 1.6).abs() < 1e-9, "the mean of each side's minute: {last:#}");
+    let errors = by_name(&slow, "error ratio");
+    assert_eq!(errors["phase"], "Failed", "6 of 60 requests failed: {errors:#}");
+
+    let (code, healthy) = verdict("checkout-next/5a6b7c8d9e0f1a2b");
+    assert_eq!((code, healthy["phase"].as_str()), (Some(0), Some("Successful")), "{healthy:#}");
+    let errors = by_name(&healthy, "error ratio");
+    let last = errors["measurements"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["canary"]["value"].as_f64(), Some(0.0), "no 5XX count published is no errors: {last:#}");
+    assert_eq!(healthy["metrics"][0]["measurements"].as_array().unwrap().len(), 10);
+}

@@ -7,8 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flightdeck::metrics::analysis::{MetricSpec, Reading, ServiceSpec, default_metrics};
-use flightdeck::metrics::{AnalysisSpec, Auth, Phase, QueryError, Source, analyse};
+use flightdeck::metrics::{AnalysisResult, AnalysisSpec, Auth, Phase, QueryError, Source};
 use support::prom::{END, Profile, SLOW_CANARY, STABLE, backfilled, fake_server, live_target, scraping};
+
+async fn analyse(source: &Source, svc: &ServiceSpec, end: i64) -> AnalysisResult {
+    flightdeck::metrics::analyse(&source.clone().into(), svc, end).await
+}
 
 fn source(port: u16) -> Source {
     Source {
@@ -241,7 +245,7 @@ async fn charts_get_history_while_the_verdict_judges_only_the_analysis_intervals
     let svc = service(default_metrics(), 10.0);
     // 60 one-minute points reach back before the fixture begins: no data there, which must not
     // make the verdict inconclusive, because only the last 8 intervals are judged.
-    let r = flightdeck::metrics::analyse_with_history(&source(prom.port), &svc, END, 60).await;
+    let r = flightdeck::metrics::analyse_with_history(&source(prom.port).into(), &svc, END, 60).await;
     assert_eq!(r.metrics[0].measurements.len(), 60);
     assert!(r.metrics[0].measurements[..20].iter().all(|m| m.canary == Reading::NoData));
     assert_eq!(r.phase, Phase::Successful, "{}", r.reason);

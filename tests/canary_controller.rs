@@ -15,7 +15,7 @@ use flightdeck::rollout::{Controller, OnFailure, Phase, Record, RolloutSpec, Ste
 use support::nginx::Nginx;
 use support::prom::{Flaky, flaky_proxy, live_target, scraping};
 
-fn service(port: u16, initial_delay: Duration) -> (Source, ServiceSpec) {
+fn service(port: u16, initial_delay: Duration) -> (flightdeck::metrics::Backend, ServiceSpec) {
     let source = Source {
         name: "lab".into(),
         url: format!("http://127.0.0.1:{port}"),
@@ -45,10 +45,10 @@ fn service(port: u16, initial_delay: Duration) -> (Source, ServiceSpec) {
             ..AnalysisSpec::default()
         },
     };
-    (source, spec)
+    (source.into(), spec)
 }
 
-fn controller(n: &Nginx, data: &std::path::Path, analysed: (Source, ServiceSpec)) -> Controller {
+fn controller(n: &Nginx, data: &std::path::Path, analysed: (flightdeck::metrics::Backend, ServiceSpec)) -> Controller {
     let spec = RolloutSpec {
         name: "web".into(),
         environment: None,

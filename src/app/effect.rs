@@ -97,6 +97,8 @@ pub enum Effect {
         request: u64,
         service: String,
         window: i64,
+        /// Where the selected release says its sides are measured (CloudWatch dimensions).
+        measured_on: Option<crate::delivery::MeasuredOn>,
     },
     LoadAudit {
         request: u64,

@@ -225,6 +225,7 @@ pub fn release(settings: &KubernetesSettings, context: &str, rollout: Rollout, n
         supports,
         seen: actions::seen(r, now),
         native: Native::new(rollout),
+        measured_on: None,
     }
 }
 

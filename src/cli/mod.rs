@@ -187,7 +187,7 @@ pub enum Cmd {
         #[arg(long, value_name = "ENV")]
         gate: Option<String>,
     },
-    /// Canary against stable from Prometheus: values, conditions and the verdict. Exits 0 when
+    /// Canary against stable from Prometheus or CloudWatch: values, conditions and the verdict. Exits 0 when
     /// Successful, 1 when Failed, 2 when Inconclusive, Error or still Running
     Canary {
         /// The analysed service ([services.NAME] in the configuration)
@@ -195,6 +195,10 @@ pub enum Cmd {
         /// How far back to judge (default: the analysis' interval × count)
         #[arg(long, value_name = "DURATION")]
         window: Option<String>,
+        /// Measure the sides this release names (`ecs:CLUSTER/SERVICE`: its deployment's
+        /// replacement and original target groups, for a service measured in CloudWatch)
+        #[arg(long, value_name = "RELEASE")]
+        release: Option<String>,
         /// Print JSON, with the fields the screens show, instead of a table
         #[arg(long)]
         json: bool,
@@ -551,7 +555,13 @@ async fn dispatch(cli: Cli, config: Arc<Config>, data_dir: PathBuf, loc: Locatio
         Some(Cmd::Approve { run, gate, confirm }) => runs::decide(&who, run, gate, true, &confirm).await,
         Some(Cmd::Reject { run, gate, confirm }) => runs::decide(&who, run, gate, false, &confirm).await,
         Some(Cmd::Findings { run, json, gate }) => runs::findings(&who, run, json, gate.as_deref()).await,
-        Some(Cmd::Canary { service, window, json }) => tools::canary(&config, &service, window.as_deref(), json).await,
+        Some(Cmd::Canary { service, window, release, json }) => {
+            let measured_on = match release {
+                Some(name) => releases::measured_on(&who, &name).await?,
+                None => None,
+            };
+            tools::canary(&config, &service, window.as_deref(), measured_on, json).await
+        }
         Some(Cmd::Approvals { json }) => runs::approvals(&who, json).await,
         Some(Cmd::Audit { command }) => audit::run(command, &data_dir, &config),
         Some(Cmd::Notify { command }) => notify::run(&who, command).await,

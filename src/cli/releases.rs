@@ -124,6 +124,12 @@ fn locate(who: &Caller<'_>, kube: &KubeTarget, text: &str) -> anyhow::Result<(Re
     Ok((reg, r))
 }
 
+/// Where release `name` says its canary and stable are measured, if it knows.
+pub async fn measured_on(who: &Caller<'_>, name: &str) -> anyhow::Result<Option<crate::delivery::MeasuredOn>> {
+    let (reg, r) = locate(who, &KubeTarget::default(), name)?;
+    Ok(reg.get(r).await?.measured_on)
+}
+
 /// A release as JSON, with the fields the screens show; the step counts from 1 everywhere.
 pub fn json_row(r: &Release) -> Value {
     json!({
@@ -133,6 +139,7 @@ pub fn json_row(r: &Release) -> Value {
         "weight": r.weight, "desired_weight": r.desired_weight,
         "version": r.version, "stable_version": r.stable_version, "run": r.run, "analysis_run": r.analysis_run,
         "pause_until": r.pause_until.map(|t| t.to_string()), "service": r.service,
+        "measured_on": r.measured_on.as_ref().map(|m| json!({"canary": m.canary, "stable": m.stable})),
     })
 }
 

@@ -61,20 +61,33 @@ pub(super) fn config_check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub(super) async fn canary(config: &Arc<Config>, service: &str, window: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn canary(
+    config: &Arc<Config>,
+    service: &str,
+    window: Option<&str>,
+    measured_on: Option<crate::delivery::MeasuredOn>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use crate::metrics::Phase;
     let (source_name, mut spec) = config.services.get(service).cloned().with_context(|| {
         let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
         format!("no service `{service}` under [services] (configured: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
     })?;
-    let source = config.prometheus.get(&source_name).context("the service's Prometheus source is missing")?;
+    let source = config.backend(&source_name).context("the service's metrics source is missing")?;
+    if let Some(on) = measured_on {
+        anyhow::ensure!(
+            matches!(source, crate::metrics::Backend::CloudWatch(_)),
+            "--release gives CloudWatch dimensions; `{service}` is measured in Prometheus"
+        );
+        (spec.canary, spec.stable) = (on.canary, on.stable);
+    }
     if let Some(w) = window {
         let w = crate::util::parse_duration(w).map_err(anyhow::Error::msg).context("--window")?;
         spec.analysis.count = (w.as_secs() / spec.analysis.interval.as_secs().max(1)).max(1) as usize;
     }
     let step = spec.analysis.interval.as_secs().max(1) as i64;
     let end = jiff::Timestamp::now().as_second() / step * step;
-    let result = crate::metrics::analyse(source, &spec, end).await;
+    let result = crate::metrics::analyse(&source, &spec, end).await;
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {

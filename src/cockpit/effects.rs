@@ -27,7 +27,7 @@ pub struct EffectRunner {
     /// The risk acceptances file.
     pub acceptances: PathBuf,
     /// Analysed services with their Prometheus source.
-    pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)>>,
+    pub canary: Arc<std::collections::BTreeMap<String, (crate::metrics::Backend, crate::metrics::ServiceSpec)>>,
     /// A canary that offers faults (the demo's).
     pub faults: Option<Arc<dyn crate::metrics::inject::FaultInjector>>,
     /// Every rollout provider.
@@ -236,8 +236,12 @@ impl EffectRunner {
                     let result = timed(ci.evidence(run.clone())).await;
                     Action::FindingsLoaded { run, result }
                 }
-                Effect::Analyse { request, service, window } => {
-                    let Some((source, spec)) = canary.get(&service).cloned() else { return };
+                Effect::Analyse { request, service, window, measured_on } => {
+                    let Some((source, mut spec)) = canary.get(&service).cloned() else { return };
+                    // CloudWatch measures the sides the release names (its current target groups).
+                    if let (crate::metrics::Backend::CloudWatch(_), Some(on)) = (&source, measured_on) {
+                        (spec.canary, spec.stable) = (on.canary, on.stable);
+                    }
                     let step = spec.analysis.interval.as_secs().max(1) as i64;
                     let history = (window / step).clamp(1, 2000) as usize;
                     let end = jiff::Timestamp::now().as_second() / step * step;

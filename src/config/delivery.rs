@@ -2,11 +2,15 @@
 
 use super::*;
 
-/// Prometheus sources and analysed services.
-pub(super) type Metrics = (BTreeMap<String, crate::metrics::Source>, BTreeMap<String, (String, crate::metrics::ServiceSpec)>);
+/// Prometheus sources, CloudWatch sources, and analysed services (each with its source's name).
+pub(super) type Metrics = (
+    BTreeMap<String, crate::metrics::Source>,
+    BTreeMap<String, crate::metrics::cloudwatch::CloudWatch>,
+    BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
+);
 
 pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &Path) -> Metrics {
-    use crate::metrics::analysis::{DEFAULT_REQUESTS_QUERY, builtin, default_metrics};
+    use crate::metrics::analysis::{DEFAULT_REQUESTS_QUERY, builtin, default_metrics, default_metrics_from};
     use crate::metrics::{AnalysisSpec, Auth, MetricSpec, Secret, ServiceSpec, Source};
     let mut sources = BTreeMap::new();
     for (name, p) in &raw.prometheus {
@@ -50,26 +54,38 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
             },
         );
     }
+    let cloudwatch = super::cloudwatch::build(rep, &raw.cloudwatch, &sources);
     let mut services = BTreeMap::new();
     for (name, sv) in &raw.services {
         let key = format!("services.{name}");
         let r = sv.get_ref();
-        let source = match &r.prometheus {
-            Some(p) if sources.contains_key(p.get_ref()) => p.get_ref().clone(),
-            Some(p) => {
+        let (source, in_cloudwatch) = match (&r.prometheus, &r.cloudwatch) {
+            (Some(_), Some(c)) => {
+                rep.error(Some(c.span()), format!("{key}.cloudwatch"), "measure a service in Prometheus or in CloudWatch, not both");
+                continue;
+            }
+            (None, Some(c)) if cloudwatch.contains_key(c.get_ref()) => (c.get_ref().clone(), true),
+            (None, Some(c)) => {
+                rep.error(Some(c.span()), format!("{key}.cloudwatch"), format!("no [cloudwatch.{}] is declared", c.get_ref()));
+                continue;
+            }
+            (Some(p), None) if sources.contains_key(p.get_ref()) => (p.get_ref().clone(), false),
+            (Some(p), None) => {
                 rep.error(Some(p.span()), format!("{key}.prometheus"), format!("no [prometheus.{}] is declared", p.get_ref()));
                 continue;
             }
-            None if sources.len() == 1 => sources.keys().next().cloned().unwrap_or_default(),
-            None => {
+            (None, None) if sources.len() == 1 => (sources.keys().next().cloned().unwrap_or_default(), false),
+            (None, None) if sources.is_empty() && cloudwatch.len() == 1 => (cloudwatch.keys().next().cloned().unwrap_or_default(), true),
+            (None, None) => {
                 rep.error(
                     Some(sv.span()),
                     format!("{key}.prometheus"),
-                    "name the [prometheus.NAME] source to ask (there is not exactly one)",
+                    "name the [prometheus.NAME] or [cloudwatch.NAME] source to ask (there is not exactly one)",
                 );
                 continue;
             }
         };
+        let builtin = |q: &str| if in_cloudwatch { crate::metrics::cloudwatch::builtin(q) } else { builtin(q) };
         let a = &r.analysis;
         let interval = a.interval.as_deref().map(parse_duration).transpose().unwrap_or_else(|e| {
             rep.error(Some(sv.span()), format!("{key}.analysis.interval"), e);
@@ -96,19 +112,32 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
             });
         }
         if metrics.is_empty() {
-            metrics = default_metrics();
+            metrics = if in_cloudwatch { default_metrics_from(crate::metrics::cloudwatch::builtin) } else { default_metrics() };
+        }
+        if !in_cloudwatch && (r.canary.trim().is_empty() || r.stable.trim().is_empty()) {
+            rep.error(Some(sv.span()), format!("{key}.canary"), "give the label matchers that select the canary and the stable version");
         }
         let alpha = a.mann_whitney_alpha.unwrap_or(0.05);
         // What Argo Rollouts validates in an AnalysisTemplate, and a little more: a setting that
         // would make the verdict meaningless is an error, not a surprise at 3 a.m.
-        let window = r.window.clone().unwrap_or_else(|| "1m".into());
+        // CloudWatch's statistics are per period: the window is the interval.
+        let window = match (&r.window, in_cloudwatch) {
+            (Some(_), true) => {
+                rep.error(Some(sv.span()), format!("{key}.window"), "CloudWatch measures per period: set analysis.interval, not window");
+                a.interval.clone().unwrap_or_else(|| "1m".into())
+            }
+            (None, true) => a.interval.clone().unwrap_or_else(|| "1m".into()),
+            (w, false) => w.clone().unwrap_or_else(|| "1m".into()),
+        };
         if let Err(e) = parse_duration(&window) {
             rep.error(Some(sv.span()), format!("{key}.window"), format!("`{window}` is not a duration: {e}"));
         }
         if !(0.0..1.0).contains(&alpha) {
             rep.error(Some(sv.span()), format!("{key}.analysis.mann_whitney_alpha"), format!("{alpha} is not between 0 (off) and 1"));
         }
-        let count = a.count.unwrap_or(crate::metrics::analysis::DEFAULT_COUNT);
+        // A minute's statistic is already independent of the next: ten of them judge as well as
+        // forty overlapping 15 s windows of Prometheus.
+        let count = a.count.unwrap_or(if in_cloudwatch { 10 } else { crate::metrics::analysis::DEFAULT_COUNT });
         let failure_limit = a.failure_limit.unwrap_or(0);
         if count == 0 {
             rep.error(Some(sv.span()), format!("{key}.analysis.count"), "count must be at least 1");
@@ -145,39 +174,39 @@ pub(super) fn build_metrics(rep: &mut Reporter<'_>, raw: &RawConfig, base_dir: &
                 format!("scores must satisfy 0 ≤ marginal_score ({marginal_score}) ≤ pass_score ({pass_score}) ≤ 100"),
             );
         }
-        services.insert(
-            name.clone(),
-            (
-                source,
-                ServiceSpec {
-                    name: name.clone(),
-                    namespace: r.namespace.clone(),
-                    canary: r.canary.clone(),
-                    stable: r.stable.clone(),
-                    window,
-                    requests_query: r.requests_query.clone().unwrap_or_else(|| DEFAULT_REQUESTS_QUERY.into()),
-                    analysis: AnalysisSpec {
-                        interval: interval.unwrap_or(std::time::Duration::from_secs(15)),
-                        count: a.count.unwrap_or(crate::metrics::analysis::DEFAULT_COUNT).max(1),
-                        failure_limit: a.failure_limit.unwrap_or(0),
-                        inconclusive_limit: a.inconclusive_limit.unwrap_or(1),
-                        min_requests: a.min_requests.unwrap_or(1.0),
-                        alpha: (alpha > 0.0).then_some(alpha),
-                        metrics,
-                        alert_matchers: a.alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                        alerts_gate: a.alerts_gate,
-                        since: None,
-                        judge_from: None,
-                        initial_delay: initial_delay.unwrap_or_default(),
-                        consecutive_error_limit: a.consecutive_error_limit.unwrap_or(4),
-                        pass_score,
-                        marginal_score,
-                    },
-                },
-            ),
-        );
+        let spec = ServiceSpec {
+            name: name.clone(),
+            namespace: r.namespace.clone(),
+            canary: r.canary.clone(),
+            stable: r.stable.clone(),
+            window,
+            requests_query: r.requests_query.clone().unwrap_or_else(|| {
+                if in_cloudwatch { crate::metrics::cloudwatch::DEFAULT_REQUESTS.into() } else { DEFAULT_REQUESTS_QUERY.into() }
+            }),
+            analysis: AnalysisSpec {
+                interval: interval.unwrap_or(std::time::Duration::from_secs(if in_cloudwatch { 60 } else { 15 })),
+                count: count.max(1),
+                failure_limit: a.failure_limit.unwrap_or(0),
+                inconclusive_limit: a.inconclusive_limit.unwrap_or(1),
+                min_requests: a.min_requests.unwrap_or(1.0),
+                alpha: (alpha > 0.0).then_some(alpha),
+                metrics,
+                alert_matchers: a.alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                alerts_gate: a.alerts_gate,
+                since: None,
+                judge_from: None,
+                initial_delay: initial_delay.unwrap_or_default(),
+                consecutive_error_limit: a.consecutive_error_limit.unwrap_or(4),
+                pass_score,
+                marginal_score,
+            },
+        };
+        if in_cloudwatch {
+            super::cloudwatch::check_service(rep, Some(sv.span()), &key, &spec, !a.alerts.is_empty() || a.alerts_gate);
+        }
+        services.insert(name.clone(), (source, spec));
     }
-    (sources, services)
+    (sources, cloudwatch, services)
 }
 
 /// NGINX canaries: steps, where the upstream lives, how to validate and reload.

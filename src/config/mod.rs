@@ -3,6 +3,7 @@
 
 mod argocd;
 mod ci;
+mod cloudwatch;
 mod delivery;
 mod diagnostics;
 mod ecs;
@@ -58,6 +59,7 @@ pub struct Config {
     /// Where the journal's checkpoints are witnessed.
     pub audit: crate::audit::WitnessSettings,
     pub prometheus: BTreeMap<String, crate::metrics::Source>,
+    pub cloudwatch: BTreeMap<String, crate::metrics::cloudwatch::CloudWatch>,
     pub services: BTreeMap<String, (String, crate::metrics::ServiceSpec)>,
     pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
     pub kubernetes: Option<KubernetesSettings>,
@@ -360,7 +362,7 @@ impl Config {
             }
         }
 
-        let (prometheus, services) = build_metrics(&mut rep, &raw, &base_dir);
+        let (prometheus, cloudwatch, services) = build_metrics(&mut rep, &raw, &base_dir);
         let rollouts = build_rollouts(&mut rep, &raw, &base_dir, &environments, &services);
         let kubernetes = raw.kubernetes.as_ref().map(|k| {
             let span = Some(k.span());
@@ -436,6 +438,7 @@ impl Config {
             findings,
             audit,
             prometheus,
+            cloudwatch,
             services,
             rollouts,
             kubernetes,
@@ -474,8 +477,14 @@ impl Config {
     }
 
     /// Each analysed service with the source it is measured from.
-    pub fn canary_services(&self) -> BTreeMap<String, (crate::metrics::Source, crate::metrics::ServiceSpec)> {
-        self.services.iter().filter_map(|(n, (src, spec))| Some((n.clone(), (self.prometheus.get(src)?.clone(), spec.clone())))).collect()
+    pub fn canary_services(&self) -> BTreeMap<String, (crate::metrics::Backend, crate::metrics::ServiceSpec)> {
+        self.services.iter().filter_map(|(n, (src, spec))| Some((n.clone(), (self.backend(src)?, spec.clone())))).collect()
+    }
+
+    /// The source named `name`: a [prometheus.NAME] or a [cloudwatch.NAME] (names are unique).
+    pub fn backend(&self, name: &str) -> Option<crate::metrics::Backend> {
+        use crate::metrics::Backend;
+        self.prometheus.get(name).cloned().map(Backend::Prometheus).or_else(|| self.cloudwatch.get(name).cloned().map(Backend::CloudWatch))
     }
 
     /// The pipeline `r` triggers when nothing else decides: the configured default, else the only one.

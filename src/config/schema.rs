@@ -23,6 +23,9 @@ pub struct RawConfig {
     /// Prometheus-compatible sources by name.
     #[serde(default)]
     pub prometheus: BTreeMap<String, Spanned<RawPrometheus>>,
+    /// CloudWatch sources by name.
+    #[serde(default)]
+    pub cloudwatch: BTreeMap<String, Spanned<super::cloudwatch::RawCloudWatch>>,
     /// Services whose canaries are analysed.
     #[serde(default)]
     pub services: BTreeMap<String, Spanned<RawService>>,
@@ -422,10 +425,15 @@ pub struct RawBasicAuth {
 pub struct RawService {
     /// Which [prometheus.NAME] to ask (default: the only one).
     pub prometheus: Option<Spanned<String>>,
+    /// Or which [cloudwatch.NAME].
+    pub cloudwatch: Option<Spanned<String>>,
     #[serde(default)]
     pub namespace: String,
-    /// Label matchers selecting the canary and the stable version.
+    /// Label matchers selecting the canary and the stable version (Prometheus), or dimensions
+    /// `Name=Value,…` (CloudWatch; left out, an ECS deployment's target groups give them).
+    #[serde(default)]
     pub canary: String,
+    #[serde(default)]
     pub stable: String,
     /// Rate window used in queries (`{window}`), default 1m.
     pub window: Option<String>,

@@ -80,6 +80,17 @@ pub struct Release {
     pub seen: Seen,
     /// The provider's own object, for its pure `plan`; nobody else looks inside.
     pub native: Native,
+    /// What the canary and the stable side are measured on, when the delivery knows it better
+    /// than a fixed configuration can (the target groups of an ECS blue/green deployment, which
+    /// swap from one deployment to the next).
+    pub measured_on: Option<MeasuredOn>,
+}
+
+/// CloudWatch dimensions (`Name=Value,…`) of the canary and of the stable side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeasuredOn {
+    pub canary: String,
+    pub stable: String,
 }
 
 impl PartialEq for Release {

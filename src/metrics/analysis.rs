@@ -58,7 +58,12 @@ pub struct MetricSpec {
 impl MetricSpec {
     /// A built-in metric (`latency_p99`, `error_ratio`…) named `label`, with its conditions.
     pub fn built_in(query: &str, label: &str, max: Option<f64>, max_ratio: Option<f64>) -> Option<MetricSpec> {
-        let (q, unit, higher_is_worse) = builtin(query)?;
+        MetricSpec::built_in_from(builtin, query, label, max, max_ratio)
+    }
+
+    /// Like `built_in`, from another table of built-ins (CloudWatch's).
+    pub fn built_in_from(table: Builtins, query: &str, label: &str, max: Option<f64>, max_ratio: Option<f64>) -> Option<MetricSpec> {
+        let (q, unit, higher_is_worse) = table(query)?;
         Some(MetricSpec {
             name: label.into(),
             query: q.into(),
@@ -321,27 +326,78 @@ async fn range(
     Ok((by_time.into_iter().collect(), m.len()))
 }
 
+/// Where an analysis' measurements come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backend {
+    Prometheus(Source),
+    CloudWatch(super::cloudwatch::CloudWatch),
+}
+
+impl From<Source> for Backend {
+    fn from(source: Source) -> Backend {
+        Backend::Prometheus(source)
+    }
+}
+
+impl Backend {
+    pub fn name(&self) -> &str {
+        match self {
+            Backend::Prometheus(s) => &s.name,
+            Backend::CloudWatch(c) => &c.name,
+        }
+    }
+}
+
 /// Runs the analysis for the `count` intervals ending at `end` (unix seconds).
-pub async fn analyse(source: &Source, svc: &ServiceSpec, end: i64) -> AnalysisResult {
-    analyse_with_history(source, svc, end, 0).await
+pub async fn analyse(backend: &Backend, svc: &ServiceSpec, end: i64) -> AnalysisResult {
+    analyse_with_history(backend, svc, end, 0).await
 }
 
 /// Like `analyse`, and also returns up to `history` earlier points per metric for charts. The
 /// verdict still judges only the last `count` intervals.
-pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, history: usize) -> AnalysisResult {
+pub async fn analyse_with_history(backend: &Backend, svc: &ServiceSpec, end: i64, history: usize) -> AnalysisResult {
+    match backend {
+        Backend::Prometheus(source) => from_prometheus(source, svc, end, history).await,
+        Backend::CloudWatch(cw) => super::cloudwatch::analyse(cw, svc, end, history).await,
+    }
+}
+
+/// The times an analysis measures at: every `step` seconds from `start` to its end; the
+/// statistical judge takes every `stride`-th (samples are independent only when their rate
+/// windows do not overlap).
+#[derive(Clone, Copy)]
+pub(super) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+    pub stride: usize,
+}
+
+impl Grid {
+    pub(super) fn of(svc: &ServiceSpec, end: i64, history: usize) -> Grid {
+        let a = &svc.analysis;
+        let step = a.interval.as_secs().max(1) as i64;
+        let start = end - step * (a.count.max(history).max(1) as i64 - 1);
+        let window = crate::util::parse_duration(&svc.window).map(|d| d.as_secs() as i64).unwrap_or(step);
+        let stride = ((window + step - 1) / step).max(1) as usize;
+        Grid { start, end, step, stride }
+    }
+}
+
+/// One metric's answers: canary's and stable's points with how many series each had, and the
+/// queries behind them.
+pub(super) type Answer = (Result<(Vec<(i64, f64)>, usize), QueryError>, Result<(Vec<(i64, f64)>, usize), QueryError>, String, String);
+
+async fn from_prometheus(source: &Source, svc: &ServiceSpec, end: i64, history: usize) -> AnalysisResult {
     let a = &svc.analysis;
-    let step = a.interval.as_secs().max(1) as i64;
-    let start = end - step * (a.count.max(history).max(1) as i64 - 1);
+    let grid = Grid::of(svc, end, history);
+    let (start, step) = (grid.start, grid.step);
     let (client, http) = match source.http().and_then(|http| Ok((source.client()?, http))) {
         Ok(c) => c,
         Err(e) => return failed_all(svc, end, Phase::Error, e.to_string()),
     };
     let requests_q = render(&svc.requests_query, svc, &svc.canary);
     let requests = range(source, &client, &requests_q, start, end, step as f64, Combine::Sum);
-    // Samples are independent only when their rate windows do not overlap: the statistical
-    // judge takes every `stride`-th interval.
-    let window = crate::util::parse_duration(&svc.window).map(|d| d.as_secs() as i64).unwrap_or(step);
-    let stride = ((window + step - 1) / step).max(1) as usize;
     let queries = a.metrics.iter().map(|m| {
         let cq = render(&m.query, svc, &svc.canary);
         let sq = render(&m.query, svc, &svc.stable);
@@ -365,7 +421,20 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
             return failed_all(svc, end, Phase::Error, why);
         }
     };
-    let requests = requests.map(|(pts, _)| pts);
+    let alerts = alerts.map(|list| firing(a, list)).map_err(|e| e.to_string());
+    conclude(svc, grid, requests.map(|(pts, _)| pts), answers, alerts)
+}
+
+/// Judges every metric from its answers and gives the verdict.
+pub(super) fn conclude(
+    svc: &ServiceSpec,
+    grid: Grid,
+    requests: Result<Vec<(i64, f64)>, QueryError>,
+    answers: Vec<Answer>,
+    alerts: Result<Vec<FiringAlert>, String>,
+) -> AnalysisResult {
+    let a = &svc.analysis;
+    let Grid { start, end, step, stride } = grid;
     let mut metrics = Vec::new();
     for (m, (c, s, cq, sq)) in a.metrics.iter().zip(answers) {
         let series = c.as_ref().map(|(_, n)| *n).unwrap_or(0);
@@ -376,8 +445,8 @@ pub async fn analyse_with_history(source: &Source, svc: &ServiceSpec, end: i64, 
         metrics.push(r);
     }
     let (alerts, alert_problem) = match alerts {
-        Ok(list) => (firing(a, list), None),
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Ok(list) => (list, None),
+        Err(e) => (Vec::new(), Some(e)),
     };
     let (phase, reason, score) = super::score::verdict(&metrics, a, &alerts, alert_problem);
     AnalysisResult { service: svc.name.clone(), phase, reason, metrics, alerts, end, score }
@@ -406,7 +475,7 @@ fn firing(a: &AnalysisSpec, list: Vec<prometheus_http_query::response::Alert>) -
     out
 }
 
-fn failed_all(svc: &ServiceSpec, end: i64, phase: Phase, reason: String) -> AnalysisResult {
+pub(super) fn failed_all(svc: &ServiceSpec, end: i64, phase: Phase, reason: String) -> AnalysisResult {
     AnalysisResult { service: svc.name.clone(), phase, reason, metrics: Vec::new(), alerts: Vec::new(), end, score: None }
 }
 
@@ -445,8 +514,17 @@ pub const DEFAULT_REQUESTS_QUERY: &str = "sum(increase(http_requests_total{{sele
 /// ratio under 2 % and no more than 1.5 × stable's (so that a 20 % slower p99 or twice the errors
 /// are caught), request rate observed.
 pub fn default_metrics() -> Vec<MetricSpec> {
+    default_metrics_from(builtin)
+}
+
+/// A table of built-in metrics: name → (query, unit, higher is worse).
+pub type Builtins = fn(&str) -> Option<(&'static str, &'static str, bool)>;
+
+/// The default analysis, with the queries of `table`.
+pub fn default_metrics_from(table: Builtins) -> Vec<MetricSpec> {
     let b = |name: &str, label: &str, max: Option<f64>, ratio: Option<f64>| {
-        MetricSpec::built_in(name, label, max, ratio).unwrap_or_else(|| MetricSpec { name: label.into(), ..MetricSpec::default() })
+        MetricSpec::built_in_from(table, name, label, max, ratio)
+            .unwrap_or_else(|| MetricSpec { name: label.into(), ..MetricSpec::default() })
     };
     vec![
         b("latency_p99", "p99 latency", None, Some(1.1)),

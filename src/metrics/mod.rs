@@ -2,6 +2,7 @@
 //! judge, and a verdict with the evidence behind it.
 
 pub mod analysis;
+pub mod cloudwatch;
 mod fetch;
 pub mod inject;
 mod judge;
@@ -9,6 +10,6 @@ pub mod mann_whitney;
 mod score;
 pub mod source;
 
-pub use analysis::{AnalysisResult, AnalysisSpec, MetricSpec, Phase, ServiceSpec, analyse, analyse_with_history};
+pub use analysis::{AnalysisResult, AnalysisSpec, Backend, MetricSpec, Phase, ServiceSpec, analyse, analyse_with_history};
 pub use score::verdict;
 pub use source::{Auth, DEFAULT_MAX_RESPONSE_BYTES, QueryError, Secret, Source};

@@ -100,6 +100,8 @@ pub enum QueryError {
     Config(String),
     #[error("Prometheus: {0}")]
     Other(String),
+    #[error("CloudWatch: {0}")]
+    CloudWatch(String),
 }
 
 impl QueryError {

@@ -13,7 +13,7 @@ use super::nginx;
 use super::record::{self, Pause, Phase, Record, Verdict};
 use super::{OnFailure, RolloutError, RolloutSpec, Step};
 use crate::delivery::{RolloutAction, Seen};
-use crate::metrics::{ServiceSpec, Source};
+use crate::metrics::{Backend, ServiceSpec};
 
 /// What the user saw of a rollout, as every provider describes it: if the rollout has moved on
 /// when their action arrives, the action is refused rather than applied to a state nobody looked at.
@@ -34,7 +34,7 @@ pub struct Controller {
 struct Inner {
     specs: BTreeMap<String, RolloutSpec>,
     dir: PathBuf,
-    analysis: BTreeMap<String, (Source, ServiceSpec)>,
+    analysis: BTreeMap<String, (Backend, ServiceSpec)>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where the controller records what it does by itself (steps, automatic aborts).
     journal: Option<crate::audit::Journal>,
@@ -78,7 +78,7 @@ impl Controller {
     pub fn new(
         specs: BTreeMap<String, RolloutSpec>,
         data_dir: &Path,
-        analysis: BTreeMap<String, (Source, ServiceSpec)>,
+        analysis: BTreeMap<String, (Backend, ServiceSpec)>,
         journal: Option<crate::audit::Journal>,
     ) -> Controller {
         let dir = data_dir.join("rollouts");

@@ -108,6 +108,7 @@ pub fn release(spec: &RolloutSpec, rec: &Record) -> Release {
         supports: SUPPORTS.to_vec(),
         seen: controller::seen(rec, spec),
         native: Native::new((spec.clone(), rec.clone())),
+        measured_on: None,
     }
 }
 
@@ -133,6 +134,7 @@ pub fn unreadable(spec: &RolloutSpec, error: String) -> Release {
         supports: Vec::new(),
         seen: Seen::default(),
         native: Native::default(),
+        measured_on: None,
     }
 }
 

@@ -1,6 +1,6 @@
 """The ECS blue/green half of the AWS double: ECS (services, task sets, ECS's own service
 deployments), CodeDeploy (an ECS deployment group's deployments, their lifecycle events and task
-sets' traffic) and CloudWatch alarms, with scripted progress. Every request and answer is held to
+sets' traffic), CloudWatch alarms and metrics, with scripted progress. Every request and answer is held to
 botocore's models by the double's wire (aws_double.py), which routes here.
 
 World: cluster `payments` with
@@ -16,6 +16,7 @@ import os
 import uuid
 
 import awscli
+import aws_metrics_double as metrics
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -31,6 +32,9 @@ ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 ELB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
 TG_BLUE, TG_GREEN = f"{ELB}:targetgroup/checkout-blue/73e2d6bc24d8a067", f"{ELB}:targetgroup/checkout-green/09a1b2c3d4e5f607"
 PROD_RULE = f"{ELB}:listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+# payments-api's pair: each deployment's replacement serves from the group its original does not.
+PAY_TGS = [f"{ELB}:targetgroup/payments-a/1a2b3c4d5e6f7081", f"{ELB}:targetgroup/payments-b/8f7e6d5c4b3a2910"]
+PAY_LISTENER = f"{ELB}:listener/app/payments/6d0ecf831eec9f09/3b2c1d0e9f8a7b6c"
 
 
 class Fault(Exception):
@@ -54,7 +58,7 @@ def td(name, rev):
 WORLD = {
     "deployments": {},  # CodeDeploy id -> record
     "order": [],
-    "task_sets": {"payments-api": [{"id": "ecs-svc/1111", "status": "PRIMARY", "td": td("payments-api", 7), "external": "d-ORIGINAL1", "created": now()}]},
+    "task_sets": {"payments-api": [{"id": "ecs-svc/1111", "status": "PRIMARY", "td": td("payments-api", 7), "external": "d-ORIGINAL1", "created": now(), "tg": PAY_TGS[0]}]},
     "service_deployments": [],  # checkout's, newest last
     "checkout_td": [td("checkout", 3)],
     "alarms": {n: {"state": "OK", "reason": "Threshold Crossed: no datapoints were breaching", "updated": now()} for n in ALARMS + CHECKOUT_ALARMS},
@@ -141,7 +145,7 @@ def start_codedeploy(creator):
     did = "d-" + uuid.uuid4().hex[:9].upper()
     blue = next(s for s in WORLD["task_sets"]["payments-api"] if s["status"] == "PRIMARY")
     green = {"id": "ecs-svc/" + uuid.uuid4().hex[:16], "status": "ACTIVE", "td": td("payments-api", int(blue["td"].rsplit(":", 1)[1]) + 1),
-             "external": did, "created": now()}
+             "external": did, "created": now(), "tg": PAY_TGS[1 - PAY_TGS.index(blue["tg"])]}
     WORLD["task_sets"]["payments-api"].append(green)
     d = {"id": did, "status": "Ready", "events": {}, "weight": 0.0, "termination": False, "created": now(), "completed": None,
          "error": None, "rollback": None, "creator": "user", "blue": blue["id"], "green": green["id"]}
@@ -204,6 +208,8 @@ def op_codedeploy(op, p, who):
             "serviceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/codedeploy", "computePlatform": "ECS",
             "alarmConfiguration": {"enabled": True, "ignorePollAlarmFailure": False, "alarms": [{"name": n} for n in ALARMS]},
             "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
+            "loadBalancerInfo": {"targetGroupPairInfoList": [{"targetGroups": [{"name": tg.split("/")[-2]} for tg in PAY_TGS],
+                                                              "prodTrafficRoute": {"listenerArns": [PAY_LISTENER]}}]},
             "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
             "blueGreenDeploymentConfiguration": {
                 "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 60},
@@ -263,7 +269,8 @@ def service_of(name):
             {"id": s["id"], "taskSetArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-set/{CLUSTER}/payments-api/{s['id']}", "serviceArn": base["serviceArn"],
              "clusterArn": CLUSTER_ARN, "startedBy": "CodeDeploy", "externalId": s["external"], "status": s["status"], "taskDefinition": s["td"],
              "computedDesiredCount": 3, "runningCount": 3, "pendingCount": 0, "createdAt": ts(s["created"]), "launchType": "FARGATE",
-             "stabilityStatus": "STEADY_STATE"} for s in sets]})
+             "stabilityStatus": "STEADY_STATE", "loadBalancers": [{"targetGroupArn": s["tg"], "containerName": "payments-api", "containerPort": 8080}]}
+            for s in sets]})
     elif name == "checkout":
         d = checkout_deployment()
         deployments = [{"id": "ecs-svc/" + ("2" * 16), "status": "PRIMARY", "taskDefinition": WORLD["checkout_td"][-1], "desiredCount": 3,
@@ -370,6 +377,8 @@ def op_ecs(op, p, who):
 
 
 def op_cloudwatch(op, p, who):
+    if op in metrics.OPERATIONS:
+        return metrics.OPERATIONS[op](p)
     if op == "DescribeAlarms":
         names = p.get("AlarmNames") or list(WORLD["alarms"])
         out = []
@@ -493,6 +502,9 @@ def control(what, args):
             d["status"], d["stage"], d["finished"] = "SUCCESSFUL", "CLEAN_UP", now()
         d["updated"] = now()
         return {"status": d["status"]}
+    if what == "metrics":
+        metrics.record(args)
+        return {}
     if what == "scan":
         scan(args)
         return {}

@@ -101,6 +101,7 @@ fn release(name: &str, d: &Deployment) -> Release {
         supports: vec!["promote", "promote-full", "abort", "undo"],
         seen: seen(d),
         native: Native::new(d.clone()),
+        measured_on: None,
     }
 }
 

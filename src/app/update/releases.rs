@@ -6,13 +6,14 @@ use super::*;
 /// Asks for the selected service's analysis when its data cadence says it is due (never once per
 /// frame: at most once per interval, and never while an answer is outstanding).
 pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
-    let (service, every) = match state.screen {
-        Screen::Canary => state.canary.services.get(state.canary.selected)?.clone(),
+    let ((service, every), measured_on) = match state.screen {
+        Screen::Canary => (state.canary.services.get(state.canary.selected)?.clone(), None),
         // The overview shows the selected rollout's error delta.
         // The selected release, when a service judges its canary.
         Screen::Overview | Screen::Release => {
-            let name = state.selected_release()?.service.clone()?;
-            state.canary.services.iter().find(|(s, _)| *s == name)?.clone()
+            let release = state.selected_release()?;
+            let name = release.service.clone()?;
+            (state.canary.services.iter().find(|(s, _)| *s == name)?.clone(), release.measured_on.clone())
         }
         _ => return None,
     };
@@ -27,7 +28,7 @@ pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
     d.asked_at = Some(now);
     d.pending = Some(request);
     state.next_request += 1;
-    Some(Effect::Analyse { request, service, window })
+    Some(Effect::Analyse { request, service, window, measured_on })
 }
 
 /// Asks a canary that offers faults (the demo's) to behave as its fault number `index`.

@@ -132,6 +132,7 @@ impl GithubDeployments {
                 pending: None,
             },
             native: Native::new(env.clone()),
+            measured_on: None,
         }
     }
 }

@@ -217,6 +217,7 @@ impl ArgoCdProvider {
             supports,
             seen: seen_of(app),
             native: Native::new(app.clone()),
+            measured_on: None,
         }
     }
 

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::model::{Alarm, CdDeployment, DeploymentGroup, EcsService, EcsTarget, TrafficRouting, timestamp};
+use super::model::{Alarm, CdDeployment, DeploymentGroup, EcsService, EcsTarget, TrafficRouting, target_group_dimension, timestamp};
 use super::view::{Call, Shift, Side, until};
 use crate::aws::json_rpc::CODEDEPLOY;
 use crate::delivery::{Health, StepState, TimelineEntry};
@@ -93,6 +93,7 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             running: svc.running_count,
             desired: svc.desired_count,
             weight: Some(100.0),
+            target_group: None,
         });
         return out;
     };
@@ -169,15 +170,14 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
     let sets = read.target.as_ref().map(|t| t.task_sets_info.clone()).unwrap_or_default();
     let side_of = |label: &str| {
         sets.iter().find(|s| s.task_set_label.as_deref() == Some(label)).map(|s| {
-            let td = svc
-                .task_sets
-                .iter()
-                .find(|t| Some(&t.id) == s.identifer.as_ref())
-                .map(|t| t.task_definition.clone())
-                .unwrap_or_else(|| s.identifer.clone().unwrap_or_default());
-            Side { task_definition: td, running: s.running_count, desired: s.desired_count, weight: s.traffic_weight }
+            let set = svc.task_sets.iter().find(|t| Some(&t.id) == s.identifer.as_ref());
+            let td = set.map(|t| t.task_definition.clone()).unwrap_or_else(|| s.identifer.clone().unwrap_or_default());
+            let target_group =
+                set.and_then(|t| t.load_balancers.iter().find_map(|l| target_group_dimension(l.target_group_arn.as_deref()?)));
+            Side { task_definition: td, running: s.running_count, desired: s.desired_count, weight: s.traffic_weight, target_group }
         })
     };
+    out.load_balancer = read.group.as_ref().and_then(DeploymentGroup::load_balancer);
     out.original = side_of("BLUE");
     out.replacement = side_of("GREEN");
     if out.replacement.is_none() && d.status == "Succeeded" {
@@ -186,6 +186,7 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             running: svc.running_count,
             desired: svc.desired_count,
             weight: Some(100.0),
+            target_group: None,
         });
     }
 

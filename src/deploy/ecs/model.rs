@@ -117,6 +117,8 @@ pub struct TaskSet {
     pub computed_desired_count: i64,
     #[serde(deserialize_with = "crate::aws::time::epoch")]
     pub created_at: Option<EpochSeconds>,
+    /// The target group it serves from.
+    pub load_balancers: Vec<LoadBalancer>,
 }
 
 /// A deployment of an ECS-controlled service (PRIMARY is the newest).
@@ -301,9 +303,58 @@ pub struct TargetTaskSet {
 #[serde(rename_all = "camelCase", default)]
 pub struct DeploymentGroup {
     pub deployment_config_name: Option<String>,
+    pub load_balancer_info: Option<LoadBalancerInfo>,
     pub alarm_configuration: Option<AlarmConfiguration>,
     pub auto_rollback_configuration: Option<AutoRollback>,
     pub blue_green_deployment_configuration: Option<BlueGreenConfiguration>,
+}
+
+/// The listeners production and test traffic come through.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadBalancerInfo {
+    pub target_group_pair_info_list: Vec<TargetGroupPair>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TargetGroupPair {
+    pub prod_traffic_route: Option<TrafficRoute>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TrafficRoute {
+    pub listener_arns: Vec<String>,
+}
+
+impl DeploymentGroup {
+    /// The production listener's load balancer, as CloudWatch names it (`app/NAME/ID`).
+    pub fn load_balancer(&self) -> Option<String> {
+        let listener = self
+            .load_balancer_info
+            .as_ref()?
+            .target_group_pair_info_list
+            .iter()
+            .find_map(|p| p.prod_traffic_route.as_ref()?.listener_arns.first())?;
+        load_balancer_dimension(listener)
+    }
+}
+
+/// `arn:aws:elasticloadbalancing:…:listener/app/NAME/ID/LISTENER` (or a listener rule's ARN) →
+/// `app/NAME/ID`, the load balancer's CloudWatch dimension.
+pub fn load_balancer_dimension(arn: &str) -> Option<String> {
+    let resource = arn.rsplit_once(':')?.1;
+    let rest = resource.strip_prefix("listener/").or_else(|| resource.strip_prefix("listener-rule/"))?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    (parts.len() >= 3).then(|| parts[..3].join("/"))
+}
+
+/// `arn:aws:elasticloadbalancing:…:targetgroup/NAME/ID` → `targetgroup/NAME/ID`, the target
+/// group's CloudWatch dimension.
+pub fn target_group_dimension(arn: &str) -> Option<String> {
+    let resource = arn.rsplit_once(':')?.1;
+    resource.starts_with("targetgroup/").then(|| resource.to_string())
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -85,6 +85,7 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
             running: p.running_count,
             desired: p.desired_count,
             weight: Some(100.0),
+            target_group: None,
         });
         return out;
     };
@@ -127,12 +128,14 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
         running: target.running_task_count,
         desired: target.requested_task_count,
         weight: target.requested_production_traffic_weight,
+        target_group: None,
     });
     out.original = source.map(|s| Side {
         task_definition: active.map(|a| a.task_definition.clone()).unwrap_or_else(|| s.arn.clone()),
         running: s.running_task_count,
         desired: s.requested_task_count,
         weight: s.requested_production_traffic_weight,
+        target_group: None,
     });
 
     let waiting = d.lifecycle_hook_details.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION"));

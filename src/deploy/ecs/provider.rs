@@ -175,6 +175,7 @@ impl EcsProvider {
             pause_until: shift.wait_until,
             supports: shift.calls.keys().copied().collect(),
             seen: seen_of(&shift),
+            measured_on: shift.measured_on(),
             native: Native::new(shift),
             reference,
         }
@@ -232,6 +233,7 @@ fn shift_of(read: &ServiceRead, now: Timestamp) -> Shift {
                 running: service.running_count,
                 desired: service.desired_count,
                 weight: Some(100.0),
+                target_group: None,
             }),
             ..Shift::default()
         },

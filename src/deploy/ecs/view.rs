@@ -35,6 +35,8 @@ pub struct Side {
     pub desired: i64,
     /// Share of production traffic, 0–100.
     pub weight: Option<f64>,
+    /// The target group it serves from, as CloudWatch names it (`targetgroup/NAME/ID`).
+    pub target_group: Option<String>,
 }
 
 impl Side {
@@ -84,9 +86,19 @@ pub struct Shift {
     /// Why a verb people may look for is not offered (ECS cannot end a bake time early).
     pub not_offered: BTreeMap<&'static str, String>,
     pub timeline: Vec<TimelineEntry>,
+    /// The production load balancer, as CloudWatch names it (`app/NAME/ID`).
+    pub load_balancer: Option<String>,
 }
 
 impl Shift {
+    /// Where the canary (the replacement) and the stable side (the original) are measured in
+    /// CloudWatch: the load balancer with each side's target group.
+    pub fn measured_on(&self) -> Option<crate::delivery::MeasuredOn> {
+        let lb = self.load_balancer.as_ref()?;
+        let dims = |side: &Option<Side>| Some(format!("LoadBalancer={lb},TargetGroup={}", side.as_ref()?.target_group.as_ref()?));
+        Some(crate::delivery::MeasuredOn { canary: dims(&self.replacement)?, stable: dims(&self.original)? })
+    }
+
     /// Production traffic the replacement gets now.
     pub fn weight(&self) -> Option<u8> {
         self.replacement.as_ref().and_then(|s| s.weight).map(|w| w.round().clamp(0.0, 100.0) as u8)
