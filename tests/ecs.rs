@@ -66,7 +66,7 @@ fn a_codedeploy_deployment_is_continued_at_its_reroute_then_stopped_with_rollbac
     assert_eq!(steps[5], ("BeforeAllowTraffic", "todo"));
     assert_eq!(
         section(&ready, "Traffic"),
-        ["original     100 %  payments-api:7  tasks 3/3", "replacement    0 %  payments-api:8  tasks 3/3"]
+        ["original     100 %  payments-api:7  tasks 3/3  · payments-a", "replacement    0 %  payments-api:8  tasks 3/3  · payments-b"]
     );
     assert_eq!(section(&ready, "Alarms").len(), 2);
     assert!(section(&ready, "Alarms").iter().all(|l| l.starts_with("✓ ") && l.contains(" OK")), "{:?}", section(&ready, "Alarms"));
@@ -122,7 +122,7 @@ fn the_original_is_terminated_early_once_traffic_has_moved() {
         (done["health"].as_str(), done["state"].as_str(), done["version"].as_str()),
         (Some("healthy"), Some("Succeeded"), Some("payments-api:8"))
     );
-    assert_eq!(section(&done, "Traffic"), ["replacement  100 %  payments-api:8  tasks 3/3"]);
+    assert_eq!(section(&done, "Traffic"), ["replacement  100 %  payments-api:8  tasks 3/3  · payments-b"]);
     aws.assert_contract_kept();
 }
 

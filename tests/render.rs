@@ -249,9 +249,10 @@ fn canary_screen_with_charts_numbers_and_verdict() {
             end: 1_704_069_285,
             score: None,
         };
-        st.canary
-            .data
-            .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
+        st.canary.data.insert(
+            "payments".into(),
+            CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None, ..Default::default() },
+        );
         update(st, key('5'));
     };
     both_sizes("canary", prepare);
@@ -332,9 +333,10 @@ fn release_overview_sorted_by_urgency_with_countdown_trend_and_hostile_text() {
             end: 1_704_069_105,
             score: None,
         };
-        st.canary
-            .data
-            .insert("payments".into(), CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None });
+        st.canary.data.insert(
+            "payments".into(),
+            CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None, ..Default::default() },
+        );
         st.screen = Screen::Overview;
     });
 }
@@ -482,7 +484,13 @@ fn argo_rollout_detail_with_revisions_analysis_and_timeline() {
         st.canary.services = vec![("payments".into(), 15)];
         st.canary.data.insert(
             "payments".into(),
-            flightdeck::app::state::CanaryData { result: Some(result), last_ok: Some(st.now), asked_at: Some(st.now), pending: None },
+            flightdeck::app::state::CanaryData {
+                result: Some(result),
+                last_ok: Some(st.now),
+                asked_at: Some(st.now),
+                pending: None,
+                ..Default::default()
+            },
         );
         st.audit.records = vec![
             serde_json::from_value(json!({

@@ -90,6 +90,8 @@ pub struct CanaryData {
     /// When the newest sample the analysis saw was taken (for the staleness chip).
     pub last_ok: Option<Timestamp>,
     pub asked_at: Option<Timestamp>,
+    /// Where the last analysis measured the sides (a release may name them later, or anew).
+    pub asked_on: Option<crate::delivery::MeasuredOn>,
     pub pending: Option<u64>,
 }
 

@@ -7,7 +7,12 @@ use super::*;
 /// frame: at most once per interval, and never while an answer is outstanding).
 pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
     let ((service, every), measured_on) = match state.screen {
-        Screen::Canary => (state.canary.services.get(state.canary.selected)?.clone(), None),
+        // The service alone: measured where the most pressing release it judges says, if one does.
+        Screen::Canary => {
+            let (name, every) = state.canary.services.get(state.canary.selected)?.clone();
+            let on = state.releases().into_iter().filter(|r| r.service.as_ref() == Some(&name)).find_map(|r| r.measured_on.clone());
+            ((name, every), on)
+        }
         // The overview shows the selected rollout's error delta.
         // The selected release, when a service judges its canary.
         Screen::Overview | Screen::Release => {
@@ -21,11 +26,12 @@ pub(crate) fn canary_refresh(state: &mut State) -> Option<Effect> {
     let now = state.now;
     let request = state.next_request;
     let d = state.canary.data.entry(service.clone()).or_default();
-    let due = d.asked_at.is_none_or(|t| now.as_second() - t.as_second() >= every);
+    let due = d.asked_at.is_none_or(|t| now.as_second() - t.as_second() >= every) || d.asked_on != measured_on;
     if !due || d.pending.is_some() {
         return None;
     }
     d.asked_at = Some(now);
+    d.asked_on = measured_on.clone();
     d.pending = Some(request);
     state.next_request += 1;
     Some(Effect::Analyse { request, service, window, measured_on })

@@ -42,7 +42,13 @@ pub struct Side {
 impl Side {
     pub fn line(&self, label: &str) -> String {
         let weight = self.weight.map(|w| format!("{w:>3.0} %")).unwrap_or_else(|| "  ? %".into());
-        format!("{label:<12} {weight}  {}  tasks {}/{}", short_task_definition(&self.task_definition), self.running, self.desired)
+        let line =
+            format!("{label:<12} {weight}  {}  tasks {}/{}", short_task_definition(&self.task_definition), self.running, self.desired);
+        // The target group it serves from: the one its canary metrics are read from.
+        match self.target_group.as_deref().and_then(|g| g.split('/').nth(1)) {
+            Some(group) => format!("{line}  · {}", crate::logstore::sanitize::plain(group)),
+            None => line,
+        }
     }
 }
 

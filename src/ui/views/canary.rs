@@ -72,7 +72,7 @@ pub fn render(frame: &mut Frame, state: &State) {
                 let when = crate::util::age(ts, state.now);
                 if secs > 3 * every.max(&30) { format!("STALE: newest sample {when}") } else { format!("newest sample {when}") }
             }
-            None if res.is_some_and(|r| r.metrics.is_empty()) => "source unreachable".into(),
+            None if res.is_some_and(|r| r.metrics.is_empty()) => "not measured".into(),
             None => "no data yet".into(),
         };
         let marker = if i == state.canary.selected { "▸ " } else { "  " };
