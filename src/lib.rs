@@ -17,6 +17,7 @@ pub mod demo;
 pub mod deploy;
 pub mod domain;
 pub mod findings;
+pub mod gcp;
 pub mod identity;
 pub mod keymap;
 pub mod logging;

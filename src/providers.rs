@@ -44,6 +44,9 @@ pub fn ci(config: &Arc<Config>, data_dir: &Path, events: UnboundedSender<RunEven
     for settings in &config.codepipeline {
         providers.push(Arc::new(crate::ci::codepipeline::CodePipelineProvider::new(settings.clone(), events.clone())?));
     }
+    for settings in &config.cloudbuild {
+        providers.push(Arc::new(crate::ci::cloudbuild::CloudBuildProvider::new(settings.clone(), events.clone())));
+    }
     Ok(Ci { registry: Registry::new(providers), local })
 }
 

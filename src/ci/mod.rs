@@ -3,6 +3,7 @@
 //! configured provider and is itself a provider, so the cockpit and the command line talk to one
 //! thing and never know which provider answers.
 
+pub mod cloudbuild;
 pub mod codepipeline;
 pub mod form;
 pub mod github;

@@ -62,7 +62,7 @@ pub(super) fn build_github(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<Githu
 }
 
 /// A poll interval: at least a second, as each look is a request the service counts.
-fn poll_interval(rep: &mut Reporter<'_>, span: std::ops::Range<usize>, key: &str, v: &Option<String>, default: u64) -> Duration {
+pub(super) fn poll_interval(rep: &mut Reporter<'_>, span: std::ops::Range<usize>, key: &str, v: &Option<String>, default: u64) -> Duration {
     match v.as_deref().map(parse_duration) {
         None => Duration::from_secs(default),
         Some(Ok(d)) if d >= Duration::from_secs(1) => d,

@@ -3,6 +3,7 @@
 
 mod argocd;
 mod ci;
+mod cloudbuild;
 mod cloudwatch;
 mod delivery;
 mod diagnostics;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use argocd::{ArgoCdSettings, RawArgoCd};
 pub use ci::{CodePipelineSettings, GITHUB_API, GithubSettings};
+pub use cloudbuild::CloudBuildSettings;
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
@@ -67,6 +69,8 @@ pub struct Config {
     pub github: Vec<GithubSettings>,
     /// AWS CodePipeline, per `[ci.codepipeline.NAME]`.
     pub codepipeline: Vec<CodePipelineSettings>,
+    /// Google Cloud Build, per `[ci.cloudbuild.NAME]`.
+    pub cloudbuild: Vec<CloudBuildSettings>,
     /// Where notifications go, per `[notify.NAME]`.
     pub notify: Vec<SinkSettings>,
     /// Argo CD Applications, when `[argocd]` is there.
@@ -403,6 +407,7 @@ impl Config {
         }
         let github = ci::build_github(&mut rep, &raw);
         let codepipeline = ci::build_codepipeline(&mut rep, &raw);
+        let cloudbuild = cloudbuild::build(&mut rep, &raw);
         let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
         let argocd = argocd::build(&mut rep, raw.argocd.as_ref(), &environments, kubernetes.as_ref());
         let ecs = ecs::build(&mut rep, raw.ecs.as_ref(), &environments, &services);
@@ -444,6 +449,7 @@ impl Config {
             kubernetes,
             github,
             codepipeline,
+            cloudbuild,
             notify,
             argocd,
             ecs,

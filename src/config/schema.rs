@@ -124,6 +124,8 @@ pub struct RawCi {
     pub github: BTreeMap<String, Spanned<RawGithub>>,
     #[serde(default)]
     pub codepipeline: BTreeMap<String, Spanned<RawCodePipeline>>,
+    #[serde(default)]
+    pub cloudbuild: BTreeMap<String, Spanned<super::cloudbuild::RawCloudBuild>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
