@@ -12,7 +12,7 @@ pub struct RawCloudBuild {
     /// Regions whose builds to show (`global` for builds without one); default `["global"]`.
     #[serde(default)]
     pub regions: Vec<String>,
-    /// Triggers to show, by name or id; empty: every trigger in those regions.
+    /// Triggers to show, by name (each is a pipeline: `flightdeck run NAME` runs it).
     #[serde(default)]
     pub triggers: Vec<String>,
     /// The API root, as gcloud's `api_endpoint_overrides/cloudbuild` (default Google's).
@@ -54,17 +54,28 @@ pub(super) fn build(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<CloudBuildSe
         let key = format!("ci.cloudbuild.{name}");
         let r = c.get_ref();
         let taken = raw.ci.github.contains_key(name) || raw.ci.codepipeline.contains_key(name);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || name == crate::domain::LOCAL || taken {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || name == crate::domain::LOCAL
+            || taken
+        {
             let why = format!("`{name}` cannot name a CI provider (letters, digits, - and _; not `local`, not another provider's name)");
             rep.error(Some(c.span()), key.clone(), why);
         }
         if r.project.trim().is_empty() || r.project.contains('/') {
             rep.error(Some(c.span()), format!("{key}.project"), "name the Google Cloud project (its id, e.g. \"payments-prod\")");
         }
+        if r.triggers.is_empty() {
+            rep.error(Some(c.span()), format!("{key}.triggers"), "name the triggers to show: triggers = [\"deploy-prod\"]");
+        }
         let endpoint = |v: &Option<String>, default: &str, field: &str, rep: &mut Reporter<'_>| {
             let url = v.clone().unwrap_or_else(|| default.into()).trim_end_matches('/').to_string();
             if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) {
-                rep.error(Some(c.span()), format!("{key}.{field}"), format!("`{url}` is not an https URL (your access token is sent there)"));
+                rep.error(
+                    Some(c.span()),
+                    format!("{key}.{field}"),
+                    format!("`{url}` is not an https URL (your access token is sent there)"),
+                );
             }
             url
         };

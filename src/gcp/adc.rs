@@ -101,15 +101,17 @@ fn which(program: &str) -> bool {
 pub fn from_file(path: &Path) -> Result<Source, GcpError> {
     let text = std::fs::read_to_string(path).map_err(|e| GcpError::Credentials(format!("cannot read {}: {e}", path.display())))?;
     // The error never quotes the file: it holds a private key or a refresh token.
-    let key: KeyFile = serde_json::from_str(&text)
-        .map_err(|e| GcpError::Credentials(format!("{} is not a Google credentials file (JSON error at line {})", path.display(), e.line())))?;
+    let key: KeyFile = serde_json::from_str(&text).map_err(|e| {
+        GcpError::Credentials(format!("{} is not a Google credentials file (JSON error at line {})", path.display(), e.line()))
+    })?;
     let missing = |what: &str| GcpError::Credentials(format!("{} has no {what}", path.display()));
     match key.kind.as_str() {
         "service_account" => {
             let pem = key.private_key.ok_or_else(|| missing("private_key"))?;
             Ok(Source::ServiceAccount {
                 email: key.client_email.ok_or_else(|| missing("client_email"))?,
-                key_der: pem_body(&pem).ok_or_else(|| GcpError::Credentials(format!("the private_key of {} is not PEM", path.display())))?,
+                key_der: pem_body(&pem)
+                    .ok_or_else(|| GcpError::Credentials(format!("the private_key of {} is not PEM", path.display())))?,
                 token_uri: key.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.into()),
                 origin: path.to_path_buf(),
             })

@@ -121,7 +121,11 @@ impl Session {
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&bytes).map_err(|e| GcpError::Api { status: 200, code: "MALFORMED".into(), message: format!("not JSON: {e}") })
+        serde_json::from_slice(&bytes).map_err(|e| GcpError::Api {
+            status: 200,
+            code: "MALFORMED".into(),
+            message: format!("not JSON: {e}"),
+        })
     }
 
     /// The bytes of `url` from `offset` on (a ranged read); empty when there is nothing past it.

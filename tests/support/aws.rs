@@ -39,11 +39,7 @@ impl Aws {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
             .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        super::python_tools::outcome(out)
     }
 
     /// flightdeck with no keys in the environment, only `envs` (and a home of its own).
@@ -63,12 +59,7 @@ impl Aws {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        super::python_tools::outcome(cmd.output().unwrap())
     }
 
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
@@ -82,14 +73,7 @@ impl Aws {
     }
 
     pub fn control(&self, what: &str, body: Value) -> Value {
-        use std::io::{Read, Write};
-        let body = body.to_string();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.double.port)).unwrap();
-        write!(s, "POST /_control/{what} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let answer = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("{}");
-        serde_json::from_str(answer).unwrap_or(Value::Null)
+        super::python_tools::control(self.double.port, what, &body)
     }
 
     /// What the double was asked, and any request or answer that broke AWS's models.

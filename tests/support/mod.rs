@@ -10,6 +10,7 @@ pub mod cockpit;
 pub mod fake_ci;
 pub mod fake_rollouts;
 pub mod fixtures;
+pub mod gcp;
 pub mod github;
 pub mod http1;
 pub mod kubectl;

@@ -23,6 +23,34 @@ pub fn aws_venv() -> PathBuf {
     venv
 }
 
+/// The Google Cloud tests' virtual environment (`tests/contract/gcp-requirements.txt`): Google's
+/// discovery documents, its official Cloud Build client, and google-auth.
+pub fn gcp_venv() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-tools/gcp-venv/bin");
+    let ok = Command::new(venv.join("python"))
+        .args(["-c", "import googleapiclient, google.cloud.devtools.cloudbuild_v1, cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "google-api-python-client and google-cloud-build are missing: run `make test-tools` (make test runs it)");
+    venv
+}
+
+/// A command's exit code, standard output and standard error.
+pub fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// POSTs `body` to a double's `/_control/{what}`; its JSON answer (Null when it is not JSON).
+pub fn control(port: u16, what: &str, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST /_control/{what} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    serde_json::from_str(text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("{}")).unwrap_or(serde_json::Value::Null)
+}
+
 pub fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/contract").join(name)
 }

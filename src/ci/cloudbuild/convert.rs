@@ -44,8 +44,14 @@ pub fn run_status(b: &Build) -> RunStatus {
     }
 }
 
-fn job_status(status: Option<&str>, allowed: bool, run: RunStatus) -> JobStatus {
-    match status {
+/// A step's status. Cloud Build fills it in only when the build finishes; until then its timing
+/// says where it is (started: running; ended: done, since a failed step ends the build).
+fn job_status(status: Option<&str>, allowed: bool, timing: Option<&super::model::TimeSpan>, run: RunStatus) -> JobStatus {
+    let started = timing.is_some_and(|t| t.start_time.is_some());
+    let ended = timing.is_some_and(|t| t.end_time.is_some());
+    match status.filter(|s| !matches!(*s, "STATUS_UNKNOWN" | "PENDING" | "QUEUED")) {
+        None if !run.is_terminal() && ended => JobStatus::Success,
+        None if !run.is_terminal() && started => JobStatus::Running,
         Some("WORKING") => JobStatus::Running,
         Some("SUCCESS") => JobStatus::Success,
         Some("FAILURE") if allowed => JobStatus::FailedAllowed,
@@ -109,7 +115,12 @@ pub fn run(provider: &str, build: &Build, trigger: Option<&str>, environments: &
     if let Some(approval) = &build.approval {
         let decided = approval.result.as_ref().filter(|r| r.decision.as_deref().is_some_and(|d| d != "DECISION_UNSPECIFIED"));
         let state = approval.state.as_deref().unwrap_or("PENDING");
-        rec.stages.push(StageRecord { name: APPROVAL.into(), needs: Vec::new(), gate: true, environment: environments.get(&pipeline).cloned() });
+        rec.stages.push(StageRecord {
+            name: APPROVAL.into(),
+            needs: Vec::new(),
+            gate: true,
+            environment: environments.get(&pipeline).cloned(),
+        });
         rec.jobs.push(JobRecord {
             key: APPROVAL.into(),
             stage: APPROVAL.into(),
@@ -155,7 +166,7 @@ pub fn run(provider: &str, build: &Build, trigger: Option<&str>, environments: &
         };
         let needs = if needs.is_empty() && build.approval.is_some() { vec![APPROVAL.to_string()] } else { needs };
         rec.stages.push(StageRecord { name: keys[i].clone(), needs, gate: false, environment: None });
-        let job_status = job_status(step.status.as_deref(), step.allow_failure, status);
+        let job_status = job_status(step.status.as_deref(), step.allow_failure, step.timing.as_ref(), status);
         let timing = step.timing.as_ref();
         rec.jobs.push(JobRecord {
             key: keys[i].clone(),

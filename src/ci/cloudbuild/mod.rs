@@ -27,6 +27,9 @@ use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger as RunTr
 use crate::gcp::{GcpError, Session};
 use crate::logstore::RawLine;
 
+/// A trigger and the region it is in.
+type Located = (String, Trigger);
+
 /// Builds per page of `builds.list`.
 const PAGE: usize = 50;
 /// The triggers are listed again after this long (someone may have added one).
@@ -49,8 +52,8 @@ struct Inner {
     settings: CloudBuildSettings,
     session: Session,
     events: UnboundedSender<RunEvent>,
-    /// (region, trigger) of every trigger shown, kept for a minute.
-    triggers: Mutex<Option<(Vec<(String, Trigger)>, Instant)>>,
+    /// Every trigger shown, kept for a minute.
+    triggers: Mutex<Option<(Vec<Located>, Instant)>>,
     /// Decisions Google refused this user (IAM), by run and job.
     denied: Mutex<BTreeMap<(RunRef, String), String>>,
 }
@@ -86,7 +89,7 @@ impl CloudBuildProvider {
         serde_json::from_value(v).map_err(|e| GcpError::Api { status: 200, code: "MALFORMED".into(), message: e.to_string() })
     }
 
-    /// Every trigger shown, with its region: those configured (by name or id), else all.
+    /// Every trigger shown, with its region: those configured (by name or id).
     async fn triggers(&self) -> Result<Vec<(String, Trigger)>, CiError> {
         if let Some((t, at)) = self.inner.triggers.lock().ok().and_then(|t| t.clone())
             && at.elapsed() < TRIGGERS_KEPT
@@ -105,7 +108,7 @@ impl CloudBuildProvider {
                 let page: ListTriggers = self.get(&path).await?;
                 for t in page.triggers {
                     let name = t.name.clone().unwrap_or_else(|| t.id.clone());
-                    if wanted.is_empty() || wanted.iter().any(|w| *w == name || *w == t.id) {
+                    if wanted.iter().any(|w| *w == name || *w == t.id) {
                         out.push((region.clone(), t));
                     }
                 }
@@ -221,7 +224,11 @@ impl CloudBuildProvider {
     async fn retry_build(&self, run: &RunRef) -> Result<(), CiError> {
         let build = self.build(run).await?;
         if !convert::run_status(&build).is_terminal() {
-            return Err(CiError::WrongState { run: run.clone(), status: build.status.to_lowercase(), what: "only a finished build is retried".into() });
+            return Err(CiError::WrongState {
+                run: run.clone(),
+                status: build.status.to_lowercase(),
+                what: "only a finished build is retried".into(),
+            });
         }
         let body = json!({"name": build.name, "projectId": build.project_id, "id": build.id});
         self.post::<Operation>(&format!("{}:retry", build.name), body).await?;
@@ -257,7 +264,11 @@ fn not_waiting(rec: &RunRecord, run: &RunRef, job: &str) -> CiError {
                 by: d.by.clone(),
                 at: d.at.to_string(),
             })),
-            None => CiError::WrongState { run: run.clone(), status: j.status.label().to_string(), what: format!("`{job}` is not waiting for a decision") },
+            None => CiError::WrongState {
+                run: run.clone(),
+                status: j.status.label().to_string(),
+                what: format!("`{job}` is not waiting for a decision"),
+            },
         },
         None => CiError::NoSuchJob { run: run.clone(), job: job.to_string() },
     }
@@ -287,10 +298,7 @@ impl CiProvider for CloudBuildProvider {
     }
 
     fn pipelines(&self) -> Vec<String> {
-        match self.inner.triggers.lock().ok().and_then(|t| t.clone()) {
-            Some((t, _)) => t.iter().map(|(_, t)| t.name.clone().unwrap_or_else(|| t.id.clone())).collect(),
-            None => self.inner.settings.triggers.clone(),
-        }
+        self.inner.settings.triggers.clone()
     }
 
     fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Result<RunPage, CiError>> {
@@ -308,14 +316,13 @@ impl CiProvider for CloudBuildProvider {
                     .filter(|(r, t)| r == region && query.pipeline.as_ref().is_none_or(|p| t.name.as_ref() == Some(p) || &t.id == p))
                     .map(|(_, t)| t)
                     .collect();
-                if query.pipeline.is_none() && self.inner.settings.triggers.is_empty() {
-                    asks.push((region.clone(), None));
-                } else {
-                    asks.extend(mine.iter().map(|t| (region.clone(), Some(t.id.clone()))));
-                }
+                asks.extend(mine.iter().map(|t| (region.clone(), Some(t.id.clone()))));
             }
             if asks.is_empty() && query.pipeline.is_some() {
-                return Err(CiError::UnknownPipeline { name: query.pipeline.clone().unwrap_or_default(), known: self.pipelines().join(", ") });
+                return Err(CiError::UnknownPipeline {
+                    name: query.pipeline.clone().unwrap_or_default(),
+                    known: self.pipelines().join(", "),
+                });
             }
             let single = asks.len() == 1;
             for (region, trigger) in &asks {
@@ -369,7 +376,10 @@ impl CiProvider for CloudBuildProvider {
             }
             let body = json!({"projectId": self.inner.settings.project, "triggerId": t.id, "source": source});
             let op: Operation = self.post(&format!("{}/triggers/{}:run", self.parent(region), t.id), body).await?;
-            let build = op.metadata.and_then(|m| m.build).ok_or_else(|| CiError::Other(format!("Cloud Build started {} without naming its build", op.name)))?;
+            let build = op
+                .metadata
+                .and_then(|m| m.build)
+                .ok_or_else(|| CiError::Other(format!("Cloud Build started {} without naming its build", op.name)))?;
             Ok(RunRef::new(&self.inner.settings.name, convert::run_id(region, &build.id)))
         }
         .boxed()
@@ -415,7 +425,11 @@ impl CiProvider for CloudBuildProvider {
                     Some(d) => format!("{} by {} at {}: {}", if d.approved { "approved" } else { "rejected" }, d.by, d.at, d.comment),
                     None => "waiting for someone to approve or reject this build".into(),
                 };
-                return Ok(vec![RawLine { ts_ms: jiff::Timestamp::now().as_millisecond(), stream: crate::logstore::Stream::Meta, bytes: line.into_bytes() }]);
+                return Ok(vec![RawLine {
+                    ts_ms: jiff::Timestamp::now().as_millisecond(),
+                    stream: crate::logstore::Stream::Meta,
+                    bytes: line.into_bytes(),
+                }]);
             }
             let index = (0..build.steps.len())
                 .find(|i| convert::step_key(&build, *i) == job)

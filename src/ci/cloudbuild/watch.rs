@@ -35,7 +35,7 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
             };
             for build in page.builds {
                 let rec = p.record(&build, &triggers);
-                if !p.inner.settings.triggers.is_empty() && !p.pipelines().contains(&rec.pipeline) {
+                if !p.pipelines().contains(&rec.pipeline) {
                     continue;
                 }
                 let terminal = rec.status.is_terminal();
@@ -43,7 +43,10 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
                 let (offset, done) = read_to.get(&rec.id).copied().unwrap_or((0, false));
                 // A build seen finished from the start is not followed: its log is read when opened.
                 let followed = seen.contains_key(&rec.id) || !terminal;
-                if followed && !done && let Some((bucket, object)) = build.logs_bucket.as_deref().and_then(|b| logs::object(b, &build.id)) {
+                if followed
+                    && !done
+                    && let Some((bucket, object)) = build.logs_bucket.as_deref().and_then(|b| logs::object(b, &build.id))
+                {
                     let url = logs::media_url(&p.inner.settings.storage_endpoint, &bucket, &object);
                     match p.inner.session.bytes_from(&url, offset).await {
                         Ok(bytes) => {
@@ -64,7 +67,9 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
                         }
                         // Not written yet (a queued build).
                         Err(crate::gcp::GcpError::Api { status: 404, .. }) => {}
-                        Err(e) => send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("the log of {}: {e}", rec.id.text()) }),
+                        Err(e) => {
+                            send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("the log of {}: {e}", rec.id.text()) })
+                        }
                     }
                 }
                 if seen.get(&rec.id) != Some(&rec) {
