@@ -242,3 +242,38 @@ async fn a_token_is_kept_and_renewed_before_it_expires() {
     let rejected = gcp.calls()["calls"].as_array().unwrap().len();
     assert_eq!(rejected, 5, "no call was refused for an expired token");
 }
+
+/// Application Default Credentials from each place they come from: an authorized user's refresh
+/// token, a CI's OIDC token traded at STS then for a service account's token (workload identity
+/// federation), and the metadata server; each call made as the principal Google knows.
+#[test]
+fn credentials_come_from_wherever_adc_finds_them() {
+    let gcp = start();
+    let who_listed = |gcp: &Gcp| {
+        let calls = gcp.calls()["calls"].as_array().unwrap().clone();
+        calls
+            .iter()
+            .rev()
+            .find(|c| c["method"] == "cloudbuild.projects.locations.builds.list")
+            .map(|c| c["who"].as_str().unwrap().to_string())
+    };
+    let file = |name: &str| gcp.key(name).to_str().unwrap().to_string();
+
+    let (code, _, err) = gcp.run_with(&[("GOOGLE_APPLICATION_CREDENTIALS", file("user"))], &["runs", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(who_listed(&gcp).as_deref(), Some("alice@payments.example"), "an authorized user's refresh token");
+
+    let (code, _, err) = gcp.run_with(&[("GOOGLE_APPLICATION_CREDENTIALS", file("external"))], &["runs", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(who_listed(&gcp).as_deref(), Some("release@payments-prod.iam.gserviceaccount.com"), "federated, then impersonated");
+
+    let host = format!("127.0.0.1:{}", gcp.double.port);
+    let (code, _, err) = gcp.run_with(&[("GCE_METADATA_HOST", host)], &["runs", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(who_listed(&gcp).as_deref(), Some("release@payments-prod.iam.gserviceaccount.com"), "the metadata server's account");
+
+    // None at all: said with what to do.
+    let (_, out, err) = gcp.run_with(&[("PATH", "/nonexistent".into())], &["runs", "--json"]);
+    assert!(err.contains("no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS"), "{out}{err}");
+    gcp.assert_contract_kept();
+}

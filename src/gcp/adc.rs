@@ -1,5 +1,5 @@
 //! Application Default Credentials, found as Google's client libraries find them: the file named by
-//! `GOOGLE_APPLICATION_CREDENTIALS` (a service-account key, or an authorized user), gcloud's ADC
+//! `GOOGLE_APPLICATION_CREDENTIALS` (a service-account key, an authorized user, or an external account), gcloud's ADC
 //! file, the metadata server, and as a last resort `gcloud auth print-access-token`. Access tokens
 //! are exchanged here and never shown, logged or journaled.
 
@@ -23,6 +23,7 @@ pub enum Source {
     ServiceAccount { email: String, key_der: Vec<u8>, token_uri: String, origin: PathBuf },
     AuthorizedUser { client_id: String, client_secret: String, refresh_token: String, token_uri: String, origin: PathBuf },
     Metadata { host: String },
+    External(Box<super::federated::External>),
     Gcloud,
 }
 
@@ -39,6 +40,7 @@ impl Source {
             Source::ServiceAccount { email, origin, .. } => format!("service account {email} (key {})", origin.display()),
             Source::AuthorizedUser { origin, .. } => format!("the user of {}", origin.display()),
             Source::Metadata { host } => format!("the metadata server at {host}"),
+            Source::External(e) => e.describe(),
             Source::Gcloud => "gcloud auth print-access-token".into(),
         }
     }
@@ -123,9 +125,15 @@ pub fn from_file(path: &Path) -> Result<Source, GcpError> {
             token_uri: key.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.into()),
             origin: path.to_path_buf(),
         }),
+        "external_account" => {
+            let mut external: super::federated::External = serde_json::from_str(&text).map_err(|e| {
+                GcpError::Credentials(format!("{} is not a usable external account ({})", path.display(), plain(&e.to_string())))
+            })?;
+            external.origin = path.to_path_buf();
+            Ok(Source::External(Box::new(external)))
+        }
         other => Err(GcpError::Credentials(format!(
-            "{} holds `{}` credentials; flightdeck reads service-account keys and authorized users (for workload identity \
-             federation, run `gcloud auth print-access-token` through gcloud instead: unset GOOGLE_APPLICATION_CREDENTIALS)",
+            "{} holds `{}` credentials; flightdeck reads service-account keys, authorized users and external accounts",
             path.display(),
             plain(other)
         ))),
@@ -167,6 +175,7 @@ pub async fn token(http: &reqwest::Client, source: &Source) -> Result<Token, Gcp
             let url = format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={SCOPE}");
             exchange(http.get(url).header("Metadata-Flavor", "Google").timeout(Duration::from_secs(5)), source).await
         }
+        Source::External(e) => e.token(http).await,
         Source::Gcloud => gcloud_token().await,
     }
 }
@@ -233,6 +242,7 @@ pub async fn principal(http: &reqwest::Client, source: &Source) -> String {
                 _ => source.describe(),
             }
         }
+        Source::External(e) => e.service_account().unwrap_or_else(|| source.describe()),
         Source::AuthorizedUser { .. } | Source::Gcloud => source.describe(),
     }
 }
@@ -249,7 +259,9 @@ mod tests {
         let e = from_file(&path).unwrap_err().to_string();
         assert!(e.contains("is not a Google credentials file") && !e.contains("c2VjcmV0"), "{e}");
         std::fs::write(&path, r#"{"type": "external_account", "audience": "x"}"#).unwrap();
-        assert!(from_file(&path).unwrap_err().to_string().contains("holds `external_account` credentials"));
+        assert!(from_file(&path).unwrap_err().to_string().contains("is not a usable external account"));
+        std::fs::write(&path, r#"{"type": "impersonated_service_account"}"#).unwrap();
+        assert!(from_file(&path).unwrap_err().to_string().contains("holds `impersonated_service_account` credentials"));
         std::fs::write(&path, r#"{"type": "authorized_user", "client_id": "a", "client_secret": "b"}"#).unwrap();
         assert!(from_file(&path).unwrap_err().to_string().contains("has no refresh_token"));
     }

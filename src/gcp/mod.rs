@@ -3,6 +3,7 @@
 //! 503 with backoff, and one fresh token after a 401.
 
 pub mod adc;
+mod federated;
 
 use std::time::{Duration, Instant};
 

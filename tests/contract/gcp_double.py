@@ -10,6 +10,7 @@ DIR (their token_uri is this double), then prints the port it listens on.
 """
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -128,7 +129,27 @@ def b64(data):
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
+USER = {"client_id": "764086051850-fd.apps.googleusercontent.com", "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+        "refresh_token": "1//0refresh-token-of-alice", "email": "alice@payments.example"}
+OIDC_TOKEN = "eyJhbGciOiJSUzI1NiJ9.ci-oidc-subject.signature"
+AUDIENCE = "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/ci/providers/github"
+
+
+def issue(who, lifetime=None):
+    token = "ya29.double-" + uuid.uuid4().hex
+    life = lifetime or STATE["lifetime"]
+    STATE["token_requests"] += 1
+    STATE["tokens"][token] = {"who": who, "until": time.time() + life, "revoked": False}
+    return token, life
+
+
 def token_for(form):
+    if form.get("grant_type") == "refresh_token":
+        if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != (USER["client_id"], USER["client_secret"], USER["refresh_token"]):
+            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+        with LOCK:
+            token, life = issue(USER["email"])
+        return 200, {"access_token": token, "expires_in": life, "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/cloud-platform"}
     if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
         return 400, {"error": "unsupported_grant_type", "error_description": "Only JWT bearer assertions are accepted here."}
     try:
@@ -148,11 +169,9 @@ def token_for(form):
         return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe."}
     if "https://www.googleapis.com/auth/cloud-platform" not in body.get("scope", "").split():
         return 400, {"error": "invalid_scope", "error_description": "The scope must include cloud-platform."}
-    token = "ya29.double-" + uuid.uuid4().hex
     with LOCK:
-        STATE["token_requests"] += 1
-        STATE["tokens"][token] = {"who": body["iss"], "until": now + STATE["lifetime"], "revoked": False}
-        return 200, {"access_token": token, "expires_in": STATE["lifetime"], "token_type": "Bearer"}
+        token, life = issue(body["iss"])
+        return 200, {"access_token": token, "expires_in": life, "token_type": "Bearer"}
 
 
 def self_signed(token):
@@ -170,16 +189,38 @@ def self_signed(token):
     return {"who": body["iss"], "until": body["exp"], "revoked": body["iss"] in STATE.get("revoked_accounts", set())}
 
 
+def sts(form):
+    """Google's Security Token Service: a CI's OIDC token for a federated token."""
+    if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" or form.get("audience") != AUDIENCE:
+        return 400, {"error": "invalid_request", "error_description": "Invalid value for \"audience\"."}
+    if form.get("subject_token") != OIDC_TOKEN or form.get("subject_token_type") != "urn:ietf:params:oauth:token-type:jwt":
+        return 400, {"error": "invalid_grant", "error_description": "The subject token is invalid."}
+    with LOCK:
+        token, life = issue("principal://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/ci/subject/repo:payments")
+    return 200, {"access_token": token, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "token_type": "Bearer", "expires_in": life}
+
+
 def caller(headers):
     auth = headers.get("authorization", "")
     bearer = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
     t = STATE["tokens"].get(bearer) or (self_signed(bearer) if bearer.count(".") == 2 else None)
     if t is None or t["revoked"] or t["until"] < time.time():
         raise world.Fault(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
-    return t["who"], ACCOUNTS[t["who"]][1]
+    return t["who"], ACCOUNTS.get(t["who"], (None, False))[1]
 
 
 def write_keys(directory, port):
+    ACCOUNTS[USER["email"]] = (None, True)
+    with open(os.path.join(directory, "user.json"), "w") as f:
+        json.dump({"type": "authorized_user", "client_id": USER["client_id"], "client_secret": USER["client_secret"],
+                   "refresh_token": USER["refresh_token"], "token_uri": f"http://127.0.0.1:{port}/token"}, f)
+    with open(os.path.join(directory, "oidc-token"), "w") as f:
+        f.write(OIDC_TOKEN + "\n")
+    with open(os.path.join(directory, "external.json"), "w") as f:
+        json.dump({"type": "external_account", "audience": AUDIENCE, "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                   "token_url": f"http://127.0.0.1:{port}/v1/token", "credential_source": {"file": os.path.join(directory, "oidc-token")},
+                   "service_account_impersonation_url":
+                       f"http://127.0.0.1:{port}/v1/projects/-/serviceAccounts/release@{world.PROJECT}.iam.gserviceaccount.com:generateAccessToken"}, f)
     for name, may_act in (("release", True), ("viewer", False)):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         email = f"{name}@{world.PROJECT}.iam.gserviceaccount.com"
@@ -227,6 +268,14 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/token":
             status, answer = token_for({k: v[0] for k, v in parse_qs(raw.decode()).items()})
             return self.reply(status, answer)
+        if url.path == "/v1/token":
+            status, answer = sts({k: v[0] for k, v in parse_qs(raw.decode()).items()})
+            return self.reply(status, answer)
+        if url.path.startswith("/computeMetadata/v1/instance/service-accounts/default/"):
+            return self.metadata(url.path.rsplit("/", 1)[-1])
+        m = re.fullmatch(r"/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken", url.path)
+        if m:
+            return self.impersonate(unquote(m.group(1)), json.loads(raw or b"{}"))
         if url.path.startswith("/_control/"):
             return self.control(verb, url.path[len("/_control/"):], json.loads(raw or b"{}"))
         try:
@@ -260,6 +309,34 @@ class Handler(BaseHTTPRequestHandler):
                 problems += check(method["response"]["$ref"], answer, f"{method['id']} answer")
             STATE["problems"] += problems
         self.reply(200, answer)
+
+    def metadata(self, what):
+        """The metadata server of a VM whose service account is `release`."""
+        if self.headers.get("metadata-flavor") != "Google":
+            return self.reply(403, b"Missing required header: Metadata-Flavor", "text/plain")
+        email = f"release@{world.PROJECT}.iam.gserviceaccount.com"
+        if what == "email":
+            return self.reply(200, email.encode(), "application/text")
+        if what == "token":
+            with LOCK:
+                token, life = issue(email)
+            return self.reply(200, {"access_token": token, "expires_in": life, "token_type": "Bearer"})
+        self.reply(404, b"not found", "text/plain")
+
+    def impersonate(self, email, body):
+        """IAM Credentials' generateAccessToken: a federated principal acting as a service account."""
+        try:
+            with LOCK:
+                who, _ = caller(self.headers)
+                if not who.startswith("principal://") or email not in ACCOUNTS:
+                    raise world.Fault(403, "PERMISSION_DENIED", f"Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).")
+                problems = [] if body.get("scope") == ["https://www.googleapis.com/auth/cloud-platform"] else [f"generateAccessToken scope {body.get('scope')}"]
+                STATE["problems"] += problems
+                token, life = issue(email)
+            expire = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=life)
+            self.reply(200, {"accessToken": token, "expireTime": expire.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        except world.Fault as f:
+            self.fault(f)
 
     def storage(self, url):
         m = re.fullmatch(r"/storage/v1/b/([^/]+)/o/([^/]+)", url.path)

@@ -44,6 +44,16 @@ impl Gcp {
         super::python_tools::outcome(out)
     }
 
+    /// flightdeck with only `envs` for credentials (no key file, no gcloud).
+    pub fn run_with(&self, envs: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
+        let mut cmd = self.env.cmd(args);
+        cmd.env("USER", "tester").env("CLOUDSDK_CONFIG", self.keys.path().join("no-gcloud")).env_remove("GOOGLE_APPLICATION_CREDENTIALS");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        super::python_tools::outcome(cmd.output().unwrap())
+    }
+
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         self.run_as("release", args)
     }

@@ -171,8 +171,12 @@ impl CloudBuildProvider {
         if let Some(id) = trigger {
             terms.push(format!("trigger_id=\"{id}\""));
         }
+        // A tag (`refs/tags/v1.4`, `tag:v1.4`) is asked for by its TAG_NAME, a branch by BRANCH_NAME.
         if let Some(b) = &query.filter.branch {
-            terms.push(format!("substitutions.BRANCH_NAME=\"{}\"", b.replace('"', "")));
+            match b.strip_prefix("refs/tags/").or_else(|| b.strip_prefix("tag:")) {
+                Some(tag) => terms.push(format!("substitutions.TAG_NAME=\"{}\"", tag.replace('"', ""))),
+                None => terms.push(format!("substitutions.BRANCH_NAME=\"{}\"", b.trim_start_matches("refs/heads/").replace('"', ""))),
+            }
         }
         let status = query.filter.status.as_deref().and_then(|s| match s {
             "queued" => Some("QUEUED"),
@@ -340,7 +344,13 @@ impl CiProvider for CloudBuildProvider {
             if runs.is_empty() && !problems.is_empty() && problems.len() == asks.len() {
                 return Err(CiError::Other(problems.join("; ")));
             }
-            runs.retain(|r| query.filter.matches(r));
+            // A run's ref is the bare branch or tag name.
+            let mut wanted = query.filter.clone();
+            wanted.branch = wanted.branch.map(|b| {
+                let bare = b.strip_prefix("refs/tags/").or_else(|| b.strip_prefix("tag:")).or_else(|| b.strip_prefix("refs/heads/"));
+                bare.unwrap_or(&b).to_string()
+            });
+            runs.retain(|r| wanted.matches(r));
             runs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
             runs.truncate(limit);
             Ok(RunPage { runs, next, problems })
@@ -479,5 +489,30 @@ impl CiProvider for CloudBuildProvider {
             Ok(out)
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_written_in_cloud_build_s_syntax() {
+        let mut q = RunQuery::default();
+        q.filter.branch = Some("refs/tags/v1.4".into());
+        q.filter.status = Some("running".into());
+        assert_eq!(
+            CloudBuildProvider::filter(&q, Some("t1")),
+            "trigger_id=\"t1\" AND substitutions.TAG_NAME=\"v1.4\" AND status=\"WORKING\""
+        );
+        q.filter.branch = Some("main".into());
+        q.filter.status = None;
+        assert_eq!(CloudBuildProvider::filter(&q, None), "substitutions.BRANCH_NAME=\"main\"");
+        assert_eq!(
+            repo_source("0b5e3d52c2a4f5b7e9d1c3a5b7e9f1a3c5d7e9f1"),
+            json!({"commitSha": "0b5e3d52c2a4f5b7e9d1c3a5b7e9f1a3c5d7e9f1"})
+        );
+        assert_eq!(repo_source("tag:v1.4"), json!({"tagName": "v1.4"}));
+        assert_eq!(repo_source("refs/heads/main"), json!({"branchName": "main"}));
     }
 }
