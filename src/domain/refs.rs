@@ -39,6 +39,20 @@ impl RunRef {
         !self.provider.is_empty()
     }
 
+    /// At most `max` characters for a list: the text form when it fits, else the provider and the
+    /// end of the id (a build's or an execution's id differs at its end; the list shows its
+    /// pipeline beside it).
+    pub fn label(&self, max: usize) -> String {
+        let text = self.to_string();
+        let chars = text.chars().count();
+        if chars <= max || self.provider.is_empty() {
+            return text;
+        }
+        let keep = max.saturating_sub(self.provider.chars().count() + 2).max(4);
+        let tail: String = self.id.chars().skip(self.id.chars().count().saturating_sub(keep)).collect();
+        format!("{}:…{tail}", self.provider)
+    }
+
     /// The one text form, as the command line takes it and the journal records it.
     pub fn text(&self) -> String {
         if self.provider.is_empty() { self.id.clone() } else { format!("{}:{}", self.provider, self.id) }
@@ -214,6 +228,15 @@ impl FromStr for RolloutRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_reference_keeps_its_provider_and_the_end_of_its_id_in_a_list() {
+        assert_eq!(RunRef::local(42).label(18), "42");
+        assert_eq!(RunRef::new("gh", "o/r:123").label(18), "gh:o/r:123");
+        let build = RunRef::new("gcb", "us-central1/888d91be-36ce-4ee2-9db2-32a2cc8c42af");
+        assert_eq!(build.label(18), "gcb:…-32a2cc8c42af");
+        assert_eq!(build.label(18).chars().count(), 18);
+    }
 
     #[test]
     fn text_forms_round_trip() {

@@ -71,7 +71,7 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
         let when = age(rec.created_at, state.now);
         let mut spans = vec![
             Span::styled(format!("{glyph} "), t.status(role)),
-            Span::styled(format!("#{:<4} ", rec.id), t.fg(Role::Text)),
+            Span::styled(format!("#{:<4} ", rec.id.label(RUN_LABEL)), t.fg(Role::Text)),
             Span::styled(pad(&rec.pipeline, name_w), t.fg(Role::Text)),
             Span::styled(format!(" {:<11}", rec.status.label()), t.fg(role)),
             Span::styled(format!("{dur:>7} "), t.fg(Role::Muted)),
@@ -88,6 +88,9 @@ fn runs(frame: &mut Frame, area: Rect, state: &State) {
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
+/// The widest run reference in the runs list (the title of the run pane says it whole).
+const RUN_LABEL: usize = 18;
 
 /// The selection is bold-reverse in the focused pane and underlined elsewhere.
 fn selection_style(state: &State, pane: Pane) -> Style {
