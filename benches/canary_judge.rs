@@ -3,14 +3,36 @@
 //! the default analysis exactly as the controller judges it, interval after interval. Prints, at
 //! two traffic levels, the false-failure rate over healthy canaries, how often a change inside
 //! the tolerance fails, the detection rates of a 20 % p99 regression and of a 2× error-ratio
-//! regression, and how long a verdict takes.
+//! regression, and how long a verdict takes. `JUDGE_SOURCE=cloudwatch` measures as CloudWatch
+//! does instead: one statistic per minute (no overlap), judged by a CloudWatch service's default
+//! analysis (ten minutes).
 //!
 //! The random numbers come from a small seeded generator (splitmix64): a simulation needs them
 //! reproducible, not cryptographic, and no dependency is worth adding for it.
 
 use std::time::Instant;
 
-use flightdeck::metrics::analysis::{AnalysisSpec, Phase, default_metrics, judge_metric};
+use flightdeck::metrics::analysis::{AnalysisSpec, Phase, default_metrics, default_metrics_from, judge_metric};
+
+/// How the series are measured: Prometheus' 1 m rate window every 15 s, or CloudWatch's
+/// one-minute statistics.
+#[derive(Clone, Copy)]
+struct Source {
+    /// Seconds between measurements (a bucket of requests lasts as long).
+    step: i64,
+    /// Buckets a measurement covers.
+    window: usize,
+    cloudwatch: bool,
+}
+
+impl Source {
+    fn chosen() -> Source {
+        match std::env::var("JUDGE_SOURCE").as_deref() {
+            Ok("cloudwatch") => Source { step: 60, window: 1, cloudwatch: true },
+            _ => Source { step: 15, window: 4, cloudwatch: false },
+        }
+    }
+}
 
 struct Rng(u64);
 
@@ -35,24 +57,24 @@ impl Rng {
     }
 }
 
-/// One side's requests in one 15 s bucket: latencies (lognormal, median 120 ms) and errors.
+/// One side's requests in one bucket: latencies (lognormal, median 120 ms) and errors.
 struct Bucket {
     latencies: Vec<f64>,
     errors: usize,
 }
 
-fn bucket(rng: &mut Rng, rps: f64, slower: f64, error_ratio: f64) -> Bucket {
-    let n = rng.poisson(rps * 15.0);
+fn bucket(rng: &mut Rng, seconds: f64, rps: f64, slower: f64, error_ratio: f64) -> Bucket {
+    let n = rng.poisson(rps * seconds);
     let latencies = (0..n).map(|_| slower * 0.12 * (0.45 * rng.normal()).exp()).collect();
     let errors = (0..n).filter(|_| rng.uniform() < error_ratio).count();
     Bucket { latencies, errors }
 }
 
-/// p99 and error ratio over the last four buckets (the 1 m window), for each 15 s step.
-fn measure(buckets: &[Bucket]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+/// p99 and error ratio over the last `width` buckets (the window), for each step.
+fn measure(buckets: &[Bucket], width: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (mut p99, mut errors, mut requests) = (Vec::new(), Vec::new(), Vec::new());
-    for end in 4..=buckets.len() {
-        let window = &buckets[end - 4..end];
+    for end in width..=buckets.len() {
+        let window = &buckets[end - width..end];
         let mut all: Vec<f64> = window.iter().flat_map(|b| b.latencies.iter().copied()).collect();
         all.sort_by(f64::total_cmp);
         let n = all.len();
@@ -65,8 +87,13 @@ fn measure(buckets: &[Bucket]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 }
 
 /// The default analysis, as a service without settings of its own gets it.
-fn spec() -> AnalysisSpec {
-    AnalysisSpec { metrics: default_metrics(), ..AnalysisSpec::default() }
+fn spec(source: Source) -> AnalysisSpec {
+    if source.cloudwatch {
+        let metrics = default_metrics_from(flightdeck::metrics::cloudwatch::builtin);
+        AnalysisSpec { metrics, count: 10, interval: std::time::Duration::from_secs(60), ..AnalysisSpec::default() }
+    } else {
+        AnalysisSpec { metrics: default_metrics(), ..AnalysisSpec::default() }
+    }
 }
 
 /// One simulated canary and its stable: the measured series, 8 intervals of 15 s.
@@ -76,19 +103,21 @@ struct Simulated {
 }
 
 /// Traffic of the canary (req/s); stable gets four times as much (a 20 % canary).
-fn simulate(rng: &mut Rng, a: &AnalysisSpec, rps: f64, slower: f64, error_factor: f64) -> Simulated {
-    let steps = a.count + 3;
+fn simulate(rng: &mut Rng, source: Source, a: &AnalysisSpec, rps: f64, slower: f64, error_factor: f64) -> Simulated {
+    let steps = a.count + source.window - 1;
     let base_errors = 0.005;
-    let canary: Vec<Bucket> = (0..steps).map(|_| bucket(rng, rps, slower, base_errors * error_factor)).collect();
-    let stable: Vec<Bucket> = (0..steps).map(|_| bucket(rng, 4.0 * rps, 1.0, base_errors)).collect();
-    Simulated { canary: measure(&canary), stable: measure(&stable) }
+    let secs = source.step as f64;
+    let canary: Vec<Bucket> = (0..steps).map(|_| bucket(rng, secs, rps, slower, base_errors * error_factor)).collect();
+    let stable: Vec<Bucket> = (0..steps).map(|_| bucket(rng, secs, 4.0 * rps, 1.0, base_errors)).collect();
+    Simulated { canary: measure(&canary, source.window), stable: measure(&stable, source.window) }
 }
 
 /// The verdict after the first `intervals` intervals, judged as the controller judges an
 /// analysis under way (its count grows with the time elapsed).
-fn judge(a: &AnalysisSpec, sim: &Simulated, intervals: usize) -> Phase {
-    let times = |v: &[f64]| v.iter().take(intervals).enumerate().map(|(i, x)| (i as i64 * 15, *x)).collect::<Vec<_>>();
-    let end = (intervals as i64 - 1) * 15;
+fn judge(source: Source, a: &AnalysisSpec, sim: &Simulated, intervals: usize) -> Phase {
+    let step = source.step;
+    let times = |v: &[f64]| v.iter().take(intervals).enumerate().map(|(i, x)| (i as i64 * step, *x)).collect::<Vec<_>>();
+    let end = (intervals as i64 - 1) * step;
     let requests = times(&sim.canary.2);
     let now = a.clone();
     let mut results = Vec::new();
@@ -98,7 +127,7 @@ fn judge(a: &AnalysisSpec, sim: &Simulated, intervals: usize) -> Phase {
             "ratio" => (times(&sim.canary.1), times(&sim.stable.1)),
             _ => continue,
         };
-        let r = judge_metric(m, &now, 0, end, 15, Ok(c), Ok(s), Ok(&requests), 4, String::new(), String::new());
+        let r = judge_metric(m, &now, 0, end, step, Ok(c), Ok(s), Ok(&requests), source.window, String::new(), String::new());
         if r.phase == Phase::Failed && std::env::var_os("JUDGE_WHY").is_some() {
             eprintln!("{}: {}", m.name, r.reason.split(':').next().unwrap_or_default());
         }
@@ -110,18 +139,18 @@ fn judge(a: &AnalysisSpec, sim: &Simulated, intervals: usize) -> Phase {
 
 /// Simulates `n` canaries; prints how many the analysis failed at its end, how many it failed
 /// at any interval on the way (what a controller aborting on the first Failed does), and when.
-fn rate(label: &str, n: usize, rps: f64, slower: f64, error_factor: f64, seed: u64) {
+fn rate(source: Source, label: &str, n: usize, rps: f64, slower: f64, error_factor: f64, seed: u64) {
     let mut rng = Rng(seed);
-    let a = spec();
+    let a = spec(source);
     let started = Instant::now();
     let (mut at_end, mut first_failure) = (0, Vec::new());
     for _ in 0..n {
-        let sim = simulate(&mut rng, &a, rps, slower, error_factor);
-        if judge(&a, &sim, a.count) == Phase::Failed {
+        let sim = simulate(&mut rng, source, &a, rps, slower, error_factor);
+        if judge(source, &a, &sim, a.count) == Phase::Failed {
             at_end += 1;
         }
-        if let Some(k) = (1..=a.count).find(|k| judge(&a, &sim, *k) == Phase::Failed) {
-            first_failure.push(k * 15);
+        if let Some(k) = (1..=a.count).find(|k| judge(source, &a, &sim, *k) == Phase::Failed) {
+            first_failure.push(k * source.step as usize);
         }
     }
     first_failure.sort_unstable();
@@ -140,17 +169,19 @@ fn rate(label: &str, n: usize, rps: f64, slower: f64, error_factor: f64, seed: u
 }
 
 fn main() {
-    let a = spec();
+    let source = Source::chosen();
+    let a = spec(source);
     println!(
-        "canary judge, default analysis ({} × {} s, 1 m windows, 0.5 % errors, lognormal latency), stable at 4 × the canary's traffic",
+        "canary judge, default {} analysis ({} × {} s, 1 m windows, 0.5 % errors, lognormal latency), stable at 4 × the canary's traffic",
+        if source.cloudwatch { "CloudWatch" } else { "Prometheus" },
         a.count,
         a.interval.as_secs()
     );
     let healthy = std::env::var("JUDGE_HEALTHY").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     for rps in [10.0, 20.0, 50.0] {
-        rate("healthy canaries (false failures)", healthy, rps, 1.0, 1.0, 1);
-        rate("p99 latency 1 % worse (inside tolerance)", 2_000, rps, 1.01, 1.0, 5);
-        rate("p99 latency 20 % worse (detection)", 2_000, rps, 1.2, 1.0, 2);
-        rate("error ratio 2× worse (detection)", 2_000, rps, 1.0, 2.0, 3);
+        rate(source, "healthy canaries (false failures)", healthy, rps, 1.0, 1.0, 1);
+        rate(source, "p99 latency 1 % worse (inside tolerance)", 2_000, rps, 1.01, 1.0, 5);
+        rate(source, "p99 latency 20 % worse (detection)", 2_000, rps, 1.2, 1.0, 2);
+        rate(source, "error ratio 2× worse (detection)", 2_000, rps, 1.0, 2.0, 3);
     }
 }

@@ -1,7 +1,8 @@
 //! The canary judged from CloudWatch, against the AWS double (GetMetricData held to botocore's
 //! model, SigV4 checked): an ECS blue/green deployment names the target groups its replacement and
 //! original serve from, the verdict measures those, and the next deployment (whose replacement is
-//! on the other group) is measured the other way round.
+//! on the other group) is measured the other way round; ECS's own blue/green is measured on its
+//! alternate (new) and primary target groups.
 
 mod support;
 
@@ -109,4 +110,18 @@ fn without_a_release_or_dimensions_the_verdict_says_what_is_missing() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["phase"], "Error");
     assert!(v["reason"].as_str().unwrap().contains("no dimensions say which canary and stable to measure"), "{v:#}");
+}
+
+#[test]
+fn ecs_s_own_blue_green_is_measured_on_its_alternate_and_primary_target_groups() {
+    let aws = Aws::start(
+        "[cloudwatch.aws]\nregion = \"eu-west-1\"\nendpoint_url = \"{endpoint}\"\n[services.checkout]\ncloudwatch = \"aws\"\n\
+         [ecs]\nregion = \"eu-west-1\"\nendpoint_url = \"{endpoint}\"\nservices = [\"payments/checkout\"]\n\
+         judged_by = { \"payments/checkout\" = \"checkout\" }\n",
+    );
+    aws.control("ecs/deploy", json!({"service": "checkout"}));
+    let sides = aws.json(&["rollout", "get", "ecs:payments/checkout", "--json"])["measured_on"].clone();
+    let shop = "LoadBalancer=app/shop/50dc6c495c0c9188";
+    assert_eq!(sides["canary"], format!("{shop},TargetGroup=targetgroup/checkout-green/09a1b2c3d4e5f607"), "{sides:#}");
+    assert_eq!(sides["stable"], format!("{shop},TargetGroup=targetgroup/checkout-blue/73e2d6bc24d8a067"), "{sides:#}");
 }

@@ -123,19 +123,25 @@ pub fn shift(read: &Read, now: Timestamp) -> Shift {
 
     let target = d.target_service_revision.clone().unwrap_or_default();
     let source = d.source_service_revisions.first().cloned();
+    // ECS registers the new (green) revision with the alternate target group and keeps the
+    // current (blue) one on the primary; the production listener rule names the load balancer.
+    let balanced = svc.load_balancers.iter().find(|l| l.advanced_configuration.is_some());
+    let advanced = balanced.and_then(|l| l.advanced_configuration.as_ref());
+    let group = |arn: Option<&String>| arn.and_then(|a| super::model::target_group_dimension(a));
+    out.load_balancer = advanced.and_then(|a| a.production_listener_rule.as_deref()).and_then(super::model::load_balancer_dimension);
     out.replacement = Some(Side {
         task_definition: primary.map(|p| p.task_definition.clone()).unwrap_or_else(|| target.arn.clone()),
         running: target.running_task_count,
         desired: target.requested_task_count,
         weight: target.requested_production_traffic_weight,
-        target_group: None,
+        target_group: group(advanced.and_then(|a| a.alternate_target_group_arn.as_ref())),
     });
     out.original = source.map(|s| Side {
         task_definition: active.map(|a| a.task_definition.clone()).unwrap_or_else(|| s.arn.clone()),
         running: s.running_task_count,
         desired: s.requested_task_count,
         weight: s.requested_production_traffic_weight,
-        target_group: None,
+        target_group: group(balanced.and_then(|l| l.target_group_arn.as_ref())),
     });
 
     let waiting = d.lifecycle_hook_details.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION"));
