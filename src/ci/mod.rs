@@ -73,6 +73,36 @@ pub struct DecidedGate {
     pub at: String,
 }
 
+/// Why the gate `job` of `rec` cannot be decided now: someone decided it (who, when), or it is
+/// not waiting — for a CI service that tells only "not pending" when a decision comes too late.
+pub fn not_waiting(rec: &RunRecord, job: &str) -> CiError {
+    let run = &rec.id;
+    match rec.jobs.iter().find(|j| j.key == job) {
+        Some(j) => match j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
+            Some(d) => CiError::AlreadyDecided(Box::new(DecidedGate {
+                run: run.clone(),
+                gate: job.to_string(),
+                verdict: if d.approved { "approved".into() } else { "rejected".into() },
+                by: d.by.clone(),
+                at: d.at.to_string(),
+            })),
+            None => CiError::WrongState {
+                run: run.clone(),
+                status: j.status.label().to_string(),
+                what: format!("`{job}` is not waiting for a decision"),
+            },
+        },
+        None => CiError::NoSuchJob { run: run.clone(), job: job.to_string() },
+    }
+}
+
+/// The text a CI service keeps with a decision (who, through flightdeck, why), cut to `limit`
+/// characters.
+pub fn decision_text(d: &GateDecision, limit: usize) -> String {
+    let text = format!("{} by {} via flightdeck: {}", if d.approved { "approved" } else { "rejected" }, d.by, d.comment);
+    text.chars().take(limit).collect()
+}
+
 /// What a retry runs again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum RetryScope {

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::convert::{APPROVAL, split_id};
 use self::model::*;
-use crate::ci::{CiError, CiProvider, DecidedGate, RetryScope, RunEvent, RunPage, RunQuery};
+use crate::ci::{CiError, CiProvider, RetryScope, RunEvent, RunPage, RunQuery};
 use crate::config::CloudBuildSettings;
 use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger as RunTrigger};
 use crate::gcp::{GcpError, Session};
@@ -202,11 +202,11 @@ impl CloudBuildProvider {
         let rec = self.record(&build, &triggers);
         let pending = build.approval.as_ref().and_then(|a| a.state.as_deref()) == Some("PENDING") && build.status == "PENDING";
         if !pending {
-            return Err(not_waiting(&rec, run, job));
+            return Err(crate::ci::not_waiting(&rec, job));
         }
         let body = json!({"approvalResult": {
             "decision": if decision.approved { "APPROVED" } else { "REJECTED" },
-            "comment": decision_comment(decision),
+            "comment": crate::ci::decision_text(decision, 1000),
         }});
         match self.post::<Value>(&format!("{}:approve", build.name), body).await {
             Ok(_) => Ok(()),
@@ -219,7 +219,7 @@ impl CloudBuildProvider {
             // Someone decided first: say who, from the build as it is now.
             Err(GcpError::Api { code, .. }) if code == "FAILED_PRECONDITION" => {
                 let now = self.build(run).await?;
-                Err(not_waiting(&self.record(&now, &triggers), run, job))
+                Err(crate::ci::not_waiting(&self.record(&now, &triggers), job))
             }
             Err(e) => Err(e.into()),
         }
@@ -255,33 +255,6 @@ impl CloudBuildProvider {
         }
         Ok(bytes)
     }
-}
-
-/// Why a gate cannot be decided: someone decided it (who, when), or it is not waiting.
-fn not_waiting(rec: &RunRecord, run: &RunRef, job: &str) -> CiError {
-    match rec.jobs.iter().find(|j| j.key == job) {
-        Some(j) => match j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
-            Some(d) => CiError::AlreadyDecided(Box::new(DecidedGate {
-                run: run.clone(),
-                gate: job.to_string(),
-                verdict: if d.approved { "approved".into() } else { "rejected".into() },
-                by: d.by.clone(),
-                at: d.at.to_string(),
-            })),
-            None => CiError::WrongState {
-                run: run.clone(),
-                status: j.status.label().to_string(),
-                what: format!("`{job}` is not waiting for a decision"),
-            },
-        },
-        None => CiError::NoSuchJob { run: run.clone(), job: job.to_string() },
-    }
-}
-
-/// The comment Cloud Build keeps with a decision.
-fn decision_comment(d: &GateDecision) -> String {
-    let text = format!("{} by {} via flightdeck: {}", if d.approved { "approved" } else { "rejected" }, d.by, d.comment);
-    text.chars().take(1000).collect()
 }
 
 /// What to run a trigger on: a commit (40 hex digits), a tag (`refs/tags/…` or `tag:…`), else a

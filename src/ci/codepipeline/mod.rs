@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use self::convert::split_id;
 use self::model::*;
 use crate::aws::json_rpc::{AwsError, CODEPIPELINE, Session};
-use crate::ci::{CiError, CiProvider, DecidedGate, RetryScope, RunEvent, RunPage, RunQuery};
+use crate::ci::{CiError, CiProvider, RetryScope, RunEvent, RunPage, RunQuery};
 use crate::config::CodePipelineSettings;
 use crate::domain::{GateDecision, JobStatus, RunRecord, RunRef, Trigger};
 use crate::logstore::RawLine;
@@ -281,23 +281,7 @@ impl CodePipelineProvider {
     async fn not_waiting(&self, run: &RunRef, job: &str) -> CiError {
         let Ok((pipeline, execution)) = self.pipeline_of(run) else { return CiError::NoSuchRun(run.clone()) };
         match self.full_run(pipeline, execution).await {
-            Ok((rec, _)) => match rec.jobs.iter().find(|j| j.key == job) {
-                Some(j) => match j.gate.as_ref().and_then(|g| g.decision.as_ref()) {
-                    Some(d) => CiError::AlreadyDecided(Box::new(DecidedGate {
-                        run: run.clone(),
-                        gate: job.to_string(),
-                        verdict: if d.approved { "approved".into() } else { "rejected".into() },
-                        by: d.by.clone(),
-                        at: d.at.to_string(),
-                    })),
-                    None => CiError::WrongState {
-                        run: run.clone(),
-                        status: j.status.label().to_string(),
-                        what: format!("`{job}` is not waiting for a decision"),
-                    },
-                },
-                None => CiError::NoSuchJob { run: run.clone(), job: job.to_string() },
-            },
+            Ok((rec, _)) => crate::ci::not_waiting(&rec, job),
             Err(e) => e,
         }
     }
@@ -346,8 +330,7 @@ fn request_token() -> String {
 
 /// The summary CodePipeline keeps with a decision (at most 512 characters).
 fn decision_summary(d: &GateDecision) -> String {
-    let text = format!("{} by {} via flightdeck: {}", if d.approved { "approved" } else { "rejected" }, d.by, d.comment);
-    text.chars().take(512).collect()
+    crate::ci::decision_text(d, 512)
 }
 
 fn in_pipeline(pipeline: &str, e: AwsError) -> CiError {
