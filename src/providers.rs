@@ -97,6 +97,9 @@ pub fn releases(config: &Config, data_dir: &Path, kube: bool) -> crate::delivery
             }
         }
     }
+    if let Some(settings) = &config.clouddeploy {
+        providers.push(Arc::new(crate::deploy::clouddeploy::CloudDeployProvider::new(settings.clone())));
+    }
     crate::delivery::Registry::new(providers)
 }
 

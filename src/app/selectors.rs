@@ -105,6 +105,7 @@ pub fn offered(state: &State, cmd: Command) -> bool {
         Command::Rollout(K::Restart) => offers("restart"),
         Command::ReleaseOwned => state.selected_release().and_then(|r| state.detail_of(r)).is_some_and(|d| !d.related.is_empty()),
         Command::Rollout(K::TerminateAnalysis) => offers("terminate-analysis"),
+        Command::Rollout(K::IgnoreJob) => offers("ignore-job"),
         // A GitOps application's keys where one is selected; a rollout's steps where it is not.
         Command::Rollout(K::Sync | K::AutoSync) => offers("sync"),
         Command::Rollout(K::Refresh | K::HardRefresh) => offers("refresh"),
@@ -114,9 +115,25 @@ pub fn offered(state: &State, cmd: Command) -> bool {
     }
 }
 
+/// On the releases screens, the global approve, reject and cancel keys act on the selected
+/// rollout when it offers them (a Cloud Deploy rollout waiting for approval).
+pub fn rollout_key_for(state: &State, cmd: Command) -> Option<crate::keymap::RolloutKey> {
+    if !matches!(state.screen, Screen::Overview | Screen::Release) {
+        return None;
+    }
+    let (key, verb) = match cmd {
+        Command::Approve => (crate::keymap::RolloutKey::Approve, "approve"),
+        Command::Reject => (crate::keymap::RolloutKey::Reject, "reject"),
+        Command::Cancel => (crate::keymap::RolloutKey::Cancel, "cancel"),
+        _ => return None,
+    };
+    state.selected_release().filter(|r| r.offers_verb(verb)).map(|_| key)
+}
+
 /// What pressing a change key would do now, without doing it: `Err(reason)` when the policy (or
 /// the state of the selection) would refuse. Render uses it to grey keys with the reason.
 pub fn preview(state: &State, cmd: Command) -> Result<(), String> {
+    let cmd = rollout_key_for(state, cmd).map(Command::Rollout).unwrap_or(cmd);
     let op = match cmd {
         Command::Trigger => match state.current_run().map(|r| r.record.pipeline.clone()).or_else(|| state.fallback_pipeline.clone()) {
             Some(pipeline) => Operation::Trigger { pipeline, with: Default::default() },

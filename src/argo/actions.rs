@@ -169,6 +169,9 @@ pub fn plan(r: &Rollout, action: &RolloutAction, revisions: &[ReplicaSet], now: 
         RolloutAction::Sync { .. } | RolloutAction::Refresh { .. } | RolloutAction::TerminateOperation | RolloutAction::AutoSync { .. } => {
             return Err(format!("{name} is an Argo Rollout: {} is for the Argo CD application that owns it", action.verb()).into());
         }
+        RolloutAction::Approve | RolloutAction::Reject | RolloutAction::Cancel | RolloutAction::IgnoreJob => {
+            return Err(format!("{name} is an Argo Rollout: it has no approval or jobs; promote to go on, abort to stop").into());
+        }
         RolloutAction::Deploy { container, version: image, run, .. } => {
             if r.spec.workload_ref.is_some() {
                 return Err(format!("{name} takes its template from a workloadRef: set the image on the referenced Deployment").into());

@@ -92,6 +92,42 @@ pub enum RolloutCmd {
         #[command(flatten)]
         confirm: Confirmation,
     },
+    /// Let a rollout waiting for approval go ahead (Cloud Deploy: rollouts.approve); judged by the
+    /// release gate like a promotion
+    Approve {
+        /// The rollout: clouddeploy:PIPELINE/TARGET
+        #[arg(value_name = "ROLLOUT")]
+        name: String,
+        /// Judge the approval by this pipeline run's security findings; recorded in the journal
+        #[arg(long, value_name = "RUN")]
+        evidence: Option<RunRef>,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Refuse a rollout waiting for approval: it never starts
+    Reject {
+        /// The rollout: clouddeploy:PIPELINE/TARGET
+        #[arg(value_name = "ROLLOUT")]
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Stop a rollout under way where it is (Cloud Deploy: rollouts.cancel)
+    Cancel {
+        /// The rollout: clouddeploy:PIPELINE/TARGET
+        #[arg(value_name = "ROLLOUT")]
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+    /// Let a rollout go on past its failed job, as if it had passed (Cloud Deploy: rollouts.ignoreJob)
+    IgnoreJob {
+        /// The rollout: clouddeploy:PIPELINE/TARGET
+        #[arg(value_name = "ROLLOUT")]
+        name: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
 }
 
 /// The rollout providers for a command, pointed where `kube` asks.
@@ -373,6 +409,12 @@ pub async fn run(cmd: RolloutCmd, who: &Caller<'_>) -> anyhow::Result<ExitCode> 
             super::changes::tell(&confirm, &report, serde_json::json!({ "rollout": r.text() }), true);
             if stay { follow(&reg, &r).await } else { Ok(ExitCode::SUCCESS) }
         }
+        RolloutCmd::Approve { name, evidence, confirm } => {
+            act(who, &KubeTarget::default(), &name, RolloutAction::Approve, evidence, &confirm).await
+        }
+        RolloutCmd::Reject { name, confirm } => act(who, &KubeTarget::default(), &name, RolloutAction::Reject, None, &confirm).await,
+        RolloutCmd::Cancel { name, confirm } => act(who, &KubeTarget::default(), &name, RolloutAction::Cancel, None, &confirm).await,
+        RolloutCmd::IgnoreJob { name, confirm } => act(who, &KubeTarget::default(), &name, RolloutAction::IgnoreJob, None, &confirm).await,
     }
 }
 

@@ -4,6 +4,7 @@
 mod argocd;
 mod ci;
 mod cloudbuild;
+mod clouddeploy;
 mod cloudwatch;
 mod delivery;
 mod diagnostics;
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub use argocd::{ArgoCdSettings, RawArgoCd};
 pub use ci::{CodePipelineSettings, GITHUB_API, GithubSettings};
 pub use cloudbuild::CloudBuildSettings;
+pub use clouddeploy::{CloudDeploySettings, RawCloudDeploy};
 use delivery::{build_metrics, build_rollouts};
 use diagnostics::Reporter;
 pub use diagnostics::{ConfigError, Diagnostic};
@@ -77,6 +79,8 @@ pub struct Config {
     pub argocd: Option<ArgoCdSettings>,
     /// ECS blue/green deployments, when `[ecs]` is there.
     pub ecs: Option<EcsSettings>,
+    /// Cloud Deploy delivery pipelines, when `[clouddeploy]` is there.
+    pub clouddeploy: Option<CloudDeploySettings>,
 }
 
 /// A supervisor shared by several accounts: where they connect, and who may.
@@ -411,6 +415,7 @@ impl Config {
         let notify = notify::build_sinks(&mut rep, &raw.notify, &base_dir, &environments);
         let argocd = argocd::build(&mut rep, raw.argocd.as_ref(), &environments, kubernetes.as_ref());
         let ecs = ecs::build(&mut rep, raw.ecs.as_ref(), &environments, &services);
+        let clouddeploy = clouddeploy::build(&mut rep, raw.clouddeploy.as_ref(), &environments, &services);
         let sharing = match &raw.supervisor.share_socket {
             Some(socket) => Some(SharingSettings { socket: base_dir.join(socket.get_ref()), with: raw.supervisor.share_with.clone() }),
             None => {
@@ -453,6 +458,7 @@ impl Config {
             notify,
             argocd,
             ecs,
+            clouddeploy,
         })
     }
 

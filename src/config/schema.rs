@@ -39,6 +39,8 @@ pub struct RawConfig {
     pub argocd: Option<Spanned<super::RawArgoCd>>,
     /// ECS services deployed blue/green (by CodeDeploy or by ECS itself).
     pub ecs: Option<Spanned<super::RawEcs>>,
+    /// Cloud Deploy delivery pipelines (their targets' rollouts).
+    pub clouddeploy: Option<Spanned<super::RawCloudDeploy>>,
     /// `command = "key"`, `command = ["k1", "k2"]`, or `command = []` to unbind.
     #[serde(default)]
     pub keys: BTreeMap<String, Spanned<KeySpec>>,

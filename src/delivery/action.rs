@@ -24,6 +24,14 @@ pub enum RolloutAction {
     Undo {
         to_revision: Option<i64>,
     },
+    /// Let a rollout that waits for a person's approval go ahead.
+    Approve,
+    /// Refuse a rollout that waits for approval: it never starts.
+    Reject,
+    /// Stop a rollout under way where it is (traffic stays as it is; undo takes it back).
+    Cancel,
+    /// Let a rollout go on past a failed job (a verification), as if it had passed.
+    IgnoreJob,
     /// Stop an analysis run.
     TerminateAnalysis {
         run: String,
@@ -83,6 +91,10 @@ impl RolloutAction {
             RolloutAction::Retry => "retry",
             RolloutAction::Restart => "restart",
             RolloutAction::Undo { .. } => "undo",
+            RolloutAction::Approve => "approve",
+            RolloutAction::Reject => "reject",
+            RolloutAction::Cancel => "cancel",
+            RolloutAction::IgnoreJob => "ignore-job",
             RolloutAction::TerminateAnalysis { .. } => "terminate-analysis",
             RolloutAction::Deploy { .. } => "deploy",
             RolloutAction::Sync { .. } => "sync",
@@ -103,6 +115,10 @@ impl RolloutAction {
             RolloutAction::Retry => "rollout.retry",
             RolloutAction::Restart => "rollout.restart",
             RolloutAction::Undo { .. } => "rollout.undo",
+            RolloutAction::Approve => "rollout.approve",
+            RolloutAction::Reject => "rollout.reject",
+            RolloutAction::Cancel => "rollout.cancel",
+            RolloutAction::IgnoreJob => "rollout.ignore-job",
             RolloutAction::TerminateAnalysis { .. } => "rollout.terminate-analysis",
             RolloutAction::Deploy { .. } => "rollout.deploy",
             RolloutAction::Sync { .. } => "app.sync",
@@ -122,6 +138,10 @@ impl RolloutAction {
             RolloutAction::Retry => ActionKind::RolloutRetry,
             RolloutAction::Restart => ActionKind::Restart,
             RolloutAction::Undo { .. } => ActionKind::Undo,
+            RolloutAction::Approve => ActionKind::Approve,
+            RolloutAction::Reject => ActionKind::Reject,
+            RolloutAction::Cancel => ActionKind::Cancel,
+            RolloutAction::IgnoreJob => ActionKind::IgnoreJob,
             RolloutAction::TerminateAnalysis { .. } => ActionKind::TerminateAnalysis,
             // A new version going out, as when a pipeline starts it.
             RolloutAction::Deploy { .. } => ActionKind::Trigger,
@@ -132,13 +152,14 @@ impl RolloutAction {
         }
     }
 
-    /// Whether the release gate judges it: promotions send the new version to more users.
+    /// Whether the release gate judges it: promotions (and an approval, which lets the new version
+    /// out) send the new version to more users.
     pub fn is_promotion(&self) -> bool {
-        matches!(self, RolloutAction::Promote | RolloutAction::PromoteFull)
+        matches!(self, RolloutAction::Promote | RolloutAction::PromoteFull | RolloutAction::Approve)
     }
 
     /// The verbs that need nothing but the rollout, for permissions and help.
-    pub const SIMPLE: [RolloutAction; 7] = [
+    pub const SIMPLE: [RolloutAction; 11] = [
         RolloutAction::Promote,
         RolloutAction::PromoteFull,
         RolloutAction::Pause,
@@ -146,6 +167,10 @@ impl RolloutAction {
         RolloutAction::Abort,
         RolloutAction::Retry,
         RolloutAction::Restart,
+        RolloutAction::Approve,
+        RolloutAction::Reject,
+        RolloutAction::Cancel,
+        RolloutAction::IgnoreJob,
     ];
 }
 

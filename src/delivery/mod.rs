@@ -8,9 +8,11 @@
 //! that the rollout has not moved on since.
 
 mod action;
+mod denials;
 mod registry;
 mod unusable;
 
+pub use denials::Denials;
 pub use unusable::Unusable;
 
 use std::any::Any;
@@ -29,7 +31,7 @@ pub use registry::Registry;
 use crate::domain::{RolloutRef, RunRef};
 
 /// How a release is doing, in the words every screen and the JSON use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Healthy,
@@ -39,6 +41,7 @@ pub enum Health {
     Aborted,
     Degraded,
     /// Not read yet, or unreadable.
+    #[default]
     Unknown,
 }
 

@@ -82,6 +82,12 @@ impl Session {
         Session { http, source: tokio::sync::Mutex::new(None), token: tokio::sync::Mutex::new(None) }
     }
 
+    /// A session with these credentials rather than those ADC would find.
+    pub fn with_source(source: adc::Source) -> Session {
+        let session = Session::new();
+        Session { source: tokio::sync::Mutex::new(Some(source)), ..session }
+    }
+
     async fn source(&self) -> Result<adc::Source, GcpError> {
         let mut kept = self.source.lock().await;
         if let Some(s) = kept.as_ref() {

@@ -155,6 +155,12 @@ pub enum RolloutKey {
     HardRefresh,
     TerminateOperation,
     AutoSync,
+    /// A rollout waiting for a person (Cloud Deploy): reached by the global approve, reject and
+    /// cancel keys on the releases screens, so that `a` approves whatever is selected.
+    Approve,
+    Reject,
+    Cancel,
+    IgnoreJob,
 }
 
 pub struct CommandDef {
@@ -233,10 +239,34 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::Right, "right", Global, &["right", "l"], "right", "next stage / scroll the log right / a longer canary window", false),
     def(C::Open, "open", Global, &["enter"], "open", "open the selected run, job or log", false),
     def(C::Trigger, "trigger", Global, &["r"], "run", "start a new run of the selected run's pipeline", true),
-    def(C::Cancel, "cancel", Global, &["c"], "cancel", "cancel the selected run (asks first)", true),
+    def(
+        C::Cancel,
+        "cancel",
+        Global,
+        &["c"],
+        "cancel",
+        "cancel the selected run; on the releases screens, the selected rollout (asks first)",
+        true,
+    ),
     def(C::Retry, "retry", Global, &["R"], "retry", "retry the failed, cancelled or skipped jobs of the selected run", true),
-    def(C::Approve, "approve", Global, &["a"], "approve", "pass the waiting gate of the selected run (asks first)", true),
-    def(C::Reject, "reject", Global, &["x"], "reject", "reject the waiting gate of the selected run (asks first)", true),
+    def(
+        C::Approve,
+        "approve",
+        Global,
+        &["a"],
+        "approve",
+        "pass the waiting gate of the selected run; on the releases screens, approve the selected rollout (asks first)",
+        true,
+    ),
+    def(
+        C::Reject,
+        "reject",
+        Global,
+        &["x"],
+        "reject",
+        "reject the waiting gate of the selected run; on the releases screens, the selected rollout (asks first)",
+        true,
+    ),
     def(C::ScreenPipelines, "screen.pipelines", Global, &["1"], "pipelines", "show the pipelines screen", false),
     def(
         C::ScreenApprovals,
@@ -350,7 +380,24 @@ pub const COMMANDS: &[CommandDef] = &[
     def(C::Rollout(RA::Pause), "rollout.pause", Context::Rollouts, &["z"], "pause", "pause the rollout at its current weight", true),
     def(C::Rollout(RA::Resume), "rollout.resume", Context::Rollouts, &["Z"], "resume", "lift a manual pause (does not skip a step)", true),
     def(C::Rollout(RA::Abort), "rollout.abort", Context::Rollouts, &["X"], "abort", "send all traffic back to stable", true),
-    def(C::Rollout(RA::Retry), "rollout.retry", Context::Rollouts, &["T"], "retry", "start an aborted rollout's steps again", true),
+    def(
+        C::Rollout(RA::Retry),
+        "rollout.retry",
+        Context::Rollouts,
+        &["T"],
+        "retry",
+        "start an aborted rollout's steps again (Cloud Deploy: run the failed job again)",
+        true,
+    ),
+    def(
+        C::Rollout(RA::IgnoreJob),
+        "rollout.ignore_job",
+        Context::Rollouts,
+        &["I"],
+        "ignore job",
+        "let a Cloud Deploy rollout go on past its failed job (a failed verification), as if it had passed",
+        true,
+    ),
     def(
         C::Rollout(RA::Undo),
         "rollout.undo",

@@ -29,9 +29,10 @@ pub fn describe_release(
             Some(run) => effect.push(format!("Judged by the security findings of run {}, which built this release.", run.text())),
             None => {
                 effect.push(format!("No pipeline run is linked to `{name}`, so its security findings cannot be judged."));
+                let command = if *action == RolloutAction::Approve { "rollout approve" } else { "promote" };
                 evidence_hint = Some(format!(
                     "no pipeline run is linked to {name}: deploy it from a flightdeck stage (which records the run), \
-                     or name the run whose findings judge it: `flightdeck promote {} --evidence RUN`",
+                     or name the run whose findings judge it: `flightdeck {command} {} --evidence RUN`",
                     release.reference.text()
                 ));
             }

@@ -45,10 +45,12 @@ pub enum ActionKind {
     Refresh,
     TerminateOperation,
     AutoSync,
+    /// Let a rollout go on past a failed job (a failed verification).
+    IgnoreJob,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 19] = [
+    pub const ALL: [ActionKind; 20] = [
         ActionKind::Trigger,
         ActionKind::Cancel,
         ActionKind::Retry,
@@ -68,6 +70,7 @@ impl ActionKind {
         ActionKind::Refresh,
         ActionKind::TerminateOperation,
         ActionKind::AutoSync,
+        ActionKind::IgnoreJob,
     ];
 
     /// Name used in `[environments.X.confirm]`.
@@ -92,6 +95,7 @@ impl ActionKind {
             ActionKind::Refresh => "refresh",
             ActionKind::TerminateOperation => "terminate-operation",
             ActionKind::AutoSync => "auto-sync",
+            ActionKind::IgnoreJob => "ignore-job",
         }
     }
 
@@ -113,6 +117,8 @@ impl ActionKind {
             (Trigger | Promote | Restart | TerminateAnalysis, true) => Tier::Dialog,
             (Cancel | Approve | Reject | PromoteFull | Abort | Undo, true) => Tier::Typed,
             (AcceptRisk, _) => Tier::Typed,
+            (IgnoreJob, false) => Tier::Dialog,
+            (IgnoreJob, true) => Tier::Typed,
         }
     }
 }

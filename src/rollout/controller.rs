@@ -330,7 +330,11 @@ impl Controller {
             | RolloutAction::Sync { .. }
             | RolloutAction::Refresh { .. }
             | RolloutAction::TerminateOperation
-            | RolloutAction::AutoSync { .. } => {
+            | RolloutAction::AutoSync { .. }
+            | RolloutAction::Approve
+            | RolloutAction::Reject
+            | RolloutAction::Cancel
+            | RolloutAction::IgnoreJob => {
                 return Err(RolloutError::Refused(format!("{name}: {} is not an action on an NGINX canary under way", action.verb())));
             }
         }
@@ -601,6 +605,9 @@ pub fn check(action: &RolloutAction, rec: &Record, spec: &RolloutSpec) -> Result
             RolloutAction::Sync { .. } | RolloutAction::Refresh { .. } | RolloutAction::TerminateOperation | RolloutAction::AutoSync { .. },
             _,
         ) => refuse(format!("{name} is an NGINX canary, not a GitOps application: {} is for Argo CD", action.verb())),
+        (RolloutAction::Approve | RolloutAction::Reject | RolloutAction::Cancel | RolloutAction::IgnoreJob, _) => {
+            refuse(format!("{name} is an NGINX canary: it has no approval or jobs; promote to go on, abort to stop"))
+        }
     }
 }
 

@@ -185,7 +185,11 @@ pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<
         | RolloutAction::Sync { .. }
         | RolloutAction::Refresh { .. }
         | RolloutAction::TerminateOperation
-        | RolloutAction::AutoSync { .. } => {
+        | RolloutAction::AutoSync { .. }
+        | RolloutAction::Approve
+        | RolloutAction::Reject
+        | RolloutAction::Cancel
+        | RolloutAction::IgnoreJob => {
             return Err(format!("{}: not for NGINX canaries", action.verb()).into());
         }
     };

@@ -1,9 +1,9 @@
-"""A double of Google Cloud Build (v1) and of Cloud Storage's object reads, held to Google's own
+"""A double of Google Cloud Build (v1), Cloud Deploy (v1) and Cloud Storage's object reads, held to Google's own
 discovery documents as `google-api-python-client` ships them: every request body, query
 parameter and answer is checked against the method's schemas, and anything that breaks them is
 recorded (`/_control/calls`). Its OAuth token endpoint checks a service account's signed JWT with
 that account's public key, as Google's does; tokens expire, can be revoked, and a viewer is
-refused what it may not do. Builds move only when the test says (`/_control/...`).
+refused what it may not do. Builds and rollouts move only when the test says (`/_control/...`).
 
 Usage: gcp_double.py DIR — writes the service-account keys `release.json` and `viewer.json` into
 DIR (their token_uri is this double), then prints the port it listens on.
@@ -25,10 +25,12 @@ import googleapiclient
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+import deploy_world
 import gcp_world as world
 
 DOCS = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
 CLOUDBUILD = json.load(open(os.path.join(DOCS, "cloudbuild.v1.json")))
+CLOUDDEPLOY = json.load(open(os.path.join(DOCS, "clouddeploy.v1.json")))
 STORAGE = json.load(open(os.path.join(DOCS, "storage.v1.json")))
 LOCK = threading.RLock()
 STATE = {"calls": [], "problems": [], "throttle": 0, "tokens": {}, "lifetime": 3600, "token_requests": 0}
@@ -60,7 +62,7 @@ def route_of(method):
     return re.compile("^" + pattern + "$")
 
 
-ROUTES = [(m, route_of(m)) for m in methods(CLOUDBUILD, [])]
+ROUTES = [(m, route_of(m), doc) for doc in (CLOUDBUILD, CLOUDDEPLOY) for m in methods(doc, [])]
 
 
 def check(schema_ref, value, where, doc=CLOUDBUILD):
@@ -291,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
             self.fault(f)
 
     def api(self, verb, url, raw, who, may_act):
-        for method, route in ROUTES:
+        for method, route, doc in ROUTES:
             m = route.match(unquote(url.path))
             if m and method["httpMethod"] == verb:
                 break
@@ -301,12 +303,13 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(raw) if raw else None
         problems = check_query(method, query)
         if "request" in method:
-            problems += check(method["request"]["$ref"], body if body is not None else {}, f"{method['id']} request")
+            problems += check(method["request"]["$ref"], body if body is not None else {}, f"{method['id']} request", doc)
         with LOCK:
             STATE["calls"].append({"method": method["id"], "params": m.groupdict(), "query": {k: v[0] for k, v in query.items()}, "body": body, "who": who})
-            answer = world.handle(method["id"], m.groupdict(), {k: v[0] for k, v in query.items()}, body or {}, who, may_act)
+            serves = deploy_world if doc is CLOUDDEPLOY else world
+            answer = serves.handle(method["id"], m.groupdict(), {k: v[0] for k, v in query.items()}, body or {}, who, may_act)
             if "response" in method:
-                problems += check(method["response"]["$ref"], answer, f"{method['id']} answer")
+                problems += check(method["response"]["$ref"], answer, f"{method['id']} answer", doc)
             STATE["problems"] += problems
         self.reply(200, answer)
 
@@ -371,7 +374,7 @@ class Handler(BaseHTTPRequestHandler):
                     if t["who"].startswith(args["account"]):
                         t["revoked"] = True
             else:
-                answer = world.control(what, args)
+                answer = (deploy_world if what.startswith("deploy/") else world).control(what, args)
                 if answer is None:
                     return self.reply(404, {})
                 return self.reply(200, answer)

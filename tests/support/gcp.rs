@@ -1,6 +1,6 @@
 //! The Google Cloud double (tests/contract/gcp_double.py) with a flightdeck configuration pointed
 //! at it: flightdeck run as one of its service accounts (ADC from a key file), the double scripted
-//! through `/_control/*`, and Google's own Cloud Build client against it.
+//! through `/_control/*`, and Google's own Cloud Build and Cloud Deploy clients against it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -75,20 +75,29 @@ impl Gcp {
 
     pub fn assert_contract_kept(&self) {
         let calls = self.calls();
-        assert_eq!(calls["problems"], json!([]), "requests or answers broke Cloud Build's discovery document");
+        assert_eq!(calls["problems"], json!([]), "requests or answers broke Google's discovery documents (Cloud Build, Cloud Deploy)");
         assert!(!calls["calls"].as_array().unwrap().is_empty(), "the double was asked something");
     }
 
     /// Google's Cloud Build client (REST) as `account`; its JSON answer.
     pub fn client(&self, account: &str, args: &[&str]) -> Value {
+        self.google("gcp_client.py", account, args)
+    }
+
+    /// Google's Cloud Deploy client (REST) as `account`; its JSON answer.
+    pub fn deploy_client(&self, account: &str, args: &[&str]) -> Value {
+        self.google("deploy_client.py", account, args)
+    }
+
+    fn google(&self, client: &str, account: &str, args: &[&str]) -> Value {
         let out = Command::new(gcp_venv().join("python"))
-            .arg(script("gcp_client.py"))
+            .arg(script(client))
             .arg(self.double.port.to_string())
             .arg(self.key(account))
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "gcp_client {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{client} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }

@@ -75,6 +75,7 @@ pub(crate) fn run_command(state: &mut State, cmd: Command) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    let cmd = crate::app::selectors::rollout_key_for(state, cmd).map(Command::Rollout).unwrap_or(cmd);
     match cmd {
         // Runs and canaries are the supervisor's: quitting leaves them going, so it asks nothing.
         Command::Quit => {

@@ -241,6 +241,10 @@ fn simple(key: RolloutKey) -> Option<RolloutAction> {
         RolloutKey::Refresh => RolloutAction::Refresh { hard: false },
         RolloutKey::HardRefresh => RolloutAction::Refresh { hard: true },
         RolloutKey::TerminateOperation => RolloutAction::TerminateOperation,
+        RolloutKey::Approve => RolloutAction::Approve,
+        RolloutKey::Reject => RolloutAction::Reject,
+        RolloutKey::Cancel => RolloutAction::Cancel,
+        RolloutKey::IgnoreJob => RolloutAction::IgnoreJob,
         RolloutKey::Undo | RolloutKey::TerminateAnalysis | RolloutKey::AutoSync => return None,
     })
 }

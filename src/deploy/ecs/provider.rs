@@ -5,7 +5,7 @@
 //! confirmation showed, after reading the deployment again.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -20,17 +20,14 @@ use super::{codedeploy, native};
 use crate::aws::json_rpc::{AwsError, Session};
 use crate::config::EcsSettings;
 use crate::delivery::{
-    By, DeliveryError, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, RolloutAction,
-    RolloutProvider, Section, Seen,
+    By, DeliveryError, Denials, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent,
+    RolloutAction, RolloutProvider, Section, Seen,
 };
 use crate::domain::RolloutRef;
 use crate::logstore::sanitize::plain;
 
 /// The provider's name, the prefix of its references (`ecs:payments/payments-api`).
 pub const ECS_PROVIDER: &str = "ecs";
-/// Refusals remembered per provider (oldest forgotten first): enough for every key of every
-/// service a person looks at.
-const DENIALS_KEPT: usize = 256;
 
 #[derive(Clone)]
 pub struct EcsProvider {
@@ -42,15 +39,9 @@ struct Inner {
     reader: Reader,
     /// Who AWS takes the user to be, once asked.
     caller: tokio::sync::Mutex<Option<String>>,
-    /// What AWS refused this user (IAM), by (release, verb), with the deployment it was refused
-    /// on: the key stays greyed with AWS's words while that deployment lasts.
-    denied: Mutex<Vec<Denial>>,
-    /// Bumped when a refusal is remembered: the opened detail is read again to grey the key.
-    refusals: tokio::sync::watch::Sender<u64>,
+    /// What AWS refused this user (IAM), on which deployment.
+    denied: Denials,
 }
-
-/// A refusal AWS gave: (release, verb), the deployment it was refused on, and AWS's words.
-type Denial = ((String, &'static str), String, String);
 
 fn backend(e: AwsError) -> DeliveryError {
     DeliveryError::Backend(e.to_string())
@@ -65,13 +56,7 @@ impl EcsProvider {
     /// With a session of the caller's making (fixed keys, a test's endpoint).
     pub fn with_session(settings: EcsSettings, session: Session) -> EcsProvider {
         EcsProvider {
-            inner: Arc::new(Inner {
-                settings,
-                reader: Reader::new(session),
-                caller: Default::default(),
-                denied: Mutex::default(),
-                refusals: tokio::sync::watch::Sender::new(0),
-            }),
+            inner: Arc::new(Inner { settings, reader: Reader::new(session), caller: Default::default(), denied: Denials::default() }),
         }
     }
 
@@ -187,30 +172,6 @@ impl EcsProvider {
             *kept = crate::aws::sts::caller_arn(&self.inner.reader.session).await.ok();
         }
         kept.clone()
-    }
-
-    fn denials(&self, r: &RolloutRef, deployment: Option<&str>) -> BTreeMap<String, String> {
-        let key = r.to_string();
-        self.inner
-            .denied
-            .lock()
-            .map(|d| {
-                d.iter()
-                    .filter(|((k, _), on, _)| *k == key && Some(on.as_str()) == deployment)
-                    .map(|((_, verb), _, why)| (verb.to_string(), why.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn remember_denial(&self, r: &RolloutRef, verb: &'static str, deployment: &str, why: String) {
-        if let Ok(mut d) = self.inner.denied.lock() {
-            d.retain(|((k, v), _, _)| !(*k == r.to_string() && *v == verb));
-            d.push(((r.to_string(), verb), deployment.to_string(), why));
-            let over = d.len().saturating_sub(DENIALS_KEPT);
-            d.drain(..over);
-        }
-        self.inner.refusals.send_modify(|n| *n += 1);
     }
 }
 
@@ -357,8 +318,7 @@ impl RolloutProvider for EcsProvider {
     }
 
     fn detail_changes(&self, _r: RolloutRef) -> futures::stream::BoxStream<'static, ()> {
-        let refusals = self.inner.refusals.subscribe();
-        Box::pin(futures::stream::unfold(refusals, |mut rx| async move { rx.changed().await.ok().map(|_| ((), rx)) }))
+        self.inner.denied.changes()
     }
 
     fn permissions(&self, r: RolloutRef) -> BoxFuture<'_, Result<Permissions, DeliveryError>> {
@@ -422,7 +382,7 @@ impl RolloutProvider for EcsProvider {
                 Ok(_) => Ok(format!("{}: asked {} to {} ({})", r.short(), call.service.title, call.does, call.operation)),
                 Err(e @ AwsError::AccessDenied { .. }) => {
                     let why = e.to_string();
-                    self.remember_denial(&r, verb, shift.id.as_deref().unwrap_or_default(), why.clone());
+                    self.inner.denied.remember(&r, verb, shift.id.as_deref().unwrap_or_default(), why.clone());
                     Err(DeliveryError::Refused(why))
                 }
                 // AWS said no to the request itself (the deployment finished meanwhile…).
@@ -437,7 +397,7 @@ impl RolloutProvider for EcsProvider {
 impl EcsProvider {
     async fn permissions_for(&self, r: &RolloutRef, shift: &Shift) -> Permissions {
         Permissions {
-            denied: self.denials(r, shift.id.as_deref()),
+            denied: self.inner.denied.of(r, shift.id.as_deref()),
             notes: BTreeMap::new(),
             authenticated: self.caller().await.map(|arn| ("aws".to_string(), arn)),
         }

@@ -1,0 +1,208 @@
+//! Cloud Deploy as a rollout provider, against a double held to Cloud Deploy's discovery document
+//! (google-api-python-client's copy) that Google's own Cloud Deploy client drives too: a release
+//! through staging, promoted to prod, approved, advanced phase by phase to stable; a failed
+//! verification retried, ignored and rolled back; a stale advance refused; and Google's errors
+//! (403, 429 with backoff, an expired token).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::gcp::Gcp;
+
+const STAGING: &str = "clouddeploy:payments-api/staging";
+const PROD: &str = "clouddeploy:payments-api/prod";
+const PROD_PATH: &str = "projects/payments-prod/locations/us-central1/deliveryPipelines/payments-api";
+
+/// The double and flightdeck with Cloud Deploy (and Cloud Build, whose runs build the releases);
+/// `security` is production's release gate.
+fn start_with(security: &str) -> Gcp {
+    Gcp::start(&format!(
+        "[environments.staging]\n\
+         [environments.production]\nproduction = true\nfour_eyes = false\n\
+         [environments.production.security]\n{security}\n\
+         [ci.cloudbuild.gcb]\nproject = \"payments-prod\"\nregions = [\"us-central1\"]\ntriggers = [\"deploy-prod\"]\n\
+         endpoint = \"{{endpoint}}\"\nstorage_endpoint = \"{{endpoint}}\"\nreport_artifacts = [\"trivy.json\"]\n\
+         [clouddeploy]\nproject = \"payments-prod\"\nregion = \"us-central1\"\npipelines = [\"payments-api\"]\n\
+         environments = {{ \"payments-api/prod\" = \"production\", \"payments-api/staging\" = \"staging\" }}\n\
+         endpoint = \"{{endpoint}}\"\nactive_poll = \"1s\"\n"
+    ))
+}
+
+/// Production's gate lets Trivy's own report through only up to its CRITICAL finding.
+fn start() -> Gcp {
+    start_with("max_severity = \"critical\"")
+}
+
+/// A Cloud Build build of the release with Trivy's report among its artifacts: the run whose
+/// findings judge its approvals and promotions.
+fn built(gcp: &Gcp) -> String {
+    let build = gcp.client("release", &["run", support::gcp::DEPLOY_PROD]);
+    let id = build["id"].as_str().unwrap();
+    let trivy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reports/trivy.json")).unwrap();
+    gcp.control("artifact", json!({"build": id, "name": "trivy.json", "content": trivy}));
+    format!("gcb:us-central1/{id}")
+}
+
+fn get(gcp: &Gcp, r: &str) -> Value {
+    gcp.json(&["rollout", "get", r, "--json"])
+}
+
+/// A change through the policy: production's are typed (the rollout's name and a reason).
+fn act(gcp: &Gcp, account: &str, verb: &[&str], r: &str) -> (i32, String, String) {
+    let mut args = verb.to_vec();
+    args.extend([r, "--yes", "--reason", "CHG-42 payments-api release", "--json"]);
+    let short = r.split_once(':').map(|(_, s)| s).unwrap_or(r);
+    if r == PROD {
+        args.extend(["--confirm", short]);
+    }
+    gcp.run_as(account, &args)
+}
+
+fn ok(gcp: &Gcp, verb: &[&str], r: &str) -> Value {
+    let (code, out, err) = act(gcp, "release", verb, r);
+    assert_eq!(code, 0, "{verb:?} {r}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn job(gcp: &Gcp, target: &str, outcome: &str, message: &str) {
+    let r = gcp.control("deploy/job", json!({"target": target, "outcome": outcome, "message": message}));
+    assert!(r.get("error").is_none(), "{r}");
+}
+
+/// The requests of `method` (its last part) the double was sent.
+fn sent(gcp: &Gcp, method: &str) -> Vec<Value> {
+    let calls = gcp.calls();
+    calls["calls"].as_array().unwrap().iter().filter(|c| c["method"].as_str().unwrap().ends_with(method)).cloned().collect()
+}
+
+/// The journal's records.
+fn journal(gcp: &Gcp) -> Vec<Value> {
+    let text = std::fs::read_to_string(gcp.env.dir.path().join("data/audit.jsonl")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn section<'a>(r: &'a Value, title: &str) -> Vec<&'a str> {
+    let s = r["detail"]["sections"].as_array().unwrap().iter().find(|s| s["title"] == title);
+    s.unwrap_or_else(|| panic!("no section {title} in {r:#}"))["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect()
+}
+
+/// A release created with Google's client rolled out to staging and succeeded there.
+fn through_staging(gcp: &Gcp, release: &str, run: &str) {
+    let r = gcp.deploy_client("release", &["release", release, run]);
+    assert_eq!(r["state"], "IN_PROGRESS", "{r:#}");
+    job(gcp, "staging", "SUCCEEDED", "");
+    job(gcp, "staging", "SUCCEEDED", "");
+}
+
+#[test]
+fn a_canary_through_approval_and_each_phase_to_stable() {
+    let gcp = start();
+    let run = built(&gcp);
+    let r = gcp.deploy_client("release", &["release", "rel-001", &run]);
+    let staging = get(&gcp, STAGING);
+    assert_eq!(
+        (staging["state"].as_str(), staging["health"].as_str()),
+        (Some("Deploying stable (deploy)"), Some("progressing")),
+        "{staging:#}"
+    );
+    assert_eq!(staging["version"], "rel-001");
+    assert_eq!(r["name"].as_str().unwrap(), format!("{PROD_PATH}/releases/rel-001/rollouts/rel-001-to-staging-0001"));
+    let prod = get(&gcp, PROD);
+    assert_eq!(prod["state"], "No rollout yet", "{prod:#}");
+    job(&gcp, "staging", "SUCCEEDED", "");
+    job(&gcp, "staging", "SUCCEEDED", "");
+    assert_eq!(get(&gcp, STAGING)["state"], "Succeeded");
+
+    // Promote the release to the next target: a rollout of it on prod, which waits for approval.
+    let done = ok(&gcp, &["promote"], STAGING);
+    assert!(done["message"].as_str().unwrap().contains("promote rel-001 to prod"), "{done:#}");
+    let created = sent(&gcp, "rollouts.create");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["query"]["rolloutId"], "rel-001-to-prod-0001");
+    assert_eq!(created[0]["body"], json!({"targetId": "prod"}));
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["state"].as_str(), prod["health"].as_str()), (Some("Waiting for approval"), Some("paused")), "{prod:#}");
+    assert_eq!(prod["kind"], "Cloud Deploy canary");
+    assert_eq!(prod["environment"], "production");
+    // What waits for a person comes first.
+    let rows = gcp.json(&["rollouts", "--json"]);
+    assert_eq!(rows[0]["ref"], PROD, "{rows:#}");
+    assert_eq!(section(&prod, "Approval"), ["NEEDS_APPROVAL"]);
+    assert!(
+        section(&prod, "What the keys send").iter().any(|l| l.starts_with("approve: POST ") && l.ends_with(":approve {\"approved\":true}")),
+        "{prod:#}"
+    );
+
+    // Approved in flightdeck: Google's client sees it approved, the first canary phase deploying.
+    ok(&gcp, &["rollout", "approve"], PROD);
+    let seen = gcp.deploy_client("release", &["rollout", "prod"]);
+    assert_eq!((seen["approvalState"].as_str(), seen["state"].as_str()), (Some("APPROVED"), Some("IN_PROGRESS")), "{seen:#}");
+    assert_eq!(sent(&gcp, "rollouts.approve")[0]["who"], "release@payments-prod.iam.gserviceaccount.com");
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["step"].as_u64(), prod["steps"].as_u64(), prod["desired_weight"].as_u64()), (Some(1), Some(3), Some(25)), "{prod:#}");
+
+    // Each canary phase deploys, is verified, then waits for a person to advance.
+    for (phase, weight, next) in [("canary-25", 25, "canary-50"), ("canary-50", 50, "stable")] {
+        job(&gcp, "prod", "SUCCEEDED", "");
+        job(&gcp, "prod", "SUCCEEDED", "");
+        let prod = get(&gcp, PROD);
+        assert_eq!(prod["state"].as_str().unwrap(), format!("Waiting to advance to {next}"), "{prod:#}");
+        assert_eq!(prod["weight"].as_u64(), Some(weight), "after {phase}: {prod:#}");
+        assert!(section(&prod, "Verification").iter().any(|l| l.starts_with(&format!("{phase} verify: ✓ succeeded"))), "{prod:#}");
+        ok(&gcp, &["promote"], PROD);
+        assert_eq!(sent(&gcp, "rollouts.advance").last().unwrap()["body"], json!({"phaseId": next}));
+    }
+    job(&gcp, "prod", "SUCCEEDED", "");
+    job(&gcp, "prod", "SUCCEEDED", "");
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["state"].as_str(), prod["health"].as_str(), prod["weight"].as_u64()), (Some("Succeeded"), Some("healthy"), Some(100)));
+    let seen = gcp.deploy_client("release", &["rollout", "prod"]);
+    assert_eq!(seen["state"], "SUCCEEDED");
+    assert!(seen["phases"].as_array().unwrap().iter().all(|p| p["state"] == "SUCCEEDED"), "{seen:#}");
+    // Prod is the last target: nothing to promote to.
+    let (code, _, err) = act(&gcp, "release", &["promote"], PROD);
+    assert_ne!(code, 0);
+    assert!(err.contains("prod is the last target of payments-api"), "{err}");
+
+    // Every decision is journaled with the Google principal that made it.
+    let journal = journal(&gcp);
+    let actions: Vec<&str> = journal.iter().filter_map(|e| e["action"].as_str()).collect();
+    for a in ["rollout.promote", "rollout.approve"] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    let approve = journal.iter().find(|e| e["action"] == "rollout.approve").unwrap();
+    assert_eq!(approve["parameters"]["google_user"], "release@payments-prod.iam.gserviceaccount.com", "{approve:#}");
+    assert_eq!(approve["parameters"]["request"]["method"], "rollouts.approve");
+    gcp.assert_contract_kept();
+}
+
+#[test]
+fn a_rejected_rollout_never_starts_and_a_viewer_is_refused_by_google() {
+    // Production's default gate: nothing above MEDIUM.
+    let gcp = start_with("");
+    let run = built(&gcp);
+    through_staging(&gcp, "rel-002", &run);
+    ok(&gcp, &["promote"], STAGING);
+    assert_eq!(get(&gcp, PROD)["run"], run.as_str());
+    // The run that built it has Trivy's CRITICAL finding: its approval is refused, nothing is sent.
+    let (code, out, err) = act(&gcp, "release", &["rollout", "approve"], PROD);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("release gate in production: FAIL") && err.contains("CVE-2024-45490"), "{err}");
+    assert!(sent(&gcp, "rollouts.approve").is_empty());
+    // Google refuses a viewer, in its words.
+    let (code, out, err) = act(&gcp, "viewer", &["rollout", "reject"], PROD);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("lacks clouddeploy.rollouts.approve"), "{err}");
+    ok(&gcp, &["rollout", "reject"], PROD);
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["state"].as_str(), prod["health"].as_str()), (Some("Rejected"), Some("aborted")), "{prod:#}");
+    let seen = gcp.deploy_client("release", &["rollout", "prod"]);
+    assert_eq!((seen["approvalState"].as_str(), seen["state"].as_str()), (Some("REJECTED"), Some("APPROVAL_REJECTED")));
+    assert_eq!(sent(&gcp, "rollouts.approve").last().unwrap()["body"], json!({"approved": false}));
+    // Decided: a second decision is nothing to do, and nothing is sent.
+    let before = sent(&gcp, "rollouts.approve").len();
+    let (code, _, err) = act(&gcp, "release", &["rollout", "reject"], PROD);
+    assert_eq!(code, 4, "nothing to do: {err}");
+    assert_eq!(sent(&gcp, "rollouts.approve").len(), before);
+    gcp.assert_contract_kept();
+}
