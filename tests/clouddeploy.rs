@@ -206,3 +206,214 @@ fn a_rejected_rollout_never_starts_and_a_viewer_is_refused_by_google() {
     assert_eq!(sent(&gcp, "rollouts.approve").len(), before);
     gcp.assert_contract_kept();
 }
+
+/// Through staging, promoted, approved, advanced through each canary phase to stable on prod.
+fn to_stable_on_prod(gcp: &Gcp, release: &str, run: &str) {
+    through_staging(gcp, release, run);
+    ok(gcp, &["promote"], STAGING);
+    ok(gcp, &["rollout", "approve"], PROD);
+    for _ in 0..2 {
+        job(gcp, "prod", "SUCCEEDED", "");
+        job(gcp, "prod", "SUCCEEDED", "");
+        ok(gcp, &["promote"], PROD);
+    }
+    job(gcp, "prod", "SUCCEEDED", "");
+    job(gcp, "prod", "SUCCEEDED", "");
+    assert_eq!(get(gcp, PROD)["state"], "Succeeded");
+}
+
+/// Up to a failed verification in prod's first canary phase.
+fn failing_in_prod(gcp: &Gcp, release: &str, run: &str, why: &str) {
+    through_staging(gcp, release, run);
+    ok(gcp, &["promote"], STAGING);
+    ok(gcp, &["rollout", "approve"], PROD);
+    job(gcp, "prod", "SUCCEEDED", "");
+    job(gcp, "prod", "FAILED", why);
+}
+
+#[test]
+fn a_failed_verification_is_retried_then_the_target_is_rolled_back_to_the_last_good_release() {
+    let gcp = start();
+    let run = built(&gcp);
+    to_stable_on_prod(&gcp, "rel-001", &run);
+    failing_in_prod(&gcp, "rel-002", &run, "smoke test: 12 of 40 requests to /healthz answered 503");
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["health"].as_str(), prod["state"].as_str()), (Some("degraded"), Some("Failed at canary-25 (verify)")), "{prod:#}");
+    assert!(prod["message"].as_str().unwrap().contains("12 of 40 requests to /healthz answered 503"), "{prod:#}");
+    let verification = section(&prod, "Verification");
+    assert!(
+        verification
+            .iter()
+            .any(|l| l.starts_with("canary-25 verify: ✗ failed — smoke test: 12 of 40")
+                && l.contains("· artifacts gs://payments-api-verify/")),
+        "{verification:?}"
+    );
+    assert_eq!((prod["version"].as_str(), prod["stable_version"].as_str()), (Some("rel-002"), Some("rel-001")));
+    assert!(
+        prod["detail"]["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["revision"] == 1 && r["label"].as_str().unwrap().starts_with("rel-001"))
+    );
+
+    // The failed job runs again, and fails again.
+    ok(&gcp, &["retry-rollout"], PROD);
+    assert_eq!(sent(&gcp, "rollouts.retryJob")[0]["body"], json!({"phaseId": "canary-25", "jobId": "verify"}));
+    assert_eq!(get(&gcp, PROD)["state"], "Deploying canary-25 (verify)");
+    job(&gcp, "prod", "FAILED", "smoke test: 9 of 40 requests to /healthz answered 503");
+
+    // Undo: a new rollout of the last release that succeeded on prod, made by rollbackTarget.
+    let done = ok(&gcp, &["undo"], PROD);
+    assert!(done["message"].as_str().unwrap().contains("roll prod back to rel-001"), "{done:#}");
+    let rollback = sent(&gcp, "rollbackTarget");
+    assert_eq!(rollback[0]["body"], json!({"targetId": "prod", "releaseId": "rel-001", "rolloutId": "rel-001-to-prod-0002"}));
+    let seen = gcp.deploy_client("release", &["rollout", "prod"]);
+    assert!(seen["rollbackOfRollout"].as_str().unwrap().ends_with("/releases/rel-002/rollouts/rel-002-to-prod-0001"), "{seen:#}");
+    assert_eq!(seen["phases"].as_array().unwrap().len(), 1, "a rollback goes straight to stable: {seen:#}");
+    // Prod needs an approval for the rollback too; then it deploys and is verified.
+    ok(&gcp, &["rollout", "approve"], PROD);
+    job(&gcp, "prod", "SUCCEEDED", "");
+    job(&gcp, "prod", "SUCCEEDED", "");
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["state"].as_str(), prod["version"].as_str()), (Some("Rolled back to rel-001"), Some("rel-001")), "{prod:#}");
+    gcp.assert_contract_kept();
+}
+
+#[test]
+fn a_failed_verification_can_be_ignored_and_a_rollout_cancelled() {
+    let gcp = start();
+    let run = built(&gcp);
+    failing_in_prod(&gcp, "rel-003", &run, "synthetic check timed out");
+    ok(&gcp, &["rollout", "ignore-job"], PROD);
+    assert_eq!(sent(&gcp, "rollouts.ignoreJob")[0]["body"], json!({"phaseId": "canary-25", "jobId": "verify"}));
+    let prod = get(&gcp, PROD);
+    assert_eq!(prod["state"], "Waiting to advance to canary-50", "{prod:#}");
+    assert!(prod["detail"]["steps"][0]["step"].as_str().unwrap().contains("verify ignored"), "{prod:#}");
+    // Nothing failed now: neither retry nor ignore is offered, and nothing is sent.
+    let (code, _, err) = act(&gcp, "release", &["rollout", "ignore-job"], PROD);
+    assert_ne!(code, 0, "{err}");
+    assert_eq!(sent(&gcp, "rollouts.ignoreJob").len(), 1);
+
+    ok(&gcp, &["rollout", "cancel"], PROD);
+    let seen = gcp.deploy_client("release", &["rollout", "prod"]);
+    assert_eq!(seen["state"], "CANCELLED", "{seen:#}");
+    let prod = get(&gcp, PROD);
+    assert_eq!((prod["state"].as_str(), prod["health"].as_str()), (Some("Cancelled"), Some("aborted")));
+    // Nothing earlier succeeded on prod: undo says so instead of guessing.
+    let (code, _, err) = act(&gcp, "release", &["undo"], PROD);
+    assert_ne!(code, 0);
+    assert!(err.contains("no earlier release succeeded on prod"), "{err}");
+    gcp.assert_contract_kept();
+}
+
+/// Flightdeck's provider in this process, as the `release` service account.
+fn provider(gcp: &Gcp) -> flightdeck::deploy::clouddeploy::CloudDeployProvider {
+    let settings = flightdeck::config::CloudDeploySettings {
+        project: "payments-prod".into(),
+        region: "us-central1".into(),
+        pipelines: vec!["payments-api".into()],
+        environments: Default::default(),
+        judged_by: Default::default(),
+        endpoint: format!("http://127.0.0.1:{}", gcp.double.port),
+        active_poll: std::time::Duration::from_secs(1),
+        idle_poll: std::time::Duration::from_secs(1),
+    };
+    let source = flightdeck::gcp::adc::from_file(&gcp.key("release")).unwrap();
+    flightdeck::deploy::clouddeploy::CloudDeployProvider::with_session(settings, flightdeck::gcp::Session::with_source(source))
+}
+
+/// Two people looking at the same rollout waiting to advance: the first advance goes through; the
+/// second was decided on a phase that has moved on, and is refused without a request. Google
+/// refuses a stale phase too, and two approvals at once are settled by Google: one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_advance_is_refused_and_nothing_is_sent() {
+    use flightdeck::delivery::{By, DeliveryError, RolloutAction, RolloutProvider};
+    let gcp = tokio::task::spawn_blocking(start).await.unwrap();
+    let provider = provider(&gcp);
+    let prod: flightdeck::domain::RolloutRef = PROD.parse().unwrap();
+    let staging: flightdeck::domain::RolloutRef = STAGING.parse().unwrap();
+    let gcp = tokio::task::spawn_blocking(move || {
+        through_staging(&gcp, "rel-004", "");
+        gcp
+    })
+    .await
+    .unwrap();
+    provider.execute(staging, RolloutAction::Promote, None, By::default()).await.unwrap();
+
+    // Alice and Bob approve at once: Google takes one decision and refuses the other.
+    let (a, b) = tokio::join!(
+        provider.execute(prod.clone(), RolloutAction::Approve, None, By::default()),
+        provider.execute(prod.clone(), RolloutAction::Approve, None, By::default())
+    );
+    let refused = match (a, b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("one approval should go through and one be refused: {other:?}"),
+    };
+    let DeliveryError::Refused(why) = refused else { panic!("{refused:?}") };
+    assert!(why.contains("not pending approval") || why.contains("moved on since you looked"), "{why}");
+
+    let gcp = tokio::task::spawn_blocking(move || {
+        job(&gcp, "prod", "SUCCEEDED", "");
+        job(&gcp, "prod", "SUCCEEDED", "");
+        gcp
+    })
+    .await
+    .unwrap();
+    let seen_by_alice = provider.get(prod.clone()).await.unwrap().seen;
+    assert_eq!(seen_by_alice.state, "Waiting to advance to canary-50");
+    let seen_by_bob = seen_by_alice.clone();
+    provider.execute(prod.clone(), RolloutAction::Promote, Some(seen_by_alice), By::default()).await.unwrap();
+    let refused = provider.execute(prod.clone(), RolloutAction::Promote, Some(seen_by_bob), By::default()).await.unwrap_err();
+    let DeliveryError::Refused(why) = refused else { panic!("{refused:?}") };
+    assert!(
+        why.contains("moved on since you looked") && why.contains("Waiting to advance to canary-50 → Deploying canary-50 (deploy)"),
+        "{why}"
+    );
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(sent(&gcp, "rollouts.advance").len(), 1, "Bob's advance was not sent");
+        // Google's own client asking for the phase that is already under way is refused by Google.
+        let stale = gcp.deploy_client("release", &["advance", "prod", "canary-50"]);
+        assert_eq!(stale["error"]["code"], 400, "{stale:#}");
+        assert!(stale["error"]["message"].as_str().unwrap().contains("cannot advance to phase canary-50"), "{stale:#}");
+        gcp.assert_contract_kept();
+    })
+    .await
+    .unwrap();
+}
+
+/// Google's throttling waited out, and a token that expired early renewed once, in one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_waited_out_and_an_expired_token_is_renewed() {
+    use flightdeck::delivery::RolloutProvider;
+    let gcp = tokio::task::spawn_blocking(start).await.unwrap();
+    let provider = provider(&gcp);
+    assert_eq!(provider.list().await.unwrap().len(), 2, "staging and prod");
+    let tokens = |gcp: &Gcp| gcp.calls()["token_requests"].as_u64().unwrap();
+    let gcp = tokio::task::spawn_blocking(move || {
+        gcp.control("throttle", json!({"count": 2}));
+        gcp
+    })
+    .await
+    .unwrap();
+    let rows = provider.list().await.unwrap();
+    assert!(rows.iter().all(|r| r.state == "No rollout yet"), "{rows:?}");
+    let (gcp, before) = tokio::task::spawn_blocking(move || {
+        let before = tokens(&gcp);
+        gcp.control("expire", json!({}));
+        (gcp, before)
+    })
+    .await
+    .unwrap();
+    provider.list().await.unwrap();
+    // Kept until the end: the double stops when dropped.
+    let _gcp = tokio::task::spawn_blocking(move || {
+        assert_eq!(tokens(&gcp), before + 1, "one new token after the 401");
+        gcp.control("throttle", json!({"count": 99}));
+        gcp
+    })
+    .await
+    .unwrap();
+    let err = provider.list().await.unwrap_err().to_string();
+    assert!(err.contains("throttling requests (HTTP 429) and kept doing so after 5 tries"), "{err}");
+}

@@ -218,7 +218,7 @@ def handle(method, params, query, body, who, may_act):
 
 
 def act(method, params, body, who, may_act):
-    r = rollout_of(params["name"])
+    r = rollout_of(params.get("name") or params["rollout"])  # retryJob and ignoreJob name it `rollout`
     verb = method.rsplit(".", 1)[-1]
     must_act(may_act, f"clouddeploy.rollouts.{verb}", who)
     if verb == "approve":

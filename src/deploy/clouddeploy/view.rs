@@ -338,13 +338,14 @@ impl TargetView {
         Some((self.current_phase()? + 1, r.phases.len()))
     }
 
-    /// What the check before an action compares: the rollout and its etag, its phase, its state.
+    /// What the check before an action compares: the rollout and its etag (Google changes it with
+    /// every change of the rollout), its phase, its state as people read it.
     pub fn seen(&self) -> Seen {
         match &self.rollout {
             Some(r) => Seen {
                 revision: format!("{}@{}", r.id(), r.etag.as_deref().unwrap_or_default()),
                 step: self.step().map(|(i, _)| i),
-                state: r.state.clone(),
+                state: self.state.clone(),
                 pending: None,
             },
             None => Seen { revision: String::new(), step: None, state: "NONE".into(), pending: None },
