@@ -24,7 +24,10 @@ fn start_with(security: &str) -> Gcp {
          endpoint = \"{{endpoint}}\"\nstorage_endpoint = \"{{endpoint}}\"\nreport_artifacts = [\"trivy.json\"]\n\
          [clouddeploy]\nproject = \"payments-prod\"\nregion = \"us-central1\"\npipelines = [\"payments-api\"]\n\
          environments = {{ \"payments-api/prod\" = \"production\", \"payments-api/staging\" = \"staging\" }}\n\
-         endpoint = \"{{endpoint}}\"\nactive_poll = \"1s\"\n"
+         endpoint = \"{{endpoint}}\"\nactive_poll = \"1s\"\n\
+         judged_by = {{ \"payments-api/prod\" = \"payments-api\" }}\n\
+         [prometheus.main]\nurl = \"http://127.0.0.1:9\"\n\
+         [services.payments-api]\nprometheus = \"main\"\ncanary = 'track=\"canary\"'\nstable = 'track=\"stable\"'\n"
     ))
 }
 
@@ -123,6 +126,8 @@ fn a_canary_through_approval_and_each_phase_to_stable() {
     let prod = get(&gcp, PROD);
     assert_eq!((prod["state"].as_str(), prod["health"].as_str()), (Some("Waiting for approval"), Some("paused")), "{prod:#}");
     assert_eq!(prod["kind"], "Cloud Deploy canary");
+    // Its canary is judged by the mapped service's Prometheus verdict, shown beside it.
+    assert_eq!(prod["service"], "payments-api");
     assert_eq!(prod["environment"], "production");
     // What waits for a person comes first.
     let rows = gcp.json(&["rollouts", "--json"]);

@@ -365,3 +365,75 @@ pub fn mark(state: &str) -> &'static str {
         _ => "·",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(release: &str, target: &str, state: &str, phases: &[(&str, &str)]) -> Rollout {
+        serde_json::from_value(json!({
+            "name": format!("projects/p/locations/r/deliveryPipelines/api/releases/{release}/rollouts/{release}-to-{target}-0001"),
+            "targetId": target, "state": state, "etag": "e1",
+            "phases": phases.iter().map(|(id, st)| json!({"id": id, "state": st,
+                "deploymentJobs": {"deployJob": {"id": "deploy", "state": if *st == "PENDING" { "PENDING" } else { "SUCCEEDED" }}}})).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    fn view(target: &str, next: Option<&str>, rollouts: Vec<Rollout>) -> TargetView {
+        TargetView::of(Found {
+            pipeline: "api".into(),
+            pipeline_path: "projects/p/locations/r/deliveryPipelines/api".into(),
+            target: target.into(),
+            next_target: next.map(str::to_string),
+            strategy: "canary 25 % → stable".into(),
+            rollouts,
+            ..Found::default()
+        })
+    }
+
+    #[test]
+    fn a_rollout_between_phases_waits_for_advance_to_the_next_one() {
+        let v = view("prod", None, vec![rollout("r2", "prod", "IN_PROGRESS", &[("canary-25", "SUCCEEDED"), ("stable", "PENDING")])]);
+        assert_eq!((v.health, v.urgency, v.state.as_str()), (Health::Paused, 0, "Waiting to advance to stable"));
+        assert_eq!(v.calls["promote"].body, json!({"phaseId": "stable"}));
+        assert_eq!((v.weight, v.step()), (Some(25), Some((2, 2))));
+        assert!(v.calls["promote"].path.ends_with("/rollouts/r2-to-prod-0001:advance"));
+    }
+
+    #[test]
+    fn promotion_names_the_next_rollout_as_gcloud_does_and_refuses_a_duplicate() {
+        let done = rollout("r2", "staging", "SUCCEEDED", &[("stable", "SUCCEEDED")]);
+        let v = view("staging", Some("prod"), vec![done.clone()]);
+        assert!(v.calls["promote"].path.ends_with("/releases/r2/rollouts?rolloutId=r2-to-prod-0001"), "{:?}", v.calls["promote"]);
+        // Already on prod (waiting for approval there): promoting again is not offered.
+        let there = rollout("r2", "prod", "PENDING_APPROVAL", &[("canary-25", "PENDING"), ("stable", "PENDING")]);
+        let v = view("staging", Some("prod"), vec![there, done]);
+        assert!(!v.calls.contains_key("promote"));
+        assert!(v.not_offered["promote"].contains("already rolled out to prod"), "{:?}", v.not_offered);
+        // A long release id still makes a valid rollout id (at most 63 characters, no trailing -).
+        let long = "r".repeat(70);
+        let v = view("staging", Some("prod"), vec![rollout(&long, "staging", "SUCCEEDED", &[("stable", "SUCCEEDED")])]);
+        let id = v.calls["promote"].path.rsplit('=').next().unwrap().to_string();
+        assert!(id.len() <= 63 && !id.ends_with('-'), "{id}");
+    }
+
+    #[test]
+    fn undo_goes_back_to_the_releases_that_succeeded_there_newest_first() {
+        let v = view(
+            "prod",
+            None,
+            vec![
+                rollout("r3", "prod", "FAILED", &[("stable", "FAILED")]),
+                rollout("r2", "prod", "SUCCEEDED", &[("stable", "SUCCEEDED")]),
+                rollout("r1", "prod", "SUCCEEDED", &[("stable", "SUCCEEDED")]),
+            ],
+        );
+        assert_eq!(v.earlier, ["r2", "r1"]);
+        assert_eq!(v.calls["undo"].body, json!({"targetId": "prod", "releaseId": "r2", "rolloutId": "r2-to-prod-0002"}));
+        assert_eq!(v.rollback_to(2).unwrap().body["releaseId"], "r1");
+        assert!(v.rollback_to(3).is_none());
+        // It failed without a failed job (the render failed): nothing to retry or ignore.
+        assert!(!v.calls.contains_key("retry") && !v.calls.contains_key("ignore-job"));
+    }
+}
