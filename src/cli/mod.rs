@@ -224,7 +224,8 @@ pub enum Cmd {
         #[command(subcommand)]
         command: apps::AppCmd,
     },
-    /// One rollout (get), or start rolling out a version (start)
+    /// One rollout (get), start rolling out a version (start), or decide a rollout waiting for a
+    /// person (approve, reject, cancel, ignore-job)
     Rollout {
         #[command(subcommand)]
         command: releases::RolloutCmd,
