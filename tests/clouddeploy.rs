@@ -54,10 +54,9 @@ fn get(gcp: &Gcp, r: &str) -> Value {
 fn act(gcp: &Gcp, account: &str, verb: &[&str], r: &str) -> (i32, String, String) {
     let mut args = verb.to_vec();
     args.extend([r, "--yes", "--reason", "CHG-42 payments-api release", "--json"]);
+    // Production's changes are typed: the rollout's name (a promotion from staging reaches it too).
     let short = r.split_once(':').map(|(_, s)| s).unwrap_or(r);
-    if r == PROD {
-        args.extend(["--confirm", short]);
-    }
+    args.extend(["--confirm", short]);
     gcp.run_as(account, &args)
 }
 
@@ -187,7 +186,13 @@ fn a_rejected_rollout_never_starts_and_a_viewer_is_refused_by_google() {
     let gcp = start_with("");
     let run = built(&gcp);
     through_staging(&gcp, "rel-002", &run);
-    ok(&gcp, &["promote"], STAGING);
+    // Promoting to prod is judged by production's gate, though the key is pressed on staging.
+    let (code, out, err) = act(&gcp, "release", &["promote"], STAGING);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("release gate in production: FAIL"), "{err}");
+    assert!(sent(&gcp, "rollouts.create").is_empty());
+    // Someone promotes it with gcloud's client; it waits for approval on prod.
+    gcp.deploy_client("release", &["promote", "rel-002", "prod"]);
     assert_eq!(get(&gcp, PROD)["run"], run.as_str());
     // The run that built it has Trivy's CRITICAL finding: its approval is refused, nothing is sent.
     let (code, out, err) = act(&gcp, "release", &["rollout", "approve"], PROD);

@@ -571,6 +571,7 @@ impl RolloutProvider for ArgoProvider {
                 "kubernetes_user": objects.and_then(|o| o.user.clone()),
             }),
             denied: objects.and_then(|o| o.access.as_ref()).and_then(|a| a.denies(&requests)),
+            reaches: Vec::new(),
         })
     }
 

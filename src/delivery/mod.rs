@@ -318,6 +318,9 @@ pub struct Plan {
     pub parameters: serde_json::Value,
     /// Why the backend would refuse this user, when it would.
     pub denied: Option<String>,
+    /// Environments the change reaches beyond the release's own (a release promoted to the next
+    /// target): their policy and release gate judge it too.
+    pub reaches: Vec<String>,
 }
 
 /// Who acts, and why (recorded by providers that can write it beside the change).

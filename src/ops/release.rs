@@ -22,6 +22,12 @@ pub fn describe_release(
         return Err(PlanError::Invalid(why));
     }
     let mut effect = plan.effect;
+    let mut environments: Vec<String> = release.environment.clone().into_iter().collect();
+    for env in plan.reaches {
+        if !environments.contains(&env) {
+            environments.push(env);
+        }
+    }
     let mut evidence_hint = None;
     let name = release.reference.short();
     if action.is_promotion() {
@@ -42,14 +48,7 @@ pub fn describe_release(
     if let serde_json::Value::Object(m) = &mut parameters {
         m.insert("ref".into(), json!(release.reference.text()));
     }
-    Ok(Target {
-        name,
-        environments: release.environment.clone().into_iter().collect(),
-        triggered_by: Vec::new(),
-        parameters,
-        effect,
-        evidence_hint,
-    })
+    Ok(Target { name, environments, triggered_by: Vec::new(), parameters, effect, evidence_hint })
 }
 
 /// Journals the intent, acts through the provider, journals the outcome.

@@ -200,6 +200,7 @@ pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<
             "weight": rec.weight, "version": rec.version,
         }),
         denied: None,
+        reaches: Vec::new(),
     })
 }
 

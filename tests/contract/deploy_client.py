@@ -7,6 +7,7 @@ Usage: deploy_client.py PORT KEYFILE COMMAND ARGS… — prints JSON.
   rollout TARGET                the latest rollout on a target
   approve TARGET yes|no         approve or reject the latest rollout on a target
   advance TARGET PHASE          advance the latest rollout on a target to PHASE
+  promote RELEASE TARGET        create a rollout of a release on a target (as `gcloud deploy releases promote`)
   rollouts                      every rollout of the pipeline
 """
 
@@ -53,6 +54,10 @@ try:
     elif command == "advance":
         client.advance_rollout(request={"name": latest(args[0]).name, "phase_id": args[1]})
         out(client.get_rollout(request={"name": latest(args[0]).name}))
+    elif command == "promote":
+        client.create_rollout(request={"parent": f"{PIPELINE}/releases/{args[0]}", "rollout_id": f"{args[0]}-to-{args[1]}-0001",
+                                       "rollout": {"target_id": args[1]}})
+        out(latest(args[1]))
     elif command == "rollouts":
         print(json.dumps([MessageToDict(r._pb) for r in rollouts()]))
     else:

@@ -181,7 +181,12 @@ impl RolloutProvider for FakeRollouts {
             }
             other => return Err(format!("{} is not offered by this fake", other.verb()).into()),
         };
-        Ok(Plan { effect: vec![effect], parameters: serde_json::json!({"revision": d.revision, "step": d.step}), denied: None })
+        Ok(Plan {
+            effect: vec![effect],
+            parameters: serde_json::json!({"revision": d.revision, "step": d.step}),
+            denied: None,
+            reaches: Vec::new(),
+        })
     }
 
     fn execute(

@@ -265,16 +265,15 @@ impl RolloutProvider for CloudDeployProvider {
                 Some(ro) => self.inner.reader.job_runs(&ro.name).await.map_err(backend)?,
                 None => Vec::new(),
             };
+            let approval = if view.require_approval { "approval required" } else { "no approval" };
             let mut about = vec![
                 format!("Pipeline {} · target {} (stage {})", plain(&view.pipeline), plain(&view.target), view.stage + 1),
-                format!("Strategy: {}", plain(&view.strategy)),
-                format!("Approval: {}", if view.require_approval { "required on this target" } else { "not required" }),
+                format!("Strategy: {} · {approval}", plain(&view.strategy)),
             ];
             if let Some(ro) = &view.rollout {
-                about.push(format!("Rollout {} of release {}", plain(ro.id()), plain(ro.release())));
-                if let Some(of) = &ro.rollback_of_rollout {
-                    about.push(format!("A rollback of {}", plain(of.rsplit('/').next().unwrap_or(of))));
-                }
+                let rollback =
+                    ro.rollback_of_rollout.as_deref().map(|of| format!(" · a rollback of {}", plain(of.rsplit('/').next().unwrap_or(of))));
+                about.push(format!("Rollout {} of release {}{}", plain(ro.id()), plain(ro.release()), rollback.unwrap_or_default()));
                 about.push(match self.run_of(&view).await {
                     Some(run) => format!("Built by run {} (its findings judge approvals and promotions)", run.text()),
                     None => format!("No run is linked: annotate the release with {RUN_ANNOTATION}=RUN to judge it by that run's findings"),
@@ -401,6 +400,11 @@ impl RolloutProvider for CloudDeployProvider {
                 "request": {"method": call.method, "path": call.path, "body": call.body},
             }),
             denied: detail.and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(action)).map(str::to_string),
+            // A release promoted to the next target is held to that target's environment too.
+            reaches: match (call.method, &view.next_target) {
+                ("rollouts.create", Some(next)) => self.settings().environment_of(&view.pipeline, next).into_iter().collect(),
+                _ => Vec::new(),
+            },
         })
     }
 

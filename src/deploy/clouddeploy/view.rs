@@ -143,8 +143,10 @@ impl TargetView {
         let release = plain(r.release());
         let path = &r.name;
         let phase_label = |i: Option<usize>| i.and_then(|i| r.phases.get(i)).map(|p| plain(&p.id)).unwrap_or_default();
-        self.weight = r.phases.iter().rev().find(|p| DONE.contains(&p.state.as_str())).map(|p| p.percent().unwrap_or(100));
-        self.desired_weight = r.phases.iter().find(|p| p.state == "IN_PROGRESS").map(|p| p.percent().unwrap_or(100));
+        // Traffic shares are a canary's; a standard rollout replaces the whole target.
+        let canary = self.strategy.starts_with("canary");
+        self.weight = r.phases.iter().rev().find(|p| canary && DONE.contains(&p.state.as_str())).map(|p| p.percent().unwrap_or(100));
+        self.desired_weight = r.phases.iter().find(|p| canary && p.state == "IN_PROGRESS").map(|p| p.percent().unwrap_or(100));
         self.message = r.failure_reason.as_deref().filter(|m| !m.is_empty()).map(|m| excerpt(m, 300));
         match r.state.as_str() {
             "PENDING_APPROVAL" => {
@@ -222,7 +224,7 @@ impl TargetView {
                     Some(_) => format!("Rolled back to {release}"),
                     None => "Succeeded".into(),
                 };
-                self.weight = Some(100);
+                self.weight = canary.then_some(100);
                 self.offer_promotion(&r, all);
                 self.offer_rollback();
             }

@@ -357,6 +357,7 @@ impl RolloutProvider for EcsProvider {
                 "request": {"service": call.service.title, "operation": call.operation, "input": call.input},
             }),
             denied: detail.and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(action)).map(str::to_string),
+            reaches: Vec::new(),
         })
     }
 
