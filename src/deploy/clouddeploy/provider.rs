@@ -44,6 +44,8 @@ struct Inner {
     denied: Denials,
     /// Release name → the run its annotation names.
     runs: Mutex<BTreeMap<String, Option<RunRef>>>,
+    /// Told after each action: the watch reads again at once (a promotion changes another row).
+    acted: tokio::sync::Notify,
 }
 
 fn backend(e: GcpError) -> DeliveryError {
@@ -58,7 +60,12 @@ impl CloudDeployProvider {
     /// With a session of the caller's making (a test's key file).
     pub fn with_session(settings: CloudDeploySettings, session: Session) -> CloudDeployProvider {
         CloudDeployProvider {
-            inner: Arc::new(Inner { reader: Reader { session, settings }, denied: Denials::default(), runs: Mutex::default() }),
+            inner: Arc::new(Inner {
+                reader: Reader { session, settings },
+                denied: Denials::default(),
+                runs: Mutex::default(),
+                acted: tokio::sync::Notify::new(),
+            }),
         }
     }
 
@@ -252,6 +259,7 @@ impl RolloutProvider for CloudDeployProvider {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
+                    _ = me.inner.acted.notified() => {}
                 }
             }
         });
@@ -274,10 +282,11 @@ impl RolloutProvider for CloudDeployProvider {
                 let rollback =
                     ro.rollback_of_rollout.as_deref().map(|of| format!(" · a rollback of {}", plain(of.rsplit('/').next().unwrap_or(of))));
                 about.push(format!("Rollout {} of release {}{}", plain(ro.id()), plain(ro.release()), rollback.unwrap_or_default()));
-                about.push(match self.run_of(&view).await {
-                    Some(run) => format!("Built by run {} (its findings judge approvals and promotions)", run.text()),
-                    None => format!("No run is linked: annotate the release with {RUN_ANNOTATION}=RUN to judge it by that run's findings"),
-                });
+                if self.run_of(&view).await.is_none() {
+                    about.push(format!(
+                        "No run is linked: annotate the release with {RUN_ANNOTATION}=RUN to judge it by that run's findings"
+                    ));
+                }
             }
             let mut sections = Vec::new();
             if let Some(ro) = &view.rollout {
@@ -385,7 +394,12 @@ impl RolloutProvider for CloudDeployProvider {
         let view = release.native.get::<TargetView>().ok_or_else(|| PlanError::Invalid(format!("{}: not read yet", release.reference)))?;
         let call = call_for(view, action)?;
         let rollout = view.rollout.as_ref();
-        let phase = view.current_phase().and_then(|i| rollout?.phases.get(i)).map(|p| format!(", at {}", plain(&p.id))).unwrap_or_default();
+        let phase = view
+            .current_phase()
+            .and_then(|i| rollout?.phases.get(i))
+            .filter(|p| !view.state.contains(&p.id))
+            .map(|p| format!(", at {}", plain(&p.id)))
+            .unwrap_or_default();
         Ok(Plan {
             effect: vec![
                 format!("Now: {}{phase}.", view.state),
@@ -430,7 +444,10 @@ impl RolloutProvider for CloudDeployProvider {
             let call = call_for(&view, &action).map_err(|e| DeliveryError::Refused(format!("{}: {e}; nothing was sent", r.short())))?;
             let rollout = view.rollout.as_ref().map(|r| r.name.clone()).unwrap_or_default();
             match self.inner.reader.session.call(Method::POST, &self.inner.reader.url(&call.path), Some(&call.body)).await {
-                Ok(_) => Ok(format!("{}: asked Cloud Deploy to {} ({})", r.short(), call.does, call.method)),
+                Ok(_) => {
+                    self.inner.acted.notify_one();
+                    Ok(format!("{}: asked Cloud Deploy to {} ({})", r.short(), call.does, call.method))
+                }
                 Err(e @ GcpError::PermissionDenied { .. }) => {
                     let why = e.to_string();
                     self.inner.denied.remember(&r, action.verb(), &rollout, why.clone());
