@@ -167,6 +167,49 @@ fn a_multi_step_build_is_followed_live_step_by_step_then_retried_and_cancelled()
     gcp.assert_contract_kept();
 }
 
+/// A build that logs to Cloud Logging only: its steps' lines are read from the `cloudbuild` log's
+/// entries, live and whole, each given to the step its `build_step` label names.
+#[test]
+fn a_build_logging_to_cloud_logging_only_is_followed_from_its_entries() {
+    let gcp = start_with("logging_endpoint = \"{endpoint}\"\n");
+    gcp.control("logging-only", json!({"on": true}));
+    let (code, out, err) = gcp.run(&["run", "ci-main", "--ref", "main", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let id = gcp.control("newest", json!({}))["id"].as_str().unwrap().to_string();
+    let run = format!("gcb:us-central1/{id}");
+    gcp.control("start", json!({"build": id}));
+    gcp.control("step", json!({"build": id, "index": 0, "lines": ["ok  \tpayments/api\t0.412s"], "status": "SUCCESS"}));
+    gcp.control("step", json!({"build": id, "index": 1, "lines": ["Vulnerability scanning is enabled"]}));
+    let mut follow = gcp
+        .env
+        .cmd(&["logs", "--follow", &run, "scan"])
+        .env("GOOGLE_APPLICATION_CREDENTIALS", gcp.key("release"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    gcp.control("step", json!({"build": id, "index": 1, "lines": ["Total: 1 (CRITICAL: 1)"], "status": "FAILURE"}));
+    gcp.control("finish", json!({"build": id, "status": "FAILURE"}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while follow.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "logs --follow did not end with the build");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut followed = String::new();
+    std::io::Read::read_to_string(&mut follow.stdout.take().unwrap(), &mut followed).unwrap();
+    assert!(followed.contains("Vulnerability scanning is enabled") && followed.contains("Total: 1 (CRITICAL: 1)"), "{followed}");
+    assert!(!followed.contains("payments/api"), "only the scan step's lines: {followed}");
+    let (code, unit, _) = gcp.run(&["logs", &run, "unit"]);
+    assert_eq!(code, 0);
+    assert!(unit.contains("payments/api") && unit.contains("0.412s") && !unit.contains("Vulnerability"), "{unit}");
+    let asked: Vec<Value> =
+        gcp.calls()["calls"].as_array().unwrap().iter().filter(|c| c["method"] == "logging.entries.list").cloned().collect();
+    assert!(
+        asked.iter().all(|c| c["body"]["filter"].as_str().unwrap().contains(&format!("resource.labels.build_id=\"{id}\""))),
+        "{asked:#?}"
+    );
+    gcp.assert_contract_kept();
+}
+
 #[test]
 fn a_scan_report_among_the_artifacts_holds_the_gate_and_a_missing_one_fails_it_closed() {
     let gcp = start_with("report_artifacts = [\"trivy.json\"]\n");

@@ -19,6 +19,8 @@ pub struct RawCloudBuild {
     pub endpoint: Option<String>,
     /// Where build logs are read from (default Google's Cloud Storage).
     pub storage_endpoint: Option<String>,
+    /// Where the logs of builds that log to Cloud Logging only are read from (default Google's).
+    pub logging_endpoint: Option<String>,
     /// Trigger → flightdeck environment, for the policy of its approvals.
     #[serde(default)]
     pub gate_environments: BTreeMap<String, String>,
@@ -39,6 +41,7 @@ pub struct CloudBuildSettings {
     pub triggers: Vec<String>,
     pub endpoint: String,
     pub storage_endpoint: String,
+    pub logging_endpoint: String,
     pub gate_environments: BTreeMap<String, String>,
     pub report_artifacts: Vec<String>,
     pub active_poll: Duration,
@@ -47,6 +50,7 @@ pub struct CloudBuildSettings {
 
 pub const CLOUDBUILD_API: &str = "https://cloudbuild.googleapis.com";
 pub const STORAGE_API: &str = "https://storage.googleapis.com";
+pub const LOGGING_API: &str = "https://logging.googleapis.com";
 
 pub(super) fn build(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<CloudBuildSettings> {
     let mut out = Vec::new();
@@ -87,6 +91,7 @@ pub(super) fn build(rep: &mut Reporter<'_>, raw: &RawConfig) -> Vec<CloudBuildSe
             triggers: r.triggers.clone(),
             endpoint: endpoint(&r.endpoint, CLOUDBUILD_API, "endpoint", rep),
             storage_endpoint: endpoint(&r.storage_endpoint, STORAGE_API, "storage_endpoint", rep),
+            logging_endpoint: endpoint(&r.logging_endpoint, LOGGING_API, "logging_endpoint", rep),
             gate_environments: r.gate_environments.clone(),
             report_artifacts: r.report_artifacts.clone(),
             active_poll: super::ci::poll_interval(rep, c.span(), &format!("{key}.active_poll"), &r.active_poll, 5),

@@ -1,4 +1,5 @@
-"""A double of Google Cloud Build (v1), Cloud Deploy (v1) and Cloud Storage's object reads, held to Google's own
+"""A double of Google Cloud Build (v1), Cloud Deploy (v1), Cloud Logging's entries (v2) and Cloud
+Storage's object reads, held to Google's own
 discovery documents as `google-api-python-client` ships them: every request body, query
 parameter and answer is checked against the method's schemas, and anything that breaks them is
 recorded (`/_control/calls`). Its OAuth token endpoint checks a service account's signed JWT with
@@ -31,6 +32,7 @@ import gcp_world as world
 DOCS = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
 CLOUDBUILD = json.load(open(os.path.join(DOCS, "cloudbuild.v1.json")))
 CLOUDDEPLOY = json.load(open(os.path.join(DOCS, "clouddeploy.v1.json")))
+LOGGING = json.load(open(os.path.join(DOCS, "logging.v2.json")))
 STORAGE = json.load(open(os.path.join(DOCS, "storage.v1.json")))
 LOCK = threading.RLock()
 STATE = {"calls": [], "problems": [], "throttle": 0, "tokens": {}, "lifetime": 3600, "token_requests": 0}
@@ -62,7 +64,8 @@ def route_of(method):
     return re.compile("^" + pattern + "$")
 
 
-ROUTES = [(m, route_of(m), doc) for doc in (CLOUDBUILD, CLOUDDEPLOY) for m in methods(doc, [])]
+ROUTES = [(m, route_of(m), doc) for doc in (CLOUDBUILD, CLOUDDEPLOY) for m in methods(doc, [])] + \
+    [(m, route_of(m), LOGGING) for m in methods(LOGGING["resources"]["entries"], [])]
 
 
 def check(schema_ref, value, where, doc=CLOUDBUILD):

@@ -4,6 +4,7 @@
 //! fast only while one is in progress.
 
 pub mod convert;
+mod logging;
 mod logs;
 pub mod model;
 mod watch;
@@ -239,6 +240,14 @@ impl CloudBuildProvider {
         Ok(())
     }
 
+    /// The build's whole log, each line with its step: from Cloud Logging or the logs bucket.
+    async fn whole_log(&self, build: &Build) -> Result<Vec<(Option<usize>, RawLine)>, CiError> {
+        if logging::in_cloud_logging(build) {
+            return Ok(self.log_entries(build, &logging::Cursor::default()).await?.0);
+        }
+        Ok(logs::lines(&self.read_whole_log(build).await?, true).0)
+    }
+
     async fn read_whole_log(&self, build: &Build) -> Result<Vec<u8>, CiError> {
         let (bucket, object) = build
             .logs_bucket
@@ -417,8 +426,7 @@ impl CiProvider for CloudBuildProvider {
             let index = (0..build.steps.len())
                 .find(|i| convert::step_key(&build, *i) == job)
                 .ok_or_else(|| CiError::NoSuchJob { run: run.clone(), job: job.clone() })?;
-            let bytes = self.read_whole_log(&build).await?;
-            let (lines, _) = logs::lines(&bytes, true);
+            let lines = self.whole_log(&build).await?;
             Ok(lines.into_iter().filter(|(s, _)| *s == Some(index)).map(|(_, l)| l).collect())
         }
         .boxed()

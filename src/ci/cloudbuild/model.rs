@@ -28,6 +28,14 @@ pub struct Build {
     pub failure_info: Option<FailureInfo>,
     pub source: Option<Source>,
     pub artifacts: Option<Artifacts>,
+    pub options: Option<BuildOptions>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BuildOptions {
+    /// `GCS_ONLY`, `CLOUD_LOGGING_ONLY`, `LEGACY`, `NONE`…
+    pub logging: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

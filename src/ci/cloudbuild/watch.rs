@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use tokio_util::sync::CancellationToken;
 
+use super::logging::{Cursor, in_cloud_logging};
+use super::model::Build;
 use super::{CloudBuildProvider, logs};
 use crate::ci::CiProvider;
 use crate::ci::{RunEvent, RunQuery};
@@ -16,8 +18,7 @@ const FOLLOWED: usize = 20;
 
 pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
     let mut seen: HashMap<RunRef, RunRecord> = HashMap::new();
-    // Where each build's log has been read to, and whether it is read to its end.
-    let mut read_to: HashMap<RunRef, (u64, bool)> = HashMap::new();
+    let mut read_to: HashMap<RunRef, ReadTo> = HashMap::new();
     let send = |e: RunEvent| {
         let _ = p.inner.events.send(e);
     };
@@ -40,17 +41,12 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
                 }
                 let terminal = rec.status.is_terminal();
                 busy |= !terminal;
-                let (offset, done) = read_to.get(&rec.id).copied().unwrap_or((0, false));
                 // A build seen finished from the start is not followed: its log is read when opened.
                 let followed = seen.contains_key(&rec.id) || !terminal;
-                if followed
-                    && !done
-                    && let Some((bucket, object)) = build.logs_bucket.as_deref().and_then(|b| logs::object(b, &build.id))
-                {
-                    let url = logs::media_url(&p.inner.settings.storage_endpoint, &bucket, &object);
-                    match p.inner.session.bytes_from(&url, offset).await {
-                        Ok(bytes) => {
-                            let (lines, used) = logs::lines(&bytes, terminal);
+                let at = read_to.entry(rec.id.clone()).or_default();
+                if followed && !at.done {
+                    match read_on(&p, &build, at, terminal).await {
+                        Ok(lines) => {
                             let mut by_step: Vec<(String, Vec<crate::logstore::RawLine>)> = Vec::new();
                             for (step, line) in lines {
                                 let Some(step) = step else { continue };
@@ -63,10 +59,7 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
                             for (job, lines) in by_step {
                                 send(RunEvent::Log { run: rec.id.clone(), job, lines });
                             }
-                            read_to.insert(rec.id.clone(), (offset + used as u64, terminal));
                         }
-                        // Not written yet (a queued build).
-                        Err(crate::gcp::GcpError::Api { status: 404, .. }) => {}
                         Err(e) => {
                             send(RunEvent::Problem { run: Some(rec.id.clone()), message: format!("the log of {}: {e}", rec.id.text()) })
                         }
@@ -83,5 +76,45 @@ pub async fn poll(p: CloudBuildProvider, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+/// Where a build's log has been read to (in its log object, or among its Cloud Logging entries),
+/// and whether it is read to its end.
+#[derive(Default)]
+struct ReadTo {
+    offset: u64,
+    cursor: Cursor,
+    done: bool,
+}
+
+/// The build's lines since the last read, each with its step; `at` moves past them. A log not
+/// written yet (a queued build) is no lines.
+async fn read_on(
+    p: &CloudBuildProvider,
+    build: &Build,
+    at: &mut ReadTo,
+    terminal: bool,
+) -> Result<Vec<(Option<usize>, crate::logstore::RawLine)>, crate::ci::CiError> {
+    if in_cloud_logging(build) {
+        let (lines, cursor) = p.log_entries(build, &at.cursor).await?;
+        // Entries can arrive a little after the build ends: read once more after it finished.
+        at.done = terminal && lines.is_empty();
+        at.cursor = cursor;
+        return Ok(lines);
+    }
+    let Some((bucket, object)) = build.logs_bucket.as_deref().and_then(|b| logs::object(b, &build.id)) else {
+        return Ok(Vec::new());
+    };
+    let url = logs::media_url(&p.inner.settings.storage_endpoint, &bucket, &object);
+    match p.inner.session.bytes_from(&url, at.offset).await {
+        Ok(bytes) => {
+            let (lines, used) = logs::lines(&bytes, terminal);
+            at.offset += used as u64;
+            at.done = terminal;
+            Ok(lines)
+        }
+        Err(crate::gcp::GcpError::Api { status: 404, .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
     }
 }
