@@ -246,7 +246,11 @@ fn a_failed_verification_is_retried_then_the_target_is_rolled_back_to_the_last_g
     let gcp = start();
     let run = built(&gcp);
     to_stable_on_prod(&gcp, "rel-001", &run);
-    failing_in_prod(&gcp, "rel-002", &run, "smoke test: 12 of 40 requests to /healthz answered 503");
+    // Google's failure message is outside text: an escape sequence in it never reaches the terminal.
+    failing_in_prod(&gcp, "rel-002", &run, "smoke test: 12 of 40 requests to /healthz answered 503\u{1b}]0;pwned\u{7}");
+    let (code, shown, _) = gcp.run(&["rollout", "get", PROD]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("answered 503") && !shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown:?}");
     let prod = get(&gcp, PROD);
     assert_eq!((prod["health"].as_str(), prod["state"].as_str()), (Some("degraded"), Some("Failed at canary-25 (verify)")), "{prod:#}");
     assert!(prod["message"].as_str().unwrap().contains("12 of 40 requests to /healthz answered 503"), "{prod:#}");
@@ -259,6 +263,8 @@ fn a_failed_verification_is_retried_then_the_target_is_rolled_back_to_the_last_g
         "{verification:?}"
     );
     assert_eq!((prod["version"].as_str(), prod["stable_version"].as_str()), (Some("rel-002"), Some("rel-001")));
+    let history = section(&prod, "Rollouts to prod");
+    assert!(history[0].starts_with("rel-002") && history[0].contains("failed") && history[1].starts_with("rel-001"), "{history:?}");
     assert!(
         prod["detail"]["revisions"]
             .as_array()

@@ -318,6 +318,17 @@ impl RolloutProvider for CloudDeployProvider {
                 title: "Verification".into(),
                 lines: if verification.is_empty() { vec!["no verification has run".into()] } else { verification },
             });
+            if !view.history.is_empty() {
+                let lines = view
+                    .history
+                    .iter()
+                    .map(|(id, release, state, created)| {
+                        let when = created.as_deref().map(|c| format!("  {}", plain(c.get(..19).unwrap_or(c)))).unwrap_or_default();
+                        format!("{:<24} {:<18} {}{when}", plain(release), plain(&state.to_lowercase()), plain(id))
+                    })
+                    .collect();
+                sections.push(Section { title: format!("Rollouts to {}", plain(&view.target)), lines });
+            }
             let mut keys: Vec<String> = view.calls.iter().map(|(verb, call)| format!("{verb}: {}", call.text())).collect();
             keys.extend(view.not_offered.iter().map(|(verb, why)| format!("{verb}: not offered — {why}")));
             sections.push(Section { title: "What the keys send".into(), lines: keys });

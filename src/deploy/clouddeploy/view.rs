@@ -59,6 +59,8 @@ pub struct TargetView {
     pub rollout: Option<Rollout>,
     /// Releases that succeeded here before the current one, newest first (what undo goes back to).
     pub earlier: Vec<String>,
+    /// The newest rollouts to this target: (rollout id, release, state, created).
+    pub history: Vec<(String, String, String, Option<String>)>,
     pub health: Health,
     pub urgency: u8,
     pub state: String,
@@ -72,6 +74,8 @@ pub struct TargetView {
 }
 
 const DONE: [&str; 2] = ["SUCCEEDED", "SKIPPED"];
+/// Rollouts to a target shown in its detail.
+const HISTORY: usize = 8;
 
 impl TargetView {
     pub fn of(found: Found) -> TargetView {
@@ -84,6 +88,11 @@ impl TargetView {
                 earlier.push(rel);
             }
         }
+        let history = mine
+            .iter()
+            .take(HISTORY)
+            .map(|r| (r.id().to_string(), r.release().to_string(), r.state.clone(), r.create_time.clone()))
+            .collect();
         let mut counts = BTreeMap::new();
         for r in &found.rollouts {
             *counts.entry((r.release().to_string(), r.target_id.clone())).or_insert(0) += 1;
@@ -98,6 +107,7 @@ impl TargetView {
             strategy: found.strategy,
             rollout,
             earlier,
+            history,
             health: Health::Unknown,
             urgency: 4,
             state: "No rollout yet".into(),
