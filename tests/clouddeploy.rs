@@ -214,6 +214,11 @@ fn a_rejected_rollout_never_starts_and_a_viewer_is_refused_by_google() {
     let (code, _, err) = act(&gcp, "release", &["rollout", "reject"], PROD);
     assert_eq!(code, 4, "nothing to do: {err}");
     assert_eq!(sent(&gcp, "rollouts.approve").len(), before);
+    // A release that names no run cannot be judged: the refusal says how to name one.
+    through_staging(&gcp, "rel-009", "");
+    let (code, _, err) = act(&gcp, "release", &["promote"], STAGING);
+    assert_ne!(code, 0);
+    assert!(err.contains("--annotations=flightdeck-run=RUN") && err.contains("--evidence RUN"), "{err}");
     gcp.assert_contract_kept();
 }
 
@@ -355,7 +360,17 @@ async fn a_stale_advance_is_refused_and_nothing_is_sent() {
     })
     .await
     .unwrap();
-    provider.execute(staging, RolloutAction::Promote, None, By::default()).await.unwrap();
+    // Two people promote the release to prod at once: the rollout's id is the same for both (as
+    // gcloud names it), so Google makes one rollout and refuses the other as already there.
+    let (a, b) = tokio::join!(
+        provider.execute(staging.clone(), RolloutAction::Promote, None, By::default()),
+        provider.execute(staging.clone(), RolloutAction::Promote, None, By::default())
+    );
+    let refused = match (a, b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("one promotion should go through and one be refused: {other:?}"),
+    };
+    assert!(refused.to_string().contains("already") || refused.to_string().contains("moved on since you looked"), "{refused}");
 
     // Alice and Bob approve at once: Google takes one decision and refuses the other.
     let (a, b) = tokio::join!(
@@ -387,6 +402,8 @@ async fn a_stale_advance_is_refused_and_nothing_is_sent() {
         "{why}"
     );
     tokio::task::spawn_blocking(move || {
+        let rollouts = gcp.deploy_client("release", &["rollouts"]);
+        assert_eq!(rollouts.as_array().unwrap().iter().filter(|r| r["targetId"] == "prod").count(), 1, "one rollout to prod: {rollouts:#}");
         assert_eq!(sent(&gcp, "rollouts.advance").len(), 1, "Bob's advance was not sent");
         // Google's own client asking for the phase that is already under way is refused by Google.
         let stale = gcp.deploy_client("release", &["advance", "prod", "canary-50"]);

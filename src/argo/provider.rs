@@ -572,6 +572,7 @@ impl RolloutProvider for ArgoProvider {
             }),
             denied: objects.and_then(|o| o.access.as_ref()).and_then(|a| a.denies(&requests)),
             reaches: Vec::new(),
+            run_link: None,
         })
     }
 

@@ -321,6 +321,9 @@ pub struct Plan {
     /// Environments the change reaches beyond the release's own (a release promoted to the next
     /// target): their policy and release gate judge it too.
     pub reaches: Vec<String>,
+    /// How a release of this kind names the run that built it, when not from a flightdeck stage
+    /// (said when none is linked and a promotion needs its findings).
+    pub run_link: Option<String>,
 }
 
 /// Who acts, and why (recorded by providers that can write it beside the change).

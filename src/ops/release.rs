@@ -37,8 +37,9 @@ pub fn describe_release(
                 effect.push(format!("No pipeline run is linked to `{name}`, so its security findings cannot be judged."));
                 let command = if *action == RolloutAction::Approve { "rollout approve" } else { "promote" };
                 evidence_hint = Some(format!(
-                    "no pipeline run is linked to {name}: deploy it from a flightdeck stage (which records the run), \
+                    "no pipeline run is linked to {name}: {}, \
                      or name the run whose findings judge it: `flightdeck {command} {} --evidence RUN`",
+                    plan.run_link.as_deref().unwrap_or("deploy it from a flightdeck stage (which records the run)"),
                     release.reference.text()
                 ));
             }

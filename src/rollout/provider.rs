@@ -201,6 +201,7 @@ pub fn plan(spec: &RolloutSpec, rec: &Record, action: &RolloutAction) -> Result<
         }),
         denied: None,
         reaches: Vec::new(),
+        run_link: None,
     })
 }
 

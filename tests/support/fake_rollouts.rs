@@ -186,6 +186,7 @@ impl RolloutProvider for FakeRollouts {
             parameters: serde_json::json!({"revision": d.revision, "step": d.step}),
             denied: None,
             reaches: Vec::new(),
+            run_link: None,
         })
     }
 

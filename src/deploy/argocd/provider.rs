@@ -506,6 +506,7 @@ impl RolloutProvider for ArgoCdProvider {
             parameters: serde_json::json!({"application": app.name(), "project": app.spec.project, "revision": app.status.sync.revision, "action": wanted}),
             denied: detail.and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(action)).map(str::to_string),
             reaches: Vec::new(),
+            run_link: None,
         })
     }
 

@@ -430,6 +430,9 @@ impl RolloutProvider for CloudDeployProvider {
                 ("rollouts.create", Some(next)) => self.settings().environment_of(&view.pipeline, next).into_iter().collect(),
                 _ => Vec::new(),
             },
+            run_link: Some(format!(
+                "annotate the release where it is created (`gcloud deploy releases create … --annotations={RUN_ANNOTATION}=RUN`)"
+            )),
         })
     }
 

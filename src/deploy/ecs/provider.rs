@@ -358,6 +358,7 @@ impl RolloutProvider for EcsProvider {
             }),
             denied: detail.and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(action)).map(str::to_string),
             reaches: Vec::new(),
+            run_link: None,
         })
     }
 
