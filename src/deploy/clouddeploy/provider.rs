@@ -194,9 +194,14 @@ fn call_for(view: &TargetView, action: &RolloutAction) -> Result<Call, PlanError
     if let Some(why) = view.not_offered.get(verb) {
         return Err(PlanError::Invalid(why.clone()));
     }
+    let name = format!("{}/{}", plain(&view.pipeline), plain(&view.target));
     Err(match (verb, view.health) {
+        // Decided already (by someone else a moment ago, or long since).
+        ("approve" | "reject", Health::Progressing | Health::Degraded | Health::Paused) => {
+            PlanError::Invalid(format!("{name} is not waiting for approval: {}", view.state))
+        }
         ("approve" | "reject" | "promote" | "cancel" | "retry" | "ignore-job", Health::Healthy | Health::Aborted) => {
-            PlanError::NothingToDo(format!("{}/{}: nothing to {verb}: {}", plain(&view.pipeline), plain(&view.target), view.state))
+            PlanError::NothingToDo(format!("{name}: nothing to {verb}: {}", view.state))
         }
         _ => PlanError::Invalid(format!("{verb} is not something a Cloud Deploy rollout can do now ({})", view.state)),
     })
