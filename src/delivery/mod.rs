@@ -9,6 +9,7 @@
 
 mod action;
 mod denials;
+pub mod polling;
 mod registry;
 mod unusable;
 

@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::reader::Reader;
 use super::view::{Call, TargetView, mark};
 use crate::config::CloudDeploySettings;
+use crate::delivery::polling::{self, Polling, same_picture};
 use crate::delivery::{
-    By, DeliveryError, Denials, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, Revision,
-    RolloutAction, RolloutProvider, Section, TimelineEntry,
+    By, DeliveryError, Denials, Detail, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, Revision, RolloutAction,
+    RolloutProvider, Section, TimelineEntry,
 };
 use crate::domain::{RolloutRef, RunRef};
 use crate::gcp::{GcpError, Session};
@@ -45,7 +46,7 @@ struct Inner {
     /// Release name → the run its annotation names.
     runs: Mutex<BTreeMap<String, Option<RunRef>>>,
     /// Told after each action: the watch reads again at once (a promotion changes another row).
-    acted: tokio::sync::Notify,
+    acted: Arc<tokio::sync::Notify>,
 }
 
 fn backend(e: GcpError) -> DeliveryError {
@@ -64,7 +65,7 @@ impl CloudDeployProvider {
                 reader: Reader { session, settings },
                 denied: Denials::default(),
                 runs: Mutex::default(),
-                acted: tokio::sync::Notify::new(),
+                acted: Arc::new(tokio::sync::Notify::new()),
             }),
         }
     }
@@ -227,47 +228,24 @@ impl RolloutProvider for CloudDeployProvider {
 
     fn watch(&self, events: UnboundedSender<ReleaseEvent>, stop: CancellationToken) {
         let me = self.clone();
-        tokio::spawn(async move {
-            let s = me.settings().clone();
-            let feed = |state: FeedState| ReleaseEvent::Feed {
-                provider: CLOUDDEPLOY_PROVIDER.into(),
-                feed: Feed { label: format!("Cloud Deploy · {} · {}", s.project, s.region), state, scopes: Vec::new() },
-            };
-            let mut shown: Option<Vec<Release>> = None;
-            loop {
-                let busy = match me.read_all().await {
-                    Ok(releases) => {
-                        let busy = releases.iter().any(|r| matches!(r.health, Health::Progressing | Health::Paused));
-                        let sent = match &shown {
-                            None => events
-                                .send(ReleaseEvent::Reset { provider: CLOUDDEPLOY_PROVIDER.into(), releases: releases.clone() })
-                                .is_ok(),
-                            Some(before) => releases
-                                .iter()
-                                .filter(|r| !before.iter().any(|b| b.reference == r.reference && same_picture(b, r)))
-                                .all(|r| events.send(ReleaseEvent::Changed(Box::new(r.clone()))).is_ok()),
-                        };
-                        if !sent || events.send(feed(FeedState::Live)).is_err() {
-                            return;
-                        }
-                        shown = Some(releases);
-                        busy
-                    }
-                    Err(e) => {
-                        if events.send(feed(FeedState::Retrying(e.to_string()))).is_err() {
-                            return;
-                        }
-                        false
-                    }
-                };
-                let wait = if busy { s.active_poll } else { s.idle_poll };
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = me.inner.acted.notified() => {}
-                }
-            }
-        });
+        let s = self.settings();
+        let poll = Polling {
+            provider: CLOUDDEPLOY_PROVIDER,
+            label: format!("Cloud Deploy · {} · {}", s.project, s.region),
+            active: s.active_poll,
+            idle: s.idle_poll,
+            nudge: Some(self.inner.acted.clone()),
+        };
+        polling::spawn(
+            poll,
+            move || {
+                let me = me.clone();
+                async move { me.read_all().await }
+            },
+            same_picture::<TargetView>,
+            events,
+            stop,
+        );
     }
 
     fn detail(&self, r: RolloutRef) -> BoxFuture<'_, Result<Detail, DeliveryError>> {
@@ -478,13 +456,5 @@ impl RolloutProvider for CloudDeployProvider {
             }
         }
         .boxed()
-    }
-}
-
-/// Whether a row would look the same (the native picture is a new value on every read).
-fn same_picture(a: &Release, b: &Release) -> bool {
-    match (a.native.get::<TargetView>(), b.native.get::<TargetView>()) {
-        (Some(x), Some(y)) => x == y,
-        _ => false,
     }
 }

@@ -19,9 +19,10 @@ use super::view::{Shift, short_task_definition};
 use super::{codedeploy, native};
 use crate::aws::json_rpc::{AwsError, Session};
 use crate::config::EcsSettings;
+use crate::delivery::polling::{self, Polling, same_picture};
 use crate::delivery::{
-    By, DeliveryError, Denials, Detail, Feed, FeedState, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent,
-    RolloutAction, RolloutProvider, Section, Seen,
+    By, DeliveryError, Denials, Detail, Health, Native, Permissions, Plan, PlanError, Release, ReleaseEvent, RolloutAction,
+    RolloutProvider, Section, Seen,
 };
 use crate::domain::RolloutRef;
 use crate::logstore::sanitize::plain;
@@ -233,44 +234,23 @@ impl RolloutProvider for EcsProvider {
 
     fn watch(&self, events: UnboundedSender<ReleaseEvent>, stop: CancellationToken) {
         let me = self.clone();
-        tokio::spawn(async move {
-            let region = me.inner.reader.session.region.clone();
-            let feed = |state: FeedState| ReleaseEvent::Feed {
-                provider: ECS_PROVIDER.into(),
-                feed: Feed { label: format!("ECS · {region}"), state, scopes: Vec::new() },
-            };
-            let mut shown: Option<Vec<Release>> = None;
-            loop {
-                let busy = match me.read_all().await {
-                    Ok(releases) => {
-                        let busy = releases.iter().any(|r| matches!(r.health, Health::Progressing | Health::Paused));
-                        let sent = match &shown {
-                            None => events.send(ReleaseEvent::Reset { provider: ECS_PROVIDER.into(), releases: releases.clone() }).is_ok(),
-                            Some(before) => releases
-                                .iter()
-                                .filter(|r| !before.iter().any(|b| b.reference == r.reference && same_picture(b, r)))
-                                .all(|r| events.send(ReleaseEvent::Changed(Box::new(r.clone()))).is_ok()),
-                        };
-                        if !sent || events.send(feed(FeedState::Live)).is_err() {
-                            return;
-                        }
-                        shown = Some(releases);
-                        busy
-                    }
-                    Err(e) => {
-                        if events.send(feed(FeedState::Retrying(e.to_string()))).is_err() {
-                            return;
-                        }
-                        false
-                    }
-                };
-                let wait = if busy { me.inner.settings.active_poll } else { me.inner.settings.idle_poll };
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        });
+        let poll = Polling {
+            provider: ECS_PROVIDER,
+            label: format!("ECS · {}", me.inner.reader.session.region),
+            active: me.inner.settings.active_poll,
+            idle: me.inner.settings.idle_poll,
+            nudge: None,
+        };
+        polling::spawn(
+            poll,
+            move || {
+                let me = me.clone();
+                async move { me.read_all().await }
+            },
+            same_picture::<Shift>,
+            events,
+            stop,
+        );
     }
 
     fn detail(&self, r: RolloutRef) -> BoxFuture<'_, Result<Detail, DeliveryError>> {
@@ -404,12 +384,4 @@ impl EcsProvider {
             authenticated: self.caller().await.map(|arn| ("aws".to_string(), arn)),
         }
     }
-}
-
-/// Whether a row would look the same (the native picture is a new value on every read).
-fn same_picture(a: &Release, b: &Release) -> bool {
-    let (Some(x), Some(y)) = (a.native.get::<Shift>(), b.native.get::<Shift>()) else {
-        return false;
-    };
-    x == y
 }
