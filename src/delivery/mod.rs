@@ -193,6 +193,16 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// The check before an action: refused, naming what changed, when `name` moved on since
+    /// `seen` (no `seen`: nothing to compare with, as for a script acting on what it reads now).
+    pub fn still(seen: Option<&Seen>, now: &Seen, name: &str) -> Result<(), DeliveryError> {
+        let changes = seen.map(|s| s.changes(now)).unwrap_or_default();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(DeliveryError::Refused(format!("{name} moved on since you looked ({}); nothing was sent", changes.join(", "))))
+    }
+
     /// What changed between what was seen and `now`; empty when nothing did.
     pub fn changes(&self, now: &Seen) -> Vec<String> {
         let mut v = Vec::new();

@@ -201,12 +201,7 @@ impl RolloutProvider for FakeRollouts {
             let mut s = self.inner.lock().unwrap();
             s.calls.push(format!("{} {} by {}", action.verb(), r.text(), by.actor));
             let d = s.deployments.get_mut(&r.name).ok_or(DeliveryError::Unknown(r.text()))?;
-            if let Some(then) = &seen_then {
-                let changes = then.changes(&seen(d));
-                if !changes.is_empty() {
-                    return Err(DeliveryError::Refused(format!("{} moved on since you looked ({})", r.short(), changes.join(", "))));
-                }
-            }
+            Seen::still(seen_then.as_ref(), &seen(d), &r.short())?;
             match action {
                 RolloutAction::Promote => {
                     d.step = (d.step + 1).min(STEPS.len() - 1);

@@ -513,16 +513,7 @@ impl RolloutProvider for ArgoCdProvider {
     fn execute(&self, r: RolloutRef, action: RolloutAction, seen: Option<Seen>, by: By) -> BoxFuture<'_, Result<String, DeliveryError>> {
         async move {
             let app = self.app(&r.name).await?;
-            if let Some(seen) = seen {
-                let changes = seen.changes(&seen_of(&app));
-                if !changes.is_empty() {
-                    return Err(DeliveryError::Refused(format!(
-                        "{} moved on since you looked ({}); nothing was sent",
-                        r.name,
-                        changes.join(", ")
-                    )));
-                }
-            }
+            Seen::still(seen.as_ref(), &seen_of(&app), &r.name)?;
             let wanted = app_action(&app, &action).map_err(|e| DeliveryError::Refused(e.to_string()))?;
             let actor = if by.actor.is_empty() { self.actor.clone() } else { by.actor.clone() };
             // What Argo CD or the cluster refused is a refusal (nothing was done); a server that

@@ -428,16 +428,7 @@ impl RolloutProvider for CloudDeployProvider {
     ) -> BoxFuture<'_, Result<String, DeliveryError>> {
         async move {
             let view = self.read_one(&r).await?;
-            if let Some(seen) = seen {
-                let changes = seen.changes(&view.seen());
-                if !changes.is_empty() {
-                    return Err(DeliveryError::Refused(format!(
-                        "{} moved on since you looked ({}); nothing was sent",
-                        r.short(),
-                        changes.join(", ")
-                    )));
-                }
-            }
+            crate::delivery::Seen::still(seen.as_ref(), &view.seen(), &r.short())?;
             let call = call_for(&view, &action).map_err(|e| DeliveryError::Refused(format!("{}: {e}; nothing was sent", r.short())))?;
             let rollout = view.rollout.as_ref().map(|r| r.name.clone()).unwrap_or_default();
             match self.inner.reader.session.call(Method::POST, &self.inner.reader.url(&call.path), Some(&call.body)).await {

@@ -345,16 +345,7 @@ impl RolloutProvider for EcsProvider {
     fn execute(&self, r: RolloutRef, action: RolloutAction, seen: Option<Seen>, _by: By) -> BoxFuture<'_, Result<String, DeliveryError>> {
         async move {
             let shift = self.read_one(&r).await?;
-            if let Some(seen) = seen {
-                let changes = seen.changes(&seen_of(&shift));
-                if !changes.is_empty() {
-                    return Err(DeliveryError::Refused(format!(
-                        "{} moved on since you looked ({}); nothing was sent",
-                        r.short(),
-                        changes.join(", ")
-                    )));
-                }
-            }
+            Seen::still(seen.as_ref(), &seen_of(&shift), &r.short())?;
             let verb = action.verb();
             let Some(call) = shift.calls.get(verb) else {
                 let why = shift.not_offered.get(verb).cloned().unwrap_or_else(|| format!("{verb} makes no sense now ({})", shift.state));
