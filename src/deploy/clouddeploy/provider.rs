@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::reader::Reader;
-use super::view::{Call, TargetView, mark};
+use super::view::{Call, Place, TargetView, mark};
 use crate::config::CloudDeploySettings;
 use crate::delivery::polling::{self, Polling, same_picture};
 use crate::delivery::{
@@ -86,9 +86,9 @@ impl CloudDeployProvider {
         let mut failures = Vec::new();
         for pipeline in &self.settings().pipelines {
             match self.inner.reader.pipeline(pipeline, &approvals).await {
-                Ok(found) => {
-                    for f in found {
-                        let view = TargetView::of(f);
+                Ok((places, rollouts)) => {
+                    for place in places {
+                        let view = TargetView::of(place, &rollouts);
                         let run = self.run_of(&view).await;
                         out.push(self.release(view, run));
                     }
@@ -110,14 +110,14 @@ impl CloudDeployProvider {
             return Err(DeliveryError::Unknown(r.to_string()));
         }
         let approvals = self.inner.reader.approvals().await.map_err(backend)?;
-        let found = self.inner.reader.pipeline(&r.scope, &approvals).await.map_err(backend)?;
-        found.into_iter().find(|f| f.target == r.name).map(TargetView::of).ok_or_else(|| DeliveryError::Unknown(r.to_string()))
+        let (places, rollouts) = self.inner.reader.pipeline(&r.scope, &approvals).await.map_err(backend)?;
+        let place = places.into_iter().find(|p| p.target == r.name).ok_or_else(|| DeliveryError::Unknown(r.to_string()))?;
+        Ok(TargetView::of(place, &rollouts))
     }
 
     fn unread(&self, pipeline: &str, why: &str) -> Release {
         let view = TargetView {
-            pipeline: pipeline.into(),
-            target: "*".into(),
+            place: Place { pipeline: pipeline.into(), target: "*".into(), ..Place::default() },
             health: Health::Unknown,
             urgency: 5,
             state: "Not read".into(),
@@ -145,12 +145,12 @@ impl CloudDeployProvider {
     }
 
     fn release(&self, view: TargetView, run: Option<RunRef>) -> Release {
-        let key = format!("{}/{}", view.pipeline, view.target);
+        let key = format!("{}/{}", view.place.pipeline, view.place.target);
         let rollout = view.rollout.as_ref();
         Release {
-            reference: Self::reference(&view.pipeline, &view.target),
-            kind: if view.strategy.starts_with("canary") { "Cloud Deploy canary".into() } else { "Cloud Deploy".into() },
-            environment: self.settings().environment_of(&view.pipeline, &view.target),
+            reference: Self::reference(&view.place.pipeline, &view.place.target),
+            kind: if view.place.strategy.starts_with("canary") { "Cloud Deploy canary".into() } else { "Cloud Deploy".into() },
+            environment: self.settings().environment_of(&view.place.pipeline, &view.place.target),
             service: self.settings().judged_by.get(&key).cloned(),
             health: view.health,
             state: view.state.clone(),
@@ -187,7 +187,7 @@ fn call_for(view: &TargetView, action: &RolloutAction) -> Result<Call, PlanError
         return usize::try_from(*n)
             .ok()
             .and_then(|n| view.rollback_to(n))
-            .ok_or_else(|| PlanError::Invalid(format!("{} has no earlier release number {n} to roll back to", plain(&view.target))));
+            .ok_or_else(|| PlanError::Invalid(format!("{} has no earlier release number {n} to roll back to", plain(&view.place.target))));
     }
     if let Some(call) = view.calls.get(verb) {
         return Ok(call.clone());
@@ -195,7 +195,7 @@ fn call_for(view: &TargetView, action: &RolloutAction) -> Result<Call, PlanError
     if let Some(why) = view.not_offered.get(verb) {
         return Err(PlanError::Invalid(why.clone()));
     }
-    let name = format!("{}/{}", plain(&view.pipeline), plain(&view.target));
+    let name = format!("{}/{}", plain(&view.place.pipeline), plain(&view.place.target));
     Err(match (verb, view.health) {
         // Decided already (by someone else a moment ago, or long since).
         ("approve" | "reject", Health::Progressing | Health::Degraded | Health::Paused) => {
@@ -256,10 +256,10 @@ impl RolloutProvider for CloudDeployProvider {
                 Some(ro) => self.inner.reader.job_runs(&ro.name).await.map_err(backend)?,
                 None => Vec::new(),
             };
-            let approval = if view.require_approval { "approval required" } else { "no approval" };
+            let approval = if view.place.require_approval { "approval required" } else { "no approval" };
             let mut about = vec![
-                format!("Pipeline {} · target {} (stage {})", plain(&view.pipeline), plain(&view.target), view.stage + 1),
-                format!("Strategy: {} · {approval}", plain(&view.strategy)),
+                format!("Pipeline {} · target {} (stage {})", plain(&view.place.pipeline), plain(&view.place.target), view.place.stage + 1),
+                format!("Strategy: {} · {approval}", plain(&view.place.strategy)),
             ];
             if let Some(ro) = &view.rollout {
                 let rollback =
@@ -310,7 +310,7 @@ impl RolloutProvider for CloudDeployProvider {
                         format!("{:<24} {:<18} {}{when}", plain(release), plain(&state.to_lowercase()), plain(id))
                     })
                     .collect();
-                sections.push(Section { title: format!("Rollouts to {}", plain(&view.target)), lines });
+                sections.push(Section { title: format!("Rollouts to {}", plain(&view.place.target)), lines });
             }
             let mut keys: Vec<String> = view.calls.iter().map(|(verb, call)| format!("{verb}: {}", call.text())).collect();
             keys.extend(view.not_offered.iter().map(|(verb, why)| format!("{verb}: not offered — {why}")));
@@ -401,16 +401,16 @@ impl RolloutProvider for CloudDeployProvider {
                 format!("Sends: {}", call.text()),
             ],
             parameters: json!({
-                "pipeline": view.pipeline,
-                "target": view.target,
+                "pipeline": view.place.pipeline,
+                "target": view.place.target,
                 "rollout": rollout.map(|r| r.name.clone()),
                 "etag": rollout.and_then(|r| r.etag.clone()),
                 "request": {"method": call.method, "path": call.path, "body": call.body},
             }),
             denied: detail.and_then(|d| d.permissions.as_ref()).and_then(|p| p.denies(action)).map(str::to_string),
             // A release promoted to the next target is held to that target's environment too.
-            reaches: match (call.method, &view.next_target) {
-                ("rollouts.create", Some(next)) => self.settings().environment_of(&view.pipeline, next).into_iter().collect(),
+            reaches: match (call.method, &view.place.next_target) {
+                ("rollouts.create", Some(next)) => self.settings().environment_of(&view.place.pipeline, next).into_iter().collect(),
                 _ => Vec::new(),
             },
             run_link: Some(format!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 
 use super::model::{DeliveryPipeline, JobRun, ListJobRuns, ListRollouts, ListTargets, Rollout, Target};
-use super::view::Found;
+use super::view::Place;
 use crate::config::CloudDeploySettings;
 use crate::gcp::{GcpError, Session};
 
@@ -66,15 +66,16 @@ impl Reader {
         Ok(out)
     }
 
-    /// One row per target of the pipeline, in the order of its progression.
-    pub async fn pipeline(&self, pipeline: &str, approvals: &BTreeMap<String, bool>) -> Result<Vec<Found>, GcpError> {
+    /// The pipeline's targets in the order of its progression, and every rollout of it (newest
+    /// first).
+    pub async fn pipeline(&self, pipeline: &str, approvals: &BTreeMap<String, bool>) -> Result<(Vec<Place>, Vec<Rollout>), GcpError> {
         let p: DeliveryPipeline = self.get(&self.pipeline_path(pipeline)).await?;
         let rollouts = self.rollouts(pipeline).await?;
         let stages = &p.serial_pipeline.stages;
-        Ok(stages
+        let places = stages
             .iter()
             .enumerate()
-            .map(|(i, s)| Found {
+            .map(|(i, s)| Place {
                 pipeline: pipeline.to_string(),
                 pipeline_path: self.pipeline_path(pipeline),
                 target: s.target_id.clone(),
@@ -82,9 +83,9 @@ impl Reader {
                 next_target: stages.get(i + 1).map(|n| n.target_id.clone()),
                 require_approval: approvals.get(&s.target_id).copied().unwrap_or(false),
                 strategy: strategy(s),
-                rollouts: rollouts.clone(),
             })
-            .collect())
+            .collect();
+        Ok((places, rollouts))
     }
 
     /// The job runs of a rollout, oldest first.

@@ -29,9 +29,9 @@ impl Call {
     }
 }
 
-/// What the reader found for one target of one pipeline.
-#[derive(Clone, Debug, Default)]
-pub struct Found {
+/// One target of one pipeline: where it stands in the pipeline's progression.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Place {
     pub pipeline: String,
     /// `projects/P/locations/R/deliveryPipelines/NAME`.
     pub pipeline_path: String,
@@ -42,19 +42,11 @@ pub struct Found {
     pub require_approval: bool,
     /// "canary 25 % → 50 % → stable", "standard".
     pub strategy: String,
-    /// Every rollout of the pipeline, newest first.
-    pub rollouts: Vec<Rollout>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetView {
-    pub pipeline: String,
-    pub pipeline_path: String,
-    pub target: String,
-    pub stage: usize,
-    pub next_target: Option<String>,
-    pub require_approval: bool,
-    pub strategy: String,
+    pub place: Place,
     /// The latest rollout to this target.
     pub rollout: Option<Rollout>,
     /// Releases that succeeded here before the current one, newest first (what undo goes back to).
@@ -78,8 +70,9 @@ const DONE: [&str; 2] = ["SUCCEEDED", "SKIPPED"];
 const HISTORY: usize = 8;
 
 impl TargetView {
-    pub fn of(found: Found) -> TargetView {
-        let mine: Vec<&Rollout> = found.rollouts.iter().filter(|r| r.target_id == found.target).collect();
+    /// The picture of `place` from every rollout of its pipeline (newest first).
+    pub fn of(place: Place, rollouts: &[Rollout]) -> TargetView {
+        let mine: Vec<&Rollout> = rollouts.iter().filter(|r| r.target_id == place.target).collect();
         let rollout = mine.first().map(|r| (*r).clone());
         let mut earlier: Vec<String> = Vec::new();
         for r in mine.iter().skip(1).filter(|r| r.state == "SUCCEEDED") {
@@ -94,17 +87,11 @@ impl TargetView {
             .map(|r| (r.id().to_string(), r.release().to_string(), r.state.clone(), r.create_time.clone()))
             .collect();
         let mut counts = BTreeMap::new();
-        for r in &found.rollouts {
+        for r in rollouts {
             *counts.entry((r.release().to_string(), r.target_id.clone())).or_insert(0) += 1;
         }
         let mut v = TargetView {
-            pipeline: found.pipeline,
-            pipeline_path: found.pipeline_path,
-            target: found.target,
-            stage: found.stage,
-            next_target: found.next_target,
-            require_approval: found.require_approval,
-            strategy: found.strategy,
+            place,
             rollout,
             earlier,
             history,
@@ -114,7 +101,7 @@ impl TargetView {
             counts,
             ..TargetView::default()
         };
-        v.judge(&found.rollouts);
+        v.judge(rollouts);
         v
     }
 
@@ -147,34 +134,34 @@ impl TargetView {
 
     fn judge(&mut self, all: &[Rollout]) {
         let Some(r) = self.rollout.clone() else {
-            self.not_offered.insert("promote", format!("nothing has been rolled out to {} yet", self.target));
+            self.not_offered.insert("promote", format!("nothing has been rolled out to {} yet", self.place.target));
             return;
         };
         let release = plain(r.release());
         let path = &r.name;
         let phase_label = |i: Option<usize>| i.and_then(|i| r.phases.get(i)).map(|p| plain(&p.id)).unwrap_or_default();
         // Traffic shares are a canary's; a standard rollout replaces the whole target.
-        let canary = self.strategy.starts_with("canary");
+        let canary = self.place.strategy.starts_with("canary");
         self.weight = r.phases.iter().rev().find(|p| canary && DONE.contains(&p.state.as_str())).map(|p| p.percent().unwrap_or(100));
         self.desired_weight = r.phases.iter().find(|p| canary && p.state == "IN_PROGRESS").map(|p| p.percent().unwrap_or(100));
         self.message = r.failure_reason.as_deref().filter(|m| !m.is_empty()).map(|m| excerpt(m, 300));
         match r.state.as_str() {
             "PENDING_APPROVAL" => {
                 (self.health, self.urgency, self.state) = (Health::Paused, 0, "Waiting for approval".into());
-                self.message = Some(format!("{release} to {} needs an approval", plain(&self.target)));
+                self.message = Some(format!("{release} to {} needs an approval", plain(&self.place.target)));
                 self.offer(
                     "approve",
                     "rollouts.approve",
                     format!("{path}:approve"),
                     json!({"approved": true}),
-                    format!("approve {release} to {}", plain(&self.target)),
+                    format!("approve {release} to {}", plain(&self.place.target)),
                 );
                 self.offer(
                     "reject",
                     "rollouts.approve",
                     format!("{path}:approve"),
                     json!({"approved": false}),
-                    format!("reject {release} to {}", plain(&self.target)),
+                    format!("reject {release} to {}", plain(&self.place.target)),
                 );
             }
             "IN_PROGRESS" => {
@@ -267,8 +254,9 @@ impl TargetView {
     }
 
     fn offer_promotion(&mut self, r: &Rollout, all: &[Rollout]) {
-        let Some(next) = self.next_target.clone() else {
-            self.not_offered.insert("promote", format!("{} is the last target of {}", plain(&self.target), plain(&self.pipeline)));
+        let Some(next) = self.place.next_target.clone() else {
+            self.not_offered
+                .insert("promote", format!("{} is the last target of {}", plain(&self.place.target), plain(&self.place.pipeline)));
             return;
         };
         let release = r.release().to_string();
@@ -288,7 +276,7 @@ impl TargetView {
             return;
         }
         let id = self.next_rollout_id(&release, &next);
-        let path = format!("{}/releases/{release}/rollouts?rolloutId={id}", self.pipeline_path);
+        let path = format!("{}/releases/{release}/rollouts?rolloutId={id}", self.place.pipeline_path);
         self.offer(
             "promote",
             "rollouts.create",
@@ -304,7 +292,7 @@ impl TargetView {
                 self.calls.insert("undo", call);
             }
             None => {
-                self.not_offered.insert("undo", format!("no earlier release succeeded on {}", plain(&self.target)));
+                self.not_offered.insert("undo", format!("no earlier release succeeded on {}", plain(&self.place.target)));
             }
         }
     }
@@ -312,12 +300,12 @@ impl TargetView {
     /// Roll the target back to the `n`th earlier release that succeeded there (1: the latest).
     pub fn rollback_to(&self, n: usize) -> Option<Call> {
         let release = self.earlier.get(n.checked_sub(1)?)?;
-        let id = self.next_rollout_id(release, &self.target);
+        let id = self.next_rollout_id(release, &self.place.target);
         Some(Call {
             method: "deliveryPipelines.rollbackTarget",
-            path: format!("{}:rollbackTarget", self.pipeline_path),
-            body: json!({"targetId": self.target, "releaseId": release, "rolloutId": id}),
-            does: format!("roll {} back to {} (a new rollout of it)", plain(&self.target), plain(release)),
+            path: format!("{}:rollbackTarget", self.place.pipeline_path),
+            body: json!({"targetId": self.place.target, "releaseId": release, "rolloutId": id}),
+            does: format!("roll {} back to {} (a new rollout of it)", plain(&self.place.target), plain(release)),
         })
     }
 
@@ -393,15 +381,15 @@ mod tests {
     }
 
     fn view(target: &str, next: Option<&str>, rollouts: Vec<Rollout>) -> TargetView {
-        TargetView::of(Found {
+        let place = Place {
             pipeline: "api".into(),
             pipeline_path: "projects/p/locations/r/deliveryPipelines/api".into(),
             target: target.into(),
             next_target: next.map(str::to_string),
             strategy: "canary 25 % → stable".into(),
-            rollouts,
-            ..Found::default()
-        })
+            ..Place::default()
+        };
+        TargetView::of(place, &rollouts)
     }
 
     #[test]
