@@ -62,7 +62,7 @@ impl CloudDeployProvider {
     pub fn with_session(settings: CloudDeploySettings, session: Session) -> CloudDeployProvider {
         CloudDeployProvider {
             inner: Arc::new(Inner {
-                reader: Reader { session, settings },
+                reader: Reader::new(session, settings),
                 denied: Denials::default(),
                 runs: Mutex::default(),
                 acted: Arc::new(tokio::sync::Notify::new()),

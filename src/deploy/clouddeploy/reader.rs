@@ -2,6 +2,8 @@
 //! of the pipeline (all releases at once, `releases/-`), and a rollout's job runs.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
@@ -13,12 +15,21 @@ use crate::gcp::{GcpError, Session};
 /// Pages read of a pipeline's rollouts at most: the newest 500 say where every target stands.
 const MAX_PAGES: usize = 5;
 
+/// How long the targets' approval settings are kept: they change with the pipeline's setup, not
+/// with each rollout, and every read of a row needs them.
+const TARGETS_KEPT: Duration = Duration::from_secs(60);
+
 pub struct Reader {
     pub session: Session,
     pub settings: CloudDeploySettings,
+    approvals: Mutex<Option<(BTreeMap<String, bool>, Instant)>>,
 }
 
 impl Reader {
+    pub fn new(session: Session, settings: CloudDeploySettings) -> Reader {
+        Reader { session, settings, approvals: Mutex::new(None) }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/v1/{path}", self.settings.endpoint)
     }
@@ -32,8 +43,13 @@ impl Reader {
         format!("{}/deliveryPipelines/{pipeline}", self.settings.parent())
     }
 
-    /// Whether each target of the region needs an approval.
+    /// Whether each target of the region needs an approval (read once a minute).
     pub async fn approvals(&self) -> Result<BTreeMap<String, bool>, GcpError> {
+        if let Ok(kept) = self.approvals.lock()
+            && let Some((known, _)) = kept.as_ref().filter(|(_, at)| at.elapsed() < TARGETS_KEPT)
+        {
+            return Ok(known.clone());
+        }
         let mut out = BTreeMap::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -44,6 +60,9 @@ impl Reader {
             if token.is_none() {
                 break;
             }
+        }
+        if let Ok(mut kept) = self.approvals.lock() {
+            *kept = Some((out.clone(), Instant::now()));
         }
         Ok(out)
     }
