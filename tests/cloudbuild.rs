@@ -38,6 +38,31 @@ fn decide(gcp: &Gcp, account: &str, verb: &str, run: &str, reason: &str) -> (i32
     gcp.run_as(account, &[verb, run, "--gate", "approval", "--confirm", "approval", "--reason", reason, "--yes"])
 }
 
+/// `flightdeck logs --follow RUN JOB`, its output kept.
+fn follow(gcp: &Gcp, run: &str, job: &str) -> std::process::Child {
+    gcp.env
+        .cmd(&["logs", "--follow", run, job])
+        .env("GOOGLE_APPLICATION_CREDENTIALS", gcp.key("release"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// How a follow ended, once the build did, and what it printed.
+fn ended(mut follow: std::process::Child) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = follow.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "logs --follow did not end with the build");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut followed = String::new();
+    std::io::Read::read_to_string(&mut follow.stdout.take().unwrap(), &mut followed).unwrap();
+    (status, followed)
+}
+
 #[test]
 fn a_build_through_its_approval() {
     let gcp = start();
@@ -119,28 +144,13 @@ fn a_multi_step_build_is_followed_live_step_by_step_then_retried_and_cancelled()
     assert!(unit.contains("payments/refunds") && !unit.contains("Vulnerability"), "only the unit step's lines: {unit}");
 
     // Followed: lines the scan step writes after the follow began arrive; it ends with the build.
-    let mut follow = gcp
-        .env
-        .cmd(&["logs", "--follow", &run, "scan"])
-        .env("GOOGLE_APPLICATION_CREDENTIALS", gcp.key("release"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let follow = follow(&gcp, &run, "scan");
     gcp.control(
         "step",
         json!({"build": id, "index": 1, "lines": ["payments-api:1.4 (debian 12.8)", "Total: 1 (CRITICAL: 1)"], "status": "FAILURE"}),
     );
     gcp.control("finish", json!({"build": id, "status": "FAILURE"}));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = follow.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "logs --follow did not end with the build");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut followed = String::new();
-    std::io::Read::read_to_string(&mut follow.stdout.take().unwrap(), &mut followed).unwrap();
+    let (status, followed) = ended(follow);
     assert!(followed.contains("Total: 1 (CRITICAL: 1)") && !followed.contains("payments/refunds"), "{followed}");
     assert!(!status.success(), "the build failed, so following it does not exit 0");
     let rec = run_of(&gcp, &run);
@@ -180,22 +190,10 @@ fn a_build_logging_to_cloud_logging_only_is_followed_from_its_entries() {
     gcp.control("start", json!({"build": id}));
     gcp.control("step", json!({"build": id, "index": 0, "lines": ["ok  \tpayments/api\t0.412s"], "status": "SUCCESS"}));
     gcp.control("step", json!({"build": id, "index": 1, "lines": ["Vulnerability scanning is enabled"]}));
-    let mut follow = gcp
-        .env
-        .cmd(&["logs", "--follow", &run, "scan"])
-        .env("GOOGLE_APPLICATION_CREDENTIALS", gcp.key("release"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let follow = follow(&gcp, &run, "scan");
     gcp.control("step", json!({"build": id, "index": 1, "lines": ["Total: 1 (CRITICAL: 1)"], "status": "FAILURE"}));
     gcp.control("finish", json!({"build": id, "status": "FAILURE"}));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while follow.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "logs --follow did not end with the build");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut followed = String::new();
-    std::io::Read::read_to_string(&mut follow.stdout.take().unwrap(), &mut followed).unwrap();
+    let (_, followed) = ended(follow);
     assert!(followed.contains("Vulnerability scanning is enabled") && followed.contains("Total: 1 (CRITICAL: 1)"), "{followed}");
     assert!(!followed.contains("payments/api"), "only the scan step's lines: {followed}");
     let (code, unit, _) = gcp.run(&["logs", &run, "unit"]);
