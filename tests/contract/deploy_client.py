@@ -15,20 +15,14 @@ import json
 import sys
 
 from google.api_core import exceptions
-from google.api_core.client_options import ClientOptions
 from google.cloud import deploy_v1
-from google.oauth2 import service_account
 from google.protobuf.json_format import MessageToDict
+
+from google_client import connect, out
 
 port, keyfile, command, *args = sys.argv[1:]
 PIPELINE = "projects/payments-prod/locations/us-central1/deliveryPipelines/payments-api"
-credentials = service_account.Credentials.from_service_account_file(keyfile, scopes=["https://www.googleapis.com/auth/cloud-platform"])
-client = deploy_v1.CloudDeployClient(credentials=credentials, transport="rest",
-                                     client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{port}"))
-
-
-def out(message):
-    print(json.dumps(MessageToDict(message._pb if hasattr(message, "_pb") else message)))
+client = connect(deploy_v1.CloudDeployClient, port, keyfile)
 
 
 def rollouts():

@@ -11,20 +11,14 @@ Usage: gcp_client.py PORT KEYFILE COMMAND ARGS… — prints JSON.
 import json
 import sys
 
-from google.api_core.client_options import ClientOptions
 from google.cloud.devtools import cloudbuild_v1
-from google.oauth2 import service_account
 from google.protobuf.json_format import MessageToDict
+
+from google_client import connect, out
 
 port, keyfile, command, *args = sys.argv[1:]
 PARENT = "projects/payments-prod/locations/us-central1"
-credentials = service_account.Credentials.from_service_account_file(keyfile, scopes=["https://www.googleapis.com/auth/cloud-platform"])
-client = cloudbuild_v1.CloudBuildClient(credentials=credentials, transport="rest",
-                                        client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{port}"))
-
-
-def out(message):
-    print(json.dumps(MessageToDict(message._pb if hasattr(message, "_pb") else message)))
+client = connect(cloudbuild_v1.CloudBuildClient, port, keyfile)
 
 
 if command == "run":
