@@ -451,3 +451,65 @@ async fn throttling_is_waited_out_and_an_expired_token_is_renewed() {
     let err = provider.list().await.unwrap_err().to_string();
     assert!(err.contains("throttling requests (HTTP 429) and kept doing so after 5 tries"), "{err}");
 }
+
+/// `kill -9` at spread moments of an approval (starting, reading, journaling, sending): Google has
+/// it decided once or not at all, the journal stays intact, and approving again either goes
+/// through or is told it is decided — the rollout is never approved twice.
+#[test]
+fn an_approval_killed_at_any_moment_is_decided_once_or_not_at_all() {
+    let gcp = start();
+    let run = built(&gcp);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    println!("seed {seed}");
+    let (mut killed_before, mut killed_after) = (0, 0);
+    for i in 0..8u64 {
+        let release = format!("rel-k{i}");
+        through_staging(&gcp, &release, &run);
+        gcp.deploy_client("release", &["promote", &release, "prod"]);
+        let rollout = format!("{release}-to-prod-0001");
+        // Spread over the command's life (about 0.65 s here: a token, the reads, the run's findings,
+        // the read again before sending, the request), with a little jitter.
+        let jitter = (seed.wrapping_mul(6364136223846793005).wrapping_add(i * 1442695040888963407) >> 33) % 60;
+        let delay = std::time::Duration::from_millis(i * 110 + jitter);
+        let mut child = gcp
+            .env
+            .cmd(&["rollout", "approve", PROD, "--yes", "--reason", "CHG-1 drill", "--confirm", "payments-api/prod"])
+            .env("USER", "tester")
+            .env("GOOGLE_APPLICATION_CREDENTIALS", gcp.key("release"))
+            .env("CLOUDSDK_CONFIG", gcp.keys.path().join("no-gcloud"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let approvals =
+            |gcp: &Gcp| sent(gcp, "rollouts.approve").iter().filter(|c| c["params"]["name"].as_str().unwrap().ends_with(&rollout)).count();
+        let state = gcp.deploy_client("release", &["rollout", "prod"]);
+        let approved = state["approvalState"] == "APPROVED";
+        assert_eq!(approvals(&gcp), usize::from(approved), "{rollout}: {state:#}");
+        // Killed before anything was journaled, there is no journal yet; otherwise it is intact.
+        if gcp.env.dir.path().join("data/audit.jsonl").exists() {
+            let (code, _, err) = gcp.run(&["audit", "verify"]);
+            assert_eq!(code, 0, "the journal stays intact after kill -9 at {delay:?}: {err}");
+        }
+        // Approving again: through if it was not decided, told it is if it was; never twice.
+        let took = std::time::Instant::now();
+        let (code, out, err) = act(&gcp, "release", &["rollout", "approve"], PROD);
+        println!("an approval uninterrupted took {:?}", took.elapsed());
+        if approved {
+            killed_after += 1;
+            assert_ne!(code, 0, "{out}");
+            assert!(err.contains("not waiting for approval"), "{err}");
+        } else {
+            killed_before += 1;
+            assert_eq!(code, 0, "{out}{err}");
+        }
+        assert_eq!(approvals(&gcp), 1, "{rollout} approved exactly once");
+        assert_eq!(gcp.deploy_client("release", &["rollout", "prod"])["approvalState"], "APPROVED");
+    }
+    println!("killed before the approval was sent: {killed_before}; after: {killed_after}");
+    assert!(killed_before > 0 && killed_after > 0, "kills came both before and after the approval was sent (seed {seed})");
+    gcp.assert_contract_kept();
+}
